@@ -1,0 +1,21 @@
+//! `lanyard-core` is the shared vocabulary of every Lanyard crate: typed object ids, validated names, ordered option
+//! maps that mask secret-looking values, secret types that redact themselves and zeroize on drop, and the error kinds
+//! that the Control Plane maps to its stable problem codes.
+//!
+//! It is *not* a place for behaviour: it does no I/O, has no async code and knows nothing about SQL, HTTP, the
+//! catalog or vault backends. Every other crate may depend on it; it depends on no other Lanyard crate.
+
+mod error;
+mod id;
+mod name;
+mod options;
+mod secret;
+
+pub use error::{Error, ErrorKind, ObjectKind, Result};
+pub use id::{
+    BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId, TokenId,
+    VaultEntryId,
+};
+pub use name::{MAX_NAME_CHARS, Name, NameError};
+pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_key};
+pub use secret::{SecretBytes, SecretString};

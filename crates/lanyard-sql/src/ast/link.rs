@@ -1,0 +1,294 @@
+//! `LINK` statements and `USE` (SingleStore dialect).
+
+use lanyard_core::{Name, SecretString};
+
+use super::{JsonObject, Printer, QualifiedName, ToSql};
+
+/// `AS <link_type>`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// `S3`
+    S3,
+    /// `AZURE`
+    Azure,
+    /// `GCS`
+    Gcs,
+    /// `HDFS`
+    Hdfs,
+    /// `HTTP`
+    Http,
+    /// `KAFKA`
+    Kafka,
+    /// `MONGODB`
+    Mongodb,
+    /// `MYSQL`
+    Mysql,
+}
+
+impl LinkType {
+    /// Every link type, in grammar order.
+    pub const ALL: [LinkType; 8] = [
+        Self::S3,
+        Self::Azure,
+        Self::Gcs,
+        Self::Hdfs,
+        Self::Http,
+        Self::Kafka,
+        Self::Mongodb,
+        Self::Mysql,
+    ];
+
+    /// The keyword, e.g. `S3`.
+    pub const fn keyword(self) -> &'static str {
+        match self {
+            Self::S3 => "S3",
+            Self::Azure => "AZURE",
+            Self::Gcs => "GCS",
+            Self::Hdfs => "HDFS",
+            Self::Http => "HTTP",
+            Self::Kafka => "KAFKA",
+            Self::Mongodb => "MONGODB",
+            Self::Mysql => "MYSQL",
+        }
+    }
+
+    /// Parses a keyword case-insensitively.
+    pub fn from_keyword(word: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.keyword().eq_ignore_ascii_case(word))
+    }
+}
+
+/// `CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS type [CREDENTIALS '…'] [CONFIG '…'] [DESCRIPTION '…']`
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateLink {
+    /// `OR REPLACE`: replace an existing link in place (its id and dependents are kept).
+    pub or_replace: bool,
+    /// `IF NOT EXISTS` (never together with OR REPLACE).
+    pub if_not_exists: bool,
+    /// The link's name, optionally database-qualified.
+    pub name: QualifiedName,
+    /// `AS …`.
+    pub link_type: LinkType,
+    /// `CONFIG '…'`: a JSON object with no secrets.
+    pub config: Option<JsonObject>,
+    /// `CREDENTIALS '…'`: the JSON object text, verbatim, held as a secret. Checked to be a JSON object.
+    pub credentials: Option<SecretString>,
+    /// `DESCRIPTION '…'`.
+    pub description: Option<String>,
+}
+
+impl CreateLink {
+    /// The statement tag.
+    pub const KIND: &'static str = "CREATE LINK";
+}
+
+impl ToSql for CreateLink {
+    fn print(&self, p: &mut Printer) {
+        p.kw("CREATE");
+        if self.or_replace {
+            p.kw("OR REPLACE");
+        }
+        p.kw("LINK");
+        if self.if_not_exists {
+            p.kw("IF NOT EXISTS");
+        }
+        p.qualified_name(&self.name);
+        p.kw("AS");
+        p.kw(self.link_type.keyword());
+        if let Some(config) = &self.config {
+            p.kw("CONFIG");
+            p.json_string(&serde_json::Value::Object(config.clone()));
+        }
+        if let Some(credentials) = &self.credentials {
+            p.kw("CREDENTIALS");
+            p.secret(credentials);
+        }
+        if let Some(description) = &self.description {
+            p.kw("DESCRIPTION");
+            p.string(description);
+        }
+    }
+}
+
+/// One `SET` clause of `ALTER LINK`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkSet {
+    /// `SET CONFIG '{…}'`: replaces the whole config (`'{}'` clears it).
+    ConfigJson(JsonObject),
+    /// `SET CONFIG ::key = value`: adds or updates one top-level key.
+    ConfigKey {
+        /// The top-level key.
+        key: String,
+        /// The new value: a JSON string for quoted values, a number or boolean for bare ones.
+        value: serde_json::Value,
+    },
+    /// `SET CREDENTIALS '{…}'`: replaces the whole credentials object (verbatim text, secret).
+    CredentialsJson(SecretString),
+    /// `SET CREDENTIALS ::key = 'value'`: adds or updates one top-level credential key.
+    CredentialsKey {
+        /// The top-level key (not secret).
+        key: String,
+        /// The new value (secret).
+        value: SecretString,
+    },
+}
+
+impl LinkSet {
+    /// Whether the clause changes CONFIG (otherwise CREDENTIALS).
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::ConfigJson(_) | Self::ConfigKey { .. })
+    }
+}
+
+impl ToSql for LinkSet {
+    fn print(&self, p: &mut Printer) {
+        match self {
+            Self::ConfigJson(config) => {
+                p.kw("SET CONFIG");
+                p.json_string(&serde_json::Value::Object(config.clone()));
+            }
+            Self::ConfigKey { key, value } => {
+                p.kw("SET CONFIG ::");
+                p.punct(&key_text(key));
+                p.punct(" =");
+                match value {
+                    serde_json::Value::String(s) => p.string(s),
+                    other => p.number(other),
+                }
+            }
+            Self::CredentialsJson(credentials) => {
+                p.kw("SET CREDENTIALS");
+                p.secret(credentials);
+            }
+            Self::CredentialsKey { key, value } => {
+                p.kw("SET CREDENTIALS ::");
+                p.punct(&key_text(key));
+                p.punct(" =");
+                p.secret(value);
+            }
+        }
+    }
+}
+
+/// A `::key` as written canonically: bare (dots allowed) when possible, otherwise double-quoted.
+fn key_text(key: &str) -> String {
+    let mut p = Printer::new(false);
+    p.key(key);
+    p.finish()
+}
+
+/// `ALTER LINK [db.]name set_clause [set_clause]`: at most one CONFIG and one CREDENTIALS clause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterLink {
+    /// The link to change.
+    pub name: QualifiedName,
+    /// One or two clauses, in written order, never two of the same side.
+    pub clauses: Vec<LinkSet>,
+}
+
+impl AlterLink {
+    /// The statement tag.
+    pub const KIND: &'static str = "ALTER LINK";
+}
+
+impl ToSql for AlterLink {
+    fn print(&self, p: &mut Printer) {
+        p.kw("ALTER LINK");
+        p.qualified_name(&self.name);
+        for clause in &self.clauses {
+            clause.print(p);
+        }
+    }
+}
+
+/// `DROP LINK [IF EXISTS] [db.]name`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropLink {
+    /// `IF EXISTS` (Lanyard addition).
+    pub if_exists: bool,
+    /// The link to drop.
+    pub name: QualifiedName,
+}
+
+impl DropLink {
+    /// The statement tag.
+    pub const KIND: &'static str = "DROP LINK";
+}
+
+impl ToSql for DropLink {
+    fn print(&self, p: &mut Printer) {
+        p.kw("DROP LINK");
+        if self.if_exists {
+            p.kw("IF EXISTS");
+        }
+        p.qualified_name(&self.name);
+    }
+}
+
+/// `SHOW LINKS [{ON | IN | FROM} db] [LIKE 'pattern']`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowLinks {
+    /// The database; the session's current one when absent.
+    pub database: Option<Name>,
+    /// The case-insensitive substring filter.
+    pub like: Option<String>,
+}
+
+impl ShowLinks {
+    /// The statement tag.
+    pub const KIND: &'static str = "SHOW LINKS";
+}
+
+impl ToSql for ShowLinks {
+    fn print(&self, p: &mut Printer) {
+        p.kw("SHOW LINKS");
+        if let Some(db) = &self.database {
+            p.kw("ON");
+            p.database(db);
+        }
+        if let Some(like) = &self.like {
+            p.kw("LIKE");
+            p.string(like);
+        }
+    }
+}
+
+/// `SHOW CREATE LINK [db.]name`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowCreateLink {
+    /// The link to show.
+    pub name: QualifiedName,
+}
+
+impl ShowCreateLink {
+    /// The statement tag.
+    pub const KIND: &'static str = "SHOW CREATE LINK";
+}
+
+impl ToSql for ShowCreateLink {
+    fn print(&self, p: &mut Printer) {
+        p.kw("SHOW CREATE LINK");
+        p.qualified_name(&self.name);
+    }
+}
+
+/// `USE db`: sets the session's current database (default `default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Use {
+    /// The database.
+    pub database: Name,
+}
+
+impl Use {
+    /// The statement tag.
+    pub const KIND: &'static str = "USE";
+}
+
+impl ToSql for Use {
+    fn print(&self, p: &mut Printer) {
+        p.kw("USE");
+        p.database(&self.database);
+    }
+}

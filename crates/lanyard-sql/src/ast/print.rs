@@ -1,0 +1,283 @@
+//! Canonical SQL printing, redacted or not.
+
+use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString};
+
+use super::QualifiedName;
+
+/// Every word the parser treats as a keyword somewhere. A name that equals one of them (case-insensitively) is
+/// printed quoted, so canonical output never depends on where a keyword is reserved.
+pub const KEYWORDS: &[&str] = &[
+    "ACTIVE",
+    "ALGORITHM",
+    "ALTER",
+    "AS",
+    "CONFIG",
+    "CONNECTION",
+    "CONNECTIONS",
+    "CREATE",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "DATA",
+    "DESC",
+    "DESCRIBE",
+    "DESCRIPTION",
+    "DROP",
+    "ENCRYPTION_KEY",
+    "EXISTS",
+    "EXPIRES",
+    "EXTERNAL",
+    "FALSE",
+    "FROM",
+    "GENERATE",
+    "IF",
+    "IN",
+    "INACTIVE",
+    "INTO",
+    "KEY_SIZE",
+    "LIKE",
+    "LINK",
+    "LINKED",
+    "LINKS",
+    "LOAD",
+    "MAX_CONNECTIONS",
+    "NOT",
+    "ON",
+    "OPTION",
+    "OPTIONS",
+    "OR",
+    "PIPELINE",
+    "PIPELINES",
+    "RENAME",
+    "REPLACE",
+    "ROTATE",
+    "SECRET",
+    "SET",
+    "SHOW",
+    "START",
+    "STOP",
+    "STORAGE",
+    "STORAGES",
+    "TABLE",
+    "TEST",
+    "TIMEOUT",
+    "TO",
+    "TRUE",
+    "TYPE",
+    "UNSET",
+    "USE",
+    "VAULT",
+    "VAULTS",
+];
+
+/// Whether `word` is one of [`KEYWORDS`].
+pub(crate) fn is_keyword(word: &str) -> bool {
+    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+}
+
+/// Whether `s` can be written as a bare identifier: ASCII letter or `_`, then ASCII letters, digits or `_`.
+pub(crate) fn is_bare_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `s` can be written as a bare, possibly dotted, option or config key (`sasl.mechanism`).
+pub(crate) fn is_bare_key(s: &str) -> bool {
+    s.split('.').all(is_bare_identifier)
+}
+
+/// Builds canonical SQL text. Words are separated by one space.
+pub struct Printer {
+    out: String,
+    redact: bool,
+}
+
+impl Printer {
+    pub(crate) fn new(redact: bool) -> Self {
+        Self {
+            out: String::with_capacity(128),
+            redact,
+        }
+    }
+
+    pub(crate) fn finish(self) -> String {
+        self.out
+    }
+
+    fn space(&mut self) {
+        if !self.out.is_empty() && !self.out.ends_with(['(', ' ']) {
+            self.out.push(' ');
+        }
+    }
+
+    /// One or more keywords, e.g. `"CREATE CONNECTION"`.
+    pub(crate) fn kw(&mut self, keywords: &str) {
+        self.space();
+        self.out.push_str(keywords);
+    }
+
+    /// Punctuation that attaches to the previous token, e.g. `,` or `)`.
+    pub(crate) fn punct(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+
+    /// An object name: bare when possible, otherwise double-quoted (DeltaForge style).
+    pub(crate) fn name(&mut self, name: &Name) {
+        self.quoted_ident(name.as_str(), '"');
+    }
+
+    /// A database-scoped name: bare when possible, otherwise back-quoted (SingleStore style).
+    pub(crate) fn qualified_name(&mut self, name: &QualifiedName) {
+        if let Some(db) = &name.database {
+            self.quoted_ident(db.as_str(), '`');
+            self.out.push('.');
+            self.quoted_ident_raw(name.name.as_str(), '`');
+        } else {
+            self.quoted_ident(name.name.as_str(), '`');
+        }
+    }
+
+    /// A database name in SingleStore statements.
+    pub(crate) fn database(&mut self, name: &Name) {
+        self.quoted_ident(name.as_str(), '`');
+    }
+
+    fn quoted_ident(&mut self, ident: &str, quote: char) {
+        self.space();
+        self.quoted_ident_raw(ident, quote);
+    }
+
+    fn quoted_ident_raw(&mut self, ident: &str, quote: char) {
+        if is_bare_identifier(ident) && !is_keyword(ident) {
+            self.out.push_str(ident);
+        } else {
+            self.out.push(quote);
+            for c in ident.chars() {
+                if c == quote {
+                    self.out.push(quote);
+                }
+                self.out.push(c);
+            }
+            self.out.push(quote);
+        }
+    }
+
+    /// An option or config key: bare (dots allowed) when possible, otherwise double-quoted.
+    pub(crate) fn key(&mut self, key: &str) {
+        self.space();
+        if is_bare_key(key) {
+            self.out.push_str(key);
+        } else {
+            self.quoted_ident_raw(key, '"');
+        }
+    }
+
+    /// A single-quoted string literal.
+    pub(crate) fn string(&mut self, value: &str) {
+        self.space();
+        self.out.push('\'');
+        for c in value.chars() {
+            if c == '\'' {
+                self.out.push('\'');
+            }
+            self.out.push(c);
+        }
+        self.out.push('\'');
+    }
+
+    /// A secret literal: `'***'` unless this printer is unredacted.
+    pub(crate) fn secret(&mut self, value: &SecretString) {
+        if self.redact {
+            self.string(REDACTED);
+        } else {
+            self.string(value.expose_secret());
+        }
+    }
+
+    /// An unsigned number.
+    pub(crate) fn number(&mut self, value: impl std::fmt::Display) {
+        self.space();
+        self.out.push_str(&value.to_string());
+    }
+
+    /// `OPTIONS (k = 'v', …)`-style list body `(k = 'v', …)`; secret-looking values follow the redaction mode.
+    pub(crate) fn option_list(&mut self, options: &OptionMap) {
+        self.space();
+        self.out.push('(');
+        for (index, (key, value)) in options.iter().enumerate() {
+            if index > 0 {
+                self.out.push_str(", ");
+            }
+            self.key(key.as_str());
+            self.punct(" =");
+            self.option_value(value);
+        }
+        self.out.push(')');
+    }
+
+    /// An option value as a string literal, masked under a secret-looking key unless unredacted.
+    pub(crate) fn option_value(&mut self, value: &OptionValue) {
+        self.string(if self.redact {
+            value.redacted()
+        } else {
+            value.expose()
+        });
+    }
+
+    /// A JSON value as a canonical single-quoted string literal (compact JSON, key order kept).
+    pub(crate) fn json_string(&mut self, value: &serde_json::Value) {
+        self.string(&value.to_string());
+    }
+}
+
+/// Printing of AST nodes as canonical SQL.
+pub trait ToSql {
+    /// Writes the node to `p`.
+    fn print(&self, p: &mut Printer);
+
+    /// Canonical SQL with every secret literal replaced by `'***'`. This is what `Display` prints, and the only
+    /// form that may reach logs, the audit log, errors and shell history.
+    fn to_sql_redacted(&self) -> String {
+        let mut p = Printer::new(true);
+        self.print(&mut p);
+        p.finish()
+    }
+
+    /// Canonical SQL with the real secret values. For round-trip tests and for forwarding a statement to a trusted
+    /// peer; never for logs or output. `parse(x.to_sql_unredacted()) == x` holds for every statement.
+    fn to_sql_unredacted(&self) -> String {
+        let mut p = Printer::new(false);
+        self.print(&mut p);
+        p.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_quoted_when_needed() {
+        let mut p = Printer::new(true);
+        for n in ["prod_pg", "OS Keychain", "select", "a\"b", "Ünï", "_x1"] {
+            p.name(&Name::new(n).unwrap());
+        }
+        assert_eq!(
+            p.finish(),
+            r#"prod_pg "OS Keychain" "select" "a""b" "Ünï" _x1"#
+        );
+    }
+
+    #[test]
+    fn keywords_are_sorted_and_upper_case() {
+        let mut sorted = KEYWORDS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, KEYWORDS);
+        assert!(
+            KEYWORDS
+                .iter()
+                .all(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        );
+    }
+}

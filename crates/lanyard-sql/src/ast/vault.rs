@@ -1,0 +1,286 @@
+//! `VAULT` / `CREDENTIAL` statements (DeltaForge dialect). The two keywords name the same object.
+
+use lanyard_core::{Name, SecretString};
+
+use super::{Printer, ToSql};
+
+/// Which of the two interchangeable keywords the statement was written with; kept so printing is faithful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VaultNoun {
+    /// `VAULT` / `VAULTS`
+    Vault,
+    /// `CREDENTIAL` / `CREDENTIALS`
+    Credential,
+}
+
+impl VaultNoun {
+    fn singular(self) -> &'static str {
+        match self {
+            Self::Vault => "VAULT",
+            Self::Credential => "CREDENTIAL",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Self::Vault => "VAULTS",
+            Self::Credential => "CREDENTIALS",
+        }
+    }
+}
+
+/// `TYPE = { ENCRYPTION_KEY | CREDENTIAL }`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryType {
+    /// Key material, generated (`GENERATE`) and rotated (`ROTATE`).
+    EncryptionKey,
+    /// A caller-supplied secret (`SECRET '…'`, `SET SECRET '…'`).
+    Credential,
+}
+
+impl EntryType {
+    /// The keyword, `ENCRYPTION_KEY` or `CREDENTIAL`.
+    pub const fn keyword(self) -> &'static str {
+        match self {
+            Self::EncryptionKey => "ENCRYPTION_KEY",
+            Self::Credential => "CREDENTIAL",
+        }
+    }
+}
+
+/// Where an entry's material comes from. The three forms are mutually exclusive by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Material {
+    /// `SECRET '…'`: the caller's value, written to the backend, never to the catalog.
+    Secret(SecretString),
+    /// `GENERATE`: fresh CSPRNG key material (ENCRYPTION_KEY only).
+    Generate,
+    /// `LINKED EXTERNAL SECRET '…'`: a pointer to a secret already in the backend (not secret itself).
+    LinkedExternal(String),
+}
+
+/// `CREATE { VAULT | CREDENTIAL } [IF NOT EXISTS] name TYPE = t [ALGORITHM '…'] [KEY_SIZE n]
+/// [SECRET '…' | GENERATE | LINKED EXTERNAL SECRET '…'] [IN CREDENTIAL STORAGE b] [DESCRIPTION '…'] [EXPIRES '…']`
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateVault {
+    /// The keyword used.
+    pub noun: VaultNoun,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+    /// The entry's display name.
+    pub name: Name,
+    /// `TYPE = …`.
+    pub entry_type: EntryType,
+    /// `ALGORITHM '…'`, metadata only.
+    pub algorithm: Option<String>,
+    /// `KEY_SIZE n` in bits, metadata (and the size for GENERATE).
+    pub key_size: Option<u32>,
+    /// `SECRET` / `GENERATE` / `LINKED EXTERNAL SECRET`.
+    pub material: Option<Material>,
+    /// `IN CREDENTIAL STORAGE b`; the seeded local backend when absent.
+    pub storage: Option<Name>,
+    /// `DESCRIPTION '…'`.
+    pub description: Option<String>,
+    /// `EXPIRES '<ISO 8601 timestamp>'`, advisory.
+    pub expires: Option<String>,
+}
+
+impl CreateVault {
+    /// The statement tag.
+    pub const KIND: &'static str = "CREATE VAULT";
+}
+
+impl ToSql for CreateVault {
+    fn print(&self, p: &mut Printer) {
+        p.kw("CREATE");
+        p.kw(self.noun.singular());
+        if self.if_not_exists {
+            p.kw("IF NOT EXISTS");
+        }
+        p.name(&self.name);
+        p.kw("TYPE =");
+        p.kw(self.entry_type.keyword());
+        if let Some(algorithm) = &self.algorithm {
+            p.kw("ALGORITHM");
+            p.string(algorithm);
+        }
+        if let Some(bits) = self.key_size {
+            p.kw("KEY_SIZE");
+            p.number(bits);
+        }
+        match &self.material {
+            Some(Material::Secret(secret)) => {
+                p.kw("SECRET");
+                p.secret(secret);
+            }
+            Some(Material::Generate) => p.kw("GENERATE"),
+            Some(Material::LinkedExternal(external)) => {
+                p.kw("LINKED EXTERNAL SECRET");
+                p.string(external);
+            }
+            None => {}
+        }
+        if let Some(storage) = &self.storage {
+            p.kw("IN CREDENTIAL STORAGE");
+            p.name(storage);
+        }
+        if let Some(description) = &self.description {
+            p.kw("DESCRIPTION");
+            p.string(description);
+        }
+        if let Some(expires) = &self.expires {
+            p.kw("EXPIRES");
+            p.string(expires);
+        }
+    }
+}
+
+/// `ALTER { VAULT | CREDENTIAL } [IF EXISTS] name action [action …]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlterVault {
+    /// The keyword used.
+    pub noun: VaultNoun,
+    /// `IF EXISTS`.
+    pub if_exists: bool,
+    /// The entry to change.
+    pub name: Name,
+    /// At least one action, in written order.
+    pub actions: Vec<AlterVaultAction>,
+}
+
+impl AlterVault {
+    /// The statement tag.
+    pub const KIND: &'static str = "ALTER VAULT";
+}
+
+/// One action of `ALTER VAULT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlterVaultAction {
+    /// `ROTATE`: new generated material (ENCRYPTION_KEY only).
+    Rotate,
+    /// `SET SECRET '…'`: replace the material (CREDENTIAL only).
+    SetSecret(SecretString),
+    /// `SET DESCRIPTION '…'`
+    SetDescription(String),
+    /// `SET EXPIRES '…'`
+    SetExpires(String),
+    /// `RENAME TO new_name`
+    RenameTo(Name),
+}
+
+impl ToSql for AlterVaultAction {
+    fn print(&self, p: &mut Printer) {
+        match self {
+            Self::Rotate => p.kw("ROTATE"),
+            Self::SetSecret(secret) => {
+                p.kw("SET SECRET");
+                p.secret(secret);
+            }
+            Self::SetDescription(description) => {
+                p.kw("SET DESCRIPTION");
+                p.string(description);
+            }
+            Self::SetExpires(expires) => {
+                p.kw("SET EXPIRES");
+                p.string(expires);
+            }
+            Self::RenameTo(name) => {
+                p.kw("RENAME TO");
+                p.name(name);
+            }
+        }
+    }
+}
+
+impl ToSql for AlterVault {
+    fn print(&self, p: &mut Printer) {
+        p.kw("ALTER");
+        p.kw(self.noun.singular());
+        if self.if_exists {
+            p.kw("IF EXISTS");
+        }
+        p.name(&self.name);
+        for action in &self.actions {
+            action.print(p);
+        }
+    }
+}
+
+/// `DROP { VAULT | CREDENTIAL } [IF EXISTS] name`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropVault {
+    /// The keyword used.
+    pub noun: VaultNoun,
+    /// `IF EXISTS`.
+    pub if_exists: bool,
+    /// The entry to drop.
+    pub name: Name,
+}
+
+impl DropVault {
+    /// The statement tag.
+    pub const KIND: &'static str = "DROP VAULT";
+}
+
+impl ToSql for DropVault {
+    fn print(&self, p: &mut Printer) {
+        p.kw("DROP");
+        p.kw(self.noun.singular());
+        if self.if_exists {
+            p.kw("IF EXISTS");
+        }
+        p.name(&self.name);
+    }
+}
+
+/// `DESCRIBE { VAULT | CREDENTIAL } [IF EXISTS] name`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribeVault {
+    /// The keyword used.
+    pub noun: VaultNoun,
+    /// `IF EXISTS`.
+    pub if_exists: bool,
+    /// The entry to describe.
+    pub name: Name,
+}
+
+impl DescribeVault {
+    /// The statement tag.
+    pub const KIND: &'static str = "DESCRIBE VAULT";
+}
+
+impl ToSql for DescribeVault {
+    fn print(&self, p: &mut Printer) {
+        p.kw("DESCRIBE");
+        p.kw(self.noun.singular());
+        if self.if_exists {
+            p.kw("IF EXISTS");
+        }
+        p.name(&self.name);
+    }
+}
+
+/// `SHOW { VAULTS | CREDENTIALS } [LIKE 'pattern']`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShowVaults {
+    /// The keyword used.
+    pub noun: VaultNoun,
+    /// The case-insensitive substring filter.
+    pub like: Option<String>,
+}
+
+impl ShowVaults {
+    /// The statement tag.
+    pub const KIND: &'static str = "SHOW VAULTS";
+}
+
+impl ToSql for ShowVaults {
+    fn print(&self, p: &mut Printer) {
+        p.kw("SHOW");
+        p.kw(self.noun.plural());
+        if let Some(like) = &self.like {
+            p.kw("LIKE");
+            p.string(like);
+        }
+    }
+}

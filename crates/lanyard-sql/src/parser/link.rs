@@ -1,0 +1,253 @@
+//! `LINK` and `PIPELINE` statements (SingleStore dialect).
+
+use lanyard_core::{ObjectKind, SecretString};
+use sqlparser::tokenizer::Token;
+
+use super::{PResult, Parser};
+use crate::ast::{AlterLink, CreateLink, CreatePipeline, JsonObject, LinkSet, LinkType};
+
+impl Parser<'_> {
+    /// After `CREATE [OR REPLACE] LINK`.
+    pub(super) fn parse_create_link(&mut self, or_replace: bool) -> PResult<CreateLink> {
+        let if_not_exists_at = self.peek_ref().clone();
+        let if_not_exists = self.parse_if_not_exists()?;
+        if or_replace && if_not_exists {
+            let location = self.location_of(&if_not_exists_at);
+            return Err(crate::ParseError::new(
+                self.source,
+                location,
+                2,
+                "OR REPLACE and IF NOT EXISTS cannot be used together",
+            ));
+        }
+        let name = self.parse_qualified_name(ObjectKind::Link)?;
+        self.expect_kw("AS", "after the link name")?;
+        let link_type = match self.peek() {
+            Token::Word(w) if w.quote_style.is_none() => LinkType::from_keyword(&w.value),
+            _ => None,
+        };
+        let Some(link_type) = link_type else {
+            return Err(self.expected(
+                "a link type (S3, AZURE, GCS, HDFS, HTTP, KAFKA, MONGODB or MYSQL) after AS",
+            ));
+        };
+        self.advance();
+        let mut config = None;
+        let mut credentials = None;
+        let mut description = None;
+        loop {
+            let clause_start = self.peek_ref().clone();
+            let (label, already) = if self.eat_kw("CONFIG") {
+                (
+                    "CONFIG",
+                    config.replace(self.parse_json_object("CONFIG")?).is_some(),
+                )
+            } else if self.eat_kw("CREDENTIALS") {
+                (
+                    "CREDENTIALS",
+                    credentials
+                        .replace(self.parse_secret_json_object("CREDENTIALS")?)
+                        .is_some(),
+                )
+            } else if self.eat_kw("DESCRIPTION") {
+                (
+                    "DESCRIPTION",
+                    description
+                        .replace(self.parse_link_string("the description")?)
+                        .is_some(),
+                )
+            } else {
+                break;
+            };
+            if already {
+                return Err(self.clause_twice(&clause_start, label, "CREATE LINK"));
+            }
+        }
+        if !matches!(
+            self.peek(),
+            Token::EOF | Token::SemiColon | Token::Backslash
+        ) {
+            return Err(
+                self.expected("CONFIG, CREDENTIALS, DESCRIPTION or the end of the statement")
+            );
+        }
+        Ok(CreateLink {
+            or_replace,
+            if_not_exists,
+            name,
+            link_type,
+            config,
+            credentials,
+            description,
+        })
+    }
+
+    /// After `ALTER LINK`.
+    pub(super) fn parse_alter_link(&mut self) -> PResult<AlterLink> {
+        let name = self.parse_qualified_name(ObjectKind::Link)?;
+        let mut clauses: Vec<LinkSet> = Vec::new();
+        while self.peek_kw("SET") {
+            let clause_start = self.peek_ref().clone();
+            self.advance();
+            let clause = if self.eat_kw("CONFIG") {
+                if self.eat_token(&Token::DoubleColon) {
+                    let key = self.parse_link_key()?;
+                    self.expect_token(&Token::Eq, "after the config key")?;
+                    LinkSet::ConfigKey {
+                        key,
+                        value: self.parse_config_value()?,
+                    }
+                } else {
+                    LinkSet::ConfigJson(self.parse_json_object("SET CONFIG")?)
+                }
+            } else if self.eat_kw("CREDENTIALS") {
+                if self.eat_token(&Token::DoubleColon) {
+                    let key = self.parse_link_key()?;
+                    self.expect_token(&Token::Eq, "after the credential key")?;
+                    let value = SecretString::new(self.parse_link_string("the credential value")?);
+                    LinkSet::CredentialsKey { key, value }
+                } else {
+                    LinkSet::CredentialsJson(self.parse_secret_json_object("SET CREDENTIALS")?)
+                }
+            } else {
+                return Err(self.expected("CONFIG or CREDENTIALS after SET"));
+            };
+            if clauses.iter().any(|c| c.is_config() == clause.is_config()) {
+                let side = if clause.is_config() {
+                    "SET CONFIG"
+                } else {
+                    "SET CREDENTIALS"
+                };
+                let location = self.location_of(&clause_start);
+                return Err(crate::ParseError::new(
+                    self.source,
+                    location,
+                    3,
+                    format!("ALTER LINK accepts at most one {side} clause"),
+                )
+                .with_hint("Each ALTER LINK can contain at most two SET clauses: one SET CONFIG and one SET CREDENTIALS."));
+            }
+            clauses.push(clause);
+        }
+        if clauses.is_empty() {
+            if matches!(self.peek(), Token::EOF | Token::SemiColon) {
+                return Err(self.error_after(
+                    "ALTER LINK needs at least one SET CONFIG or SET CREDENTIALS clause",
+                ));
+            }
+            return Err(self.expected("SET CONFIG or SET CREDENTIALS"));
+        }
+        Ok(AlterLink { name, clauses })
+    }
+
+    /// After `CREATE PIPELINE`.
+    pub(super) fn parse_create_pipeline(&mut self) -> PResult<CreatePipeline> {
+        let if_not_exists = self.parse_if_not_exists()?;
+        let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
+        self.expect_kw("AS", "after the pipeline name")?;
+        self.expect_kw("LOAD", "after AS")?;
+        self.expect_kw("DATA", "after LOAD")?;
+        self.expect_kw("LINK", "after LOAD DATA (pipelines load through a link)")?;
+        let link = self.parse_qualified_name(ObjectKind::Link)?;
+        let path = self.parse_link_string("the path")?;
+        self.expect_kw("INTO", "after the path")?;
+        self.expect_kw("TABLE", "after INTO")?;
+        let table = self
+            .parse_qualified_name(ObjectKind::Database)
+            .map_err(|_| self.expected("a table name"))?;
+        Ok(CreatePipeline {
+            if_not_exists,
+            name,
+            link,
+            path,
+            table,
+        })
+    }
+
+    /// The key after `::`: an identifier (dots allowed), a quoted identifier or a string.
+    fn parse_link_key(&mut self) -> PResult<String> {
+        Ok(self.parse_option_key()?.as_str().to_owned())
+    }
+
+    /// A `::key = value` config value: a quoted string, or a bare number, TRUE, FALSE or NULL.
+    fn parse_config_value(&mut self) -> PResult<serde_json::Value> {
+        let value = match self.peek() {
+            Token::Number(n, _) => serde_json::from_str::<serde_json::Number>(n)
+                .ok()
+                .map(serde_json::Value::Number),
+            Token::Word(w) if w.quote_style.is_none() => {
+                match w.value.to_ascii_uppercase().as_str() {
+                    "TRUE" => Some(serde_json::Value::Bool(true)),
+                    "FALSE" => Some(serde_json::Value::Bool(false)),
+                    "NULL" => Some(serde_json::Value::Null),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(value) = value {
+            self.advance();
+            return Ok(value);
+        }
+        let text = self.parse_link_string(
+            "the config value (a quoted string, a number, TRUE, FALSE or NULL)",
+        )?;
+        Ok(serde_json::Value::String(text))
+    }
+
+    /// A string literal holding a JSON object (CONFIG).
+    fn parse_json_object(&mut self, clause: &str) -> PResult<JsonObject> {
+        let at = self.peek_ref().clone();
+        let text = self.parse_link_string(&format!("the {clause} JSON object"))?;
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(_) => Err(self.json_error(&at, format!("{clause} must be a JSON object ({{...}})"))),
+            Err(e) => Err(self.json_error(
+                &at,
+                format!("{clause} is not valid JSON: {}", json_problem(&e)),
+            )),
+        }
+    }
+
+    /// A string literal holding a JSON object (CREDENTIALS), kept verbatim as a secret. Checked without building a
+    /// value tree, so no copy of the material outlives the check; errors never quote the text.
+    fn parse_secret_json_object(&mut self, clause: &str) -> PResult<SecretString> {
+        let at = self.peek_ref().clone();
+        let text = SecretString::new(self.parse_link_string(&format!("the {clause} JSON object"))?);
+        let trimmed = text.expose_secret().trim_start();
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text.expose_secret()) {
+            return Err(self.json_error(
+                &at,
+                format!("{clause} is not valid JSON: {}", json_problem(&e)),
+            ));
+        }
+        if !trimmed.starts_with('{') {
+            return Err(self.json_error(&at, format!("{clause} must be a JSON object ({{...}})")));
+        }
+        Ok(text)
+    }
+
+    fn json_error(
+        &self,
+        at: &sqlparser::tokenizer::TokenWithSpan,
+        message: String,
+    ) -> crate::ParseError {
+        let location = self.location_of(at);
+        crate::ParseError::new(self.source, location, 1, message)
+    }
+}
+
+/// A serde_json error's category and position inside the literal, never its content.
+fn json_problem(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match error.classify() {
+        Category::Eof => "it ends early",
+        Category::Syntax => "syntax error",
+        Category::Data | Category::Io => "unexpected content",
+    };
+    format!(
+        "{what} at line {} column {} of the literal",
+        error.line(),
+        error.column()
+    )
+}

@@ -1,0 +1,841 @@
+//! The parser: `sqlparser`'s tokenizer and token cursor, with Lanyard's statements on top (the way DataFusion's
+//! `DFParser` extends `sqlparser`).
+
+mod connection;
+mod link;
+mod storage;
+mod vault;
+
+use lanyard_core::{Name, ObjectKind, OptionKey, OptionMap};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use crate::ast::{QualifiedName, Statement, is_keyword};
+use crate::dialect::DIALECT;
+use crate::error::{ParseError, is_string_token, zeroize_tokens};
+use crate::source::{LineIndex, Location, Span};
+
+/// A statement and the span of source text it was parsed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpannedStatement {
+    /// The statement.
+    pub statement: Statement,
+    /// From its first token to its last (the terminating `;` excluded).
+    pub span: Span,
+}
+
+/// The result of parsing a script with error recovery: every statement that parsed, and every error.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// Statements in source order.
+    pub statements: Vec<SpannedStatement>,
+    /// Errors in source order; after an error, parsing resumes after the next `;`.
+    pub errors: Vec<ParseError>,
+}
+
+impl Script {
+    /// The statements, or the first error.
+    pub fn into_result(self) -> Result<Vec<SpannedStatement>, ParseError> {
+        match self.errors.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(self.statements),
+        }
+    }
+}
+
+pub(crate) type PResult<T> = Result<T, ParseError>;
+
+/// Parses a whole script, recovering after errors.
+pub(crate) fn parse_script(source: &str) -> Script {
+    let mut tokens = Vec::new();
+    let tokenizer_error = Tokenizer::new(&DIALECT, source)
+        .tokenize_with_location_into_buf(&mut tokens)
+        .err();
+    if tokenizer_error.is_some() {
+        // Parse the statements that end before the broken token; report the tokenizer error after them.
+        let keep = tokens
+            .iter()
+            .rposition(|t| t.token == Token::SemiColon)
+            .map_or(0, |i| i + 1);
+        zeroize_tokens(tokens.split_off(keep));
+    }
+    let mut parser = Parser::new(source, tokens);
+    let mut script = parser.parse_all();
+    zeroize_tokens(parser.tokens.into_tokens());
+    if let Some(err) = tokenizer_error {
+        script.errors.push(ParseError::tokenizer(source, &err));
+    }
+    script
+}
+
+pub(crate) struct Parser<'a> {
+    tokens: sqlparser::parser::Parser<'static>,
+    source: &'a str,
+    lines: LineIndex<'a>,
+    /// End of the last consumed token: where "after X" errors point.
+    last_end: Location,
+    /// Token index where the current statement starts (possibly at whitespace before it).
+    statement_start: usize,
+}
+
+/// The statement keywords, for the "expected a statement" message.
+const STATEMENT_STARTS: &str = "CREATE, ALTER, DROP, SHOW, DESCRIBE, TEST, USE, START or STOP";
+
+impl<'a> Parser<'a> {
+    fn new(source: &'a str, tokens: Vec<TokenWithSpan>) -> Self {
+        let tokens = sqlparser::parser::Parser::new(&DIALECT).with_tokens_with_locations(tokens);
+        let lines = LineIndex::new(source);
+        Self {
+            tokens,
+            source,
+            lines,
+            last_end: Location {
+                line: 1,
+                column: 1,
+                offset: 0,
+            },
+            statement_start: 0,
+        }
+    }
+
+    fn parse_all(&mut self) -> Script {
+        let mut script = Script::default();
+        loop {
+            while self.eat_terminator() {}
+            if self.peek() == &Token::EOF {
+                return script;
+            }
+            let start = self.location_of(self.peek_ref());
+            self.statement_start = self.tokens.index();
+            match self
+                .parse_statement()
+                .and_then(|s| self.expect_end_of_statement().map(|()| s))
+            {
+                Ok(statement) => script.statements.push(SpannedStatement {
+                    statement,
+                    span: Span {
+                        start,
+                        end: self.last_end,
+                    },
+                }),
+                Err(error) => {
+                    script.errors.push(error);
+                    self.skip_to_terminator();
+                }
+            }
+        }
+    }
+
+    // ----- the token cursor --------------------------------------------------------------------------------------
+
+    pub(crate) fn peek_ref(&self) -> &TokenWithSpan {
+        self.tokens.peek_token_ref()
+    }
+
+    pub(crate) fn peek(&self) -> &Token {
+        &self.tokens.peek_token_ref().token
+    }
+
+    pub(crate) fn peek_nth(&self, n: usize) -> &Token {
+        &self.tokens.peek_nth_token_ref(n).token
+    }
+
+    /// Consumes the next token.
+    pub(crate) fn advance(&mut self) {
+        let token = self.tokens.peek_token_ref();
+        if token.token != Token::EOF {
+            self.last_end = self
+                .lines
+                .location(token.span.end.line, token.span.end.column);
+        }
+        self.tokens.advance_token();
+    }
+
+    fn location_of(&self, token: &TokenWithSpan) -> Location {
+        if token.token == Token::EOF {
+            self.last_end
+        } else {
+            self.lines
+                .location(token.span.start.line, token.span.start.column)
+        }
+    }
+
+    /// Whether token `n` ahead is the unquoted keyword `kw`.
+    pub(crate) fn peek_nth_kw(&self, n: usize, kw: &str) -> bool {
+        matches!(self.peek_nth(n), Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+    }
+
+    pub(crate) fn peek_kw(&self, kw: &str) -> bool {
+        self.peek_nth_kw(0, kw)
+    }
+
+    /// Consumes `kw` if it is next.
+    pub(crate) fn eat_kw(&mut self, kw: &str) -> bool {
+        let found = self.peek_kw(kw);
+        if found {
+            self.advance();
+        }
+        found
+    }
+
+    /// Consumes the keyword sequence `kws` if all of it is next; otherwise consumes nothing.
+    pub(crate) fn eat_kws(&mut self, kws: &[&str]) -> bool {
+        if kws
+            .iter()
+            .enumerate()
+            .all(|(n, kw)| self.peek_nth_kw(n, kw))
+        {
+            kws.iter().for_each(|_| self.advance());
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn expect_kw(&mut self, kw: &str, context: &str) -> PResult<()> {
+        if self.eat_kw(kw) {
+            Ok(())
+        } else {
+            Err(self.expected(&format!("{kw} {context}")))
+        }
+    }
+
+    pub(crate) fn eat_token(&mut self, token: &Token) -> bool {
+        let found = self.peek() == token;
+        if found {
+            self.advance();
+        }
+        found
+    }
+
+    pub(crate) fn expect_token(&mut self, token: &Token, context: &str) -> PResult<()> {
+        if self.eat_token(token) {
+            Ok(())
+        } else {
+            Err(self.expected(&format!("\"{token}\" {context}")))
+        }
+    }
+
+    /// `[=]`: an optional equals sign.
+    pub(crate) fn eat_eq(&mut self) {
+        self.eat_token(&Token::Eq);
+    }
+
+    /// `IF NOT EXISTS`
+    pub(crate) fn parse_if_not_exists(&mut self) -> PResult<bool> {
+        if self.peek_kw("IF") {
+            if self.eat_kws(&["IF", "NOT", "EXISTS"]) {
+                return Ok(true);
+            }
+            self.advance();
+            return Err(self.expected("NOT EXISTS after IF"));
+        }
+        Ok(false)
+    }
+
+    /// `IF EXISTS`
+    pub(crate) fn parse_if_exists(&mut self) -> PResult<bool> {
+        if self.peek_kw("IF") {
+            self.advance();
+            self.expect_kw("EXISTS", "after IF")?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn eat_terminator(&mut self) -> bool {
+        if self.eat_token(&Token::SemiColon) {
+            return true;
+        }
+        // The MySQL client's `\G` ("show vertically") ends a statement in the SingleStore examples.
+        if self.peek() == &Token::Backslash
+            && matches!(self.peek_nth(1), Token::Word(w) if w.quote_style.is_none() && w.value == "G")
+        {
+            self.advance();
+            self.advance();
+            return true;
+        }
+        false
+    }
+
+    fn expect_end_of_statement(&mut self) -> PResult<()> {
+        match self.peek() {
+            Token::EOF | Token::SemiColon => Ok(()),
+            Token::Backslash if self.peek_nth_kw(1, "G") => Ok(()),
+            _ => Err(self.expected("\";\" or the end of the statement")),
+        }
+    }
+
+    fn skip_to_terminator(&mut self) {
+        while !matches!(self.peek(), Token::EOF | Token::SemiColon) {
+            self.advance();
+        }
+    }
+
+    // ----- errors ------------------------------------------------------------------------------------------------
+
+    /// An error at the next token.
+    pub(crate) fn error_here(&self, message: impl Into<String>) -> ParseError {
+        let token = self.peek_ref();
+        let location = self.location_of(token);
+        let width = if token.token == Token::EOF || token.span.start.line != token.span.end.line {
+            1
+        } else {
+            token
+                .span
+                .end
+                .column
+                .saturating_sub(token.span.start.column) as usize
+        };
+        ParseError::new(self.source, location, width, message)
+    }
+
+    /// An error at the end of the previous token ("after X").
+    pub(crate) fn error_after(&self, message: impl Into<String>) -> ParseError {
+        ParseError::new(self.source, self.last_end, 1, message)
+    }
+
+    /// `expected <what>, found <next token>`.
+    pub(crate) fn expected(&self, what: &str) -> ParseError {
+        self.error_here(format!("expected {what}, found {}", describe(self.peek())))
+    }
+
+    // ----- common productions ------------------------------------------------------------------------------------
+
+    /// A name: a bare or quoted identifier, or (where DeltaForge allows it) a single-quoted string.
+    pub(crate) fn parse_name(&mut self, kind: ObjectKind) -> PResult<Name> {
+        let text = match self.peek() {
+            Token::Word(w) => w.value.clone(),
+            Token::SingleQuotedString(s) => s.clone(),
+            _ => return Err(self.expected(&format!("a {kind} name"))),
+        };
+        let name =
+            Name::new(text).map_err(|e| self.error_here(format!("invalid {kind} name: {e}")))?;
+        self.advance();
+        Ok(name)
+    }
+
+    /// `[db.]name` (identifiers only, SingleStore style).
+    pub(crate) fn parse_qualified_name(&mut self, kind: ObjectKind) -> PResult<QualifiedName> {
+        let first = self.parse_ident(kind)?;
+        if self.eat_token(&Token::Period) {
+            let name = self.parse_ident(kind)?;
+            return Ok(QualifiedName {
+                database: Some(first),
+                name,
+            });
+        }
+        Ok(QualifiedName {
+            database: None,
+            name: first,
+        })
+    }
+
+    /// A bare or quoted identifier (no string literal).
+    pub(crate) fn parse_ident(&mut self, kind: ObjectKind) -> PResult<Name> {
+        if !matches!(self.peek(), Token::Word(_)) {
+            return Err(self.expected(&format!("a {kind} name")));
+        }
+        self.parse_name(kind)
+    }
+
+    /// A single-quoted string literal (never echoed in errors).
+    pub(crate) fn parse_string(&mut self, what: &str) -> PResult<String> {
+        match self.peek() {
+            Token::SingleQuotedString(s) => {
+                let s = s.clone();
+                self.advance();
+                Ok(s)
+            }
+            _ => Err(self.expected(&format!("{what} as a single-quoted string"))),
+        }
+    }
+
+    /// A string literal in the LINK dialect: single- or double-quoted.
+    pub(crate) fn parse_link_string(&mut self, what: &str) -> PResult<String> {
+        if is_string_token(self.peek()) {
+            let s = match self.peek() {
+                Token::SingleQuotedString(s) => s.clone(),
+                Token::Word(w) => w.value.clone(),
+                _ => unreachable!("is_string_token admits only these"),
+            };
+            self.advance();
+            return Ok(s);
+        }
+        Err(self.expected(&format!("{what} as a quoted string")))
+    }
+
+    /// A non-negative whole number that fits in 32 bits.
+    pub(crate) fn parse_u32(&mut self, what: &str) -> PResult<u32> {
+        match self.peek() {
+            Token::Number(n, _) => {
+                let value = n.parse::<u32>().map_err(|_| {
+                    self.error_here(format!(
+                        "{what} must be a whole number between 0 and {}",
+                        u32::MAX
+                    ))
+                })?;
+                self.advance();
+                Ok(value)
+            }
+            _ => Err(self.expected(&format!("{what} (a whole number)"))),
+        }
+    }
+
+    /// An option key: an identifier, a dotted identifier (`sasl.mechanism`), or a quoted one.
+    pub(crate) fn parse_option_key(&mut self) -> PResult<OptionKey> {
+        let mut key = match self.peek() {
+            Token::Word(w) => w.value.clone(),
+            Token::SingleQuotedString(s) => s.clone(),
+            _ => return Err(self.expected("an option key")),
+        };
+        let quoted = !matches!(self.peek(), Token::Word(w) if w.quote_style.is_none());
+        self.advance();
+        while !quoted
+            && self.peek() == &Token::Period
+            && matches!(self.peek_nth(1), Token::Word(w) if w.quote_style.is_none())
+        {
+            self.advance();
+            if let Token::Word(w) = self.peek() {
+                key.push('.');
+                key.push_str(&w.value);
+            }
+            self.advance();
+        }
+        OptionKey::new(key).map_err(|e| self.error_after(e.to_string()))
+    }
+
+    /// An option value: a string, or a bare number or boolean (kept as text).
+    pub(crate) fn parse_option_value(&mut self) -> PResult<String> {
+        let value = match self.peek() {
+            Token::SingleQuotedString(s) => s.clone(),
+            Token::Number(n, _) => n.clone(),
+            Token::Word(w)
+                if w.quote_style.is_none()
+                    && (w.value.eq_ignore_ascii_case("TRUE")
+                        || w.value.eq_ignore_ascii_case("FALSE")) =>
+            {
+                w.value.to_ascii_lowercase()
+            }
+            _ => {
+                return Err(self.expected(
+                    "an option value (a single-quoted string, a number, TRUE or FALSE)",
+                ));
+            }
+        };
+        self.advance();
+        Ok(value)
+    }
+
+    /// `(key = 'value', …)`, possibly empty; a key given twice is an error.
+    pub(crate) fn parse_option_list(&mut self) -> PResult<OptionMap> {
+        self.expect_token(&Token::LParen, "to open the option list")?;
+        let mut options = OptionMap::new();
+        if self.eat_token(&Token::RParen) {
+            return Ok(options);
+        }
+        loop {
+            let key_location = self.peek_ref().clone();
+            let key = self.parse_option_key()?;
+            self.expect_token(&Token::Eq, &format!("after option key \"{key}\""))?;
+            let value = self.parse_option_value()?;
+            if options.contains_key(key.as_str()) {
+                let location = self.location_of(&key_location);
+                return Err(ParseError::new(
+                    self.source,
+                    location,
+                    key.as_str().chars().count(),
+                    format!("option \"{key}\" is given more than once"),
+                ));
+            }
+            options.insert(key, value);
+            if self.eat_token(&Token::RParen) {
+                return Ok(options);
+            }
+            if !self.eat_token(&Token::Comma) {
+                return Err(self.expected("\",\" or \")\" in the option list"));
+            }
+        }
+    }
+
+    /// `LIKE 'pattern'`, if present.
+    pub(crate) fn parse_like(&mut self) -> PResult<Option<String>> {
+        if self.eat_kw("LIKE") {
+            self.parse_string("the LIKE pattern").map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    // ----- statements --------------------------------------------------------------------------------------------
+
+    fn parse_statement(&mut self) -> PResult<Statement> {
+        let Token::Word(w) = self.peek() else {
+            return Err(self.expected(&format!("a statement ({STATEMENT_STARTS})")));
+        };
+        if w.quote_style.is_some() {
+            return Err(self.expected(&format!("a statement ({STATEMENT_STARTS})")));
+        }
+        match w.value.to_ascii_uppercase().as_str() {
+            "CREATE" => {
+                self.advance();
+                self.parse_create()
+            }
+            "ALTER" => {
+                self.advance();
+                self.parse_alter()
+            }
+            "DROP" => {
+                self.advance();
+                self.parse_drop()
+            }
+            "SHOW" => {
+                self.advance();
+                self.parse_show()
+            }
+            "DESCRIBE" | "DESC" => {
+                self.advance();
+                self.parse_describe()
+            }
+            "TEST" => {
+                self.advance();
+                self.parse_test()
+            }
+            "USE" => {
+                self.advance();
+                self.parse_use()
+            }
+            "START" | "STOP" => self.parse_start_stop(),
+            _ => Err(self.not_ours(format!("a statement ({STATEMENT_STARTS})"))),
+        }
+    }
+
+    fn parse_create(&mut self) -> PResult<Statement> {
+        if self.peek_kw("OR") {
+            self.advance();
+            self.expect_kw("REPLACE", "after CREATE OR")?;
+            if !self.peek_kw("LINK") {
+                return Err(
+                    self.expected("LINK after CREATE OR REPLACE (only links can be replaced)")
+                );
+            }
+            self.advance();
+            return self.parse_create_link(true).map(Into::into);
+        }
+        if self.eat_kw("CONNECTION") {
+            return self.parse_create_connection().map(Into::into);
+        }
+        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
+            self.advance();
+            self.advance();
+            return self.parse_create_storage().map(Into::into);
+        }
+        if let Some(noun) = self.eat_vault_noun() {
+            return self.parse_create_vault(noun).map(Into::into);
+        }
+        if self.eat_kw("LINK") {
+            return self.parse_create_link(false).map(Into::into);
+        }
+        if self.eat_kw("PIPELINE") {
+            return self.parse_create_pipeline().map(Into::into);
+        }
+        Err(self.not_ours(
+            "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after CREATE"
+                .to_owned(),
+        ))
+    }
+
+    fn parse_alter(&mut self) -> PResult<Statement> {
+        if self.eat_kw("CONNECTION") {
+            return self.parse_alter_connection().map(Into::into);
+        }
+        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
+            self.advance();
+            self.advance();
+            return self.parse_alter_storage().map(Into::into);
+        }
+        if let Some(noun) = self.eat_vault_noun() {
+            return self.parse_alter_vault(noun).map(Into::into);
+        }
+        if self.eat_kw("LINK") {
+            return self.parse_alter_link().map(Into::into);
+        }
+        Err(self.not_ours(
+            "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE or LINK after ALTER".to_owned(),
+        ))
+    }
+
+    fn parse_drop(&mut self) -> PResult<Statement> {
+        if self.eat_kw("CONNECTION") {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::Connection)?;
+            return Ok(crate::ast::DropConnection { if_exists, name }.into());
+        }
+        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
+            self.advance();
+            self.advance();
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::CredentialStorage)?;
+            return Ok(crate::ast::DropCredentialStorage { if_exists, name }.into());
+        }
+        if let Some(noun) = self.eat_vault_noun() {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::VaultEntry)?;
+            return Ok(crate::ast::DropVault {
+                noun,
+                if_exists,
+                name,
+            }
+            .into());
+        }
+        if self.eat_kw("LINK") {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_qualified_name(ObjectKind::Link)?;
+            return Ok(crate::ast::DropLink { if_exists, name }.into());
+        }
+        if self.eat_kw("PIPELINE") {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
+            return Ok(crate::ast::DropPipeline { if_exists, name }.into());
+        }
+        Err(self.not_ours(
+            "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after DROP"
+                .to_owned(),
+        ))
+    }
+
+    fn parse_show(&mut self) -> PResult<Statement> {
+        if self.eat_kw("CONNECTIONS") {
+            return Ok(crate::ast::ShowConnections {
+                like: self.parse_like()?,
+            }
+            .into());
+        }
+        if self.eat_kws(&["CREDENTIAL", "STORAGES"]) {
+            return Ok(crate::ast::ShowCredentialStorages {
+                like: self.parse_like()?,
+            }
+            .into());
+        }
+        if self.eat_kw("VAULTS") {
+            return Ok(crate::ast::ShowVaults {
+                noun: crate::ast::VaultNoun::Vault,
+                like: self.parse_like()?,
+            }
+            .into());
+        }
+        if self.eat_kw("CREDENTIALS") {
+            return Ok(crate::ast::ShowVaults {
+                noun: crate::ast::VaultNoun::Credential,
+                like: self.parse_like()?,
+            }
+            .into());
+        }
+        if self.eat_kw("LINKS") {
+            let database = self.parse_on_database()?;
+            let like = self.parse_like()?;
+            return Ok(crate::ast::ShowLinks { database, like }.into());
+        }
+        if self.eat_kw("PIPELINES") {
+            let database = self.parse_on_database()?;
+            return Ok(crate::ast::ShowPipelines { database }.into());
+        }
+        if self.eat_kws(&["CREATE", "LINK"]) {
+            let name = self.parse_qualified_name(ObjectKind::Link)?;
+            return Ok(crate::ast::ShowCreateLink { name }.into());
+        }
+        Err(self.not_ours(
+            "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, LINKS, PIPELINES or CREATE LINK after SHOW".to_owned(),
+        ))
+    }
+
+    /// `{ON | IN | FROM} db`, if present.
+    fn parse_on_database(&mut self) -> PResult<Option<Name>> {
+        if self.eat_kw("ON") || self.eat_kw("IN") || self.eat_kw("FROM") {
+            return self.parse_ident(ObjectKind::Database).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn parse_describe(&mut self) -> PResult<Statement> {
+        if self.eat_kw("CONNECTION") {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::Connection)?;
+            return Ok(crate::ast::DescribeConnection { if_exists, name }.into());
+        }
+        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
+            self.advance();
+            self.advance();
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::CredentialStorage)?;
+            return Ok(crate::ast::DescribeCredentialStorage { if_exists, name }.into());
+        }
+        if let Some(noun) = self.eat_vault_noun() {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::VaultEntry)?;
+            return Ok(crate::ast::DescribeVault {
+                noun,
+                if_exists,
+                name,
+            }
+            .into());
+        }
+        Err(self.not_ours(
+            "CONNECTION, VAULT, CREDENTIAL or CREDENTIAL STORAGE after DESCRIBE".to_owned(),
+        ))
+    }
+
+    fn parse_test(&mut self) -> PResult<Statement> {
+        if self.eat_kw("CONNECTION") {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::Connection)?;
+            return Ok(crate::ast::TestConnection { if_exists, name }.into());
+        }
+        if self.eat_kws(&["CREDENTIAL", "STORAGE"]) {
+            let if_exists = self.parse_if_exists()?;
+            let name = self.parse_name(ObjectKind::CredentialStorage)?;
+            return Ok(crate::ast::TestCredentialStorage { if_exists, name }.into());
+        }
+        Err(self.expected("CONNECTION or CREDENTIAL STORAGE after TEST"))
+    }
+
+    fn parse_use(&mut self) -> PResult<Statement> {
+        let database = self.parse_ident(ObjectKind::Database)?;
+        Ok(crate::ast::Use { database }.into())
+    }
+
+    fn parse_start_stop(&mut self) -> PResult<Statement> {
+        let start = self.peek_kw("START");
+        self.advance();
+        self.expect_kw("PIPELINE", if start { "after START" } else { "after STOP" })?;
+        let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
+        Ok(if start {
+            crate::ast::StartPipeline { name }.into()
+        } else {
+            crate::ast::StopPipeline { name }.into()
+        })
+    }
+
+    /// `VAULT` or `CREDENTIAL` (not followed by STORAGE; the caller checks that first).
+    fn eat_vault_noun(&mut self) -> Option<crate::ast::VaultNoun> {
+        if self.eat_kw("VAULT") {
+            Some(crate::ast::VaultNoun::Vault)
+        } else if self.eat_kw("CREDENTIAL") {
+            Some(crate::ast::VaultNoun::Credential)
+        } else {
+            None
+        }
+    }
+
+    /// The error for a statement we do not recognise. When `sqlparser` accepts the statement as standard SQL, the
+    /// error says so: plain SQL is not ours to run.
+    fn not_ours(&self, expected: String) -> ParseError {
+        let error = self.expected(&expected);
+        let Some(statement_start) = (self.statement_start..)
+            .take_while(|&i| self.tokens.token_at(i).token != Token::EOF)
+            .find(|&i| !matches!(self.tokens.token_at(i).token, Token::Whitespace(_)))
+        else {
+            return error;
+        };
+        let end = self.statement_end_offset();
+        let start_token = self.tokens.token_at(statement_start);
+        let start = self
+            .lines
+            .location(start_token.span.start.line, start_token.span.start.column);
+        let text = &self.source[start.offset..end.max(start.offset)];
+        let generic = sqlparser::dialect::GenericDialect {};
+        match sqlparser::parser::Parser::parse_sql(&generic, text) {
+            Ok(statements) if !statements.is_empty() => {
+                let label = self.statement_label(statement_start);
+                ParseError::new(self.source, start, label.chars().count(), format!("{label} is plain SQL, which lanyard does not run"))
+                    .with_hint("Lanyard accepts CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK, PIPELINE and USE statements; run plain SQL against the database itself.")
+            }
+            _ => error,
+        }
+    }
+
+    /// Byte offset where the current statement ends (the next `;` or the end of input).
+    fn statement_end_offset(&self) -> usize {
+        let mut n = 0;
+        loop {
+            let token = self.tokens.peek_nth_token_ref(n);
+            match token.token {
+                Token::EOF => return self.source.len(),
+                Token::SemiColon => {
+                    return self
+                        .lines
+                        .location(token.span.start.line, token.span.start.column)
+                        .offset;
+                }
+                _ => n += 1,
+            }
+        }
+    }
+
+    /// `SELECT` or `CREATE TABLE`: the first one or two keywords of a statement, for messages.
+    fn statement_label(&self, start: usize) -> String {
+        let words: Vec<String> = (start..)
+            .map(|i| &self.tokens.token_at(i).token)
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .take(2)
+            .map_while(|t| match t {
+                Token::Word(w)
+                    if w.quote_style.is_none()
+                        && w.value.chars().all(|c| c.is_ascii_alphabetic() || c == '_') =>
+                {
+                    Some(w.value.to_ascii_uppercase())
+                }
+                _ => None,
+            })
+            .collect();
+        let second_is_object = words.len() == 2
+            && matches!(
+                words[0].as_str(),
+                "CREATE" | "ALTER" | "DROP" | "SHOW" | "DESCRIBE" | "TRUNCATE"
+            );
+        if second_is_object {
+            words.join(" ")
+        } else {
+            words.into_iter().next().unwrap_or_default()
+        }
+    }
+}
+
+/// How a token is named in "found …": never the content of a string literal.
+pub(crate) fn describe(token: &Token) -> String {
+    match token {
+        Token::EOF => "end of input".to_owned(),
+        Token::Word(w) if w.quote_style.is_none() => {
+            if is_keyword(&w.value) {
+                w.value.to_ascii_uppercase()
+            } else {
+                format!("\"{}\"", truncate(&w.value))
+            }
+        }
+        Token::Word(w) if w.quote_style == Some('"') => {
+            "a double-quoted string or identifier".to_owned()
+        }
+        Token::Word(w) => format!("quoted identifier `{}`", truncate(&w.value)),
+        Token::SingleQuotedString(_) => "a string literal".to_owned(),
+        Token::Number(n, _) => format!("number {}", truncate(n)),
+        Token::Whitespace(_) => "whitespace".to_owned(),
+        other => {
+            let text = other.to_string();
+            if text.contains(['\'', '"']) || text.chars().count() > 8 {
+                "a literal".to_owned()
+            } else {
+                format!("\"{text}\"")
+            }
+        }
+    }
+}
+
+fn truncate(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.chars().filter(|c| !c.is_control()).collect()
+    } else {
+        let mut out: String = s.chars().filter(|c| !c.is_control()).take(MAX).collect();
+        out.push('…');
+        out
+    }
+}

@@ -1,0 +1,406 @@
+//! `cargo xtask bench [NAME...]`: runs benchmarks and records the figures of `spec/quality.md`.
+//!
+//! Each benchmark in [`BENCHES`] names the cargo bench targets to run and a function that turns their raw
+//! output (criterion estimates, metadata files) into [`Figure`]s. The figures are merged into
+//! `target/bench/results.json` (a figure replaces the one of the same name from an earlier run; the others
+//! stay) and summarised one line each.
+//!
+//! To add a benchmark, write its bench target, add an entry to [`BENCHES`] and a figures function.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::cargo;
+
+/// A named benchmark: the bench targets to run and how to read the figures they produce.
+#[derive(Debug)]
+pub struct Bench {
+    /// Name given on the command line, e.g. `parse`.
+    pub name: &'static str,
+    /// The `(cargo package, bench target)` pairs to run, in order.
+    pub targets: &'static [(&'static str, &'static str)],
+    /// Computes the figures from the outputs left under the target directory.
+    pub figures: fn(target_dir: &Path) -> Result<Vec<Figure>>,
+}
+
+/// Every known benchmark; `cargo xtask bench` with no names runs them all.
+pub const BENCHES: &[Bench] = &[Bench {
+    name: "parse",
+    targets: &[("lanyard-sql", "parse")],
+    figures: parse_figures,
+}];
+
+/// One measured figure, as stored in `target/bench/results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    /// Figure name from `spec/quality.md`, e.g. `parse_ddl_ns`.
+    pub name: String,
+    /// The measured value, in `unit`.
+    pub value: f64,
+    /// Unit of `value`, e.g. `ns`.
+    pub unit: String,
+    /// The same-run reference value, if the figure has one.
+    pub anchor: Option<f64>,
+    /// The ratio the target is stated on, if any.
+    pub ratio: Option<f64>,
+    /// The target, e.g. `ratio <= 1.0`.
+    pub target: String,
+}
+
+/// Runs the benchmarks called `names` (all of them if empty), then records and prints their figures.
+pub fn run(root: &Path, names: &[String]) -> Result<()> {
+    let benches = select(names)?;
+    let target_dir = crate::metadata(root)?.target_directory.into_std_path_buf();
+
+    let mut figures = Vec::new();
+    for bench in benches {
+        for (package, target) in bench.targets {
+            // `cargo bench` builds with the optimised `bench` profile.
+            cargo(root, &["bench", "-p", package, "--bench", target])?;
+        }
+        figures.extend(
+            (bench.figures)(&target_dir)
+                .with_context(|| format!("reading the results of benchmark `{}`", bench.name))?,
+        );
+    }
+
+    let results = target_dir.join("bench/results.json");
+    let previous = if results.exists() {
+        let text = fs::read_to_string(&results)
+            .with_context(|| format!("reading {}", results.display()))?;
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a list of figures; delete it and run again",
+                results.display()
+            )
+        })?
+    } else {
+        Vec::new()
+    };
+    let merged = merge(previous, figures.clone());
+    fs::create_dir_all(target_dir.join("bench"))?;
+    fs::write(&results, serde_json::to_string_pretty(&merged)? + "\n")
+        .with_context(|| format!("writing {}", results.display()))?;
+
+    println!();
+    for figure in &figures {
+        println!("{}", summary_line(figure));
+    }
+    println!("\nwrote {}", results.display());
+    Ok(())
+}
+
+/// The benchmarks called `names`, in table order; all of them when `names` is empty.
+fn select(names: &[String]) -> Result<Vec<&'static Bench>> {
+    if let Some(unknown) = names
+        .iter()
+        .find(|name| !BENCHES.iter().any(|b| b.name == **name))
+    {
+        let known: Vec<_> = BENCHES.iter().map(|bench| bench.name).collect();
+        bail!(
+            "unknown benchmark `{unknown}` (known: {})",
+            known.join(", ")
+        );
+    }
+    Ok(BENCHES
+        .iter()
+        .filter(|bench| names.is_empty() || names.iter().any(|name| name == bench.name))
+        .collect())
+}
+
+/// `previous` with every figure named in `new` replaced by the new one, sorted by name.
+pub fn merge(previous: Vec<Figure>, new: Vec<Figure>) -> Vec<Figure> {
+    let mut merged: Vec<Figure> = previous
+        .into_iter()
+        .filter(|old| !new.iter().any(|figure| figure.name == old.name))
+        .collect();
+    merged.extend(new);
+    merged.sort_by(|a, b| a.name.cmp(&b.name));
+    merged
+}
+
+/// Whether `figure` meets its target, for targets of the form `[ratio] <op> <number> [comment]` with `<op>`
+/// one of `<=`, `<`, `>=`, `>`, `==`; `None` for targets that cannot be evaluated from the numbers.
+pub fn verdict(figure: &Figure) -> Option<bool> {
+    let target = figure.target.trim();
+    let (subject, rest) = match target.strip_prefix("ratio ") {
+        Some(rest) => (figure.ratio?, rest),
+        None => (figure.value, target),
+    };
+    let mut words = rest.split_whitespace();
+    let op = words.next()?;
+    let bound: f64 = words.next()?.parse().ok()?;
+    match op {
+        "<=" => Some(subject <= bound),
+        "<" => Some(subject < bound),
+        ">=" => Some(subject >= bound),
+        ">" => Some(subject > bound),
+        "==" => Some(subject == bound),
+        _ => None,
+    }
+}
+
+/// One summary line, e.g. `parse_ddl_ns  812.3 ns  anchor 2104.0  ratio 0.39  target ratio <= 1.0  [ok]`.
+pub fn summary_line(figure: &Figure) -> String {
+    let mut line = format!("{}  {:.1} {}", figure.name, figure.value, figure.unit);
+    if let Some(anchor) = figure.anchor {
+        line += &format!("  anchor {anchor:.1}");
+    }
+    if let Some(ratio) = figure.ratio {
+        line += &format!("  ratio {ratio:.2}");
+    }
+    line += &format!("  target {}", figure.target);
+    match verdict(figure) {
+        Some(true) => line += "  [ok]",
+        Some(false) => line += "  [MISS]",
+        None => {}
+    }
+    line
+}
+
+/// The median time per iteration, in nanoseconds, that criterion recorded for `group/function`.
+fn criterion_median_ns(target_dir: &Path, group: &str, function: &str) -> Result<f64> {
+    let path = target_dir
+        .join("criterion")
+        .join(group)
+        .join(function)
+        .join("new/estimates.json");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let estimates: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    estimates["median"]["point_estimate"]
+        .as_f64()
+        .with_context(|| format!("{} has no median.point_estimate", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// parse: crates/lanyard-sql/benches/parse.rs
+
+/// What `benches/parse.rs` writes to `target/bench/parse-meta.json` about its inputs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ParseMeta {
+    /// Statements in the Lanyard DDL corpus parsed per `parse/lanyard_corpus` iteration.
+    pub corpus_statements: u64,
+    /// Statements in the sqlparser anchor corpus parsed per `parse/sqlparser_anchor` iteration.
+    pub anchor_statements: u64,
+    /// Options in the statement of `parse_scaling/options_10`.
+    pub options_small: u64,
+    /// Options in the statement of `parse_scaling/options_1000`.
+    pub options_large: u64,
+}
+
+/// Criterion medians of the parse benchmark, in nanoseconds per iteration.
+#[derive(Debug, Clone)]
+pub struct ParseMedians {
+    /// `parse/lanyard_corpus`: the whole Lanyard corpus.
+    pub lanyard_corpus: f64,
+    /// `parse/sqlparser_anchor`: the whole anchor corpus, parsed by sqlparser.
+    pub sqlparser_anchor: f64,
+    /// `parse_scaling/options_10`: one statement with few options.
+    pub options_small: f64,
+    /// `parse_scaling/options_1000`: one statement with many options.
+    pub options_large: f64,
+    /// `parse_scaling/stress_long`: one very long statement.
+    pub stress_long: f64,
+    /// `parse_scaling/stress_nested`: one deeply nested statement.
+    pub stress_nested: f64,
+}
+
+/// Reads the parse benchmark's outputs and computes its figures.
+fn parse_figures(target_dir: &Path) -> Result<Vec<Figure>> {
+    let meta_path = target_dir.join("bench/parse-meta.json");
+    let meta: ParseMeta = serde_json::from_str(
+        &fs::read_to_string(&meta_path)
+            .with_context(|| format!("reading {}", meta_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", meta_path.display()))?;
+    ensure!(
+        meta.corpus_statements > 0 && meta.anchor_statements > 0,
+        "{}: the corpora must not be empty",
+        meta_path.display()
+    );
+    ensure!(
+        0 < meta.options_small && meta.options_small < meta.options_large,
+        "{}: options_small must be below options_large",
+        meta_path.display()
+    );
+    let median = |group, function| criterion_median_ns(target_dir, group, function);
+    let medians = ParseMedians {
+        lanyard_corpus: median("parse", "lanyard_corpus")?,
+        sqlparser_anchor: median("parse", "sqlparser_anchor")?,
+        options_small: median("parse_scaling", "options_10")?,
+        options_large: median("parse_scaling", "options_1000")?,
+        stress_long: median("parse_scaling", "stress_long")?,
+        stress_nested: median("parse_scaling", "stress_nested")?,
+    };
+    Ok(parse_figures_from(&medians, &meta))
+}
+
+/// The parse figures: `parse_ddl_ns`, `parse_scaling` and the two informational stress figures.
+pub fn parse_figures_from(medians: &ParseMedians, meta: &ParseMeta) -> Vec<Figure> {
+    let per_statement = medians.lanyard_corpus / meta.corpus_statements as f64;
+    let anchor_per_statement = medians.sqlparser_anchor / meta.anchor_statements as f64;
+
+    // Time growth for 100x more options; with the standard 10 vs 1000 options this is simply
+    // options_1000 / options_10. Linear parsing gives about 100.
+    let size_factor = meta.options_large as f64 / meta.options_small as f64;
+    let growth = medians.options_large / medians.options_small * (100.0 / size_factor);
+
+    let stress = |name: &str, value: f64| Figure {
+        name: name.to_owned(),
+        value,
+        unit: "ns".to_owned(),
+        anchor: None,
+        ratio: None,
+        target: "completes without stack overflow".to_owned(),
+    };
+    vec![
+        Figure {
+            name: "parse_ddl_ns".to_owned(),
+            value: per_statement,
+            unit: "ns".to_owned(),
+            anchor: Some(anchor_per_statement),
+            ratio: Some(per_statement / anchor_per_statement),
+            target: "ratio <= 1.0".to_owned(),
+        },
+        Figure {
+            name: "parse_scaling".to_owned(),
+            value: growth,
+            unit: "x per 100x size".to_owned(),
+            anchor: Some(medians.options_small),
+            ratio: Some(growth),
+            target: "<= 150 (linear)".to_owned(),
+        },
+        stress("parse_stress_long_ns", medians.stress_long),
+        stress("parse_stress_nested_ns", medians.stress_nested),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figure(name: &str, value: f64, ratio: Option<f64>, target: &str) -> Figure {
+        Figure {
+            name: name.to_owned(),
+            value,
+            unit: "ns".to_owned(),
+            anchor: None,
+            ratio,
+            target: target.to_owned(),
+        }
+    }
+
+    #[test]
+    fn parse_figures_are_per_statement_and_per_100x() {
+        let medians = ParseMedians {
+            lanyard_corpus: 60_000.0,
+            sqlparser_anchor: 120_000.0,
+            options_small: 1_000.0,
+            options_large: 110_000.0,
+            stress_long: 5_000.0,
+            stress_nested: 7_000.0,
+        };
+        let meta = ParseMeta {
+            corpus_statements: 60,
+            anchor_statements: 60,
+            options_small: 10,
+            options_large: 1000,
+        };
+        let figures = parse_figures_from(&medians, &meta);
+        let names: Vec<_> = figures.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "parse_ddl_ns",
+                "parse_scaling",
+                "parse_stress_long_ns",
+                "parse_stress_nested_ns"
+            ]
+        );
+
+        let ddl = &figures[0];
+        assert_eq!(ddl.value, 1000.0);
+        assert_eq!(ddl.anchor, Some(2000.0));
+        assert_eq!(ddl.ratio, Some(0.5));
+        assert_eq!(verdict(ddl), Some(true));
+
+        let scaling = &figures[1];
+        assert_eq!(scaling.value, 110.0);
+        assert_eq!(scaling.ratio, Some(110.0));
+        assert_eq!(scaling.anchor, Some(1000.0));
+        assert_eq!(verdict(scaling), Some(true));
+
+        assert_eq!(figures[2].value, 5000.0);
+        assert_eq!(figures[3].anchor, None);
+        assert_eq!(verdict(&figures[3]), None);
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(
+            verdict(&figure("a", 9.0, Some(1.2), "ratio <= 1.0")),
+            Some(false)
+        );
+        assert_eq!(
+            verdict(&figure("a", 9.0, Some(0.6), "ratio >= 0.5")),
+            Some(true)
+        );
+        assert_eq!(verdict(&figure("a", 9.0, None, "ratio <= 1.0")), None);
+        assert_eq!(
+            verdict(&figure("a", 151.0, None, "<= 150 (linear)")),
+            Some(false)
+        );
+        assert_eq!(verdict(&figure("a", 1.0, None, "== 1.0")), Some(true));
+        assert_eq!(verdict(&figure("a", 1.0, None, "completes")), None);
+    }
+
+    #[test]
+    fn summary_line_shows_everything_known() {
+        let ddl = Figure {
+            name: "parse_ddl_ns".to_owned(),
+            value: 812.3,
+            unit: "ns".to_owned(),
+            anchor: Some(2104.0),
+            ratio: Some(812.3 / 2104.0),
+            target: "ratio <= 1.0".to_owned(),
+        };
+        assert_eq!(
+            summary_line(&ddl),
+            "parse_ddl_ns  812.3 ns  anchor 2104.0  ratio 0.39  target ratio <= 1.0  [ok]"
+        );
+        let stress = figure("parse_stress_long_ns", 5000.0, None, "completes");
+        assert_eq!(
+            summary_line(&stress),
+            "parse_stress_long_ns  5000.0 ns  target completes"
+        );
+    }
+
+    #[test]
+    fn merge_replaces_by_name_and_sorts() {
+        let previous = vec![
+            figure("zeta", 1.0, None, ""),
+            figure("parse_ddl_ns", 1.0, None, ""),
+        ];
+        let new = vec![
+            figure("parse_ddl_ns", 2.0, None, ""),
+            figure("alpha", 3.0, None, ""),
+        ];
+        let merged = merge(previous, new);
+        let got: Vec<_> = merged.iter().map(|f| (f.name.as_str(), f.value)).collect();
+        assert_eq!(got, [("alpha", 3.0), ("parse_ddl_ns", 2.0), ("zeta", 1.0)]);
+    }
+
+    #[test]
+    fn unknown_benchmark_names_are_rejected() {
+        assert_eq!(select(&[]).unwrap().len(), BENCHES.len());
+        let err = select(&["nope".to_owned()]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("unknown benchmark `nope` (known: parse"),
+            "{err}"
+        );
+    }
+}

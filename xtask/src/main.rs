@@ -1,0 +1,62 @@
+//! `cargo xtask`: Lanyard's project automation (CI gate, tests, conventions, benchmarks).
+//!
+//! Run it through the cargo alias in `.cargo/config.toml`, from anywhere in the repository:
+//!
+//! - `cargo xtask ci` — fmt check, clippy with warnings denied, tidy, the whole test suite, and a
+//!   `--no-default-features` build of the binary; stops at the first failing step;
+//! - `cargo xtask test` — the whole test suite only;
+//! - `cargo xtask tidy` — repository conventions (crate layering, crate docs, test attributes, manifests, seeds);
+//! - `cargo xtask bench [NAME...]` — benchmarks, recorded in `target/bench/results.json`.
+//!
+//! The logic lives in the `xtask` library so it can be tested; this file only parses the command line.
+
+// xtask is a command-line tool: printing to the terminal is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Project automation for Lanyard.
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything CI checks: fmt, clippy, tidy, tests, minimal build. Stops at the first failure.
+    Ci,
+    /// The whole test suite (nextest, then doc tests).
+    Test,
+    /// Repository conventions: crate layering, crate docs, test attributes, manifests, seed copies.
+    Tidy,
+    /// Runs benchmarks and writes their figures to target/bench/results.json.
+    Bench {
+        /// Benchmarks to run (all when none are given).
+        names: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let root = xtask::workspace_root();
+    match cli.command {
+        Command::Ci => xtask::ci::ci(&root),
+        Command::Test => xtask::ci::test(&root),
+        Command::Tidy => xtask::ci::tidy(&root),
+        Command::Bench { names } => xtask::bench::run(&root, &names),
+    }
+}
