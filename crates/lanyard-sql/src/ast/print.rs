@@ -259,12 +259,12 @@ mod tests {
     #[test]
     fn names_are_quoted_when_needed() {
         let mut p = Printer::new(true);
-        for n in ["prod_pg", "OS Keychain", "select", "a\"b", "Ünï", "_x1"] {
+        for n in ["prod_pg", "OS Keychain", "set", "a\"b", "Ünï", "_x1"] {
             p.name(&Name::new(n).unwrap());
         }
         assert_eq!(
             p.finish(),
-            r#"prod_pg "OS Keychain" "select" "a""b" "Ünï" _x1"#
+            r#"prod_pg "OS Keychain" "set" "a""b" "Ünï" _x1"#
         );
     }
 
