@@ -27,11 +27,7 @@ pub struct Bench {
 }
 
 /// Every known benchmark; `cargo xtask bench` with no names runs them all.
-pub const BENCHES: &[Bench] = &[Bench {
-    name: "parse",
-    targets: &[("lanyard-sql", "parse")],
-    figures: parse_figures,
-}];
+pub const BENCHES: &[Bench] = &[Bench { name: "parse", targets: &[("lanyard-sql", "parse")], figures: parse_figures }];
 
 /// One measured figure, as stored in `target/bench/results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,14 +65,9 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
 
     let results = target_dir.join("bench/results.json");
     let previous = if results.exists() {
-        let text = fs::read_to_string(&results)
-            .with_context(|| format!("reading {}", results.display()))?;
-        serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a list of figures; delete it and run again",
-                results.display()
-            )
-        })?
+        let text = fs::read_to_string(&results).with_context(|| format!("reading {}", results.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a list of figures; delete it and run again", results.display()))?
     } else {
         Vec::new()
     };
@@ -95,28 +86,17 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
 
 /// The benchmarks called `names`, in table order; all of them when `names` is empty.
 fn select(names: &[String]) -> Result<Vec<&'static Bench>> {
-    if let Some(unknown) = names
-        .iter()
-        .find(|name| !BENCHES.iter().any(|b| b.name == **name))
-    {
+    if let Some(unknown) = names.iter().find(|name| !BENCHES.iter().any(|b| b.name == **name)) {
         let known: Vec<_> = BENCHES.iter().map(|bench| bench.name).collect();
-        bail!(
-            "unknown benchmark `{unknown}` (known: {})",
-            known.join(", ")
-        );
+        bail!("unknown benchmark `{unknown}` (known: {})", known.join(", "));
     }
-    Ok(BENCHES
-        .iter()
-        .filter(|bench| names.is_empty() || names.iter().any(|name| name == bench.name))
-        .collect())
+    Ok(BENCHES.iter().filter(|bench| names.is_empty() || names.iter().any(|name| name == bench.name)).collect())
 }
 
 /// `previous` with every figure named in `new` replaced by the new one, sorted by name.
 pub fn merge(previous: Vec<Figure>, new: Vec<Figure>) -> Vec<Figure> {
-    let mut merged: Vec<Figure> = previous
-        .into_iter()
-        .filter(|old| !new.iter().any(|figure| figure.name == old.name))
-        .collect();
+    let mut merged: Vec<Figure> =
+        previous.into_iter().filter(|old| !new.iter().any(|figure| figure.name == old.name)).collect();
     merged.extend(new);
     merged.sort_by(|a, b| a.name.cmp(&b.name));
     merged
@@ -163,11 +143,7 @@ pub fn summary_line(figure: &Figure) -> String {
 
 /// The median time per iteration, in nanoseconds, that criterion recorded for `group/function`.
 fn criterion_median_ns(target_dir: &Path, group: &str, function: &str) -> Result<f64> {
-    let path = target_dir
-        .join("criterion")
-        .join(group)
-        .join(function)
-        .join("new/estimates.json");
+    let path = target_dir.join("criterion").join(group).join(function).join("new/estimates.json");
     let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let estimates: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -213,8 +189,7 @@ pub struct ParseMedians {
 fn parse_figures(target_dir: &Path) -> Result<Vec<Figure>> {
     let meta_path = target_dir.join("bench/parse-meta.json");
     let meta: ParseMeta = serde_json::from_str(
-        &fs::read_to_string(&meta_path)
-            .with_context(|| format!("reading {}", meta_path.display()))?,
+        &fs::read_to_string(&meta_path).with_context(|| format!("reading {}", meta_path.display()))?,
     )
     .with_context(|| format!("parsing {}", meta_path.display()))?;
     ensure!(
@@ -284,14 +259,7 @@ mod tests {
     use super::*;
 
     fn figure(name: &str, value: f64, ratio: Option<f64>, target: &str) -> Figure {
-        Figure {
-            name: name.to_owned(),
-            value,
-            unit: "ns".to_owned(),
-            anchor: None,
-            ratio,
-            target: target.to_owned(),
-        }
+        Figure { name: name.to_owned(), value, unit: "ns".to_owned(), anchor: None, ratio, target: target.to_owned() }
     }
 
     #[test]
@@ -304,23 +272,10 @@ mod tests {
             stress_long: 5_000.0,
             stress_nested: 7_000.0,
         };
-        let meta = ParseMeta {
-            corpus_statements: 60,
-            anchor_statements: 60,
-            options_small: 10,
-            options_large: 1000,
-        };
+        let meta = ParseMeta { corpus_statements: 60, anchor_statements: 60, options_small: 10, options_large: 1000 };
         let figures = parse_figures_from(&medians, &meta);
         let names: Vec<_> = figures.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "parse_ddl_ns",
-                "parse_scaling",
-                "parse_stress_long_ns",
-                "parse_stress_nested_ns"
-            ]
-        );
+        assert_eq!(names, ["parse_ddl_ns", "parse_scaling", "parse_stress_long_ns", "parse_stress_nested_ns"]);
 
         let ddl = &figures[0];
         assert_eq!(ddl.value, 1000.0);
@@ -341,19 +296,10 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        assert_eq!(
-            verdict(&figure("a", 9.0, Some(1.2), "ratio <= 1.0")),
-            Some(false)
-        );
-        assert_eq!(
-            verdict(&figure("a", 9.0, Some(0.6), "ratio >= 0.5")),
-            Some(true)
-        );
+        assert_eq!(verdict(&figure("a", 9.0, Some(1.2), "ratio <= 1.0")), Some(false));
+        assert_eq!(verdict(&figure("a", 9.0, Some(0.6), "ratio >= 0.5")), Some(true));
         assert_eq!(verdict(&figure("a", 9.0, None, "ratio <= 1.0")), None);
-        assert_eq!(
-            verdict(&figure("a", 151.0, None, "<= 150 (linear)")),
-            Some(false)
-        );
+        assert_eq!(verdict(&figure("a", 151.0, None, "<= 150 (linear)")), Some(false));
         assert_eq!(verdict(&figure("a", 1.0, None, "== 1.0")), Some(true));
         assert_eq!(verdict(&figure("a", 1.0, None, "completes")), None);
     }
@@ -368,27 +314,15 @@ mod tests {
             ratio: Some(812.3 / 2104.0),
             target: "ratio <= 1.0".to_owned(),
         };
-        assert_eq!(
-            summary_line(&ddl),
-            "parse_ddl_ns  812.3 ns  anchor 2104.0  ratio 0.39  target ratio <= 1.0  [ok]"
-        );
+        assert_eq!(summary_line(&ddl), "parse_ddl_ns  812.3 ns  anchor 2104.0  ratio 0.39  target ratio <= 1.0  [ok]");
         let stress = figure("parse_stress_long_ns", 5000.0, None, "completes");
-        assert_eq!(
-            summary_line(&stress),
-            "parse_stress_long_ns  5000.0 ns  target completes"
-        );
+        assert_eq!(summary_line(&stress), "parse_stress_long_ns  5000.0 ns  target completes");
     }
 
     #[test]
     fn merge_replaces_by_name_and_sorts() {
-        let previous = vec![
-            figure("zeta", 1.0, None, ""),
-            figure("parse_ddl_ns", 1.0, None, ""),
-        ];
-        let new = vec![
-            figure("parse_ddl_ns", 2.0, None, ""),
-            figure("alpha", 3.0, None, ""),
-        ];
+        let previous = vec![figure("zeta", 1.0, None, ""), figure("parse_ddl_ns", 1.0, None, "")];
+        let new = vec![figure("parse_ddl_ns", 2.0, None, ""), figure("alpha", 3.0, None, "")];
         let merged = merge(previous, new);
         let got: Vec<_> = merged.iter().map(|f| (f.name.as_str(), f.value)).collect();
         assert_eq!(got, [("alpha", 3.0), ("parse_ddl_ns", 2.0), ("zeta", 1.0)]);
@@ -398,9 +332,6 @@ mod tests {
     fn unknown_benchmark_names_are_rejected() {
         assert_eq!(select(&[]).unwrap().len(), BENCHES.len());
         let err = select(&["nope".to_owned()]).unwrap_err().to_string();
-        assert!(
-            err.starts_with("unknown benchmark `nope` (known: parse"),
-            "{err}"
-        );
+        assert!(err.starts_with("unknown benchmark `nope` (known: parse"), "{err}");
     }
 }

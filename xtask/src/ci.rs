@@ -21,26 +21,11 @@ pub struct Step {
 
 /// The steps of `cargo xtask ci`, in the order they run.
 pub const STEPS: &[Step] = &[
-    Step {
-        name: "fmt",
-        run: fmt,
-    },
-    Step {
-        name: "clippy",
-        run: clippy,
-    },
-    Step {
-        name: "tidy",
-        run: tidy,
-    },
-    Step {
-        name: "test",
-        run: test,
-    },
-    Step {
-        name: "minimal-build",
-        run: minimal_build,
-    },
+    Step { name: "fmt", run: fmt },
+    Step { name: "clippy", run: clippy },
+    Step { name: "tidy", run: tidy },
+    Step { name: "test", run: test },
+    Step { name: "minimal-build", run: minimal_build },
 ];
 
 /// Runs every step of [`STEPS`], stopping at the first failure, and prints the total time taken.
@@ -71,18 +56,7 @@ fn fmt(root: &Path) -> Result<()> {
 
 /// No clippy warnings in any crate, target or feature combination we build.
 fn clippy(root: &Path) -> Result<()> {
-    cargo(
-        root,
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--all-features",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )
+    cargo(root, &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])
 }
 
 /// The repository conventions of [`crate::tidy`], checked in process; prints every problem found.
@@ -106,23 +80,11 @@ pub fn test(root: &Path) -> Result<()> {
         println!("cargo-nextest is not installed; installing it");
         cargo(root, &["install", "cargo-nextest", "--locked"])?;
     }
-    cargo(
-        root,
-        &[
-            "nextest",
-            "run",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-        ],
-    )?;
+    cargo(root, &["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"])?;
     cargo(root, &["test", "--workspace", "--all-features", "--doc"])
 }
 
 /// The binary must still build with every optional feature (every plugin) turned off.
 fn minimal_build(root: &Path) -> Result<()> {
-    cargo(
-        root,
-        &["build", "-p", "lanyard-cli", "--no-default-features"],
-    )
+    cargo(root, &["build", "-p", "lanyard-cli", "--no-default-features"])
 }

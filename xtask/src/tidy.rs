@@ -30,33 +30,12 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("lanyard-catalog", &["lanyard-core"]),
     ("lanyard-vault", &["lanyard-core"]),
     (PLUGINS, &["lanyard-vault", "lanyard-core"]),
-    (
-        "lanyard-resolve",
-        &["lanyard-vault", "lanyard-catalog", "lanyard-core"],
-    ),
+    ("lanyard-resolve", &["lanyard-vault", "lanyard-catalog", "lanyard-core"]),
     ("lanyard-connectors", &["lanyard-resolve", "lanyard-core"]),
-    (
-        "lanyard-control",
-        &[
-            "lanyard-catalog",
-            "lanyard-vault",
-            "lanyard-resolve",
-            "lanyard-connectors",
-            "lanyard-core",
-        ],
-    ),
+    ("lanyard-control", &["lanyard-catalog", "lanyard-vault", "lanyard-resolve", "lanyard-connectors", "lanyard-core"]),
     ("lanyard-server", &["lanyard-control", "lanyard-core"]),
     ("lanyard-client", &["lanyard-sql", "lanyard-core"]),
-    (
-        "lanyard-cli",
-        &[
-            "lanyard-server",
-            "lanyard-client",
-            "lanyard-sql",
-            "lanyard-core",
-            PLUGINS,
-        ],
-    ),
+    ("lanyard-cli", &["lanyard-server", "lanyard-client", "lanyard-sql", "lanyard-core", PLUGINS]),
 ];
 
 /// Workspace crates outside the layering table: tooling that no product crate may depend on.
@@ -132,13 +111,7 @@ fn crates_of(metadata: &Metadata) -> Vec<Crate> {
             Crate {
                 name: package.name.to_string(),
                 is_plugin: is_plugin(package),
-                deps: deps
-                    .into_iter()
-                    .map(|(name, optional)| Dep {
-                        name: name.to_owned(),
-                        optional,
-                    })
-                    .collect(),
+                deps: deps.into_iter().map(|(name, optional)| Dep { name: name.to_owned(), optional }).collect(),
             }
         })
         .collect()
@@ -147,12 +120,7 @@ fn crates_of(metadata: &Metadata) -> Vec<Crate> {
 /// Checks every crate's internal dependencies against [`LAYERS`].
 pub fn check_layering(crates: &[Crate]) -> Vec<String> {
     let allowed: BTreeMap<&str, &[&str]> = LAYERS.iter().copied().collect();
-    let key_of = |name: &str| -> Option<&str> {
-        crates
-            .iter()
-            .find(|krate| krate.name == name)
-            .map(Crate::key)
-    };
+    let key_of = |name: &str| -> Option<&str> { crates.iter().find(|krate| krate.name == name).map(Crate::key) };
     let mut problems = Vec::new();
     for krate in crates {
         if UNLAYERED.contains(&krate.name.as_str()) {
@@ -169,15 +137,8 @@ pub fn check_layering(crates: &[Crate]) -> Vec<String> {
         for dep in &krate.deps {
             let dep_key = key_of(&dep.name).unwrap_or(&dep.name);
             if !may_use.contains(&dep_key) {
-                let list = if may_use.is_empty() {
-                    "none".to_owned()
-                } else {
-                    may_use.join(", ")
-                };
-                problems.push(format!(
-                    "{} may not depend on {} (allowed: {list})",
-                    krate.name, dep.name
-                ));
+                let list = if may_use.is_empty() { "none".to_owned() } else { may_use.join(", ") };
+                problems.push(format!("{} may not depend on {} (allowed: {list})", krate.name, dep.name));
             } else if dep_key == PLUGINS && !dep.optional {
                 problems.push(format!(
                     "{} may depend on plugin {} only as an optional dependency, behind a feature",
@@ -204,9 +165,9 @@ fn check_crate_docs(root: &Path, metadata: &Metadata) -> Vec<String> {
             let shown = relative(root, path);
             match fs::read_to_string(path) {
                 Ok(text) if starts_with_crate_doc(&text) => {}
-                Ok(_) => problems.push(format!(
-                    "{shown}: the first line must be a `//!` crate doc (before any attribute)"
-                )),
+                Ok(_) => {
+                    problems.push(format!("{shown}: the first line must be a `//!` crate doc (before any attribute)"))
+                }
                 Err(err) => problems.push(format!("{shown}: cannot read: {err}")),
             }
         }
@@ -216,10 +177,7 @@ fn check_crate_docs(root: &Path, metadata: &Metadata) -> Vec<String> {
 
 /// Whether the first non-blank line of `text` is a `//!` doc comment.
 fn starts_with_crate_doc(text: &str) -> bool {
-    text.lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .is_some_and(|line| line.starts_with("//!"))
+    text.lines().map(str::trim).find(|line| !line.is_empty()).is_some_and(|line| line.starts_with("//!"))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -229,14 +187,8 @@ fn starts_with_crate_doc(text: &str) -> bool {
 ///
 /// Built with `concat!` so that this file does not contain the patterns it looks for.
 const BANNED_ATTRIBUTES: &[(&str, &str)] = &[
-    (
-        concat!("#[", "ignore"),
-        "tests must not be skipped; make the test pass or delete it",
-    ),
-    (
-        concat!("#[", "should_panic"),
-        "assert on the returned error instead of expecting a panic",
-    ),
+    (concat!("#[", "ignore"), "tests must not be skipped; make the test pass or delete it"),
+    (concat!("#[", "should_panic"), "assert on the returned error instead of expecting a panic"),
 ];
 
 /// The directories whose `.rs` files are searched for banned attributes.
@@ -256,9 +208,7 @@ fn check_test_attributes(root: &Path) -> Vec<String> {
             continue;
         };
         problems.extend(
-            banned_attributes_in(&text)
-                .into_iter()
-                .map(|problem| format!("{}:{problem}", relative(root, &file))),
+            banned_attributes_in(&text).into_iter().map(|problem| format!("{}:{problem}", relative(root, &file))),
         );
     }
     problems
@@ -310,15 +260,9 @@ fn check_manifests(metadata: &Metadata) -> Vec<String> {
             ));
         }
         // `publish = false`, directly or through `publish.workspace = true`, reads as an empty registry list.
-        if package
-            .publish
-            .as_ref()
-            .is_none_or(|registries| !registries.is_empty())
-        {
-            problems.push(format!(
-                "{}: Cargo.toml must say publish = false (or publish.workspace = true)",
-                package.name
-            ));
+        if package.publish.as_ref().is_none_or(|registries| !registries.is_empty()) {
+            problems
+                .push(format!("{}: Cargo.toml must say publish = false (or publish.workspace = true)", package.name));
         }
     }
     problems
@@ -340,35 +284,21 @@ fn check_seeds(root: &Path) -> Vec<String> {
     };
     let copies = root.join(SEED_COPIES);
     if !copies.is_dir() {
-        return vec![format!(
-            "{SEED_COPIES} is missing; copy the seed documents from ../shared/seeds into it"
-        )];
+        return vec![format!("{SEED_COPIES} is missing; copy the seed documents from ../shared/seeds into it")];
     }
-    let mut names: Vec<_> = entries
-        .flatten()
-        .filter(|entry| entry.path().is_file())
-        .map(|entry| entry.file_name())
-        .collect();
+    let mut names: Vec<_> =
+        entries.flatten().filter(|entry| entry.path().is_file()).map(|entry| entry.file_name()).collect();
     names.sort();
     let mut problems = Vec::new();
     for name in names {
         let shown = format!("{SEED_COPIES}/{}", name.to_string_lossy());
-        match (
-            fs::read(originals.join(&name)),
-            fs::read(copies.join(&name)),
-        ) {
+        match (fs::read(originals.join(&name)), fs::read(copies.join(&name))) {
             (Ok(original), Ok(copy)) if original == copy => {}
-            (Ok(_), Ok(_)) => problems.push(format!(
-                "{shown} differs from ../shared/seeds/{}; copy it again",
-                name.to_string_lossy()
-            )),
-            (Err(err), _) => problems.push(format!(
-                "../shared/seeds/{}: cannot read: {err}",
-                name.to_string_lossy()
-            )),
-            (_, Err(_)) => {
-                problems.push(format!("{shown} is missing; copy it from ../shared/seeds"))
+            (Ok(_), Ok(_)) => {
+                problems.push(format!("{shown} differs from ../shared/seeds/{}; copy it again", name.to_string_lossy()))
             }
+            (Err(err), _) => problems.push(format!("../shared/seeds/{}: cannot read: {err}", name.to_string_lossy())),
+            (_, Err(_)) => problems.push(format!("{shown} is missing; copy it from ../shared/seeds")),
         }
     }
     problems
@@ -376,10 +306,7 @@ fn check_seeds(root: &Path) -> Vec<String> {
 
 /// `path` relative to the workspace root, for messages.
 fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
 #[cfg(test)]
@@ -390,21 +317,12 @@ mod tests {
         Crate {
             name: name.to_owned(),
             is_plugin: name.starts_with("lanyard-vault-"),
-            deps: deps
-                .iter()
-                .map(|dep| Dep {
-                    name: (*dep).to_owned(),
-                    optional: false,
-                })
-                .collect(),
+            deps: deps.iter().map(|dep| Dep { name: (*dep).to_owned(), optional: false }).collect(),
         }
     }
 
     fn workspace(crates: &[(&str, &[&str])]) -> Vec<Crate> {
-        crates
-            .iter()
-            .map(|(name, deps)| krate(name, deps))
-            .collect()
+        crates.iter().map(|(name, deps)| krate(name, deps)).collect()
     }
 
     #[test]
@@ -429,10 +347,7 @@ mod tests {
     #[test]
     fn crate_with_no_allowed_deps_says_none() {
         let crates = workspace(&[("lanyard-core", &["lanyard-sql"]), ("lanyard-sql", &[])]);
-        assert_eq!(
-            check_layering(&crates),
-            vec!["lanyard-core may not depend on lanyard-sql (allowed: none)"]
-        );
+        assert_eq!(check_layering(&crates), vec!["lanyard-core may not depend on lanyard-sql (allowed: none)"]);
     }
 
     #[test]
@@ -481,15 +396,9 @@ mod tests {
 
     #[test]
     fn crate_doc_must_come_first() {
-        assert!(starts_with_crate_doc(
-            "\n//! The crate.\n#![forbid(unsafe_code)]\n"
-        ));
-        assert!(!starts_with_crate_doc(
-            "#![forbid(unsafe_code)]\n//! The crate.\n"
-        ));
-        assert!(!starts_with_crate_doc(
-            "/// Not a crate doc.\nfn main() {}\n"
-        ));
+        assert!(starts_with_crate_doc("\n//! The crate.\n#![forbid(unsafe_code)]\n"));
+        assert!(!starts_with_crate_doc("#![forbid(unsafe_code)]\n//! The crate.\n"));
+        assert!(!starts_with_crate_doc("/// Not a crate doc.\nfn main() {}\n"));
         assert!(!starts_with_crate_doc(""));
     }
 

@@ -3,10 +3,5 @@
 #[test]
 fn tidy_passes() {
     let problems = xtask::tidy::check(&xtask::workspace_root());
-    assert!(
-        problems.is_empty(),
-        "tidy found {} problem(s):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "tidy found {} problem(s):\n{}", problems.len(), problems.join("\n"));
 }

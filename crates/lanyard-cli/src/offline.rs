@@ -10,9 +10,7 @@ use lanyard_sql::ToSql;
 fn read_script(path: &str) -> anyhow::Result<String> {
     if path == "-" {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read standard input")?;
+        std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
         Ok(text)
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {path:?}"))
@@ -29,21 +27,14 @@ pub(crate) fn check(files: &[String]) -> anyhow::Result<ExitCode> {
         let text = read_script(file)?;
         let script = lanyard_sql::parse_script(&text);
         statements += script.statements.len();
-        let origin = if file == "-" {
-            "<stdin>"
-        } else {
-            file.as_str()
-        };
+        let origin = if file == "-" { "<stdin>" } else { file.as_str() };
         for error in &script.errors {
             errors += 1;
             writeln!(err, "{}", error.render(origin))?;
         }
     }
     if errors == 0 {
-        println!(
-            "{statements} statement{} OK",
-            if statements == 1 { "" } else { "s" }
-        );
+        println!("{statements} statement{} OK", if statements == 1 { "" } else { "s" });
         Ok(ExitCode::SUCCESS)
     } else {
         writeln!(
@@ -71,11 +62,7 @@ pub(crate) fn fmt(file: Option<&str>, keep_secrets: bool) -> anyhow::Result<Exit
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for statement in &script.statements {
-        let sql = if keep_secrets {
-            statement.statement.to_sql_unredacted()
-        } else {
-            statement.statement.to_string()
-        };
+        let sql = if keep_secrets { statement.statement.to_sql_unredacted() } else { statement.statement.to_string() };
         writeln!(out, "{sql};")?;
     }
     Ok(ExitCode::SUCCESS)

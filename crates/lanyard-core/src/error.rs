@@ -152,9 +152,7 @@ impl Error {
     /// The error's kind.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::InvalidName { .. } | Self::InvalidOptionKey { .. } | Self::InvalidId { .. } => {
-                ErrorKind::Invalid
-            }
+            Self::InvalidName { .. } | Self::InvalidOptionKey { .. } | Self::InvalidId { .. } => ErrorKind::Invalid,
         }
     }
 }
@@ -166,11 +164,7 @@ mod tests {
     #[test]
     fn codes_are_unique_snake_case() {
         let mut codes: Vec<_> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-        assert!(
-            codes
-                .iter()
-                .all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'))
-        );
+        assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ErrorKind::ALL.len());
@@ -178,14 +172,8 @@ mod tests {
 
     #[test]
     fn messages_name_the_object_kind() {
-        let err = Error::InvalidName {
-            kind: ObjectKind::Connection,
-            source: NameError::Empty,
-        };
-        assert_eq!(
-            err.to_string(),
-            "invalid connection name: name must not be empty"
-        );
+        let err = Error::InvalidName { kind: ObjectKind::Connection, source: NameError::Empty };
+        assert_eq!(err.to_string(), "invalid connection name: name must not be empty");
         assert_eq!(err.kind(), ErrorKind::Invalid);
     }
 }

@@ -100,10 +100,7 @@ mod tests {
 
     #[test]
     fn local_backend_id_is_the_documented_constant() {
-        assert_eq!(
-            LOCAL_BACKEND_ID.to_string(),
-            "00000000-0000-0000-0000-000000000001"
-        );
+        assert_eq!(LOCAL_BACKEND_ID.to_string(), "00000000-0000-0000-0000-000000000001");
     }
 
     #[test]
@@ -118,9 +115,6 @@ mod tests {
     #[test]
     fn bad_id_is_a_clear_error() {
         let err = "not-a-uuid".parse::<VaultEntryId>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid VaultEntryId \"not-a-uuid\": expected a UUID"
-        );
+        assert_eq!(err.to_string(), "invalid VaultEntryId \"not-a-uuid\": expected a UUID");
     }
 }

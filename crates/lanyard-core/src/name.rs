@@ -57,10 +57,7 @@ impl Name {
         let mut chars = 0;
         for (index, c) in name.chars().enumerate() {
             if c.is_control() {
-                return Err(NameError::ControlCharacter {
-                    code: c as u32,
-                    index,
-                });
+                return Err(NameError::ControlCharacter { code: c as u32, index });
             }
             chars += 1;
         }
@@ -143,46 +140,22 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_and_unicode_names() {
-        for ok in [
-            "prod_pg",
-            "OS Keychain",
-            "Ünïcødé-名前",
-            "a",
-            "select * from x",
-        ] {
+        for ok in ["prod_pg", "OS Keychain", "Ünïcødé-名前", "a", "select * from x"] {
             assert_eq!(Name::new(ok).unwrap().as_str(), ok);
         }
-        assert_eq!(
-            Name::new("x".repeat(MAX_NAME_CHARS))
-                .unwrap()
-                .as_str()
-                .len(),
-            MAX_NAME_CHARS
-        );
+        assert_eq!(Name::new("x".repeat(MAX_NAME_CHARS)).unwrap().as_str().len(), MAX_NAME_CHARS);
     }
 
     #[test]
     fn rejects_bad_names_with_clear_errors() {
-        assert_eq!(
-            Name::new("").unwrap_err().to_string(),
-            "name must not be empty"
-        );
+        assert_eq!(Name::new("").unwrap_err().to_string(), "name must not be empty");
         assert_eq!(
             Name::new("x".repeat(10_000)).unwrap_err().to_string(),
             "name is 10000 characters long; the limit is 128"
         );
-        assert_eq!(
-            Name::new("a\nb").unwrap_err().to_string(),
-            "name contains control character U+000A at character 1"
-        );
-        assert_eq!(
-            Name::new(" a").unwrap_err(),
-            NameError::SurroundingWhitespace
-        );
-        assert_eq!(
-            Name::new("a\t").unwrap_err(),
-            NameError::ControlCharacter { code: 9, index: 1 }
-        );
+        assert_eq!(Name::new("a\nb").unwrap_err().to_string(), "name contains control character U+000A at character 1");
+        assert_eq!(Name::new(" a").unwrap_err(), NameError::SurroundingWhitespace);
+        assert_eq!(Name::new("a\t").unwrap_err(), NameError::ControlCharacter { code: 9, index: 1 });
     }
 
     #[test]

@@ -12,26 +12,16 @@ pub const REDACTED: &str = "***";
 
 /// Substrings that make an option key "secret-looking". The match is case-insensitive; over-masking is preferred to
 /// a leak, so `key_vault_name` is masked too.
-const SECRET_KEY_MARKERS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "credential",
-    "private",
-    "key",
-    "signature",
-];
+const SECRET_KEY_MARKERS: &[&str] =
+    &["password", "passwd", "pwd", "secret", "token", "credential", "private", "key", "signature"];
 
 /// Keys that are secret although no marker matches.
 const SECRET_KEYS: &[&str] = &["service_account_json"];
 
 /// Suffixes that name something *about* a secret rather than the secret itself (`secrets_manager_prefix`,
 /// `key_vault_name`, `auth_method`, `token_url`), so such keys are shown.
-const NON_SECRET_SUFFIXES: &[&str] = &[
-    "_prefix", "_name", "_method", "_url", "_arn", "_path", "_file", "_size", "_stage",
-];
+const NON_SECRET_SUFFIXES: &[&str] =
+    &["_prefix", "_name", "_method", "_url", "_arn", "_path", "_file", "_size", "_stage"];
 
 /// Whether values stored under `key` are treated as secret: masked in every output and held in a [`SecretString`].
 ///
@@ -42,12 +32,8 @@ pub fn is_secret_key(key: &str) -> bool {
     if SECRET_KEYS.contains(&lower.as_str()) {
         return true;
     }
-    SECRET_KEY_MARKERS
-        .iter()
-        .any(|marker| lower.contains(marker))
-        && !NON_SECRET_SUFFIXES
-            .iter()
-            .any(|suffix| lower.ends_with(suffix))
+    SECRET_KEY_MARKERS.iter().any(|marker| lower.contains(marker))
+        && !NON_SECRET_SUFFIXES.iter().any(|suffix| lower.ends_with(suffix))
 }
 
 /// A validated option key: 1..=128 characters, no control characters, no whitespace.
@@ -133,11 +119,7 @@ pub enum OptionValue {
 impl OptionValue {
     /// Wraps `value` as the variant `key` calls for: [`OptionValue::Secret`] under a secret-looking key.
     pub fn for_key(key: &OptionKey, value: impl Into<String>) -> Self {
-        if key.is_secret() {
-            Self::Secret(SecretString::new(value))
-        } else {
-            Self::Plain(value.into())
-        }
+        if key.is_secret() { Self::Secret(SecretString::new(value)) } else { Self::Plain(value.into()) }
     }
 
     /// The value for display: the plain value, or `***`.
@@ -213,10 +195,7 @@ impl OptionMap {
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&OptionValue> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.as_str() == key)
-            .map(|(_, v)| v)
+        self.entries.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
     }
 
     /// Whether `key` is present.
@@ -245,10 +224,7 @@ impl OptionMap {
     }
 
     /// Splits the map into the entries whose key satisfies `is_secret` and the rest, keeping order in both.
-    pub fn partition(
-        self,
-        mut is_secret: impl FnMut(&OptionKey) -> bool,
-    ) -> (OptionMap, OptionMap) {
+    pub fn partition(self, mut is_secret: impl FnMut(&OptionKey) -> bool) -> (OptionMap, OptionMap) {
         let (secret, plain) = self.entries.into_iter().partition(|(k, _)| is_secret(k));
         (OptionMap { entries: secret }, OptionMap { entries: plain })
     }
@@ -256,9 +232,7 @@ impl OptionMap {
 
 impl fmt::Debug for OptionMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.entries.iter())
-            .finish()
+        f.debug_map().entries(self.entries.iter()).finish()
     }
 }
 
@@ -355,32 +329,17 @@ mod tests {
     #[test]
     fn partition_keeps_order() {
         let mut map = OptionMap::new();
-        for (k, v) in [
-            ("region", "eu"),
-            ("secret_access_key", "s"),
-            ("access_key_id", "a"),
-            ("session_token", "t"),
-        ] {
+        for (k, v) in [("region", "eu"), ("secret_access_key", "s"), ("access_key_id", "a"), ("session_token", "t")] {
             map.insert(key(k), v);
         }
-        let (secret, plain) =
-            map.partition(|k| k.as_str() == "secret_access_key" || k.as_str() == "session_token");
-        assert_eq!(
-            secret.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            ["secret_access_key", "session_token"]
-        );
-        assert_eq!(
-            plain.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            ["region", "access_key_id"]
-        );
+        let (secret, plain) = map.partition(|k| k.as_str() == "secret_access_key" || k.as_str() == "session_token");
+        assert_eq!(secret.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["secret_access_key", "session_token"]);
+        assert_eq!(plain.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["region", "access_key_id"]);
     }
 
     #[test]
     fn bad_keys_are_clear_errors() {
-        assert_eq!(
-            OptionKey::new("").unwrap_err().to_string(),
-            "invalid option key \"\": must not be empty"
-        );
+        assert_eq!(OptionKey::new("").unwrap_err().to_string(), "invalid option key \"\": must not be empty");
         assert!(OptionKey::new("a b").is_err());
         assert!(OptionKey::new("k".repeat(129)).is_err());
     }

@@ -116,9 +116,7 @@ impl SecretBytes {
 
     /// The material as a [`SecretString`] if it is valid UTF-8. The error says only that it is not UTF-8.
     pub fn to_secret_string(&self) -> Option<SecretString> {
-        std::str::from_utf8(self.expose_secret())
-            .ok()
-            .map(SecretString::new)
+        std::str::from_utf8(self.expose_secret()).ok().map(SecretString::new)
     }
 }
 
@@ -159,13 +157,7 @@ mod tests {
     fn debug_and_display_redact() {
         let s = SecretString::new(CANARY);
         let b = SecretBytes::new(CANARY.as_bytes().to_vec());
-        for text in [
-            format!("{s}"),
-            format!("{s:?}"),
-            format!("{s:#?}"),
-            format!("{b}"),
-            format!("{b:?}"),
-        ] {
+        for text in [format!("{s}"), format!("{s:?}"), format!("{s:#?}"), format!("{b}"), format!("{b:?}")] {
             assert_eq!(text, "***");
         }
         assert_eq!(format!("{:?}", Some(s.clone())), "Some(***)");

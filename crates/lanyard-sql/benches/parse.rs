@@ -54,36 +54,19 @@ fn anchor_corpus(len: usize) -> Vec<String> {
         "DESCRIBE connections",
         "USE db1",
     ];
-    shapes
-        .iter()
-        .cycle()
-        .take(len)
-        .map(|s| (*s).to_owned())
-        .collect()
+    shapes.iter().cycle().take(len).map(|s| (*s).to_owned()).collect()
 }
 
 fn options_statement(n: usize) -> String {
-    let options: Vec<String> = (0..n)
-        .map(|i| format!("key_{i} = 'value number {i}'"))
-        .collect();
-    format!(
-        "CREATE CONNECTION c TYPE = postgresql OPTIONS ({}) CREDENTIAL = pg_login",
-        options.join(", ")
-    )
+    let options: Vec<String> = (0..n).map(|i| format!("key_{i} = 'value number {i}'")).collect();
+    format!("CREATE CONNECTION c TYPE = postgresql OPTIONS ({}) CREDENTIAL = pg_login", options.join(", "))
 }
 
 fn write_meta(corpus: usize, anchor: usize) {
     // target/<profile>/deps/parse-<hash> → target
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::current_exe()
-                .expect("bench path")
-                .ancestors()
-                .nth(3)
-                .expect("target dir")
-                .to_path_buf()
-        });
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::env::current_exe().expect("bench path").ancestors().nth(3).expect("target dir").to_path_buf()
+    });
     let dir = target.join("bench");
     std::fs::create_dir_all(&dir).expect("create target/bench");
     let meta = serde_json::json!({
@@ -97,16 +80,11 @@ fn write_meta(corpus: usize, anchor: usize) {
 
 fn parse(c: &mut Criterion) {
     let corpus = lanyard_corpus();
-    assert!(
-        corpus.len() >= 50,
-        "the corpus must hold at least 50 statements, has {}",
-        corpus.len()
-    );
+    assert!(corpus.len() >= 50, "the corpus must hold at least 50 statements, has {}", corpus.len());
     let anchor = anchor_corpus(corpus.len());
     let dialect = GenericDialect {};
     for sql in &anchor {
-        sqlparser::parser::Parser::parse_sql(&dialect, sql)
-            .unwrap_or_else(|e| panic!("anchor {sql}: {e}"));
+        sqlparser::parser::Parser::parse_sql(&dialect, sql).unwrap_or_else(|e| panic!("anchor {sql}: {e}"));
     }
     write_meta(corpus.len(), anchor.len());
 
@@ -132,30 +110,16 @@ fn scaling(c: &mut Criterion) {
     let small = options_statement(10);
     let large = options_statement(1000);
     let long = format!("ALTER CONNECTION c {}", "SET TIMEOUT = 30 ".repeat(10_000));
-    let nested = format!(
-        "CREATE LINK l AS S3 CONFIG '{{\"a\":{}1{}}}'",
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
+    let nested = format!("CREATE LINK l AS S3 CONFIG '{{\"a\":{}1{}}}'", "[".repeat(100_000), "]".repeat(100_000));
     assert!(lanyard_sql::parse_one(&long).is_ok());
-    assert!(
-        lanyard_sql::parse_one(&nested).is_err(),
-        "nesting beyond serde_json's limit is an error, not a crash"
-    );
+    assert!(lanyard_sql::parse_one(&nested).is_err(), "nesting beyond serde_json's limit is an error, not a crash");
 
     let mut group = c.benchmark_group("parse_scaling");
-    group.bench_function("options_10", |b| {
-        b.iter(|| black_box(lanyard_sql::parse_one(black_box(&small)).unwrap()))
-    });
-    group.bench_function("options_1000", |b| {
-        b.iter(|| black_box(lanyard_sql::parse_one(black_box(&large)).unwrap()))
-    });
-    group.bench_function("stress_long", |b| {
-        b.iter(|| black_box(lanyard_sql::parse_one(black_box(&long)).unwrap()))
-    });
-    group.bench_function("stress_nested", |b| {
-        b.iter(|| black_box(lanyard_sql::parse_one(black_box(&nested)).is_err()))
-    });
+    group.bench_function("options_10", |b| b.iter(|| black_box(lanyard_sql::parse_one(black_box(&small)).unwrap())));
+    group.bench_function("options_1000", |b| b.iter(|| black_box(lanyard_sql::parse_one(black_box(&large)).unwrap())));
+    group.bench_function("stress_long", |b| b.iter(|| black_box(lanyard_sql::parse_one(black_box(&long)).unwrap())));
+    group
+        .bench_function("stress_nested", |b| b.iter(|| black_box(lanyard_sql::parse_one(black_box(&nested)).is_err())));
     group.finish();
 }
 

@@ -28,29 +28,11 @@ pub struct ParseError {
 
 impl ParseError {
     /// An error at `location` covering `width` characters; the snippet is taken (redacted) from `source`.
-    pub(crate) fn new(
-        source: &str,
-        location: Location,
-        width: usize,
-        message: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn new(source: &str, location: Location, width: usize, message: impl Into<String>) -> Self {
         let index = LineIndex::new(source);
         let secrets = secret_literal_ranges(source, &index);
-        let (line_text, caret_column) = redact_line(
-            &index,
-            &secrets,
-            location.line,
-            location.column as usize,
-            None,
-        );
-        Self {
-            message: message.into(),
-            location,
-            hint: None,
-            line_text,
-            caret_column,
-            caret_width: width.max(1),
-        }
+        let (line_text, caret_column) = redact_line(&index, &secrets, location.line, location.column as usize, None);
+        Self { message: message.into(), location, hint: None, line_text, caret_column, caret_width: width.max(1) }
     }
 
     /// An error raised by the tokenizer (unterminated literal, bad character): the rest of the line after the error
@@ -59,22 +41,10 @@ impl ParseError {
         let index = LineIndex::new(source);
         let location = index.location(err.location.line, err.location.column);
         let secrets = secret_literal_ranges(source, &index);
-        let (line_text, caret_column) = redact_line(
-            &index,
-            &secrets,
-            location.line,
-            location.column as usize,
-            Some(location.column as usize),
-        );
+        let (line_text, caret_column) =
+            redact_line(&index, &secrets, location.line, location.column as usize, Some(location.column as usize));
         let message = tokenizer_message(&err.message);
-        Self {
-            message,
-            location,
-            hint: None,
-            line_text,
-            caret_column,
-            caret_width: 1,
-        }
+        Self { message, location, hint: None, line_text, caret_column, caret_width: 1 }
     }
 
     /// Adds a hint (a full sentence).
@@ -108,10 +78,7 @@ impl ParseError {
         } else {
             format!("{origin}:{}:{}", self.location.line, self.location.column)
         };
-        let mut out = format!(
-            "error: {}\n{gutter}--> {position}\n{gutter} |\n",
-            self.message
-        );
+        let mut out = format!("error: {}\n{gutter}--> {position}\n{gutter} |\n", self.message);
         out.push_str(&format!("{line_no} | {}\n", self.line_text));
         out.push_str(&format!(
             "{gutter} | {}{}\n",
@@ -127,11 +94,7 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {}, column {}: {}",
-            self.location.line, self.location.column, self.message
-        )
+        write!(f, "line {}, column {}: {}", self.location.line, self.location.column, self.message)
     }
 }
 
@@ -140,9 +103,7 @@ impl std::error::Error for ParseError {}
 /// Rewords the tokenizer's messages in our style, without echoing input.
 fn tokenizer_message(message: &str) -> String {
     let lower = message.to_ascii_lowercase();
-    if lower.contains("unterminated string")
-        || lower.contains("unterminated") && lower.contains("literal")
-    {
+    if lower.contains("unterminated string") || lower.contains("unterminated") && lower.contains("literal") {
         "unterminated string literal: a closing ' is missing".to_owned()
     } else if lower.contains("delimiter") || lower.contains("delimited") {
         "unterminated quoted identifier: a closing quote is missing".to_owned()
@@ -151,10 +112,7 @@ fn tokenizer_message(message: &str) -> String {
     } else {
         // Keep only the message's first clause; the tokenizer's messages name characters, not literal contents.
         let first = message.split(" at Line").next().unwrap_or(message);
-        format!(
-            "invalid token: {}",
-            first.trim().trim_end_matches('.').to_lowercase()
-        )
+        format!("invalid token: {}", first.trim().trim_end_matches('.').to_lowercase())
     }
 }
 
@@ -168,8 +126,7 @@ struct SecretRange {
 /// Whether `token` is a string literal in the sense of our grammar (single-quoted, or double-quoted in the LINK
 /// dialect).
 pub(crate) fn is_string_token(token: &Token) -> bool {
-    matches!(token, Token::SingleQuotedString(_))
-        || matches!(token, Token::Word(w) if w.quote_style == Some('"'))
+    matches!(token, Token::SingleQuotedString(_)) || matches!(token, Token::Word(w) if w.quote_style == Some('"'))
 }
 
 fn is_word(token: &Token, keyword: &str) -> bool {
@@ -213,8 +170,7 @@ pub(crate) fn is_secret_position(tokens: &[&Token], i: usize) -> bool {
     if lanyard_core::is_secret_key(&key) {
         return true;
     }
-    k.checked_sub(2)
-        .is_some_and(|p| tokens[p + 1] == &Token::DoubleColon && is_word(tokens[p], "CREDENTIALS"))
+    k.checked_sub(2).is_some_and(|p| tokens[p + 1] == &Token::DoubleColon && is_word(tokens[p], "CREDENTIALS"))
 }
 
 /// The ranges of every secret literal in `source`, from a fresh tokenization (partial if the source does not
@@ -222,20 +178,16 @@ pub(crate) fn is_secret_position(tokens: &[&Token], i: usize) -> bool {
 fn secret_literal_ranges(source: &str, index: &LineIndex<'_>) -> Vec<SecretRange> {
     let mut buffer: Vec<TokenWithSpan> = Vec::new();
     let _ = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut buffer);
-    let significant: Vec<&TokenWithSpan> = buffer
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
-        .collect();
+    let significant: Vec<&TokenWithSpan> =
+        buffer.iter().filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)).collect();
     let tokens: Vec<&Token> = significant.iter().map(|t| &t.token).collect();
     let mut ranges = Vec::new();
     for (i, token) in significant.iter().enumerate() {
         if is_string_token(&token.token) && is_secret_position(&tokens, i) {
             let start = index.location(token.span.start.line, token.span.start.column);
             let end = index.location(token.span.end.line, token.span.end.column);
-            ranges.push(SecretRange {
-                start: (start.line, start.column as usize),
-                end: (end.line, end.column as usize),
-            });
+            ranges
+                .push(SecretRange { start: (start.line, start.column as usize), end: (end.line, end.column as usize) });
         }
     }
     zeroize_tokens(buffer);
@@ -275,11 +227,7 @@ fn redact_line(
         let ends_here = range.end.0 == line;
         let from = if starts_here { range.start.1 } else { 1 };
         let to = if ends_here { range.end.1 } else { line_end };
-        let quote = chars
-            .get(from.saturating_sub(1))
-            .copied()
-            .filter(|_| starts_here)
-            .unwrap_or('\'');
+        let quote = chars.get(from.saturating_sub(1)).copied().filter(|_| starts_here).unwrap_or('\'');
         let mut replacement = String::new();
         if starts_here {
             replacement.push(quote);

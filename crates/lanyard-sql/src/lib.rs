@@ -36,9 +36,7 @@ pub use source::{Location, Span};
 
 /// Parses a script of `;`-separated statements. Returns the first error, if any.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
-    parser::parse_script(sql)
-        .into_result()
-        .map(|statements| statements.into_iter().map(|s| s.statement).collect())
+    parser::parse_script(sql).into_result().map(|statements| statements.into_iter().map(|s| s.statement).collect())
 }
 
 /// Parses exactly one statement (a trailing `;` is allowed).
@@ -48,20 +46,12 @@ pub fn parse_one(sql: &str) -> Result<Statement, ParseError> {
     let mut statements = script.into_result()?;
     match count {
         1 => Ok(statements.remove(0).statement),
-        0 => Err(ParseError::new(
-            sql,
-            source::LineIndex::new(sql).end(),
-            1,
-            "expected a statement, found end of input",
-        )),
+        0 => {
+            Err(ParseError::new(sql, source::LineIndex::new(sql).end(), 1, "expected a statement, found end of input"))
+        }
         _ => {
             let second = statements[1].span.start;
-            Err(ParseError::new(
-                sql,
-                second,
-                1,
-                format!("expected one statement, found {count}"),
-            ))
+            Err(ParseError::new(sql, second, 1, format!("expected one statement, found {count}")))
         }
     }
 }

@@ -40,13 +40,15 @@ pub(crate) struct LineIndex<'a> {
     source: &'a str,
     /// Byte offset at which each line starts.
     starts: Vec<usize>,
+    /// When the source is ASCII, a column maps to an offset in O(1); otherwise the line's characters are counted.
+    ascii: bool,
 }
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(source: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
-        Self { source, starts }
+        Self { source, starts, ascii: source.is_ascii() }
     }
 
     /// The text of line `line` (1-based), without its line terminator.
@@ -55,10 +57,7 @@ impl<'a> LineIndex<'a> {
         let Some(&start) = self.starts.get(index) else {
             return "";
         };
-        let end = self
-            .starts
-            .get(index + 1)
-            .map_or(self.source.len(), |&next| next - 1);
+        let end = self.starts.get(index + 1).map_or(self.source.len(), |&next| next - 1);
         self.source[start..end].trim_end_matches('\r')
     }
 
@@ -71,12 +70,12 @@ impl<'a> LineIndex<'a> {
         };
         let text = &self.source[start..];
         let skip = (column - 1) as usize;
-        let within = text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i);
-        Location {
-            line: line as u32,
-            column: column as u32,
-            offset: start + within,
-        }
+        let within = if self.ascii {
+            skip.min(text.len())
+        } else {
+            text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i)
+        };
+        Location { line: line as u32, column: column as u32, offset: start + within }
     }
 
     /// The location just after the last character.
@@ -84,11 +83,7 @@ impl<'a> LineIndex<'a> {
         let line = self.starts.len();
         let start = self.starts[line - 1];
         let column = self.source[start..].chars().count() + 1;
-        Location {
-            line: line as u32,
-            column: column as u32,
-            offset: self.source.len(),
-        }
+        Location { line: line as u32, column: column as u32, offset: self.source.len() }
     }
 }
 
@@ -104,14 +99,7 @@ mod tests {
         assert_eq!(index.location(2, 3).offset, src.find('x').unwrap());
         assert_eq!(index.line_text(2), "é€x");
         assert_eq!(index.line_text(3), "last");
-        assert_eq!(
-            index.end(),
-            Location {
-                line: 3,
-                column: 5,
-                offset: src.len()
-            }
-        );
+        assert_eq!(index.end(), Location { line: 3, column: 5, offset: src.len() });
         assert_eq!(index.location(9, 1), index.end());
     }
 }

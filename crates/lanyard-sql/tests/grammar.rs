@@ -15,20 +15,12 @@ fn run_parse(input: &str) -> String {
     for spanned in &script.statements {
         let statement = &spanned.statement;
         let unredacted = statement.to_sql_unredacted();
-        let reparsed = parse_one(&unredacted).unwrap_or_else(|e| {
-            panic!(
-                "unredacted form does not parse:\n{unredacted}\n{}",
-                e.render("")
-            )
-        });
-        assert_eq!(
-            &reparsed, statement,
-            "round trip changed the statement:\n{unredacted}"
-        );
+        let reparsed = parse_one(&unredacted)
+            .unwrap_or_else(|e| panic!("unredacted form does not parse:\n{unredacted}\n{}", e.render("")));
+        assert_eq!(&reparsed, statement, "round trip changed the statement:\n{unredacted}");
         let redacted = statement.to_string();
-        let from_span = parse_one(spanned.span.slice(input)).unwrap_or_else(|e| {
-            panic!("span {:?} does not parse:\n{}", spanned.span, e.render(""))
-        });
+        let from_span = parse_one(spanned.span.slice(input))
+            .unwrap_or_else(|e| panic!("span {:?} does not parse:\n{}", spanned.span, e.render("")));
         assert_eq!(&from_span, statement, "span re-parse differs");
         writeln!(out, "{redacted}").unwrap();
     }

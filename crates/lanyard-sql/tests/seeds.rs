@@ -22,10 +22,7 @@ fn extract(text: &str, starts: &[&str]) -> Vec<String> {
             }
         }
     }
-    assert!(
-        current.is_none(),
-        "unterminated statement in seed: {current:?}"
-    );
+    assert!(current.is_none(), "unterminated statement in seed: {current:?}");
     statements
 }
 
@@ -33,13 +30,9 @@ fn check_all(statements: &[String]) -> Vec<Statement> {
     statements
         .iter()
         .map(|sql| {
-            let statement = parse_one(sql).unwrap_or_else(|e| {
-                panic!("seed example does not parse:\n{sql}\n{}", e.render("seed"))
-            });
-            assert_eq!(
-                parse_one(&statement.to_sql_unredacted()).unwrap(),
-                statement
-            );
+            let statement =
+                parse_one(sql).unwrap_or_else(|e| panic!("seed example does not parse:\n{sql}\n{}", e.render("seed")));
+            assert_eq!(parse_one(&statement.to_sql_unredacted()).unwrap(), statement);
             statement
         })
         .collect()
@@ -68,31 +61,14 @@ fn deltaforge_seed_examples_parse() {
 #[test]
 fn singlestore_seed_examples_parse() {
     let text = include_str!("seeds/singlestore-alter-link.txt");
-    let examples = &text[text
-        .find("The examples use the following link")
-        .expect("examples section")..];
-    let statements = check_all(&extract(
-        examples,
-        &["CREATE LINK", "ALTER LINK", "SHOW CREATE LINK"],
-    ));
+    let examples = &text[text.find("The examples use the following link").expect("examples section")..];
+    let statements = check_all(&extract(examples, &["CREATE LINK", "ALTER LINK", "SHOW CREATE LINK"]));
     let count = |kind: &str| statements.iter().filter(|s| s.kind() == kind).count();
-    assert_eq!(
-        (
-            count("CREATE LINK"),
-            count("ALTER LINK"),
-            count("SHOW CREATE LINK")
-        ),
-        (1, 7, 7)
-    );
+    assert_eq!((count("CREATE LINK"), count("ALTER LINK"), count("SHOW CREATE LINK")), (1, 7, 7));
     // The credentials of the seed never show in canonical output.
     for statement in &statements {
         let shown = statement.to_string();
-        for secret in [
-            "initial_secret",
-            "final_secret",
-            "rotated_key_id",
-            "initial_key_id",
-        ] {
+        for secret in ["initial_secret", "final_secret", "rotated_key_id", "initial_key_id"] {
             assert!(!shown.contains(secret), "{shown}");
         }
     }

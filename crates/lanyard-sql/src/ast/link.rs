@@ -27,16 +27,8 @@ pub enum LinkType {
 
 impl LinkType {
     /// Every link type, in grammar order.
-    pub const ALL: [LinkType; 8] = [
-        Self::S3,
-        Self::Azure,
-        Self::Gcs,
-        Self::Hdfs,
-        Self::Http,
-        Self::Kafka,
-        Self::Mongodb,
-        Self::Mysql,
-    ];
+    pub const ALL: [LinkType; 8] =
+        [Self::S3, Self::Azure, Self::Gcs, Self::Hdfs, Self::Http, Self::Kafka, Self::Mongodb, Self::Mysql];
 
     /// The keyword, e.g. `S3`.
     pub const fn keyword(self) -> &'static str {
@@ -54,9 +46,7 @@ impl LinkType {
 
     /// Parses a keyword case-insensitively.
     pub fn from_keyword(word: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.keyword().eq_ignore_ascii_case(word))
+        Self::ALL.into_iter().find(|t| t.keyword().eq_ignore_ascii_case(word))
     }
 }
 

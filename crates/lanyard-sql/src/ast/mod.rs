@@ -42,23 +42,19 @@ mod vault;
 use std::fmt;
 
 pub use connection::{
-    AlterConnection, AlterConnectionAction, ConnectionType, CreateConnection, DescribeConnection,
-    DropConnection, ShowConnections, TestConnection,
+    AlterConnection, AlterConnectionAction, ConnectionType, CreateConnection, DescribeConnection, DropConnection,
+    ShowConnections, TestConnection,
 };
-pub use link::{
-    AlterLink, CreateLink, DropLink, LinkSet, LinkType, ShowCreateLink, ShowLinks, Use,
-};
+pub use link::{AlterLink, CreateLink, DropLink, LinkSet, LinkType, ShowCreateLink, ShowLinks, Use};
 pub use pipeline::{CreatePipeline, DropPipeline, ShowPipelines, StartPipeline, StopPipeline};
 pub use print::{KEYWORDS, Printer, ToSql};
 pub(crate) use print::{is_bare_key, is_keyword};
 pub use storage::{
     AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage,
-    DescribeCredentialStorage, DropCredentialStorage, ShowCredentialStorages,
-    TestCredentialStorage,
+    DescribeCredentialStorage, DropCredentialStorage, ShowCredentialStorages, TestCredentialStorage,
 };
 pub use vault::{
-    AlterVault, AlterVaultAction, CreateVault, DescribeVault, DropVault, EntryType, Material,
-    ShowVaults, VaultNoun,
+    AlterVault, AlterVaultAction, CreateVault, DescribeVault, DropVault, EntryType, Material, ShowVaults, VaultNoun,
 };
 
 use lanyard_core::Name;
@@ -75,10 +71,7 @@ pub struct QualifiedName {
 impl QualifiedName {
     /// An unqualified name.
     pub fn bare(name: Name) -> Self {
-        Self {
-            database: None,
-            name,
-        }
+        Self { database: None, name }
     }
 }
 

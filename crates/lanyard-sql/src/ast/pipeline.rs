@@ -4,7 +4,7 @@ use lanyard_core::Name;
 
 use super::{Printer, QualifiedName, ToSql};
 
-/// `CREATE PIPELINE [IF NOT EXISTS] [db.]name AS LOAD DATA LINK [db.]link 'path' INTO TABLE [db.]table`
+/// `CREATE PIPELINE [IF NOT EXISTS] [db.]name AS LOAD DATA LINK [db.]link 'path' INTO TABLE [db.]table [load options]`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatePipeline {
     /// `IF NOT EXISTS`.
@@ -17,6 +17,9 @@ pub struct CreatePipeline {
     pub path: String,
     /// The target table.
     pub table: QualifiedName,
+    /// Whatever follows the table (`(col, …)`, `FIELDS TERMINATED BY ','`, `FORMAT JSON`, …), verbatim: Lanyard
+    /// stores it for the pipeline engine and does not interpret it.
+    pub load_options: Option<String>,
 }
 
 impl CreatePipeline {
@@ -36,6 +39,9 @@ impl ToSql for CreatePipeline {
         p.string(&self.path);
         p.kw("INTO TABLE");
         p.qualified_name(&self.table);
+        if let Some(options) = &self.load_options {
+            p.kw(options);
+        }
     }
 }
 

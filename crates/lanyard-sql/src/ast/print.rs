@@ -94,10 +94,7 @@ pub struct Printer {
 
 impl Printer {
     pub(crate) fn new(redact: bool) -> Self {
-        Self {
-            out: String::with_capacity(128),
-            redact,
-        }
+        Self { out: String::with_capacity(128), redact }
     }
 
     pub(crate) fn finish(self) -> String {
@@ -217,11 +214,7 @@ impl Printer {
 
     /// An option value as a string literal, masked under a secret-looking key unless unredacted.
     pub(crate) fn option_value(&mut self, value: &OptionValue) {
-        self.string(if self.redact {
-            value.redacted()
-        } else {
-            value.expose()
-        });
+        self.string(if self.redact { value.redacted() } else { value.expose() });
     }
 
     /// A JSON value as a canonical single-quoted string literal (compact JSON, key order kept).
@@ -262,10 +255,7 @@ mod tests {
         for n in ["prod_pg", "OS Keychain", "set", "a\"b", "Ünï", "_x1"] {
             p.name(&Name::new(n).unwrap());
         }
-        assert_eq!(
-            p.finish(),
-            r#"prod_pg "OS Keychain" "set" "a""b" "Ünï" _x1"#
-        );
+        assert_eq!(p.finish(), r#"prod_pg "OS Keychain" "set" "a""b" "Ünï" _x1"#);
     }
 
     #[test]
@@ -274,10 +264,6 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted, KEYWORDS);
-        assert!(
-            KEYWORDS
-                .iter()
-                .all(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
-        );
+        assert!(KEYWORDS.iter().all(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_')));
     }
 }

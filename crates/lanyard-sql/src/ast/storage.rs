@@ -15,11 +15,7 @@ impl BackendKind {
     /// Normalises a written kind: lower-cased, with the `OS_KEYCHAIN` alias mapped to `local`.
     pub fn new(written: &str) -> Self {
         let kind = written.to_ascii_lowercase();
-        if kind == "os_keychain" {
-            Self("local".to_owned())
-        } else {
-            Self(kind)
-        }
+        if kind == "os_keychain" { Self("local".to_owned()) } else { Self(kind) }
     }
 
     /// The plugin kind, e.g. `aws`.

@@ -19,26 +19,24 @@ impl Parser<'_> {
         let mut max_connections = None;
         let mut timeout_seconds = None;
         loop {
-            let clause_start = self.peek_ref().clone();
-            let clause = match self.peek() {
-                Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
-                _ => break,
+            let clause_start = self.peek_ref().span;
+            let Some(clause) =
+                self.peek_keyword_of(&["TYPE", "DESCRIPTION", "OPTIONS", "CREDENTIAL", "MAX_CONNECTIONS", "TIMEOUT"])
+            else {
+                break;
             };
-            let mut label = clause.clone();
-            let already = match clause.as_str() {
+            let mut label = clause;
+            let already = match clause {
                 "TYPE" => {
                     self.advance();
                     self.eat_eq();
-                    let t =
-                        self.parse_type_word("a connection type (postgresql, mysql, s3, rest, …)")?;
+                    let t = self.parse_type_word("a connection type (postgresql, mysql, s3, rest, …)")?;
                     connection_type.replace(ConnectionType::new(&t)).is_some()
                 }
                 "DESCRIPTION" => {
                     self.advance();
                     self.eat_eq();
-                    description
-                        .replace(self.parse_string("the description")?)
-                        .is_some()
+                    description.replace(self.parse_string("the description")?).is_some()
                 }
                 "OPTIONS" => {
                     self.advance();
@@ -48,45 +46,34 @@ impl Parser<'_> {
                 "CREDENTIAL" => {
                     self.advance();
                     if self.eat_token(&Token::Eq) || !self.peek_kw("STORAGE") {
-                        credential
-                            .replace(self.parse_name(ObjectKind::VaultEntry)?)
-                            .is_some()
+                        credential.replace(self.parse_name(ObjectKind::VaultEntry)?).is_some()
                     } else {
                         self.advance();
                         self.eat_eq();
-                        label = "CREDENTIAL STORAGE".to_owned();
-                        credential_storage
-                            .replace(self.parse_name(ObjectKind::CredentialStorage)?)
-                            .is_some()
+                        label = "CREDENTIAL STORAGE";
+                        credential_storage.replace(self.parse_name(ObjectKind::CredentialStorage)?).is_some()
                     }
                 }
                 "MAX_CONNECTIONS" => {
                     self.advance();
                     self.eat_eq();
-                    max_connections
-                        .replace(self.parse_u32("MAX_CONNECTIONS")?)
-                        .is_some()
+                    max_connections.replace(self.parse_u32("MAX_CONNECTIONS")?).is_some()
                 }
                 "TIMEOUT" => {
                     self.advance();
                     self.eat_eq();
-                    timeout_seconds
-                        .replace(self.parse_u32("TIMEOUT (seconds)")?)
-                        .is_some()
+                    timeout_seconds.replace(self.parse_u32("TIMEOUT (seconds)")?).is_some()
                 }
                 _ => break,
             };
             if already {
-                return Err(self.clause_twice(&clause_start, &label, "CREATE CONNECTION"));
+                return Err(self.clause_twice(clause_start, label, "CREATE CONNECTION"));
             }
         }
         let Some(connection_type) = connection_type else {
             return Err(self.expected("TYPE = <connection type> (CREATE CONNECTION needs a TYPE)"));
         };
-        if !matches!(
-            self.peek(),
-            Token::EOF | Token::SemiColon | Token::Backslash
-        ) {
+        if !self.at_end_of_statement() {
             return Err(self.expected(
                 "DESCRIPTION, OPTIONS, CREDENTIAL, CREDENTIAL STORAGE, MAX_CONNECTIONS, TIMEOUT or the end of the statement",
             ));
@@ -122,9 +109,7 @@ impl Parser<'_> {
                         AlterConnectionAction::UnsetCredential
                     }
                 } else {
-                    return Err(
-                        self.expected("OPTION, CREDENTIAL or CREDENTIAL STORAGE after UNSET")
-                    );
+                    return Err(self.expected("OPTION, CREDENTIAL or CREDENTIAL STORAGE after UNSET"));
                 }
             } else if self.eat_kw("RENAME") {
                 self.expect_kw("TO", "after RENAME")?;
@@ -135,18 +120,14 @@ impl Parser<'_> {
             actions.push(action);
         }
         if actions.is_empty() {
-            if matches!(self.peek(), Token::EOF | Token::SemiColon) {
+            if self.at_end_of_statement() {
                 return Err(self.error_after("ALTER CONNECTION needs at least one action").with_hint(
                     "Add SET OPTIONS (...), SET CREDENTIAL = <entry>, SET CREDENTIAL STORAGE = <backend> or RENAME TO <name>.",
                 ));
             }
             return Err(self.expected("an ALTER CONNECTION action (SET, UNSET or RENAME TO)"));
         }
-        Ok(AlterConnection {
-            if_exists,
-            name,
-            actions,
-        })
+        Ok(AlterConnection { if_exists, name, actions })
     }
 
     /// After `SET` in `ALTER CONNECTION`.
@@ -164,44 +145,34 @@ impl Parser<'_> {
         }
         if self.eat_kw("CREDENTIAL") {
             if self.eat_token(&Token::Eq) || !self.peek_kw("STORAGE") {
-                return Ok(AlterConnectionAction::SetCredential(
-                    self.parse_name(ObjectKind::VaultEntry)?,
-                ));
+                return Ok(AlterConnectionAction::SetCredential(self.parse_name(ObjectKind::VaultEntry)?));
             }
             self.advance();
             self.eat_eq();
-            return Ok(AlterConnectionAction::SetCredentialStorage(
-                self.parse_name(ObjectKind::CredentialStorage)?,
-            ));
+            return Ok(AlterConnectionAction::SetCredentialStorage(self.parse_name(ObjectKind::CredentialStorage)?));
         }
         if self.eat_kw("DESCRIPTION") {
             self.eat_eq();
-            return Ok(AlterConnectionAction::SetDescription(
-                self.parse_string("the description")?,
-            ));
+            return Ok(AlterConnectionAction::SetDescription(self.parse_string("the description")?));
         }
         if self.eat_kw("MAX_CONNECTIONS") {
             self.eat_eq();
-            return Ok(AlterConnectionAction::SetMaxConnections(
-                self.parse_u32("MAX_CONNECTIONS")?,
-            ));
+            return Ok(AlterConnectionAction::SetMaxConnections(self.parse_u32("MAX_CONNECTIONS")?));
         }
         if self.eat_kw("TIMEOUT") {
             self.eat_eq();
-            return Ok(AlterConnectionAction::SetTimeout(
-                self.parse_u32("TIMEOUT (seconds)")?,
-            ));
+            return Ok(AlterConnectionAction::SetTimeout(self.parse_u32("TIMEOUT (seconds)")?));
         }
-        Err(self.expected("OPTIONS, OPTION, CREDENTIAL, CREDENTIAL STORAGE, DESCRIPTION, MAX_CONNECTIONS or TIMEOUT after SET"))
+        Err(self.expected(
+            "OPTIONS, OPTION, CREDENTIAL, CREDENTIAL STORAGE, DESCRIPTION, MAX_CONNECTIONS or TIMEOUT after SET",
+        ))
     }
 
     /// A type word after `TYPE [=]`: a bare identifier or a single-quoted string.
     pub(super) fn parse_type_word(&mut self, what: &str) -> PResult<String> {
         let word = match self.peek() {
             Token::Word(w) if w.quote_style.is_none() => w.value.clone(),
-            Token::SingleQuotedString(s) if crate::ast::is_bare_key(s) && !s.contains('.') => {
-                s.clone()
-            }
+            Token::SingleQuotedString(s) if crate::ast::is_bare_key(s) && !s.contains('.') => s.clone(),
             _ => return Err(self.expected(what)),
         };
         self.advance();
@@ -211,15 +182,15 @@ impl Parser<'_> {
     /// "<clause> is given more than once in <statement>", pointing at the second occurrence.
     pub(super) fn clause_twice(
         &self,
-        at: &sqlparser::tokenizer::TokenWithSpan,
+        at: sqlparser::tokenizer::Span,
         clause: &str,
         statement: &str,
     ) -> crate::ParseError {
-        let location = self.location_of(at);
+        let location = self.location_of_span(at);
         crate::ParseError::new(
             self.source,
             location,
-            clause.chars().count(),
+            Self::caret_width(at),
             format!("{clause} is given more than once in {statement}"),
         )
     }

@@ -9,10 +9,10 @@ use crate::ast::{AlterLink, CreateLink, CreatePipeline, JsonObject, LinkSet, Lin
 impl Parser<'_> {
     /// After `CREATE [OR REPLACE] LINK`.
     pub(super) fn parse_create_link(&mut self, or_replace: bool) -> PResult<CreateLink> {
-        let if_not_exists_at = self.peek_ref().clone();
+        let if_not_exists_at = self.peek_ref().span;
         let if_not_exists = self.parse_if_not_exists()?;
         if or_replace && if_not_exists {
-            let location = self.location_of(&if_not_exists_at);
+            let location = self.location_of_span(if_not_exists_at);
             return Err(crate::ParseError::new(
                 self.source,
                 location,
@@ -27,59 +27,31 @@ impl Parser<'_> {
             _ => None,
         };
         let Some(link_type) = link_type else {
-            return Err(self.expected(
-                "a link type (S3, AZURE, GCS, HDFS, HTTP, KAFKA, MONGODB or MYSQL) after AS",
-            ));
+            return Err(self.expected("a link type (S3, AZURE, GCS, HDFS, HTTP, KAFKA, MONGODB or MYSQL) after AS"));
         };
         self.advance();
         let mut config = None;
         let mut credentials = None;
         let mut description = None;
         loop {
-            let clause_start = self.peek_ref().clone();
+            let clause_start = self.peek_ref().span;
             let (label, already) = if self.eat_kw("CONFIG") {
-                (
-                    "CONFIG",
-                    config.replace(self.parse_json_object("CONFIG")?).is_some(),
-                )
+                ("CONFIG", config.replace(self.parse_json_object("CONFIG")?).is_some())
             } else if self.eat_kw("CREDENTIALS") {
-                (
-                    "CREDENTIALS",
-                    credentials
-                        .replace(self.parse_secret_json_object("CREDENTIALS")?)
-                        .is_some(),
-                )
+                ("CREDENTIALS", credentials.replace(self.parse_secret_json_object("CREDENTIALS")?).is_some())
             } else if self.eat_kw("DESCRIPTION") {
-                (
-                    "DESCRIPTION",
-                    description
-                        .replace(self.parse_link_string("the description")?)
-                        .is_some(),
-                )
+                ("DESCRIPTION", description.replace(self.parse_link_string("the description")?).is_some())
             } else {
                 break;
             };
             if already {
-                return Err(self.clause_twice(&clause_start, label, "CREATE LINK"));
+                return Err(self.clause_twice(clause_start, label, "CREATE LINK"));
             }
         }
-        if !matches!(
-            self.peek(),
-            Token::EOF | Token::SemiColon | Token::Backslash
-        ) {
-            return Err(
-                self.expected("CONFIG, CREDENTIALS, DESCRIPTION or the end of the statement")
-            );
+        if !self.at_end_of_statement() {
+            return Err(self.expected("CONFIG, CREDENTIALS, DESCRIPTION or the end of the statement"));
         }
-        Ok(CreateLink {
-            or_replace,
-            if_not_exists,
-            name,
-            link_type,
-            config,
-            credentials,
-            description,
-        })
+        Ok(CreateLink { or_replace, if_not_exists, name, link_type, config, credentials, description })
     }
 
     /// After `ALTER LINK`.
@@ -87,16 +59,13 @@ impl Parser<'_> {
         let name = self.parse_qualified_name(ObjectKind::Link)?;
         let mut clauses: Vec<LinkSet> = Vec::new();
         while self.peek_kw("SET") {
-            let clause_start = self.peek_ref().clone();
+            let clause_start = self.peek_ref().span;
             self.advance();
             let clause = if self.eat_kw("CONFIG") {
                 if self.eat_token(&Token::DoubleColon) {
                     let key = self.parse_link_key()?;
                     self.expect_token(&Token::Eq, "after the config key")?;
-                    LinkSet::ConfigKey {
-                        key,
-                        value: self.parse_config_value()?,
-                    }
+                    LinkSet::ConfigKey { key, value: self.parse_config_value()? }
                 } else {
                     LinkSet::ConfigJson(self.parse_json_object("SET CONFIG")?)
                 }
@@ -113,27 +82,23 @@ impl Parser<'_> {
                 return Err(self.expected("CONFIG or CREDENTIALS after SET"));
             };
             if clauses.iter().any(|c| c.is_config() == clause.is_config()) {
-                let side = if clause.is_config() {
-                    "SET CONFIG"
-                } else {
-                    "SET CREDENTIALS"
-                };
-                let location = self.location_of(&clause_start);
+                let side = if clause.is_config() { "SET CONFIG" } else { "SET CREDENTIALS" };
+                let location = self.location_of_span(clause_start);
                 return Err(crate::ParseError::new(
                     self.source,
                     location,
                     3,
                     format!("ALTER LINK accepts at most one {side} clause"),
                 )
-                .with_hint("Each ALTER LINK can contain at most two SET clauses: one SET CONFIG and one SET CREDENTIALS."));
+                .with_hint(
+                    "Each ALTER LINK can contain at most two SET clauses: one SET CONFIG and one SET CREDENTIALS.",
+                ));
             }
             clauses.push(clause);
         }
         if clauses.is_empty() {
-            if matches!(self.peek(), Token::EOF | Token::SemiColon) {
-                return Err(self.error_after(
-                    "ALTER LINK needs at least one SET CONFIG or SET CREDENTIALS clause",
-                ));
+            if self.at_end_of_statement() {
+                return Err(self.error_after("ALTER LINK needs at least one SET CONFIG or SET CREDENTIALS clause"));
             }
             return Err(self.expected("SET CONFIG or SET CREDENTIALS"));
         }
@@ -152,16 +117,28 @@ impl Parser<'_> {
         let path = self.parse_link_string("the path")?;
         self.expect_kw("INTO", "after the path")?;
         self.expect_kw("TABLE", "after INTO")?;
-        let table = self
-            .parse_qualified_name(ObjectKind::Database)
-            .map_err(|_| self.expected("a table name"))?;
-        Ok(CreatePipeline {
-            if_not_exists,
-            name,
-            link,
-            path,
-            table,
-        })
+        let table = self.parse_qualified_name(ObjectKind::Database).map_err(|_| self.expected("a table name"))?;
+        let load_options = self.parse_load_options()?;
+        Ok(CreatePipeline { if_not_exists, name, link, path, table, load_options })
+    }
+
+    /// The rest of a `LOAD DATA` clause after the table (`FIELDS TERMINATED BY ','`, `FORMAT CSV`, a column list, …),
+    /// kept verbatim for the pipeline engine. Secrets have no place there: a pipeline's credentials come from its link.
+    fn parse_load_options(&mut self) -> PResult<Option<String>> {
+        if self.at_end_of_statement() {
+            return Ok(None);
+        }
+        let start = self.location_of(self.peek_ref());
+        while !self.at_end_of_statement() {
+            if self.peek_kw("CREDENTIALS") || self.peek_kw("SECRET") {
+                return Err(self
+                    .error_here("a pipeline takes its credentials from its link")
+                    .with_hint("Put the credentials in the link: CREATE LINK ... CREDENTIALS '{...}'."));
+            }
+            self.advance();
+        }
+        let end = self.last_end();
+        Ok(Some(self.source[start.offset..end.offset].to_owned()))
     }
 
     /// The key after `::`: an identifier (dots allowed), a quoted identifier or a string.
@@ -172,67 +149,51 @@ impl Parser<'_> {
     /// A `::key = value` config value: a quoted string, or a bare number, TRUE, FALSE or NULL.
     fn parse_config_value(&mut self) -> PResult<serde_json::Value> {
         let value = match self.peek() {
-            Token::Number(n, _) => serde_json::from_str::<serde_json::Number>(n)
-                .ok()
-                .map(serde_json::Value::Number),
-            Token::Word(w) if w.quote_style.is_none() => {
-                match w.value.to_ascii_uppercase().as_str() {
-                    "TRUE" => Some(serde_json::Value::Bool(true)),
-                    "FALSE" => Some(serde_json::Value::Bool(false)),
-                    "NULL" => Some(serde_json::Value::Null),
-                    _ => None,
-                }
-            }
+            Token::Number(n, _) => serde_json::from_str::<serde_json::Number>(n).ok().map(serde_json::Value::Number),
+            Token::Word(w) if w.quote_style.is_none() => match w.value.to_ascii_uppercase().as_str() {
+                "TRUE" => Some(serde_json::Value::Bool(true)),
+                "FALSE" => Some(serde_json::Value::Bool(false)),
+                "NULL" => Some(serde_json::Value::Null),
+                _ => None,
+            },
             _ => None,
         };
         if let Some(value) = value {
             self.advance();
             return Ok(value);
         }
-        let text = self.parse_link_string(
-            "the config value (a quoted string, a number, TRUE, FALSE or NULL)",
-        )?;
+        let text = self.parse_link_string("the config value (a quoted string, a number, TRUE, FALSE or NULL)")?;
         Ok(serde_json::Value::String(text))
     }
 
     /// A string literal holding a JSON object (CONFIG).
     fn parse_json_object(&mut self, clause: &str) -> PResult<JsonObject> {
-        let at = self.peek_ref().clone();
+        let at = self.peek_ref().span;
         let text = self.parse_link_string(&format!("the {clause} JSON object"))?;
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(serde_json::Value::Object(map)) => Ok(map),
-            Ok(_) => Err(self.json_error(&at, format!("{clause} must be a JSON object ({{...}})"))),
-            Err(e) => Err(self.json_error(
-                &at,
-                format!("{clause} is not valid JSON: {}", json_problem(&e)),
-            )),
+            Ok(_) => Err(self.json_error(at, format!("{clause} must be a JSON object ({{...}})"))),
+            Err(e) => Err(self.json_error(at, format!("{clause} is not valid JSON: {}", json_problem(&e)))),
         }
     }
 
     /// A string literal holding a JSON object (CREDENTIALS), kept verbatim as a secret. Checked without building a
     /// value tree, so no copy of the material outlives the check; errors never quote the text.
     fn parse_secret_json_object(&mut self, clause: &str) -> PResult<SecretString> {
-        let at = self.peek_ref().clone();
+        let at = self.peek_ref().span;
         let text = SecretString::new(self.parse_link_string(&format!("the {clause} JSON object"))?);
         let trimmed = text.expose_secret().trim_start();
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text.expose_secret()) {
-            return Err(self.json_error(
-                &at,
-                format!("{clause} is not valid JSON: {}", json_problem(&e)),
-            ));
+            return Err(self.json_error(at, format!("{clause} is not valid JSON: {}", json_problem(&e))));
         }
         if !trimmed.starts_with('{') {
-            return Err(self.json_error(&at, format!("{clause} must be a JSON object ({{...}})")));
+            return Err(self.json_error(at, format!("{clause} must be a JSON object ({{...}})")));
         }
         Ok(text)
     }
 
-    fn json_error(
-        &self,
-        at: &sqlparser::tokenizer::TokenWithSpan,
-        message: String,
-    ) -> crate::ParseError {
-        let location = self.location_of(at);
+    fn json_error(&self, at: sqlparser::tokenizer::Span, message: String) -> crate::ParseError {
+        let location = self.location_of_span(at);
         crate::ParseError::new(self.source, location, 1, message)
     }
 }
@@ -245,9 +206,5 @@ fn json_problem(error: &serde_json::Error) -> String {
         Category::Syntax => "syntax error",
         Category::Data | Category::Io => "unexpected content",
     };
-    format!(
-        "{what} at line {} column {} of the literal",
-        error.line(),
-        error.column()
-    )
+    format!("{what} at line {} column {} of the literal", error.line(), error.column())
 }

@@ -47,15 +47,10 @@ pub(crate) type PResult<T> = Result<T, ParseError>;
 /// Parses a whole script, recovering after errors.
 pub(crate) fn parse_script(source: &str) -> Script {
     let mut tokens = Vec::new();
-    let tokenizer_error = Tokenizer::new(&DIALECT, source)
-        .tokenize_with_location_into_buf(&mut tokens)
-        .err();
+    let tokenizer_error = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut tokens).err();
     if tokenizer_error.is_some() {
         // Parse the statements that end before the broken token; report the tokenizer error after them.
-        let keep = tokens
-            .iter()
-            .rposition(|t| t.token == Token::SemiColon)
-            .map_or(0, |i| i + 1);
+        let keep = tokens.iter().rposition(|t| t.token == Token::SemiColon).map_or(0, |i| i + 1);
         zeroize_tokens(tokens.split_off(keep));
     }
     let mut parser = Parser::new(source, tokens);
@@ -71,11 +66,31 @@ pub(crate) struct Parser<'a> {
     tokens: sqlparser::parser::Parser<'static>,
     source: &'a str,
     lines: LineIndex<'a>,
-    /// End of the last consumed token: where "after X" errors point.
-    last_end: Location,
+    /// End of the last consumed token (tokenizer line/column; converted only when needed): where "after X" errors
+    /// point.
+    last_end: sqlparser::tokenizer::Location,
     /// Token index where the current statement starts (possibly at whitespace before it).
     statement_start: usize,
 }
+
+/// The object keywords of our statements: a statement that names one of them is ours, even if misspelt.
+const OUR_NOUNS: &[&str] = &[
+    "CONNECTION",
+    "CONNECTIONS",
+    "VAULT",
+    "VAULTS",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "STORAGE",
+    "STORAGES",
+    "LINK",
+    "LINKS",
+    "PIPELINE",
+    "PIPELINES",
+];
+
+/// The plural object keywords that SHOW takes.
+const OUR_PLURALS: &[&str] = &["CONNECTIONS", "VAULTS", "CREDENTIALS", "LINKS", "PIPELINES"];
 
 /// The statement keywords, for the "expected a statement" message.
 const STATEMENT_STARTS: &str = "CREATE, ALTER, DROP, SHOW, DESCRIBE, TEST, USE, START or STOP";
@@ -84,17 +99,7 @@ impl<'a> Parser<'a> {
     fn new(source: &'a str, tokens: Vec<TokenWithSpan>) -> Self {
         let tokens = sqlparser::parser::Parser::new(&DIALECT).with_tokens_with_locations(tokens);
         let lines = LineIndex::new(source);
-        Self {
-            tokens,
-            source,
-            lines,
-            last_end: Location {
-                line: 1,
-                column: 1,
-                offset: 0,
-            },
-            statement_start: 0,
-        }
+        Self { tokens, source, lines, last_end: sqlparser::tokenizer::Location::new(1, 1), statement_start: 0 }
     }
 
     fn parse_all(&mut self) -> Script {
@@ -106,17 +111,11 @@ impl<'a> Parser<'a> {
             }
             let start = self.location_of(self.peek_ref());
             self.statement_start = self.tokens.index();
-            match self
-                .parse_statement()
-                .and_then(|s| self.expect_end_of_statement().map(|()| s))
-            {
-                Ok(statement) => script.statements.push(SpannedStatement {
-                    statement,
-                    span: Span {
-                        start,
-                        end: self.last_end,
-                    },
-                }),
+            match self.parse_statement().and_then(|s| self.expect_end_of_statement().map(|()| s)) {
+                Ok(statement) => {
+                    let end = self.last_end();
+                    script.statements.push(SpannedStatement { statement, span: Span { start, end } })
+                }
                 Err(error) => {
                     script.errors.push(error);
                     self.skip_to_terminator();
@@ -143,19 +142,31 @@ impl<'a> Parser<'a> {
     pub(crate) fn advance(&mut self) {
         let token = self.tokens.peek_token_ref();
         if token.token != Token::EOF {
-            self.last_end = self
-                .lines
-                .location(token.span.end.line, token.span.end.column);
+            self.last_end = token.span.end;
         }
         self.tokens.advance_token();
     }
 
-    fn location_of(&self, token: &TokenWithSpan) -> Location {
-        if token.token == Token::EOF {
-            self.last_end
+    /// Where the last consumed token ends.
+    pub(crate) fn last_end(&self) -> Location {
+        self.lines.location(self.last_end.line, self.last_end.column)
+    }
+
+    pub(crate) fn location_of(&self, token: &TokenWithSpan) -> Location {
+        if token.token == Token::EOF { self.last_end() } else { self.location_of_span(token.span) }
+    }
+
+    /// The start of `span` (the end of the last token for the empty span of end of input).
+    pub(crate) fn location_of_span(&self, span: sqlparser::tokenizer::Span) -> Location {
+        if span.start.line == 0 { self.last_end() } else { self.lines.location(span.start.line, span.start.column) }
+    }
+
+    /// How many characters wide a caret under `span` is (1 for an empty or multi-line span).
+    pub(crate) fn caret_width(span: sqlparser::tokenizer::Span) -> usize {
+        if span.start.line == 0 || span.start.line != span.end.line {
+            1
         } else {
-            self.lines
-                .location(token.span.start.line, token.span.start.column)
+            span.end.column.saturating_sub(span.start.column).max(1) as usize
         }
     }
 
@@ -166,6 +177,16 @@ impl<'a> Parser<'a> {
 
     pub(crate) fn peek_kw(&self, kw: &str) -> bool {
         self.peek_nth_kw(0, kw)
+    }
+
+    /// Which of `keywords` the next token is (as an unquoted word), without consuming it.
+    pub(crate) fn peek_keyword_of(&self, keywords: &[&'static str]) -> Option<&'static str> {
+        match self.peek() {
+            Token::Word(w) if w.quote_style.is_none() => {
+                keywords.iter().copied().find(|k| w.value.eq_ignore_ascii_case(k))
+            }
+            _ => None,
+        }
     }
 
     /// Consumes `kw` if it is next.
@@ -179,11 +200,7 @@ impl<'a> Parser<'a> {
 
     /// Consumes the keyword sequence `kws` if all of it is next; otherwise consumes nothing.
     pub(crate) fn eat_kws(&mut self, kws: &[&str]) -> bool {
-        if kws
-            .iter()
-            .enumerate()
-            .all(|(n, kw)| self.peek_nth_kw(n, kw))
-        {
+        if kws.iter().enumerate().all(|(n, kw)| self.peek_nth_kw(n, kw)) {
             kws.iter().for_each(|_| self.advance());
             true
         } else {
@@ -192,11 +209,7 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn expect_kw(&mut self, kw: &str, context: &str) -> PResult<()> {
-        if self.eat_kw(kw) {
-            Ok(())
-        } else {
-            Err(self.expected(&format!("{kw} {context}")))
-        }
+        if self.eat_kw(kw) { Ok(()) } else { Err(self.expected(&format!("{kw} {context}"))) }
     }
 
     pub(crate) fn eat_token(&mut self, token: &Token) -> bool {
@@ -208,11 +221,7 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn expect_token(&mut self, token: &Token, context: &str) -> PResult<()> {
-        if self.eat_token(token) {
-            Ok(())
-        } else {
-            Err(self.expected(&format!("\"{token}\" {context}")))
-        }
+        if self.eat_token(token) { Ok(()) } else { Err(self.expected(&format!("\"{token}\" {context}"))) }
     }
 
     /// `[=]`: an optional equals sign.
@@ -247,9 +256,7 @@ impl<'a> Parser<'a> {
             return true;
         }
         // The MySQL client's `\G` ("show vertically") ends a statement in the SingleStore examples.
-        if self.peek() == &Token::Backslash
-            && matches!(self.peek_nth(1), Token::Word(w) if w.quote_style.is_none() && w.value == "G")
-        {
+        if self.at_backslash_g() {
             self.advance();
             self.advance();
             return true;
@@ -257,16 +264,22 @@ impl<'a> Parser<'a> {
         false
     }
 
+    /// Whether the next tokens are the MySQL client's `\G` or `\g`.
+    fn at_backslash_g(&self) -> bool {
+        self.peek() == &Token::Backslash && self.peek_nth_kw(1, "G")
+    }
+
+    /// Whether the statement ends here (`;`, `\G` or the end of input).
+    pub(crate) fn at_end_of_statement(&self) -> bool {
+        matches!(self.peek(), Token::EOF | Token::SemiColon) || self.at_backslash_g()
+    }
+
     fn expect_end_of_statement(&mut self) -> PResult<()> {
-        match self.peek() {
-            Token::EOF | Token::SemiColon => Ok(()),
-            Token::Backslash if self.peek_nth_kw(1, "G") => Ok(()),
-            _ => Err(self.expected("\";\" or the end of the statement")),
-        }
+        if self.at_end_of_statement() { Ok(()) } else { Err(self.expected("\";\" or the end of the statement")) }
     }
 
     fn skip_to_terminator(&mut self) {
-        while !matches!(self.peek(), Token::EOF | Token::SemiColon) {
+        while !self.at_end_of_statement() {
             self.advance();
         }
     }
@@ -277,21 +290,13 @@ impl<'a> Parser<'a> {
     pub(crate) fn error_here(&self, message: impl Into<String>) -> ParseError {
         let token = self.peek_ref();
         let location = self.location_of(token);
-        let width = if token.token == Token::EOF || token.span.start.line != token.span.end.line {
-            1
-        } else {
-            token
-                .span
-                .end
-                .column
-                .saturating_sub(token.span.start.column) as usize
-        };
+        let width = if token.token == Token::EOF { 1 } else { Self::caret_width(token.span) };
         ParseError::new(self.source, location, width, message)
     }
 
     /// An error at the end of the previous token ("after X").
     pub(crate) fn error_after(&self, message: impl Into<String>) -> ParseError {
-        ParseError::new(self.source, self.last_end, 1, message)
+        ParseError::new(self.source, self.last_end(), 1, message)
     }
 
     /// `expected <what>, found <next token>`.
@@ -308,8 +313,7 @@ impl<'a> Parser<'a> {
             Token::SingleQuotedString(s) => s.clone(),
             _ => return Err(self.expected(&format!("a {kind} name"))),
         };
-        let name =
-            Name::new(text).map_err(|e| self.error_here(format!("invalid {kind} name: {e}")))?;
+        let name = Name::new(text).map_err(|e| self.error_here(format!("invalid {kind} name: {e}")))?;
         self.advance();
         Ok(name)
     }
@@ -319,15 +323,9 @@ impl<'a> Parser<'a> {
         let first = self.parse_ident(kind)?;
         if self.eat_token(&Token::Period) {
             let name = self.parse_ident(kind)?;
-            return Ok(QualifiedName {
-                database: Some(first),
-                name,
-            });
+            return Ok(QualifiedName { database: Some(first), name });
         }
-        Ok(QualifiedName {
-            database: None,
-            name: first,
-        })
+        Ok(QualifiedName { database: None, name: first })
     }
 
     /// A bare or quoted identifier (no string literal).
@@ -369,10 +367,7 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Token::Number(n, _) => {
                 let value = n.parse::<u32>().map_err(|_| {
-                    self.error_here(format!(
-                        "{what} must be a whole number between 0 and {}",
-                        u32::MAX
-                    ))
+                    self.error_here(format!("{what} must be a whole number between 0 and {}", u32::MAX))
                 })?;
                 self.advance();
                 Ok(value)
@@ -411,15 +406,12 @@ impl<'a> Parser<'a> {
             Token::Number(n, _) => n.clone(),
             Token::Word(w)
                 if w.quote_style.is_none()
-                    && (w.value.eq_ignore_ascii_case("TRUE")
-                        || w.value.eq_ignore_ascii_case("FALSE")) =>
+                    && (w.value.eq_ignore_ascii_case("TRUE") || w.value.eq_ignore_ascii_case("FALSE")) =>
             {
                 w.value.to_ascii_lowercase()
             }
             _ => {
-                return Err(self.expected(
-                    "an option value (a single-quoted string, a number, TRUE or FALSE)",
-                ));
+                return Err(self.expected("an option value (a single-quoted string, a number, TRUE or FALSE)"));
             }
         };
         self.advance();
@@ -434,12 +426,12 @@ impl<'a> Parser<'a> {
             return Ok(options);
         }
         loop {
-            let key_location = self.peek_ref().clone();
+            let key_location = self.peek_ref().span;
             let key = self.parse_option_key()?;
             self.expect_token(&Token::Eq, &format!("after option key \"{key}\""))?;
             let value = self.parse_option_value()?;
             if options.contains_key(key.as_str()) {
-                let location = self.location_of(&key_location);
+                let location = self.location_of_span(key_location);
                 return Err(ParseError::new(
                     self.source,
                     location,
@@ -459,23 +451,17 @@ impl<'a> Parser<'a> {
 
     /// `LIKE 'pattern'`, if present.
     pub(crate) fn parse_like(&mut self) -> PResult<Option<String>> {
-        if self.eat_kw("LIKE") {
-            self.parse_string("the LIKE pattern").map(Some)
-        } else {
-            Ok(None)
-        }
+        if self.eat_kw("LIKE") { self.parse_string("the LIKE pattern").map(Some) } else { Ok(None) }
     }
 
     // ----- statements --------------------------------------------------------------------------------------------
 
     fn parse_statement(&mut self) -> PResult<Statement> {
-        let Token::Word(w) = self.peek() else {
-            return Err(self.expected(&format!("a statement ({STATEMENT_STARTS})")));
+        let starts = ["CREATE", "ALTER", "DROP", "SHOW", "DESCRIBE", "DESC", "TEST", "USE", "START", "STOP"];
+        let Some(keyword) = self.peek_keyword_of(&starts) else {
+            return Err(self.not_ours(format!("a statement ({STATEMENT_STARTS})")));
         };
-        if w.quote_style.is_some() {
-            return Err(self.expected(&format!("a statement ({STATEMENT_STARTS})")));
-        }
-        match w.value.to_ascii_uppercase().as_str() {
+        match keyword {
             "CREATE" => {
                 self.advance();
                 self.parse_create()
@@ -514,9 +500,7 @@ impl<'a> Parser<'a> {
             self.advance();
             self.expect_kw("REPLACE", "after CREATE OR")?;
             if !self.peek_kw("LINK") {
-                return Err(
-                    self.expected("LINK after CREATE OR REPLACE (only links can be replaced)")
-                );
+                return Err(self.expected("LINK after CREATE OR REPLACE (only links can be replaced)"));
             }
             self.advance();
             return self.parse_create_link(true).map(Into::into);
@@ -538,10 +522,8 @@ impl<'a> Parser<'a> {
         if self.eat_kw("PIPELINE") {
             return self.parse_create_pipeline().map(Into::into);
         }
-        Err(self.not_ours(
-            "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after CREATE"
-                .to_owned(),
-        ))
+        Err(self
+            .not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after CREATE".to_owned()))
     }
 
     fn parse_alter(&mut self) -> PResult<Statement> {
@@ -559,9 +541,7 @@ impl<'a> Parser<'a> {
         if self.eat_kw("LINK") {
             return self.parse_alter_link().map(Into::into);
         }
-        Err(self.not_ours(
-            "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE or LINK after ALTER".to_owned(),
-        ))
+        Err(self.not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE or LINK after ALTER".to_owned()))
     }
 
     fn parse_drop(&mut self) -> PResult<Statement> {
@@ -580,12 +560,7 @@ impl<'a> Parser<'a> {
         if let Some(noun) = self.eat_vault_noun() {
             let if_exists = self.parse_if_exists()?;
             let name = self.parse_name(ObjectKind::VaultEntry)?;
-            return Ok(crate::ast::DropVault {
-                noun,
-                if_exists,
-                name,
-            }
-            .into());
+            return Ok(crate::ast::DropVault { noun, if_exists, name }.into());
         }
         if self.eat_kw("LINK") {
             let if_exists = self.parse_if_exists()?;
@@ -597,38 +572,23 @@ impl<'a> Parser<'a> {
             let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
             return Ok(crate::ast::DropPipeline { if_exists, name }.into());
         }
-        Err(self.not_ours(
-            "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after DROP"
-                .to_owned(),
-        ))
+        Err(self.not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after DROP".to_owned()))
     }
 
     fn parse_show(&mut self) -> PResult<Statement> {
         if self.eat_kw("CONNECTIONS") {
-            return Ok(crate::ast::ShowConnections {
-                like: self.parse_like()?,
-            }
-            .into());
+            return Ok(crate::ast::ShowConnections { like: self.parse_like()? }.into());
         }
         if self.eat_kws(&["CREDENTIAL", "STORAGES"]) {
-            return Ok(crate::ast::ShowCredentialStorages {
-                like: self.parse_like()?,
-            }
-            .into());
+            return Ok(crate::ast::ShowCredentialStorages { like: self.parse_like()? }.into());
         }
         if self.eat_kw("VAULTS") {
-            return Ok(crate::ast::ShowVaults {
-                noun: crate::ast::VaultNoun::Vault,
-                like: self.parse_like()?,
-            }
-            .into());
+            return Ok(crate::ast::ShowVaults { noun: crate::ast::VaultNoun::Vault, like: self.parse_like()? }.into());
         }
         if self.eat_kw("CREDENTIALS") {
-            return Ok(crate::ast::ShowVaults {
-                noun: crate::ast::VaultNoun::Credential,
-                like: self.parse_like()?,
-            }
-            .into());
+            return Ok(
+                crate::ast::ShowVaults { noun: crate::ast::VaultNoun::Credential, like: self.parse_like()? }.into()
+            );
         }
         if self.eat_kw("LINKS") {
             let database = self.parse_on_database()?;
@@ -644,7 +604,8 @@ impl<'a> Parser<'a> {
             return Ok(crate::ast::ShowCreateLink { name }.into());
         }
         Err(self.not_ours(
-            "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, LINKS, PIPELINES or CREATE LINK after SHOW".to_owned(),
+            "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, LINKS, PIPELINES or CREATE LINK after SHOW"
+                .to_owned(),
         ))
     }
 
@@ -672,16 +633,9 @@ impl<'a> Parser<'a> {
         if let Some(noun) = self.eat_vault_noun() {
             let if_exists = self.parse_if_exists()?;
             let name = self.parse_name(ObjectKind::VaultEntry)?;
-            return Ok(crate::ast::DescribeVault {
-                noun,
-                if_exists,
-                name,
-            }
-            .into());
+            return Ok(crate::ast::DescribeVault { noun, if_exists, name }.into());
         }
-        Err(self.not_ours(
-            "CONNECTION, VAULT, CREDENTIAL or CREDENTIAL STORAGE after DESCRIBE".to_owned(),
-        ))
+        Err(self.not_ours("CONNECTION, VAULT, CREDENTIAL or CREDENTIAL STORAGE after DESCRIBE".to_owned()))
     }
 
     fn parse_test(&mut self) -> PResult<Statement> {
@@ -708,11 +662,7 @@ impl<'a> Parser<'a> {
         self.advance();
         self.expect_kw("PIPELINE", if start { "after START" } else { "after STOP" })?;
         let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
-        Ok(if start {
-            crate::ast::StartPipeline { name }.into()
-        } else {
-            crate::ast::StopPipeline { name }.into()
-        })
+        Ok(if start { crate::ast::StartPipeline { name }.into() } else { crate::ast::StopPipeline { name }.into() })
     }
 
     /// `VAULT` or `CREDENTIAL` (not followed by STORAGE; the caller checks that first).
@@ -738,10 +688,28 @@ impl<'a> Parser<'a> {
         };
         let end = self.statement_end_offset();
         let start_token = self.tokens.token_at(statement_start);
-        let start = self
-            .lines
-            .location(start_token.span.start.line, start_token.span.start.column);
+        let start = self.lines.location(start_token.span.start.line, start_token.span.start.column);
         let text = &self.source[start.offset..end.max(start.offset)];
+        if OUR_NOUNS.iter().any(|noun| self.peek_kw(noun)) {
+            // `SHOW CONNECTION`, `DROP LINKS`, …: one of ours, misspelt; say what was expected.
+            let plural = if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
+                Some("CREDENTIAL STORAGES".to_owned())
+            } else {
+                match self.peek() {
+                    Token::Word(w) => {
+                        let plural = format!("{}S", w.value.to_ascii_uppercase());
+                        OUR_PLURALS.contains(&plural.as_str()).then_some(plural)
+                    }
+                    _ => None,
+                }
+            };
+            return match plural {
+                Some(plural) if self.statement_label(self.statement_start).starts_with("SHOW") => {
+                    error.with_hint(format!("SHOW takes the plural form: SHOW {plural}."))
+                }
+                _ => error,
+            };
+        }
         let generic = sqlparser::dialect::GenericDialect {};
         match sqlparser::parser::Parser::parse_sql(&generic, text) {
             Ok(statements) if !statements.is_empty() => {
@@ -761,10 +729,7 @@ impl<'a> Parser<'a> {
             match token.token {
                 Token::EOF => return self.source.len(),
                 Token::SemiColon => {
-                    return self
-                        .lines
-                        .location(token.span.start.line, token.span.start.column)
-                        .offset;
+                    return self.lines.location(token.span.start.line, token.span.start.column).offset;
                 }
                 _ => n += 1,
             }
@@ -779,8 +744,7 @@ impl<'a> Parser<'a> {
             .take(2)
             .map_while(|t| match t {
                 Token::Word(w)
-                    if w.quote_style.is_none()
-                        && w.value.chars().all(|c| c.is_ascii_alphabetic() || c == '_') =>
+                    if w.quote_style.is_none() && w.value.chars().all(|c| c.is_ascii_alphabetic() || c == '_') =>
                 {
                     Some(w.value.to_ascii_uppercase())
                 }
@@ -788,15 +752,8 @@ impl<'a> Parser<'a> {
             })
             .collect();
         let second_is_object = words.len() == 2
-            && matches!(
-                words[0].as_str(),
-                "CREATE" | "ALTER" | "DROP" | "SHOW" | "DESCRIBE" | "TRUNCATE"
-            );
-        if second_is_object {
-            words.join(" ")
-        } else {
-            words.into_iter().next().unwrap_or_default()
-        }
+            && matches!(words[0].as_str(), "CREATE" | "ALTER" | "DROP" | "SHOW" | "DESCRIBE" | "TRUNCATE");
+        if second_is_object { words.join(" ") } else { words.into_iter().next().unwrap_or_default() }
     }
 }
 
@@ -811,9 +768,7 @@ pub(crate) fn describe(token: &Token) -> String {
                 format!("\"{}\"", truncate(&w.value))
             }
         }
-        Token::Word(w) if w.quote_style == Some('"') => {
-            "a double-quoted string or identifier".to_owned()
-        }
+        Token::Word(w) if w.quote_style == Some('"') => "a double-quoted string or identifier".to_owned(),
         Token::Word(w) => format!("quoted identifier `{}`", truncate(&w.value)),
         Token::SingleQuotedString(_) => "a string literal".to_owned(),
         Token::Number(n, _) => format!("number {}", truncate(n)),

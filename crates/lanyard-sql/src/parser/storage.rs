@@ -1,12 +1,9 @@
 //! `CREDENTIAL STORAGE` statements.
 
 use lanyard_core::ObjectKind;
-use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
-use crate::ast::{
-    AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage,
-};
+use crate::ast::{AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage};
 
 impl Parser<'_> {
     /// After `CREATE CREDENTIAL STORAGE`.
@@ -18,12 +15,11 @@ impl Parser<'_> {
         let mut options = None;
         let mut active = None;
         loop {
-            let clause_start = self.peek_ref().clone();
-            let Token::Word(w) = self.peek() else { break };
-            if w.quote_style.is_some() {
+            let clause_start = self.peek_ref().span;
+            let Some(clause) = self.peek_keyword_of(&["TYPE", "DESCRIPTION", "OPTIONS", "ACTIVE", "INACTIVE"]) else {
                 break;
-            }
-            let (label, already) = match w.value.to_ascii_uppercase().as_str() {
+            };
+            let (label, already) = match clause {
                 "TYPE" => {
                     self.advance();
                     self.eat_eq();
@@ -35,20 +31,12 @@ impl Parser<'_> {
                 "DESCRIPTION" => {
                     self.advance();
                     self.eat_eq();
-                    (
-                        "DESCRIPTION",
-                        description
-                            .replace(self.parse_string("the description")?)
-                            .is_some(),
-                    )
+                    ("DESCRIPTION", description.replace(self.parse_string("the description")?).is_some())
                 }
                 "OPTIONS" => {
                     self.advance();
                     self.eat_eq();
-                    (
-                        "OPTIONS",
-                        options.replace(self.parse_option_list()?).is_some(),
-                    )
+                    ("OPTIONS", options.replace(self.parse_option_list()?).is_some())
                 }
                 "ACTIVE" | "INACTIVE" => {
                     let value = self.peek_kw("ACTIVE");
@@ -58,21 +46,14 @@ impl Parser<'_> {
                 _ => break,
             };
             if already {
-                return Err(self.clause_twice(&clause_start, label, "CREATE CREDENTIAL STORAGE"));
+                return Err(self.clause_twice(clause_start, label, "CREATE CREDENTIAL STORAGE"));
             }
         }
         let Some(kind) = kind else {
-            return Err(
-                self.expected("TYPE = <backend type> (CREATE CREDENTIAL STORAGE needs a TYPE)")
-            );
+            return Err(self.expected("TYPE = <backend type> (CREATE CREDENTIAL STORAGE needs a TYPE)"));
         };
-        if !matches!(
-            self.peek(),
-            Token::EOF | Token::SemiColon | Token::Backslash
-        ) {
-            return Err(
-                self.expected("DESCRIPTION, OPTIONS, ACTIVE, INACTIVE or the end of the statement")
-            );
+        if !self.at_end_of_statement() {
+            return Err(self.expected("DESCRIPTION, OPTIONS, ACTIVE, INACTIVE or the end of the statement"));
         }
         Ok(CreateCredentialStorage {
             if_not_exists,
@@ -96,9 +77,7 @@ impl Parser<'_> {
                     AlterCredentialStorageAction::SetOptions(self.parse_option_list()?)
                 } else if self.eat_kw("DESCRIPTION") {
                     self.eat_eq();
-                    AlterCredentialStorageAction::SetDescription(
-                        self.parse_string("the description")?,
-                    )
+                    AlterCredentialStorageAction::SetDescription(self.parse_string("the description")?)
                 } else {
                     return Err(self.expected("OPTIONS or DESCRIPTION after SET"));
                 }
@@ -108,28 +87,20 @@ impl Parser<'_> {
                 AlterCredentialStorageAction::SetActive(false)
             } else if self.eat_kw("RENAME") {
                 self.expect_kw("TO", "after RENAME")?;
-                AlterCredentialStorageAction::RenameTo(
-                    self.parse_name(ObjectKind::CredentialStorage)?,
-                )
+                AlterCredentialStorageAction::RenameTo(self.parse_name(ObjectKind::CredentialStorage)?)
             } else {
                 break;
             };
             actions.push(action);
         }
         if actions.is_empty() {
-            if matches!(self.peek(), Token::EOF | Token::SemiColon) {
-                return Err(self.error_after("ALTER CREDENTIAL STORAGE needs at least one action").with_hint(
-                    "Add SET OPTIONS (...), SET DESCRIPTION '...', ACTIVE, INACTIVE or RENAME TO <name>.",
-                ));
+            if self.at_end_of_statement() {
+                return Err(self
+                    .error_after("ALTER CREDENTIAL STORAGE needs at least one action")
+                    .with_hint("Add SET OPTIONS (...), SET DESCRIPTION '...', ACTIVE, INACTIVE or RENAME TO <name>."));
             }
-            return Err(self.expected(
-                "an ALTER CREDENTIAL STORAGE action (SET, ACTIVE, INACTIVE or RENAME TO)",
-            ));
+            return Err(self.expected("an ALTER CREDENTIAL STORAGE action (SET, ACTIVE, INACTIVE or RENAME TO)"));
         }
-        Ok(AlterCredentialStorage {
-            if_exists,
-            name,
-            actions,
-        })
+        Ok(AlterCredentialStorage { if_exists, name, actions })
     }
 }

@@ -20,13 +20,21 @@ impl Parser<'_> {
         let mut expires = None;
         let mut generate_at = None;
         loop {
-            let clause_start = self.peek_ref().clone();
-            let Token::Word(w) = self.peek() else { break };
-            if w.quote_style.is_some() {
+            let clause_start = self.peek_ref().span;
+            let Some(clause) = self.peek_keyword_of(&[
+                "TYPE",
+                "ALGORITHM",
+                "KEY_SIZE",
+                "SECRET",
+                "GENERATE",
+                "LINKED",
+                "IN",
+                "DESCRIPTION",
+                "EXPIRES",
+            ]) else {
                 break;
-            }
-            let clause = w.value.to_ascii_uppercase();
-            let (label, already) = match clause.as_str() {
+            };
+            let (label, already) = match clause {
                 "TYPE" => {
                     self.advance();
                     self.eat_eq();
@@ -55,12 +63,7 @@ impl Parser<'_> {
                 "KEY_SIZE" => {
                     self.advance();
                     self.eat_eq();
-                    (
-                        "KEY_SIZE",
-                        key_size
-                            .replace(self.parse_u32("KEY_SIZE (bits)")?)
-                            .is_some(),
-                    )
+                    ("KEY_SIZE", key_size.replace(self.parse_u32("KEY_SIZE (bits)")?).is_some())
                 }
                 "SECRET" | "GENERATE" | "LINKED" => {
                     if material.is_some() {
@@ -69,15 +72,13 @@ impl Parser<'_> {
                             .with_hint("Give at most one source of material for a vault entry."));
                     }
                     self.advance();
-                    let m = match clause.as_str() {
+                    let m = match clause {
                         "SECRET" => {
                             self.eat_eq();
-                            Material::Secret(SecretString::new(
-                                self.parse_string("the secret value")?,
-                            ))
+                            Material::Secret(SecretString::new(self.parse_string("the secret value")?))
                         }
                         "GENERATE" => {
-                            generate_at = Some(clause_start.clone());
+                            generate_at = Some(clause_start);
                             Material::Generate
                         }
                         _ => {
@@ -96,44 +97,30 @@ impl Parser<'_> {
                     self.expect_kw("STORAGE", "after IN CREDENTIAL")?;
                     (
                         "IN CREDENTIAL STORAGE",
-                        storage
-                            .replace(self.parse_name(ObjectKind::CredentialStorage)?)
-                            .is_some(),
+                        storage.replace(self.parse_name(ObjectKind::CredentialStorage)?).is_some(),
                     )
                 }
                 "DESCRIPTION" => {
                     self.advance();
                     self.eat_eq();
-                    (
-                        "DESCRIPTION",
-                        description
-                            .replace(self.parse_string("the description")?)
-                            .is_some(),
-                    )
+                    ("DESCRIPTION", description.replace(self.parse_string("the description")?).is_some())
                 }
                 "EXPIRES" => {
                     self.advance();
                     self.eat_eq();
-                    (
-                        "EXPIRES",
-                        expires
-                            .replace(self.parse_string("the expiry timestamp")?)
-                            .is_some(),
-                    )
+                    ("EXPIRES", expires.replace(self.parse_string("the expiry timestamp")?).is_some())
                 }
                 _ => break,
             };
             if already {
-                return Err(self.clause_twice(&clause_start, label, "CREATE VAULT"));
+                return Err(self.clause_twice(clause_start, label, "CREATE VAULT"));
             }
         }
         let Some(entry_type) = entry_type else {
-            return Err(self.expected(
-                "TYPE = ENCRYPTION_KEY or TYPE = CREDENTIAL (CREATE VAULT needs a TYPE)",
-            ));
+            return Err(self.expected("TYPE = ENCRYPTION_KEY or TYPE = CREDENTIAL (CREATE VAULT needs a TYPE)"));
         };
         if let (Some(at), EntryType::Credential) = (&generate_at, entry_type) {
-            let location = self.location_of(at);
+            let location = self.location_of_span(*at);
             return Err(crate::ParseError::new(
                 self.source,
                 location,
@@ -142,10 +129,7 @@ impl Parser<'_> {
             )
             .with_hint("A CREDENTIAL entry takes its material from SECRET '...' or LINKED EXTERNAL SECRET '...'."));
         }
-        if !matches!(
-            self.peek(),
-            Token::EOF | Token::SemiColon | Token::Backslash
-        ) {
+        if !self.at_end_of_statement() {
             return Err(self.expected(
                 "ALGORITHM, KEY_SIZE, SECRET, GENERATE, LINKED EXTERNAL SECRET, IN CREDENTIAL STORAGE, DESCRIPTION, EXPIRES or the end of the statement",
             ));
@@ -175,9 +159,7 @@ impl Parser<'_> {
             } else if self.eat_kw("SET") {
                 if self.eat_kw("SECRET") {
                     self.eat_eq();
-                    AlterVaultAction::SetSecret(SecretString::new(
-                        self.parse_string("the secret value")?,
-                    ))
+                    AlterVaultAction::SetSecret(SecretString::new(self.parse_string("the secret value")?))
                 } else if self.eat_kw("DESCRIPTION") {
                     self.eat_eq();
                     AlterVaultAction::SetDescription(self.parse_string("the description")?)
@@ -196,23 +178,14 @@ impl Parser<'_> {
             actions.push(action);
         }
         if actions.is_empty() {
-            let statement = if noun == VaultNoun::Vault {
-                "ALTER VAULT"
-            } else {
-                "ALTER CREDENTIAL"
-            };
-            if matches!(self.peek(), Token::EOF | Token::SemiColon) {
+            let statement = if noun == VaultNoun::Vault { "ALTER VAULT" } else { "ALTER CREDENTIAL" };
+            if self.at_end_of_statement() {
                 return Err(self.error_after(format!("{statement} needs at least one action")).with_hint(
                     "Add ROTATE, SET SECRET '...', SET DESCRIPTION '...', SET EXPIRES '...' or RENAME TO <name>.",
                 ));
             }
             return Err(self.expected(&format!("a {statement} action (ROTATE, SET or RENAME TO)")));
         }
-        Ok(AlterVault {
-            noun,
-            if_exists,
-            name,
-            actions,
-        })
+        Ok(AlterVault { noun, if_exists, name, actions })
     }
 }

@@ -1,0 +1,113 @@
+-- A tour of every Lanyard statement, in both dialects.
+-- Check it offline:   cargo run --release -- check docs/examples/tour.sql
+-- See canonical SQL:  cargo run --release -- fmt docs/examples/tour.sql
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- DeltaForge dialect: credential storages (vault backends)
+-- ---------------------------------------------------------------------------------------------------------------
+CREATE CREDENTIAL STORAGE IF NOT EXISTS prod_aws_sm_eu
+  TYPE = AWS
+  DESCRIPTION 'production secrets, eu-west-1'
+  OPTIONS (region = 'eu-west-1', auth_method = 'access_key', access_key_id = 'AKIAEXAMPLE',
+           secret_access_key = 'example-only', secrets_manager_prefix = 'lanyard/');
+CREATE CREDENTIAL STORAGE team_vault TYPE = HASHICORP
+  OPTIONS (address = 'https://vault.internal:8200', mount = 'secret', auth_method = 'approle',
+           role_id = 'lanyard', secret_id = 'example-only')
+  INACTIVE;
+ALTER CREDENTIAL STORAGE team_vault SET DESCRIPTION 'team KV v2' ACTIVE;
+SHOW CREDENTIAL STORAGES;
+SHOW CREDENTIAL STORAGES LIKE 'aws';
+DESCRIBE CREDENTIAL STORAGE 'OS Keychain';
+TEST CREDENTIAL STORAGE prod_aws_sm_eu;
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- Vault entries: VAULT and CREDENTIAL name the same object
+-- ---------------------------------------------------------------------------------------------------------------
+CREATE CREDENTIAL prod_pg_password TYPE = CREDENTIAL
+  SECRET '{"username":"app","password":"example-only"}'
+  DESCRIPTION 'app login for prod_pg';
+CREATE CREDENTIAL prod_pg_password_v2 TYPE = CREDENTIAL
+  LINKED EXTERNAL SECRET 'prod/pg/app#password' IN CREDENTIAL STORAGE prod_aws_sm_eu
+  EXPIRES '2027-06-30T00:00:00Z';
+CREATE VAULT lake_key TYPE = ENCRYPTION_KEY ALGORITHM 'AES-256-GCM' KEY_SIZE 256 GENERATE;
+ALTER VAULT lake_key ROTATE;
+ALTER CREDENTIAL prod_pg_password SET SECRET '{"username":"app","password":"rotated-example"}';
+SHOW VAULTS;
+SHOW CREDENTIALS LIKE 'pg';
+DESCRIBE CREDENTIAL prod_pg_password;
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- Connections
+-- ---------------------------------------------------------------------------------------------------------------
+CREATE CONNECTION IF NOT EXISTS prod_pg
+  TYPE = postgresql
+  DESCRIPTION 'primary application database'
+  OPTIONS (host = 'db.example.com', port = '5432', database = 'app', ssl_enabled = 'true')
+  CREDENTIAL = prod_pg_password
+  MAX_CONNECTIONS = 16
+  TIMEOUT = 30;
+CREATE CONNECTION raw_data_s3 TYPE = s3
+  OPTIONS (bucket = 'raw-data')
+  CREDENTIAL STORAGE = prod_aws_sm_eu;
+CREATE CONNECTION old_name TYPE = rest
+  OPTIONS (endpoint = 'https://api.example.com/health', method = 'GET', expected_status = '200');
+
+-- The examples of the ALTER CONNECTION reference, verbatim:
+-- Change host and enable SSL (replaces options map)
+ALTER CONNECTION prod_pg
+SET OPTIONS (host = 'new-db.example.com', port = '5432', database = 'app', ssl_enabled = 'true');
+-- Swap to a rotated credential
+ALTER CONNECTION prod_pg SET CREDENTIAL = prod_pg_password_v2;
+-- Swap the cloud-native auth backend
+ALTER CONNECTION raw_data_s3 SET CREDENTIAL STORAGE = prod_aws_sm_eu;
+-- Rename a connection
+ALTER CONNECTION old_name RENAME TO new_name;
+-- Chain multiple actions
+ALTER CONNECTION IF EXISTS prod_pg
+SET OPTIONS (host = 'new-db.example.com', port = '5432', database = 'app', ssl_enabled = 'true')
+SET CREDENTIAL = prod_pg_password_v2
+RENAME TO prod_pg_v2;
+
+-- Lanyard extensions, same atomicity:
+ALTER CONNECTION prod_pg_v2 SET OPTION port = '6432' UNSET OPTION ssl_enabled SET TIMEOUT = 10;
+SHOW CONNECTIONS;
+SHOW CONNECTIONS LIKE 'prod';
+DESCRIBE CONNECTION prod_pg_v2;
+TEST CONNECTION prod_pg_v2;
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- SingleStore dialect: links and pipelines
+-- ---------------------------------------------------------------------------------------------------------------
+USE analytics;
+CREATE LINK analytics_link AS S3
+CONFIG '{"disable_gunzip":false}'
+CREDENTIALS '{"aws_access_key_id":"initial_key_id",
+"aws_secret_access_key":"initial_secret"}';
+ALTER LINK analytics_link
+SET CONFIG ::region = "us-east-1";
+SHOW CREATE LINK analytics_link \G
+ALTER LINK analytics_link
+SET CONFIG '{"region":"eu-central-1","disable_gunzip":true}'
+SET CREDENTIALS ::aws_access_key_id = 'rotated_key_id';
+SHOW LINKS;
+SHOW LINKS ON analytics;
+
+CREATE PIPELINE IF NOT EXISTS events_pipeline AS
+  LOAD DATA LINK analytics_link 'raw-data/events/' INTO TABLE events;
+START PIPELINE events_pipeline;
+SHOW PIPELINES;
+STOP PIPELINE events_pipeline;
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- Clean up, in dependency order
+-- ---------------------------------------------------------------------------------------------------------------
+DROP PIPELINE IF EXISTS events_pipeline;
+DROP LINK IF EXISTS analytics.analytics_link;
+DROP CONNECTION IF EXISTS prod_pg_v2;
+DROP CONNECTION raw_data_s3;
+DROP CONNECTION new_name;
+DROP CREDENTIAL prod_pg_password;
+DROP CREDENTIAL prod_pg_password_v2;
+DROP VAULT IF EXISTS lake_key;
+DROP CREDENTIAL STORAGE team_vault;
+DROP CREDENTIAL STORAGE IF EXISTS prod_aws_sm_eu;
