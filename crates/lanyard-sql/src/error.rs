@@ -12,7 +12,8 @@ use crate::source::{LineIndex, Location};
 ///
 /// `Display` prints `line L, column C: message`; [`ParseError::render`] prints the rustc-style report with the source
 /// line and a caret. Neither ever contains the value of a secret literal: the message never quotes string literals,
-/// and the rendered line has secret literals replaced by `'***'`.
+/// and the rendered line shows every single-quoted literal (and every double-quoted one in a value position) as
+/// `'***'`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     message: String,
@@ -129,66 +130,50 @@ pub(crate) fn is_string_token(token: &Token) -> bool {
     matches!(token, Token::SingleQuotedString(_)) || matches!(token, Token::Word(w) if w.quote_style == Some('"'))
 }
 
-fn is_word(token: &Token, keyword: &str) -> bool {
-    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
-}
-
-/// Whether the string literal at `i` in `tokens` (whitespace removed) sits where a secret goes:
-/// after `SECRET`, after `CREDENTIALS`, after `CREDENTIALS ::key =`, or after a secret-looking option key and `=`.
-pub(crate) fn is_secret_position(tokens: &[&Token], i: usize) -> bool {
-    let before = |n: usize| i.checked_sub(n).map(|j| tokens[j]);
-    let mut j = i;
-    if before(1) == Some(&Token::Eq) {
-        j -= 1;
-    }
-    let prev = j.checked_sub(1).map(|k| tokens[k]);
-    if prev.is_some_and(|t| is_word(t, "SECRET") || is_word(t, "CREDENTIALS")) {
-        return true;
-    }
-    if j == i {
-        return false;
-    }
-    // `key = 'value'`: the key may be dotted (`a.b`) and may follow `::`.
-    let mut k = j;
-    let mut key = String::new();
-    loop {
-        match k.checked_sub(1).map(|p| tokens[p]) {
-            Some(Token::Word(w)) => key.insert_str(0, &w.value),
-            Some(Token::SingleQuotedString(s)) => key.insert_str(0, s),
-            _ => break,
+/// Whether the double-quoted word at `i` (whitespace removed) may be a string rather than a name: a LINK-dialect value
+/// (`SET CREDENTIALS ::k = "…"`, `DESCRIPTION "…"`). It is treated as one when a value marker — `=`, `::`, `SECRET`,
+/// `CREDENTIALS`, `CONFIG`, `DESCRIPTION` or a secret-looking word — comes in the four tokens before it, so a stray
+/// token between a marker and the literal does not make it look like a name.
+fn may_be_string(tokens: &[&Token], i: usize) -> bool {
+    let marker = |t: &Token| match t {
+        Token::Eq | Token::DoubleColon => true,
+        Token::Word(w) if w.quote_style.is_none() => {
+            ["SECRET", "CREDENTIALS", "CONFIG", "DESCRIPTION"].iter().any(|k| w.value.eq_ignore_ascii_case(k))
+                || lanyard_core::is_secret_key(&w.value)
         }
-        k -= 1;
-        if k.checked_sub(1).map(|p| tokens[p]) != Some(&Token::Period) {
-            break;
-        }
-        key.insert(0, '.');
-        k -= 1;
-    }
-    if key.is_empty() {
-        return false;
-    }
-    if lanyard_core::is_secret_key(&key) {
-        return true;
-    }
-    k.checked_sub(2).is_some_and(|p| tokens[p + 1] == &Token::DoubleColon && is_word(tokens[p], "CREDENTIALS"))
+        _ => false,
+    };
+    tokens[i.saturating_sub(4)..i].iter().any(|t| marker(t))
 }
 
 /// The ranges of every secret literal in `source`, from a fresh tokenization (partial if the source does not
 /// tokenize completely).
 fn secret_literal_ranges(source: &str, index: &LineIndex<'_>) -> Vec<SecretRange> {
     let mut buffer: Vec<TokenWithSpan> = Vec::new();
-    let _ = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut buffer);
+    let tokenized = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut buffer);
     let significant: Vec<&TokenWithSpan> =
         buffer.iter().filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)).collect();
     let tokens: Vec<&Token> = significant.iter().map(|t| &t.token).collect();
     let mut ranges = Vec::new();
     for (i, token) in significant.iter().enumerate() {
-        if is_string_token(&token.token) && is_secret_position(&tokens, i) {
+        // Every single-quoted literal is hidden: in a broken statement its role cannot be trusted (a typo turns
+        // `password = '…'` into `pass(word = '…'`), and the message and caret say what is wrong without it.
+        let hidden = match &token.token {
+            Token::SingleQuotedString(_) => true,
+            Token::Word(w) if w.quote_style == Some('"') => may_be_string(&tokens, i),
+            _ => false,
+        };
+        if hidden {
             let start = index.location(token.span.start.line, token.span.start.column);
             let end = index.location(token.span.end.line, token.span.end.column);
             ranges
                 .push(SecretRange { start: (start.line, start.column as usize), end: (end.line, end.column as usize) });
         }
+    }
+    if let Err(error) = tokenized {
+        // Nothing after a tokenizer failure is classified: hide it all (it may be an unterminated secret).
+        let start = index.location(error.location.line, error.location.column);
+        ranges.push(SecretRange { start: (start.line, start.column as usize), end: (u32::MAX, usize::MAX) });
     }
     zeroize_tokens(buffer);
     ranges
@@ -215,7 +200,8 @@ fn redact_line(
     column: usize,
     cut_from: Option<usize>,
 ) -> (String, usize) {
-    let chars: Vec<char> = index.line_text(line).chars().collect();
+    // Control characters (tabs, stray carriage returns) print as one space each, so the caret stays aligned.
+    let chars: Vec<char> = index.line_text(line).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let line_end = chars.len() + 1;
     // Character ranges [from, to) on this line, 1-based, with their replacement.
     let mut pieces: Vec<(usize, usize, String)> = Vec::new();

@@ -130,7 +130,9 @@ impl Parser<'_> {
         }
         let start = self.location_of(self.peek_ref());
         while !self.at_end_of_statement() {
-            if self.peek_kw("CREDENTIALS") || self.peek_kw("SECRET") {
+            let secret_key = matches!(self.peek(), Token::Word(w) if lanyard_core::is_secret_key(&w.value))
+                && matches!(self.peek_nth(1), Token::Eq | Token::SingleQuotedString(_));
+            if secret_key || self.peek_kw("CREDENTIALS") || self.peek_kw("SECRET") {
                 return Err(self
                     .error_here("a pipeline takes its credentials from its link")
                     .with_hint("Put the credentials in the link: CREATE LINK ... CREDENTIALS '{...}'."));

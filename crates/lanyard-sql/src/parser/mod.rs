@@ -396,7 +396,19 @@ impl<'a> Parser<'a> {
             }
             self.advance();
         }
-        OptionKey::new(key).map_err(|e| self.error_after(e.to_string()))
+        OptionKey::new(key).map_err(|e| match e {
+            // The key may be a quoted string holding anything, even a misplaced secret: describe it, do not echo it.
+            lanyard_core::Error::InvalidOptionKey { problem, .. } => {
+                self.error_after(format!("invalid option key: it {problem}"))
+            }
+            other => self.error_after(other.kind().code()),
+        })
+    }
+
+    /// How a key is named in messages: quoted when it is a plain (dotted) identifier, otherwise described, since a
+    /// quoted key could hold anything.
+    pub(crate) fn key_for_message(key: &OptionKey) -> String {
+        if crate::ast::is_bare_key(key.as_str()) { format!("\"{key}\"") } else { "the quoted key".to_owned() }
     }
 
     /// An option value: a string, or a bare number or boolean (kept as text).
@@ -428,7 +440,7 @@ impl<'a> Parser<'a> {
         loop {
             let key_location = self.peek_ref().span;
             let key = self.parse_option_key()?;
-            self.expect_token(&Token::Eq, &format!("after option key \"{key}\""))?;
+            self.expect_token(&Token::Eq, &format!("after option key {}", Self::key_for_message(&key)))?;
             let value = self.parse_option_value()?;
             if options.contains_key(key.as_str()) {
                 let location = self.location_of_span(key_location);
@@ -436,7 +448,7 @@ impl<'a> Parser<'a> {
                     self.source,
                     location,
                     key.as_str().chars().count(),
-                    format!("option \"{key}\" is given more than once"),
+                    format!("option {} is given more than once", Self::key_for_message(&key)),
                 ));
             }
             options.insert(key, value);
