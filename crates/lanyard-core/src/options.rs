@@ -28,12 +28,17 @@ const NON_SECRET_SUFFIXES: &[&str] =
 /// A key is secret when it contains a marker (`password`, `secret`, `token`, `key`, `credential`, `private`, …)
 /// and does not end in a suffix that names metadata (`_prefix`, `_name`, `_method`, `_url`, `_arn`, `_path`, …).
 pub fn is_secret_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    if SECRET_KEYS.contains(&lower.as_str()) {
+    // Allocation-free and case-insensitive: this runs for every option of every parsed statement.
+    let contains =
+        |needle: &str| key.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+    let ends_with = |suffix: &str| {
+        key.len() >= suffix.len() && key.as_bytes()[key.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
         return true;
     }
-    SECRET_KEY_MARKERS.iter().any(|marker| lower.contains(marker))
-        && !NON_SECRET_SUFFIXES.iter().any(|suffix| lower.ends_with(suffix))
+    SECRET_KEY_MARKERS.iter().any(|marker| contains(marker))
+        && !NON_SECRET_SUFFIXES.iter().any(|suffix| ends_with(suffix))
 }
 
 /// A validated option key: 1..=128 characters, no control characters, no whitespace.
@@ -195,7 +200,7 @@ impl OptionMap {
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&OptionValue> {
-        self.entries.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        self.entries.get(key)
     }
 
     /// Whether `key` is present.

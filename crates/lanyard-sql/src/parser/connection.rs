@@ -138,7 +138,7 @@ impl Parser<'_> {
         }
         if self.eat_kw("OPTION") {
             let key = self.parse_option_key()?;
-            self.expect_token(&Token::Eq, &format!("after option key {}", Self::key_for_message(&key)))?;
+            self.expect_eq_after_key(&key)?;
             let value = self.parse_option_value()?;
             let value = OptionValue::for_key(&key, value);
             return Ok(AlterConnectionAction::SetOption { key, value });

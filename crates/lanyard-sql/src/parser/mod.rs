@@ -405,6 +405,14 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// `=` after an option key (the message is built only when it is missing).
+    pub(crate) fn expect_eq_after_key(&mut self, key: &OptionKey) -> PResult<()> {
+        if self.eat_token(&Token::Eq) {
+            return Ok(());
+        }
+        Err(self.expected(&format!("\"=\" after option key {}", Self::key_for_message(key))))
+    }
+
     /// How a key is named in messages: quoted when it is a plain (dotted) identifier, otherwise described, since a
     /// quoted key could hold anything.
     pub(crate) fn key_for_message(key: &OptionKey) -> String {
@@ -440,7 +448,7 @@ impl<'a> Parser<'a> {
         loop {
             let key_location = self.peek_ref().span;
             let key = self.parse_option_key()?;
-            self.expect_token(&Token::Eq, &format!("after option key {}", Self::key_for_message(&key)))?;
+            self.expect_eq_after_key(&key)?;
             let value = self.parse_option_value()?;
             if options.contains_key(key.as_str()) {
                 let location = self.location_of_span(key_location);
