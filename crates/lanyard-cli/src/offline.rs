@@ -6,15 +6,20 @@ use std::process::ExitCode;
 use anyhow::Context;
 use lanyard_sql::ToSql;
 
-/// Reads a script from a file, or from standard input for `-`.
+/// Reads a script from a file, or from standard input for `-`. A UTF-8 byte-order mark, as some editors write, is
+/// dropped.
 fn read_script(path: &str) -> anyhow::Result<String> {
-    if path == "-" {
+    let text = if path == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
-        Ok(text)
+        text
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {path:?}"))
-    }
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {path:?}"))?
+    };
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
 }
 
 /// `lanyard check FILE...`: exit 0 when every file parses, 1 when any error was found, 2 when a file is unreadable.

@@ -80,6 +80,13 @@ fn check_reports_every_error_with_file_line_col_and_caret() {
 }
 
 #[test]
+fn check_ignores_a_byte_order_mark() {
+    let out = lanyard(&["check", "-"], Some("\u{feff}SHOW CONNECTIONS;"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1 statement OK\n");
+}
+
+#[test]
 fn check_accepts_several_files_and_counts_across_them() {
     let (_a, a) = script("a.sql", "SHOW LINKS;");
     let (_b, b) = script("b.sql", "SHOW VAULTS; SHOW PIPELINES;");
@@ -132,6 +139,8 @@ fn the_shipped_tour_script_checks_clean_and_formats_stably() {
     assert_eq!(text(&out.stdout), "49 statements OK\n");
     // fmt is idempotent: formatting the formatted (unredacted) script changes nothing.
     let once = lanyard(&["fmt", "--keep-secrets", tour], None);
+    assert_eq!(once.status.code(), Some(0), "{}", text(&once.stderr));
     let twice = lanyard(&["fmt", "--keep-secrets"], Some(&text(&once.stdout)));
+    assert_eq!(twice.status.code(), Some(0), "{}", text(&twice.stderr));
     assert_eq!(text(&once.stdout), text(&twice.stdout));
 }

@@ -14,5 +14,5 @@ mod secret;
 pub use error::{Error, ErrorKind, ObjectKind, Result};
 pub use id::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId, TokenId, VaultEntryId};
 pub use name::{MAX_NAME_CHARS, Name, NameError};
-pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_key};
+pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_key, url_has_password};
 pub use secret::{SecretBytes, SecretString};

@@ -12,8 +12,20 @@ pub const REDACTED: &str = "***";
 
 /// Substrings that make an option key "secret-looking". The match is case-insensitive; over-masking is preferred to
 /// a leak, so `key_vault_name` is masked too.
-const SECRET_KEY_MARKERS: &[&str] =
-    &["password", "passwd", "pwd", "secret", "token", "credential", "private", "key", "signature"];
+const SECRET_KEY_MARKERS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "private",
+    "key",
+    "signature",
+    "jaas",
+    "connection_string",
+    "authorization",
+    "dsn",
+];
 
 /// Keys that are secret although no marker matches.
 const SECRET_KEYS: &[&str] = &["service_account_json"];
@@ -39,6 +51,13 @@ pub fn is_secret_key(key: &str) -> bool {
     }
     SECRET_KEY_MARKERS.iter().any(|marker| contains(marker))
         && !NON_SECRET_SUFFIXES.iter().any(|suffix| ends_with(suffix))
+}
+
+/// Whether `value` looks like a URL with a password in its user info (`scheme://user:password@host…`).
+pub fn url_has_password(value: &str) -> bool {
+    let Some((_, rest)) = value.split_once("://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    authority.rsplit_once('@').is_some_and(|(user_info, _)| user_info.contains(':'))
 }
 
 /// A validated option key: 1..=128 characters, no control characters, no whitespace.
@@ -122,9 +141,15 @@ pub enum OptionValue {
 }
 
 impl OptionValue {
-    /// Wraps `value` as the variant `key` calls for: [`OptionValue::Secret`] under a secret-looking key.
+    /// Wraps `value` as the variant `key` calls for: [`OptionValue::Secret`] under a secret-looking key, or when the
+    /// value is a URL carrying a password (`postgres://user:pw@host/db`).
     pub fn for_key(key: &OptionKey, value: impl Into<String>) -> Self {
-        if key.is_secret() { Self::Secret(SecretString::new(value)) } else { Self::Plain(value.into()) }
+        let value = value.into();
+        if key.is_secret() || url_has_password(&value) {
+            Self::Secret(SecretString::new(value))
+        } else {
+            Self::Plain(value)
+        }
     }
 
     /// The value for display: the plain value, or `***`.
@@ -280,6 +305,10 @@ mod tests {
             "ssh_private",
             "service_account_json",
             "sasl.password",
+            "sasl.jaas.config",
+            "passphrase",
+            "connection_string",
+            "Authorization",
         ] {
             assert!(is_secret_key(k), "{k}");
         }
@@ -299,6 +328,15 @@ mod tests {
         ] {
             assert!(!is_secret_key(k), "{k}");
         }
+    }
+
+    #[test]
+    fn urls_with_passwords_are_secret_values() {
+        let key = OptionKey::new("url").unwrap();
+        assert!(OptionValue::for_key(&key, "postgres://app:hunter2@db:5432/app").is_secret());
+        assert!(!OptionValue::for_key(&key, "postgres://app@db:5432/app").is_secret());
+        assert!(!OptionValue::for_key(&key, "https://api.example.com/health?x=a:b@c").is_secret());
+        assert!(!OptionValue::for_key(&key, "db.example.com").is_secret());
     }
 
     #[test]

@@ -30,22 +30,34 @@ pub struct ParseError {
 impl ParseError {
     /// An error at `location` covering `width` characters; the snippet is taken (redacted) from `source`.
     pub(crate) fn new(source: &str, location: Location, width: usize, message: impl Into<String>) -> Self {
-        let index = LineIndex::new(source);
-        let secrets = secret_literal_ranges(source, &index);
-        let (line_text, caret_column) = redact_line(&index, &secrets, location.line, location.column as usize, None);
-        Self { message: message.into(), location, hint: None, line_text, caret_column, caret_width: width.max(1) }
+        let lines = LineIndex::new(source);
+        Self::with(&lines, &Redactions::of(source, &lines), location, width, message)
     }
 
-    /// An error raised by the tokenizer (unterminated literal, bad character): the rest of the line after the error
-    /// position is hidden, since it may be an unterminated secret.
-    pub(crate) fn tokenizer(source: &str, err: &sqlparser::tokenizer::TokenizerError) -> Self {
-        let index = LineIndex::new(source);
-        let location = index.location(err.location.line, err.location.column);
-        let secrets = secret_literal_ranges(source, &index);
-        let (line_text, caret_column) =
-            redact_line(&index, &secrets, location.line, location.column as usize, Some(location.column as usize));
-        let message = tokenizer_message(&err.message);
-        Self { message, location, hint: None, line_text, caret_column, caret_width: 1 }
+    /// An error at `location`, with the line index and redactions of its source computed once by the caller.
+    pub(crate) fn with(
+        lines: &LineIndex<'_>,
+        redactions: &Redactions,
+        location: Location,
+        width: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        let (line_text, caret_column, covered) =
+            redact_line(lines, &redactions.ranges, location.line, location.column as usize);
+        // A caret under a hidden literal is as wide as the mask, so it does not tell the secret's length.
+        let caret_width = covered.unwrap_or(width).max(1);
+        Self { message: message.into(), location, hint: None, line_text, caret_column, caret_width }
+    }
+
+    /// An error raised by the tokenizer (unterminated literal, bad character). It points at the start of the token
+    /// that could not be read, and everything from there on is hidden: it may be an unterminated secret.
+    pub(crate) fn tokenizer(
+        lines: &LineIndex<'_>,
+        redactions: &Redactions,
+        err: &sqlparser::tokenizer::TokenizerError,
+    ) -> Self {
+        let location = redactions.failure.unwrap_or_else(|| lines.location(err.location.line, err.location.column));
+        Self::with(lines, redactions, location, 1, tokenizer_message(&err.message))
     }
 
     /// Adds a hint (a full sentence).
@@ -146,60 +158,127 @@ fn may_be_string(tokens: &[&Token], i: usize) -> bool {
     tokens[i.saturating_sub(4)..i].iter().any(|t| marker(t))
 }
 
-/// The ranges of every secret literal in `source`, from a fresh tokenization (partial if the source does not
-/// tokenize completely).
-fn secret_literal_ranges(source: &str, index: &LineIndex<'_>) -> Vec<SecretRange> {
-    let mut buffer: Vec<TokenWithSpan> = Vec::new();
-    let tokenized = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut buffer);
-    let significant: Vec<&TokenWithSpan> =
-        buffer.iter().filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)).collect();
-    let tokens: Vec<&Token> = significant.iter().map(|t| &t.token).collect();
-    let mut ranges = Vec::new();
-    for (i, token) in significant.iter().enumerate() {
-        // Every single-quoted literal is hidden: in a broken statement its role cannot be trusted (a typo turns
-        // `password = '…'` into `pass(word = '…'`), and the message and caret say what is wrong without it.
-        let hidden = match &token.token {
-            Token::SingleQuotedString(_) => true,
-            Token::Word(w) if w.quote_style == Some('"') => may_be_string(&tokens, i),
-            _ => false,
-        };
-        if hidden {
-            let start = index.location(token.span.start.line, token.span.start.column);
-            let end = index.location(token.span.end.line, token.span.end.column);
-            ranges
-                .push(SecretRange { start: (start.line, start.column as usize), end: (end.line, end.column as usize) });
-        }
-    }
-    if let Err(error) = tokenized {
-        // Nothing after a tokenizer failure is classified: hide it all (it may be an unterminated secret).
-        let start = index.location(error.location.line, error.location.column);
-        ranges.push(SecretRange { start: (start.line, start.column as usize), end: (u32::MAX, usize::MAX) });
-    }
-    zeroize_tokens(buffer);
-    ranges
+/// What a rendered error line hides, computed once per parsed source.
+pub(crate) struct Redactions {
+    ranges: Vec<SecretRange>,
+    /// Where the tokenizer stopped, if it did: the start of the token it could not read.
+    failure: Option<Location>,
 }
 
-/// Overwrites the string payloads of `tokens` before they are freed.
+/// Whether `token` is a literal of any quoted kind (`'…'`, `N'…'`, `X'…'`, `E'…'`, `$$…$$`, …).
+pub(crate) fn is_quoted_literal(token: &Token) -> bool {
+    matches!(
+        token,
+        Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::TripleSingleQuotedString(_)
+            | Token::TripleDoubleQuotedString(_)
+            | Token::DollarQuotedString(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::DoubleQuotedByteStringLiteral(_)
+            | Token::TripleSingleQuotedByteStringLiteral(_)
+            | Token::TripleDoubleQuotedByteStringLiteral(_)
+            | Token::SingleQuotedRawStringLiteral(_)
+            | Token::DoubleQuotedRawStringLiteral(_)
+            | Token::TripleSingleQuotedRawStringLiteral(_)
+            | Token::TripleDoubleQuotedRawStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::QuoteDelimitedStringLiteral(_)
+            | Token::NationalQuoteDelimitedStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
+    )
+}
+
+fn is_word(token: &Token, keyword: &str) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
+}
+
+/// Whether the token at `i` (whitespace removed) is where a secret value goes, whatever its kind: right after
+/// `SECRET` or `CREDENTIALS` (an `=` between allowed), or after `key =` with a secret-looking key (`password = x`,
+/// `SET CREDENTIALS ::k = x`). A bare word or a number there is hidden like a string.
+pub(crate) fn is_secret_position(tokens: &[&Token], i: usize) -> bool {
+    let mut j = i;
+    let eq = j > 0 && tokens[j - 1] == &Token::Eq;
+    if eq {
+        j -= 1;
+    }
+    let Some(prev) = j.checked_sub(1).map(|p| tokens[p]) else { return false };
+    if is_word(prev, "SECRET") || is_word(prev, "CREDENTIALS") {
+        return true;
+    }
+    eq && match prev {
+        Token::Word(w) => {
+            lanyard_core::is_secret_key(&w.value)
+                || j.checked_sub(2).is_some_and(|p| tokens[p] == &Token::DoubleColon)
+                    && j.checked_sub(3).is_some_and(|p| is_word(tokens[p], "CREDENTIALS"))
+        }
+        _ => false,
+    }
+}
+
+impl Redactions {
+    /// Tokenizes `source` afresh (partially, if it does not tokenize completely) and finds what to hide.
+    pub(crate) fn of(source: &str, lines: &LineIndex<'_>) -> Self {
+        let mut buffer: Vec<TokenWithSpan> = Vec::new();
+        let tokenized = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut buffer);
+        let significant: Vec<&TokenWithSpan> =
+            buffer.iter().filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)).collect();
+        let tokens: Vec<&Token> = significant.iter().map(|t| &t.token).collect();
+        let mut ranges = Vec::new();
+        for (i, token) in significant.iter().enumerate() {
+            // Every quoted literal is hidden: in a broken statement its role cannot be trusted (a typo turns
+            // `password = '…'` into `pass(word = '…'`), and the message and caret say what is wrong without it.
+            // So is anything in a secret position, and a double-quoted word where a value may go.
+            let value_like = matches!(token.token, Token::Word(_) | Token::Number(..));
+            let hidden = is_quoted_literal(&token.token)
+                || value_like && is_secret_position(&tokens, i)
+                || matches!(&token.token, Token::Word(w) if w.quote_style == Some('"') && may_be_string(&tokens, i));
+            if hidden {
+                let start = lines.location(token.span.start.line, token.span.start.column);
+                let end = lines.location(token.span.end.line, token.span.end.column);
+                ranges.push(SecretRange {
+                    start: (start.line, start.column as usize),
+                    end: (end.line, end.column as usize),
+                });
+            }
+        }
+        let failure = tokenized.is_err().then(|| {
+            // The failing token starts where the last token read ends.
+            let end = buffer.iter().rev().find(|t| t.token != Token::EOF).map(|t| t.span.end);
+            end.map_or(Location { line: 1, column: 1, offset: 0 }, |end| lines.location(end.line, end.column))
+        });
+        if let Some(start) = failure {
+            // Nothing after a tokenizer failure is classified: hide it all (it may be an unterminated secret).
+            ranges.push(SecretRange { start: (start.line, start.column as usize), end: (u32::MAX, usize::MAX) });
+        }
+        zeroize_tokens(buffer);
+        Self { ranges, failure }
+    }
+}
+
+/// Overwrites the payloads of `tokens` that can hold a secret (string literals and quoted words) before they are
+/// freed. Bare words are keywords, names and keys: never secret.
 pub(crate) fn zeroize_tokens(tokens: Vec<TokenWithSpan>) {
     use zeroize::Zeroize;
     for mut token in tokens {
         match &mut token.token {
             Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s.zeroize(),
-            Token::Word(w) => w.value.zeroize(),
+            Token::Word(w) if w.quote_style.is_some() => w.value.zeroize(),
             _ => {}
         }
     }
 }
 
-/// The text of `line` with secret literals replaced, and `column` mapped into it. With `cut_from`, everything from
-/// that column on is hidden as well.
+/// The text of `line` with hidden literals replaced, `column` mapped into it, and — when the column falls inside a
+/// hidden literal — the width of its mask.
 fn redact_line(
     index: &LineIndex<'_>,
     secrets: &[SecretRange],
     line: u32,
     column: usize,
-    cut_from: Option<usize>,
-) -> (String, usize) {
+) -> (String, usize, Option<usize>) {
     // Control characters (tabs, stray carriage returns) print as one space each, so the caret stays aligned.
     let chars: Vec<char> = index.line_text(line).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let line_end = chars.len() + 1;
@@ -212,40 +291,36 @@ fn redact_line(
         let starts_here = range.start.0 == line;
         let ends_here = range.end.0 == line;
         let from = if starts_here { range.start.1 } else { 1 };
-        let to = if ends_here { range.end.1 } else { line_end };
-        let quote = chars.get(from.saturating_sub(1)).copied().filter(|_| starts_here).unwrap_or('\'');
+        let to = if ends_here { range.end.1.min(line_end) } else { line_end };
+        if from >= line_end && !(starts_here && from == line_end) {
+            continue;
+        }
+        let quote = chars.get(from.saturating_sub(1)).copied().filter(|c| starts_here && matches!(c, '\'' | '"'));
         let mut replacement = String::new();
-        if starts_here {
-            replacement.push(quote);
-        }
-        replacement.push_str(lanyard_core::REDACTED);
+        replacement.extend(quote);
+        replacement.push_str(if range.end.0 == u32::MAX { "…" } else { lanyard_core::REDACTED });
         if ends_here {
-            replacement.push(quote);
+            replacement.extend(quote);
         }
-        pieces.push((from, to.min(line_end), replacement));
-    }
-    if let Some(cut) = cut_from {
-        pieces.retain(|(from, _, _)| *from < cut);
-        if cut < line_end {
-            pieces.push((cut, line_end, "…".to_owned()));
-        }
+        pieces.push((from, to.max(from), replacement));
     }
     pieces.sort_by_key(|(from, _, _)| *from);
 
     let mut out = String::with_capacity(chars.len());
-    let mut caret = column;
     let mut mapped = None;
+    let mut covered = None;
     let mut next = 1;
     let mut shift: isize = 0;
     for (from, to, replacement) in &pieces {
         if *from < next {
             continue; // overlapping ranges cannot happen, but never panic on them
         }
-        out.extend(&chars[next - 1..from - 1]);
+        out.extend(&chars[next - 1..(from - 1).min(chars.len())]);
         if mapped.is_none() && column < *from {
             mapped = Some((column as isize + shift) as usize);
-        } else if mapped.is_none() && column < *to {
+        } else if mapped.is_none() && (column < *to || column == *from) {
             mapped = Some((*from as isize + shift) as usize);
+            covered = Some(replacement.chars().count());
         }
         out.push_str(replacement);
         shift += replacement.chars().count() as isize - (*to as isize - *from as isize);
@@ -254,8 +329,6 @@ fn redact_line(
     if next <= chars.len() {
         out.extend(&chars[next - 1..]);
     }
-    if mapped.is_none() {
-        caret = (column as isize + shift).max(1) as usize;
-    }
-    (out, mapped.unwrap_or(caret))
+    let caret = mapped.unwrap_or_else(|| (column as isize + shift).max(1) as usize);
+    (out, caret, covered)
 }

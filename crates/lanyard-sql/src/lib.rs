@@ -13,7 +13,7 @@
 //!
 //! Secret literals (`SECRET '…'`, `SET SECRET '…'`, link `CREDENTIALS '…'`, `SET CREDENTIALS ::k = '…'`, and option
 //! values under secret-looking keys) become [`lanyard_core::SecretString`]s the moment they are parsed, and no error
-//! message ever quotes a string literal.
+//! ever shows one: messages never quote string literals, and rendered source lines mask them.
 //!
 //! ```
 //! let statements = lanyard_sql::parse("ALTER CONNECTION prod_pg SET CREDENTIAL = prod_pg_password_v2;").unwrap();

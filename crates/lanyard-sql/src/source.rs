@@ -40,15 +40,25 @@ pub(crate) struct LineIndex<'a> {
     source: &'a str,
     /// Byte offset at which each line starts.
     starts: Vec<usize>,
-    /// When the source is ASCII, a column maps to an offset in O(1); otherwise the line's characters are counted.
-    ascii: bool,
+    /// For a non-ASCII source, the byte offset of every character, so that a column maps to an offset in O(1)
+    /// (for ASCII, the column is the offset). Empty for ASCII sources.
+    char_offsets: Vec<usize>,
+    /// For a non-ASCII source, the index in `char_offsets` of each line's first character.
+    line_chars: Vec<usize>,
 }
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(source: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
-        Self { source, starts, ascii: source.is_ascii() }
+        let (char_offsets, line_chars) = if source.is_ascii() {
+            (Vec::new(), Vec::new())
+        } else {
+            let char_offsets: Vec<usize> = source.char_indices().map(|(i, _)| i).collect();
+            let line_chars = starts.iter().map(|&start| char_offsets.partition_point(|&o| o < start)).collect();
+            (char_offsets, line_chars)
+        };
+        Self { source, starts, char_offsets, line_chars }
     }
 
     /// The text of line `line` (1-based), without its line terminator.
@@ -70,10 +80,12 @@ impl<'a> LineIndex<'a> {
         };
         let text = &self.source[start..];
         let skip = (column - 1) as usize;
-        let within = if self.ascii {
+        let within = if self.char_offsets.is_empty() {
             skip.min(text.len())
         } else {
-            text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i)
+            let line_end = self.starts.get(line as usize).map_or(self.source.len(), |&next| next);
+            let index = self.line_chars[(line - 1) as usize] + skip;
+            self.char_offsets.get(index).map_or(line_end, |&o| o.min(line_end)) - start
         };
         Location { line: line as u32, column: column as u32, offset: start + within }
     }

@@ -25,8 +25,8 @@ use lanyard_sql::ast::{
     AlterVault, AlterVaultAction, BackendKind, ConnectionType, CreateConnection, CreateCredentialStorage, CreateLink,
     CreatePipeline, CreateVault, DescribeConnection, DescribeCredentialStorage, DescribeVault, DropConnection,
     DropCredentialStorage, DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet, LinkType,
-    Material, QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowLinks, ShowPipelines,
-    ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, Use, VaultNoun,
+    LoadOptions, Material, QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowLinks,
+    ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, Use, VaultNoun,
 };
 use lanyard_sql::{ParseError, Statement, ToSql, parse, parse_one, parse_script};
 use proptest::prelude::*;
@@ -702,7 +702,7 @@ const LOAD_WORDS: &[&str] = &[
 /// so the generated text starts and ends with a token (no surrounding whitespace, no comments), contains no
 /// statement terminator (`;`, `\G`), never starts with `.` (that would extend the table name), and has no
 /// `CREDENTIALS` or `SECRET` word (refused there: a pipeline's credentials come from its link).
-fn load_options() -> BoxedStrategy<String> {
+fn load_options_text() -> BoxedStrategy<String> {
     let token = || {
         prop_oneof![
             3 => select(LOAD_WORDS).prop_map(str::to_owned),
@@ -728,6 +728,19 @@ fn load_options() -> BoxedStrategy<String> {
                 text.push_str(&token);
             }
             text
+        })
+        .boxed()
+}
+
+/// Load options as the parser builds them: generated text, read back through a CREATE PIPELINE (texts the parser
+/// refuses, such as ones starting with a symbol, are filtered out).
+fn load_options() -> BoxedStrategy<LoadOptions> {
+    load_options_text()
+        .prop_filter_map("load options the parser accepts", |text| {
+            match parse_one(&format!("CREATE PIPELINE p AS LOAD DATA LINK l '' INTO TABLE t {text}")) {
+                Ok(Statement::CreatePipeline(CreatePipeline { load_options, .. })) => load_options,
+                _ => None,
+            }
         })
         .boxed()
 }

@@ -46,7 +46,7 @@ pub use connection::{
     ShowConnections, TestConnection,
 };
 pub use link::{AlterLink, CreateLink, DropLink, LinkSet, LinkType, ShowCreateLink, ShowLinks, Use};
-pub use pipeline::{CreatePipeline, DropPipeline, ShowPipelines, StartPipeline, StopPipeline};
+pub use pipeline::{CreatePipeline, DropPipeline, LoadOptions, LoadToken, ShowPipelines, StartPipeline, StopPipeline};
 pub use print::{KEYWORDS, Printer, ToSql};
 pub(crate) use print::{is_bare_key, is_keyword};
 pub use storage::{

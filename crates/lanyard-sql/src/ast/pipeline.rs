@@ -4,6 +4,53 @@ use lanyard_core::Name;
 
 use super::{Printer, QualifiedName, ToSql};
 
+/// The `LOAD DATA` clauses after the target table, as tokens (comments and spacing dropped), printed canonically with
+/// single spaces. They never hold secrets: the parser refuses SECRET, CREDENTIALS, CONFIG and strings under
+/// secret-looking names there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions(pub Vec<LoadToken>);
+
+/// One token of [`LoadOptions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadToken {
+    /// A keyword or identifier, with its quote character if it was quoted.
+    Word {
+        /// The word, unquoted.
+        value: String,
+        /// `"` or `` ` `` for a quoted identifier.
+        quote: Option<char>,
+    },
+    /// A single-quoted string.
+    String(String),
+    /// A number or a symbol, as written.
+    Other(String),
+}
+
+impl ToSql for LoadOptions {
+    /// Tokens separated by one space, except none before `,` and `)` and none after `(`: spacing that can never
+    /// merge two tokens into one when read back.
+    fn print(&self, p: &mut Printer) {
+        for token in &self.0 {
+            match token {
+                LoadToken::Other(text) if matches!(text.as_str(), "," | ")") => p.punct(text),
+                LoadToken::Word { value, quote } => p.kw(&quoted(value, *quote)),
+                LoadToken::String(text) => p.string(text),
+                LoadToken::Other(text) => p.kw(text),
+            }
+        }
+    }
+}
+
+fn quoted(value: &str, quote: Option<char>) -> String {
+    match quote {
+        Some(q) => {
+            let doubled: String = value.chars().flat_map(|c| if c == q { vec![c, c] } else { vec![c] }).collect();
+            format!("{q}{doubled}{q}")
+        }
+        None => value.to_owned(),
+    }
+}
+
 /// `CREATE PIPELINE [IF NOT EXISTS] [db.]name AS LOAD DATA LINK [db.]link 'path' INTO TABLE [db.]table [load options]`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatePipeline {
@@ -17,9 +64,9 @@ pub struct CreatePipeline {
     pub path: String,
     /// The target table.
     pub table: QualifiedName,
-    /// Whatever follows the table (`(col, …)`, `FIELDS TERMINATED BY ','`, `FORMAT JSON`, …), verbatim: Lanyard
-    /// stores it for the pipeline engine and does not interpret it.
-    pub load_options: Option<String>,
+    /// Whatever follows the table (`(col, …)`, `FIELDS TERMINATED BY ','`, `FORMAT JSON`, …): Lanyard stores it
+    /// for the pipeline engine and does not interpret it.
+    pub load_options: Option<LoadOptions>,
 }
 
 impl CreatePipeline {
@@ -40,7 +87,7 @@ impl ToSql for CreatePipeline {
         p.kw("INTO TABLE");
         p.qualified_name(&self.table);
         if let Some(options) = &self.load_options {
-            p.kw(options);
+            options.print(p);
         }
     }
 }

@@ -139,7 +139,7 @@ impl Parser<'_> {
         if self.eat_kw("OPTION") {
             let key = self.parse_option_key()?;
             self.expect_eq_after_key(&key)?;
-            let value = self.parse_option_value()?;
+            let value = self.parse_option_value(&key)?;
             let value = OptionValue::for_key(&key, value);
             return Ok(AlterConnectionAction::SetOption { key, value });
         }
@@ -187,11 +187,6 @@ impl Parser<'_> {
         statement: &str,
     ) -> crate::ParseError {
         let location = self.location_of_span(at);
-        crate::ParseError::new(
-            self.source,
-            location,
-            Self::caret_width(at),
-            format!("{clause} is given more than once in {statement}"),
-        )
+        self.error_at(location, Self::caret_width(at), format!("{clause} is given more than once in {statement}"))
     }
 }

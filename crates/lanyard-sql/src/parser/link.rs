@@ -4,7 +4,7 @@ use lanyard_core::{ObjectKind, SecretString};
 use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
-use crate::ast::{AlterLink, CreateLink, CreatePipeline, JsonObject, LinkSet, LinkType};
+use crate::ast::{AlterLink, CreateLink, CreatePipeline, JsonObject, LinkSet, LinkType, LoadOptions, LoadToken};
 
 impl Parser<'_> {
     /// After `CREATE [OR REPLACE] LINK`.
@@ -13,12 +13,7 @@ impl Parser<'_> {
         let if_not_exists = self.parse_if_not_exists()?;
         if or_replace && if_not_exists {
             let location = self.location_of_span(if_not_exists_at);
-            return Err(crate::ParseError::new(
-                self.source,
-                location,
-                2,
-                "OR REPLACE and IF NOT EXISTS cannot be used together",
-            ));
+            return Err(self.error_at(location, 2, "OR REPLACE and IF NOT EXISTS cannot be used together"));
         }
         let name = self.parse_qualified_name(ObjectKind::Link)?;
         self.expect_kw("AS", "after the link name")?;
@@ -73,7 +68,7 @@ impl Parser<'_> {
                 if self.eat_token(&Token::DoubleColon) {
                     let key = self.parse_link_key()?;
                     self.expect_token(&Token::Eq, "after the credential key")?;
-                    let value = SecretString::new(self.parse_link_string("the credential value")?);
+                    let value = self.parse_link_secret_string("the credential value")?;
                     LinkSet::CredentialsKey { key, value }
                 } else {
                     LinkSet::CredentialsJson(self.parse_secret_json_object("SET CREDENTIALS")?)
@@ -84,15 +79,11 @@ impl Parser<'_> {
             if clauses.iter().any(|c| c.is_config() == clause.is_config()) {
                 let side = if clause.is_config() { "SET CONFIG" } else { "SET CREDENTIALS" };
                 let location = self.location_of_span(clause_start);
-                return Err(crate::ParseError::new(
-                    self.source,
-                    location,
-                    3,
-                    format!("ALTER LINK accepts at most one {side} clause"),
-                )
-                .with_hint(
-                    "Each ALTER LINK can contain at most two SET clauses: one SET CONFIG and one SET CREDENTIALS.",
-                ));
+                return Err(self
+                    .error_at(location, 3, format!("ALTER LINK accepts at most one {side} clause"))
+                    .with_hint(
+                        "Each ALTER LINK can contain at most two SET clauses: one SET CONFIG and one SET CREDENTIALS.",
+                    ));
             }
             clauses.push(clause);
         }
@@ -124,23 +115,40 @@ impl Parser<'_> {
 
     /// The rest of a `LOAD DATA` clause after the table (`FIELDS TERMINATED BY ','`, `FORMAT CSV`, a column list, …),
     /// kept verbatim for the pipeline engine. Secrets have no place there: a pipeline's credentials come from its link.
-    fn parse_load_options(&mut self) -> PResult<Option<String>> {
+    fn parse_load_options(&mut self) -> PResult<Option<LoadOptions>> {
         if self.at_end_of_statement() {
             return Ok(None);
         }
-        let start = self.location_of(self.peek_ref());
+        // LOAD DATA clauses start with a keyword (`FIELDS`, `FORMAT`, `SET`, …) or a column list.
+        if !matches!(self.peek(), Token::Word(w) if w.quote_style.is_none()) && self.peek() != &Token::LParen {
+            return Err(
+                self.expected("LOAD DATA options (FIELDS, FORMAT, a column list, …) or the end of the statement")
+            );
+        }
+        let mut tokens = Vec::new();
         while !self.at_end_of_statement() {
-            let secret_key = matches!(self.peek(), Token::Word(w) if lanyard_core::is_secret_key(&w.value))
-                && matches!(self.peek_nth(1), Token::Eq | Token::SingleQuotedString(_));
-            if secret_key || self.peek_kw("CREDENTIALS") || self.peek_kw("SECRET") {
+            // Secrets belong to the link: refuse SECRET, CREDENTIALS, CONFIG, and a string under a secret-looking
+            // name (`password = '…'`); `SET password_hash = SHA2(@pw, 256)` is fine.
+            let secret_value = matches!(self.peek(), Token::Word(w) if lanyard_core::is_secret_key(&w.value))
+                && (matches!(self.peek_nth(1), Token::SingleQuotedString(_))
+                    || self.peek_nth(1) == &Token::Eq && matches!(self.peek_nth(2), Token::SingleQuotedString(_)));
+            if secret_value || self.peek_kw("CREDENTIALS") || self.peek_kw("SECRET") || self.peek_kw("CONFIG") {
                 return Err(self
-                    .error_here("a pipeline takes its credentials from its link")
-                    .with_hint("Put the credentials in the link: CREATE LINK ... CREDENTIALS '{...}'."));
+                    .error_here("a pipeline takes its configuration and credentials from its link")
+                    .with_hint("Put them in the link: CREATE LINK ... CONFIG '{...}' CREDENTIALS '{...}'."));
             }
+            tokens.push(match self.peek() {
+                Token::Word(w) => LoadToken::Word { value: w.value.clone(), quote: w.quote_style },
+                Token::SingleQuotedString(text) => LoadToken::String(text.clone()),
+                Token::Number(n, long) => LoadToken::Other(if *long { format!("{n}L") } else { n.clone() }),
+                other if crate::error::is_quoted_literal(other) => {
+                    return Err(self.expected("LOAD DATA options with single-quoted strings only"));
+                }
+                other => LoadToken::Other(other.to_string()),
+            });
             self.advance();
         }
-        let end = self.last_end();
-        Ok(Some(self.source[start.offset..end.offset].to_owned()))
+        Ok(Some(LoadOptions(tokens)))
     }
 
     /// The key after `::`: an identifier (dots allowed), a quoted identifier or a string.
@@ -183,7 +191,7 @@ impl Parser<'_> {
     /// value tree, so no copy of the material outlives the check; errors never quote the text.
     fn parse_secret_json_object(&mut self, clause: &str) -> PResult<SecretString> {
         let at = self.peek_ref().span;
-        let text = SecretString::new(self.parse_link_string(&format!("the {clause} JSON object"))?);
+        let text = self.parse_link_secret_string(&format!("the {clause} JSON object"))?;
         let trimmed = text.expose_secret().trim_start();
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text.expose_secret()) {
             return Err(self.json_error(at, format!("{clause} is not valid JSON: {}", json_problem(&e))));
@@ -196,7 +204,7 @@ impl Parser<'_> {
 
     fn json_error(&self, at: sqlparser::tokenizer::Span, message: String) -> crate::ParseError {
         let location = self.location_of_span(at);
-        crate::ParseError::new(self.source, location, 1, message)
+        self.error_at(location, 1, message)
     }
 }
 

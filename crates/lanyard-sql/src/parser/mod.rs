@@ -11,7 +11,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::ast::{QualifiedName, Statement, is_keyword};
 use crate::dialect::DIALECT;
-use crate::error::{ParseError, is_string_token, zeroize_tokens};
+use crate::error::{ParseError, Redactions, is_string_token, zeroize_tokens};
 use crate::source::{LineIndex, Location, Span};
 
 /// A statement and the span of source text it was parsed from.
@@ -46,7 +46,8 @@ pub(crate) type PResult<T> = Result<T, ParseError>;
 
 /// Parses a whole script, recovering after errors.
 pub(crate) fn parse_script(source: &str) -> Script {
-    let mut tokens = Vec::new();
+    // Roughly one token (words, spaces, punctuation) per three bytes: reserve once instead of growing repeatedly.
+    let mut tokens = Vec::with_capacity(source.len() / 3 + 8);
     let tokenizer_error = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut tokens).err();
     if tokenizer_error.is_some() {
         // Parse the statements that end before the broken token; report the tokenizer error after them.
@@ -55,10 +56,10 @@ pub(crate) fn parse_script(source: &str) -> Script {
     }
     let mut parser = Parser::new(source, tokens);
     let mut script = parser.parse_all();
-    zeroize_tokens(parser.tokens.into_tokens());
     if let Some(err) = tokenizer_error {
-        script.errors.push(ParseError::tokenizer(source, &err));
+        script.errors.push(ParseError::tokenizer(&parser.lines, parser.redactions(), &err));
     }
+    zeroize_tokens(parser.tokens.into_tokens());
     script
 }
 
@@ -71,6 +72,8 @@ pub(crate) struct Parser<'a> {
     last_end: sqlparser::tokenizer::Location,
     /// Token index where the current statement starts (possibly at whitespace before it).
     statement_start: usize,
+    /// What rendered errors hide, computed at the first error and shared by all (errors stay O(n) in total).
+    redactions: std::cell::OnceCell<Redactions>,
 }
 
 /// The object keywords of our statements: a statement that names one of them is ours, even if misspelt.
@@ -99,7 +102,14 @@ impl<'a> Parser<'a> {
     fn new(source: &'a str, tokens: Vec<TokenWithSpan>) -> Self {
         let tokens = sqlparser::parser::Parser::new(&DIALECT).with_tokens_with_locations(tokens);
         let lines = LineIndex::new(source);
-        Self { tokens, source, lines, last_end: sqlparser::tokenizer::Location::new(1, 1), statement_start: 0 }
+        Self {
+            tokens,
+            source,
+            lines,
+            last_end: sqlparser::tokenizer::Location::new(1, 1),
+            statement_start: 0,
+            redactions: std::cell::OnceCell::new(),
+        }
     }
 
     fn parse_all(&mut self) -> Script {
@@ -286,22 +296,66 @@ impl<'a> Parser<'a> {
 
     // ----- errors ------------------------------------------------------------------------------------------------
 
+    fn redactions(&self) -> &Redactions {
+        self.redactions.get_or_init(|| Redactions::of(self.source, &self.lines))
+    }
+
+    /// An error at `location`, `width` characters wide.
+    pub(crate) fn error_at(&self, location: Location, width: usize, message: impl Into<String>) -> ParseError {
+        ParseError::with(&self.lines, self.redactions(), location, width, message)
+    }
+
     /// An error at the next token.
     pub(crate) fn error_here(&self, message: impl Into<String>) -> ParseError {
         let token = self.peek_ref();
         let location = self.location_of(token);
         let width = if token.token == Token::EOF { 1 } else { Self::caret_width(token.span) };
-        ParseError::new(self.source, location, width, message)
+        self.error_at(location, width, message)
     }
 
     /// An error at the end of the previous token ("after X").
     pub(crate) fn error_after(&self, message: impl Into<String>) -> ParseError {
-        ParseError::new(self.source, self.last_end(), 1, message)
+        self.error_at(self.last_end(), 1, message)
     }
 
     /// `expected <what>, found <next token>`.
     pub(crate) fn expected(&self, what: &str) -> ParseError {
         self.error_here(format!("expected {what}, found {}", describe(self.peek())))
+    }
+
+    /// `expected <what>, found <kind of the next token>`, for secret positions: a secret written without quotes
+    /// (`SECRET hunter2`) is named by its kind only.
+    pub(crate) fn expected_secret(&self, what: &str) -> ParseError {
+        let found = match self.peek() {
+            Token::Word(w) if w.quote_style.is_none() => "a bare word".to_owned(),
+            Token::Word(_) => "a quoted identifier".to_owned(),
+            Token::Number(..) => "a number".to_owned(),
+            other @ (Token::EOF | Token::SemiColon | Token::Comma | Token::LParen | Token::RParen | Token::Eq) => {
+                describe(other)
+            }
+            _ => "a literal".to_owned(),
+        };
+        self.error_here(format!("expected {what}, found {found}"))
+    }
+
+    /// A secret value as a single-quoted string (`SECRET '…'`, `SET SECRET '…'`).
+    pub(crate) fn parse_secret_string(&mut self, what: &str) -> PResult<lanyard_core::SecretString> {
+        match self.peek() {
+            Token::SingleQuotedString(s) => {
+                let s = lanyard_core::SecretString::new(s.clone());
+                self.advance();
+                Ok(s)
+            }
+            _ => Err(self.expected_secret(&format!("{what} as a single-quoted string"))),
+        }
+    }
+
+    /// A secret value in the LINK dialect: single- or double-quoted.
+    pub(crate) fn parse_link_secret_string(&mut self, what: &str) -> PResult<lanyard_core::SecretString> {
+        if is_string_token(self.peek()) {
+            return self.parse_link_string(what).map(lanyard_core::SecretString::new);
+        }
+        Err(self.expected_secret(&format!("{what} as a quoted string")))
     }
 
     // ----- common productions ------------------------------------------------------------------------------------
@@ -420,7 +474,7 @@ impl<'a> Parser<'a> {
     }
 
     /// An option value: a string, or a bare number or boolean (kept as text).
-    pub(crate) fn parse_option_value(&mut self) -> PResult<String> {
+    pub(crate) fn parse_option_value(&mut self, key: &OptionKey) -> PResult<String> {
         let value = match self.peek() {
             Token::SingleQuotedString(s) => s.clone(),
             Token::Number(n, _) => n.clone(),
@@ -431,7 +485,8 @@ impl<'a> Parser<'a> {
                 w.value.to_ascii_lowercase()
             }
             _ => {
-                return Err(self.expected("an option value (a single-quoted string, a number, TRUE or FALSE)"));
+                let what = "an option value (a single-quoted string, a number, TRUE or FALSE)";
+                return Err(if key.is_secret() { self.expected_secret(what) } else { self.expected(what) });
             }
         };
         self.advance();
@@ -449,11 +504,10 @@ impl<'a> Parser<'a> {
             let key_location = self.peek_ref().span;
             let key = self.parse_option_key()?;
             self.expect_eq_after_key(&key)?;
-            let value = self.parse_option_value()?;
+            let value = self.parse_option_value(&key)?;
             if options.contains_key(key.as_str()) {
                 let location = self.location_of_span(key_location);
-                return Err(ParseError::new(
-                    self.source,
+                return Err(self.error_at(
                     location,
                     key.as_str().chars().count(),
                     format!("option {} is given more than once", Self::key_for_message(&key)),
@@ -734,7 +788,7 @@ impl<'a> Parser<'a> {
         match sqlparser::parser::Parser::parse_sql(&generic, text) {
             Ok(statements) if !statements.is_empty() => {
                 let label = self.statement_label(statement_start);
-                ParseError::new(self.source, start, label.chars().count(), format!("{label} is plain SQL, which lanyard does not run"))
+                self.error_at(start, label.chars().count(), format!("{label} is plain SQL, which lanyard does not run"))
                     .with_hint("Lanyard accepts CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK, PIPELINE and USE statements; run plain SQL against the database itself.")
             }
             _ => error,
@@ -743,15 +797,13 @@ impl<'a> Parser<'a> {
 
     /// Byte offset where the current statement ends (the next `;` or the end of input).
     fn statement_end_offset(&self) -> usize {
-        let mut n = 0;
+        let mut i = self.tokens.index();
         loop {
-            let token = self.tokens.peek_nth_token_ref(n);
+            let token = self.tokens.token_at(i);
             match token.token {
                 Token::EOF => return self.source.len(),
-                Token::SemiColon => {
-                    return self.lines.location(token.span.start.line, token.span.start.column).offset;
-                }
-                _ => n += 1,
+                Token::SemiColon => return self.lines.location(token.span.start.line, token.span.start.column).offset,
+                _ => i += 1,
             }
         }
     }

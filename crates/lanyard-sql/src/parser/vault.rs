@@ -1,6 +1,6 @@
 //! `VAULT` / `CREDENTIAL` statements.
 
-use lanyard_core::{ObjectKind, SecretString};
+use lanyard_core::ObjectKind;
 use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
@@ -75,7 +75,7 @@ impl Parser<'_> {
                     let m = match clause {
                         "SECRET" => {
                             self.eat_eq();
-                            Material::Secret(SecretString::new(self.parse_string("the secret value")?))
+                            Material::Secret(self.parse_secret_string("the secret value")?)
                         }
                         "GENERATE" => {
                             generate_at = Some(clause_start);
@@ -121,13 +121,11 @@ impl Parser<'_> {
         };
         if let (Some(at), EntryType::Credential) = (&generate_at, entry_type) {
             let location = self.location_of_span(*at);
-            return Err(crate::ParseError::new(
-                self.source,
-                location,
-                "GENERATE".len(),
-                "GENERATE is only allowed with TYPE = ENCRYPTION_KEY",
-            )
-            .with_hint("A CREDENTIAL entry takes its material from SECRET '...' or LINKED EXTERNAL SECRET '...'."));
+            return Err(self
+                .error_at(location, "GENERATE".len(), "GENERATE is only allowed with TYPE = ENCRYPTION_KEY")
+                .with_hint(
+                    "A CREDENTIAL entry takes its material from SECRET '...' or LINKED EXTERNAL SECRET '...'.",
+                ));
         }
         if !self.at_end_of_statement() {
             return Err(self.expected(
@@ -159,7 +157,7 @@ impl Parser<'_> {
             } else if self.eat_kw("SET") {
                 if self.eat_kw("SECRET") {
                     self.eat_eq();
-                    AlterVaultAction::SetSecret(SecretString::new(self.parse_string("the secret value")?))
+                    AlterVaultAction::SetSecret(self.parse_secret_string("the secret value")?)
                 } else if self.eat_kw("DESCRIPTION") {
                     self.eat_eq();
                     AlterVaultAction::SetDescription(self.parse_string("the description")?)
