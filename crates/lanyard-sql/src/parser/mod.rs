@@ -46,8 +46,7 @@ pub(crate) type PResult<T> = Result<T, ParseError>;
 
 /// Parses a whole script, recovering after errors.
 pub(crate) fn parse_script(source: &str) -> Script {
-    // Roughly one token (words, spaces, punctuation) per three bytes: reserve once instead of growing repeatedly.
-    let mut tokens = Vec::with_capacity(source.len() / 3 + 8);
+    let mut tokens = Vec::new();
     let tokenizer_error = Tokenizer::new(&DIALECT, source).tokenize_with_location_into_buf(&mut tokens).err();
     if tokenizer_error.is_some() {
         // Parse the statements that end before the broken token; report the tokenizer error after them.
