@@ -27,7 +27,10 @@ pub struct Bench {
 }
 
 /// Every known benchmark; `cargo xtask bench` with no names runs them all.
-pub const BENCHES: &[Bench] = &[Bench { name: "parse", targets: &[("lanyard-sql", "parse")], figures: parse_figures }];
+pub const BENCHES: &[Bench] = &[
+    Bench { name: "parse", targets: &[("lanyard-sql", "parse")], figures: parse_figures },
+    Bench { name: "catalog", targets: &[("lanyard-catalog", "catalog")], figures: catalog_figures },
+];
 
 /// One measured figure, as stored in `target/bench/results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,9 +257,46 @@ pub fn parse_figures_from(medians: &ParseMedians, meta: &ParseMeta) -> Vec<Figur
     ]
 }
 
+/// Reads the catalog benchmark's criterion outputs: point reads/s and single-row update transactions/s on SQLite
+/// and PostgreSQL, each against the raw driver doing the same work in the same run.
+fn catalog_figures(target_dir: &Path) -> Result<Vec<Figure>> {
+    let median = |function: &str| criterion_median_ns(target_dir, "catalog", function);
+    let mut figures = Vec::new();
+    for (database, suffix) in [("sqlite", ""), ("postgres", "_pg")] {
+        for (operation, name) in [("point_read", "catalog_point_reads_per_s"), ("update", "catalog_update_tps")] {
+            let ours = median(&format!("{database}_{operation}"))?;
+            let raw = median(&format!("{database}_raw_{operation}"))?;
+            figures.push(catalog_figure(&format!("{name}{suffix}"), ours, raw));
+        }
+    }
+    Ok(figures)
+}
+
+/// A throughput figure from two per-operation medians (ns): value and anchor in operations per second.
+pub fn catalog_figure(name: &str, ours_ns: f64, raw_ns: f64) -> Figure {
+    let value = 1e9 / ours_ns;
+    let anchor = 1e9 / raw_ns;
+    Figure {
+        name: name.to_owned(),
+        value,
+        unit: "ops/s".to_owned(),
+        anchor: Some(anchor),
+        ratio: Some(value / anchor),
+        target: "reported against the raw driver (no target in quality.md)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_figures_are_throughputs_against_the_raw_driver() {
+        let figure = catalog_figure("catalog_update_tps", 2_000_000.0, 1_000_000.0);
+        assert_eq!(figure.value, 500.0);
+        assert_eq!(figure.anchor, Some(1000.0));
+        assert_eq!(figure.ratio, Some(0.5));
+    }
 
     fn figure(name: &str, value: f64, ratio: Option<f64>, target: &str) -> Figure {
         Figure { name: name.to_owned(), value, unit: "ns".to_owned(), anchor: None, ratio, target: target.to_owned() }

@@ -1,0 +1,173 @@
+//! The thin portable layer over the two drivers: one SQL text (with `$N` placeholders, which both SQLite and
+//! PostgreSQL accept), parameters as [`Param`], rows read through [`Row`]'s typed accessors.
+
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{Postgres, Row as _, Sqlite, Transaction};
+
+use crate::error::{CatalogError, Result};
+
+/// A value bound to a `$N` placeholder; what [`crate::Record::values`] returns.
+#[derive(Debug, Clone)]
+pub enum Param {
+    /// TEXT, not null.
+    Text(String),
+    /// TEXT or NULL.
+    OptText(Option<String>),
+    /// BIGINT, not null.
+    Int(i64),
+    /// BIGINT or NULL.
+    OptInt(Option<i64>),
+    /// BOOLEAN (INTEGER 0/1 on SQLite).
+    Bool(bool),
+}
+
+/// One result row of either driver, read through typed accessors.
+pub struct Row(RowInner);
+
+enum RowInner {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+macro_rules! accessor {
+    ($name:ident, $ty:ty) => {
+        #[doc = concat!("The column `column` as `", stringify!($ty), "`.")]
+        pub fn $name(&self, column: &str) -> Result<$ty> {
+            match &self.0 {
+                RowInner::Sqlite(row) => row.try_get::<$ty, _>(column),
+                RowInner::Postgres(row) => row.try_get::<$ty, _>(column),
+            }
+            .map_err(CatalogError::from)
+        }
+    };
+}
+
+impl Row {
+    accessor!(text, String);
+    accessor!(opt_text, Option<String>);
+    accessor!(int, i64);
+    accessor!(opt_int, Option<i64>);
+    accessor!(boolean, bool);
+}
+
+/// An open transaction on either driver.
+pub(crate) enum Conn {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+macro_rules! bind_params {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                Param::Text(v) => query.bind(v),
+                Param::OptText(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+                Param::OptInt(v) => query.bind(v),
+                Param::Bool(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+impl Conn {
+    /// Runs a statement; returns the number of rows it changed.
+    pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
+        Ok(match self {
+            Conn::Sqlite(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            Conn::Postgres(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    /// Runs a query; returns every row.
+    pub(crate) async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<Row>> {
+        Ok(match self {
+            Conn::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(|r| Row(RowInner::Sqlite(r)))
+                .collect(),
+            Conn::Postgres(tx) => bind_params!(sqlx::query(sql), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(|r| Row(RowInner::Postgres(r)))
+                .collect(),
+        })
+    }
+
+    /// Runs a query; returns its first row, if any.
+    pub(crate) async fn fetch_optional(&mut self, sql: &str, params: Vec<Param>) -> Result<Option<Row>> {
+        Ok(match self {
+            Conn::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| Row(RowInner::Sqlite(r))),
+            Conn::Postgres(tx) => bind_params!(sqlx::query(sql), params)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| Row(RowInner::Postgres(r))),
+        })
+    }
+
+    /// Runs several statements separated by `;` (migrations).
+    pub(crate) async fn execute_script(&mut self, sql: &str) -> Result<()> {
+        match self {
+            Conn::Sqlite(tx) => {
+                sqlx::raw_sql(sql).execute(&mut **tx).await?;
+            }
+            Conn::Postgres(tx) => {
+                sqlx::raw_sql(sql).execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            Conn::Sqlite(tx) => tx.commit().await?,
+            Conn::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn rollback(self) -> Result<()> {
+        match self {
+            Conn::Sqlite(tx) => tx.rollback().await?,
+            Conn::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The connection pool of either driver.
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Pool {
+    /// Begins a transaction that will write: SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so a
+    /// transaction never fails half-way on lock upgrade; PostgreSQL runs SERIALIZABLE.
+    pub(crate) async fn begin_write(&self) -> Result<Conn> {
+        Ok(match self {
+            Pool::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Conn::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE").await?),
+        })
+    }
+
+    /// Begins a read-only transaction with a consistent snapshot.
+    pub(crate) async fn begin_read(&self) -> Result<Conn> {
+        Ok(match self {
+            Pool::Sqlite(pool) => Conn::Sqlite(pool.begin().await?),
+            Pool::Postgres(pool) => {
+                Conn::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
+            }
+        })
+    }
+}

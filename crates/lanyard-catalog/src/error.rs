@@ -1,0 +1,113 @@
+//! Typed catalog errors.
+
+use lanyard_core::{ErrorKind, ObjectKind};
+
+/// `Result` with [`CatalogError`].
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// What can go wrong in the catalog. Messages name the object kind and quote names.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// No object with that name or id.
+    #[error("{kind} {name:?} does not exist")]
+    NotFound {
+        /// The kind of object.
+        kind: ObjectKind,
+        /// Its name, or its id when looked up by id.
+        name: String,
+    },
+    /// An object with that name already exists.
+    #[error("{kind} {name:?} already exists")]
+    AlreadyExists {
+        /// The kind of object.
+        kind: ObjectKind,
+        /// The name.
+        name: String,
+    },
+    /// The row changed since it was read (optimistic concurrency).
+    #[error("{kind} {name:?} was changed concurrently: expected version {expected}, found {actual}")]
+    VersionConflict {
+        /// The kind of object.
+        kind: ObjectKind,
+        /// Its name.
+        name: String,
+        /// The version the caller read.
+        expected: i64,
+        /// The version now stored.
+        actual: i64,
+    },
+    /// The row refers to an object that does not exist.
+    #[error("{kind} {id} referenced by {referrer} {name:?} does not exist")]
+    MissingReference {
+        /// The kind of the missing object.
+        kind: ObjectKind,
+        /// Its id.
+        id: String,
+        /// The kind of the referring object.
+        referrer: ObjectKind,
+        /// The referring object's name.
+        name: String,
+    },
+    /// The object is still referenced and cannot be deleted.
+    #[error("{kind} {name:?} is still referenced by {}", dependents.iter().map(|(k, n)| format!("{k} {n:?}")).collect::<Vec<_>>().join(", "))]
+    StillReferenced {
+        /// The kind of object.
+        kind: ObjectKind,
+        /// Its name.
+        name: String,
+        /// The dependents, by kind and name.
+        dependents: Vec<(ObjectKind, String)>,
+    },
+    /// A stored value could not be read back (corrupt row, unknown enum value).
+    #[error("catalog row in {table} is invalid: {problem}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A migration that was applied has been changed since, or the catalog is newer than this build.
+    #[error("catalog migration {version} ({name}): {problem}")]
+    Migration {
+        /// The migration's number.
+        version: i64,
+        /// Its name.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The catalog URL is not one we can open.
+    #[error("invalid catalog URL: {0}")]
+    InvalidUrl(String),
+    /// A database error (connection lost, I/O, constraint the catalog did not anticipate).
+    #[error("catalog database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl CatalogError {
+    /// The shared error kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Self::VersionConflict { .. } | Self::StillReferenced { .. } => ErrorKind::Conflict,
+            Self::MissingReference { .. } | Self::InvalidUrl(_) => ErrorKind::Invalid,
+            Self::Corrupt { .. } | Self::Migration { .. } => ErrorKind::Internal,
+            Self::Database(_) => ErrorKind::BackendUnavailable,
+        }
+    }
+
+    /// Whether retrying the whole transaction may succeed: a serialization failure or deadlock on PostgreSQL, a
+    /// busy or locked database on SQLite.
+    pub fn is_retryable(&self) -> bool {
+        let Self::Database(sqlx::Error::Database(db)) = self else { return false };
+        matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517"))
+    }
+}
+
+impl From<sqlx::Error> for CatalogError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
+    }
+}

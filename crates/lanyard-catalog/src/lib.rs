@@ -1,0 +1,271 @@
+//! `lanyard-catalog` is Lanyard's system of record: connections, vault entries, backends, links, pipelines,
+//! principals, API tokens and the audit log, in an embedded SQLite file or a shared PostgreSQL database.
+//!
+//! - [`Catalog::open`] takes `sqlite://path` (the file is created if missing) or `postgres://…`, and applies the
+//!   migrations of `migrations/<database>/` in one transaction, verifying the checksums of those applied before.
+//! - Every change happens in a transaction: [`Catalog::write`] runs a closure against a [`Tx`] and commits, retrying
+//!   the whole closure a bounded number of times on a serialization failure (PostgreSQL) or a busy database
+//!   (SQLite). The Control Plane changes several tables and appends the audit record in one `Tx`, so a change without
+//!   its record cannot exist.
+//! - Rows carry an immutable UUID id, `created_at`, `updated_at` and a `version` that increases on every change;
+//!   [`Tx::update`] writes only over the version it read, so concurrent writers never lose an update — the loser
+//!   gets [`CatalogError::VersionConflict`].
+//!
+//! What it is not: it holds no secret material (the local vault plugin owns its own `local_secrets` table), knows
+//! nothing of SQL statements, HTTP or permissions, and does not decide what a change means — the Control Plane does.
+//!
+//! Transaction rules: SQLite runs in WAL mode with `synchronous = FULL`, foreign keys on and a busy timeout; write
+//! transactions start with `BEGIN IMMEDIATE` and are serialised within the process, so "database is locked" never
+//! reaches a caller. PostgreSQL write transactions run SERIALIZABLE, reads REPEATABLE READ READ ONLY.
+
+mod db;
+mod error;
+mod migrate;
+mod model;
+mod store;
+mod time;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use db::{Param, Row};
+pub use error::{CatalogError, Result};
+pub use migrate::{MIGRATIONS, Migration, checksum};
+pub use model::{
+    ApiToken, AuditRecord, Backend, Connection, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline, Principal,
+    Record, RecordId, Reference, VaultEntry,
+};
+pub use store::Tx;
+pub use time::Timestamp;
+
+use db::Pool;
+
+/// A pause that grows with the attempt number, before a retry.
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(2u64 << attempt.min(6))).await;
+}
+
+/// Runs the block until it succeeds, fails with a non-retryable error, or has run [`MAX_ATTEMPTS`] times. A macro
+/// rather than a function taking an async closure, so the futures of the methods using it stay `Send`.
+macro_rules! retrying {
+    ($body:block) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome: Result<_> = async { $body }.await;
+            match outcome {
+                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => backoff(attempt).await,
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// A write transaction from [`Catalog::begin_write`]: use it as a [`Tx`], then [`WriteTx::commit`]. Dropping it
+/// rolls back.
+pub struct WriteTx {
+    tx: Tx,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits every change made through this transaction.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.conn.commit().await
+    }
+
+    /// Rolls every change back.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.conn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Tx;
+
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+}
+
+/// How many times [`Catalog::write`] runs a transaction that keeps failing with a retryable error.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Which database a catalog lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL (or compatible) database shared by several nodes.
+    Postgres,
+}
+
+/// A handle on the catalog; cheap to clone and share between tasks.
+#[derive(Clone)]
+pub struct Catalog {
+    pool: Pool,
+    /// SQLite allows one writer at a time: writers of this process queue here instead of on the file lock.
+    writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("kind", &self.kind()).finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Opens (creating if needed) and migrates the catalog at `url`: `sqlite://path/to/file`, `sqlite::memory:` or
+    /// `postgres://user@host:port/database`.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, MIGRATIONS).await
+    }
+
+    /// [`Catalog::open`] with an explicit migration list (for tests of the migration machinery).
+    pub async fn open_with(url: &str, migrations: &[Migration]) -> Result<Self> {
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| CatalogError::InvalidUrl(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            Pool::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(options).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Pool::Postgres(PgPoolOptions::new().max_connections(16).connect(url).await?)
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            return Err(CatalogError::InvalidUrl(format!(
+                "unsupported scheme {scheme:?}: use sqlite://path or postgres://user@host/database"
+            )));
+        };
+        migrate::apply(&pool, migrations).await?;
+        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())) })
+    }
+
+    /// Which database this catalog lives in.
+    pub fn kind(&self) -> DatabaseKind {
+        match self.pool {
+            Pool::Sqlite(_) => DatabaseKind::Sqlite,
+            Pool::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    /// Begins a write transaction. On SQLite the transaction holds this process's writer slot until it is
+    /// committed or dropped. Prefer [`Catalog::write`], which also retries; use this where a closure does not fit
+    /// (inside a spawned task, whose future must be `Send` for every lifetime).
+    pub async fn begin_write(&self) -> Result<WriteTx> {
+        let guard = match self.pool {
+            Pool::Sqlite(_) => Some(self.writer.clone().lock_owned().await),
+            Pool::Postgres(_) => None,
+        };
+        Ok(WriteTx { tx: Tx { conn: self.pool.begin_write().await? }, _guard: guard })
+    }
+
+    /// Runs `f` in a write transaction and commits. On a retryable failure (serialization failure, busy database)
+    /// the whole transaction is rolled back and `f` runs again, at most [`MAX_ATTEMPTS`] times, with a short
+    /// growing pause. Any other error rolls back and is returned.
+    pub async fn write<T>(&self, mut f: impl AsyncFnMut(&mut Tx) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = match self.begin_write().await {
+                Ok(mut tx) => match f(&mut tx).await {
+                    Ok(value) => tx.commit().await.map(|()| value),
+                    Err(error) => {
+                        let _ = tx.rollback().await;
+                        Err(error)
+                    }
+                },
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => backoff(attempt).await,
+                other => return other,
+            }
+        }
+    }
+
+    /// Inserts one row in its own transaction (with the retries of [`Catalog::write`]).
+    pub async fn insert<R: Record + Clone>(&self, record: R) -> Result<R> {
+        retrying!({
+            let mut tx = self.begin_write().await?;
+            let stored = tx.insert(record.clone()).await?;
+            tx.commit().await.map(|()| stored)
+        })
+    }
+
+    /// Updates one row over the version it was read at, in its own transaction (see [`Tx::update`]).
+    pub async fn update<R: Record + Clone>(&self, record: R) -> Result<R> {
+        retrying!({
+            let mut tx = self.begin_write().await?;
+            let stored = tx.update(record.clone()).await?;
+            tx.commit().await.map(|()| stored)
+        })
+    }
+
+    /// Deletes one row in its own transaction (see [`Tx::delete`]).
+    pub async fn delete<R: Record>(&self, id: R::Id, expected_version: Option<i64>) -> Result<()> {
+        retrying!({
+            let mut tx = self.begin_write().await?;
+            tx.delete::<R>(id, expected_version).await?;
+            tx.commit().await
+        })
+    }
+
+    /// Runs `f` in a read-only transaction (a consistent snapshot).
+    pub async fn read<T>(&self, f: impl AsyncFnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        let mut tx = Tx { conn: self.pool.begin_read().await? };
+        let result = f(&mut tx).await;
+        let _ = tx.conn.rollback().await;
+        result
+    }
+
+    /// Begins a read-only transaction; dropping it (or [`Tx::rollback`]) ends it.
+    pub async fn begin_read(&self) -> Result<Tx> {
+        Ok(Tx { conn: self.pool.begin_read().await? })
+    }
+
+    /// The row with `id`.
+    pub async fn get<R: Record>(&self, id: R::Id) -> Result<R> {
+        let mut tx = self.begin_read().await?;
+        let result = tx.get(id).await;
+        tx.rollback().await?;
+        result
+    }
+
+    /// The row named `name` (`[database, name]` for links and pipelines).
+    pub async fn get_by_name<R: Record>(&self, name: &[&str]) -> Result<R> {
+        let mut tx = self.begin_read().await?;
+        let result = tx.get_by_name(name).await;
+        tx.rollback().await?;
+        result
+    }
+
+    /// Every row, optionally filtered (see [`Tx::list`]).
+    pub async fn list<R: Record>(&self, like: Option<&str>, database: Option<&str>) -> Result<Vec<R>> {
+        let mut tx = self.begin_read().await?;
+        let result = tx.list(like, database).await;
+        tx.rollback().await?;
+        result
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}

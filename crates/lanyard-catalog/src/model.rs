@@ -1,0 +1,708 @@
+//! The catalog's rows, one struct per table, and the [`Record`] trait the generic store works through.
+
+use lanyard_core::{BackendId, ConnectionId, LinkId, Name, ObjectKind, PipelineId, PrincipalId, TokenId, VaultEntryId};
+use uuid::Uuid;
+
+use crate::db::{Param, Row};
+use crate::error::{CatalogError, Result};
+use crate::time::Timestamp;
+
+/// A JSON object as stored in `options` / `config` columns (key order kept).
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// The columns every row has. `id` is immutable; `version` starts at 1 and increases on every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta<Id> {
+    /// Immutable id.
+    pub id: Id,
+    /// When the row was created.
+    pub created_at: Timestamp,
+    /// When the row last changed.
+    pub updated_at: Timestamp,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+}
+
+impl<Id: RecordId> Meta<Id> {
+    /// Meta for a row that is about to be inserted (the store fills in the real values).
+    pub fn new() -> Self {
+        Self {
+            id: Id::from_uuid(Uuid::new_v4()),
+            created_at: Timestamp::default(),
+            updated_at: Timestamp::default(),
+            version: 0,
+        }
+    }
+}
+
+impl<Id: RecordId> Default for Meta<Id> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The typed ids of `lanyard-core`, as the store sees them.
+pub trait RecordId: Copy + Send + Sync + std::fmt::Display + 'static {
+    /// Wraps a UUID.
+    fn from_uuid(uuid: Uuid) -> Self;
+    /// The UUID.
+    fn uuid(&self) -> Uuid;
+}
+
+macro_rules! record_ids {
+    ($($ty:ty),*) => {$(
+        impl RecordId for $ty {
+            fn from_uuid(uuid: Uuid) -> Self {
+                <$ty>::from_uuid(uuid)
+            }
+            fn uuid(&self) -> Uuid {
+                *self.as_uuid()
+            }
+        }
+    )*};
+}
+record_ids!(ConnectionId, VaultEntryId, BackendId, LinkId, PipelineId, PrincipalId, TokenId);
+
+/// A reference from one table to another: which column, and what it points at.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference {
+    /// The referring column.
+    pub column: &'static str,
+    /// The table referred to.
+    pub table: &'static str,
+    /// The kind of object referred to.
+    pub kind: ObjectKind,
+}
+
+/// A table of the catalog. Implemented by every row struct; the store's generic operations go through it.
+pub trait Record: Sized + Send + Sync {
+    /// The id type.
+    type Id: RecordId;
+    /// The table.
+    const TABLE: &'static str;
+    /// The object kind, for messages.
+    const KIND: ObjectKind;
+    /// The data columns, in the order of [`Record::values`] (id, timestamps and version excluded).
+    const COLUMNS: &'static [&'static str];
+    /// The columns that name a row uniquely (`display_name`, or `database_name` + `name`).
+    const NAME_COLUMNS: &'static [&'static str];
+    /// Columns that refer to other tables (checked before writes, so a missing target is a clear error).
+    const REFERENCES: &'static [Reference] = &[];
+    /// Tables that refer to this one and block its deletion: (table, column, kind, name expression).
+    const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] = &[];
+
+    /// The row's meta columns.
+    fn meta(&self) -> &Meta<Self::Id>;
+    /// The row's meta columns, mutably (the store sets them).
+    fn meta_mut(&mut self) -> &mut Meta<Self::Id>;
+    /// The name as shown in messages (`prod_pg`, `db.link`).
+    fn display(&self) -> String;
+    /// The values of [`Record::NAME_COLUMNS`].
+    fn name_values(&self) -> Vec<Param>;
+    /// The values of [`Record::COLUMNS`]. Derived columns (such as `entity_ref`) are computed here.
+    fn values(&self) -> Vec<Param>;
+    /// Reads a row.
+    fn from_row(meta: Meta<Self::Id>, row: &Row) -> Result<Self>;
+}
+
+pub(crate) fn json_text(object: &JsonObject) -> Param {
+    Param::Text(serde_json::Value::Object(object.clone()).to_string())
+}
+
+pub(crate) fn parse_json(table: &'static str, text: &str) -> Result<JsonObject> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        _ => Err(CatalogError::Corrupt { table, problem: "a JSON column does not hold an object".to_owned() }),
+    }
+}
+
+pub(crate) fn parse_name(table: &'static str, text: String) -> Result<Name> {
+    Name::new(text).map_err(|e| CatalogError::Corrupt { table, problem: e.to_string() })
+}
+
+pub(crate) fn parse_id<Id: RecordId>(table: &'static str, text: &str) -> Result<Id> {
+    Uuid::parse_str(text)
+        .map(Id::from_uuid)
+        .map_err(|_| CatalogError::Corrupt { table, problem: "an id is not a UUID".to_owned() })
+}
+
+pub(crate) fn opt_id<Id: RecordId>(table: &'static str, text: Option<String>) -> Result<Option<Id>> {
+    text.map(|t| parse_id(table, &t)).transpose()
+}
+
+fn id_param<Id: RecordId>(id: Option<Id>) -> Param {
+    Param::OptText(id.map(|id| id.uuid().hyphenated().to_string()))
+}
+
+fn ts_param(ts: Option<Timestamp>) -> Param {
+    Param::OptInt(ts.map(Timestamp::as_micros))
+}
+
+fn ts(value: Option<i64>) -> Option<Timestamp> {
+    value.map(Timestamp::from_micros)
+}
+
+/// The outcome of the last TEST CONNECTION.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastTest {
+    /// When it ran.
+    pub at: Timestamp,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// How long it took.
+    pub latency_ms: Option<i64>,
+    /// Why it failed (redacted).
+    pub error: Option<String>,
+    /// The server version reported.
+    pub server_version: Option<String>,
+}
+
+/// A row of `external_connections`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    /// Id, timestamps, version.
+    pub meta: Meta<ConnectionId>,
+    /// Unique display name; `entity_ref` is `con::<name>`.
+    pub name: Name,
+    /// `postgresql`, `s3`, …
+    pub connection_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The options map (JSON object).
+    pub options: JsonObject,
+    /// The vault entry holding the credential.
+    pub credential_id: Option<VaultEntryId>,
+    /// The backend providing ambient identity.
+    pub credential_storage_id: Option<BackendId>,
+    /// Pool limit.
+    pub max_connections: Option<i64>,
+    /// Connect timeout.
+    pub timeout_seconds: Option<i64>,
+    /// The last TEST CONNECTION.
+    pub last_test: Option<LastTest>,
+}
+
+impl Connection {
+    /// `con::<name>`.
+    pub fn entity_ref(&self) -> String {
+        format!("con::{}", self.name)
+    }
+}
+
+impl Record for Connection {
+    type Id = ConnectionId;
+    const TABLE: &'static str = "external_connections";
+    const KIND: ObjectKind = ObjectKind::Connection;
+    const COLUMNS: &'static [&'static str] = &[
+        "display_name",
+        "entity_ref",
+        "connection_type",
+        "description",
+        "options",
+        "credential_id",
+        "credential_storage_id",
+        "max_connections",
+        "timeout_seconds",
+        "last_tested_at",
+        "last_test_status",
+        "last_test_latency_ms",
+        "last_test_error",
+        "server_version",
+    ];
+    const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
+    const REFERENCES: &'static [Reference] = &[
+        Reference { column: "credential_id", table: "vault_entries", kind: ObjectKind::VaultEntry },
+        Reference { column: "credential_storage_id", table: "vault_backends", kind: ObjectKind::CredentialStorage },
+    ];
+
+    fn meta(&self) -> &Meta<ConnectionId> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta<ConnectionId> {
+        &mut self.meta
+    }
+    fn display(&self) -> String {
+        self.name.to_string()
+    }
+    fn name_values(&self) -> Vec<Param> {
+        vec![Param::Text(self.name.to_string())]
+    }
+    fn values(&self) -> Vec<Param> {
+        let test = self.last_test.as_ref();
+        vec![
+            Param::Text(self.name.to_string()),
+            Param::Text(self.entity_ref()),
+            Param::Text(self.connection_type.clone()),
+            Param::OptText(self.description.clone()),
+            json_text(&self.options),
+            id_param(self.credential_id),
+            id_param(self.credential_storage_id),
+            Param::OptInt(self.max_connections),
+            Param::OptInt(self.timeout_seconds),
+            ts_param(test.map(|t| t.at)),
+            Param::OptText(test.map(|t| t.status.clone())),
+            Param::OptInt(test.and_then(|t| t.latency_ms)),
+            Param::OptText(test.and_then(|t| t.error.clone())),
+            Param::OptText(test.and_then(|t| t.server_version.clone())),
+        ]
+    }
+    fn from_row(meta: Meta<ConnectionId>, row: &Row) -> Result<Self> {
+        let t = Self::TABLE;
+        let last_test = match (row.opt_int("last_tested_at")?, row.opt_text("last_test_status")?) {
+            (Some(at), Some(status)) => Some(LastTest {
+                at: Timestamp::from_micros(at),
+                status,
+                latency_ms: row.opt_int("last_test_latency_ms")?,
+                error: row.opt_text("last_test_error")?,
+                server_version: row.opt_text("server_version")?,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            meta,
+            name: parse_name(t, row.text("display_name")?)?,
+            connection_type: row.text("connection_type")?,
+            description: row.opt_text("description")?,
+            options: parse_json(t, &row.text("options")?)?,
+            credential_id: opt_id(t, row.opt_text("credential_id")?)?,
+            credential_storage_id: opt_id(t, row.opt_text("credential_storage_id")?)?,
+            max_connections: row.opt_int("max_connections")?,
+            timeout_seconds: row.opt_int("timeout_seconds")?,
+            last_test,
+        })
+    }
+}
+
+/// A row of `vault_entries`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VaultEntry {
+    /// Id, timestamps, version.
+    pub meta: Meta<VaultEntryId>,
+    /// Unique display name.
+    pub name: Name,
+    /// `ENCRYPTION_KEY` or `CREDENTIAL`.
+    pub entry_type: String,
+    /// Metadata.
+    pub algorithm: Option<String>,
+    /// Metadata, bits.
+    pub key_size: Option<i64>,
+    /// The material's version (increases on ROTATE / SET SECRET).
+    pub current_version: i64,
+    /// The backend holding the material.
+    pub storage_backend_id: BackendId,
+    /// For linked entries: the backend's own name of the secret.
+    pub external_secret_name: Option<String>,
+    /// Set when a link owns the entry (hidden from SHOW VAULTS).
+    pub owner_link_id: Option<LinkId>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Advisory expiry.
+    pub expires_at: Option<Timestamp>,
+    /// Last rotation.
+    pub rotated_at: Option<Timestamp>,
+}
+
+impl Record for VaultEntry {
+    type Id = VaultEntryId;
+    const TABLE: &'static str = "vault_entries";
+    const KIND: ObjectKind = ObjectKind::VaultEntry;
+    const COLUMNS: &'static [&'static str] = &[
+        "display_name",
+        "entry_type",
+        "algorithm",
+        "key_size",
+        "current_version",
+        "storage_backend_id",
+        "external_secret_name",
+        "owner_link_id",
+        "description",
+        "expires_at",
+        "rotated_at",
+    ];
+    const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
+    const REFERENCES: &'static [Reference] = &[
+        Reference { column: "storage_backend_id", table: "vault_backends", kind: ObjectKind::CredentialStorage },
+        Reference { column: "owner_link_id", table: "links", kind: ObjectKind::Link },
+    ];
+    const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] = &[
+        ("external_connections", "credential_id", ObjectKind::Connection, "display_name"),
+        ("links", "credential_id", ObjectKind::Link, "database_name || '.' || name"),
+    ];
+
+    fn meta(&self) -> &Meta<VaultEntryId> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta<VaultEntryId> {
+        &mut self.meta
+    }
+    fn display(&self) -> String {
+        self.name.to_string()
+    }
+    fn name_values(&self) -> Vec<Param> {
+        vec![Param::Text(self.name.to_string())]
+    }
+    fn values(&self) -> Vec<Param> {
+        vec![
+            Param::Text(self.name.to_string()),
+            Param::Text(self.entry_type.clone()),
+            Param::OptText(self.algorithm.clone()),
+            Param::OptInt(self.key_size),
+            Param::Int(self.current_version),
+            id_param(Some(self.storage_backend_id)),
+            Param::OptText(self.external_secret_name.clone()),
+            id_param(self.owner_link_id),
+            Param::OptText(self.description.clone()),
+            ts_param(self.expires_at),
+            ts_param(self.rotated_at),
+        ]
+    }
+    fn from_row(meta: Meta<VaultEntryId>, row: &Row) -> Result<Self> {
+        let t = Self::TABLE;
+        Ok(Self {
+            meta,
+            name: parse_name(t, row.text("display_name")?)?,
+            entry_type: row.text("entry_type")?,
+            algorithm: row.opt_text("algorithm")?,
+            key_size: row.opt_int("key_size")?,
+            current_version: row.int("current_version")?,
+            storage_backend_id: parse_id(t, &row.text("storage_backend_id")?)?,
+            external_secret_name: row.opt_text("external_secret_name")?,
+            owner_link_id: opt_id(t, row.opt_text("owner_link_id")?)?,
+            description: row.opt_text("description")?,
+            expires_at: ts(row.opt_int("expires_at")?),
+            rotated_at: ts(row.opt_int("rotated_at")?),
+        })
+    }
+}
+
+/// A row of `vault_backends` (a credential storage).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    /// Id, timestamps, version.
+    pub meta: Meta<BackendId>,
+    /// Unique display name.
+    pub name: Name,
+    /// The plugin kind (`local`, `aws`, …).
+    pub backend_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Non-secret options only; secret ones live in the local backend under `backend::<id>`.
+    pub config: JsonObject,
+    /// Whether new entries may choose it.
+    pub active: bool,
+}
+
+impl Record for Backend {
+    type Id = BackendId;
+    const TABLE: &'static str = "vault_backends";
+    const KIND: ObjectKind = ObjectKind::CredentialStorage;
+    const COLUMNS: &'static [&'static str] = &["display_name", "backend_type", "description", "config", "active"];
+    const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
+    const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] = &[
+        ("vault_entries", "storage_backend_id", ObjectKind::VaultEntry, "display_name"),
+        ("external_connections", "credential_storage_id", ObjectKind::Connection, "display_name"),
+    ];
+
+    fn meta(&self) -> &Meta<BackendId> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta<BackendId> {
+        &mut self.meta
+    }
+    fn display(&self) -> String {
+        self.name.to_string()
+    }
+    fn name_values(&self) -> Vec<Param> {
+        vec![Param::Text(self.name.to_string())]
+    }
+    fn values(&self) -> Vec<Param> {
+        vec![
+            Param::Text(self.name.to_string()),
+            Param::Text(self.backend_type.clone()),
+            Param::OptText(self.description.clone()),
+            json_text(&self.config),
+            Param::Bool(self.active),
+        ]
+    }
+    fn from_row(meta: Meta<BackendId>, row: &Row) -> Result<Self> {
+        let t = Self::TABLE;
+        Ok(Self {
+            meta,
+            name: parse_name(t, row.text("display_name")?)?,
+            backend_type: row.text("backend_type")?,
+            description: row.opt_text("description")?,
+            config: parse_json(t, &row.text("config")?)?,
+            active: row.boolean("active")?,
+        })
+    }
+}
+
+/// A row of `links` (database-scoped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// Id, timestamps, version.
+    pub meta: Meta<LinkId>,
+    /// The database the link lives in.
+    pub database: Name,
+    /// Unique within the database.
+    pub name: Name,
+    /// `S3`, `KAFKA`, …
+    pub link_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// CONFIG (no secrets).
+    pub config: JsonObject,
+    /// The vault entry holding CREDENTIALS.
+    pub credential_id: Option<VaultEntryId>,
+}
+
+impl Record for Link {
+    type Id = LinkId;
+    const TABLE: &'static str = "links";
+    const KIND: ObjectKind = ObjectKind::Link;
+    const COLUMNS: &'static [&'static str] =
+        &["database_name", "name", "link_type", "description", "config", "credential_id"];
+    const NAME_COLUMNS: &'static [&'static str] = &["database_name", "name"];
+    const REFERENCES: &'static [Reference] =
+        &[Reference { column: "credential_id", table: "vault_entries", kind: ObjectKind::VaultEntry }];
+    const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] =
+        &[("pipelines", "link_id", ObjectKind::Pipeline, "database_name || '.' || name")];
+
+    fn meta(&self) -> &Meta<LinkId> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta<LinkId> {
+        &mut self.meta
+    }
+    fn display(&self) -> String {
+        format!("{}.{}", self.database, self.name)
+    }
+    fn name_values(&self) -> Vec<Param> {
+        vec![Param::Text(self.database.to_string()), Param::Text(self.name.to_string())]
+    }
+    fn values(&self) -> Vec<Param> {
+        vec![
+            Param::Text(self.database.to_string()),
+            Param::Text(self.name.to_string()),
+            Param::Text(self.link_type.clone()),
+            Param::OptText(self.description.clone()),
+            json_text(&self.config),
+            id_param(self.credential_id),
+        ]
+    }
+    fn from_row(meta: Meta<LinkId>, row: &Row) -> Result<Self> {
+        let t = Self::TABLE;
+        Ok(Self {
+            meta,
+            database: parse_name(t, row.text("database_name")?)?,
+            name: parse_name(t, row.text("name")?)?,
+            link_type: row.text("link_type")?,
+            description: row.opt_text("description")?,
+            config: parse_json(t, &row.text("config")?)?,
+            credential_id: opt_id(t, row.opt_text("credential_id")?)?,
+        })
+    }
+}
+
+/// A row of `pipelines` (database-scoped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// Id, timestamps, version.
+    pub meta: Meta<PipelineId>,
+    /// The database the pipeline lives in.
+    pub database: Name,
+    /// Unique within the database.
+    pub name: Name,
+    /// The link it loads through.
+    pub link_id: LinkId,
+    /// The path within the link's source.
+    pub path: String,
+    /// The target table.
+    pub target_table: String,
+    /// `Running`, `Paused` or `Stopped`.
+    pub state: String,
+    /// Progress, as JSON text.
+    pub cursor: Option<String>,
+}
+
+impl Record for Pipeline {
+    type Id = PipelineId;
+    const TABLE: &'static str = "pipelines";
+    const KIND: ObjectKind = ObjectKind::Pipeline;
+    const COLUMNS: &'static [&'static str] =
+        &["database_name", "name", "link_id", "path", "target_table", "state", "cursor"];
+    const NAME_COLUMNS: &'static [&'static str] = &["database_name", "name"];
+    const REFERENCES: &'static [Reference] = &[Reference { column: "link_id", table: "links", kind: ObjectKind::Link }];
+
+    fn meta(&self) -> &Meta<PipelineId> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta<PipelineId> {
+        &mut self.meta
+    }
+    fn display(&self) -> String {
+        format!("{}.{}", self.database, self.name)
+    }
+    fn name_values(&self) -> Vec<Param> {
+        vec![Param::Text(self.database.to_string()), Param::Text(self.name.to_string())]
+    }
+    fn values(&self) -> Vec<Param> {
+        vec![
+            Param::Text(self.database.to_string()),
+            Param::Text(self.name.to_string()),
+            id_param(Some(self.link_id)),
+            Param::Text(self.path.clone()),
+            Param::Text(self.target_table.clone()),
+            Param::Text(self.state.clone()),
+            Param::OptText(self.cursor.clone()),
+        ]
+    }
+    fn from_row(meta: Meta<PipelineId>, row: &Row) -> Result<Self> {
+        let t = Self::TABLE;
+        Ok(Self {
+            meta,
+            database: parse_name(t, row.text("database_name")?)?,
+            name: parse_name(t, row.text("name")?)?,
+            link_id: parse_id(t, &row.text("link_id")?)?,
+            path: row.text("path")?,
+            target_table: row.text("target_table")?,
+            state: row.text("state")?,
+            cursor: row.opt_text("cursor")?,
+        })
+    }
+}
+
+/// A row of `principals`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// Id, timestamps, version.
+    pub meta: Meta<PrincipalId>,
+    /// Unique name.
+    pub name: Name,
+    /// `admin`, `operator` or `viewer`.
+    pub role: String,
+}
+
+impl Record for Principal {
+    type Id = PrincipalId;
+    const TABLE: &'static str = "principals";
+    const KIND: ObjectKind = ObjectKind::Principal;
+    const COLUMNS: &'static [&'static str] = &["display_name", "role"];
+    const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
+    const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] =
+        &[("api_tokens", "principal_id", ObjectKind::Token, "display_name")];
+
+    fn meta(&self) -> &Meta<PrincipalId> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta<PrincipalId> {
+        &mut self.meta
+    }
+    fn display(&self) -> String {
+        self.name.to_string()
+    }
+    fn name_values(&self) -> Vec<Param> {
+        vec![Param::Text(self.name.to_string())]
+    }
+    fn values(&self) -> Vec<Param> {
+        vec![Param::Text(self.name.to_string()), Param::Text(self.role.clone())]
+    }
+    fn from_row(meta: Meta<PrincipalId>, row: &Row) -> Result<Self> {
+        Ok(Self { meta, name: parse_name(Self::TABLE, row.text("display_name")?)?, role: row.text("role")? })
+    }
+}
+
+/// A row of `api_tokens`: the token's hash, never the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    /// Id, timestamps, version.
+    pub meta: Meta<TokenId>,
+    /// Unique name.
+    pub name: Name,
+    /// Whose token it is.
+    pub principal_id: PrincipalId,
+    /// Hash of the token (hex).
+    pub token_hash: String,
+    /// Last successful use.
+    pub last_used_at: Option<Timestamp>,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// Revocation.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl Record for ApiToken {
+    type Id = TokenId;
+    const TABLE: &'static str = "api_tokens";
+    const KIND: ObjectKind = ObjectKind::Token;
+    const COLUMNS: &'static [&'static str] =
+        &["display_name", "principal_id", "token_hash", "last_used_at", "expires_at", "revoked_at"];
+    const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
+    const REFERENCES: &'static [Reference] =
+        &[Reference { column: "principal_id", table: "principals", kind: ObjectKind::Principal }];
+
+    fn meta(&self) -> &Meta<TokenId> {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta<TokenId> {
+        &mut self.meta
+    }
+    fn display(&self) -> String {
+        self.name.to_string()
+    }
+    fn name_values(&self) -> Vec<Param> {
+        vec![Param::Text(self.name.to_string())]
+    }
+    fn values(&self) -> Vec<Param> {
+        vec![
+            Param::Text(self.name.to_string()),
+            id_param(Some(self.principal_id)),
+            Param::Text(self.token_hash.clone()),
+            ts_param(self.last_used_at),
+            ts_param(self.expires_at),
+            ts_param(self.revoked_at),
+        ]
+    }
+    fn from_row(meta: Meta<TokenId>, row: &Row) -> Result<Self> {
+        let t = Self::TABLE;
+        Ok(Self {
+            meta,
+            name: parse_name(t, row.text("display_name")?)?,
+            principal_id: parse_id(t, &row.text("principal_id")?)?,
+            token_hash: row.text("token_hash")?,
+            last_used_at: ts(row.opt_int("last_used_at")?),
+            expires_at: ts(row.opt_int("expires_at")?),
+            revoked_at: ts(row.opt_int("revoked_at")?),
+        })
+    }
+}
+
+/// An audit record to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditRecord {
+    /// Who.
+    pub principal: String,
+    /// What (`connection.alter`, …).
+    pub action: String,
+    /// Which kind of object.
+    pub object_kind: ObjectKind,
+    /// Which object, by id.
+    pub object_id: Option<String>,
+    /// Which object, by name.
+    pub object_name: Option<String>,
+    /// `allowed`, `denied` or `failed`.
+    pub outcome: String,
+    /// Redacted detail (JSON object).
+    pub detail: JsonObject,
+}
+
+/// A stored audit record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Position in the log (increasing).
+    pub seq: i64,
+    /// When.
+    pub at: Timestamp,
+    /// The record as appended.
+    pub record: NewAuditRecord,
+}

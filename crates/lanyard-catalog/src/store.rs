@@ -1,0 +1,309 @@
+//! The transaction handle and the generic operations every table supports.
+
+use lanyard_core::ObjectKind;
+
+use crate::db::{Conn, Param, Row};
+use crate::error::{CatalogError, Result};
+use crate::model::{AuditRecord, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json};
+use crate::time::Timestamp;
+
+/// An open catalog transaction. Everything done through one `Tx` commits or rolls back together; the Control Plane
+/// changes several tables and appends the audit record through the same `Tx`.
+pub struct Tx {
+    pub(crate) conn: Conn,
+}
+
+fn id_text<Id: RecordId>(id: Id) -> Param {
+    Param::Text(id.uuid().hyphenated().to_string())
+}
+
+fn select_columns<R: Record>() -> String {
+    let mut columns = vec!["id", "created_at", "updated_at", "version"];
+    columns.extend_from_slice(R::COLUMNS);
+    columns.join(", ")
+}
+
+fn read<R: Record>(row: &Row) -> Result<R> {
+    let meta = Meta {
+        id: parse_id(R::TABLE, &row.text("id")?)?,
+        created_at: Timestamp::from_micros(row.int("created_at")?),
+        updated_at: Timestamp::from_micros(row.int("updated_at")?),
+        version: row.int("version")?,
+    };
+    R::from_row(meta, row)
+}
+
+/// `name_columns = $start, …` joined with AND.
+fn name_condition(columns: &[&str], start: usize) -> String {
+    columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", start + i)).collect::<Vec<_>>().join(" AND ")
+}
+
+impl Tx {
+    /// Ends a read transaction (a write transaction is committed by [`crate::Catalog::write`]).
+    pub async fn rollback(self) -> Result<()> {
+        self.conn.rollback().await
+    }
+
+    /// Inserts `record` as a new row: a fresh id unless the caller chose one, `version` 1, both timestamps now.
+    pub async fn insert<R: Record>(&mut self, mut record: R) -> Result<R> {
+        self.check_references(&record).await?;
+        let now = Timestamp::now();
+        {
+            let meta = record.meta_mut();
+            meta.created_at = now;
+            meta.updated_at = now;
+            meta.version = 1;
+        }
+        let columns = select_columns::<R>();
+        let placeholders: Vec<String> = (1..=R::COLUMNS.len() + 4).map(|i| format!("${i}")).collect();
+        let sql = format!("INSERT INTO {} ({columns}) VALUES ({})", R::TABLE, placeholders.join(", "));
+        let meta = record.meta();
+        let mut params =
+            vec![id_text(meta.id), Param::Int(now.as_micros()), Param::Int(now.as_micros()), Param::Int(1)];
+        params.extend(record.values());
+        match self.conn.execute(&sql, params).await {
+            Ok(_) => Ok(record),
+            Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                Err(CatalogError::AlreadyExists { kind: R::KIND, name: record.display() })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The row with `id`, if any.
+    pub async fn find<R: Record>(&mut self, id: R::Id) -> Result<Option<R>> {
+        let sql = format!("SELECT {} FROM {} WHERE id = $1", select_columns::<R>(), R::TABLE);
+        self.conn.fetch_optional(&sql, vec![id_text(id)]).await?.map(|row| read(&row)).transpose()
+    }
+
+    /// The row with `id`; [`CatalogError::NotFound`] otherwise.
+    pub async fn get<R: Record>(&mut self, id: R::Id) -> Result<R> {
+        self.find(id).await?.ok_or_else(|| CatalogError::NotFound { kind: R::KIND, name: id.to_string() })
+    }
+
+    /// The row named `name` (for links and pipelines: `[database, name]`), if any.
+    pub async fn find_by_name<R: Record>(&mut self, name: &[&str]) -> Result<Option<R>> {
+        let sql =
+            format!("SELECT {} FROM {} WHERE {}", select_columns::<R>(), R::TABLE, name_condition(R::NAME_COLUMNS, 1));
+        let params = name.iter().map(|n| Param::Text((*n).to_owned())).collect();
+        self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
+    }
+
+    /// The row named `name`; [`CatalogError::NotFound`] otherwise.
+    pub async fn get_by_name<R: Record>(&mut self, name: &[&str]) -> Result<R> {
+        self.find_by_name(name).await?.ok_or_else(|| CatalogError::NotFound { kind: R::KIND, name: name.join(".") })
+    }
+
+    /// Every row, ordered by name, optionally only those whose name contains `like` (case-insensitive, no
+    /// wildcards) and, for database-scoped tables, only those of `database`.
+    pub async fn list<R: Record>(&mut self, like: Option<&str>, database: Option<&str>) -> Result<Vec<R>> {
+        let name_column = R::NAME_COLUMNS.last().copied().unwrap_or("display_name");
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if let Some(like) = like {
+            params.push(Param::Text(format!("%{}%", escape_like(&like.to_lowercase()))));
+            conditions.push(format!("LOWER({name_column}) LIKE ${} ESCAPE '\\'", params.len()));
+        }
+        if let (Some(database), true) = (database, R::NAME_COLUMNS.len() == 2) {
+            params.push(Param::Text(database.to_owned()));
+            conditions.push(format!("database_name = ${}", params.len()));
+        }
+        let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+        let sql = format!(
+            "SELECT {} FROM {}{filter} ORDER BY {}",
+            select_columns::<R>(),
+            R::TABLE,
+            R::NAME_COLUMNS.join(", ")
+        );
+        self.conn.fetch_all(&sql, params).await?.iter().map(read).collect()
+    }
+
+    /// Writes `record` over the stored row if the stored version is still `record.meta.version`; returns the row as
+    /// stored, with `version + 1` and a new `updated_at`. A changed row is a [`CatalogError::VersionConflict`].
+    pub async fn update<R: Record>(&mut self, mut record: R) -> Result<R> {
+        self.check_references(&record).await?;
+        let expected = record.meta().version;
+        let now = Timestamp::now();
+        let assignments: Vec<String> =
+            R::COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
+        let sql = format!(
+            "UPDATE {} SET updated_at = $3, version = version + 1, {} WHERE id = $1 AND version = $2",
+            R::TABLE,
+            assignments.join(", ")
+        );
+        let mut params = vec![id_text(record.meta().id), Param::Int(expected), Param::Int(now.as_micros())];
+        params.extend(record.values());
+        let changed = match self.conn.execute(&sql, params).await {
+            Ok(changed) => changed,
+            Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                return Err(CatalogError::AlreadyExists { kind: R::KIND, name: record.display() });
+            }
+            Err(e) => return Err(e),
+        };
+        if changed == 0 {
+            return Err(self.missing_or_conflict::<R>(record.meta().id, &record.display(), expected).await);
+        }
+        let meta = record.meta_mut();
+        meta.version = expected + 1;
+        meta.updated_at = now;
+        Ok(record)
+    }
+
+    /// Deletes the row with `id` (if `expected_version` is given, only at that version). Refused with
+    /// [`CatalogError::StillReferenced`] while other rows refer to it.
+    pub async fn delete<R: Record>(&mut self, id: R::Id, expected_version: Option<i64>) -> Result<()> {
+        let current: R = self.get(id).await?;
+        if let Some(expected) = expected_version.filter(|&v| v != current.meta().version) {
+            return Err(CatalogError::VersionConflict {
+                kind: R::KIND,
+                name: current.display(),
+                expected,
+                actual: current.meta().version,
+            });
+        }
+        let mut dependents = Vec::new();
+        for (table, column, kind, name) in R::DEPENDENTS {
+            let sql = format!("SELECT {name} AS dependent FROM {table} WHERE {column} = $1 ORDER BY 1");
+            for row in self.conn.fetch_all(&sql, vec![id_text(id)]).await? {
+                dependents.push((*kind, row.text("dependent")?));
+            }
+        }
+        if !dependents.is_empty() {
+            return Err(CatalogError::StillReferenced { kind: R::KIND, name: current.display(), dependents });
+        }
+        let sql = format!("DELETE FROM {} WHERE id = $1 AND version = $2", R::TABLE);
+        let changed = self.conn.execute(&sql, vec![id_text(id), Param::Int(current.meta().version)]).await?;
+        if changed == 0 {
+            return Err(self.missing_or_conflict::<R>(id, &current.display(), current.meta().version).await);
+        }
+        Ok(())
+    }
+
+    /// Appends an audit record; returns its sequence number.
+    pub async fn append_audit(&mut self, record: &NewAuditRecord) -> Result<i64> {
+        let sql = "INSERT INTO audit_log (at, principal, action, object_kind, object_id, object_name, outcome, detail) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq";
+        let params = vec![
+            Param::Int(Timestamp::now().as_micros()),
+            Param::Text(record.principal.clone()),
+            Param::Text(record.action.clone()),
+            Param::Text(record.object_kind.noun().to_owned()),
+            Param::OptText(record.object_id.clone()),
+            Param::OptText(record.object_name.clone()),
+            Param::Text(record.outcome.clone()),
+            Param::Text(serde_json::Value::Object(record.detail.clone()).to_string()),
+        ];
+        let row = self.conn.fetch_optional(sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
+            table: "audit_log",
+            problem: "INSERT … RETURNING returned no row".to_owned(),
+        })?;
+        row.int("seq")
+    }
+
+    /// Audit records after `since` (a sequence number), oldest first, optionally only those about `object` (an id or
+    /// a name), at most `limit`.
+    pub async fn list_audit(
+        &mut self,
+        since: Option<i64>,
+        object: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        let mut params = vec![Param::Int(since.unwrap_or(0)), Param::Int(limit)];
+        let mut filter = String::new();
+        if let Some(object) = object {
+            params.push(Param::Text(object.to_owned()));
+            filter = " AND (object_id = $3 OR object_name = $3)".to_owned();
+        }
+        let sql = format!(
+            "SELECT seq, at, principal, action, object_kind, object_id, object_name, outcome, detail FROM audit_log \
+             WHERE seq > $1{filter} ORDER BY seq LIMIT $2"
+        );
+        let rows = self.conn.fetch_all(&sql, params).await?;
+        rows.iter()
+            .map(|row| {
+                let kind = row.text("object_kind")?;
+                Ok(AuditRecord {
+                    seq: row.int("seq")?,
+                    at: Timestamp::from_micros(row.int("at")?),
+                    record: NewAuditRecord {
+                        principal: row.text("principal")?,
+                        action: row.text("action")?,
+                        object_kind: object_kind(&kind)?,
+                        object_id: row.opt_text("object_id")?,
+                        object_name: row.opt_text("object_name")?,
+                        outcome: row.text("outcome")?,
+                        detail: parse_json("audit_log", &row.text("detail")?)?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Counts rows of a table (for tests and diagnostics).
+    pub async fn count<R: Record>(&mut self) -> Result<i64> {
+        let row = self.conn.fetch_optional(&format!("SELECT COUNT(*) AS n FROM {}", R::TABLE), vec![]).await?;
+        row.map_or(Ok(0), |row| row.int("n"))
+    }
+
+    async fn check_references<R: Record>(&mut self, record: &R) -> Result<()> {
+        let values = record.values();
+        for reference in R::REFERENCES {
+            let index = R::COLUMNS.iter().position(|c| *c == reference.column).expect("reference column is a column");
+            let id = match &values[index] {
+                Param::Text(id) => id.clone(),
+                Param::OptText(Some(id)) => id.clone(),
+                _ => continue,
+            };
+            let sql = format!("SELECT 1 AS present FROM {} WHERE id = $1", reference.table);
+            if self.conn.fetch_optional(&sql, vec![Param::Text(id.clone())]).await?.is_none() {
+                return Err(CatalogError::MissingReference {
+                    kind: reference.kind,
+                    id,
+                    referrer: R::KIND,
+                    name: record.display(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn missing_or_conflict<R: Record>(&mut self, id: R::Id, name: &str, expected: i64) -> CatalogError {
+        let sql = format!("SELECT version FROM {} WHERE id = $1", R::TABLE);
+        match self.conn.fetch_optional(&sql, vec![id_text(id)]).await {
+            Ok(Some(row)) => match row.int("version") {
+                Ok(actual) => CatalogError::VersionConflict { kind: R::KIND, name: name.to_owned(), expected, actual },
+                Err(e) => e,
+            },
+            Ok(None) => CatalogError::NotFound { kind: R::KIND, name: name.to_owned() },
+            Err(e) => e,
+        }
+    }
+}
+
+/// Escapes `%`, `_` and `\` so a LIKE pattern matches them literally.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn object_kind(noun: &str) -> Result<ObjectKind> {
+    [
+        ObjectKind::Connection,
+        ObjectKind::VaultEntry,
+        ObjectKind::CredentialStorage,
+        ObjectKind::Link,
+        ObjectKind::Pipeline,
+        ObjectKind::Database,
+        ObjectKind::Principal,
+        ObjectKind::Token,
+    ]
+    .into_iter()
+    .find(|k| k.noun() == noun)
+    .ok_or_else(|| CatalogError::Corrupt { table: "audit_log", problem: format!("unknown object kind {noun:?}") })
+}

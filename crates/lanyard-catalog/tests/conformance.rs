@@ -1,0 +1,442 @@
+//! One conformance suite, run against SQLite (a temporary file) and PostgreSQL (the service on 127.0.0.1:5432,
+//! `LANYARD_TEST_PG` to override; each test creates and drops its own database). Test names say which backend they
+//! ran on. A missing PostgreSQL fails the `postgres_*` tests loudly: they never skip.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lanyard_catalog::{
+    Backend, Catalog, CatalogError, Connection, JsonObject, Link, MIGRATIONS, Meta, Migration, NewAuditRecord,
+    Pipeline, VaultEntry,
+};
+use lanyard_core::{LOCAL_BACKEND_ID, Name, ObjectKind};
+
+/// A catalog in a fresh database, removed when dropped.
+struct TestDb {
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin_url: String, database: String },
+}
+
+impl TestDb {
+    async fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("lanyard-catalog-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("catalog.db");
+        Self { url: format!("sqlite://{}", file.display()), cleanup: Cleanup::File(dir) }
+    }
+
+    async fn postgres() -> Self {
+        let admin_url = std::env::var("LANYARD_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let database = format!("lanyard_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx_admin(&admin_url).await;
+        sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.expect("create test database");
+        admin.close().await;
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
+        Self { url: format!("{base}/{database}"), cleanup: Cleanup::Postgres { admin_url, database } }
+    }
+
+    async fn open(&self) -> Catalog {
+        Catalog::open(&self.url).await.expect("open catalog")
+    }
+
+    async fn drop_database(self) {
+        match self.cleanup {
+            Cleanup::File(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, database } => {
+                let admin = sqlx_admin(&admin_url).await;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await.unwrap();
+                admin.close().await;
+            }
+        }
+    }
+}
+
+async fn sqlx_admin(url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is required for the postgres_* catalog tests ({url}): {e}; set LANYARD_TEST_PG to another server")
+    })
+}
+
+/// Declares `sqlite_<name>` and `postgres_<name>` tests running `body(catalog, db)`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = super::TestDb::sqlite().await;
+                super::$name(&db).await;
+                db.drop_database().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = super::TestDb::postgres().await;
+                super::$name(&db).await;
+                db.drop_database().await;
+            })*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent_and_seed_the_local_backend,
+    a_tampered_migration_is_detected,
+    connections_round_trip_with_typed_errors,
+    names_are_unique_and_links_are_unique_per_database,
+    list_filters_case_insensitively_without_wildcards,
+    references_are_checked_and_dependents_block_deletes,
+    audit_records_append_in_order,
+    a_transaction_that_fails_at_its_last_step_changes_nothing,
+    concurrent_version_checked_updates_lose_nothing,
+);
+
+fn name(n: &str) -> Name {
+    Name::new(n).unwrap()
+}
+
+fn connection(n: &str) -> Connection {
+    let mut options = JsonObject::new();
+    options.insert("host".into(), "db.example.com".into());
+    options.insert("port".into(), "5432".into());
+    Connection {
+        meta: Meta::new(),
+        name: name(n),
+        connection_type: "postgresql".into(),
+        description: Some("primary".into()),
+        options,
+        credential_id: None,
+        credential_storage_id: None,
+        max_connections: Some(8),
+        timeout_seconds: None,
+        last_test: None,
+    }
+}
+
+fn entry(n: &str) -> VaultEntry {
+    VaultEntry {
+        meta: Meta::new(),
+        name: name(n),
+        entry_type: "CREDENTIAL".into(),
+        algorithm: None,
+        key_size: None,
+        current_version: 1,
+        storage_backend_id: LOCAL_BACKEND_ID,
+        external_secret_name: None,
+        owner_link_id: None,
+        description: None,
+        expires_at: None,
+        rotated_at: None,
+    }
+}
+
+fn link(db: &str, n: &str) -> Link {
+    Link {
+        meta: Meta::new(),
+        database: name(db),
+        name: name(n),
+        link_type: "S3".into(),
+        description: None,
+        config: JsonObject::new(),
+        credential_id: None,
+    }
+}
+
+async fn migrations_are_idempotent_and_seed_the_local_backend(db: &TestDb) {
+    let first = db.open().await;
+    first.close().await;
+    let catalog = db.open().await; // applying twice is a no-op
+    let local: Backend = catalog.get(LOCAL_BACKEND_ID).await.unwrap();
+    assert_eq!((local.name.as_str(), local.backend_type.as_str(), local.active), ("local", "local", true));
+    let backends: Vec<Backend> = catalog.list(None, None).await.unwrap();
+    assert_eq!(backends.len(), 1, "the local backend is seeded exactly once");
+    catalog.close().await;
+}
+
+async fn a_tampered_migration_is_detected(db: &TestDb) {
+    db.open().await.close().await;
+    let tampered = [Migration {
+        version: 1,
+        name: "initial",
+        sqlite: "CREATE TABLE x (y INTEGER);",
+        postgres: "CREATE TABLE x (y INTEGER);",
+    }];
+    let error = Catalog::open_with(&db.url, &tampered).await.unwrap_err();
+    assert!(
+        matches!(&error, CatalogError::Migration { version: 1, problem, .. } if problem.contains("checksum")),
+        "{error}"
+    );
+    // A catalog migrated by a newer build is refused by an older one.
+    let error = Catalog::open_with(&db.url, &[]).await.unwrap_err();
+    assert!(error.to_string().contains("unknown to this build"), "{error}");
+    assert_eq!(MIGRATIONS.len(), 1);
+}
+
+async fn connections_round_trip_with_typed_errors(db: &TestDb) {
+    let catalog = db.open().await;
+    let created = catalog.write(async |tx| tx.insert(connection("prod_pg")).await).await.unwrap();
+    assert_eq!(created.meta.version, 1);
+    assert_eq!(created.entity_ref(), "con::prod_pg");
+    let by_id: Connection = catalog.get(created.meta.id).await.unwrap();
+    let by_name: Connection = catalog.get_by_name(&["prod_pg"]).await.unwrap();
+    assert_eq!(by_id, created);
+    assert_eq!(by_name, created);
+    assert_eq!(by_id.options.keys().collect::<Vec<_>>(), ["host", "port"], "option order is kept");
+
+    // Rename keeps the id; the old name is gone.
+    let mut renamed = created.clone();
+    renamed.name = name("prod_pg_v2");
+    let renamed = catalog.write(async |tx| tx.update(renamed.clone()).await).await.unwrap();
+    assert_eq!((renamed.meta.id, renamed.meta.version), (created.meta.id, 2));
+    assert!(renamed.meta.updated_at >= created.meta.updated_at);
+    let missing = catalog.get_by_name::<Connection>(&["prod_pg"]).await.unwrap_err();
+    assert!(matches!(&missing, CatalogError::NotFound { kind: ObjectKind::Connection, name } if name == "prod_pg"));
+    assert_eq!(missing.to_string(), "connection \"prod_pg\" does not exist");
+
+    // A stale version is a version conflict, not a crash.
+    let stale = catalog.write(async |tx| tx.update(created.clone()).await).await.unwrap_err();
+    assert!(matches!(stale, CatalogError::VersionConflict { expected: 1, actual: 2, .. }), "{stale}");
+
+    // Duplicates are "already exists".
+    let dup = catalog.write(async |tx| tx.insert(connection("prod_pg_v2")).await).await.unwrap_err();
+    assert!(matches!(&dup, CatalogError::AlreadyExists { kind: ObjectKind::Connection, name } if name == "prod_pg_v2"));
+
+    // Delete with a stale expected version is refused; with the right one it works.
+    let refused = catalog.write(async |tx| tx.delete::<Connection>(created.meta.id, Some(1)).await).await.unwrap_err();
+    assert!(matches!(refused, CatalogError::VersionConflict { .. }));
+    catalog.write(async |tx| tx.delete::<Connection>(created.meta.id, Some(2)).await).await.unwrap();
+    let gone = catalog.get::<Connection>(created.meta.id).await.unwrap_err();
+    assert!(matches!(gone, CatalogError::NotFound { .. }));
+    catalog.close().await;
+}
+
+async fn names_are_unique_and_links_are_unique_per_database(db: &TestDb) {
+    let catalog = db.open().await;
+    catalog.write(async |tx| tx.insert(link("db1", "l")).await).await.unwrap();
+    catalog.write(async |tx| tx.insert(link("db2", "l")).await).await.unwrap();
+    let dup = catalog.write(async |tx| tx.insert(link("db1", "l")).await).await.unwrap_err();
+    assert!(matches!(&dup, CatalogError::AlreadyExists { kind: ObjectKind::Link, name } if name == "db1.l"), "{dup}");
+    let in_db1: Vec<Link> = catalog.list(None, Some("db1")).await.unwrap();
+    assert_eq!(in_db1.len(), 1);
+    let found: Link = catalog.get_by_name(&["db2", "l"]).await.unwrap();
+    assert_eq!(found.database.as_str(), "db2");
+    // Names are case-sensitive.
+    catalog.write(async |tx| tx.insert(connection("Prod")).await).await.unwrap();
+    catalog.write(async |tx| tx.insert(connection("prod")).await).await.unwrap();
+    catalog.close().await;
+}
+
+async fn list_filters_case_insensitively_without_wildcards(db: &TestDb) {
+    let catalog = db.open().await;
+    for n in ["Prod_PG", "prod_mysql", "staging", "100%_real", "a_b"] {
+        catalog.write(async |tx| tx.insert(connection(n)).await).await.unwrap();
+    }
+    let names = async |like: &str| -> Vec<String> {
+        let rows: Vec<Connection> = catalog.list(Some(like), None).await.unwrap();
+        rows.into_iter().map(|c| c.name.to_string()).collect()
+    };
+    assert_eq!(names("PROD").await, ["Prod_PG", "prod_mysql"]);
+    assert_eq!(names("%").await, ["100%_real"], "% is literal, not a wildcard");
+    assert_eq!(names("_").await, ["100%_real", "Prod_PG", "a_b", "prod_mysql"].map(String::from).to_vec().tap_sort());
+    assert!(names("nothing").await.is_empty());
+    catalog.close().await;
+}
+
+trait TapSort {
+    fn tap_sort(self) -> Self;
+}
+
+impl TapSort for Vec<String> {
+    fn tap_sort(mut self) -> Self {
+        self.sort();
+        self
+    }
+}
+
+async fn references_are_checked_and_dependents_block_deletes(db: &TestDb) {
+    let catalog = db.open().await;
+    // A reference to a missing entry is refused with a clear error.
+    let mut dangling = connection("c");
+    dangling.credential_id = Some(lanyard_core::VaultEntryId::new_random());
+    let error = catalog.write(async |tx| tx.insert(dangling.clone()).await).await.unwrap_err();
+    assert!(matches!(error, CatalogError::MissingReference { kind: ObjectKind::VaultEntry, .. }), "{error}");
+
+    let pw = catalog.write(async |tx| tx.insert(entry("pg_login")).await).await.unwrap();
+    let mut c = connection("c");
+    c.credential_id = Some(pw.meta.id);
+    catalog.write(async |tx| tx.insert(c.clone()).await).await.unwrap();
+    let mut l = link("db", "l");
+    l.credential_id = Some(pw.meta.id);
+    let l = catalog.write(async |tx| tx.insert(l.clone()).await).await.unwrap();
+    let p = Pipeline {
+        meta: Meta::new(),
+        database: name("db"),
+        name: name("p"),
+        link_id: l.meta.id,
+        path: "bucket/".into(),
+        target_table: "t".into(),
+        state: "Stopped".into(),
+        cursor: None,
+    };
+    catalog.write(async |tx| tx.insert(p.clone()).await).await.unwrap();
+
+    let error = catalog.write(async |tx| tx.delete::<VaultEntry>(pw.meta.id, None).await).await.unwrap_err();
+    match &error {
+        CatalogError::StillReferenced { kind: ObjectKind::VaultEntry, name, dependents } => {
+            assert_eq!(name, "pg_login");
+            assert_eq!(dependents, &[(ObjectKind::Connection, "c".to_owned()), (ObjectKind::Link, "db.l".to_owned())]);
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(error.to_string(), "vault entry \"pg_login\" is still referenced by connection \"c\", link \"db.l\"");
+    let error = catalog.write(async |tx| tx.delete::<Link>(l.meta.id, None).await).await.unwrap_err();
+    assert!(error.to_string().contains("pipeline \"db.p\""), "{error}");
+    let error = catalog.write(async |tx| tx.delete::<Backend>(LOCAL_BACKEND_ID, None).await).await.unwrap_err();
+    assert!(matches!(error, CatalogError::StillReferenced { .. }));
+    catalog.close().await;
+}
+
+async fn audit_records_append_in_order(db: &TestDb) {
+    let catalog = db.open().await;
+    for i in 0..5 {
+        let mut detail = JsonObject::new();
+        detail.insert("i".into(), i.into());
+        let record = NewAuditRecord {
+            principal: "admin".into(),
+            action: "connection.alter".into(),
+            object_kind: ObjectKind::Connection,
+            object_id: None,
+            object_name: Some(if i % 2 == 0 { "even".into() } else { "odd".into() }),
+            outcome: "allowed".into(),
+            detail,
+        };
+        catalog.write(async |tx| tx.append_audit(&record).await).await.unwrap();
+    }
+    let all = catalog.read(async |tx| tx.list_audit(None, None, 100).await).await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let even = catalog.read(async |tx| tx.list_audit(None, Some("even"), 100).await).await.unwrap();
+    assert_eq!(even.len(), 3);
+    let since = catalog.read(async |tx| tx.list_audit(Some(all[2].seq), None, 100).await).await.unwrap();
+    assert_eq!(since.len(), 2);
+    assert_eq!(all[4].record.detail["i"], 4);
+    catalog.close().await;
+}
+
+/// Snapshot of every table the test touches, to compare before and after.
+async fn snapshot(catalog: &Catalog) -> (Vec<Connection>, Vec<VaultEntry>, Vec<Backend>, usize) {
+    (
+        catalog.list(None, None).await.unwrap(),
+        catalog.list(None, None).await.unwrap(),
+        catalog.list(None, None).await.unwrap(),
+        catalog.read(async |tx| tx.list_audit(None, None, 1000).await).await.unwrap().len(),
+    )
+}
+
+async fn a_transaction_that_fails_at_its_last_step_changes_nothing(db: &TestDb) {
+    let catalog = db.open().await;
+    let c = catalog.write(async |tx| tx.insert(connection("c")).await).await.unwrap();
+    let before = snapshot(&catalog).await;
+    let error = catalog
+        .write(async |tx| {
+            let e = tx.insert(entry("new_entry")).await?;
+            let mut changed = c.clone();
+            changed.credential_id = Some(e.meta.id);
+            changed.name = name("renamed");
+            tx.update(changed).await?;
+            tx.append_audit(&NewAuditRecord {
+                principal: "admin".into(),
+                action: "connection.alter".into(),
+                object_kind: ObjectKind::Connection,
+                object_id: Some(c.meta.id.to_string()),
+                object_name: Some("c".into()),
+                outcome: "allowed".into(),
+                detail: JsonObject::new(),
+            })
+            .await?;
+            // The last step fails: a duplicate name.
+            tx.insert(connection("renamed")).await
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CatalogError::AlreadyExists { .. }), "{error}");
+    assert_eq!(snapshot(&catalog).await, before, "every table is unchanged");
+    catalog.close().await;
+}
+
+async fn concurrent_version_checked_updates_lose_nothing(db: &TestDb) {
+    const TASKS: usize = 8;
+    const UPDATES: usize = 200;
+    const ROWS: usize = 3;
+    let catalog = db.open().await;
+    let mut ids = Vec::new();
+    for r in 0..ROWS {
+        let mut c = connection(&format!("row{r}"));
+        c.options = JsonObject::new();
+        ids.push(catalog.write(async |tx| tx.insert(c.clone()).await).await.unwrap().meta.id);
+    }
+    let ids = Arc::new(ids);
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let catalog = catalog.clone();
+        let ids = ids.clone();
+        tasks.push(tokio::spawn(async move {
+            // (row, version after the update, the key it added) for every committed update.
+            let mut committed = Vec::new();
+            let mut conflicts = 0;
+            for i in 0..UPDATES {
+                let row = (task + i) % ROWS;
+                let current: Connection = catalog.get(ids[row]).await.unwrap();
+                let mut next = current.clone();
+                let key = format!("t{task}_{i}");
+                next.options.insert(key.clone(), serde_json::Value::from(i));
+                next.description = Some(key.clone());
+                match catalog.update(next).await {
+                    Ok(stored) => committed.push((row, stored.meta.version, key)),
+                    Err(CatalogError::VersionConflict { .. }) => conflicts += 1,
+                    Err(other) => panic!("an update failed with something other than a version conflict: {other}"),
+                }
+            }
+            (committed, conflicts)
+        }));
+    }
+    let mut by_row: BTreeMap<usize, Vec<(i64, String)>> = BTreeMap::new();
+    let mut total_conflicts = 0;
+    for task in tasks {
+        let (committed, conflicts) = task.await.unwrap();
+        total_conflicts += conflicts;
+        for (row, version, key) in committed {
+            by_row.entry(row).or_default().push((version, key));
+        }
+    }
+    let mut total_committed = 0;
+    for (row, mut updates) in by_row {
+        updates.sort();
+        total_committed += updates.len();
+        // Versions are 2, 3, …: each committed update is exactly one step, none lost or applied twice.
+        let versions: Vec<i64> = updates.iter().map(|(v, _)| *v).collect();
+        assert_eq!(versions, (2..2 + updates.len() as i64).collect::<Vec<_>>(), "row {row}");
+        // Serial replay of the committed updates in commit order gives the stored state.
+        let mut replay = JsonObject::new();
+        for (i, (_, key)) in updates.iter().enumerate() {
+            let value: usize = key.rsplit('_').next().unwrap().parse().unwrap();
+            replay.insert(key.clone(), serde_json::Value::from(value));
+            let _ = i;
+        }
+        let stored: Connection = catalog.get(ids[row]).await.unwrap();
+        assert_eq!(stored.options, replay, "row {row}");
+        assert_eq!(stored.description.as_deref(), updates.last().map(|(_, k)| k.as_str()));
+        assert_eq!(stored.meta.version, 1 + updates.len() as i64);
+    }
+    assert_eq!(total_committed + total_conflicts, TASKS * UPDATES);
+    assert!(total_committed >= ROWS, "some updates commit");
+    catalog.close().await;
+}
