@@ -134,8 +134,14 @@ impl Catalog {
     /// [`Catalog::open`] with an explicit migration list (for tests of the migration machinery).
     pub async fn open_with(url: &str, migrations: &[Migration]) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| CatalogError::InvalidUrl(e.to_string()))?
+            let options = SqliteConnectOptions::from_str(url).map_err(|e| CatalogError::InvalidUrl(e.to_string()))?;
+            // Create the file's directory too, so `sqlite://./lanyard-data/catalog.db` works on a fresh machine.
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    CatalogError::InvalidUrl(format!("cannot create the directory {}: {e}", dir.display()))
+                })?;
+            }
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)

@@ -25,8 +25,7 @@ enum Cleanup {
 impl TestDb {
     async fn sqlite() -> Self {
         let dir = std::env::temp_dir().join(format!("lanyard-catalog-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("catalog.db");
+        let file = dir.join("nested/dir/catalog.db"); // the directories are created by open
         Self { url: format!("sqlite://{}", file.display()), cleanup: Cleanup::File(dir) }
     }
 
