@@ -142,6 +142,37 @@ fn ts(value: Option<i64>) -> Option<Timestamp> {
     value.map(Timestamp::from_micros)
 }
 
+/// The [`Record`] methods every row struct writes the same way: `meta`, `meta_mut`, and the name, either a plain
+/// `name` or a database-scoped `database.name`.
+macro_rules! record_common {
+    ($id:ty, named) => {
+        record_common!(@meta $id);
+        fn display(&self) -> String {
+            self.name.to_string()
+        }
+        fn name_values(&self) -> Vec<Param> {
+            vec![Param::Text(self.name.to_string())]
+        }
+    };
+    ($id:ty, scoped) => {
+        record_common!(@meta $id);
+        fn display(&self) -> String {
+            format!("{}.{}", self.database, self.name)
+        }
+        fn name_values(&self) -> Vec<Param> {
+            vec![Param::Text(self.database.to_string()), Param::Text(self.name.to_string())]
+        }
+    };
+    (@meta $id:ty) => {
+        fn meta(&self) -> &Meta<$id> {
+            &self.meta
+        }
+        fn meta_mut(&mut self) -> &mut Meta<$id> {
+            &mut self.meta
+        }
+    };
+}
+
 /// The outcome of the last TEST CONNECTION.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastTest {
@@ -215,18 +246,7 @@ impl Record for Connection {
         Reference { column: "credential_storage_id", table: "vault_backends", kind: ObjectKind::CredentialStorage },
     ];
 
-    fn meta(&self) -> &Meta<ConnectionId> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta<ConnectionId> {
-        &mut self.meta
-    }
-    fn display(&self) -> String {
-        self.name.to_string()
-    }
-    fn name_values(&self) -> Vec<Param> {
-        vec![Param::Text(self.name.to_string())]
-    }
+    record_common!(ConnectionId, named);
     fn values(&self) -> Vec<Param> {
         let test = self.last_test.as_ref();
         vec![
@@ -329,18 +349,7 @@ impl Record for VaultEntry {
         ("links", "credential_id", ObjectKind::Link, "database_name || '.' || name"),
     ];
 
-    fn meta(&self) -> &Meta<VaultEntryId> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta<VaultEntryId> {
-        &mut self.meta
-    }
-    fn display(&self) -> String {
-        self.name.to_string()
-    }
-    fn name_values(&self) -> Vec<Param> {
-        vec![Param::Text(self.name.to_string())]
-    }
+    record_common!(VaultEntryId, named);
     fn values(&self) -> Vec<Param> {
         vec![
             Param::Text(self.name.to_string()),
@@ -403,18 +412,7 @@ impl Record for Backend {
         ("external_connections", "credential_storage_id", ObjectKind::Connection, "display_name"),
     ];
 
-    fn meta(&self) -> &Meta<BackendId> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta<BackendId> {
-        &mut self.meta
-    }
-    fn display(&self) -> String {
-        self.name.to_string()
-    }
-    fn name_values(&self) -> Vec<Param> {
-        vec![Param::Text(self.name.to_string())]
-    }
+    record_common!(BackendId, named);
     fn values(&self) -> Vec<Param> {
         vec![
             Param::Text(self.name.to_string()),
@@ -468,18 +466,7 @@ impl Record for Link {
     const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] =
         &[("pipelines", "link_id", ObjectKind::Pipeline, "database_name || '.' || name")];
 
-    fn meta(&self) -> &Meta<LinkId> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta<LinkId> {
-        &mut self.meta
-    }
-    fn display(&self) -> String {
-        format!("{}.{}", self.database, self.name)
-    }
-    fn name_values(&self) -> Vec<Param> {
-        vec![Param::Text(self.database.to_string()), Param::Text(self.name.to_string())]
-    }
+    record_common!(LinkId, scoped);
     fn values(&self) -> Vec<Param> {
         vec![
             Param::Text(self.database.to_string()),
@@ -534,18 +521,7 @@ impl Record for Pipeline {
     const NAME_COLUMNS: &'static [&'static str] = &["database_name", "name"];
     const REFERENCES: &'static [Reference] = &[Reference { column: "link_id", table: "links", kind: ObjectKind::Link }];
 
-    fn meta(&self) -> &Meta<PipelineId> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta<PipelineId> {
-        &mut self.meta
-    }
-    fn display(&self) -> String {
-        format!("{}.{}", self.database, self.name)
-    }
-    fn name_values(&self) -> Vec<Param> {
-        vec![Param::Text(self.database.to_string()), Param::Text(self.name.to_string())]
-    }
+    record_common!(PipelineId, scoped);
     fn values(&self) -> Vec<Param> {
         vec![
             Param::Text(self.database.to_string()),
@@ -592,18 +568,7 @@ impl Record for Principal {
     const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] =
         &[("api_tokens", "principal_id", ObjectKind::Token, "display_name")];
 
-    fn meta(&self) -> &Meta<PrincipalId> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta<PrincipalId> {
-        &mut self.meta
-    }
-    fn display(&self) -> String {
-        self.name.to_string()
-    }
-    fn name_values(&self) -> Vec<Param> {
-        vec![Param::Text(self.name.to_string())]
-    }
+    record_common!(PrincipalId, named);
     fn values(&self) -> Vec<Param> {
         vec![Param::Text(self.name.to_string()), Param::Text(self.role.clone())]
     }
@@ -641,18 +606,7 @@ impl Record for ApiToken {
     const REFERENCES: &'static [Reference] =
         &[Reference { column: "principal_id", table: "principals", kind: ObjectKind::Principal }];
 
-    fn meta(&self) -> &Meta<TokenId> {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta<TokenId> {
-        &mut self.meta
-    }
-    fn display(&self) -> String {
-        self.name.to_string()
-    }
-    fn name_values(&self) -> Vec<Param> {
-        vec![Param::Text(self.name.to_string())]
-    }
+    record_common!(TokenId, named);
     fn values(&self) -> Vec<Param> {
         vec![
             Param::Text(self.name.to_string()),
