@@ -46,7 +46,8 @@ impl Tx {
 
     /// Inserts `record` as a new row: a fresh id unless the caller chose one, `version` 1, both timestamps now.
     pub async fn insert<R: Record>(&mut self, mut record: R) -> Result<R> {
-        self.check_references(&record).await?;
+        let values = record.values();
+        self.check_references(&record, &values).await?;
         let now = Timestamp::now();
         {
             let meta = record.meta_mut();
@@ -60,7 +61,7 @@ impl Tx {
         let meta = record.meta();
         let mut params =
             vec![id_text(meta.id), Param::Int(now.as_micros()), Param::Int(now.as_micros()), Param::Int(1)];
-        params.extend(record.values());
+        params.extend(values);
         match self.conn.execute(&sql, params).await {
             Ok(_) => Ok(record),
             Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
@@ -121,7 +122,8 @@ impl Tx {
     /// Writes `record` over the stored row if the stored version is still `record.meta.version`; returns the row as
     /// stored, with `version + 1` and a new `updated_at`. A changed row is a [`CatalogError::VersionConflict`].
     pub async fn update<R: Record>(&mut self, mut record: R) -> Result<R> {
-        self.check_references(&record).await?;
+        let values = record.values();
+        self.check_references(&record, &values).await?;
         let expected = record.meta().version;
         let now = Timestamp::now();
         let assignments: Vec<String> =
@@ -132,7 +134,7 @@ impl Tx {
             assignments.join(", ")
         );
         let mut params = vec![id_text(record.meta().id), Param::Int(expected), Param::Int(now.as_micros())];
-        params.extend(record.values());
+        params.extend(values);
         let changed = match self.conn.execute(&sql, params).await {
             Ok(changed) => changed,
             Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
@@ -245,8 +247,8 @@ impl Tx {
         row.map_or(Ok(0), |row| row.int("n"))
     }
 
-    async fn check_references<R: Record>(&mut self, record: &R) -> Result<()> {
-        let values = record.values();
+    /// Checks that every id in a reference column of `values` (the record's [`Record::values`]) exists.
+    async fn check_references<R: Record>(&mut self, record: &R, values: &[Param]) -> Result<()> {
         for reference in R::REFERENCES {
             let index = R::COLUMNS.iter().position(|c| *c == reference.column).expect("reference column is a column");
             let id = match &values[index] {

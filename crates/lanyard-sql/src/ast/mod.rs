@@ -48,7 +48,7 @@ pub use connection::{
 pub use link::{AlterLink, CreateLink, DropLink, LinkSet, LinkType, ShowCreateLink, ShowLinks, Use};
 pub use pipeline::{CreatePipeline, DropPipeline, LoadOptions, LoadToken, ShowPipelines, StartPipeline, StopPipeline};
 pub use print::{KEYWORDS, Printer, ToSql};
-pub(crate) use print::{is_bare_key, is_keyword};
+pub(crate) use print::{is_bare_identifier, is_bare_key, is_keyword};
 pub use storage::{
     AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage,
     DescribeCredentialStorage, DropCredentialStorage, ShowCredentialStorages, TestCredentialStorage,

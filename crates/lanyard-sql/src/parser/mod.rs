@@ -522,6 +522,28 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A type word after `TYPE [=]`: a bare identifier or a single-quoted string.
+    pub(crate) fn parse_type_word(&mut self, what: &str) -> PResult<String> {
+        let word = match self.peek() {
+            Token::Word(w) if w.quote_style.is_none() => w.value.clone(),
+            Token::SingleQuotedString(s) if crate::ast::is_bare_identifier(s) => s.clone(),
+            _ => return Err(self.expected(what)),
+        };
+        self.advance();
+        Ok(word)
+    }
+
+    /// "<clause> is given more than once in <statement>", pointing at the second occurrence.
+    pub(crate) fn clause_twice(
+        &self,
+        at: sqlparser::tokenizer::Span,
+        clause: &str,
+        statement: &str,
+    ) -> crate::ParseError {
+        let location = self.location_of_span(at);
+        self.error_at(location, Self::caret_width(at), format!("{clause} is given more than once in {statement}"))
+    }
+
     /// `LIKE 'pattern'`, if present.
     pub(crate) fn parse_like(&mut self) -> PResult<Option<String>> {
         if self.eat_kw("LIKE") { self.parse_string("the LIKE pattern").map(Some) } else { Ok(None) }
