@@ -1,0 +1,205 @@
+//! The backend conformance suite (cargo feature `testkit`): async functions taking `&dyn VaultBackend`, each one a
+//! behaviour every backend that stores material must have. Plugin crates call [`run_all`] from their tests.
+//!
+//! Every function uses fresh random profiles, so the suite can run against a shared store, and cleans up after
+//! itself. Failures panic with a message naming the backend and the behaviour (this is test support).
+
+use futures::future::join_all;
+use lanyard_core::{SecretBytes, SecretString, VaultEntryId};
+
+use crate::{ErrorKind, Profile, SecretRef, SecretValue, VaultBackend, select_json_field};
+
+fn fresh() -> Profile {
+    Profile::Entry(VaultEntryId::new_random())
+}
+
+fn text(value: &str) -> SecretValue {
+    SecretValue::from(SecretString::new(value))
+}
+
+async fn get(backend: &dyn VaultBackend, profile: Profile) -> crate::Result<SecretValue> {
+    backend.get(&SecretRef::Profile(profile)).await
+}
+
+async fn must_get(backend: &dyn VaultBackend, profile: Profile) -> Vec<u8> {
+    match get(backend, profile).await {
+        Ok(value) => value.expose_bytes().to_vec(),
+        Err(error) => panic!("{} backend: reading {profile} after writing it failed: {error}", backend.kind()),
+    }
+}
+
+async fn must_put(backend: &dyn VaultBackend, profile: Profile, value: &SecretValue) {
+    if let Err(error) = backend.put(&profile, value).await {
+        panic!("{} backend: writing {profile} failed: {error}", backend.kind());
+    }
+}
+
+async fn must_delete(backend: &dyn VaultBackend, profile: Profile) {
+    if let Err(error) = backend.delete(&profile).await {
+        panic!("{} backend: deleting {profile} failed: {error}", backend.kind());
+    }
+}
+
+/// Runs every behaviour, in order.
+pub async fn run_all(backend: &dyn VaultBackend) {
+    assert!(
+        backend.capabilities().store,
+        "{} backend: the conformance suite needs the store capability",
+        backend.kind()
+    );
+    put_then_get(backend).await;
+    overwrite(backend).await;
+    delete(backend).await;
+    not_found(backend).await;
+    binary_values(backend).await;
+    large_values(backend).await;
+    concurrent_access(backend).await;
+    json_field_selection(backend).await;
+    list(backend).await;
+    probe(backend).await;
+    physical_names(backend).await;
+}
+
+/// What is written is read back, byte for byte.
+pub async fn put_then_get(backend: &dyn VaultBackend) {
+    let profile = fresh();
+    must_put(backend, profile, &text("s3cr3t-value")).await;
+    assert_eq!(must_get(backend, profile).await, b"s3cr3t-value", "{} backend: put then get", backend.kind());
+    must_delete(backend, profile).await;
+}
+
+/// A second write replaces the first; the next read returns it.
+pub async fn overwrite(backend: &dyn VaultBackend) {
+    let profile = fresh();
+    must_put(backend, profile, &text("first")).await;
+    must_put(backend, profile, &text("second")).await;
+    assert_eq!(must_get(backend, profile).await, b"second", "{} backend: overwrite", backend.kind());
+    for round in 0..5 {
+        let value = format!("round-{round}");
+        must_put(backend, profile, &text(&value)).await;
+        assert_eq!(must_get(backend, profile).await, value.as_bytes(), "{} backend: overwrite {round}", backend.kind());
+    }
+    must_delete(backend, profile).await;
+}
+
+/// A deleted profile is gone; deleting again (or deleting what never existed) succeeds.
+pub async fn delete(backend: &dyn VaultBackend) {
+    let profile = fresh();
+    must_put(backend, profile, &text("doomed")).await;
+    must_delete(backend, profile).await;
+    let error = get(backend, profile).await.expect_err("a deleted profile must not be readable");
+    assert_eq!(error.kind(), ErrorKind::NotFound, "{} backend: read after delete: {error}", backend.kind());
+    must_delete(backend, profile).await;
+    must_delete(backend, fresh()).await;
+}
+
+/// Reading what was never written is `NotFound`, naming the profile, and its message holds no material.
+pub async fn not_found(backend: &dyn VaultBackend) {
+    let profile = fresh();
+    let error = get(backend, profile).await.expect_err("an unknown profile must not be readable");
+    assert_eq!(error.kind(), ErrorKind::NotFound, "{} backend: {error}", backend.kind());
+    assert!(!error.is_temporary());
+    assert_eq!(error.backend(), backend.kind());
+    let target = error.target().unwrap_or_default();
+    let physical = backend.physical_name(&profile);
+    assert!(
+        target.contains(&profile.to_string()) || target.contains(&physical),
+        "{} backend: a not-found error must name the profile or its physical name, got {error}",
+        backend.kind()
+    );
+}
+
+/// Binary material, every byte value included (NUL, invalid UTF-8), survives unchanged.
+pub async fn binary_values(backend: &dyn VaultBackend) {
+    let profile = fresh();
+    let bytes: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    must_put(backend, profile, &SecretValue::new(SecretBytes::new(bytes.clone()))).await;
+    assert_eq!(must_get(backend, profile).await, bytes, "{} backend: binary value", backend.kind());
+    let empty = fresh();
+    must_put(backend, empty, &SecretValue::new(SecretBytes::new(Vec::new()))).await;
+    assert_eq!(must_get(backend, empty).await, b"", "{} backend: empty value", backend.kind());
+    must_delete(backend, profile).await;
+    must_delete(backend, empty).await;
+}
+
+/// A 60 KiB value (just under AWS Secrets Manager's 64 KiB limit) survives unchanged.
+pub async fn large_values(backend: &dyn VaultBackend) {
+    let profile = fresh();
+    let large: Vec<u8> = (0..60 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    must_put(backend, profile, &SecretValue::new(SecretBytes::new(large.clone()))).await;
+    assert!(must_get(backend, profile).await == large, "{} backend: 60 KiB value differs", backend.kind());
+    must_delete(backend, profile).await;
+}
+
+/// Sixteen concurrent writers and readers on distinct profiles, and racing writers on one profile: every read
+/// returns a value that some writer wrote, never a torn or mixed one.
+pub async fn concurrent_access(backend: &dyn VaultBackend) {
+    let profiles: Vec<Profile> = (0..16).map(|_| fresh()).collect();
+    join_all(profiles.iter().enumerate().map(|(i, profile)| async move {
+        let value = format!("value-{i}");
+        must_put(backend, *profile, &text(&value)).await;
+        assert_eq!(must_get(backend, *profile).await, value.as_bytes(), "{} backend: concurrent", backend.kind());
+    }))
+    .await;
+    let shared = fresh();
+    must_put(backend, shared, &text("writer-start")).await;
+    let written: Vec<String> = (0..16).map(|i| format!("writer-{i:02}")).collect();
+    let all = &written;
+    join_all(written.iter().map(|value| async move {
+        must_put(backend, shared, &text(value)).await;
+        let read = String::from_utf8(must_get(backend, shared).await).expect("UTF-8 written");
+        assert!(
+            read == "writer-start" || all.contains(&read),
+            "{} backend: a racing read returned a value nobody wrote",
+            backend.kind()
+        );
+    }))
+    .await;
+    let last = String::from_utf8(must_get(backend, shared).await).unwrap();
+    assert!(written.contains(&last), "{} backend: the final value is not one of the writes", backend.kind());
+    for profile in profiles.into_iter().chain([shared]) {
+        must_delete(backend, profile).await;
+    }
+}
+
+/// A JSON secret read back selects its fields (the resolver applies `#field` this way).
+pub async fn json_field_selection(backend: &dyn VaultBackend) {
+    let profile = fresh();
+    must_put(backend, profile, &text(r#"{"username":"app","password":"pa\"ss","port":5432}"#)).await;
+    let value = get(backend, profile).await.expect("read JSON secret");
+    let field = |name| select_json_field(&value, name, backend.kind()).map(|v| v.expose_bytes().to_vec());
+    assert_eq!(field("username").unwrap(), b"app");
+    assert_eq!(field("password").unwrap(), br#"pa"ss"#);
+    assert_eq!(field("port").unwrap(), b"5432");
+    let missing = field("nope").expect_err("a missing field is an error");
+    assert!(!missing.to_string().contains("pa\"ss"), "the error must not quote the material");
+    must_delete(backend, profile).await;
+}
+
+/// `list` shows written profiles and not deleted ones.
+pub async fn list(backend: &dyn VaultBackend) {
+    let (kept, dropped) = (fresh(), fresh());
+    must_put(backend, kept, &text("kept")).await;
+    must_put(backend, dropped, &text("dropped")).await;
+    must_delete(backend, dropped).await;
+    let listed = backend.list().await.unwrap_or_else(|e| panic!("{} backend: list failed: {e}", backend.kind()));
+    assert!(listed.contains(&kept), "{} backend: list misses a written profile", backend.kind());
+    assert!(!listed.contains(&dropped), "{} backend: list shows a deleted profile", backend.kind());
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "{} backend: list must be sorted", backend.kind());
+    must_delete(backend, kept).await;
+}
+
+/// The probe passes against a healthy backend and leaves nothing behind.
+pub async fn probe(backend: &dyn VaultBackend) {
+    let before = backend.list().await.expect("list").len();
+    let report = backend.probe().await.unwrap_or_else(|e| panic!("{} backend: probe failed: {e}", backend.kind()));
+    assert!(report.passed(), "{} backend: probe did not pass: {report:?}", backend.kind());
+    assert_eq!(backend.list().await.expect("list").len(), before, "{} backend: probe left material", backend.kind());
+}
+
+/// Physical names are distinct per profile and stable.
+pub async fn physical_names(backend: &dyn VaultBackend) {
+    let (a, b) = (fresh(), fresh());
+    assert_ne!(backend.physical_name(&a), backend.physical_name(&b));
+    assert_eq!(backend.physical_name(&a), backend.physical_name(&a));
+}
