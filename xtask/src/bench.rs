@@ -30,6 +30,7 @@ pub struct Bench {
 pub const BENCHES: &[Bench] = &[
     Bench { name: "parse", targets: &[("lanyard-sql", "parse")], figures: parse_figures },
     Bench { name: "catalog", targets: &[("lanyard-catalog", "catalog")], figures: catalog_figures },
+    Bench { name: "resolve", targets: &[("lanyard-resolve", "resolve")], figures: resolve_figures },
 ];
 
 /// One measured figure, as stored in `target/bench/results.json`.
@@ -286,9 +287,117 @@ pub fn catalog_figure(name: &str, ours_ns: f64, raw_ns: f64) -> Figure {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// resolve: crates/lanyard-resolve/benches/resolve.rs
+
+/// What `benches/resolve.rs` writes to `target/bench/resolve-meta.json`: the counted (not timed) figures.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResolveMeta {
+    /// Backend calls per burst of `n` concurrent resolves.
+    pub burst_backend_calls: Vec<Burst>,
+    /// Backend calls per second for one profile under 64 resolve loops.
+    pub steady_calls_per_second: f64,
+    /// The backend's measured round trip, in seconds.
+    pub steady_rtt_seconds: f64,
+    /// Answers read by a backend call that started after their resolve began (and at least as new as the version
+    /// committed before it).
+    pub fresh_answers: u64,
+    /// All answers.
+    pub answers: u64,
+    /// Rotations during the run.
+    pub rotations: u64,
+}
+
+/// One burst.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Burst {
+    /// Concurrent resolves.
+    pub n: u64,
+    /// Backend calls they cost.
+    pub calls: u64,
+}
+
+fn resolve_figures(target_dir: &Path) -> Result<Vec<Figure>> {
+    let meta_path = target_dir.join("bench/resolve-meta.json");
+    let meta: ResolveMeta = serde_json::from_str(
+        &fs::read_to_string(&meta_path).with_context(|| format!("reading {}", meta_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", meta_path.display()))?;
+    let direct = criterion_median_ns(target_dir, "resolve", "backend_direct")?;
+    let resolve = criterion_median_ns(target_dir, "resolve", "resolve_static")?;
+    resolve_figures_from(resolve, direct, &meta)
+}
+
+/// The resolver's figures: `resolve_overhead_ns`, `burst_backend_calls` (the worst N, and one per N),
+/// `steady_calls_per_key` and `fresh_ratio`.
+pub fn resolve_figures_from(resolve_ns: f64, direct_ns: f64, meta: &ResolveMeta) -> Result<Vec<Figure>> {
+    ensure!(meta.answers > 0 && !meta.burst_backend_calls.is_empty(), "resolve-meta.json holds no measurements");
+    ensure!(meta.steady_rtt_seconds > 0.0, "resolve-meta.json: the round trip must be positive");
+    let count = |name: String, value: f64, target: &str| Figure {
+        name,
+        value,
+        unit: "calls".to_owned(),
+        anchor: None,
+        ratio: None,
+        target: target.to_owned(),
+    };
+    let mut figures = vec![Figure {
+        name: "resolve_overhead_ns".to_owned(),
+        value: resolve_ns - direct_ns,
+        unit: "ns".to_owned(),
+        anchor: Some(direct_ns),
+        ratio: Some(resolve_ns / direct_ns),
+        target: "<= 1000".to_owned(),
+    }];
+    let worst = meta.burst_backend_calls.iter().map(|b| b.calls).max().unwrap_or_default();
+    figures.push(count("burst_backend_calls".to_owned(), worst as f64, "<= 2 (worst of N = 10, 100, 1000)"));
+    for burst in &meta.burst_backend_calls {
+        figures.push(count(format!("burst_backend_calls_n{}", burst.n), burst.calls as f64, "<= 2"));
+    }
+    let bound = 1.0 / meta.steady_rtt_seconds + 1.0;
+    figures.push(Figure {
+        name: "steady_calls_per_key".to_owned(),
+        value: meta.steady_calls_per_second,
+        unit: "calls/s".to_owned(),
+        anchor: Some(bound),
+        ratio: Some(meta.steady_calls_per_second / bound),
+        target: "ratio <= 1.0 (at most 1/RTT + 1)".to_owned(),
+    });
+    figures.push(Figure {
+        name: "fresh_ratio".to_owned(),
+        value: meta.fresh_answers as f64 / meta.answers as f64,
+        unit: format!("of {} answers, {} rotations", meta.answers, meta.rotations),
+        anchor: None,
+        ratio: None,
+        target: "== 1".to_owned(),
+    });
+    Ok(figures)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_figures_subtract_the_direct_call_and_bound_the_steady_rate() {
+        let meta = ResolveMeta {
+            burst_backend_calls: vec![Burst { n: 10, calls: 2 }, Burst { n: 1000, calls: 3 }],
+            steady_calls_per_second: 45.0,
+            steady_rtt_seconds: 0.02,
+            fresh_answers: 99,
+            answers: 100,
+            rotations: 7,
+        };
+        let figures = resolve_figures_from(1400.0, 400.0, &meta).unwrap();
+        let by_name = |name: &str| figures.iter().find(|f| f.name == name).unwrap().clone();
+        assert_eq!(by_name("resolve_overhead_ns").value, 1000.0);
+        assert_eq!(verdict(&by_name("resolve_overhead_ns")), Some(true));
+        assert_eq!(by_name("burst_backend_calls").value, 3.0);
+        assert_eq!(verdict(&by_name("burst_backend_calls")), Some(false));
+        assert_eq!(by_name("steady_calls_per_key").anchor, Some(51.0));
+        assert_eq!(verdict(&by_name("steady_calls_per_key")), Some(true));
+        assert_eq!(verdict(&by_name("fresh_ratio")), Some(false));
+    }
 
     #[test]
     fn catalog_figures_are_throughputs_against_the_raw_driver() {

@@ -9,7 +9,7 @@
 //! Queued reads run on a spawned task, so a waiter that gives up (its deadline passed, its future was dropped)
 //! never strands the others; a batch whose waiters all left is skipped.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex};
 
 use lanyard_core::BackendId;

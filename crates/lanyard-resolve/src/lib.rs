@@ -36,13 +36,14 @@ mod metrics;
 mod slot;
 mod source;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lanyard_catalog::{Backend, JsonObject, VaultEntry};
-use lanyard_core::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, OptionKey, OptionMap};
+use lanyard_core::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, REDACTED, is_secret_key, url_has_password};
 use lanyard_vault::{
     AmbientIdentity, BackendEnv, ExternalName, Operation, Profile, Registry, SecretRef, SecretValue, VaultBackend,
     select_json_field,
@@ -110,25 +111,123 @@ pub struct Provenance {
     pub material_version: Option<String>,
 }
 
-/// Everything a connect needs.
-#[derive(Debug, Clone)]
+/// Everything a connect needs. The row is shared with the catalog lookup, not copied.
+#[derive(Clone)]
 pub struct ResolvedConnection {
-    /// The connection or link.
-    pub id: ResolvedId,
-    /// Its display name (`prod_pg`, `db.my_s3`).
-    pub name: String,
-    /// Its type (`postgresql`, `s3`, …; for links the link type).
-    pub connection_type: String,
-    /// Its options (links: CONFIG), values as text; secret-looking values are masked when printed.
-    pub options: OptionMap,
-    /// Pool limit.
-    pub max_connections: Option<i64>,
-    /// Connect timeout.
-    pub timeout_seconds: Option<i64>,
+    subject: Subject,
     /// The credential.
     pub auth: Auth,
     /// Where the credential came from, unless `auth` is [`Auth::None`].
     pub provenance: Option<Provenance>,
+}
+
+impl ResolvedConnection {
+    /// The connection or link.
+    pub fn id(&self) -> ResolvedId {
+        match &self.subject {
+            Subject::Connection(c) => ResolvedId::Connection(c.meta.id),
+            Subject::Link(l) => ResolvedId::Link(l.meta.id),
+        }
+    }
+
+    /// The row it was resolved from.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+
+    /// Its display name (`prod_pg`, `db.my_s3`).
+    pub fn name(&self) -> Cow<'_, str> {
+        match &self.subject {
+            Subject::Connection(c) => Cow::Borrowed(c.name.as_str()),
+            Subject::Link(l) => Cow::Owned(format!("{}.{}", l.database, l.name)),
+        }
+    }
+
+    /// Its type as stored (`postgresql`, `s3`; for links the link type, `S3`, `KAFKA`): compare it
+    /// case-insensitively.
+    pub fn connection_type(&self) -> &str {
+        match &self.subject {
+            Subject::Connection(c) => &c.connection_type,
+            Subject::Link(l) => &l.link_type,
+        }
+    }
+
+    /// Its options (links: CONFIG).
+    pub fn options(&self) -> Options<'_> {
+        match &self.subject {
+            Subject::Connection(c) => Options(&c.options),
+            Subject::Link(l) => Options(&l.config),
+        }
+    }
+
+    /// Pool limit (connections only).
+    pub fn max_connections(&self) -> Option<i64> {
+        match &self.subject {
+            Subject::Connection(c) => c.max_connections,
+            Subject::Link(_) => None,
+        }
+    }
+
+    /// Connect timeout in seconds (connections only).
+    pub fn timeout_seconds(&self) -> Option<i64> {
+        match &self.subject {
+            Subject::Connection(c) => c.timeout_seconds,
+            Subject::Link(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for ResolvedConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolvedConnection")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("connection_type", &self.connection_type())
+            .field("options", &self.options())
+            .field("auth", &self.auth)
+            .field("provenance", &self.provenance)
+            .finish()
+    }
+}
+
+/// A connection's options, as text. `Debug` masks values under secret-looking keys and URLs with passwords.
+#[derive(Clone, Copy)]
+pub struct Options<'a>(&'a JsonObject);
+
+impl<'a> Options<'a> {
+    /// The value of `key`: text as stored (numbers and booleans in their JSON form).
+    pub fn get(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.0.get(key).map(json_text)
+    }
+
+    /// Every option, in stored order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
+        self.0.iter().map(|(key, value)| (key.as_str(), json_text(value)))
+    }
+
+    /// The number of options.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (key, value) in self.iter() {
+            if is_secret_key(key) || url_has_password(&value) {
+                map.entry(&key, &REDACTED);
+            } else {
+                map.entry(&key, &value);
+            }
+        }
+        map.finish()
+    }
 }
 
 /// Builds a [`Resolver`].
@@ -203,11 +302,11 @@ impl fmt::Debug for Resolver {
     }
 }
 
-/// The context of an error: which entry, which backend.
+/// The context of an error: which entry, which backend (named only if the resolve fails).
 #[derive(Default)]
 struct Context {
-    entry: Option<String>,
-    backend: Option<(String, String)>,
+    entry: Option<Arc<VaultEntry>>,
+    backend: Option<Arc<Backend>>,
 }
 
 impl Resolver {
@@ -250,17 +349,16 @@ impl Resolver {
             Ok(None) => return Err(ResolveError::new(target.describe(), Cause::NotFound)),
             Err(error) => return Err(ResolveError::catalog(target.describe(), &error)),
         };
-        let subject = lookup.subject.describe();
         let mut context = Context::default();
-        let result = self.resolve_lookup(lookup, deadline, &mut context).await.map_err(|cause| ResolveError {
-            subject,
-            entry: context.entry,
-            backend: context.backend,
+        let result = self.resolve_lookup(&lookup, deadline, &mut context).await.map_err(|cause| ResolveError {
+            subject: lookup.subject.describe(),
+            entry: context.entry.map(|entry| entry.name.to_string()),
+            backend: context.backend.map(|b| (b.name.to_string(), Registry::canonical_kind(&b.backend_type))),
             cause,
         });
         match &result {
             Ok(resolved) => tracing::trace!(
-                connection = %resolved.name,
+                connection = %resolved.name(),
                 backend = resolved.provenance.as_ref().map(|p| p.backend.as_str()),
                 material_version = resolved.provenance.as_ref().and_then(|p| p.material_version.as_deref()),
                 auth = resolved.auth.label(),
@@ -273,35 +371,16 @@ impl Resolver {
 
     async fn resolve_lookup(
         &self,
-        lookup: Lookup,
+        lookup: &Lookup,
         deadline: Deadline,
         context: &mut Context,
     ) -> std::result::Result<ResolvedConnection, Cause> {
         let Lookup { subject, entry, entry_backend, storage } = lookup;
-        let mut resolved = match &subject {
-            Subject::Connection(c) => ResolvedConnection {
-                id: ResolvedId::Connection(c.meta.id),
-                name: c.name.to_string(),
-                connection_type: c.connection_type.clone(),
-                options: option_map(&c.options)?,
-                max_connections: c.max_connections,
-                timeout_seconds: c.timeout_seconds,
-                auth: Auth::None,
-                provenance: None,
-            },
-            Subject::Link(l) => ResolvedConnection {
-                id: ResolvedId::Link(l.meta.id),
-                name: format!("{}.{}", l.database, l.name),
-                connection_type: l.link_type.to_ascii_lowercase(),
-                options: option_map(&l.config)?,
-                max_connections: None,
-                timeout_seconds: None,
-                auth: Auth::None,
-                provenance: None,
-            },
-        };
+        let mut resolved = ResolvedConnection { subject: subject.clone(), auth: Auth::None, provenance: None };
         let ambient = match (subject.credential_id(), subject.credential_storage_id()) {
-            (Some(_), Some(_)) => AMBIENT_FIRST_TYPES.contains(&resolved.connection_type.as_str()),
+            (Some(_), Some(_)) => {
+                AMBIENT_FIRST_TYPES.iter().any(|t| t.eq_ignore_ascii_case(resolved.connection_type()))
+            }
             (None, Some(_)) => true,
             _ => false,
         };
@@ -310,8 +389,8 @@ impl Resolver {
             let Some(storage) = storage else {
                 return Err(Cause::Dangling(format!("credential storage {id} does not exist (dangling reference)")));
             };
-            context.backend = Some((storage.name.to_string(), Registry::canonical_kind(&storage.backend_type)));
-            let slot = self.slot(&storage, deadline).await?;
+            context.backend = Some(Arc::clone(storage));
+            let slot = self.slot(storage, deadline).await?;
             let backend = Arc::clone(&slot.backend);
             let (identity, started) =
                 slot.call(Operation::AmbientIdentity, deadline, || backend.ambient_identity()).await?;
@@ -327,15 +406,15 @@ impl Resolver {
             let Some(entry) = entry else {
                 return Err(Cause::Dangling(format!("credential {entry_id} does not exist (dangling reference)")));
             };
-            context.entry = Some(entry.name.to_string());
+            context.entry = Some(Arc::clone(entry));
             let Some(backend) = entry_backend else {
                 return Err(Cause::Dangling(format!(
                     "its credential storage {} does not exist (dangling reference)",
                     entry.storage_backend_id
                 )));
             };
-            context.backend = Some((backend.name.to_string(), Registry::canonical_kind(&backend.backend_type)));
-            let (value, started, slot) = self.read_entry(&entry, &backend, deadline).await?;
+            context.backend = Some(Arc::clone(backend));
+            let (value, started, slot) = self.read_entry(entry, backend, deadline).await?;
             resolved.provenance = Some(Provenance {
                 backend: slot.name.clone(),
                 backend_kind: slot.kind(),
@@ -390,7 +469,7 @@ impl Resolver {
         let registry = self.inner.registry;
         let factory = registry.factory(&row.backend_type).map_err(Cause::Config)?;
         let mut options: Vec<(String, String)> =
-            row.config.iter().map(|(key, value)| (key.clone(), json_text(value))).collect();
+            row.config.iter().map(|(key, value)| (key.clone(), json_text(value).into_owned())).collect();
         let has_secret_options = factory.options.iter().any(|spec| spec.secret);
         let mut secrets = Vec::new();
         if has_secret_options && row.meta.id != LOCAL_BACKEND_ID {
@@ -480,18 +559,9 @@ impl Resolver {
     }
 }
 
-fn json_text(value: &serde_json::Value) -> String {
+fn json_text(value: &serde_json::Value) -> Cow<'_, str> {
     match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
+        serde_json::Value::String(text) => Cow::Borrowed(text),
+        other => Cow::Owned(other.to_string()),
     }
-}
-
-fn option_map(object: &JsonObject) -> std::result::Result<OptionMap, Cause> {
-    let mut map = OptionMap::new();
-    for (key, value) in object {
-        let key = OptionKey::new(key.clone()).map_err(|e| Cause::Catalog(format!("stored options: {e}")))?;
-        map.insert(key, json_text(value));
-    }
-    Ok(map)
 }

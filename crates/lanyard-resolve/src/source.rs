@@ -1,9 +1,9 @@
 //! Where the resolver reads connections, entries and backends: the [`CatalogSource`] trait, implemented for
 //! [`Catalog`] (one read transaction per resolve) and by [`StaticCatalog`] (in memory, for embedding and tests).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use lanyard_catalog::{Backend, Catalog, CatalogError, Connection, Link, Tx, VaultEntry};
@@ -61,9 +61,9 @@ impl From<LinkId> for ConnectionRef {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Subject {
     /// An external connection.
-    Connection(Connection),
+    Connection(Arc<Connection>),
     /// A link (its CREDENTIALS JSON is the secret).
-    Link(Link),
+    Link(Arc<Link>),
 }
 
 impl Subject {
@@ -98,11 +98,11 @@ pub struct Lookup {
     /// The connection or link.
     pub subject: Subject,
     /// Its vault entry, if it has one and the entry exists.
-    pub entry: Option<VaultEntry>,
+    pub entry: Option<Arc<VaultEntry>>,
     /// The backend holding the entry's material, if the entry exists and so does its backend.
-    pub entry_backend: Option<Backend>,
+    pub entry_backend: Option<Arc<Backend>>,
     /// The connection's credential storage, if it has one and it exists.
-    pub storage: Option<Backend>,
+    pub storage: Option<Arc<Backend>>,
 }
 
 /// A catalog the resolver can read. Implement it to embed the resolver over your own store.
@@ -113,30 +113,32 @@ pub trait CatalogSource: Send + Sync + 'static {
     async fn lookup(&self, target: &ConnectionRef) -> Result<Option<Lookup>, CatalogError>;
 
     /// A backend row by id.
-    async fn backend(&self, id: BackendId) -> Result<Option<Backend>, CatalogError>;
+    async fn backend(&self, id: BackendId) -> Result<Option<Arc<Backend>>, CatalogError>;
 }
 
 async fn lookup_in(tx: &mut Tx, target: &ConnectionRef) -> Result<Option<Lookup>, CatalogError> {
     let subject = match target {
-        ConnectionRef::Id(id) => tx.find::<Connection>(*id).await?.map(Subject::Connection),
-        ConnectionRef::Name(name) => tx.find_by_name::<Connection>(&[name.as_str()]).await?.map(Subject::Connection),
-        ConnectionRef::LinkId(id) => tx.find::<Link>(*id).await?.map(Subject::Link),
+        ConnectionRef::Id(id) => tx.find::<Connection>(*id).await?.map(|c| Subject::Connection(Arc::new(c))),
+        ConnectionRef::Name(name) => {
+            tx.find_by_name::<Connection>(&[name.as_str()]).await?.map(|c| Subject::Connection(Arc::new(c)))
+        }
+        ConnectionRef::LinkId(id) => tx.find::<Link>(*id).await?.map(|l| Subject::Link(Arc::new(l))),
         ConnectionRef::Link { database, name } => {
-            tx.find_by_name::<Link>(&[database.as_str(), name.as_str()]).await?.map(Subject::Link)
+            tx.find_by_name::<Link>(&[database.as_str(), name.as_str()]).await?.map(|l| Subject::Link(Arc::new(l)))
         }
     };
     let Some(subject) = subject else { return Ok(None) };
     let entry = match subject.credential_id() {
-        Some(id) => tx.find::<VaultEntry>(id).await?,
+        Some(id) => tx.find::<VaultEntry>(id).await?.map(Arc::new),
         None => None,
     };
     let entry_backend = match &entry {
-        Some(entry) => tx.find::<Backend>(entry.storage_backend_id).await?,
+        Some(entry) => tx.find::<Backend>(entry.storage_backend_id).await?.map(Arc::new),
         None => None,
     };
     let storage = match subject.credential_storage_id() {
         Some(id) if Some(id) == entry_backend.as_ref().map(|b| b.meta.id) => entry_backend.clone(),
-        Some(id) => tx.find::<Backend>(id).await?,
+        Some(id) => tx.find::<Backend>(id).await?.map(Arc::new),
         None => None,
     };
     Ok(Some(Lookup { subject, entry, entry_backend, storage }))
@@ -151,11 +153,11 @@ impl CatalogSource for Catalog {
         result
     }
 
-    async fn backend(&self, id: BackendId) -> Result<Option<Backend>, CatalogError> {
+    async fn backend(&self, id: BackendId) -> Result<Option<Arc<Backend>>, CatalogError> {
         let mut tx = self.begin_read().await?;
         let result = tx.find::<Backend>(id).await;
         tx.rollback().await?;
-        result
+        result.map(|row| row.map(Arc::new))
     }
 }
 
@@ -168,10 +170,10 @@ pub struct StaticCatalog {
 
 #[derive(Default)]
 struct Rows {
-    connections: HashMap<ConnectionId, Connection>,
-    links: HashMap<LinkId, Link>,
-    entries: HashMap<VaultEntryId, VaultEntry>,
-    backends: HashMap<BackendId, Backend>,
+    connections: HashMap<ConnectionId, Arc<Connection>>,
+    links: HashMap<LinkId, Arc<Link>>,
+    entries: HashMap<VaultEntryId, Arc<VaultEntry>>,
+    backends: HashMap<BackendId, Arc<Backend>>,
 }
 
 impl fmt::Debug for StaticCatalog {
@@ -198,22 +200,22 @@ impl StaticCatalog {
 
     /// Inserts or replaces a connection.
     pub fn put_connection(&self, row: Connection) {
-        self.write().connections.insert(row.meta.id, row);
+        self.write().connections.insert(row.meta.id, Arc::new(row));
     }
 
     /// Inserts or replaces a link.
     pub fn put_link(&self, row: Link) {
-        self.write().links.insert(row.meta.id, row);
+        self.write().links.insert(row.meta.id, Arc::new(row));
     }
 
     /// Inserts or replaces a vault entry.
     pub fn put_entry(&self, row: VaultEntry) {
-        self.write().entries.insert(row.meta.id, row);
+        self.write().entries.insert(row.meta.id, Arc::new(row));
     }
 
     /// Inserts or replaces a backend.
     pub fn put_backend(&self, row: Backend) {
-        self.write().backends.insert(row.meta.id, row);
+        self.write().backends.insert(row.meta.id, Arc::new(row));
     }
 
     /// Removes a vault entry (leaving references to it dangling).
@@ -248,7 +250,7 @@ impl CatalogSource for StaticCatalog {
         Ok(Some(Lookup { subject, entry, entry_backend, storage }))
     }
 
-    async fn backend(&self, id: BackendId) -> Result<Option<Backend>, CatalogError> {
+    async fn backend(&self, id: BackendId) -> Result<Option<Arc<Backend>>, CatalogError> {
         Ok(self.rows.read().unwrap_or_else(|e| e.into_inner()).backends.get(&id).cloned())
     }
 }

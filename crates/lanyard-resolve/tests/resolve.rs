@@ -125,9 +125,9 @@ async fn the_next_resolve_after_a_rotation_returns_the_new_value() {
     world.rotate("password-v1").await;
     let first = world.resolve().await.unwrap();
     assert_eq!(secret_text(&first), "password-v1");
-    assert_eq!(first.connection_type, "postgresql");
-    assert_eq!(first.options.get("host").unwrap().expose(), "127.0.0.1");
-    assert_eq!(first.max_connections, Some(4));
+    assert_eq!(first.connection_type(), "postgresql");
+    assert_eq!(first.options().get("host").as_deref(), Some("127.0.0.1"));
+    assert_eq!(first.max_connections(), Some(4));
     let provenance = first.provenance.as_ref().unwrap();
     assert_eq!((provenance.backend.as_str(), provenance.backend_kind), ("prod_sm", "memory"));
     assert_eq!(provenance.entry.as_deref(), Some("pg_login"));
@@ -427,8 +427,9 @@ async fn credential_storages_lend_their_ambient_identity_and_links_resolve_like_
     world.catalog.put_link(link.clone());
     let resolved =
         world.resolver.resolve(ConnectionRef::Link { database: name("db"), name: name("my_s3") }).await.unwrap();
-    assert_eq!(resolved.name, "db.my_s3");
-    assert_eq!(resolved.connection_type, "s3");
+    assert_eq!(resolved.name(), "db.my_s3");
+    assert_eq!(resolved.connection_type(), "S3");
+    assert_eq!(resolved.options().get("region").as_deref(), Some("us-east-1"));
     assert!(secret_text(&resolved).contains("link-secret"));
     let no_credential =
         Connection { meta: Meta::new(), name: name("open"), credential_id: None, ..world.connection.clone() };
@@ -480,6 +481,10 @@ fn a_canary_secret_appears_in_no_error_log_line_or_debug_output() {
     tracing::subscriber::with_default(subscriber, || {
         runtime.block_on(async {
             let world = World::new(&[]);
+            // A URL with a password among the connection's options is masked too.
+            let mut connection = world.connection.clone();
+            connection.options.insert("dsn".into(), format!("postgres://app:{CANARY}@127.0.0.1/db").into());
+            world.catalog.put_connection(connection);
             world.rotate(&format!(r#"{{"password":"{CANARY}"}}"#)).await;
             let resolved = world.resolve().await.unwrap();
             assert!(secret_text(&resolved).contains(CANARY));

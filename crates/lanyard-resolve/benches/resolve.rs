@@ -1,0 +1,263 @@
+//! Resolver benchmarks for `cargo xtask bench resolve` (see `shared/spec/quality.md`):
+//!
+//! - `resolve/resolve_static` vs `resolve/backend_direct` (criterion): one resolve of a connection whose entry lives in
+//!   a memory backend with no latency, uncontended, against calling that backend's `get` directly. The difference is
+//!   `resolve_overhead_ns`. The catalog lookup is the in-memory [`StaticCatalog`]'s, so the figure is the resolver's
+//!   own cost; a catalog database read adds its own (measured by `cargo xtask bench catalog`).
+//! - `burst_backend_calls`: N = 10, 100, 1000 concurrent resolves of one connection against a 20 ms backend; backend
+//!   calls per burst.
+//! - `steady_calls_per_key`: 64 resolve loops for 2 s against a 20 ms backend; backend calls per second for the one
+//!   profile, against 1/RTT + 1 with the RTT measured in the same run.
+//! - `fresh_ratio`: 32 resolve loops while a rotator writes new versions at random intervals; the share of answers
+//!   read by a backend call that started after the resolve began and carrying at least the version committed before
+//!   it began.
+//!
+//! The last three are counts, not times, and are written to `target/bench/resolve-meta.json`.
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::Criterion;
+use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
+use lanyard_core::{Name, SecretString};
+use lanyard_resolve::{Auth, Resolver, StaticCatalog};
+use lanyard_vault::{Profile, Registry, SecretRef, SecretValue, VaultBackend};
+use lanyard_vault_memory::{Faults, MemoryStore};
+use tokio::time::Instant;
+
+use lanyard_vault_memory as _;
+
+struct World {
+    resolver: Resolver,
+    backend: Arc<dyn VaultBackend>,
+    store: Arc<MemoryStore>,
+    entry: Profile,
+    connection: lanyard_core::ConnectionId,
+}
+
+fn world(store_name: &str, latency: Duration) -> World {
+    let object = |pairs: &[(&str, &str)]| -> JsonObject {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
+    };
+    let mut backend = Backend {
+        meta: Meta::new(),
+        name: Name::new("bench_memory").unwrap(),
+        backend_type: "memory".into(),
+        description: None,
+        config: object(&[("store", store_name)]),
+        active: true,
+    };
+    backend.meta.version = 1;
+    let entry = VaultEntry {
+        meta: Meta::new(),
+        name: Name::new("bench_login").unwrap(),
+        entry_type: "CREDENTIAL".into(),
+        algorithm: None,
+        key_size: None,
+        current_version: 1,
+        storage_backend_id: backend.meta.id,
+        external_secret_name: None,
+        owner_link_id: None,
+        description: None,
+        expires_at: None,
+        rotated_at: None,
+    };
+    let connection = Connection {
+        meta: Meta::new(),
+        name: Name::new("bench_pg").unwrap(),
+        connection_type: "postgresql".into(),
+        description: None,
+        options: object(&[("host", "127.0.0.1"), ("port", "5432"), ("database", "app")]),
+        credential_id: Some(entry.meta.id),
+        credential_storage_id: None,
+        max_connections: None,
+        timeout_seconds: None,
+        last_test: None,
+    };
+    let catalog = Arc::new(StaticCatalog::new());
+    catalog.put_backend(backend.clone());
+    catalog.put_entry(entry.clone());
+    catalog.put_connection(connection.clone());
+    let resolver = Resolver::builder(catalog, Registry::global().unwrap()).build();
+    let store = lanyard_vault_memory::store(store_name);
+    store.set_faults(Faults { latency, ..Faults::default() });
+    let backend = lanyard_vault_memory::new_backend(store_name);
+    World { resolver, backend, store, entry: Profile::Entry(entry.meta.id), connection: connection.meta.id }
+}
+
+async fn put(world: &World, value: &str) {
+    let faults = world.store.faults();
+    world.store.set_faults(Faults::default());
+    world.backend.put(&world.entry, &SecretValue::from(SecretString::new(value))).await.unwrap();
+    world.store.set_faults(faults);
+}
+
+fn overhead(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let world = world("bench-overhead", Duration::ZERO);
+    rt.block_on(put(&world, r#"{"username":"app","password":"bench-password"}"#));
+    let secret = SecretRef::Profile(world.entry);
+    let mut group = c.benchmark_group("resolve");
+    group.bench_function("backend_direct", |b| {
+        b.to_async(&rt).iter(|| async { black_box(world.backend.get(&secret).await.unwrap()) })
+    });
+    group.bench_function("resolve_static", |b| {
+        b.to_async(&rt).iter(|| async {
+            let resolved = world.resolver.resolve(world.connection).await.unwrap();
+            assert!(matches!(resolved.auth, Auth::Secret(_)));
+            black_box(resolved)
+        })
+    });
+    group.finish();
+}
+
+/// Backend calls for a burst of `n` concurrent resolves.
+fn burst(rt: &tokio::runtime::Runtime, n: usize) -> u64 {
+    let world = Arc::new(world(&format!("bench-burst-{n}"), Duration::from_millis(20)));
+    rt.block_on(async {
+        put(&world, "burst").await;
+        world.store.reset_counters();
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let world = world.clone();
+                tokio::spawn(async move { world.resolver.resolve(world.connection).await.unwrap() })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    world.store.gets()
+}
+
+/// (backend calls per second for one profile, mean backend round trip in seconds).
+fn steady(rt: &tokio::runtime::Runtime) -> (f64, f64) {
+    let world = Arc::new(world("bench-steady", Duration::from_millis(20)));
+    rt.block_on(async {
+        put(&world, "steady").await;
+        world.store.reset_counters();
+        let stop = Arc::new(AtomicBool::new(false));
+        let loops: Vec<_> = (0..64)
+            .map(|_| {
+                let (world, stop) = (world.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        world.resolver.resolve(world.connection).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let began = Instant::now();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let calls = world.store.gets();
+        let elapsed = began.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        for task in loops {
+            task.await.unwrap();
+        }
+        // The round trip, measured on the same backend right after.
+        let direct = Instant::now();
+        let secret = SecretRef::Profile(world.entry);
+        for _ in 0..10 {
+            world.backend.get(&secret).await.unwrap();
+        }
+        (calls as f64 / elapsed, direct.elapsed().as_secs_f64() / 10.0)
+    })
+}
+
+/// (fresh answers, all answers, rotations).
+fn fresh(rt: &tokio::runtime::Runtime) -> (u64, u64, u64) {
+    let world = Arc::new(world("bench-fresh", Duration::from_millis(1)));
+    rt.block_on(async {
+        put(&world, "v1").await;
+        let committed = Arc::new(AtomicU64::new(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let rotator = {
+            let (world, committed, stop) = (world.clone(), committed.clone(), stop.clone());
+            tokio::spawn(async move {
+                use rand::Rng;
+                let mut version = 1;
+                while !stop.load(Ordering::SeqCst) {
+                    let pause = rand::rng().random_range(0..5000);
+                    tokio::time::sleep(Duration::from_micros(pause)).await;
+                    version += 1;
+                    put(&world, &format!("v{version}")).await;
+                    committed.store(version, Ordering::SeqCst);
+                }
+                version - 1
+            })
+        };
+        let loops: Vec<_> = (0..32)
+            .map(|_| {
+                let (world, committed) = (world.clone(), committed.clone());
+                tokio::spawn(async move {
+                    let (mut fresh, mut total) = (0u64, 0u64);
+                    for _ in 0..100 {
+                        let floor = committed.load(Ordering::SeqCst);
+                        let began = Instant::now();
+                        let resolved = world.resolver.resolve(world.connection).await.unwrap();
+                        let Auth::Secret(value) = &resolved.auth else { panic!("expected a secret") };
+                        let version: u64 = std::str::from_utf8(&value.expose_bytes()[1..]).unwrap().parse().unwrap();
+                        total += 1;
+                        if version >= floor && resolved.provenance.unwrap().read_started_at >= began {
+                            fresh += 1;
+                        }
+                    }
+                    (fresh, total)
+                })
+            })
+            .collect();
+        let (mut fresh, mut total) = (0, 0);
+        for task in loops {
+            let (f, t) = task.await.unwrap();
+            fresh += f;
+            total += t;
+        }
+        stop.store(true, Ordering::SeqCst);
+        let rotations = rotator.await.unwrap();
+        (fresh, total, rotations)
+    })
+}
+
+fn target_dir() -> PathBuf {
+    // target/<profile>/deps/resolve-<hash> → target
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::current_exe().expect("bench path").ancestors().nth(3).expect("target dir").to_path_buf()
+    })
+}
+
+fn main() {
+    let mut criterion = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    overhead(&mut criterion);
+    criterion.final_summary();
+    // `cargo test --benches`, listing, or a criterion filter (`cargo bench … -- resolve_static`): criterion only.
+    if std::env::args().skip(1).any(|arg| arg == "--list" || arg == "--test" || !arg.starts_with('-')) {
+        return;
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let bursts: Vec<(usize, u64)> = [10, 100, 1000].into_iter().map(|n| (n, burst(&rt, n))).collect();
+    let (steady_calls, rtt) = steady(&rt);
+    let (fresh_answers, answers, rotations) = fresh(&rt);
+    let meta = serde_json::json!({
+        "burst_backend_calls": bursts.iter().map(|(n, calls)| serde_json::json!({"n": n, "calls": calls})).collect::<Vec<_>>(),
+        "steady_calls_per_second": steady_calls,
+        "steady_rtt_seconds": rtt,
+        "fresh_answers": fresh_answers,
+        "answers": answers,
+        "rotations": rotations,
+    });
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("resolve-meta.json"), serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    println!("{meta:#}");
+}
