@@ -14,7 +14,7 @@
 //!
 //! The last three are counts, not times, and are written to `target/bench/resolve-meta.json`.
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::print_stdout)]
 
 use std::hint::black_box;
 use std::path::PathBuf;
