@@ -1,0 +1,782 @@
+//! The local vault against real databases: the conformance suite on SQLite and PostgreSQL, master keys from the
+//! environment and the data directory, clear errors for wrong keys and tampered rows, rotation, and the check that
+//! no plaintext reaches the catalog file. PostgreSQL tests (`postgres_*`) use the server at `LANYARD_TEST_PG`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`), each in its own database; a missing server fails them.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use lanyard_core::{BackendId, SecretBytes, VaultEntryId};
+use lanyard_vault::{BackendEnv, Capabilities, ErrorKind, Profile, Registry, SecretRef, SecretValue, VaultBackend};
+use lanyard_vault_local::{
+    KeyRing, LocalVault, LocalVaultSettings, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, MasterKeySource,
+    NEXT_MASTER_KEY_FILE, PREVIOUS_MASTER_KEYS_ENV,
+};
+use sqlx::Row as _;
+
+const CANARY: &str = "canary-7f3a9c-local";
+
+/// A database (and a scratch directory) of one test, removed by [`TestDb::drop_database`].
+struct TestDb {
+    url: String,
+    /// A directory for data dirs and key files, removed at the end.
+    dir: PathBuf,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = scratch_dir();
+        Self { url: format!("sqlite://{}", dir.join("db/catalog.db").display()), dir, postgres: None }
+    }
+
+    async fn postgres() -> Self {
+        let admin_url = std::env::var("LANYARD_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let database = format!("lanyard_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = pg_admin(&admin_url).await;
+        sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.expect("create test database");
+        admin.close().await;
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
+        Self { url: format!("{base}/{database}"), dir: scratch_dir(), postgres: Some((admin_url, database)) }
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// A vault on this database with `key` only.
+    fn vault(&self, key: &MasterKey) -> LocalVault {
+        self.vault_with(keys(key), "")
+    }
+
+    /// A vault on this database with `source` and `prefix`.
+    fn vault_with(&self, source: MasterKeySource, prefix: &str) -> LocalVault {
+        let settings = LocalVaultSettings { prefix: prefix.to_owned(), ..LocalVaultSettings::default() };
+        LocalVault::new(&self.url, source, settings).expect("construct local vault")
+    }
+
+    /// A data directory (not created: the vault creates it).
+    fn data_dir(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    async fn raw(&self) -> Raw {
+        if self.is_postgres() {
+            Raw::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&self.url).await.unwrap())
+        } else {
+            Raw::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&self.url).await.unwrap())
+        }
+    }
+
+    async fn drop_database(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin_url, database)) = self.postgres {
+            let admin = pg_admin(&admin_url).await;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await.unwrap();
+            admin.close().await;
+        }
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lanyard-vault-local-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("create scratch directory");
+    dir
+}
+
+async fn pg_admin(url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is required for the postgres_* local vault tests ({url}): {e}; set LANYARD_TEST_PG to another server")
+    })
+}
+
+/// One `local_secrets` row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RawRow {
+    profile: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+    key_id: String,
+}
+
+/// Direct access to the table, bypassing the vault.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+const SELECT: &str = "SELECT profile, nonce, ciphertext, key_id FROM local_secrets ORDER BY profile";
+const UPDATE: &str = "UPDATE local_secrets SET nonce = $2, ciphertext = $3, key_id = $4 WHERE profile = $1";
+
+macro_rules! rows {
+    ($pool:expr) => {
+        sqlx::query(SELECT)
+            .fetch_all($pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| RawRow {
+                profile: r.get("profile"),
+                nonce: r.get("nonce"),
+                ciphertext: r.get("ciphertext"),
+                key_id: r.get("key_id"),
+            })
+            .collect()
+    };
+}
+
+impl Raw {
+    async fn rows(&self) -> Vec<RawRow> {
+        match self {
+            Raw::Sqlite(pool) => rows!(pool),
+            Raw::Postgres(pool) => rows!(pool),
+        }
+    }
+
+    async fn row(&self, profile: &str) -> RawRow {
+        self.rows().await.into_iter().find(|r| r.profile == profile).unwrap_or_else(|| panic!("no row {profile}"))
+    }
+
+    /// Overwrites the stored fields of `row.profile`.
+    async fn write(&self, row: &RawRow) {
+        let query = sqlx::query(UPDATE);
+        let changed = match self {
+            Raw::Sqlite(pool) => query
+                .bind(&row.profile)
+                .bind(&row.nonce)
+                .bind(&row.ciphertext)
+                .bind(&row.key_id)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+            Raw::Postgres(pool) => sqlx::query(UPDATE)
+                .bind(&row.profile)
+                .bind(&row.nonce)
+                .bind(&row.ciphertext)
+                .bind(&row.key_id)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+        };
+        assert_eq!(changed, 1, "raw update of {}", row.profile);
+    }
+
+    async fn close(self) {
+        match self {
+            Raw::Sqlite(pool) => pool.close().await,
+            Raw::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+fn keys(key: &MasterKey) -> MasterKeySource {
+    MasterKeySource::Keys(KeyRing::new(key.clone()))
+}
+
+fn new_key() -> MasterKey {
+    MasterKey::generate().expect("generate master key")
+}
+
+fn entry() -> Profile {
+    Profile::Entry(VaultEntryId::new_random())
+}
+
+fn text(value: &str) -> SecretValue {
+    SecretValue::new(SecretBytes::new(value.as_bytes().to_vec()))
+}
+
+async fn read(vault: &dyn VaultBackend, profile: Profile) -> lanyard_vault::Result<String> {
+    let value = vault.get(&SecretRef::Profile(profile)).await?;
+    Ok(String::from_utf8(value.expose_bytes().to_vec()).expect("UTF-8 value"))
+}
+
+/// The Unix permission bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+/// Sets the Unix permission bits of `path`.
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Declares `sqlite_<name>` and `postgres_<name>` tests running `body(&db)` on a fresh database each.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = super::TestDb::sqlite();
+                super::$name(&db).await;
+                db.drop_database().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let db = super::TestDb::postgres().await;
+                super::$name(&db).await;
+                db.drop_database().await;
+            })*
+        }
+    };
+}
+
+on_both!(
+    conformance,
+    conformance_with_a_prefix_beside_another_vault,
+    nodes_starting_together_create_the_table_once,
+    a_wrong_master_key_is_a_clear_error,
+    a_forged_key_id_or_tampered_ciphertext_is_a_clear_error,
+    ciphertext_moved_to_another_profile_does_not_decrypt,
+    rotation_re_encrypts_every_row_in_one_go,
+    rotation_of_the_key_file_is_seen_by_other_vaults_on_the_data_dir,
+    an_interrupted_rotation_resumes_with_its_key,
+    a_rotation_stops_at_a_row_it_cannot_decrypt,
+);
+
+async fn conformance(db: &TestDb) {
+    let vault = db.vault(&new_key());
+    lanyard_vault::testkit::run_all(&vault).await;
+    assert!(db.raw().await.rows().await.is_empty(), "the suite and the probe leave nothing behind");
+    vault.close().await;
+}
+
+async fn conformance_with_a_prefix_beside_another_vault(db: &TestDb) {
+    let key = new_key();
+    let plain = db.vault(&key);
+    let tenant = db.vault_with(keys(&key), "tenant-a/");
+    let (mine, theirs) = (entry(), entry());
+    tenant.put(&mine, &text("tenant value")).await.unwrap();
+    plain.put(&theirs, &text("plain value")).await.unwrap();
+    lanyard_vault::testkit::run_all(&tenant).await;
+    assert_eq!(tenant.physical_name(&mine), format!("tenant-a/{mine}"));
+    assert_eq!(tenant.list().await.unwrap(), [mine], "a prefixed vault lists only its own profiles");
+    assert_eq!(plain.list().await.unwrap(), [theirs], "rows of other prefixes do not parse as profiles");
+    let error = plain.get(&SecretRef::Profile(mine)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound);
+    let names: Vec<_> = db.raw().await.rows().await.into_iter().map(|r| r.profile).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&format!("tenant-a/{mine}")) && names.contains(&theirs.to_string()), "{names:?}");
+    plain.close().await;
+    tenant.close().await;
+}
+
+async fn nodes_starting_together_create_the_table_once(db: &TestDb) {
+    let key = new_key();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(6));
+    let nodes: Vec<_> = (0..6)
+        .map(|_| {
+            let (vault, start) = (db.vault(&key), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let listed = vault.list().await;
+                vault.close().await;
+                listed
+            })
+        })
+        .collect();
+    for node in nodes {
+        assert_eq!(node.await.unwrap().expect("first use on every node"), []);
+    }
+}
+
+async fn a_wrong_master_key_is_a_clear_error(db: &TestDb) {
+    let (right, wrong) = (new_key(), new_key());
+    let writer = db.vault(&right);
+    let profile = entry();
+    writer.put(&profile, &text(CANARY)).await.unwrap();
+    let reader = db.vault(&wrong);
+    let error = reader.get(&SecretRef::Profile(profile)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(!error.is_temporary());
+    let message = error.to_string();
+    let expected = format!(
+        "material of \"{profile}\" was encrypted with master key {}, but the configured master key is {};",
+        right.id(),
+        wrong.id()
+    );
+    assert!(message.contains(&expected), "{message}");
+    assert!(message.contains("LANYARD_MASTER_KEY"), "the error says how to fix it: {message}");
+    assert!(!message.contains(CANARY));
+    // A ring holding the right key as a previous one reads it.
+    let both = db.vault_with(MasterKeySource::Keys(KeyRing::new(wrong.clone()).with_previous(right.clone())), "");
+    assert_eq!(read(&both, profile).await.unwrap(), CANARY);
+    for vault in [writer, reader, both] {
+        vault.close().await;
+    }
+}
+
+async fn a_forged_key_id_or_tampered_ciphertext_is_a_clear_error(db: &TestDb) {
+    let (right, other) = (new_key(), new_key());
+    let writer = db.vault(&right);
+    let (forged, tampered) = (entry(), entry());
+    writer.put(&forged, &text(CANARY)).await.unwrap();
+    writer.put(&tampered, &text(CANARY)).await.unwrap();
+    let raw = db.raw().await;
+
+    // The row claims to be encrypted with the reader's key, but it is not.
+    let mut row = raw.row(&forged.to_string()).await;
+    row.key_id = other.id().to_owned();
+    raw.write(&row).await;
+    let reader = db.vault(&other);
+    let error = reader.get(&SecretRef::Profile(forged)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(
+        error.to_string().contains(&format!(
+            "material of \"{forged}\" could not be decrypted: wrong master key or tampered ciphertext"
+        )),
+        "{error}"
+    );
+
+    // One flipped bit of ciphertext, or a changed nonce, fails authentication.
+    let mut row = raw.row(&tampered.to_string()).await;
+    row.ciphertext[0] ^= 1;
+    raw.write(&row).await;
+    let error = writer.get(&SecretRef::Profile(tampered)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(error.to_string().contains("wrong master key or tampered ciphertext"), "{error}");
+    row.ciphertext[0] ^= 1;
+    row.nonce.truncate(5);
+    raw.write(&row).await;
+    let error = writer.get(&SecretRef::Profile(tampered)).await.unwrap_err();
+    assert!(error.to_string().contains("wrong master key or tampered ciphertext"), "{error}");
+    assert!(!error.to_string().contains(CANARY));
+    raw.close().await;
+    writer.close().await;
+    reader.close().await;
+}
+
+async fn ciphertext_moved_to_another_profile_does_not_decrypt(db: &TestDb) {
+    let vault = db.vault(&new_key());
+    let (source, target) = (entry(), entry());
+    vault.put(&source, &text("source material")).await.unwrap();
+    vault.put(&target, &text("target material")).await.unwrap();
+    let raw = db.raw().await;
+    let moved = RawRow { profile: target.to_string(), ..raw.row(&source.to_string()).await };
+    raw.write(&moved).await;
+    let error = vault.get(&SecretRef::Profile(target)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(error.to_string().contains("wrong master key or tampered ciphertext"), "{error}");
+    assert_eq!(read(&vault, source).await.unwrap(), "source material");
+    raw.close().await;
+    vault.close().await;
+}
+
+async fn rotation_re_encrypts_every_row_in_one_go(db: &TestDb) {
+    let (old, new) = (new_key(), new_key());
+    let vault = db.vault(&old);
+    let tenant = db.vault_with(keys(&old), "tenant/");
+    let values: Vec<(Profile, String)> = (0..12).map(|i| (entry(), format!("value-{i}"))).collect();
+    for (profile, value) in &values {
+        vault.put(profile, &text(value)).await.unwrap();
+    }
+    let tenant_profile = entry();
+    tenant.put(&tenant_profile, &text("tenant value")).await.unwrap();
+    let before = db.raw().await.rows().await;
+
+    let report = vault.rotate_master_key(new.clone()).await.unwrap();
+    assert_eq!(report.new_key_id, new.id());
+    assert_eq!(report.rows, 13, "every row, whatever its prefix: {report:?}");
+    assert_eq!(report.rows_by_old_key.get(old.id()), Some(&13));
+    assert_eq!(report.key_file, None, "keys given directly are not written anywhere");
+
+    for (profile, value) in &values {
+        assert_eq!(&read(&vault, *profile).await.unwrap(), value, "{profile} after rotation");
+    }
+    let after = db.raw().await.rows().await;
+    assert!(after.iter().all(|row| row.key_id == new.id()), "every row has the new key id");
+    for (old_row, new_row) in before.iter().zip(&after) {
+        assert_eq!(old_row.profile, new_row.profile);
+        assert_ne!(old_row.nonce, new_row.nonce, "every row gets a fresh nonce");
+    }
+    let ring = vault.key_ring().await.unwrap();
+    assert_eq!(ring.current().id(), new.id(), "the vault now writes with the new key");
+    assert!(ring.get(old.id()).is_some(), "and still reads the old one");
+    let fresh = entry();
+    vault.put(&fresh, &text("after")).await.unwrap();
+    assert_eq!(db.raw().await.row(&fresh.to_string()).await.key_id, new.id());
+
+    let old_only = db.vault(&old);
+    let error = old_only.get(&SecretRef::Profile(values[0].0)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+    assert!(error.to_string().contains(&format!("encrypted with master key {}", new.id())), "{error}");
+    let new_only = db.vault_with(keys(&new), "tenant/");
+    assert_eq!(read(&new_only, tenant_profile).await.unwrap(), "tenant value");
+
+    // Rotating to the current key again is allowed (it sweeps rows other nodes wrote with an older key).
+    let again = vault.rotate_master_key(new.clone()).await.unwrap();
+    assert_eq!(again.rows, 14);
+    assert_eq!(again.rows_by_old_key.keys().collect::<Vec<_>>(), [new.id()]);
+    for vault in [vault, tenant, old_only, new_only] {
+        vault.close().await;
+    }
+}
+
+async fn rotation_of_the_key_file_is_seen_by_other_vaults_on_the_data_dir(db: &TestDb) {
+    let data_dir = db.data_dir("data");
+    let file = |data_dir: &Path| MasterKeySource::File { data_dir: data_dir.to_owned(), previous: Vec::new() };
+    let server = db.vault_with(file(&data_dir), "");
+    let (early, late) = (entry(), entry());
+    server.put(&early, &text("early")).await.unwrap();
+    let old = MasterKey::read_file(&data_dir.join(MASTER_KEY_FILE)).unwrap();
+
+    let admin = LocalVault::open(&db.url, file(&data_dir), LocalVaultSettings::default()).await.unwrap();
+    let new = new_key();
+    let report = admin.rotate_master_key(new.clone()).await.unwrap();
+    assert_eq!(report.key_file.as_deref(), Some(data_dir.join(MASTER_KEY_FILE).as_path()));
+    assert_eq!(report.rows_by_old_key.get(old.id()), Some(&1));
+    assert_eq!(MasterKey::read_file(&data_dir.join(MASTER_KEY_FILE)).unwrap().id(), new.id());
+    assert_eq!(mode(&data_dir.join(MASTER_KEY_FILE)), 0o600);
+    assert!(!data_dir.join(NEXT_MASTER_KEY_FILE).exists(), "master.key.next was renamed over master.key");
+
+    // The server loaded the old key before the rotation: it reads the re-encrypted row and writes with the new key.
+    assert_eq!(read(&server, early).await.unwrap(), "early");
+    server.put(&late, &text("late")).await.unwrap();
+    let raw = db.raw().await;
+    assert_eq!(raw.row(&late.to_string()).await.key_id, new.id());
+    assert_eq!(server.key_ring().await.unwrap().current().id(), new.id());
+    raw.close().await;
+
+    let restarted = db.vault_with(file(&data_dir), "");
+    assert_eq!(read(&restarted, early).await.unwrap(), "early");
+    assert_eq!(read(&restarted, late).await.unwrap(), "late");
+    assert_eq!(restarted.key_ring().await.unwrap().previous().len(), 0, "the old key is gone from disk");
+    for vault in [server, admin, restarted] {
+        vault.close().await;
+    }
+}
+
+async fn an_interrupted_rotation_resumes_with_its_key(db: &TestDb) {
+    let data_dir = db.data_dir("data");
+    let source = MasterKeySource::File { data_dir: data_dir.clone(), previous: Vec::new() };
+    let vault = db.vault_with(source.clone(), "");
+    let before = entry();
+    vault.put(&before, &text("before")).await.unwrap();
+    let old = vault.key_ring().await.unwrap().current().clone();
+
+    // A rotation that wrote master.key.next and stopped before its transaction.
+    let pending = new_key();
+    write_key_file(&data_dir.join(NEXT_MASTER_KEY_FILE), &pending);
+    let during = entry();
+    vault.put(&during, &text("during")).await.unwrap();
+    let raw = db.raw().await;
+    assert_eq!(raw.row(&during.to_string()).await.key_id, pending.id(), "new writes use the surviving key");
+    let reopened = db.vault_with(source.clone(), "");
+    let ring = reopened.key_ring().await.unwrap();
+    assert_eq!((ring.current().id(), ring.get(old.id()).is_some()), (pending.id(), true));
+    assert_eq!(read(&reopened, before).await.unwrap(), "before");
+
+    let error = vault.rotate_master_key(new_key()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(error.to_string().contains("was interrupted"), "{error}");
+    assert_eq!(MasterKey::read_file(&data_dir.join(NEXT_MASTER_KEY_FILE)).unwrap().id(), pending.id(), "untouched");
+
+    let report = vault.resume_rotation().await.unwrap().expect("there is a rotation to finish");
+    assert_eq!((report.new_key_id.as_str(), report.rows), (pending.id(), 2));
+    assert!(!data_dir.join(NEXT_MASTER_KEY_FILE).exists());
+    assert_eq!(MasterKey::read_file(&data_dir.join(MASTER_KEY_FILE)).unwrap().id(), pending.id());
+    assert!(raw.rows().await.iter().all(|row| row.key_id == pending.id()));
+    assert_eq!(vault.resume_rotation().await.unwrap(), None, "nothing left to finish");
+    let fresh = db.vault_with(source, "");
+    assert_eq!(read(&fresh, before).await.unwrap(), "before");
+    assert_eq!(read(&fresh, during).await.unwrap(), "during");
+    raw.close().await;
+    for vault in [vault, reopened, fresh] {
+        vault.close().await;
+    }
+}
+
+async fn a_rotation_stops_at_a_row_it_cannot_decrypt(db: &TestDb) {
+    let (stranger, mine, new) = (new_key(), new_key(), new_key());
+    let foreign = entry();
+    db.vault(&stranger).put(&foreign, &text("foreign")).await.unwrap();
+    let vault = db.vault(&mine);
+    let own = entry();
+    vault.put(&own, &text("own")).await.unwrap();
+    let before = db.raw().await.rows().await;
+    let error = vault.rotate_master_key(new.clone()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("nothing was re-encrypted") && message.contains(stranger.id()), "{message}");
+    assert_eq!(db.raw().await.rows().await, before, "the transaction changed nothing");
+    assert_eq!(vault.key_ring().await.unwrap().current().id(), mine.id());
+    vault.close().await;
+}
+
+/// Writes a key file the way a rotation does (0600), for simulating an interrupted one.
+fn write_key_file(path: &Path, key: &MasterKey) {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).unwrap();
+    writeln!(file, "{}", key.expose_base64().expose_secret()).unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_conformance() {
+    let vault = LocalVault::new("sqlite::memory:", keys(&new_key()), LocalVaultSettings::default()).unwrap();
+    lanyard_vault::testkit::run_all(&vault).await;
+    vault.close().await;
+}
+
+#[tokio::test]
+async fn the_registry_builds_the_local_kind_from_the_environment() {
+    let db = TestDb::sqlite();
+    let registry = Registry::global().expect("registry");
+    assert!(registry.kinds().contains(&"local"));
+    let env = BackendEnv { catalog_url: Some(db.url.clone()), data_dir: Some(db.data_dir("data")) };
+    let backend = registry
+        .build("OS_KEYCHAIN", BackendId::new_random(), "local", [("prefix", "node/")], env.clone())
+        .expect("build the local backend through the registry");
+    assert_eq!(backend.kind(), "local");
+    assert_eq!(backend.capabilities(), Capabilities { store: true, link: false, ambient_identity: false });
+    let profile = entry();
+    assert_eq!(backend.physical_name(&profile), format!("node/{profile}"));
+    backend.put(&profile, &text("through the registry")).await.unwrap();
+    assert_eq!(read(backend.as_ref(), profile).await.unwrap(), "through the registry");
+    assert!(backend.probe().await.unwrap().passed());
+    backend.delete(&profile).await.unwrap();
+    let error = backend.get(&SecretRef::External("prod/db".into())).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unsupported, "{error}");
+
+    let error = registry.build("local", BackendId::new_random(), "local", [("region", "x")], env.clone()).unwrap_err();
+    assert!(error.to_string().contains("unknown option \"region\"; valid options are: prefix"), "{error}");
+    let no_catalog = BackendEnv { catalog_url: None, ..env.clone() };
+    let error = registry.build("local", BackendId::new_random(), "local", NO_OPTIONS, no_catalog).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+    assert!(error.to_string().contains("no catalog URL"), "{error}");
+    let mysql = BackendEnv { catalog_url: Some("mysql://root:hunter2@db/lanyard".into()), ..env };
+    let error = registry.build("local", BackendId::new_random(), "local", NO_OPTIONS, mysql).unwrap_err();
+    assert!(error.to_string().contains("unsupported scheme \"mysql\""), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "the URL's password is not echoed: {error}");
+    db.drop_database().await;
+}
+
+const NO_OPTIONS: [(&str, &str); 0] = [];
+
+#[tokio::test]
+async fn the_key_file_is_created_0600_reused_and_refused_when_too_open() {
+    let db = TestDb::sqlite();
+    let data_dir = db.data_dir("nested/data");
+    let source = MasterKeySource::File { data_dir: data_dir.clone(), previous: Vec::new() };
+    let first = db.vault_with(source.clone(), "");
+    assert!(!data_dir.exists(), "construction does no I/O");
+    let profile = entry();
+    first.put(&profile, &text("kept")).await.unwrap();
+    let path = data_dir.join(MASTER_KEY_FILE);
+    assert_eq!(mode(&path), 0o600, "created with mode 0600");
+    let content = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(content.trim_end().len(), 44, "32 bytes of base64");
+    let key = MasterKey::read_file(&path).unwrap();
+    assert_eq!(first.key_ring().await.unwrap().current().id(), key.id());
+    assert!(!format!("{first:?}").contains(content.trim_end()), "Debug shows key ids only");
+    assert!(format!("{first:?}").contains(key.id()));
+
+    let second = db.vault_with(source.clone(), "");
+    assert_eq!(read(&second, profile).await.unwrap(), "kept", "the second open reuses the key");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), content, "and leaves the file alone");
+
+    set_mode(&path, 0o644);
+    let error = LocalVault::open(&db.url, source.clone(), LocalVaultSettings::default()).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(error.to_string().contains("has mode 0644, but it must be readable by its owner only (0600)"), "{error}");
+    assert!(!error.to_string().contains(content.trim_end()));
+
+    set_mode(&path, 0o400);
+    let read_only = LocalVault::open(&db.url, source.clone(), LocalVaultSettings::default()).await;
+    assert_eq!(read_only.expect("0400 is narrower than 0600").key_ring().await.unwrap().current().id(), key.id());
+    set_mode(&path, 0o600);
+    std::fs::write(&path, "c2hvcnQ=\n").unwrap();
+    let error = LocalVault::open(&db.url, source.clone(), LocalVaultSettings::default()).await.unwrap_err();
+    assert!(error.to_string().contains("decodes to 5 bytes, but a master key is exactly 32 bytes"), "{error}");
+    std::fs::write(&path, "not base64 at all!\n").unwrap();
+    let error = LocalVault::open(&db.url, source, LocalVaultSettings::default()).await.unwrap_err();
+    assert!(error.to_string().contains("is not valid base64"), "{error}");
+    assert!(!error.to_string().contains("at all"), "the content is not echoed: {error}");
+    for vault in [first, second] {
+        vault.close().await;
+    }
+    db.drop_database().await;
+}
+
+/// Eight vaults on eight threads open the same fresh data directory at once: exactly one key file is created,
+/// every vault loads that key, and no temporary file is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn processes_racing_to_create_the_key_file_agree_on_one_key() {
+    let db = TestDb::sqlite();
+    let data_dir = db.data_dir("data");
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let vault = db.vault_with(MasterKeySource::File { data_dir: data_dir.clone(), previous: Vec::new() }, "");
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                let id = vault.key_ring().await.map(|ring| ring.current().id().to_owned());
+                vault.close().await;
+                id
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        ids.insert(task.await.unwrap().expect("load the key"));
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        ids.first().map(String::as_str),
+        Some(MasterKey::read_file(&data_dir.join(MASTER_KEY_FILE)).unwrap().id())
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&data_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers, [MASTER_KEY_FILE], "no temporary files are left behind");
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn database_errors_are_classified() {
+    let admin_url =
+        std::env::var("LANYARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let (base, _) = admin_url.rsplit_once('/').expect("a database URL");
+    let no_database = format!("{base}/lanyard_no_such_database_{}", uuid::Uuid::new_v4().simple());
+    let vault = LocalVault::new(&no_database, keys(&new_key()), LocalVaultSettings::default()).unwrap();
+    let error = vault.list().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(error.to_string().contains("does not exist"), "{error}");
+}
+
+#[test]
+fn the_environment_key_is_validated_without_echoing_it() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(*v))
+    };
+    let data_dir = Path::new("/nonexistent/lanyard-data");
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (&[(MASTER_KEY_ENV, "not*base64*secret")], "LANYARD_MASTER_KEY is not valid base64"),
+        (
+            &[(MASTER_KEY_ENV, "c2hvcnQtc2VjcmV0")],
+            "LANYARD_MASTER_KEY decodes to 12 bytes, but a master key is exactly 32 bytes",
+        ),
+        (&[(MASTER_KEY_ENV, "")], "LANYARD_MASTER_KEY is empty"),
+        (
+            &[(
+                MASTER_KEY_ENV,
+                "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFh",
+            )],
+            "LANYARD_MASTER_KEY decodes to more than 64 bytes",
+        ),
+        (
+            &[
+                (MASTER_KEY_ENV, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+                (PREVIOUS_MASTER_KEYS_ENV, "AAEC, secret!"),
+            ],
+            "key 1 of 2 in LANYARD_MASTER_KEY_PREVIOUS decodes to 3 bytes",
+        ),
+        (
+            &[(PREVIOUS_MASTER_KEYS_ENV, "a-secret-thing")],
+            "key 1 of 1 in LANYARD_MASTER_KEY_PREVIOUS is not valid base64",
+        ),
+    ];
+    for (vars, expected) in cases {
+        let error = MasterKeySource::from_env(env(vars), Some(data_dir)).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+        let message = error.to_string();
+        assert!(message.contains(expected), "{message}");
+        assert!(message.contains("openssl rand -base64 32"), "the error says how to make a key: {message}");
+        assert!(!message.contains("secret"), "the value is not echoed: {message}");
+    }
+
+    let error = MasterKeySource::from_env(env(&[]), None).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
+    let message = error.to_string();
+    assert!(message.contains("set LANYARD_MASTER_KEY") && message.contains("data directory"), "{message}");
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const PREVIOUS: &str = "IB8eHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+    let (key, previous) = (KEY, PREVIOUS);
+    let source =
+        MasterKeySource::from_env(env(&[(MASTER_KEY_ENV, KEY), (PREVIOUS_MASTER_KEYS_ENV, PREVIOUS)]), Some(data_dir))
+            .unwrap();
+    let MasterKeySource::Keys(ring) = &source else { panic!("the variable wins over the data directory: {source:?}") };
+    assert_eq!(ring.current().id(), MasterKey::from_base64(key).unwrap().id());
+    assert_eq!(ring.previous().len(), 1);
+    assert_eq!(ring.current().id().len(), 16);
+    assert!(ring.current().id().bytes().all(|b| b.is_ascii_hexdigit()));
+    let shown = format!("{source:?}");
+    assert!(!shown.contains(key) && !shown.contains(previous) && shown.contains(ring.current().id()), "{shown}");
+    assert_eq!(ring.current().expose_base64().expose_secret(), key);
+
+    let source = MasterKeySource::from_env(env(&[]), Some(data_dir)).unwrap();
+    assert!(matches!(source, MasterKeySource::File { .. }), "{source:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() {
+    let settings =
+        LocalVaultSettings { acquire_timeout: std::time::Duration::from_millis(300), ..LocalVaultSettings::default() };
+    let vault = LocalVault::new("postgres://lanyard:hunter2@127.0.0.1:1/lanyard", keys(&new_key()), settings).unwrap();
+    let profile = entry();
+    for error in [
+        vault.get(&SecretRef::Profile(profile)).await.unwrap_err(),
+        vault.put(&profile, &text(CANARY)).await.unwrap_err(),
+        vault.list().await.unwrap_err(),
+    ] {
+        assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+        assert!(error.is_temporary());
+        assert!(!error.to_string().contains("hunter2") && !error.to_string().contains(CANARY), "{error}");
+    }
+    let report = vault.probe().await.unwrap();
+    assert!(!report.passed(), "{report:?}");
+}
+
+/// The security test: material written through the local backend into the catalog's own SQLite file is
+/// nowhere in that file or its write-ahead log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_plaintext_reaches_the_catalog_file() {
+    let db = TestDb::sqlite();
+    let catalog = lanyard_catalog::Catalog::open(&db.url).await.expect("open the catalog");
+    let vault = db.vault(&new_key());
+    let profiles: Vec<Profile> = (0..3).map(|_| entry()).collect();
+    for profile in &profiles {
+        vault.put(profile, &text(CANARY)).await.unwrap();
+        assert_eq!(read(&vault, *profile).await.unwrap(), CANARY);
+    }
+    vault.put(&profiles[0], &text(&format!("{CANARY}-overwritten"))).await.unwrap();
+    vault.delete(&profiles[1]).await.unwrap();
+    assert!(!format!("{vault:?}").contains(CANARY));
+
+    let file = PathBuf::from(db.url.strip_prefix("sqlite://").unwrap());
+    // While open, the write-ahead log holds the latest pages.
+    let checked = assert_no_canary_in(&file);
+    assert!(checked.contains(&"-wal"), "the write-ahead log was checked while open: {checked:?}");
+    vault.close().await;
+    catalog.close().await;
+    // Closed, the log has been checkpointed into the database file (and usually removed).
+    let checked = assert_no_canary_in(&file);
+    assert!(checked.contains(&""), "the database file was checked: {checked:?}");
+    // The rows are there, only encrypted.
+    let raw = db.raw().await;
+    assert_eq!(raw.rows().await.len(), 2);
+    raw.close().await;
+    db.drop_database().await;
+}
+
+/// Asserts that the canary is in none of the database file and its companions; returns the suffixes it read.
+fn assert_no_canary_in(file: &Path) -> Vec<&'static str> {
+    let mut checked = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let path = PathBuf::from(format!("{}{suffix}", file.display()));
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        assert!(
+            !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+            "the canary is in {} in plain text",
+            path.display()
+        );
+        checked.push(suffix);
+    }
+    checked
+}
