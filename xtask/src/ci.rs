@@ -26,6 +26,7 @@ pub const STEPS: &[Step] = &[
     Step { name: "tidy", run: tidy },
     Step { name: "test", run: test },
     Step { name: "minimal-build", run: minimal_build },
+    Step { name: "feature-sets", run: feature_sets },
 ];
 
 /// Runs every step of [`STEPS`], stopping at the first failure, and prints the total time taken.
@@ -87,4 +88,21 @@ pub fn test(root: &Path) -> Result<()> {
 /// The binary must still build with every optional feature (every plugin) turned off.
 fn minimal_build(root: &Path) -> Result<()> {
     cargo(root, &["build", "-p", "lanyard-cli", "--no-default-features"])
+}
+
+/// Each backend feature builds alone, and the binary registers exactly the kinds its features imply: the
+/// registered-kinds test runs with no backend, each backend alone, and the default set (`--all-features` ran in
+/// `test`).
+fn feature_sets(root: &Path) -> Result<()> {
+    for features in [
+        &["--no-default-features"][..],
+        &["--no-default-features", "--features", "vault-local"],
+        &["--no-default-features", "--features", "vault-memory"],
+        &[],
+    ] {
+        let mut args = vec!["test", "-p", "lanyard-cli", "--bin", "lanyard"];
+        args.extend_from_slice(features);
+        cargo(root, &args)?;
+    }
+    Ok(())
 }

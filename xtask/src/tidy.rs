@@ -35,7 +35,9 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("lanyard-control", &["lanyard-catalog", "lanyard-vault", "lanyard-resolve", "lanyard-connectors", "lanyard-core"]),
     ("lanyard-server", &["lanyard-control", "lanyard-core"]),
     ("lanyard-client", &["lanyard-sql", "lanyard-core"]),
-    ("lanyard-cli", &["lanyard-server", "lanyard-client", "lanyard-sql", "lanyard-core", PLUGINS]),
+    // Deviation from the spec's table: the composition root reads the plugin registry (`lanyard backends`, the
+    // registered-kinds test), which lives in lanyard-vault.
+    ("lanyard-cli", &["lanyard-server", "lanyard-client", "lanyard-sql", "lanyard-vault", "lanyard-core", PLUGINS]),
 ];
 
 /// Workspace crates outside the layering table: tooling that no product crate may depend on.

@@ -2,14 +2,26 @@
 //!
 //! Today it offers the offline commands: `lanyard check FILE...` validates scripts and reports every error with
 //! `file:line:col` and a caret; `lanyard fmt [FILE]` prints canonical SQL with secrets redacted unless
-//! `--keep-secrets`. The server (`serve`) and the SQL client (`sql`) arrive with their issues.
+//! `--keep-secrets`; `lanyard backends` lists the vault backends compiled in; `lanyard admin rotate-master-key`
+//! re-encrypts the local vault. The server (`serve`) and the SQL client (`sql`) arrive with their issues.
 //!
-//! It is the only crate that links vault plugins (behind `vault-*` features), and the only place that prints to the
-//! terminal.
+//! It is the only crate that links vault plugins, one cargo feature per plugin (`vault-local`, `vault-memory`, …),
+//! and the only place that prints to the terminal.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(feature = "vault-local")]
+mod admin;
+mod backends;
 mod offline;
+
+// Plugins register themselves with `inventory`, but a crate nothing names is dropped by the linker, and its
+// registration with it: one line per plugin keeps each linked. `registered_kinds_match_the_enabled_features`
+// checks that none is missing.
+#[cfg(feature = "vault-local")]
+use lanyard_vault_local as _;
+#[cfg(feature = "vault-memory")]
+use lanyard_vault_memory as _;
 
 use std::process::ExitCode;
 
@@ -39,6 +51,35 @@ enum Command {
         #[arg(long)]
         keep_secrets: bool,
     },
+    /// List the vault backend kinds compiled into this binary, with their options.
+    Backends,
+    /// Operator commands that work on the data directory directly.
+    #[cfg(feature = "vault-local")]
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[cfg(feature = "vault-local")]
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Re-encrypt every secret of the local vault under a new master key, in one transaction (or finish an
+    /// interrupted rotation).
+    RotateMasterKey {
+        /// The data directory (master.key lives here unless LANYARD_MASTER_KEY is set).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// The catalog database (default: sqlite://<data-dir>/catalog.db).
+        #[arg(long, value_name = "URL")]
+        catalog: Option<String>,
+        /// Rotate to the base64 key held in this environment variable instead of a fresh random key.
+        #[arg(long, value_name = "VAR", conflicts_with = "reencrypt")]
+        new_key_from_env: Option<String>,
+        /// Re-encrypt under the current key (the last step of a rolling rotation).
+        #[arg(long)]
+        reencrypt: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +87,18 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check { files } => offline::check(&files),
         Command::Fmt { file, keep_secrets } => offline::fmt(file.as_deref(), keep_secrets),
+        Command::Backends => backends::run(),
+        #[cfg(feature = "vault-local")]
+        Command::Admin {
+            command: AdminCommand::RotateMasterKey { data_dir, catalog, new_key_from_env, reencrypt },
+        } => {
+            let new_key = match (new_key_from_env, reencrypt) {
+                (Some(var), _) => admin::NewKey::FromEnv(var),
+                (None, true) => admin::NewKey::Current,
+                (None, false) => admin::NewKey::Generate,
+            };
+            admin::rotate_master_key(data_dir, catalog, new_key)
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -53,5 +106,25 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lanyard_vault::Registry;
+
+    /// Every `vault-*` feature that is on registers its kind, and nothing else registers: a plugin whose `use … as _`
+    /// line is missing fails here.
+    #[test]
+    fn registered_kinds_match_the_enabled_features() {
+        let mut expected = Vec::new();
+        if cfg!(feature = "vault-local") {
+            expected.push("local");
+        }
+        if cfg!(feature = "vault-memory") {
+            expected.push("memory");
+        }
+        expected.sort_unstable();
+        assert_eq!(Registry::global().expect("no duplicate registrations").kinds(), expected);
     }
 }

@@ -1,0 +1,75 @@
+//! `lanyard admin …`: operator commands that work on the data directory directly.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use lanyard_vault_local::{LocalVault, LocalVaultSettings, MasterKey, MasterKeySource};
+
+/// The default data directory of `lanyard serve` and the admin commands.
+pub(crate) const DEFAULT_DATA_DIR: &str = "./lanyard-data";
+
+/// The SQLite catalog URL inside a data directory.
+pub(crate) fn default_catalog_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("catalog.db").display())
+}
+
+/// Which key `rotate-master-key` rotates to.
+pub(crate) enum NewKey {
+    /// A fresh random key.
+    Generate,
+    /// The key in this environment variable (base64), so it never appears on a command line.
+    FromEnv(String),
+    /// The current key again: re-encrypts rows written under an older key.
+    Current,
+}
+
+/// `lanyard admin rotate-master-key`: finishes an interrupted rotation, or re-encrypts every row of the local
+/// vault under a new master key in one transaction.
+pub(crate) fn rotate_master_key(
+    data_dir: Option<PathBuf>,
+    catalog: Option<String>,
+    new_key: NewKey,
+) -> Result<ExitCode> {
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let catalog = catalog.unwrap_or_else(|| default_catalog_url(&data_dir));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let source = MasterKeySource::from_process_env(Some(&data_dir))?;
+        let from_env = matches!(source, MasterKeySource::Keys(_));
+        let vault = LocalVault::open(&catalog, source, LocalVaultSettings::default())
+            .await
+            .with_context(|| format!("opening the local vault in {catalog}"))?;
+        if let Some(report) = vault.resume_rotation().await? {
+            println!(
+                "resumed an interrupted rotation: {} rows now under master key {}",
+                report.rows, report.new_key_id
+            );
+            vault.close().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let generate = matches!(new_key, NewKey::Generate);
+        let key = match new_key {
+            NewKey::Generate => MasterKey::generate()?,
+            NewKey::FromEnv(name) => {
+                let Ok(text) = std::env::var(&name) else { bail!("environment variable {name} is not set") };
+                MasterKey::from_base64(&text).with_context(|| format!("the key in {name}"))?
+            }
+            NewKey::Current => vault.key_ring().await?.current().clone(),
+        };
+        let generated = generate.then(|| key.clone());
+        let report = vault.rotate_master_key(key).await?;
+        vault.close().await;
+        println!("re-encrypted {} rows under master key {}", report.rows, report.new_key_id);
+        for (old, rows) in &report.rows_by_old_key {
+            println!("  {rows} rows were under master key {old}");
+        }
+        if let Some(file) = &report.key_file {
+            println!("the new key is in {}", file.display());
+        } else if let (true, Some(key)) = (from_env, generated) {
+            println!("this node reads its master key from LANYARD_MASTER_KEY: install the new key everywhere:");
+            println!("LANYARD_MASTER_KEY={}", key.expose_base64().expose_secret());
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

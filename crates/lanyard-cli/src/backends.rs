@@ -1,0 +1,47 @@
+//! `lanyard backends`: the vault backend kinds compiled into this binary, with their option keys, and the known
+//! kinds that are not (with the cargo feature that enables them).
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use lanyard_vault::{KNOWN_KINDS, Registry};
+
+/// Prints the listing; exit 0.
+pub(crate) fn run() -> Result<std::process::ExitCode> {
+    print!("{}", listing(Registry::global()?));
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The listing as text.
+pub(crate) fn listing(registry: &Registry) -> String {
+    let mut out = String::new();
+    for factory in registry.factories() {
+        let _ = writeln!(out, "{} ({})", factory.kind.to_ascii_uppercase(), factory.crate_name);
+        let _ = writeln!(out, "  {}", factory.description);
+        let width = factory.all_options().map(|spec| spec.name.len()).max().unwrap_or(0);
+        for spec in factory.all_options() {
+            let mut flags = Vec::new();
+            if spec.required {
+                flags.push("required");
+            }
+            if spec.secret {
+                flags.push("secret");
+            }
+            let flags = if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(", ")) };
+            let _ = writeln!(out, "    {:width$}  {}{flags}", spec.name, spec.help);
+        }
+        out.push('\n');
+    }
+    let missing: Vec<String> = KNOWN_KINDS
+        .iter()
+        .filter(|known| !registry.kinds().contains(&known.kind))
+        .map(|known| match known.feature {
+            Some(feature) => format!("{} (--features {feature})", known.kind.to_ascii_uppercase()),
+            None => format!("{} (no plugin yet)", known.kind.to_ascii_uppercase()),
+        })
+        .collect();
+    if !missing.is_empty() {
+        let _ = writeln!(out, "not in this build: {}", missing.join(", "));
+    }
+    out
+}

@@ -1,0 +1,93 @@
+//! `lanyard backends` and `lanyard admin rotate-master-key`, run as a real process.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use lanyard_core::{SecretString, VaultEntryId};
+use lanyard_vault::{Profile, SecretRef, SecretValue, VaultBackend};
+use lanyard_vault_local::{LocalVault, LocalVaultSettings, MasterKeySource};
+
+fn lanyard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lanyard"))
+        .args(args)
+        .env_remove("LANYARD_MASTER_KEY")
+        .env_remove("LANYARD_MASTER_KEY_PREVIOUS")
+        .output()
+        .expect("run lanyard")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn backends_lists_the_compiled_in_kinds_with_their_options_and_the_missing_ones() {
+    let output = lanyard(&["backends"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.contains("LOCAL (lanyard-vault-local)"), cfg!(feature = "vault-local"), "{stdout}");
+    assert_eq!(stdout.contains("MEMORY (lanyard-vault-memory)"), cfg!(feature = "vault-memory"), "{stdout}");
+    assert!(stdout.contains("AWS (--features vault-aws)"), "{stdout}");
+    assert!(stdout.contains("GCP (no plugin yet)"), "{stdout}");
+    if cfg!(all(feature = "vault-local", feature = "vault-memory")) {
+        insta::assert_snapshot!(stdout);
+    }
+}
+
+fn vault(data_dir: &Path) -> LocalVault {
+    let url = format!("sqlite://{}", data_dir.join("catalog.db").display());
+    let source = MasterKeySource::File { data_dir: data_dir.to_owned(), previous: Vec::new() };
+    LocalVault::new(&url, source, LocalVaultSettings::default()).unwrap()
+}
+
+#[cfg(feature = "vault-local")]
+#[tokio::test]
+async fn rotate_master_key_re_encrypts_the_local_vault_and_keeps_every_secret_readable() {
+    let dir = std::env::temp_dir().join(format!("lanyard-admin-test-{}", VaultEntryId::new_random()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profiles: Vec<Profile> = (0..3).map(|_| Profile::Entry(VaultEntryId::new_random())).collect();
+    let before = {
+        let vault = vault(&dir);
+        for (i, profile) in profiles.iter().enumerate() {
+            vault.put(profile, &SecretValue::from(SecretString::new(format!("secret-{i}")))).await.unwrap();
+        }
+        let id = vault.key_ring().await.unwrap().current().id().to_owned();
+        vault.close().await;
+        id
+    };
+
+    let output = lanyard(&["admin", "rotate-master-key", "--data-dir", dir.to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("re-encrypted 3 rows under master key"), "{stdout}");
+    assert!(stdout.contains(&format!("3 rows were under master key {before}")), "{stdout}");
+    assert!(stdout.contains("the new key is in"), "{stdout}");
+
+    let vault = vault(&dir);
+    let after = vault.key_ring().await.unwrap().current().id().to_owned();
+    assert_ne!(before, after);
+    assert!(stdout.contains(&after), "{stdout}");
+    for (i, profile) in profiles.iter().enumerate() {
+        let value = vault.get(&SecretRef::Profile(*profile)).await.unwrap();
+        assert_eq!(value.expose_bytes(), format!("secret-{i}").as_bytes());
+    }
+    vault.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(feature = "vault-local")]
+#[test]
+fn rotate_master_key_to_a_missing_environment_variable_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("lanyard-admin-test-{}", VaultEntryId::new_random()));
+    let output = lanyard(&[
+        "admin",
+        "rotate-master-key",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--new-key-from-env",
+        "LANYARD_TEST_NO_SUCH_VARIABLE",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("environment variable LANYARD_TEST_NO_SUCH_VARIABLE is not set"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
