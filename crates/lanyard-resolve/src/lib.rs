@@ -468,27 +468,14 @@ impl Resolver {
         }
         let registry = self.inner.registry;
         let factory = registry.factory(&row.backend_type).map_err(Cause::Config)?;
-        let mut options: Vec<(String, String)> =
+        let options: Vec<(String, String)> =
             row.config.iter().map(|(key, value)| (key.clone(), json_text(value).into_owned())).collect();
         let has_secret_options = factory.options.iter().any(|spec| spec.secret);
         let mut secrets = Vec::new();
         if has_secret_options && row.meta.id != LOCAL_BACKEND_ID {
             secrets = self.backend_secrets(row.meta.id, deadline).await?;
         }
-        let mut validated = factory.validate(options.drain(..)).map_err(Cause::Config)?;
-        for (key, value) in secrets {
-            let Some(spec) = factory.option(&key).filter(|spec| spec.secret) else {
-                return Err(Cause::Config(
-                    lanyard_vault::VaultError::new(
-                        lanyard_vault::ErrorKind::ConfigInvalid,
-                        factory.kind,
-                        Operation::Build,
-                    )
-                    .with_detail(format!("stored secret option {key:?} is not a secret option of this backend")),
-                ));
-            };
-            validated.insert_secret(spec.name, value);
-        }
+        let validated = factory.validate_with_secrets(options, secrets).map_err(Cause::Config)?;
         let limits = Limits {
             call_timeout: validated
                 .parse::<u64>("timeout_ms")

@@ -95,22 +95,55 @@ impl BackendFactory {
         K: AsRef<str>,
         V: Into<String>,
     {
+        self.validate_with_secrets(options, std::iter::empty::<(String, SecretString)>())
+    }
+
+    /// [`BackendFactory::validate`] over the options stored in the catalog row plus the secret ones kept
+    /// elsewhere (the local backend's `backend::<id>` profile); a kept secret under a key that is not a secret
+    /// option is an error.
+    pub fn validate_with_secrets<K, V, S>(
+        &self,
+        options: impl IntoIterator<Item = (K, V)>,
+        secrets: impl IntoIterator<Item = (S, SecretString)>,
+    ) -> Result<BackendOptions>
+    where
+        K: AsRef<str>,
+        V: Into<String>,
+        S: AsRef<str>,
+    {
         let error =
             |detail: String| VaultError::new(ErrorKind::ConfigInvalid, self.kind, Operation::Build).with_detail(detail);
+        let unknown = |key: &str| {
+            let valid: Vec<_> = self.all_options().map(|spec| spec.name).collect();
+            let key: String = key.chars().take(64).filter(|c| !c.is_control()).collect();
+            error(format!("unknown option {key:?}; valid options are: {}", valid.join(", ")))
+        };
         let mut values = BTreeMap::new();
-        for (key, value) in options {
-            let key = key.as_ref();
-            let Some(spec) = self.option(key) else {
-                let valid: Vec<_> = self.all_options().map(|spec| spec.name).collect();
-                let key: String = key.chars().take(64).filter(|c| !c.is_control()).collect();
-                return Err(error(format!("unknown option {key:?}; valid options are: {}", valid.join(", "))));
-            };
-            let value = value.into();
-            let value =
-                if spec.secret { OptionValue::Secret(SecretString::new(value)) } else { OptionValue::Plain(value) };
+        let mut insert = |spec: &'static OptionSpec, value: OptionValue| {
             if values.insert(spec.name, value).is_some() {
                 return Err(error(format!("option {:?} is given twice", spec.name)));
             }
+            Ok(())
+        };
+        for (key, value) in options {
+            let key = key.as_ref();
+            let spec = self.option(key).ok_or_else(|| unknown(key))?;
+            let value = value.into();
+            insert(
+                spec,
+                if spec.secret { OptionValue::Secret(SecretString::new(value)) } else { OptionValue::Plain(value) },
+            )?;
+        }
+        for (key, value) in secrets {
+            let key = key.as_ref();
+            let spec = self.option(key).ok_or_else(|| unknown(key))?;
+            if !spec.secret {
+                return Err(error(format!(
+                    "stored secret option {:?} is not a secret option of this backend",
+                    spec.name
+                )));
+            }
+            insert(spec, OptionValue::Secret(value))?;
         }
         let missing: Vec<_> = self
             .all_options()
@@ -178,11 +211,6 @@ impl BackendOptions {
     /// Whether no option is set.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
-    }
-
-    /// Adds the secret options kept elsewhere (the local backend's `backend::<id>` profile) back into the map.
-    pub fn insert_secret(&mut self, key: &'static str, value: SecretString) {
-        self.values.insert(key, OptionValue::Secret(value));
     }
 }
 
@@ -460,6 +488,18 @@ mod tests {
             bad_number.to_string().contains(r#"option "timeout_ms" must be a non-negative whole number, not "soon""#),
             "{bad_number}"
         );
+    }
+
+    #[test]
+    fn kept_secrets_complete_the_row_options() {
+        let secret = |v: &str| SecretString::new(v);
+        let options = AWS_A.validate_with_secrets([("region", "x")], [("secret_access_key", secret("kept"))]).unwrap();
+        assert_eq!(options.secret("secret_access_key").unwrap().expose_secret(), "kept");
+        let error = AWS_A.validate_with_secrets([("secret_access_key", "y")], [("region", secret("x"))]).unwrap_err();
+        assert!(error.to_string().contains(r#"stored secret option "region" is not a secret option"#), "{error}");
+        let error = AWS_A
+            .validate_with_secrets([("region", "x"), ("secret_access_key", "y")], [("secret_access_key", secret("z"))]);
+        assert!(error.unwrap_err().to_string().contains("given twice"));
     }
 
     #[test]
