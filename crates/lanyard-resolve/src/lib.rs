@@ -391,6 +391,7 @@ impl Resolver {
             };
             context.backend = Some(Arc::clone(storage));
             let slot = self.slot(storage, deadline).await?;
+            slot.metrics.resolves.inc();
             let backend = Arc::clone(&slot.backend);
             let (identity, started) =
                 slot.call(Operation::AmbientIdentity, deadline, || backend.ambient_identity()).await?;

@@ -13,8 +13,12 @@
 //! 3. declare your option keys in a static [`OptionSpec`] table (secret ones marked, so the Control Plane strips
 //!    them out of the catalog into `backend::<id>` in the local backend), and give your config struct a
 //!    hand-written `Debug` that leaves secrets out;
-//! 4. register: `inventory::submit! { BackendFactory::new(env!("CARGO_PKG_NAME"), "kind", "…", OPTIONS, build) }`;
-//! 5. run the conformance suite of [`testkit`] (cargo feature `testkit`) against an instance.
+//! 4. register: `lanyard_vault::inventory::submit! { BackendFactory::new(env!("CARGO_PKG_NAME"), "kind", "…",
+//!    OPTIONS, build) }`;
+//! 5. run the conformance suite of the `testkit` module (cargo feature `testkit`) against an instance;
+//! 6. link it into the binary: a `vault-<kind>` feature of `lanyard-cli`, one
+//!    `#[cfg(feature = "vault-<kind>")] use lanyard_vault_<kind> as _;` line in its `main.rs` (the linker drops a
+//!    crate nothing names, and its registration with it), and the kind in its registered-kinds test.
 //!
 //! What it is not: this crate stores nothing and resolves nothing. It knows nothing about the catalog, connections
 //! or HTTP; the resolver (`lanyard-resolve`) and the Control Plane use it, and only the composition root links

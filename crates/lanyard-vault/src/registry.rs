@@ -43,7 +43,7 @@ pub const COMMON_OPTIONS: &[OptionSpec] = &[
         name: "max_requests_per_second",
         required: false,
         secret: false,
-        help: "rate limit of backend calls, shared by all profiles (default: none)",
+        help: "rate limit of backend calls, shared by all profiles (default and 0: none)",
     },
 ];
 
@@ -154,8 +154,10 @@ impl BackendFactory {
             return Err(error(format!("missing required option(s): {}", missing.join(", "))));
         }
         let options = BackendOptions { kind: self.kind, values };
-        for spec in COMMON_OPTIONS {
-            options.parse::<u64>(spec.name)?;
+        options.parse::<u64>("timeout_ms")?;
+        options.parse::<u32>("max_requests_per_second")?;
+        if options.parse::<u32>("max_concurrent_requests")? == Some(0) {
+            return Err(error("option \"max_concurrent_requests\" must be at least 1".to_owned()));
         }
         Ok(options)
     }
@@ -483,6 +485,10 @@ mod tests {
         assert!(missing.to_string().contains("missing required option(s): region"), "{missing}");
         let twice = AWS_A.validate([("region", "x"), ("Region", "y")]).unwrap_err();
         assert!(twice.to_string().contains(r#"option "region" is given twice"#), "{twice}");
+        let zero = AWS_A.validate([("region", "x"), ("max_concurrent_requests", "0")]).unwrap_err();
+        assert!(zero.to_string().contains("must be at least 1"), "{zero}");
+        let huge = AWS_A.validate([("region", "x"), ("max_requests_per_second", "99999999999")]).unwrap_err();
+        assert!(huge.to_string().contains("must be a non-negative whole number"), "{huge}");
         let bad_number = AWS_A.validate([("region", "x"), ("timeout_ms", "soon")]).unwrap_err();
         assert!(
             bad_number.to_string().contains(r#"option "timeout_ms" must be a non-negative whole number, not "soon""#),
