@@ -48,8 +48,12 @@ pub(crate) fn rotate_master_key(
             vault.close().await;
             return Ok(ExitCode::SUCCESS);
         }
-        let generate = matches!(new_key, NewKey::Generate);
         let key = match new_key {
+            // A generated key would have to be shown for the operator to install it; keys never go to the terminal.
+            NewKey::Generate if from_env => bail!(
+                "this node reads its master key from LANYARD_MASTER_KEY: make the new key yourself \
+                 (openssl rand -base64 32), put it in an environment variable and pass --new-key-from-env VAR"
+            ),
             NewKey::Generate => MasterKey::generate()?,
             NewKey::FromEnv(name) => {
                 let Ok(text) = std::env::var(&name) else { bail!("environment variable {name} is not set") };
@@ -57,7 +61,6 @@ pub(crate) fn rotate_master_key(
             }
             NewKey::Current => vault.key_ring().await?.current().clone(),
         };
-        let generated = generate.then(|| key.clone());
         let report = vault.rotate_master_key(key).await?;
         vault.close().await;
         println!("re-encrypted {} rows under master key {}", report.rows, report.new_key_id);
@@ -66,9 +69,8 @@ pub(crate) fn rotate_master_key(
         }
         if let Some(file) = &report.key_file {
             println!("the new key is in {}", file.display());
-        } else if let (true, Some(key)) = (from_env, generated) {
-            println!("this node reads its master key from LANYARD_MASTER_KEY: install the new key everywhere:");
-            println!("LANYARD_MASTER_KEY={}", key.expose_base64().expose_secret());
+        } else if from_env {
+            println!("install the new key as LANYARD_MASTER_KEY on every node");
         }
         Ok(ExitCode::SUCCESS)
     })

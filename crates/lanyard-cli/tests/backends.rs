@@ -91,3 +91,21 @@ fn rotate_master_key_to_a_missing_environment_variable_is_a_clear_error() {
     assert!(text(&output.stderr).contains("environment variable LANYARD_TEST_NO_SUCH_VARIABLE is not set"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(feature = "vault-local")]
+#[test]
+fn rotate_master_key_never_generates_and_prints_an_environment_key() {
+    let dir = std::env::temp_dir().join(format!("lanyard-admin-test-{}", VaultEntryId::new_random()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = "q2ZpbmFsLWNhbmFyeS1tYXN0ZXIta2V5LTMyYnl0ZXM=";
+    let output = Command::new(env!("CARGO_BIN_EXE_lanyard"))
+        .args(["admin", "rotate-master-key", "--data-dir", dir.to_str().unwrap()])
+        .env("LANYARD_MASTER_KEY", key)
+        .env_remove("LANYARD_MASTER_KEY_PREVIOUS")
+        .output()
+        .expect("run lanyard");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("pass --new-key-from-env VAR"), "{}", text(&output.stderr));
+    assert!(output.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,6 +7,12 @@ use crate::name::NameError;
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// User input made fit to quote in a message: control characters (which could forge extra lines in a terminal or a
+/// log) dropped, and at most `max_chars` characters kept.
+pub fn printable(text: &str, max_chars: usize) -> String {
+    text.chars().filter(|c| !c.is_control()).take(max_chars).collect()
+}
+
 /// The kinds of object the catalog holds, as named in messages (`connection "prod_pg" does not exist`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ObjectKind {
@@ -160,6 +166,12 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_drops_control_characters_and_truncates() {
+        assert_eq!(printable("a\nb\u{1b}[2Jc", 10), "ab[2Jc");
+        assert_eq!(printable("abcdef", 3), "abc");
+    }
 
     #[test]
     fn codes_are_unique_snake_case() {

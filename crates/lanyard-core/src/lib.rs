@@ -11,7 +11,7 @@ mod name;
 mod options;
 mod secret;
 
-pub use error::{Error, ErrorKind, ObjectKind, Result};
+pub use error::{Error, ErrorKind, ObjectKind, Result, printable};
 pub use id::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId, TokenId, VaultEntryId};
 pub use name::{MAX_NAME_CHARS, Name, NameError};
 pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_key, url_has_password};

@@ -79,10 +79,7 @@ impl OptionKey {
             None
         };
         match problem {
-            Some(problem) => Err(crate::Error::InvalidOptionKey {
-                key: key.chars().filter(|c| !c.is_control()).take(64).collect(),
-                problem,
-            }),
+            Some(problem) => Err(crate::Error::InvalidOptionKey { key: crate::printable(&key, 64), problem }),
             None => Ok(Self(key)),
         }
     }

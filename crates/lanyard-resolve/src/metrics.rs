@@ -106,7 +106,7 @@ impl Metrics {
             .iter()
             .map(|kind| kind.label())
             .chain([DEADLINE_EXCEEDED])
-            .map(|label| (label, metrics.error_counter(label).get()))
+            .map(|label| (label, metrics.error_count(label)))
             .filter(|(_, count)| *count > 0)
             .collect();
         BackendStats {
@@ -155,18 +155,17 @@ pub(crate) struct BackendMetrics {
 }
 
 impl BackendMetrics {
-    fn error_counter(&self, kind: &str) -> Counter {
-        self.errors
-            .get_or_create(&ErrorLabels {
-                backend: self.labels.backend.clone(),
-                kind: self.labels.kind.clone(),
-                error: kind.to_owned(),
-            })
-            .clone()
+    fn error_labels(&self, error: &str) -> ErrorLabels {
+        ErrorLabels { backend: self.labels.backend.clone(), kind: self.labels.kind.clone(), error: error.to_owned() }
     }
 
-    pub(crate) fn error(&self, kind: &str) {
-        self.error_counter(kind).inc();
+    /// Failed calls of this kind so far; reading does not create the series.
+    fn error_count(&self, error: &str) -> u64 {
+        self.errors.get(&self.error_labels(error)).map_or(0, |counter| counter.get())
+    }
+
+    pub(crate) fn error(&self, error: &str) {
+        self.errors.get_or_create(&self.error_labels(error)).inc();
     }
 
     pub(crate) fn observe(&self, latency: Duration) {

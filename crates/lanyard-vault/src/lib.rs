@@ -34,7 +34,7 @@ pub mod testkit;
 use std::fmt;
 use std::str::FromStr;
 
-use lanyard_core::{BackendId, OptionMap, VaultEntryId};
+use lanyard_core::{BackendId, OptionMap, VaultEntryId, printable};
 
 pub use async_trait::async_trait;
 pub use error::{ErrorKind, Operation, Result, VaultError};
@@ -79,7 +79,7 @@ impl FromStr for Profile {
     fn from_str(s: &str) -> Result<Self> {
         let invalid = || {
             VaultError::new(ErrorKind::ConfigInvalid, "vault", Operation::List)
-                .with_detail(format!("{:?} is not a profile name (vault::<uuid> or backend::<uuid>)", truncate(s)))
+                .with_detail(format!("{:?} is not a profile name (vault::<uuid> or backend::<uuid>)", printable(s, 80)))
         };
         if let Some(id) = s.strip_prefix(Self::ENTRY_PREFIX) {
             id.parse().map(Self::Entry).map_err(|_| invalid())
@@ -89,10 +89,6 @@ impl FromStr for Profile {
             Err(invalid())
         }
     }
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(80).filter(|c| !c.is_control()).collect()
 }
 
 /// What a read asks a backend for.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
-use lanyard_core::{BackendId, OptionValue, SecretString};
+use lanyard_core::{BackendId, OptionValue, SecretString, printable};
 
 use crate::VaultBackend;
 use crate::error::{ErrorKind, Operation, Result, VaultError};
@@ -115,7 +115,7 @@ impl BackendFactory {
             |detail: String| VaultError::new(ErrorKind::ConfigInvalid, self.kind, Operation::Build).with_detail(detail);
         let unknown = |key: &str| {
             let valid: Vec<_> = self.all_options().map(|spec| spec.name).collect();
-            let key: String = key.chars().take(64).filter(|c| !c.is_control()).collect();
+            let key = printable(key, 64);
             error(format!("unknown option {key:?}; valid options are: {}", valid.join(", ")))
         };
         let mut values = BTreeMap::new();
@@ -361,7 +361,7 @@ impl Registry {
         if let Some(factory) = self.factories.iter().find(|f| f.kind == canonical) {
             return Ok(factory);
         }
-        let shown: String = kind.chars().take(64).filter(|c| !c.is_control()).collect();
+        let shown = printable(kind, 64);
         let detail = match KNOWN_KINDS.iter().find(|known| known.kind == canonical) {
             Some(KnownKind { feature: Some(feature), .. }) => format!(
                 "backend kind {shown:?} is not enabled in this build; rebuild lanyard with `--features {feature}`"

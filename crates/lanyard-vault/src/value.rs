@@ -103,7 +103,7 @@ impl ExternalName {
     pub fn parse(name: &str) -> Result<Self> {
         let invalid = |problem: &str| {
             VaultError::new(ErrorKind::ConfigInvalid, "vault", Operation::Get)
-                .with_target(name.chars().take(200).collect::<String>())
+                .with_target(lanyard_core::printable(name, 200))
                 .with_detail(format!("invalid external secret name: {problem}"))
         };
         let Some((locator, rest)) = name.rsplit_once('#') else {

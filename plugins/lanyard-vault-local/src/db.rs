@@ -88,8 +88,7 @@ impl Db {
             let options = PgConnectOptions::from_str(url).map_err(|e| UrlError(e.to_string()))?;
             Ok(Self::Postgres(pool_options::<Postgres>(settings).connect_lazy_with(options)))
         } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            let scheme: String = scheme.chars().take(32).filter(|c| !c.is_control()).collect();
+            let scheme = lanyard_core::printable(url.split(':').next().unwrap_or_default(), 32);
             Err(UrlError(format!("unsupported scheme {scheme:?}: use sqlite://path or postgres://user@host/database")))
         }
     }

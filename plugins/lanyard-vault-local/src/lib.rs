@@ -39,8 +39,9 @@
 //! [`LocalVault::rotate_master_key`] re-encrypts every row in one database transaction that excludes other
 //! writers (readers go on), each with a fresh nonce and the new `key_id`. The CLI opens the vault with
 //! [`LocalVault::open`] and calls [`LocalVault::resume_rotation`], which finishes an interrupted rotation; if there
-//! was none, it calls `rotate_master_key(MasterKey::generate()?)`. It prints the [`RotationReport`] — and, for an
-//! environment key, the new key ([`MasterKey::expose_base64`]), which the operator installs.
+//! was none, it calls `rotate_master_key` with a generated key (key files), a key the operator supplies through an
+//! environment variable (environment keys: the CLI never prints a key), or the current key. It prints the
+//! [`RotationReport`].
 //!
 //! - **Key file** (one node, or nodes sharing one data directory): the new key is written to `master.key.next`
 //!   (0600) first; the transaction re-encrypts; then `master.key.next` is renamed over `master.key`. A vault that
@@ -50,7 +51,7 @@
 //!   resumes with the key in `master.key.next`. Never delete `master.key.next` by hand. Nodes with data directories
 //!   of their own would each need a copy of the key file: use `LANYARD_MASTER_KEY` for them instead.
 //! - **Environment key** (several nodes): `rotate_master_key` changes the rows and this process's keys only; the
-//!   operator installs the new key (the CLI prints it). With the nodes stopped: rotate, set `LANYARD_MASTER_KEY` to
+//!   operator makes and installs the new key. With the nodes stopped: rotate, set `LANYARD_MASTER_KEY` to
 //!   the new key everywhere, start. Rolling, without downtime: (1) make a new key K2 (`openssl rand -base64 32`) and
 //!   add it to `LANYARD_MASTER_KEY_PREVIOUS` on every node, restarting them one by one; (2) rotate to K2
 //!   (`rotate_master_key(MasterKey::from_base64(K2)?)`) — every node can read every row now; (3) set

@@ -434,7 +434,7 @@ fn encrypt(key: &MasterKey, physical: &str, plaintext: &[u8], op: Operation) -> 
 fn decrypt(ring: &KeyRing, row: &StoredRow, op: Operation, label: &str) -> Result<SecretBytes> {
     let config_error = |detail: String| VaultError::new(ErrorKind::ConfigInvalid, KIND, op).with_detail(detail);
     let Some(key) = ring.get(&row.key_id) else {
-        let stored: String = row.key_id.chars().take(64).filter(|c| !c.is_control()).collect();
+        let stored = lanyard_core::printable(&row.key_id, 64);
         return Err(config_error(format!(
             "material of {label:?} was encrypted with master key {stored}, but the configured master key is {}; \
              configure the key it was written with ({MASTER_KEY_ENV}, or {MASTER_KEY_FILE} in the data directory), \

@@ -35,7 +35,7 @@ use lanyard_vault::{
 };
 
 pub use store::{FailKind, Faults, MemoryStore, store};
-use store::{InFlight, Op, Verdict};
+use store::{InFlight, Verdict};
 
 /// The kind this crate registers.
 pub const KIND: &str = "memory";
@@ -195,7 +195,7 @@ impl MemoryBackend {
 
     /// Counts the call and applies the store's faults: latency, then a hang or an injected failure. `get_key` is
     /// the physical or external name of a read, which stays in flight while the returned guard lives.
-    async fn enter(&self, op: Op, target: Option<&str>, get_key: Option<&str>) -> Result<Option<InFlight<'_>>> {
+    async fn enter(&self, op: Operation, target: Option<&str>, get_key: Option<&str>) -> Result<Option<InFlight<'_>>> {
         let admission = self.store.admit(op, get_key);
         if !admission.latency.is_zero() {
             tokio::time::sleep(admission.latency).await;
@@ -204,7 +204,7 @@ impl MemoryBackend {
             Verdict::Pass => Ok(admission.in_flight),
             Verdict::Hang => std::future::pending().await,
             Verdict::Fail(kind, detail) => {
-                let error = VaultError::new(kind, KIND, op.operation()).with_detail(detail);
+                let error = VaultError::new(kind, KIND, op).with_detail(detail);
                 Err(match target {
                     Some(target) => error.with_target(target),
                     None => error,
@@ -245,30 +245,30 @@ impl VaultBackend for MemoryBackend {
             SecretRef::Profile(profile) => {
                 let physical = self.physical_name(profile);
                 let target = profile.to_string();
-                let _in_flight = self.enter(Op::Get, Some(&target), Some(&physical)).await?;
+                let _in_flight = self.enter(Operation::Get, Some(&target), Some(&physical)).await?;
                 self.store.read_profile(&physical).ok_or_else(|| self.not_found(target))
             }
             SecretRef::External(name) => {
-                let _in_flight = self.enter(Op::Get, Some(name), Some(name)).await?;
+                let _in_flight = self.enter(Operation::Get, Some(name), Some(name)).await?;
                 self.store.read_external(name).ok_or_else(|| self.not_found(name.clone()))
             }
         }
     }
 
     async fn put(&self, profile: &Profile, value: &SecretValue) -> Result<()> {
-        self.enter(Op::Put, Some(&profile.to_string()), None).await?;
+        self.enter(Operation::Put, Some(&profile.to_string()), None).await?;
         self.store.write_profile(&self.physical_name(profile), *profile, value);
         Ok(())
     }
 
     async fn delete(&self, profile: &Profile) -> Result<()> {
-        self.enter(Op::Delete, Some(&profile.to_string()), None).await?;
+        self.enter(Operation::Delete, Some(&profile.to_string()), None).await?;
         self.store.delete_profile(&self.physical_name(profile));
         Ok(())
     }
 
     async fn list(&self) -> Result<Vec<Profile>> {
-        self.enter(Op::List, None, None).await?;
+        self.enter(Operation::List, None, None).await?;
         Ok(self.store.profiles_under(&self.prefix))
     }
 
@@ -277,7 +277,7 @@ impl VaultBackend for MemoryBackend {
     async fn probe(&self) -> Result<ProbeReport> {
         let mut report = ProbeReport::default();
         let reach = format!("reach memory store {:?}", self.store.name());
-        if report.run(reach, async { self.enter(Op::Probe, None, None).await.map(drop) }).await.is_none() {
+        if report.run(reach, async { self.enter(Operation::Probe, None, None).await.map(drop) }).await.is_none() {
             return Ok(report);
         }
         let scratch = Profile::Entry(VaultEntryId::new_random());
@@ -310,7 +310,7 @@ impl VaultBackend for MemoryBackend {
     }
 
     async fn ambient_identity(&self) -> Result<AmbientIdentity> {
-        self.enter(Op::AmbientIdentity, None, None).await?;
+        self.enter(Operation::AmbientIdentity, None, None).await?;
         Ok(AmbientIdentity {
             backend_kind: KIND,
             description: format!("memory store {:?}", self.store.name()),

@@ -101,7 +101,7 @@ impl FromStr for FailKind {
     fn from_str(s: &str) -> Result<Self, VaultError> {
         let wanted = s.trim();
         Self::ALL.into_iter().find(|kind| kind.label().eq_ignore_ascii_case(wanted)).ok_or_else(|| {
-            let shown: String = wanted.chars().take(64).filter(|c| !c.is_control()).collect();
+            let shown = lanyard_core::printable(wanted, 64);
             VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Build)
                 .with_detail(format!("option \"fail_kind\" must be one of {}, not {shown:?}", Self::labels()))
         })
@@ -187,30 +187,6 @@ struct Counters {
     lists: u64,
     probes: u64,
     calls: u64,
-}
-
-/// The operations the store counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Get,
-    Put,
-    Delete,
-    List,
-    Probe,
-    AmbientIdentity,
-}
-
-impl Op {
-    pub(crate) fn operation(self) -> Operation {
-        match self {
-            Self::Get => Operation::Get,
-            Self::Put => Operation::Put,
-            Self::Delete => Operation::Delete,
-            Self::List => Operation::List,
-            Self::Probe => Operation::Probe,
-            Self::AmbientIdentity => Operation::AmbientIdentity,
-        }
-    }
 }
 
 /// What the fault settings decided for one call, at its arrival.
@@ -394,18 +370,18 @@ impl MemoryStore {
     }
 
     /// Counts a call and decides its fate. `get_key` is the physical or external name of a read.
-    pub(crate) fn admit(&self, op: Op, get_key: Option<&str>) -> Admission<'_> {
+    pub(crate) fn admit(&self, op: Operation, get_key: Option<&str>) -> Admission<'_> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let counters = &mut state.counters;
         counters.calls += 1;
         match op {
-            Op::Get => counters.gets += 1,
-            Op::Put => counters.puts += 1,
-            Op::Delete => counters.deletes += 1,
-            Op::List => counters.lists += 1,
-            Op::Probe => counters.probes += 1,
-            Op::AmbientIdentity => {}
+            Operation::Get => counters.gets += 1,
+            Operation::Put => counters.puts += 1,
+            Operation::Delete => counters.deletes += 1,
+            Operation::List => counters.lists += 1,
+            Operation::Probe => counters.probes += 1,
+            _ => {}
         }
         let in_flight = get_key.map(|key| {
             let count = state.gets_in_flight.entry(key.to_owned()).or_default();
