@@ -40,7 +40,7 @@ pub use model::{
     Record, RecordId, Reference, VaultEntry,
 };
 pub use store::Tx;
-pub use time::Timestamp;
+pub use time::{Timestamp, TimestampError};
 
 use db::Pool;
 

@@ -1,0 +1,389 @@
+//! CREATE / ALTER / DROP / SHOW / DESCRIBE / TEST CREDENTIAL STORAGE.
+//!
+//! A backend's secret options (as its plugin's option table marks them) never reach the catalog: they are kept as
+//! one JSON object in the local backend under `backend::<id>`, written before the row and deleted after it.
+
+use std::sync::Arc;
+
+use lanyard_catalog::{Backend, JsonObject, Meta, Tx};
+use lanyard_core::{BackendId, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString};
+use lanyard_vault::{BackendFactory, Profile, Registry, SecretValue};
+use serde_json::Value;
+
+use crate::entries::{Undo, delete_material, not_found};
+use crate::error::{ControlError, Result};
+use crate::model::{BackendAction, BackendView, Created, NewBackend, ObjectKey, StorageTestOutcome};
+use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, transaction, valid_name};
+
+async fn find_backend(tx: &mut Tx, key: &ObjectKey) -> Result<Backend> {
+    let row = match key {
+        ObjectKey::Id(id) => tx.find::<Backend>(BackendId::from_uuid(*id)).await?,
+        ObjectKey::Name(name) => tx.find_by_name::<Backend>(&[name]).await?,
+    };
+    row.ok_or_else(|| not_found(ObjectKind::CredentialStorage, key))
+}
+
+/// The options split by the plugin's table: plain ones for the row, secret ones for `backend::<id>`.
+struct Split {
+    config: JsonObject,
+    secrets: Vec<(String, SecretString)>,
+}
+
+impl Split {
+    /// The secret options as the JSON object stored under `backend::<id>`.
+    fn secret_value(&self) -> Option<SecretValue> {
+        if self.secrets.is_empty() {
+            return None;
+        }
+        let object: JsonObject =
+            self.secrets.iter().map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned()))).collect();
+        let text = SecretString::new(Value::Object(object).to_string());
+        Some(SecretValue::from_text(&text))
+    }
+
+    fn secret_names(&self) -> Vec<String> {
+        self.secrets.iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// Validates `options` against the plugin's table and splits them. Builds an instance too (with a throwaway id),
+/// so options the plugin rejects at build time are refused before anything is written.
+fn split_options(
+    factory: &'static BackendFactory,
+    options: &[(String, SecretString)],
+    plane: &ControlPlane,
+) -> Result<Split> {
+    let validated = factory
+        .validate(options.iter().map(|(k, v)| (k.as_str(), v.expose_secret().to_owned())))
+        .map_err(|e| ControlError::invalid(e.reason()))?;
+    let mut config = JsonObject::new();
+    let mut secrets = Vec::new();
+    for (key, value) in validated.iter() {
+        match value {
+            lanyard_core::OptionValue::Secret(secret) => secrets.push((key.to_owned(), secret.clone())),
+            lanyard_core::OptionValue::Plain(text) => {
+                config.insert(key.to_owned(), Value::String(text.clone()));
+            }
+        }
+    }
+    if factory.kind == "local" {
+        // The built-in backend is already running; building a second one would open another pool.
+        return Ok(Split { config, secrets });
+    }
+    let probe = lanyard_vault::BackendConfig {
+        backend_id: BackendId::new_random(),
+        name: "validation".to_owned(),
+        options: validated,
+        env: plane.inner.env.clone(),
+    };
+    (factory.build)(probe).map_err(|e| ControlError::invalid(e.reason()))?;
+    Ok(Split { config, secrets })
+}
+
+fn factory_for(registry: &'static Registry, backend_type: &str) -> Result<&'static BackendFactory> {
+    registry.factory(backend_type).map_err(|e| ControlError::invalid(e.to_string()))
+}
+
+/// The names of the secret options a row has (read from the plugin table: the secrets themselves are elsewhere).
+fn backend_view(row: Backend, secret_options: Vec<String>) -> BackendView {
+    BackendView {
+        id: row.meta.id,
+        builtin: row.meta.id == LOCAL_BACKEND_ID,
+        name: row.name.to_string(),
+        backend_type: row.backend_type,
+        description: row.description,
+        options: row
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect(),
+        secret_options,
+        active: row.active,
+        created_at: row.meta.created_at,
+        updated_at: row.meta.updated_at,
+        version: row.meta.version,
+    }
+}
+
+impl ControlPlane {
+    /// The names of the secret options kept for `row` (an empty list when none are, or when they cannot be read).
+    async fn secret_option_names(&self, row: &Backend) -> Vec<String> {
+        let Ok(factory) = self.registry().factory(&row.backend_type) else { return Vec::new() };
+        if row.meta.id == LOCAL_BACKEND_ID || !factory.options.iter().any(|o| o.secret) {
+            return Vec::new();
+        }
+        let Ok(local) = self.catalog().get::<Backend>(LOCAL_BACKEND_ID).await else { return Vec::new() };
+        let Ok(instance) = self.instance(&local).await else { return Vec::new() };
+        match instance.get(&lanyard_vault::SecretRef::Profile(Profile::Backend(row.meta.id))).await {
+            Ok(value) => serde_json::from_slice::<JsonObject>(value.expose_bytes())
+                .map(|object| object.keys().cloned().collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    async fn local_instance(&self) -> Result<Arc<dyn lanyard_vault::VaultBackend>> {
+        let local = self.catalog().get::<Backend>(LOCAL_BACKEND_ID).await?;
+        self.instance(&local).await
+    }
+
+    /// SHOW CREDENTIAL STORAGES [LIKE].
+    pub async fn list_backends(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<BackendView>> {
+        self.authorize(caller, Permission::VaultRead, "credential_storage.list", None).await?;
+        let rows: Vec<Backend> = snapshot!(self, |tx| { Ok(tx.list(like, None).await?) })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let secrets = self.secret_option_names(&row).await;
+            out.push(backend_view(row, secrets));
+        }
+        Ok(out)
+    }
+
+    /// DESCRIBE CREDENTIAL STORAGE.
+    pub async fn get_backend(&self, caller: &Caller, key: &ObjectKey) -> Result<BackendView> {
+        self.authorize(caller, Permission::VaultRead, "credential_storage.get", Some(&key.to_string())).await?;
+        let row = snapshot!(self, |tx| { find_backend(tx, key).await })?;
+        let secrets = self.secret_option_names(&row).await;
+        Ok(backend_view(row, secrets))
+    }
+
+    /// CREATE CREDENTIAL STORAGE.
+    pub async fn create_backend(&self, caller: &Caller, request: NewBackend) -> Result<Created<BackendView>> {
+        self.authorize(caller, Permission::VaultWrite, "credential_storage.create", Some(&request.name)).await?;
+        let name = valid_name(ObjectKind::CredentialStorage, &request.name)?;
+        let kind = Registry::canonical_kind(&request.backend_type);
+        if kind == "local" {
+            return Err(ControlError::invalid(
+                "the local backend is built in (credential storage \"local\"); another LOCAL storage cannot be created",
+            ));
+        }
+        let factory = factory_for(self.registry(), &kind)?;
+        let split = split_options(factory, &request.options, self)?;
+        let description = crate::connections::check_description(request.description.clone())?;
+        let existing = snapshot!(self, |tx| { Ok(tx.find_by_name::<Backend>(&[name.as_str()]).await?) })?;
+        if let Some(existing) = existing {
+            if request.if_not_exists {
+                let secrets = self.secret_option_names(&existing).await;
+                return Ok(Created { value: backend_view(existing, secrets), created: false });
+            }
+            return Err(ControlError::new(
+                ErrorKind::AlreadyExists,
+                format!("credential storage {:?} already exists", name.as_str()),
+            ));
+        }
+        let id = BackendId::new_random();
+        let undo = match split.secret_value() {
+            Some(value) => Some(Undo::write(self.local_instance().await?, Profile::Backend(id), &value).await?),
+            None => None,
+        };
+        let outcome = transaction!(self, |tx| {
+            let row = Backend {
+                meta: Meta { id, ..Meta::new() },
+                name: name.clone(),
+                backend_type: factory.kind.to_owned(),
+                description: description.clone(),
+                config: split.config.clone(),
+                active: request.active,
+            };
+            let row = tx.insert(row).await?;
+            let record = audit(
+                caller,
+                "credential_storage.create",
+                ObjectKind::CredentialStorage,
+                row.meta.id,
+                row.name.as_str(),
+                detail([
+                    ("type", factory.kind.into()),
+                    ("options", Value::Object(split.config.clone())),
+                    ("secret_options", split.secret_names().into()),
+                    ("active", request.active.into()),
+                ]),
+            );
+            tx.append_audit(&record).await?;
+            Ok(row)
+        });
+        match outcome {
+            Ok(row) => Ok(Created { value: backend_view(row, split.secret_names()), created: true }),
+            Err(error) => {
+                if let Some(undo) = undo {
+                    undo.undo().await;
+                }
+                if error.kind() == ErrorKind::AlreadyExists && request.if_not_exists {
+                    let existing =
+                        snapshot!(self, |tx| { find_backend(tx, &ObjectKey::Name(name.to_string())).await })?;
+                    let secrets = self.secret_option_names(&existing).await;
+                    return Ok(Created { value: backend_view(existing, secrets), created: false });
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// ALTER CREDENTIAL STORAGE. SET OPTIONS replaces the whole map, secret options included (the kept secrets
+    /// are replaced, or deleted when none remain). The seeded local backend cannot be renamed or deactivated.
+    pub async fn alter_backend(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+        actions: &[BackendAction],
+        if_match: Option<i64>,
+    ) -> Result<BackendView> {
+        self.authorize(caller, Permission::VaultWrite, "credential_storage.alter", Some(&key.to_string())).await?;
+        if actions.is_empty() {
+            return Err(ControlError::invalid("ALTER CREDENTIAL STORAGE needs at least one action"));
+        }
+        let before = snapshot!(self, |tx| { find_backend(tx, key).await })?;
+        crate::connections::check_version(
+            ObjectKind::CredentialStorage,
+            before.name.as_str(),
+            before.meta.version,
+            if_match,
+        )?;
+        let builtin = before.meta.id == LOCAL_BACKEND_ID;
+        let factory = factory_for(self.registry(), &before.backend_type)?;
+        let mut row = before.clone();
+        let mut new_secrets: Option<Split> = None;
+        for (index, action) in actions.iter().enumerate() {
+            let context = format!("action {}", index + 1);
+            match action {
+                BackendAction::SetOptions(options) => {
+                    let split = split_options(factory, options, self).map_err(|e| e.context(&context))?;
+                    if builtin && !split.secrets.is_empty() {
+                        return Err(ControlError::invalid("the local backend has no secret options").context(&context));
+                    }
+                    row.config = split.config.clone();
+                    new_secrets = Some(split);
+                }
+                BackendAction::SetDescription(text) => {
+                    row.description =
+                        crate::connections::check_description(text.clone()).map_err(|e| e.context(&context))?;
+                }
+                BackendAction::SetActive(active) => {
+                    if builtin && !active {
+                        return Err(ControlError::invalid("the built-in local backend cannot be made INACTIVE")
+                            .context(&context));
+                    }
+                    row.active = *active;
+                }
+                BackendAction::RenameTo(new_name) => {
+                    let new_name =
+                        valid_name(ObjectKind::CredentialStorage, new_name).map_err(|e| e.context(&context))?;
+                    if builtin && new_name != row.name {
+                        return Err(
+                            ControlError::invalid("the built-in local backend cannot be renamed").context(&context)
+                        );
+                    }
+                    row.name = new_name;
+                }
+            }
+        }
+        // New secrets go in first; with none left, the kept ones are deleted after the commit.
+        let undo = match new_secrets.as_ref().and_then(Split::secret_value) {
+            Some(value) => {
+                Some(Undo::write(self.local_instance().await?, Profile::Backend(row.meta.id), &value).await?)
+            }
+            None => None,
+        };
+        let labels: Vec<Value> = actions.iter().map(|a| Value::String(a.label().to_owned())).collect();
+        let outcome = transaction!(self, |tx| {
+            let stored = tx.update(row.clone()).await?;
+            let record = audit(
+                caller,
+                "credential_storage.alter",
+                ObjectKind::CredentialStorage,
+                stored.meta.id,
+                stored.name.as_str(),
+                detail([
+                    ("actions", Value::Array(labels.clone())),
+                    ("options", Value::Object(stored.config.clone())),
+                    ("secret_options", new_secrets.as_ref().map(Split::secret_names).into()),
+                    ("from_version", before.meta.version.into()),
+                    ("to_version", stored.meta.version.into()),
+                ]),
+            );
+            tx.append_audit(&record).await?;
+            Ok(stored)
+        });
+        match outcome {
+            Ok(stored) => {
+                let secrets = match &new_secrets {
+                    Some(split) if split.secrets.is_empty() && !builtin => {
+                        delete_material(self.local_instance().await?, Profile::Backend(stored.meta.id)).await;
+                        Vec::new()
+                    }
+                    Some(split) => split.secret_names(),
+                    None => self.secret_option_names(&stored).await,
+                };
+                Ok(backend_view(stored, secrets))
+            }
+            Err(error) => {
+                if let Some(undo) = undo {
+                    undo.undo().await;
+                }
+                let error = if error.kind() == ErrorKind::Conflict && if_match.is_some() {
+                    ControlError::new(ErrorKind::PreconditionFailed, error.message().to_owned())
+                } else {
+                    error
+                };
+                Err(error)
+            }
+        }
+    }
+
+    /// DROP CREDENTIAL STORAGE: refused for the built-in local backend and while entries or connections refer
+    /// to it; the kept secret options are deleted after the row.
+    pub async fn drop_backend(&self, caller: &Caller, key: &ObjectKey, if_match: Option<i64>) -> Result<()> {
+        self.authorize(caller, Permission::VaultWrite, "credential_storage.drop", Some(&key.to_string())).await?;
+        let row = transaction!(self, |tx| {
+            let row = find_backend(tx, key).await?;
+            if row.meta.id == LOCAL_BACKEND_ID {
+                return Err(ControlError::invalid("the built-in local backend cannot be dropped"));
+            }
+            crate::connections::check_version(
+                ObjectKind::CredentialStorage,
+                row.name.as_str(),
+                row.meta.version,
+                if_match,
+            )?;
+            tx.delete::<Backend>(row.meta.id, Some(row.meta.version)).await?;
+            let record = audit(
+                caller,
+                "credential_storage.drop",
+                ObjectKind::CredentialStorage,
+                row.meta.id,
+                row.name.as_str(),
+                detail([("type", row.backend_type.clone().into())]),
+            );
+            tx.append_audit(&record).await?;
+            Ok(row)
+        })?;
+        match self.local_instance().await {
+            Ok(local) => delete_material(local, Profile::Backend(row.meta.id)).await,
+            Err(error) => tracing::warn!(backend = %row.meta.id, %error, "secret options left behind"),
+        }
+        Ok(())
+    }
+
+    /// TEST CREDENTIAL STORAGE: the plugin's non-destructive probe, step by step.
+    pub async fn test_backend(&self, caller: &Caller, key: &ObjectKey) -> Result<StorageTestOutcome> {
+        self.authorize(caller, Permission::VaultRead, "credential_storage.test", Some(&key.to_string())).await?;
+        let row = snapshot!(self, |tx| { find_backend(tx, key).await })?;
+        let report = match self.instance(&row).await {
+            Ok(instance) => instance.probe().await.unwrap_or_else(|error| lanyard_vault::ProbeReport {
+                steps: vec![lanyard_vault::ProbeStep {
+                    step: "probe".to_owned(),
+                    outcome: Err(error.reason()),
+                    micros: 0,
+                }],
+            }),
+            Err(error) => lanyard_vault::ProbeReport {
+                steps: vec![lanyard_vault::ProbeStep {
+                    step: "build the backend from its options".to_owned(),
+                    outcome: Err(error.message().to_owned()),
+                    micros: 0,
+                }],
+            },
+        };
+        Ok(StorageTestOutcome { passed: report.passed(), steps: report.steps })
+    }
+}

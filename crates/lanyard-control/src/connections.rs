@@ -1,0 +1,452 @@
+//! CREATE / ALTER / DROP / SHOW / DESCRIBE / TEST CONNECTION.
+
+use std::time::{Duration, Instant};
+
+use lanyard_catalog::{Backend, Connection, JsonObject, LastTest, Meta, Timestamp, Tx, VaultEntry};
+use lanyard_core::{ErrorKind, ObjectKind, OptionKey, OptionMap, is_secret_key, printable, url_has_password};
+use serde_json::{Value, json};
+
+use crate::error::{ControlError, Result};
+use crate::model::{ConnectionAction, ConnectionView, Created, NamedRef, NewConnection, TestOutcome};
+use crate::{CONNECTION_TYPES, Caller, ControlPlane, Permission, audit, detail, snapshot, transaction, valid_name};
+
+/// The longest option value accepted, in bytes.
+const MAX_OPTION_VALUE: usize = 64 * 1024;
+
+/// How long TEST CONNECTION waits for the credential.
+const RESOLVE_DEADLINE: Duration = Duration::from_secs(10);
+
+fn not_found(name: &str) -> ControlError {
+    ControlError::new(ErrorKind::NotFound, format!("connection {:?} does not exist", printable(name, 128)))
+}
+
+/// Validates one option: a valid key, a value of sane size, and nothing that looks like a secret.
+fn check_option(key: &str, value: &str) -> Result<OptionKey> {
+    let key = OptionKey::new(key)
+        .map_err(|e| ControlError::invalid(format!("invalid option key {:?}: {e}", printable(key, 64))))?;
+    if is_secret_key(key.as_str()) {
+        return Err(ControlError::invalid(format!(
+            "option {:?} looks like a secret; a connection never holds its secret: store it in a vault entry \
+             (CREATE CREDENTIAL … SECRET '…') and refer to it with CREDENTIAL = <entry>",
+            key.as_str()
+        )));
+    }
+    if url_has_password(value) {
+        return Err(ControlError::invalid(format!(
+            "option {:?} holds a URL with a password; keep the password in a vault entry and use CREDENTIAL = <entry>",
+            key.as_str()
+        )));
+    }
+    if value.len() > MAX_OPTION_VALUE {
+        return Err(ControlError::invalid(format!(
+            "option {:?} is {} bytes long; the limit is {MAX_OPTION_VALUE}",
+            key.as_str(),
+            value.len()
+        )));
+    }
+    Ok(key)
+}
+
+fn options_object(options: &[(String, String)]) -> Result<JsonObject> {
+    let mut map = JsonObject::new();
+    for (key, value) in options {
+        let key = check_option(key, value)?;
+        if map.insert(key.as_str().to_owned(), Value::String(value.clone())).is_some() {
+            return Err(ControlError::invalid(format!("option {:?} is given twice", key.as_str())));
+        }
+    }
+    Ok(map)
+}
+
+fn check_type(connection_type: &str) -> Result<String> {
+    let lower = connection_type.trim().to_ascii_lowercase();
+    if CONNECTION_TYPES.contains(&lower.as_str()) {
+        Ok(lower)
+    } else {
+        Err(ControlError::invalid(format!(
+            "unknown connection type {:?}; known types are: {}",
+            printable(connection_type, 64),
+            CONNECTION_TYPES.join(", ")
+        )))
+    }
+}
+
+fn check_max_connections(value: Option<i64>) -> Result<Option<i64>> {
+    match value {
+        Some(n) if !(1..=100_000).contains(&n) => {
+            Err(ControlError::invalid(format!("MAX_CONNECTIONS must be between 1 and 100000, not {n}")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn check_timeout(value: Option<i64>) -> Result<Option<i64>> {
+    match value {
+        Some(n) if !(0..=86_400).contains(&n) => {
+            Err(ControlError::invalid(format!("TIMEOUT must be between 0 and 86400 seconds, not {n}")))
+        }
+        other => Ok(other),
+    }
+}
+
+pub(crate) fn check_description(text: Option<String>) -> Result<Option<String>> {
+    match text {
+        Some(t) if t.len() > 4096 => {
+            Err(ControlError::invalid(format!("a description is at most 4096 bytes, not {}", t.len())))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The entry named `name`, usable as a connection's credential.
+async fn credential_by_name(tx: &mut Tx, name: &str) -> Result<VaultEntry> {
+    match tx.find_by_name::<VaultEntry>(&[name]).await? {
+        Some(entry) if entry.owner_link_id.is_none() => Ok(entry),
+        Some(_) => Err(ControlError::invalid(format!(
+            "vault entry {:?} belongs to a link and cannot be a connection's credential",
+            printable(name, 128)
+        ))),
+        None => Err(ControlError::new(
+            ErrorKind::NotFound,
+            format!("vault entry {:?} does not exist", printable(name, 128)),
+        )),
+    }
+}
+
+async fn backend_by_name(tx: &mut Tx, name: &str) -> Result<Backend> {
+    tx.find_by_name::<Backend>(&[name]).await?.ok_or_else(|| {
+        ControlError::new(ErrorKind::NotFound, format!("credential storage {:?} does not exist", printable(name, 128)))
+    })
+}
+
+/// The view of a row, with the names of what it refers to.
+pub(crate) async fn view(tx: &mut Tx, row: Connection) -> Result<ConnectionView> {
+    let credential = match row.credential_id {
+        Some(id) => Some(NamedRef {
+            id,
+            name: tx.find::<VaultEntry>(id).await?.map_or_else(|| id.to_string(), |e| e.name.to_string()),
+        }),
+        None => None,
+    };
+    let credential_storage = match row.credential_storage_id {
+        Some(id) => Some(NamedRef {
+            id,
+            name: tx.find::<Backend>(id).await?.map_or_else(|| id.to_string(), |b| b.name.to_string()),
+        }),
+        None => None,
+    };
+    Ok(to_view(row, credential, credential_storage))
+}
+
+fn to_view(
+    row: Connection,
+    credential: Option<NamedRef<lanyard_core::VaultEntryId>>,
+    credential_storage: Option<NamedRef<lanyard_core::BackendId>>,
+) -> ConnectionView {
+    let mut options = OptionMap::new();
+    for (key, value) in &row.options {
+        if let Ok(key) = OptionKey::new(key.clone()) {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            options.insert(key, text);
+        }
+    }
+    ConnectionView {
+        id: row.meta.id,
+        entity_ref: row.entity_ref(),
+        name: row.name.to_string(),
+        connection_type: row.connection_type,
+        description: row.description,
+        options,
+        credential,
+        credential_storage,
+        max_connections: row.max_connections,
+        timeout_seconds: row.timeout_seconds,
+        last_test: row.last_test,
+        created_at: row.meta.created_at,
+        updated_at: row.meta.updated_at,
+        version: row.meta.version,
+    }
+}
+
+/// The audit form of an action (connection actions hold no secrets: secret-looking options are refused).
+fn action_json(action: &ConnectionAction) -> Value {
+    let options = |pairs: &[(String, String)]| -> Value {
+        pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<JsonObject>().into()
+    };
+    match action {
+        ConnectionAction::SetOptions(pairs) => json!({ "set_options": options(pairs) }),
+        ConnectionAction::SetOption { key, value } => json!({ "set_option": { "key": key, "value": value } }),
+        ConnectionAction::UnsetOption(key) => json!({ "unset_option": key }),
+        ConnectionAction::SetCredential(name) => json!({ "set_credential": name }),
+        ConnectionAction::UnsetCredential => json!({ "unset_credential": null }),
+        ConnectionAction::SetCredentialStorage(name) => json!({ "set_credential_storage": name }),
+        ConnectionAction::UnsetCredentialStorage => json!({ "unset_credential_storage": null }),
+        ConnectionAction::RenameTo(name) => json!({ "rename_to": name }),
+        ConnectionAction::SetDescription(text) => json!({ "set_description": text }),
+        ConnectionAction::SetMaxConnections(n) => json!({ "set_max_connections": n }),
+        ConnectionAction::SetTimeout(n) => json!({ "set_timeout": n }),
+    }
+}
+
+/// Checks `If-Match` against the row's version.
+pub(crate) fn check_version(kind: ObjectKind, name: &str, actual: i64, expected: Option<i64>) -> Result<()> {
+    match expected {
+        Some(expected) if expected != actual => Err(ControlError::new(
+            ErrorKind::PreconditionFailed,
+            format!("{kind} {name:?} is at version {actual}, not {expected} (If-Match)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl ControlPlane {
+    /// SHOW CONNECTIONS [LIKE]: every connection whose name contains `like` (case-insensitive).
+    pub async fn list_connections(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<ConnectionView>> {
+        self.authorize(caller, Permission::ConnectionsRead, "connection.list", None).await?;
+        snapshot!(self, |tx| {
+            let rows: Vec<Connection> = tx.list(like, None).await?;
+            let entries: Vec<VaultEntry> = tx.list(None, None).await?;
+            let backends: Vec<Backend> = tx.list(None, None).await?;
+            Ok(rows
+                .into_iter()
+                .map(|row| {
+                    let credential = row.credential_id.map(|id| NamedRef {
+                        id,
+                        name: entries.iter().find(|e| e.meta.id == id).map_or(id.to_string(), |e| e.name.to_string()),
+                    });
+                    let storage = row.credential_storage_id.map(|id| NamedRef {
+                        id,
+                        name: backends.iter().find(|b| b.meta.id == id).map_or(id.to_string(), |b| b.name.to_string()),
+                    });
+                    to_view(row, credential, storage)
+                })
+                .collect())
+        })
+    }
+
+    /// DESCRIBE CONNECTION; the adapter's name lookup.
+    pub async fn get_connection(&self, caller: &Caller, name: &str) -> Result<ConnectionView> {
+        self.authorize(caller, Permission::ConnectionsRead, "connection.get", Some(name)).await?;
+        snapshot!(self, |tx| {
+            let row = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
+            view(tx, row).await
+        })
+    }
+
+    /// CREATE CONNECTION. Never contacts the remote system.
+    pub async fn create_connection(&self, caller: &Caller, request: NewConnection) -> Result<Created<ConnectionView>> {
+        self.authorize(caller, Permission::ConnectionsWrite, "connection.create", Some(&request.name)).await?;
+        let name = valid_name(ObjectKind::Connection, &request.name)?;
+        let connection_type = check_type(&request.connection_type)?;
+        let options = options_object(&request.options)?;
+        let max_connections = check_max_connections(request.max_connections)?;
+        let timeout_seconds = check_timeout(request.timeout_seconds)?;
+        let description = check_description(request.description.clone())?;
+        transaction!(self, |tx| {
+            if let Some(existing) = tx.find_by_name::<Connection>(&[name.as_str()]).await? {
+                if request.if_not_exists {
+                    return Ok(Created { value: view(tx, existing).await?, created: false });
+                }
+                return Err(ControlError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("connection {:?} already exists", name.as_str()),
+                ));
+            }
+            let credential_id = match &request.credential {
+                Some(entry) => Some(credential_by_name(tx, entry).await?.meta.id),
+                None => None,
+            };
+            let credential_storage_id = match &request.credential_storage {
+                Some(backend) => Some(backend_by_name(tx, backend).await?.meta.id),
+                None => None,
+            };
+            let row = Connection {
+                meta: Meta::new(),
+                name: name.clone(),
+                connection_type: connection_type.clone(),
+                description: description.clone(),
+                options: options.clone(),
+                credential_id,
+                credential_storage_id,
+                max_connections,
+                timeout_seconds,
+                last_test: None,
+            };
+            let row = tx.insert(row).await?;
+            let record = audit(
+                caller,
+                "connection.create",
+                ObjectKind::Connection,
+                row.meta.id,
+                row.name.as_str(),
+                detail([
+                    ("type", connection_type.clone().into()),
+                    ("options", Value::Object(options.clone())),
+                    ("credential", request.credential.clone().into()),
+                    ("credential_storage", request.credential_storage.clone().into()),
+                ]),
+            );
+            tx.append_audit(&record).await?;
+            Ok(Created { value: view(tx, row).await?, created: true })
+        })
+    }
+
+    /// ALTER CONNECTION: `actions` in order, all or nothing, in one transaction with the audit record. With
+    /// `if_match`, the row must still be at that version.
+    pub async fn alter_connection(
+        &self,
+        caller: &Caller,
+        name: &str,
+        actions: &[ConnectionAction],
+        if_match: Option<i64>,
+    ) -> Result<ConnectionView> {
+        self.authorize(caller, Permission::ConnectionsWrite, "connection.alter", Some(name)).await?;
+        if actions.is_empty() {
+            return Err(ControlError::invalid("ALTER CONNECTION needs at least one action"));
+        }
+        transaction!(self, |tx| {
+            let before = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
+            check_version(ObjectKind::Connection, name, before.meta.version, if_match)?;
+            let mut row = before.clone();
+            for (index, action) in actions.iter().enumerate() {
+                apply(tx, &mut row, action).await.map_err(|e| e.context(format!("action {}", index + 1)))?;
+            }
+            let row = tx.update(row).await?;
+            let record = audit(
+                caller,
+                "connection.alter",
+                ObjectKind::Connection,
+                row.meta.id,
+                row.name.as_str(),
+                detail([
+                    ("actions", Value::Array(actions.iter().map(action_json).collect())),
+                    ("from_version", before.meta.version.into()),
+                    ("to_version", row.meta.version.into()),
+                    ("renamed_from", if before.name == row.name { Value::Null } else { before.name.as_str().into() }),
+                ]),
+            );
+            tx.append_audit(&record).await?;
+            view(tx, row).await
+        })
+    }
+
+    /// DROP CONNECTION.
+    pub async fn drop_connection(&self, caller: &Caller, name: &str, if_match: Option<i64>) -> Result<()> {
+        self.authorize(caller, Permission::ConnectionsWrite, "connection.drop", Some(name)).await?;
+        transaction!(self, |tx| {
+            let row = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
+            check_version(ObjectKind::Connection, name, row.meta.version, if_match)?;
+            tx.delete::<Connection>(row.meta.id, Some(row.meta.version)).await?;
+            let record = audit(
+                caller,
+                "connection.drop",
+                ObjectKind::Connection,
+                row.meta.id,
+                row.name.as_str(),
+                detail([("type", row.connection_type.clone().into())]),
+            );
+            tx.append_audit(&record).await?;
+            Ok(())
+        })
+    }
+
+    /// TEST CONNECTION: resolves the credential fresh, runs the type's probe, records the result on the row and
+    /// returns it. A failed probe is a result, not an error; a missing connection is an error.
+    pub async fn test_connection(&self, caller: &Caller, name: &str) -> Result<TestOutcome> {
+        self.authorize(caller, Permission::ConnectionsTest, "connection.test", Some(name)).await?;
+        let row =
+            snapshot!(self, |tx| { tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name)) })?;
+        let started = Instant::now();
+        let result = match self
+            .resolver()
+            .resolve_within(lanyard_resolve::ConnectionRef::Id(row.meta.id), RESOLVE_DEADLINE)
+            .await
+        {
+            Ok(resolved) => self.inner.prober.probe(&resolved).await,
+            Err(error) => crate::ProbeResult::failed(error.to_string()),
+        };
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let test = LastTest {
+            at: Timestamp::now(),
+            status: if result.passed { "ok" } else { "failed" }.to_owned(),
+            latency_ms: Some(latency_ms),
+            error: result.error.clone(),
+            server_version: result.server_version.clone(),
+        };
+        let connection = transaction!(self, |tx| {
+            // The row may have been altered (or renamed) meanwhile: record on the current version, by id.
+            let mut current = tx.find::<Connection>(row.meta.id).await?.ok_or_else(|| not_found(name))?;
+            current.last_test = Some(test.clone());
+            let current = tx.update(current).await?;
+            let record = lanyard_catalog::NewAuditRecord {
+                outcome: if result.passed { "allowed" } else { "failed" }.to_owned(),
+                ..audit(
+                    caller,
+                    "connection.test",
+                    ObjectKind::Connection,
+                    current.meta.id,
+                    current.name.as_str(),
+                    detail([
+                        ("result", if result.passed { "PASSED" } else { "FAILED" }.into()),
+                        ("latency_ms", latency_ms.into()),
+                        ("error", result.error.clone().into()),
+                    ]),
+                )
+            };
+            tx.append_audit(&record).await?;
+            view(tx, current).await
+        })?;
+        Ok(TestOutcome {
+            passed: result.passed,
+            latency_ms,
+            server_version: result.server_version,
+            error: result.error,
+            connection,
+        })
+    }
+}
+
+/// Applies one action to `row` in memory; names are resolved through `tx`.
+async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> Result<()> {
+    match action {
+        ConnectionAction::SetOptions(pairs) => row.options = options_object(pairs)?,
+        ConnectionAction::SetOption { key, value } => {
+            let key = check_option(key, value)?;
+            row.options.insert(key.as_str().to_owned(), Value::String(value.clone()));
+        }
+        ConnectionAction::UnsetOption(key) => {
+            if row.options.remove(key.as_str()).is_none() {
+                return Err(ControlError::invalid(format!(
+                    "connection {:?} has no option {:?}",
+                    row.name.as_str(),
+                    printable(key, 64)
+                )));
+            }
+        }
+        ConnectionAction::SetCredential(entry) => {
+            row.credential_id = Some(credential_by_name(tx, entry).await?.meta.id)
+        }
+        ConnectionAction::UnsetCredential => row.credential_id = None,
+        ConnectionAction::SetCredentialStorage(backend) => {
+            row.credential_storage_id = Some(backend_by_name(tx, backend).await?.meta.id);
+        }
+        ConnectionAction::UnsetCredentialStorage => row.credential_storage_id = None,
+        ConnectionAction::RenameTo(new_name) => {
+            let new_name = valid_name(ObjectKind::Connection, new_name)?;
+            if new_name != row.name && tx.find_by_name::<Connection>(&[new_name.as_str()]).await?.is_some() {
+                return Err(ControlError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("connection {:?} already exists", new_name.as_str()),
+                ));
+            }
+            row.name = new_name;
+        }
+        ConnectionAction::SetDescription(text) => row.description = check_description(text.clone())?,
+        ConnectionAction::SetMaxConnections(n) => row.max_connections = check_max_connections(*n)?,
+        ConnectionAction::SetTimeout(n) => row.timeout_seconds = check_timeout(*n)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,522 @@
+//! CREATE / ALTER / DROP / SHOW / DESCRIBE VAULT (= CREDENTIAL).
+//!
+//! Material is written before the row that points at it and deleted after the row is gone. A write of material
+//! that is not followed by a commit is undone: a new profile is deleted, an overwritten one gets its previous
+//! material back.
+
+use std::sync::Arc;
+
+use lanyard_catalog::{Backend, Meta, Timestamp, Tx, VaultEntry};
+use lanyard_core::{ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString, VaultEntryId, printable};
+use lanyard_vault::{ExternalName, Profile, SecretRef, SecretValue, VaultBackend};
+use rand::TryRngCore as _;
+use serde_json::Value;
+
+use crate::error::{ControlError, Result};
+use crate::model::{Created, EntryAction, EntryType, EntryView, Material, NamedRef, NewEntry, ObjectKey};
+use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, transaction, valid_name};
+
+/// The largest secret accepted, in bytes.
+const MAX_SECRET: usize = 64 * 1024;
+
+pub(crate) fn not_found(kind: ObjectKind, key: &ObjectKey) -> ControlError {
+    ControlError::new(ErrorKind::NotFound, format!("{kind} {:?} does not exist", key.to_string()))
+}
+
+/// The row for `key`, by id or by name; link-owned entries are not reachable this way.
+async fn find_entry(tx: &mut Tx, key: &ObjectKey) -> Result<VaultEntry> {
+    let row = match key {
+        ObjectKey::Id(id) => tx.find::<VaultEntry>(VaultEntryId::from_uuid(*id)).await?,
+        ObjectKey::Name(name) => tx.find_by_name::<VaultEntry>(&[name]).await?,
+    };
+    row.filter(|r| r.owner_link_id.is_none()).ok_or_else(|| not_found(ObjectKind::VaultEntry, key))
+}
+
+fn parse_expiry(text: Option<&str>) -> Result<Option<Timestamp>> {
+    text.map(|t| Timestamp::parse(t).map_err(|e| ControlError::invalid(e.to_string()))).transpose()
+}
+
+fn check_key_size(size: Option<i64>) -> Result<Option<i64>> {
+    match size {
+        Some(bits) if !(64..=8192).contains(&bits) || bits % 8 != 0 => {
+            Err(ControlError::invalid(format!("KEY_SIZE must be a multiple of 8 between 64 and 8192 bits, not {bits}")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn check_secret(secret: &SecretString) -> Result<()> {
+    if secret.len() > MAX_SECRET {
+        return Err(ControlError::invalid(format!(
+            "a secret is at most {MAX_SECRET} bytes, not {} bytes",
+            secret.len()
+        )));
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// GENERATE / ROTATE: `key_size` bits from the OS CSPRNG plus a 128-bit salt, as `{"key":"<hex>","salt":"<hex>"}`
+/// (so `#key` selects the key alone).
+fn generate_key(bits: i64) -> SecretValue {
+    let mut key = vec![0u8; usize::try_from(bits / 8).unwrap_or(32)];
+    let mut salt = [0u8; 16];
+    rand::rngs::OsRng.try_fill_bytes(&mut key).expect("the OS random number generator is available");
+    rand::rngs::OsRng.try_fill_bytes(&mut salt).expect("the OS random number generator is available");
+    let text = SecretString::new(format!("{{\"key\":\"{}\",\"salt\":\"{}\"}}", hex(&key), hex(&salt)));
+    zeroize::Zeroize::zeroize(&mut key);
+    SecretValue::from_text(&text)
+}
+
+/// A write of material that can be undone until the catalog commits.
+pub(crate) struct Undo {
+    backend: Arc<dyn VaultBackend>,
+    profile: Profile,
+    previous: Option<SecretValue>,
+}
+
+impl Undo {
+    /// Writes `value` under `profile`, remembering what was there.
+    pub(crate) async fn write(backend: Arc<dyn VaultBackend>, profile: Profile, value: &SecretValue) -> Result<Self> {
+        let previous = match backend.get(&SecretRef::Profile(profile)).await {
+            Ok(previous) => Some(previous),
+            Err(error) if error.kind() == lanyard_vault::ErrorKind::NotFound => None,
+            Err(error) => return Err(error.into()),
+        };
+        backend.put(&profile, value).await?;
+        Ok(Self { backend, profile, previous })
+    }
+
+    /// Puts back what was there before (or deletes the new profile). Failures are logged: they orphan material.
+    pub(crate) async fn undo(self) {
+        let outcome = match &self.previous {
+            Some(previous) => self.backend.put(&self.profile, previous).await,
+            None => self.backend.delete(&self.profile).await,
+        };
+        if let Err(error) = outcome {
+            tracing::error!(profile = %self.profile, %error, "could not undo a material write; see lanyard admin gc");
+        }
+    }
+}
+
+/// Deletes material after its row is gone; a failure orphans it (logged).
+pub(crate) async fn delete_material(backend: Arc<dyn VaultBackend>, profile: Profile) {
+    if let Err(error) = backend.delete(&profile).await {
+        tracing::warn!(%profile, %error, "material left behind after its row was deleted; see lanyard admin gc");
+    }
+}
+
+pub(crate) fn entry_view(row: VaultEntry, backend_name: String) -> Result<EntryView> {
+    Ok(EntryView {
+        id: row.meta.id,
+        entry_type: EntryType::parse(&row.entry_type)
+            .ok_or_else(|| ControlError::internal(format!("entry {} has type {:?}", row.meta.id, row.entry_type)))?,
+        name: row.name.to_string(),
+        algorithm: row.algorithm,
+        key_size: row.key_size,
+        current_version: row.current_version,
+        backend: NamedRef { id: row.storage_backend_id, name: backend_name },
+        external_secret_name: row.external_secret_name,
+        description: row.description,
+        expires_at: row.expires_at,
+        rotated_at: row.rotated_at,
+        created_at: row.meta.created_at,
+        updated_at: row.meta.updated_at,
+        version: row.meta.version,
+    })
+}
+
+async fn view(tx: &mut Tx, row: VaultEntry) -> Result<EntryView> {
+    let backend = tx.find::<Backend>(row.storage_backend_id).await?;
+    let name = backend.map_or_else(|| row.storage_backend_id.to_string(), |b| b.name.to_string());
+    entry_view(row, name)
+}
+
+impl ControlPlane {
+    /// The backend instance of a row (built from its options and the secrets kept under `backend::<id>`).
+    pub(crate) async fn instance(&self, row: &Backend) -> Result<Arc<dyn VaultBackend>> {
+        Ok(self.resolver().backend(row).await?)
+    }
+
+    /// SHOW VAULTS [LIKE]: link-owned entries are hidden.
+    pub async fn list_entries(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<EntryView>> {
+        self.authorize(caller, Permission::VaultRead, "vault_entry.list", None).await?;
+        snapshot!(self, |tx| {
+            let rows: Vec<VaultEntry> = tx.list(like, None).await?;
+            let backends: Vec<Backend> = tx.list(None, None).await?;
+            rows.into_iter()
+                .filter(|r| r.owner_link_id.is_none())
+                .map(|row| {
+                    let name = backends
+                        .iter()
+                        .find(|b| b.meta.id == row.storage_backend_id)
+                        .map_or_else(|| row.storage_backend_id.to_string(), |b| b.name.to_string());
+                    entry_view(row, name)
+                })
+                .collect()
+        })
+    }
+
+    /// DESCRIBE VAULT.
+    pub async fn get_entry(&self, caller: &Caller, key: &ObjectKey) -> Result<EntryView> {
+        self.authorize(caller, Permission::VaultRead, "vault_entry.get", Some(&key.to_string())).await?;
+        snapshot!(self, |tx| {
+            let row = find_entry(tx, key).await?;
+            view(tx, row).await
+        })
+    }
+
+    /// CREATE VAULT / CREDENTIAL: material (SECRET or GENERATE) goes to the backend first, then the row.
+    pub async fn create_entry(&self, caller: &Caller, request: NewEntry) -> Result<Created<EntryView>> {
+        self.authorize(caller, Permission::VaultWrite, "vault_entry.create", Some(&request.name)).await?;
+        let name = valid_name(ObjectKind::VaultEntry, &request.name)?;
+        let key_size = check_key_size(request.key_size)?;
+        let expires_at = parse_expiry(request.expires_at.as_deref())?;
+        let description = crate::connections::check_description(request.description.clone())?;
+        let external = match &request.material {
+            Material::Generate if request.entry_type != EntryType::EncryptionKey => {
+                return Err(ControlError::invalid("GENERATE is only allowed for TYPE = ENCRYPTION_KEY"));
+            }
+            Material::Secret(secret) => {
+                check_secret(secret)?;
+                None
+            }
+            Material::Linked(external) => {
+                ExternalName::parse(external).map_err(|e| ControlError::invalid(e.reason()))?;
+                Some(external.clone())
+            }
+            _ => None,
+        };
+        // Plan in a snapshot: the name, the backend, its capabilities.
+        let planned = snapshot!(self, |tx| {
+            if let Some(existing) = tx.find_by_name::<VaultEntry>(&[name.as_str()]).await? {
+                if request.if_not_exists && existing.owner_link_id.is_none() {
+                    return Ok(Err(view(tx, existing).await?));
+                }
+                return Err(ControlError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("vault entry {:?} already exists", name.as_str()),
+                ));
+            }
+            let backend = match &request.backend {
+                Some(backend) => tx.find_by_name::<Backend>(&[backend]).await?.ok_or_else(|| {
+                    ControlError::new(
+                        ErrorKind::NotFound,
+                        format!("credential storage {:?} does not exist", printable(backend, 128)),
+                    )
+                })?,
+                None => tx.get::<Backend>(LOCAL_BACKEND_ID).await?,
+            };
+            if !backend.active {
+                return Err(ControlError::invalid(format!(
+                    "credential storage {:?} is INACTIVE; new entries cannot use it",
+                    backend.name.as_str()
+                )));
+            }
+            Ok(Ok(backend))
+        })?;
+        let backend_row = match planned {
+            Ok(row) => row,
+            Err(existing) => return Ok(Created { value: existing, created: false }),
+        };
+        let instance = self.instance(&backend_row).await?;
+        let capabilities = instance.capabilities();
+        let id = VaultEntryId::new_random();
+        let profile = Profile::Entry(id);
+        let value = match &request.material {
+            Material::Secret(secret) => Some(SecretValue::from_text(secret)),
+            Material::Generate => Some(generate_key(key_size.unwrap_or(256))),
+            Material::Linked(_) | Material::None => None,
+        };
+        if external.is_some() && !capabilities.link {
+            return Err(ControlError::invalid(format!(
+                "credential storage {:?} ({}) cannot link external secrets",
+                backend_row.name.as_str(),
+                instance.kind()
+            )));
+        }
+        if value.is_some() && !capabilities.store {
+            return Err(ControlError::invalid(format!(
+                "credential storage {:?} ({}) cannot store material; use LINKED EXTERNAL SECRET",
+                backend_row.name.as_str(),
+                instance.kind()
+            )));
+        }
+        let undo = match &value {
+            Some(value) => Some(Undo::write(Arc::clone(&instance), profile, value).await?),
+            None => None,
+        };
+        let generated = matches!(request.material, Material::Generate);
+        let outcome = transaction!(self, |tx| {
+            if let Some(existing) = tx.find_by_name::<VaultEntry>(&[name.as_str()]).await? {
+                if request.if_not_exists && existing.owner_link_id.is_none() {
+                    return Ok(Created { value: view(tx, existing).await?, created: false });
+                }
+                return Err(ControlError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("vault entry {:?} already exists", name.as_str()),
+                ));
+            }
+            let row = VaultEntry {
+                meta: Meta { id, ..Meta::new() },
+                name: name.clone(),
+                entry_type: request.entry_type.as_str().to_owned(),
+                algorithm: request.algorithm.clone(),
+                key_size: key_size.or(generated.then_some(256)),
+                current_version: 1,
+                storage_backend_id: backend_row.meta.id,
+                external_secret_name: external.clone(),
+                owner_link_id: None,
+                description: description.clone(),
+                expires_at,
+                rotated_at: None,
+            };
+            let row = tx.insert(row).await?;
+            let record = audit(
+                caller,
+                "vault_entry.create",
+                ObjectKind::VaultEntry,
+                row.meta.id,
+                row.name.as_str(),
+                detail([
+                    ("type", request.entry_type.as_str().into()),
+                    ("backend", backend_row.name.as_str().into()),
+                    (
+                        "material",
+                        match &request.material {
+                            Material::Secret(_) => "secret",
+                            Material::Generate => "generated",
+                            Material::Linked(_) => "linked",
+                            Material::None => "none",
+                        }
+                        .into(),
+                    ),
+                    ("external_secret_name", external.clone().into()),
+                ]),
+            );
+            tx.append_audit(&record).await?;
+            Ok(Created { value: entry_view(row, backend_row.name.to_string())?, created: true })
+        });
+        match outcome {
+            Ok(created) => {
+                if !created.created
+                    && let Some(undo) = undo
+                {
+                    undo.undo().await;
+                }
+                Ok(created)
+            }
+            Err(error) => {
+                if let Some(undo) = undo {
+                    undo.undo().await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// ALTER VAULT / CREDENTIAL: the actions are checked in a snapshot, new material (ROTATE, SET SECRET) is
+    /// written, then the row changes in one transaction with the audit record. A concurrent change to the same
+    /// entry reruns the whole operation.
+    pub async fn alter_entry(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+        actions: &[EntryAction],
+        if_match: Option<i64>,
+    ) -> Result<EntryView> {
+        self.authorize(caller, Permission::VaultWrite, "vault_entry.alter", Some(&key.to_string())).await?;
+        if actions.is_empty() {
+            return Err(ControlError::invalid("ALTER VAULT needs at least one action"));
+        }
+        for action in actions {
+            if let EntryAction::SetSecret(secret) = action {
+                check_secret(secret)?;
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (before, planned, backend_row) = snapshot!(self, |tx| {
+                let before = find_entry(tx, key).await?;
+                crate::connections::check_version(
+                    ObjectKind::VaultEntry,
+                    before.name.as_str(),
+                    before.meta.version,
+                    if_match,
+                )?;
+                let mut row = before.clone();
+                let mut material = None;
+                let now = Timestamp::now();
+                for (index, action) in actions.iter().enumerate() {
+                    plan(tx, &mut row, action, &mut material, now)
+                        .await
+                        .map_err(|e| e.context(format!("action {}", index + 1)))?;
+                }
+                let backend_row = tx.get::<Backend>(row.storage_backend_id).await?;
+                Ok((before, (row, material), backend_row))
+            })?;
+            let (row, material) = planned;
+            let undo = match &material {
+                Some(value) => {
+                    let instance = self.instance(&backend_row).await?;
+                    if !instance.capabilities().store {
+                        return Err(ControlError::invalid(format!(
+                            "credential storage {:?} ({}) cannot store material",
+                            backend_row.name.as_str(),
+                            instance.kind()
+                        )));
+                    }
+                    Some(Undo::write(instance, Profile::Entry(row.meta.id), value).await?)
+                }
+                None => None,
+            };
+            let labels: Vec<Value> = actions.iter().map(audit_action).collect();
+            let outcome = transaction!(self, |tx| {
+                let current =
+                    tx.find::<VaultEntry>(row.meta.id).await?.ok_or_else(|| not_found(ObjectKind::VaultEntry, key))?;
+                if current.meta.version != before.meta.version {
+                    return Ok(None);
+                }
+                let stored = tx.update(row.clone()).await?;
+                let record = audit(
+                    caller,
+                    "vault_entry.alter",
+                    ObjectKind::VaultEntry,
+                    stored.meta.id,
+                    stored.name.as_str(),
+                    detail([
+                        ("actions", Value::Array(labels.clone())),
+                        ("from_version", before.meta.version.into()),
+                        ("to_version", stored.meta.version.into()),
+                        ("current_version", stored.current_version.into()),
+                    ]),
+                );
+                tx.append_audit(&record).await?;
+                Ok(Some(entry_view(stored, backend_row.name.to_string())?))
+            });
+            match outcome {
+                Ok(Some(view)) => return Ok(view),
+                // Changed between plan and write: our material is the newest write, so keep it and plan again.
+                Ok(None) if attempt < lanyard_catalog::MAX_ATTEMPTS && if_match.is_none() => {
+                    crate::backoff(attempt).await;
+                }
+                Ok(None) => {
+                    if let Some(undo) = undo {
+                        undo.undo().await;
+                    }
+                    return Err(ControlError::new(
+                        if if_match.is_some() { ErrorKind::PreconditionFailed } else { ErrorKind::Conflict },
+                        format!("vault entry {:?} was changed concurrently; try again", before.name.as_str()),
+                    ));
+                }
+                Err(error) => {
+                    if let Some(undo) = undo {
+                        undo.undo().await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// DROP VAULT / CREDENTIAL: refused while connections or links refer to it; the row goes first, then its
+    /// material (a linked external secret is left alone).
+    pub async fn drop_entry(&self, caller: &Caller, key: &ObjectKey, if_match: Option<i64>) -> Result<()> {
+        self.authorize(caller, Permission::VaultWrite, "vault_entry.drop", Some(&key.to_string())).await?;
+        let (row, backend_row) = transaction!(self, |tx| {
+            let row = find_entry(tx, key).await?;
+            crate::connections::check_version(ObjectKind::VaultEntry, row.name.as_str(), row.meta.version, if_match)?;
+            let backend_row = tx.get::<Backend>(row.storage_backend_id).await?;
+            tx.delete::<VaultEntry>(row.meta.id, Some(row.meta.version)).await?;
+            let record = audit(
+                caller,
+                "vault_entry.drop",
+                ObjectKind::VaultEntry,
+                row.meta.id,
+                row.name.as_str(),
+                detail([("backend", backend_row.name.as_str().into())]),
+            );
+            tx.append_audit(&record).await?;
+            Ok((row, backend_row))
+        })?;
+        if row.external_secret_name.is_none() {
+            match self.instance(&backend_row).await {
+                Ok(instance) => delete_material(instance, Profile::Entry(row.meta.id)).await,
+                Err(error) => {
+                    tracing::warn!(entry = %row.meta.id, %error, "material left behind; see lanyard admin gc")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn audit_action(action: &EntryAction) -> Value {
+    match action {
+        EntryAction::Rotate | EntryAction::SetSecret(_) => Value::String(action.label().to_owned()),
+        EntryAction::SetDescription(text) => serde_json::json!({ "set_description": text }),
+        EntryAction::SetExpires(text) => serde_json::json!({ "set_expires": text }),
+        EntryAction::RenameTo(name) => serde_json::json!({ "rename_to": name }),
+    }
+}
+
+/// Applies one action to `row` in memory; new material goes to `material`.
+async fn plan(
+    tx: &mut Tx,
+    row: &mut VaultEntry,
+    action: &EntryAction,
+    material: &mut Option<SecretValue>,
+    now: Timestamp,
+) -> Result<()> {
+    let entry_type = EntryType::parse(&row.entry_type).unwrap_or(EntryType::Credential);
+    let linked = row.external_secret_name.is_some();
+    match action {
+        EntryAction::Rotate | EntryAction::SetSecret(_) if linked => {
+            return Err(ControlError::invalid(format!(
+                "vault entry {:?} links an external secret; change it in its backend",
+                row.name.as_str()
+            )));
+        }
+        EntryAction::Rotate => {
+            if entry_type != EntryType::EncryptionKey {
+                return Err(ControlError::invalid(format!(
+                    "ROTATE applies to ENCRYPTION_KEY entries; {:?} is a CREDENTIAL entry: use SET SECRET",
+                    row.name.as_str()
+                )));
+            }
+            *material = Some(generate_key(row.key_size.unwrap_or(256)));
+            row.current_version += 1;
+            row.rotated_at = Some(now);
+        }
+        EntryAction::SetSecret(secret) => {
+            if entry_type != EntryType::Credential {
+                return Err(ControlError::invalid(format!(
+                    "SET SECRET applies to CREDENTIAL entries; {:?} is an ENCRYPTION_KEY entry: use ROTATE",
+                    row.name.as_str()
+                )));
+            }
+            *material = Some(SecretValue::from_text(secret));
+            row.current_version += 1;
+            row.rotated_at = Some(now);
+        }
+        EntryAction::SetDescription(text) => {
+            row.description = crate::connections::check_description(text.clone())?;
+        }
+        EntryAction::SetExpires(text) => row.expires_at = parse_expiry(text.as_deref())?,
+        EntryAction::RenameTo(new_name) => {
+            let new_name = valid_name(ObjectKind::VaultEntry, new_name)?;
+            if new_name != row.name && tx.find_by_name::<VaultEntry>(&[new_name.as_str()]).await?.is_some() {
+                return Err(ControlError::new(
+                    ErrorKind::AlreadyExists,
+                    format!("vault entry {:?} already exists", new_name.as_str()),
+                ));
+            }
+            row.name = new_name;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! [`ControlError`]: what a Control Plane operation reports, classified by [`ErrorKind`] so the server can pick the
+//! HTTP status and the stable problem code without knowing where the error came from.
+
+use std::fmt;
+
+use lanyard_catalog::CatalogError;
+use lanyard_core::ErrorKind;
+use lanyard_resolve::ResolveError;
+use lanyard_vault::{ErrorKind as VaultErrorKind, VaultError};
+
+/// `Result` with [`ControlError`].
+pub type Result<T, E = ControlError> = std::result::Result<T, E>;
+
+/// A failed Control Plane operation.
+///
+/// `Display` is the message a client may see: it names the object and what was wrong, and never holds secret
+/// material. For [`ErrorKind::Internal`] the client sees only "internal error"; [`ControlError::internal_detail`]
+/// carries what the server log needs.
+#[derive(Debug, Clone)]
+pub struct ControlError {
+    kind: ErrorKind,
+    message: String,
+    internal: Option<String>,
+    retry_after: Option<std::time::Duration>,
+    retryable: bool,
+}
+
+impl ControlError {
+    /// An error of `kind` with a client-facing `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), internal: None, retry_after: None, retryable: false }
+    }
+
+    /// Bad input.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    /// A change that conflicts with the current state.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
+    /// A bug or an unexpected failure: the client sees "internal error", the log sees `detail`.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Internal,
+            message: "internal error".to_owned(),
+            internal: Some(detail.into()),
+            retry_after: None,
+            retryable: false,
+        }
+    }
+
+    /// The classification.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The client-facing message (for [`ErrorKind::Internal`], just "internal error").
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What the server log should record beyond the message, for internal and unavailable errors.
+    pub fn internal_detail(&self) -> Option<&str> {
+        self.internal.as_deref()
+    }
+
+    /// How long a rate-limited caller should wait, if the backend said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
+    }
+
+    /// Whether rerunning the whole transaction may succeed (a serialization failure or a busy database).
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// The same error with `context` in front of its message (`vault entry "k": …`).
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        if self.kind != ErrorKind::Internal {
+            self.message = format!("{context}: {}", self.message);
+        }
+        self
+    }
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+impl From<CatalogError> for ControlError {
+    fn from(error: CatalogError) -> Self {
+        let retryable = error.is_retryable();
+        let mut out = match error.kind() {
+            ErrorKind::Internal => Self::internal(error.to_string()),
+            ErrorKind::BackendUnavailable => Self {
+                kind: ErrorKind::BackendUnavailable,
+                message: "the catalog database is unavailable".to_owned(),
+                internal: Some(error.to_string()),
+                retry_after: None,
+                retryable: false,
+            },
+            kind => Self::new(kind, error.to_string()),
+        };
+        out.retryable = retryable;
+        out
+    }
+}
+
+/// The problem kind of a backend failure.
+pub(crate) fn vault_kind(kind: VaultErrorKind) -> ErrorKind {
+    match kind {
+        VaultErrorKind::NotFound => ErrorKind::NotFound,
+        VaultErrorKind::ConfigInvalid | VaultErrorKind::Unsupported => ErrorKind::Invalid,
+        VaultErrorKind::RateLimited { .. } => ErrorKind::RateLimited,
+        VaultErrorKind::PermissionDenied | VaultErrorKind::Unavailable | VaultErrorKind::Timeout => {
+            ErrorKind::BackendUnavailable
+        }
+        _ => ErrorKind::Internal,
+    }
+}
+
+impl From<VaultError> for ControlError {
+    fn from(error: VaultError) -> Self {
+        let kind = vault_kind(error.kind());
+        let retry_after = error.retry_after();
+        // A VaultError never carries material (its contract), so its text may reach the client.
+        let mut out = if kind == ErrorKind::Internal {
+            Self::internal(error.to_string())
+        } else {
+            Self::new(kind, error.to_string())
+        };
+        out.retry_after = retry_after;
+        out
+    }
+}
+
+impl From<ResolveError> for ControlError {
+    fn from(error: ResolveError) -> Self {
+        let kind = match error.vault_kind() {
+            Some(kind) => vault_kind(kind),
+            None => match error.cause() {
+                lanyard_resolve::Cause::NotFound => ErrorKind::NotFound,
+                lanyard_resolve::Cause::DeadlineExceeded { .. } => ErrorKind::BackendUnavailable,
+                lanyard_resolve::Cause::Catalog(_) => ErrorKind::BackendUnavailable,
+                _ => ErrorKind::Invalid,
+            },
+        };
+        if kind == ErrorKind::Internal { Self::internal(error.to_string()) } else { Self::new(kind, error.to_string()) }
+    }
+}
+
+impl From<lanyard_core::NameError> for ControlError {
+    fn from(error: lanyard_core::NameError) -> Self {
+        Self::invalid(error.to_string())
+    }
+}

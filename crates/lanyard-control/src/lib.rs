@@ -1,0 +1,303 @@
+//! `lanyard-control` is the Control Plane service: every API operation on connections, vault entries, credential
+//! storages, tokens and the audit log, as one function taking a typed request and the [`Caller`].
+//!
+//! Rules every operation keeps:
+//!
+//! - **One transaction.** Each change runs in one catalog write transaction together with its audit record, so a
+//!   change without its record cannot exist; a failing action leaves row and audit log exactly as before. Names in
+//!   actions are resolved to ids inside that transaction. Retryable database failures rerun the transaction.
+//! - **Material first.** Writes that touch a vault backend store the material before the catalog row that points at
+//!   it, and delete it after the row is gone; a failure may orphan material (logged), never leave a row without its
+//!   material. Material is written outside the catalog transaction (the local backend keeps its ciphertext in the
+//!   same database), and an overwrite that is not followed by a commit is undone.
+//! - **Secrets stay secret.** Secret options of credential storages are stripped into the local backend under
+//!   `backend::<id>`; connection options that look secret are refused; views and audit details hold no material.
+//! - **Authorized.** Every operation checks the caller's permission first; a denial is audited.
+//!
+//! What it is not: it knows nothing of HTTP, JSON wire types or SQL text (`lanyard-server` and `lanyard-client`
+//! do), and it holds no state that several nodes must agree on: everything lives in the catalog.
+
+mod auth;
+mod backends;
+mod connections;
+mod entries;
+mod error;
+mod model;
+mod probe;
+mod tokens;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lanyard_catalog::{Catalog, JsonObject, NewAuditRecord};
+use lanyard_core::{ErrorKind, ObjectKind};
+use lanyard_resolve::Resolver;
+use lanyard_vault::{BackendEnv, Registry};
+
+pub use auth::{Caller, Permission, Role, TOKEN_PREFIX, generate_token, hash_token};
+pub use error::{ControlError, Result};
+pub use model::{
+    AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, EntryAction, EntryType,
+    EntryView, Material, NamedRef, NewBackend, NewConnection, NewEntry, ObjectKey, StorageTestOutcome, TestOutcome,
+    TokenView,
+};
+pub use probe::{ConnectionProber, NoProber, ProbeResult};
+pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};
+
+/// The connection types Lanyard knows (sql.md); any other type is refused.
+pub const CONNECTION_TYPES: &[&str] = &[
+    "postgresql",
+    "mysql",
+    "sql_server",
+    "oracle",
+    "s3",
+    "gcs",
+    "azure_adls",
+    "local",
+    "rest",
+    "git",
+    "sftp",
+    "kafka",
+];
+
+/// Where the Control Plane keeps its state.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    /// `sqlite://…` or `postgres://…`.
+    pub catalog_url: String,
+    /// The data directory (master key, admin token).
+    pub data_dir: PathBuf,
+}
+
+/// The Control Plane. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct ControlPlane {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    catalog: Catalog,
+    registry: &'static Registry,
+    resolver: Resolver,
+    data_dir: Option<PathBuf>,
+    env: BackendEnv,
+    prober: Arc<dyn ConnectionProber>,
+    /// When each token's `last_used_at` was last written by this node, so it is written at most once a minute.
+    touched: std::sync::Mutex<rustc_hash::FxHashMap<lanyard_core::TokenId, std::time::Instant>>,
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane").field("catalog", &self.inner.catalog).finish_non_exhaustive()
+    }
+}
+
+impl ControlPlane {
+    /// Opens (and migrates) the catalog of `config` and builds the Control Plane over the backends of `registry`.
+    pub async fn open(config: &ControlConfig, registry: &'static Registry) -> Result<Self> {
+        let catalog = Catalog::open(&config.catalog_url).await?;
+        let env = BackendEnv { catalog_url: Some(config.catalog_url.clone()), data_dir: Some(config.data_dir.clone()) };
+        Ok(Self::new(catalog, registry, env))
+    }
+
+    /// The Control Plane over an open catalog.
+    pub fn new(catalog: Catalog, registry: &'static Registry, env: BackendEnv) -> Self {
+        let data_dir = env.data_dir.clone();
+        let resolver = Resolver::new(Arc::new(catalog.clone()), registry, env.clone());
+        Self {
+            inner: Arc::new(Inner {
+                catalog,
+                registry,
+                resolver,
+                data_dir,
+                env,
+                prober: Arc::new(NoProber),
+                touched: std::sync::Mutex::default(),
+            }),
+        }
+    }
+
+    /// The same Control Plane with `prober` running TEST CONNECTION (the default, [`NoProber`], reports that no
+    /// probe exists for the type in this build).
+    pub fn with_prober(self, prober: Arc<dyn ConnectionProber>) -> Self {
+        let inner = Inner {
+            catalog: self.inner.catalog.clone(),
+            registry: self.inner.registry,
+            resolver: self.inner.resolver.clone(),
+            data_dir: self.inner.data_dir.clone(),
+            env: self.inner.env.clone(),
+            prober,
+            touched: std::sync::Mutex::default(),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The resolver (its metrics are served on `/metrics`).
+    pub fn resolver(&self) -> &Resolver {
+        &self.inner.resolver
+    }
+
+    /// The backend registry.
+    pub fn registry(&self) -> &'static Registry {
+        self.inner.registry
+    }
+
+    /// Closes the catalog's connections.
+    pub async fn close(&self) {
+        self.inner.catalog.close().await;
+    }
+
+    /// Checks that the catalog answers (for `/healthz`).
+    pub async fn health(&self) -> Result<()> {
+        let mut tx = self.catalog().begin_read().await?;
+        tx.count::<lanyard_catalog::Backend>().await?;
+        tx.rollback().await?;
+        Ok(())
+    }
+
+    /// Checks `permission`; a denial is audited (outcome `denied`) and returned as [`ErrorKind::Forbidden`] naming
+    /// the permission. `action` and `object` say what was attempted, for the audit record.
+    pub async fn authorize(
+        &self,
+        caller: &Caller,
+        permission: Permission,
+        action: &str,
+        object: Option<&str>,
+    ) -> Result<()> {
+        if caller.may(permission) {
+            return Ok(());
+        }
+        let record = NewAuditRecord {
+            principal: caller.principal.clone(),
+            action: action.to_owned(),
+            object_kind: permission_kind(permission),
+            object_id: None,
+            object_name: object.map(|o| lanyard_core::printable(o, 256)),
+            outcome: "denied".to_owned(),
+            detail: detail([("permission", permission.as_str().into()), ("role", caller.role.as_str().into())]),
+        };
+        transaction!(self, |tx| {
+            tx.append_audit(&record).await?;
+            Ok(())
+        })?;
+        tracing::info!(principal = %caller.principal, %permission, action, "denied");
+        Err(ControlError::new(
+            ErrorKind::Forbidden,
+            format!("permission {permission} is required; principal {:?} has role {}", caller.principal, caller.role),
+        ))
+    }
+
+    /// Audit records, oldest first.
+    pub async fn list_audit(&self, caller: &Caller, query: &AuditQuery) -> Result<Vec<lanyard_catalog::AuditRecord>> {
+        self.authorize(caller, Permission::AuditRead, "audit.list", None).await?;
+        let limit = query.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ControlError::invalid(format!("limit must be between 1 and 1000, not {limit}")));
+        }
+        let mut tx = self.catalog().begin_read().await?;
+        let records = tx.list_audit(query.since, query.object.as_deref(), limit).await?;
+        tx.rollback().await?;
+        Ok(records)
+    }
+}
+
+/// The object kind a permission is about, for audit records of denials.
+fn permission_kind(permission: Permission) -> ObjectKind {
+    match permission {
+        Permission::ConnectionsRead | Permission::ConnectionsWrite | Permission::ConnectionsTest => {
+            ObjectKind::Connection
+        }
+        Permission::VaultRead | Permission::VaultWrite => ObjectKind::VaultEntry,
+        Permission::LinksRead | Permission::LinksWrite => ObjectKind::Link,
+        Permission::PipelinesRead | Permission::PipelinesWrite => ObjectKind::Pipeline,
+        Permission::AuditRead => ObjectKind::Principal,
+    }
+}
+
+/// A JSON object from key/value pairs.
+pub(crate) fn detail<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> JsonObject {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// An audit record of an allowed change.
+pub(crate) fn audit(
+    caller: &Caller,
+    action: &str,
+    kind: ObjectKind,
+    id: impl std::fmt::Display,
+    name: &str,
+    detail: JsonObject,
+) -> NewAuditRecord {
+    NewAuditRecord {
+        principal: caller.principal.clone(),
+        action: action.to_owned(),
+        object_kind: kind,
+        object_id: Some(id.to_string()),
+        object_name: Some(name.to_owned()),
+        outcome: "allowed".to_owned(),
+        detail,
+    }
+}
+
+/// A pause before rerunning a transaction that failed with a retryable error.
+pub(crate) async fn backoff(attempt: u32) {
+    let base = 2u64 << attempt.min(6);
+    let jitter = rand::random_range(0..=base);
+    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+}
+
+/// Runs `$body` (which uses `$tx: &mut Tx`) in a write transaction and commits; reruns the whole transaction on a
+/// retryable database error (serialization failure, busy database), at most `MAX_ATTEMPTS` times. A macro so the
+/// futures of the operations stay `Send`.
+macro_rules! transaction {
+    ($plane:expr, |$tx:ident| $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome: $crate::Result<_> = async {
+                let mut write = $plane.catalog().begin_write().await?;
+                let value = {
+                    let $tx: &mut lanyard_catalog::Tx = &mut write;
+                    let inner: $crate::Result<_> = async { $body }.await;
+                    inner?
+                };
+                write.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Err(error) if error.is_retryable() && attempt < lanyard_catalog::MAX_ATTEMPTS => {
+                    $crate::backoff(attempt).await
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use transaction;
+
+/// Runs `$body` in a read transaction (a consistent snapshot).
+macro_rules! snapshot {
+    ($plane:expr, |$tx:ident| $body:block) => {{
+        let mut read = $plane.catalog().begin_read().await?;
+        let outcome: $crate::Result<_> = {
+            let $tx: &mut lanyard_catalog::Tx = &mut read;
+            async { $body }.await
+        };
+        let _ = read.rollback().await;
+        outcome
+    }};
+}
+pub(crate) use snapshot;
+
+/// Validates a name from a request.
+pub(crate) fn valid_name(kind: ObjectKind, name: &str) -> Result<lanyard_core::Name> {
+    lanyard_core::Name::new(name)
+        .map_err(|e| ControlError::invalid(format!("invalid {kind} name {:?}: {e}", lanyard_core::printable(name, 64))))
+}

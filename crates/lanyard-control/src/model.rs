@@ -1,0 +1,407 @@
+//! The typed requests the Control Plane accepts and the redacted views it returns. These are plain Rust types:
+//! the HTTP wire types (JSON, OpenAPI) live in `lanyard-server`, which converts to and from these.
+
+use lanyard_catalog::{LastTest, Timestamp};
+use lanyard_core::{BackendId, ConnectionId, OptionMap, SecretString, TokenId, VaultEntryId};
+
+/// How an object is named in a request path: by id or by name. `PUT /vault/entries/{id}` accepts both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectKey {
+    /// A UUID.
+    Id(uuid::Uuid),
+    /// A display name.
+    Name(String),
+}
+
+impl ObjectKey {
+    /// A UUID-shaped key is an id; anything else is a name.
+    pub fn parse(text: &str) -> Self {
+        match uuid::Uuid::try_parse(text) {
+            Ok(id) => Self::Id(id),
+            Err(_) => Self::Name(text.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Name(name) => f.write_str(&lanyard_core::printable(name, 128)),
+        }
+    }
+}
+
+/// What a create returns: the object, and whether it was created now (`false`: IF NOT EXISTS found it).
+#[derive(Debug, Clone)]
+pub struct Created<T> {
+    /// The object as stored.
+    pub value: T,
+    /// Whether this request created it.
+    pub created: bool,
+}
+
+/// A reference to another object, by id and its current name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedRef<Id> {
+    /// The id stored on the row.
+    pub id: Id,
+    /// The referenced object's current name.
+    pub name: String,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Connections
+
+/// CREATE CONNECTION.
+#[derive(Debug, Clone, Default)]
+pub struct NewConnection {
+    /// The name.
+    pub name: String,
+    /// The type (`postgresql`, `s3`, …).
+    pub connection_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The options, in order.
+    pub options: Vec<(String, String)>,
+    /// A vault entry name.
+    pub credential: Option<String>,
+    /// A credential storage name.
+    pub credential_storage: Option<String>,
+    /// Pool limit (≥ 1).
+    pub max_connections: Option<i64>,
+    /// Connect timeout in seconds (≥ 0).
+    pub timeout_seconds: Option<i64>,
+    /// Return an existing connection of that name unchanged instead of failing.
+    pub if_not_exists: bool,
+}
+
+/// One ALTER CONNECTION action. Actions apply in order, all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionAction {
+    /// SET OPTIONS (…): replaces the whole map.
+    SetOptions(Vec<(String, String)>),
+    /// SET OPTION k = 'v': adds or replaces one key.
+    SetOption {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// UNSET OPTION k: removes one key (an error if absent).
+    UnsetOption(String),
+    /// SET CREDENTIAL = entry.
+    SetCredential(String),
+    /// UNSET CREDENTIAL.
+    UnsetCredential,
+    /// SET CREDENTIAL STORAGE = backend.
+    SetCredentialStorage(String),
+    /// UNSET CREDENTIAL STORAGE.
+    UnsetCredentialStorage,
+    /// RENAME TO new.
+    RenameTo(String),
+    /// SET DESCRIPTION '…' (`None` clears it).
+    SetDescription(Option<String>),
+    /// SET MAX_CONNECTIONS = n (`None` clears it).
+    SetMaxConnections(Option<i64>),
+    /// SET TIMEOUT = s (`None` clears it).
+    SetTimeout(Option<i64>),
+}
+
+/// A connection as the API shows it.
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    /// Immutable id.
+    pub id: ConnectionId,
+    /// Display name.
+    pub name: String,
+    /// `con::<name>`.
+    pub entity_ref: String,
+    /// The type.
+    pub connection_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The options; secret-looking values are masked when printed (`OptionValue::redacted`).
+    pub options: OptionMap,
+    /// The credential entry.
+    pub credential: Option<NamedRef<VaultEntryId>>,
+    /// The credential storage.
+    pub credential_storage: Option<NamedRef<BackendId>>,
+    /// Pool limit.
+    pub max_connections: Option<i64>,
+    /// Connect timeout, seconds.
+    pub timeout_seconds: Option<i64>,
+    /// The last TEST CONNECTION.
+    pub last_test: Option<LastTest>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+    /// Row version (the ETag).
+    pub version: i64,
+}
+
+impl ConnectionView {
+    /// `ok`, `failed` or `untested`.
+    pub fn status(&self) -> &str {
+        self.last_test.as_ref().map_or("untested", |t| t.status.as_str())
+    }
+}
+
+/// The result of TEST CONNECTION: a failure is a result, not an error.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    /// Whether the probe passed.
+    pub passed: bool,
+    /// How long it took, milliseconds.
+    pub latency_ms: i64,
+    /// The server's version, if the probe reports one.
+    pub server_version: Option<String>,
+    /// Why it failed (no material).
+    pub error: Option<String>,
+    /// The connection after the result was recorded.
+    pub connection: ConnectionView,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Vault entries
+
+/// `ENCRYPTION_KEY` or `CREDENTIAL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    /// Key material; may be generated and rotated.
+    EncryptionKey,
+    /// A caller-supplied credential; replaced with SET SECRET.
+    Credential,
+}
+
+impl EntryType {
+    /// The stored spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EncryptionKey => "ENCRYPTION_KEY",
+            Self::Credential => "CREDENTIAL",
+        }
+    }
+
+    /// Parses the stored or written spelling, case-insensitively.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::EncryptionKey, Self::Credential].into_iter().find(|t| t.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// Where a new entry's material comes from.
+#[derive(Debug, Clone, Default)]
+pub enum Material {
+    /// No material (an entry whose material is set later with SET SECRET / ROTATE).
+    #[default]
+    None,
+    /// SECRET '…'.
+    Secret(SecretString),
+    /// GENERATE (ENCRYPTION_KEY only).
+    Generate,
+    /// LINKED EXTERNAL SECRET '…': a pointer; nothing is written.
+    Linked(String),
+}
+
+/// CREATE VAULT / CREDENTIAL.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// The name.
+    pub name: String,
+    /// The type.
+    pub entry_type: EntryType,
+    /// Metadata.
+    pub algorithm: Option<String>,
+    /// Metadata, bits (also the size of GENERATE, default 256).
+    pub key_size: Option<i64>,
+    /// The material.
+    pub material: Material,
+    /// The credential storage name (default: the seeded `local`).
+    pub backend: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Advisory expiry, ISO 8601.
+    pub expires_at: Option<String>,
+    /// Return an existing entry of that name unchanged instead of failing.
+    pub if_not_exists: bool,
+}
+
+/// One ALTER VAULT / CREDENTIAL action.
+#[derive(Debug, Clone)]
+pub enum EntryAction {
+    /// ROTATE (ENCRYPTION_KEY only): new material.
+    Rotate,
+    /// SET SECRET '…' (CREDENTIAL only).
+    SetSecret(SecretString),
+    /// SET DESCRIPTION (`None` clears).
+    SetDescription(Option<String>),
+    /// SET EXPIRES, ISO 8601 (`None` clears).
+    SetExpires(Option<String>),
+    /// RENAME TO.
+    RenameTo(String),
+}
+
+impl EntryAction {
+    /// A name for the audit log, without material.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Rotate => "rotate",
+            Self::SetSecret(_) => "set_secret",
+            Self::SetDescription(_) => "set_description",
+            Self::SetExpires(_) => "set_expires",
+            Self::RenameTo(_) => "rename_to",
+        }
+    }
+}
+
+/// A vault entry as the API shows it (never its material).
+#[derive(Debug, Clone)]
+pub struct EntryView {
+    /// Immutable id.
+    pub id: VaultEntryId,
+    /// Display name.
+    pub name: String,
+    /// The type.
+    pub entry_type: EntryType,
+    /// Metadata.
+    pub algorithm: Option<String>,
+    /// Metadata, bits.
+    pub key_size: Option<i64>,
+    /// Increases on ROTATE / SET SECRET.
+    pub current_version: i64,
+    /// The backend holding the material.
+    pub backend: NamedRef<BackendId>,
+    /// For linked entries.
+    pub external_secret_name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Advisory expiry.
+    pub expires_at: Option<Timestamp>,
+    /// Last rotation.
+    pub rotated_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+    /// Row version (the ETag).
+    pub version: i64,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Credential storages
+
+/// CREATE CREDENTIAL STORAGE. Every option value is held as a secret until the plugin's table says which ones
+/// are not; the secret ones never reach the catalog.
+#[derive(Debug, Clone)]
+pub struct NewBackend {
+    /// The name.
+    pub name: String,
+    /// The kind (`LOCAL`, `aws`, … case-insensitive; `OS_KEYCHAIN` is `local`).
+    pub backend_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The options.
+    pub options: Vec<(String, SecretString)>,
+    /// Whether new entries may choose it (default true).
+    pub active: bool,
+    /// Return an existing storage of that name unchanged instead of failing.
+    pub if_not_exists: bool,
+}
+
+/// One ALTER CREDENTIAL STORAGE action.
+#[derive(Debug, Clone)]
+pub enum BackendAction {
+    /// SET OPTIONS (…): replaces the whole map, secret options included.
+    SetOptions(Vec<(String, SecretString)>),
+    /// SET DESCRIPTION (`None` clears).
+    SetDescription(Option<String>),
+    /// ACTIVE / INACTIVE.
+    SetActive(bool),
+    /// RENAME TO.
+    RenameTo(String),
+}
+
+impl BackendAction {
+    /// A name for the audit log, without values.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::SetOptions(_) => "set_options",
+            Self::SetDescription(_) => "set_description",
+            Self::SetActive(true) => "active",
+            Self::SetActive(false) => "inactive",
+            Self::RenameTo(_) => "rename_to",
+        }
+    }
+}
+
+/// A credential storage as the API shows it.
+#[derive(Debug, Clone)]
+pub struct BackendView {
+    /// Immutable id.
+    pub id: BackendId,
+    /// Display name.
+    pub name: String,
+    /// The plugin kind.
+    pub backend_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Non-secret options.
+    pub options: Vec<(String, String)>,
+    /// The names of the secret options that are set (their values are never shown).
+    pub secret_options: Vec<String>,
+    /// Whether new entries may choose it.
+    pub active: bool,
+    /// Whether this is the seeded local backend.
+    pub builtin: bool,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+    /// Row version (the ETag).
+    pub version: i64,
+}
+
+/// The result of TEST CREDENTIAL STORAGE.
+#[derive(Debug, Clone)]
+pub struct StorageTestOutcome {
+    /// Whether every step passed.
+    pub passed: bool,
+    /// The steps.
+    pub steps: Vec<lanyard_vault::ProbeStep>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tokens and audit
+
+/// An API token as listed (never the token).
+#[derive(Debug, Clone)]
+pub struct TokenView {
+    /// Id.
+    pub id: TokenId,
+    /// Its name.
+    pub name: String,
+    /// Whose.
+    pub principal: String,
+    /// The principal's role.
+    pub role: crate::Role,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last used (updated at most once a minute).
+    pub last_used_at: Option<Timestamp>,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+    /// Revocation.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Which audit records to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only records after this sequence number.
+    pub since: Option<i64>,
+    /// Only records about this object (id or name).
+    pub object: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
