@@ -30,13 +30,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lanyard_catalog::{Catalog, JsonObject, NewAuditRecord};
+use lanyard_catalog::{Catalog, JsonObject};
 use lanyard_core::{ErrorKind, ObjectKind};
 use lanyard_resolve::Resolver;
 use lanyard_vault::{BackendEnv, Registry};
 
 pub use auth::{Caller, Permission, Role, TOKEN_PREFIX, generate_token, hash_token};
 pub use error::{ControlError, Result};
+/// Catalog and vault types that appear in this crate's views.
+pub use lanyard_catalog::{AuditRecord, LastTest, NewAuditRecord, Timestamp};
+pub use lanyard_vault::ProbeStep;
 pub use model::{
     AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, EntryAction, EntryType,
     EntryView, Material, NamedRef, NewBackend, NewConnection, NewEntry, ObjectKey, StorageTestOutcome, TestOutcome,

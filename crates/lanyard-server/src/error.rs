@@ -1,0 +1,226 @@
+//! [`ApiError`]: every error the API returns, as `application/problem+json` (RFC 9457) with a stable `code`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lanyard_control::ControlError;
+use lanyard_core::ErrorKind;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The `type` URI prefix of our problems.
+pub const PROBLEM_BASE: &str = "https://lanyard.dev/problems/";
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    kind: ErrorKind,
+    detail: String,
+    retry_after: Option<std::time::Duration>,
+}
+
+/// The problem document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `https://lanyard.dev/problems/<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What was wrong, naming the object; never secret material.
+    pub detail: String,
+    /// The stable code (`not_found`, `already_exists`, `conflict`, `invalid`, …).
+    pub code: String,
+}
+
+/// The HTTP status of a kind.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::AlreadyExists | ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ErrorKind::BackendUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn title_of(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "not found",
+        ErrorKind::AlreadyExists => "already exists",
+        ErrorKind::Conflict => "conflict",
+        ErrorKind::Invalid => "invalid request",
+        ErrorKind::Unauthenticated => "unauthenticated",
+        ErrorKind::Forbidden => "forbidden",
+        ErrorKind::PreconditionFailed => "precondition failed",
+        ErrorKind::BackendUnavailable => "backend unavailable",
+        ErrorKind::RateLimited => "rate limited",
+        ErrorKind::PayloadTooLarge => "payload too large",
+        _ => "internal error",
+    }
+}
+
+impl ApiError {
+    /// An error of `kind`.
+    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into(), retry_after: None }
+    }
+
+    /// Bad input.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, detail)
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(error: ControlError) -> Self {
+        if let Some(internal) = error.internal_detail() {
+            // The client sees the message only; the detail goes to the log.
+            tracing::error!(kind = error.kind().code(), detail = internal, "request failed");
+        }
+        Self { kind: error.kind(), detail: error.message().to_owned(), retry_after: error.retry_after() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.kind);
+        let detail = if self.kind == ErrorKind::Internal { "internal error".to_owned() } else { self.detail };
+        let problem = Problem {
+            problem_type: format!("{PROBLEM_BASE}{}", self.kind.code()),
+            title: title_of(self.kind).to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: self.kind.code().to_owned(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.kind == ErrorKind::Unauthenticated {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"lanyard\""));
+        }
+        if let Some(after) = self.retry_after {
+            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// A serde message with quoted input values removed (`invalid type: string "…"` echoes what was sent, which may
+/// be a secret in the wrong field).
+fn scrub(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(" \"") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('"') {
+            Some(end) => {
+                out.push_str(" \"…\"");
+                rest = &after[end + 1..];
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    lanyard_core::printable(&out, 300)
+}
+
+/// `Json<T>` whose rejections are problems: 413 for bodies over the limit, 400 (`invalid`) for the rest.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(ErrorKind::PayloadTooLarge, "the request body is larger than 1 MiB");
+    }
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::invalid("the request body must be JSON with Content-Type: application/json")
+        }
+        other => ApiError::invalid(format!("invalid JSON body: {}", scrub(&other.body_text()))),
+    }
+}
+
+/// `Path<T>` whose rejections are 400 problems.
+#[derive(Debug)]
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e: PathRejection| ApiError::invalid(format!("invalid path: {}", scrub(&e.body_text()))))
+    }
+}
+
+/// `Query<T>` whose rejections are 400 problems.
+#[derive(Debug)]
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e: QueryRejection| ApiError::invalid(format!("invalid query: {}", scrub(&e.body_text()))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_drops_quoted_input() {
+        assert_eq!(
+            scrub("invalid type: string \"hunter2\", expected i64 at line 1 column 20"),
+            "invalid type: string \"…\", expected i64 at line 1 column 20"
+        );
+        assert_eq!(scrub("unknown field `x`"), "unknown field `x`");
+    }
+
+    #[test]
+    fn every_kind_has_a_status() {
+        for kind in ErrorKind::ALL {
+            let status = status_of(kind);
+            assert_eq!(status.is_server_error(), matches!(kind, ErrorKind::Internal | ErrorKind::BackendUnavailable));
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! `lanyard-server` is the HTTP transport of the Control Plane: the route table, the JSON wire types, bearer-token
+//! authentication and per-route permissions, `application/problem+json` errors with stable codes, `ETag` /
+//! `If-Match`, a 1 MiB body limit, request ids, `/healthz`, `/metrics`, `/openapi.json`, TLS (rustls) and graceful
+//! shutdown.
+//!
+//! What it is not: it makes no decision about objects — every request becomes one call of `lanyard-control`,
+//! which checks, applies and audits it. It is the only crate (with `lanyard-client`) that knows HTTP and JSON.
+
+pub mod dto;
+mod error;
+mod metrics;
+mod openapi;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use lanyard_control::{Caller, ControlPlane};
+use lanyard_core::ErrorKind;
+
+pub use error::{ApiError, PROBLEM_BASE, Problem, status_of};
+pub use lanyard_control as control;
+pub use openapi::document as openapi_document;
+pub use routes::{Access, Route, routes};
+
+/// The largest request body accepted.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// The request id header (taken from the request when sane, generated otherwise, always echoed).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    control: ControlPlane,
+    metrics: Arc<metrics::HttpMetrics>,
+}
+
+/// The router over `control`: every route of [`routes`], each behind its access rule.
+pub fn router(control: ControlPlane) -> Router {
+    let state = AppState { control, metrics: Arc::new(metrics::HttpMetrics::new()) };
+    let mut router = Router::new();
+    for (route, handler) in routes::table() {
+        let handler = match route.access {
+            Access::Public => handler,
+            Access::Requires(permission) => {
+                handler.route_layer(middleware::from_fn_with_state((state.clone(), permission), authenticate))
+            }
+        };
+        router = router.route(route.path, handler);
+    }
+    router
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Bearer token → [`Caller`] → the route's permission (a denial is audited by the Control Plane).
+async fn authenticate(
+    State((state, permission)): State<(AppState, lanyard_control::Permission)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = token else {
+        return ApiError::new(ErrorKind::Unauthenticated, "this route needs Authorization: Bearer <token>")
+            .into_response();
+    };
+    let caller: Caller = match state.control.authenticate(token).await {
+        Ok(caller) => caller,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let action =
+        format!("{} {}", request.method(), request.extensions().get::<MatchedPath>().map_or("?", MatchedPath::as_str));
+    let object = request.uri().path().to_owned();
+    if let Err(error) = state.control.authorize(&caller, permission, &action, Some(&object)).await {
+        return ApiError::from(error).into_response();
+    }
+    tracing::Span::current().record("principal", caller.principal.as_str());
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// Request id, a tracing span, an access log line and the HTTP metrics.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let span =
+        tracing::info_span!("request", request_id = %id, %method, route = %route, principal = tracing::field::Empty);
+    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let status = response.status();
+    let elapsed = started.elapsed();
+    state.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "handled"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// TLS files (PEM).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+}
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen (default 127.0.0.1:7600).
+    pub listen: SocketAddr,
+    /// TLS, if any.
+    pub tls: Option<TlsFiles>,
+    /// Allow plain HTTP on a non-loopback address.
+    pub insecure_no_tls: bool,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7600)),
+            tls: None,
+            insecure_no_tls: false,
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Plain HTTP on a non-loopback address without `--insecure-no-tls`.
+    #[error(
+        "refusing to serve plain HTTP on {0}, which is not a loopback address: give --tls-cert and --tls-key, or --insecure-no-tls"
+    )]
+    PlainOnPublicAddress(SocketAddr),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TLS files could not be loaded.
+    #[error("cannot load TLS certificate/key: {0}")]
+    Tls(String),
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    control: ControlPlane,
+    listener: std::net::TcpListener,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    grace: Duration,
+}
+
+impl Server {
+    /// Binds `options.listen` (checking the TLS rules and loading the certificate).
+    pub async fn bind(control: ControlPlane, options: &ServeOptions) -> Result<Self, ServeError> {
+        if options.tls.is_none() && !options.listen.ip().is_loopback() && !options.insecure_no_tls {
+            return Err(ServeError::PlainOnPublicAddress(options.listen));
+        }
+        let tls = match &options.tls {
+            Some(files) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(|e| ServeError::Tls(e.to_string()))?;
+                Some(config)
+            }
+            None => None,
+        };
+        let listener = std::net::TcpListener::bind(options.listen)
+            .map_err(|source| ServeError::Bind { addr: options.listen, source })?;
+        listener.set_nonblocking(true)?;
+        if options.tls.is_none() && !options.listen.ip().is_loopback() {
+            tracing::warn!(addr = %options.listen, "serving plain HTTP on a non-loopback address (--insecure-no-tls)");
+        }
+        Ok(Self { control, listener, tls, grace: options.grace })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish (up to the grace
+    /// period) and closes the catalog.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let app = router(self.control.clone());
+        let handle = axum_server::Handle::new();
+        let grace = self.grace;
+        let signal_handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            signal_handle.graceful_shutdown(Some(grace));
+        });
+        let service = app.into_make_service();
+        match self.tls {
+            Some(tls) => axum_server::from_tcp_rustls(self.listener, tls).handle(handle).serve(service).await?,
+            None => axum_server::from_tcp(self.listener).handle(handle).serve(service).await?,
+        }
+        self.control.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
