@@ -1,0 +1,742 @@
+//! In-process tests of the router (tower `oneshot`): every route, the seed's ALTER CONNECTION behaviours through
+//! the PUT body, ETag / If-Match, the authorization matrix over the route table, bad input, and the OpenAPI
+//! description against the table.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use lanyard_server::control::{Caller, ControlPlane, Permission, Role};
+use lanyard_server::{Access, routes};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use lanyard_vault_local as _;
+use lanyard_vault_memory as _;
+
+const ADMIN_TOKEN: &str = "lyd_router-test-admin-token-0123456789";
+
+struct World {
+    router: Router,
+    control: ControlPlane,
+    admin: String,
+    operator: String,
+    viewer: String,
+    revoked: String,
+    _dir: Dir,
+}
+
+struct Dir(std::path::PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn world() -> World {
+    let dir = std::env::temp_dir().join(format!("lanyard-router-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = lanyard_server::control::ControlConfig {
+        catalog_url: format!("sqlite://{}/catalog.db", dir.display()),
+        data_dir: dir.clone(),
+    };
+    let registry = lanyard_vault::Registry::global().unwrap();
+    let control = ControlPlane::open(&config, registry).await.unwrap();
+    control.bootstrap_admin(Some(&ADMIN_TOKEN.into())).await.unwrap();
+    let root = Caller::local("test", Role::Admin);
+    let token = |name: &str, role| {
+        let control = control.clone();
+        let root = root.clone();
+        let name = name.to_owned();
+        async move { control.create_token(&root, &name, role, None).await.unwrap().1.expose_secret().to_owned() }
+    };
+    let operator = token("ops", Role::Operator).await;
+    let viewer = token("view", Role::Viewer).await;
+    let revoked = token("gone", Role::Admin).await;
+    control.revoke_token(&root, "gone").await.unwrap();
+    World {
+        router: lanyard_server::router(control.clone()),
+        control,
+        admin: ADMIN_TOKEN.to_owned(),
+        operator,
+        viewer,
+        revoked,
+        _dir: Dir(dir),
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn is_problem(&self) -> bool {
+        self.headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/problem+json")
+    }
+
+    fn code(&self) -> String {
+        assert!(self.is_problem(), "{} is not a problem: {}", self.status, String::from_utf8_lossy(&self.body));
+        self.json()["code"].as_str().unwrap().to_owned()
+    }
+
+    fn etag(&self) -> String {
+        self.headers.get(header::ETAG).expect("an ETag").to_str().unwrap().to_owned()
+    }
+}
+
+impl World {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        self.raw(method, path, token, bytes, headers).await
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.map_or_else(Body::empty, Body::from)).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Reply { status, headers, body }
+    }
+
+    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.send(method, path, Some(&self.admin.clone()), body, &[]).await
+    }
+
+    /// A credential, a memory storage and a connection using both.
+    async fn seed(&self) {
+        let r = self.admin(Method::POST, "/vault/entries", Some(json!({"name": "pg_login", "type": "CREDENTIAL", "secret": "{\"username\":\"u\",\"password\":\"p\"}"}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+        let r = self
+            .admin(
+                Method::POST,
+                "/vault/entries",
+                Some(json!({"name": "prod_pg_password_v2", "type": "CREDENTIAL", "secret": "v2"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let store = format!("router-{}", uuid::Uuid::new_v4());
+        let r = self
+            .admin(
+                Method::POST,
+                "/vault/backends",
+                Some(json!({"name": "prod_aws_sm_eu", "type": "memory", "options": {"store": store}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+        let r = self
+            .admin(
+                Method::POST,
+                "/connections",
+                Some(json!({"name": "prod_pg", "type": "postgresql", "options": {"host": "db", "port": "5432"}, "credential": "pg_login"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+        let r = self
+            .admin(
+                Method::POST,
+                "/connections",
+                Some(json!({"name": "raw_data_s3", "type": "s3", "options": {"bucket": "b"}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+
+    async fn audit_len(&self) -> usize {
+        self.admin(Method::GET, "/audit?limit=1000", None).await.json().as_array().unwrap().len()
+    }
+}
+
+#[tokio::test]
+async fn connections_routes_follow_the_seed() {
+    let w = world().await;
+    w.seed().await;
+
+    // SHOW CONNECTIONS [LIKE] and DESCRIBE.
+    let list = w.admin(Method::GET, "/connections?like=PROD", None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let names: Vec<_> =
+        list.json().as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["prod_pg"]);
+    let got = w.admin(Method::GET, "/connections/prod_pg", None).await;
+    let before = got.json();
+    assert_eq!(got.etag(), format!("\"{}\"", before["version"]));
+    assert_eq!(before["entity_ref"], "con::prod_pg");
+    assert_eq!(before["credential"]["name"], "pg_login");
+    assert_eq!(before["status"], "untested");
+    let id = before["id"].as_str().unwrap().to_owned();
+
+    // SET OPTIONS replaces the whole map.
+    let r = w
+        .admin(Method::PUT, "/connections/prod_pg", Some(json!({"actions": [{"set_options": {"host": "new-db.example.com", "port": "5432", "database": "app", "ssl_enabled": "true"}}]})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.json()["options"],
+        json!({"host": "new-db.example.com", "port": "5432", "database": "app", "ssl_enabled": "true"})
+    );
+
+    // SET CREDENTIAL stores the entry's id.
+    let entry = w.admin(Method::GET, "/vault/entries/prod_pg_password_v2", None).await.json();
+    let r = w
+        .admin(
+            Method::PUT,
+            "/connections/prod_pg",
+            Some(json!({"actions": [{"set_credential": "prod_pg_password_v2"}]})),
+        )
+        .await;
+    assert_eq!(r.json()["credential"]["id"], entry["id"]);
+
+    // SET CREDENTIAL STORAGE stores the storage's id.
+    let storage = w.admin(Method::GET, "/vault/backends/prod_aws_sm_eu", None).await.json();
+    let r = w
+        .admin(
+            Method::PUT,
+            "/connections/raw_data_s3",
+            Some(json!({"actions": [{"set_credential_storage": "prod_aws_sm_eu"}]})),
+        )
+        .await;
+    assert_eq!(r.json()["credential_storage"]["id"], storage["id"]);
+
+    // RENAME keeps the id; the old name is then 404.
+    let r = w.admin(Method::PUT, "/connections/raw_data_s3", Some(json!({"actions": [{"rename_to": "raw_s3"}]}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["entity_ref"], "con::raw_s3");
+    assert_eq!(w.admin(Method::GET, "/connections/raw_data_s3", None).await.code(), "not_found");
+
+    // The chained example, in order.
+    let chained = json!({"actions": [
+        {"set_options": {"host": "new-db.example.com", "port": "5432", "database": "app", "ssl_enabled": "true"}},
+        {"set_credential": "pg_login"},
+        {"rename_to": "prod_pg_v2"},
+    ]});
+    let r = w.admin(Method::PUT, "/connections/prod_pg", Some(chained)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let after = r.json();
+    assert_eq!(after["id"], id.as_str());
+    assert_eq!(after["name"], "prod_pg_v2");
+    assert_eq!(after["credential"]["name"], "pg_login");
+    assert_eq!(w.admin(Method::GET, "/connections/prod_pg", None).await.status, StatusCode::NOT_FOUND);
+
+    // All or nothing: for each k, a failing k-th action leaves row and audit log as they were.
+    for k in 0..4 {
+        let mut actions = vec![
+            json!({"set_option": {"key": "a", "value": "1"}}),
+            json!({"unset_option": "ssl_enabled"}),
+            json!({"rename_to": "renamed"}),
+            json!({"set_description": "d"}),
+        ];
+        actions.insert(k, json!({"set_credential": "no_such_entry"}));
+        let row_before = w.admin(Method::GET, "/connections/prod_pg_v2", None).await.body;
+        let audit_before = w.audit_len().await;
+        let r = w.admin(Method::PUT, "/connections/prod_pg_v2", Some(json!({"actions": actions}))).await;
+        assert_eq!(r.code(), "not_found", "k = {k}");
+        assert!(r.json()["detail"].as_str().unwrap().contains(&format!("action {}", k + 1)), "{}", r.json());
+        assert_eq!(w.admin(Method::GET, "/connections/prod_pg_v2", None).await.body, row_before, "k = {k}");
+        assert_eq!(w.audit_len().await, audit_before, "k = {k}");
+    }
+
+    // ETag / If-Match.
+    let current = w.admin(Method::GET, "/connections/prod_pg_v2", None).await;
+    let etag = current.etag();
+    let stale = format!("\"{}\"", current.json()["version"].as_i64().unwrap() - 1);
+    let body = json!({"actions": [{"set_option": {"key": "k", "value": "v"}}]});
+    let r = w
+        .send(Method::PUT, "/connections/prod_pg_v2", Some(&w.admin), Some(body.clone()), &[("if-match", &stale)])
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::PRECONDITION_FAILED, "precondition_failed"));
+    let r = w.send(Method::PUT, "/connections/prod_pg_v2", Some(&w.admin), Some(body), &[("if-match", &etag)]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = w.send(Method::DELETE, "/connections/prod_pg_v2", Some(&w.admin), None, &[("if-match", &etag)]).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+
+    // A rename onto an existing name is a 409.
+    let r = w.admin(Method::PUT, "/connections/prod_pg_v2", Some(json!({"actions": [{"rename_to": "raw_s3"}]}))).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "already_exists"));
+
+    // IF NOT EXISTS: 200 with the row unchanged; without it 409.
+    let again = json!({"name": "raw_s3", "type": "s3", "options": {}, "if_not_exists": true});
+    let r = w.admin(Method::POST, "/connections", Some(again)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["options"], json!({"bucket": "b"}));
+    let r = w.admin(Method::POST, "/connections", Some(json!({"name": "raw_s3", "type": "s3"}))).await;
+    assert_eq!(r.code(), "already_exists");
+
+    // TEST CONNECTION records a result (no probes in this build: FAILED, not an error).
+    let r = w.admin(Method::POST, "/connections/prod_pg_v2/test", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let result = r.json();
+    assert_eq!(result["result"], "FAILED");
+    assert!(result["error"].as_str().unwrap().contains("no probe for type \"postgresql\""), "{result}");
+    assert_eq!(result["connection"]["status"], "failed");
+    assert_eq!(w.admin(Method::POST, "/connections/nope/test", None).await.code(), "not_found");
+
+    // DROP, then 404; dropping the entry a connection uses is refused with the dependent named.
+    let r = w.admin(Method::DELETE, "/vault/entries/pg_login", None).await;
+    assert_eq!(r.code(), "conflict");
+    assert!(r.json()["detail"].as_str().unwrap().contains("prod_pg_v2"));
+    assert_eq!(w.admin(Method::DELETE, "/connections/prod_pg_v2", None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(w.admin(Method::DELETE, "/connections/prod_pg_v2", None).await.code(), "not_found");
+    assert_eq!(w.admin(Method::DELETE, "/vault/entries/pg_login", None).await.status, StatusCode::NO_CONTENT);
+
+    // Every change above left one audit record; the audit route filters by object.
+    let audit = w.admin(Method::GET, &format!("/audit?object={id}"), None).await.json();
+    let actions: Vec<_> = audit.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(actions.first().map(String::as_str), Some("connection.create"));
+    assert_eq!(actions.last().map(String::as_str), Some("connection.drop"));
+    assert_eq!(actions.iter().filter(|a| *a == "connection.alter").count(), 4, "{actions:?}");
+    drop(w.control);
+}
+
+#[tokio::test]
+async fn vault_entry_and_storage_routes() {
+    let w = world().await;
+    w.seed().await;
+    let entries = w.admin(Method::GET, "/vault/entries?like=pg", None).await.json();
+    assert_eq!(entries.as_array().unwrap().len(), 2);
+    let entry = w.admin(Method::GET, "/vault/entries/pg_login", None).await;
+    let id = entry.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(entry.json()["storage"]["name"], "local");
+    assert_eq!(w.admin(Method::GET, &format!("/vault/entries/{id}"), None).await.json()["name"], "pg_login");
+
+    let r = w
+        .admin(
+            Method::PUT,
+            &format!("/vault/entries/{id}"),
+            Some(json!({"actions": [{"set_secret": "rotated"}, {"set_description": "d"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["current_version"], 2);
+    let r = w.admin(Method::PUT, "/vault/entries/pg_login", Some(json!({"actions": [{"rotate": null}]}))).await;
+    assert_eq!(r.code(), "invalid");
+    assert!(r.json()["detail"].as_str().unwrap().contains("CREDENTIAL"));
+
+    let r = w
+        .admin(Method::POST, "/vault/entries", Some(json!({"name": "k", "type": "ENCRYPTION_KEY", "generate": true})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.json()["key_size"], 256);
+    let r = w.admin(Method::PUT, "/vault/entries/k", Some(json!({"actions": [{"rotate": null}]}))).await;
+    assert_eq!(r.json()["current_version"], 2);
+    let r = w
+        .admin(
+            Method::POST,
+            "/vault/entries",
+            Some(json!({"name": "x", "type": "CREDENTIAL", "secret": "a", "generate": true})),
+        )
+        .await;
+    assert_eq!(r.code(), "invalid");
+
+    // Storages: list, describe, alter, test, drop; the seeded local one is protected.
+    let storages = w.admin(Method::GET, "/vault/backends", None).await.json();
+    let names: Vec<_> = storages.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["local", "prod_aws_sm_eu"]);
+    let r = w
+        .admin(
+            Method::PUT,
+            "/vault/backends/prod_aws_sm_eu",
+            Some(json!({"actions": [{"set_description": "eu"}, {"set_active": false}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["active"], false);
+    let r = w.admin(Method::POST, "/vault/backends/local/test", None).await;
+    assert_eq!(r.json()["result"], "PASSED", "{}", r.json());
+    let r = w.admin(Method::POST, "/vault/backends/prod_aws_sm_eu/test", None).await;
+    assert!(r.json()["steps"].as_array().is_some_and(|s| !s.is_empty()));
+    assert_eq!(w.admin(Method::DELETE, "/vault/backends/local", None).await.code(), "invalid");
+    assert_eq!(
+        w.admin(Method::POST, "/vault/backends", Some(json!({"name": "l2", "type": "OS_KEYCHAIN"}))).await.code(),
+        "invalid"
+    );
+    let r = w.admin(Method::POST, "/vault/backends", Some(json!({"name": "a", "type": "aws"}))).await;
+    assert!(r.json()["detail"].as_str().unwrap().contains("vault-aws"), "{}", r.json());
+    assert_eq!(w.admin(Method::DELETE, "/vault/backends/prod_aws_sm_eu", None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(w.admin(Method::DELETE, &format!("/vault/entries/{id}"), None).await.code(), "conflict");
+}
+
+/// A concrete path for a route pattern, pointing at objects that exist.
+fn concrete(path: &str) -> String {
+    path.replace("{name}", "prod_pg").replace("{id}", "pg_login")
+}
+
+fn body_for(method: &Method, path: &str) -> Option<Value> {
+    match (method.as_str(), path) {
+        ("POST", "/connections") => Some(json!({"name": "matrix", "type": "rest"})),
+        ("PUT", "/connections/{name}") => Some(json!({"actions": [{"set_description": "m"}]})),
+        ("POST", "/vault/entries") => Some(json!({"name": "matrix", "type": "CREDENTIAL"})),
+        ("PUT", "/vault/entries/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
+        ("POST", "/vault/backends") => Some(json!({"name": "matrix", "type": "memory"})),
+        ("PUT", "/vault/backends/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn authorization_matrix_covers_every_route() {
+    let w = world().await;
+    w.seed().await;
+    let table = routes();
+    assert!(table.len() >= 21, "the route table shrank");
+    // Deletions run last so the other routes still find their objects.
+    let mut ordered: Vec<_> = table.iter().filter(|r| r.method != Method::DELETE).collect();
+    ordered.extend(table.iter().filter(|r| r.method == Method::DELETE));
+    for route in ordered {
+        let path = concrete(route.path).replace("{id}", "pg_login");
+        let path = if route.method == Method::DELETE && route.path == "/vault/backends/{id}" {
+            "/vault/backends/nope".to_owned()
+        } else {
+            path
+        };
+        let path = if route.method == Method::DELETE && route.path == "/vault/entries/{id}" {
+            "/vault/entries/nope".to_owned()
+        } else {
+            path
+        };
+        let body = body_for(&route.method, route.path);
+        let callers: [(&str, Option<&str>, Option<Role>); 6] = [
+            ("no token", None, None),
+            ("bad token", Some("lyd_not-a-real-token"), None),
+            ("revoked token", Some(&w.revoked), None),
+            ("viewer", Some(&w.viewer), Some(Role::Viewer)),
+            ("operator", Some(&w.operator), Some(Role::Operator)),
+            ("admin", Some(&w.admin), Some(Role::Admin)),
+        ];
+        for (who, token, role) in callers {
+            let audit_before = w.audit_len().await;
+            let r = w.send(route.method.clone(), &path, token, body.clone(), &[]).await;
+            let what =
+                format!("{} {} as {who}: {} {}", route.method, route.path, r.status, String::from_utf8_lossy(&r.body));
+            assert!(!r.status.is_server_error(), "{what}");
+            match (route.access, role) {
+                (Access::Public, _) => assert!(r.status.is_success(), "{what}"),
+                (Access::Requires(_), None) => {
+                    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}");
+                    assert_eq!(r.code(), "unauthenticated");
+                    assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+                }
+                (Access::Requires(permission), Some(role)) if !role.allows(permission) => {
+                    assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
+                    assert!(r.json()["detail"].as_str().unwrap().contains(permission.as_str()), "{what}");
+                    // The denial is audited.
+                    let audit = w.admin(Method::GET, "/audit?limit=1000", None).await.json();
+                    let audit = audit.as_array().unwrap();
+                    assert_eq!(audit.len(), audit_before + 1, "{what}");
+                    assert_eq!(audit.last().unwrap()["outcome"], "denied");
+                }
+                (Access::Requires(_), Some(_)) => {
+                    assert!(r.status != StatusCode::UNAUTHORIZED && r.status != StatusCode::FORBIDDEN, "{what}");
+                }
+            }
+        }
+    }
+    // Every permission of the spec is used by some route except those of links and pipelines (their own issue).
+    for p in Permission::ALL {
+        let used = table.iter().any(|r| r.access == Access::Requires(p));
+        assert_eq!(
+            used,
+            !matches!(
+                p,
+                Permission::LinksRead | Permission::LinksWrite | Permission::PipelinesRead | Permission::PipelinesWrite
+            ),
+            "{p}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn openapi_describes_exactly_the_route_table() {
+    let w = world().await;
+    let r = w.send(Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    let mut described: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            described.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    let mut table: Vec<(String, String)> = routes().iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect();
+    described.sort();
+    table.sort();
+    assert_eq!(described, table);
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_problem_never_a_5xx() {
+    let w = world().await;
+    w.seed().await;
+    let token = w.admin.clone();
+    let raw_bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("malformed JSON", b"{\"name\": ".to_vec()),
+        ("not an object", b"[1,2,3]".to_vec()),
+        ("wrong type", br#"{"name": 5, "type": "s3"}"#.to_vec()),
+        ("unknown field", br#"{"name": "x", "type": "s3", "colour": "red"}"#.to_vec()),
+        ("option not a string", br#"{"name": "x", "type": "s3", "options": {"a": 1}}"#.to_vec()),
+        ("invalid UTF-8", vec![b'{', 0xff, 0xfe, b'}']),
+        ("huge body", format!("{{\"name\": \"{}\", \"type\": \"s3\"}}", "x".repeat(2 << 20)).into_bytes()),
+    ];
+    for (what, body) in raw_bodies {
+        for path in ["/connections", "/vault/entries", "/vault/backends"] {
+            let r = w.raw(Method::POST, path, Some(&token), Some(body.clone()), &[]).await;
+            assert!(r.status.is_client_error(), "{what} on {path}: {}", r.status);
+            assert!(r.is_problem(), "{what} on {path}");
+            if what == "huge body" {
+                assert_eq!((r.status, r.code().as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+            }
+        }
+    }
+    let odd_names = [
+        "",
+        " lead",
+        "trail ",
+        &"n".repeat(10_000),
+        "tab\there",
+        "nul\0",
+        "naïve-ünïcödé-名前",
+        "x'; DROP TABLE external_connections; --",
+        "../../etc/passwd",
+        "%2F",
+    ];
+    for name in odd_names {
+        let r = w.admin(Method::POST, "/connections", Some(json!({"name": name, "type": "s3"}))).await;
+        assert!(!r.status.is_server_error(), "{name:?}: {}", r.status);
+        assert!(r.status.is_success() || r.is_problem(), "{name:?}");
+        let encoded: String = name.bytes().map(|b| format!("%{b:02X}")).collect();
+        for method in [Method::GET, Method::DELETE] {
+            let r = w.send(method.clone(), &format!("/connections/{encoded}"), Some(&token), None, &[]).await;
+            assert!(!r.status.is_server_error(), "{method} {name:?}: {}", r.status);
+        }
+        let r = w.admin(Method::PUT, "/connections/prod_pg", Some(json!({"actions": [{"rename_to": name}]}))).await;
+        assert!(!r.status.is_server_error(), "rename to {name:?}");
+        if r.status.is_success() {
+            let back = w
+                .admin(
+                    Method::PUT,
+                    &format!("/connections/{encoded}"),
+                    Some(json!({"actions": [{"rename_to": "prod_pg"}]})),
+                )
+                .await;
+            assert_eq!(back.status, StatusCode::OK);
+        }
+    }
+    let wrong = [
+        json!({"actions": []}),
+        json!({"actions": [{}]}),
+        json!({"actions": [{"set_option": {"key": "k"}}]}),
+        json!({"actions": [{"set_options": {"password": "x"}}]}),
+        json!({"actions": [{"set_max_connections": -1}]}),
+        json!({"actions": [{"set_timeout": "soon"}]}),
+        json!({"actions": [{"rename_to": "a", "set_credential": "b"}]}),
+        json!({"actions": "rename"}),
+    ];
+    for body in wrong {
+        let r = w.admin(Method::PUT, "/connections/prod_pg", Some(body.clone())).await;
+        assert!(r.status.is_client_error() && r.is_problem(), "{body}: {}", r.status);
+    }
+    for (headers, path) in [
+        (&[("if-match", "yesterday")][..], "/connections/prod_pg"),
+        (&[][..], "/audit?limit=0"),
+        (&[][..], "/audit?since=x"),
+        (&[][..], "/connections?colour=red"),
+    ] {
+        let r = w
+            .send(
+                if path.starts_with("/connections/") { Method::PUT } else { Method::GET },
+                path,
+                Some(&token),
+                Some(json!({"actions": [{"set_description": "x"}]})),
+                headers,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path} {headers:?}");
+    }
+    let r = w.send(Method::PATCH, "/connections/prod_pg", Some(&token), None, &[]).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.is_problem());
+    let r = w.send(Method::GET, "/nowhere", Some(&token), None, &[]).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn canary_never_leaves_the_server() {
+    let w = world().await;
+    let canary = format!("canary-{}", uuid::Uuid::new_v4());
+    let mut replies = Vec::new();
+    replies.push(
+        w.admin(Method::POST, "/vault/entries", Some(json!({"name": "c", "type": "CREDENTIAL", "secret": canary})))
+            .await,
+    );
+    replies.push(
+        w.admin(Method::PUT, "/vault/entries/c", Some(json!({"actions": [{"set_secret": format!("{canary}-2")}]})))
+            .await,
+    );
+    replies.push(
+        w.admin(
+            Method::POST,
+            "/vault/entries",
+            Some(json!({"name": "bad", "type": "CREDENTIAL", "secret": canary, "key_size": "many"})),
+        )
+        .await,
+    );
+    replies.push(
+        w.admin(
+            Method::POST,
+            "/vault/entries",
+            Some(json!({"name": "bad", "type": "CREDENTIAL", "secret": {"nested": canary}})),
+        )
+        .await,
+    );
+    replies.push(
+        w.admin(
+            Method::POST,
+            "/connections",
+            Some(
+                json!({"name": "c", "type": "rest", "credential": "c", "options": {"endpoint": "https://api.example"}}),
+            ),
+        )
+        .await,
+    );
+    replies.push(
+        w.admin(
+            Method::POST,
+            "/connections",
+            Some(json!({"name": "d", "type": "rest", "options": {"api_token": canary}})),
+        )
+        .await,
+    );
+    replies.push(
+        w.admin(Method::POST, "/connections", Some(json!({"name": "e", "type": "rest", "max_connections": canary})))
+            .await,
+    );
+    replies.push(w.admin(Method::POST, "/connections/c/test", None).await);
+    replies.push(w.admin(Method::GET, "/vault/entries", None).await);
+    replies.push(w.admin(Method::GET, "/vault/entries/c", None).await);
+    replies.push(w.admin(Method::GET, "/audit?limit=1000", None).await);
+    replies.push(w.send(Method::GET, "/metrics", None, None, &[]).await);
+    for (i, r) in replies.iter().enumerate() {
+        let body = String::from_utf8_lossy(&r.body);
+        let secret_part = &canary["canary-".len()..];
+        assert!(!body.contains(secret_part), "reply {i} leaks the canary: {body}");
+        for (name, value) in &r.headers {
+            assert!(
+                !value.to_str().unwrap_or_default().contains(secret_part),
+                "reply {i} header {name} leaks the canary"
+            );
+        }
+    }
+    assert!(replies[5].code() == "invalid", "a secret-looking connection option is refused");
+}
+
+#[tokio::test]
+async fn metrics_and_health_are_public_and_requests_carry_ids() {
+    let w = world().await;
+    w.seed().await;
+    let r = w.send(Method::GET, "/healthz", None, None, &[("x-request-id", "abc-123")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers.get("x-request-id").unwrap(), "abc-123");
+    let r = w.admin(Method::GET, "/connections", None).await;
+    assert!(uuid::Uuid::parse_str(r.headers.get("x-request-id").unwrap().to_str().unwrap()).is_ok());
+    w.admin(Method::POST, "/connections/prod_pg/test", None).await;
+    let text = String::from_utf8(w.send(Method::GET, "/metrics", None, None, &[]).await.body).unwrap();
+    assert!(
+        text.contains("lanyard_http_requests_total{method=\"GET\",route=\"/connections\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(text.contains("lanyard_resolve_resolves_total"), "{text}");
+    assert!(text.trim_end().ends_with("# EOF"));
+}
+
+/// 8 clients × 200 random ALTERs on three rows: every acknowledged change is in the final state, which equals a
+/// serial replay of the acknowledged requests in commit order (each response's version is its commit position).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_alters_lose_no_update() {
+    let w = std::sync::Arc::new(world().await);
+    let rows = ["r0", "r1", "r2"];
+    for row in rows {
+        let r = w.admin(Method::POST, "/connections", Some(json!({"name": row, "type": "rest"}))).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let mut tasks = Vec::new();
+    for client in 0..8u64 {
+        let w = std::sync::Arc::clone(&w);
+        tasks.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let mut seed = client.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for n in 0..200u64 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let row = rows[usize::try_from(seed % 3).unwrap()];
+                let key = format!("k{}", seed % 5);
+                let action = if seed % 7 == 0 {
+                    json!({"set_options": {key.clone(): format!("{client}.{n}")}})
+                } else {
+                    json!({"set_option": {"key": key, "value": format!("{client}.{n}")}})
+                };
+                let r = w
+                    .admin(Method::PUT, &format!("/connections/{row}"), Some(json!({"actions": [action.clone()]})))
+                    .await;
+                assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+                acknowledged.push((row, r.json()["version"].as_i64().unwrap(), action));
+            }
+            acknowledged
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_by_key(|(row, version, _)| (*row, *version));
+    for row in rows {
+        let mut expected = serde_json::Map::new();
+        let mut versions = Vec::new();
+        for (_, version, action) in all.iter().filter(|(r, _, _)| *r == row) {
+            versions.push(*version);
+            if let Some(map) = action.get("set_options") {
+                expected = map.as_object().unwrap().clone();
+            } else {
+                let kv = &action["set_option"];
+                expected.insert(kv["key"].as_str().unwrap().to_owned(), kv["value"].clone());
+            }
+        }
+        let expected_versions: Vec<i64> = (2..2 + i64::try_from(versions.len()).unwrap()).collect();
+        assert_eq!(versions, expected_versions, "every acknowledged change of {row} has its own version");
+        let stored = w.admin(Method::GET, &format!("/connections/{row}"), None).await.json();
+        assert_eq!(stored["options"], Value::Object(expected), "{row}");
+    }
+}
