@@ -308,7 +308,13 @@ impl ControlPlane {
             Ok(stored) => {
                 let secrets = match &new_secrets {
                     Some(split) if split.secrets.is_empty() && !builtin => {
-                        delete_material(self.local_instance().await?, Profile::Backend(stored.meta.id)).await;
+                        // The change is committed: a failure here orphans the old secrets, it does not fail the call.
+                        match self.local_instance().await {
+                            Ok(local) => delete_material(local, Profile::Backend(stored.meta.id)).await,
+                            Err(error) => {
+                                tracing::warn!(backend = %stored.meta.id, %error, "secret options left behind")
+                            }
+                        }
                         Vec::new()
                     }
                     Some(split) => split.secret_names(),

@@ -436,7 +436,9 @@ async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> 
         ConnectionAction::UnsetCredentialStorage => row.credential_storage_id = None,
         ConnectionAction::RenameTo(new_name) => {
             let new_name = valid_name(ObjectKind::Connection, new_name)?;
-            if new_name != row.name && tx.find_by_name::<Connection>(&[new_name.as_str()]).await?.is_some() {
+            // The stored row still has its old name: renaming back to it (RENAME TO x RENAME TO <old>) is no clash.
+            let holder = tx.find_by_name::<Connection>(&[new_name.as_str()]).await?;
+            if holder.is_some_and(|other| other.meta.id != row.meta.id) {
                 return Err(ControlError::new(
                     ErrorKind::AlreadyExists,
                     format!("connection {:?} already exists", new_name.as_str()),

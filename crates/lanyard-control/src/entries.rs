@@ -509,7 +509,9 @@ async fn plan(
         EntryAction::SetExpires(text) => row.expires_at = parse_expiry(text.as_deref())?,
         EntryAction::RenameTo(new_name) => {
             let new_name = valid_name(ObjectKind::VaultEntry, new_name)?;
-            if new_name != row.name && tx.find_by_name::<VaultEntry>(&[new_name.as_str()]).await?.is_some() {
+            // The stored row still has its old name: renaming back to it (RENAME TO x RENAME TO <old>) is no clash.
+            let holder = tx.find_by_name::<VaultEntry>(&[new_name.as_str()]).await?;
+            if holder.is_some_and(|other| other.meta.id != row.meta.id) {
                 return Err(ControlError::new(
                     ErrorKind::AlreadyExists,
                     format!("vault entry {:?} already exists", new_name.as_str()),
