@@ -1,18 +1,12 @@
 //! `lanyard admin …`: operator commands that work on the data directory directly.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lanyard_vault_local::{LocalVault, LocalVaultSettings, MasterKey, MasterKeySource};
 
-/// The default data directory of `lanyard serve` and the admin commands.
-pub(crate) const DEFAULT_DATA_DIR: &str = "./lanyard-data";
-
-/// The SQLite catalog URL inside a data directory.
-pub(crate) fn default_catalog_url(data_dir: &Path) -> String {
-    format!("sqlite://{}", data_dir.join("catalog.db").display())
-}
+use crate::place::{DEFAULT_DATA_DIR, default_catalog_url};
 
 /// Which key `rotate-master-key` rotates to.
 pub(crate) enum NewKey {

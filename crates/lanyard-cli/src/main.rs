@@ -1,9 +1,11 @@
 //! The `lanyard` binary, Lanyard's composition root.
 //!
-//! Today it offers the offline commands: `lanyard check FILE...` validates scripts and reports every error with
-//! `file:line:col` and a caret; `lanyard fmt [FILE]` prints canonical SQL with secrets redacted unless
-//! `--keep-secrets`; `lanyard backends` lists the vault backends compiled in; `lanyard admin rotate-master-key`
-//! re-encrypts the local vault. The server (`serve`) and the SQL client (`sql`) arrive with their issues.
+//! `lanyard serve` runs the Control Plane over HTTP (the data directory, the catalog, the admin bootstrap, TLS,
+//! graceful shutdown on SIGINT/SIGTERM); `lanyard token create | list | revoke` manages API tokens on the catalog
+//! directly; the offline commands need no server: `lanyard check FILE...` validates scripts and reports every error
+//! with `file:line:col` and a caret, `lanyard fmt [FILE]` prints canonical SQL with secrets redacted unless
+//! `--keep-secrets`, `lanyard backends` lists the vault backends compiled in, and `lanyard admin rotate-master-key`
+//! re-encrypts the local vault. The SQL client (`sql`) arrives with its issue.
 //!
 //! It is the only crate that links vault plugins, one cargo feature per plugin (`vault-local`, `vault-memory`, …),
 //! and the only place that prints to the terminal.
@@ -14,6 +16,9 @@
 mod admin;
 mod backends;
 mod offline;
+mod place;
+mod serve;
+mod tokens;
 
 // Plugins register themselves with `inventory`, but a crate nothing names is dropped by the linker, and its
 // registration with it: one line per plugin keeps each linked. `registered_kinds_match_the_enabled_features`
@@ -53,6 +58,20 @@ enum Command {
     },
     /// List the vault backend kinds compiled into this binary, with their options.
     Backends,
+    /// Run the Control Plane: the HTTP API over the catalog, until SIGINT or SIGTERM.
+    ///
+    /// On first start it creates the data directory and the catalog, and the `admin` principal: its token is
+    /// taken from LANYARD_ADMIN_TOKEN when set, or written to <data-dir>/admin.token (mode 0600). No token is ever
+    /// printed. When ready it prints one line to stderr: `lanyard listening on <scheme>://<addr>`.
+    Serve(serve::ServeArgs),
+    /// Manage API tokens directly on the catalog (the server need not run).
+    ///
+    /// These commands open the catalog themselves and act as the local administrator (recorded as `local-admin`
+    /// in the audit log): whoever can read the data directory (or reach the catalog database) is an admin.
+    Token {
+        #[command(subcommand)]
+        command: tokens::TokenCommand,
+    },
     /// Operator commands that work on the data directory directly.
     #[cfg(feature = "vault-local")]
     Admin {
@@ -88,6 +107,8 @@ fn main() -> ExitCode {
         Command::Check { files } => offline::check(&files),
         Command::Fmt { file, keep_secrets } => offline::fmt(file.as_deref(), keep_secrets),
         Command::Backends => backends::run(),
+        Command::Serve(args) => serve::run(args),
+        Command::Token { command } => tokens::run(command),
         #[cfg(feature = "vault-local")]
         Command::Admin {
             command: AdminCommand::RotateMasterKey { data_dir, catalog, new_key_from_env, reencrypt },

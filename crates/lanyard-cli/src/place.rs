@@ -1,0 +1,101 @@
+//! Where a node keeps its state: the data directory and the catalog URL, shared by `serve`, `token` and `admin`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use lanyard_server::control::{ControlConfig, ControlError, ControlPlane};
+
+/// The default data directory of `lanyard serve` and the commands that work on the catalog directly.
+pub(crate) const DEFAULT_DATA_DIR: &str = "./lanyard-data";
+
+/// The SQLite catalog URL inside a data directory.
+pub(crate) fn default_catalog_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("catalog.db").display())
+}
+
+/// `--data-dir` and `--catalog`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Place {
+    /// The data directory: the SQLite catalog (by default), master.key and admin.token live here.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub(crate) data_dir: PathBuf,
+    /// The catalog database: sqlite://FILE or postgres://… (default: sqlite://<data-dir>/catalog.db).
+    #[arg(long, value_name = "URL")]
+    pub(crate) catalog: Option<String>,
+}
+
+impl Place {
+    /// The catalog URL: `--catalog`, or SQLite in the data directory.
+    pub(crate) fn catalog_url(&self) -> String {
+        self.catalog.clone().unwrap_or_else(|| default_catalog_url(&self.data_dir))
+    }
+
+    /// Creates the data directory if it is missing (mode 0700: it holds the master key and the admin token).
+    pub(crate) fn create_data_dir(&self) -> Result<()> {
+        if self.data_dir.is_dir() {
+            return Ok(());
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&self.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))
+    }
+
+    /// Opens (and migrates) the catalog as a Control Plane over the vault backends compiled into this binary.
+    pub(crate) async fn open(&self) -> Result<ControlPlane> {
+        let config = ControlConfig { catalog_url: self.catalog_url(), data_dir: self.data_dir.clone() };
+        let registry = lanyard_vault::Registry::global()?;
+        ControlPlane::open(&config, registry)
+            .await
+            .map_err(explain)
+            .with_context(|| format!("cannot open the catalog {}", redact_url(&config.catalog_url)))
+    }
+}
+
+/// A Control Plane error for the operator's terminal: the message and, for internal errors, the detail a client
+/// of the API would not see.
+pub(crate) fn explain(error: ControlError) -> anyhow::Error {
+    match error.internal_detail() {
+        Some(detail) if !detail.is_empty() && detail != error.message() => {
+            anyhow::anyhow!("{}: {detail}", error.message())
+        }
+        _ => anyhow::anyhow!("{}", error.message()),
+    }
+}
+
+/// A database URL without its password, for logs and messages: `postgres://user:***@host/db`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(redact_url("postgres://app:s3cr3t@db:5432/lanyard"), "postgres://app:***@db:5432/lanyard");
+        assert_eq!(redact_url("postgres://app@db/lanyard"), "postgres://app@db/lanyard");
+        assert_eq!(redact_url("sqlite://./lanyard-data/catalog.db"), "sqlite://./lanyard-data/catalog.db");
+        assert_eq!(redact_url("postgres://a:b@c@host/x?y=@"), "postgres://a:***@host/x?y=@");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn the_default_catalog_is_sqlite_in_the_data_dir() {
+        let place = Place { data_dir: PathBuf::from("/srv/lanyard"), catalog: None };
+        assert_eq!(place.catalog_url(), "sqlite:///srv/lanyard/catalog.db");
+        let place = Place { catalog: Some("postgres://h/db".into()), ..place };
+        assert_eq!(place.catalog_url(), "postgres://h/db");
+    }
+}

@@ -1,0 +1,171 @@
+//! `lanyard serve`: the Control Plane over HTTP.
+//!
+//! Order of start-up: logging, the data directory, the catalog (opened and migrated), the admin bootstrap, the
+//! listening socket, the signal handlers, then one line `lanyard listening on <scheme>://<addr>` on stderr, then
+//! serving until SIGINT or SIGTERM. No token is ever printed: the bootstrap only says where the admin token is.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use lanyard_core::SecretString;
+use lanyard_server::control::AdminBootstrap;
+use lanyard_server::{ServeError, ServeOptions, Server, TlsFiles};
+
+use crate::place::{Place, explain, redact_url};
+
+/// The environment variable that may hold the admin token.
+const ADMIN_TOKEN_ENV: &str = "LANYARD_ADMIN_TOKEN";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `lanyard serve` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    place: Place,
+    /// The address to listen on; a non-loopback address needs TLS or --insecure-no-tls.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7600")]
+    listen: SocketAddr,
+    /// TLS certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (tokens then cross the network in clear text).
+    #[arg(long, conflicts_with = "tls_cert")]
+    insecure_no_tls: bool,
+    /// Log line format (logs go to stderr).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+    /// Log filter: error, warn, info, debug, trace, or directives like `lanyard_server=debug`; RUST_LOG overrides it.
+    #[arg(long, value_name = "FILTER", default_value = "info")]
+    log_level: String,
+}
+
+/// Installs the stderr logger. `RUST_LOG`, when set and not empty, overrides `--log-level`.
+fn init_logging(format: LogFormat, level: &str) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        // The parse error repeats its cause in its own message: show it once.
+        Ok(directives) if !directives.trim().is_empty() => {
+            EnvFilter::try_new(&directives).map_err(|e| anyhow::anyhow!("invalid RUST_LOG {directives:?}: {e}"))?
+        }
+        _ => EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("invalid --log-level {level:?}: {e}"))?,
+    };
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+    };
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+/// The admin token from the environment, when set and not empty.
+fn admin_token_from_env() -> Result<Option<SecretString>> {
+    match std::env::var(ADMIN_TOKEN_ENV) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
+        Ok(value) => Ok(Some(SecretString::new(value.trim().to_owned()))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{ADMIN_TOKEN_ENV} is not valid UTF-8"),
+    }
+}
+
+/// `lanyard serve`.
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
+    init_logging(args.log_format, &args.log_level)?;
+    // Refuse plain HTTP on a public address before anything is created or opened.
+    if args.tls_cert.is_none() && !args.listen.ip().is_loopback() && !args.insecure_no_tls {
+        return Err(serve_error(ServeError::PlainOnPublicAddress(args.listen)));
+    }
+    let env_token = admin_token_from_env()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lanyard-serve")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, env_token))
+}
+
+async fn serve(args: ServeArgs, env_token: Option<SecretString>) -> Result<ExitCode> {
+    let place = &args.place;
+    place.create_data_dir()?;
+    let catalog_url = place.catalog_url();
+    tracing::info!(data_dir = %place.data_dir.display(), catalog = %redact_url(&catalog_url), "opening the catalog");
+    let control = place.open().await?;
+
+    match control.bootstrap_admin(env_token.as_ref()).await.map_err(explain).context("admin bootstrap failed")? {
+        AdminBootstrap::Created(path) => {
+            tracing::info!(path = %path.display(), "created the admin principal; its token is in this file (mode 0600)");
+            eprintln!("admin token written to {}", path.display());
+        }
+        AdminBootstrap::FromEnvironment => {
+            tracing::info!("the admin token is the one in {ADMIN_TOKEN_ENV}");
+            eprintln!("admin token from {ADMIN_TOKEN_ENV}");
+        }
+        AdminBootstrap::Existing => tracing::debug!("the admin principal exists; its tokens are unchanged"),
+    }
+    drop(env_token);
+
+    let options = ServeOptions {
+        listen: args.listen,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        },
+        insecure_no_tls: args.insecure_no_tls,
+        ..ServeOptions::default()
+    };
+    let server = match Server::bind(control.clone(), &options).await {
+        Ok(server) => server,
+        Err(error) => {
+            control.close().await;
+            return Err(serve_error(error));
+        }
+    };
+    // The handlers are installed before the address is announced, so a signal sent by whoever read the line is
+    // never lost (nor fatal).
+    let shutdown = shutdown_signal().context("cannot install the signal handlers")?;
+    let addr = server.local_addr().context("cannot read the bound address")?;
+    let scheme = server.scheme();
+    tracing::info!(%addr, scheme, "listening");
+    eprintln!("lanyard listening on {scheme}://{addr}");
+    server.run(shutdown).await.map_err(serve_error)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A [`ServeError`] as one message: its `Display` already includes the underlying cause.
+fn serve_error(error: ServeError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+/// A future that completes on SIGINT or SIGTERM, with both handlers installed when this returns (unlike a lazy
+/// `async fn`, which installs them only when first polled).
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(signal = name, "shutdown requested");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(lanyard_server::shutdown_signal())
+}

@@ -1,0 +1,998 @@
+//! `lanyard serve` and `lanyard token`, run as real processes on `127.0.0.1:0` with temporary data directories:
+//! the zero-config start and the admin bootstrap, the plain-HTTP refusal, TLS, graceful shutdown, the token CLI,
+//! crash safety under SIGKILL (SQLite), no lost updates across two server processes (PostgreSQL, from
+//! `LANYARD_TEST_PG`, default the machine's service; each run creates and drops its own database), and the canary
+//! that must appear in no response, log line or data file.
+//!
+//! Every server is a [`Node`]; dropping one kills its process, so a failing test leaves nothing running.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lanyard");
+
+/// The admin token handed to servers through `LANYARD_ADMIN_TOKEN`.
+const ADMIN: &str = "lyd_serve-test-admin-token-0123456789abcdef";
+
+/// Environment variables of the developer's shell that would change what a server does.
+const SCRUBBED_ENV: &[&str] =
+    &["LANYARD_ADMIN_TOKEN", "LANYARD_MASTER_KEY", "LANYARD_MASTER_KEY_PREVIOUS", "LANYARD_TOKEN", "RUST_LOG"];
+
+// ---------------------------------------------------------------------------------------------------------
+// Harness
+
+/// A uniquely named directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("lanyard-serve-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An HTTP reply, fully read.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// Asserts an `application/problem+json` reply with this status and stable code.
+    fn assert_problem(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert!(self.header("content-type").starts_with("application/problem+json"), "{:?}", self.headers);
+        let problem = self.json();
+        assert_eq!(problem["code"], code, "{problem}");
+        assert_eq!(problem["status"], status, "{problem}");
+        problem
+    }
+}
+
+/// Sends one request; `None` when the server could not be reached (or went away mid-request).
+async fn try_send(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Option<Reply> {
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.ok()?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.ok()?;
+    Some(Reply { status, headers, body })
+}
+
+/// How a server is started.
+struct Launch {
+    data_dir: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// A certificate (PEM) the client trusts, for TLS servers.
+    root_pem: Option<String>,
+}
+
+impl Launch {
+    fn new(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            args: vec!["--listen".into(), "127.0.0.1:0".into()],
+            env: Vec::new(),
+            root_pem: None,
+        }
+    }
+
+    /// With `LANYARD_ADMIN_TOKEN` = [`ADMIN`].
+    fn admin(data_dir: &Path) -> Self {
+        Self::new(data_dir).env("LANYARD_ADMIN_TOKEN", ADMIN)
+    }
+
+    fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    fn listen(mut self, addr: &str) -> Self {
+        self.args[1] = addr.to_owned();
+        self
+    }
+
+    fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(BIN);
+        command.arg("serve").arg("--data-dir").arg(&self.data_dir).args(&self.args);
+        for key in SCRUBBED_ENV {
+            command.env_remove(key);
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+    }
+
+    /// Starts the server and waits for it to listen and answer `/healthz`; panics if it does not.
+    async fn start(&self) -> Node {
+        match self.spawn().await {
+            Started::Listening(node) => node,
+            Started::Exited(status, stderr) => panic!("lanyard serve exited with {status}:\n{stderr}"),
+        }
+    }
+
+    /// Starts the server: it either announces its address (and then answers `/healthz`) or exits.
+    async fn spawn(&self) -> Started {
+        let mut child = self.command().spawn().expect("run lanyard serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let err_pipe = child.stderr.take().unwrap();
+        let err_text = Arc::clone(&stderr);
+        let err_reader = std::thread::spawn(move || {
+            let mut lines = BufReader::new(err_pipe);
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if let Some(url) = line.trim_end().strip_prefix("lanyard listening on ") {
+                    let _ = tx.send(url.to_owned());
+                }
+                err_text.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        let mut out_pipe = child.stdout.take().unwrap();
+        let out_text = Arc::clone(&stdout);
+        let out_reader = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = out_pipe.read_to_end(&mut bytes);
+            out_text.lock().unwrap().push_str(&String::from_utf8_lossy(&bytes));
+        });
+        let announced = tokio::task::block_in_place(|| rx.recv_timeout(Duration::from_secs(30)));
+        let mut node = Node {
+            child,
+            url: String::new(),
+            stderr,
+            stdout,
+            readers: vec![err_reader, out_reader],
+            client: reqwest::Client::new(),
+            exited: None,
+        };
+        let announced = match announced {
+            Ok(url) => url,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = node.wait_exit(Duration::from_secs(10));
+                return Started::Exited(status, node.stderr());
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no listening line within 30 s:\n{}", node.stderr()),
+        };
+        let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if let Some(pem) = &self.root_pem {
+            client = client.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap());
+        }
+        node.client = client.build().unwrap();
+        node.url = announced.replace("://0.0.0.0:", "://127.0.0.1:");
+        node.wait_healthy().await;
+        Started::Listening(node)
+    }
+}
+
+enum Started {
+    Listening(Node),
+    Exited(ExitStatus, String),
+}
+
+/// A running `lanyard serve` process.
+struct Node {
+    child: Child,
+    /// `scheme://127.0.0.1:port`.
+    url: String,
+    stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    client: reqwest::Client,
+    exited: Option<ExitStatus>,
+}
+
+impl Node {
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn port(&self) -> &str {
+        self.url.rsplit(':').next().unwrap()
+    }
+
+    /// Polls `/healthz` (bounded) until it answers 200.
+    async fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(reply) = self.try_send(Method::GET, "/healthz", None, None).await {
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                return;
+            }
+            assert!(Instant::now() < deadline, "/healthz never answered:\n{}", self.stderr());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn try_send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Option<Reply> {
+        try_send(&self.client, method, &format!("{}{path}", self.url), token, body).await
+    }
+
+    async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let shown = format!("{method} {path}");
+        self.try_send(method, path, token, body).await.unwrap_or_else(|| panic!("{shown}: no reply"))
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits (bounded, polling) for the process to exit, then for its output to be read to the end.
+    fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        tokio::task::block_in_place(|| self.wait_exit_blocking(limit))
+    }
+
+    fn wait_exit_blocking(&mut self, limit: Duration) -> ExitStatus {
+        if let Some(status) = self.exited {
+            return status;
+        }
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("lanyard serve did not exit within {limit:?}:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        self.exited = Some(status);
+        status
+    }
+
+    /// SIGTERM, and the process must exit successfully within a few seconds.
+    fn stop(&mut self) -> String {
+        self.signal("TERM");
+        let status = self.wait_exit(Duration::from_secs(10));
+        assert!(status.success(), "exit status {status} after SIGTERM:\n{}", self.stderr());
+        self.stderr()
+    }
+
+    /// SIGKILL.
+    fn crash(&mut self) {
+        self.signal("KILL");
+        self.wait_exit(Duration::from_secs(10));
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs the `lanyard` binary (not `serve`) to completion.
+fn lanyard(args: &[&str]) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(args);
+    for key in SCRUBBED_ENV {
+        command.env_remove(key);
+    }
+    tokio::task::block_in_place(|| command.output().expect("run lanyard"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn connection(name: &str, options: Value) -> Value {
+    json!({"name": name, "type": "postgresql", "options": options})
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// a. zero-config start
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_config_start_writes_the_admin_token_once_and_takes_one_from_the_environment() {
+    let dir = TempDir::new("zero");
+    let data = dir.join("data"); // does not exist yet: serve creates it
+    let mut node = Launch::new(&data).start().await;
+    let token_file = data.join("admin.token");
+    let token = std::fs::read_to_string(&token_file).expect("admin.token").trim().to_owned();
+    assert!(token.starts_with("lyd_"), "unexpected token format");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "admin.token mode {mode:o}");
+    }
+    let stderr = node.stderr();
+    assert!(stderr.contains(&format!("admin token written to {}", token_file.display())), "{stderr}");
+    assert_eq!(stderr.matches("lanyard listening on http://127.0.0.1:").count(), 1, "{stderr}");
+    assert_ne!(node.port(), "0");
+
+    let health = node.get("/healthz", None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.json()["status"], "ok");
+    node.get("/connections", None).await.assert_problem(401, "unauthenticated");
+    node.get("/connections", Some("lyd_not-a-real-token-at-all")).await.assert_problem(401, "unauthenticated");
+    let listed = node.get("/connections", Some(&token)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.json(), json!([]));
+    let stderr = node.stop();
+    assert!(!stderr.contains(&token), "the admin token reached the log");
+    assert!(!node.stdout().contains(&token), "the admin token reached stdout");
+
+    // A restart keeps the admin principal and does not rewrite admin.token.
+    let before = std::fs::metadata(&token_file).unwrap().modified().unwrap();
+    let mut node = Launch::new(&data).start().await;
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
+    assert_eq!(std::fs::metadata(&token_file).unwrap().modified().unwrap(), before);
+    assert!(!node.stderr().contains("admin token written"), "{}", node.stderr());
+    assert_eq!(node.get("/connections", Some(&token)).await.status, StatusCode::OK);
+    node.stop();
+
+    // LANYARD_ADMIN_TOKEN: accepted as the bearer, and no admin.token is written.
+    let data = dir.join("env");
+    let mut node = Launch::admin(&data).start().await;
+    assert!(node.stderr().contains("admin token from LANYARD_ADMIN_TOKEN"), "{}", node.stderr());
+    assert!(!data.join("admin.token").exists(), "admin.token written although LANYARD_ADMIN_TOKEN was set");
+    assert_eq!(node.get("/connections", Some(ADMIN)).await.status, StatusCode::OK);
+    node.get("/connections", Some(&token)).await.assert_problem(401, "unauthenticated");
+    let stderr = node.stop();
+    assert!(!stderr.contains(ADMIN), "LANYARD_ADMIN_TOKEN reached the log");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// b. plain HTTP on a public address
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b_plain_http_on_a_public_address_needs_insecure_no_tls() {
+    let dir = TempDir::new("public");
+    let data = dir.join("data");
+    match Launch::admin(&data).listen("0.0.0.0:0").spawn().await {
+        Started::Exited(status, stderr) => {
+            assert!(!status.success());
+            assert!(
+                stderr.contains("refusing to serve plain HTTP on 0.0.0.0:0, which is not a loopback address"),
+                "{stderr}"
+            );
+            assert!(stderr.contains("--insecure-no-tls"), "{stderr}");
+        }
+        Started::Listening(node) => panic!("served plain HTTP on 0.0.0.0:\n{}", node.stderr()),
+    }
+    assert!(!data.exists(), "the refusal came after the data directory was created");
+
+    let mut node = Launch::admin(&data).listen("0.0.0.0:0").args(&["--insecure-no-tls"]).start().await;
+    assert!(node.stderr().contains("lanyard listening on http://0.0.0.0:"), "{}", node.stderr());
+    assert!(node.stderr().contains("non-loopback"), "no warning logged:\n{}", node.stderr());
+    assert_eq!(node.get("/connections", Some(ADMIN)).await.status, StatusCode::OK);
+    node.stop();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// c. TLS
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_tls_serves_https_with_the_given_certificate() {
+    let dir = TempDir::new("tls");
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key_pair.serialize_pem()).unwrap();
+    let (cert_arg, key_arg) = (cert_file.to_str().unwrap(), key_file.to_str().unwrap());
+
+    // Both files or neither.
+    let half = lanyard(&["serve", "--data-dir", dir.join("d").to_str().unwrap(), "--tls-cert", cert_arg]);
+    assert_eq!(half.status.code(), Some(2), "{}", text(&half.stderr));
+    assert!(text(&half.stderr).contains("--tls-key"), "{}", text(&half.stderr));
+
+    let mut launch = Launch::admin(&dir.join("data")).args(&["--tls-cert", cert_arg, "--tls-key", key_arg]);
+    launch.root_pem = Some(cert.pem());
+    let mut node = launch.start().await;
+    assert!(node.url.starts_with("https://127.0.0.1:"), "{}", node.url);
+    let health = node.get("/healthz", None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(node.get("/connections", Some(ADMIN)).await.status, StatusCode::OK);
+    // Plain HTTP to the TLS port gets no API answer.
+    let plain = try_send(
+        &reqwest::Client::new(),
+        Method::GET,
+        &format!("http://127.0.0.1:{}/healthz", node.port()),
+        None,
+        None,
+    )
+    .await;
+    assert!(plain.is_none_or(|reply| reply.status != StatusCode::OK), "plain HTTP answered on the TLS port");
+    node.stop();
+
+    // An unreadable key is a clear start-up error.
+    let broken = Launch::admin(&dir.join("data")).args(&["--tls-cert", cert_arg, "--tls-key", cert_arg]);
+    match broken.spawn().await {
+        Started::Exited(status, stderr) => {
+            assert!(!status.success());
+            assert!(stderr.contains("cannot load TLS certificate/key"), "{stderr}");
+        }
+        Started::Listening(node) => panic!("started without a key:\n{}", node.stderr()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// d. graceful shutdown
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_sigterm_and_sigint_shut_down_gracefully() {
+    let dir = TempDir::new("shutdown");
+    for (signal, format) in [("TERM", "text"), ("INT", "json")] {
+        let mut node = Launch::admin(&dir.join("data")).args(&["--log-format", format]).start().await;
+        let created = node.send(Method::POST, "/connections", Some(ADMIN), Some(&connection(signal, json!({})))).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        node.signal(signal);
+        let status = node.wait_exit(Duration::from_secs(10));
+        assert!(status.success(), "exit status {status} after SIG{signal}:\n{}", node.stderr());
+        let stderr = node.stderr();
+        assert!(stderr.contains(&format!("SIG{signal}")), "{stderr}");
+        assert!(stderr.contains("stopped"), "{stderr}");
+        if format == "json" {
+            // Every log line is one JSON object; the two announcements are plain lines.
+            for line in
+                stderr.lines().filter(|l| !l.starts_with("lanyard listening on ") && !l.starts_with("admin token"))
+            {
+                let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(record["level"].is_string() && record["message"].is_string(), "{line}");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// e. the token CLI
+
+/// Whether `text` holds a run of 64 hex digits (a token hash).
+fn has_hash(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_hexdigit()).any(|run| run.len() >= 64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_token_cli_creates_lists_and_revokes_tokens_with_their_roles() {
+    let dir = TempDir::new("tokens");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let mut node = Launch::admin(&data).start().await;
+
+    let created = lanyard(&["token", "create", "--data-dir", data_arg, "--name", "ops", "--role", "operator"]);
+    let (stdout, stderr) = (text(&created.stdout), text(&created.stderr));
+    assert!(created.status.success(), "{stderr}");
+    let operator = stdout.trim().to_owned();
+    assert_eq!(stdout, format!("{operator}\n"), "stdout must hold the token alone");
+    assert!(operator.starts_with("lyd_"));
+    assert!(stderr.contains("shown once"), "{stderr}");
+    assert!(!stderr.contains(&operator), "the token reached stderr");
+
+    // An operator reads connections but may not write them.
+    assert_eq!(node.get("/connections", Some(&operator)).await.status, StatusCode::OK);
+    let denied = node.send(Method::POST, "/connections", Some(&operator), Some(&connection("c", json!({})))).await;
+    let problem = denied.assert_problem(403, "forbidden");
+    assert!(problem["detail"].as_str().unwrap().contains("connections:write"), "{problem}");
+
+    let viewer = lanyard(&[
+        "token",
+        "create",
+        "--data-dir",
+        data_arg,
+        "--name",
+        "view",
+        "--role",
+        "viewer",
+        "--expires",
+        "2999-01-01",
+    ]);
+    assert!(viewer.status.success(), "{}", text(&viewer.stderr));
+    let viewer_token = text(&viewer.stdout).trim().to_owned();
+    let viewer_name = text(&viewer.stderr)
+        .split_whitespace()
+        .find(|word| word.starts_with("view/"))
+        .expect("the token's name on stderr")
+        .to_owned();
+
+    let list = lanyard(&["token", "list", "--data-dir", data_arg]);
+    let listing = text(&list.stdout);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert!(listing.starts_with("NAME"), "{listing}");
+    for header in ["PRINCIPAL", "ROLE", "CREATED", "LAST USED", "EXPIRES", "REVOKED"] {
+        assert!(listing.contains(header), "{listing}");
+    }
+    let ops_row = listing.lines().find(|l| l.starts_with("ops/")).unwrap_or_else(|| panic!("{listing}"));
+    assert!(ops_row.contains(" operator "), "{ops_row}");
+    let view_row = listing.lines().find(|l| l.starts_with(&viewer_name)).unwrap_or_else(|| panic!("{listing}"));
+    assert!(view_row.contains("2999-01-01T00:00:00Z"), "{view_row}");
+    assert!(listing.lines().any(|l| l.starts_with("admin/env")), "{listing}");
+    assert!(!listing.contains("lyd_") && !has_hash(&listing), "a token or hash in the listing:\n{listing}");
+
+    // Revoke by principal, then by token name: both tokens stop working at once.
+    let revoked = lanyard(&["token", "revoke", "--data-dir", data_arg, "ops"]);
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    assert!(text(&revoked.stdout).contains("revoked token ops/"), "{}", text(&revoked.stdout));
+    node.get("/connections", Some(&operator)).await.assert_problem(401, "unauthenticated");
+    assert_eq!(node.get("/connections", Some(&viewer_token)).await.status, StatusCode::OK);
+    let revoked = lanyard(&["token", "revoke", "--data-dir", data_arg, &viewer_name]);
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    node.get("/connections", Some(&viewer_token)).await.assert_problem(401, "unauthenticated");
+    assert_eq!(node.get("/connections", Some(ADMIN)).await.status, StatusCode::OK);
+
+    let again = lanyard(&["token", "revoke", "--data-dir", data_arg, "ops"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again.stderr).contains("no live token or principal"), "{}", text(&again.stderr));
+    let listing = text(&lanyard(&["token", "list", "--data-dir", data_arg]).stdout);
+    let ops_row = listing.lines().find(|l| l.starts_with("ops/")).unwrap();
+    assert!(ops_row.trim_end().ends_with('Z'), "no revocation date: {ops_row}");
+
+    // The revocations are audited under the local administrator.
+    let audit = node.get("/audit?limit=1000", Some(ADMIN)).await.json();
+    let revocations = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "token.revoke" && r["principal"] == "local-admin")
+        .count();
+    assert_eq!(revocations, 2, "{audit}");
+    let stderr = node.stop();
+    assert!(!stderr.contains(&operator) && !stderr.contains(&viewer_token), "a token reached the server log");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// f. crash safety
+
+/// A write storm: concurrent clients creating connections until the server goes away.
+struct Storm {
+    /// Every name the server acknowledged with 201.
+    acked: Arc<Mutex<Vec<String>>>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Storm {
+    /// Starts `clients` clients against `node` and returns once `threshold` creations are acknowledged.
+    async fn start(node: &Node, round: usize, clients: usize, threshold: usize) -> Self {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let count = Arc::new(AtomicUsize::new(0));
+        let reached = Arc::new(tokio::sync::Notify::new());
+        let mut handles = Vec::new();
+        for client in 0..clients {
+            let (http, url) = (node.client.clone(), node.url.clone());
+            let (acked, count, reached) = (Arc::clone(&acked), Arc::clone(&count), Arc::clone(&reached));
+            handles.push(tokio::spawn(async move {
+                for i in 0..100_000 {
+                    let name = format!("r{round}_c{client}_{i}");
+                    let body = connection(&name, json!({"host": name, "port": "5432"}));
+                    let url = format!("{url}/connections");
+                    let Some(reply) = try_send(&http, Method::POST, &url, Some(ADMIN), Some(&body)).await else {
+                        return; // the server is gone
+                    };
+                    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+                    acked.lock().unwrap().push(name);
+                    if count.fetch_add(1, Ordering::SeqCst) + 1 == threshold {
+                        reached.notify_one();
+                    }
+                }
+            }));
+        }
+        tokio::time::timeout(Duration::from_secs(30), reached.notified()).await.expect("the storm never got going");
+        Self { acked, clients: handles }
+    }
+
+    /// Waits for every client to notice the server is gone; returns the acknowledged names.
+    async fn finish(self) -> Vec<String> {
+        for client in self.clients {
+            client.await.expect("a storm client failed");
+        }
+        self.acked.lock().unwrap().clone()
+    }
+}
+
+/// Every acknowledged connection exists with its options, and every connection that exists is whole (nothing
+/// unacknowledged is half-applied).
+async fn verify_connections(node: &Node, acked: &BTreeSet<String>, this_round: &[String]) {
+    let listed = node.get("/connections", Some(ADMIN)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let mut present = BTreeSet::new();
+    for row in listed.json().as_array().unwrap() {
+        let name = row["name"].as_str().unwrap().to_owned();
+        assert_eq!(row["options"], json!({"host": name, "port": "5432"}), "half-applied row {row}");
+        assert_eq!(row["version"], 1, "{row}");
+        present.insert(name);
+    }
+    let lost: Vec<_> = acked.difference(&present).collect();
+    assert!(lost.is_empty(), "acknowledged connections lost in the crash: {lost:?}");
+    for name in this_round {
+        let reply = node.get(&format!("/connections/{name}"), Some(ADMIN)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.body);
+        assert_eq!(reply.json()["options"]["host"], name.as_str());
+    }
+}
+
+async fn integrity_check(db: &Path) -> String {
+    use sqlx::Connection as _;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db).read_only(true);
+    let mut connection = sqlx::SqliteConnection::connect_with(&options).await.expect("open catalog.db read-only");
+    let (result,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&mut connection).await.unwrap();
+    connection.close().await.unwrap();
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn f_sigkill_during_a_write_storm_loses_no_acknowledged_write() {
+    let dir = TempDir::new("crash");
+    let data = dir.join("data");
+    let launch = Launch::admin(&data);
+    let mut acked = BTreeSet::new();
+    for round in 0..3 {
+        let mut node = launch.start().await;
+        let storm = Storm::start(&node, round, 4, 20 + 15 * round).await;
+        node.crash();
+        let round_acked = storm.finish().await;
+        assert!(round_acked.len() >= 20, "{round_acked:?}");
+        acked.extend(round_acked.iter().cloned());
+
+        let mut node = launch.start().await;
+        verify_connections(&node, &acked, &round_acked).await;
+        node.stop();
+        assert_eq!(integrity_check(&data.join("catalog.db")).await, "ok", "round {round}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// g. no lost updates across two server processes on PostgreSQL
+
+/// A database of its own on the PostgreSQL server of `LANYARD_TEST_PG`.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn admin(url: &str) -> sqlx::PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL is required for this test ({url}): {e}; set LANYARD_TEST_PG to a reachable server")
+            })
+    }
+
+    async fn create() -> Self {
+        let admin_url = std::env::var("LANYARD_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("lanyard_serve_{}", uuid::Uuid::new_v4().simple());
+        let admin = Self::admin(&admin_url).await;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create the test database");
+        admin.close().await;
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        Self { admin_url, name, url }
+    }
+
+    async fn drop_database(self) {
+        let admin = Self::admin(&self.admin_url).await;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .execute(&admin)
+            .await
+            .expect("drop the test database");
+        admin.close().await;
+    }
+}
+
+/// One acknowledged `set_option`.
+#[derive(Debug, Clone)]
+struct Ack {
+    row: usize,
+    version: i64,
+    key: String,
+    value: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn g_two_servers_on_one_postgres_catalog_lose_no_update() {
+    let db = PgDatabase::create().await;
+    let url = db.url.clone();
+    // The body runs as a task so that the database is dropped whatever happens; nodes are killed as it unwinds.
+    let outcome = tokio::spawn(async move { two_servers_lose_no_update(&url).await }).await;
+    db.drop_database().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+async fn two_servers_lose_no_update(catalog: &str) {
+    const CLIENTS: usize = 8;
+    const PUTS: usize = 25;
+    const ROWS: usize = 3;
+    let dir = TempDir::new("pg");
+    let master_key = lanyard_vault_local::MasterKey::generate().unwrap().expose_base64();
+    let launch = |name: &str| {
+        Launch::admin(&dir.join(name))
+            .args(&["--catalog", catalog])
+            .env("LANYARD_MASTER_KEY", master_key.expose_secret())
+    };
+    // One after the other, so the second finds the catalog migrated and the admin bootstrapped.
+    let mut a = launch("a").start().await;
+    let mut b = launch("b").start().await;
+    for row in 0..ROWS {
+        let created = a
+            .send(
+                Method::POST,
+                "/connections",
+                Some(ADMIN),
+                Some(&connection(&format!("row{row}"), json!({"host": "h"}))),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(created.json()["version"], 1);
+    }
+
+    let nodes = Arc::new([(a.client.clone(), a.url.clone()), (b.client.clone(), b.url.clone())]);
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let nodes = Arc::clone(&nodes);
+        clients.push(tokio::spawn(async move {
+            let mut acks = Vec::new();
+            for n in 0..PUTS {
+                let (http, base) = &nodes[(client + n) % 2];
+                let row = (client * 5 + n * 7) % ROWS;
+                let (key, value) = (format!("k{client}"), n.to_string());
+                let body = json!({"actions": [{"set_option": {"key": key, "value": value}}]});
+                let url = format!("{base}/connections/row{row}");
+                let mut attempts = 0;
+                let reply = loop {
+                    attempts += 1;
+                    let reply = try_send(http, Method::PUT, &url, Some(ADMIN), Some(&body))
+                        .await
+                        .unwrap_or_else(|| panic!("PUT {url}: no reply"));
+                    // Only a 409 conflict or a 503 may be retried; anything else but 200 fails the test.
+                    let retryable = match reply.status.as_u16() {
+                        409 => reply.json()["code"] == "conflict",
+                        503 => true,
+                        _ => false,
+                    };
+                    if !retryable || attempts >= 50 {
+                        break reply;
+                    }
+                };
+                assert_eq!(reply.status, StatusCode::OK, "PUT {url}: {}", reply.body);
+                let version = reply.json()["version"].as_i64().expect("a version in the reply");
+                assert_eq!(reply.header("etag"), format!("\"{version}\""));
+                acks.push(Ack { row, version, key, value });
+            }
+            acks
+        }));
+    }
+    let mut acks = Vec::new();
+    for client in clients {
+        acks.extend(client.await.expect("a client failed"));
+    }
+    assert_eq!(acks.len(), CLIENTS * PUTS);
+
+    for row in 0..ROWS {
+        let mut mine: Vec<&Ack> = acks.iter().filter(|a| a.row == row).collect();
+        mine.sort_by_key(|a| a.version);
+        let versions: Vec<i64> = mine.iter().map(|a| a.version).collect();
+        let expected_versions: Vec<i64> = (2..).take(mine.len()).collect();
+        assert_eq!(
+            versions, expected_versions,
+            "row{row}: two acknowledged updates share a version, or one is missing"
+        );
+        let mut replay = BTreeMap::from([("host".to_owned(), "h".to_owned())]);
+        for ack in &mine {
+            replay.insert(ack.key.clone(), ack.value.clone());
+        }
+        let replay = serde_json::to_value(&replay).unwrap();
+        for node in [&a, &b] {
+            let reply = node.get(&format!("/connections/row{row}"), Some(ADMIN)).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            let got = reply.json();
+            assert_eq!(got["version"], 1 + mine.len() as i64, "row{row}");
+            let options: BTreeMap<String, String> = serde_json::from_value(got["options"].clone()).unwrap();
+            assert_eq!(serde_json::to_value(&options).unwrap(), replay, "row{row} differs from the serial replay");
+        }
+    }
+    a.stop();
+    b.stop();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// h. the canary
+
+/// Needs the local vault to store the credential.
+#[cfg(feature = "vault-local")]
+mod canary {
+    use super::*;
+
+    /// Status, headers and body as one text, for the canary search.
+    fn everything(reply: &Reply) -> String {
+        let mut text = format!("{}\n", reply.status);
+        for (name, value) in &reply.headers {
+            text.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
+        }
+        text.push_str(&reply.body);
+        text
+    }
+
+    /// Every file below `dir`, with its bytes.
+    fn files_below(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files_below(&path, out);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push((path, bytes));
+            }
+        }
+    }
+
+    fn assert_no_canary_in_files(dir: &Path, canaries: &[&str], when: &str) {
+        let mut files = Vec::new();
+        files_below(dir, &mut files);
+        assert!(files.iter().any(|(path, _)| path.ends_with("catalog.db")), "no catalog.db in {files:?}");
+        for (path, bytes) in &files {
+            for canary in canaries {
+                let found = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());
+                assert!(!found, "the canary is in {} ({when})", path.display());
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn h_the_canary_appears_in_no_response_log_or_data_file() {
+        let dir = TempDir::new("canary");
+        let data = dir.join("data");
+        let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
+        let canary2 = format!("canary2-{}", uuid::Uuid::new_v4().simple());
+        let canaries = [canary.as_str(), canary2.as_str()];
+        let mut node = Launch::admin(&data).args(&["--log-level", "trace"]).start().await;
+        let mut seen = Vec::new();
+        let mut call = async |method: Method, path: &str, body: Option<Value>| {
+            let reply = node.send(method, path, Some(ADMIN), body.as_ref()).await;
+            seen.push(format!("{path}\n{}", everything(&reply)));
+            reply
+        };
+
+        let stored =
+            call(Method::POST, "/vault/entries", Some(json!({"name": "c", "type": "CREDENTIAL", "secret": canary})))
+                .await;
+        assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+        let altered = call(Method::PUT, "/vault/entries/c", Some(json!({"actions": [{"set_secret": canary2}]}))).await;
+        assert_eq!(altered.status, StatusCode::OK, "{}", altered.body);
+        let created = call(
+            Method::POST,
+            "/connections",
+            Some(json!({"name": "pg", "type": "postgresql", "options": {"host": "db.example.com"}, "credential": "c"})),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+
+        // Errors with the canary in the request.
+        let duplicate =
+            call(Method::POST, "/vault/entries", Some(json!({"name": "c", "type": "CREDENTIAL", "secret": canary})))
+                .await;
+        duplicate.assert_problem(409, "already_exists");
+        let missing =
+            call(Method::PUT, "/vault/entries/nope", Some(json!({"actions": [{"set_secret": canary}]}))).await;
+        missing.assert_problem(404, "not_found");
+        let secret_option = call(
+            Method::POST,
+            "/connections",
+            Some(json!({"name": "leaky", "type": "postgresql", "options": {"password": canary}})),
+        )
+        .await;
+        assert!(secret_option.status.is_client_error(), "{}", secret_option.body);
+        let both = call(
+            Method::POST,
+            "/vault/entries",
+            Some(json!({"name": "d", "type": "CREDENTIAL", "secret": canary, "generate": true})),
+        )
+        .await;
+        assert!(both.status.is_client_error(), "{}", both.body);
+        let wrong_type =
+            call(Method::POST, "/vault/entries", Some(json!({"name": "d", "type": "BOGUS", "secret": canary}))).await;
+        assert!(wrong_type.status.is_client_error(), "{}", wrong_type.body);
+
+        // Everything readable.
+        for path in [
+            "/connections",
+            "/connections/pg",
+            "/vault/entries",
+            "/vault/entries/c",
+            "/vault/backends",
+            "/vault/backends/local",
+            "/audit?limit=1000",
+            "/healthz",
+            "/openapi.json",
+            "/metrics",
+        ] {
+            let reply = call(Method::GET, path, None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        }
+        let tested = call(Method::POST, "/connections/pg/test", None).await;
+        assert!(tested.status.as_u16() < 500, "{}", tested.body);
+        let probed = call(Method::POST, "/vault/backends/local/test", None).await;
+        assert_eq!(probed.status, StatusCode::OK, "{}", probed.body);
+        let audit = call(Method::GET, "/audit?limit=1000", None).await.json();
+        assert!(
+            audit.as_array().unwrap().iter().any(|r| r["action"].as_str().is_some_and(|a| a.contains("entry"))),
+            "{audit}"
+        );
+
+        for (i, reply) in seen.iter().enumerate() {
+            for canary in canaries {
+                assert!(!reply.contains(canary), "the canary is in response {i}:\n{reply}");
+            }
+        }
+        assert_no_canary_in_files(&data, &canaries, "while serving");
+        let stderr = node.stop();
+        assert!(stderr.contains("TRACE"), "the server did not log at trace level");
+        let stdout = node.stdout();
+        for canary in canaries {
+            assert!(!stderr.contains(canary), "the canary is in the server log");
+            assert!(!stdout.contains(canary), "the canary is on the server's stdout");
+        }
+        assert_no_canary_in_files(&data, &canaries, "after shutdown");
+    }
+}
