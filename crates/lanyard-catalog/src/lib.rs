@@ -149,7 +149,17 @@ impl Catalog {
                 .busy_timeout(Duration::from_secs(10));
             Pool::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Pool::Postgres(PgPoolOptions::new().max_connections(16).connect(url).await?)
+            let options = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10));
+            match options.connect(url).await {
+                Ok(pool) => Pool::Postgres(pool),
+                // The pool hides why it could not connect; one direct attempt shows the cause (refused, auth, …).
+                Err(sqlx::Error::PoolTimedOut) => {
+                    use sqlx::Connection as _;
+                    sqlx::PgConnection::connect(url).await?;
+                    return Err(CatalogError::Database(sqlx::Error::PoolTimedOut));
+                }
+                Err(error) => return Err(error.into()),
+            }
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             return Err(CatalogError::InvalidUrl(format!(

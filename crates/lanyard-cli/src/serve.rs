@@ -135,7 +135,7 @@ async fn serve(args: ServeArgs, env_token: Option<SecretString>) -> Result<ExitC
     };
     // The handlers are installed before the address is announced, so a signal sent by whoever read the line is
     // never lost (nor fatal).
-    let shutdown = shutdown_signal().context("cannot install the signal handlers")?;
+    let shutdown = lanyard_server::shutdown_signal().context("cannot install the signal handlers")?;
     let addr = server.local_addr().context("cannot read the bound address")?;
     let scheme = server.scheme();
     tracing::info!(%addr, scheme, "listening");
@@ -147,25 +147,4 @@ async fn serve(args: ServeArgs, env_token: Option<SecretString>) -> Result<ExitC
 /// A [`ServeError`] as one message: its `Display` already includes the underlying cause.
 fn serve_error(error: ServeError) -> anyhow::Error {
     anyhow::anyhow!("{error}")
-}
-
-/// A future that completes on SIGINT or SIGTERM, with both handlers installed when this returns (unlike a lazy
-/// `async fn`, which installs them only when first polled).
-#[cfg(unix)]
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    Ok(async move {
-        let name = tokio::select! {
-            _ = interrupt.recv() => "SIGINT",
-            _ = terminate.recv() => "SIGTERM",
-        };
-        tracing::info!(signal = name, "shutdown requested");
-    })
-}
-
-#[cfg(not(unix))]
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
-    Ok(lanyard_server::shutdown_signal())
 }
