@@ -20,6 +20,8 @@ use crate::cargo;
 pub struct Bench {
     /// Name given on the command line, e.g. `parse`.
     pub name: &'static str,
+    /// Cargo commands to run first, e.g. building a binary the bench executes.
+    pub prepare: &'static [&'static [&'static str]],
     /// The `(cargo package, bench target)` pairs to run, in order.
     pub targets: &'static [(&'static str, &'static str)],
     /// Computes the figures from the outputs left under the target directory.
@@ -28,9 +30,16 @@ pub struct Bench {
 
 /// Every known benchmark; `cargo xtask bench` with no names runs them all.
 pub const BENCHES: &[Bench] = &[
-    Bench { name: "parse", targets: &[("lanyard-sql", "parse")], figures: parse_figures },
-    Bench { name: "catalog", targets: &[("lanyard-catalog", "catalog")], figures: catalog_figures },
-    Bench { name: "resolve", targets: &[("lanyard-resolve", "resolve")], figures: resolve_figures },
+    Bench { name: "parse", prepare: &[], targets: &[("lanyard-sql", "parse")], figures: parse_figures },
+    Bench { name: "catalog", prepare: &[], targets: &[("lanyard-catalog", "catalog")], figures: catalog_figures },
+    Bench { name: "resolve", prepare: &[], targets: &[("lanyard-resolve", "resolve")], figures: resolve_figures },
+    Bench {
+        name: "http",
+        // `startup_ms` times the release `lanyard` binary, which the bench finds at `<target>/release/lanyard`.
+        prepare: &[&["build", "--release", "-p", "lanyard-cli"]],
+        targets: &[("lanyard-server", "http")],
+        figures: http_figures,
+    },
 ];
 
 /// One measured figure, as stored in `target/bench/results.json`.
@@ -57,6 +66,9 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
 
     let mut figures = Vec::new();
     for bench in benches {
+        for args in bench.prepare {
+            cargo(root, args)?;
+        }
         for (package, target) in bench.targets {
             // `cargo bench` builds with the optimised `bench` profile.
             cargo(root, &["bench", "-p", package, "--bench", target])?;
@@ -374,6 +386,89 @@ pub fn resolve_figures_from(resolve_ns: f64, direct_ns: f64, meta: &ResolveMeta)
     Ok(figures)
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// http: crates/lanyard-server/benches/http.rs
+
+/// What `benches/http.rs` writes to `target/bench/http-meta.json` (the fields the figures need; it holds more).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpMeta {
+    /// `GET /connections/{name}` against a bare axum handler answering the same bytes.
+    pub get: HttpThroughput,
+    /// `PUT /connections/{name}` on SQLite against raw single-row UPDATE transactions.
+    pub put: HttpThroughput,
+    /// The same on PostgreSQL.
+    pub put_pg: HttpThroughput,
+    /// `lanyard serve` from exec to the first 200 on /healthz, against `lanyard --version`.
+    pub startup: HttpStartup,
+}
+
+/// One throughput measurement and its anchor (medians of alternating rounds).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpThroughput {
+    /// Concurrent clients on both sides.
+    pub concurrency: u64,
+    /// Successful requests per second.
+    pub rps: f64,
+    /// The anchor's operations per second.
+    pub anchor_rps: f64,
+    /// Non-200 answers, not counted in `rps`.
+    pub errors: u64,
+}
+
+/// Startup times, medians over `runs`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpStartup {
+    /// Measured starts.
+    pub runs: u64,
+    /// Exec of `lanyard serve` on an empty data dir to the first 200 on /healthz, ms.
+    pub median_ms: f64,
+    /// Exec of `lanyard --version` to its exit, ms.
+    pub anchor_median_ms: f64,
+}
+
+fn http_figures(target_dir: &Path) -> Result<Vec<Figure>> {
+    let meta_path = target_dir.join("bench/http-meta.json");
+    let meta: HttpMeta = serde_json::from_str(
+        &fs::read_to_string(&meta_path).with_context(|| format!("reading {}", meta_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", meta_path.display()))?;
+    http_figures_from(&meta)
+}
+
+/// The HTTP figures: `http_get_rps`, `http_put_rps`, `http_put_rps_pg` (throughput against the same-run anchor) and
+/// `startup_ms` (a time, with process spawn cost as the anchor).
+pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
+    let throughput = |name: &str, clients: &str, measured: &HttpThroughput, target: &str| -> Result<Figure> {
+        ensure!(measured.anchor_rps > 0.0, "http-meta.json: the anchor of {name} did no work");
+        let mut unit = format!("req/s at {} {clients}", measured.concurrency);
+        if measured.errors > 0 {
+            unit += &format!(", {} non-200 answers not counted", measured.errors);
+        }
+        Ok(Figure {
+            name: name.to_owned(),
+            value: measured.rps,
+            unit,
+            anchor: Some(measured.anchor_rps),
+            ratio: Some(measured.rps / measured.anchor_rps),
+            target: target.to_owned(),
+        })
+    };
+    ensure!(meta.startup.runs > 0 && meta.startup.median_ms > 0.0, "http-meta.json holds no startup measurement");
+    Ok(vec![
+        throughput("http_get_rps", "connections", &meta.get, "ratio >= 0.5")?,
+        throughput("http_put_rps", "clients", &meta.put, "ratio >= 0.3")?,
+        throughput("http_put_rps_pg", "clients", &meta.put_pg, "ratio >= 0.5")?,
+        Figure {
+            name: "startup_ms".to_owned(),
+            value: meta.startup.median_ms,
+            unit: format!("ms (median of {})", meta.startup.runs),
+            anchor: Some(meta.startup.anchor_median_ms),
+            ratio: Some(meta.startup.median_ms / meta.startup.anchor_median_ms),
+            target: "<= 300".to_owned(),
+        },
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +492,40 @@ mod tests {
         assert_eq!(by_name("steady_calls_per_key").anchor, Some(51.0));
         assert_eq!(verdict(&by_name("steady_calls_per_key")), Some(true));
         assert_eq!(verdict(&by_name("fresh_ratio")), Some(false));
+    }
+
+    #[test]
+    fn http_figures_are_throughputs_against_their_anchors_and_a_startup_time() {
+        let json = r#"{
+            "get": {"concurrency": 32, "rps": 6000.0, "anchor_rps": 30000.0, "errors": 0, "rounds": []},
+            "put": {"concurrency": 16, "rps": 1500.0, "anchor_rps": 3000.0, "errors": 2},
+            "put_pg": {"concurrency": 16, "rps": 1000.0, "anchor_rps": 1800.0, "errors": 0},
+            "startup": {"runs": 7, "median_ms": 120.0, "anchor_median_ms": 2.0, "serve_ms": []}
+        }"#;
+        let meta: HttpMeta = serde_json::from_str(json).unwrap();
+        let figures = http_figures_from(&meta).unwrap();
+        let names: Vec<_> = figures.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["http_get_rps", "http_put_rps", "http_put_rps_pg", "startup_ms"]);
+
+        let get = &figures[0];
+        assert_eq!((get.value, get.anchor, get.ratio), (6000.0, Some(30000.0), Some(0.2)));
+        assert_eq!(get.unit, "req/s at 32 connections");
+        assert_eq!(verdict(get), Some(false));
+
+        let put = &figures[1];
+        assert_eq!(put.ratio, Some(0.5));
+        assert_eq!(put.unit, "req/s at 16 clients, 2 non-200 answers not counted");
+        assert_eq!(verdict(put), Some(true));
+
+        assert_eq!(verdict(&figures[2]), Some(true));
+
+        let startup = &figures[3];
+        assert_eq!((startup.value, startup.anchor, startup.ratio), (120.0, Some(2.0), Some(60.0)));
+        assert_eq!(verdict(startup), Some(true));
+
+        let missing =
+            serde_json::from_str::<HttpMeta>(r#"{"get": {"concurrency": 1, "rps": 1, "anchor_rps": 1, "errors": 0}}"#);
+        assert!(missing.is_err());
     }
 
     #[test]
