@@ -161,6 +161,19 @@ impl Pool {
         })
     }
 
+    /// Runs one query outside any explicit transaction (a single statement is its own consistent snapshot) and
+    /// returns its first row: one round trip instead of BEGIN, SELECT, ROLLBACK.
+    pub(crate) async fn fetch_optional(&self, sql: &str, params: Vec<Param>) -> Result<Option<Row>> {
+        Ok(match self {
+            Pool::Sqlite(pool) => {
+                bind_params!(sqlx::query(sql), params).fetch_optional(pool).await?.map(|r| Row(RowInner::Sqlite(r)))
+            }
+            Pool::Postgres(pool) => {
+                bind_params!(sqlx::query(sql), params).fetch_optional(pool).await?.map(|r| Row(RowInner::Postgres(r)))
+            }
+        })
+    }
+
     /// Begins a read-only transaction with a consistent snapshot.
     pub(crate) async fn begin_read(&self) -> Result<Conn> {
         Ok(match self {

@@ -277,6 +277,48 @@ impl Catalog {
         result
     }
 
+    /// The API token whose hash is `token_hash` and its principal, in one statement (the hot path of every
+    /// authenticated request).
+    pub async fn find_token(&self, token_hash: &str) -> Result<Option<(ApiToken, Principal)>> {
+        let sql = "SELECT t.id, t.created_at, t.updated_at, t.version, t.display_name, t.principal_id, t.token_hash, \
+                   t.last_used_at, t.expires_at, t.revoked_at, p.created_at AS p_created_at, \
+                   p.updated_at AS p_updated_at, p.version AS p_version, p.display_name AS p_name, p.role AS p_role \
+                   FROM api_tokens t JOIN principals p ON p.id = t.principal_id WHERE t.token_hash = $1";
+        let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(token_hash.to_owned())]).await? else {
+            return Ok(None);
+        };
+        let token: ApiToken = store::read(&row)?;
+        let principal = Principal {
+            meta: Meta {
+                id: token.principal_id,
+                created_at: Timestamp::from_micros(row.int("p_created_at")?),
+                updated_at: Timestamp::from_micros(row.int("p_updated_at")?),
+                version: row.int("p_version")?,
+            },
+            name: model::parse_name("principals", row.text("p_name")?)?,
+            role: row.text("p_role")?,
+        };
+        Ok(Some((token, principal)))
+    }
+
+    /// The connection named `name` with the current names of its credential entry and credential storage, in one
+    /// statement (the hot path of `GET /connections/{name}`).
+    pub async fn find_connection(&self, name: &str) -> Result<Option<(Connection, Option<String>, Option<String>)>> {
+        let mut columns = vec!["id", "created_at", "updated_at", "version"];
+        columns.extend_from_slice(<Connection as Record>::COLUMNS);
+        let columns: Vec<String> = columns.iter().map(|c| format!("c.{c}")).collect();
+        let sql = format!(
+            "SELECT {}, e.display_name AS e_name, b.display_name AS b_name FROM external_connections c \
+             LEFT JOIN vault_entries e ON e.id = c.credential_id \
+             LEFT JOIN vault_backends b ON b.id = c.credential_storage_id WHERE c.display_name = $1",
+            columns.join(", ")
+        );
+        let Some(row) = self.pool.fetch_optional(&sql, vec![Param::Text(name.to_owned())]).await? else {
+            return Ok(None);
+        };
+        Ok(Some((store::read(&row)?, row.opt_text("e_name")?, row.opt_text("b_name")?)))
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         match &self.pool {

@@ -23,7 +23,7 @@ fn select_columns<R: Record>() -> String {
     columns.join(", ")
 }
 
-fn read<R: Record>(row: &Row) -> Result<R> {
+pub(crate) fn read<R: Record>(row: &Row) -> Result<R> {
     let meta = Meta {
         id: parse_id(R::TABLE, &row.text("id")?)?,
         created_at: Timestamp::from_micros(row.int("created_at")?),

@@ -230,10 +230,12 @@ impl ControlPlane {
     /// DESCRIBE CONNECTION; the adapter's name lookup.
     pub async fn get_connection(&self, caller: &Caller, name: &str) -> Result<ConnectionView> {
         self.authorize(caller, Permission::ConnectionsRead, "connection.get", Some(name)).await?;
-        snapshot!(self, |tx| {
-            let row = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
-            view(tx, row).await
-        })
+        // One statement: the row and the names it refers to, as of one snapshot.
+        let (row, entry, storage) = self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?;
+        let credential = row.credential_id.map(|id| NamedRef { id, name: entry.unwrap_or_else(|| id.to_string()) });
+        let storage =
+            row.credential_storage_id.map(|id| NamedRef { id, name: storage.unwrap_or_else(|| id.to_string()) });
+        Ok(to_view(row, credential, storage))
     }
 
     /// CREATE CONNECTION. Never contacts the remote system.

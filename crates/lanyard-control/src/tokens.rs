@@ -95,11 +95,7 @@ impl ControlPlane {
             return Err(unauthenticated("the bearer token is not valid"));
         }
         let hash = hash_token(token);
-        let found = snapshot!(self, |tx| {
-            let Some(row) = tx.find_by::<ApiToken>("token_hash", &hash).await? else { return Ok(None) };
-            let principal: Principal = tx.get(row.principal_id).await?;
-            Ok(Some((row, principal)))
-        })?;
+        let found = self.catalog().find_token(&hash).await?;
         let Some((row, principal)) = found else {
             return Err(unauthenticated("the bearer token is not valid"));
         };
