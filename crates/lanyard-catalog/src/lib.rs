@@ -147,8 +147,13 @@ impl Catalog {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            Pool::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(options).await?)
+            // No ping before each acquire: it is a round trip to the connection's worker thread per statement, and a
+            // broken connection shows up as the statement's own error anyway.
+            Pool::Sqlite(
+                SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(options).await?,
+            )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            // Pooled connections are pinged before use: after a failover a stale one is replaced, not failed.
             let options = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10));
             match options.connect(url).await {
                 Ok(pool) => Pool::Postgres(pool),
