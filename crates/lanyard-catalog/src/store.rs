@@ -90,14 +90,6 @@ impl Tx {
         self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
     }
 
-    /// The row whose `column` (one of [`Record::COLUMNS`]) equals `value`, if any. Panics on a column that is not
-    /// one of the table's, which is a bug in the caller.
-    pub async fn find_by<R: Record>(&mut self, column: &'static str, value: &str) -> Result<Option<R>> {
-        assert!(R::COLUMNS.contains(&column), "{column} is not a column of {}", R::TABLE);
-        let sql = format!("SELECT {} FROM {} WHERE {column} = $1", select_columns::<R>(), R::TABLE);
-        self.conn.fetch_optional(&sql, vec![Param::Text(value.to_owned())]).await?.map(|row| read(&row)).transpose()
-    }
-
     /// Records when an API token was last used, without changing its version (a bookkeeping column, not a change
     /// anyone made).
     pub async fn touch_token(&mut self, id: lanyard_core::TokenId, at: Timestamp) -> Result<()> {

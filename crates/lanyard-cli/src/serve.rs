@@ -84,20 +84,27 @@ fn admin_token_from_env() -> Result<Option<SecretString>> {
 /// `lanyard serve`.
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     init_logging(args.log_format, &args.log_level)?;
+    let options = ServeOptions {
+        listen: args.listen,
+        tls: match (args.tls_cert.clone(), args.tls_key.clone()) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => None,
+        },
+        insecure_no_tls: args.insecure_no_tls,
+        ..ServeOptions::default()
+    };
     // Refuse plain HTTP on a public address before anything is created or opened.
-    if args.tls_cert.is_none() && !args.listen.ip().is_loopback() && !args.insecure_no_tls {
-        return Err(serve_error(ServeError::PlainOnPublicAddress(args.listen)));
-    }
+    options.check().map_err(serve_error)?;
     let env_token = admin_token_from_env()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lanyard-serve")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, env_token))
+    runtime.block_on(serve(args, options, env_token))
 }
 
-async fn serve(args: ServeArgs, env_token: Option<SecretString>) -> Result<ExitCode> {
+async fn serve(args: ServeArgs, options: ServeOptions, env_token: Option<SecretString>) -> Result<ExitCode> {
     let place = &args.place;
     place.create_data_dir()?;
     let catalog_url = place.catalog_url();
@@ -117,15 +124,6 @@ async fn serve(args: ServeArgs, env_token: Option<SecretString>) -> Result<ExitC
     }
     drop(env_token);
 
-    let options = ServeOptions {
-        listen: args.listen,
-        tls: match (args.tls_cert, args.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-            _ => None,
-        },
-        insecure_no_tls: args.insecure_no_tls,
-        ..ServeOptions::default()
-    };
     let server = match Server::bind(control.clone(), &options).await {
         Ok(server) => server,
         Err(error) => {

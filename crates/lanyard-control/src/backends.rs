@@ -112,8 +112,7 @@ impl ControlPlane {
         if row.meta.id == LOCAL_BACKEND_ID || !factory.options.iter().any(|o| o.secret) {
             return Vec::new();
         }
-        let Ok(local) = self.catalog().get::<Backend>(LOCAL_BACKEND_ID).await else { return Vec::new() };
-        let Ok(instance) = self.instance(&local).await else { return Vec::new() };
+        let Ok(instance) = self.local_instance().await else { return Vec::new() };
         match instance.get(&lanyard_vault::SecretRef::Profile(Profile::Backend(row.meta.id))).await {
             Ok(value) => serde_json::from_slice::<JsonObject>(value.expose_bytes())
                 .map(|object| object.keys().cloned().collect())

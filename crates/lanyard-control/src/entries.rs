@@ -32,6 +32,15 @@ async fn find_entry(tx: &mut Tx, key: &ObjectKey) -> Result<VaultEntry> {
     row.filter(|r| r.owner_link_id.is_none()).ok_or_else(|| not_found(ObjectKind::VaultEntry, key))
 }
 
+/// The entry already named `name`: its view with IF NOT EXISTS, an AlreadyExists error without it.
+async fn existing_entry(tx: &mut Tx, name: &lanyard_core::Name, if_not_exists: bool) -> Result<Option<EntryView>> {
+    let Some(existing) = tx.find_by_name::<VaultEntry>(&[name.as_str()]).await? else { return Ok(None) };
+    if if_not_exists && existing.owner_link_id.is_none() {
+        return Ok(Some(view(tx, existing).await?));
+    }
+    Err(ControlError::new(ErrorKind::AlreadyExists, format!("vault entry {:?} already exists", name.as_str())))
+}
+
 fn parse_expiry(text: Option<&str>) -> Result<Option<Timestamp>> {
     text.map(|t| Timestamp::parse(t).map_err(|e| ControlError::invalid(e.to_string()))).transpose()
 }
@@ -192,14 +201,8 @@ impl ControlPlane {
         };
         // Plan in a snapshot: the name, the backend, its capabilities.
         let planned = snapshot!(self, |tx| {
-            if let Some(existing) = tx.find_by_name::<VaultEntry>(&[name.as_str()]).await? {
-                if request.if_not_exists && existing.owner_link_id.is_none() {
-                    return Ok(Err(view(tx, existing).await?));
-                }
-                return Err(ControlError::new(
-                    ErrorKind::AlreadyExists,
-                    format!("vault entry {:?} already exists", name.as_str()),
-                ));
+            if let Some(existing) = existing_entry(tx, &name, request.if_not_exists).await? {
+                return Ok(Err(existing));
             }
             let backend = match &request.backend {
                 Some(backend) => tx.find_by_name::<Backend>(&[backend]).await?.ok_or_else(|| {
@@ -251,14 +254,8 @@ impl ControlPlane {
         };
         let generated = matches!(request.material, Material::Generate);
         let outcome = transaction!(self, |tx| {
-            if let Some(existing) = tx.find_by_name::<VaultEntry>(&[name.as_str()]).await? {
-                if request.if_not_exists && existing.owner_link_id.is_none() {
-                    return Ok(Created { value: view(tx, existing).await?, created: false });
-                }
-                return Err(ControlError::new(
-                    ErrorKind::AlreadyExists,
-                    format!("vault entry {:?} already exists", name.as_str()),
-                ));
+            if let Some(existing) = existing_entry(tx, &name, request.if_not_exists).await? {
+                return Ok(Created { value: existing, created: false });
             }
             let row = VaultEntry {
                 meta: Meta { id, ..Meta::new() },

@@ -185,15 +185,21 @@ impl ControlPlane {
             outcome: "denied".to_owned(),
             detail: detail([("permission", permission.as_str().into()), ("role", caller.role.as_str().into())]),
         };
+        self.deny(
+            record,
+            format!("permission {permission} is required; principal {:?} has role {}", caller.principal, caller.role),
+        )
+        .await
+    }
+
+    /// Audits a denial (in its own transaction) and returns the [`ErrorKind::Forbidden`] error with `message`.
+    pub(crate) async fn deny(&self, record: NewAuditRecord, message: String) -> Result<()> {
         transaction!(self, |tx| {
             tx.append_audit(&record).await?;
             Ok(())
         })?;
-        tracing::info!(principal = %caller.principal, %permission, action, "denied");
-        Err(ControlError::new(
-            ErrorKind::Forbidden,
-            format!("permission {permission} is required; principal {:?} has role {}", caller.principal, caller.role),
-        ))
+        tracing::info!(principal = %record.principal, action = %record.action, "denied");
+        Err(ControlError::new(ErrorKind::Forbidden, message))
     }
 
     /// Audit records, oldest first.

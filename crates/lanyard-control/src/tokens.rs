@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lanyard_catalog::{ApiToken, Meta, Principal, Timestamp};
-use lanyard_core::{ErrorKind, Name, ObjectKind, SecretString, TokenId};
+use lanyard_core::{ErrorKind, Name, ObjectKind, PrincipalId, SecretString, TokenId};
 
 use crate::auth::{Caller, Role, generate_token, hash_token, plausible_token};
 use crate::error::{ControlError, Result};
@@ -57,6 +57,19 @@ fn token_view(token: &ApiToken, principal: &Principal) -> Result<TokenView> {
         expires_at: token.expires_at,
         revoked_at: token.revoked_at,
     })
+}
+
+/// A new token row holding `hash`.
+fn new_token(principal_id: PrincipalId, name: Name, hash: &str, expires_at: Option<Timestamp>) -> ApiToken {
+    ApiToken {
+        meta: Meta::new(),
+        name,
+        principal_id,
+        token_hash: hash.to_owned(),
+        last_used_at: None,
+        expires_at,
+        revoked_at: None,
+    }
 }
 
 /// A token row's name: the principal's name and a short random suffix (`alice/3f9c1a2b`).
@@ -167,15 +180,7 @@ impl ControlPlane {
                         tx.append_audit(&record).await?;
                     }
                     None => {
-                        let row = ApiToken {
-                            meta: Meta::new(),
-                            name: Name::new(ENV_TOKEN_NAME)?,
-                            principal_id: principal.meta.id,
-                            token_hash: hash.clone(),
-                            last_used_at: None,
-                            expires_at: None,
-                            revoked_at: None,
-                        };
+                        let row = new_token(principal.meta.id, Name::new(ENV_TOKEN_NAME)?, &hash, None);
                         let row = tx.insert(row).await?;
                         let record = audit(
                             &system,
@@ -210,15 +215,7 @@ impl ControlPlane {
             }
             let p = Principal { meta: Meta::new(), name: Name::new(ADMIN_PRINCIPAL)?, role: "admin".into() };
             let principal = tx.insert(p).await?;
-            let row = ApiToken {
-                meta: Meta::new(),
-                name: token_name(ADMIN_PRINCIPAL)?,
-                principal_id: principal.meta.id,
-                token_hash: hash.clone(),
-                last_used_at: None,
-                expires_at: None,
-                revoked_at: None,
-            };
+            let row = new_token(principal.meta.id, token_name(ADMIN_PRINCIPAL)?, &hash, None);
             let row = tx.insert(row).await?;
             let record = audit(
                 &system,
@@ -275,15 +272,7 @@ impl ControlPlane {
                     tx.insert(Principal { meta: Meta::new(), name: name.clone(), role: role.as_str().into() }).await?
                 }
             };
-            let row = ApiToken {
-                meta: Meta::new(),
-                name: token_name(name.as_str())?,
-                principal_id: principal.meta.id,
-                token_hash: hash.clone(),
-                last_used_at: None,
-                expires_at,
-                revoked_at: None,
-            };
+            let row = new_token(principal.meta.id, token_name(name.as_str())?, &hash, expires_at);
             let row = tx.insert(row).await?;
             let record = audit(
                 caller,
@@ -362,16 +351,13 @@ impl ControlPlane {
             outcome: "denied".to_owned(),
             detail: detail([("role", caller.role.as_str().into())]),
         };
-        transaction!(self, |tx| {
-            tx.append_audit(&record).await?;
-            Ok(())
-        })?;
-        Err(ControlError::new(
-            ErrorKind::Forbidden,
+        self.deny(
+            record,
             format!(
                 "managing tokens requires the admin role; principal {:?} has role {}",
                 caller.principal, caller.role
             ),
-        ))
+        )
+        .await
     }
 }

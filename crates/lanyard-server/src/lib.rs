@@ -159,6 +159,16 @@ impl Default for ServeOptions {
     }
 }
 
+impl ServeOptions {
+    /// Checks the options that need no I/O: plain HTTP on a non-loopback address needs `insecure_no_tls`.
+    pub fn check(&self) -> Result<(), ServeError> {
+        if self.tls.is_none() && !self.listen.ip().is_loopback() && !self.insecure_no_tls {
+            return Err(ServeError::PlainOnPublicAddress(self.listen));
+        }
+        Ok(())
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -194,9 +204,7 @@ pub struct Server {
 impl Server {
     /// Binds `options.listen` (checking the TLS rules and loading the certificate).
     pub async fn bind(control: ControlPlane, options: &ServeOptions) -> Result<Self, ServeError> {
-        if options.tls.is_none() && !options.listen.ip().is_loopback() && !options.insecure_no_tls {
-            return Err(ServeError::PlainOnPublicAddress(options.listen));
-        }
+        options.check()?;
         let tls = match &options.tls {
             Some(files) => {
                 let _ = rustls::crypto::ring::default_provider().install_default();
