@@ -5,7 +5,8 @@
 //! directly; the offline commands need no server: `lanyard check FILE...` validates scripts and reports every error
 //! with `file:line:col` and a caret, `lanyard fmt [FILE]` prints canonical SQL with secrets redacted unless
 //! `--keep-secrets`, `lanyard backends` lists the vault backends compiled in, and `lanyard admin rotate-master-key`
-//! re-encrypts the local vault. The SQL client (`sql`) arrives with its issue.
+//! re-encrypts the local vault. `lanyard sql` runs SQL through the HTTP adapter of `lanyard-client` (inline, `-f`, standard input or an
+//! interactive shell; `--embedded` serves the data directory in process).
 //!
 //! It is the only crate that links vault plugins, one cargo feature per plugin (`vault-local`, `vault-memory`, …),
 //! and the only place that prints to the terminal.
@@ -17,7 +18,10 @@ mod admin;
 mod backends;
 mod offline;
 mod place;
+mod render;
 mod serve;
+mod shell;
+mod sql;
 mod tokens;
 
 // Plugins register themselves with `inventory`, but a crate nothing names is dropped by the linker, and its
@@ -58,6 +62,12 @@ enum Command {
     },
     /// List the vault backend kinds compiled into this binary, with their options.
     Backends,
+    /// Run SQL against a Lanyard server: inline, from a file (-f), from standard input, or in an interactive shell.
+    ///
+    /// The token comes from --token, LANYARD_TOKEN, or <data-dir>/admin.token. --embedded runs an in-process
+    /// Control Plane on the data directory instead. Exit codes: 0 success, 1 a statement failed or did not
+    /// parse, 2 bad command line, 3 server unreachable or token refused, 4 a TEST reported FAILED.
+    Sql(sql::SqlArgs),
     /// Run the Control Plane: the HTTP API over the catalog, until SIGINT or SIGTERM.
     ///
     /// On first start it creates the data directory and the catalog, and the `admin` principal: its token is
@@ -107,6 +117,7 @@ fn main() -> ExitCode {
         Command::Check { files } => offline::check(&files),
         Command::Fmt { file, keep_secrets } => offline::fmt(file.as_deref(), keep_secrets),
         Command::Backends => backends::run(),
+        Command::Sql(args) => sql::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token { command } => tokens::run(command),
         #[cfg(feature = "vault-local")]

@@ -72,7 +72,7 @@ fn init_logging(format: LogFormat, level: &str) -> Result<()> {
 }
 
 /// The admin token from the environment, when set and not empty.
-fn admin_token_from_env() -> Result<Option<SecretString>> {
+pub(crate) fn admin_token_from_env() -> Result<Option<SecretString>> {
     match std::env::var(ADMIN_TOKEN_ENV) {
         Ok(value) if value.trim().is_empty() => Ok(None),
         Ok(value) => Ok(Some(SecretString::new(value.trim().to_owned()))),

@@ -105,6 +105,16 @@ impl ParseError {
     }
 }
 
+/// `source` with every quoted literal, and every value in a secret position, replaced by `'***'`: for storing text
+/// that may not parse (a shell history line) without the secrets it may hold. Line breaks are kept; control
+/// characters become spaces.
+pub fn redact_source(source: &str) -> String {
+    let lines = LineIndex::new(source);
+    let redactions = Redactions::of(source, &lines);
+    let count = u32::try_from(source.split('\n').count()).unwrap_or(u32::MAX);
+    (1..=count).map(|line| redact_line(&lines, &redactions.ranges, line, 1).0).collect::<Vec<_>>().join("\n")
+}
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}, column {}: {}", self.location.line, self.location.column, self.message)
@@ -331,4 +341,20 @@ fn redact_line(
     }
     let caret = mapped.unwrap_or_else(|| (column as isize + shift).max(1) as usize);
     (out, caret, covered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_source_hides_every_literal_and_keeps_the_lines() {
+        let text = "CREATE CREDENTIAL c TYPE = CREDENTIAL\n  SECRET 'hunter2' GARBAGE 'x'";
+        let redacted = redact_source(text);
+        assert_eq!(redacted, "CREATE CREDENTIAL c TYPE = CREDENTIAL\n  SECRET '***' GARBAGE '***'");
+        // An unterminated literal hides everything after its start.
+        assert_eq!(redact_source("SET SECRET 'hunter2"), "SET SECRET '…");
+        // A bare word in a secret position is hidden too.
+        assert!(!redact_source("CREATE STORAGE s OPTIONS (password = hunter2)").contains("hunter2"));
+    }
 }

@@ -30,7 +30,7 @@ mod parser;
 mod source;
 
 pub use ast::{Statement, ToSql};
-pub use error::ParseError;
+pub use error::{ParseError, redact_source};
 pub use parser::{Script, SpannedStatement};
 pub use source::{Location, Span};
 

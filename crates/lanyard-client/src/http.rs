@@ -1,0 +1,397 @@
+//! [`Client`]: one method per route of the API, typed requests in, typed objects out.
+
+use std::fmt;
+use std::time::Duration;
+
+use lanyard_core::SecretString;
+use reqwest::header::{HeaderValue, IF_MATCH};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Problem, Result};
+use crate::wire::{
+    AuditRecord, Backend, BackendAction, Connection, ConnectionAction, Entry, EntryAction, NewBackend, NewConnection,
+    NewEntry, StorageTest, TestResult,
+};
+
+/// How a create went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    /// A new object (201).
+    New(T),
+    /// `if_not_exists` was set and the object existed: it is returned unchanged (200).
+    Existing(T),
+}
+
+impl<T> Created<T> {
+    /// The object either way.
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::New(t) | Self::Existing(t) => t,
+        }
+    }
+}
+
+/// Filters for [`Client::audit`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Records after this sequence number.
+    pub since: Option<i64>,
+    /// Only this object (id or name).
+    pub object: Option<String>,
+    /// At most this many.
+    pub limit: Option<i64>,
+}
+
+/// Builds a [`Client`].
+#[must_use]
+pub struct ClientBuilder {
+    base: String,
+    token: Option<SecretString>,
+    ca_cert_pem: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| lanyard_core::REDACTED))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The bearer token (never logged, never in errors).
+    pub fn token(mut self, token: SecretString) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Trusts this PEM certificate (a private CA or a self-signed server certificate) besides the system roots.
+    pub fn ca_cert_pem(mut self, pem: Vec<u8>) -> Self {
+        self.ca_cert_pem = Some(pem);
+        self
+    }
+
+    /// The whole-request timeout (default 60 s; TEST CONNECTION may take as long as the probe's own timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<Client> {
+        let mut base =
+            Url::parse(&self.base).map_err(|e| Error::Config(format!("invalid server URL {:?}: {e}", self.base)))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::Config(format!("invalid server URL {:?}: use http:// or https://", self.base)));
+        }
+        if base.cannot_be_a_base() || !base.username().is_empty() || base.password().is_some() {
+            return Err(Error::Config(
+                "invalid server URL: give scheme, host and port only; the token goes in --token or LANYARD_TOKEN"
+                    .to_owned(),
+            ));
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+        let authorization = match &self.token {
+            Some(token) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| Error::Config("the token holds characters an HTTP header cannot carry".to_owned()))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        let mut http = reqwest::Client::builder().timeout(self.timeout).connect_timeout(Duration::from_secs(10));
+        if let Some(pem) = &self.ca_cert_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| Error::Config(format!("cannot read the CA certificate: {e}")))?;
+            http = http.add_root_certificate(cert);
+        }
+        let http = http.build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client { http, base, authorization })
+    }
+}
+
+/// A client of one Lanyard server. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    authorization: Option<HeaderValue>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("base", &self.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder for the server at `base` (`http://127.0.0.1:7600`).
+    pub fn builder(base: impl Into<String>) -> ClientBuilder {
+        ClientBuilder { base: base.into(), token: None, ca_cert_pem: None, timeout: Duration::from_secs(60) }
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// `GET /healthz`.
+    pub async fn health(&self) -> Result<Value> {
+        self.call(Method::GET, &["healthz"], None, None, "GET /healthz").await.map(|(_, v)| v)
+    }
+
+    // Connections
+
+    /// `GET /connections[?like=]` (SHOW CONNECTIONS).
+    pub async fn list_connections(&self, like: Option<&str>) -> Result<Vec<Connection>> {
+        self.get_list(&["connections"], like).await
+    }
+
+    /// `GET /connections/{name}` (DESCRIBE CONNECTION, the adapter's name lookup).
+    pub async fn get_connection(&self, name: &str) -> Result<Connection> {
+        self.get_json(&["connections", name]).await
+    }
+
+    /// `POST /connections` (CREATE CONNECTION).
+    pub async fn create_connection(&self, request: &NewConnection) -> Result<Created<Connection>> {
+        self.create(&["connections"], request.body()).await
+    }
+
+    /// `PUT /connections/{name}` with the actions in order, applied atomically (ALTER CONNECTION). With
+    /// `if_match`, a connection changed since that version is refused with `precondition_failed`.
+    pub async fn alter_connection(
+        &self,
+        name: &str,
+        actions: &[ConnectionAction],
+        if_match: Option<i64>,
+    ) -> Result<Connection> {
+        let body = json!({ "actions": actions.iter().map(ConnectionAction::body).collect::<Vec<_>>() });
+        self.typed(Method::PUT, &["connections", name], Some(body), if_match).await
+    }
+
+    /// `DELETE /connections/{name}` (DROP CONNECTION).
+    pub async fn drop_connection(&self, name: &str, if_match: Option<i64>) -> Result<()> {
+        self.call(Method::DELETE, &["connections", name], None, if_match, "DELETE").await.map(drop)
+    }
+
+    /// `POST /connections/{name}/test` (TEST CONNECTION): a failed probe is a result, not an error.
+    pub async fn test_connection(&self, name: &str) -> Result<TestResult> {
+        self.typed(Method::POST, &["connections", name, "test"], None, None).await
+    }
+
+    // Vault entries
+
+    /// `GET /vault/entries[?like=]` (SHOW VAULTS).
+    pub async fn list_entries(&self, like: Option<&str>) -> Result<Vec<Entry>> {
+        self.get_list(&["vault", "entries"], like).await
+    }
+
+    /// `GET /vault/entries/{id-or-name}` (DESCRIBE VAULT).
+    pub async fn get_entry(&self, key: &str) -> Result<Entry> {
+        self.get_json(&["vault", "entries", key]).await
+    }
+
+    /// `POST /vault/entries` (CREATE VAULT / CREDENTIAL).
+    pub async fn create_entry(&self, request: &NewEntry) -> Result<Created<Entry>> {
+        self.create(&["vault", "entries"], request.body()).await
+    }
+
+    /// `PUT /vault/entries/{id-or-name}` (ALTER VAULT / CREDENTIAL).
+    pub async fn alter_entry(&self, key: &str, actions: &[EntryAction], if_match: Option<i64>) -> Result<Entry> {
+        let body = json!({ "actions": actions.iter().map(EntryAction::body).collect::<Vec<_>>() });
+        self.typed(Method::PUT, &["vault", "entries", key], Some(body), if_match).await
+    }
+
+    /// `DELETE /vault/entries/{id-or-name}` (DROP VAULT / CREDENTIAL).
+    pub async fn drop_entry(&self, key: &str, if_match: Option<i64>) -> Result<()> {
+        self.call(Method::DELETE, &["vault", "entries", key], None, if_match, "DELETE").await.map(drop)
+    }
+
+    // Credential storages
+
+    /// `GET /vault/backends[?like=]` (SHOW CREDENTIAL STORAGES).
+    pub async fn list_backends(&self, like: Option<&str>) -> Result<Vec<Backend>> {
+        self.get_list(&["vault", "backends"], like).await
+    }
+
+    /// `GET /vault/backends/{id-or-name}` (DESCRIBE CREDENTIAL STORAGE).
+    pub async fn get_backend(&self, key: &str) -> Result<Backend> {
+        self.get_json(&["vault", "backends", key]).await
+    }
+
+    /// `POST /vault/backends` (CREATE CREDENTIAL STORAGE).
+    pub async fn create_backend(&self, request: &NewBackend) -> Result<Created<Backend>> {
+        self.create(&["vault", "backends"], request.body()).await
+    }
+
+    /// `PUT /vault/backends/{id-or-name}` (ALTER CREDENTIAL STORAGE).
+    pub async fn alter_backend(&self, key: &str, actions: &[BackendAction], if_match: Option<i64>) -> Result<Backend> {
+        let body = json!({ "actions": actions.iter().map(BackendAction::body).collect::<Vec<_>>() });
+        self.typed(Method::PUT, &["vault", "backends", key], Some(body), if_match).await
+    }
+
+    /// `DELETE /vault/backends/{id-or-name}` (DROP CREDENTIAL STORAGE).
+    pub async fn drop_backend(&self, key: &str, if_match: Option<i64>) -> Result<()> {
+        self.call(Method::DELETE, &["vault", "backends", key], None, if_match, "DELETE").await.map(drop)
+    }
+
+    /// `POST /vault/backends/{id-or-name}/test` (TEST CREDENTIAL STORAGE).
+    pub async fn test_backend(&self, key: &str) -> Result<StorageTest> {
+        self.typed(Method::POST, &["vault", "backends", key, "test"], None, None).await
+    }
+
+    // Audit
+
+    /// `GET /audit`.
+    pub async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let mut url = self.url(&["audit"]);
+        {
+            let mut pairs = url.query_pairs_mut();
+            if let Some(since) = query.since {
+                pairs.append_pair("since", &since.to_string());
+            }
+            if let Some(object) = &query.object {
+                pairs.append_pair("object", object);
+            }
+            if let Some(limit) = query.limit {
+                pairs.append_pair("limit", &limit.to_string());
+            }
+        }
+        let request = self.request(Method::GET, url, None, None);
+        decode(self.send(request, "GET /audit").await?.1, "GET /audit")
+    }
+
+    // Plumbing
+
+    /// `base` + path segments, each percent-encoded (a name may hold `/`, `%`, spaces, Unicode).
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        {
+            // A base URL that passed `build` can be a base.
+            let Ok(mut path) = url.path_segments_mut() else { unreachable!("checked in ClientBuilder::build") };
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        url
+    }
+
+    fn request(&self, method: Method, url: Url, body: Option<Value>, if_match: Option<i64>) -> RequestBuilder {
+        let mut request = self.http.request(method, url);
+        if let Some(authorization) = &self.authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization.clone());
+        }
+        if let Some(version) = if_match {
+            request = request.header(IF_MATCH, format!("\"{version}\""));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+    }
+
+    /// Sends, turning a problem into [`Error::Api`] and a transport failure into [`Error::Transport`].
+    async fn send(&self, request: RequestBuilder, what: &str) -> Result<(StatusCode, Value)> {
+        let response = request.send().await.map_err(|e| Error::Transport {
+            url: self.base.as_str().trim_end_matches('/').to_owned(),
+            reason: transport_reason(&e),
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| Error::Transport {
+            url: self.base.as_str().trim_end_matches('/').to_owned(),
+            reason: transport_reason(&e),
+        })?;
+        if status.is_success() {
+            if bytes.is_empty() {
+                return Ok((status, Value::Null));
+            }
+            let value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Protocol { what: what.to_owned(), reason: format!("the body is not JSON: {e}") })?;
+            return Ok((status, value));
+        }
+        match serde_json::from_slice::<Problem>(&bytes) {
+            Ok(problem) => Err(Error::Api(problem)),
+            Err(_) => Err(Error::Api(Problem {
+                status: status.as_u16(),
+                code: String::new(),
+                title: status.canonical_reason().unwrap_or("error").to_owned(),
+                detail: format!("{what}: HTTP {status} without a problem body"),
+            })),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<Value>,
+        if_match: Option<i64>,
+        what: &str,
+    ) -> Result<(StatusCode, Value)> {
+        let request = self.request(method, self.url(segments), body, if_match);
+        self.send(request, what).await
+    }
+
+    async fn typed<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<Value>,
+        if_match: Option<i64>,
+    ) -> Result<T> {
+        let what = format!("{method} /{}", segments.join("/"));
+        let (_, value) = self.call(method, segments, body, if_match, &what).await?;
+        decode(value, &what)
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
+        self.typed(Method::GET, segments, None, None).await
+    }
+
+    async fn get_list<T: DeserializeOwned>(&self, segments: &[&str], like: Option<&str>) -> Result<Vec<T>> {
+        let mut url = self.url(segments);
+        if let Some(like) = like {
+            url.query_pairs_mut().append_pair("like", like);
+        }
+        let what = format!("GET /{}", segments.join("/"));
+        let request = self.request(Method::GET, url, None, None);
+        decode(self.send(request, &what).await?.1, &what)
+    }
+
+    async fn create<T: DeserializeOwned>(&self, segments: &[&str], body: Value) -> Result<Created<T>> {
+        let what = format!("POST /{}", segments.join("/"));
+        let (status, value) = self.call(Method::POST, segments, Some(body), None, &what).await?;
+        let object = decode(value, &what)?;
+        Ok(if status == StatusCode::CREATED { Created::New(object) } else { Created::Existing(object) })
+    }
+}
+
+fn decode<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::Protocol { what: what.to_owned(), reason: e.to_string() })
+}
+
+/// The cause chain of a transport error, without the URL (the caller names the server once).
+fn transport_reason(error: &reqwest::Error) -> String {
+    let mut reason = if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !reason.contains(&text) {
+            reason.push_str(": ");
+            reason.push_str(&text);
+        }
+        source = cause.source();
+    }
+    reason
+}

@@ -1,0 +1,39 @@
+//! `lanyard-client` talks to a Lanyard server: a typed client of the HTTP API ([`Client`]) and the SQL adapter
+//! ([`Session`]) that runs DeltaForge-dialect statements through it, the way `lanyard sql` does.
+//!
+//! Every statement maps to the calls of control-plane.md: `ALTER` reads the object first (`GET`, which resolves the
+//! name and gives its version), then sends the ordered actions in one `PUT` with `If-Match`; `IF EXISTS` turns a
+//! 404 into a clean no-op ([`Outcome::Skipped`]) and `IF NOT EXISTS` an existing object into
+//! [`Outcome::Unchanged`]. Results come back as [`StatementResult`]s: a message, and columns + rows of typed
+//! [`Cell`]s for statements that return data.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), lanyard_client::Error> {
+//! use lanyard_client::{Client, Session};
+//! use lanyard_core::SecretString;
+//!
+//! let client = Client::builder("http://127.0.0.1:7600").token(SecretString::new("lyd_…")).build()?;
+//! let mut session = Session::new(client);
+//! let statement = lanyard_sql::parse_one("SHOW CONNECTIONS").expect("valid SQL");
+//! let result = session.execute(&statement).await?;
+//! for row in &result.rows {
+//!     println!("{}", row[0]);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Secrets: the token and every secret literal (`SECRET '…'`, `SET SECRET '…'`, credential-storage options) are
+//! held as [`lanyard_core::SecretString`] and exposed only into the request body; no `Debug`, `Display` or error of
+//! this crate shows them. What it is not: it has no server code, does no printing, and holds no state but the
+//! session's current database (`USE`).
+
+mod adapter;
+mod error;
+mod http;
+mod result;
+pub mod wire;
+
+pub use adapter::{DEFAULT_DATABASE, ScriptEvent, ScriptSummary, Session};
+pub use error::{Error, ErrorCode, Problem, Result};
+pub use http::{AuditQuery, Client, ClientBuilder, Created};
+pub use result::{Cell, Outcome, StatementResult};
