@@ -241,7 +241,7 @@ pub(crate) async fn run_script(
 ) -> ScriptSummary {
     let summary = session
         .run_script(text, continue_on_error, |event| match event {
-            ScriptEvent::ParseError(error) => printer.parse_error(&error.render(origin)),
+            ScriptEvent::ParseError(error) => printer.parse_error(error, origin),
             ScriptEvent::Executed { index, span, statement, result } => match result {
                 Ok(result) => printer.result(result),
                 Err(error) => printer.error(text, origin, index, span, &statement.to_string(), error),
@@ -310,8 +310,19 @@ impl Printer {
         }
     }
 
-    fn parse_error(&self, rendered: &str) {
-        eprint!("{rendered}");
+    fn parse_error(&self, error: &lanyard_sql::ParseError, origin: &str) {
+        eprint!("{}", error.render(origin));
+        if self.format == Format::Json {
+            let location = error.location();
+            let line = serde_json::json!({
+                "statement": null,
+                "outcome": "error",
+                "error": { "code": "syntax", "message": error.message() },
+                "line": location.line,
+                "column": location.column,
+            });
+            self.out(&format!("{line}\n"));
+        }
     }
 
     fn error(&self, source: &str, origin: &str, index: usize, span: Span, statement: &str, error: &ClientError) {

@@ -1,0 +1,551 @@
+//! End to end: the real `lanyard sql` binary against a real `lanyard serve` process. Every example of the ALTER
+//! CONNECTION seed with its documented effect; every DeltaForge-dialect statement form of sql.md, with IF EXISTS on
+//! missing objects, IF NOT EXISTS on existing ones, and the error cases; the ways SQL comes in (inline, `-f`,
+//! stdin, the shell, `--embedded`) and the exit codes; snapshots of tables, JSON, CSV and errors with carets; and
+//! the canary: a distinctive secret used throughout is found in no output, no history line and no server log.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use lanyard_testsupport::{LanyardServer, TempDir};
+use serde_json::Value;
+
+const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
+
+/// The seed document, byte-identical to `shared/seeds/` (checked by `cargo xtask tidy`).
+const SEED: &str = include_str!("../../lanyard-sql/tests/seeds/deltaforge-alter-connection.txt");
+
+/// What one `lanyard sql` run printed.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The JSON lines of stdout.
+    fn json(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{self:?}")))
+            .collect()
+    }
+}
+
+/// A server, a home directory for the CLI (its history file), and everything the CLI printed, for the canary.
+struct Env {
+    server: LanyardServer,
+    home: TempDir,
+    printed: std::cell::RefCell<Vec<String>>,
+}
+
+impl Env {
+    fn start() -> Self {
+        let server = LanyardServer::start(Path::new(LANYARD), &["--log-level", "trace"]);
+        Self { server, home: TempDir::new("cli-home"), printed: Default::default() }
+    }
+
+    fn history(&self) -> PathBuf {
+        self.home.join("history")
+    }
+
+    /// `lanyard sql --server <url> <args…>` with the admin token in LANYARD_TOKEN, `stdin` piped in.
+    fn sql(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = Command::new(LANYARD);
+        command.arg("sql").arg("--server").arg(self.server.url()).args(args);
+        command.env("LANYARD_TOKEN", self.server.admin_token());
+        self.run(command, stdin)
+    }
+
+    fn run(&self, mut command: Command, stdin: Option<&str>) -> Run {
+        command
+            .env("HOME", self.home.path())
+            .env("LANYARD_HISTORY", self.history())
+            .env_remove("LANYARD_SERVER")
+            .env_remove("RUST_LOG")
+            .current_dir(self.home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run lanyard");
+        {
+            let mut pipe = child.stdin.take().unwrap();
+            if let Some(text) = stdin {
+                pipe.write_all(text.as_bytes()).unwrap();
+            }
+        }
+        let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+        let run = Run {
+            code: status.code().expect("exited"),
+            stdout: String::from_utf8(stdout).unwrap(),
+            stderr: String::from_utf8(stderr).unwrap(),
+        };
+        self.printed.borrow_mut().push(format!("{}\n{}", run.stdout, run.stderr));
+        run
+    }
+
+    /// Runs `sql` as JSON with --continue-on-error.
+    fn json(&self, sql: &str) -> (Run, Vec<Value>) {
+        let run = self.sql(&["--format", "json", "--continue-on-error", sql], None);
+        let lines = run.json();
+        (run, lines)
+    }
+
+    /// Runs one statement that must succeed; returns its JSON result.
+    fn ok(&self, sql: &str) -> Value {
+        let run = self.sql(&["--format", "json", sql], None);
+        assert_eq!(run.code, 0, "{sql}\n{run:?}");
+        run.json().pop().unwrap()
+    }
+
+    /// DESCRIBE … as a property → value map.
+    fn describe(&self, what: &str, name: &str) -> serde_json::Map<String, Value> {
+        let result = self.ok(&format!("DESCRIBE {what} {name}"));
+        result["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| (row["property"].as_str().unwrap().to_owned(), row["value"].clone()))
+            .collect()
+    }
+
+    /// Asserts that `canary` is nowhere: not in what the CLI printed, the history file, or the server's log.
+    fn assert_no_canary(&self, canary: &str) {
+        for (i, text) in self.printed.borrow().iter().enumerate() {
+            assert!(!text.contains(canary), "the canary is in the output of run {i}:\n{text}");
+        }
+        let history = std::fs::read_to_string(self.history()).unwrap_or_default();
+        assert!(!history.contains(canary), "the canary is in the history file:\n{history}");
+        let log = self.server.log();
+        assert!(!log.contains(canary), "the canary is in the server log");
+        assert!(log.contains("TRACE") || log.contains("DEBUG") || log.contains("INFO"), "the server logged nothing");
+    }
+}
+
+/// The example statements of the seed, in order, each with its leading comment.
+fn seed_examples() -> Vec<(String, String)> {
+    let examples = &SEED[SEED.find("-- Change host and enable SSL").expect("the seed's examples")..];
+    let mut out = Vec::new();
+    let mut comment = String::new();
+    let mut current = String::new();
+    for line in examples.lines() {
+        let line = line.trim();
+        if let Some(text) = line.strip_prefix("--") {
+            comment = text.trim().to_owned();
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if line.ends_with(';') {
+            out.push((comment.clone(), std::mem::take(&mut current)));
+        }
+    }
+    assert!(current.trim().is_empty(), "unterminated example: {current}");
+    out
+}
+
+#[test]
+fn the_seed_examples_have_their_documented_effect() {
+    let env = Env::start();
+    let canary = "canary-seed-7f3a9c";
+    let setup = format!(
+        "CREATE CREDENTIAL prod_pg_password TYPE = CREDENTIAL SECRET '{{\"username\":\"app\",\"password\":\"{canary}-1\"}}';
+         CREATE CREDENTIAL prod_pg_password_v2 TYPE = CREDENTIAL SECRET '{{\"username\":\"app\",\"password\":\"{canary}-2\"}}';
+         CREATE CREDENTIAL STORAGE prod_aws_sm_eu TYPE = MEMORY DESCRIPTION 'stands in for AWS in this build';
+         CREATE CONNECTION prod_pg TYPE = postgresql OPTIONS (host = 'old-db.example.com', port = '5432', database = 'app', sslmode = 'disable') CREDENTIAL = prod_pg_password;
+         CREATE CONNECTION raw_data_s3 TYPE = s3 OPTIONS (bucket = 'raw-data', region = 'eu-west-1');
+         CREATE CONNECTION old_name TYPE = rest OPTIONS (endpoint = 'http://127.0.0.1:9/');"
+    );
+    let run = env.sql(&[&setup], None);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let examples = seed_examples();
+    assert_eq!(examples.len(), 5, "the seed has five examples: {examples:?}");
+    let pg_id = env.describe("CONNECTION", "prod_pg")["id"].clone();
+    let old_id = env.describe("CONNECTION", "old_name")["id"].clone();
+
+    // 1. SET OPTIONS replaces the whole map: `sslmode` is gone, the four keys are there in written order.
+    let (comment, sql) = &examples[0];
+    assert!(comment.contains("replaces options map"), "{comment}");
+    let before = env.describe("CONNECTION", "prod_pg")["version"].as_i64().unwrap();
+    assert_eq!(env.ok(sql)["outcome"], "ok");
+    let pg = env.describe("CONNECTION", "prod_pg");
+    assert_eq!(pg["options"], "host=new-db.example.com, port=5432, database=app, ssl_enabled=true");
+    assert_eq!(pg["version"].as_i64().unwrap(), before + 1);
+    // ALTER never probes.
+    assert_eq!(pg["status"], "untested");
+
+    // 2. SET CREDENTIAL stores the entry (by id: the name shown is resolved from it).
+    let (comment, sql) = &examples[1];
+    assert!(comment.contains("rotated credential"), "{comment}");
+    env.ok(sql);
+    assert_eq!(env.describe("CONNECTION", "prod_pg")["credential"], "prod_pg_password_v2");
+
+    // 3. SET CREDENTIAL STORAGE.
+    let (comment, sql) = &examples[2];
+    assert!(comment.contains("cloud-native auth backend"), "{comment}");
+    env.ok(sql);
+    assert_eq!(env.describe("CONNECTION", "raw_data_s3")["credential_storage"], "prod_aws_sm_eu");
+
+    // 4. RENAME keeps the id; the old name is gone and its entity_ref follows the new name.
+    let (comment, sql) = &examples[3];
+    assert!(comment.contains("Rename"), "{comment}");
+    env.ok(sql);
+    let renamed = env.describe("CONNECTION", "new_name");
+    assert_eq!(renamed["id"], old_id);
+    assert_eq!(renamed["entity_ref"], "con::new_name");
+    let missing = env.sql(&["DESCRIBE CONNECTION old_name"], None);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(missing.stderr.contains("connection \"old_name\" does not exist"), "{missing:?}");
+
+    // 5. The chain applies in order, atomically, under IF EXISTS; run again it is a clean no-op.
+    let (comment, sql) = &examples[4];
+    assert!(comment.contains("Chain"), "{comment}");
+    env.ok("ALTER CONNECTION prod_pg SET CREDENTIAL = prod_pg_password");
+    let result = env.ok(sql);
+    assert_eq!(result["outcome"], "ok");
+    assert!(result["message"].as_str().unwrap().contains("3 actions"), "{result}");
+    let v2 = env.describe("CONNECTION", "prod_pg_v2");
+    assert_eq!(v2["id"], pg_id);
+    assert_eq!(v2["credential"], "prod_pg_password_v2");
+    assert_eq!(v2["options"], "host=new-db.example.com, port=5432, database=app, ssl_enabled=true");
+    assert_eq!(v2["status"], "untested");
+    let again = env.sql(&["--format", "json", sql], None);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()[0]["outcome"], "skipped");
+    assert_eq!(again.json()[0]["message"], "connection \"prod_pg\" does not exist; nothing done");
+
+    // The adapter's calls, as the seed describes: a GET then a PUT with If-Match, one audit record per ALTER.
+    let audit = reqwest_audit(&env);
+    let alters = audit.iter().filter(|r| r["action"] == "connection.alter").count();
+    assert_eq!(alters, 6, "five examples and the reset in between: {audit:?}");
+    env.assert_no_canary(canary);
+}
+
+/// The audit log, read over HTTP with the admin token.
+fn reqwest_audit(env: &Env) -> Vec<Value> {
+    let url = format!("{}/audit?limit=1000", env.server.url());
+    let token = env.server.admin_token();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+        assert!(response.status().is_success(), "{response:?}");
+        response.json().await.unwrap()
+    })
+}
+
+/// One line per statement of a JSON run: `outcome | statement | message or error code + message`.
+fn transcript(lines: &[Value]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let outcome = l["outcome"].as_str().unwrap();
+            let tail = if outcome == "error" {
+                format!(
+                    "{}: {}",
+                    l["error"]["code"].as_str().unwrap_or("client"),
+                    l["error"]["message"].as_str().unwrap()
+                )
+            } else {
+                l["message"].as_str().unwrap().to_owned()
+            };
+            let statement = l["statement"].as_str().map_or_else(|| format!("(line {})", l["line"]), str::to_owned);
+            format!("{outcome:<9} | {statement} | {tail}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_deltaforge_statement_form_runs_with_its_documented_outcome() {
+    let env = Env::start();
+    let canary = "canary-forms-51d0e2";
+    let script = format!(
+        "
+-- credential storages
+CREATE CREDENTIAL STORAGE mem TYPE = MEMORY DESCRIPTION 'test store' OPTIONS (latency_ms = '0') ACTIVE;
+CREATE CREDENTIAL STORAGE IF NOT EXISTS mem TYPE = MEMORY;
+CREATE CREDENTIAL STORAGE mem TYPE = MEMORY;
+CREATE CREDENTIAL STORAGE sleepy TYPE = MEMORY INACTIVE;
+CREATE CREDENTIAL STORAGE keychain TYPE = OS_KEYCHAIN;
+CREATE CREDENTIAL STORAGE cloud TYPE = GCP OPTIONS (project_id = 'p');
+SHOW CREDENTIAL STORAGES;
+SHOW CREDENTIAL STORAGES LIKE 'ME';
+DESCRIBE CREDENTIAL STORAGE mem;
+DESCRIBE CREDENTIAL STORAGE 'local';
+DESCRIBE CREDENTIAL STORAGE IF EXISTS nowhere;
+TEST CREDENTIAL STORAGE local;
+TEST CREDENTIAL STORAGE IF EXISTS nowhere;
+TEST CREDENTIAL STORAGE nowhere;
+ALTER CREDENTIAL STORAGE mem SET DESCRIPTION 'renamed soon' SET OPTIONS (latency_ms = '1') INACTIVE ACTIVE RENAME TO mem2;
+ALTER CREDENTIAL STORAGE IF EXISTS nowhere SET DESCRIPTION 'x';
+ALTER CREDENTIAL STORAGE local RENAME TO elsewhere;
+-- vault entries, both nouns
+CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET '{canary}' DESCRIPTION 'app login' EXPIRES '2030-01-01';
+CREATE CREDENTIAL IF NOT EXISTS pg_login TYPE = CREDENTIAL SECRET '{canary}-other';
+CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET '{canary}';
+CREATE VAULT data_key TYPE = ENCRYPTION_KEY ALGORITHM 'AES-256-GCM' KEY_SIZE 256 GENERATE IN CREDENTIAL STORAGE mem2;
+CREATE VAULT linked TYPE = CREDENTIAL LINKED EXTERNAL SECRET 'team/db#password' IN CREDENTIAL STORAGE mem2;
+CREATE VAULT asleep TYPE = CREDENTIAL SECRET '{canary}' IN CREDENTIAL STORAGE sleepy;
+CREATE VAULT bad TYPE = CREDENTIAL GENERATE;
+SHOW VAULTS;
+SHOW CREDENTIALS LIKE 'LOG';
+DESCRIBE VAULT data_key;
+DESCRIBE CREDENTIAL IF EXISTS nothing;
+DESCRIBE CREDENTIAL nothing;
+ALTER VAULT data_key ROTATE SET DESCRIPTION 'rotated';
+ALTER CREDENTIAL pg_login SET SECRET '{canary}-2' SET EXPIRES '2031-06-30T12:00:00Z';
+ALTER CREDENTIAL pg_login ROTATE;
+ALTER VAULT data_key SET SECRET '{canary}';
+ALTER CREDENTIAL pg_login SET SECRET '***';
+ALTER CREDENTIAL IF EXISTS nothing ROTATE;
+ALTER CREDENTIAL linked RENAME TO linked2;
+-- connections
+CREATE CONNECTION prod_pg TYPE = postgresql DESCRIPTION 'main' OPTIONS (host = 'db.example.com', port = '5432') CREDENTIAL = pg_login MAX_CONNECTIONS = 10 TIMEOUT = 30;
+CREATE CONNECTION IF NOT EXISTS prod_pg TYPE postgresql OPTIONS ();
+CREATE CONNECTION prod_pg TYPE = postgresql OPTIONS ();
+CREATE CONNECTION lake TYPE = s3 OPTIONS (bucket = 'b') CREDENTIAL STORAGE = mem2;
+CREATE CONNECTION stream TYPE = kafka OPTIONS ();
+CREATE CONNECTION weird TYPE = carrier_pigeon OPTIONS ();
+CREATE CONNECTION leaky TYPE = postgresql OPTIONS (password = '{canary}');
+CREATE CONNECTION dangling TYPE = postgresql OPTIONS () CREDENTIAL = nothing;
+SHOW CONNECTIONS;
+SHOW CONNECTIONS LIKE 'PROD';
+DESCRIBE CONNECTION IF EXISTS nothing;
+ALTER CONNECTION prod_pg SET OPTION sslmode = 'require' UNSET OPTION port SET DESCRIPTION 'primary' SET MAX_CONNECTIONS = 20 SET TIMEOUT = 5;
+ALTER CONNECTION prod_pg UNSET OPTION port;
+ALTER CONNECTION prod_pg UNSET CREDENTIAL SET CREDENTIAL STORAGE = mem2 UNSET CREDENTIAL STORAGE SET CREDENTIAL = pg_login;
+ALTER CONNECTION prod_pg RENAME TO lake;
+ALTER CONNECTION IF EXISTS nothing RENAME TO something;
+ALTER CONNECTION nothing RENAME TO something;
+TEST CONNECTION stream;
+TEST CONNECTION nothing;
+-- drops
+DROP CREDENTIAL pg_login;
+DROP CREDENTIAL STORAGE mem2;
+DROP CREDENTIAL STORAGE local;
+DROP CONNECTION prod_pg;
+DROP CONNECTION IF EXISTS prod_pg;
+DROP CONNECTION prod_pg;
+DROP CREDENTIAL pg_login;
+DROP VAULT IF EXISTS pg_login;
+DROP VAULT data_key;
+DROP VAULT linked2;
+DROP CONNECTION lake;
+DROP CREDENTIAL STORAGE mem2;
+DROP CREDENTIAL STORAGE IF EXISTS mem2;
+SHOW CONNECTIONS;
+"
+    );
+    let (run, lines) = env.json(&script);
+    assert_eq!(run.code, 1, "statement errors make exit code 1:\n{}", run.stderr);
+    // Every statement ran (continue-on-error) and reported on its own line.
+    let statements = script.lines().filter(|l| l.ends_with(';')).count();
+    assert_eq!(lines.len(), statements, "{}", transcript(&lines));
+    let transcript = transcript(&lines).lines().map(|l| mask_volatile(l)).collect::<Vec<_>>().join("\n");
+    insta::assert_snapshot!("every_form", transcript);
+
+    // Effects the transcript cannot show.
+    let rows = |v: &Value| v["rows"].as_array().unwrap().clone();
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .find(|l| l["statement"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}"))
+    };
+    let show_storages = rows(at("SHOW CREDENTIAL STORAGES"));
+    assert!(show_storages.iter().any(|r| r["name"] == "local" && r["builtin"] == true));
+    let step_rows = rows(at("TEST CREDENTIAL STORAGE local"));
+    assert!(step_rows.len() >= 3 && step_rows.iter().all(|r| r["status"] == "ok"), "{step_rows:?}");
+    let described = rows(at("DESCRIBE VAULT data_key"));
+    let prop = |rows: &[Value], p: &str| rows.iter().find(|r| r["property"] == p).unwrap()["value"].clone();
+    assert_eq!(prop(&described, "key_size"), 256);
+    assert_eq!(prop(&described, "storage"), "mem2");
+    assert_eq!(prop(&described, "algorithm"), "AES-256-GCM");
+    env.assert_no_canary(canary);
+}
+
+/// Replaces what changes from run to run (timestamps, ids, scratch profile names, latencies) with placeholders.
+fn mask_volatile(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let rest: String = chars[i..].iter().take(36).collect();
+        if rest.len() == 36 && is_uuid(&rest) {
+            out.push_str("<uuid>");
+            i += 36;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    // `in N ms` latencies.
+    if let Some(at) = out.find(" in ")
+        && out[at + 4..].ends_with(" ms")
+        && out[at + 4..out.len() - 3].chars().all(|c| c.is_ascii_digit())
+    {
+        out.replace_range(at + 4..out.len() - 3, "N");
+    }
+    out
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() })
+}
+
+/// Replaces the values of `DESCRIBE`'s volatile properties (ids, timestamps) in `text` by placeholders.
+fn mask_described(env: &Env, what: &str, name: &str, text: &str) -> String {
+    let described = env.describe(what, name);
+    let mut text = text.to_owned();
+    for key in ["id", "created_at", "updated_at", "rotated_at", "last_tested_at"] {
+        if let Some(value) = described.get(key).and_then(Value::as_str) {
+            // Same width, so the table stays aligned.
+            let placeholder = format!("<{key}>");
+            text = text.replace(value, &format!("{placeholder:<width$}", width = value.chars().count()));
+        }
+    }
+    text
+}
+
+#[test]
+fn tables_json_csv_and_errors_with_carets_look_like_this() {
+    let env = Env::start();
+    let setup = "CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET 'canary-snap-0b1c' DESCRIPTION 'app login';
+        CREATE CONNECTION prod_pg TYPE = postgresql DESCRIPTION 'orders, \"main\"' OPTIONS (host = 'db.example.com', port = '5432', database = 'app') CREDENTIAL = pg_login TIMEOUT = 10;
+        CREATE CONNECTION lake TYPE = local OPTIONS (path = '/nonexistent/lake');";
+    assert_eq!(env.sql(&[setup], None).code, 0);
+
+    let table = env.sql(&["SHOW CONNECTIONS; DESCRIBE CONNECTION prod_pg"], None);
+    assert_eq!(table.code, 0, "{table:?}");
+    insta::assert_snapshot!("table", mask_described(&env, "CONNECTION", "prod_pg", &table.stdout));
+
+    let json = env.sql(&["--format", "json", "SHOW CONNECTIONS LIKE 'prod'; DROP CONNECTION IF EXISTS nothing"], None);
+    assert_eq!(json.code, 0, "{json:?}");
+    insta::assert_snapshot!("json", json.stdout);
+
+    let csv = env.sql(&["--format", "csv", "SHOW CONNECTIONS"], None);
+    assert_eq!(csv.code, 0, "{csv:?}");
+    insta::assert_snapshot!("csv", format!("--- stdout\n{}--- stderr\n{}", csv.stdout, csv.stderr));
+
+    // A script file whose third statement names a missing entry: the report points at the name, in the file.
+    let script = env.home.join("change.sql");
+    std::fs::write(
+        &script,
+        "-- move prod_pg to its new login\nSHOW CONNECTIONS;\nALTER CONNECTION prod_pg\n  SET CREDENTIAL = pg_login_v2\n  RENAME TO prod;\nDROP CONNECTION lake;\n",
+    )
+    .unwrap();
+    let failed = env.sql(&["-f", script.to_str().unwrap()], None);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    let stderr = failed.stderr.replace(script.to_str().unwrap(), "change.sql");
+    insta::assert_snapshot!("script_error", stderr);
+    // It stopped there: `lake` still exists, and prod_pg is unchanged.
+    assert_eq!(env.describe("CONNECTION", "lake")["name"], "lake");
+    assert_eq!(env.describe("CONNECTION", "prod_pg")["credential"], "pg_login");
+
+    // A syntax error: nothing of the script runs, and the caret points into the source.
+    let syntax = env.sql(&["DROP CONNECTION lake;\nALTER CONNECTION prod_pg SET CREDENTIAL = ;\n"], None);
+    assert_eq!(syntax.code, 1, "{syntax:?}");
+    insta::assert_snapshot!("syntax_error", syntax.stderr);
+    assert_eq!(env.describe("CONNECTION", "lake")["name"], "lake");
+
+    // A failed TEST prints its row and exits 4.
+    let test = env.sql(&["TEST CONNECTION lake"], None);
+    assert_eq!(test.code, 4, "{test:?}");
+    assert!(test.stdout.contains("| FAILED "), "{test:?}");
+    env.assert_no_canary("canary-snap-0b1c");
+}
+
+#[test]
+fn sql_comes_inline_from_files_stdin_and_the_shell_with_reliable_exit_codes() {
+    let env = Env::start();
+    let canary = "canary-modes-93e1d4";
+
+    // Standard input (piped), and `-f -`.
+    let piped = env.sql(&[], Some(&format!("CREATE CREDENTIAL c1 TYPE = CREDENTIAL SECRET '{canary}';\nSHOW VAULTS;")));
+    assert_eq!(piped.code, 0, "{piped:?}");
+    assert!(piped.stdout.contains("| c1 "), "{piped:?}");
+    let dash = env.sql(&["-f", "-", "--format", "csv", "--quiet"], Some("SHOW VAULTS"));
+    assert_eq!(dash.code, 0, "{dash:?}");
+    assert!(dash.stdout.starts_with("name,type,algorithm,storage"), "{dash:?}");
+
+    // --continue-on-error runs the rest and still exits 1.
+    let go_on = env.sql(
+        &["--continue-on-error", "DROP CONNECTION nothing; CREATE CONNECTION after TYPE = kafka OPTIONS ()"],
+        None,
+    );
+    assert_eq!(go_on.code, 1, "{go_on:?}");
+    assert!(go_on.stdout.contains("connection \"after\" created"), "{go_on:?}");
+    assert!(go_on.stderr.contains("1 of 2 statements failed"), "{go_on:?}");
+
+    // Exit codes: 2 for a bad command line, 3 for an unreachable server or a refused token.
+    let usage = env.sql(&["--format", "yaml", "SHOW VAULTS"], None);
+    assert_eq!(usage.code, 2, "{usage:?}");
+    let mut refused = Command::new(LANYARD);
+    refused.args(["sql", "--server", env.server.url(), "--token", "lyd_not_a_token", "SHOW VAULTS"]);
+    let refused = env.run(refused, None);
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(refused.stderr.contains("hint: pass --token"), "{refused:?}");
+    let port = lanyard_testsupport::free_port();
+    let mut unreachable = Command::new(LANYARD);
+    unreachable.args(["sql", "--server", &format!("http://127.0.0.1:{port}"), "--token", "x", "SHOW VAULTS"]);
+    let unreachable = env.run(unreachable, None);
+    assert_eq!(unreachable.code, 3, "{unreachable:?}");
+    assert!(unreachable.stderr.contains("cannot reach the Lanyard server"), "{unreachable:?}");
+    // LINK statements are valid SQL this server does not serve yet: a clear statement error.
+    let link = env.sql(&["SHOW LINKS"], None);
+    assert_eq!(link.code, 1, "{link:?}");
+    assert!(link.stderr.contains("SHOW LINKS is not served by this Control Plane yet"), "{link:?}");
+
+    // The shell: multi-line statements, USE, help, and a history file (mode 0600) that holds no secret.
+    let input = format!(
+        "help\nUSE analytics;\nCREATE CREDENTIAL c2\n  TYPE = CREDENTIAL\n  SECRET '{canary}-2';\nALTER CREDENTIAL c2 SET SECRET '{canary}-3' oops;\nSHOW VAULTS;\nquit\n"
+    );
+    let shell = env.sql(&["--interactive"], Some(&input));
+    assert_eq!(shell.code, 0, "{shell:?}");
+    assert!(shell.stdout.contains("Statements end with `;`"), "help: {shell:?}");
+    assert!(shell.stdout.contains("database is now \"analytics\""), "{shell:?}");
+    assert!(shell.stdout.contains("vault entry \"c2\" created"), "{shell:?}");
+    assert!(shell.stderr.contains("error: expected"), "the syntax error is reported: {shell:?}");
+    let history = std::fs::read_to_string(env.history()).unwrap();
+    assert!(history.contains("CREATE CREDENTIAL c2 TYPE = CREDENTIAL SECRET '***';"), "{history}");
+    assert!(history.contains("ALTER CREDENTIAL c2 SET SECRET '***' oops;"), "{history}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.history()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "history file mode");
+    }
+    // Recalling a redacted line is refused, not stored as the secret '***'.
+    let recalled = env.sql(&["ALTER CREDENTIAL c2 SET SECRET '***'"], None);
+    assert_eq!(recalled.code, 1, "{recalled:?}");
+    assert!(recalled.stderr.contains("that is a redaction"), "{recalled:?}");
+    env.assert_no_canary(canary);
+}
+
+#[test]
+fn embedded_mode_needs_no_server_and_keeps_its_data() {
+    let env = Env::start();
+    let data = TempDir::new("embedded");
+    let run = |sql: &str| {
+        let mut command = Command::new(LANYARD);
+        command.args(["sql", "--embedded", "--data-dir"]).arg(data.join("data")).args(["--format", "json", sql]);
+        command.env_remove("LANYARD_TOKEN").env_remove("LANYARD_ADMIN_TOKEN");
+        env.run(command, None)
+    };
+    let first = run(
+        "CREATE CREDENTIAL k TYPE = CREDENTIAL SECRET 'canary-embed-44'; CREATE CONNECTION here TYPE = local OPTIONS (path = '/') CREDENTIAL = k; TEST CONNECTION here",
+    );
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(first.json()[2]["outcome"], "passed", "{first:?}");
+    let second = run("SHOW CONNECTIONS");
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(second.json()[0]["rows"][0]["name"], "here");
+    assert_eq!(second.json()[0]["rows"][0]["status"], "ok");
+    // The data directory is a normal one: a server started on it sees the same catalog.
+    let admin = std::fs::read_to_string(data.join("data").join("admin.token")).unwrap();
+    assert!(admin.starts_with("lyd_"));
+    env.assert_no_canary("canary-embed-44");
+}
