@@ -45,7 +45,7 @@ pub use model::{
     EntryView, Material, NamedRef, NewBackend, NewConnection, NewEntry, ObjectKey, StorageTestOutcome, TestOutcome,
     TokenView,
 };
-pub use probe::{ConnectionProber, NoProber, ProbeResult};
+pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};
 
 /// The connection types Lanyard knows (sql.md); any other type is refused.
@@ -115,14 +115,14 @@ impl ControlPlane {
                 resolver,
                 data_dir,
                 env,
-                prober: Arc::new(NoProber),
+                prober: Arc::new(Connectors),
                 touched: std::sync::Mutex::default(),
             }),
         }
     }
 
-    /// The same Control Plane with `prober` running TEST CONNECTION (the default, [`NoProber`], reports that no
-    /// probe exists for the type in this build).
+    /// The same Control Plane with `prober` running TEST CONNECTION (the default, [`Connectors`], runs the real
+    /// probes of `lanyard-connectors`; [`NoProber`] reports that no probe exists for any type).
     pub fn with_prober(self, prober: Arc<dyn ConnectionProber>) -> Self {
         let inner = Inner {
             catalog: self.inner.catalog.clone(),

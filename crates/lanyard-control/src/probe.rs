@@ -1,26 +1,11 @@
-//! The hook TEST CONNECTION calls once the credential has been resolved fresh: `lanyard-connectors` plugs the real
-//! probes in; until then [`NoProber`] reports that no probe exists for the type.
+//! The hook TEST CONNECTION calls once the credential has been resolved fresh: [`Connectors`] (the default) runs
+//! `lanyard-connectors`' probe of the connection's type; [`NoProber`] reports that no probe exists for any type.
 
 use async_trait::async_trait;
 use lanyard_resolve::ResolvedConnection;
 
 /// What a probe found. A failure is a result, not an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeResult {
-    /// Whether the probe passed.
-    pub passed: bool,
-    /// The remote server's version, if it reports one.
-    pub server_version: Option<String>,
-    /// Why it failed; must hold no material.
-    pub error: Option<String>,
-}
-
-impl ProbeResult {
-    /// A failed probe.
-    pub fn failed(reason: impl Into<String>) -> Self {
-        Self { passed: false, server_version: None, error: Some(reason.into()) }
-    }
-}
+pub use lanyard_connectors::ProbeResult;
 
 /// Opens a real session for a resolved connection and runs the minimal probe of its type.
 #[async_trait]
@@ -29,7 +14,20 @@ pub trait ConnectionProber: Send + Sync + 'static {
     async fn probe(&self, connection: &ResolvedConnection) -> ProbeResult;
 }
 
-/// The prober of a build without connectors: every type fails with "no probe for type … in this build".
+/// The real probes of `lanyard-connectors` (postgresql, mysql, object stores, rest, git), bounded by each
+/// connection's timeout; types without a probe fail with "no probe for type … in this build".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connectors;
+
+#[async_trait]
+impl ConnectionProber for Connectors {
+    async fn probe(&self, connection: &ResolvedConnection) -> ProbeResult {
+        lanyard_connectors::probe(connection).await
+    }
+}
+
+/// A prober without connectors: every type fails with "no probe for type … in this build" (tests that must not
+/// reach the network install it with `ControlPlane::with_prober`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoProber;
 

@@ -294,12 +294,13 @@ async fn connections_routes_follow_the_seed() {
     let r = w.admin(Method::POST, "/connections", Some(json!({"name": "raw_s3", "type": "s3"}))).await;
     assert_eq!(r.code(), "already_exists");
 
-    // TEST CONNECTION records a result (no probes in this build: FAILED, not an error).
+    // TEST CONNECTION runs the real probe and records its result: the host does not resolve, so FAILED with the
+    // driver's reason, not an error.
     let r = w.admin(Method::POST, "/connections/prod_pg_v2/test", None).await;
     assert_eq!(r.status, StatusCode::OK);
     let result = r.json();
     assert_eq!(result["result"], "FAILED");
-    assert!(result["error"].as_str().unwrap().contains("no probe for type \"postgresql\""), "{result}");
+    assert!(result["error"].as_str().unwrap().starts_with("cannot connect to new-db.example.com:5432: "), "{result}");
     assert_eq!(result["connection"]["status"], "failed");
     assert_eq!(w.admin(Method::POST, "/connections/nope/test", None).await.code(), "not_found");
 

@@ -274,7 +274,9 @@ async fn authorization_denials(env: &Env) {
         assert_eq!(plane.list_backends(caller, None).await.unwrap().len(), 1);
         assert!(!plane.list_audit(caller, &AuditQuery::default()).await.unwrap().is_empty());
     }
-    let outcome = plane.test_connection(&operator, "c").await.unwrap();
+    // With NoProber installed the test reaches no network; the outcome proves the operator got past authorization.
+    let unprobed = plane.clone().with_prober(std::sync::Arc::new(lanyard_control::NoProber));
+    let outcome = unprobed.test_connection(&operator, "c").await.unwrap();
     assert!(!outcome.passed);
     assert_eq!(outcome.error.as_deref(), Some(r#"no probe for type "postgresql" in this build"#));
     assert_eq!(outcome.connection.status(), "failed");

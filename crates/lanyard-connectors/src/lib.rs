@@ -1,0 +1,163 @@
+//! `lanyard-connectors` opens real sessions to the systems connections describe: the probe TEST CONNECTION runs
+//! ([`probe`]), and connect helpers for programs that embed Lanyard ([`postgres_client`], [`mysql_conn`],
+//! [`object_store()`]), which resolve the credential fresh on every call (vault.md rule 6), so a rotation takes effect
+//! at the next connect.
+//!
+//! | type | driver | cargo feature | probe |
+//! |---|---|---|---|
+//! | `postgresql` | tokio-postgres, TLS through rustls | `postgresql` | `SELECT 1`, then `SHOW server_version` |
+//! | `mysql` | mysql_async, TLS through rustls | `mysql` | `SELECT 1`, then `SELECT VERSION()` |
+//! | `s3`, `gcs`, `azure_adls`, `local` | object_store | `object-store` | list at most one object under `path` |
+//! | `rest`, `git` | reqwest | `rest` | the configured request; `git`: an authenticated GET of `api_url` |
+//!
+//! Every other type (`sql_server`, `oracle`, `sftp`, `kafka`, …), and a type whose feature is off, fails with
+//! `no probe for type "kafka" in this build`. `docs/connectors.md` lists each type's options and credential shape.
+//!
+//! Rules every connector keeps:
+//!
+//! - **A failure is a result.** [`probe`] never panics and never returns an error: it returns a [`ProbeResult`] that
+//!   passed, or failed with a reason.
+//! - **Bounded.** Each probe and each helper's connect is bounded by the connection's timeout, else its
+//!   `connection_timeout` option (seconds), else [`DEFAULT_TIMEOUT`]; running out is `timed out after 10s`.
+//! - **No material in messages.** Reasons are built from the drivers' error kinds and messages, never from a
+//!   URL with userinfo, a request or a response body; as a last line of defence every occurrence of the credential's
+//!   text (the whole secret, each value of a JSON credential, their percent-encoded forms) is replaced by `***`.
+//! - **TLS is rustls** (ring provider), never the OS's OpenSSL. With `ssl_enabled = 'true'` a database session is
+//!   TLS or nothing.
+//!
+//! What it is not: it resolves nothing itself (that is `lanyard-resolve`), caches no credential and pools no session;
+//! it writes nothing to the catalog (the Control Plane records the probe's result) and knows nothing of SQL statements
+//! or the HTTP API.
+
+mod error;
+// With some probe families compiled out, some of the shared helpers go unused.
+#[cfg_attr(
+    not(all(feature = "postgresql", feature = "mysql", feature = "object-store", feature = "rest")),
+    allow(dead_code)
+)]
+mod target;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "object-store")]
+mod objects;
+#[cfg(feature = "postgresql")]
+mod postgres;
+#[cfg(feature = "rest")]
+mod rest;
+
+use std::time::Duration;
+
+use lanyard_resolve::ResolvedConnection;
+
+pub use error::{ConnectError, Result};
+
+#[cfg(feature = "mysql")]
+pub use mysql::{connect_mysql, mysql_conn};
+/// The MySQL driver, so that callers name the same version as the helpers return.
+#[cfg(feature = "mysql")]
+pub use mysql_async;
+/// The object store crate, so that callers name the same version as the helpers return.
+#[cfg(feature = "object-store")]
+pub use object_store as object_store_crate;
+#[cfg(feature = "object-store")]
+pub use objects::{connect_object_store, object_store};
+#[cfg(feature = "postgresql")]
+pub use postgres::{connect_postgres, postgres_client};
+/// The PostgreSQL driver, so that callers name the same version as the helpers return.
+#[cfg(feature = "postgresql")]
+pub use tokio_postgres;
+
+use target::Target;
+
+/// How long a probe or connect may take when neither the connection's timeout nor its `connection_timeout` option
+/// says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a probe found. A failure is a result, not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    /// Whether the probe passed.
+    pub passed: bool,
+    /// The remote server's version, if it reports one (`PostgreSQL 15.19`, the HTTP `Server` header).
+    pub server_version: Option<String>,
+    /// Why it failed; holds no material.
+    pub error: Option<String>,
+}
+
+impl ProbeResult {
+    /// A passed probe.
+    pub fn passed(server_version: Option<String>) -> Self {
+        Self { passed: true, server_version, error: None }
+    }
+
+    /// A failed probe.
+    pub fn failed(reason: impl Into<String>) -> Self {
+        Self { passed: false, server_version: None, error: Some(reason.into()) }
+    }
+}
+
+/// Opens a real session for `conn` (whose credential was just resolved) and runs the minimal probe of its type,
+/// within its timeout. Never panics, never fails: a failure is a [`ProbeResult`] with a reason free of material.
+pub async fn probe(conn: &ResolvedConnection) -> ProbeResult {
+    let result = match Target::of(conn) {
+        Ok(target) => {
+            let outcome = target.bounded(probe_target(&target)).await;
+            outcome.map_err(|error| target.scrub(&error.to_string()))
+        }
+        Err(error) => Err(target::Scrubber::of(&conn.auth).apply(&error.to_string())),
+    };
+    match result {
+        Ok(server_version) => {
+            tracing::debug!(connection = %conn.name(), server_version, "probe passed");
+            ProbeResult::passed(server_version)
+        }
+        Err(reason) => {
+            tracing::debug!(connection = %conn.name(), reason, "probe failed");
+            ProbeResult::failed(reason)
+        }
+    }
+}
+
+/// Runs the probe of `target`'s type; the server version on success.
+async fn probe_target(target: &Target<'_>) -> Result<Option<String>> {
+    match target.kind.as_str() {
+        #[cfg(feature = "postgresql")]
+        "postgresql" => postgres::probe(target).await,
+        #[cfg(feature = "mysql")]
+        "mysql" => mysql::probe(target).await,
+        #[cfg(feature = "object-store")]
+        "s3" | "gcs" | "azure_adls" | "local" => objects::probe(target).await,
+        #[cfg(feature = "rest")]
+        "rest" => rest::probe_rest(target).await,
+        #[cfg(feature = "rest")]
+        "git" => rest::probe_git(target).await,
+        _ => Err(ConnectError::Unsupported(target.stored_kind.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lanyard_resolve::Auth;
+
+    use crate::target::tests::target;
+
+    #[tokio::test]
+    async fn types_without_a_probe_in_this_build_say_so() {
+        let families = [
+            ("postgresql", cfg!(feature = "postgresql")),
+            ("mysql", cfg!(feature = "mysql")),
+            ("s3", cfg!(feature = "object-store")),
+            ("local", cfg!(feature = "object-store")),
+            ("rest", cfg!(feature = "rest")),
+            ("git", cfg!(feature = "rest")),
+            ("kafka", false),
+            ("Kafka", false),
+        ];
+        let auth = Auth::None;
+        for (kind, _) in families.into_iter().filter(|(_, compiled_in)| !compiled_in) {
+            let error = super::probe_target(&target(kind, &[], &auth, 1)).await.err().unwrap();
+            assert_eq!(error.to_string(), format!("no probe for type {kind:?} in this build"));
+        }
+    }
+}

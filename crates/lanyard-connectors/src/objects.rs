@@ -1,0 +1,257 @@
+//! `s3`, `gcs`, `azure_adls` and `local`: the `object_store` crate (its own HTTP client: reqwest with rustls and ring;
+//! no cloud SDK).
+//!
+//! The store a helper returns is rooted at the connection's `path` option (a [`PrefixStore`]), so callers address
+//! objects relative to it; the probe lists at most one object there.
+
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use lanyard_resolve::{Auth, ConnectionRef, ResolvedConnection, Resolver};
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+
+use crate::target::{Credential, Fields, Target, chain, invalid};
+use crate::{ConnectError, Result};
+
+/// The types this module opens.
+const KINDS: &[&str] = &["s3", "gcs", "azure_adls", "local"];
+
+/// Resolves `conn` fresh and builds its object store, rooted at its `path` option. Credentials are read once, now:
+/// build a new store to pick up a rotation.
+pub async fn object_store(resolver: &Resolver, conn: impl Into<ConnectionRef>) -> Result<Arc<dyn ObjectStore>> {
+    let resolved = resolver.resolve(conn).await?;
+    connect_object_store(&resolved).await
+}
+
+/// Builds the object store of a connection whose credential was just resolved, rooted at its `path` option.
+pub async fn connect_object_store(conn: &ResolvedConnection) -> Result<Arc<dyn ObjectStore>> {
+    let target = Target::of(conn)?;
+    target.expect(KINDS, "an object store type (s3, gcs, azure_adls, local)")?;
+    target.bounded(build(&target)).await
+}
+
+/// Lists at most one object under the configured path: an empty bucket passes, a missing one fails with the
+/// store's reason.
+pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
+    let store = build(target).await?;
+    let mut listing = store.list(None);
+    match listing.next().await {
+        None | Some(Ok(_)) => Ok(None),
+        Some(Err(error)) => Err(target.remote(format_args!("listing failed: {}", chain(&error)))),
+    }
+}
+
+async fn build(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
+    let store: Arc<dyn ObjectStore> = match target.kind.as_str() {
+        "s3" => Arc::new(s3(target)?.build().map_err(|error| target.remote(format_args!("s3: {}", chain(&error))))?),
+        "gcs" => Arc::new(gcs(target)?.build().map_err(|error| target.remote(format_args!("gcs: {}", chain(&error))))?),
+        "azure_adls" => Arc::new(
+            azure(target)?.build().map_err(|error| target.remote(format_args!("azure_adls: {}", chain(&error))))?,
+        ),
+        "local" => return local(target).await,
+        _ => return Err(ConnectError::Unsupported(target.stored_kind.clone())),
+    };
+    match target.get("path").map(|path| path.trim_matches('/')).filter(|path| !path.is_empty()) {
+        None => Ok(store),
+        Some(path) => {
+            let prefix = Path::parse(path).map_err(|_| invalid(r#"option "path" is not a valid object path"#))?;
+            Ok(Arc::new(PrefixStore::new(store, prefix)))
+        }
+    }
+}
+
+/// One attempt per request (a probe reports the first failure rather than retrying into its timeout), bounded by
+/// the target's timeout.
+fn retry(target: &Target<'_>) -> RetryConfig {
+    RetryConfig { backoff: BackoffConfig::default(), max_retries: 0, retry_timeout: target.timeout }
+}
+
+fn client_options(target: &Target<'_>) -> ClientOptions {
+    ClientOptions::new().with_timeout(target.timeout).with_connect_timeout(target.timeout)
+}
+
+/// The ambient identity's options as fields; `None` when it has none (use the provider's default chain).
+fn ambient_fields(credential: &Credential<'_>) -> Option<Fields> {
+    match credential {
+        Credential::Ambient(identity) => Some(Fields::of_ambient(identity)).filter(|fields| !fields.is_empty()),
+        _ => None,
+    }
+}
+
+/// Options: `bucket` (required), `region` (`us-east-1`), `endpoint` (`http://` allowed), `virtual_hosted_style_request`
+/// (`'false'`: path-style, what emulators such as moto expect), `path`. Credential: JSON `access_key_id`,
+/// `secret_access_key`, `session_token`; or the storage's ambient keys; or none (unsigned requests).
+fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
+    let bucket = target.required("bucket")?;
+    let credential = target.credential()?;
+    let default_chain = matches!(credential, Credential::Ambient(_)) && ambient_fields(&credential).is_none();
+    let mut builder = if default_chain { AmazonS3Builder::from_env() } else { AmazonS3Builder::new() };
+    builder = builder
+        .with_bucket_name(bucket)
+        .with_region(target.get("region").unwrap_or("us-east-1"))
+        .with_virtual_hosted_style_request(target.flag("virtual_hosted_style_request", false)?)
+        .with_retry(retry(target));
+    let mut client = client_options(target);
+    if let Some(endpoint) = target.get("endpoint") {
+        builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+        client = client.with_allow_http(endpoint.starts_with("http://"));
+    }
+    builder = builder.with_client_options(client);
+    let fields = match credential {
+        Credential::Fields(fields) => Some(fields),
+        Credential::Ambient(_) => ambient_fields(&credential),
+        Credential::Text(_) => {
+            return Err(invalid(
+                r#"an s3 credential must be a JSON object with "access_key_id" and "secret_access_key""#,
+            ));
+        }
+        Credential::None => {
+            builder = builder.with_skip_signature(true);
+            None
+        }
+    };
+    if let Some(fields) = fields {
+        let access = fields.get(&["access_key_id", "aws_access_key_id"]);
+        let secret = fields.get(&["secret_access_key", "aws_secret_access_key"]);
+        let (Some(access), Some(secret)) = (access, secret) else {
+            return Err(invalid(r#"an s3 credential needs both "access_key_id" and "secret_access_key""#));
+        };
+        builder = builder.with_access_key_id(access.expose_secret()).with_secret_access_key(secret.expose_secret());
+        if let Some(token) = fields.get(&["session_token", "aws_session_token", "token"]) {
+            builder = builder.with_token(token.expose_secret());
+        }
+    }
+    Ok(builder)
+}
+
+/// Options: `bucket` (required), `path`. Credential: the service-account key JSON; or the storage's ambient
+/// `service_account_key`; or none (unsigned requests).
+fn gcs(target: &Target<'_>) -> Result<GoogleCloudStorageBuilder> {
+    let bucket = target.required("bucket")?;
+    let credential = target.credential()?;
+    let mut builder = match (&credential, target.auth) {
+        (Credential::Fields(_) | Credential::Text(_), Auth::Secret(value)) => {
+            let key =
+                std::str::from_utf8(value.expose_bytes()).map_err(|_| invalid("the credential is not UTF-8 text"))?;
+            GoogleCloudStorageBuilder::new().with_service_account_key(key.trim())
+        }
+        (Credential::Ambient(_), _) => match ambient_fields(&credential) {
+            Some(fields) => match fields.get(&["service_account_key", "google_service_account_key"]) {
+                Some(key) => GoogleCloudStorageBuilder::new().with_service_account_key(key.expose_secret()),
+                None => GoogleCloudStorageBuilder::from_env(),
+            },
+            None => GoogleCloudStorageBuilder::from_env(),
+        },
+        _ => GoogleCloudStorageBuilder::new().with_skip_signature(true),
+    };
+    builder = builder.with_bucket_name(bucket).with_retry(retry(target)).with_client_options(client_options(target));
+    Ok(builder)
+}
+
+/// Options: `container` and `account_name` (required), `endpoint` (`http://` allowed), `path`. Credential: JSON
+/// `account_key`, or `sas_token`, or `client_id` + `client_secret` + `tenant_id`; or the storage's ambient keys; or
+/// none (unsigned requests).
+fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
+    let container = target.required("container")?;
+    let account = target.required("account_name")?;
+    let credential = target.credential()?;
+    let default_chain = matches!(credential, Credential::Ambient(_)) && ambient_fields(&credential).is_none();
+    let mut builder = if default_chain { MicrosoftAzureBuilder::from_env() } else { MicrosoftAzureBuilder::new() };
+    builder = builder.with_account(account).with_container_name(container).with_retry(retry(target));
+    let mut client = client_options(target);
+    if let Some(endpoint) = target.get("endpoint") {
+        builder = builder.with_endpoint(endpoint.to_owned()).with_allow_http(endpoint.starts_with("http://"));
+        client = client.with_allow_http(endpoint.starts_with("http://"));
+    }
+    builder = builder.with_client_options(client);
+    let fields = match credential {
+        Credential::Fields(fields) => Some(fields),
+        Credential::Ambient(_) => ambient_fields(&credential),
+        Credential::Text(_) => return Err(invalid(AZURE_SHAPE)),
+        Credential::None => {
+            builder = builder.with_skip_signature(true);
+            None
+        }
+    };
+    let Some(fields) = fields else { return Ok(builder) };
+    if let Some(key) = fields.get(&["account_key", "access_key", "azure_storage_account_key"]) {
+        return Ok(builder.with_access_key(key.expose_secret()));
+    }
+    if let Some(sas) = fields.get(&["sas_token", "azure_storage_sas_token"]) {
+        return Ok(builder.with_config(AzureConfigKey::SasKey, sas.expose_secret().trim_start_matches('?')));
+    }
+    let id = fields.get(&["client_id", "azure_client_id"]);
+    let secret = fields.get(&["client_secret", "azure_client_secret"]);
+    let tenant = fields.get(&["tenant_id", "azure_tenant_id"]);
+    match (id, secret, tenant) {
+        (Some(id), Some(secret), Some(tenant)) => Ok(builder.with_client_secret_authorization(
+            id.expose_secret(),
+            secret.expose_secret(),
+            tenant.expose_secret(),
+        )),
+        _ => Err(invalid(AZURE_SHAPE)),
+    }
+}
+
+const AZURE_SHAPE: &str = r#"an azure_adls credential must be a JSON object with "account_key", or "sas_token", or "client_id", "client_secret" and "tenant_id""#;
+
+/// Options: `path` (required): an existing directory, the root of the store. No credential.
+async fn local(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
+    let path = target.required("path")?;
+    match tokio::fs::metadata(path).await {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => return Err(target.remote(format_args!("local path {path:?} is not a directory"))),
+        Err(error) => {
+            return Err(target.remote(format_args!("local path {path:?} is not an existing directory: {error}")));
+        }
+    }
+    let store = LocalFileSystem::new_with_prefix(path)
+        .map_err(|error| target.remote(format_args!("local: {}", chain(&error))))?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::target::tests::{CANARY, secret, target};
+
+    #[tokio::test]
+    async fn failures_name_the_store_and_never_the_keys() {
+        // Azure account keys are base64: this one is "canary-account-key".
+        const KEY: &str = "Y2FuYXJ5LWFjY291bnQta2V5";
+        let s3 = secret(&format!(
+            r#"{{"access_key_id":"AKIA{CANARY}","secret_access_key":"{CANARY}","session_token":"t-{CANARY}"}}"#
+        ));
+        let sas = secret(&format!(r#"{{"sas_token":"?sv=2022-11-02&sig={CANARY}"}}"#));
+        let key = secret(&format!(r#"{{"account_key":"{KEY}"}}"#));
+        let azure = [("container", "c"), ("account_name", "acct"), ("endpoint", "http://127.0.0.1:1/acct")];
+        let cases = [
+            ("s3", &[("bucket", "b"), ("endpoint", "http://127.0.0.1:1"), ("path", "in/here")][..], &s3, CANARY),
+            ("azure_adls", &azure[..], &sas, CANARY),
+            ("azure_adls", &azure[..], &key, KEY),
+        ];
+        for (kind, options, auth, needle) in cases {
+            let target = target(kind, options, auth, 5);
+            let error = super::probe(&target).await.err().unwrap().to_string();
+            assert!(error.starts_with("listing failed: "), "{kind}: {error}");
+            assert!(!error.contains(needle) && !error.contains("canary"), "{kind}: {error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_of_the_wrong_shape_are_refused_without_quoting_them() {
+        let plain = secret(CANARY);
+        let s3 = target("s3", &[("bucket", "b")], &plain, 5);
+        let error = super::probe(&s3).await.err().unwrap().to_string();
+        assert_eq!(error, r#"an s3 credential must be a JSON object with "access_key_id" and "secret_access_key""#);
+        let gcs = target("gcs", &[("bucket", "b")], &plain, 5);
+        let error = super::probe(&gcs).await.err().unwrap().to_string();
+        assert!(error.starts_with("gcs: "), "{error}");
+        assert!(!error.contains(CANARY) && !error.contains("canary"), "{error}");
+    }
+}

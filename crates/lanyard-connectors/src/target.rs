@@ -1,0 +1,454 @@
+//! What every connector reads from a resolved connection: its type, options, credential and timeout, plus the
+//! [`Scrubber`] that keeps the credential's text out of every message.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Duration;
+
+use lanyard_core::{REDACTED, SecretString};
+use lanyard_resolve::{AmbientIdentity, Auth, ResolvedConnection};
+
+use crate::{ConnectError, DEFAULT_TIMEOUT, Result};
+
+/// Needles shorter than this are not scrubbed: replacing every `ab` in a message would garble it, and the drivers'
+/// own messages never quote a credential in the first place.
+const MIN_NEEDLE: usize = 4;
+
+/// A reason longer than this is cut (a store's error body can be long).
+const MAX_REASON: usize = 1000;
+
+/// JSON credential fields that name who connects rather than prove it: kept out of the scrubber so that
+/// `password authentication failed for user "app"` stays readable.
+const IDENTITY_FIELDS: &[&str] = &["username", "user"];
+
+/// A connection as the connectors see it.
+pub(crate) struct Target<'a> {
+    /// Its display name.
+    pub(crate) name: String,
+    /// Its type as stored (`PostgreSQL`, `KAFKA`), for messages.
+    pub(crate) stored_kind: String,
+    /// Its type, lower-case.
+    pub(crate) kind: String,
+    /// Its options, keys lower-case.
+    options: BTreeMap<String, String>,
+    /// The freshly resolved credential.
+    pub(crate) auth: &'a Auth,
+    /// The bound on the probe or connect.
+    pub(crate) timeout: Duration,
+    scrubber: Scrubber,
+}
+
+impl<'a> Target<'a> {
+    /// The target of a resolved connection; an invalid `connection_timeout` is an error.
+    pub(crate) fn of(conn: &'a ResolvedConnection) -> Result<Self> {
+        let options =
+            conn.options().iter().map(|(key, value)| (key.to_ascii_lowercase(), value.into_owned())).collect();
+        Self::new(&conn.name(), conn.connection_type(), options, &conn.auth, conn.timeout_seconds())
+    }
+
+    /// A target from its parts (unit tests build them directly).
+    pub(crate) fn new(
+        name: &str,
+        kind: &str,
+        options: BTreeMap<String, String>,
+        auth: &'a Auth,
+        timeout_seconds: Option<i64>,
+    ) -> Result<Self> {
+        let mut target = Self {
+            name: name.to_owned(),
+            stored_kind: kind.to_owned(),
+            kind: kind.to_ascii_lowercase(),
+            options,
+            auth,
+            timeout: DEFAULT_TIMEOUT,
+            scrubber: Scrubber::of(auth),
+        };
+        target.timeout = match timeout_seconds.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0) {
+            Some(seconds) => Duration::from_secs(seconds),
+            None => match target.get("connection_timeout") {
+                None => DEFAULT_TIMEOUT,
+                Some(text) => match text.parse::<f64>() {
+                    Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => {
+                        Duration::from_secs_f64(seconds)
+                    }
+                    _ => return Err(invalid(r#"option "connection_timeout" must be a positive number of seconds"#)),
+                },
+            },
+        };
+        Ok(target)
+    }
+
+    /// Fails with [`ConnectError::WrongType`] unless the type is one of `kinds`.
+    pub(crate) fn expect(&self, kinds: &[&str], expected: &'static str) -> Result<()> {
+        if kinds.contains(&self.kind.as_str()) {
+            Ok(())
+        } else {
+            Err(ConnectError::WrongType { connection: self.name.clone(), actual: self.stored_kind.clone(), expected })
+        }
+    }
+
+    /// Runs `future` within the timeout.
+    pub(crate) async fn bounded<T>(&self, future: impl Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.timeout, future).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnectError::Timeout(self.timeout)),
+        }
+    }
+
+    /// `text` with the credential's text replaced by `***`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        self.scrubber.apply(text)
+    }
+
+    /// A [`ConnectError::Remote`] from a driver's message, scrubbed.
+    pub(crate) fn remote(&self, message: impl Display) -> ConnectError {
+        ConnectError::Remote(self.scrub(&message.to_string()))
+    }
+
+    /// The value of option `key`; an empty value counts as absent.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(|value| value.trim()).filter(|value| !value.is_empty())
+    }
+
+    /// The value of the first of `keys` that is set.
+    pub(crate) fn get_any(&self, keys: &[&str]) -> Option<&str> {
+        keys.iter().find_map(|key| self.get(key))
+    }
+
+    /// The value of option `key`, which must be set.
+    pub(crate) fn required(&self, key: &str) -> Result<&str> {
+        self.get(key).ok_or_else(|| invalid(format!("option {key:?} is required for type {:?}", self.stored_kind)))
+    }
+
+    /// Option `key` as `'true'` or `'false'` (any case), `default` when unset.
+    pub(crate) fn flag(&self, key: &str, default: bool) -> Result<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+            Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(invalid(format!("option {key:?} must be 'true' or 'false'"))),
+        }
+    }
+
+    /// Option `key` as a number in `1..=u16::MAX`, `default` when unset.
+    pub(crate) fn number(&self, key: &str, default: u16) -> Result<u16> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(value) => match value.parse::<u16>() {
+                Ok(number) if number > 0 => Ok(number),
+                _ => Err(invalid(format!("option {key:?} must be a number from 1 to 65535"))),
+            },
+        }
+    }
+
+    /// The credential, parsed.
+    pub(crate) fn credential(&self) -> Result<Credential<'a>> {
+        match self.auth {
+            Auth::None => Ok(Credential::None),
+            Auth::Ambient(identity) => Ok(Credential::Ambient(identity)),
+            Auth::Secret(value) => {
+                let text = std::str::from_utf8(value.expose_bytes())
+                    .map_err(|_| invalid("the credential is not UTF-8 text"))?;
+                let trimmed = text.trim();
+                if trimmed.starts_with('{')
+                    && let Ok(serde_json::Value::Object(object)) = serde_json::from_str(trimmed)
+                {
+                    let fields = object
+                        .into_iter()
+                        .map(|(key, value)| {
+                            let text = match value {
+                                serde_json::Value::String(text) => text,
+                                other => other.to_string(),
+                            };
+                            (key, SecretString::new(text))
+                        })
+                        .collect();
+                    return Ok(Credential::Fields(Fields(fields)));
+                }
+                Ok(Credential::Text(SecretString::new(trimmed)))
+            }
+        }
+    }
+
+    /// Who connects to a database, and with which password: a JSON credential's `username` (or `user`) and
+    /// `password`; or a plain secret as the password, with the `username` (or `user`) option naming the user.
+    pub(crate) fn login(&self) -> Result<Login> {
+        let option_user = self.get_any(IDENTITY_FIELDS).map(str::to_owned);
+        let (user, password) = match self.credential()? {
+            Credential::Fields(fields) => (
+                fields.get(IDENTITY_FIELDS).map(|user| user.expose_secret().to_owned()).or(option_user),
+                fields.get(&["password"]).cloned(),
+            ),
+            Credential::Text(password) => (option_user, Some(password)),
+            Credential::None | Credential::Ambient(_) => (option_user, None),
+        };
+        let user = user.ok_or_else(|| {
+            invalid(r#"no user to connect as: set option "username", or use a JSON credential with a "username" field"#)
+        })?;
+        Ok(Login { user, password })
+    }
+}
+
+/// A connection's credential, parsed.
+pub(crate) enum Credential<'a> {
+    /// No credential.
+    None,
+    /// A secret that is not a JSON object (a password, a token), trimmed.
+    Text(SecretString),
+    /// A JSON object secret.
+    Fields(Fields),
+    /// The ambient identity of the connection's credential storage.
+    Ambient(&'a AmbientIdentity),
+}
+
+/// The fields of a JSON object credential: strings as their text, other values as JSON text.
+pub(crate) struct Fields(Vec<(String, SecretString)>);
+
+impl Fields {
+    /// The first of `names` present (names compare case-insensitively).
+    pub(crate) fn get(&self, names: &[&str]) -> Option<&SecretString> {
+        names
+            .iter()
+            .find_map(|name| self.0.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value))
+    }
+
+    /// Every field, in stored order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &SecretString)> {
+        self.0.iter().map(|(key, value)| (key.as_str(), value))
+    }
+
+    /// The options of an ambient identity, as fields.
+    pub(crate) fn of_ambient(identity: &AmbientIdentity) -> Self {
+        Self(identity.options.iter_exposed().map(|(key, value)| (key.to_owned(), SecretString::new(value))).collect())
+    }
+
+    /// Whether there are none.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A database login.
+pub(crate) struct Login {
+    /// The user name (not secret).
+    pub(crate) user: String,
+    /// The password, if any.
+    pub(crate) password: Option<SecretString>,
+}
+
+/// Replaces the credential's text in messages by `***`: the whole secret, each value of a JSON credential (but the
+/// user name), each secret option of an ambient identity, and the percent-encoded forms of all of these.
+pub(crate) struct Scrubber {
+    /// Longest first, so that a needle containing another is replaced whole.
+    needles: Vec<SecretString>,
+}
+
+impl Scrubber {
+    /// The scrubber of `auth`.
+    pub(crate) fn of(auth: &Auth) -> Self {
+        let mut scrubber = Self { needles: Vec::new() };
+        match auth {
+            Auth::None => {}
+            Auth::Secret(value) => {
+                if let Ok(text) = std::str::from_utf8(value.expose_bytes()) {
+                    scrubber.add(text);
+                    scrubber.add(text.trim());
+                    if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text.trim()) {
+                        for (key, value) in object {
+                            if IDENTITY_FIELDS.iter().any(|field| key.eq_ignore_ascii_case(field)) {
+                                continue;
+                            }
+                            match value {
+                                serde_json::Value::String(text) => scrubber.add(&text),
+                                other => scrubber.add(&other.to_string()),
+                            }
+                        }
+                    }
+                }
+            }
+            Auth::Ambient(identity) => {
+                for (_, value) in identity.options.iter() {
+                    if value.is_secret() {
+                        scrubber.add(value.expose());
+                    }
+                }
+            }
+        }
+        scrubber.needles.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
+        scrubber.needles.dedup_by(|a, b| a.expose_secret() == b.expose_secret());
+        scrubber
+    }
+
+    fn add(&mut self, text: &str) {
+        if text.chars().count() < MIN_NEEDLE {
+            return;
+        }
+        let encoded = percent_encode(text);
+        if encoded != text {
+            self.needles.push(SecretString::new(encoded));
+        }
+        self.needles.push(SecretString::new(text));
+    }
+
+    /// `text` with the userinfo and query of every URL and every needle replaced by `***`, cut to at most
+    /// [`MAX_REASON`] characters.
+    pub(crate) fn apply(&self, text: &str) -> String {
+        let mut out = redact_urls(text);
+        for needle in &self.needles {
+            if out.contains(needle.expose_secret()) {
+                out = out.replace(needle.expose_secret(), REDACTED);
+            }
+        }
+        if out.chars().count() > MAX_REASON {
+            out = out.chars().take(MAX_REASON).collect::<String>() + "…";
+        }
+        out
+    }
+}
+
+/// Hides the userinfo and the query of every URL in `text`: either may carry a credential (`https://u:pw@h/`, an
+/// Azure SAS `?sv=…&sig=…`).
+fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}'))
+            .unwrap_or(tail.len());
+        let (url, after) = tail.split_at(end);
+        let (authority, path) = url.split_at(url.find(['/', '?', '#']).unwrap_or(url.len()));
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str(REDACTED);
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        match path.find('?') {
+            Some(query) => {
+                out.push_str(&path[..=query]);
+                out.push_str(REDACTED);
+            }
+            None => out.push_str(path),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Percent-encodes every byte outside RFC 3986's unreserved set.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `error` and its causes on one line (`error connecting to server: Connection refused (os error 111)`); a cause
+/// its parent already prints is not repeated.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// A [`ConnectError::Invalid`].
+pub(crate) fn invalid(message: impl Into<String>) -> ConnectError {
+    ConnectError::Invalid(message.into())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use lanyard_resolve::SecretValue;
+
+    /// A canary secret: its text must never appear in a probe's reason.
+    pub(crate) const CANARY: &str = "canary-Zq7/x+K9@w#s3cr3t";
+
+    /// A secret credential holding `text`.
+    pub(crate) fn secret(text: &str) -> Auth {
+        Auth::Secret(SecretValue::from(SecretString::new(text)))
+    }
+
+    /// A target of `kind` with `options` and `auth`, timing out after `seconds`.
+    pub(crate) fn target<'a>(kind: &str, options: &[(&str, &str)], auth: &'a Auth, seconds: i64) -> Target<'a> {
+        let options = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Target::new("test", kind, options, auth, Some(seconds)).unwrap()
+    }
+
+    #[test]
+    fn the_scrubber_hides_the_secret_its_json_values_and_their_encodings() {
+        let auth = secret(&format!(r#"{{"username":"app","password":"{CANARY}","port":5}}"#));
+        let scrubber = Scrubber::of(&auth);
+        let message = format!("user app with {CANARY}, encoded sig={} failed", percent_encode(CANARY));
+        let scrubbed = scrubber.apply(&message);
+        assert_eq!(scrubbed, "user app with ***, encoded sig=*** failed");
+        // Short values are left alone; the user name is not a secret.
+        assert_eq!(scrubber.apply("port 5 for app"), "port 5 for app");
+
+        let plain = secret(&format!("  {CANARY}\n"));
+        assert_eq!(Scrubber::of(&plain).apply(&format!("[{CANARY}]")), "[***]");
+        assert_eq!(Scrubber::of(&Auth::None).apply("nothing to hide"), "nothing to hide");
+    }
+
+    #[test]
+    fn urls_lose_their_userinfo_and_query() {
+        let scrubber = Scrubber::of(&Auth::None);
+        assert_eq!(
+            scrubber.apply("GET https://u:pw@h.example/a/b?sv=1&sig=xyz failed, see http://h/doc."),
+            "GET https://***@h.example/a/b?*** failed, see http://h/doc."
+        );
+        assert_eq!(scrubber.apply("(\"http://h:1/x?y\")"), "(\"http://h:1/x?***\")");
+        assert_eq!(scrubber.apply("no url here"), "no url here");
+    }
+
+    #[test]
+    fn long_reasons_are_cut() {
+        let long = "x".repeat(5000);
+        assert_eq!(Scrubber::of(&Auth::None).apply(&long).chars().count(), MAX_REASON + 1);
+    }
+
+    #[test]
+    fn logins_come_from_json_or_from_a_plain_password_and_the_username_option() {
+        let auth = secret(r#"{"user":"app","password":"pw"}"#);
+        let login = target("postgresql", &[], &auth, 1).login().unwrap();
+        assert_eq!((login.user.as_str(), login.password.unwrap().expose_secret()), ("app", "pw"));
+
+        let auth = secret("just-a-password\n");
+        let login = target("mysql", &[("username", "root")], &auth, 1).login().unwrap();
+        assert_eq!((login.user.as_str(), login.password.unwrap().expose_secret()), ("root", "just-a-password"));
+
+        let auth = Auth::None;
+        let error = target("mysql", &[], &auth, 1).login().err().unwrap();
+        assert!(error.to_string().starts_with("no user to connect as"), "{error}");
+    }
+
+    #[test]
+    fn the_timeout_comes_from_the_connection_then_the_option_then_the_default() {
+        let auth = Auth::None;
+        let options = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let of = |pairs: &[(&str, &str)], seconds| Target::new("t", "rest", options(pairs), &auth, seconds);
+        assert_eq!(of(&[("connection_timeout", "3")], Some(7)).unwrap().timeout, Duration::from_secs(7));
+        assert_eq!(of(&[("connection_timeout", "3")], None).unwrap().timeout, Duration::from_secs(3));
+        assert_eq!(of(&[], Some(0)).unwrap().timeout, DEFAULT_TIMEOUT);
+        let error = of(&[("connection_timeout", "soon")], None).err().unwrap();
+        assert_eq!(error.to_string(), r#"option "connection_timeout" must be a positive number of seconds"#);
+    }
+}

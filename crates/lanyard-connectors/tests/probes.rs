@@ -1,0 +1,463 @@
+//! The probes and connect helpers against real systems on 127.0.0.1: PostgreSQL (5432, user `postgres`), MariaDB
+//! (3306, `root` without a password), HTTP servers and an S3-shaped listing served by the test itself, and local
+//! directories. Connections are resolved the way TEST CONNECTION resolves them: through a `Resolver` over a
+//! `StaticCatalog`, with the credential in a memory backend. A database that is not running fails these tests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
+use lanyard_connectors::{ConnectError, ProbeResult};
+use lanyard_core::{ConnectionId, Name, SecretString};
+use lanyard_resolve::{Resolver, SecretValue, StaticCatalog};
+use lanyard_vault::{Profile, Registry};
+
+// Link the memory backend so that it registers itself.
+use lanyard_vault_memory as _;
+
+const CANARY: &str = "canary-9fQ2/probe+secret";
+
+/// A catalog with one memory backend; every connection gets its own entry in it.
+struct World {
+    catalog: Arc<StaticCatalog>,
+    resolver: Resolver,
+    backend: Backend,
+}
+
+impl World {
+    fn new() -> Self {
+        let store = format!("connectors-{}", ConnectionId::new_random());
+        let backend = Backend {
+            meta: Meta::new(),
+            name: name("test_store"),
+            backend_type: "memory".to_owned(),
+            description: None,
+            config: object(&[("store", &store)]),
+            active: true,
+        };
+        let catalog = Arc::new(StaticCatalog::new());
+        catalog.put_backend(backend.clone());
+        let resolver = Resolver::builder(catalog.clone(), Registry::global().expect("registry")).build();
+        Self { catalog, resolver, backend }
+    }
+
+    /// Adds a connection of `kind` with `options` and, if given, a credential holding `secret`.
+    async fn connection(&self, kind: &str, options: &[(&str, &str)], secret: Option<&str>) -> ConnectionId {
+        let mut connection = Connection {
+            meta: Meta::new(),
+            name: name(&format!("c_{}", ConnectionId::new_random())),
+            connection_type: kind.to_owned(),
+            description: None,
+            options: object(options),
+            credential_id: None,
+            credential_storage_id: None,
+            max_connections: None,
+            timeout_seconds: None,
+            last_test: None,
+        };
+        if let Some(secret) = secret {
+            let entry = VaultEntry {
+                meta: Meta::new(),
+                name: name(&format!("e_{}", connection.meta.id)),
+                entry_type: "CREDENTIAL".to_owned(),
+                algorithm: None,
+                key_size: None,
+                current_version: 1,
+                storage_backend_id: self.backend.meta.id,
+                external_secret_name: None,
+                owner_link_id: None,
+                description: None,
+                expires_at: None,
+                rotated_at: None,
+            };
+            let backend = self.resolver.backend(&self.backend).await.expect("the memory backend builds");
+            let value = SecretValue::from(SecretString::new(secret));
+            backend.put(&Profile::Entry(entry.meta.id), &value).await.expect("material written");
+            connection.credential_id = Some(entry.meta.id);
+            self.catalog.put_entry(entry);
+        }
+        let id = connection.meta.id;
+        self.catalog.put_connection(connection);
+        id
+    }
+
+    /// Adds a connection and probes it, as TEST CONNECTION does.
+    async fn probe(&self, kind: &str, options: &[(&str, &str)], secret: Option<&str>) -> ProbeResult {
+        let id = self.connection(kind, options, secret).await;
+        let resolved = self.resolver.resolve(id).await.expect("resolves");
+        let result = lanyard_connectors::probe(&resolved).await;
+        if let Some(error) = &result.error {
+            assert!(!error.contains(CANARY), "the reason leaks the canary: {error}");
+        }
+        result
+    }
+}
+
+fn name(text: &str) -> Name {
+    Name::new(text).unwrap()
+}
+
+fn object(pairs: &[(&str, &str)]) -> JsonObject {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
+}
+
+fn failed(result: &ProbeResult) -> &str {
+    assert!(!result.passed, "expected a failure, got {result:?}");
+    result.error.as_deref().expect("a failure has a reason")
+}
+
+#[track_caller]
+fn assert_passed(result: &ProbeResult) {
+    assert!(result.passed, "expected a pass, got {result:?}");
+    assert_eq!(result.error, None);
+}
+
+/// Serves `router` on a free port of 127.0.0.1; its base URL.
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// local
+
+#[tokio::test]
+async fn local_passes_on_an_existing_directory_and_fails_on_a_missing_one() {
+    let world = World::new();
+    let dir = std::env::temp_dir().join(format!("lanyard-connectors-{}", ConnectionId::new_random()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/a.txt"), b"a").unwrap();
+    let path = dir.to_str().unwrap();
+    assert_passed(&world.probe("local", &[("path", path)], None).await);
+    // An empty directory passes too.
+    assert_passed(&world.probe("LOCAL", &[("path", dir.join("sub/").to_str().unwrap())], None).await);
+
+    let missing = dir.join("missing");
+    let result = world.probe("local", &[("path", missing.to_str().unwrap())], None).await;
+    let reason = failed(&result);
+    assert!(
+        reason.starts_with(&format!("local path {:?} is not an existing directory: ", missing.to_str().unwrap())),
+        "{reason}"
+    );
+    let file = world.probe("local", &[("path", dir.join("sub/a.txt").to_str().unwrap())], None).await;
+    assert!(failed(&file).ends_with("is not a directory"), "{file:?}");
+    assert_eq!(failed(&world.probe("local", &[], None).await), r#"option "path" is required for type "local""#);
+
+    // The helper returns a store rooted at the path.
+    let id = world.connection("local", &[("path", path)], None).await;
+    let store = lanyard_connectors::object_store(&world.resolver, id).await.unwrap();
+    use lanyard_connectors::object_store_crate::ObjectStoreExt as _;
+    let meta = store.head(&"sub/a.txt".into()).await.unwrap();
+    assert_eq!(meta.size, 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// rest and git
+
+const TOKEN: &str = "canary-9fQ2/probe+secret";
+
+/// An API that wants `Bearer <TOKEN>` on `/health`, POST on `/submit` (201), `X-Api-Key` + `X-Tenant` on
+/// `/headers`; its 401 echoes the Authorization header in the body, as careless servers do.
+fn api() -> Router {
+    async fn health(headers: HeaderMap) -> impl IntoResponse {
+        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        if auth == format!("Bearer {TOKEN}") {
+            ([(header::SERVER, "test-api/1.2")], "ok").into_response()
+        } else {
+            (StatusCode::UNAUTHORIZED, format!("bad credentials: {auth}")).into_response()
+        }
+    }
+    async fn submit() -> impl IntoResponse {
+        StatusCode::CREATED
+    }
+    async fn with_headers(headers: HeaderMap) -> StatusCode {
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        if get("x-api-key").as_deref() == Some(TOKEN) && get("x-tenant").as_deref() == Some("acme") {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        }
+    }
+    Router::new()
+        .route("/health", get(health))
+        .route("/submit", post(submit))
+        .route("/headers", get(with_headers))
+        .route("/api/user", get(health))
+}
+
+#[tokio::test]
+async fn rest_checks_method_expected_status_and_credentials() {
+    let world = World::new();
+    let base = serve(api()).await;
+    let health = format!("{base}/health");
+
+    // A plain credential is a bearer token; the Server header is the version.
+    let ok = world.probe("rest", &[("endpoint", &health)], Some(TOKEN)).await;
+    assert_passed(&ok);
+    assert_eq!(ok.server_version.as_deref(), Some("test-api/1.2"));
+
+    // A wrong token: the status is the reason, and the body (echoing the header) is never read.
+    let wrong = world.probe("rest", &[("endpoint", &health)], Some("canary-wrong")).await;
+    assert_eq!(failed(&wrong), "expected status 200, got 401");
+    let none = world.probe("REST", &[("endpoint", &health)], None).await;
+    assert_eq!(failed(&none), "expected status 200, got 401");
+
+    // Method and expected status.
+    let submit = format!("{base}/submit");
+    assert_passed(
+        &world.probe("rest", &[("endpoint", &submit), ("method", "post"), ("expected_status", "201")], None).await,
+    );
+    let get_on_post = world.probe("rest", &[("endpoint", &submit), ("expected_status", "201")], None).await;
+    assert_eq!(failed(&get_on_post), "expected status 201, got 405");
+    let wrong_status = world.probe("rest", &[("endpoint", &submit), ("method", "POST")], None).await;
+    assert_eq!(failed(&wrong_status), "expected status 200, got 201");
+
+    // A JSON credential is a set of headers.
+    let headers = format!("{base}/headers");
+    let json = format!(r#"{{"X-Api-Key": "{TOKEN}", "X-Tenant": "acme"}}"#);
+    assert_passed(&world.probe("rest", &[("endpoint", &headers)], Some(&json)).await);
+    let partial = format!(r#"{{"X-Api-Key": "{TOKEN}"}}"#);
+    assert_eq!(
+        failed(&world.probe("rest", &[("endpoint", &headers)], Some(&partial)).await),
+        "expected status 200, got 403"
+    );
+
+    // Nothing listening: the reason says so, without the URL.
+    let closed = world.probe("rest", &[("endpoint", "http://127.0.0.1:1/secret-path")], Some(TOKEN)).await;
+    let reason = failed(&closed);
+    assert!(!reason.contains("secret-path") && reason.contains("onnect"), "{reason}");
+    assert_eq!(
+        failed(&world.probe("rest", &[], Some(TOKEN)).await),
+        r#"option "endpoint" is required for type "rest""#
+    );
+}
+
+#[tokio::test]
+async fn git_is_an_authenticated_get_of_the_api_url() {
+    let world = World::new();
+    let base = serve(api()).await;
+    let user = format!("{base}/api/user");
+    assert_passed(&world.probe("git", &[("api_url", &user)], Some(TOKEN)).await);
+    let json = format!(r#"{{"token": "{TOKEN}"}}"#);
+    assert_passed(&world.probe("git", &[("api_url", &user)], Some(&json)).await);
+    assert_eq!(
+        failed(&world.probe("git", &[("api_url", &user)], Some("canary-bad")).await),
+        "expected a 2xx status, got 401"
+    );
+    let missing = format!("{base}/api/nope");
+    assert_eq!(
+        failed(&world.probe("git", &[("api_url", &missing)], Some(TOKEN)).await),
+        "expected a 2xx status, got 404"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_after_the_connection_timeout() {
+    let world = World::new();
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let endpoint = format!("http://{address}/");
+    let result = world.probe("rest", &[("endpoint", &endpoint), ("connection_timeout", "1")], Some(TOKEN)).await;
+    assert_eq!(failed(&result), "timed out after 1s");
+    let result = world
+        .probe(
+            "postgresql",
+            &[("host", "127.0.0.1"), ("port", &address.port().to_string()), ("connection_timeout", "1")],
+            Some(r#"{"username":"postgres"}"#),
+        )
+        .await;
+    assert_eq!(failed(&result), "timed out after 1s");
+    held.abort();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// s3, against an S3-shaped listing served here (moto and the real thing are tested elsewhere)
+
+/// Answers ListObjectsV2 path-style (`GET /{bucket}?list-type=2`): bucket `present` is empty and wants a request
+/// signed with access key `AKIDTEST`; any other bucket does not exist.
+fn s3_api() -> Router {
+    async fn list(
+        axum::extract::Path(bucket): axum::extract::Path<String>,
+        headers: HeaderMap,
+    ) -> axum::response::Response {
+        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if bucket != "present" {
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>";
+            return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/xml")], body).into_response();
+        }
+        if !auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
+            return StatusCode::FORBIDDEN.into_response();
+        }
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>present</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>";
+        ([(header::CONTENT_TYPE, "application/xml")], body).into_response()
+    }
+    Router::new().route("/{bucket}", get(list))
+}
+
+#[tokio::test]
+async fn s3_lists_path_style_at_an_http_endpoint() {
+    let world = World::new();
+    let endpoint = serve(s3_api()).await;
+    let keys = format!(r#"{{"access_key_id":"AKIDTEST","secret_access_key":"{CANARY}"}}"#);
+    assert_passed(
+        &world.probe("s3", &[("bucket", "present"), ("endpoint", &endpoint), ("path", "raw/")], Some(&keys)).await,
+    );
+    let missing = world.probe("s3", &[("bucket", "absent"), ("endpoint", &endpoint)], Some(&keys)).await;
+    let reason = failed(&missing);
+    assert!(reason.starts_with("listing failed: ") && reason.contains("NoSuchBucket"), "{reason}");
+    // Unsigned requests (no credential) are refused by this bucket.
+    let unsigned = world.probe("s3", &[("bucket", "present"), ("endpoint", &endpoint)], None).await;
+    assert!(failed(&unsigned).contains("403"), "{unsigned:?}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// postgresql (127.0.0.1:5432, trust authentication)
+
+const PG: &[(&str, &str)] = &[("host", "127.0.0.1"), ("port", "5432"), ("database", "postgres")];
+
+#[tokio::test]
+async fn postgresql_passes_with_the_server_version() {
+    let world = World::new();
+    let login = format!(r#"{{"username":"postgres","password":"{CANARY}"}}"#);
+    let result = world.probe("postgresql", PG, Some(&login)).await;
+    assert_passed(&result);
+    let version = result.server_version.unwrap();
+    assert!(version.starts_with("PostgreSQL 1"), "{version}");
+
+    // A plain secret is the password; the user comes from the options. Defaults: port 5432, database postgres.
+    let options = [("host", "127.0.0.1"), ("username", "postgres")];
+    assert_passed(&world.probe("PostgreSQL", &options, Some(CANARY)).await);
+    let no_user = world.probe("postgresql", PG, Some(CANARY)).await;
+    assert!(failed(&no_user).starts_with("no user to connect as"), "{no_user:?}");
+
+    // A database that does not exist: the server's reason.
+    let options = [("host", "127.0.0.1"), ("database", "no_such_db"), ("user", "postgres")];
+    let reason = world.probe("postgresql", &options, None).await;
+    assert!(failed(&reason).contains(r#"database "no_such_db" does not exist"#), "{reason:?}");
+}
+
+#[tokio::test]
+async fn postgresql_on_a_closed_port_fails_with_the_reason_not_a_timeout() {
+    let world = World::new();
+    let options = [("host", "127.0.0.1"), ("port", "1"), ("username", "postgres"), ("connection_timeout", "30")];
+    let started = Instant::now();
+    let result = world.probe("postgresql", &options, Some(CANARY)).await;
+    let reason = failed(&result);
+    assert!(reason.starts_with("cannot connect to 127.0.0.1:1: error connecting to server: "), "{reason}");
+    assert!(started.elapsed() < Duration::from_secs(30), "a refused connect is not waited out");
+}
+
+/// `ssl_enabled = 'true'` makes TLS required and verified: the built-in roots do not trust a local server's
+/// certificate (or the server has no TLS at all), so the probe fails at the handshake. When the server does offer
+/// TLS with a readable certificate for `localhost`, that certificate as `ssl_root_cert` makes it pass.
+#[tokio::test]
+async fn postgresql_with_ssl_enabled_requires_and_verifies_tls() {
+    let world = World::new();
+    let login = r#"{"username":"postgres"}"#;
+    let tls = [("host", "127.0.0.1"), ("ssl_enabled", "true")];
+    let result = world.probe("postgresql", &tls, Some(login)).await;
+    let reason = failed(&result);
+    assert!(reason.starts_with("cannot connect to 127.0.0.1:5432: error performing TLS handshake: "), "{reason}");
+
+    // What does the server offer?
+    let id = world.connection("postgresql", PG, Some(login)).await;
+    let client = lanyard_connectors::postgres_client(&world.resolver, id).await.expect("plain session");
+    let ssl = client.query_one("SHOW ssl", &[]).await.unwrap().get::<_, String>(0);
+    if ssl == "on" {
+        assert!(reason.contains("certificate"), "the handshake fails on the certificate: {reason}");
+        let cert = client.query_one("SHOW ssl_cert_file", &[]).await.unwrap().get::<_, String>(0);
+        if std::path::Path::new(&cert).is_absolute() && std::fs::read(&cert).is_ok() {
+            let trusted = [("host", "localhost"), ("ssl_enabled", "true"), ("ssl_root_cert", cert.as_str())];
+            let result = world.probe("postgresql", &trusted, Some(login)).await;
+            // A certificate issued for another name still fails, on the name.
+            if result.passed {
+                assert!(result.server_version.unwrap().starts_with("PostgreSQL"));
+            } else {
+                assert!(failed(&result).contains("NotValidForName"), "{result:?}");
+            }
+        }
+    } else {
+        assert!(reason.contains("server does not support TLS"), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn postgres_client_resolves_and_connects() {
+    let world = World::new();
+    let id = world.connection("postgresql", PG, Some(r#"{"user":"postgres"}"#)).await;
+    let client = lanyard_connectors::postgres_client(&world.resolver, id).await.unwrap();
+    let row = client.query_one("SELECT 40 + 2", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 42);
+
+    // The helpers refuse a connection of another type, and explain a missing one.
+    let rest = world.connection("rest", &[("endpoint", "http://127.0.0.1:1/")], None).await;
+    let error = lanyard_connectors::postgres_client(&world.resolver, rest).await.err().unwrap();
+    assert!(matches!(error, ConnectError::WrongType { .. }), "{error}");
+    assert!(error.to_string().ends_with(r#"has type "rest", not postgresql"#), "{error}");
+    let error = lanyard_connectors::postgres_client(&world.resolver, ConnectionId::new_random()).await.err().unwrap();
+    assert!(matches!(error, ConnectError::Resolve(_)), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// mysql (MariaDB at 127.0.0.1:3306, root without a password)
+
+const MARIADB: &[(&str, &str)] = &[("host", "127.0.0.1"), ("port", "3306")];
+
+#[tokio::test]
+async fn mysql_passes_against_mariadb_with_its_version() {
+    let world = World::new();
+    let result = world.probe("mysql", MARIADB, Some(r#"{"username":"root","password":""}"#)).await;
+    assert_passed(&result);
+    let version = result.server_version.unwrap();
+    assert!(version.starts_with("MariaDB ") && version.contains("MariaDB"), "{version}");
+
+    // No credential: the user from the options, no password.
+    assert_passed(&world.probe("MySQL", &[("host", "127.0.0.1"), ("user", "root")], None).await);
+
+    // A wrong password: the server's reason, never the password.
+    let wrong = format!(r#"{{"username":"root","password":"{CANARY}"}}"#);
+    let result = world.probe("mysql", MARIADB, Some(&wrong)).await;
+    assert!(failed(&result).contains("Access denied for user 'root'"), "{result:?}");
+
+    // Required TLS against a server without it fails.
+    let tls = [("host", "127.0.0.1"), ("user", "root"), ("ssl_enabled", "true")];
+    let result = world.probe("mysql", &tls, None).await;
+    assert!(failed(&result).starts_with("cannot connect to 127.0.0.1:3306: "), "{result:?}");
+}
+
+#[tokio::test]
+async fn mysql_conn_resolves_and_connects() {
+    use lanyard_connectors::mysql_async::prelude::Queryable as _;
+    let world = World::new();
+    let id = world.connection("mysql", &[("host", "127.0.0.1"), ("username", "root")], None).await;
+    let mut conn = lanyard_connectors::mysql_conn(&world.resolver, id).await.unwrap();
+    let answer: Option<i64> = conn.query_first("SELECT 40 + 2").await.unwrap();
+    assert_eq!(answer, Some(42));
+    conn.disconnect().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// types without a probe
+
+#[tokio::test]
+async fn types_without_a_probe_say_so() {
+    let world = World::new();
+    for kind in ["kafka", "sftp", "sql_server", "oracle", "KAFKA"] {
+        let result = world.probe(kind, &[("bootstrap_servers", "127.0.0.1:9092")], Some(CANARY)).await;
+        assert_eq!(failed(&result), format!("no probe for type {kind:?} in this build"));
+    }
+}
