@@ -45,7 +45,7 @@ pub(crate) enum Format {
 pub(crate) struct SqlArgs {
     /// SQL to run (one or more `;`-separated statements). Without it and without --file, SQL is read from
     /// standard input, or an interactive shell starts when standard input is a terminal.
-    #[arg(value_name = "SQL", conflicts_with = "file")]
+    #[arg(value_name = "SQL", conflicts_with = "file", allow_hyphen_values = true)]
     sql: Option<String>,
     /// Run the script in FILE (`-` for standard input).
     #[arg(short = 'f', long = "file", value_name = "FILE")]

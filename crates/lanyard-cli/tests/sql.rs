@@ -344,7 +344,7 @@ SHOW CONNECTIONS;
     // Every statement ran (continue-on-error) and reported on its own line.
     let statements = script.lines().filter(|l| l.ends_with(';')).count();
     assert_eq!(lines.len(), statements, "{}", transcript(&lines));
-    let transcript = transcript(&lines).lines().map(|l| mask_volatile(l)).collect::<Vec<_>>().join("\n");
+    let transcript = transcript(&lines).lines().map(mask_volatile).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!("every_form", transcript);
 
     // Effects the transcript cannot show.
@@ -352,7 +352,7 @@ SHOW CONNECTIONS;
     let at = |prefix: &str| {
         lines
             .iter()
-            .find(|l| l["statement"].as_str().unwrap().starts_with(prefix))
+            .find(|l| l["statement"].as_str().is_some_and(|s| s.starts_with(prefix)))
             .unwrap_or_else(|| panic!("{prefix}"))
     };
     let show_storages = rows(at("SHOW CREDENTIAL STORAGES"));
@@ -548,4 +548,50 @@ fn embedded_mode_needs_no_server_and_keeps_its_data() {
     let admin = std::fs::read_to_string(data.join("data").join("admin.token")).unwrap();
     assert!(admin.starts_with("lyd_"));
     env.assert_no_canary("canary-embed-44");
+}
+
+/// `docs/quickstart.sql`, as the README tells a newcomer to use it.
+const QUICKSTART: &str = include_str!("../../../docs/quickstart.sql");
+
+/// The quick start, run as written against a private PostgreSQL cluster with password logins (scram-sha-256): the
+/// SQL goes through `lanyard sql` piece by piece, the `-- $ psql … -c "…"` lines run on the cluster where they
+/// appear. Only the port is changed, to the private cluster's.
+#[test]
+fn the_quickstart_works_as_written() {
+    let env = Env::start();
+    let postgres = lanyard_testsupport::PrivatePostgres::start("quickstart-superuser");
+    let mut outcomes = Vec::new();
+    let mut pending = String::new();
+    let flush = |pending: &mut String, outcomes: &mut Vec<String>| {
+        if pending.trim().is_empty() {
+            return;
+        }
+        let sql = pending.replace("port = '5432'", &format!("port = '{}'", postgres.port()));
+        let run = env.sql(&["--format", "json", &sql], None);
+        assert!(run.code == 0 || run.code == 4, "{sql}\n{run:?}");
+        outcomes.extend(run.json().iter().map(|l| format!("{} {}", l["outcome"].as_str().unwrap(), l["statement"])));
+        pending.clear();
+    };
+    for line in QUICKSTART.lines() {
+        if let Some(command) = line.strip_prefix("-- $ ") {
+            flush(&mut pending, &mut outcomes);
+            let sql = command.split_once(" -c \"").map(|(_, rest)| rest.trim_end_matches('"')).expect("-c \"…\"");
+            postgres.execute_as_superuser(sql);
+        } else {
+            pending.push_str(line);
+            pending.push('\n');
+        }
+    }
+    flush(&mut pending, &mut outcomes);
+    let tests: Vec<&str> =
+        outcomes.iter().filter(|o| o.contains("TEST CONNECTION")).map(|o| o.split(' ').next().unwrap()).collect();
+    assert_eq!(tests, ["passed", "failed", "passed"], "{outcomes:#?}");
+    let described = env.describe("CONNECTION", "app_db");
+    assert_eq!(described["status"], "ok");
+    assert!(described["server_version"].as_str().unwrap().starts_with("PostgreSQL"), "{described:?}");
+    // The connection row was never altered: version 1 plus the three recorded tests.
+    assert_eq!(described["version"], 4, "{described:?}");
+    // The old password no longer logs in.
+    assert!(postgres.try_connect("app", "first-Passw0rd").is_err());
+    env.assert_no_canary("Passw0rd");
 }

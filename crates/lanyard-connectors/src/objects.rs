@@ -43,7 +43,25 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
     let mut listing = store.list(None);
     match listing.next().await {
         None | Some(Ok(_)) => Ok(None),
-        Some(Err(error)) => Err(target.remote(format_args!("listing failed: {}", chain(&error)))),
+        Some(Err(error)) => Err(target.remote(format_args!("listing failed: {}", without_xml_body(&chain(&error))))),
+    }
+}
+
+/// The store's reason without the XML error document some services append (S3's `<Error>` with request and host
+/// ids): its `Code` and `Message` are kept, the rest is noise in a one-line reason.
+fn without_xml_body(reason: &str) -> String {
+    let Some(start) = reason.find("<?xml").or_else(|| reason.find("<Error>")) else { return reason.to_owned() };
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let from = reason[start..].find(&open)? + start + open.len();
+        let to = reason[from..].find(&format!("</{name}>"))? + from;
+        Some(reason[from..to].trim().to_owned())
+    };
+    let head = reason[..start].trim_end().trim_end_matches(':').trim_end();
+    match (element("Code"), element("Message")) {
+        (Some(code), Some(message)) => format!("{head}: {code}: {message}"),
+        (Some(code), None) => format!("{head}: {code}"),
+        _ => head.to_owned(),
     }
 }
 
@@ -219,6 +237,18 @@ async fn local(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
 #[cfg(test)]
 mod tests {
     use crate::target::tests::{CANARY, secret, target};
+
+    #[test]
+    fn xml_error_documents_shrink_to_their_code_and_message() {
+        use super::without_xml_body;
+        let reason = "Client error with status 404 Not Found: <?xml version=\"1.0\"?>\n<Error><Code>NoSuchBucket</Code>\
+                      <Message>The specified bucket does not exist</Message><RequestId>r</RequestId></Error>";
+        assert_eq!(
+            without_xml_body(reason),
+            "Client error with status 404 Not Found: NoSuchBucket: The specified bucket does not exist"
+        );
+        assert_eq!(without_xml_body("plain reason"), "plain reason");
+    }
 
     #[tokio::test]
     async fn failures_name_the_store_and_never_the_keys() {
