@@ -1,15 +1,20 @@
 //! `cargo xtask ci` and `cargo xtask test`: the gate every change must pass.
 //!
 //! CI is a list of named [`Step`]s run in order; the first failure stops the run and is reported with the
-//! step's name. To add a step (for example starting the backend emulators before the test suite), add an
-//! entry to [`STEPS`] and a function for it.
+//! step's name. To add a step, add an entry to [`STEPS`] and a function for it.
+//!
+//! The test suite needs services around it ([`crate::services`]): the `services` step checks the machine
+//! (PostgreSQL server binaries, the machine's PostgreSQL and MariaDB), installs `cargo-nextest` and moto; the
+//! `test` step starts moto on a free port, runs the suite with `LANYARD_TEST_MOTO_URL` pointing at it, and
+//! kills moto afterwards, whether the tests passed or not.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use crate::cargo;
+use crate::services::{self, MOTO_URL_ENV, Moto};
 
 /// One named step of `cargo xtask ci`.
 pub struct Step {
@@ -24,7 +29,8 @@ pub const STEPS: &[Step] = &[
     Step { name: "fmt", run: fmt },
     Step { name: "clippy", run: clippy },
     Step { name: "tidy", run: tidy },
-    Step { name: "test", run: test },
+    Step { name: "services", run: services },
+    Step { name: "test", run: whole_suite },
     Step { name: "minimal-build", run: minimal_build },
     Step { name: "feature-sets", run: feature_sets },
 ];
@@ -73,16 +79,65 @@ pub fn tidy(root: &Path) -> Result<()> {
     bail!("{} tidy problem(s)", problems.len())
 }
 
-/// The whole test suite: every test with nextest, then the doc tests (which nextest does not run).
-///
-/// Installs `cargo-nextest` first if it is missing, so that a fresh machine works.
-pub fn test(root: &Path) -> Result<()> {
+/// `cargo xtask test [NEXTEST ARGS...]`: [`services()`], then the suite with moto around it ([`suite`]).
+pub fn test(root: &Path, nextest_args: &[String]) -> Result<()> {
+    services(root)?;
+    suite(root, nextest_args)
+}
+
+/// What the suite needs before it can run: the machine checks of [`services::preflight`], `cargo-nextest`
+/// (installed if missing, so that a fresh machine works) and moto in `target/moto-venv` ([`services::install_moto`]).
+pub fn services(root: &Path) -> Result<()> {
+    services::preflight()?;
     if !crate::cargo_succeeds(root, &["nextest", "--version"]) {
         println!("cargo-nextest is not installed; installing it");
         cargo(root, &["install", "cargo-nextest", "--locked"])?;
     }
-    cargo(root, &["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"])?;
-    cargo(root, &["test", "--workspace", "--all-features", "--doc"])
+    services::install_moto(root, &target_dir(root)?, true)?;
+    Ok(())
+}
+
+/// The whole suite: [`suite`] with no filter.
+fn whole_suite(root: &Path) -> Result<()> {
+    suite(root, &[])
+}
+
+/// Starts moto, runs `cargo nextest run --all-features` with `LANYARD_TEST_MOTO_URL` set, then stops moto.
+///
+/// With no `nextest_args` that is the whole workspace (`--workspace --no-fail-fast`) followed by the doc tests
+/// (which nextest does not run); otherwise the arguments go to nextest as they are (`-p lanyard-testsupport`,
+/// a test-name filter, …) and the doc tests are skipped. Expects [`services()`] to have run.
+pub fn suite(root: &Path, nextest_args: &[String]) -> Result<()> {
+    let target = target_dir(root)?;
+    let venv = services::install_moto(root, &target, false)?; // a no-op after `services`, unless the pins changed
+    let log = target.join("moto").join(format!("moto-server-{}.log", std::process::id()));
+    let moto = Moto::start(&venv, &log)?;
+    println!("moto: listening on {} (log: {})", moto.url(), log.display());
+
+    let mut args = vec!["nextest", "run", "--all-features"];
+    if nextest_args.is_empty() {
+        args.extend(["--workspace", "--no-fail-fast"]);
+    } else {
+        args.extend(nextest_args.iter().map(String::as_str));
+    }
+    let result = crate::cargo_with_env(root, &args, &[(MOTO_URL_ENV, moto.url())]);
+    drop(moto); // killed here, whatever the tests did (and by Drop on any early return)
+    match &result {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&log);
+        }
+        Err(_) => println!("moto's log (kept): {}", log.display()),
+    }
+    result?;
+    if nextest_args.is_empty() {
+        cargo(root, &["test", "--workspace", "--all-features", "--doc"])?;
+    }
+    Ok(())
+}
+
+/// Cargo's target directory (honours `CARGO_TARGET_DIR` and the config, as cargo does).
+fn target_dir(root: &Path) -> Result<PathBuf> {
+    Ok(crate::metadata(root)?.target_directory.into_std_path_buf())
 }
 
 /// The binary must still build with every optional feature (every plugin) turned off.

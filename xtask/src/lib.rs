@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod ci;
+pub mod services;
 pub mod tidy;
 
 use std::ffi::OsString;
@@ -34,10 +35,17 @@ fn cargo_program() -> OsString {
 
 /// Runs `cargo <args>` in `root`, echoing the command first, and fails if it does not exit successfully.
 pub fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    cargo_with_env(root, args, &[])
+}
+
+/// [`cargo`] with extra environment variables for the child (echoed with the command).
+pub fn cargo_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let shown = format!("cargo {}", args.join(" "));
-    println!("$ {shown}");
+    let vars: String = env.iter().map(|(key, value)| format!("{key}={value} ")).collect();
+    println!("$ {vars}{shown}");
     let status = Command::new(cargo_program())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("could not start `{shown}`"))?;

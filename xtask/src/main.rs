@@ -2,9 +2,10 @@
 //!
 //! Run it through the cargo alias in `.cargo/config.toml`, from anywhere in the repository:
 //!
-//! - `cargo xtask ci` — fmt check, clippy with warnings denied, tidy, the whole test suite, and a
-//!   `--no-default-features` build of the binary; stops at the first failing step;
-//! - `cargo xtask test` — the whole test suite only;
+//! - `cargo xtask ci` — fmt check, clippy with warnings denied, tidy, the test services (pre-flight, moto), the whole
+//!   test suite with moto running, and a `--no-default-features` build of the binary; stops at the first failing step;
+//! - `cargo xtask test [NEXTEST ARGS...]` — the test suite only, with moto started around it (arguments, if any,
+//!   go to `cargo nextest run` instead of `--workspace`, e.g. `cargo xtask test -p lanyard-testsupport`);
 //! - `cargo xtask tidy` — repository conventions (crate layering, crate docs, test attributes, manifests, seeds);
 //! - `cargo xtask bench [NAME...]` — benchmarks, recorded in `target/bench/results.json`.
 //!
@@ -28,10 +29,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Everything CI checks: fmt, clippy, tidy, tests, minimal build. Stops at the first failure.
+    /// Everything CI checks: fmt, clippy, tidy, services, tests, minimal build. Stops at the first failure.
     Ci,
-    /// The whole test suite (nextest, then doc tests).
-    Test,
+    /// The test suite with its services (moto) around it: nextest, then doc tests.
+    ///
+    /// Arguments, if any, go to `cargo nextest run` in place of `--workspace` (and the doc tests are skipped),
+    /// e.g. `cargo xtask test -p lanyard-testsupport` or `cargo xtask test -p lanyard-cli -- serve`.
+    Test {
+        /// Arguments for `cargo nextest run`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        nextest_args: Vec<String>,
+    },
     /// Repository conventions: crate layering, crate docs, test attributes, manifests, seed copies.
     Tidy,
     /// Runs benchmarks and writes their figures to target/bench/results.json.
@@ -55,7 +63,7 @@ fn run(cli: Cli) -> Result<()> {
     let root = xtask::workspace_root();
     match cli.command {
         Command::Ci => xtask::ci::ci(&root),
-        Command::Test => xtask::ci::test(&root),
+        Command::Test { nextest_args } => xtask::ci::test(&root, &nextest_args),
         Command::Tidy => xtask::ci::tidy(&root),
         Command::Bench { names } => xtask::bench::run(&root, &names),
     }

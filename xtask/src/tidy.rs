@@ -40,8 +40,18 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("lanyard-cli", &["lanyard-server", "lanyard-client", "lanyard-sql", "lanyard-vault", "lanyard-core", PLUGINS]),
 ];
 
-/// Workspace crates outside the layering table: tooling that no product crate may depend on.
-const UNLAYERED: &[&str] = &["xtask"];
+/// Workspace crates outside the layering table: tooling that no product crate may depend on, except a
+/// [`DEV_ONLY`] crate as a dev-dependency.
+const UNLAYERED: &[&str] = &["xtask", DEV_ONLY_TESTSUPPORT];
+
+/// The test-support crate: services and harnesses for tests (private PostgreSQL clusters, MariaDB users, moto,
+/// `lanyard serve` processes).
+const DEV_ONLY_TESTSUPPORT: &str = "lanyard-testsupport";
+
+/// Unlayered crates that any crate may use as a dev-dependency, and none as a normal or build dependency (nothing
+/// we ship links them). They depend on no workspace crate themselves: a crate that dev-depends on one of them
+/// would otherwise be built twice, and its types would not match.
+pub const DEV_ONLY: &[&str] = &[DEV_ONLY_TESTSUPPORT];
 
 /// Runs every tidy check on the workspace at `root` and returns all problems found (empty when tidy).
 pub fn check(root: &Path) -> Vec<String> {
@@ -92,7 +102,8 @@ impl Crate {
 /// Builds the layering view of the workspace from `cargo metadata`.
 ///
 /// Normal and build dependencies count. Dev-dependencies are exempt: tests may use any crate (an end-to-end
-/// test of the catalog may well start a server), and they are never linked into what we ship.
+/// test of the catalog may well start a server, and every test may use [`DEV_ONLY`] support), and they are never
+/// linked into what we ship.
 fn crates_of(metadata: &Metadata) -> Vec<Crate> {
     let members = metadata.workspace_packages();
     let plugins_dir = metadata.workspace_root.join("plugins");
@@ -125,6 +136,21 @@ pub fn check_layering(crates: &[Crate]) -> Vec<String> {
     let key_of = |name: &str| -> Option<&str> { crates.iter().find(|krate| krate.name == name).map(Crate::key) };
     let mut problems = Vec::new();
     for krate in crates {
+        if DEV_ONLY.contains(&krate.name.as_str()) {
+            for dep in &krate.deps {
+                problems.push(format!(
+                    "{} is dev-only support and may not depend on workspace crate {} (a crate that dev-depends on \
+                     it would be linked twice)",
+                    krate.name, dep.name
+                ));
+            }
+        }
+        for dep in krate.deps.iter().filter(|dep| DEV_ONLY.contains(&dep.name.as_str())) {
+            problems.push(format!(
+                "{} may depend on {} only as a dev-dependency (under [dev-dependencies]); nothing we ship links it",
+                krate.name, dep.name
+            ));
+        }
         if UNLAYERED.contains(&krate.name.as_str()) {
             continue;
         }
@@ -136,7 +162,7 @@ pub fn check_layering(crates: &[Crate]) -> Vec<String> {
             ));
             continue;
         };
-        for dep in &krate.deps {
+        for dep in krate.deps.iter().filter(|dep| !DEV_ONLY.contains(&dep.name.as_str())) {
             let dep_key = key_of(&dep.name).unwrap_or(&dep.name);
             if !may_use.contains(&dep_key) {
                 let list = if may_use.is_empty() { "none".to_owned() } else { may_use.join(", ") };
@@ -394,6 +420,40 @@ mod tests {
         let problems = check_layering(&crates);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("crate lanyard-extra is not in the layering table"));
+    }
+
+    #[test]
+    fn testsupport_is_a_dev_dependency_only() {
+        // As a dev-dependency it is not in `deps` at all (crates_of leaves dev-dependencies out): that passes.
+        let crates = workspace(&[
+            ("lanyard-core", &[]),
+            ("lanyard-testsupport", &[]),
+            ("lanyard-sql", &["lanyard-core"]),
+            ("lanyard-catalog", &["lanyard-core", "lanyard-testsupport"]),
+            ("xtask", &["lanyard-testsupport"]),
+        ]);
+        assert_eq!(
+            check_layering(&crates),
+            vec![
+                "lanyard-catalog may depend on lanyard-testsupport only as a dev-dependency (under \
+                 [dev-dependencies]); nothing we ship links it",
+                "xtask may depend on lanyard-testsupport only as a dev-dependency (under [dev-dependencies]); \
+                 nothing we ship links it",
+            ]
+        );
+    }
+
+    #[test]
+    fn testsupport_depends_on_no_workspace_crate() {
+        let crates = workspace(&[("lanyard-core", &[]), ("lanyard-testsupport", &["lanyard-core"])]);
+        let problems = check_layering(&crates);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "lanyard-testsupport is dev-only support and may not depend on workspace crate lanyard-core"
+            ),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,95 @@
+//! Test support for Lanyard's suites: the services and harnesses that end-to-end tests need, in one place.
+//!
+//! **Dev-dependency only.** Crates list it under `[dev-dependencies]`; `cargo xtask tidy` rejects it anywhere else,
+//! and it depends on no workspace crate itself. It is not part of the product and holds no product logic.
+//!
+//! - [`TempDir`] (removed on drop) and [`free_port`];
+//! - moto, the AWS emulator that `cargo xtask test` starts around the suite: [`moto_url`] (from
+//!   [`MOTO_URL_ENV`]), [`moto_reset`], [`moto_create_bucket`], [`moto_create_secret`], [`moto_put_secret_value`];
+//! - [`PrivatePostgres`]: a PostgreSQL cluster of the test's own (`initdb --auth=scram-sha-256`) on a free port, for
+//!   the tests that need password logins (the machine's service trusts local logins);
+//! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop;
+//! - [`LanyardServer`]: a real `lanyard serve` process on `127.0.0.1:0` with a temporary data directory and its
+//!   log in a file, killed on drop.
+//!
+//! Conventions: every helper blocks and panics with a loud, complete message when something fails (in a test a
+//! failure is a failed test: the message says what went wrong, the captured output, and how to fix it). Nothing
+//! skips. The helpers that need async I/O run it on a thread of their own, so they may be called from a
+//! `#[tokio::test]` as well as from a plain `#[test]`. `docs/testing.md` describes the whole set-up.
+
+// Drop impls report on stderr what they could not clean up, and a failing test's server log.
+#![allow(clippy::print_stderr)]
+
+mod dirs;
+mod http;
+mod mariadb;
+mod moto;
+mod postgres;
+mod server;
+
+pub use dirs::{TempDir, free_port, unique_name};
+pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbUser};
+pub use moto::{
+    MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, MOTO_URL_ENV, moto_create_bucket, moto_create_secret,
+    moto_put_secret_value, moto_reset, moto_url,
+};
+pub use postgres::{PG_BINDIR_ENV, PrivatePostgres, pg_bindir};
+pub use server::{LanyardServer, LanyardServerBuilder};
+
+/// Runs the future `make()` returns to completion on a current-thread runtime on a thread of its own, so that
+/// blocking helpers work inside and outside a tokio runtime alike. The future is built on that thread (it need not
+/// be `Send`). A panic in it is re-raised here, message intact.
+pub(crate) fn block_on<M, F>(make: M) -> F::Output
+where
+    M: FnOnce() -> F + Send,
+    F: Future,
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("cannot build a tokio runtime")
+                    .block_on(make())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Percent-encodes everything but the unreserved characters, for user names and passwords in URLs.
+pub(crate) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_encode_keeps_only_unreserved_characters() {
+        assert_eq!(percent_encode("abc-._~XYZ09"), "abc-._~XYZ09");
+        assert_eq!(percent_encode("p@ss:w/rd?#%é"), "p%40ss%3Aw%2Frd%3F%23%25%C3%A9");
+    }
+
+    #[tokio::test]
+    async fn block_on_works_inside_a_runtime() {
+        assert_eq!(block_on(|| async { 41 + 1 }), 42);
+    }
+
+    #[test]
+    fn block_on_reraises_the_panic_message() {
+        let caught = std::panic::catch_unwind(|| block_on(|| async { panic!("boom inside") })).unwrap_err();
+        assert_eq!(caught.downcast_ref::<&str>(), Some(&"boom inside"));
+    }
+}

@@ -1,0 +1,439 @@
+//! The services around the test suite: a pre-flight check of what the tests need from the machine, and moto.
+//!
+//! - [`preflight`]: the PostgreSQL server binaries (`initdb`, `pg_ctl`, for the private clusters of
+//!   `lanyard-testsupport`), `runuser` and the `postgres` user when we run as root, the machine's PostgreSQL
+//!   (`LANYARD_TEST_PG`) and MariaDB (`LANYARD_TEST_MARIADB`) answering. Every problem is reported at once, with a
+//!   hint; the tests themselves also fail loudly, this only says so before a long build.
+//! - [`install_moto`]: moto, the AWS emulator, installed from PyPI into `target/moto-venv` with the exact pins of
+//!   `xtask/moto-requirements.txt`; skipped when the venv already holds exactly those pins.
+//! - [`Moto`]: a running `moto_server` on a free port of 127.0.0.1; the suite gets its URL in
+//!   [`MOTO_URL_ENV`]. Dropping it kills the server, so it never outlives the run, whatever the tests did.
+
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The environment variable that tells the tests where moto listens (`http://127.0.0.1:<port>`).
+pub const MOTO_URL_ENV: &str = "LANYARD_TEST_MOTO_URL";
+
+/// The machine's PostgreSQL for the catalog tests, as the tests read it.
+pub const PG_ENV: &str = "LANYARD_TEST_PG";
+
+/// The default of [`PG_ENV`]: the machine's service, trusting local logins.
+pub const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The machine's MariaDB (root) for the connector tests, as `lanyard-testsupport` reads it.
+pub const MARIADB_ENV: &str = "LANYARD_TEST_MARIADB";
+
+/// The default of [`MARIADB_ENV`]: root with an empty password.
+pub const MARIADB_DEFAULT: &str = "mysql://root@127.0.0.1:3306";
+
+/// Overrides where the PostgreSQL server binaries (`initdb`, `pg_ctl`) are looked for.
+pub const PG_BINDIR_ENV: &str = "LANYARD_TEST_PG_BINDIR";
+
+/// The pinned requirements moto is installed from, relative to the workspace root.
+pub const MOTO_REQUIREMENTS: &str = "xtask/moto-requirements.txt";
+
+/// The file in the venv that records which requirements it was built from.
+const MOTO_STAMP: &str = "lanyard-moto-requirements.txt";
+
+// ---------------------------------------------------------------------------------------------------------
+// Pre-flight
+
+/// Checks that the machine has what the test suite needs; reports every problem at once.
+pub fn preflight() -> Result<()> {
+    let mut problems = Vec::new();
+    match pg_bindir() {
+        Ok(bindir) => {
+            for tool in ["initdb", "pg_ctl", "postgres"] {
+                if !bindir.join(tool).is_file() {
+                    problems.push(format!(
+                        "{tool} is not in {} (the PostgreSQL server binaries); install the PostgreSQL server \
+                         package or set {PG_BINDIR_ENV}",
+                        bindir.display()
+                    ));
+                }
+            }
+            if problems.is_empty() {
+                println!("preflight: PostgreSQL server binaries in {}", bindir.display());
+            }
+            match check_postgres(&bindir) {
+                Ok(line) => println!("preflight: {line}"),
+                Err(err) => problems.push(format!("{err:#}")),
+            }
+        }
+        Err(err) => problems.push(format!("{err:#}")),
+    }
+    if running_as_root() {
+        match root_can_run_postgres() {
+            Ok(()) => println!("preflight: running as root; private clusters run as the `postgres` user (runuser)"),
+            Err(err) => problems.push(format!("{err:#}")),
+        }
+    }
+    match check_mariadb() {
+        Ok(line) => println!("preflight: {line}"),
+        Err(err) => problems.push(format!("{err:#}")),
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for problem in &problems {
+        eprintln!("preflight: {problem}");
+    }
+    bail!("{} pre-flight problem(s): the test suite cannot run on this machine as it is", problems.len())
+}
+
+/// Where the PostgreSQL server binaries are: [`PG_BINDIR_ENV`], else `pg_config --bindir`, else the newest
+/// `/usr/lib/postgresql/<version>/bin`. `lanyard-testsupport` looks them up the same way.
+pub fn pg_bindir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(PG_BINDIR_ENV).filter(|dir| !dir.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
+        && output.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        if dir.join("initdb").is_file() {
+            return Ok(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    match versions.pop() {
+        Some((_, bin)) => Ok(bin),
+        None => bail!(
+            "the PostgreSQL server binaries (initdb, pg_ctl) are not installed: no `pg_config --bindir` and no \
+             /usr/lib/postgresql/*/bin/initdb; install the PostgreSQL server package or set {PG_BINDIR_ENV}"
+        ),
+    }
+}
+
+/// Whether this process runs as root (the owner of `/proc/self`), where `initdb` refuses to run.
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// As root, the private clusters run as the `postgres` user through `runuser`: both must exist.
+fn root_can_run_postgres() -> Result<()> {
+    let runuser = Command::new("runuser").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !runuser.is_ok_and(|status| status.success()) {
+        bail!("running as root, but `runuser` is missing: initdb refuses to run as root (install util-linux)");
+    }
+    let id = Command::new("id").args(["-u", "postgres"]).output().context("cannot run `id -u postgres`")?;
+    if !id.status.success() {
+        bail!(
+            "running as root, but there is no `postgres` user to run initdb as (initdb refuses to run as \
+             root): create one (`useradd --system postgres`) or run the suite as an ordinary user"
+        );
+    }
+    Ok(())
+}
+
+/// The machine's PostgreSQL ([`PG_ENV`]) accepts connections (`pg_isready`).
+fn check_postgres(bindir: &Path) -> Result<String> {
+    let url = std::env::var(PG_ENV).ok().filter(|url| !url.is_empty()).unwrap_or_else(|| PG_DEFAULT.to_owned());
+    let shown = redact_url(&url);
+    let pg_isready = bindir.join("pg_isready");
+    let output = Command::new(&pg_isready)
+        .args(["-t", "5", "-d", &url])
+        .output()
+        .with_context(|| format!("cannot run {}", pg_isready.display()))?;
+    if !output.status.success() {
+        bail!(
+            "PostgreSQL at {shown} does not accept connections ({}{}): start it, or set {PG_ENV} to a server \
+             that trusts local logins",
+            String::from_utf8_lossy(&output.stdout).trim(),
+            String::from_utf8_lossy(&output.stderr).trim(),
+        );
+    }
+    Ok(format!("PostgreSQL at {shown} accepts connections"))
+}
+
+/// The machine's MariaDB ([`MARIADB_ENV`]) answers with a server greeting.
+fn check_mariadb() -> Result<String> {
+    let url =
+        std::env::var(MARIADB_ENV).ok().filter(|url| !url.is_empty()).unwrap_or_else(|| MARIADB_DEFAULT.to_owned());
+    let hint = format!("start it, or set {MARIADB_ENV} (default {MARIADB_DEFAULT}) to a server whose root we may use");
+    let addr = host_port(&url, 3306).with_context(|| format!("{MARIADB_ENV}={url} is not mysql://user@host:port"))?;
+    match mariadb_greeting(&addr) {
+        Ok(version) => Ok(format!("MariaDB at {addr} answers (server {version})")),
+        Err(err) => bail!("MariaDB at {addr} does not answer: {err:#}; {hint}"),
+    }
+}
+
+/// Connects and reads the MySQL protocol's initial packet: the server version, or the server's refusal.
+fn mariadb_greeting(addr: &str) -> Result<String> {
+    let socket = resolve(addr)?;
+    let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(5)).context("cannot connect")?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).context("no greeting")?;
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    let mut payload = vec![0u8; len.min(1 << 16)];
+    stream.read_exact(&mut payload).context("truncated greeting")?;
+    match payload.first() {
+        Some(10) => {
+            let version = payload[1..].split(|byte| *byte == 0).next().unwrap_or_default();
+            let version = String::from_utf8_lossy(version);
+            // MariaDB prefixes its version with `5.5.5-` for the sake of old MySQL clients.
+            Ok(version.strip_prefix("5.5.5-").unwrap_or(&version).to_owned())
+        }
+        Some(0xff) => bail!("the server refused us: {}", String::from_utf8_lossy(payload.get(3..).unwrap_or_default())),
+        _ => bail!("the server at {addr} does not speak the MySQL protocol"),
+    }
+}
+
+/// `host:port` of a `scheme://[user[:password]@]host[:port][/...]` URL.
+fn host_port(url: &str, default_port: u16) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if host_port.is_empty() {
+        return None;
+    }
+    if host_port.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
+        Some(host_port.to_owned())
+    } else {
+        Some(format!("{host_port}:{default_port}"))
+    }
+}
+
+/// A URL with any password replaced by `***`, for messages.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr> {
+    addr.to_socket_addrs()
+        .with_context(|| format!("cannot resolve {addr}"))?
+        .next()
+        .with_context(|| format!("{addr} resolves to no address"))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// moto
+
+/// Installs moto into `<target>/moto-venv` from [`MOTO_REQUIREMENTS`] unless the venv already holds exactly
+/// those pins (saying so when `verbose`); returns the venv's directory. Serialised by a lock file, so concurrent runs in one worktree
+/// neither install twice nor see a half-built venv.
+pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf> {
+    let requirements_path = root.join(MOTO_REQUIREMENTS);
+    let requirements = fs::read_to_string(&requirements_path)
+        .with_context(|| format!("cannot read {}", requirements_path.display()))?;
+    fs::create_dir_all(target).with_context(|| format!("cannot create {}", target.display()))?;
+    let lock_path = target.join("moto-venv.lock");
+    let lock = fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
+    lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+
+    let venv = target.join("moto-venv");
+    let stamp = venv.join(MOTO_STAMP);
+    if venv.join("bin/moto_server").is_file() && fs::read_to_string(&stamp).is_ok_and(|text| text == requirements) {
+        if verbose {
+            println!("moto: already installed in {} (pins unchanged)", venv.display());
+        }
+        return Ok(venv);
+    }
+
+    let started = Instant::now();
+    println!("moto: installing into {} from {MOTO_REQUIREMENTS}", venv.display());
+    if venv.exists() {
+        fs::remove_dir_all(&venv).with_context(|| format!("cannot remove the stale {}", venv.display()))?;
+    }
+    let python = std::env::var("PYTHON").ok().filter(|python| !python.is_empty()).unwrap_or_else(|| "python3".into());
+    run_logged(
+        Command::new(&python).arg("-m").arg("venv").arg(&venv),
+        &format!("{python} -m venv {}", venv.display()),
+        "python3 with the venv module is needed (Debian: apt-get install python3-venv; or set PYTHON)",
+    )?;
+    run_logged(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
+            .arg(&requirements_path),
+        &format!("pip install -r {MOTO_REQUIREMENTS}"),
+        "PyPI must be reachable, and the pins must suit this Python (see the comment in the requirements file)",
+    )?;
+    if !venv.join("bin/moto_server").is_file() {
+        bail!("pip installed moto, but {} is missing", venv.join("bin/moto_server").display());
+    }
+    fs::write(&stamp, &requirements).with_context(|| format!("cannot write {}", stamp.display()))?;
+    println!("moto: installed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(venv)
+}
+
+/// Runs a command to completion with its output captured; on failure the error holds all of it.
+fn run_logged(command: &mut Command, shown: &str, hint: &str) -> Result<()> {
+    let output = command.stdin(Stdio::null()).output().with_context(|| format!("cannot run `{shown}`; {hint}"))?;
+    if !output.status.success() {
+        bail!(
+            "`{shown}` failed ({}); {hint}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim_end(),
+            String::from_utf8_lossy(&output.stderr).trim_end(),
+        );
+    }
+    Ok(())
+}
+
+/// A `moto_server` child process on 127.0.0.1; dropping it kills the process.
+pub struct Moto {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Moto {
+    /// Starts `<venv>/bin/moto_server` on a free port, its output going to `log`, and waits (at most 60 s) until
+    /// it answers `GET /moto-api/`.
+    pub fn start(venv: &Path, log: &Path) -> Result<Self> {
+        if let Some(dir) = log.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        // A port taken between our probe and moto's bind makes moto exit at once: try another.
+        let mut last_error = None;
+        for _ in 0..5 {
+            match Self::try_start(venv, log) {
+                Ok(moto) => return Ok(moto),
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    fn try_start(venv: &Path, log: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let out = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let program = venv.join("bin/moto_server");
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        let mut moto = Self { child, url: format!("http://127.0.0.1:{port}"), log: log.to_owned() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = moto.child.try_wait()? {
+                bail!(
+                    "moto_server exited with {status} before answering; its log ({}):\n{}",
+                    log.display(),
+                    moto.log_text()
+                );
+            }
+            if http_status(&format!("127.0.0.1:{port}"), "/moto-api/").is_ok_and(|status| status == 200) {
+                return Ok(moto);
+            }
+            if Instant::now() >= deadline {
+                bail!("moto_server did not answer within 60 s; its log ({}):\n{}", log.display(), moto.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The file moto's output goes to.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_else(|err| format!("(cannot read it: {err})"))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The status code of `GET <path>` over plain HTTP/1.0.
+fn http_status(addr: &str, path: &str) -> Result<u16> {
+    let mut stream = TcpStream::connect_timeout(&resolve(addr)?, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    let text = String::from_utf8_lossy(&head);
+    let code = text.strip_prefix("HTTP/1.").and_then(|rest| rest.get(2..5)).context("not an HTTP response")?;
+    Ok(code.parse()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_takes_the_authority() {
+        assert_eq!(host_port("mysql://root@127.0.0.1:3306", 1).as_deref(), Some("127.0.0.1:3306"));
+        assert_eq!(host_port("mysql://root:pw@db.local/x", 3306).as_deref(), Some("db.local:3306"));
+        assert_eq!(
+            host_port("postgres://127.0.0.1:5433/postgres?sslmode=disable", 5432).as_deref(),
+            Some("127.0.0.1:5433")
+        );
+        assert_eq!(host_port("127.0.0.1:3306", 3306), None);
+        assert_eq!(host_port("mysql:///", 3306), None);
+    }
+
+    #[test]
+    fn redact_url_hides_only_the_password() {
+        assert_eq!(redact_url("postgres://u:secret@h:1/db"), "postgres://u:***@h:1/db");
+        assert_eq!(redact_url("postgres://u@h:1/db"), "postgres://u@h:1/db");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn a_failed_install_command_shows_all_its_output() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo collected; echo 'No matching distribution' >&2; exit 3"]);
+        let err = run_logged(&mut command, "pip install", "PyPI must be reachable").unwrap_err().to_string();
+        assert!(err.starts_with("`pip install` failed (exit status: 3); PyPI must be reachable"), "{err}");
+        assert!(err.contains("--- stdout ---\ncollected\n--- stderr ---\nNo matching distribution"), "{err}");
+    }
+
+    #[test]
+    fn the_requirements_pin_moto_and_its_server_extras() {
+        let text = fs::read_to_string(crate::workspace_root().join(MOTO_REQUIREMENTS)).unwrap();
+        let pins: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty() && !line.starts_with('#')).collect();
+        for name in ["moto==", "flask==", "flask-cors=="] {
+            assert!(pins.iter().any(|pin| pin.to_lowercase().starts_with(name)), "{name} missing in {pins:?}");
+        }
+        assert!(pins.iter().all(|pin| pin.contains("==")), "every requirement is pinned exactly: {pins:?}");
+    }
+}
