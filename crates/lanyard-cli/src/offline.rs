@@ -8,7 +8,7 @@ use lanyard_sql::ToSql;
 
 /// Reads a script from a file, or from standard input for `-`. A UTF-8 byte-order mark, as some editors write, is
 /// dropped.
-fn read_script(path: &str) -> anyhow::Result<String> {
+pub(crate) fn read_script(path: &str) -> anyhow::Result<String> {
     let text = if path == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;

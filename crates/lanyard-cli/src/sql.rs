@@ -5,18 +5,19 @@
 //! `0` every statement succeeded; `1` a statement failed or did not parse; `2` the command line was wrong;
 //! `3` the server could not be reached or refused the token; `4` every statement ran but a TEST reported FAILED.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use lanyard_client::{Client, Error as ClientError, ScriptEvent, ScriptSummary, Session, StatementResult};
+use lanyard_client::{Client, Error as ClientError, ErrorKind, ScriptEvent, ScriptSummary, Session, StatementResult};
 use lanyard_core::SecretString;
 use lanyard_server::control::{ADMIN_TOKEN_FILE, AdminBootstrap};
 use lanyard_server::{ServeOptions, Server};
 use lanyard_sql::Span;
 
+use crate::offline::read_script;
 use crate::place::{Place, explain};
 
 /// Exit code: a statement failed or did not parse.
@@ -128,28 +129,12 @@ impl Input {
         if let Some(sql) = &args.sql {
             return Ok(Self::Script { text: sql.clone(), origin: String::new() });
         }
+        let origin = |path: &str| if path == "-" { "<stdin>".to_owned() } else { path.to_owned() };
         match args.file.as_deref() {
-            Some("-") => Ok(Self::Script { text: read_stdin()?, origin: "<stdin>".to_owned() }),
-            Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path:?}"))?;
-                Ok(Self::Script { text: strip_bom(text), origin: path.to_owned() })
-            }
+            Some(path) => Ok(Self::Script { text: read_script(path)?, origin: origin(path) }),
             None if args.interactive || std::io::stdin().is_terminal() => Ok(Self::Shell),
-            None => Ok(Self::Script { text: read_stdin()?, origin: "<stdin>".to_owned() }),
+            None => Ok(Self::Script { text: read_script("-")?, origin: origin("-") }),
         }
-    }
-}
-
-fn read_stdin() -> Result<String> {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
-    Ok(strip_bom(text))
-}
-
-fn strip_bom(text: String) -> String {
-    match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => text,
     }
 }
 
@@ -244,7 +229,7 @@ pub(crate) async fn run_script(
             ScriptEvent::ParseError(error) => printer.parse_error(error, origin),
             ScriptEvent::Executed { index, span, statement, result } => match result {
                 Ok(result) => printer.result(result),
-                Err(error) => printer.error(text, origin, index, span, &statement.to_string(), error),
+                Err(error) => printer.error(origin, index, span, &statement.to_string(), error),
             },
         })
         .await;
@@ -325,15 +310,14 @@ impl Printer {
         }
     }
 
-    fn error(&self, source: &str, origin: &str, index: usize, span: Span, statement: &str, error: &ClientError) {
+    fn error(&self, origin: &str, index: usize, span: Span, statement: &str, error: &ClientError) {
         let message = error.to_string();
-        let _ = source;
         let mut report = render_error(origin, span, statement, &message);
-        if let Some(code) = error.code() {
+        if let Some(code) = error.kind() {
             let gutter = " ".repeat(span.start.line.to_string().len());
             report.push_str(&format!("{gutter} = code: {code} (statement {index})\n"));
         }
-        if error.code() == Some(lanyard_client::ErrorCode::Unauthenticated) {
+        if error.kind() == Some(ErrorKind::Unauthenticated) {
             report.push_str("hint: pass --token, set LANYARD_TOKEN, or run where <data-dir>/admin.token is readable\n");
         }
         eprint!("{report}");
@@ -341,7 +325,7 @@ impl Printer {
             let line = serde_json::json!({
                 "statement": statement,
                 "outcome": "error",
-                "error": { "code": error.code().map(|c| c.as_str()), "message": message },
+                "error": { "code": error.kind().map(ErrorKind::code), "message": message },
                 "line": span.start.line,
                 "column": span.start.column,
             });

@@ -6,13 +6,14 @@ use lanyard_core::{Name, OptionMap, SecretString};
 use lanyard_sql::ast::{self, Statement};
 use lanyard_sql::{ParseError, Span};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::http::{Client, Created};
 use crate::result::{Cell, Outcome, StatementResult};
 use crate::wire::{
     Backend, BackendAction, Connection, ConnectionAction, Entry, EntryAction, NewBackend, NewConnection, NewEntry,
     NewMaterial,
 };
+use lanyard_core::ErrorKind;
 
 /// How many times ALTER re-reads and re-sends when the object changed between its GET and its PUT (412).
 const ALTER_ATTEMPTS: usize = 3;
@@ -209,7 +210,7 @@ impl Session {
                 described(sql, "credential storage", &s.name, s.if_exists, found, describe_backend)
             }
             Statement::TestCredentialStorage(s) => match self.client.test_backend(s.name.as_str()).await {
-                Err(e) if s.if_exists && e.code() == Some(ErrorCode::NotFound) => {
+                Err(e) if s.if_exists && e.kind() == Some(ErrorKind::NotFound) => {
                     Ok(skipped(sql, "credential storage", &s.name))
                 }
                 Err(e) => Err(e),
@@ -271,32 +272,14 @@ impl Session {
 
     async fn alter_connection(&self, sql: String, s: &ast::AlterConnection) -> Result<StatementResult> {
         let actions: Vec<ConnectionAction> = s.actions.iter().map(connection_action).collect();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // Resolve the name (and learn the version) first, as the seed describes.
-            let current = match self.client.get_connection(s.name.as_str()).await {
-                Err(e) if s.if_exists && e.code() == Some(ErrorCode::NotFound) => {
-                    return Ok(skipped(sql, "connection", &s.name));
-                }
-                other => other?,
-            };
-            match self.client.alter_connection(s.name.as_str(), &actions, Some(current.version)).await {
-                Err(e) if e.code() == Some(ErrorCode::PreconditionFailed) && attempt < ALTER_ATTEMPTS => continue,
-                Err(e) if s.if_exists && e.code() == Some(ErrorCode::NotFound) && attempt < ALTER_ATTEMPTS => continue,
-                other => {
-                    let altered = other?;
-                    return Ok(altered_result(
-                        sql,
-                        "connection",
-                        &s.name,
-                        &altered.name,
-                        actions.len(),
-                        altered.version,
-                    ));
-                }
-            }
-        }
+        let name = s.name.as_str();
+        alter(
+            (sql, "connection", &s.name, s.if_exists, actions.len()),
+            async || self.client.get_connection(name).await,
+            // The connection routes take the name: If-Match makes sure it is still the object just read.
+            async |current: &Connection| self.client.alter_connection(name, &actions, Some(current.version)).await,
+        )
+        .await
     }
 
     async fn create_entry(&self, sql: String, s: &ast::CreateVault) -> Result<StatementResult> {
@@ -332,31 +315,13 @@ impl Session {
                 ast::AlterVaultAction::RenameTo(name) => EntryAction::RenameTo(name.as_str().to_owned()),
             })
             .collect();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = match self.client.get_entry(s.name.as_str()).await {
-                Err(e) if s.if_exists && e.code() == Some(ErrorCode::NotFound) => {
-                    return Ok(skipped(sql, "vault entry", &s.name));
-                }
-                other => other?,
-            };
+        alter(
+            (sql, "vault entry", &s.name, s.if_exists, actions.len()),
+            async || self.client.get_entry(s.name.as_str()).await,
             // By id: the id is immutable, so a concurrent rename cannot send the change elsewhere.
-            match self.client.alter_entry(&current.id, &actions, Some(current.version)).await {
-                Err(e) if e.code() == Some(ErrorCode::PreconditionFailed) && attempt < ALTER_ATTEMPTS => continue,
-                other => {
-                    let altered = other?;
-                    return Ok(altered_result(
-                        sql,
-                        "vault entry",
-                        &s.name,
-                        &altered.name,
-                        actions.len(),
-                        altered.version,
-                    ));
-                }
-            }
-        }
+            async |current: &Entry| self.client.alter_entry(&current.id, &actions, Some(current.version)).await,
+        )
+        .await
     }
 
     async fn create_backend(&self, sql: String, s: &ast::CreateCredentialStorage) -> Result<StatementResult> {
@@ -385,30 +350,12 @@ impl Session {
                 ast::AlterCredentialStorageAction::RenameTo(name) => BackendAction::RenameTo(name.as_str().to_owned()),
             })
             .collect();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = match self.client.get_backend(s.name.as_str()).await {
-                Err(e) if s.if_exists && e.code() == Some(ErrorCode::NotFound) => {
-                    return Ok(skipped(sql, "credential storage", &s.name));
-                }
-                other => other?,
-            };
-            match self.client.alter_backend(&current.id, &actions, Some(current.version)).await {
-                Err(e) if e.code() == Some(ErrorCode::PreconditionFailed) && attempt < ALTER_ATTEMPTS => continue,
-                other => {
-                    let altered = other?;
-                    return Ok(altered_result(
-                        sql,
-                        "credential storage",
-                        &s.name,
-                        &altered.name,
-                        actions.len(),
-                        altered.version,
-                    ));
-                }
-            }
-        }
+        alter(
+            (sql, "credential storage", &s.name, s.if_exists, actions.len()),
+            async || self.client.get_backend(s.name.as_str()).await,
+            async |current: &Backend| self.client.alter_backend(&current.id, &actions, Some(current.version)).await,
+        )
+        .await
     }
 }
 
@@ -436,6 +383,57 @@ fn refuse_redacted_secrets(statement: &Statement) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// What [`alter`] needs to know of an object it read.
+trait Versioned {
+    /// Its name now.
+    fn name(&self) -> &str;
+    /// Its row version (the ETag).
+    fn version(&self) -> i64;
+}
+
+macro_rules! versioned {
+    ($($ty:ty),*) => {
+        $(impl Versioned for $ty {
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            fn version(&self) -> i64 {
+                self.version
+            }
+        })*
+    };
+}
+
+versioned!(Connection, Entry, Backend);
+
+/// ALTER as the seed describes: `read` the object (which resolves its name and gives its version), then `write` the
+/// actions with `If-Match`. When the object changed between the two (412) — or, under IF EXISTS, vanished (404) —
+/// read again, at most [`ALTER_ATTEMPTS`] times. `what` is the statement, the object's noun and name, IF EXISTS, and
+/// the number of actions.
+async fn alter<T: Versioned>(
+    (sql, noun, name, if_exists, actions): (String, &str, &Name, bool, usize),
+    read: impl AsyncFn() -> Result<T>,
+    write: impl AsyncFn(&T) -> Result<T>,
+) -> Result<StatementResult> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = match read().await {
+            Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => return Ok(skipped(sql, noun, name)),
+            other => other?,
+        };
+        match write(&current).await {
+            Err(e) if attempt < ALTER_ATTEMPTS && e.kind() == Some(ErrorKind::PreconditionFailed) => continue,
+            Err(e) if attempt < ALTER_ATTEMPTS && if_exists && e.kind() == Some(ErrorKind::NotFound) => continue,
+            other => {
+                let altered = other?;
+                return Ok(altered_result(sql, noun, name, altered.name(), actions, altered.version()));
+            }
+        }
+    }
 }
 
 fn connection_action(action: &ast::AlterConnectionAction) -> ConnectionAction {
@@ -485,7 +483,7 @@ fn created_result<T>(
         }
         Ok(Created::Existing(_)) => Ok(unchanged(sql, noun, name)),
         // An older server, or a race the server resolved with 409: IF NOT EXISTS means "exists, unchanged".
-        Err(e) if if_not_exists && e.code() == Some(ErrorCode::AlreadyExists) => Ok(unchanged(sql, noun, name)),
+        Err(e) if if_not_exists && e.kind() == Some(ErrorKind::AlreadyExists) => Ok(unchanged(sql, noun, name)),
         Err(e) => Err(e),
     }
 }
@@ -507,7 +505,7 @@ fn altered_result(sql: String, noun: &str, name: &Name, now: &str, actions: usiz
 fn dropped(sql: String, noun: &str, name: &Name, if_exists: bool, done: Result<()>) -> Result<StatementResult> {
     match done {
         Ok(()) => Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {:?} dropped", name.as_str()))),
-        Err(e) if if_exists && e.code() == Some(ErrorCode::NotFound) => Ok(skipped(sql, noun, name)),
+        Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => Ok(skipped(sql, noun, name)),
         Err(e) => Err(e),
     }
 }
@@ -526,7 +524,7 @@ fn described<T>(
             Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {:?}", name.as_str()))
                 .with_rows(&["property", "value"], rows))
         }
-        Err(e) if if_exists && e.code() == Some(ErrorCode::NotFound) => {
+        Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => {
             Ok(skipped(sql, noun, name).with_rows(&["property", "value"], Vec::new()))
         }
         Err(e) => Err(e),

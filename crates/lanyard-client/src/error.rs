@@ -1,70 +1,7 @@
 //! Errors of the client: a problem the server answered with, or a failure to reach it or read its answer.
 
-use std::fmt;
-
+use lanyard_core::ErrorKind;
 use serde::Deserialize;
-
-/// The stable error codes of the API (`application/problem+json` `code`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// `not_found` (404)
-    NotFound,
-    /// `already_exists` (409)
-    AlreadyExists,
-    /// `conflict` (409)
-    Conflict,
-    /// `invalid` (400)
-    Invalid,
-    /// `unauthenticated` (401)
-    Unauthenticated,
-    /// `forbidden` (403)
-    Forbidden,
-    /// `precondition_failed` (412)
-    PreconditionFailed,
-    /// `backend_unavailable` (503)
-    BackendUnavailable,
-    /// `rate_limited` (429)
-    RateLimited,
-    /// `payload_too_large` (413)
-    PayloadTooLarge,
-    /// `internal` (500)
-    Internal,
-    /// A code this client does not know (a newer server), or none.
-    Other,
-}
-
-impl ErrorCode {
-    /// Every known code with its wire form.
-    const ALL: [(ErrorCode, &'static str); 11] = [
-        (Self::NotFound, "not_found"),
-        (Self::AlreadyExists, "already_exists"),
-        (Self::Conflict, "conflict"),
-        (Self::Invalid, "invalid"),
-        (Self::Unauthenticated, "unauthenticated"),
-        (Self::Forbidden, "forbidden"),
-        (Self::PreconditionFailed, "precondition_failed"),
-        (Self::BackendUnavailable, "backend_unavailable"),
-        (Self::RateLimited, "rate_limited"),
-        (Self::PayloadTooLarge, "payload_too_large"),
-        (Self::Internal, "internal"),
-    ];
-
-    /// The code of a wire string.
-    pub fn parse(code: &str) -> Self {
-        Self::ALL.iter().find(|(_, s)| *s == code).map_or(Self::Other, |(c, _)| *c)
-    }
-
-    /// The wire string (`other` for unknown codes).
-    pub fn as_str(self) -> &'static str {
-        Self::ALL.iter().find(|(c, _)| *c == self).map_or("other", |(_, s)| s)
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An RFC 9457 problem the server answered with. It never holds secret material (the server guarantees it).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -83,9 +20,9 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// The code, typed.
-    pub fn code(&self) -> ErrorCode {
-        ErrorCode::parse(&self.code)
+    /// The kind its code names; `None` for a code this client does not know (a newer server), or none.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        ErrorKind::from_code(&self.code)
     }
 }
 
@@ -127,10 +64,10 @@ fn problem_text(p: &Problem) -> String {
 }
 
 impl Error {
-    /// The API error code, if the server answered with a problem.
-    pub fn code(&self) -> Option<ErrorCode> {
+    /// The kind of the server's problem (its stable code), if it answered with one this client knows.
+    pub fn kind(&self) -> Option<ErrorKind> {
         match self {
-            Self::Api(p) => Some(p.code()),
+            Self::Api(p) => p.kind(),
             _ => None,
         }
     }
@@ -138,8 +75,7 @@ impl Error {
     /// Whether this says the server is unreachable or refused the caller's identity: the environment is wrong,
     /// not the statement.
     pub fn is_environment(&self) -> bool {
-        matches!(self, Self::Transport { .. } | Self::Config(_))
-            || matches!(self.code(), Some(ErrorCode::Unauthenticated))
+        matches!(self, Self::Transport { .. } | Self::Config(_)) || self.kind() == Some(ErrorKind::Unauthenticated)
     }
 }
 

@@ -83,10 +83,10 @@ impl ClientBuilder {
 
     /// The client.
     pub fn build(self) -> Result<Client> {
-        let mut base =
-            Url::parse(&self.base).map_err(|e| Error::Config(format!("invalid server URL {:?}: {e}", self.base)))?;
+        let mut base = Url::parse(&self.base)
+            .map_err(|e| Error::Config(format!("invalid server URL {}: {e}", shown(&self.base))))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(Error::Config(format!("invalid server URL {:?}: use http:// or https://", self.base)));
+            return Err(Error::Config(format!("invalid server URL {}: use http:// or https://", shown(&self.base))));
         }
         if base.cannot_be_a_base() || !base.username().is_empty() || base.password().is_some() {
             return Err(Error::Config(
@@ -369,6 +369,11 @@ impl Client {
         let object = decode(value, &what)?;
         Ok(if status == StatusCode::CREATED { Created::New(object) } else { Created::Existing(object) })
     }
+}
+
+/// A server URL as an error may quote it: not at all when it may carry userinfo (`user:password@`).
+fn shown(url: &str) -> String {
+    if url.contains('@') { "(not shown: it holds an `@`)".to_owned() } else { format!("{url:?}") }
 }
 
 fn decode<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {

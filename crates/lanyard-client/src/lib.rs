@@ -34,6 +34,8 @@ mod result;
 pub mod wire;
 
 pub use adapter::{DEFAULT_DATABASE, ScriptEvent, ScriptSummary, Session};
-pub use error::{Error, ErrorCode, Problem, Result};
+pub use error::{Error, Problem, Result};
 pub use http::{AuditQuery, Client, ClientBuilder, Created};
+/// The kinds of the API stable problem codes (`not_found`, ...), shared with the server.
+pub use lanyard_core::ErrorKind;
 pub use result::{Cell, Outcome, StatementResult};

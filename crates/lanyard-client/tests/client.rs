@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use lanyard_client::{Client, ErrorCode, Outcome, Session};
+use lanyard_client::{Client, ErrorKind, Outcome, Session};
 use lanyard_core::SecretString;
 use serde_json::{Value, json};
 
@@ -129,10 +129,10 @@ async fn if_exists_and_if_not_exists_are_clean_outcomes_and_problems_are_typed()
         session.execute(&run("CREATE CONNECTION IF NOT EXISTS x TYPE = postgresql OPTIONS ()")).await.unwrap();
     assert_eq!(unchanged.outcome, Outcome::Unchanged);
     let error = session.execute(&run("CREATE CONNECTION x TYPE = carrier_pigeon OPTIONS ()")).await.unwrap_err();
-    assert_eq!(error.code(), Some(ErrorCode::Invalid));
+    assert_eq!(error.kind(), Some(ErrorKind::Invalid));
     assert_eq!(error.to_string(), "unknown connection type \"carrier_pigeon\"");
     let missing = session.execute(&run("DESCRIBE CONNECTION missing")).await.unwrap_err();
-    assert_eq!(missing.code(), Some(ErrorCode::NotFound));
+    assert_eq!(missing.kind(), Some(ErrorKind::NotFound));
     assert!(!missing.is_environment());
     // Debug of the session and client never shows the token.
     assert!(!format!("{session:?}").contains("canary"), "{session:?}");
@@ -149,4 +149,6 @@ async fn an_unreachable_server_is_an_environment_error_naming_the_server() {
     assert!(error.to_string().starts_with(&format!("cannot reach the Lanyard server at http://{addr}")), "{error}");
     let bad = Client::builder("http://user:pw@127.0.0.1:1").build().unwrap_err();
     assert!(bad.to_string().contains("the token goes in --token"), "{bad}");
+    let malformed = Client::builder("ftp://user:canary-pw@[::1").build().unwrap_err();
+    assert!(!malformed.to_string().contains("canary"), "{malformed}");
 }

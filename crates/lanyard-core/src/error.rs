@@ -102,6 +102,11 @@ impl ErrorKind {
         }
     }
 
+    /// The kind of a stable problem code (what a client reads back); `None` for a code this version does not know.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
     /// Every kind, for exhaustive tests and documentation.
     pub const ALL: [ErrorKind; 11] = [
         Self::NotFound,
@@ -175,6 +180,10 @@ mod tests {
 
     #[test]
     fn codes_are_unique_snake_case() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_code(kind.code()), Some(kind));
+        }
+        assert_eq!(ErrorKind::from_code("teapot"), None);
         let mut codes: Vec<_> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
         assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
         codes.sort_unstable();

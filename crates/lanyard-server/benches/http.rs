@@ -336,57 +336,46 @@ async fn raw_updates(url: &str, concurrency: usize) -> Result<Tally> {
     const UPDATE: &str = "UPDATE http_bench_anchor SET v = $2 WHERE id = $1";
     let counter = Arc::new(Counter::default());
     let mut tasks = Vec::with_capacity(concurrency);
+    // The same work on either pool type: seed a row per writer, then one task per row updating it until the window ends.
+    macro_rules! update_rows {
+        ($pool:expr) => {{
+            let pool = $pool;
+            sqlx::query(DROP).execute(&pool).await?;
+            sqlx::query(CREATE).execute(&pool).await?;
+            for id in 0..concurrency {
+                sqlx::query(INSERT).bind(id as i64).execute(&pool).await?;
+            }
+            let window = Window::starting_now();
+            for id in 0..concurrency {
+                let (pool, counter) = (pool.clone(), counter.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut n = 0_u64;
+                    while !window.over() {
+                        n += 1;
+                        let outcome = sqlx::query(UPDATE).bind(id as i64).bind(n.to_string()).execute(&pool).await;
+                        if window.counts() {
+                            counter.record(outcome.map(drop).map_err(|e| e.to_string()));
+                        }
+                    }
+                }));
+            }
+        }};
+    }
     if url.starts_with("sqlite:") {
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-        sqlx::query(DROP).execute(&pool).await?;
-        sqlx::query(CREATE).execute(&pool).await?;
-        for id in 0..concurrency {
-            sqlx::query(INSERT).bind(id as i64).execute(&pool).await?;
-        }
-        let window = Window::starting_now();
-        for id in 0..concurrency {
-            let (pool, counter) = (pool.clone(), counter.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut n = 0_u64;
-                while !window.over() {
-                    n += 1;
-                    let outcome = sqlx::query(UPDATE).bind(id as i64).bind(n.to_string()).execute(&pool).await;
-                    if window.counts() {
-                        counter.record(outcome.map(drop).map_err(|e| e.to_string()));
-                    }
-                }
-            }));
-        }
+        update_rows!(sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?);
     } else {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(u32::try_from(concurrency)?)
-            .min_connections(u32::try_from(concurrency)?)
-            .connect(url)
-            .await?;
-        sqlx::query(DROP).execute(&pool).await?;
-        sqlx::query(CREATE).execute(&pool).await?;
-        for id in 0..concurrency {
-            sqlx::query(INSERT).bind(id as i64).execute(&pool).await?;
-        }
-        let window = Window::starting_now();
-        for id in 0..concurrency {
-            let (pool, counter) = (pool.clone(), counter.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut n = 0_u64;
-                while !window.over() {
-                    n += 1;
-                    let outcome = sqlx::query(UPDATE).bind(id as i64).bind(n.to_string()).execute(&pool).await;
-                    if window.counts() {
-                        counter.record(outcome.map(drop).map_err(|e| e.to_string()));
-                    }
-                }
-            }));
-        }
+        update_rows!(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(u32::try_from(concurrency)?)
+                .min_connections(u32::try_from(concurrency)?)
+                .connect(url)
+                .await?
+        );
     }
     for task in tasks {
         task.await?;
