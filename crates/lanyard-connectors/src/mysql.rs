@@ -38,7 +38,7 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
     }
     .await;
     if let Err(error) = conn.disconnect().await {
-        tracing::debug!(%error, "mysql disconnect failed");
+        tracing::debug!(error = %target.scrub(&chain(&error)), "mysql disconnect failed");
     }
     let version = result?;
     Ok(version.map(|version| {

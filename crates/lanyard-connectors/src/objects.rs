@@ -16,7 +16,7 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
-use crate::target::{Credential, Fields, Target, chain, invalid};
+use crate::target::{Credential, Target, chain, invalid, utf8};
 use crate::{ConnectError, Result};
 
 /// The types this module opens.
@@ -66,15 +66,14 @@ fn without_xml_body(reason: &str) -> String {
 }
 
 async fn build(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
-    let store: Arc<dyn ObjectStore> = match target.kind.as_str() {
-        "s3" => Arc::new(s3(target)?.build().map_err(|error| target.remote(format_args!("s3: {}", chain(&error))))?),
-        "gcs" => Arc::new(gcs(target)?.build().map_err(|error| target.remote(format_args!("gcs: {}", chain(&error))))?),
-        "azure_adls" => Arc::new(
-            azure(target)?.build().map_err(|error| target.remote(format_args!("azure_adls: {}", chain(&error))))?,
-        ),
+    let built: object_store::Result<Arc<dyn ObjectStore>> = match target.kind.as_str() {
+        "s3" => s3(target)?.build().map(|store| Arc::new(store) as _),
+        "gcs" => gcs(target)?.build().map(|store| Arc::new(store) as _),
+        "azure_adls" => azure(target)?.build().map(|store| Arc::new(store) as _),
         "local" => return local(target).await,
         _ => return Err(ConnectError::Unsupported(target.stored_kind.clone())),
     };
+    let store = built.map_err(|error| target.remote(format_args!("{}: {}", target.kind, chain(&error))))?;
     match target.get("path").map(|path| path.trim_matches('/')).filter(|path| !path.is_empty()) {
         None => Ok(store),
         Some(path) => {
@@ -94,22 +93,16 @@ fn client_options(target: &Target<'_>) -> ClientOptions {
     ClientOptions::new().with_timeout(target.timeout).with_connect_timeout(target.timeout)
 }
 
-/// The ambient identity's options as fields; `None` when it has none (use the provider's default chain).
-fn ambient_fields(credential: &Credential<'_>) -> Option<Fields> {
-    match credential {
-        Credential::Ambient(identity) => Some(Fields::of_ambient(identity)).filter(|fields| !fields.is_empty()),
-        _ => None,
-    }
-}
-
 /// Options: `bucket` (required), `region` (`us-east-1`), `endpoint` (`http://` allowed), `virtual_hosted_style_request`
 /// (`'false'`: path-style, what emulators such as moto expect), `path`. Credential: JSON `access_key_id`,
 /// `secret_access_key`, `session_token`; or the storage's ambient keys; or none (unsigned requests).
 fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
     let bucket = target.required("bucket")?;
     let credential = target.credential()?;
-    let default_chain = matches!(credential, Credential::Ambient(_)) && ambient_fields(&credential).is_none();
-    let mut builder = if default_chain { AmazonS3Builder::from_env() } else { AmazonS3Builder::new() };
+    let mut builder = match credential {
+        Credential::Ambient(None) => AmazonS3Builder::from_env(),
+        _ => AmazonS3Builder::new(),
+    };
     builder = builder
         .with_bucket_name(bucket)
         .with_region(target.get("region").unwrap_or("us-east-1"))
@@ -122,28 +115,23 @@ fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
     }
     builder = builder.with_client_options(client);
     let fields = match credential {
-        Credential::Fields(fields) => Some(fields),
-        Credential::Ambient(_) => ambient_fields(&credential),
+        Credential::Fields(fields) | Credential::Ambient(Some(fields)) => fields,
+        Credential::Ambient(None) => return Ok(builder),
+        Credential::None => return Ok(builder.with_skip_signature(true)),
         Credential::Text(_) => {
             return Err(invalid(
                 r#"an s3 credential must be a JSON object with "access_key_id" and "secret_access_key""#,
             ));
         }
-        Credential::None => {
-            builder = builder.with_skip_signature(true);
-            None
-        }
     };
-    if let Some(fields) = fields {
-        let access = fields.get(&["access_key_id", "aws_access_key_id"]);
-        let secret = fields.get(&["secret_access_key", "aws_secret_access_key"]);
-        let (Some(access), Some(secret)) = (access, secret) else {
-            return Err(invalid(r#"an s3 credential needs both "access_key_id" and "secret_access_key""#));
-        };
-        builder = builder.with_access_key_id(access.expose_secret()).with_secret_access_key(secret.expose_secret());
-        if let Some(token) = fields.get(&["session_token", "aws_session_token", "token"]) {
-            builder = builder.with_token(token.expose_secret());
-        }
+    let access = fields.get(&["access_key_id", "aws_access_key_id"]);
+    let secret = fields.get(&["secret_access_key", "aws_secret_access_key"]);
+    let (Some(access), Some(secret)) = (access, secret) else {
+        return Err(invalid(r#"an s3 credential needs both "access_key_id" and "secret_access_key""#));
+    };
+    builder = builder.with_access_key_id(access.expose_secret()).with_secret_access_key(secret.expose_secret());
+    if let Some(token) = fields.get(&["session_token", "aws_session_token", "token"]) {
+        builder = builder.with_token(token.expose_secret());
     }
     Ok(builder)
 }
@@ -152,24 +140,20 @@ fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
 /// `service_account_key`; or none (unsigned requests).
 fn gcs(target: &Target<'_>) -> Result<GoogleCloudStorageBuilder> {
     let bucket = target.required("bucket")?;
-    let credential = target.credential()?;
-    let mut builder = match (&credential, target.auth) {
+    let builder = match (target.credential()?, target.auth) {
         (Credential::Fields(_) | Credential::Text(_), Auth::Secret(value)) => {
-            let key =
-                std::str::from_utf8(value.expose_bytes()).map_err(|_| invalid("the credential is not UTF-8 text"))?;
-            GoogleCloudStorageBuilder::new().with_service_account_key(key.trim())
+            GoogleCloudStorageBuilder::new().with_service_account_key(utf8(value)?.trim())
         }
-        (Credential::Ambient(_), _) => match ambient_fields(&credential) {
-            Some(fields) => match fields.get(&["service_account_key", "google_service_account_key"]) {
+        (Credential::Ambient(Some(fields)), _) => {
+            match fields.get(&["service_account_key", "google_service_account_key"]) {
                 Some(key) => GoogleCloudStorageBuilder::new().with_service_account_key(key.expose_secret()),
                 None => GoogleCloudStorageBuilder::from_env(),
-            },
-            None => GoogleCloudStorageBuilder::from_env(),
-        },
+            }
+        }
+        (Credential::Ambient(None), _) => GoogleCloudStorageBuilder::from_env(),
         _ => GoogleCloudStorageBuilder::new().with_skip_signature(true),
     };
-    builder = builder.with_bucket_name(bucket).with_retry(retry(target)).with_client_options(client_options(target));
-    Ok(builder)
+    Ok(builder.with_bucket_name(bucket).with_retry(retry(target)).with_client_options(client_options(target)))
 }
 
 /// Options: `container` and `account_name` (required), `endpoint` (`http://` allowed), `path`. Credential: JSON
@@ -179,8 +163,10 @@ fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
     let container = target.required("container")?;
     let account = target.required("account_name")?;
     let credential = target.credential()?;
-    let default_chain = matches!(credential, Credential::Ambient(_)) && ambient_fields(&credential).is_none();
-    let mut builder = if default_chain { MicrosoftAzureBuilder::from_env() } else { MicrosoftAzureBuilder::new() };
+    let mut builder = match credential {
+        Credential::Ambient(None) => MicrosoftAzureBuilder::from_env(),
+        _ => MicrosoftAzureBuilder::new(),
+    };
     builder = builder.with_account(account).with_container_name(container).with_retry(retry(target));
     let mut client = client_options(target);
     if let Some(endpoint) = target.get("endpoint") {
@@ -189,15 +175,11 @@ fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
     }
     builder = builder.with_client_options(client);
     let fields = match credential {
-        Credential::Fields(fields) => Some(fields),
-        Credential::Ambient(_) => ambient_fields(&credential),
+        Credential::Fields(fields) | Credential::Ambient(Some(fields)) => fields,
+        Credential::Ambient(None) => return Ok(builder),
+        Credential::None => return Ok(builder.with_skip_signature(true)),
         Credential::Text(_) => return Err(invalid(AZURE_SHAPE)),
-        Credential::None => {
-            builder = builder.with_skip_signature(true);
-            None
-        }
     };
-    let Some(fields) = fields else { return Ok(builder) };
     if let Some(key) = fields.get(&["account_key", "access_key", "azure_storage_account_key"]) {
         return Ok(builder.with_access_key(key.expose_secret()));
     }
@@ -271,6 +253,27 @@ mod tests {
             assert!(error.starts_with("listing failed: "), "{kind}: {error}");
             assert!(!error.contains(needle) && !error.contains("canary"), "{kind}: {error}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_ambient_identity_signs_with_its_options() {
+        use lanyard_core::{OptionKey, OptionMap};
+        use lanyard_resolve::{AmbientIdentity, Auth};
+        let ambient = |pairs: &[(&str, &str)]| {
+            let mut options = OptionMap::new();
+            for (key, value) in pairs {
+                options.insert(OptionKey::new(*key).unwrap(), *value);
+            }
+            Auth::Ambient(AmbientIdentity { backend_kind: "memory", description: "test".into(), options })
+        };
+        let options = [("bucket", "b"), ("endpoint", "http://127.0.0.1:1")];
+        let keys = ambient(&[("access_key_id", "AKIDTEST"), ("secret_access_key", CANARY)]);
+        let error = super::probe(&target("s3", &options, &keys, 5)).await.err().unwrap().to_string();
+        assert!(error.starts_with("listing failed: "), "{error}");
+        assert!(!error.contains(CANARY) && !error.contains("canary"), "{error}");
+        let half = ambient(&[("access_key_id", "AKIDTEST")]);
+        let error = super::probe(&target("s3", &options, &half, 5)).await.err().unwrap().to_string();
+        assert_eq!(error, r#"an s3 credential needs both "access_key_id" and "secret_access_key""#);
     }
 
     #[tokio::test]

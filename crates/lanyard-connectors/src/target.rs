@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use lanyard_core::{REDACTED, SecretString};
-use lanyard_resolve::{AmbientIdentity, Auth, ResolvedConnection};
+use lanyard_resolve::{AmbientIdentity, Auth, ResolvedConnection, SecretValue};
 
 use crate::{ConnectError, DEFAULT_TIMEOUT, Result};
 
@@ -143,30 +143,16 @@ impl<'a> Target<'a> {
     }
 
     /// The credential, parsed.
-    pub(crate) fn credential(&self) -> Result<Credential<'a>> {
+    pub(crate) fn credential(&self) -> Result<Credential> {
         match self.auth {
             Auth::None => Ok(Credential::None),
-            Auth::Ambient(identity) => Ok(Credential::Ambient(identity)),
+            Auth::Ambient(identity) => Ok(Credential::Ambient(Fields::of_ambient(identity))),
             Auth::Secret(value) => {
-                let text = std::str::from_utf8(value.expose_bytes())
-                    .map_err(|_| invalid("the credential is not UTF-8 text"))?;
-                let trimmed = text.trim();
-                if trimmed.starts_with('{')
-                    && let Ok(serde_json::Value::Object(object)) = serde_json::from_str(trimmed)
-                {
-                    let fields = object
-                        .into_iter()
-                        .map(|(key, value)| {
-                            let text = match value {
-                                serde_json::Value::String(text) => text,
-                                other => other.to_string(),
-                            };
-                            (key, SecretString::new(text))
-                        })
-                        .collect();
-                    return Ok(Credential::Fields(Fields(fields)));
-                }
-                Ok(Credential::Text(SecretString::new(trimmed)))
+                let text = utf8(value)?.trim();
+                Ok(match Fields::parse(text) {
+                    Some(fields) => Credential::Fields(fields),
+                    None => Credential::Text(SecretString::new(text)),
+                })
             }
         }
     }
@@ -191,21 +177,50 @@ impl<'a> Target<'a> {
 }
 
 /// A connection's credential, parsed.
-pub(crate) enum Credential<'a> {
+pub(crate) enum Credential {
     /// No credential.
     None,
     /// A secret that is not a JSON object (a password, a token), trimmed.
     Text(SecretString),
     /// A JSON object secret.
     Fields(Fields),
-    /// The ambient identity of the connection's credential storage.
-    Ambient(&'a AmbientIdentity),
+    /// The ambient identity of the connection's credential storage: its options, or `None` when it has none (use the
+    /// provider's default chain).
+    Ambient(Option<Fields>),
 }
 
 /// The fields of a JSON object credential: strings as their text, other values as JSON text.
 pub(crate) struct Fields(Vec<(String, SecretString)>);
 
 impl Fields {
+    /// The fields of `text` if it is a JSON object (leading and trailing whitespace aside).
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if !text.starts_with('{') {
+            return None;
+        }
+        let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text) else { return None };
+        let fields = object
+            .into_iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                (key, SecretString::new(text))
+            })
+            .collect();
+        Some(Self(fields))
+    }
+
+    /// The options of an ambient identity, as fields; `None` when it has none.
+    fn of_ambient(identity: &AmbientIdentity) -> Option<Self> {
+        let options = &identity.options;
+        (!options.is_empty()).then(|| {
+            Self(options.iter_exposed().map(|(key, value)| (key.to_owned(), SecretString::new(value))).collect())
+        })
+    }
+
     /// The first of `names` present (names compare case-insensitively).
     pub(crate) fn get(&self, names: &[&str]) -> Option<&SecretString> {
         names
@@ -216,16 +231,6 @@ impl Fields {
     /// Every field, in stored order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &SecretString)> {
         self.0.iter().map(|(key, value)| (key.as_str(), value))
-    }
-
-    /// The options of an ambient identity, as fields.
-    pub(crate) fn of_ambient(identity: &AmbientIdentity) -> Self {
-        Self(identity.options.iter_exposed().map(|(key, value)| (key.to_owned(), SecretString::new(value))).collect())
-    }
-
-    /// Whether there are none.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -251,18 +256,12 @@ impl Scrubber {
         match auth {
             Auth::None => {}
             Auth::Secret(value) => {
-                if let Ok(text) = std::str::from_utf8(value.expose_bytes()) {
+                if let Ok(text) = utf8(value) {
                     scrubber.add(text);
                     scrubber.add(text.trim());
-                    if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text.trim()) {
-                        for (key, value) in object {
-                            if IDENTITY_FIELDS.iter().any(|field| key.eq_ignore_ascii_case(field)) {
-                                continue;
-                            }
-                            match value {
-                                serde_json::Value::String(text) => scrubber.add(&text),
-                                other => scrubber.add(&other.to_string()),
-                            }
+                    for (key, value) in Fields::parse(text).iter().flat_map(Fields::iter) {
+                        if !IDENTITY_FIELDS.iter().any(|field| key.eq_ignore_ascii_case(field)) {
+                            scrubber.add(value.expose_secret());
                         }
                     }
                 }
@@ -369,6 +368,11 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
+/// The text of a secret credential.
+pub(crate) fn utf8(value: &SecretValue) -> Result<&str> {
+    std::str::from_utf8(value.expose_bytes()).map_err(|_| invalid("the credential is not UTF-8 text"))
+}
+
 /// A [`ConnectError::Invalid`].
 pub(crate) fn invalid(message: impl Into<String>) -> ConnectError {
     ConnectError::Invalid(message.into())
@@ -377,7 +381,6 @@ pub(crate) fn invalid(message: impl Into<String>) -> ConnectError {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use lanyard_resolve::SecretValue;
 
     /// A canary secret: its text must never appear in a probe's reason.
     pub(crate) const CANARY: &str = "canary-Zq7/x+K9@w#s3cr3t";

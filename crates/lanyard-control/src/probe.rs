@@ -2,6 +2,7 @@
 //! `lanyard-connectors`' probe of the connection's type; [`NoProber`] reports that no probe exists for any type.
 
 use async_trait::async_trait;
+use lanyard_connectors::ConnectError;
 use lanyard_resolve::ResolvedConnection;
 
 /// What a probe found. A failure is a result, not an error.
@@ -34,6 +35,6 @@ pub struct NoProber;
 #[async_trait]
 impl ConnectionProber for NoProber {
     async fn probe(&self, connection: &ResolvedConnection) -> ProbeResult {
-        ProbeResult::failed(format!("no probe for type {:?} in this build", connection.connection_type()))
+        ProbeResult::failed(ConnectError::Unsupported(connection.connection_type().to_owned()).to_string())
     }
 }
