@@ -157,12 +157,16 @@ pub fn summary_line(figure: &Figure) -> String {
     line
 }
 
+/// Reads and parses a JSON file a benchmark wrote.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
 /// The median time per iteration, in nanoseconds, that criterion recorded for `group/function`.
 fn criterion_median_ns(target_dir: &Path, group: &str, function: &str) -> Result<f64> {
     let path = target_dir.join("criterion").join(group).join(function).join("new/estimates.json");
-    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let estimates: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let estimates: serde_json::Value = read_json(&path)?;
     estimates["median"]["point_estimate"]
         .as_f64()
         .with_context(|| format!("{} has no median.point_estimate", path.display()))
@@ -204,10 +208,7 @@ pub struct ParseMedians {
 /// Reads the parse benchmark's outputs and computes its figures.
 fn parse_figures(target_dir: &Path) -> Result<Vec<Figure>> {
     let meta_path = target_dir.join("bench/parse-meta.json");
-    let meta: ParseMeta = serde_json::from_str(
-        &fs::read_to_string(&meta_path).with_context(|| format!("reading {}", meta_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", meta_path.display()))?;
+    let meta: ParseMeta = read_json(&meta_path)?;
     ensure!(
         meta.corpus_statements > 0 && meta.anchor_statements > 0,
         "{}: the corpora must not be empty",
@@ -331,10 +332,7 @@ pub struct Burst {
 
 fn resolve_figures(target_dir: &Path) -> Result<Vec<Figure>> {
     let meta_path = target_dir.join("bench/resolve-meta.json");
-    let meta: ResolveMeta = serde_json::from_str(
-        &fs::read_to_string(&meta_path).with_context(|| format!("reading {}", meta_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", meta_path.display()))?;
+    let meta: ResolveMeta = read_json(&meta_path)?;
     let direct = criterion_median_ns(target_dir, "resolve", "backend_direct")?;
     let resolve = criterion_median_ns(target_dir, "resolve", "resolve_static")?;
     resolve_figures_from(resolve, direct, &meta)
@@ -428,10 +426,7 @@ pub struct HttpStartup {
 
 fn http_figures(target_dir: &Path) -> Result<Vec<Figure>> {
     let meta_path = target_dir.join("bench/http-meta.json");
-    let meta: HttpMeta = serde_json::from_str(
-        &fs::read_to_string(&meta_path).with_context(|| format!("reading {}", meta_path.display()))?,
-    )
-    .with_context(|| format!("parsing {}", meta_path.display()))?;
+    let meta: HttpMeta = read_json(&meta_path)?;
     http_figures_from(&meta)
 }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 /// The environment variable that tells the tests where moto listens (`http://127.0.0.1:<port>`).
 pub const MOTO_URL_ENV: &str = "LANYARD_TEST_MOTO_URL";
@@ -90,7 +90,7 @@ pub fn preflight() -> Result<()> {
 
 /// Where the PostgreSQL server binaries are: [`PG_BINDIR_ENV`], else `pg_config --bindir`, else the newest
 /// `/usr/lib/postgresql/<version>/bin`. `lanyard-testsupport` looks them up the same way.
-pub fn pg_bindir() -> Result<PathBuf> {
+fn pg_bindir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(PG_BINDIR_ENV).filter(|dir| !dir.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
@@ -123,7 +123,7 @@ pub fn pg_bindir() -> Result<PathBuf> {
 }
 
 /// Whether this process runs as root (the owner of `/proc/self`), where `initdb` refuses to run.
-pub fn running_as_root() -> bool {
+fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt as _;
     fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
 }
@@ -147,10 +147,11 @@ fn root_can_run_postgres() -> Result<()> {
 /// The machine's PostgreSQL ([`PG_ENV`]) accepts connections (`pg_isready`).
 fn check_postgres(bindir: &Path) -> Result<String> {
     let url = std::env::var(PG_ENV).ok().filter(|url| !url.is_empty()).unwrap_or_else(|| PG_DEFAULT.to_owned());
+    // pg_isready never logs in, so it gets the redacted URL: a password stays off its command line.
     let shown = redact_url(&url);
     let pg_isready = bindir.join("pg_isready");
     let output = Command::new(&pg_isready)
-        .args(["-t", "5", "-d", &url])
+        .args(["-t", "5", "-d", &shown])
         .output()
         .with_context(|| format!("cannot run {}", pg_isready.display()))?;
     if !output.status.success() {
@@ -169,7 +170,8 @@ fn check_mariadb() -> Result<String> {
     let url =
         std::env::var(MARIADB_ENV).ok().filter(|url| !url.is_empty()).unwrap_or_else(|| MARIADB_DEFAULT.to_owned());
     let hint = format!("start it, or set {MARIADB_ENV} (default {MARIADB_DEFAULT}) to a server whose root we may use");
-    let addr = host_port(&url, 3306).with_context(|| format!("{MARIADB_ENV}={url} is not mysql://user@host:port"))?;
+    let addr = host_port(&url, 3306)
+        .with_context(|| format!("{MARIADB_ENV}={} is not mysql://user@host:port", redact_url(&url)))?;
     match mariadb_greeting(&addr) {
         Ok(version) => Ok(format!("MariaDB at {addr} answers (server {version})")),
         Err(err) => bail!("MariaDB at {addr} does not answer: {err:#}; {hint}"),
@@ -302,7 +304,6 @@ fn run_logged(command: &mut Command, shown: &str, hint: &str) -> Result<()> {
 pub struct Moto {
     child: Child,
     url: String,
-    log: PathBuf,
 }
 
 impl Moto {
@@ -312,18 +313,20 @@ impl Moto {
         if let Some(dir) = log.parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        // A port taken between our probe and moto's bind makes moto exit at once: try another.
-        let mut last_error = None;
-        for _ in 0..5 {
-            match Self::try_start(venv, log) {
+        // A port taken between our probe and moto's bind makes moto exit at once: try another. Any other failure
+        // (no moto_server, no answer in time) is final.
+        let mut attempt = 1;
+        loop {
+            match Self::try_start(venv, log)? {
                 Ok(moto) => return Ok(moto),
-                Err(err) => last_error = Some(err),
+                Err(exited) if attempt == 5 => return Err(exited),
+                Err(_) => attempt += 1,
             }
         }
-        Err(last_error.expect("at least one attempt"))
     }
 
-    fn try_start(venv: &Path, log: &Path) -> Result<Self> {
+    /// One start on a free port: `Ok(Err(…))` when moto exited before answering (the port may have been taken).
+    fn try_start(venv: &Path, log: &Path) -> Result<Result<Self>> {
         let port = free_port()?;
         let out = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let err = out.try_clone()?;
@@ -335,21 +338,21 @@ impl Moto {
             .stderr(err)
             .spawn()
             .with_context(|| format!("cannot start {}", program.display()))?;
-        let mut moto = Self { child, url: format!("http://127.0.0.1:{port}"), log: log.to_owned() };
+        let mut moto = Self { child, url: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = moto.child.try_wait()? {
-                bail!(
+                return Ok(Err(anyhow!(
                     "moto_server exited with {status} before answering; its log ({}):\n{}",
                     log.display(),
-                    moto.log_text()
-                );
+                    read_log(log)
+                )));
             }
             if http_status(&format!("127.0.0.1:{port}"), "/moto-api/").is_ok_and(|status| status == 200) {
-                return Ok(moto);
+                return Ok(Ok(moto));
             }
             if Instant::now() >= deadline {
-                bail!("moto_server did not answer within 60 s; its log ({}):\n{}", log.display(), moto.log_text());
+                bail!("moto_server did not answer within 60 s; its log ({}):\n{}", log.display(), read_log(log));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -359,15 +362,11 @@ impl Moto {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    /// The file moto's output goes to.
-    pub fn log(&self) -> &Path {
-        &self.log
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_else(|err| format!("(cannot read it: {err})"))
-    }
+/// moto's log, for error messages.
+fn read_log(log: &Path) -> String {
+    fs::read_to_string(log).unwrap_or_else(|err| format!("(cannot read it: {err})"))
 }
 
 impl Drop for Moto {
@@ -425,6 +424,21 @@ mod tests {
         let err = run_logged(&mut command, "pip install", "PyPI must be reachable").unwrap_err().to_string();
         assert!(err.starts_with("`pip install` failed (exit status: 3); PyPI must be reachable"), "{err}");
         assert!(err.contains("--- stdout ---\ncollected\n--- stderr ---\nNo matching distribution"), "{err}");
+    }
+
+    #[test]
+    fn a_moto_server_that_exits_at_once_fails_with_its_log() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let venv = std::env::temp_dir().join(format!("xtask-moto-test-{}", std::process::id()));
+        fs::create_dir_all(venv.join("bin")).unwrap();
+        let program = venv.join("bin/moto_server");
+        fs::write(&program, "#!/bin/sh\necho 'Address already in use'\nexit 1\n").unwrap();
+        fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+        let result = Moto::start(&venv, &venv.join("moto.log"));
+        fs::remove_dir_all(&venv).unwrap();
+        let err = format!("{:#}", result.err().expect("moto_server exited"));
+        assert!(err.starts_with("moto_server exited with exit status: 1 before answering"), "{err}");
+        assert!(err.contains("Address already in use"), "{err}");
     }
 
     #[test]

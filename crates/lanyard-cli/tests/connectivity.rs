@@ -81,6 +81,8 @@ struct TestRow {
 /// A `lanyard serve` process at trace level, and everything `lanyard sql` printed against it (for the canary).
 struct Lanyard {
     server: LanyardServer,
+    /// The server's admin token.
+    token: String,
     home: TempDir,
     printed: RefCell<Vec<String>>,
 }
@@ -88,7 +90,8 @@ struct Lanyard {
 impl Lanyard {
     fn start() -> Self {
         let server = LanyardServer::start(Path::new(LANYARD), &["--log-level", "trace"]);
-        Self { server, home: TempDir::new("connectivity-home"), printed: RefCell::default() }
+        let token = server.admin_token();
+        Self { server, token, home: TempDir::new("connectivity-home"), printed: RefCell::default() }
     }
 
     /// `lanyard sql --format json -f -` with `sql` on standard input (so that secrets stay out of the process
@@ -97,7 +100,7 @@ impl Lanyard {
         let mut command = Command::new(LANYARD);
         command
             .args(["sql", "--server", self.server.url(), "--format", "json", "-f", "-"])
-            .env("LANYARD_TOKEN", self.server.admin_token())
+            .env("LANYARD_TOKEN", &self.token)
             .env("HOME", self.home.path())
             .env("LANYARD_HISTORY", self.home.join("history"))
             .env_remove("LANYARD_SERVER")
@@ -211,10 +214,9 @@ impl Lanyard {
     /// The audit log as JSON text, read over HTTP with the admin token.
     fn audit(&self) -> String {
         let url = format!("{}/audit?limit=1000", self.server.url());
-        let token = self.server.admin_token();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         runtime.block_on(async {
-            let response = reqwest::Client::new().get(&url).bearer_auth(token).send().await.expect("GET /audit");
+            let response = reqwest::Client::new().get(&url).bearer_auth(&self.token).send().await.expect("GET /audit");
             assert!(response.status().is_success(), "GET /audit: {response:?}");
             response.text().await.expect("the audit log")
         })

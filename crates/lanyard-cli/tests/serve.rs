@@ -7,13 +7,13 @@
 //! Every server is a [`Node`]; dropping one kills its process, so a failing test leaves nothing running.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, ExitStatus, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use lanyard_testsupport::{LanyardServer, LanyardServerBuilder, TempDir};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -22,33 +22,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_lanyard");
 /// The admin token handed to servers through `LANYARD_ADMIN_TOKEN`.
 const ADMIN: &str = "lyd_serve-test-admin-token-0123456789abcdef";
 
-/// Environment variables of the developer's shell that would change what a server does.
+/// Environment variables of the developer's shell that would change what `lanyard` does (`LanyardServer` removes
+/// the same ones from the servers' environment).
 const SCRUBBED_ENV: &[&str] =
     &["LANYARD_ADMIN_TOKEN", "LANYARD_MASTER_KEY", "LANYARD_MASTER_KEY_PREVIOUS", "LANYARD_TOKEN", "RUST_LOG"];
 
 // ---------------------------------------------------------------------------------------------------------
 // Harness
-
-/// A uniquely named directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("lanyard-serve-{tag}-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// An HTTP reply, fully read.
 #[derive(Debug)]
@@ -100,23 +80,16 @@ async fn try_send(
     Some(Reply { status, headers, body })
 }
 
-/// How a server is started.
+/// How a server is started: `lanyard serve --data-dir <dir> --listen 127.0.0.1:0 <args…>`.
 struct Launch {
-    data_dir: PathBuf,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
+    server: LanyardServerBuilder,
     /// A certificate (PEM) the client trusts, for TLS servers.
     root_pem: Option<String>,
 }
 
 impl Launch {
     fn new(data_dir: &Path) -> Self {
-        Self {
-            data_dir: data_dir.to_owned(),
-            args: vec!["--listen".into(), "127.0.0.1:0".into()],
-            env: Vec::new(),
-            root_pem: None,
-        }
+        Self { server: LanyardServer::builder(Path::new(BIN)).data_dir(data_dir), root_pem: None }
     }
 
     /// With `LANYARD_ADMIN_TOKEN` = [`ADMIN`].
@@ -125,139 +98,63 @@ impl Launch {
     }
 
     fn args(mut self, args: &[&str]) -> Self {
-        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self.server = self.server.args(args);
         self
     }
 
-    fn listen(mut self, addr: &str) -> Self {
-        self.args[1] = addr.to_owned();
-        self
+    /// `--listen <addr>` in place of `127.0.0.1:0`.
+    fn listen(self, addr: &str) -> Self {
+        self.args(&["--listen", addr])
     }
 
     fn env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.to_owned(), value.to_owned()));
+        self.server = self.server.env(key, value);
         self
     }
 
-    fn command(&self) -> Command {
-        let mut command = Command::new(BIN);
-        command.arg("serve").arg("--data-dir").arg(&self.data_dir).args(&self.args);
-        for key in SCRUBBED_ENV {
-            command.env_remove(key);
-        }
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        command
-    }
-
     /// Starts the server and waits for it to listen and answer `/healthz`; panics if it does not.
-    async fn start(&self) -> Node {
-        match self.spawn().await {
-            Started::Listening(node) => node,
-            Started::Exited(status, stderr) => panic!("lanyard serve exited with {status}:\n{stderr}"),
-        }
+    fn start(&self) -> Node {
+        self.spawn().unwrap_or_else(|(status, stderr)| panic!("lanyard serve exited with {status}:\n{stderr}"))
     }
 
-    /// Starts the server: it either announces its address (and then answers `/healthz`) or exits.
-    async fn spawn(&self) -> Started {
-        let mut child = self.command().spawn().expect("run lanyard serve");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        let err_pipe = child.stderr.take().unwrap();
-        let err_text = Arc::clone(&stderr);
-        let err_reader = std::thread::spawn(move || {
-            let mut lines = BufReader::new(err_pipe);
-            let mut line = String::new();
-            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if let Some(url) = line.trim_end().strip_prefix("lanyard listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-                err_text.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
-        let mut out_pipe = child.stdout.take().unwrap();
-        let out_text = Arc::clone(&stdout);
-        let out_reader = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = out_pipe.read_to_end(&mut bytes);
-            out_text.lock().unwrap().push_str(&String::from_utf8_lossy(&bytes));
-        });
-        let announced = tokio::task::block_in_place(|| rx.recv_timeout(Duration::from_secs(30)));
-        let mut node = Node {
-            child,
-            url: String::new(),
-            stderr,
-            stdout,
-            readers: vec![err_reader, out_reader],
-            client: reqwest::Client::new(),
-            exited: None,
-        };
-        let announced = match announced {
-            Ok(url) => url,
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let status = node.wait_exit(Duration::from_secs(10));
-                return Started::Exited(status, node.stderr());
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no listening line within 30 s:\n{}", node.stderr()),
-        };
+    /// Starts the server: it either announces its address (and then answers `/healthz`), or exits with this status
+    /// and log.
+    fn spawn(&self) -> Result<Node, (ExitStatus, String)> {
+        let server = tokio::task::block_in_place(|| self.server.clone().try_start())?;
         let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
         if let Some(pem) = &self.root_pem {
             client = client.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap());
         }
-        node.client = client.build().unwrap();
-        node.url = announced.replace("://0.0.0.0:", "://127.0.0.1:");
-        node.wait_healthy().await;
-        Started::Listening(node)
+        Ok(Node { server, client: client.build().unwrap() })
     }
 }
 
-enum Started {
-    Listening(Node),
-    Exited(ExitStatus, String),
-}
-
-/// A running `lanyard serve` process.
+/// A running `lanyard serve` process ([`LanyardServer`]: killed on drop) and an HTTP client for it.
 struct Node {
-    child: Child,
-    /// `scheme://127.0.0.1:port`.
-    url: String,
-    stderr: Arc<Mutex<String>>,
-    stdout: Arc<Mutex<String>>,
-    readers: Vec<std::thread::JoinHandle<()>>,
+    server: LanyardServer,
     client: reqwest::Client,
-    exited: Option<ExitStatus>,
 }
 
 impl Node {
+    /// `scheme://127.0.0.1:port`.
+    fn url(&self) -> &str {
+        self.server.url()
+    }
+
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.server.log()
     }
 
     fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
+        self.server.stdout()
     }
 
-    fn port(&self) -> &str {
-        self.url.rsplit(':').next().unwrap()
-    }
-
-    /// Polls `/healthz` (bounded) until it answers 200.
-    async fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(reply) = self.try_send(Method::GET, "/healthz", None, None).await {
-                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-                return;
-            }
-            assert!(Instant::now() < deadline, "/healthz never answered:\n{}", self.stderr());
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    fn port(&self) -> u16 {
+        self.server.port()
     }
 
     async fn try_send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Option<Reply> {
-        try_send(&self.client, method, &format!("{}{path}", self.url), token, body).await
+        try_send(&self.client, method, &format!("{}{path}", self.url()), token, body).await
     }
 
     async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
@@ -270,59 +167,24 @@ impl Node {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
-        assert!(status.success(), "kill -{signal} failed");
+        self.server.signal(signal);
     }
 
-    /// Waits (bounded, polling) for the process to exit, then for its output to be read to the end.
+    /// Waits (bounded) for the process to exit.
     fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
-        tokio::task::block_in_place(|| self.wait_exit_blocking(limit))
-    }
-
-    fn wait_exit_blocking(&mut self, limit: Duration) -> ExitStatus {
-        if let Some(status) = self.exited {
-            return status;
-        }
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("lanyard serve did not exit within {limit:?}:\n{}", self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        self.exited = Some(status);
-        status
+        tokio::task::block_in_place(|| self.server.wait_exit(limit))
     }
 
     /// SIGTERM, and the process must exit successfully within a few seconds.
     fn stop(&mut self) -> String {
-        self.signal("TERM");
-        let status = self.wait_exit(Duration::from_secs(10));
+        let status = tokio::task::block_in_place(|| self.server.stop());
         assert!(status.success(), "exit status {status} after SIGTERM:\n{}", self.stderr());
         self.stderr()
     }
 
     /// SIGKILL.
     fn crash(&mut self) {
-        self.signal("KILL");
-        self.wait_exit(Duration::from_secs(10));
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if self.exited.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.server.kill();
     }
 }
 
@@ -351,7 +213,7 @@ fn connection(name: &str, options: Value) -> Value {
 async fn a_zero_config_start_writes_the_admin_token_once_and_takes_one_from_the_environment() {
     let dir = TempDir::new("zero");
     let data = dir.join("data"); // does not exist yet: serve creates it
-    let mut node = Launch::new(&data).start().await;
+    let mut node = Launch::new(&data).start();
     let token_file = data.join("admin.token");
     let token = std::fs::read_to_string(&token_file).expect("admin.token").trim().to_owned();
     assert!(token.starts_with("lyd_"), "unexpected token format");
@@ -364,7 +226,7 @@ async fn a_zero_config_start_writes_the_admin_token_once_and_takes_one_from_the_
     let stderr = node.stderr();
     assert!(stderr.contains(&format!("admin token written to {}", token_file.display())), "{stderr}");
     assert_eq!(stderr.matches("lanyard listening on http://127.0.0.1:").count(), 1, "{stderr}");
-    assert_ne!(node.port(), "0");
+    assert_ne!(node.port(), 0);
 
     let health = node.get("/healthz", None).await;
     assert_eq!(health.status, StatusCode::OK);
@@ -380,7 +242,7 @@ async fn a_zero_config_start_writes_the_admin_token_once_and_takes_one_from_the_
 
     // A restart keeps the admin principal and does not rewrite admin.token.
     let before = std::fs::metadata(&token_file).unwrap().modified().unwrap();
-    let mut node = Launch::new(&data).start().await;
+    let mut node = Launch::new(&data).start();
     assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
     assert_eq!(std::fs::metadata(&token_file).unwrap().modified().unwrap(), before);
     assert!(!node.stderr().contains("admin token written"), "{}", node.stderr());
@@ -389,7 +251,7 @@ async fn a_zero_config_start_writes_the_admin_token_once_and_takes_one_from_the_
 
     // LANYARD_ADMIN_TOKEN: accepted as the bearer, and no admin.token is written.
     let data = dir.join("env");
-    let mut node = Launch::admin(&data).start().await;
+    let mut node = Launch::admin(&data).start();
     assert!(node.stderr().contains("admin token from LANYARD_ADMIN_TOKEN"), "{}", node.stderr());
     assert!(!data.join("admin.token").exists(), "admin.token written although LANYARD_ADMIN_TOKEN was set");
     assert_eq!(node.get("/connections", Some(ADMIN)).await.status, StatusCode::OK);
@@ -405,8 +267,8 @@ async fn a_zero_config_start_writes_the_admin_token_once_and_takes_one_from_the_
 async fn b_plain_http_on_a_public_address_needs_insecure_no_tls() {
     let dir = TempDir::new("public");
     let data = dir.join("data");
-    match Launch::admin(&data).listen("0.0.0.0:0").spawn().await {
-        Started::Exited(status, stderr) => {
+    match Launch::admin(&data).listen("0.0.0.0:0").spawn() {
+        Err((status, stderr)) => {
             assert!(!status.success());
             assert!(
                 stderr.contains("refusing to serve plain HTTP on 0.0.0.0:0, which is not a loopback address"),
@@ -414,11 +276,11 @@ async fn b_plain_http_on_a_public_address_needs_insecure_no_tls() {
             );
             assert!(stderr.contains("--insecure-no-tls"), "{stderr}");
         }
-        Started::Listening(node) => panic!("served plain HTTP on 0.0.0.0:\n{}", node.stderr()),
+        Ok(node) => panic!("served plain HTTP on 0.0.0.0:\n{}", node.stderr()),
     }
     assert!(!data.exists(), "the refusal came after the data directory was created");
 
-    let mut node = Launch::admin(&data).listen("0.0.0.0:0").args(&["--insecure-no-tls"]).start().await;
+    let mut node = Launch::admin(&data).listen("0.0.0.0:0").args(&["--insecure-no-tls"]).start();
     assert!(node.stderr().contains("lanyard listening on http://0.0.0.0:"), "{}", node.stderr());
     assert!(node.stderr().contains("non-loopback"), "no warning logged:\n{}", node.stderr());
     assert_eq!(node.get("/connections", Some(ADMIN)).await.status, StatusCode::OK);
@@ -445,8 +307,8 @@ async fn c_tls_serves_https_with_the_given_certificate() {
 
     let mut launch = Launch::admin(&dir.join("data")).args(&["--tls-cert", cert_arg, "--tls-key", key_arg]);
     launch.root_pem = Some(cert.pem());
-    let mut node = launch.start().await;
-    assert!(node.url.starts_with("https://127.0.0.1:"), "{}", node.url);
+    let mut node = launch.start();
+    assert!(node.url().starts_with("https://127.0.0.1:"), "{}", node.url());
     let health = node.get("/healthz", None).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(node.get("/connections", Some(ADMIN)).await.status, StatusCode::OK);
@@ -464,12 +326,12 @@ async fn c_tls_serves_https_with_the_given_certificate() {
 
     // An unreadable key is a clear start-up error.
     let broken = Launch::admin(&dir.join("data")).args(&["--tls-cert", cert_arg, "--tls-key", cert_arg]);
-    match broken.spawn().await {
-        Started::Exited(status, stderr) => {
+    match broken.spawn() {
+        Err((status, stderr)) => {
             assert!(!status.success());
             assert!(stderr.contains("cannot load TLS certificate/key"), "{stderr}");
         }
-        Started::Listening(node) => panic!("started without a key:\n{}", node.stderr()),
+        Ok(node) => panic!("started without a key:\n{}", node.stderr()),
     }
 }
 
@@ -480,7 +342,7 @@ async fn c_tls_serves_https_with_the_given_certificate() {
 async fn d_sigterm_and_sigint_shut_down_gracefully() {
     let dir = TempDir::new("shutdown");
     for (signal, format) in [("TERM", "text"), ("INT", "json")] {
-        let mut node = Launch::admin(&dir.join("data")).args(&["--log-format", format]).start().await;
+        let mut node = Launch::admin(&dir.join("data")).args(&["--log-format", format]).start();
         let created = node.send(Method::POST, "/connections", Some(ADMIN), Some(&connection(signal, json!({})))).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         node.signal(signal);
@@ -514,7 +376,7 @@ async fn e_token_cli_creates_lists_and_revokes_tokens_with_their_roles() {
     let dir = TempDir::new("tokens");
     let data = dir.join("data");
     let data_arg = data.to_str().unwrap();
-    let mut node = Launch::admin(&data).start().await;
+    let mut node = Launch::admin(&data).start();
 
     let created = lanyard(&["token", "create", "--data-dir", data_arg, "--name", "ops", "--role", "operator"]);
     let (stdout, stderr) = (text(&created.stdout), text(&created.stderr));
@@ -614,7 +476,7 @@ impl Storm {
         let reached = Arc::new(tokio::sync::Notify::new());
         let mut handles = Vec::new();
         for client in 0..clients {
-            let (http, url) = (node.client.clone(), node.url.clone());
+            let (http, url) = (node.client.clone(), node.url().to_owned());
             let (acked, count, reached) = (Arc::clone(&acked), Arc::clone(&count), Arc::clone(&reached));
             handles.push(tokio::spawn(async move {
                 for i in 0..100_000 {
@@ -682,14 +544,14 @@ async fn f_sigkill_during_a_write_storm_loses_no_acknowledged_write() {
     let launch = Launch::admin(&data);
     let mut acked = BTreeSet::new();
     for round in 0..3 {
-        let mut node = launch.start().await;
+        let mut node = launch.start();
         let storm = Storm::start(&node, round, 4, 20 + 15 * round).await;
         node.crash();
         let round_acked = storm.finish().await;
         assert!(round_acked.len() >= 20, "{round_acked:?}");
         acked.extend(round_acked.iter().cloned());
 
-        let mut node = launch.start().await;
+        let mut node = launch.start();
         verify_connections(&node, &acked, &round_acked).await;
         node.stop();
         assert_eq!(integrity_check(&data.join("catalog.db")).await, "ok", "round {round}");
@@ -773,8 +635,8 @@ async fn two_servers_lose_no_update(catalog: &str) {
             .env("LANYARD_MASTER_KEY", master_key.expose_secret())
     };
     // One after the other, so the second finds the catalog migrated and the admin bootstrapped.
-    let mut a = launch("a").start().await;
-    let mut b = launch("b").start().await;
+    let mut a = launch("a").start();
+    let mut b = launch("b").start();
     for row in 0..ROWS {
         let created = a
             .send(
@@ -788,7 +650,7 @@ async fn two_servers_lose_no_update(catalog: &str) {
         assert_eq!(created.json()["version"], 1);
     }
 
-    let nodes = Arc::new([(a.client.clone(), a.url.clone()), (b.client.clone(), b.url.clone())]);
+    let nodes = Arc::new([(a.client.clone(), a.url().to_owned()), (b.client.clone(), b.url().to_owned())]);
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
         let nodes = Arc::clone(&nodes);
@@ -906,7 +768,7 @@ mod canary {
         let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
         let canary2 = format!("canary2-{}", uuid::Uuid::new_v4().simple());
         let canaries = [canary.as_str(), canary2.as_str()];
-        let mut node = Launch::admin(&data).args(&["--log-level", "trace"]).start().await;
+        let mut node = Launch::admin(&data).args(&["--log-level", "trace"]).start();
         let mut seen = Vec::new();
         let mut call = async |method: Method, path: &str, body: Option<Value>| {
             let reply = node.send(method, path, Some(ADMIN), body.as_ref()).await;

@@ -59,6 +59,12 @@ where
     })
 }
 
+/// The last `lines` lines of `text`, for failure messages.
+pub(crate) fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 /// Percent-encodes everything but the unreserved characters, for user names and passwords in URLs.
 pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -18,7 +18,6 @@ const HOSTS: &[&str] = &["%", "127.0.0.1", "localhost"];
 /// A MariaDB user `lanyard_t_<random>` with a password, on the server of [`MARIADB_ENV`] (default
 /// [`MARIADB_DEFAULT`]), for every host a test may connect from. It has no privileges beyond logging in. Dropping
 /// it drops the user.
-#[derive(Debug)]
 pub struct MariaDbUser {
     name: String,
     root: Opts,
@@ -115,6 +114,17 @@ impl MariaDbUser {
                 self.root.user().unwrap_or("root"),
             );
         }
+    }
+}
+
+/// The user and the server, without the root account's options (they hold root's password).
+impl std::fmt::Debug for MariaDbUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MariaDbUser")
+            .field("name", &self.name)
+            .field("host", &self.root.ip_or_hostname())
+            .field("port", &self.root.tcp_port())
+            .finish_non_exhaustive()
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions as _, Connection as _};
 
-use crate::{TempDir, block_on, free_port, percent_encode};
+use crate::{TempDir, block_on, free_port, percent_encode, tail};
 
 /// Overrides where the PostgreSQL server binaries (`initdb`, `pg_ctl`) are looked for.
 pub const PG_BINDIR_ENV: &str = "LANYARD_TEST_PG_BINDIR";
@@ -64,7 +64,6 @@ pub fn pg_bindir() -> PathBuf {
 ///
 /// When the tests run as root, `initdb` and `pg_ctl` run as the `postgres` system user (`runuser`), which then owns
 /// the directory.
-#[derive(Debug)]
 pub struct PrivatePostgres {
     dir: TempDir,
     bindir: PathBuf,
@@ -317,6 +316,18 @@ impl PrivatePostgres {
     }
 }
 
+/// Everything but the superuser's password.
+impl std::fmt::Debug for PrivatePostgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivatePostgres")
+            .field("dir", &self.dir)
+            .field("bindir", &self.bindir)
+            .field("run_as", &self.run_as)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -344,12 +355,6 @@ fn show(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout).trim_end(),
         String::from_utf8_lossy(&output.stderr).trim_end()
     )
-}
-
-/// The last `lines` lines of `text`.
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// Whether this process runs as root (the owner of `/proc/self`).

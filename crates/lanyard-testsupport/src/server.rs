@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{TempDir, http};
+use crate::{TempDir, http, tail};
 
 /// Environment variables of the developer's shell that would change what a server does; never passed on.
 const SCRUBBED_ENV: &[&str] =
@@ -18,7 +18,7 @@ const LISTENING: &str = "lanyard listening on ";
 const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// How to start a [`LanyardServer`]: `<bin> serve --data-dir <dir> --listen 127.0.0.1:0 <args…>`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LanyardServerBuilder {
     bin: PathBuf,
     args: Vec<String>,
@@ -55,6 +55,18 @@ impl LanyardServerBuilder {
     ///
     /// When the process cannot start, exits before listening, or is not ready within 30 s (with its log).
     pub fn start(self) -> LanyardServer {
+        self.try_start().unwrap_or_else(|(status, log)| {
+            panic!("lanyard serve exited with {status} before listening; its log:\n{log}")
+        })
+    }
+
+    /// [`start`](Self::start) for a server that may refuse to start: its exit status and log when it exits before
+    /// listening.
+    ///
+    /// # Panics
+    ///
+    /// When the process cannot start, or is not ready within 30 s (with its log).
+    pub fn try_start(self) -> Result<LanyardServer, (ExitStatus, String)> {
         let dir = TempDir::new("serve");
         let data_dir = self.data_dir.clone().unwrap_or_else(|| dir.join("data"));
         let log_path = dir.join("serve.stderr.log");
@@ -79,11 +91,23 @@ impl LanyardServerBuilder {
 
         let mut server =
             LanyardServer { child, dir, data_dir, url: String::new(), log_path, stdout_path, exited: None };
-        server.url = server.wait_listening();
+        server.url = server.wait_listening()?;
         if server.url.starts_with("http://") {
             server.wait_healthy();
         }
-        server
+        Ok(server)
+    }
+}
+
+/// The environment's names only: its values may be secrets (`LANYARD_MASTER_KEY`, `LANYARD_ADMIN_TOKEN`).
+impl std::fmt::Debug for LanyardServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LanyardServerBuilder")
+            .field("bin", &self.bin)
+            .field("args", &self.args)
+            .field("env", &self.env.iter().map(|(key, _)| key).collect::<Vec<_>>())
+            .field("data_dir", &self.data_dir)
+            .finish()
     }
 }
 
@@ -177,9 +201,20 @@ impl LanyardServer {
         if let Some(status) = self.exited {
             return status;
         }
-        let sent = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
-        assert!(sent.is_ok_and(|status| status.success()), "kill -TERM {} failed", self.pid());
+        self.signal("TERM");
         self.wait_exit(Duration::from_secs(10))
+    }
+
+    /// Sends the signal `name` (`TERM`, `INT`, …) with `kill`; [`wait_exit`](Self::wait_exit) waits for the
+    /// outcome.
+    ///
+    /// # Panics
+    ///
+    /// When the process has already been waited for, or `kill` fails.
+    pub fn signal(&self, name: &str) {
+        assert!(self.exited.is_none(), "lanyard serve has already exited; no SIG{name} sent");
+        let sent = Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status();
+        assert!(sent.is_ok_and(|status| status.success()), "kill -{name} {} failed", self.pid());
     }
 
     /// SIGKILL, and waits for the process to go.
@@ -190,7 +225,15 @@ impl LanyardServer {
         }
     }
 
-    fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+    /// Waits (at most `limit`) for the process to exit; returns its exit status.
+    ///
+    /// # Panics
+    ///
+    /// When it does not exit in time (it is then killed).
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        if let Some(status) = self.exited {
+            return status;
+        }
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for lanyard serve") {
@@ -205,17 +248,20 @@ impl LanyardServer {
         }
     }
 
-    /// Polls the log for the listening line; returns the announced URL.
-    fn wait_listening(&mut self) -> String {
+    /// Polls the log for the listening line; returns the announced URL, or the exit status and the log when the
+    /// process exits first.
+    fn wait_listening(&mut self) -> Result<String, (ExitStatus, String)> {
         let deadline = Instant::now() + START_LIMIT;
         loop {
             let log = self.log();
-            if let Some(line) = log.lines().find_map(|line| line.strip_prefix(LISTENING)) {
-                return line.trim().replace("://0.0.0.0:", "://127.0.0.1:");
+            // Only a whole line: stderr is unbuffered, so the line may be read while it is half written.
+            let announced = log.split_inclusive('\n').find_map(|line| line.strip_suffix('\n')?.strip_prefix(LISTENING));
+            if let Some(url) = announced {
+                return Ok(url.trim().replace("://0.0.0.0:", "://127.0.0.1:"));
             }
             if let Some(status) = self.child.try_wait().expect("wait for lanyard serve") {
                 self.exited = Some(status);
-                panic!("lanyard serve exited with {status} before listening; its log:\n{log}");
+                return Err((status, self.log()));
             }
             if Instant::now() >= deadline {
                 panic!("lanyard serve did not say `{LISTENING}…` within {START_LIMIT:?}; its log:\n{log}");
@@ -247,11 +293,10 @@ impl Drop for LanyardServer {
         self.kill();
         if std::thread::panicking() {
             let log = fs::read_to_string(&self.log_path).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
             eprintln!(
                 "lanyard-testsupport: lanyard serve at {} at a failed test; the end of its log:\n{}",
                 self.url,
-                lines[lines.len().saturating_sub(40)..].join("\n")
+                tail(&log, 40)
             );
         }
         // The `dir` field (the log files, and the data unless it was given) removes itself after this.
@@ -345,5 +390,13 @@ server.serve_forever()
         let message = panic.downcast_ref::<String>().unwrap();
         assert!(message.contains("exited with exit status: 3 before listening"), "{message}");
         assert!(message.contains("refusing to start"), "{message}");
+    }
+
+    #[test]
+    fn try_start_returns_the_exit_status_and_log_of_a_server_that_refuses() {
+        let bin_dir = TempDir::new("fake-bin");
+        let (status, log) = LanyardServer::builder(&fake_bin(&bin_dir)).args(&["--fail"]).try_start().unwrap_err();
+        assert_eq!(status.code(), Some(3));
+        assert!(log.contains("refusing to start"), "{log}");
     }
 }
