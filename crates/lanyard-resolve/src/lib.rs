@@ -44,12 +44,14 @@ use std::time::Duration;
 
 use lanyard_catalog::{Backend, JsonObject, VaultEntry};
 use lanyard_core::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, REDACTED, is_secret_key, url_has_password};
-use lanyard_vault::{BackendEnv, ExternalName, Operation, Profile, Registry, SecretRef, VaultBackend};
+use lanyard_vault::{
+    BackendEnv, ExternalName, Operation, Profile, Registry, SecretRef, VaultBackend, select_json_field,
+};
 use tokio::time::Instant;
 
 pub use error::{Cause, ResolveError, Result};
 /// The vault types a connect needs, re-exported so that connectors never name `lanyard-vault`.
-pub use lanyard_vault::{AmbientIdentity, SecretValue, select_json_field};
+pub use lanyard_vault::{AmbientIdentity, SecretValue};
 pub use metrics::{BackendStats, Metrics};
 pub use slot::{DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, RetryPolicy};
 pub use source::{CatalogSource, ConnectionRef, Lookup, StaticCatalog, Subject};
