@@ -27,10 +27,33 @@ fn backends_lists_the_compiled_in_kinds_with_their_options_and_the_missing_ones(
     let stdout = text(&output.stdout);
     assert_eq!(stdout.contains("LOCAL (lanyard-vault-local)"), cfg!(feature = "vault-local"), "{stdout}");
     assert_eq!(stdout.contains("MEMORY (lanyard-vault-memory)"), cfg!(feature = "vault-memory"), "{stdout}");
-    assert!(stdout.contains("AWS (--features vault-aws)"), "{stdout}");
+    // Kinds without a plugin name no cargo feature: there is none to turn on.
+    assert!(stdout.contains("AWS (no plugin yet)"), "{stdout}");
     assert!(stdout.contains("GCP (no plugin yet)"), "{stdout}");
+    assert!(!stdout.contains("vault-aws"), "{stdout}");
     if cfg!(all(feature = "vault-local", feature = "vault-memory")) {
         insta::assert_snapshot!(stdout);
+    }
+}
+
+/// Every cargo feature `KNOWN_KINDS` tells users to turn on is a feature of this crate: a hint never names a
+/// feature that does not exist.
+#[test]
+fn known_kinds_name_only_features_that_exist() {
+    let manifest = include_str!("../Cargo.toml");
+    let features: Vec<&str> = manifest
+        .lines()
+        .skip_while(|line| line.trim() != "[features]")
+        .skip(1)
+        .take_while(|line| !line.trim_start().starts_with('['))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| !name.starts_with('#'))
+        .collect();
+    assert!(features.contains(&"vault-local"), "{features:?}");
+    for known in lanyard_vault::KNOWN_KINDS {
+        if let Some(feature) = known.feature {
+            assert!(features.contains(&feature), "{}: feature {feature:?} is not in {features:?}", known.kind);
+        }
     }
 }
 
