@@ -66,9 +66,12 @@ fn clippy(root: &Path) -> Result<()> {
     cargo(root, &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])
 }
 
-/// The repository conventions of [`crate::tidy`], checked in process; prints every problem found.
+/// The repository conventions of [`crate::tidy`], checked in process; prints every problem (and note) found.
 pub fn tidy(root: &Path) -> Result<()> {
-    let problems = crate::tidy::check(root);
+    let crate::tidy::Report { problems, notes } = crate::tidy::check(root);
+    for note in &notes {
+        println!("tidy: note: {note}");
+    }
     if problems.is_empty() {
         println!("tidy: ok");
         return Ok(());
