@@ -94,9 +94,8 @@ impl Layers {
     /// Reads the table from [`ARCHITECTURE`] in the workspace at `root`.
     pub fn read(root: &Path) -> Result<Self, String> {
         let path = root.join(ARCHITECTURE);
-        let text = fs::read_to_string(&path).map_err(|err| {
-            format!("cannot read {}: {err}; tidy reads the layering table from it", path.display())
-        })?;
+        let text = fs::read_to_string(&path)
+            .map_err(|err| format!("cannot read {}: {err}; tidy reads the layering table from it", path.display()))?;
         Self::parse(&text)
     }
 
@@ -115,8 +114,10 @@ impl Layers {
             .enumerate()
             .map(|(offset, line)| (heading + 2 + offset, line.trim()))
             .take_while(|(_, line)| !line.starts_with('#'));
-        let table: Vec<(usize, &str)> =
-            section.skip_while(|(_, line)| !line.starts_with('|')).take_while(|(_, line)| line.starts_with('|')).collect();
+        let table: Vec<(usize, &str)> = section
+            .skip_while(|(_, line)| !line.starts_with('|'))
+            .take_while(|(_, line)| line.starts_with('|'))
+            .collect();
         let at = |number: usize| format!("{ARCHITECTURE}:{number}");
         let no_table = || format!("{ARCHITECTURE} has no table `| crate | may depend on |` under `{LAYERING_HEADING}`");
         let [_header, (separator_line, separator), rows @ ..] = &table[..] else { return Err(no_table()) };
@@ -135,7 +136,10 @@ impl Layers {
             };
             let krate = krate.trim_matches('`');
             if !(krate == PLUGINS || is_crate_name(krate)) {
-                return Err(format!("{}: `{krate}` is not a crate: write `lanyard-<name>` or `{PLUGINS}`", at(*number)));
+                return Err(format!(
+                    "{}: `{krate}` is not a crate: write `lanyard-<name>` or `{PLUGINS}`",
+                    at(*number)
+                ));
             }
             if parsed.iter().any(|(_, key, _)| key == krate) {
                 return Err(format!("{}: {krate} has a second row", at(*number)));
@@ -681,7 +685,9 @@ Text after the table.
         let problems = check_seeds(&root, &originals);
         fs::remove_dir_all(&originals).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].ends_with("holds no seed documents; point LANYARD_SEEDS_DIR at the directory that holds them"));
+        assert!(
+            problems[0].ends_with("holds no seed documents; point LANYARD_SEEDS_DIR at the directory that holds them")
+        );
     }
 
     #[test]
@@ -697,10 +703,7 @@ Text after the table.
             ("lanyard-catalog", &["lanyard-core"]),
             ("lanyard-sql", &["lanyard-core", "lanyard-catalog"]),
         ]);
-        assert_eq!(
-            check(&crates),
-            vec!["lanyard-sql may not depend on lanyard-catalog (allowed: lanyard-core)"]
-        );
+        assert_eq!(check(&crates), vec!["lanyard-sql may not depend on lanyard-catalog (allowed: lanyard-core)"]);
     }
 
     #[test]

@@ -18,5 +18,8 @@ fn the_layering_table_is_read_from_architecture_md() {
     assert_eq!(allowed("lanyard-client"), ["lanyard-api", "lanyard-sql", "lanyard-core"]);
     // The composition root links the plugins (optionally) and, deliberately, lanyard-vault.
     let cli = allowed("lanyard-cli");
-    assert!(cli.iter().any(|dep| dep == xtask::tidy::PLUGINS) && cli.iter().any(|dep| dep == "lanyard-vault"), "{cli:?}");
+    assert!(
+        cli.iter().any(|dep| dep == xtask::tidy::PLUGINS) && cli.iter().any(|dep| dep == "lanyard-vault"),
+        "{cli:?}"
+    );
 }

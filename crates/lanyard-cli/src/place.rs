@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use lanyard_core::{REDACTED, url_has_password};
 use lanyard_server::control::{ControlConfig, ControlError, ControlPlane};
+use url::Url;
 
 /// The default data directory of `lanyard serve` and the commands that work on the catalog directly.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./lanyard-data";
@@ -67,14 +69,20 @@ pub(crate) fn explain(error: ControlError) -> anyhow::Error {
 }
 
 /// A database URL without its password, for logs and messages: `postgres://user:***@host/db`.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_owned() };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
-        None => url.to_owned(),
+///
+/// The `url` crate reads the URL as the database drivers do; a URL without a password is returned as written. When
+/// it cannot parse the URL, or finds no password where a plain split at the last `@` of the authority sees one
+/// ([`url_has_password`]), only the scheme is kept: where that password ends is anybody's guess.
+pub(crate) fn redact_url(text: &str) -> String {
+    let scheme_only =
+        || text.split_once("://").map_or_else(|| REDACTED.to_owned(), |(scheme, _)| format!("{scheme}://{REDACTED}"));
+    match Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => match url.set_password(Some(REDACTED)) {
+            Ok(()) => url.into(),
+            Err(()) => scheme_only(),
+        },
+        _ if url_has_password(text) => scheme_only(),
+        _ => text.to_owned(),
     }
 }
 
@@ -89,6 +97,8 @@ mod tests {
         assert_eq!(redact_url("sqlite://./lanyard-data/catalog.db"), "sqlite://./lanyard-data/catalog.db");
         assert_eq!(redact_url("postgres://a:b@c@host/x?y=@"), "postgres://a:***@host/x?y=@");
         assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(redact_url("postgres://u:pw@/db"), "postgres://***");
+        assert_eq!(redact_url("postgres://u:pw@h:notaport/db"), "postgres://***");
     }
 
     #[test]

@@ -88,11 +88,13 @@ fn ensure_crypto_provider() {
 
 #[cfg(test)]
 mod tests {
-    use crate::target::tests::{CANARY, secret, target};
+    use serde_json::json;
+
+    use crate::target::tests::{CANARY, json_secret, secret, target};
 
     #[tokio::test]
     async fn a_failed_connect_names_the_server_and_never_the_password() {
-        for auth in [secret(&format!(r#"{{"username":"root","password":"{CANARY}"}}"#)), secret(CANARY)] {
+        for auth in [json_secret(json!({"username": "root", "password": CANARY})), secret(CANARY)] {
             let target = target("mysql", &[("host", "127.0.0.1"), ("port", "1"), ("user", "root")], &auth, 5);
             let error = super::probe(&target).await.err().unwrap().to_string();
             assert!(error.starts_with("cannot connect to 127.0.0.1:1: "), "{error}");

@@ -16,7 +16,7 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
-use crate::target::{Credential, Target, chain, invalid, utf8};
+use crate::target::{Credential, Fields, Target, chain, invalid, utf8};
 use crate::{ConnectError, Result};
 
 /// The types this module opens.
@@ -93,37 +93,81 @@ fn client_options(target: &Target<'_>) -> ClientOptions {
     ClientOptions::new().with_timeout(target.timeout).with_connect_timeout(target.timeout)
 }
 
+/// The builder calls s3 and azure_adls share.
+trait CloudBuilder: Sized {
+    /// A custom endpoint, plain `http://` allowed for it (emulators).
+    fn endpoint(self, endpoint: &str, allow_http: bool) -> Self;
+    /// The HTTP client's options.
+    fn client_options(self, options: ClientOptions) -> Self;
+    /// Unsigned requests.
+    fn skip_signature(self) -> Self;
+}
+
+impl CloudBuilder for AmazonS3Builder {
+    fn endpoint(self, endpoint: &str, allow_http: bool) -> Self {
+        self.with_endpoint(endpoint).with_allow_http(allow_http)
+    }
+    fn client_options(self, options: ClientOptions) -> Self {
+        self.with_client_options(options)
+    }
+    fn skip_signature(self) -> Self {
+        self.with_skip_signature(true)
+    }
+}
+
+impl CloudBuilder for MicrosoftAzureBuilder {
+    fn endpoint(self, endpoint: &str, allow_http: bool) -> Self {
+        self.with_endpoint(endpoint.to_owned()).with_allow_http(allow_http)
+    }
+    fn client_options(self, options: ClientOptions) -> Self {
+        self.with_client_options(options)
+    }
+    fn skip_signature(self) -> Self {
+        self.with_skip_signature(true)
+    }
+}
+
+/// The `endpoint` option and the client options on `builder`, then the credential's fields to sign with: `None`
+/// when the builder is complete already (the ambient default chain, or unsigned requests without a credential). A
+/// credential that is not a JSON object is refused with `shape`.
+fn endpoint_and_fields<B: CloudBuilder>(
+    target: &Target<'_>,
+    mut builder: B,
+    credential: Credential,
+    shape: &str,
+) -> Result<(B, Option<Fields>)> {
+    let mut client = client_options(target);
+    if let Some(endpoint) = target.get("endpoint") {
+        let allow_http = endpoint.starts_with("http://");
+        builder = builder.endpoint(endpoint, allow_http);
+        client = client.with_allow_http(allow_http);
+    }
+    let builder = builder.client_options(client);
+    match credential {
+        Credential::Fields(fields) | Credential::Ambient(Some(fields)) => Ok((builder, Some(fields))),
+        Credential::Ambient(None) => Ok((builder, None)),
+        Credential::None => Ok((builder.skip_signature(), None)),
+        Credential::Text(_) => Err(invalid(shape)),
+    }
+}
+
 /// Options: `bucket` (required), `region` (`us-east-1`), `endpoint` (`http://` allowed), `virtual_hosted_style_request`
 /// (`'false'`: path-style, what emulators such as moto expect), `path`. Credential: JSON `access_key_id`,
 /// `secret_access_key`, `session_token`; or the storage's ambient keys; or none (unsigned requests).
 fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
     let bucket = target.required("bucket")?;
     let credential = target.credential()?;
-    let mut builder = match credential {
+    let builder = match credential {
         Credential::Ambient(None) => AmazonS3Builder::from_env(),
         _ => AmazonS3Builder::new(),
     };
-    builder = builder
+    let builder = builder
         .with_bucket_name(bucket)
         .with_region(target.get("region").unwrap_or("us-east-1"))
         .with_virtual_hosted_style_request(target.flag("virtual_hosted_style_request", false)?)
         .with_retry(retry(target));
-    let mut client = client_options(target);
-    if let Some(endpoint) = target.get("endpoint") {
-        builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
-        client = client.with_allow_http(endpoint.starts_with("http://"));
-    }
-    builder = builder.with_client_options(client);
-    let fields = match credential {
-        Credential::Fields(fields) | Credential::Ambient(Some(fields)) => fields,
-        Credential::Ambient(None) => return Ok(builder),
-        Credential::None => return Ok(builder.with_skip_signature(true)),
-        Credential::Text(_) => {
-            return Err(invalid(
-                r#"an s3 credential must be a JSON object with "access_key_id" and "secret_access_key""#,
-            ));
-        }
-    };
+    let (mut builder, fields) = endpoint_and_fields(target, builder, credential, S3_SHAPE)?;
+    let Some(fields) = fields else { return Ok(builder) };
     let access = fields.get(&["access_key_id", "aws_access_key_id"]);
     let secret = fields.get(&["secret_access_key", "aws_secret_access_key"]);
     let (Some(access), Some(secret)) = (access, secret) else {
@@ -163,23 +207,13 @@ fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
     let container = target.required("container")?;
     let account = target.required("account_name")?;
     let credential = target.credential()?;
-    let mut builder = match credential {
+    let builder = match credential {
         Credential::Ambient(None) => MicrosoftAzureBuilder::from_env(),
         _ => MicrosoftAzureBuilder::new(),
     };
-    builder = builder.with_account(account).with_container_name(container).with_retry(retry(target));
-    let mut client = client_options(target);
-    if let Some(endpoint) = target.get("endpoint") {
-        builder = builder.with_endpoint(endpoint.to_owned()).with_allow_http(endpoint.starts_with("http://"));
-        client = client.with_allow_http(endpoint.starts_with("http://"));
-    }
-    builder = builder.with_client_options(client);
-    let fields = match credential {
-        Credential::Fields(fields) | Credential::Ambient(Some(fields)) => fields,
-        Credential::Ambient(None) => return Ok(builder),
-        Credential::None => return Ok(builder.with_skip_signature(true)),
-        Credential::Text(_) => return Err(invalid(AZURE_SHAPE)),
-    };
+    let builder = builder.with_account(account).with_container_name(container).with_retry(retry(target));
+    let (builder, fields) = endpoint_and_fields(target, builder, credential, AZURE_SHAPE)?;
+    let Some(fields) = fields else { return Ok(builder) };
     if let Some(key) = fields.get(&["account_key", "access_key", "azure_storage_account_key"]) {
         return Ok(builder.with_access_key(key.expose_secret()));
     }
@@ -198,6 +232,8 @@ fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
         _ => Err(invalid(AZURE_SHAPE)),
     }
 }
+
+const S3_SHAPE: &str = r#"an s3 credential must be a JSON object with "access_key_id" and "secret_access_key""#;
 
 const AZURE_SHAPE: &str = r#"an azure_adls credential must be a JSON object with "account_key", or "sas_token", or "client_id", "client_secret" and "tenant_id""#;
 
@@ -218,7 +254,9 @@ async fn local(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::target::tests::{CANARY, secret, target};
+    use serde_json::json;
+
+    use crate::target::tests::{CANARY, json_secret, secret, target};
 
     #[test]
     fn xml_error_documents_shrink_to_their_code_and_message() {
@@ -236,11 +274,13 @@ mod tests {
     async fn failures_name_the_store_and_never_the_keys() {
         // Azure account keys are base64: this one is "canary-account-key".
         const KEY: &str = "Y2FuYXJ5LWFjY291bnQta2V5";
-        let s3 = secret(&format!(
-            r#"{{"access_key_id":"AKIA{CANARY}","secret_access_key":"{CANARY}","session_token":"t-{CANARY}"}}"#
-        ));
-        let sas = secret(&format!(r#"{{"sas_token":"?sv=2022-11-02&sig={CANARY}"}}"#));
-        let key = secret(&format!(r#"{{"account_key":"{KEY}"}}"#));
+        let s3 = json_secret(json!({
+            "access_key_id": format!("AKIA{CANARY}"),
+            "secret_access_key": CANARY,
+            "session_token": format!("t-{CANARY}"),
+        }));
+        let sas = json_secret(json!({"sas_token": format!("?sv=2022-11-02&sig={CANARY}")}));
+        let key = json_secret(json!({"account_key": KEY}));
         let azure = [("container", "c"), ("account_name", "acct"), ("endpoint", "http://127.0.0.1:1/acct")];
         let cases = [
             ("s3", &[("bucket", "b"), ("endpoint", "http://127.0.0.1:1"), ("path", "in/here")][..], &s3, CANARY),

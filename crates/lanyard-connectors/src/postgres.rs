@@ -124,12 +124,14 @@ async fn tls_config(target: &Target<'_>) -> Result<rustls::ClientConfig> {
 
 #[cfg(test)]
 mod tests {
-    use crate::target::tests::{CANARY, secret, target};
+    use serde_json::json;
+
+    use crate::target::tests::{CANARY, json_secret, secret, target};
 
     #[tokio::test]
     async fn a_failed_connect_names_the_server_and_never_the_password() {
         // Port 1 on the loopback: nothing listens there, so the connect is refused at once.
-        for auth in [secret(&format!(r#"{{"username":"postgres","password":"{CANARY}"}}"#)), secret(CANARY)] {
+        for auth in [json_secret(json!({"username": "postgres", "password": CANARY})), secret(CANARY)] {
             let target =
                 target("postgresql", &[("host", "127.0.0.1"), ("port", "1"), ("username", "postgres")], &auth, 5);
             let error = super::probe(&target).await.err().unwrap().to_string();

@@ -110,12 +110,14 @@ fn describe(error: reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::target::tests::{CANARY, secret, target};
+    use serde_json::json;
+
+    use crate::target::tests::{CANARY, json_secret, secret, target};
 
     #[tokio::test]
     async fn failures_never_quote_the_token_the_headers_or_the_url() {
         let token = secret(CANARY);
-        let headers = secret(&format!(r#"{{"X-Api-Key":"{CANARY}"}}"#));
+        let headers = json_secret(json!({"X-Api-Key": CANARY}));
         let endpoint = "http://127.0.0.1:1/v1/health";
         for auth in [&token, &headers] {
             let rest = target("rest", &[("endpoint", endpoint)], auth, 5);

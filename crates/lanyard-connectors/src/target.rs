@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use lanyard_core::{REDACTED, SecretString};
 use lanyard_resolve::{AmbientIdentity, Auth, ResolvedConnection, SecretValue};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use url::{Position, Url};
 
 use crate::{ConnectError, DEFAULT_TIMEOUT, Result};
 
@@ -283,74 +285,105 @@ impl Scrubber {
         if text.chars().count() < MIN_NEEDLE {
             return;
         }
-        let encoded = percent_encode(text);
+        let encoded = utf8_percent_encode(text, NOT_UNRESERVED).to_string();
         if encoded != text {
             self.needles.push(SecretString::new(encoded));
         }
         self.needles.push(SecretString::new(text));
     }
 
-    /// `text` with the userinfo and query of every URL and every needle replaced by `***`, cut to at most
-    /// [`MAX_REASON`] characters.
+    /// `text` with every needle and the userinfo, query and fragment of every URL replaced by `***`, cut to at
+    /// most [`MAX_REASON`] characters.
+    ///
+    /// The needles go first, on the text as written: a URL that is rewritten comes out in the `url` crate's
+    /// serialisation, which may encode part of a secret that stood in it and so match neither of its forms. They
+    /// go again afterwards, for a secret that serialisation decoded (a percent-encoded host).
     pub(crate) fn apply(&self, text: &str) -> String {
-        let mut out = redact_urls(text);
-        for needle in &self.needles {
-            if out.contains(needle.expose_secret()) {
-                out = out.replace(needle.expose_secret(), REDACTED);
-            }
-        }
+        let mut out = redact_urls(&self.replace_needles(text.to_owned()));
+        out = self.replace_needles(out);
         if out.chars().count() > MAX_REASON {
             out = out.chars().take(MAX_REASON).collect::<String>() + "…";
         }
         out
     }
+
+    /// `text` with every needle replaced by `***`.
+    fn replace_needles(&self, mut text: String) -> String {
+        for needle in &self.needles {
+            if text.contains(needle.expose_secret()) {
+                text = text.replace(needle.expose_secret(), REDACTED);
+            }
+        }
+        text
+    }
 }
 
-/// Hides the userinfo and the query of every URL in `text`: either may carry a credential (`https://u:pw@h/`, an
-/// Azure SAS `?sv=…&sig=…`).
+/// Hides the userinfo, the query and the fragment of every URL in `text`: any of them may carry a credential
+/// (`https://u:pw@h/`, an Azure SAS `?sv=…&sig=…`, a token after `#`).
+///
+/// A URL is found in free text as its scheme, `://` and everything up to white space, a quote or a closing
+/// bracket; the `url` crate then takes it apart. A URL with nothing to hide is kept exactly as written; one the
+/// crate cannot parse, or whose userinfo it reads differently from a plain split at the first `/`, `?` or `#`
+/// (`http://h\u:pw@x/`), keeps only its scheme.
 fn redact_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
+        let scheme_start = rest[..at]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(index, c)| index + c.len_utf8());
+        let tail = &rest[at + 3..];
         let end = tail
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')' | ']' | '}'))
             .unwrap_or(tail.len());
-        let (url, after) = tail.split_at(end);
-        let (authority, path) = url.split_at(url.find(['/', '?', '#']).unwrap_or(url.len()));
-        match authority.rfind('@') {
-            Some(at) => {
-                out.push_str(REDACTED);
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        match path.find('?') {
-            Some(query) => {
-                out.push_str(&path[..=query]);
-                out.push_str(REDACTED);
-            }
-            None => out.push_str(path),
-        }
-        rest = after;
+        out.push_str(&rest[..scheme_start]);
+        redact_url(&rest[scheme_start..at], &tail[..end], &mut out);
+        rest = &tail[end..];
     }
     out.push_str(rest);
     out
 }
 
-/// Percent-encodes every byte outside RFC 3986's unreserved set.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
+/// Appends `scheme://after` to `out` without its userinfo, query and fragment (see [`redact_urls`]).
+fn redact_url(scheme: &str, after: &str, out: &mut String) {
+    if !after.contains(['@', '?', '#']) {
+        out.push_str(scheme);
+        out.push_str("://");
+        out.push_str(after);
+        return;
     }
-    out
+    let written_userinfo = after[..after.find(['/', '?', '#']).unwrap_or(after.len())].contains('@');
+    let url = match Url::parse(&format!("{scheme}://{after}")) {
+        Ok(url) if written_userinfo == (!url.username().is_empty() || url.password().is_some()) => url,
+        _ => {
+            out.push_str(scheme);
+            out.push_str("://");
+            out.push_str(REDACTED);
+            return;
+        }
+    };
+    if written_userinfo {
+        out.push_str(&url[..Position::BeforeUsername]);
+        out.push_str(REDACTED);
+        out.push('@');
+        out.push_str(&url[Position::BeforeHost..Position::AfterPath]);
+    } else {
+        out.push_str(&url[..Position::AfterPath]);
+    }
+    if url.query().is_some() {
+        out.push('?');
+        out.push_str(REDACTED);
+    }
+    if url.fragment().is_some() {
+        out.push('#');
+        out.push_str(REDACTED);
+    }
 }
+
+/// Bytes percent-encoded in the encoded form of a secret: all but RFC 3986's unreserved characters.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// `error` and its causes on one line (`error connecting to server: Connection refused (os error 111)`); a cause
 /// its parent already prints is not repeated.
@@ -380,6 +413,8 @@ pub(crate) fn invalid(message: impl Into<String>) -> ConnectError {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use serde_json::json;
+
     use super::*;
 
     /// A canary secret: its text must never appear in a probe's reason.
@@ -390,6 +425,11 @@ pub(crate) mod tests {
         Auth::Secret(SecretValue::from(SecretString::new(text)))
     }
 
+    /// A secret credential holding the JSON document `value`.
+    pub(crate) fn json_secret(value: serde_json::Value) -> Auth {
+        secret(&value.to_string())
+    }
+
     /// A target of `kind` with `options` and `auth`, timing out after `seconds`.
     pub(crate) fn target<'a>(kind: &str, options: &[(&str, &str)], auth: &'a Auth, seconds: i64) -> Target<'a> {
         let options = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -398,9 +438,10 @@ pub(crate) mod tests {
 
     #[test]
     fn the_scrubber_hides_the_secret_its_json_values_and_their_encodings() {
-        let auth = secret(&format!(r#"{{"username":"app","password":"{CANARY}","port":5}}"#));
+        let auth = json_secret(json!({"username": "app", "password": CANARY, "port": 5}));
         let scrubber = Scrubber::of(&auth);
-        let message = format!("user app with {CANARY}, encoded sig={} failed", percent_encode(CANARY));
+        let message =
+            format!("user app with {CANARY}, encoded sig={} failed", utf8_percent_encode(CANARY, NOT_UNRESERVED));
         let scrubbed = scrubber.apply(&message);
         assert_eq!(scrubbed, "user app with ***, encoded sig=*** failed");
         // Short values are left alone; the user name is not a secret.
@@ -420,6 +461,36 @@ pub(crate) mod tests {
         );
         assert_eq!(scrubber.apply("(\"http://h:1/x?y\")"), "(\"http://h:1/x?***\")");
         assert_eq!(scrubber.apply("no url here"), "no url here");
+        let cases = [
+            // A URL with nothing to hide stays exactly as written.
+            ("GET HTTP://H.example:80 failed", "GET HTTP://H.example:80 failed"),
+            // The last `@` of the authority ends the userinfo; the query runs to white space (a trailing comma with
+            // it).
+            (
+                "postgres://app:p@ss@db:5432/x?sslmode=require, mysql://root@h/db",
+                "postgres://***@db:5432/x?*** mysql://***@h/db",
+            ),
+            // A fragment may hold a token too.
+            ("callback https://h/cb#access_token=abc", "callback https://h/cb#***"),
+            ("see:https://h/?a=1#b", "see:https://h/?***#***"),
+            ("é→https://u:pw@h/", "é→https://***@h/"),
+            // What the url crate cannot parse, or reads differently than it is written, keeps only its scheme.
+            ("at postgres://u:pw@/db now", "at postgres://*** now"),
+            (r"at http://h\u:pw@x/y now", "at http://*** now"),
+            ("at ://u:pw@h/ now", "at ://*** now"),
+        ];
+        for (text, redacted) in cases {
+            assert_eq!(scrubber.apply(text), redacted, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_secret_inside_a_url_is_hidden_before_the_url_is_rewritten() {
+        // The url crate would serialise `{` as `%7B` but keep `|`: neither form of the secret would match then.
+        let secret_text = "canary{x|y}";
+        let scrubber = Scrubber::of(&secret(secret_text));
+        let scrubbed = scrubber.apply(&format!("GET https://h/{secret_text}/?q=1 failed"));
+        assert_eq!(scrubbed, "GET https://h/***/?*** failed");
     }
 
     #[test]

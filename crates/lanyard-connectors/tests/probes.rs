@@ -15,6 +15,7 @@ use lanyard_connectors::{ConnectError, ProbeResult};
 use lanyard_core::{ConnectionId, Name, SecretString};
 use lanyard_resolve::{Resolver, SecretValue, StaticCatalog};
 use lanyard_vault::{Profile, Registry};
+use serde_json::json;
 
 // Link the memory backend so that it registers itself.
 use lanyard_vault_memory as _;
@@ -221,9 +222,9 @@ async fn rest_checks_method_expected_status_and_credentials() {
 
     // A JSON credential is a set of headers.
     let headers = format!("{base}/headers");
-    let json = format!(r#"{{"X-Api-Key": "{TOKEN}", "X-Tenant": "acme"}}"#);
+    let json = json!({"X-Api-Key": TOKEN, "X-Tenant": "acme"}).to_string();
     assert_passed(&world.probe("rest", &[("endpoint", &headers)], Some(&json)).await);
-    let partial = format!(r#"{{"X-Api-Key": "{TOKEN}"}}"#);
+    let partial = json!({"X-Api-Key": TOKEN}).to_string();
     assert_eq!(
         failed(&world.probe("rest", &[("endpoint", &headers)], Some(&partial)).await),
         "expected status 200, got 403"
@@ -245,7 +246,7 @@ async fn git_is_an_authenticated_get_of_the_api_url() {
     let base = serve(api()).await;
     let user = format!("{base}/api/user");
     assert_passed(&world.probe("git", &[("api_url", &user)], Some(TOKEN)).await);
-    let json = format!(r#"{{"token": "{TOKEN}"}}"#);
+    let json = json!({"token": TOKEN}).to_string();
     assert_passed(&world.probe("git", &[("api_url", &user)], Some(&json)).await);
     assert_eq!(
         failed(&world.probe("git", &[("api_url", &user)], Some("canary-bad")).await),
@@ -312,7 +313,7 @@ fn s3_api() -> Router {
 async fn s3_lists_path_style_at_an_http_endpoint() {
     let world = World::new();
     let endpoint = serve(s3_api()).await;
-    let keys = format!(r#"{{"access_key_id":"AKIDTEST","secret_access_key":"{CANARY}"}}"#);
+    let keys = json!({"access_key_id": "AKIDTEST", "secret_access_key": CANARY}).to_string();
     assert_passed(
         &world.probe("s3", &[("bucket", "present"), ("endpoint", &endpoint), ("path", "raw/")], Some(&keys)).await,
     );
@@ -332,7 +333,7 @@ const PG: &[(&str, &str)] = &[("host", "127.0.0.1"), ("port", "5432"), ("databas
 #[tokio::test]
 async fn postgresql_passes_with_the_server_version() {
     let world = World::new();
-    let login = format!(r#"{{"username":"postgres","password":"{CANARY}"}}"#);
+    let login = json!({"username": "postgres", "password": CANARY}).to_string();
     let result = world.probe("postgresql", PG, Some(&login)).await;
     assert_passed(&result);
     let version = result.server_version.unwrap();
@@ -429,7 +430,7 @@ async fn mysql_passes_against_mariadb_with_its_version() {
     assert_passed(&world.probe("MySQL", &[("host", "127.0.0.1"), ("user", "root")], None).await);
 
     // A wrong password: the server's reason, never the password.
-    let wrong = format!(r#"{{"username":"root","password":"{CANARY}"}}"#);
+    let wrong = json!({"username": "root", "password": CANARY}).to_string();
     let result = world.probe("mysql", MARIADB, Some(&wrong)).await;
     assert!(failed(&result).contains("Access denied for user 'root'"), "{result:?}");
 
