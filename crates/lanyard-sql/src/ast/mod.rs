@@ -41,14 +41,15 @@ mod vault;
 
 use std::fmt;
 
+pub use crate::keywords::KEYWORDS;
 pub use connection::{
     AlterConnection, AlterConnectionAction, ConnectionType, CreateConnection, DescribeConnection, DropConnection,
     ShowConnections, TestConnection,
 };
 pub use link::{AlterLink, CreateLink, DropLink, LinkSet, LinkType, ShowCreateLink, ShowLinks, Use};
 pub use pipeline::{CreatePipeline, DropPipeline, LoadOptions, LoadToken, ShowPipelines, StartPipeline, StopPipeline};
-pub use print::{KEYWORDS, Printer, ToSql};
-pub(crate) use print::{is_bare_identifier, is_bare_key, is_keyword};
+pub use print::{Printer, ToSql};
+pub(crate) use print::{is_bare_identifier, is_bare_key};
 pub use storage::{
     AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage,
     DescribeCredentialStorage, DropCredentialStorage, ShowCredentialStorages, TestCredentialStorage,

@@ -3,76 +3,7 @@
 use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString};
 
 use super::QualifiedName;
-
-/// Every word the parser treats as a keyword somewhere. A name that equals one of them (case-insensitively) is
-/// printed quoted, so canonical output never depends on where a keyword is reserved.
-pub const KEYWORDS: &[&str] = &[
-    "ACTIVE",
-    "ALGORITHM",
-    "ALTER",
-    "AS",
-    "CONFIG",
-    "CONNECTION",
-    "CONNECTIONS",
-    "CREATE",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "DATA",
-    "DESC",
-    "DESCRIBE",
-    "DESCRIPTION",
-    "DROP",
-    "ENCRYPTION_KEY",
-    "EXISTS",
-    "EXPIRES",
-    "EXTERNAL",
-    "FALSE",
-    "FROM",
-    "GENERATE",
-    "IF",
-    "IN",
-    "INACTIVE",
-    "INTO",
-    "KEY_SIZE",
-    "LIKE",
-    "LINK",
-    "LINKED",
-    "LINKS",
-    "LOAD",
-    "MAX_CONNECTIONS",
-    "NOT",
-    "ON",
-    "OPTION",
-    "OPTIONS",
-    "OR",
-    "PIPELINE",
-    "PIPELINES",
-    "RENAME",
-    "REPLACE",
-    "ROTATE",
-    "SECRET",
-    "SET",
-    "SHOW",
-    "START",
-    "STOP",
-    "STORAGE",
-    "STORAGES",
-    "TABLE",
-    "TEST",
-    "TIMEOUT",
-    "TO",
-    "TRUE",
-    "TYPE",
-    "UNSET",
-    "USE",
-    "VAULT",
-    "VAULTS",
-];
-
-/// Whether `word` is one of [`KEYWORDS`].
-pub(crate) fn is_keyword(word: &str) -> bool {
-    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
-}
+use crate::keywords::is_keyword;
 
 /// Whether `s` can be written as a bare identifier: ASCII letter or `_`, then ASCII letters, digits or `_`.
 pub(crate) fn is_bare_identifier(s: &str) -> bool {
@@ -256,14 +187,5 @@ mod tests {
             p.name(&Name::new(n).unwrap());
         }
         assert_eq!(p.finish(), r#"prod_pg "OS Keychain" "set" "a""b" "Ünï" _x1"#);
-    }
-
-    #[test]
-    fn keywords_are_sorted_and_upper_case() {
-        let mut sorted = KEYWORDS.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted, KEYWORDS);
-        assert!(KEYWORDS.iter().all(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_')));
     }
 }

@@ -3,11 +3,38 @@
 use lanyard_core::ObjectKind;
 
 use super::{PResult, Parser};
-use crate::ast::{AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage};
+use crate::ast::{
+    AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage,
+    DescribeCredentialStorage, DropCredentialStorage, ShowCredentialStorages, Statement, TestCredentialStorage,
+};
+use crate::keywords::Keyword;
 
 impl Parser<'_> {
+    /// After the verb: `{CREATE | ALTER | DROP | DESCRIBE | TEST} CREDENTIAL STORAGE …` or
+    /// `SHOW CREDENTIAL STORAGES …`; `None` when the statement is not about credential storages.
+    pub(super) fn parse_storage_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
+        if verb == Keyword::Show {
+            return self
+                .eat_kws(&[Keyword::Credential, Keyword::Storages])
+                .then(|| Ok(ShowCredentialStorages { like: self.parse_like()? }.into()));
+        }
+        let verbs = [Keyword::Create, Keyword::Alter, Keyword::Drop, Keyword::Describe, Keyword::Test];
+        if !verbs.contains(&verb) || !self.eat_kws(&[Keyword::Credential, Keyword::Storage]) {
+            return None;
+        }
+        Some(match verb {
+            Keyword::Create => self.parse_create_storage().map(Into::into),
+            Keyword::Alter => self.parse_alter_storage().map(Into::into),
+            _ => self.parse_if_exists_name(ObjectKind::CredentialStorage).map(|(if_exists, name)| match verb {
+                Keyword::Drop => DropCredentialStorage { if_exists, name }.into(),
+                Keyword::Describe => DescribeCredentialStorage { if_exists, name }.into(),
+                _ => TestCredentialStorage { if_exists, name }.into(),
+            }),
+        })
+    }
+
     /// After `CREATE CREDENTIAL STORAGE`.
-    pub(super) fn parse_create_storage(&mut self) -> PResult<CreateCredentialStorage> {
+    fn parse_create_storage(&mut self) -> PResult<CreateCredentialStorage> {
         let if_not_exists = self.parse_if_not_exists()?;
         let name = self.parse_name(ObjectKind::CredentialStorage)?;
         let mut kind = None;
@@ -16,11 +43,17 @@ impl Parser<'_> {
         let mut active = None;
         loop {
             let clause_start = self.peek_ref().span;
-            let Some(clause) = self.peek_keyword_of(&["TYPE", "DESCRIPTION", "OPTIONS", "ACTIVE", "INACTIVE"]) else {
+            let Some(clause) = self.peek_keyword_of(&[
+                Keyword::Type,
+                Keyword::Description,
+                Keyword::Options,
+                Keyword::Active,
+                Keyword::Inactive,
+            ]) else {
                 break;
             };
             let (label, already) = match clause {
-                "TYPE" => {
+                Keyword::Type => {
                     self.advance();
                     self.eat_eq();
                     let t = self.parse_type_word(
@@ -28,18 +61,18 @@ impl Parser<'_> {
                     )?;
                     ("TYPE", kind.replace(BackendKind::new(&t)).is_some())
                 }
-                "DESCRIPTION" => {
+                Keyword::Description => {
                     self.advance();
                     self.eat_eq();
                     ("DESCRIPTION", description.replace(self.parse_string("the description")?).is_some())
                 }
-                "OPTIONS" => {
+                Keyword::Options => {
                     self.advance();
                     self.eat_eq();
                     ("OPTIONS", options.replace(self.parse_option_list()?).is_some())
                 }
-                "ACTIVE" | "INACTIVE" => {
-                    let value = self.peek_kw("ACTIVE");
+                Keyword::Active | Keyword::Inactive => {
+                    let value = self.peek_kw(Keyword::Active);
                     self.advance();
                     ("ACTIVE or INACTIVE", active.replace(value).is_some())
                 }
@@ -66,27 +99,27 @@ impl Parser<'_> {
     }
 
     /// After `ALTER CREDENTIAL STORAGE`.
-    pub(super) fn parse_alter_storage(&mut self) -> PResult<AlterCredentialStorage> {
+    fn parse_alter_storage(&mut self) -> PResult<AlterCredentialStorage> {
         let if_exists = self.parse_if_exists()?;
         let name = self.parse_name(ObjectKind::CredentialStorage)?;
         let mut actions = Vec::new();
         loop {
-            let action = if self.eat_kw("SET") {
-                if self.eat_kw("OPTIONS") {
+            let action = if self.eat_kw(Keyword::Set) {
+                if self.eat_kw(Keyword::Options) {
                     self.eat_eq();
                     AlterCredentialStorageAction::SetOptions(self.parse_option_list()?)
-                } else if self.eat_kw("DESCRIPTION") {
+                } else if self.eat_kw(Keyword::Description) {
                     self.eat_eq();
                     AlterCredentialStorageAction::SetDescription(self.parse_string("the description")?)
                 } else {
                     return Err(self.expected("OPTIONS or DESCRIPTION after SET"));
                 }
-            } else if self.eat_kw("ACTIVE") {
+            } else if self.eat_kw(Keyword::Active) {
                 AlterCredentialStorageAction::SetActive(true)
-            } else if self.eat_kw("INACTIVE") {
+            } else if self.eat_kw(Keyword::Inactive) {
                 AlterCredentialStorageAction::SetActive(false)
-            } else if self.eat_kw("RENAME") {
-                self.expect_kw("TO", "after RENAME")?;
+            } else if self.eat_kw(Keyword::Rename) {
+                self.expect_kw(Keyword::To, "after RENAME")?;
                 AlterCredentialStorageAction::RenameTo(self.parse_name(ObjectKind::CredentialStorage)?)
             } else {
                 break;

@@ -4,11 +4,49 @@ use lanyard_core::ObjectKind;
 use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
-use crate::ast::{AlterVault, AlterVaultAction, CreateVault, EntryType, Material, VaultNoun};
+use crate::ast::{
+    AlterVault, AlterVaultAction, CreateVault, DescribeVault, DropVault, EntryType, Material, ShowVaults, Statement,
+    VaultNoun,
+};
+use crate::keywords::Keyword;
 
 impl Parser<'_> {
+    /// After the verb: `{CREATE | ALTER | DROP | DESCRIBE} {VAULT | CREDENTIAL} …` or
+    /// `SHOW {VAULTS | CREDENTIALS} …`; `None` when the statement is not about vault entries. `CREDENTIAL STORAGE`
+    /// must have been ruled out first.
+    pub(super) fn parse_vault_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
+        if verb == Keyword::Show {
+            let noun = if self.eat_kw(Keyword::Vaults) {
+                VaultNoun::Vault
+            } else if self.eat_kw(Keyword::Credentials) {
+                VaultNoun::Credential
+            } else {
+                return None;
+            };
+            return Some(self.parse_like().map(|like| ShowVaults { noun, like }.into()));
+        }
+        if ![Keyword::Create, Keyword::Alter, Keyword::Drop, Keyword::Describe].contains(&verb) {
+            return None;
+        }
+        let noun = if self.eat_kw(Keyword::Vault) {
+            VaultNoun::Vault
+        } else if self.eat_kw(Keyword::Credential) {
+            VaultNoun::Credential
+        } else {
+            return None;
+        };
+        Some(match verb {
+            Keyword::Create => self.parse_create_vault(noun).map(Into::into),
+            Keyword::Alter => self.parse_alter_vault(noun).map(Into::into),
+            _ => self.parse_if_exists_name(ObjectKind::VaultEntry).map(|(if_exists, name)| match verb {
+                Keyword::Drop => DropVault { noun, if_exists, name }.into(),
+                _ => DescribeVault { noun, if_exists, name }.into(),
+            }),
+        })
+    }
+
     /// After `CREATE VAULT` / `CREATE CREDENTIAL`.
-    pub(super) fn parse_create_vault(&mut self, noun: VaultNoun) -> PResult<CreateVault> {
+    fn parse_create_vault(&mut self, noun: VaultNoun) -> PResult<CreateVault> {
         let if_not_exists = self.parse_if_not_exists()?;
         let name = self.parse_name(ObjectKind::VaultEntry)?;
         let mut entry_type = None;
@@ -22,32 +60,32 @@ impl Parser<'_> {
         loop {
             let clause_start = self.peek_ref().span;
             let Some(clause) = self.peek_keyword_of(&[
-                "TYPE",
-                "ALGORITHM",
-                "KEY_SIZE",
-                "SECRET",
-                "GENERATE",
-                "LINKED",
-                "IN",
-                "DESCRIPTION",
-                "EXPIRES",
+                Keyword::Type,
+                Keyword::Algorithm,
+                Keyword::KeySize,
+                Keyword::Secret,
+                Keyword::Generate,
+                Keyword::Linked,
+                Keyword::In,
+                Keyword::Description,
+                Keyword::Expires,
             ]) else {
                 break;
             };
             let (label, already) = match clause {
-                "TYPE" => {
+                Keyword::Type => {
                     self.advance();
                     self.eat_eq();
-                    let t = if self.eat_kw("ENCRYPTION_KEY") {
+                    let t = if self.eat_kw(Keyword::EncryptionKey) {
                         EntryType::EncryptionKey
-                    } else if self.eat_kw("CREDENTIAL") {
+                    } else if self.eat_kw(Keyword::Credential) {
                         EntryType::Credential
                     } else {
                         return Err(self.expected("ENCRYPTION_KEY or CREDENTIAL after TYPE ="));
                     };
                     ("TYPE", entry_type.replace(t).is_some())
                 }
-                "ALGORITHM" => {
+                Keyword::Algorithm => {
                     self.advance();
                     self.eat_eq();
                     let a = match self.peek() {
@@ -60,12 +98,12 @@ impl Parser<'_> {
                     };
                     ("ALGORITHM", algorithm.replace(a).is_some())
                 }
-                "KEY_SIZE" => {
+                Keyword::KeySize => {
                     self.advance();
                     self.eat_eq();
                     ("KEY_SIZE", key_size.replace(self.parse_u32("KEY_SIZE (bits)")?).is_some())
                 }
-                "SECRET" | "GENERATE" | "LINKED" => {
+                Keyword::Secret | Keyword::Generate | Keyword::Linked => {
                     if material.is_some() {
                         return Err(self
                             .error_here("SECRET, GENERATE and LINKED EXTERNAL SECRET are mutually exclusive")
@@ -73,17 +111,17 @@ impl Parser<'_> {
                     }
                     self.advance();
                     let m = match clause {
-                        "SECRET" => {
+                        Keyword::Secret => {
                             self.eat_eq();
                             Material::Secret(self.parse_secret_string("the secret value")?)
                         }
-                        "GENERATE" => {
+                        Keyword::Generate => {
                             generate_at = Some(clause_start);
                             Material::Generate
                         }
                         _ => {
-                            self.expect_kw("EXTERNAL", "after LINKED")?;
-                            self.expect_kw("SECRET", "after LINKED EXTERNAL")?;
+                            self.expect_kw(Keyword::External, "after LINKED")?;
+                            self.expect_kw(Keyword::Secret, "after LINKED EXTERNAL")?;
                             self.eat_eq();
                             Material::LinkedExternal(self.parse_string("the external secret name")?)
                         }
@@ -91,21 +129,21 @@ impl Parser<'_> {
                     material = Some(m);
                     ("", false)
                 }
-                "IN" => {
+                Keyword::In => {
                     self.advance();
-                    self.expect_kw("CREDENTIAL", "after IN")?;
-                    self.expect_kw("STORAGE", "after IN CREDENTIAL")?;
+                    self.expect_kw(Keyword::Credential, "after IN")?;
+                    self.expect_kw(Keyword::Storage, "after IN CREDENTIAL")?;
                     (
                         "IN CREDENTIAL STORAGE",
                         storage.replace(self.parse_name(ObjectKind::CredentialStorage)?).is_some(),
                     )
                 }
-                "DESCRIPTION" => {
+                Keyword::Description => {
                     self.advance();
                     self.eat_eq();
                     ("DESCRIPTION", description.replace(self.parse_string("the description")?).is_some())
                 }
-                "EXPIRES" => {
+                Keyword::Expires => {
                     self.advance();
                     self.eat_eq();
                     ("EXPIRES", expires.replace(self.parse_string("the expiry timestamp")?).is_some())
@@ -147,28 +185,28 @@ impl Parser<'_> {
     }
 
     /// After `ALTER VAULT` / `ALTER CREDENTIAL`.
-    pub(super) fn parse_alter_vault(&mut self, noun: VaultNoun) -> PResult<AlterVault> {
+    fn parse_alter_vault(&mut self, noun: VaultNoun) -> PResult<AlterVault> {
         let if_exists = self.parse_if_exists()?;
         let name = self.parse_name(ObjectKind::VaultEntry)?;
         let mut actions = Vec::new();
         loop {
-            let action = if self.eat_kw("ROTATE") {
+            let action = if self.eat_kw(Keyword::Rotate) {
                 AlterVaultAction::Rotate
-            } else if self.eat_kw("SET") {
-                if self.eat_kw("SECRET") {
+            } else if self.eat_kw(Keyword::Set) {
+                if self.eat_kw(Keyword::Secret) {
                     self.eat_eq();
                     AlterVaultAction::SetSecret(self.parse_secret_string("the secret value")?)
-                } else if self.eat_kw("DESCRIPTION") {
+                } else if self.eat_kw(Keyword::Description) {
                     self.eat_eq();
                     AlterVaultAction::SetDescription(self.parse_string("the description")?)
-                } else if self.eat_kw("EXPIRES") {
+                } else if self.eat_kw(Keyword::Expires) {
                     self.eat_eq();
                     AlterVaultAction::SetExpires(self.parse_string("the expiry timestamp")?)
                 } else {
                     return Err(self.expected("SECRET, DESCRIPTION or EXPIRES after SET"));
                 }
-            } else if self.eat_kw("RENAME") {
-                self.expect_kw("TO", "after RENAME")?;
+            } else if self.eat_kw(Keyword::Rename) {
+                self.expect_kw(Keyword::To, "after RENAME")?;
                 AlterVaultAction::RenameTo(self.parse_name(ObjectKind::VaultEntry)?)
             } else {
                 break;
