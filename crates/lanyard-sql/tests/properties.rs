@@ -849,7 +849,7 @@ fn generators_cover_every_variant() {
             _ => {}
         }
     }
-    assert_eq!(statements.len(), 28, "every Statement variant is generated");
+    assert_eq!(statements.len(), Statement::KINDS.len(), "every Statement variant is generated");
     assert_eq!(connection_actions.len(), 11, "every AlterConnectionAction");
     assert_eq!(vault_actions.len(), 5, "every AlterVaultAction");
     assert_eq!(storage_actions.len(), 5, "every AlterCredentialStorageAction, ACTIVE and INACTIVE");

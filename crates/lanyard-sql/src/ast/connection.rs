@@ -53,11 +53,6 @@ pub struct CreateConnection {
     pub timeout_seconds: Option<u32>,
 }
 
-impl CreateConnection {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE CONNECTION";
-}
-
 impl ToSql for CreateConnection {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE CONNECTION");
@@ -101,11 +96,6 @@ pub struct AlterConnection {
     pub name: Name,
     /// At least one action, in written order.
     pub actions: Vec<AlterConnectionAction>,
-}
-
-impl AlterConnection {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER CONNECTION";
 }
 
 /// One action of `ALTER CONNECTION`.
@@ -207,11 +197,6 @@ pub struct ShowConnections {
     pub like: Option<String>,
 }
 
-impl ShowConnections {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW CONNECTIONS";
-}
-
 impl ToSql for ShowConnections {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW CONNECTIONS");
@@ -225,18 +210,15 @@ impl ToSql for ShowConnections {
 name_only_statement!(
     /// `DROP CONNECTION [IF EXISTS] name`
     DropConnection,
-    "DROP CONNECTION",
     "connection to drop"
 );
 name_only_statement!(
     /// `DESCRIBE CONNECTION [IF EXISTS] name`
     DescribeConnection,
-    "DESCRIBE CONNECTION",
     "connection to describe"
 );
 name_only_statement!(
     /// `TEST CONNECTION [IF EXISTS] name`: resolves the credential fresh and runs the type's probe.
     TestConnection,
-    "TEST CONNECTION",
     "connection to test"
 );

@@ -69,11 +69,6 @@ pub struct CreateLink {
     pub description: Option<String>,
 }
 
-impl CreateLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE LINK";
-}
-
 impl ToSql for CreateLink {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE");
@@ -178,11 +173,6 @@ pub struct AlterLink {
     pub clauses: Vec<LinkSet>,
 }
 
-impl AlterLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER LINK";
-}
-
 impl ToSql for AlterLink {
     fn print(&self, p: &mut Printer) {
         p.kw("ALTER LINK");
@@ -202,11 +192,6 @@ pub struct DropLink {
     pub name: QualifiedName,
 }
 
-impl DropLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "DROP LINK";
-}
-
 impl ToSql for DropLink {
     fn print(&self, p: &mut Printer) {
         p.kw("DROP LINK");
@@ -224,11 +209,6 @@ pub struct ShowLinks {
     pub database: Option<Name>,
     /// The case-insensitive substring filter.
     pub like: Option<String>,
-}
-
-impl ShowLinks {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW LINKS";
 }
 
 impl ToSql for ShowLinks {
@@ -252,11 +232,6 @@ pub struct ShowCreateLink {
     pub name: QualifiedName,
 }
 
-impl ShowCreateLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW CREATE LINK";
-}
-
 impl ToSql for ShowCreateLink {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW CREATE LINK");
@@ -269,11 +244,6 @@ impl ToSql for ShowCreateLink {
 pub struct Use {
     /// The database.
     pub database: Name,
-}
-
-impl Use {
-    /// The statement tag.
-    pub const KIND: &'static str = "USE";
 }
 
 impl ToSql for Use {

@@ -69,11 +69,6 @@ pub struct CreatePipeline {
     pub load_options: Option<LoadOptions>,
 }
 
-impl CreatePipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE PIPELINE";
-}
-
 impl ToSql for CreatePipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE PIPELINE");
@@ -99,11 +94,6 @@ pub struct StartPipeline {
     pub name: QualifiedName,
 }
 
-impl StartPipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "START PIPELINE";
-}
-
 impl ToSql for StartPipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("START PIPELINE");
@@ -116,11 +106,6 @@ impl ToSql for StartPipeline {
 pub struct StopPipeline {
     /// The pipeline.
     pub name: QualifiedName,
-}
-
-impl StopPipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "STOP PIPELINE";
 }
 
 impl ToSql for StopPipeline {
@@ -139,11 +124,6 @@ pub struct DropPipeline {
     pub name: QualifiedName,
 }
 
-impl DropPipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "DROP PIPELINE";
-}
-
 impl ToSql for DropPipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("DROP PIPELINE");
@@ -159,11 +139,6 @@ impl ToSql for DropPipeline {
 pub struct ShowPipelines {
     /// The database; the session's current one when absent.
     pub database: Option<Name>,
-}
-
-impl ShowPipelines {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW PIPELINES";
 }
 
 impl ToSql for ShowPipelines {

@@ -47,11 +47,6 @@ pub struct CreateCredentialStorage {
     pub active: Option<bool>,
 }
 
-impl CreateCredentialStorage {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE CREDENTIAL STORAGE";
-}
-
 impl ToSql for CreateCredentialStorage {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE CREDENTIAL STORAGE");
@@ -86,11 +81,6 @@ pub struct AlterCredentialStorage {
     pub name: Name,
     /// At least one action, in written order.
     pub actions: Vec<AlterCredentialStorageAction>,
-}
-
-impl AlterCredentialStorage {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER CREDENTIAL STORAGE";
 }
 
 /// One action of `ALTER CREDENTIAL STORAGE`.
@@ -143,19 +133,16 @@ impl ToSql for AlterCredentialStorage {
 name_only_statement!(
     /// `DROP CREDENTIAL STORAGE [IF EXISTS] name`
     DropCredentialStorage,
-    "DROP CREDENTIAL STORAGE",
     "backend to drop"
 );
 name_only_statement!(
     /// `DESCRIBE CREDENTIAL STORAGE [IF EXISTS] name`
     DescribeCredentialStorage,
-    "DESCRIBE CREDENTIAL STORAGE",
     "backend to describe"
 );
 name_only_statement!(
     /// `TEST CREDENTIAL STORAGE [IF EXISTS] name`: a non-destructive probe with a trace of steps.
     TestCredentialStorage,
-    "TEST CREDENTIAL STORAGE",
     "backend to test"
 );
 
@@ -164,11 +151,6 @@ name_only_statement!(
 pub struct ShowCredentialStorages {
     /// The case-insensitive substring filter.
     pub like: Option<String>,
-}
-
-impl ShowCredentialStorages {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW CREDENTIAL STORAGES";
 }
 
 impl ToSql for ShowCredentialStorages {

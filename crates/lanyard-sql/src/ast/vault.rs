@@ -85,11 +85,6 @@ pub struct CreateVault {
     pub expires: Option<String>,
 }
 
-impl CreateVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE VAULT";
-}
-
 impl ToSql for CreateVault {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE");
@@ -146,11 +141,6 @@ pub struct AlterVault {
     pub name: Name,
     /// At least one action, in written order.
     pub actions: Vec<AlterVaultAction>,
-}
-
-impl AlterVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER VAULT";
 }
 
 /// One action of `ALTER VAULT`.
@@ -217,11 +207,6 @@ pub struct DropVault {
     pub name: Name,
 }
 
-impl DropVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "DROP VAULT";
-}
-
 impl ToSql for DropVault {
     fn print(&self, p: &mut Printer) {
         p.kw("DROP");
@@ -244,11 +229,6 @@ pub struct DescribeVault {
     pub name: Name,
 }
 
-impl DescribeVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "DESCRIBE VAULT";
-}
-
 impl ToSql for DescribeVault {
     fn print(&self, p: &mut Printer) {
         p.kw("DESCRIBE");
@@ -267,11 +247,6 @@ pub struct ShowVaults {
     pub noun: VaultNoun,
     /// The case-insensitive substring filter.
     pub like: Option<String>,
-}
-
-impl ShowVaults {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW VAULTS";
 }
 
 impl ToSql for ShowVaults {
