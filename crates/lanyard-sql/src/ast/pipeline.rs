@@ -72,9 +72,7 @@ pub struct CreatePipeline {
 impl ToSql for CreatePipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE PIPELINE");
-        if self.if_not_exists {
-            p.kw("IF NOT EXISTS");
-        }
+        p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.qualified_name(&self.name);
         p.kw("AS LOAD DATA LINK");
         p.qualified_name(&self.link);
@@ -127,9 +125,7 @@ pub struct DropPipeline {
 impl ToSql for DropPipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("DROP PIPELINE");
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.qualified_name(&self.name);
     }
 }
@@ -144,9 +140,6 @@ pub struct ShowPipelines {
 impl ToSql for ShowPipelines {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW PIPELINES");
-        if let Some(db) = &self.database {
-            p.kw("ON");
-            p.database(db);
-        }
+        p.optional("ON", self.database.as_ref(), Printer::database);
     }
 }

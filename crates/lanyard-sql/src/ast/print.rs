@@ -44,6 +44,33 @@ impl Printer {
         self.out.push_str(keywords);
     }
 
+    /// `keywords` when `present`, e.g. `IF EXISTS`.
+    pub(crate) fn kw_if(&mut self, present: bool, keywords: &str) {
+        if present {
+            self.kw(keywords);
+        }
+    }
+
+    /// `keywords` then `value` printed by `print`, e.g. `SET DESCRIPTION '…'` with [`Printer::string`].
+    pub(crate) fn clause<T: ?Sized>(&mut self, keywords: &str, value: &T, print: fn(&mut Self, &T)) {
+        self.kw(keywords);
+        print(self, value);
+    }
+
+    /// [`Printer::clause`] when there is a value, e.g. `[DESCRIPTION '…']`.
+    pub(crate) fn optional<T: ?Sized>(&mut self, keywords: &str, value: Option<&T>, print: fn(&mut Self, &T)) {
+        if let Some(value) = value {
+            self.clause(keywords, value, print);
+        }
+    }
+
+    /// Every node of `nodes` in order, e.g. the actions of an ALTER statement.
+    pub(crate) fn all<T: ToSql>(&mut self, nodes: &[T]) {
+        for node in nodes {
+            node.print(self);
+        }
+    }
+
     /// Punctuation that attaches to the previous token, e.g. `,` or `)`.
     pub(crate) fn punct(&mut self, text: &str) {
         self.out.push_str(text);
@@ -123,7 +150,12 @@ impl Printer {
     }
 
     /// An unsigned number.
-    pub(crate) fn number(&mut self, value: impl std::fmt::Display) {
+    pub(crate) fn number(&mut self, value: &u32) {
+        self.bare(value);
+    }
+
+    /// A value written as it displays, e.g. a bare JSON number or boolean.
+    pub(crate) fn bare(&mut self, value: impl std::fmt::Display) {
         self.space();
         self.out.push_str(&value.to_string());
     }

@@ -50,16 +50,11 @@ pub struct CreateCredentialStorage {
 impl ToSql for CreateCredentialStorage {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE CREDENTIAL STORAGE");
-        if self.if_not_exists {
-            p.kw("IF NOT EXISTS");
-        }
+        p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.name(&self.name);
         p.kw("TYPE =");
         p.kw(&self.kind.as_str().to_ascii_uppercase());
-        if let Some(description) = &self.description {
-            p.kw("DESCRIPTION");
-            p.string(description);
-        }
+        p.optional("DESCRIPTION", self.description.as_deref(), Printer::string);
         if !self.options.is_empty() {
             p.kw("OPTIONS");
             p.option_list(&self.options);
@@ -99,20 +94,11 @@ pub enum AlterCredentialStorageAction {
 impl ToSql for AlterCredentialStorageAction {
     fn print(&self, p: &mut Printer) {
         match self {
-            Self::SetOptions(options) => {
-                p.kw("SET OPTIONS");
-                p.option_list(options);
-            }
-            Self::SetDescription(description) => {
-                p.kw("SET DESCRIPTION");
-                p.string(description);
-            }
+            Self::SetOptions(options) => p.clause("SET OPTIONS", options, Printer::option_list),
+            Self::SetDescription(description) => p.clause("SET DESCRIPTION", description.as_str(), Printer::string),
             Self::SetActive(true) => p.kw("ACTIVE"),
             Self::SetActive(false) => p.kw("INACTIVE"),
-            Self::RenameTo(name) => {
-                p.kw("RENAME TO");
-                p.name(name);
-            }
+            Self::RenameTo(name) => p.clause("RENAME TO", name, Printer::name),
         }
     }
 }
@@ -120,13 +106,9 @@ impl ToSql for AlterCredentialStorageAction {
 impl ToSql for AlterCredentialStorage {
     fn print(&self, p: &mut Printer) {
         p.kw("ALTER CREDENTIAL STORAGE");
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.name(&self.name);
-        for action in &self.actions {
-            action.print(p);
-        }
+        p.all(&self.actions);
     }
 }
 
@@ -156,9 +138,6 @@ pub struct ShowCredentialStorages {
 impl ToSql for ShowCredentialStorages {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW CREDENTIAL STORAGES");
-        if let Some(like) = &self.like {
-            p.kw("LIKE");
-            p.string(like);
-        }
+        p.optional("LIKE", self.like.as_deref(), Printer::string);
     }
 }
