@@ -43,63 +43,44 @@ impl Parser<'_> {
         let mut credential_storage = None;
         let mut max_connections = None;
         let mut timeout_seconds = None;
-        loop {
-            let clause_start = self.peek_ref().span;
-            let Some(clause) = self.peek_keyword_of(&[
-                Keyword::Type,
-                Keyword::Description,
-                Keyword::Options,
-                Keyword::Credential,
-                Keyword::MaxConnections,
-                Keyword::Timeout,
-            ]) else {
-                break;
-            };
-            let mut label = clause.as_str();
-            let already = match clause {
+        let clauses = [
+            Keyword::Type,
+            Keyword::Description,
+            Keyword::Options,
+            Keyword::Credential,
+            Keyword::MaxConnections,
+            Keyword::Timeout,
+        ];
+        self.parse_create_clauses("CREATE CONNECTION", &clauses, |p, clause, _| {
+            Ok(match clause {
                 Keyword::Type => {
-                    self.advance();
-                    self.eat_eq();
-                    let t = self.parse_type_word("a connection type (postgresql, mysql, s3, rest, …)")?;
-                    connection_type.replace(ConnectionType::new(&t)).is_some()
+                    let what = "a connection type (postgresql, mysql, s3, rest, …)";
+                    (
+                        "TYPE",
+                        p.clause_value(&mut connection_type, |p| {
+                            p.parse_type_word(what).map(|t| ConnectionType::new(&t))
+                        })?,
+                    )
                 }
                 Keyword::Description => {
-                    self.advance();
-                    self.eat_eq();
-                    description.replace(self.parse_string("the description")?).is_some()
+                    ("DESCRIPTION", p.clause_value(&mut description, |p| p.parse_string("the description"))?)
                 }
-                Keyword::Options => {
-                    self.advance();
-                    self.eat_eq();
-                    options.replace(self.parse_option_list()?).is_some()
-                }
+                Keyword::Options => ("OPTIONS", p.clause_value(&mut options, Self::parse_option_list)?),
                 Keyword::Credential => {
-                    self.advance();
-                    if self.eat_token(&Token::Eq) || !self.peek_kw(Keyword::Storage) {
-                        credential.replace(self.parse_name(ObjectKind::VaultEntry)?).is_some()
+                    p.advance();
+                    if p.eat_token(&Token::Eq) || !p.peek_kw(Keyword::Storage) {
+                        ("CREDENTIAL", credential.replace(p.parse_name(ObjectKind::VaultEntry)?).is_some())
                     } else {
-                        self.advance();
-                        self.eat_eq();
-                        label = "CREDENTIAL STORAGE";
-                        credential_storage.replace(self.parse_name(ObjectKind::CredentialStorage)?).is_some()
+                        let storage = |p: &mut Self| p.parse_name(ObjectKind::CredentialStorage);
+                        ("CREDENTIAL STORAGE", p.clause_value(&mut credential_storage, storage)?)
                     }
                 }
                 Keyword::MaxConnections => {
-                    self.advance();
-                    self.eat_eq();
-                    max_connections.replace(self.parse_u32("MAX_CONNECTIONS")?).is_some()
+                    ("MAX_CONNECTIONS", p.clause_value(&mut max_connections, |p| p.parse_u32("MAX_CONNECTIONS"))?)
                 }
-                Keyword::Timeout => {
-                    self.advance();
-                    self.eat_eq();
-                    timeout_seconds.replace(self.parse_u32("TIMEOUT (seconds)")?).is_some()
-                }
-                _ => break,
-            };
-            if already {
-                return Err(self.clause_twice(clause_start, label, "CREATE CONNECTION"));
-            }
-        }
+                _ => ("TIMEOUT", p.clause_value(&mut timeout_seconds, |p| p.parse_u32("TIMEOUT (seconds)"))?),
+            })
+        })?;
         let Some(connection_type) = connection_type else {
             return Err(self.expected("TYPE = <connection type> (CREATE CONNECTION needs a TYPE)"));
         };

@@ -63,21 +63,17 @@ impl Parser<'_> {
         let mut config = None;
         let mut credentials = None;
         let mut description = None;
-        loop {
-            let clause_start = self.peek_ref().span;
-            let (label, already) = if self.eat_kw(Keyword::Config) {
-                ("CONFIG", config.replace(self.parse_json_object("CONFIG")?).is_some())
-            } else if self.eat_kw(Keyword::Credentials) {
-                ("CREDENTIALS", credentials.replace(self.parse_secret_json_object("CREDENTIALS")?).is_some())
-            } else if self.eat_kw(Keyword::Description) {
-                ("DESCRIPTION", description.replace(self.parse_link_string("the description")?).is_some())
-            } else {
-                break;
-            };
-            if already {
-                return Err(self.clause_twice(clause_start, label, "CREATE LINK"));
-            }
-        }
+        let clauses = [Keyword::Config, Keyword::Credentials, Keyword::Description];
+        self.parse_create_clauses("CREATE LINK", &clauses, |p, clause, _| {
+            p.advance();
+            Ok(match clause {
+                Keyword::Config => ("CONFIG", config.replace(p.parse_json_object("CONFIG")?).is_some()),
+                Keyword::Credentials => {
+                    ("CREDENTIALS", credentials.replace(p.parse_secret_json_object("CREDENTIALS")?).is_some())
+                }
+                _ => ("DESCRIPTION", description.replace(p.parse_link_string("the description")?).is_some()),
+            })
+        })?;
         if !self.at_end_of_statement() {
             return Err(self.expected("CONFIG, CREDENTIALS, DESCRIPTION or the end of the statement"));
         }

@@ -547,13 +547,39 @@ impl<'a> Parser<'a> {
         Ok(word)
     }
 
-    /// "<clause> is given more than once in <statement>", pointing at the second occurrence.
-    pub(crate) fn clause_twice(
-        &self,
-        at: sqlparser::tokenizer::Span,
-        clause: &str,
+    /// The clauses of a CREATE statement, which come in any order, each at most once. While one of `clauses` is next,
+    /// `clause` reads it (its keyword not yet consumed; the span is the keyword's) and returns the clause's label and
+    /// whether it was given before, which is an error pointing at the second occurrence.
+    pub(crate) fn parse_create_clauses(
+        &mut self,
         statement: &str,
-    ) -> crate::ParseError {
+        clauses: &[Keyword],
+        mut clause: impl FnMut(&mut Self, Keyword, sqlparser::tokenizer::Span) -> PResult<(&'static str, bool)>,
+    ) -> PResult<()> {
+        while let Some(keyword) = self.peek_keyword_of(clauses) {
+            let start = self.peek_ref().span;
+            let (label, again) = clause(self, keyword, start)?;
+            if again {
+                return Err(self.clause_twice(start, label, statement));
+            }
+        }
+        Ok(())
+    }
+
+    /// `KEYWORD [=] value`: consumes the clause keyword and an optional `=`, reads the value into `slot` and says
+    /// whether the slot was already filled.
+    pub(crate) fn clause_value<T>(
+        &mut self,
+        slot: &mut Option<T>,
+        value: impl FnOnce(&mut Self) -> PResult<T>,
+    ) -> PResult<bool> {
+        self.advance();
+        self.eat_eq();
+        Ok(slot.replace(value(self)?).is_some())
+    }
+
+    /// "<clause> is given more than once in <statement>", pointing at the second occurrence.
+    fn clause_twice(&self, at: sqlparser::tokenizer::Span, clause: &str, statement: &str) -> crate::ParseError {
         let location = self.location_of_span(at);
         self.error_at(location, Self::caret_width(at), format!("{clause} is given more than once in {statement}"))
     }

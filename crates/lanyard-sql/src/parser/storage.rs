@@ -41,47 +41,24 @@ impl Parser<'_> {
         let mut description = None;
         let mut options = None;
         let mut active = None;
-        loop {
-            let clause_start = self.peek_ref().span;
-            let Some(clause) = self.peek_keyword_of(&[
-                Keyword::Type,
-                Keyword::Description,
-                Keyword::Options,
-                Keyword::Active,
-                Keyword::Inactive,
-            ]) else {
-                break;
-            };
-            let (label, already) = match clause {
+        let clauses = [Keyword::Type, Keyword::Description, Keyword::Options, Keyword::Active, Keyword::Inactive];
+        self.parse_create_clauses("CREATE CREDENTIAL STORAGE", &clauses, |p, clause, _| {
+            Ok(match clause {
                 Keyword::Type => {
-                    self.advance();
-                    self.eat_eq();
-                    let t = self.parse_type_word(
-                        "a backend type (LOCAL, OS_KEYCHAIN, AWS, AZURE, HASHICORP, GCP, MEMORY or a plugin kind)",
-                    )?;
-                    ("TYPE", kind.replace(BackendKind::new(&t)).is_some())
+                    let what =
+                        "a backend type (LOCAL, OS_KEYCHAIN, AWS, AZURE, HASHICORP, GCP, MEMORY or a plugin kind)";
+                    ("TYPE", p.clause_value(&mut kind, |p| p.parse_type_word(what).map(|t| BackendKind::new(&t)))?)
                 }
                 Keyword::Description => {
-                    self.advance();
-                    self.eat_eq();
-                    ("DESCRIPTION", description.replace(self.parse_string("the description")?).is_some())
+                    ("DESCRIPTION", p.clause_value(&mut description, |p| p.parse_string("the description"))?)
                 }
-                Keyword::Options => {
-                    self.advance();
-                    self.eat_eq();
-                    ("OPTIONS", options.replace(self.parse_option_list()?).is_some())
+                Keyword::Options => ("OPTIONS", p.clause_value(&mut options, Self::parse_option_list)?),
+                _ => {
+                    p.advance();
+                    ("ACTIVE or INACTIVE", active.replace(clause == Keyword::Active).is_some())
                 }
-                Keyword::Active | Keyword::Inactive => {
-                    let value = self.peek_kw(Keyword::Active);
-                    self.advance();
-                    ("ACTIVE or INACTIVE", active.replace(value).is_some())
-                }
-                _ => break,
-            };
-            if already {
-                return Err(self.clause_twice(clause_start, label, "CREATE CREDENTIAL STORAGE"));
-            }
-        }
+            })
+        })?;
         let Some(kind) = kind else {
             return Err(self.expected("TYPE = <backend type> (CREATE CREDENTIAL STORAGE needs a TYPE)"));
         };

@@ -57,103 +57,59 @@ impl Parser<'_> {
         let mut description = None;
         let mut expires = None;
         let mut generate_at = None;
-        loop {
-            let clause_start = self.peek_ref().span;
-            let Some(clause) = self.peek_keyword_of(&[
-                Keyword::Type,
-                Keyword::Algorithm,
-                Keyword::KeySize,
-                Keyword::Secret,
-                Keyword::Generate,
-                Keyword::Linked,
-                Keyword::In,
-                Keyword::Description,
-                Keyword::Expires,
-            ]) else {
-                break;
-            };
-            let (label, already) = match clause {
-                Keyword::Type => {
-                    self.advance();
-                    self.eat_eq();
-                    let t = if self.eat_kw(Keyword::EncryptionKey) {
-                        EntryType::EncryptionKey
-                    } else if self.eat_kw(Keyword::Credential) {
-                        EntryType::Credential
-                    } else {
-                        return Err(self.expected("ENCRYPTION_KEY or CREDENTIAL after TYPE ="));
-                    };
-                    ("TYPE", entry_type.replace(t).is_some())
-                }
-                Keyword::Algorithm => {
-                    self.advance();
-                    self.eat_eq();
-                    let a = match self.peek() {
-                        Token::Word(w) if w.quote_style.is_none() => {
-                            let a = w.value.clone();
-                            self.advance();
-                            a
-                        }
-                        _ => self.parse_string("the algorithm")?,
-                    };
-                    ("ALGORITHM", algorithm.replace(a).is_some())
-                }
-                Keyword::KeySize => {
-                    self.advance();
-                    self.eat_eq();
-                    ("KEY_SIZE", key_size.replace(self.parse_u32("KEY_SIZE (bits)")?).is_some())
-                }
+        let clauses = [
+            Keyword::Type,
+            Keyword::Algorithm,
+            Keyword::KeySize,
+            Keyword::Secret,
+            Keyword::Generate,
+            Keyword::Linked,
+            Keyword::In,
+            Keyword::Description,
+            Keyword::Expires,
+        ];
+        self.parse_create_clauses("CREATE VAULT", &clauses, |p, clause, start| {
+            Ok(match clause {
+                Keyword::Type => ("TYPE", p.clause_value(&mut entry_type, Self::parse_entry_type)?),
+                Keyword::Algorithm => ("ALGORITHM", p.clause_value(&mut algorithm, Self::parse_algorithm)?),
+                Keyword::KeySize => ("KEY_SIZE", p.clause_value(&mut key_size, |p| p.parse_u32("KEY_SIZE (bits)"))?),
                 Keyword::Secret | Keyword::Generate | Keyword::Linked => {
                     if material.is_some() {
-                        return Err(self
+                        return Err(p
                             .error_here("SECRET, GENERATE and LINKED EXTERNAL SECRET are mutually exclusive")
                             .with_hint("Give at most one source of material for a vault entry."));
                     }
-                    self.advance();
-                    let m = match clause {
+                    p.advance();
+                    material = Some(match clause {
                         Keyword::Secret => {
-                            self.eat_eq();
-                            Material::Secret(self.parse_secret_string("the secret value")?)
+                            p.eat_eq();
+                            Material::Secret(p.parse_secret_string("the secret value")?)
                         }
                         Keyword::Generate => {
-                            generate_at = Some(clause_start);
+                            generate_at = Some(start);
                             Material::Generate
                         }
                         _ => {
-                            self.expect_kw(Keyword::External, "after LINKED")?;
-                            self.expect_kw(Keyword::Secret, "after LINKED EXTERNAL")?;
-                            self.eat_eq();
-                            Material::LinkedExternal(self.parse_string("the external secret name")?)
+                            p.expect_kw(Keyword::External, "after LINKED")?;
+                            p.expect_kw(Keyword::Secret, "after LINKED EXTERNAL")?;
+                            p.eat_eq();
+                            Material::LinkedExternal(p.parse_string("the external secret name")?)
                         }
-                    };
-                    material = Some(m);
+                    });
                     ("", false)
                 }
                 Keyword::In => {
-                    self.advance();
-                    self.expect_kw(Keyword::Credential, "after IN")?;
-                    self.expect_kw(Keyword::Storage, "after IN CREDENTIAL")?;
-                    (
-                        "IN CREDENTIAL STORAGE",
-                        storage.replace(self.parse_name(ObjectKind::CredentialStorage)?).is_some(),
-                    )
+                    p.advance();
+                    p.expect_kw(Keyword::Credential, "after IN")?;
+                    p.expect_kw(Keyword::Storage, "after IN CREDENTIAL")?;
+                    ("IN CREDENTIAL STORAGE", storage.replace(p.parse_name(ObjectKind::CredentialStorage)?).is_some())
                 }
                 Keyword::Description => {
-                    self.advance();
-                    self.eat_eq();
-                    ("DESCRIPTION", description.replace(self.parse_string("the description")?).is_some())
+                    ("DESCRIPTION", p.clause_value(&mut description, |p| p.parse_string("the description"))?)
                 }
-                Keyword::Expires => {
-                    self.advance();
-                    self.eat_eq();
-                    ("EXPIRES", expires.replace(self.parse_string("the expiry timestamp")?).is_some())
-                }
-                _ => break,
-            };
-            if already {
-                return Err(self.clause_twice(clause_start, label, "CREATE VAULT"));
-            }
-        }
+                _ => ("EXPIRES", p.clause_value(&mut expires, |p| p.parse_string("the expiry timestamp"))?),
+            })
+        })?;
         let Some(entry_type) = entry_type else {
             return Err(self.expected("TYPE = ENCRYPTION_KEY or TYPE = CREDENTIAL (CREATE VAULT needs a TYPE)"));
         };
@@ -182,6 +138,29 @@ impl Parser<'_> {
             description,
             expires,
         })
+    }
+
+    /// After `TYPE [=]` in `CREATE VAULT`.
+    fn parse_entry_type(&mut self) -> PResult<EntryType> {
+        if self.eat_kw(Keyword::EncryptionKey) {
+            Ok(EntryType::EncryptionKey)
+        } else if self.eat_kw(Keyword::Credential) {
+            Ok(EntryType::Credential)
+        } else {
+            Err(self.expected("ENCRYPTION_KEY or CREDENTIAL after TYPE ="))
+        }
+    }
+
+    /// After `ALGORITHM [=]`: a bare word or a string.
+    fn parse_algorithm(&mut self) -> PResult<String> {
+        match self.peek() {
+            Token::Word(w) if w.quote_style.is_none() => {
+                let algorithm = w.value.clone();
+                self.advance();
+                Ok(algorithm)
+            }
+            _ => self.parse_string("the algorithm"),
+        }
     }
 
     /// After `ALTER VAULT` / `ALTER CREDENTIAL`.
