@@ -556,19 +556,12 @@ fn link_clauses() -> BoxedStrategy<Vec<LinkSet>> {
 }
 
 fn create_connection() -> BoxedStrategy<CreateConnection> {
-    (
-        any::<bool>(),
-        name(),
-        connection_type(),
-        opt(text()),
-        option_map(),
-        opt(name()),
-        opt(name()),
-        opt(any::<u32>()),
-        opt(any::<u32>()),
-    )
-        .prop_map(
-            |(
+    let head = (any::<bool>(), name(), connection_type(), opt(text()), option_map());
+    let references = (opt(name()), opt(name()), opt(any::<u32>()), opt(any::<u32>()));
+    (head, references)
+        .prop_map(|((if_not_exists, name, connection_type, description, options), references)| {
+            let (credential, credential_storage, max_connections, timeout_seconds) = references;
+            CreateConnection {
                 if_not_exists,
                 name,
                 connection_type,
@@ -578,18 +571,8 @@ fn create_connection() -> BoxedStrategy<CreateConnection> {
                 credential_storage,
                 max_connections,
                 timeout_seconds,
-            )| CreateConnection {
-                if_not_exists,
-                name,
-                connection_type,
-                description,
-                options,
-                credential,
-                credential_storage,
-                max_connections,
-                timeout_seconds,
-            },
-        )
+            }
+        })
         .boxed()
 }
 

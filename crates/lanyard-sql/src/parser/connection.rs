@@ -106,38 +106,33 @@ impl Parser<'_> {
     fn parse_alter_connection(&mut self) -> PResult<AlterConnection> {
         let if_exists = self.parse_if_exists()?;
         let name = self.parse_name(ObjectKind::Connection)?;
-        let mut actions = Vec::new();
-        loop {
-            let action = if self.eat_kw(Keyword::Set) {
-                self.parse_connection_set()?
-            } else if self.eat_kw(Keyword::Unset) {
-                if self.eat_kw(Keyword::Option) {
-                    AlterConnectionAction::UnsetOption(self.parse_option_key()?)
-                } else if self.eat_kw(Keyword::Credential) {
-                    if self.eat_kw(Keyword::Storage) {
-                        AlterConnectionAction::UnsetCredentialStorage
+        let actions = self.parse_alter_actions(
+            "ALTER CONNECTION",
+            "Add SET OPTIONS (...), SET CREDENTIAL = <entry>, SET CREDENTIAL STORAGE = <backend> or RENAME TO <name>.",
+            "an ALTER CONNECTION action (SET, UNSET or RENAME TO)",
+            |p| {
+                Ok(Some(if p.eat_kw(Keyword::Set) {
+                    p.parse_connection_set()?
+                } else if p.eat_kw(Keyword::Unset) {
+                    if p.eat_kw(Keyword::Option) {
+                        AlterConnectionAction::UnsetOption(p.parse_option_key()?)
+                    } else if p.eat_kw(Keyword::Credential) {
+                        if p.eat_kw(Keyword::Storage) {
+                            AlterConnectionAction::UnsetCredentialStorage
+                        } else {
+                            AlterConnectionAction::UnsetCredential
+                        }
                     } else {
-                        AlterConnectionAction::UnsetCredential
+                        return Err(p.expected("OPTION, CREDENTIAL or CREDENTIAL STORAGE after UNSET"));
                     }
+                } else if p.eat_kw(Keyword::Rename) {
+                    p.expect_kw(Keyword::To, "after RENAME")?;
+                    AlterConnectionAction::RenameTo(p.parse_name(ObjectKind::Connection)?)
                 } else {
-                    return Err(self.expected("OPTION, CREDENTIAL or CREDENTIAL STORAGE after UNSET"));
-                }
-            } else if self.eat_kw(Keyword::Rename) {
-                self.expect_kw(Keyword::To, "after RENAME")?;
-                AlterConnectionAction::RenameTo(self.parse_name(ObjectKind::Connection)?)
-            } else {
-                break;
-            };
-            actions.push(action);
-        }
-        if actions.is_empty() {
-            if self.at_end_of_statement() {
-                return Err(self.error_after("ALTER CONNECTION needs at least one action").with_hint(
-                    "Add SET OPTIONS (...), SET CREDENTIAL = <entry>, SET CREDENTIAL STORAGE = <backend> or RENAME TO <name>.",
-                ));
-            }
-            return Err(self.expected("an ALTER CONNECTION action (SET, UNSET or RENAME TO)"));
-        }
+                    return Ok(None);
+                }))
+            },
+        )?;
         Ok(AlterConnection { if_exists, name, actions })
     }
 

@@ -547,6 +547,29 @@ impl<'a> Parser<'a> {
         Ok(word)
     }
 
+    /// The actions of an ALTER statement, at least one: `action` reads one, or returns `None` when none is next.
+    /// Without any: "<statement> needs at least one action" with `hint` at the end of the statement, otherwise
+    /// "expected <expected>".
+    pub(crate) fn parse_alter_actions<A>(
+        &mut self,
+        statement: &str,
+        hint: &str,
+        expected: &str,
+        mut action: impl FnMut(&mut Self) -> PResult<Option<A>>,
+    ) -> PResult<Vec<A>> {
+        let mut actions = Vec::new();
+        while let Some(next) = action(self)? {
+            actions.push(next);
+        }
+        if actions.is_empty() {
+            if self.at_end_of_statement() {
+                return Err(self.error_after(format!("{statement} needs at least one action")).with_hint(hint));
+            }
+            return Err(self.expected(expected));
+        }
+        Ok(actions)
+    }
+
     /// The clauses of a CREATE statement, which come in any order, each at most once. While one of `clauses` is next,
     /// `clause` reads it (its keyword not yet consumed; the span is the keyword's) and returns the clause's label and
     /// whether it was given before, which is an error pointing at the second occurrence.

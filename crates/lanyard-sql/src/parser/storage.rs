@@ -79,38 +79,33 @@ impl Parser<'_> {
     fn parse_alter_storage(&mut self) -> PResult<AlterCredentialStorage> {
         let if_exists = self.parse_if_exists()?;
         let name = self.parse_name(ObjectKind::CredentialStorage)?;
-        let mut actions = Vec::new();
-        loop {
-            let action = if self.eat_kw(Keyword::Set) {
-                if self.eat_kw(Keyword::Options) {
-                    self.eat_eq();
-                    AlterCredentialStorageAction::SetOptions(self.parse_option_list()?)
-                } else if self.eat_kw(Keyword::Description) {
-                    self.eat_eq();
-                    AlterCredentialStorageAction::SetDescription(self.parse_string("the description")?)
+        let actions = self.parse_alter_actions(
+            "ALTER CREDENTIAL STORAGE",
+            "Add SET OPTIONS (...), SET DESCRIPTION '...', ACTIVE, INACTIVE or RENAME TO <name>.",
+            "an ALTER CREDENTIAL STORAGE action (SET, ACTIVE, INACTIVE or RENAME TO)",
+            |p| {
+                Ok(Some(if p.eat_kw(Keyword::Set) {
+                    if p.eat_kw(Keyword::Options) {
+                        p.eat_eq();
+                        AlterCredentialStorageAction::SetOptions(p.parse_option_list()?)
+                    } else if p.eat_kw(Keyword::Description) {
+                        p.eat_eq();
+                        AlterCredentialStorageAction::SetDescription(p.parse_string("the description")?)
+                    } else {
+                        return Err(p.expected("OPTIONS or DESCRIPTION after SET"));
+                    }
+                } else if p.eat_kw(Keyword::Active) {
+                    AlterCredentialStorageAction::SetActive(true)
+                } else if p.eat_kw(Keyword::Inactive) {
+                    AlterCredentialStorageAction::SetActive(false)
+                } else if p.eat_kw(Keyword::Rename) {
+                    p.expect_kw(Keyword::To, "after RENAME")?;
+                    AlterCredentialStorageAction::RenameTo(p.parse_name(ObjectKind::CredentialStorage)?)
                 } else {
-                    return Err(self.expected("OPTIONS or DESCRIPTION after SET"));
-                }
-            } else if self.eat_kw(Keyword::Active) {
-                AlterCredentialStorageAction::SetActive(true)
-            } else if self.eat_kw(Keyword::Inactive) {
-                AlterCredentialStorageAction::SetActive(false)
-            } else if self.eat_kw(Keyword::Rename) {
-                self.expect_kw(Keyword::To, "after RENAME")?;
-                AlterCredentialStorageAction::RenameTo(self.parse_name(ObjectKind::CredentialStorage)?)
-            } else {
-                break;
-            };
-            actions.push(action);
-        }
-        if actions.is_empty() {
-            if self.at_end_of_statement() {
-                return Err(self
-                    .error_after("ALTER CREDENTIAL STORAGE needs at least one action")
-                    .with_hint("Add SET OPTIONS (...), SET DESCRIPTION '...', ACTIVE, INACTIVE or RENAME TO <name>."));
-            }
-            return Err(self.expected("an ALTER CREDENTIAL STORAGE action (SET, ACTIVE, INACTIVE or RENAME TO)"));
-        }
+                    return Ok(None);
+                }))
+            },
+        )?;
         Ok(AlterCredentialStorage { if_exists, name, actions })
     }
 }

@@ -16,25 +16,13 @@ impl Parser<'_> {
     /// must have been ruled out first.
     pub(super) fn parse_vault_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
         if verb == Keyword::Show {
-            let noun = if self.eat_kw(Keyword::Vaults) {
-                VaultNoun::Vault
-            } else if self.eat_kw(Keyword::Credentials) {
-                VaultNoun::Credential
-            } else {
-                return None;
-            };
+            let noun = self.eat_vault_noun(Keyword::Vaults, Keyword::Credentials)?;
             return Some(self.parse_like().map(|like| ShowVaults { noun, like }.into()));
         }
         if ![Keyword::Create, Keyword::Alter, Keyword::Drop, Keyword::Describe].contains(&verb) {
             return None;
         }
-        let noun = if self.eat_kw(Keyword::Vault) {
-            VaultNoun::Vault
-        } else if self.eat_kw(Keyword::Credential) {
-            VaultNoun::Credential
-        } else {
-            return None;
-        };
+        let noun = self.eat_vault_noun(Keyword::Vault, Keyword::Credential)?;
         Some(match verb {
             Keyword::Create => self.parse_create_vault(noun).map(Into::into),
             Keyword::Alter => self.parse_alter_vault(noun).map(Into::into),
@@ -43,6 +31,16 @@ impl Parser<'_> {
                 _ => DescribeVault { noun, if_exists, name }.into(),
             }),
         })
+    }
+
+    /// The vault's noun, written `vault` (`VAULT` or `VAULTS`) or `credential` (`CREDENTIAL` or `CREDENTIALS`).
+    fn eat_vault_noun(&mut self, vault: Keyword, credential: Keyword) -> Option<VaultNoun> {
+        let noun = match self.peek_keyword_of(&[vault, credential])? {
+            keyword if keyword == vault => VaultNoun::Vault,
+            _ => VaultNoun::Credential,
+        };
+        self.advance();
+        Some(noun)
     }
 
     /// After `CREATE VAULT` / `CREATE CREDENTIAL`.
@@ -167,40 +165,35 @@ impl Parser<'_> {
     fn parse_alter_vault(&mut self, noun: VaultNoun) -> PResult<AlterVault> {
         let if_exists = self.parse_if_exists()?;
         let name = self.parse_name(ObjectKind::VaultEntry)?;
-        let mut actions = Vec::new();
-        loop {
-            let action = if self.eat_kw(Keyword::Rotate) {
-                AlterVaultAction::Rotate
-            } else if self.eat_kw(Keyword::Set) {
-                if self.eat_kw(Keyword::Secret) {
-                    self.eat_eq();
-                    AlterVaultAction::SetSecret(self.parse_secret_string("the secret value")?)
-                } else if self.eat_kw(Keyword::Description) {
-                    self.eat_eq();
-                    AlterVaultAction::SetDescription(self.parse_string("the description")?)
-                } else if self.eat_kw(Keyword::Expires) {
-                    self.eat_eq();
-                    AlterVaultAction::SetExpires(self.parse_string("the expiry timestamp")?)
+        let statement = if noun == VaultNoun::Vault { "ALTER VAULT" } else { "ALTER CREDENTIAL" };
+        let actions = self.parse_alter_actions(
+            statement,
+            "Add ROTATE, SET SECRET '...', SET DESCRIPTION '...', SET EXPIRES '...' or RENAME TO <name>.",
+            &format!("a {statement} action (ROTATE, SET or RENAME TO)"),
+            |p| {
+                Ok(Some(if p.eat_kw(Keyword::Rotate) {
+                    AlterVaultAction::Rotate
+                } else if p.eat_kw(Keyword::Set) {
+                    if p.eat_kw(Keyword::Secret) {
+                        p.eat_eq();
+                        AlterVaultAction::SetSecret(p.parse_secret_string("the secret value")?)
+                    } else if p.eat_kw(Keyword::Description) {
+                        p.eat_eq();
+                        AlterVaultAction::SetDescription(p.parse_string("the description")?)
+                    } else if p.eat_kw(Keyword::Expires) {
+                        p.eat_eq();
+                        AlterVaultAction::SetExpires(p.parse_string("the expiry timestamp")?)
+                    } else {
+                        return Err(p.expected("SECRET, DESCRIPTION or EXPIRES after SET"));
+                    }
+                } else if p.eat_kw(Keyword::Rename) {
+                    p.expect_kw(Keyword::To, "after RENAME")?;
+                    AlterVaultAction::RenameTo(p.parse_name(ObjectKind::VaultEntry)?)
                 } else {
-                    return Err(self.expected("SECRET, DESCRIPTION or EXPIRES after SET"));
-                }
-            } else if self.eat_kw(Keyword::Rename) {
-                self.expect_kw(Keyword::To, "after RENAME")?;
-                AlterVaultAction::RenameTo(self.parse_name(ObjectKind::VaultEntry)?)
-            } else {
-                break;
-            };
-            actions.push(action);
-        }
-        if actions.is_empty() {
-            let statement = if noun == VaultNoun::Vault { "ALTER VAULT" } else { "ALTER CREDENTIAL" };
-            if self.at_end_of_statement() {
-                return Err(self.error_after(format!("{statement} needs at least one action")).with_hint(
-                    "Add ROTATE, SET SECRET '...', SET DESCRIPTION '...', SET EXPIRES '...' or RENAME TO <name>.",
-                ));
-            }
-            return Err(self.expected(&format!("a {statement} action (ROTATE, SET or RENAME TO)")));
-        }
+                    return Ok(None);
+                }))
+            },
+        )?;
         Ok(AlterVault { noun, if_exists, name, actions })
     }
 }
