@@ -26,6 +26,7 @@
 pub mod ast;
 mod dialect;
 mod error;
+mod keywords;
 mod parser;
 mod source;
 

@@ -317,65 +317,52 @@ fn option_map() -> BoxedStrategy<OptionMap> {
 /// parser alike). Mostly not a keyword; keywords are generated too, in a separate arm, because the parser takes any
 /// bare word after `TYPE [=]`, so they round-trip as well.
 fn connection_type() -> BoxedStrategy<ConnectionType> {
-    prop_oneof![
-        select(
-            &[
-                "postgresql",
-                "mysql",
-                "sql_server",
-                "oracle",
-                "s3",
-                "gcs",
-                "azure_adls",
-                "local",
-                "rest",
-                "git",
-                "sftp",
-                "kafka",
-                "PostgreSQL",
-                "S3",
-                "null",
-                "_",
-            ][..]
-        )
-        .prop_map(str::to_owned),
-        "[a-z_][a-z0-9_]{0,15}",
-        "[A-Za-z_][A-Za-z0-9_]{0,15}",
-    ]
-    .prop_filter("type words are not keywords", |t| !is_keyword(t))
-    .boxed()
-    .prop_union(keyword_any_case())
-    .prop_map(|t| ConnectionType::new(&t))
-    .boxed()
+    const EXAMPLES: &[&str] = &[
+        "postgresql",
+        "mysql",
+        "sql_server",
+        "oracle",
+        "s3",
+        "gcs",
+        "azure_adls",
+        "local",
+        "rest",
+        "git",
+        "sftp",
+        "kafka",
+        "PostgreSQL",
+        "S3",
+        "null",
+        "_",
+    ];
+    type_word(EXAMPLES).prop_map(|t| ConnectionType::new(&t)).boxed()
 }
 
 /// `TYPE = <backend kind>` (printed upper-case; `OS_KEYCHAIN` is read as `local`); keywords as for
 /// [`connection_type`].
 fn backend_kind() -> BoxedStrategy<BackendKind> {
-    prop_oneof![
-        select(
-            &[
-                "LOCAL",
-                "OS_KEYCHAIN",
-                "os_keychain",
-                "Os_KeyChain",
-                "AWS",
-                "azure",
-                "HashiCorp",
-                "gcp",
-                "MEMORY",
-                "my_plugin",
-            ][..]
-        )
-        .prop_map(str::to_owned),
-        "[a-z_][a-z0-9_]{0,15}",
-        "[A-Za-z_][A-Za-z0-9_]{0,15}",
-    ]
-    .prop_filter("kind words are not keywords", |t| !is_keyword(t))
-    .boxed()
-    .prop_union(keyword_any_case())
-    .prop_map(|t| BackendKind::new(&t))
-    .boxed()
+    const EXAMPLES: &[&str] = &[
+        "LOCAL",
+        "OS_KEYCHAIN",
+        "os_keychain",
+        "Os_KeyChain",
+        "AWS",
+        "azure",
+        "HashiCorp",
+        "gcp",
+        "MEMORY",
+        "my_plugin",
+    ];
+    type_word(EXAMPLES).prop_map(|t| BackendKind::new(&t)).boxed()
+}
+
+/// A word after `TYPE [=]`: one of `examples` or a generated identifier, neither a keyword; or a keyword in any case.
+fn type_word(examples: &'static [&'static str]) -> BoxedStrategy<String> {
+    prop_oneof![select(examples).prop_map(str::to_owned), "[a-z_][a-z0-9_]{0,15}", "[A-Za-z_][A-Za-z0-9_]{0,15}"]
+        .prop_filter("type words are not keywords", |t| !is_keyword(t))
+        .boxed()
+        .prop_union(keyword_any_case())
+        .boxed()
 }
 
 fn vault_noun() -> impl Strategy<Value = VaultNoun> {
@@ -569,19 +556,12 @@ fn link_clauses() -> BoxedStrategy<Vec<LinkSet>> {
 }
 
 fn create_connection() -> BoxedStrategy<CreateConnection> {
-    (
-        any::<bool>(),
-        name(),
-        connection_type(),
-        opt(text()),
-        option_map(),
-        opt(name()),
-        opt(name()),
-        opt(any::<u32>()),
-        opt(any::<u32>()),
-    )
-        .prop_map(
-            |(
+    let head = (any::<bool>(), name(), connection_type(), opt(text()), option_map());
+    let references = (opt(name()), opt(name()), opt(any::<u32>()), opt(any::<u32>()));
+    (head, references)
+        .prop_map(|((if_not_exists, name, connection_type, description, options), references)| {
+            let (credential, credential_storage, max_connections, timeout_seconds) = references;
+            CreateConnection {
                 if_not_exists,
                 name,
                 connection_type,
@@ -591,55 +571,29 @@ fn create_connection() -> BoxedStrategy<CreateConnection> {
                 credential_storage,
                 max_connections,
                 timeout_seconds,
-            )| CreateConnection {
-                if_not_exists,
-                name,
-                connection_type,
-                description,
-                options,
-                credential,
-                credential_storage,
-                max_connections,
-                timeout_seconds,
-            },
-        )
+            }
+        })
         .boxed()
 }
 
 fn create_vault() -> BoxedStrategy<CreateVault> {
-    (
-        vault_noun(),
-        any::<bool>(),
-        name(),
-        entry_type(),
-        opt(text()),
-        opt(any::<u32>()),
-        opt(material()),
-        opt(name()),
-        opt(text()),
-        opt(text()),
-    )
-        .prop_map(
-            |(noun, if_not_exists, name, entry_type, algorithm, key_size, material, storage, description, expires)| {
-                // GENERATE is only allowed with ENCRYPTION_KEY (a parse error otherwise): keep the GENERATE and
-                // make the entry a key.
-                let entry_type =
-                    if material == Some(Material::Generate) { EntryType::EncryptionKey } else { entry_type };
-                CreateVault {
-                    noun,
-                    if_not_exists,
-                    name,
-                    entry_type,
-                    algorithm,
-                    key_size,
-                    material,
-                    storage,
-                    description,
-                    expires,
-                }
-            },
-        )
-        .boxed()
+    let head = (vault_noun(), any::<bool>(), name(), entry_type());
+    let clauses = (opt(text()), opt(any::<u32>()), opt(material()), opt(name()), opt(text()), opt(text()));
+    (head, clauses).prop_map(vault_entry).boxed()
+}
+
+/// The optional clauses of CREATE VAULT, in printing order: ALGORITHM, KEY_SIZE, the material, IN CREDENTIAL STORAGE,
+/// DESCRIPTION and EXPIRES.
+type VaultClauses = (Option<String>, Option<u32>, Option<Material>, Option<Name>, Option<String>, Option<String>);
+
+/// A CREATE VAULT from its noun, IF NOT EXISTS, name and type, and its optional clauses. GENERATE is only allowed with
+/// ENCRYPTION_KEY (a parse error otherwise): with GENERATE, the entry is made a key.
+fn vault_entry(
+    ((noun, if_not_exists, name, entry_type), clauses): ((VaultNoun, bool, Name, EntryType), VaultClauses),
+) -> CreateVault {
+    let (algorithm, key_size, material, storage, description, expires) = clauses;
+    let entry_type = if material == Some(Material::Generate) { EntryType::EncryptionKey } else { entry_type };
+    CreateVault { noun, if_not_exists, name, entry_type, algorithm, key_size, material, storage, description, expires }
 }
 
 fn create_storage() -> BoxedStrategy<CreateCredentialStorage> {
@@ -849,7 +803,7 @@ fn generators_cover_every_variant() {
             _ => {}
         }
     }
-    assert_eq!(statements.len(), 28, "every Statement variant is generated");
+    assert_eq!(statements.len(), Statement::KINDS.len(), "every Statement variant is generated");
     assert_eq!(connection_actions.len(), 11, "every AlterConnectionAction");
     assert_eq!(vault_actions.len(), 5, "every AlterVaultAction");
     assert_eq!(storage_actions.len(), 5, "every AlterCredentialStorageAction, ACTIVE and INACTIVE");
@@ -1256,6 +1210,33 @@ fn options_with_secret(base: &OptionMap, key: &str, secret: &str, position: Inde
     map
 }
 
+/// The clauses of an ALTER LINK: `clause`, with the SET CONFIG clause `config` before or after it if there is one.
+fn with_config(clause: LinkSet, config: Option<LinkSet>, config_first: bool) -> Vec<LinkSet> {
+    match config {
+        Some(config) if config_first => vec![config, clause],
+        Some(config) => vec![clause, config],
+        None => vec![clause],
+    }
+}
+
+/// An ALTER statement (`build(if_exists, name, actions)`) whose actions include, at any position, a `SET OPTIONS`
+/// (`set_options`) holding the canary under a secret-looking key.
+fn alter_with_secret_options<A: Clone + std::fmt::Debug + 'static>(
+    action: BoxedStrategy<A>,
+    set_options: fn(OptionMap) -> A,
+    build: fn(bool, Name, Vec<A>) -> Statement,
+) -> BoxedStrategy<CanaryCase> {
+    let others = prop::collection::vec(action, 0..3);
+    let options = (option_map(), select(SECRET_KEYS), canary_secret(), any::<Index>());
+    (any::<bool>(), name(), others, any::<Index>(), options)
+        .prop_map(move |(if_exists, name, mut actions, action_at, (base, key, secret, at))| {
+            actions
+                .insert(action_at.index(actions.len() + 1), set_options(options_with_secret(&base, key, &secret, at)));
+            CanaryCase::new(build(if_exists, name, actions), &format!("{key} = "), &secret, ", ")
+        })
+        .boxed()
+}
+
 /// A bare `::key` for `SET CREDENTIALS ::key = '…'` (bare so that the clause text is predictable).
 fn bare_link_key() -> BoxedStrategy<String> {
     prop_oneof![
@@ -1299,11 +1280,7 @@ fn canary_case() -> BoxedStrategy<CanaryCase> {
         (qualified_name(), canary_credentials(), opt(config_clause()), any::<bool>()).prop_map(
             |(name, credentials, config, config_first)| {
                 let secret = LinkSet::CredentialsJson(SecretString::new(credentials.clone()));
-                let clauses = match config {
-                    Some(c) if config_first => vec![c, secret],
-                    Some(c) => vec![secret, c],
-                    None => vec![secret],
-                };
+                let clauses = with_config(secret, config, config_first);
                 CanaryCase::new(AlterLink { name, clauses }, "SET CREDENTIALS ", &credentials, " ")
             }
         ),
@@ -1311,11 +1288,7 @@ fn canary_case() -> BoxedStrategy<CanaryCase> {
         (qualified_name(), bare_link_key(), canary_secret(), opt(config_clause()), any::<bool>()).prop_map(
             |(name, key, secret, config, config_first)| {
                 let clause = LinkSet::CredentialsKey { key: key.clone(), value: SecretString::new(secret.clone()) };
-                let clauses = match config {
-                    Some(c) if config_first => vec![c, clause],
-                    Some(c) => vec![clause, c],
-                    None => vec![clause],
-                };
+                let clauses = with_config(clause, config, config_first);
                 CanaryCase::new(AlterLink { name, clauses }, &format!("SET CREDENTIALS ::{key} = "), &secret, " ")
             }
         ),
@@ -1325,21 +1298,11 @@ fn canary_case() -> BoxedStrategy<CanaryCase> {
             CanaryCase::new(s, &format!("{key} = "), &secret, ", ")
         }),
         // ALTER CONNECTION … SET OPTIONS (password = '…')
-        (
-            any::<bool>(),
-            name(),
-            prop::collection::vec(alter_connection_action(), 0..3),
-            any::<Index>(),
-            option_map(),
-            secret_key(),
-            canary_secret(),
-            any::<Index>(),
-        )
-            .prop_map(|(if_exists, name, mut actions, action_at, base, key, secret, at)| {
-                let options = options_with_secret(&base, key, &secret, at);
-                actions.insert(action_at.index(actions.len() + 1), AlterConnectionAction::SetOptions(options));
-                CanaryCase::new(AlterConnection { if_exists, name, actions }, &format!("{key} = "), &secret, ", ")
-            }),
+        alter_with_secret_options(
+            alter_connection_action(),
+            AlterConnectionAction::SetOptions,
+            |if_exists, name, actions| AlterConnection { if_exists, name, actions }.into()
+        ),
         // ALTER CONNECTION … SET OPTION client_secret = '…'
         (
             any::<bool>(),
@@ -1367,26 +1330,11 @@ fn canary_case() -> BoxedStrategy<CanaryCase> {
             CanaryCase::new(s, &format!("{key} = "), &secret, ", ")
         }),
         // ALTER CREDENTIAL STORAGE … SET OPTIONS (client_secret = '…')
-        (
-            any::<bool>(),
-            name(),
-            prop::collection::vec(alter_storage_action(), 0..3),
-            any::<Index>(),
-            option_map(),
-            secret_key(),
-            canary_secret(),
-            any::<Index>(),
-        )
-            .prop_map(|(if_exists, name, mut actions, action_at, base, key, secret, at)| {
-                let options = options_with_secret(&base, key, &secret, at);
-                actions.insert(action_at.index(actions.len() + 1), AlterCredentialStorageAction::SetOptions(options));
-                CanaryCase::new(
-                    AlterCredentialStorage { if_exists, name, actions },
-                    &format!("{key} = "),
-                    &secret,
-                    ", ",
-                )
-            }),
+        alter_with_secret_options(
+            alter_storage_action(),
+            AlterCredentialStorageAction::SetOptions,
+            |if_exists, name, actions| AlterCredentialStorage { if_exists, name, actions }.into()
+        ),
     ]
     .boxed()
 }

@@ -53,42 +53,20 @@ pub struct CreateConnection {
     pub timeout_seconds: Option<u32>,
 }
 
-impl CreateConnection {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE CONNECTION";
-}
-
 impl ToSql for CreateConnection {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE CONNECTION");
-        if self.if_not_exists {
-            p.kw("IF NOT EXISTS");
-        }
+        p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.name(&self.name);
         p.kw("TYPE =");
         p.kw(self.connection_type.as_str());
-        if let Some(description) = &self.description {
-            p.kw("DESCRIPTION");
-            p.string(description);
-        }
+        p.optional("DESCRIPTION", self.description.as_deref(), Printer::string);
         p.kw("OPTIONS");
         p.option_list(&self.options);
-        if let Some(credential) = &self.credential {
-            p.kw("CREDENTIAL =");
-            p.name(credential);
-        }
-        if let Some(storage) = &self.credential_storage {
-            p.kw("CREDENTIAL STORAGE =");
-            p.name(storage);
-        }
-        if let Some(n) = self.max_connections {
-            p.kw("MAX_CONNECTIONS =");
-            p.number(n);
-        }
-        if let Some(n) = self.timeout_seconds {
-            p.kw("TIMEOUT =");
-            p.number(n);
-        }
+        p.optional("CREDENTIAL =", self.credential.as_ref(), Printer::name);
+        p.optional("CREDENTIAL STORAGE =", self.credential_storage.as_ref(), Printer::name);
+        p.optional("MAX_CONNECTIONS =", self.max_connections.as_ref(), Printer::number);
+        p.optional("TIMEOUT =", self.timeout_seconds.as_ref(), Printer::number);
     }
 }
 
@@ -101,11 +79,6 @@ pub struct AlterConnection {
     pub name: Name,
     /// At least one action, in written order.
     pub actions: Vec<AlterConnectionAction>,
-}
-
-impl AlterConnection {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER CONNECTION";
 }
 
 /// One action of `ALTER CONNECTION`.
@@ -143,10 +116,7 @@ pub enum AlterConnectionAction {
 impl ToSql for AlterConnectionAction {
     fn print(&self, p: &mut Printer) {
         match self {
-            Self::SetOptions(options) => {
-                p.kw("SET OPTIONS");
-                p.option_list(options);
-            }
+            Self::SetOptions(options) => p.clause("SET OPTIONS", options, Printer::option_list),
             Self::SetOption { key, value } => {
                 p.kw("SET OPTION");
                 p.key(key.as_str());
@@ -157,32 +127,14 @@ impl ToSql for AlterConnectionAction {
                 p.kw("UNSET OPTION");
                 p.key(key.as_str());
             }
-            Self::SetCredential(name) => {
-                p.kw("SET CREDENTIAL =");
-                p.name(name);
-            }
+            Self::SetCredential(name) => p.clause("SET CREDENTIAL =", name, Printer::name),
             Self::UnsetCredential => p.kw("UNSET CREDENTIAL"),
-            Self::SetCredentialStorage(name) => {
-                p.kw("SET CREDENTIAL STORAGE =");
-                p.name(name);
-            }
+            Self::SetCredentialStorage(name) => p.clause("SET CREDENTIAL STORAGE =", name, Printer::name),
             Self::UnsetCredentialStorage => p.kw("UNSET CREDENTIAL STORAGE"),
-            Self::RenameTo(name) => {
-                p.kw("RENAME TO");
-                p.name(name);
-            }
-            Self::SetDescription(description) => {
-                p.kw("SET DESCRIPTION");
-                p.string(description);
-            }
-            Self::SetMaxConnections(n) => {
-                p.kw("SET MAX_CONNECTIONS =");
-                p.number(n);
-            }
-            Self::SetTimeout(n) => {
-                p.kw("SET TIMEOUT =");
-                p.number(n);
-            }
+            Self::RenameTo(name) => p.clause("RENAME TO", name, Printer::name),
+            Self::SetDescription(description) => p.clause("SET DESCRIPTION", description.as_str(), Printer::string),
+            Self::SetMaxConnections(n) => p.clause("SET MAX_CONNECTIONS =", n, Printer::number),
+            Self::SetTimeout(n) => p.clause("SET TIMEOUT =", n, Printer::number),
         }
     }
 }
@@ -190,13 +142,9 @@ impl ToSql for AlterConnectionAction {
 impl ToSql for AlterConnection {
     fn print(&self, p: &mut Printer) {
         p.kw("ALTER CONNECTION");
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.name(&self.name);
-        for action in &self.actions {
-            action.print(p);
-        }
+        p.all(&self.actions);
     }
 }
 
@@ -207,36 +155,25 @@ pub struct ShowConnections {
     pub like: Option<String>,
 }
 
-impl ShowConnections {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW CONNECTIONS";
-}
-
 impl ToSql for ShowConnections {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW CONNECTIONS");
-        if let Some(like) = &self.like {
-            p.kw("LIKE");
-            p.string(like);
-        }
+        p.optional("LIKE", self.like.as_deref(), Printer::string);
     }
 }
 
 name_only_statement!(
     /// `DROP CONNECTION [IF EXISTS] name`
     DropConnection,
-    "DROP CONNECTION",
     "connection to drop"
 );
 name_only_statement!(
     /// `DESCRIBE CONNECTION [IF EXISTS] name`
     DescribeConnection,
-    "DESCRIBE CONNECTION",
     "connection to describe"
 );
 name_only_statement!(
     /// `TEST CONNECTION [IF EXISTS] name`: resolves the credential fresh and runs the type's probe.
     TestConnection,
-    "TEST CONNECTION",
     "connection to test"
 );

@@ -69,21 +69,12 @@ pub struct CreateLink {
     pub description: Option<String>,
 }
 
-impl CreateLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE LINK";
-}
-
 impl ToSql for CreateLink {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE");
-        if self.or_replace {
-            p.kw("OR REPLACE");
-        }
+        p.kw_if(self.or_replace, "OR REPLACE");
         p.kw("LINK");
-        if self.if_not_exists {
-            p.kw("IF NOT EXISTS");
-        }
+        p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.qualified_name(&self.name);
         p.kw("AS");
         p.kw(self.link_type.keyword());
@@ -91,14 +82,8 @@ impl ToSql for CreateLink {
             p.kw("CONFIG");
             p.json_string(&serde_json::Value::Object(config.clone()));
         }
-        if let Some(credentials) = &self.credentials {
-            p.kw("CREDENTIALS");
-            p.secret(credentials);
-        }
-        if let Some(description) = &self.description {
-            p.kw("DESCRIPTION");
-            p.string(description);
-        }
+        p.optional("CREDENTIALS", self.credentials.as_ref(), Printer::secret);
+        p.optional("DESCRIPTION", self.description.as_deref(), Printer::string);
     }
 }
 
@@ -145,13 +130,10 @@ impl ToSql for LinkSet {
                 p.punct(" =");
                 match value {
                     serde_json::Value::String(s) => p.string(s),
-                    other => p.number(other),
+                    other => p.bare(other),
                 }
             }
-            Self::CredentialsJson(credentials) => {
-                p.kw("SET CREDENTIALS");
-                p.secret(credentials);
-            }
+            Self::CredentialsJson(credentials) => p.clause("SET CREDENTIALS", credentials, Printer::secret),
             Self::CredentialsKey { key, value } => {
                 p.kw("SET CREDENTIALS ::");
                 p.punct(&key_text(key));
@@ -178,18 +160,11 @@ pub struct AlterLink {
     pub clauses: Vec<LinkSet>,
 }
 
-impl AlterLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER LINK";
-}
-
 impl ToSql for AlterLink {
     fn print(&self, p: &mut Printer) {
         p.kw("ALTER LINK");
         p.qualified_name(&self.name);
-        for clause in &self.clauses {
-            clause.print(p);
-        }
+        p.all(&self.clauses);
     }
 }
 
@@ -202,17 +177,10 @@ pub struct DropLink {
     pub name: QualifiedName,
 }
 
-impl DropLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "DROP LINK";
-}
-
 impl ToSql for DropLink {
     fn print(&self, p: &mut Printer) {
         p.kw("DROP LINK");
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.qualified_name(&self.name);
     }
 }
@@ -226,22 +194,11 @@ pub struct ShowLinks {
     pub like: Option<String>,
 }
 
-impl ShowLinks {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW LINKS";
-}
-
 impl ToSql for ShowLinks {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW LINKS");
-        if let Some(db) = &self.database {
-            p.kw("ON");
-            p.database(db);
-        }
-        if let Some(like) = &self.like {
-            p.kw("LIKE");
-            p.string(like);
-        }
+        p.optional("ON", self.database.as_ref(), Printer::database);
+        p.optional("LIKE", self.like.as_deref(), Printer::string);
     }
 }
 
@@ -250,11 +207,6 @@ impl ToSql for ShowLinks {
 pub struct ShowCreateLink {
     /// The link to show.
     pub name: QualifiedName,
-}
-
-impl ShowCreateLink {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW CREATE LINK";
 }
 
 impl ToSql for ShowCreateLink {
@@ -269,11 +221,6 @@ impl ToSql for ShowCreateLink {
 pub struct Use {
     /// The database.
     pub database: Name,
-}
-
-impl Use {
-    /// The statement tag.
-    pub const KIND: &'static str = "USE";
 }
 
 impl ToSql for Use {

@@ -4,8 +4,9 @@
 //! [`ToSql::to_sql_unredacted`] prints the real values (for round-trip tests and nothing else).
 
 /// Declares a statement made of a keyword phrase, `[IF EXISTS]` and a name, e.g. `DROP CONNECTION [IF EXISTS] c`.
+/// The keyword phrase is the statement's tag, `KIND`, given in the statement list below.
 macro_rules! name_only_statement {
-    ($(#[$doc:meta])* $ty:ident, $kind:literal, $what:literal) => {
+    ($(#[$doc:meta])* $ty:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $ty {
@@ -15,14 +16,9 @@ macro_rules! name_only_statement {
             pub name: Name,
         }
 
-        impl $ty {
-            /// The statement tag.
-            pub const KIND: &'static str = $kind;
-        }
-
         impl ToSql for $ty {
             fn print(&self, p: &mut Printer) {
-                p.kw($kind);
+                p.kw(Self::KIND);
                 if self.if_exists {
                     p.kw("IF EXISTS");
                 }
@@ -41,21 +37,14 @@ mod vault;
 
 use std::fmt;
 
-pub use connection::{
-    AlterConnection, AlterConnectionAction, ConnectionType, CreateConnection, DescribeConnection, DropConnection,
-    ShowConnections, TestConnection,
-};
-pub use link::{AlterLink, CreateLink, DropLink, LinkSet, LinkType, ShowCreateLink, ShowLinks, Use};
-pub use pipeline::{CreatePipeline, DropPipeline, LoadOptions, LoadToken, ShowPipelines, StartPipeline, StopPipeline};
-pub use print::{KEYWORDS, Printer, ToSql};
-pub(crate) use print::{is_bare_identifier, is_bare_key, is_keyword};
-pub use storage::{
-    AlterCredentialStorage, AlterCredentialStorageAction, BackendKind, CreateCredentialStorage,
-    DescribeCredentialStorage, DropCredentialStorage, ShowCredentialStorages, TestCredentialStorage,
-};
-pub use vault::{
-    AlterVault, AlterVaultAction, CreateVault, DescribeVault, DropVault, EntryType, Material, ShowVaults, VaultNoun,
-};
+pub use crate::keywords::KEYWORDS;
+pub use connection::{AlterConnectionAction, ConnectionType};
+pub use link::{LinkSet, LinkType};
+pub use pipeline::{LoadOptions, LoadToken};
+pub use print::{Printer, ToSql};
+pub(crate) use print::{is_bare_identifier, is_bare_key};
+pub use storage::{AlterCredentialStorageAction, BackendKind};
+pub use vault::{AlterVaultAction, EntryType, Material, VaultNoun};
 
 use lanyard_core::Name;
 
@@ -78,97 +67,56 @@ impl QualifiedName {
 /// A JSON object literal, as written in `CONFIG '…'` (insertion order kept).
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
+/// Declares the statements from one list, grouped by the module (family) that defines each struct: re-exports the
+/// structs, and generates the [`Statement`] enum, `From<struct> for Statement`, each struct's `KIND` tag,
+/// [`Statement::kind`], [`Statement::KINDS`], and the printing (`ToSql`, redacted `Display`) of the enum and of every
+/// struct. Adding a statement means defining its struct (with `ToSql`) in its family's module and adding one line here.
 macro_rules! statements {
-    ($($(#[$doc:meta])* $variant:ident),* $(,)?) => {
+    ($($module:ident { $($(#[$doc:meta])* $variant:ident = $kind:literal,)* })*) => {
+        $(pub use $module::{$($variant),*};)*
+
         /// Every statement Lanyard accepts.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Statement {
-            $($(#[$doc])* $variant($variant),)*
+            $($($(#[$doc])* $variant($variant),)*)*
         }
 
-        $(impl From<$variant> for Statement {
-            fn from(statement: $variant) -> Self {
-                Self::$variant(statement)
+        $($(
+            impl $variant {
+                /// The statement tag.
+                pub const KIND: &'static str = $kind;
             }
-        })*
+
+            impl From<$variant> for Statement {
+                fn from(statement: $variant) -> Self {
+                    Self::$variant(statement)
+                }
+            }
+
+            display_via_to_sql!($variant);
+        )*)*
 
         impl ToSql for Statement {
             fn print(&self, p: &mut Printer) {
                 match self {
-                    $(Self::$variant(s) => s.print(p),)*
+                    $($(Self::$variant(s) => s.print(p),)*)*
                 }
             }
         }
 
         impl Statement {
+            /// The tag of every statement, in declaration order (one per variant).
+            pub const KINDS: &'static [&'static str] = &[$($($kind,)*)*];
+
             /// The statement's kind as a short upper-case tag, e.g. `CREATE CONNECTION`.
             pub fn kind(&self) -> &'static str {
                 match self {
-                    $(Self::$variant(_) => <$variant>::KIND,)*
+                    $($(Self::$variant(_) => $kind,)*)*
                 }
             }
         }
     };
 }
-
-statements!(
-    /// `CREATE CONNECTION`
-    CreateConnection,
-    /// `ALTER CONNECTION`
-    AlterConnection,
-    /// `DROP CONNECTION`
-    DropConnection,
-    /// `SHOW CONNECTIONS`
-    ShowConnections,
-    /// `DESCRIBE CONNECTION`
-    DescribeConnection,
-    /// `TEST CONNECTION`
-    TestConnection,
-    /// `CREATE { VAULT | CREDENTIAL }`
-    CreateVault,
-    /// `ALTER { VAULT | CREDENTIAL }`
-    AlterVault,
-    /// `DROP { VAULT | CREDENTIAL }`
-    DropVault,
-    /// `DESCRIBE { VAULT | CREDENTIAL }`
-    DescribeVault,
-    /// `SHOW { VAULTS | CREDENTIALS }`
-    ShowVaults,
-    /// `CREATE CREDENTIAL STORAGE`
-    CreateCredentialStorage,
-    /// `ALTER CREDENTIAL STORAGE`
-    AlterCredentialStorage,
-    /// `DROP CREDENTIAL STORAGE`
-    DropCredentialStorage,
-    /// `SHOW CREDENTIAL STORAGES`
-    ShowCredentialStorages,
-    /// `DESCRIBE CREDENTIAL STORAGE`
-    DescribeCredentialStorage,
-    /// `TEST CREDENTIAL STORAGE`
-    TestCredentialStorage,
-    /// `CREATE LINK`
-    CreateLink,
-    /// `ALTER LINK`
-    AlterLink,
-    /// `DROP LINK`
-    DropLink,
-    /// `SHOW LINKS`
-    ShowLinks,
-    /// `SHOW CREATE LINK`
-    ShowCreateLink,
-    /// `USE`
-    Use,
-    /// `CREATE PIPELINE`
-    CreatePipeline,
-    /// `START PIPELINE`
-    StartPipeline,
-    /// `STOP PIPELINE`
-    StopPipeline,
-    /// `DROP PIPELINE`
-    DropPipeline,
-    /// `SHOW PIPELINES`
-    ShowPipelines,
-);
 
 /// Implements `Display` (redacted) for AST nodes that implement [`ToSql`].
 macro_rules! display_via_to_sql {
@@ -181,41 +129,82 @@ macro_rules! display_via_to_sql {
     };
 }
 
+statements! {
+    connection {
+        /// `CREATE CONNECTION`
+        CreateConnection = "CREATE CONNECTION",
+        /// `ALTER CONNECTION`
+        AlterConnection = "ALTER CONNECTION",
+        /// `DROP CONNECTION`
+        DropConnection = "DROP CONNECTION",
+        /// `SHOW CONNECTIONS`
+        ShowConnections = "SHOW CONNECTIONS",
+        /// `DESCRIBE CONNECTION`
+        DescribeConnection = "DESCRIBE CONNECTION",
+        /// `TEST CONNECTION`
+        TestConnection = "TEST CONNECTION",
+    }
+    vault {
+        /// `CREATE { VAULT | CREDENTIAL }`
+        CreateVault = "CREATE VAULT",
+        /// `ALTER { VAULT | CREDENTIAL }`
+        AlterVault = "ALTER VAULT",
+        /// `DROP { VAULT | CREDENTIAL }`
+        DropVault = "DROP VAULT",
+        /// `DESCRIBE { VAULT | CREDENTIAL }`
+        DescribeVault = "DESCRIBE VAULT",
+        /// `SHOW { VAULTS | CREDENTIALS }`
+        ShowVaults = "SHOW VAULTS",
+    }
+    storage {
+        /// `CREATE CREDENTIAL STORAGE`
+        CreateCredentialStorage = "CREATE CREDENTIAL STORAGE",
+        /// `ALTER CREDENTIAL STORAGE`
+        AlterCredentialStorage = "ALTER CREDENTIAL STORAGE",
+        /// `DROP CREDENTIAL STORAGE`
+        DropCredentialStorage = "DROP CREDENTIAL STORAGE",
+        /// `SHOW CREDENTIAL STORAGES`
+        ShowCredentialStorages = "SHOW CREDENTIAL STORAGES",
+        /// `DESCRIBE CREDENTIAL STORAGE`
+        DescribeCredentialStorage = "DESCRIBE CREDENTIAL STORAGE",
+        /// `TEST CREDENTIAL STORAGE`
+        TestCredentialStorage = "TEST CREDENTIAL STORAGE",
+    }
+    link {
+        /// `CREATE LINK`
+        CreateLink = "CREATE LINK",
+        /// `ALTER LINK`
+        AlterLink = "ALTER LINK",
+        /// `DROP LINK`
+        DropLink = "DROP LINK",
+        /// `SHOW LINKS`
+        ShowLinks = "SHOW LINKS",
+        /// `SHOW CREATE LINK`
+        ShowCreateLink = "SHOW CREATE LINK",
+        /// `USE`
+        Use = "USE",
+    }
+    pipeline {
+        /// `CREATE PIPELINE`
+        CreatePipeline = "CREATE PIPELINE",
+        /// `START PIPELINE`
+        StartPipeline = "START PIPELINE",
+        /// `STOP PIPELINE`
+        StopPipeline = "STOP PIPELINE",
+        /// `DROP PIPELINE`
+        DropPipeline = "DROP PIPELINE",
+        /// `SHOW PIPELINES`
+        ShowPipelines = "SHOW PIPELINES",
+    }
+}
+
 display_via_to_sql!(
     Statement,
-    CreateConnection,
-    AlterConnection,
     AlterConnectionAction,
-    DropConnection,
-    ShowConnections,
-    DescribeConnection,
-    TestConnection,
-    CreateVault,
-    AlterVault,
     AlterVaultAction,
-    DropVault,
-    DescribeVault,
-    ShowVaults,
-    CreateCredentialStorage,
-    AlterCredentialStorage,
     AlterCredentialStorageAction,
-    DropCredentialStorage,
-    ShowCredentialStorages,
-    DescribeCredentialStorage,
-    TestCredentialStorage,
-    CreateLink,
-    AlterLink,
     LinkSet,
-    DropLink,
-    ShowLinks,
-    ShowCreateLink,
-    Use,
-    CreatePipeline,
-    StartPipeline,
-    StopPipeline,
-    DropPipeline,
-    ShowPipelines,
-    QualifiedName,
+    QualifiedName
 );
 
 impl ToSql for QualifiedName {

@@ -69,17 +69,10 @@ pub struct CreatePipeline {
     pub load_options: Option<LoadOptions>,
 }
 
-impl CreatePipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE PIPELINE";
-}
-
 impl ToSql for CreatePipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE PIPELINE");
-        if self.if_not_exists {
-            p.kw("IF NOT EXISTS");
-        }
+        p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.qualified_name(&self.name);
         p.kw("AS LOAD DATA LINK");
         p.qualified_name(&self.link);
@@ -99,11 +92,6 @@ pub struct StartPipeline {
     pub name: QualifiedName,
 }
 
-impl StartPipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "START PIPELINE";
-}
-
 impl ToSql for StartPipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("START PIPELINE");
@@ -116,11 +104,6 @@ impl ToSql for StartPipeline {
 pub struct StopPipeline {
     /// The pipeline.
     pub name: QualifiedName,
-}
-
-impl StopPipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "STOP PIPELINE";
 }
 
 impl ToSql for StopPipeline {
@@ -139,17 +122,10 @@ pub struct DropPipeline {
     pub name: QualifiedName,
 }
 
-impl DropPipeline {
-    /// The statement tag.
-    pub const KIND: &'static str = "DROP PIPELINE";
-}
-
 impl ToSql for DropPipeline {
     fn print(&self, p: &mut Printer) {
         p.kw("DROP PIPELINE");
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.qualified_name(&self.name);
     }
 }
@@ -161,17 +137,9 @@ pub struct ShowPipelines {
     pub database: Option<Name>,
 }
 
-impl ShowPipelines {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW PIPELINES";
-}
-
 impl ToSql for ShowPipelines {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW PIPELINES");
-        if let Some(db) = &self.database {
-            p.kw("ON");
-            p.database(db);
-        }
+        p.optional("ON", self.database.as_ref(), Printer::database);
     }
 }

@@ -3,76 +3,7 @@
 use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString};
 
 use super::QualifiedName;
-
-/// Every word the parser treats as a keyword somewhere. A name that equals one of them (case-insensitively) is
-/// printed quoted, so canonical output never depends on where a keyword is reserved.
-pub const KEYWORDS: &[&str] = &[
-    "ACTIVE",
-    "ALGORITHM",
-    "ALTER",
-    "AS",
-    "CONFIG",
-    "CONNECTION",
-    "CONNECTIONS",
-    "CREATE",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "DATA",
-    "DESC",
-    "DESCRIBE",
-    "DESCRIPTION",
-    "DROP",
-    "ENCRYPTION_KEY",
-    "EXISTS",
-    "EXPIRES",
-    "EXTERNAL",
-    "FALSE",
-    "FROM",
-    "GENERATE",
-    "IF",
-    "IN",
-    "INACTIVE",
-    "INTO",
-    "KEY_SIZE",
-    "LIKE",
-    "LINK",
-    "LINKED",
-    "LINKS",
-    "LOAD",
-    "MAX_CONNECTIONS",
-    "NOT",
-    "ON",
-    "OPTION",
-    "OPTIONS",
-    "OR",
-    "PIPELINE",
-    "PIPELINES",
-    "RENAME",
-    "REPLACE",
-    "ROTATE",
-    "SECRET",
-    "SET",
-    "SHOW",
-    "START",
-    "STOP",
-    "STORAGE",
-    "STORAGES",
-    "TABLE",
-    "TEST",
-    "TIMEOUT",
-    "TO",
-    "TRUE",
-    "TYPE",
-    "UNSET",
-    "USE",
-    "VAULT",
-    "VAULTS",
-];
-
-/// Whether `word` is one of [`KEYWORDS`].
-pub(crate) fn is_keyword(word: &str) -> bool {
-    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
-}
+use crate::keywords::is_keyword;
 
 /// Whether `s` can be written as a bare identifier: ASCII letter or `_`, then ASCII letters, digits or `_`.
 pub(crate) fn is_bare_identifier(s: &str) -> bool {
@@ -111,6 +42,33 @@ impl Printer {
     pub(crate) fn kw(&mut self, keywords: &str) {
         self.space();
         self.out.push_str(keywords);
+    }
+
+    /// `keywords` when `present`, e.g. `IF EXISTS`.
+    pub(crate) fn kw_if(&mut self, present: bool, keywords: &str) {
+        if present {
+            self.kw(keywords);
+        }
+    }
+
+    /// `keywords` then `value` printed by `print`, e.g. `SET DESCRIPTION '…'` with [`Printer::string`].
+    pub(crate) fn clause<T: ?Sized>(&mut self, keywords: &str, value: &T, print: fn(&mut Self, &T)) {
+        self.kw(keywords);
+        print(self, value);
+    }
+
+    /// [`Printer::clause`] when there is a value, e.g. `[DESCRIPTION '…']`.
+    pub(crate) fn optional<T: ?Sized>(&mut self, keywords: &str, value: Option<&T>, print: fn(&mut Self, &T)) {
+        if let Some(value) = value {
+            self.clause(keywords, value, print);
+        }
+    }
+
+    /// Every node of `nodes` in order, e.g. the actions of an ALTER statement.
+    pub(crate) fn all<T: ToSql>(&mut self, nodes: &[T]) {
+        for node in nodes {
+            node.print(self);
+        }
     }
 
     /// Punctuation that attaches to the previous token, e.g. `,` or `)`.
@@ -192,7 +150,12 @@ impl Printer {
     }
 
     /// An unsigned number.
-    pub(crate) fn number(&mut self, value: impl std::fmt::Display) {
+    pub(crate) fn number(&mut self, value: &u32) {
+        self.bare(value);
+    }
+
+    /// A value written as it displays, e.g. a bare JSON number or boolean.
+    pub(crate) fn bare(&mut self, value: impl std::fmt::Display) {
         self.space();
         self.out.push_str(&value.to_string());
     }
@@ -256,14 +219,5 @@ mod tests {
             p.name(&Name::new(n).unwrap());
         }
         assert_eq!(p.finish(), r#"prod_pg "OS Keychain" "set" "a""b" "Ünï" _x1"#);
-    }
-
-    #[test]
-    fn keywords_are_sorted_and_upper_case() {
-        let mut sorted = KEYWORDS.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted, KEYWORDS);
-        assert!(KEYWORDS.iter().all(|k| k.chars().all(|c| c.is_ascii_uppercase() || c == '_')));
     }
 }

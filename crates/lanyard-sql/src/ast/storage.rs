@@ -47,24 +47,14 @@ pub struct CreateCredentialStorage {
     pub active: Option<bool>,
 }
 
-impl CreateCredentialStorage {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE CREDENTIAL STORAGE";
-}
-
 impl ToSql for CreateCredentialStorage {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE CREDENTIAL STORAGE");
-        if self.if_not_exists {
-            p.kw("IF NOT EXISTS");
-        }
+        p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.name(&self.name);
         p.kw("TYPE =");
         p.kw(&self.kind.as_str().to_ascii_uppercase());
-        if let Some(description) = &self.description {
-            p.kw("DESCRIPTION");
-            p.string(description);
-        }
+        p.optional("DESCRIPTION", self.description.as_deref(), Printer::string);
         if !self.options.is_empty() {
             p.kw("OPTIONS");
             p.option_list(&self.options);
@@ -88,11 +78,6 @@ pub struct AlterCredentialStorage {
     pub actions: Vec<AlterCredentialStorageAction>,
 }
 
-impl AlterCredentialStorage {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER CREDENTIAL STORAGE";
-}
-
 /// One action of `ALTER CREDENTIAL STORAGE`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlterCredentialStorageAction {
@@ -109,20 +94,11 @@ pub enum AlterCredentialStorageAction {
 impl ToSql for AlterCredentialStorageAction {
     fn print(&self, p: &mut Printer) {
         match self {
-            Self::SetOptions(options) => {
-                p.kw("SET OPTIONS");
-                p.option_list(options);
-            }
-            Self::SetDescription(description) => {
-                p.kw("SET DESCRIPTION");
-                p.string(description);
-            }
+            Self::SetOptions(options) => p.clause("SET OPTIONS", options, Printer::option_list),
+            Self::SetDescription(description) => p.clause("SET DESCRIPTION", description.as_str(), Printer::string),
             Self::SetActive(true) => p.kw("ACTIVE"),
             Self::SetActive(false) => p.kw("INACTIVE"),
-            Self::RenameTo(name) => {
-                p.kw("RENAME TO");
-                p.name(name);
-            }
+            Self::RenameTo(name) => p.clause("RENAME TO", name, Printer::name),
         }
     }
 }
@@ -130,32 +106,25 @@ impl ToSql for AlterCredentialStorageAction {
 impl ToSql for AlterCredentialStorage {
     fn print(&self, p: &mut Printer) {
         p.kw("ALTER CREDENTIAL STORAGE");
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.name(&self.name);
-        for action in &self.actions {
-            action.print(p);
-        }
+        p.all(&self.actions);
     }
 }
 
 name_only_statement!(
     /// `DROP CREDENTIAL STORAGE [IF EXISTS] name`
     DropCredentialStorage,
-    "DROP CREDENTIAL STORAGE",
     "backend to drop"
 );
 name_only_statement!(
     /// `DESCRIBE CREDENTIAL STORAGE [IF EXISTS] name`
     DescribeCredentialStorage,
-    "DESCRIBE CREDENTIAL STORAGE",
     "backend to describe"
 );
 name_only_statement!(
     /// `TEST CREDENTIAL STORAGE [IF EXISTS] name`: a non-destructive probe with a trace of steps.
     TestCredentialStorage,
-    "TEST CREDENTIAL STORAGE",
     "backend to test"
 );
 
@@ -166,17 +135,9 @@ pub struct ShowCredentialStorages {
     pub like: Option<String>,
 }
 
-impl ShowCredentialStorages {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW CREDENTIAL STORAGES";
-}
-
 impl ToSql for ShowCredentialStorages {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW CREDENTIAL STORAGES");
-        if let Some(like) = &self.like {
-            p.kw("LIKE");
-            p.string(like);
-        }
+        p.optional("LIKE", self.like.as_deref(), Printer::string);
     }
 }

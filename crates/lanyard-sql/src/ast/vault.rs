@@ -85,29 +85,16 @@ pub struct CreateVault {
     pub expires: Option<String>,
 }
 
-impl CreateVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "CREATE VAULT";
-}
-
 impl ToSql for CreateVault {
     fn print(&self, p: &mut Printer) {
         p.kw("CREATE");
         p.kw(self.noun.singular());
-        if self.if_not_exists {
-            p.kw("IF NOT EXISTS");
-        }
+        p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.name(&self.name);
         p.kw("TYPE =");
         p.kw(self.entry_type.keyword());
-        if let Some(algorithm) = &self.algorithm {
-            p.kw("ALGORITHM");
-            p.string(algorithm);
-        }
-        if let Some(bits) = self.key_size {
-            p.kw("KEY_SIZE");
-            p.number(bits);
-        }
+        p.optional("ALGORITHM", self.algorithm.as_deref(), Printer::string);
+        p.optional("KEY_SIZE", self.key_size.as_ref(), Printer::number);
         match &self.material {
             Some(Material::Secret(secret)) => {
                 p.kw("SECRET");
@@ -120,18 +107,9 @@ impl ToSql for CreateVault {
             }
             None => {}
         }
-        if let Some(storage) = &self.storage {
-            p.kw("IN CREDENTIAL STORAGE");
-            p.name(storage);
-        }
-        if let Some(description) = &self.description {
-            p.kw("DESCRIPTION");
-            p.string(description);
-        }
-        if let Some(expires) = &self.expires {
-            p.kw("EXPIRES");
-            p.string(expires);
-        }
+        p.optional("IN CREDENTIAL STORAGE", self.storage.as_ref(), Printer::name);
+        p.optional("DESCRIPTION", self.description.as_deref(), Printer::string);
+        p.optional("EXPIRES", self.expires.as_deref(), Printer::string);
     }
 }
 
@@ -146,11 +124,6 @@ pub struct AlterVault {
     pub name: Name,
     /// At least one action, in written order.
     pub actions: Vec<AlterVaultAction>,
-}
-
-impl AlterVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "ALTER VAULT";
 }
 
 /// One action of `ALTER VAULT`.
@@ -172,22 +145,10 @@ impl ToSql for AlterVaultAction {
     fn print(&self, p: &mut Printer) {
         match self {
             Self::Rotate => p.kw("ROTATE"),
-            Self::SetSecret(secret) => {
-                p.kw("SET SECRET");
-                p.secret(secret);
-            }
-            Self::SetDescription(description) => {
-                p.kw("SET DESCRIPTION");
-                p.string(description);
-            }
-            Self::SetExpires(expires) => {
-                p.kw("SET EXPIRES");
-                p.string(expires);
-            }
-            Self::RenameTo(name) => {
-                p.kw("RENAME TO");
-                p.name(name);
-            }
+            Self::SetSecret(secret) => p.clause("SET SECRET", secret, Printer::secret),
+            Self::SetDescription(description) => p.clause("SET DESCRIPTION", description.as_str(), Printer::string),
+            Self::SetExpires(expires) => p.clause("SET EXPIRES", expires.as_str(), Printer::string),
+            Self::RenameTo(name) => p.clause("RENAME TO", name, Printer::name),
         }
     }
 }
@@ -196,13 +157,9 @@ impl ToSql for AlterVault {
     fn print(&self, p: &mut Printer) {
         p.kw("ALTER");
         p.kw(self.noun.singular());
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.name(&self.name);
-        for action in &self.actions {
-            action.print(p);
-        }
+        p.all(&self.actions);
     }
 }
 
@@ -217,18 +174,11 @@ pub struct DropVault {
     pub name: Name,
 }
 
-impl DropVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "DROP VAULT";
-}
-
 impl ToSql for DropVault {
     fn print(&self, p: &mut Printer) {
         p.kw("DROP");
         p.kw(self.noun.singular());
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.name(&self.name);
     }
 }
@@ -244,18 +194,11 @@ pub struct DescribeVault {
     pub name: Name,
 }
 
-impl DescribeVault {
-    /// The statement tag.
-    pub const KIND: &'static str = "DESCRIBE VAULT";
-}
-
 impl ToSql for DescribeVault {
     fn print(&self, p: &mut Printer) {
         p.kw("DESCRIBE");
         p.kw(self.noun.singular());
-        if self.if_exists {
-            p.kw("IF EXISTS");
-        }
+        p.kw_if(self.if_exists, "IF EXISTS");
         p.name(&self.name);
     }
 }
@@ -269,18 +212,10 @@ pub struct ShowVaults {
     pub like: Option<String>,
 }
 
-impl ShowVaults {
-    /// The statement tag.
-    pub const KIND: &'static str = "SHOW VAULTS";
-}
-
 impl ToSql for ShowVaults {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW");
         p.kw(self.noun.plural());
-        if let Some(like) = &self.like {
-            p.kw("LIKE");
-            p.string(like);
-        }
+        p.optional("LIKE", self.like.as_deref(), Printer::string);
     }
 }

@@ -4,11 +4,36 @@ use lanyard_core::{ObjectKind, OptionMap, OptionValue};
 use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
-use crate::ast::{AlterConnection, AlterConnectionAction, ConnectionType, CreateConnection};
+use crate::ast::{
+    AlterConnection, AlterConnectionAction, ConnectionType, CreateConnection, DescribeConnection, DropConnection,
+    ShowConnections, Statement, TestConnection,
+};
+use crate::keywords::Keyword;
 
 impl Parser<'_> {
+    /// After the verb: `{CREATE | ALTER | DROP | DESCRIBE | TEST} CONNECTION …` or `SHOW CONNECTIONS …`; `None` when
+    /// the statement is not about connections.
+    pub(super) fn parse_connection_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
+        if verb == Keyword::Show {
+            return self.eat_kw(Keyword::Connections).then(|| Ok(ShowConnections { like: self.parse_like()? }.into()));
+        }
+        let verbs = [Keyword::Create, Keyword::Alter, Keyword::Drop, Keyword::Describe, Keyword::Test];
+        if !verbs.contains(&verb) || !self.eat_kw(Keyword::Connection) {
+            return None;
+        }
+        Some(match verb {
+            Keyword::Create => self.parse_create_connection().map(Into::into),
+            Keyword::Alter => self.parse_alter_connection().map(Into::into),
+            _ => self.parse_if_exists_name(ObjectKind::Connection).map(|(if_exists, name)| match verb {
+                Keyword::Drop => DropConnection { if_exists, name }.into(),
+                Keyword::Describe => DescribeConnection { if_exists, name }.into(),
+                _ => TestConnection { if_exists, name }.into(),
+            }),
+        })
+    }
+
     /// After `CREATE CONNECTION`.
-    pub(super) fn parse_create_connection(&mut self) -> PResult<CreateConnection> {
+    fn parse_create_connection(&mut self) -> PResult<CreateConnection> {
         let if_not_exists = self.parse_if_not_exists()?;
         let name = self.parse_name(ObjectKind::Connection)?;
         let mut connection_type = None;
@@ -18,58 +43,44 @@ impl Parser<'_> {
         let mut credential_storage = None;
         let mut max_connections = None;
         let mut timeout_seconds = None;
-        loop {
-            let clause_start = self.peek_ref().span;
-            let Some(clause) =
-                self.peek_keyword_of(&["TYPE", "DESCRIPTION", "OPTIONS", "CREDENTIAL", "MAX_CONNECTIONS", "TIMEOUT"])
-            else {
-                break;
-            };
-            let mut label = clause;
-            let already = match clause {
-                "TYPE" => {
-                    self.advance();
-                    self.eat_eq();
-                    let t = self.parse_type_word("a connection type (postgresql, mysql, s3, rest, …)")?;
-                    connection_type.replace(ConnectionType::new(&t)).is_some()
+        let clauses = [
+            Keyword::Type,
+            Keyword::Description,
+            Keyword::Options,
+            Keyword::Credential,
+            Keyword::MaxConnections,
+            Keyword::Timeout,
+        ];
+        self.parse_create_clauses("CREATE CONNECTION", &clauses, |p, clause, _| {
+            Ok(match clause {
+                Keyword::Type => {
+                    let what = "a connection type (postgresql, mysql, s3, rest, …)";
+                    (
+                        "TYPE",
+                        p.clause_value(&mut connection_type, |p| {
+                            p.parse_type_word(what).map(|t| ConnectionType::new(&t))
+                        })?,
+                    )
                 }
-                "DESCRIPTION" => {
-                    self.advance();
-                    self.eat_eq();
-                    description.replace(self.parse_string("the description")?).is_some()
+                Keyword::Description => {
+                    ("DESCRIPTION", p.clause_value(&mut description, |p| p.parse_string("the description"))?)
                 }
-                "OPTIONS" => {
-                    self.advance();
-                    self.eat_eq();
-                    options.replace(self.parse_option_list()?).is_some()
-                }
-                "CREDENTIAL" => {
-                    self.advance();
-                    if self.eat_token(&Token::Eq) || !self.peek_kw("STORAGE") {
-                        credential.replace(self.parse_name(ObjectKind::VaultEntry)?).is_some()
+                Keyword::Options => ("OPTIONS", p.clause_value(&mut options, Self::parse_option_list)?),
+                Keyword::Credential => {
+                    p.advance();
+                    if p.eat_token(&Token::Eq) || !p.peek_kw(Keyword::Storage) {
+                        ("CREDENTIAL", credential.replace(p.parse_name(ObjectKind::VaultEntry)?).is_some())
                     } else {
-                        self.advance();
-                        self.eat_eq();
-                        label = "CREDENTIAL STORAGE";
-                        credential_storage.replace(self.parse_name(ObjectKind::CredentialStorage)?).is_some()
+                        let storage = |p: &mut Self| p.parse_name(ObjectKind::CredentialStorage);
+                        ("CREDENTIAL STORAGE", p.clause_value(&mut credential_storage, storage)?)
                     }
                 }
-                "MAX_CONNECTIONS" => {
-                    self.advance();
-                    self.eat_eq();
-                    max_connections.replace(self.parse_u32("MAX_CONNECTIONS")?).is_some()
+                Keyword::MaxConnections => {
+                    ("MAX_CONNECTIONS", p.clause_value(&mut max_connections, |p| p.parse_u32("MAX_CONNECTIONS"))?)
                 }
-                "TIMEOUT" => {
-                    self.advance();
-                    self.eat_eq();
-                    timeout_seconds.replace(self.parse_u32("TIMEOUT (seconds)")?).is_some()
-                }
-                _ => break,
-            };
-            if already {
-                return Err(self.clause_twice(clause_start, label, "CREATE CONNECTION"));
-            }
-        }
+                _ => ("TIMEOUT", p.clause_value(&mut timeout_seconds, |p| p.parse_u32("TIMEOUT (seconds)"))?),
+            })
+        })?;
         let Some(connection_type) = connection_type else {
             return Err(self.expected("TYPE = <connection type> (CREATE CONNECTION needs a TYPE)"));
         };
@@ -92,74 +103,69 @@ impl Parser<'_> {
     }
 
     /// After `ALTER CONNECTION`.
-    pub(super) fn parse_alter_connection(&mut self) -> PResult<AlterConnection> {
+    fn parse_alter_connection(&mut self) -> PResult<AlterConnection> {
         let if_exists = self.parse_if_exists()?;
         let name = self.parse_name(ObjectKind::Connection)?;
-        let mut actions = Vec::new();
-        loop {
-            let action = if self.eat_kw("SET") {
-                self.parse_connection_set()?
-            } else if self.eat_kw("UNSET") {
-                if self.eat_kw("OPTION") {
-                    AlterConnectionAction::UnsetOption(self.parse_option_key()?)
-                } else if self.eat_kw("CREDENTIAL") {
-                    if self.eat_kw("STORAGE") {
-                        AlterConnectionAction::UnsetCredentialStorage
+        let actions = self.parse_alter_actions(
+            "ALTER CONNECTION",
+            "Add SET OPTIONS (...), SET CREDENTIAL = <entry>, SET CREDENTIAL STORAGE = <backend> or RENAME TO <name>.",
+            "an ALTER CONNECTION action (SET, UNSET or RENAME TO)",
+            |p| {
+                Ok(Some(if p.eat_kw(Keyword::Set) {
+                    p.parse_connection_set()?
+                } else if p.eat_kw(Keyword::Unset) {
+                    if p.eat_kw(Keyword::Option) {
+                        AlterConnectionAction::UnsetOption(p.parse_option_key()?)
+                    } else if p.eat_kw(Keyword::Credential) {
+                        if p.eat_kw(Keyword::Storage) {
+                            AlterConnectionAction::UnsetCredentialStorage
+                        } else {
+                            AlterConnectionAction::UnsetCredential
+                        }
                     } else {
-                        AlterConnectionAction::UnsetCredential
+                        return Err(p.expected("OPTION, CREDENTIAL or CREDENTIAL STORAGE after UNSET"));
                     }
+                } else if p.eat_kw(Keyword::Rename) {
+                    p.expect_kw(Keyword::To, "after RENAME")?;
+                    AlterConnectionAction::RenameTo(p.parse_name(ObjectKind::Connection)?)
                 } else {
-                    return Err(self.expected("OPTION, CREDENTIAL or CREDENTIAL STORAGE after UNSET"));
-                }
-            } else if self.eat_kw("RENAME") {
-                self.expect_kw("TO", "after RENAME")?;
-                AlterConnectionAction::RenameTo(self.parse_name(ObjectKind::Connection)?)
-            } else {
-                break;
-            };
-            actions.push(action);
-        }
-        if actions.is_empty() {
-            if self.at_end_of_statement() {
-                return Err(self.error_after("ALTER CONNECTION needs at least one action").with_hint(
-                    "Add SET OPTIONS (...), SET CREDENTIAL = <entry>, SET CREDENTIAL STORAGE = <backend> or RENAME TO <name>.",
-                ));
-            }
-            return Err(self.expected("an ALTER CONNECTION action (SET, UNSET or RENAME TO)"));
-        }
+                    return Ok(None);
+                }))
+            },
+        )?;
         Ok(AlterConnection { if_exists, name, actions })
     }
 
     /// After `SET` in `ALTER CONNECTION`.
     fn parse_connection_set(&mut self) -> PResult<AlterConnectionAction> {
-        if self.eat_kw("OPTIONS") {
+        if self.eat_kw(Keyword::Options) {
             self.eat_eq();
             return Ok(AlterConnectionAction::SetOptions(self.parse_option_list()?));
         }
-        if self.eat_kw("OPTION") {
+        if self.eat_kw(Keyword::Option) {
             let key = self.parse_option_key()?;
             self.expect_eq_after_key(&key)?;
             let value = self.parse_option_value(&key)?;
             let value = OptionValue::for_key(&key, value);
             return Ok(AlterConnectionAction::SetOption { key, value });
         }
-        if self.eat_kw("CREDENTIAL") {
-            if self.eat_token(&Token::Eq) || !self.peek_kw("STORAGE") {
+        if self.eat_kw(Keyword::Credential) {
+            if self.eat_token(&Token::Eq) || !self.peek_kw(Keyword::Storage) {
                 return Ok(AlterConnectionAction::SetCredential(self.parse_name(ObjectKind::VaultEntry)?));
             }
             self.advance();
             self.eat_eq();
             return Ok(AlterConnectionAction::SetCredentialStorage(self.parse_name(ObjectKind::CredentialStorage)?));
         }
-        if self.eat_kw("DESCRIPTION") {
+        if self.eat_kw(Keyword::Description) {
             self.eat_eq();
             return Ok(AlterConnectionAction::SetDescription(self.parse_string("the description")?));
         }
-        if self.eat_kw("MAX_CONNECTIONS") {
+        if self.eat_kw(Keyword::MaxConnections) {
             self.eat_eq();
             return Ok(AlterConnectionAction::SetMaxConnections(self.parse_u32("MAX_CONNECTIONS")?));
         }
-        if self.eat_kw("TIMEOUT") {
+        if self.eat_kw(Keyword::Timeout) {
             self.eat_eq();
             return Ok(AlterConnectionAction::SetTimeout(self.parse_u32("TIMEOUT (seconds)")?));
         }

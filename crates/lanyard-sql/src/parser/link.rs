@@ -1,14 +1,49 @@
-//! `LINK` and `PIPELINE` statements (SingleStore dialect).
+//! `LINK` statements and `USE` (SingleStore dialect).
 
 use lanyard_core::{ObjectKind, SecretString};
 use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
-use crate::ast::{AlterLink, CreateLink, CreatePipeline, JsonObject, LinkSet, LinkType, LoadOptions, LoadToken};
+use crate::ast::{
+    AlterLink, CreateLink, DropLink, JsonObject, LinkSet, LinkType, ShowCreateLink, ShowLinks, Statement, Use,
+};
+use crate::keywords::Keyword;
 
 impl Parser<'_> {
+    /// After the verb: `CREATE [OR REPLACE] LINK`, `ALTER LINK`, `DROP LINK`, `SHOW LINKS`, `SHOW CREATE LINK` or
+    /// `USE`; `None` when the statement is not about links.
+    pub(super) fn parse_link_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
+        // A guard consumes its keywords only when they are there, so a failed guard leaves the cursor as it was.
+        Some(match verb {
+            Keyword::Create if self.peek_kw(Keyword::Or) => self.parse_create_or_replace_link().map(Into::into),
+            Keyword::Create if self.eat_kw(Keyword::Link) => self.parse_create_link(false).map(Into::into),
+            Keyword::Alter if self.eat_kw(Keyword::Link) => self.parse_alter_link().map(Into::into),
+            Keyword::Drop if self.eat_kw(Keyword::Link) => self.parse_if_exists().and_then(|if_exists| {
+                self.parse_qualified_name(ObjectKind::Link).map(|name| DropLink { if_exists, name }.into())
+            }),
+            Keyword::Show if self.eat_kw(Keyword::Links) => self
+                .parse_on_database()
+                .and_then(|database| self.parse_like().map(|like| ShowLinks { database, like }.into())),
+            Keyword::Show if self.eat_kws(&[Keyword::Create, Keyword::Link]) => {
+                self.parse_qualified_name(ObjectKind::Link).map(|name| ShowCreateLink { name }.into())
+            }
+            Keyword::Use => self.parse_ident(ObjectKind::Database).map(|database| Use { database }.into()),
+            _ => return None,
+        })
+    }
+
+    /// After `CREATE`, at `OR`: only links can be replaced.
+    fn parse_create_or_replace_link(&mut self) -> PResult<CreateLink> {
+        self.advance();
+        self.expect_kw(Keyword::Replace, "after CREATE OR")?;
+        if !self.eat_kw(Keyword::Link) {
+            return Err(self.expected("LINK after CREATE OR REPLACE (only links can be replaced)"));
+        }
+        self.parse_create_link(true)
+    }
+
     /// After `CREATE [OR REPLACE] LINK`.
-    pub(super) fn parse_create_link(&mut self, or_replace: bool) -> PResult<CreateLink> {
+    fn parse_create_link(&mut self, or_replace: bool) -> PResult<CreateLink> {
         let if_not_exists_at = self.peek_ref().span;
         let if_not_exists = self.parse_if_not_exists()?;
         if or_replace && if_not_exists {
@@ -16,7 +51,7 @@ impl Parser<'_> {
             return Err(self.error_at(location, 2, "OR REPLACE and IF NOT EXISTS cannot be used together"));
         }
         let name = self.parse_qualified_name(ObjectKind::Link)?;
-        self.expect_kw("AS", "after the link name")?;
+        self.expect_kw(Keyword::As, "after the link name")?;
         let link_type = match self.peek() {
             Token::Word(w) if w.quote_style.is_none() => LinkType::from_keyword(&w.value),
             _ => None,
@@ -28,21 +63,17 @@ impl Parser<'_> {
         let mut config = None;
         let mut credentials = None;
         let mut description = None;
-        loop {
-            let clause_start = self.peek_ref().span;
-            let (label, already) = if self.eat_kw("CONFIG") {
-                ("CONFIG", config.replace(self.parse_json_object("CONFIG")?).is_some())
-            } else if self.eat_kw("CREDENTIALS") {
-                ("CREDENTIALS", credentials.replace(self.parse_secret_json_object("CREDENTIALS")?).is_some())
-            } else if self.eat_kw("DESCRIPTION") {
-                ("DESCRIPTION", description.replace(self.parse_link_string("the description")?).is_some())
-            } else {
-                break;
-            };
-            if already {
-                return Err(self.clause_twice(clause_start, label, "CREATE LINK"));
-            }
-        }
+        let clauses = [Keyword::Config, Keyword::Credentials, Keyword::Description];
+        self.parse_create_clauses("CREATE LINK", &clauses, |p, clause, _| {
+            p.advance();
+            Ok(match clause {
+                Keyword::Config => ("CONFIG", config.replace(p.parse_json_object("CONFIG")?).is_some()),
+                Keyword::Credentials => {
+                    ("CREDENTIALS", credentials.replace(p.parse_secret_json_object("CREDENTIALS")?).is_some())
+                }
+                _ => ("DESCRIPTION", description.replace(p.parse_link_string("the description")?).is_some()),
+            })
+        })?;
         if !self.at_end_of_statement() {
             return Err(self.expected("CONFIG, CREDENTIALS, DESCRIPTION or the end of the statement"));
         }
@@ -50,13 +81,13 @@ impl Parser<'_> {
     }
 
     /// After `ALTER LINK`.
-    pub(super) fn parse_alter_link(&mut self) -> PResult<AlterLink> {
+    fn parse_alter_link(&mut self) -> PResult<AlterLink> {
         let name = self.parse_qualified_name(ObjectKind::Link)?;
         let mut clauses: Vec<LinkSet> = Vec::new();
-        while self.peek_kw("SET") {
+        while self.peek_kw(Keyword::Set) {
             let clause_start = self.peek_ref().span;
             self.advance();
-            let clause = if self.eat_kw("CONFIG") {
+            let clause = if self.eat_kw(Keyword::Config) {
                 if self.eat_token(&Token::DoubleColon) {
                     let key = self.parse_link_key()?;
                     self.expect_token(&Token::Eq, "after the config key")?;
@@ -64,7 +95,7 @@ impl Parser<'_> {
                 } else {
                     LinkSet::ConfigJson(self.parse_json_object("SET CONFIG")?)
                 }
-            } else if self.eat_kw("CREDENTIALS") {
+            } else if self.eat_kw(Keyword::Credentials) {
                 if self.eat_token(&Token::DoubleColon) {
                     let key = self.parse_link_key()?;
                     self.expect_token(&Token::Eq, "after the credential key")?;
@@ -96,61 +127,6 @@ impl Parser<'_> {
         Ok(AlterLink { name, clauses })
     }
 
-    /// After `CREATE PIPELINE`.
-    pub(super) fn parse_create_pipeline(&mut self) -> PResult<CreatePipeline> {
-        let if_not_exists = self.parse_if_not_exists()?;
-        let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
-        self.expect_kw("AS", "after the pipeline name")?;
-        self.expect_kw("LOAD", "after AS")?;
-        self.expect_kw("DATA", "after LOAD")?;
-        self.expect_kw("LINK", "after LOAD DATA (pipelines load through a link)")?;
-        let link = self.parse_qualified_name(ObjectKind::Link)?;
-        let path = self.parse_link_string("the path")?;
-        self.expect_kw("INTO", "after the path")?;
-        self.expect_kw("TABLE", "after INTO")?;
-        let table = self.parse_qualified_name(ObjectKind::Database).map_err(|_| self.expected("a table name"))?;
-        let load_options = self.parse_load_options()?;
-        Ok(CreatePipeline { if_not_exists, name, link, path, table, load_options })
-    }
-
-    /// The rest of a `LOAD DATA` clause after the table (`FIELDS TERMINATED BY ','`, `FORMAT CSV`, a column list, …),
-    /// kept verbatim for the pipeline engine. Secrets have no place there: a pipeline's credentials come from its link.
-    fn parse_load_options(&mut self) -> PResult<Option<LoadOptions>> {
-        if self.at_end_of_statement() {
-            return Ok(None);
-        }
-        // LOAD DATA clauses start with a keyword (`FIELDS`, `FORMAT`, `SET`, …) or a column list.
-        if !matches!(self.peek(), Token::Word(w) if w.quote_style.is_none()) && self.peek() != &Token::LParen {
-            return Err(
-                self.expected("LOAD DATA options (FIELDS, FORMAT, a column list, …) or the end of the statement")
-            );
-        }
-        let mut tokens = Vec::new();
-        while !self.at_end_of_statement() {
-            // Secrets belong to the link: refuse SECRET, CREDENTIALS, CONFIG, and a string under a secret-looking
-            // name (`password = '…'`); `SET password_hash = SHA2(@pw, 256)` is fine.
-            let secret_value = matches!(self.peek(), Token::Word(w) if lanyard_core::is_secret_key(&w.value))
-                && (matches!(self.peek_nth(1), Token::SingleQuotedString(_))
-                    || self.peek_nth(1) == &Token::Eq && matches!(self.peek_nth(2), Token::SingleQuotedString(_)));
-            if secret_value || self.peek_kw("CREDENTIALS") || self.peek_kw("SECRET") || self.peek_kw("CONFIG") {
-                return Err(self
-                    .error_here("a pipeline takes its configuration and credentials from its link")
-                    .with_hint("Put them in the link: CREATE LINK ... CONFIG '{...}' CREDENTIALS '{...}'."));
-            }
-            tokens.push(match self.peek() {
-                Token::Word(w) => LoadToken::Word { value: w.value.clone(), quote: w.quote_style },
-                Token::SingleQuotedString(text) => LoadToken::String(text.clone()),
-                Token::Number(n, long) => LoadToken::Other(if *long { format!("{n}L") } else { n.clone() }),
-                other if crate::error::is_quoted_literal(other) => {
-                    return Err(self.expected("LOAD DATA options with single-quoted strings only"));
-                }
-                other => LoadToken::Other(other.to_string()),
-            });
-            self.advance();
-        }
-        Ok(Some(LoadOptions(tokens)))
-    }
-
     /// The key after `::`: an identifier (dots allowed), a quoted identifier or a string.
     fn parse_link_key(&mut self) -> PResult<String> {
         Ok(self.parse_option_key()?.as_str().to_owned())
@@ -160,10 +136,10 @@ impl Parser<'_> {
     fn parse_config_value(&mut self) -> PResult<serde_json::Value> {
         let value = match self.peek() {
             Token::Number(n, _) => serde_json::from_str::<serde_json::Number>(n).ok().map(serde_json::Value::Number),
-            Token::Word(w) if w.quote_style.is_none() => match w.value.to_ascii_uppercase().as_str() {
-                "TRUE" => Some(serde_json::Value::Bool(true)),
-                "FALSE" => Some(serde_json::Value::Bool(false)),
-                "NULL" => Some(serde_json::Value::Null),
+            Token::Word(w) if w.quote_style.is_none() => match Keyword::lookup(&w.value) {
+                Some(Keyword::True) => Some(serde_json::Value::Bool(true)),
+                Some(Keyword::False) => Some(serde_json::Value::Bool(false)),
+                Some(Keyword::Null) => Some(serde_json::Value::Null),
                 _ => None,
             },
             _ => None,

@@ -3,15 +3,17 @@
 
 mod connection;
 mod link;
+mod pipeline;
 mod storage;
 mod vault;
 
 use lanyard_core::{Name, ObjectKind, OptionKey, OptionMap};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
-use crate::ast::{QualifiedName, Statement, is_keyword};
+use crate::ast::{QualifiedName, Statement};
 use crate::dialect::DIALECT;
 use crate::error::{ParseError, Redactions, is_string_token, zeroize_tokens};
+use crate::keywords::{Keyword, is_keyword};
 use crate::source::{LineIndex, Location, Span};
 
 /// A statement and the span of source text it was parsed from.
@@ -76,23 +78,38 @@ pub(crate) struct Parser<'a> {
 }
 
 /// The object keywords of our statements: a statement that names one of them is ours, even if misspelt.
-const OUR_NOUNS: &[&str] = &[
-    "CONNECTION",
-    "CONNECTIONS",
-    "VAULT",
-    "VAULTS",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "STORAGE",
-    "STORAGES",
-    "LINK",
-    "LINKS",
-    "PIPELINE",
-    "PIPELINES",
+const OUR_NOUNS: &[Keyword] = &[
+    Keyword::Connection,
+    Keyword::Connections,
+    Keyword::Vault,
+    Keyword::Vaults,
+    Keyword::Credential,
+    Keyword::Credentials,
+    Keyword::Storage,
+    Keyword::Storages,
+    Keyword::Link,
+    Keyword::Links,
+    Keyword::Pipeline,
+    Keyword::Pipelines,
 ];
 
 /// The plural object keywords that SHOW takes.
-const OUR_PLURALS: &[&str] = &["CONNECTIONS", "VAULTS", "CREDENTIALS", "LINKS", "PIPELINES"];
+const OUR_PLURALS: &[Keyword] =
+    &[Keyword::Connections, Keyword::Vaults, Keyword::Credentials, Keyword::Links, Keyword::Pipelines];
+
+/// The keywords a statement starts with.
+const VERBS: &[Keyword] = &[
+    Keyword::Create,
+    Keyword::Alter,
+    Keyword::Drop,
+    Keyword::Show,
+    Keyword::Describe,
+    Keyword::Desc,
+    Keyword::Test,
+    Keyword::Use,
+    Keyword::Start,
+    Keyword::Stop,
+];
 
 /// The statement keywords, for the "expected a statement" message.
 const STATEMENT_STARTS: &str = "CREATE, ALTER, DROP, SHOW, DESCRIBE, TEST, USE, START or STOP";
@@ -180,26 +197,24 @@ impl<'a> Parser<'a> {
     }
 
     /// Whether token `n` ahead is the unquoted keyword `kw`.
-    pub(crate) fn peek_nth_kw(&self, n: usize, kw: &str) -> bool {
-        matches!(self.peek_nth(n), Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+    pub(crate) fn peek_nth_kw(&self, n: usize, kw: Keyword) -> bool {
+        matches!(self.peek_nth(n), Token::Word(w) if w.quote_style.is_none() && kw.is(&w.value))
     }
 
-    pub(crate) fn peek_kw(&self, kw: &str) -> bool {
+    pub(crate) fn peek_kw(&self, kw: Keyword) -> bool {
         self.peek_nth_kw(0, kw)
     }
 
     /// Which of `keywords` the next token is (as an unquoted word), without consuming it.
-    pub(crate) fn peek_keyword_of(&self, keywords: &[&'static str]) -> Option<&'static str> {
+    pub(crate) fn peek_keyword_of(&self, keywords: &[Keyword]) -> Option<Keyword> {
         match self.peek() {
-            Token::Word(w) if w.quote_style.is_none() => {
-                keywords.iter().copied().find(|k| w.value.eq_ignore_ascii_case(k))
-            }
+            Token::Word(w) if w.quote_style.is_none() => keywords.iter().copied().find(|k| k.is(&w.value)),
             _ => None,
         }
     }
 
     /// Consumes `kw` if it is next.
-    pub(crate) fn eat_kw(&mut self, kw: &str) -> bool {
+    pub(crate) fn eat_kw(&mut self, kw: Keyword) -> bool {
         let found = self.peek_kw(kw);
         if found {
             self.advance();
@@ -208,8 +223,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Consumes the keyword sequence `kws` if all of it is next; otherwise consumes nothing.
-    pub(crate) fn eat_kws(&mut self, kws: &[&str]) -> bool {
-        if kws.iter().enumerate().all(|(n, kw)| self.peek_nth_kw(n, kw)) {
+    pub(crate) fn eat_kws(&mut self, kws: &[Keyword]) -> bool {
+        if kws.iter().enumerate().all(|(n, &kw)| self.peek_nth_kw(n, kw)) {
             kws.iter().for_each(|_| self.advance());
             true
         } else {
@@ -217,7 +232,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub(crate) fn expect_kw(&mut self, kw: &str, context: &str) -> PResult<()> {
+    pub(crate) fn expect_kw(&mut self, kw: Keyword, context: &str) -> PResult<()> {
         if self.eat_kw(kw) { Ok(()) } else { Err(self.expected(&format!("{kw} {context}"))) }
     }
 
@@ -240,8 +255,8 @@ impl<'a> Parser<'a> {
 
     /// `IF NOT EXISTS`
     pub(crate) fn parse_if_not_exists(&mut self) -> PResult<bool> {
-        if self.peek_kw("IF") {
-            if self.eat_kws(&["IF", "NOT", "EXISTS"]) {
+        if self.peek_kw(Keyword::If) {
+            if self.eat_kws(&[Keyword::If, Keyword::Not, Keyword::Exists]) {
                 return Ok(true);
             }
             self.advance();
@@ -252,9 +267,9 @@ impl<'a> Parser<'a> {
 
     /// `IF EXISTS`
     pub(crate) fn parse_if_exists(&mut self) -> PResult<bool> {
-        if self.peek_kw("IF") {
+        if self.peek_kw(Keyword::If) {
             self.advance();
-            self.expect_kw("EXISTS", "after IF")?;
+            self.expect_kw(Keyword::Exists, "after IF")?;
             return Ok(true);
         }
         Ok(false)
@@ -275,7 +290,7 @@ impl<'a> Parser<'a> {
 
     /// Whether the next tokens are the MySQL client's `\G` or `\g`.
     fn at_backslash_g(&self) -> bool {
-        self.peek() == &Token::Backslash && self.peek_nth_kw(1, "G")
+        self.peek() == &Token::Backslash && self.peek_nth_kw(1, Keyword::G)
     }
 
     /// Whether the statement ends here (`;`, `\G` or the end of input).
@@ -478,8 +493,7 @@ impl<'a> Parser<'a> {
             Token::SingleQuotedString(s) => s.clone(),
             Token::Number(n, _) => n.clone(),
             Token::Word(w)
-                if w.quote_style.is_none()
-                    && (w.value.eq_ignore_ascii_case("TRUE") || w.value.eq_ignore_ascii_case("FALSE")) =>
+                if w.quote_style.is_none() && (Keyword::True.is(&w.value) || Keyword::False.is(&w.value)) =>
             {
                 w.value.to_ascii_lowercase()
             }
@@ -533,242 +547,129 @@ impl<'a> Parser<'a> {
         Ok(word)
     }
 
-    /// "<clause> is given more than once in <statement>", pointing at the second occurrence.
-    pub(crate) fn clause_twice(
-        &self,
-        at: sqlparser::tokenizer::Span,
-        clause: &str,
+    /// The actions of an ALTER statement, at least one: `action` reads one, or returns `None` when none is next.
+    /// Without any: "<statement> needs at least one action" with `hint` at the end of the statement, otherwise
+    /// "expected <expected>".
+    pub(crate) fn parse_alter_actions<A>(
+        &mut self,
         statement: &str,
-    ) -> crate::ParseError {
+        hint: &str,
+        expected: &str,
+        mut action: impl FnMut(&mut Self) -> PResult<Option<A>>,
+    ) -> PResult<Vec<A>> {
+        let mut actions = Vec::new();
+        while let Some(next) = action(self)? {
+            actions.push(next);
+        }
+        if actions.is_empty() {
+            if self.at_end_of_statement() {
+                return Err(self.error_after(format!("{statement} needs at least one action")).with_hint(hint));
+            }
+            return Err(self.expected(expected));
+        }
+        Ok(actions)
+    }
+
+    /// The clauses of a CREATE statement, which come in any order, each at most once. While one of `clauses` is next,
+    /// `clause` reads it (its keyword not yet consumed; the span is the keyword's) and returns the clause's label and
+    /// whether it was given before, which is an error pointing at the second occurrence.
+    pub(crate) fn parse_create_clauses(
+        &mut self,
+        statement: &str,
+        clauses: &[Keyword],
+        mut clause: impl FnMut(&mut Self, Keyword, sqlparser::tokenizer::Span) -> PResult<(&'static str, bool)>,
+    ) -> PResult<()> {
+        while let Some(keyword) = self.peek_keyword_of(clauses) {
+            let start = self.peek_ref().span;
+            let (label, again) = clause(self, keyword, start)?;
+            if again {
+                return Err(self.clause_twice(start, label, statement));
+            }
+        }
+        Ok(())
+    }
+
+    /// `KEYWORD [=] value`: consumes the clause keyword and an optional `=`, reads the value into `slot` and says
+    /// whether the slot was already filled.
+    pub(crate) fn clause_value<T>(
+        &mut self,
+        slot: &mut Option<T>,
+        value: impl FnOnce(&mut Self) -> PResult<T>,
+    ) -> PResult<bool> {
+        self.advance();
+        self.eat_eq();
+        Ok(slot.replace(value(self)?).is_some())
+    }
+
+    /// "<clause> is given more than once in <statement>", pointing at the second occurrence.
+    fn clause_twice(&self, at: sqlparser::tokenizer::Span, clause: &str, statement: &str) -> crate::ParseError {
         let location = self.location_of_span(at);
         self.error_at(location, Self::caret_width(at), format!("{clause} is given more than once in {statement}"))
     }
 
     /// `LIKE 'pattern'`, if present.
     pub(crate) fn parse_like(&mut self) -> PResult<Option<String>> {
-        if self.eat_kw("LIKE") { self.parse_string("the LIKE pattern").map(Some) } else { Ok(None) }
-    }
-
-    // ----- statements --------------------------------------------------------------------------------------------
-
-    fn parse_statement(&mut self) -> PResult<Statement> {
-        let starts = ["CREATE", "ALTER", "DROP", "SHOW", "DESCRIBE", "DESC", "TEST", "USE", "START", "STOP"];
-        let Some(keyword) = self.peek_keyword_of(&starts) else {
-            return Err(self.not_ours(format!("a statement ({STATEMENT_STARTS})")));
-        };
-        match keyword {
-            "CREATE" => {
-                self.advance();
-                self.parse_create()
-            }
-            "ALTER" => {
-                self.advance();
-                self.parse_alter()
-            }
-            "DROP" => {
-                self.advance();
-                self.parse_drop()
-            }
-            "SHOW" => {
-                self.advance();
-                self.parse_show()
-            }
-            "DESCRIBE" | "DESC" => {
-                self.advance();
-                self.parse_describe()
-            }
-            "TEST" => {
-                self.advance();
-                self.parse_test()
-            }
-            "USE" => {
-                self.advance();
-                self.parse_use()
-            }
-            "START" | "STOP" => self.parse_start_stop(),
-            _ => Err(self.not_ours(format!("a statement ({STATEMENT_STARTS})"))),
-        }
-    }
-
-    fn parse_create(&mut self) -> PResult<Statement> {
-        if self.peek_kw("OR") {
-            self.advance();
-            self.expect_kw("REPLACE", "after CREATE OR")?;
-            if !self.peek_kw("LINK") {
-                return Err(self.expected("LINK after CREATE OR REPLACE (only links can be replaced)"));
-            }
-            self.advance();
-            return self.parse_create_link(true).map(Into::into);
-        }
-        if self.eat_kw("CONNECTION") {
-            return self.parse_create_connection().map(Into::into);
-        }
-        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
-            self.advance();
-            self.advance();
-            return self.parse_create_storage().map(Into::into);
-        }
-        if let Some(noun) = self.eat_vault_noun() {
-            return self.parse_create_vault(noun).map(Into::into);
-        }
-        if self.eat_kw("LINK") {
-            return self.parse_create_link(false).map(Into::into);
-        }
-        if self.eat_kw("PIPELINE") {
-            return self.parse_create_pipeline().map(Into::into);
-        }
-        Err(self
-            .not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after CREATE".to_owned()))
-    }
-
-    fn parse_alter(&mut self) -> PResult<Statement> {
-        if self.eat_kw("CONNECTION") {
-            return self.parse_alter_connection().map(Into::into);
-        }
-        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
-            self.advance();
-            self.advance();
-            return self.parse_alter_storage().map(Into::into);
-        }
-        if let Some(noun) = self.eat_vault_noun() {
-            return self.parse_alter_vault(noun).map(Into::into);
-        }
-        if self.eat_kw("LINK") {
-            return self.parse_alter_link().map(Into::into);
-        }
-        Err(self.not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE or LINK after ALTER".to_owned()))
-    }
-
-    fn parse_drop(&mut self) -> PResult<Statement> {
-        if self.eat_kw("CONNECTION") {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::Connection)?;
-            return Ok(crate::ast::DropConnection { if_exists, name }.into());
-        }
-        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
-            self.advance();
-            self.advance();
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::CredentialStorage)?;
-            return Ok(crate::ast::DropCredentialStorage { if_exists, name }.into());
-        }
-        if let Some(noun) = self.eat_vault_noun() {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::VaultEntry)?;
-            return Ok(crate::ast::DropVault { noun, if_exists, name }.into());
-        }
-        if self.eat_kw("LINK") {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_qualified_name(ObjectKind::Link)?;
-            return Ok(crate::ast::DropLink { if_exists, name }.into());
-        }
-        if self.eat_kw("PIPELINE") {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
-            return Ok(crate::ast::DropPipeline { if_exists, name }.into());
-        }
-        Err(self.not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after DROP".to_owned()))
-    }
-
-    fn parse_show(&mut self) -> PResult<Statement> {
-        if self.eat_kw("CONNECTIONS") {
-            return Ok(crate::ast::ShowConnections { like: self.parse_like()? }.into());
-        }
-        if self.eat_kws(&["CREDENTIAL", "STORAGES"]) {
-            return Ok(crate::ast::ShowCredentialStorages { like: self.parse_like()? }.into());
-        }
-        if self.eat_kw("VAULTS") {
-            return Ok(crate::ast::ShowVaults { noun: crate::ast::VaultNoun::Vault, like: self.parse_like()? }.into());
-        }
-        if self.eat_kw("CREDENTIALS") {
-            return Ok(
-                crate::ast::ShowVaults { noun: crate::ast::VaultNoun::Credential, like: self.parse_like()? }.into()
-            );
-        }
-        if self.eat_kw("LINKS") {
-            let database = self.parse_on_database()?;
-            let like = self.parse_like()?;
-            return Ok(crate::ast::ShowLinks { database, like }.into());
-        }
-        if self.eat_kw("PIPELINES") {
-            let database = self.parse_on_database()?;
-            return Ok(crate::ast::ShowPipelines { database }.into());
-        }
-        if self.eat_kws(&["CREATE", "LINK"]) {
-            let name = self.parse_qualified_name(ObjectKind::Link)?;
-            return Ok(crate::ast::ShowCreateLink { name }.into());
-        }
-        Err(self.not_ours(
-            "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, LINKS, PIPELINES or CREATE LINK after SHOW"
-                .to_owned(),
-        ))
+        if self.eat_kw(Keyword::Like) { self.parse_string("the LIKE pattern").map(Some) } else { Ok(None) }
     }
 
     /// `{ON | IN | FROM} db`, if present.
-    fn parse_on_database(&mut self) -> PResult<Option<Name>> {
-        if self.eat_kw("ON") || self.eat_kw("IN") || self.eat_kw("FROM") {
+    pub(crate) fn parse_on_database(&mut self) -> PResult<Option<Name>> {
+        if self.eat_kw(Keyword::On) || self.eat_kw(Keyword::In) || self.eat_kw(Keyword::From) {
             return self.parse_ident(ObjectKind::Database).map(Some);
         }
         Ok(None)
     }
 
-    fn parse_describe(&mut self) -> PResult<Statement> {
-        if self.eat_kw("CONNECTION") {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::Connection)?;
-            return Ok(crate::ast::DescribeConnection { if_exists, name }.into());
-        }
-        if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
-            self.advance();
-            self.advance();
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::CredentialStorage)?;
-            return Ok(crate::ast::DescribeCredentialStorage { if_exists, name }.into());
-        }
-        if let Some(noun) = self.eat_vault_noun() {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::VaultEntry)?;
-            return Ok(crate::ast::DescribeVault { noun, if_exists, name }.into());
-        }
-        Err(self.not_ours("CONNECTION, VAULT, CREDENTIAL or CREDENTIAL STORAGE after DESCRIBE".to_owned()))
+    /// `[IF EXISTS] name`, the whole of a DROP, DESCRIBE or TEST statement after its object keyword.
+    pub(crate) fn parse_if_exists_name(&mut self, kind: ObjectKind) -> PResult<(bool, Name)> {
+        let if_exists = self.parse_if_exists()?;
+        Ok((if_exists, self.parse_name(kind)?))
     }
 
-    fn parse_test(&mut self) -> PResult<Statement> {
-        if self.eat_kw("CONNECTION") {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::Connection)?;
-            return Ok(crate::ast::TestConnection { if_exists, name }.into());
-        }
-        if self.eat_kws(&["CREDENTIAL", "STORAGE"]) {
-            let if_exists = self.parse_if_exists()?;
-            let name = self.parse_name(ObjectKind::CredentialStorage)?;
-            return Ok(crate::ast::TestCredentialStorage { if_exists, name }.into());
-        }
-        Err(self.expected("CONNECTION or CREDENTIAL STORAGE after TEST"))
-    }
+    // ----- statements --------------------------------------------------------------------------------------------
 
-    fn parse_use(&mut self) -> PResult<Statement> {
-        let database = self.parse_ident(ObjectKind::Database)?;
-        Ok(crate::ast::Use { database }.into())
-    }
-
-    fn parse_start_stop(&mut self) -> PResult<Statement> {
-        let start = self.peek_kw("START");
+    /// Reads the verb, then lets each family of statements claim what follows it (the families' parsers are in
+    /// this module's children, one file each). A family claims a statement when the words after the verb are its
+    /// own; the order matters only where two families share a word: `CREDENTIAL STORAGE` is tried before the vault's
+    /// `CREDENTIAL`.
+    fn parse_statement(&mut self) -> PResult<Statement> {
+        let Some(verb) = self.peek_keyword_of(VERBS) else {
+            return Err(self.not_ours(format!("a statement ({STATEMENT_STARTS})")));
+        };
         self.advance();
-        self.expect_kw("PIPELINE", if start { "after START" } else { "after STOP" })?;
-        let name = self.parse_qualified_name(ObjectKind::Pipeline)?;
-        Ok(if start { crate::ast::StartPipeline { name }.into() } else { crate::ast::StopPipeline { name }.into() })
-    }
-
-    /// `VAULT` or `CREDENTIAL` (not followed by STORAGE; the caller checks that first).
-    fn eat_vault_noun(&mut self) -> Option<crate::ast::VaultNoun> {
-        if self.eat_kw("VAULT") {
-            Some(crate::ast::VaultNoun::Vault)
-        } else if self.eat_kw("CREDENTIAL") {
-            Some(crate::ast::VaultNoun::Credential)
-        } else {
-            None
+        let verb = if verb == Keyword::Desc { Keyword::Describe } else { verb };
+        let families: [fn(&mut Self, Keyword) -> Option<PResult<Statement>>; 5] = [
+            Self::parse_connection_statement,
+            Self::parse_storage_statement,
+            Self::parse_vault_statement,
+            Self::parse_link_statement,
+            Self::parse_pipeline_statement,
+        ];
+        for family in families {
+            if let Some(statement) = family(self, verb) {
+                return statement;
+            }
         }
+        Err(match verb {
+            Keyword::Create => self.not_ours(
+                "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after CREATE".to_owned(),
+            ),
+            Keyword::Alter => {
+                self.not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE or LINK after ALTER".to_owned())
+            }
+            Keyword::Drop => self
+                .not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after DROP".to_owned()),
+            Keyword::Show => self.not_ours(
+                "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, LINKS, PIPELINES or CREATE LINK after SHOW"
+                    .to_owned(),
+            ),
+            Keyword::Describe => {
+                self.not_ours("CONNECTION, VAULT, CREDENTIAL or CREDENTIAL STORAGE after DESCRIBE".to_owned())
+            }
+            Keyword::Test => self.expected("CONNECTION or CREDENTIAL STORAGE after TEST"),
+            // USE, START and STOP belong to one family each, which always claims them.
+            _ => self.not_ours(format!("a statement ({STATEMENT_STARTS})")),
+        })
     }
 
     /// The error for a statement we do not recognise. When `sqlparser` accepts the statement as standard SQL, the
@@ -785,16 +686,15 @@ impl<'a> Parser<'a> {
         let start_token = self.tokens.token_at(statement_start);
         let start = self.lines.location(start_token.span.start.line, start_token.span.start.column);
         let text = &self.source[start.offset..end.max(start.offset)];
-        if OUR_NOUNS.iter().any(|noun| self.peek_kw(noun)) {
+        if self.peek_keyword_of(OUR_NOUNS).is_some() {
             // `SHOW CONNECTION`, `DROP LINKS`, …: one of ours, misspelt; say what was expected.
-            let plural = if self.peek_kw("CREDENTIAL") && self.peek_nth_kw(1, "STORAGE") {
+            let plural = if self.peek_kw(Keyword::Credential) && self.peek_nth_kw(1, Keyword::Storage) {
                 Some("CREDENTIAL STORAGES".to_owned())
             } else {
                 match self.peek() {
-                    Token::Word(w) => {
-                        let plural = format!("{}S", w.value.to_ascii_uppercase());
-                        OUR_PLURALS.contains(&plural.as_str()).then_some(plural)
-                    }
+                    Token::Word(w) => Keyword::lookup(&format!("{}S", w.value))
+                        .filter(|plural| OUR_PLURALS.contains(plural))
+                        .map(|plural| plural.as_str().to_owned()),
                     _ => None,
                 }
             };

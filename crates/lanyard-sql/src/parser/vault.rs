@@ -4,11 +4,47 @@ use lanyard_core::ObjectKind;
 use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
-use crate::ast::{AlterVault, AlterVaultAction, CreateVault, EntryType, Material, VaultNoun};
+use crate::ast::{
+    AlterVault, AlterVaultAction, CreateVault, DescribeVault, DropVault, EntryType, Material, ShowVaults, Statement,
+    VaultNoun,
+};
+use crate::keywords::Keyword;
 
 impl Parser<'_> {
+    /// After the verb: `{CREATE | ALTER | DROP | DESCRIBE} {VAULT | CREDENTIAL} …` or
+    /// `SHOW {VAULTS | CREDENTIALS} …`; `None` when the statement is not about vault entries. `CREDENTIAL STORAGE`
+    /// must have been ruled out first.
+    pub(super) fn parse_vault_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
+        if verb == Keyword::Show {
+            let noun = self.eat_vault_noun(Keyword::Vaults, Keyword::Credentials)?;
+            return Some(self.parse_like().map(|like| ShowVaults { noun, like }.into()));
+        }
+        if ![Keyword::Create, Keyword::Alter, Keyword::Drop, Keyword::Describe].contains(&verb) {
+            return None;
+        }
+        let noun = self.eat_vault_noun(Keyword::Vault, Keyword::Credential)?;
+        Some(match verb {
+            Keyword::Create => self.parse_create_vault(noun).map(Into::into),
+            Keyword::Alter => self.parse_alter_vault(noun).map(Into::into),
+            _ => self.parse_if_exists_name(ObjectKind::VaultEntry).map(|(if_exists, name)| match verb {
+                Keyword::Drop => DropVault { noun, if_exists, name }.into(),
+                _ => DescribeVault { noun, if_exists, name }.into(),
+            }),
+        })
+    }
+
+    /// The vault's noun, written `vault` (`VAULT` or `VAULTS`) or `credential` (`CREDENTIAL` or `CREDENTIALS`).
+    fn eat_vault_noun(&mut self, vault: Keyword, credential: Keyword) -> Option<VaultNoun> {
+        let noun = match self.peek_keyword_of(&[vault, credential])? {
+            keyword if keyword == vault => VaultNoun::Vault,
+            _ => VaultNoun::Credential,
+        };
+        self.advance();
+        Some(noun)
+    }
+
     /// After `CREATE VAULT` / `CREATE CREDENTIAL`.
-    pub(super) fn parse_create_vault(&mut self, noun: VaultNoun) -> PResult<CreateVault> {
+    fn parse_create_vault(&mut self, noun: VaultNoun) -> PResult<CreateVault> {
         let if_not_exists = self.parse_if_not_exists()?;
         let name = self.parse_name(ObjectKind::VaultEntry)?;
         let mut entry_type = None;
@@ -19,103 +55,59 @@ impl Parser<'_> {
         let mut description = None;
         let mut expires = None;
         let mut generate_at = None;
-        loop {
-            let clause_start = self.peek_ref().span;
-            let Some(clause) = self.peek_keyword_of(&[
-                "TYPE",
-                "ALGORITHM",
-                "KEY_SIZE",
-                "SECRET",
-                "GENERATE",
-                "LINKED",
-                "IN",
-                "DESCRIPTION",
-                "EXPIRES",
-            ]) else {
-                break;
-            };
-            let (label, already) = match clause {
-                "TYPE" => {
-                    self.advance();
-                    self.eat_eq();
-                    let t = if self.eat_kw("ENCRYPTION_KEY") {
-                        EntryType::EncryptionKey
-                    } else if self.eat_kw("CREDENTIAL") {
-                        EntryType::Credential
-                    } else {
-                        return Err(self.expected("ENCRYPTION_KEY or CREDENTIAL after TYPE ="));
-                    };
-                    ("TYPE", entry_type.replace(t).is_some())
-                }
-                "ALGORITHM" => {
-                    self.advance();
-                    self.eat_eq();
-                    let a = match self.peek() {
-                        Token::Word(w) if w.quote_style.is_none() => {
-                            let a = w.value.clone();
-                            self.advance();
-                            a
-                        }
-                        _ => self.parse_string("the algorithm")?,
-                    };
-                    ("ALGORITHM", algorithm.replace(a).is_some())
-                }
-                "KEY_SIZE" => {
-                    self.advance();
-                    self.eat_eq();
-                    ("KEY_SIZE", key_size.replace(self.parse_u32("KEY_SIZE (bits)")?).is_some())
-                }
-                "SECRET" | "GENERATE" | "LINKED" => {
+        let clauses = [
+            Keyword::Type,
+            Keyword::Algorithm,
+            Keyword::KeySize,
+            Keyword::Secret,
+            Keyword::Generate,
+            Keyword::Linked,
+            Keyword::In,
+            Keyword::Description,
+            Keyword::Expires,
+        ];
+        self.parse_create_clauses("CREATE VAULT", &clauses, |p, clause, start| {
+            Ok(match clause {
+                Keyword::Type => ("TYPE", p.clause_value(&mut entry_type, Self::parse_entry_type)?),
+                Keyword::Algorithm => ("ALGORITHM", p.clause_value(&mut algorithm, Self::parse_algorithm)?),
+                Keyword::KeySize => ("KEY_SIZE", p.clause_value(&mut key_size, |p| p.parse_u32("KEY_SIZE (bits)"))?),
+                Keyword::Secret | Keyword::Generate | Keyword::Linked => {
                     if material.is_some() {
-                        return Err(self
+                        return Err(p
                             .error_here("SECRET, GENERATE and LINKED EXTERNAL SECRET are mutually exclusive")
                             .with_hint("Give at most one source of material for a vault entry."));
                     }
-                    self.advance();
-                    let m = match clause {
-                        "SECRET" => {
-                            self.eat_eq();
-                            Material::Secret(self.parse_secret_string("the secret value")?)
+                    p.advance();
+                    material = Some(match clause {
+                        Keyword::Secret => {
+                            p.eat_eq();
+                            Material::Secret(p.parse_secret_string("the secret value")?)
                         }
-                        "GENERATE" => {
-                            generate_at = Some(clause_start);
+                        Keyword::Generate => {
+                            generate_at = Some(start);
                             Material::Generate
                         }
                         _ => {
-                            self.expect_kw("EXTERNAL", "after LINKED")?;
-                            self.expect_kw("SECRET", "after LINKED EXTERNAL")?;
-                            self.eat_eq();
-                            Material::LinkedExternal(self.parse_string("the external secret name")?)
+                            p.expect_kw(Keyword::External, "after LINKED")?;
+                            p.expect_kw(Keyword::Secret, "after LINKED EXTERNAL")?;
+                            p.eat_eq();
+                            Material::LinkedExternal(p.parse_string("the external secret name")?)
                         }
-                    };
-                    material = Some(m);
+                    });
                     ("", false)
                 }
-                "IN" => {
-                    self.advance();
-                    self.expect_kw("CREDENTIAL", "after IN")?;
-                    self.expect_kw("STORAGE", "after IN CREDENTIAL")?;
-                    (
-                        "IN CREDENTIAL STORAGE",
-                        storage.replace(self.parse_name(ObjectKind::CredentialStorage)?).is_some(),
-                    )
+                Keyword::In => {
+                    p.advance();
+                    p.expect_kw(Keyword::Credential, "after IN")?;
+                    p.expect_kw(Keyword::Storage, "after IN CREDENTIAL")?;
+                    ("IN CREDENTIAL STORAGE", storage.replace(p.parse_name(ObjectKind::CredentialStorage)?).is_some())
                 }
-                "DESCRIPTION" => {
-                    self.advance();
-                    self.eat_eq();
-                    ("DESCRIPTION", description.replace(self.parse_string("the description")?).is_some())
+                Keyword::Description => {
+                    ("DESCRIPTION", p.clause_value(&mut description, |p| p.parse_string("the description"))?)
                 }
-                "EXPIRES" => {
-                    self.advance();
-                    self.eat_eq();
-                    ("EXPIRES", expires.replace(self.parse_string("the expiry timestamp")?).is_some())
-                }
-                _ => break,
-            };
-            if already {
-                return Err(self.clause_twice(clause_start, label, "CREATE VAULT"));
-            }
-        }
+                _ => ("EXPIRES", p.clause_value(&mut expires, |p| p.parse_string("the expiry timestamp"))?),
+            })
+        })?;
         let Some(entry_type) = entry_type else {
             return Err(self.expected("TYPE = ENCRYPTION_KEY or TYPE = CREDENTIAL (CREATE VAULT needs a TYPE)"));
         };
@@ -146,44 +138,62 @@ impl Parser<'_> {
         })
     }
 
+    /// After `TYPE [=]` in `CREATE VAULT`.
+    fn parse_entry_type(&mut self) -> PResult<EntryType> {
+        if self.eat_kw(Keyword::EncryptionKey) {
+            Ok(EntryType::EncryptionKey)
+        } else if self.eat_kw(Keyword::Credential) {
+            Ok(EntryType::Credential)
+        } else {
+            Err(self.expected("ENCRYPTION_KEY or CREDENTIAL after TYPE ="))
+        }
+    }
+
+    /// After `ALGORITHM [=]`: a bare word or a string.
+    fn parse_algorithm(&mut self) -> PResult<String> {
+        match self.peek() {
+            Token::Word(w) if w.quote_style.is_none() => {
+                let algorithm = w.value.clone();
+                self.advance();
+                Ok(algorithm)
+            }
+            _ => self.parse_string("the algorithm"),
+        }
+    }
+
     /// After `ALTER VAULT` / `ALTER CREDENTIAL`.
-    pub(super) fn parse_alter_vault(&mut self, noun: VaultNoun) -> PResult<AlterVault> {
+    fn parse_alter_vault(&mut self, noun: VaultNoun) -> PResult<AlterVault> {
         let if_exists = self.parse_if_exists()?;
         let name = self.parse_name(ObjectKind::VaultEntry)?;
-        let mut actions = Vec::new();
-        loop {
-            let action = if self.eat_kw("ROTATE") {
-                AlterVaultAction::Rotate
-            } else if self.eat_kw("SET") {
-                if self.eat_kw("SECRET") {
-                    self.eat_eq();
-                    AlterVaultAction::SetSecret(self.parse_secret_string("the secret value")?)
-                } else if self.eat_kw("DESCRIPTION") {
-                    self.eat_eq();
-                    AlterVaultAction::SetDescription(self.parse_string("the description")?)
-                } else if self.eat_kw("EXPIRES") {
-                    self.eat_eq();
-                    AlterVaultAction::SetExpires(self.parse_string("the expiry timestamp")?)
+        let statement = if noun == VaultNoun::Vault { "ALTER VAULT" } else { "ALTER CREDENTIAL" };
+        let actions = self.parse_alter_actions(
+            statement,
+            "Add ROTATE, SET SECRET '...', SET DESCRIPTION '...', SET EXPIRES '...' or RENAME TO <name>.",
+            &format!("a {statement} action (ROTATE, SET or RENAME TO)"),
+            |p| {
+                Ok(Some(if p.eat_kw(Keyword::Rotate) {
+                    AlterVaultAction::Rotate
+                } else if p.eat_kw(Keyword::Set) {
+                    if p.eat_kw(Keyword::Secret) {
+                        p.eat_eq();
+                        AlterVaultAction::SetSecret(p.parse_secret_string("the secret value")?)
+                    } else if p.eat_kw(Keyword::Description) {
+                        p.eat_eq();
+                        AlterVaultAction::SetDescription(p.parse_string("the description")?)
+                    } else if p.eat_kw(Keyword::Expires) {
+                        p.eat_eq();
+                        AlterVaultAction::SetExpires(p.parse_string("the expiry timestamp")?)
+                    } else {
+                        return Err(p.expected("SECRET, DESCRIPTION or EXPIRES after SET"));
+                    }
+                } else if p.eat_kw(Keyword::Rename) {
+                    p.expect_kw(Keyword::To, "after RENAME")?;
+                    AlterVaultAction::RenameTo(p.parse_name(ObjectKind::VaultEntry)?)
                 } else {
-                    return Err(self.expected("SECRET, DESCRIPTION or EXPIRES after SET"));
-                }
-            } else if self.eat_kw("RENAME") {
-                self.expect_kw("TO", "after RENAME")?;
-                AlterVaultAction::RenameTo(self.parse_name(ObjectKind::VaultEntry)?)
-            } else {
-                break;
-            };
-            actions.push(action);
-        }
-        if actions.is_empty() {
-            let statement = if noun == VaultNoun::Vault { "ALTER VAULT" } else { "ALTER CREDENTIAL" };
-            if self.at_end_of_statement() {
-                return Err(self.error_after(format!("{statement} needs at least one action")).with_hint(
-                    "Add ROTATE, SET SECRET '...', SET DESCRIPTION '...', SET EXPIRES '...' or RENAME TO <name>.",
-                ));
-            }
-            return Err(self.expected(&format!("a {statement} action (ROTATE, SET or RENAME TO)")));
-        }
+                    return Ok(None);
+                }))
+            },
+        )?;
         Ok(AlterVault { noun, if_exists, name, actions })
     }
 }
