@@ -17,7 +17,6 @@ fn id_text<Id: RecordId>(id: Id) -> Param {
     Param::Text(id.uuid().hyphenated().to_string())
 }
 
-
 pub(crate) fn read<R: Record>(row: &Row) -> Result<R> {
     let meta = Meta {
         id: parse_id(R::TABLE, &row.text("id")?)?,
@@ -84,8 +83,7 @@ impl Tx {
 
     /// The row named `name` (for links and pipelines: `[database, name]`), if any.
     pub async fn find_by_name<R: Record>(&mut self, name: &[&str]) -> Result<Option<R>> {
-        let sql =
-            format!("SELECT * FROM {} WHERE {}", R::TABLE, name_condition(R::NAME_COLUMNS, 1));
+        let sql = format!("SELECT * FROM {} WHERE {}", R::TABLE, name_condition(R::NAME_COLUMNS, 1));
         let params = name.iter().map(|n| Param::Text((*n).to_owned())).collect();
         self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
     }
@@ -117,10 +115,7 @@ impl Tx {
             conditions.push(format!("database_name = ${}", params.len()));
         }
         let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
-        let sql = format!(
-            "SELECT * FROM {}{filter} ORDER BY {}", R::TABLE,
-            R::NAME_COLUMNS.join(", ")
-        );
+        let sql = format!("SELECT * FROM {}{filter} ORDER BY {}", R::TABLE, R::NAME_COLUMNS.join(", "));
         self.conn.fetch_all(&sql, params).await?.iter().map(read).collect()
     }
 
