@@ -151,8 +151,7 @@ impl ControlPlane {
                 let principal = match tx.find_by_name::<Principal>(&[ADMIN_PRINCIPAL]).await? {
                     Some(p) => p,
                     None => {
-                        let p =
-                            Principal { meta: Meta::new(), name: Name::new(ADMIN_PRINCIPAL)?, role: Role::Admin };
+                        let p = Principal { meta: Meta::new(), name: Name::new(ADMIN_PRINCIPAL)?, role: Role::Admin };
                         tx.insert(p).await?
                     }
                 };
@@ -261,9 +260,7 @@ impl ControlPlane {
                     )));
                 }
                 Some(p) => p,
-                None => {
-                    tx.insert(Principal { meta: Meta::new(), name: name.clone(), role }).await?
-                }
+                None => tx.insert(Principal { meta: Meta::new(), name: name.clone(), role }).await?,
             };
             let row = new_token(principal.meta.id, token_name(name.as_str())?, &hash, expires_at);
             let row = tx.insert(row).await?;
