@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lanyard_catalog::{Catalog, Connection, JsonObject, Meta};
-use lanyard_core::Name;
+use lanyard_core::{ConnectionType, Name};
 
 fn connection(name: &str) -> Connection {
     let mut options = JsonObject::new();
@@ -23,7 +23,7 @@ fn connection(name: &str) -> Connection {
     Connection {
         meta: Meta::new(),
         name: Name::new(name).unwrap(),
-        connection_type: "postgresql".into(),
+        connection_type: ConnectionType::Postgresql,
         description: Some("bench".into()),
         options,
         credential_id: None,

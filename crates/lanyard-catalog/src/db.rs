@@ -7,7 +7,7 @@ use sqlx::{Postgres, Row as _, Sqlite, Transaction};
 
 use crate::error::{CatalogError, Result};
 
-/// A value bound to a `$N` placeholder; what [`crate::Record::values`] returns.
+/// A value bound to a `$N` placeholder; what [`crate::Record::columns`] pairs with each column.
 #[derive(Debug, Clone)]
 pub enum Param {
     /// TEXT, not null.

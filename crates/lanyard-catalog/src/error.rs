@@ -67,6 +67,18 @@ pub enum CatalogError {
         /// What is wrong.
         problem: String,
     },
+    /// A closed-vocabulary column holds a value this build does not know (never read as a default).
+    #[error("catalog row in {table} is invalid: column {column} holds unknown {what} {value:?}")]
+    UnknownValue {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// The vocabulary (`entry type`, `role`, …).
+        what: &'static str,
+        /// The stored value (printable, shortened).
+        value: String,
+    },
     /// A migration that was applied has been changed since, or the catalog is newer than this build.
     #[error("catalog migration {version} ({name}): {problem}")]
     Migration {
@@ -93,7 +105,7 @@ impl CatalogError {
             Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Self::VersionConflict { .. } | Self::StillReferenced { .. } => ErrorKind::Conflict,
             Self::MissingReference { .. } | Self::InvalidUrl(_) => ErrorKind::Invalid,
-            Self::Corrupt { .. } | Self::Migration { .. } => ErrorKind::Internal,
+            Self::Corrupt { .. } | Self::UnknownValue { .. } | Self::Migration { .. } => ErrorKind::Internal,
             Self::Database(_) => ErrorKind::BackendUnavailable,
         }
     }

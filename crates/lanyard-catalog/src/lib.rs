@@ -3,9 +3,10 @@
 //!
 //! - [`Catalog::open`] takes `sqlite://path` (the file is created if missing) or `postgres://…`, and applies the
 //!   migrations of `migrations/<database>/` in one transaction, verifying the checksums of those applied before.
-//! - Every change happens in a transaction: [`Catalog::write`] runs a closure against a [`Tx`] and commits, retrying
-//!   the whole closure a bounded number of times on a serialization failure (PostgreSQL) or a busy database
-//!   (SQLite). The Control Plane changes several tables and appends the audit record in one `Tx`, so a change without
+//! - Every change happens in a transaction: [`transaction!`] runs a block against a [`Tx`] and commits, retrying
+//!   the whole block a bounded number of times on a serialization failure (PostgreSQL) or a busy database
+//!   (SQLite). It is the one retry primitive ([`Attempts`] paces it): [`Catalog::write`], [`Catalog::insert`] and
+//!   the Control Plane's operations all use it. The Control Plane changes several tables and appends the audit record in one `Tx`, so a change without
 //!   its record cannot exist.
 //! - Rows carry an immutable UUID id, `created_at`, `updated_at` and a `version` that increases on every change;
 //!   [`Tx::update`] writes only over the version it read, so concurrent writers never lose an update — the loser
@@ -22,6 +23,7 @@ mod db;
 mod error;
 mod migrate;
 mod model;
+mod retry;
 mod store;
 mod time;
 
@@ -39,31 +41,11 @@ pub use model::{
     ApiToken, AuditRecord, Backend, Connection, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline, Principal,
     Record, RecordId, Reference, VaultEntry,
 };
+pub use retry::{Attempts, MAX_ATTEMPTS, Retryable};
 pub use store::Tx;
 pub use time::{Timestamp, TimestampError};
 
 use db::Pool;
-
-/// A pause that grows with the attempt number, before a retry.
-async fn backoff(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(2u64 << attempt.min(6))).await;
-}
-
-/// Runs the block until it succeeds, fails with a non-retryable error, or has run [`MAX_ATTEMPTS`] times. A macro
-/// rather than a function taking an async closure, so the futures of the methods using it stay `Send`.
-macro_rules! retrying {
-    ($body:block) => {{
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome: Result<_> = async { $body }.await;
-            match outcome {
-                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => backoff(attempt).await,
-                other => break other,
-            }
-        }
-    }};
-}
 
 /// A write transaction from [`Catalog::begin_write`]: use it as a [`Tx`], then [`WriteTx::commit`]. Dropping it
 /// rolls back.
@@ -97,9 +79,6 @@ impl std::ops::DerefMut for WriteTx {
         &mut self.tx
     }
 }
-
-/// How many times [`Catalog::write`] runs a transaction that keeps failing with a retryable error.
-pub const MAX_ATTEMPTS: u32 = 8;
 
 /// Which database a catalog lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,8 +163,7 @@ impl Catalog {
     }
 
     /// Begins a write transaction. On SQLite the transaction holds this process's writer slot until it is
-    /// committed or dropped. Prefer [`Catalog::write`], which also retries; use this where a closure does not fit
-    /// (inside a spawned task, whose future must be `Send` for every lifetime).
+    /// committed or dropped. Prefer [`transaction!`], which also retries.
     pub async fn begin_write(&self) -> Result<WriteTx> {
         let guard = match self.pool {
             Pool::Sqlite(_) => Some(self.writer.clone().lock_owned().await),
@@ -196,53 +174,25 @@ impl Catalog {
 
     /// Runs `f` in a write transaction and commits. On a retryable failure (serialization failure, busy database)
     /// the whole transaction is rolled back and `f` runs again, at most [`MAX_ATTEMPTS`] times, with a short
-    /// growing pause. Any other error rolls back and is returned.
+    /// growing, jittered pause. Any other error rolls back and is returned. The future of an `AsyncFnMut` cannot be
+    /// required to be `Send`: where that matters (a server operation), use [`transaction!`] directly.
     pub async fn write<T>(&self, mut f: impl AsyncFnMut(&mut Tx) -> Result<T>) -> Result<T> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome = match self.begin_write().await {
-                Ok(mut tx) => match f(&mut tx).await {
-                    Ok(value) => tx.commit().await.map(|()| value),
-                    Err(error) => {
-                        let _ = tx.rollback().await;
-                        Err(error)
-                    }
-                },
-                Err(error) => Err(error),
-            };
-            match outcome {
-                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => backoff(attempt).await,
-                other => return other,
-            }
-        }
+        transaction!(self, |tx| { f(tx).await })
     }
 
-    /// Inserts one row in its own transaction (with the retries of [`Catalog::write`]).
+    /// Inserts one row in its own transaction (with the retries of [`transaction!`]).
     pub async fn insert<R: Record + Clone>(&self, record: R) -> Result<R> {
-        retrying!({
-            let mut tx = self.begin_write().await?;
-            let stored = tx.insert(record.clone()).await?;
-            tx.commit().await.map(|()| stored)
-        })
+        transaction!(self, |tx| { tx.insert(record.clone()).await })
     }
 
     /// Updates one row over the version it was read at, in its own transaction (see [`Tx::update`]).
     pub async fn update<R: Record + Clone>(&self, record: R) -> Result<R> {
-        retrying!({
-            let mut tx = self.begin_write().await?;
-            let stored = tx.update(record.clone()).await?;
-            tx.commit().await.map(|()| stored)
-        })
+        transaction!(self, |tx| { tx.update(record.clone()).await })
     }
 
     /// Deletes one row in its own transaction (see [`Tx::delete`]).
     pub async fn delete<R: Record>(&self, id: R::Id, expected_version: Option<i64>) -> Result<()> {
-        retrying!({
-            let mut tx = self.begin_write().await?;
-            tx.delete::<R>(id, expected_version).await?;
-            tx.commit().await
-        })
+        transaction!(self, |tx| { tx.delete::<R>(id, expected_version).await })
     }
 
     /// Runs `f` in a read-only transaction (a consistent snapshot).
@@ -301,7 +251,7 @@ impl Catalog {
                 version: row.int("p_version")?,
             },
             name: model::parse_name("principals", row.text("p_name")?)?,
-            role: row.text("p_role")?,
+            role: model::parse_vocab("principals", "role", &row.text("p_role")?)?,
         };
         Ok(Some((token, principal)))
     }
@@ -309,16 +259,10 @@ impl Catalog {
     /// The connection named `name` with the current names of its credential entry and credential storage, in one
     /// statement (the hot path of `GET /connections/{name}`).
     pub async fn find_connection(&self, name: &str) -> Result<Option<(Connection, Option<String>, Option<String>)>> {
-        let mut columns = vec!["id", "created_at", "updated_at", "version"];
-        columns.extend_from_slice(<Connection as Record>::COLUMNS);
-        let columns: Vec<String> = columns.iter().map(|c| format!("c.{c}")).collect();
-        let sql = format!(
-            "SELECT {}, e.display_name AS e_name, b.display_name AS b_name FROM external_connections c \
-             LEFT JOIN vault_entries e ON e.id = c.credential_id \
-             LEFT JOIN vault_backends b ON b.id = c.credential_storage_id WHERE c.display_name = $1",
-            columns.join(", ")
-        );
-        let Some(row) = self.pool.fetch_optional(&sql, vec![Param::Text(name.to_owned())]).await? else {
+        let sql = "SELECT c.*, e.display_name AS e_name, b.display_name AS b_name FROM external_connections c \
+                   LEFT JOIN vault_entries e ON e.id = c.credential_id \
+                   LEFT JOIN vault_backends b ON b.id = c.credential_storage_id WHERE c.display_name = $1";
+        let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(name.to_owned())]).await? else {
             return Ok(None);
         };
         Ok(Some((store::read(&row)?, row.opt_text("e_name")?, row.opt_text("b_name")?)))

@@ -28,7 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
 
 /// SHA-256 of a migration's text, hex.
 pub fn checksum(sql: &str) -> String {
-    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(sql.as_bytes()))
 }
 
 /// Applies what is missing of `migrations`, all in one transaction; verifies the checksums of those applied before.

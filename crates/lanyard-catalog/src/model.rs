@@ -1,6 +1,11 @@
 //! The catalog's rows, one struct per table, and the [`Record`] trait the generic store works through.
 
-use lanyard_core::{BackendId, ConnectionId, LinkId, Name, ObjectKind, PipelineId, PrincipalId, TokenId, VaultEntryId};
+use std::str::FromStr;
+
+use lanyard_core::{
+    AuditAction, AuditOutcome, BackendId, ConnectionId, ConnectionType, EntryType, LinkId, LinkType, Name, ObjectKind,
+    PipelineId, PipelineState, PrincipalId, Role, TestStatus, TokenId, UnknownValue, VaultEntryId,
+};
 use uuid::Uuid;
 
 use crate::db::{Param, Row};
@@ -82,8 +87,6 @@ pub trait Record: Sized + Send + Sync {
     const TABLE: &'static str;
     /// The object kind, for messages.
     const KIND: ObjectKind;
-    /// The data columns, in the order of [`Record::values`] (id, timestamps and version excluded).
-    const COLUMNS: &'static [&'static str];
     /// The columns that name a row uniquely (`display_name`, or `database_name` + `name`).
     const NAME_COLUMNS: &'static [&'static str];
     /// Columns that refer to other tables (checked before writes, so a missing target is a clear error).
@@ -99,8 +102,9 @@ pub trait Record: Sized + Send + Sync {
     fn display(&self) -> String;
     /// The values of [`Record::NAME_COLUMNS`].
     fn name_values(&self) -> Vec<Param>;
-    /// The values of [`Record::COLUMNS`]. Derived columns (such as `entity_ref`) are computed here.
-    fn values(&self) -> Vec<Param>;
+    /// The data columns (id, timestamps and version excluded), each named together with its value, so a column
+    /// cannot be bound to another's value. Derived columns (such as `entity_ref`) are computed here.
+    fn columns(&self) -> Vec<(&'static str, Param)>;
     /// Reads a row.
     fn from_row(meta: Meta<Self::Id>, row: &Row) -> Result<Self>;
 }
@@ -114,6 +118,30 @@ pub(crate) fn parse_json(table: &'static str, text: &str) -> Result<JsonObject> 
         Ok(serde_json::Value::Object(map)) => Ok(map),
         _ => Err(CatalogError::Corrupt { table, problem: "a JSON column does not hold an object".to_owned() }),
     }
+}
+
+/// A closed-vocabulary column as stored: its one spelling.
+fn vocab_param(text: &'static str) -> Param {
+    Param::Text(text.to_owned())
+}
+
+/// Reads a closed-vocabulary value stored in `table`.`column`; an unknown one is [`CatalogError::UnknownValue`].
+pub(crate) fn parse_vocab<V: FromStr<Err = UnknownValue>>(
+    table: &'static str,
+    column: &'static str,
+    text: &str,
+) -> Result<V> {
+    text.parse().map_err(|error: UnknownValue| CatalogError::UnknownValue {
+        table,
+        column,
+        what: error.what,
+        value: error.value,
+    })
+}
+
+/// Reads the closed-vocabulary column `column` of `row`, a row of `table`.
+fn vocab<V: FromStr<Err = UnknownValue>>(row: &Row, table: &'static str, column: &'static str) -> Result<V> {
+    parse_vocab(table, column, &row.text(column)?)
 }
 
 pub(crate) fn parse_name(table: &'static str, text: String) -> Result<Name> {
@@ -178,8 +206,8 @@ macro_rules! record_common {
 pub struct LastTest {
     /// When it ran.
     pub at: Timestamp,
-    /// `ok` or `failed`.
-    pub status: String,
+    /// Whether the probe passed.
+    pub status: TestStatus,
     /// How long it took.
     pub latency_ms: Option<i64>,
     /// Why it failed (redacted).
@@ -196,7 +224,7 @@ pub struct Connection {
     /// Unique display name; `entity_ref` is `con::<name>`.
     pub name: Name,
     /// `postgresql`, `s3`, …
-    pub connection_type: String,
+    pub connection_type: ConnectionType,
     /// Free text.
     pub description: Option<String>,
     /// The options map (JSON object).
@@ -224,22 +252,6 @@ impl Record for Connection {
     type Id = ConnectionId;
     const TABLE: &'static str = "external_connections";
     const KIND: ObjectKind = ObjectKind::Connection;
-    const COLUMNS: &'static [&'static str] = &[
-        "display_name",
-        "entity_ref",
-        "connection_type",
-        "description",
-        "options",
-        "credential_id",
-        "credential_storage_id",
-        "max_connections",
-        "timeout_seconds",
-        "last_tested_at",
-        "last_test_status",
-        "last_test_latency_ms",
-        "last_test_error",
-        "server_version",
-    ];
     const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
     const REFERENCES: &'static [Reference] = &[
         Reference { column: "credential_id", table: "vault_entries", kind: ObjectKind::VaultEntry },
@@ -247,23 +259,23 @@ impl Record for Connection {
     ];
 
     record_common!(ConnectionId, named);
-    fn values(&self) -> Vec<Param> {
+    fn columns(&self) -> Vec<(&'static str, Param)> {
         let test = self.last_test.as_ref();
         vec![
-            Param::Text(self.name.to_string()),
-            Param::Text(self.entity_ref()),
-            Param::Text(self.connection_type.clone()),
-            Param::OptText(self.description.clone()),
-            json_text(&self.options),
-            id_param(self.credential_id),
-            id_param(self.credential_storage_id),
-            Param::OptInt(self.max_connections),
-            Param::OptInt(self.timeout_seconds),
-            ts_param(test.map(|t| t.at)),
-            Param::OptText(test.map(|t| t.status.clone())),
-            Param::OptInt(test.and_then(|t| t.latency_ms)),
-            Param::OptText(test.and_then(|t| t.error.clone())),
-            Param::OptText(test.and_then(|t| t.server_version.clone())),
+            ("display_name", Param::Text(self.name.to_string())),
+            ("entity_ref", Param::Text(self.entity_ref())),
+            ("connection_type", vocab_param(self.connection_type.as_str())),
+            ("description", Param::OptText(self.description.clone())),
+            ("options", json_text(&self.options)),
+            ("credential_id", id_param(self.credential_id)),
+            ("credential_storage_id", id_param(self.credential_storage_id)),
+            ("max_connections", Param::OptInt(self.max_connections)),
+            ("timeout_seconds", Param::OptInt(self.timeout_seconds)),
+            ("last_tested_at", ts_param(test.map(|t| t.at))),
+            ("last_test_status", Param::OptText(test.map(|t| t.status.as_str().to_owned()))),
+            ("last_test_latency_ms", Param::OptInt(test.and_then(|t| t.latency_ms))),
+            ("last_test_error", Param::OptText(test.and_then(|t| t.error.clone()))),
+            ("server_version", Param::OptText(test.and_then(|t| t.server_version.clone()))),
         ]
     }
     fn from_row(meta: Meta<ConnectionId>, row: &Row) -> Result<Self> {
@@ -271,7 +283,7 @@ impl Record for Connection {
         let last_test = match (row.opt_int("last_tested_at")?, row.opt_text("last_test_status")?) {
             (Some(at), Some(status)) => Some(LastTest {
                 at: Timestamp::from_micros(at),
-                status,
+                status: parse_vocab(t, "last_test_status", &status)?,
                 latency_ms: row.opt_int("last_test_latency_ms")?,
                 error: row.opt_text("last_test_error")?,
                 server_version: row.opt_text("server_version")?,
@@ -281,7 +293,7 @@ impl Record for Connection {
         Ok(Self {
             meta,
             name: parse_name(t, row.text("display_name")?)?,
-            connection_type: row.text("connection_type")?,
+            connection_type: vocab(row, t, "connection_type")?,
             description: row.opt_text("description")?,
             options: parse_json(t, &row.text("options")?)?,
             credential_id: opt_id(t, row.opt_text("credential_id")?)?,
@@ -301,7 +313,7 @@ pub struct VaultEntry {
     /// Unique display name.
     pub name: Name,
     /// `ENCRYPTION_KEY` or `CREDENTIAL`.
-    pub entry_type: String,
+    pub entry_type: EntryType,
     /// Metadata.
     pub algorithm: Option<String>,
     /// Metadata, bits.
@@ -326,19 +338,6 @@ impl Record for VaultEntry {
     type Id = VaultEntryId;
     const TABLE: &'static str = "vault_entries";
     const KIND: ObjectKind = ObjectKind::VaultEntry;
-    const COLUMNS: &'static [&'static str] = &[
-        "display_name",
-        "entry_type",
-        "algorithm",
-        "key_size",
-        "current_version",
-        "storage_backend_id",
-        "external_secret_name",
-        "owner_link_id",
-        "description",
-        "expires_at",
-        "rotated_at",
-    ];
     const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
     const REFERENCES: &'static [Reference] = &[
         Reference { column: "storage_backend_id", table: "vault_backends", kind: ObjectKind::CredentialStorage },
@@ -350,19 +349,19 @@ impl Record for VaultEntry {
     ];
 
     record_common!(VaultEntryId, named);
-    fn values(&self) -> Vec<Param> {
+    fn columns(&self) -> Vec<(&'static str, Param)> {
         vec![
-            Param::Text(self.name.to_string()),
-            Param::Text(self.entry_type.clone()),
-            Param::OptText(self.algorithm.clone()),
-            Param::OptInt(self.key_size),
-            Param::Int(self.current_version),
-            id_param(Some(self.storage_backend_id)),
-            Param::OptText(self.external_secret_name.clone()),
-            id_param(self.owner_link_id),
-            Param::OptText(self.description.clone()),
-            ts_param(self.expires_at),
-            ts_param(self.rotated_at),
+            ("display_name", Param::Text(self.name.to_string())),
+            ("entry_type", vocab_param(self.entry_type.as_str())),
+            ("algorithm", Param::OptText(self.algorithm.clone())),
+            ("key_size", Param::OptInt(self.key_size)),
+            ("current_version", Param::Int(self.current_version)),
+            ("storage_backend_id", id_param(Some(self.storage_backend_id))),
+            ("external_secret_name", Param::OptText(self.external_secret_name.clone())),
+            ("owner_link_id", id_param(self.owner_link_id)),
+            ("description", Param::OptText(self.description.clone())),
+            ("expires_at", ts_param(self.expires_at)),
+            ("rotated_at", ts_param(self.rotated_at)),
         ]
     }
     fn from_row(meta: Meta<VaultEntryId>, row: &Row) -> Result<Self> {
@@ -370,7 +369,7 @@ impl Record for VaultEntry {
         Ok(Self {
             meta,
             name: parse_name(t, row.text("display_name")?)?,
-            entry_type: row.text("entry_type")?,
+            entry_type: vocab(row, t, "entry_type")?,
             algorithm: row.opt_text("algorithm")?,
             key_size: row.opt_int("key_size")?,
             current_version: row.int("current_version")?,
@@ -391,7 +390,8 @@ pub struct Backend {
     pub meta: Meta<BackendId>,
     /// Unique display name.
     pub name: Name,
-    /// The plugin kind (`local`, `aws`, …).
+    /// The plugin kind (`local`, `aws`, …). A `String`, not a closed vocabulary: backends are plugins, and the set
+    /// of kinds is whatever plugins the binary was built with (`lanyard_vault::Registry` checks it).
     pub backend_type: String,
     /// Free text.
     pub description: Option<String>,
@@ -405,7 +405,6 @@ impl Record for Backend {
     type Id = BackendId;
     const TABLE: &'static str = "vault_backends";
     const KIND: ObjectKind = ObjectKind::CredentialStorage;
-    const COLUMNS: &'static [&'static str] = &["display_name", "backend_type", "description", "config", "active"];
     const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
     const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] = &[
         ("vault_entries", "storage_backend_id", ObjectKind::VaultEntry, "display_name"),
@@ -413,13 +412,13 @@ impl Record for Backend {
     ];
 
     record_common!(BackendId, named);
-    fn values(&self) -> Vec<Param> {
+    fn columns(&self) -> Vec<(&'static str, Param)> {
         vec![
-            Param::Text(self.name.to_string()),
-            Param::Text(self.backend_type.clone()),
-            Param::OptText(self.description.clone()),
-            json_text(&self.config),
-            Param::Bool(self.active),
+            ("display_name", Param::Text(self.name.to_string())),
+            ("backend_type", Param::Text(self.backend_type.clone())),
+            ("description", Param::OptText(self.description.clone())),
+            ("config", json_text(&self.config)),
+            ("active", Param::Bool(self.active)),
         ]
     }
     fn from_row(meta: Meta<BackendId>, row: &Row) -> Result<Self> {
@@ -445,7 +444,7 @@ pub struct Link {
     /// Unique within the database.
     pub name: Name,
     /// `S3`, `KAFKA`, …
-    pub link_type: String,
+    pub link_type: LinkType,
     /// Free text.
     pub description: Option<String>,
     /// CONFIG (no secrets).
@@ -458,8 +457,6 @@ impl Record for Link {
     type Id = LinkId;
     const TABLE: &'static str = "links";
     const KIND: ObjectKind = ObjectKind::Link;
-    const COLUMNS: &'static [&'static str] =
-        &["database_name", "name", "link_type", "description", "config", "credential_id"];
     const NAME_COLUMNS: &'static [&'static str] = &["database_name", "name"];
     const REFERENCES: &'static [Reference] =
         &[Reference { column: "credential_id", table: "vault_entries", kind: ObjectKind::VaultEntry }];
@@ -467,14 +464,14 @@ impl Record for Link {
         &[("pipelines", "link_id", ObjectKind::Pipeline, "database_name || '.' || name")];
 
     record_common!(LinkId, scoped);
-    fn values(&self) -> Vec<Param> {
+    fn columns(&self) -> Vec<(&'static str, Param)> {
         vec![
-            Param::Text(self.database.to_string()),
-            Param::Text(self.name.to_string()),
-            Param::Text(self.link_type.clone()),
-            Param::OptText(self.description.clone()),
-            json_text(&self.config),
-            id_param(self.credential_id),
+            ("database_name", Param::Text(self.database.to_string())),
+            ("name", Param::Text(self.name.to_string())),
+            ("link_type", vocab_param(self.link_type.as_str())),
+            ("description", Param::OptText(self.description.clone())),
+            ("config", json_text(&self.config)),
+            ("credential_id", id_param(self.credential_id)),
         ]
     }
     fn from_row(meta: Meta<LinkId>, row: &Row) -> Result<Self> {
@@ -483,7 +480,7 @@ impl Record for Link {
             meta,
             database: parse_name(t, row.text("database_name")?)?,
             name: parse_name(t, row.text("name")?)?,
-            link_type: row.text("link_type")?,
+            link_type: vocab(row, t, "link_type")?,
             description: row.opt_text("description")?,
             config: parse_json(t, &row.text("config")?)?,
             credential_id: opt_id(t, row.opt_text("credential_id")?)?,
@@ -507,7 +504,7 @@ pub struct Pipeline {
     /// The target table.
     pub target_table: String,
     /// `Running`, `Paused` or `Stopped`.
-    pub state: String,
+    pub state: PipelineState,
     /// Progress, as JSON text.
     pub cursor: Option<String>,
 }
@@ -516,21 +513,19 @@ impl Record for Pipeline {
     type Id = PipelineId;
     const TABLE: &'static str = "pipelines";
     const KIND: ObjectKind = ObjectKind::Pipeline;
-    const COLUMNS: &'static [&'static str] =
-        &["database_name", "name", "link_id", "path", "target_table", "state", "cursor"];
     const NAME_COLUMNS: &'static [&'static str] = &["database_name", "name"];
     const REFERENCES: &'static [Reference] = &[Reference { column: "link_id", table: "links", kind: ObjectKind::Link }];
 
     record_common!(PipelineId, scoped);
-    fn values(&self) -> Vec<Param> {
+    fn columns(&self) -> Vec<(&'static str, Param)> {
         vec![
-            Param::Text(self.database.to_string()),
-            Param::Text(self.name.to_string()),
-            id_param(Some(self.link_id)),
-            Param::Text(self.path.clone()),
-            Param::Text(self.target_table.clone()),
-            Param::Text(self.state.clone()),
-            Param::OptText(self.cursor.clone()),
+            ("database_name", Param::Text(self.database.to_string())),
+            ("name", Param::Text(self.name.to_string())),
+            ("link_id", id_param(Some(self.link_id))),
+            ("path", Param::Text(self.path.clone())),
+            ("target_table", Param::Text(self.target_table.clone())),
+            ("state", vocab_param(self.state.as_str())),
+            ("cursor", Param::OptText(self.cursor.clone())),
         ]
     }
     fn from_row(meta: Meta<PipelineId>, row: &Row) -> Result<Self> {
@@ -542,7 +537,7 @@ impl Record for Pipeline {
             link_id: parse_id(t, &row.text("link_id")?)?,
             path: row.text("path")?,
             target_table: row.text("target_table")?,
-            state: row.text("state")?,
+            state: vocab(row, t, "state")?,
             cursor: row.opt_text("cursor")?,
         })
     }
@@ -556,24 +551,24 @@ pub struct Principal {
     /// Unique name.
     pub name: Name,
     /// `admin`, `operator` or `viewer`.
-    pub role: String,
+    pub role: Role,
 }
 
 impl Record for Principal {
     type Id = PrincipalId;
     const TABLE: &'static str = "principals";
     const KIND: ObjectKind = ObjectKind::Principal;
-    const COLUMNS: &'static [&'static str] = &["display_name", "role"];
     const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
     const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] =
         &[("api_tokens", "principal_id", ObjectKind::Token, "display_name")];
 
     record_common!(PrincipalId, named);
-    fn values(&self) -> Vec<Param> {
-        vec![Param::Text(self.name.to_string()), Param::Text(self.role.clone())]
+    fn columns(&self) -> Vec<(&'static str, Param)> {
+        vec![("display_name", Param::Text(self.name.to_string())), ("role", vocab_param(self.role.as_str()))]
     }
     fn from_row(meta: Meta<PrincipalId>, row: &Row) -> Result<Self> {
-        Ok(Self { meta, name: parse_name(Self::TABLE, row.text("display_name")?)?, role: row.text("role")? })
+        let t = Self::TABLE;
+        Ok(Self { meta, name: parse_name(t, row.text("display_name")?)?, role: vocab(row, t, "role")? })
     }
 }
 
@@ -600,21 +595,19 @@ impl Record for ApiToken {
     type Id = TokenId;
     const TABLE: &'static str = "api_tokens";
     const KIND: ObjectKind = ObjectKind::Token;
-    const COLUMNS: &'static [&'static str] =
-        &["display_name", "principal_id", "token_hash", "last_used_at", "expires_at", "revoked_at"];
     const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
     const REFERENCES: &'static [Reference] =
         &[Reference { column: "principal_id", table: "principals", kind: ObjectKind::Principal }];
 
     record_common!(TokenId, named);
-    fn values(&self) -> Vec<Param> {
+    fn columns(&self) -> Vec<(&'static str, Param)> {
         vec![
-            Param::Text(self.name.to_string()),
-            id_param(Some(self.principal_id)),
-            Param::Text(self.token_hash.clone()),
-            ts_param(self.last_used_at),
-            ts_param(self.expires_at),
-            ts_param(self.revoked_at),
+            ("display_name", Param::Text(self.name.to_string())),
+            ("principal_id", id_param(Some(self.principal_id))),
+            ("token_hash", Param::Text(self.token_hash.clone())),
+            ("last_used_at", ts_param(self.last_used_at)),
+            ("expires_at", ts_param(self.expires_at)),
+            ("revoked_at", ts_param(self.revoked_at)),
         ]
     }
     fn from_row(meta: Meta<TokenId>, row: &Row) -> Result<Self> {
@@ -637,7 +630,7 @@ pub struct NewAuditRecord {
     /// Who.
     pub principal: String,
     /// What (`connection.alter`, …).
-    pub action: String,
+    pub action: AuditAction,
     /// Which kind of object.
     pub object_kind: ObjectKind,
     /// Which object, by id.
@@ -645,7 +638,7 @@ pub struct NewAuditRecord {
     /// Which object, by name.
     pub object_name: Option<String>,
     /// `allowed`, `denied` or `failed`.
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     /// Redacted detail (JSON object).
     pub detail: JsonObject,
 }

@@ -4,7 +4,7 @@ use lanyard_core::ObjectKind;
 
 use crate::db::{Conn, Param, Row};
 use crate::error::{CatalogError, Result};
-use crate::model::{AuditRecord, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json};
+use crate::model::{AuditRecord, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json, parse_vocab};
 use crate::time::Timestamp;
 
 /// An open catalog transaction. Everything done through one `Tx` commits or rolls back together; the Control Plane
@@ -15,12 +15,6 @@ pub struct Tx {
 
 fn id_text<Id: RecordId>(id: Id) -> Param {
     Param::Text(id.uuid().hyphenated().to_string())
-}
-
-fn select_columns<R: Record>() -> String {
-    let mut columns = vec!["id", "created_at", "updated_at", "version"];
-    columns.extend_from_slice(R::COLUMNS);
-    columns.join(", ")
 }
 
 pub(crate) fn read<R: Record>(row: &Row) -> Result<R> {
@@ -46,8 +40,8 @@ impl Tx {
 
     /// Inserts `record` as a new row: a fresh id unless the caller chose one, `version` 1, both timestamps now.
     pub async fn insert<R: Record>(&mut self, mut record: R) -> Result<R> {
-        let values = record.values();
-        self.check_references(&record, &values).await?;
+        let columns = record.columns();
+        self.check_references(&record, &columns).await?;
         let now = Timestamp::now();
         {
             let meta = record.meta_mut();
@@ -55,13 +49,18 @@ impl Tx {
             meta.updated_at = now;
             meta.version = 1;
         }
-        let columns = select_columns::<R>();
-        let placeholders: Vec<String> = (1..=R::COLUMNS.len() + 4).map(|i| format!("${i}")).collect();
-        let sql = format!("INSERT INTO {} ({columns}) VALUES ({})", R::TABLE, placeholders.join(", "));
         let meta = record.meta();
-        let mut params =
-            vec![id_text(meta.id), Param::Int(now.as_micros()), Param::Int(now.as_micros()), Param::Int(1)];
-        params.extend(values);
+        let mut bound = vec![
+            ("id", id_text(meta.id)),
+            ("created_at", Param::Int(now.as_micros())),
+            ("updated_at", Param::Int(now.as_micros())),
+            ("version", Param::Int(1)),
+        ];
+        bound.extend(columns);
+        let names: Vec<&str> = bound.iter().map(|(column, _)| *column).collect();
+        let placeholders: Vec<String> = (1..=bound.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("INSERT INTO {} ({}) VALUES ({})", R::TABLE, names.join(", "), placeholders.join(", "));
+        let params = bound.into_iter().map(|(_, value)| value).collect();
         match self.conn.execute(&sql, params).await {
             Ok(_) => Ok(record),
             Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
@@ -73,7 +72,7 @@ impl Tx {
 
     /// The row with `id`, if any.
     pub async fn find<R: Record>(&mut self, id: R::Id) -> Result<Option<R>> {
-        let sql = format!("SELECT {} FROM {} WHERE id = $1", select_columns::<R>(), R::TABLE);
+        let sql = format!("SELECT * FROM {} WHERE id = $1", R::TABLE);
         self.conn.fetch_optional(&sql, vec![id_text(id)]).await?.map(|row| read(&row)).transpose()
     }
 
@@ -84,8 +83,7 @@ impl Tx {
 
     /// The row named `name` (for links and pipelines: `[database, name]`), if any.
     pub async fn find_by_name<R: Record>(&mut self, name: &[&str]) -> Result<Option<R>> {
-        let sql =
-            format!("SELECT {} FROM {} WHERE {}", select_columns::<R>(), R::TABLE, name_condition(R::NAME_COLUMNS, 1));
+        let sql = format!("SELECT * FROM {} WHERE {}", R::TABLE, name_condition(R::NAME_COLUMNS, 1));
         let params = name.iter().map(|n| Param::Text((*n).to_owned())).collect();
         self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
     }
@@ -117,31 +115,26 @@ impl Tx {
             conditions.push(format!("database_name = ${}", params.len()));
         }
         let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
-        let sql = format!(
-            "SELECT {} FROM {}{filter} ORDER BY {}",
-            select_columns::<R>(),
-            R::TABLE,
-            R::NAME_COLUMNS.join(", ")
-        );
+        let sql = format!("SELECT * FROM {}{filter} ORDER BY {}", R::TABLE, R::NAME_COLUMNS.join(", "));
         self.conn.fetch_all(&sql, params).await?.iter().map(read).collect()
     }
 
     /// Writes `record` over the stored row if the stored version is still `record.meta.version`; returns the row as
     /// stored, with `version + 1` and a new `updated_at`. A changed row is a [`CatalogError::VersionConflict`].
     pub async fn update<R: Record>(&mut self, mut record: R) -> Result<R> {
-        let values = record.values();
-        self.check_references(&record, &values).await?;
+        let columns = record.columns();
+        self.check_references(&record, &columns).await?;
         let expected = record.meta().version;
         let now = Timestamp::now();
         let assignments: Vec<String> =
-            R::COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
+            columns.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + 4)).collect();
         let sql = format!(
             "UPDATE {} SET updated_at = $3, version = version + 1, {} WHERE id = $1 AND version = $2",
             R::TABLE,
             assignments.join(", ")
         );
         let mut params = vec![id_text(record.meta().id), Param::Int(expected), Param::Int(now.as_micros())];
-        params.extend(values);
+        params.extend(columns.into_iter().map(|(_, value)| value));
         let changed = match self.conn.execute(&sql, params).await {
             Ok(changed) => changed,
             Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
@@ -195,11 +188,11 @@ impl Tx {
         let params = vec![
             Param::Int(Timestamp::now().as_micros()),
             Param::Text(record.principal.clone()),
-            Param::Text(record.action.clone()),
+            Param::Text(record.action.as_str().to_owned()),
             Param::Text(record.object_kind.noun().to_owned()),
             Param::OptText(record.object_id.clone()),
             Param::OptText(record.object_name.clone()),
-            Param::Text(record.outcome.clone()),
+            Param::Text(record.outcome.as_str().to_owned()),
             Param::Text(serde_json::Value::Object(record.detail.clone()).to_string()),
         ];
         let row = self.conn.fetch_optional(sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
@@ -236,11 +229,11 @@ impl Tx {
                     at: Timestamp::from_micros(row.int("at")?),
                     record: NewAuditRecord {
                         principal: row.text("principal")?,
-                        action: row.text("action")?,
+                        action: parse_vocab("audit_log", "action", &row.text("action")?)?,
                         object_kind: object_kind(&kind)?,
                         object_id: row.opt_text("object_id")?,
                         object_name: row.opt_text("object_name")?,
-                        outcome: row.text("outcome")?,
+                        outcome: parse_vocab("audit_log", "outcome", &row.text("outcome")?)?,
                         detail: parse_json("audit_log", &row.text("detail")?)?,
                     },
                 })
@@ -254,11 +247,11 @@ impl Tx {
         row.map_or(Ok(0), |row| row.int("n"))
     }
 
-    /// Checks that every id in a reference column of `values` (the record's [`Record::values`]) exists.
-    async fn check_references<R: Record>(&mut self, record: &R, values: &[Param]) -> Result<()> {
+    /// Checks that every id in a reference column of `columns` (the record's [`Record::columns`]) exists.
+    async fn check_references<R: Record>(&mut self, record: &R, columns: &[(&'static str, Param)]) -> Result<()> {
         for reference in R::REFERENCES {
-            let index = R::COLUMNS.iter().position(|c| *c == reference.column).expect("reference column is a column");
-            let id = match &values[index] {
+            let value = columns.iter().find(|(column, _)| *column == reference.column).map(|(_, value)| value);
+            let id = match value.expect("a reference column is one of the record's columns") {
                 Param::Text(id) => id.clone(),
                 Param::OptText(Some(id)) => id.clone(),
                 _ => continue,

@@ -9,7 +9,9 @@ use lanyard_catalog::{
     Backend, Catalog, CatalogError, Connection, JsonObject, Link, MIGRATIONS, Meta, Migration, NewAuditRecord,
     Pipeline, VaultEntry,
 };
-use lanyard_core::{LOCAL_BACKEND_ID, Name, ObjectKind};
+use lanyard_core::{
+    AuditAction, AuditOutcome, ConnectionType, EntryType, LOCAL_BACKEND_ID, LinkType, Name, ObjectKind, PipelineState,
+};
 
 /// A catalog in a fresh database, removed when dropped.
 struct TestDb {
@@ -96,6 +98,7 @@ conformance!(
     audit_records_append_in_order,
     a_transaction_that_fails_at_its_last_step_changes_nothing,
     concurrent_version_checked_updates_lose_nothing,
+    an_unknown_vocabulary_value_is_an_error_naming_column_and_value,
 );
 
 fn name(n: &str) -> Name {
@@ -109,7 +112,7 @@ fn connection(n: &str) -> Connection {
     Connection {
         meta: Meta::new(),
         name: name(n),
-        connection_type: "postgresql".into(),
+        connection_type: ConnectionType::Postgresql,
         description: Some("primary".into()),
         options,
         credential_id: None,
@@ -124,7 +127,7 @@ fn entry(n: &str) -> VaultEntry {
     VaultEntry {
         meta: Meta::new(),
         name: name(n),
-        entry_type: "CREDENTIAL".into(),
+        entry_type: EntryType::Credential,
         algorithm: None,
         key_size: None,
         current_version: 1,
@@ -142,7 +145,7 @@ fn link(db: &str, n: &str) -> Link {
         meta: Meta::new(),
         database: name(db),
         name: name(n),
-        link_type: "S3".into(),
+        link_type: LinkType::S3,
         description: None,
         config: JsonObject::new(),
         credential_id: None,
@@ -282,7 +285,7 @@ async fn references_are_checked_and_dependents_block_deletes(db: &TestDb) {
         link_id: l.meta.id,
         path: "bucket/".into(),
         target_table: "t".into(),
-        state: "Stopped".into(),
+        state: PipelineState::Stopped,
         cursor: None,
     };
     catalog.write(async |tx| tx.insert(p.clone()).await).await.unwrap();
@@ -310,11 +313,11 @@ async fn audit_records_append_in_order(db: &TestDb) {
         detail.insert("i".into(), i.into());
         let record = NewAuditRecord {
             principal: "admin".into(),
-            action: "connection.alter".into(),
+            action: AuditAction::ConnectionAlter,
             object_kind: ObjectKind::Connection,
             object_id: None,
             object_name: Some(if i % 2 == 0 { "even".into() } else { "odd".into() }),
-            outcome: "allowed".into(),
+            outcome: AuditOutcome::Allowed,
             detail,
         };
         catalog.write(async |tx| tx.append_audit(&record).await).await.unwrap();
@@ -353,11 +356,11 @@ async fn a_transaction_that_fails_at_its_last_step_changes_nothing(db: &TestDb) 
             tx.update(changed).await?;
             tx.append_audit(&NewAuditRecord {
                 principal: "admin".into(),
-                action: "connection.alter".into(),
+                action: AuditAction::ConnectionAlter,
                 object_kind: ObjectKind::Connection,
                 object_id: Some(c.meta.id.to_string()),
                 object_name: Some("c".into()),
-                outcome: "allowed".into(),
+                outcome: AuditOutcome::Allowed,
                 detail: JsonObject::new(),
             })
             .await?;
@@ -437,5 +440,82 @@ async fn concurrent_version_checked_updates_lose_nothing(db: &TestDb) {
     }
     assert_eq!(total_committed + total_conflicts, TASKS * UPDATES);
     assert!(total_committed >= ROWS, "some updates commit");
+    catalog.close().await;
+}
+
+/// Runs statements on the test database behind the catalog's back (as a hand edit or a newer build would), on one
+/// connection so that a SQLite PRAGMA applies to the statements after it.
+async fn raw_sql(db: &TestDb, statements: &[&str]) {
+    match db.cleanup {
+        Cleanup::File(_) => {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+            for statement in statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        Cleanup::Postgres { .. } => {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+            for statement in statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    }
+}
+
+async fn an_unknown_vocabulary_value_is_an_error_naming_column_and_value(db: &TestDb) {
+    let catalog = db.open().await;
+    let c = catalog.insert(connection("c")).await.unwrap();
+    let e = catalog.insert(entry("e")).await.unwrap();
+    let record = NewAuditRecord {
+        principal: "admin".into(),
+        action: AuditAction::ConnectionAlter,
+        object_kind: ObjectKind::Connection,
+        object_id: None,
+        object_name: Some("c".into()),
+        outcome: AuditOutcome::Allowed,
+        detail: JsonObject::new(),
+    };
+    catalog.write(async |tx| tx.append_audit(&record).await).await.unwrap();
+    // entry_type has a CHECK constraint: lift it, as a catalog written by a newer build would have.
+    let lift_check = match db.cleanup {
+        Cleanup::File(_) => "PRAGMA ignore_check_constraints = ON",
+        Cleanup::Postgres { .. } => "ALTER TABLE vault_entries DROP CONSTRAINT vault_entries_entry_type_check",
+    };
+    raw_sql(
+        db,
+        &[
+            lift_check,
+            "UPDATE external_connections SET connection_type = 'mongodb'",
+            "UPDATE vault_entries SET entry_type = 'PASSWORD'",
+            "UPDATE audit_log SET action = 'connection.explode'",
+        ],
+    )
+    .await;
+
+    let error = catalog.get::<Connection>(c.meta.id).await.unwrap_err();
+    assert!(
+        matches!(&error, CatalogError::UnknownValue { table: "external_connections", column: "connection_type", value, .. } if value == "mongodb"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        r#"catalog row in external_connections is invalid: column connection_type holds unknown connection type "mongodb""#
+    );
+    assert_eq!(error.kind(), lanyard_core::ErrorKind::Internal);
+    let error = catalog.find_connection("c").await.unwrap_err();
+    assert!(error.to_string().contains(r#"column connection_type holds unknown connection type "mongodb""#), "{error}");
+    // Never read as a default (an unknown entry type used to become CREDENTIAL).
+    let error = catalog.get::<VaultEntry>(e.meta.id).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        r#"catalog row in vault_entries is invalid: column entry_type holds unknown entry type "PASSWORD""#
+    );
+    let error = catalog.read(async |tx| tx.list_audit(None, None, 10).await).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        r#"catalog row in audit_log is invalid: column action holds unknown audit action "connection.explode""#
+    );
     catalog.close().await;
 }

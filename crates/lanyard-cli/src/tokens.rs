@@ -46,7 +46,11 @@ pub(crate) enum TokenCommand {
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
-    text.parse::<Role>().map_err(|e| e.message().to_owned())
+    text.parse::<Role>().map_err(|_| {
+        let spellings = Role::spellings();
+        let (last, first) = spellings.split_last().expect("there are roles");
+        format!("unknown role {:?}: use {} or {last}", lanyard_core::printable(text, 40), first.join(", "))
+    })
 }
 
 fn parse_expiry(text: &str) -> Result<Timestamp, String> {

@@ -121,17 +121,22 @@ pub async fn probe(conn: &ResolvedConnection) -> ProbeResult {
 
 /// Runs the probe of `target`'s type; the server version on success.
 async fn probe_target(target: &Target<'_>) -> Result<Option<String>> {
-    match target.kind.as_str() {
+    match target.kind {
         #[cfg(feature = "postgresql")]
-        "postgresql" => postgres::probe(target).await,
+        Some(lanyard_core::ConnectionType::Postgresql) => postgres::probe(target).await,
         #[cfg(feature = "mysql")]
-        "mysql" => mysql::probe(target).await,
+        Some(lanyard_core::ConnectionType::Mysql) => mysql::probe(target).await,
         #[cfg(feature = "object-store")]
-        "s3" | "gcs" | "azure_adls" | "local" => objects::probe(target).await,
+        Some(
+            lanyard_core::ConnectionType::S3
+            | lanyard_core::ConnectionType::Gcs
+            | lanyard_core::ConnectionType::AzureAdls
+            | lanyard_core::ConnectionType::Local,
+        ) => objects::probe(target).await,
         #[cfg(feature = "rest")]
-        "rest" => rest::probe_rest(target).await,
+        Some(lanyard_core::ConnectionType::Rest) => rest::probe_rest(target).await,
         #[cfg(feature = "rest")]
-        "git" => rest::probe_git(target).await,
+        Some(lanyard_core::ConnectionType::Git) => rest::probe_git(target).await,
         _ => Err(ConnectError::Unsupported(target.stored_kind.clone())),
     }
 }

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use lanyard_core::ConnectionType;
 use lanyard_resolve::{ConnectionRef, ResolvedConnection, Resolver};
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
@@ -21,7 +22,7 @@ pub async fn mysql_conn(resolver: &Resolver, conn: impl Into<ConnectionRef>) -> 
 /// Opens a MySQL session for a connection whose credential was just resolved, within its timeout.
 pub async fn connect_mysql(conn: &ResolvedConnection) -> Result<Conn> {
     let target = Target::of(conn)?;
-    target.expect(&["mysql"], "mysql")?;
+    target.expect(&[ConnectionType::Mysql], "mysql")?;
     target.bounded(connect(&target)).await
 }
 

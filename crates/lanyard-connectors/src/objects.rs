@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt as _;
+use lanyard_core::ConnectionType;
 use lanyard_resolve::{Auth, ConnectionRef, ResolvedConnection, Resolver};
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
@@ -20,7 +21,8 @@ use crate::target::{Credential, Fields, Target, chain, invalid, utf8};
 use crate::{ConnectError, Result};
 
 /// The types this module opens.
-const KINDS: &[&str] = &["s3", "gcs", "azure_adls", "local"];
+const KINDS: &[ConnectionType] =
+    &[ConnectionType::S3, ConnectionType::Gcs, ConnectionType::AzureAdls, ConnectionType::Local];
 
 /// Resolves `conn` fresh and builds its object store, rooted at its `path` option. Credentials are read once, now:
 /// build a new store to pick up a rotation.
@@ -66,14 +68,14 @@ fn without_xml_body(reason: &str) -> String {
 }
 
 async fn build(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
-    let built: object_store::Result<Arc<dyn ObjectStore>> = match target.kind.as_str() {
-        "s3" => s3(target)?.build().map(|store| Arc::new(store) as _),
-        "gcs" => gcs(target)?.build().map(|store| Arc::new(store) as _),
-        "azure_adls" => azure(target)?.build().map(|store| Arc::new(store) as _),
-        "local" => return local(target).await,
+    let (built, kind): (object_store::Result<Arc<dyn ObjectStore>>, _) = match target.kind {
+        Some(kind @ ConnectionType::S3) => (s3(target)?.build().map(|store| Arc::new(store) as _), kind),
+        Some(kind @ ConnectionType::Gcs) => (gcs(target)?.build().map(|store| Arc::new(store) as _), kind),
+        Some(kind @ ConnectionType::AzureAdls) => (azure(target)?.build().map(|store| Arc::new(store) as _), kind),
+        Some(ConnectionType::Local) => return local(target).await,
         _ => return Err(ConnectError::Unsupported(target.stored_kind.clone())),
     };
-    let store = built.map_err(|error| target.remote(format_args!("{}: {}", target.kind, chain(&error))))?;
+    let store = built.map_err(|error| target.remote(format_args!("{kind}: {}", chain(&error))))?;
     match target.get("path").map(|path| path.trim_matches('/')).filter(|path| !path.is_empty()) {
         None => Ok(store),
         Some(path) => {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use lanyard_core::ConnectionType;
 use lanyard_resolve::{ConnectionRef, ResolvedConnection, Resolver};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::config::SslMode;
@@ -23,7 +24,7 @@ pub async fn postgres_client(resolver: &Resolver, conn: impl Into<ConnectionRef>
 /// Opens a PostgreSQL session for a connection whose credential was just resolved, within its timeout.
 pub async fn connect_postgres(conn: &ResolvedConnection) -> Result<Client> {
     let target = Target::of(conn)?;
-    target.expect(&["postgresql"], "postgresql")?;
+    target.expect(&[ConnectionType::Postgresql], "postgresql")?;
     target.bounded(connect(&target)).await
 }
 

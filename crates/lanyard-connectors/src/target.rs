@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-use lanyard_core::{REDACTED, SecretString};
+use lanyard_core::{ConnectionType, REDACTED, SecretString};
 use lanyard_resolve::{AmbientIdentity, Auth, ResolvedConnection, SecretValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::{Position, Url};
@@ -28,10 +28,10 @@ const IDENTITY_FIELDS: &[&str] = &["username", "user"];
 pub(crate) struct Target<'a> {
     /// Its display name.
     pub(crate) name: String,
-    /// Its type as stored (`PostgreSQL`, `KAFKA`), for messages.
+    /// Its type as stored (`postgresql`; for a link `KAFKA`), for messages.
     pub(crate) stored_kind: String,
-    /// Its type, lower-case.
-    pub(crate) kind: String,
+    /// The connection type it connects as (see `ResolvedConnection::kind`); `None`: no connector knows it.
+    pub(crate) kind: Option<ConnectionType>,
     /// Its options, keys lower-case.
     options: BTreeMap<String, String>,
     /// The freshly resolved credential.
@@ -60,7 +60,7 @@ impl<'a> Target<'a> {
         let mut target = Self {
             name: name.to_owned(),
             stored_kind: kind.to_owned(),
-            kind: kind.to_ascii_lowercase(),
+            kind: kind.parse().ok(),
             options,
             auth,
             timeout: DEFAULT_TIMEOUT,
@@ -82,8 +82,8 @@ impl<'a> Target<'a> {
     }
 
     /// Fails with [`ConnectError::WrongType`] unless the type is one of `kinds`.
-    pub(crate) fn expect(&self, kinds: &[&str], expected: &'static str) -> Result<()> {
-        if kinds.contains(&self.kind.as_str()) {
+    pub(crate) fn expect(&self, kinds: &[ConnectionType], expected: &'static str) -> Result<()> {
+        if self.kind.is_some_and(|kind| kinds.contains(&kind)) {
             Ok(())
         } else {
             Err(ConnectError::WrongType { connection: self.name.clone(), actual: self.stored_kind.clone(), expected })

@@ -2,17 +2,15 @@
 //!
 //! A token is 256 random bits, shown once at creation as `lyd_<base64url>`, and stored only as its SHA-256 hash.
 //! Every request presents one; [`crate::ControlPlane::authenticate`] turns it into a [`Caller`], whose role grants
-//! the permissions of [`Role::allows`].
+//! the permissions of [`Permission::granted_to`].
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::Engine as _;
+pub use lanyard_core::Role;
 use lanyard_core::SecretString;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
-
-use crate::error::ControlError;
 
 /// What a route needs. The names are the spec's (`connections:read`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +68,16 @@ impl Permission {
         }
     }
 
+    /// Whether `role` grants this permission: the admin everything, the operator every read plus
+    /// `connections:test` and `pipelines:write`, the viewer reads only.
+    pub const fn granted_to(self, role: Role) -> bool {
+        match role {
+            Role::Admin => true,
+            Role::Operator => self.is_read() || matches!(self, Self::ConnectionsTest | Self::PipelinesWrite),
+            Role::Viewer => self.is_read(),
+        }
+    }
+
     /// Whether this permission only reads.
     pub const fn is_read(self) -> bool {
         matches!(
@@ -82,61 +90,6 @@ impl Permission {
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The three roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Every permission; every statement of the seeds "requires the admin role".
-    Admin,
-    /// Every read, plus `connections:test` and `pipelines:write`.
-    Operator,
-    /// Reads only.
-    Viewer,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 3] = [Self::Admin, Self::Operator, Self::Viewer];
-
-    /// `admin`, `operator`, `viewer`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Operator => "operator",
-            Self::Viewer => "viewer",
-        }
-    }
-
-    /// Whether this role grants `permission`.
-    pub const fn allows(self, permission: Permission) -> bool {
-        match self {
-            Self::Admin => true,
-            Self::Operator => {
-                permission.is_read() || matches!(permission, Permission::ConnectionsTest | Permission::PipelinesWrite)
-            }
-            Self::Viewer => permission.is_read(),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = ControlError;
-
-    fn from_str(s: &str) -> Result<Self, ControlError> {
-        Self::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
-            ControlError::invalid(format!(
-                "unknown role {:?}: use admin, operator or viewer",
-                lanyard_core::printable(s, 40)
-            ))
-        })
     }
 }
 
@@ -157,7 +110,7 @@ impl Caller {
 
     /// Whether the caller holds `permission`.
     pub fn may(&self, permission: Permission) -> bool {
-        self.role.allows(permission)
+        permission.granted_to(self.role)
     }
 }
 
@@ -175,13 +128,7 @@ pub fn generate_token() -> SecretString {
 
 /// The stored form of a token: lowercase hex SHA-256. A 256-bit random token needs no salt or slow hash.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
-    }
-    out
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Checks the shape of a presented token before any lookup: printable ASCII, at most 256 bytes.
@@ -196,10 +143,10 @@ mod tests {
     #[test]
     fn roles_grant_what_the_spec_says() {
         for p in Permission::ALL {
-            assert!(Role::Admin.allows(p));
-            assert_eq!(Role::Viewer.allows(p), p.as_str().ends_with(":read"), "{p}");
+            assert!(p.granted_to(Role::Admin));
+            assert_eq!(p.granted_to(Role::Viewer), p.as_str().ends_with(":read"), "{p}");
         }
-        let operator: Vec<_> = Permission::ALL.into_iter().filter(|p| Role::Operator.allows(*p)).collect();
+        let operator: Vec<_> = Permission::ALL.into_iter().filter(|p| p.granted_to(Role::Operator)).collect();
         assert!(operator.contains(&Permission::ConnectionsTest));
         assert!(operator.contains(&Permission::PipelinesWrite));
         assert!(!operator.contains(&Permission::ConnectionsWrite));
@@ -224,6 +171,6 @@ mod tests {
     fn role_parse_errors_list_the_roles() {
         assert_eq!("Operator".parse::<Role>().unwrap(), Role::Operator);
         let error = "root".parse::<Role>().unwrap_err();
-        assert_eq!(error.message(), "unknown role \"root\": use admin, operator or viewer");
+        assert_eq!(error.to_string(), "unknown role \"root\": use admin, operator, viewer");
     }
 }

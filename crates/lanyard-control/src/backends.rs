@@ -5,15 +5,15 @@
 
 use std::sync::Arc;
 
-use lanyard_catalog::{Backend, JsonObject, Meta, Tx};
-use lanyard_core::{BackendId, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString};
+use lanyard_catalog::{Backend, JsonObject, Meta, Tx, transaction};
+use lanyard_core::{AuditAction, BackendId, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString};
 use lanyard_vault::{BackendFactory, Profile, Registry, SecretValue};
 use serde_json::Value;
 
 use crate::entries::{Undo, delete_material, not_found};
 use crate::error::{ControlError, Result};
 use crate::model::{BackendAction, BackendView, Created, NewBackend, ObjectKey, StorageTestOutcome};
-use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, transaction, valid_name};
+use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, valid_name};
 
 async fn find_backend(tx: &mut Tx, key: &ObjectKey) -> Result<Backend> {
     let row = match key {
@@ -128,7 +128,7 @@ impl ControlPlane {
 
     /// SHOW CREDENTIAL STORAGES [LIKE].
     pub async fn list_backends(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<BackendView>> {
-        self.authorize(caller, Permission::VaultRead, "credential_storage.list", None).await?;
+        self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageList, None).await?;
         let rows: Vec<Backend> = snapshot!(self, |tx| { Ok(tx.list(like, None).await?) })?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -140,7 +140,8 @@ impl ControlPlane {
 
     /// DESCRIBE CREDENTIAL STORAGE.
     pub async fn get_backend(&self, caller: &Caller, key: &ObjectKey) -> Result<BackendView> {
-        self.authorize(caller, Permission::VaultRead, "credential_storage.get", Some(&key.to_string())).await?;
+        self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageGet, Some(&key.to_string()))
+            .await?;
         let row = snapshot!(self, |tx| { find_backend(tx, key).await })?;
         let secrets = self.secret_option_names(&row).await;
         Ok(backend_view(row, secrets))
@@ -148,7 +149,8 @@ impl ControlPlane {
 
     /// CREATE CREDENTIAL STORAGE.
     pub async fn create_backend(&self, caller: &Caller, request: NewBackend) -> Result<Created<BackendView>> {
-        self.authorize(caller, Permission::VaultWrite, "credential_storage.create", Some(&request.name)).await?;
+        self.authorize(caller, Permission::VaultWrite, AuditAction::CredentialStorageCreate, Some(&request.name))
+            .await?;
         let name = valid_name(ObjectKind::CredentialStorage, &request.name)?;
         let kind = Registry::canonical_kind(&request.backend_type);
         if kind == "local" {
@@ -175,7 +177,7 @@ impl ControlPlane {
             Some(value) => Some(Undo::write(self.local_instance().await?, Profile::Backend(id), &value).await?),
             None => None,
         };
-        let outcome = transaction!(self, |tx| {
+        let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
             let row = Backend {
                 meta: Meta { id, ..Meta::new() },
                 name: name.clone(),
@@ -187,7 +189,7 @@ impl ControlPlane {
             let row = tx.insert(row).await?;
             let record = audit(
                 caller,
-                "credential_storage.create",
+                AuditAction::CredentialStorageCreate,
                 ObjectKind::CredentialStorage,
                 row.meta.id,
                 row.name.as_str(),
@@ -227,7 +229,8 @@ impl ControlPlane {
         actions: &[BackendAction],
         if_match: Option<i64>,
     ) -> Result<BackendView> {
-        self.authorize(caller, Permission::VaultWrite, "credential_storage.alter", Some(&key.to_string())).await?;
+        self.authorize(caller, Permission::VaultWrite, AuditAction::CredentialStorageAlter, Some(&key.to_string()))
+            .await?;
         if actions.is_empty() {
             return Err(ControlError::invalid("ALTER CREDENTIAL STORAGE needs at least one action"));
         }
@@ -284,11 +287,11 @@ impl ControlPlane {
             None => None,
         };
         let labels: Vec<Value> = actions.iter().map(|a| Value::String(a.label().to_owned())).collect();
-        let outcome = transaction!(self, |tx| {
+        let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
             let stored = tx.update(row.clone()).await?;
             let record = audit(
                 caller,
-                "credential_storage.alter",
+                AuditAction::CredentialStorageAlter,
                 ObjectKind::CredentialStorage,
                 stored.meta.id,
                 stored.name.as_str(),
@@ -338,8 +341,9 @@ impl ControlPlane {
     /// DROP CREDENTIAL STORAGE: refused for the built-in local backend and while entries or connections refer
     /// to it; the kept secret options are deleted after the row.
     pub async fn drop_backend(&self, caller: &Caller, key: &ObjectKey, if_match: Option<i64>) -> Result<()> {
-        self.authorize(caller, Permission::VaultWrite, "credential_storage.drop", Some(&key.to_string())).await?;
-        let row = transaction!(self, |tx| {
+        self.authorize(caller, Permission::VaultWrite, AuditAction::CredentialStorageDrop, Some(&key.to_string()))
+            .await?;
+        let row = transaction!(self.catalog(), |tx| -> Result<_> {
             let row = find_backend(tx, key).await?;
             if row.meta.id == LOCAL_BACKEND_ID {
                 return Err(ControlError::invalid("the built-in local backend cannot be dropped"));
@@ -353,7 +357,7 @@ impl ControlPlane {
             tx.delete::<Backend>(row.meta.id, Some(row.meta.version)).await?;
             let record = audit(
                 caller,
-                "credential_storage.drop",
+                AuditAction::CredentialStorageDrop,
                 ObjectKind::CredentialStorage,
                 row.meta.id,
                 row.name.as_str(),
@@ -371,7 +375,8 @@ impl ControlPlane {
 
     /// TEST CREDENTIAL STORAGE: the plugin's non-destructive probe, step by step.
     pub async fn test_backend(&self, caller: &Caller, key: &ObjectKey) -> Result<StorageTestOutcome> {
-        self.authorize(caller, Permission::VaultRead, "credential_storage.test", Some(&key.to_string())).await?;
+        self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageTest, Some(&key.to_string()))
+            .await?;
         let row = snapshot!(self, |tx| { find_backend(tx, key).await })?;
         let report = match self.instance(&row).await {
             Ok(instance) => instance.probe().await.unwrap_or_else(|error| lanyard_vault::ProbeReport {

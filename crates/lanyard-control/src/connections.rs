@@ -2,13 +2,16 @@
 
 use std::time::{Duration, Instant};
 
-use lanyard_catalog::{Backend, Connection, JsonObject, LastTest, Meta, Timestamp, Tx, VaultEntry};
-use lanyard_core::{ErrorKind, ObjectKind, OptionKey, OptionMap, is_secret_key, printable, url_has_password};
+use lanyard_catalog::{Backend, Connection, JsonObject, LastTest, Meta, Timestamp, Tx, VaultEntry, transaction};
+use lanyard_core::{
+    AuditAction, AuditOutcome, ConnectionType, ErrorKind, ObjectKind, OptionKey, OptionMap, TestStatus, is_secret_key,
+    printable, url_has_password,
+};
 use serde_json::{Value, json};
 
 use crate::error::{ControlError, Result};
 use crate::model::{ConnectionAction, ConnectionView, Created, NamedRef, NewConnection, TestOutcome};
-use crate::{CONNECTION_TYPES, Caller, ControlPlane, Permission, audit, detail, snapshot, transaction, valid_name};
+use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, valid_name};
 
 /// The longest option value accepted, in bytes.
 const MAX_OPTION_VALUE: usize = 64 * 1024;
@@ -58,17 +61,15 @@ fn options_object(options: &[(String, String)]) -> Result<JsonObject> {
     Ok(map)
 }
 
-fn check_type(connection_type: &str) -> Result<String> {
-    let lower = connection_type.trim().to_ascii_lowercase();
-    if CONNECTION_TYPES.contains(&lower.as_str()) {
-        Ok(lower)
-    } else {
-        Err(ControlError::invalid(format!(
+/// The type of a new connection, case-insensitively (sql.md); any other type is refused.
+fn check_type(connection_type: &str) -> Result<ConnectionType> {
+    connection_type.parse().map_err(|_| {
+        ControlError::invalid(format!(
             "unknown connection type {:?}; known types are: {}",
             printable(connection_type, 64),
-            CONNECTION_TYPES.join(", ")
-        )))
-    }
+            ConnectionType::spellings().join(", ")
+        ))
+    })
 }
 
 fn check_max_connections(value: Option<i64>) -> Result<Option<i64>> {
@@ -205,7 +206,7 @@ pub(crate) fn check_version(kind: ObjectKind, name: &str, actual: i64, expected:
 impl ControlPlane {
     /// SHOW CONNECTIONS [LIKE]: every connection whose name contains `like` (case-insensitive).
     pub async fn list_connections(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<ConnectionView>> {
-        self.authorize(caller, Permission::ConnectionsRead, "connection.list", None).await?;
+        self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionList, None).await?;
         snapshot!(self, |tx| {
             let rows: Vec<Connection> = tx.list(like, None).await?;
             let entries: Vec<VaultEntry> = tx.list(None, None).await?;
@@ -229,7 +230,7 @@ impl ControlPlane {
 
     /// DESCRIBE CONNECTION; the adapter's name lookup.
     pub async fn get_connection(&self, caller: &Caller, name: &str) -> Result<ConnectionView> {
-        self.authorize(caller, Permission::ConnectionsRead, "connection.get", Some(name)).await?;
+        self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some(name)).await?;
         // One statement: the row and the names it refers to, as of one snapshot.
         let (row, entry, storage) = self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?;
         let credential = row.credential_id.map(|id| NamedRef { id, name: entry.unwrap_or_else(|| id.to_string()) });
@@ -240,14 +241,15 @@ impl ControlPlane {
 
     /// CREATE CONNECTION. Never contacts the remote system.
     pub async fn create_connection(&self, caller: &Caller, request: NewConnection) -> Result<Created<ConnectionView>> {
-        self.authorize(caller, Permission::ConnectionsWrite, "connection.create", Some(&request.name)).await?;
+        self.authorize(caller, Permission::ConnectionsWrite, AuditAction::ConnectionCreate, Some(&request.name))
+            .await?;
         let name = valid_name(ObjectKind::Connection, &request.name)?;
         let connection_type = check_type(&request.connection_type)?;
         let options = options_object(&request.options)?;
         let max_connections = check_max_connections(request.max_connections)?;
         let timeout_seconds = check_timeout(request.timeout_seconds)?;
         let description = check_description(request.description.clone())?;
-        transaction!(self, |tx| {
+        transaction!(self.catalog(), |tx| -> Result<_> {
             if let Some(existing) = tx.find_by_name::<Connection>(&[name.as_str()]).await? {
                 if request.if_not_exists {
                     return Ok(Created { value: view(tx, existing).await?, created: false });
@@ -268,7 +270,7 @@ impl ControlPlane {
             let row = Connection {
                 meta: Meta::new(),
                 name: name.clone(),
-                connection_type: connection_type.clone(),
+                connection_type,
                 description: description.clone(),
                 options: options.clone(),
                 credential_id,
@@ -280,12 +282,12 @@ impl ControlPlane {
             let row = tx.insert(row).await?;
             let record = audit(
                 caller,
-                "connection.create",
+                AuditAction::ConnectionCreate,
                 ObjectKind::Connection,
                 row.meta.id,
                 row.name.as_str(),
                 detail([
-                    ("type", connection_type.clone().into()),
+                    ("type", connection_type.as_str().into()),
                     ("options", Value::Object(options.clone())),
                     ("credential", request.credential.clone().into()),
                     ("credential_storage", request.credential_storage.clone().into()),
@@ -305,11 +307,11 @@ impl ControlPlane {
         actions: &[ConnectionAction],
         if_match: Option<i64>,
     ) -> Result<ConnectionView> {
-        self.authorize(caller, Permission::ConnectionsWrite, "connection.alter", Some(name)).await?;
+        self.authorize(caller, Permission::ConnectionsWrite, AuditAction::ConnectionAlter, Some(name)).await?;
         if actions.is_empty() {
             return Err(ControlError::invalid("ALTER CONNECTION needs at least one action"));
         }
-        transaction!(self, |tx| {
+        transaction!(self.catalog(), |tx| -> Result<_> {
             let before = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
             check_version(ObjectKind::Connection, name, before.meta.version, if_match)?;
             let mut row = before.clone();
@@ -319,7 +321,7 @@ impl ControlPlane {
             let row = tx.update(row).await?;
             let record = audit(
                 caller,
-                "connection.alter",
+                AuditAction::ConnectionAlter,
                 ObjectKind::Connection,
                 row.meta.id,
                 row.name.as_str(),
@@ -337,18 +339,18 @@ impl ControlPlane {
 
     /// DROP CONNECTION.
     pub async fn drop_connection(&self, caller: &Caller, name: &str, if_match: Option<i64>) -> Result<()> {
-        self.authorize(caller, Permission::ConnectionsWrite, "connection.drop", Some(name)).await?;
-        transaction!(self, |tx| {
+        self.authorize(caller, Permission::ConnectionsWrite, AuditAction::ConnectionDrop, Some(name)).await?;
+        transaction!(self.catalog(), |tx| -> Result<_> {
             let row = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
             check_version(ObjectKind::Connection, name, row.meta.version, if_match)?;
             tx.delete::<Connection>(row.meta.id, Some(row.meta.version)).await?;
             let record = audit(
                 caller,
-                "connection.drop",
+                AuditAction::ConnectionDrop,
                 ObjectKind::Connection,
                 row.meta.id,
                 row.name.as_str(),
-                detail([("type", row.connection_type.clone().into())]),
+                detail([("type", row.connection_type.as_str().into())]),
             );
             tx.append_audit(&record).await?;
             Ok(())
@@ -358,7 +360,7 @@ impl ControlPlane {
     /// TEST CONNECTION: resolves the credential fresh, runs the type's probe, records the result on the row and
     /// returns it. A failed probe is a result, not an error; a missing connection is an error.
     pub async fn test_connection(&self, caller: &Caller, name: &str) -> Result<TestOutcome> {
-        self.authorize(caller, Permission::ConnectionsTest, "connection.test", Some(name)).await?;
+        self.authorize(caller, Permission::ConnectionsTest, AuditAction::ConnectionTest, Some(name)).await?;
         let row =
             snapshot!(self, |tx| { tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name)) })?;
         let started = Instant::now();
@@ -373,21 +375,21 @@ impl ControlPlane {
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let test = LastTest {
             at: Timestamp::now(),
-            status: if result.passed { "ok" } else { "failed" }.to_owned(),
+            status: if result.passed { TestStatus::Ok } else { TestStatus::Failed },
             latency_ms: Some(latency_ms),
             error: result.error.clone(),
             server_version: result.server_version.clone(),
         };
-        let connection = transaction!(self, |tx| {
+        let connection = transaction!(self.catalog(), |tx| -> Result<_> {
             // The row may have been altered (or renamed) meanwhile: record on the current version, by id.
             let mut current = tx.find::<Connection>(row.meta.id).await?.ok_or_else(|| not_found(name))?;
             current.last_test = Some(test.clone());
             let current = tx.update(current).await?;
             let record = lanyard_catalog::NewAuditRecord {
-                outcome: if result.passed { "allowed" } else { "failed" }.to_owned(),
+                outcome: if result.passed { AuditOutcome::Allowed } else { AuditOutcome::Failed },
                 ..audit(
                     caller,
-                    "connection.test",
+                    AuditAction::ConnectionTest,
                     ObjectKind::Connection,
                     current.meta.id,
                     current.name.as_str(),

@@ -6,15 +6,15 @@
 
 use std::sync::Arc;
 
-use lanyard_catalog::{Backend, Meta, Timestamp, Tx, VaultEntry};
-use lanyard_core::{ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString, VaultEntryId, printable};
+use lanyard_catalog::{Backend, Meta, Timestamp, Tx, VaultEntry, transaction};
+use lanyard_core::{AuditAction, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString, VaultEntryId, printable};
 use lanyard_vault::{ExternalName, Profile, SecretRef, SecretValue, VaultBackend};
 use rand::TryRngCore as _;
 use serde_json::Value;
 
 use crate::error::{ControlError, Result};
 use crate::model::{Created, EntryAction, EntryType, EntryView, Material, NamedRef, NewEntry, ObjectKey};
-use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, transaction, valid_name};
+use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, valid_name};
 
 /// The largest secret accepted, in bytes.
 const MAX_SECRET: usize = 64 * 1024;
@@ -64,10 +64,6 @@ fn check_secret(secret: &SecretString) -> Result<()> {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// GENERATE / ROTATE: `key_size` bits from the OS CSPRNG plus a 128-bit salt, as `{"key":"<hex>","salt":"<hex>"}`
 /// (so `#key` selects the key alone).
 fn generate_key(bits: i64) -> SecretValue {
@@ -75,7 +71,10 @@ fn generate_key(bits: i64) -> SecretValue {
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.try_fill_bytes(&mut key).expect("the OS random number generator is available");
     rand::rngs::OsRng.try_fill_bytes(&mut salt).expect("the OS random number generator is available");
-    let text = SecretString::new(format!("{{\"key\":\"{}\",\"salt\":\"{}\"}}", hex(&key), hex(&salt)));
+    let key_hex = zeroize::Zeroizing::new(hex::encode(&key));
+    let salt_hex = hex::encode(salt);
+    let fields = std::collections::BTreeMap::from([("key", key_hex.as_str()), ("salt", salt_hex.as_str())]);
+    let text = SecretString::new(serde_json::to_string(&fields).expect("a map of strings serializes"));
     zeroize::Zeroize::zeroize(&mut key);
     SecretValue::from_text(&text)
 }
@@ -106,7 +105,12 @@ impl Undo {
             None => self.backend.delete(&self.profile).await,
         };
         if let Err(error) = outcome {
-            tracing::error!(profile = %self.profile, %error, "could not undo a material write; see lanyard admin gc");
+            tracing::error!(
+                profile = %self.profile,
+                backend = self.backend.kind(),
+                %error,
+                "could not undo a material write: the new material is left behind under this profile in this backend"
+            );
         }
     }
 }
@@ -114,15 +118,19 @@ impl Undo {
 /// Deletes material after its row is gone; a failure orphans it (logged).
 pub(crate) async fn delete_material(backend: Arc<dyn VaultBackend>, profile: Profile) {
     if let Err(error) = backend.delete(&profile).await {
-        tracing::warn!(%profile, %error, "material left behind after its row was deleted; see lanyard admin gc");
+        tracing::warn!(
+            %profile,
+            backend = backend.kind(),
+            %error,
+            "material left behind under this profile in this backend after its catalog row was deleted"
+        );
     }
 }
 
 pub(crate) fn entry_view(row: VaultEntry, backend_name: String) -> Result<EntryView> {
     Ok(EntryView {
         id: row.meta.id,
-        entry_type: EntryType::parse(&row.entry_type)
-            .ok_or_else(|| ControlError::internal(format!("entry {} has type {:?}", row.meta.id, row.entry_type)))?,
+        entry_type: row.entry_type,
         name: row.name.to_string(),
         algorithm: row.algorithm,
         key_size: row.key_size,
@@ -152,7 +160,7 @@ impl ControlPlane {
 
     /// SHOW VAULTS [LIKE]: link-owned entries are hidden.
     pub async fn list_entries(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<EntryView>> {
-        self.authorize(caller, Permission::VaultRead, "vault_entry.list", None).await?;
+        self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryList, None).await?;
         snapshot!(self, |tx| {
             let rows: Vec<VaultEntry> = tx.list(like, None).await?;
             let backends: Vec<Backend> = tx.list(None, None).await?;
@@ -171,7 +179,7 @@ impl ControlPlane {
 
     /// DESCRIBE VAULT.
     pub async fn get_entry(&self, caller: &Caller, key: &ObjectKey) -> Result<EntryView> {
-        self.authorize(caller, Permission::VaultRead, "vault_entry.get", Some(&key.to_string())).await?;
+        self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryGet, Some(&key.to_string())).await?;
         snapshot!(self, |tx| {
             let row = find_entry(tx, key).await?;
             view(tx, row).await
@@ -180,7 +188,7 @@ impl ControlPlane {
 
     /// CREATE VAULT / CREDENTIAL: material (SECRET or GENERATE) goes to the backend first, then the row.
     pub async fn create_entry(&self, caller: &Caller, request: NewEntry) -> Result<Created<EntryView>> {
-        self.authorize(caller, Permission::VaultWrite, "vault_entry.create", Some(&request.name)).await?;
+        self.authorize(caller, Permission::VaultWrite, AuditAction::VaultEntryCreate, Some(&request.name)).await?;
         let name = valid_name(ObjectKind::VaultEntry, &request.name)?;
         let key_size = check_key_size(request.key_size)?;
         let expires_at = parse_expiry(request.expires_at.as_deref())?;
@@ -253,14 +261,14 @@ impl ControlPlane {
             None => None,
         };
         let generated = matches!(request.material, Material::Generate);
-        let outcome = transaction!(self, |tx| {
+        let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
             if let Some(existing) = existing_entry(tx, &name, request.if_not_exists).await? {
                 return Ok(Created { value: existing, created: false });
             }
             let row = VaultEntry {
                 meta: Meta { id, ..Meta::new() },
                 name: name.clone(),
-                entry_type: request.entry_type.as_str().to_owned(),
+                entry_type: request.entry_type,
                 algorithm: request.algorithm.clone(),
                 key_size: key_size.or(generated.then_some(256)),
                 current_version: 1,
@@ -274,7 +282,7 @@ impl ControlPlane {
             let row = tx.insert(row).await?;
             let record = audit(
                 caller,
-                "vault_entry.create",
+                AuditAction::VaultEntryCreate,
                 ObjectKind::VaultEntry,
                 row.meta.id,
                 row.name.as_str(),
@@ -325,7 +333,7 @@ impl ControlPlane {
         actions: &[EntryAction],
         if_match: Option<i64>,
     ) -> Result<EntryView> {
-        self.authorize(caller, Permission::VaultWrite, "vault_entry.alter", Some(&key.to_string())).await?;
+        self.authorize(caller, Permission::VaultWrite, AuditAction::VaultEntryAlter, Some(&key.to_string())).await?;
         if actions.is_empty() {
             return Err(ControlError::invalid("ALTER VAULT needs at least one action"));
         }
@@ -334,9 +342,10 @@ impl ControlPlane {
                 check_secret(secret)?;
             }
         }
-        let mut attempt = 0;
+        // A concurrent change between the plan and the write reruns the whole operation, paced like a retried
+        // transaction.
+        let mut attempts = lanyard_catalog::Attempts::new();
         loop {
-            attempt += 1;
             let (before, planned, backend_row) = snapshot!(self, |tx| {
                 let before = find_entry(tx, key).await?;
                 crate::connections::check_version(
@@ -372,7 +381,7 @@ impl ControlPlane {
                 None => None,
             };
             let labels: Vec<Value> = actions.iter().map(audit_action).collect();
-            let outcome = transaction!(self, |tx| {
+            let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
                 let current =
                     tx.find::<VaultEntry>(row.meta.id).await?.ok_or_else(|| not_found(ObjectKind::VaultEntry, key))?;
                 if current.meta.version != before.meta.version {
@@ -381,7 +390,7 @@ impl ControlPlane {
                 let stored = tx.update(row.clone()).await?;
                 let record = audit(
                     caller,
-                    "vault_entry.alter",
+                    AuditAction::VaultEntryAlter,
                     ObjectKind::VaultEntry,
                     stored.meta.id,
                     stored.name.as_str(),
@@ -398,9 +407,7 @@ impl ControlPlane {
             match outcome {
                 Ok(Some(view)) => return Ok(view),
                 // Changed between plan and write: our material is the newest write, so keep it and plan again.
-                Ok(None) if attempt < lanyard_catalog::MAX_ATTEMPTS && if_match.is_none() => {
-                    crate::backoff(attempt).await;
-                }
+                Ok(None) if if_match.is_none() && attempts.retry(true).await => {}
                 Ok(None) => {
                     if let Some(undo) = undo {
                         undo.undo().await;
@@ -423,15 +430,15 @@ impl ControlPlane {
     /// DROP VAULT / CREDENTIAL: refused while connections or links refer to it; the row goes first, then its
     /// material (a linked external secret is left alone).
     pub async fn drop_entry(&self, caller: &Caller, key: &ObjectKey, if_match: Option<i64>) -> Result<()> {
-        self.authorize(caller, Permission::VaultWrite, "vault_entry.drop", Some(&key.to_string())).await?;
-        let (row, backend_row) = transaction!(self, |tx| {
+        self.authorize(caller, Permission::VaultWrite, AuditAction::VaultEntryDrop, Some(&key.to_string())).await?;
+        let (row, backend_row) = transaction!(self.catalog(), |tx| -> Result<_> {
             let row = find_entry(tx, key).await?;
             crate::connections::check_version(ObjectKind::VaultEntry, row.name.as_str(), row.meta.version, if_match)?;
             let backend_row = tx.get::<Backend>(row.storage_backend_id).await?;
             tx.delete::<VaultEntry>(row.meta.id, Some(row.meta.version)).await?;
             let record = audit(
                 caller,
-                "vault_entry.drop",
+                AuditAction::VaultEntryDrop,
                 ObjectKind::VaultEntry,
                 row.meta.id,
                 row.name.as_str(),
@@ -444,7 +451,13 @@ impl ControlPlane {
             match self.instance(&backend_row).await {
                 Ok(instance) => delete_material(instance, Profile::Entry(row.meta.id)).await,
                 Err(error) => {
-                    tracing::warn!(entry = %row.meta.id, %error, "material left behind; see lanyard admin gc")
+                    tracing::warn!(
+                        profile = %Profile::Entry(row.meta.id),
+                        backend = backend_row.name.as_str(),
+                        %error,
+                        "material left behind under this profile in this credential storage: the storage could not \
+                         be opened after the entry's catalog row was deleted"
+                    )
                 }
             }
         }
@@ -469,7 +482,7 @@ async fn plan(
     material: &mut Option<SecretValue>,
     now: Timestamp,
 ) -> Result<()> {
-    let entry_type = EntryType::parse(&row.entry_type).unwrap_or(EntryType::Credential);
+    let entry_type = row.entry_type;
     let linked = row.external_secret_name.is_some();
     match action {
         EntryAction::Rotate | EntryAction::SetSecret(_) if linked => {

@@ -94,6 +94,12 @@ impl fmt::Display for ControlError {
 
 impl std::error::Error for ControlError {}
 
+impl lanyard_catalog::Retryable for ControlError {
+    fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+}
+
 impl From<CatalogError> for ControlError {
     fn from(error: CatalogError) -> Self {
         let retryable = error.is_retryable();

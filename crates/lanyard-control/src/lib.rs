@@ -5,7 +5,8 @@
 //!
 //! - **One transaction.** Each change runs in one catalog write transaction together with its audit record, so a
 //!   change without its record cannot exist; a failing action leaves row and audit log exactly as before. Names in
-//!   actions are resolved to ids inside that transaction. Retryable database failures rerun the transaction.
+//!   actions are resolved to ids inside that transaction. Retryable database failures rerun the transaction
+//!   (`lanyard_catalog::transaction!`, the catalog's one retry primitive).
 //! - **Material first.** Writes that touch a vault backend store the material before the catalog row that points at
 //!   it, and delete it after the row is gone; a failure may orphan material (logged), never leave a row without its
 //!   material. Material is written outside the catalog transaction (the local backend keeps its ciphertext in the
@@ -28,10 +29,9 @@ mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use lanyard_catalog::{Catalog, JsonObject};
-use lanyard_core::{ErrorKind, ObjectKind};
+use lanyard_core::{AuditAction, AuditOutcome, ErrorKind, ObjectKind};
 use lanyard_resolve::Resolver;
 use lanyard_vault::{BackendEnv, Registry};
 
@@ -47,22 +47,6 @@ pub use model::{
 };
 pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};
-
-/// The connection types Lanyard knows (sql.md); any other type is refused.
-pub const CONNECTION_TYPES: &[&str] = &[
-    "postgresql",
-    "mysql",
-    "sql_server",
-    "oracle",
-    "s3",
-    "gcs",
-    "azure_adls",
-    "local",
-    "rest",
-    "git",
-    "sftp",
-    "kafka",
-];
 
 /// Where the Control Plane keeps its state.
 #[derive(Debug, Clone)]
@@ -170,7 +154,7 @@ impl ControlPlane {
         &self,
         caller: &Caller,
         permission: Permission,
-        action: &str,
+        action: AuditAction,
         object: Option<&str>,
     ) -> Result<()> {
         if caller.may(permission) {
@@ -178,11 +162,11 @@ impl ControlPlane {
         }
         let record = NewAuditRecord {
             principal: caller.principal.clone(),
-            action: action.to_owned(),
+            action,
             object_kind: permission_kind(permission),
             object_id: None,
             object_name: object.map(|o| lanyard_core::printable(o, 256)),
-            outcome: "denied".to_owned(),
+            outcome: AuditOutcome::Denied,
             detail: detail([("permission", permission.as_str().into()), ("role", caller.role.as_str().into())]),
         };
         self.deny(
@@ -194,7 +178,7 @@ impl ControlPlane {
 
     /// Audits a denial (in its own transaction) and returns the [`ErrorKind::Forbidden`] error with `message`.
     pub(crate) async fn deny(&self, record: NewAuditRecord, message: String) -> Result<()> {
-        transaction!(self, |tx| {
+        lanyard_catalog::transaction!(self.catalog(), |tx| {
             tx.append_audit(&record).await?;
             Ok(())
         })?;
@@ -204,7 +188,7 @@ impl ControlPlane {
 
     /// Audit records, oldest first.
     pub async fn list_audit(&self, caller: &Caller, query: &AuditQuery) -> Result<Vec<lanyard_catalog::AuditRecord>> {
-        self.authorize(caller, Permission::AuditRead, "audit.list", None).await?;
+        self.authorize(caller, Permission::AuditRead, AuditAction::AuditList, None).await?;
         let limit = query.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(ControlError::invalid(format!("limit must be between 1 and 1000, not {limit}")));
@@ -237,7 +221,7 @@ pub(crate) fn detail<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> J
 /// An audit record of an allowed change.
 pub(crate) fn audit(
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     kind: ObjectKind,
     id: impl std::fmt::Display,
     name: &str,
@@ -245,51 +229,14 @@ pub(crate) fn audit(
 ) -> NewAuditRecord {
     NewAuditRecord {
         principal: caller.principal.clone(),
-        action: action.to_owned(),
+        action,
         object_kind: kind,
         object_id: Some(id.to_string()),
         object_name: Some(name.to_owned()),
-        outcome: "allowed".to_owned(),
+        outcome: AuditOutcome::Allowed,
         detail,
     }
 }
-
-/// A pause before rerunning a transaction that failed with a retryable error.
-pub(crate) async fn backoff(attempt: u32) {
-    let base = 2u64 << attempt.min(6);
-    let jitter = rand::random_range(0..=base);
-    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
-}
-
-/// Runs `$body` (which uses `$tx: &mut Tx`) in a write transaction and commits; reruns the whole transaction on a
-/// retryable database error (serialization failure, busy database), at most `MAX_ATTEMPTS` times. A macro so the
-/// futures of the operations stay `Send`.
-macro_rules! transaction {
-    ($plane:expr, |$tx:ident| $body:block) => {{
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let outcome: $crate::Result<_> = async {
-                let mut write = $plane.catalog().begin_write().await?;
-                let value = {
-                    let $tx: &mut lanyard_catalog::Tx = &mut write;
-                    let inner: $crate::Result<_> = async { $body }.await;
-                    inner?
-                };
-                write.commit().await?;
-                Ok(value)
-            }
-            .await;
-            match outcome {
-                Err(error) if error.is_retryable() && attempt < lanyard_catalog::MAX_ATTEMPTS => {
-                    $crate::backoff(attempt).await
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-pub(crate) use transaction;
 
 /// Runs `$body` in a read transaction (a consistent snapshot).
 macro_rules! snapshot {

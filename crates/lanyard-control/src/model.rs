@@ -118,7 +118,7 @@ pub struct ConnectionView {
     /// `con::<name>`.
     pub entity_ref: String,
     /// The type.
-    pub connection_type: String,
+    pub connection_type: lanyard_core::ConnectionType,
     /// Free text.
     pub description: Option<String>,
     /// The options; secret-looking values are masked when printed (`OptionValue::redacted`).
@@ -166,29 +166,8 @@ pub struct TestOutcome {
 // ---------------------------------------------------------------------------------------------------------
 // Vault entries
 
-/// `ENCRYPTION_KEY` or `CREDENTIAL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryType {
-    /// Key material; may be generated and rotated.
-    EncryptionKey,
-    /// A caller-supplied credential; replaced with SET SECRET.
-    Credential,
-}
-
-impl EntryType {
-    /// The stored spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::EncryptionKey => "ENCRYPTION_KEY",
-            Self::Credential => "CREDENTIAL",
-        }
-    }
-
-    /// Parses the stored or written spelling, case-insensitively.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::EncryptionKey, Self::Credential].into_iter().find(|t| t.as_str().eq_ignore_ascii_case(text.trim()))
-    }
-}
+/// `ENCRYPTION_KEY` or `CREDENTIAL`: the closed vocabulary of `lanyard-core`.
+pub use lanyard_core::EntryType;
 
 /// Where a new entry's material comes from.
 #[derive(Debug, Clone, Default)]

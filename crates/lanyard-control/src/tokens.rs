@@ -4,13 +4,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lanyard_catalog::{ApiToken, Meta, Principal, Timestamp};
-use lanyard_core::{ErrorKind, Name, ObjectKind, PrincipalId, SecretString, TokenId};
+use lanyard_catalog::{ApiToken, Meta, Principal, Timestamp, transaction};
+use lanyard_core::{AuditAction, AuditOutcome, ErrorKind, Name, ObjectKind, PrincipalId, SecretString, TokenId};
 
 use crate::auth::{Caller, Role, generate_token, hash_token, plausible_token};
 use crate::error::{ControlError, Result};
 use crate::model::TokenView;
-use crate::{ControlPlane, audit, detail, snapshot, transaction};
+use crate::{ControlPlane, audit, detail, snapshot};
 
 /// The bootstrap principal.
 pub const ADMIN_PRINCIPAL: &str = "admin";
@@ -39,19 +39,12 @@ fn unauthenticated(message: &str) -> ControlError {
     ControlError::new(ErrorKind::Unauthenticated, message)
 }
 
-fn principal_role(principal: &Principal) -> Result<Role> {
-    principal
-        .role
-        .parse()
-        .map_err(|_| ControlError::internal(format!("principal {} has an unknown role", principal.name)))
-}
-
 fn token_view(token: &ApiToken, principal: &Principal) -> Result<TokenView> {
     Ok(TokenView {
         id: token.meta.id,
         name: token.name.to_string(),
         principal: principal.name.to_string(),
-        role: principal_role(principal)?,
+        role: principal.role,
         created_at: token.meta.created_at,
         last_used_at: token.last_used_at,
         expires_at: token.expires_at,
@@ -119,7 +112,7 @@ impl ControlPlane {
         if row.expires_at.is_some_and(|at| at <= now) {
             return Err(unauthenticated("the bearer token has expired"));
         }
-        let caller = Caller { principal: principal.name.to_string(), role: principal_role(&principal)? };
+        let caller = Caller { principal: principal.name.to_string(), role: principal.role };
         self.touch(row.meta.id, now).await;
         Ok(caller)
     }
@@ -133,7 +126,7 @@ impl ControlPlane {
             }
             touched.insert(id, Instant::now());
         }
-        let outcome: Result<()> = transaction!(self, |tx| {
+        let outcome: Result<()> = transaction!(self.catalog(), |tx| -> Result<_> {
             tx.touch_token(id, now).await?;
             Ok(())
         });
@@ -154,12 +147,11 @@ impl ControlPlane {
                 ));
             }
             let hash = hash_token(token.expose_secret());
-            transaction!(self, |tx| {
+            transaction!(self.catalog(), |tx| -> Result<_> {
                 let principal = match tx.find_by_name::<Principal>(&[ADMIN_PRINCIPAL]).await? {
                     Some(p) => p,
                     None => {
-                        let p =
-                            Principal { meta: Meta::new(), name: Name::new(ADMIN_PRINCIPAL)?, role: "admin".into() };
+                        let p = Principal { meta: Meta::new(), name: Name::new(ADMIN_PRINCIPAL)?, role: Role::Admin };
                         tx.insert(p).await?
                     }
                 };
@@ -171,7 +163,7 @@ impl ControlPlane {
                         tx.update(existing).await?;
                         let record = audit(
                             &system,
-                            "token.replace",
+                            AuditAction::TokenReplace,
                             ObjectKind::Token,
                             principal.meta.id,
                             ENV_TOKEN_NAME,
@@ -184,11 +176,11 @@ impl ControlPlane {
                         let row = tx.insert(row).await?;
                         let record = audit(
                             &system,
-                            "token.create",
+                            AuditAction::TokenCreate,
                             ObjectKind::Token,
                             row.meta.id,
                             ENV_TOKEN_NAME,
-                            detail([("role", "admin".into())]),
+                            detail([("role", Role::Admin.as_str().into())]),
                         );
                         tx.append_audit(&record).await?;
                     }
@@ -209,21 +201,21 @@ impl ControlPlane {
         write_token_file(&path, &token)
             .map_err(|e| ControlError::invalid(format!("cannot write {}: {e}", path.display())))?;
         let hash = hash_token(token.expose_secret());
-        let outcome = transaction!(self, |tx| {
+        let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
             if tx.find_by_name::<Principal>(&[ADMIN_PRINCIPAL]).await?.is_some() {
                 return Ok(false);
             }
-            let p = Principal { meta: Meta::new(), name: Name::new(ADMIN_PRINCIPAL)?, role: "admin".into() };
+            let p = Principal { meta: Meta::new(), name: Name::new(ADMIN_PRINCIPAL)?, role: Role::Admin };
             let principal = tx.insert(p).await?;
             let row = new_token(principal.meta.id, token_name(ADMIN_PRINCIPAL)?, &hash, None);
             let row = tx.insert(row).await?;
             let record = audit(
                 &system,
-                "token.create",
+                AuditAction::TokenCreate,
                 ObjectKind::Token,
                 row.meta.id,
                 row.name.as_str(),
-                detail([("role", "admin".into())]),
+                detail([("role", Role::Admin.as_str().into())]),
             );
             tx.append_audit(&record).await?;
             Ok(true)
@@ -251,16 +243,16 @@ impl ControlPlane {
         role: Role,
         expires_at: Option<Timestamp>,
     ) -> Result<(TokenView, SecretString)> {
-        self.require_admin(caller, "token.create").await?;
+        self.require_admin(caller, AuditAction::TokenCreate).await?;
         let name = crate::valid_name(ObjectKind::Principal, principal)?;
         if name.as_str().contains('/') {
             return Err(ControlError::invalid("a principal name must not contain '/'"));
         }
         let token = generate_token();
         let hash = hash_token(token.expose_secret());
-        let view = transaction!(self, |tx| {
+        let view = transaction!(self.catalog(), |tx| -> Result<_> {
             let principal = match tx.find_by_name::<Principal>(&[name.as_str()]).await? {
-                Some(p) if p.role != role.as_str() => {
+                Some(p) if p.role != role => {
                     return Err(ControlError::conflict(format!(
                         "principal {:?} already exists with role {}; its tokens all carry that role",
                         name.as_str(),
@@ -268,15 +260,13 @@ impl ControlPlane {
                     )));
                 }
                 Some(p) => p,
-                None => {
-                    tx.insert(Principal { meta: Meta::new(), name: name.clone(), role: role.as_str().into() }).await?
-                }
+                None => tx.insert(Principal { meta: Meta::new(), name: name.clone(), role }).await?,
             };
             let row = new_token(principal.meta.id, token_name(name.as_str())?, &hash, expires_at);
             let row = tx.insert(row).await?;
             let record = audit(
                 caller,
-                "token.create",
+                AuditAction::TokenCreate,
                 ObjectKind::Token,
                 row.meta.id,
                 row.name.as_str(),
@@ -290,7 +280,7 @@ impl ControlPlane {
 
     /// Every token (never the tokens themselves). Admin only.
     pub async fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenView>> {
-        self.require_admin(caller, "token.list").await?;
+        self.require_admin(caller, AuditAction::TokenList).await?;
         snapshot!(self, |tx| {
             let principals: Vec<Principal> = tx.list(None, None).await?;
             let tokens: Vec<ApiToken> = tx.list(None, None).await?;
@@ -303,8 +293,8 @@ impl ControlPlane {
 
     /// Revokes a token by its name or id, or every live token of a principal by the principal's name. Admin only.
     pub async fn revoke_token(&self, caller: &Caller, target: &str) -> Result<Vec<TokenView>> {
-        self.require_admin(caller, "token.revoke").await?;
-        transaction!(self, |tx| {
+        self.require_admin(caller, AuditAction::TokenRevoke).await?;
+        transaction!(self.catalog(), |tx| -> Result<_> {
             let principals: Vec<Principal> = tx.list(None, None).await?;
             let tokens: Vec<ApiToken> = tx.list(None, None).await?;
             let by_principal = principals.iter().find(|p| p.name.as_str() == target).map(|p| p.meta.id);
@@ -326,8 +316,14 @@ impl ControlPlane {
             for mut token in chosen {
                 token.revoked_at = Some(now);
                 let token = tx.update(token).await?;
-                let record =
-                    audit(caller, "token.revoke", ObjectKind::Token, token.meta.id, token.name.as_str(), detail([]));
+                let record = audit(
+                    caller,
+                    AuditAction::TokenRevoke,
+                    ObjectKind::Token,
+                    token.meta.id,
+                    token.name.as_str(),
+                    detail([]),
+                );
                 tx.append_audit(&record).await?;
                 let principal = principals.iter().find(|p| p.meta.id == token.principal_id);
                 if let Some(principal) = principal {
@@ -338,17 +334,17 @@ impl ControlPlane {
         })
     }
 
-    async fn require_admin(&self, caller: &Caller, action: &str) -> Result<()> {
+    async fn require_admin(&self, caller: &Caller, action: AuditAction) -> Result<()> {
         if caller.role == Role::Admin {
             return Ok(());
         }
         let record = lanyard_catalog::NewAuditRecord {
             principal: caller.principal.clone(),
-            action: action.to_owned(),
+            action,
             object_kind: ObjectKind::Token,
             object_id: None,
             object_name: None,
-            outcome: "denied".to_owned(),
+            outcome: AuditOutcome::Denied,
             detail: detail([("role", caller.role.as_str().into())]),
         };
         self.deny(

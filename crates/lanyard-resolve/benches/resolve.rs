@@ -56,7 +56,7 @@ fn world(store_name: &str, latency: Duration) -> World {
     let entry = VaultEntry {
         meta: Meta::new(),
         name: Name::new("bench_login").unwrap(),
-        entry_type: "CREDENTIAL".into(),
+        entry_type: lanyard_core::EntryType::Credential,
         algorithm: None,
         key_size: None,
         current_version: 1,
@@ -70,7 +70,7 @@ fn world(store_name: &str, latency: Duration) -> World {
     let connection = Connection {
         meta: Meta::new(),
         name: Name::new("bench_pg").unwrap(),
-        connection_type: "postgresql".into(),
+        connection_type: lanyard_core::ConnectionType::Postgresql,
         description: None,
         options: object(&[("host", "127.0.0.1"), ("port", "5432"), ("database", "app")]),
         credential_id: Some(entry.meta.id),

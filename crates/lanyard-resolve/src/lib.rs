@@ -43,7 +43,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lanyard_catalog::{Backend, JsonObject, VaultEntry};
-use lanyard_core::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, REDACTED, is_secret_key, url_has_password};
+use lanyard_core::{
+    BackendId, ConnectionId, ConnectionType, LOCAL_BACKEND_ID, LinkId, REDACTED, is_secret_key, url_has_password,
+};
 use lanyard_vault::{
     BackendEnv, ExternalName, Operation, Profile, Registry, SecretRef, VaultBackend, select_json_field,
 };
@@ -63,8 +65,11 @@ use slot::{Deadline, Limits, Slot};
 /// call timeout.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
 
-/// Connection types that use their CREDENTIAL STORAGE when they have both a credential and a storage.
-const AMBIENT_FIRST_TYPES: &[&str] = &["s3", "gcs", "azure_adls"];
+/// Whether a connection of this type uses its CREDENTIAL STORAGE when it has both a credential and a storage: the
+/// object stores.
+fn ambient_first(kind: Option<ConnectionType>) -> bool {
+    matches!(kind, Some(ConnectionType::S3 | ConnectionType::Gcs | ConnectionType::AzureAdls))
+}
 
 /// What was resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,12 +149,20 @@ impl ResolvedConnection {
         }
     }
 
-    /// Its type as stored (`postgresql`, `s3`; for links the link type, `S3`, `KAFKA`): compare it
-    /// case-insensitively.
-    pub fn connection_type(&self) -> &str {
+    /// Its type's spelling (`postgresql`, `s3`; for links the link type, `S3`, `KAFKA`), for messages.
+    pub fn connection_type(&self) -> &'static str {
         match &self.subject {
-            Subject::Connection(c) => &c.connection_type,
-            Subject::Link(l) => &l.link_type,
+            Subject::Connection(c) => c.connection_type.as_str(),
+            Subject::Link(l) => l.link_type.as_str(),
+        }
+    }
+
+    /// The connection type it connects as: a connection's own type; for a link, the connection type spelled like
+    /// its link type (`S3` → `s3`, `MYSQL` → `mysql`, `KAFKA` → `kafka`), or `None` (`HDFS`, `HTTP`, …).
+    pub fn kind(&self) -> Option<ConnectionType> {
+        match &self.subject {
+            Subject::Connection(c) => Some(c.connection_type),
+            Subject::Link(l) => l.link_type.as_str().parse().ok(),
         }
     }
 
@@ -379,9 +392,7 @@ impl Resolver {
         let Lookup { subject, entry, entry_backend, storage } = lookup;
         let mut resolved = ResolvedConnection { subject: subject.clone(), auth: Auth::None, provenance: None };
         let ambient = match (subject.credential_id(), subject.credential_storage_id()) {
-            (Some(_), Some(_)) => {
-                AMBIENT_FIRST_TYPES.iter().any(|t| t.eq_ignore_ascii_case(resolved.connection_type()))
-            }
+            (Some(_), Some(_)) => ambient_first(resolved.kind()),
             (None, Some(_)) => true,
             _ => false,
         };

@@ -67,7 +67,7 @@ fn entry(name: &str, backend: &Backend, external: Option<&str>) -> VaultEntry {
     VaultEntry {
         meta: Meta::new(),
         name: Name::new(name).unwrap(),
-        entry_type: "CREDENTIAL".into(),
+        entry_type: lanyard_core::EntryType::Credential,
         algorithm: None,
         key_size: None,
         current_version: 1,
@@ -84,7 +84,7 @@ fn connection(name: &str, entry: &VaultEntry) -> Connection {
     Connection {
         meta: Meta::new(),
         name: Name::new(name).unwrap(),
-        connection_type: "postgresql".into(),
+        connection_type: lanyard_core::ConnectionType::Postgresql,
         description: None,
         options: object(&[("host", "127.0.0.1")]),
         credential_id: Some(entry.meta.id),

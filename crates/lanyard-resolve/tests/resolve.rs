@@ -55,7 +55,7 @@ impl World {
         let mut entry = VaultEntry {
             meta: Meta::new(),
             name: name("pg_login"),
-            entry_type: "CREDENTIAL".to_owned(),
+            entry_type: lanyard_core::EntryType::Credential,
             algorithm: None,
             key_size: None,
             current_version: 1,
@@ -70,7 +70,7 @@ impl World {
         let mut connection = Connection {
             meta: Meta::new(),
             name: name("prod_pg"),
-            connection_type: "postgresql".to_owned(),
+            connection_type: lanyard_core::ConnectionType::Postgresql,
             description: None,
             options: object(&[("host", "127.0.0.1"), ("port", "5432")]),
             credential_id: Some(entry.meta.id),
@@ -405,7 +405,7 @@ async fn credential_storages_lend_their_ambient_identity_and_links_resolve_like_
     let mut s3 = world.connection.clone();
     s3.meta = Meta::new();
     s3.name = name("lake");
-    s3.connection_type = "s3".to_owned();
+    s3.connection_type = lanyard_core::ConnectionType::S3;
     s3.credential_storage_id = Some(world.backend_row.meta.id);
     world.catalog.put_connection(s3.clone());
     let resolved = world.resolver.resolve(s3.meta.id).await.unwrap();
@@ -420,7 +420,7 @@ async fn credential_storages_lend_their_ambient_identity_and_links_resolve_like_
         meta: Meta::new(),
         database: name("db"),
         name: name("my_s3"),
-        link_type: "S3".to_owned(),
+        link_type: lanyard_core::LinkType::S3,
         description: None,
         config: object(&[("region", "us-east-1")]),
         credential_id: Some(world.entry.meta.id),

@@ -54,7 +54,7 @@ impl From<&LastTest> for LastTestDto {
     fn from(t: &LastTest) -> Self {
         Self {
             at: t.at.to_string(),
-            status: t.status.clone(),
+            status: t.status.as_str().to_owned(),
             latency_ms: t.latency_ms,
             error: t.error.clone(),
             server_version: t.server_version.clone(),
@@ -111,7 +111,7 @@ impl From<ConnectionView> for ConnectionDto {
                 .collect(),
             name: v.name,
             entity_ref: v.entity_ref,
-            connection_type: v.connection_type,
+            connection_type: v.connection_type.as_str().to_owned(),
             description: v.description,
             credential: v.credential.map(|r| RefDto { id: r.id.to_string(), name: r.name }),
             credential_storage: v.credential_storage.map(|r| RefDto { id: r.id.to_string(), name: r.name }),
@@ -377,7 +377,7 @@ pub struct CreateEntry {
 impl CreateEntry {
     /// The typed request.
     pub fn into_request(self) -> Result<NewEntry, ApiError> {
-        let entry_type = EntryType::parse(&self.entry_type).ok_or_else(|| {
+        let entry_type = self.entry_type.parse::<EntryType>().map_err(|_| {
             ApiError::invalid(format!(
                 "unknown entry type {:?}: use ENCRYPTION_KEY or CREDENTIAL",
                 lanyard_core::printable(&self.entry_type, 40)
@@ -670,11 +670,11 @@ impl From<AuditRecord> for AuditDto {
             seq: r.seq,
             at: r.at.to_string(),
             principal: r.record.principal,
-            action: r.record.action,
+            action: r.record.action.as_str().to_owned(),
             object_kind: r.record.object_kind.noun().to_owned(),
             object_id: r.record.object_id,
             object_name: r.record.object_name,
-            outcome: r.record.outcome,
+            outcome: r.record.outcome.as_str().to_owned(),
             detail: serde_json::Value::Object(r.record.detail),
         }
     }

@@ -52,7 +52,8 @@ pub fn router(control: ControlPlane) -> Router {
         let handler = match route.access {
             Access::Public => handler,
             Access::Requires(permission) => {
-                handler.route_layer(middleware::from_fn_with_state((state.clone(), permission), authenticate))
+                let action = route.action.expect("a route that requires a permission names its audit action");
+                handler.route_layer(middleware::from_fn_with_state((state.clone(), permission, action), authenticate))
             }
         };
         router = router.route(route.path, handler);
@@ -67,7 +68,7 @@ pub fn router(control: ControlPlane) -> Router {
 
 /// Bearer token → [`Caller`] → the route's permission (a denial is audited by the Control Plane).
 async fn authenticate(
-    State((state, permission)): State<(AppState, lanyard_control::Permission)>,
+    State((state, permission, action)): State<(AppState, lanyard_control::Permission, lanyard_core::AuditAction)>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -85,10 +86,8 @@ async fn authenticate(
         Ok(caller) => caller,
         Err(error) => return ApiError::from(error).into_response(),
     };
-    let action =
-        format!("{} {}", request.method(), request.extensions().get::<MatchedPath>().map_or("?", MatchedPath::as_str));
     let object = request.uri().path().to_owned();
-    if let Err(error) = state.control.authorize(&caller, permission, &action, Some(&object)).await {
+    if let Err(error) = state.control.authorize(&caller, permission, action, Some(&object)).await {
         return ApiError::from(error).into_response();
     }
     tracing::Span::current().record("principal", caller.principal.as_str());

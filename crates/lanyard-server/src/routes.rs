@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission};
+use lanyard_core::AuditAction;
 use lanyard_core::ErrorKind;
 use serde::Serialize;
 
@@ -31,39 +32,96 @@ pub struct Route {
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
+    /// What a denial is audited as (the operation the route runs); `None` for public routes.
+    pub action: Option<AuditAction>,
 }
 
 type Handler = MethodRouter<AppState>;
 
-/// The table: (method, path, access, handler).
+/// The table: (method, path, access, audit action, handler).
 pub(crate) fn table() -> Vec<(Route, Handler)> {
     use Access::{Public, Requires};
+    use AuditAction as A;
     use Permission as P;
-    let r = |method: Method, path: &'static str, access: Access, handler: Handler| {
-        (Route { method, path, access }, handler)
+    let r = |method: Method, path: &'static str, access: Access, action: Option<AuditAction>, handler: Handler| {
+        (Route { method, path, access, action }, handler)
     };
     vec![
-        r(Method::GET, "/healthz", Public, get(healthz)),
-        r(Method::GET, "/metrics", Public, get(metrics)),
-        r(Method::GET, "/openapi.json", Public, get(openapi)),
-        r(Method::GET, "/connections", Requires(P::ConnectionsRead), get(list_connections)),
-        r(Method::POST, "/connections", Requires(P::ConnectionsWrite), post(create_connection)),
-        r(Method::GET, "/connections/{name}", Requires(P::ConnectionsRead), get(get_connection)),
-        r(Method::PUT, "/connections/{name}", Requires(P::ConnectionsWrite), put(alter_connection)),
-        r(Method::DELETE, "/connections/{name}", Requires(P::ConnectionsWrite), delete(drop_connection)),
-        r(Method::POST, "/connections/{name}/test", Requires(P::ConnectionsTest), post(test_connection)),
-        r(Method::GET, "/vault/entries", Requires(P::VaultRead), get(list_entries)),
-        r(Method::POST, "/vault/entries", Requires(P::VaultWrite), post(create_entry)),
-        r(Method::GET, "/vault/entries/{id}", Requires(P::VaultRead), get(get_entry)),
-        r(Method::PUT, "/vault/entries/{id}", Requires(P::VaultWrite), put(alter_entry)),
-        r(Method::DELETE, "/vault/entries/{id}", Requires(P::VaultWrite), delete(drop_entry)),
-        r(Method::GET, "/vault/backends", Requires(P::VaultRead), get(list_backends)),
-        r(Method::POST, "/vault/backends", Requires(P::VaultWrite), post(create_backend)),
-        r(Method::GET, "/vault/backends/{id}", Requires(P::VaultRead), get(get_backend)),
-        r(Method::PUT, "/vault/backends/{id}", Requires(P::VaultWrite), put(alter_backend)),
-        r(Method::DELETE, "/vault/backends/{id}", Requires(P::VaultWrite), delete(drop_backend)),
-        r(Method::POST, "/vault/backends/{id}/test", Requires(P::VaultRead), post(test_backend)),
-        r(Method::GET, "/audit", Requires(P::AuditRead), get(list_audit)),
+        r(Method::GET, "/healthz", Public, None, get(healthz)),
+        r(Method::GET, "/metrics", Public, None, get(metrics)),
+        r(Method::GET, "/openapi.json", Public, None, get(openapi)),
+        r(Method::GET, "/connections", Requires(P::ConnectionsRead), Some(A::ConnectionList), get(list_connections)),
+        r(
+            Method::POST,
+            "/connections",
+            Requires(P::ConnectionsWrite),
+            Some(A::ConnectionCreate),
+            post(create_connection),
+        ),
+        r(
+            Method::GET,
+            "/connections/{name}",
+            Requires(P::ConnectionsRead),
+            Some(A::ConnectionGet),
+            get(get_connection),
+        ),
+        r(
+            Method::PUT,
+            "/connections/{name}",
+            Requires(P::ConnectionsWrite),
+            Some(A::ConnectionAlter),
+            put(alter_connection),
+        ),
+        r(
+            Method::DELETE,
+            "/connections/{name}",
+            Requires(P::ConnectionsWrite),
+            Some(A::ConnectionDrop),
+            delete(drop_connection),
+        ),
+        r(
+            Method::POST,
+            "/connections/{name}/test",
+            Requires(P::ConnectionsTest),
+            Some(A::ConnectionTest),
+            post(test_connection),
+        ),
+        r(Method::GET, "/vault/entries", Requires(P::VaultRead), Some(A::VaultEntryList), get(list_entries)),
+        r(Method::POST, "/vault/entries", Requires(P::VaultWrite), Some(A::VaultEntryCreate), post(create_entry)),
+        r(Method::GET, "/vault/entries/{id}", Requires(P::VaultRead), Some(A::VaultEntryGet), get(get_entry)),
+        r(Method::PUT, "/vault/entries/{id}", Requires(P::VaultWrite), Some(A::VaultEntryAlter), put(alter_entry)),
+        r(Method::DELETE, "/vault/entries/{id}", Requires(P::VaultWrite), Some(A::VaultEntryDrop), delete(drop_entry)),
+        r(Method::GET, "/vault/backends", Requires(P::VaultRead), Some(A::CredentialStorageList), get(list_backends)),
+        r(
+            Method::POST,
+            "/vault/backends",
+            Requires(P::VaultWrite),
+            Some(A::CredentialStorageCreate),
+            post(create_backend),
+        ),
+        r(Method::GET, "/vault/backends/{id}", Requires(P::VaultRead), Some(A::CredentialStorageGet), get(get_backend)),
+        r(
+            Method::PUT,
+            "/vault/backends/{id}",
+            Requires(P::VaultWrite),
+            Some(A::CredentialStorageAlter),
+            put(alter_backend),
+        ),
+        r(
+            Method::DELETE,
+            "/vault/backends/{id}",
+            Requires(P::VaultWrite),
+            Some(A::CredentialStorageDrop),
+            delete(drop_backend),
+        ),
+        r(
+            Method::POST,
+            "/vault/backends/{id}/test",
+            Requires(P::VaultRead),
+            Some(A::CredentialStorageTest),
+            post(test_backend),
+        ),
+        r(Method::GET, "/audit", Requires(P::AuditRead), Some(A::AuditList), get(list_audit)),
     ]
 }
 

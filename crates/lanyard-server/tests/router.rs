@@ -449,7 +449,7 @@ async fn authorization_matrix_covers_every_route() {
                     assert_eq!(r.code(), "unauthenticated");
                     assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
                 }
-                (Access::Requires(permission), Some(role)) if !role.allows(permission) => {
+                (Access::Requires(permission), Some(role)) if !permission.granted_to(role) => {
                     assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
                     assert!(r.json()["detail"].as_str().unwrap().contains(permission.as_str()), "{what}");
                     // The denial is audited.

@@ -3,7 +3,7 @@
 use lanyard_control::{
     ADMIN_TOKEN_FILE, AdminBootstrap, AuditQuery, Caller, EntryAction, ObjectKey, Permission, Role, TOKEN_PREFIX,
 };
-use lanyard_core::{ErrorKind, SecretString};
+use lanyard_core::{AuditAction, ErrorKind, SecretString};
 
 use crate::common::{
     Env, admin, assert_error, audit_state, both, create_connection, create_credential, credential, last_audit,
@@ -94,7 +94,7 @@ async fn bootstrap_from_the_environment(env: &Env) {
     assert_eq!(plane.bootstrap_admin(Some(&second)).await.unwrap(), AdminBootstrap::FromEnvironment);
     assert_eq!(plane.authenticate(second.expose_secret()).await.unwrap().role, Role::Admin);
     unauthenticated(plane.authenticate(first.expose_secret()).await);
-    assert_eq!(last_audit(env).await.record.action, "token.replace");
+    assert_eq!(last_audit(env).await.record.action.as_str(), "token.replace");
 
     // Without the variable, a later start finds the admin and writes no file.
     assert_eq!(plane.bootstrap_admin(None).await.unwrap(), AdminBootstrap::Existing);
@@ -161,7 +161,7 @@ async fn tokens_roles_and_revocation(env: &Env) {
     assert_eq!(revoked.len(), 1);
     unauthenticated(plane.authenticate(viewer_token.expose_secret()).await);
     assert!(plane.authenticate(second_viewer_token.expose_secret()).await.is_ok(), "the other token still works");
-    assert_eq!(last_audit(env).await.record.action, "token.revoke");
+    assert_eq!(last_audit(env).await.record.action.as_str(), "token.revoke");
 
     // Expired tokens.
     let past = lanyard_catalog::Timestamp::parse("2001-01-01").unwrap();
@@ -193,10 +193,10 @@ async fn authorization_denials(env: &Env) {
 
     // authorize itself: allowed is silent, denied is audited and names the permission.
     let before = audit_state(env).await;
-    plane.authorize(&viewer, Permission::ConnectionsRead, "connection.get", Some("c")).await.unwrap();
+    plane.authorize(&viewer, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some("c")).await.unwrap();
     assert_eq!(audit_state(env).await, before, "an allowed read writes no audit record");
     assert_error(
-        plane.authorize(&viewer, Permission::VaultWrite, "vault_entry.create", Some("x")).await,
+        plane.authorize(&viewer, Permission::VaultWrite, AuditAction::VaultEntryCreate, Some("x")).await,
         ErrorKind::Forbidden,
         r#"permission vault:write is required; principal "vic" has role viewer"#,
     );
@@ -246,7 +246,7 @@ async fn authorization_denials(env: &Env) {
             .await
             .into_iter()
             .filter(|r| Some(r.seq) > last_before && r.record.principal == principal)
-            .map(|r| (r.record.action, r.record.outcome))
+            .map(|r| (r.record.action.to_string(), r.record.outcome.to_string()))
             .collect::<Vec<_>>()
     };
     let expected: Vec<(String, String)> = [
@@ -280,7 +280,7 @@ async fn authorization_denials(env: &Env) {
     assert!(!outcome.passed);
     assert_eq!(outcome.error.as_deref(), Some(r#"no probe for type "postgresql" in this build"#));
     assert_eq!(outcome.connection.status(), "failed");
-    assert_eq!(last_audit(env).await.record.outcome, "failed");
+    assert_eq!(last_audit(env).await.record.outcome.as_str(), "failed");
     assert_error(
         plane.test_connection(&viewer, "c").await,
         ErrorKind::Forbidden,
@@ -291,7 +291,7 @@ async fn authorization_denials(env: &Env) {
     let records =
         plane.list_audit(&viewer, &AuditQuery { object: Some("c".into()), ..AuditQuery::default() }).await.unwrap();
     assert!(records.iter().all(|r| r.record.object_name.as_deref() == Some("c")));
-    assert_eq!(records.first().unwrap().record.action, "connection.create");
+    assert_eq!(records.first().unwrap().record.action.as_str(), "connection.create");
     let last = records.last().unwrap().seq;
     assert!(
         plane

@@ -55,7 +55,7 @@ async fn memory_storages(env: &Env) {
     assert_eq!((view.active, view.builtin, view.version), (true, false, 1));
     let stored: Backend = row(env, "mem").await;
     assert_eq!(stored.config.get("store").and_then(|v| v.as_str()), Some(store.as_str()));
-    assert_eq!(last_audit(env).await.record.action, "credential_storage.create");
+    assert_eq!(last_audit(env).await.record.action.as_str(), "credential_storage.create");
 
     // It stores material.
     let entry = plane.create_entry(&admin(), credential("e", "pw", Some("mem"))).await.unwrap().value;
@@ -257,7 +257,7 @@ async fn inactive_storages_and_drop_dependents(env: &Env) {
     );
     plane.drop_backend(&admin(), &by_name("cold"), Some(3)).await.unwrap();
     assert!(!exists::<Backend>(env, "cold").await);
-    assert_eq!(last_audit(env).await.record.action, "credential_storage.drop");
+    assert_eq!(last_audit(env).await.record.action.as_str(), "credential_storage.drop");
     assert_error(
         plane.drop_backend(&admin(), &by_name("cold"), None).await,
         ErrorKind::NotFound,

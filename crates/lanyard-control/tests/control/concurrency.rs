@@ -87,7 +87,7 @@ async fn concurrent_alters_lose_nothing(env: &Env) {
     // One audit record per committed ALTER, none for a refused one, each naming the version it produced.
     let records: Vec<_> = audit_log(env).await.into_iter().skip(audit_before).collect();
     assert_eq!(records.len(), commits.len());
-    assert!(records.iter().all(|r| r.record.action == "connection.alter"));
+    assert!(records.iter().all(|r| r.record.action.as_str() == "connection.alter"));
     let mut audited: Vec<(String, i64)> = records
         .iter()
         .map(|r| (r.record.object_name.clone().unwrap(), r.record.detail["to_version"].as_i64().unwrap()))

@@ -2,8 +2,8 @@
 //! (`seeds/deltaforge-alter-connection.txt`) plus Lanyard's extra actions.
 
 use lanyard_catalog::Connection;
-use lanyard_control::{CONNECTION_TYPES, ConnectionAction, NamedRef, NewConnection};
-use lanyard_core::ErrorKind;
+use lanyard_control::{ConnectionAction, NamedRef, NewConnection};
+use lanyard_core::{ConnectionType, ErrorKind};
 
 use crate::common::{
     Env, admin, assert_error, audit_state, both, create_connection, create_credential, create_memory_backend, exists,
@@ -42,7 +42,7 @@ async fn create_get_list_drop(env: &Env) {
     let view = created.value;
     assert_eq!(view.name, "prod_pg");
     assert_eq!(view.entity_ref, "con::prod_pg");
-    assert_eq!(view.connection_type, "postgresql", "types are stored lower-case");
+    assert_eq!(view.connection_type.as_str(), "postgresql", "types are stored lower-case");
     assert_eq!(view.description.as_deref(), Some("the main database"));
     assert_eq!(
         view.options.iter_exposed().collect::<Vec<_>>(),
@@ -142,7 +142,7 @@ async fn create_refusals(env: &Env) {
     assert_error(
         plane.create_connection(&admin(), new_connection("c", "mongodb", &[])).await,
         ErrorKind::Invalid,
-        &format!(r#"unknown connection type "mongodb"; known types are: {}"#, CONNECTION_TYPES.join(", ")),
+        &format!(r#"unknown connection type "mongodb"; known types are: {}"#, ConnectionType::spellings().join(", ")),
     );
     for key in ["password", "Password", "api_token", "secret_access_key"] {
         let message = crate::common::assert_error_contains(
@@ -357,7 +357,7 @@ async fn alter_seed_examples(env: &Env) {
     let after = audit_state(env).await;
     assert_eq!(after.0, before.0 + 1, "one audit record for the whole ALTER");
     let record = last_audit(env).await;
-    assert_eq!(record.record.action, "connection.alter");
+    assert_eq!(record.record.action.as_str(), "connection.alter");
     assert_eq!(
         record.record.detail["actions"],
         serde_json::json!([
@@ -619,7 +619,7 @@ async fn test_connection_records_results(env: &Env) {
         row::<Connection>(env, "c").await.last_test.unwrap().error.as_deref(),
         Some("password authentication failed")
     );
-    assert_eq!(last_audit(env).await.record.outcome, "failed");
+    assert_eq!(last_audit(env).await.record.outcome.as_str(), "failed");
     let listed = plane.list_connections(&admin(), Some("c")).await.unwrap();
     assert_eq!(listed[0].status(), "failed");
 

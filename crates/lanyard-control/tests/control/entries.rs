@@ -71,7 +71,7 @@ async fn secret_material_lives_in_the_backend(env: &Env) {
     assert_eq!(stored.storage_backend_id, LOCAL_BACKEND_ID);
     assert!(!format!("{stored:?}").contains("pw-4f1d"), "the catalog row holds no material");
     let record = last_audit(env).await;
-    assert_eq!(record.record.action, "vault_entry.create");
+    assert_eq!(record.record.action.as_str(), "vault_entry.create");
     assert_eq!(record.record.detail["material"], "secret");
     assert!(!format!("{record:?}").contains("pw-4f1d"));
 
@@ -301,7 +301,7 @@ async fn drop_is_refused_while_referenced_and_deletes_material(env: &Env) {
     let local = local_backend(env).await;
     assert_eq!(material_in(&local, entry.id).await, None, "DROP deletes the material");
     assert!(!local.list().await.unwrap().contains(&Profile::Entry(entry.id)));
-    assert_eq!(last_audit(env).await.record.action, "vault_entry.drop");
+    assert_eq!(last_audit(env).await.record.action.as_str(), "vault_entry.drop");
     assert_error(
         plane.drop_entry(&admin(), &name("login"), None).await,
         ErrorKind::NotFound,

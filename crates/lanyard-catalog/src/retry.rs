@@ -1,0 +1,98 @@
+//! The one retry primitive of every catalog writer: [`Attempts`] counts the attempts of an operation and paces its
+//! reruns (a growing, jittered pause, at most [`MAX_ATTEMPTS`] runs), and [`transaction!`](crate::transaction)
+//! runs a block in a write transaction with it. [`crate::Catalog::write`], `insert`, `update`, `delete` and every
+//! Control Plane operation go through them.
+//!
+//! Why a macro and not a function taking a closure: a function would take `impl AsyncFnMut(&mut Tx) -> …`, whose
+//! future cannot be required to be `Send` on stable Rust (the bound needs return-type notation), so an operation
+//! using it could not run inside `tokio::spawn` or an axum handler; the alternative, a closure returning a boxed
+//! future borrowing both the transaction and the caller's data, needs a higher-ranked lifetime dance at every call
+//! site (`|tx| Box::pin(async move { … })` with scoped lifetimes). The macro expands to plain `async` code in the
+//! caller, so the caller's future is `Send` whenever its own data is, and the body reads like straight-line code.
+
+use std::time::Duration;
+
+use crate::error::CatalogError;
+
+/// How many times an operation runs when it keeps failing with a retryable error (the first run included).
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Whether rerunning the whole transaction may succeed after this error (a serialization failure, a busy
+/// database). Implemented by [`CatalogError`] and by the errors of crates that wrap it.
+pub trait Retryable {
+    /// Whether a rerun may succeed.
+    fn is_retryable(&self) -> bool;
+}
+
+impl Retryable for CatalogError {
+    fn is_retryable(&self) -> bool {
+        CatalogError::is_retryable(self)
+    }
+}
+
+/// The attempts of one operation: call [`Attempts::retry`] after each failed attempt.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    failed: u32,
+}
+
+impl Attempts {
+    /// No attempt has failed yet.
+    pub const fn new() -> Self {
+        Self { failed: 0 }
+    }
+
+    /// Records a failed attempt. When the failure is `retryable` and fewer than [`MAX_ATTEMPTS`] attempts have
+    /// run, waits a growing, jittered pause (so writers that collided do not collide again in step) and returns
+    /// `true`: run again. Otherwise returns `false` at once.
+    pub async fn retry(&mut self, retryable: bool) -> bool {
+        self.failed += 1;
+        if !retryable || self.failed >= MAX_ATTEMPTS {
+            return false;
+        }
+        let base = 2u64 << self.failed.min(6);
+        let jitter = rand::random_range(0..=base);
+        tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+        true
+    }
+}
+
+/// Runs `$body` (which uses `$tx: &mut Tx`) in a write transaction of `$catalog` (a `&Catalog`) and commits. On a
+/// retryable failure ([`Retryable`]) the transaction is dropped (rolled back) and the whole block runs again, with
+/// the pacing of [`Attempts`]; any other error rolls back and is returned. `-> Type` names the block's result
+/// type (default `lanyard_catalog::Result<_>`); its error type must convert from [`CatalogError`].
+///
+/// ```ignore
+/// let row = lanyard_catalog::transaction!(catalog, |tx| -> Result<_, MyError> {
+///     let row = tx.insert(row).await?;
+///     tx.append_audit(&record).await?;
+///     Ok(row)
+/// })?;
+/// ```
+#[macro_export]
+macro_rules! transaction {
+    ($catalog:expr, |$tx:ident| -> $ret:ty $body:block) => {{
+        let mut attempts = $crate::Attempts::new();
+        loop {
+            let outcome: $ret = async {
+                let mut write = $crate::Catalog::begin_write($catalog).await?;
+                let value = {
+                    let $tx: &mut $crate::Tx = &mut write;
+                    let inner: $ret = async { $body }.await;
+                    inner?
+                };
+                write.commit().await?;
+                ::core::result::Result::Ok(value)
+            }
+            .await;
+            match outcome {
+                ::core::result::Result::Err(error)
+                    if attempts.retry($crate::Retryable::is_retryable(&error)).await => {}
+                other => break other,
+            }
+        }
+    }};
+    ($catalog:expr, |$tx:ident| $body:block) => {
+        $crate::transaction!($catalog, |$tx| -> $crate::Result<_> $body)
+    };
+}
