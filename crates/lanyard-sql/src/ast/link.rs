@@ -202,19 +202,11 @@ impl ToSql for ShowLinks {
     }
 }
 
-/// `SHOW CREATE LINK [db.]name`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShowCreateLink {
-    /// The link to show.
-    pub name: QualifiedName,
-}
-
-impl ToSql for ShowCreateLink {
-    fn print(&self, p: &mut Printer) {
-        p.kw("SHOW CREATE LINK");
-        p.qualified_name(&self.name);
-    }
-}
+qualified_name_statement!(
+    /// `SHOW CREATE LINK [db.]name`
+    ShowCreateLink,
+    "link to show"
+);
 
 /// `USE db`: sets the session's current database (default `default`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,12 +4,26 @@
 //! [`ToSql::to_sql_unredacted`] prints the real values (for round-trip tests and nothing else).
 
 /// Declares a statement made of a keyword phrase, `[IF EXISTS]` and a name, e.g. `DROP CONNECTION [IF EXISTS] c`.
-/// The keyword phrase is the statement's tag, `KIND`, given in the statement list below.
+/// The keyword phrase is the statement's tag, `KIND`, given in the statement list below; with `noun`, it is the verb
+/// followed by the vault noun as written (`DROP CREDENTIAL c`).
 macro_rules! name_only_statement {
     ($(#[$doc:meta])* $ty:ident, $what:literal) => {
+        name_only_statement!(@ $(#[$doc])* $ty, $what, [], |_, p| p.kw($ty::KIND));
+    };
+    ($(#[$doc:meta])* $ty:ident, $verb:literal noun, $what:literal) => {
+        name_only_statement!(@ $(#[$doc])* $ty, $what, [
+            /// The keyword used.
+            pub noun: VaultNoun,
+        ], |s: &$ty, p: &mut Printer| {
+            p.kw($verb);
+            p.kw(s.noun.singular());
+        });
+    };
+    (@ $(#[$doc:meta])* $ty:ident, $what:literal, [$($noun:tt)*], $tag:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $ty {
+            $($noun)*
             /// `IF EXISTS`: a missing object is a clean no-op.
             pub if_exists: bool,
             #[doc = concat!("The ", $what, ".")]
@@ -18,11 +32,29 @@ macro_rules! name_only_statement {
 
         impl ToSql for $ty {
             fn print(&self, p: &mut Printer) {
-                p.kw(Self::KIND);
-                if self.if_exists {
-                    p.kw("IF EXISTS");
-                }
+                let tag: fn(&Self, &mut Printer) = $tag;
+                tag(self, p);
+                p.kw_if(self.if_exists, "IF EXISTS");
                 p.name(&self.name);
+            }
+        }
+    };
+}
+
+/// Declares a statement made of a keyword phrase (its tag, `KIND`) and a `[db.]name`, e.g. `START PIPELINE p`.
+macro_rules! qualified_name_statement {
+    ($(#[$doc:meta])* $ty:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $ty {
+            #[doc = concat!("The ", $what, ".")]
+            pub name: QualifiedName,
+        }
+
+        impl ToSql for $ty {
+            fn print(&self, p: &mut Printer) {
+                p.kw(Self::KIND);
+                p.qualified_name(&self.name);
             }
         }
     };

@@ -85,33 +85,16 @@ impl ToSql for CreatePipeline {
     }
 }
 
-/// `START PIPELINE [db.]name`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartPipeline {
-    /// The pipeline.
-    pub name: QualifiedName,
-}
-
-impl ToSql for StartPipeline {
-    fn print(&self, p: &mut Printer) {
-        p.kw("START PIPELINE");
-        p.qualified_name(&self.name);
-    }
-}
-
-/// `STOP PIPELINE [db.]name`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StopPipeline {
-    /// The pipeline.
-    pub name: QualifiedName,
-}
-
-impl ToSql for StopPipeline {
-    fn print(&self, p: &mut Printer) {
-        p.kw("STOP PIPELINE");
-        p.qualified_name(&self.name);
-    }
-}
+qualified_name_statement!(
+    /// `START PIPELINE [db.]name`
+    StartPipeline,
+    "pipeline"
+);
+qualified_name_statement!(
+    /// `STOP PIPELINE [db.]name`
+    StopPipeline,
+    "pipeline"
+);
 
 /// `DROP PIPELINE [IF EXISTS] [db.]name`
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -163,45 +163,18 @@ impl ToSql for AlterVault {
     }
 }
 
-/// `DROP { VAULT | CREDENTIAL } [IF EXISTS] name`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DropVault {
-    /// The keyword used.
-    pub noun: VaultNoun,
-    /// `IF EXISTS`.
-    pub if_exists: bool,
-    /// The entry to drop.
-    pub name: Name,
-}
-
-impl ToSql for DropVault {
-    fn print(&self, p: &mut Printer) {
-        p.kw("DROP");
-        p.kw(self.noun.singular());
-        p.kw_if(self.if_exists, "IF EXISTS");
-        p.name(&self.name);
-    }
-}
-
-/// `DESCRIBE { VAULT | CREDENTIAL } [IF EXISTS] name`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DescribeVault {
-    /// The keyword used.
-    pub noun: VaultNoun,
-    /// `IF EXISTS`.
-    pub if_exists: bool,
-    /// The entry to describe.
-    pub name: Name,
-}
-
-impl ToSql for DescribeVault {
-    fn print(&self, p: &mut Printer) {
-        p.kw("DESCRIBE");
-        p.kw(self.noun.singular());
-        p.kw_if(self.if_exists, "IF EXISTS");
-        p.name(&self.name);
-    }
-}
+name_only_statement!(
+    /// `DROP { VAULT | CREDENTIAL } [IF EXISTS] name`
+    DropVault,
+    "DROP" noun,
+    "entry to drop"
+);
+name_only_statement!(
+    /// `DESCRIBE { VAULT | CREDENTIAL } [IF EXISTS] name`
+    DescribeVault,
+    "DESCRIBE" noun,
+    "entry to describe"
+);
 
 /// `SHOW { VAULTS | CREDENTIALS } [LIKE 'pattern']`
 #[derive(Debug, Clone, PartialEq, Eq)]

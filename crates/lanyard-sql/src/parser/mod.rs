@@ -1,5 +1,9 @@
 //! The parser: `sqlparser`'s tokenizer and token cursor, with Lanyard's statements on top (the way DataFusion's
 //! `DFParser` extends `sqlparser`).
+//!
+//! Each family of statements is parsed in its own child module, all its verbs together (`connection`, `vault`,
+//! `storage`, `link`, `pipeline`); this module holds what they share: the token cursor, the dispatch on the verb,
+//! the common productions (names, strings, option lists, clause and action loops) and the errors.
 
 mod connection;
 mod link;
@@ -45,6 +49,9 @@ impl Script {
 }
 
 pub(crate) type PResult<T> = Result<T, ParseError>;
+
+/// A family's parser: after the verb, its statement, or `None` when what follows is not the family's.
+type Family<'a> = fn(&mut Parser<'a>, Keyword) -> Option<PResult<Statement>>;
 
 /// Parses a whole script, recovering after errors.
 pub(crate) fn parse_script(source: &str) -> Script {
@@ -638,7 +645,7 @@ impl<'a> Parser<'a> {
         };
         self.advance();
         let verb = if verb == Keyword::Desc { Keyword::Describe } else { verb };
-        let families: [fn(&mut Self, Keyword) -> Option<PResult<Statement>>; 5] = [
+        let families: [Family<'a>; 5] = [
             Self::parse_connection_statement,
             Self::parse_storage_statement,
             Self::parse_vault_statement,
