@@ -166,6 +166,36 @@ impl Drop for TempDatabase {
     }
 }
 
+/// Declares, for each `test`, `sqlite::<test>` and `postgres::<test>`: multi-threaded `#[tokio::test]`s (two
+/// workers) that run `super::<test>(&fixture).await` on a fixture of their own, `super::<make>(DatabaseKind::…)`.
+/// The fixture usually holds a [`TempDatabase`], so its database goes when the test ends, passing or failing.
+///
+/// ```ignore
+/// fn fresh(kind: DatabaseKind) -> TempDatabase { TempDatabase::new(kind, "mine") }
+/// async fn round_trips(db: &TempDatabase) { /* … */ }
+/// lanyard_testsupport::database_tests!(fresh => round_trips);
+/// ```
+#[macro_export]
+macro_rules! database_tests {
+    ($make:ident => $($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $crate::database_tests!(@kind Sqlite $make => $($test),+);
+        }
+        mod postgres {
+            $crate::database_tests!(@kind Postgres $make => $($test),+);
+        }
+    };
+    (@kind $kind:ident $make:ident => $($test:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let fixture = super::$make($crate::DatabaseKind::$kind);
+                super::$test(&fixture).await;
+            }
+        )+
+    };
+}
+
 /// Runs one statement on the server of [`PG_URL_ENV`] as its admin; the error says where (password left out).
 fn admin(sql: &str) -> Result<(), String> {
     let admin_url = pg_admin_url();
