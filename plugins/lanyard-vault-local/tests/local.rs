@@ -1,7 +1,8 @@
-//! The local vault against real databases: the behaviour suite (one test per behaviour) on SQLite and PostgreSQL, master keys from the
-//! environment and the data directory, clear errors for wrong keys and tampered rows, rotation, and the check that
-//! no plaintext reaches the catalog file. PostgreSQL tests (`postgres::*`, `postgres_*::*`) use the server at `LANYARD_TEST_PG`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`), each in its own database; a missing server fails them.
+//! The local vault against real databases: the behaviour suite (one test per behaviour) on SQLite and PostgreSQL,
+//! master keys from the environment and the data directory, clear errors for wrong keys and tampered rows, rotation,
+//! and the check that no plaintext reaches the catalog file. PostgreSQL tests (`postgres::*`, `postgres_*::*`) use
+//! the server at `LANYARD_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/postgres`), each in its own
+//! database; a missing server fails them.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
