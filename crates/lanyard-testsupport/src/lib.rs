@@ -12,7 +12,8 @@
 //!   the tests that need password logins (the machine's service trusts local logins);
 //! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop;
 //! - [`LanyardServer`]: a real `lanyard serve` process on `127.0.0.1:0` with a temporary data directory and its
-//!   log in a file, killed on drop.
+//!   log in a file, killed on drop; [`run_client`]: a `lanyard` client process, isolated from the developer's
+//!   environment.
 //!
 //! Conventions: every helper blocks and panics with a loud, complete message when something fails (in a test a
 //! failure is a failed test: the message says what went wrong, the captured output, and how to fix it). Nothing
@@ -22,6 +23,7 @@
 // Drop impls report on stderr what they could not clean up, and a failing test's server log.
 #![allow(clippy::print_stderr)]
 
+mod client;
 mod database;
 mod dirs;
 mod http;
@@ -30,6 +32,7 @@ mod moto;
 mod postgres;
 mod server;
 
+pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};
 pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbUser};
