@@ -200,22 +200,20 @@ fn fresh(kind: DatabaseKind) -> TestDb {
 
 // The shared behaviour suite, one test per behaviour: on SQLite and PostgreSQL, with a prefix beside a vault
 // without one, and on an in-memory SQLite.
-lanyard_vault::behaviour_tests!(
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    mod sqlite_behaviour: [store] => Alone::new(DatabaseKind::Sqlite).await
-);
-lanyard_vault::behaviour_tests!(
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    mod postgres_behaviour: [store] => Alone::new(DatabaseKind::Postgres).await
-);
-lanyard_vault::behaviour_tests!(
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    mod sqlite_prefixed_behaviour: [store] => Beside::new(DatabaseKind::Sqlite).await
-);
-lanyard_vault::behaviour_tests!(
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    mod postgres_prefixed_behaviour: [store] => Beside::new(DatabaseKind::Postgres).await
-);
+macro_rules! on_databases {
+    ($($module:ident => $fixture:expr;)+) => {$(
+        lanyard_vault::behaviour_tests!(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            mod $module: [store] => $fixture
+        );
+    )+};
+}
+on_databases! {
+    sqlite_behaviour => Alone::new(DatabaseKind::Sqlite).await;
+    postgres_behaviour => Alone::new(DatabaseKind::Postgres).await;
+    sqlite_prefixed_behaviour => Beside::new(DatabaseKind::Sqlite).await;
+    postgres_prefixed_behaviour => Beside::new(DatabaseKind::Postgres).await;
+}
 lanyard_vault::behaviour_tests!(mod in_memory_behaviour: [store] => InMemory::new());
 
 /// A vault alone on its database: after a behaviour, the database holds no row (the behaviours and the probe
