@@ -170,7 +170,7 @@ impl Drop for TempDatabase {
 /// workers) that run `super::<test>(&fixture).await` on a fixture of their own, `super::<make>(DatabaseKind::…)`.
 /// The fixture usually holds a [`TempDatabase`], so its database goes when the test ends, passing or failing.
 ///
-/// ```ignore
+/// ```text
 /// fn fresh(kind: DatabaseKind) -> TempDatabase { TempDatabase::new(kind, "mine") }
 /// async fn round_trips(db: &TempDatabase) { /* … */ }
 /// lanyard_testsupport::database_tests!(fresh => round_trips);

@@ -3,7 +3,7 @@
 //! backend's test file invokes once per configuration to get one named `#[tokio::test]` per behaviour that the
 //! backend claims the capability for:
 //!
-//! ```ignore
+//! ```text
 //! lanyard_vault::behaviour_tests!(mod behaviour: [store] => my_backend_for_tests().await);
 //! ```
 //!
@@ -55,7 +55,7 @@ impl Fixture for Arc<dyn VaultBackend> {
 /// Generates one `#[tokio::test]` per behaviour of this module, in a module of its own, for the behaviours whose
 /// capability the backend claims:
 ///
-/// ```ignore
+/// ```text
 /// lanyard_vault::behaviour_tests!(mod behaviour: [store] => fixture().await);
 /// lanyard_vault::behaviour_tests!(
 ///     #[tokio::test(start_paused = true)]
@@ -81,6 +81,7 @@ macro_rules! behaviour_tests {
             use super::*;
 
             $(#[$test])+
+            #[allow(clippy::needless_update)] // when every capability is claimed
             async fn capabilities_are_as_claimed() {
                 let fixture = $fixture;
                 let claimed = $crate::Capabilities { $($capability: true,)* ..$crate::Capabilities::default() };
