@@ -42,7 +42,8 @@ mod tests {
     fn the_client_runs_in_its_home_without_the_developers_variables() {
         let home = TempDir::new("client-test");
         let mut command = Command::new("sh");
-        command.args(["-c", r#"cat; echo "|$HOME|$LANYARD_HISTORY|${LANYARD_SERVER-unset}|${RUST_LOG-unset}|$(pwd)""#]);
+        command
+            .args(["-c", r#"cat; echo "|$HOME|$LANYARD_HISTORY|${LANYARD_SERVER-unset}|${RUST_LOG-unset}|$(pwd)|""#]);
         command.env("LANYARD_SERVER", "http://elsewhere").env("RUST_LOG", "trace");
         let output = run_client(command, home.path(), b"from stdin\n");
         assert!(output.status.success());
