@@ -15,6 +15,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use lanyard_catalog::{Catalog, Connection, JsonObject, Meta};
 use lanyard_core::{ConnectionType, Name};
+use lanyard_testsupport::TempDatabase;
 
 fn connection(name: &str) -> Connection {
     let mut options = JsonObject::new();
@@ -109,19 +110,12 @@ fn bench_backend(c: &mut Criterion, label: &str, url: &str, rt: &tokio::runtime:
 
 fn catalog(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let dir = std::env::temp_dir().join(format!("lanyard-bench-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    bench_backend(c, "sqlite", &format!("sqlite://{}", dir.join("catalog.db").display()), &rt);
-    let _ = std::fs::remove_dir_all(&dir);
+    let sqlite = TempDatabase::sqlite("bench");
+    bench_backend(c, "sqlite", sqlite.url(), &rt);
+    drop(sqlite);
 
-    let admin_url =
-        std::env::var("LANYARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let database = format!("lanyard_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = rt.block_on(sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin_url)).unwrap();
-    rt.block_on(sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin)).unwrap();
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
-    bench_backend(c, "postgres", &format!("{base}/{database}"), &rt);
-    rt.block_on(sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)")).execute(&admin)).unwrap();
+    let postgres = TempDatabase::postgres("bench");
+    bench_backend(c, "postgres", postgres.url(), &rt);
 }
 
 fn config() -> Criterion {

@@ -12,83 +12,31 @@ use lanyard_catalog::{
 use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, EntryType, LOCAL_BACKEND_ID, LinkType, Name, ObjectKind, PipelineState,
 };
+use lanyard_testsupport::{DatabaseKind, TempDatabase};
 
-/// A catalog in a fresh database, removed when dropped.
+/// A catalog in a fresh database, removed when dropped (also when the test fails).
 struct TestDb {
     url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Postgres { admin_url: String, database: String },
+    _db: TempDatabase,
 }
 
 impl TestDb {
-    async fn sqlite() -> Self {
-        let dir = std::env::temp_dir().join(format!("lanyard-catalog-{}", uuid::Uuid::new_v4()));
-        let file = dir.join("nested/dir/catalog.db"); // the directories are created by open
-        Self { url: format!("sqlite://{}", file.display()), cleanup: Cleanup::File(dir) }
-    }
-
-    async fn postgres() -> Self {
-        let admin_url = std::env::var("LANYARD_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let database = format!("lanyard_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx_admin(&admin_url).await;
-        sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.expect("create test database");
-        admin.close().await;
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
-        Self { url: format!("{base}/{database}"), cleanup: Cleanup::Postgres { admin_url, database } }
-    }
-
     async fn open(&self) -> Catalog {
         Catalog::open(&self.url).await.expect("open catalog")
     }
-
-    async fn drop_database(self) {
-        match self.cleanup {
-            Cleanup::File(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres { admin_url, database } => {
-                let admin = sqlx_admin(&admin_url).await;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await.unwrap();
-                admin.close().await;
-            }
-        }
-    }
 }
 
-async fn sqlx_admin(url: &str) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is required for the postgres_* catalog tests ({url}): {e}; set LANYARD_TEST_PG to another server")
-    })
-}
-
-/// Declares `sqlite_<name>` and `postgres_<name>` tests running `body(catalog, db)`.
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = super::TestDb::sqlite().await;
-                super::$name(&db).await;
-                db.drop_database().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = super::TestDb::postgres().await;
-                super::$name(&db).await;
-                db.drop_database().await;
-            })*
-        }
+/// A fresh database of `kind`; the SQLite file sits in directories that `open` creates.
+fn fresh(kind: DatabaseKind) -> TestDb {
+    let db = match kind {
+        DatabaseKind::Sqlite => TempDatabase::sqlite_file("catalog", "nested/dir/catalog.db"),
+        DatabaseKind::Postgres => TempDatabase::postgres("catalog"),
     };
+    TestDb { url: db.url().to_owned(), _db: db }
 }
 
-conformance!(
+lanyard_testsupport::database_tests!(
+    fresh =>
     migrations_are_idempotent_and_seed_the_local_backend,
     a_tampered_migration_is_detected,
     connections_round_trip_with_typed_errors,

@@ -18,16 +18,15 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use lanyard_testsupport::{
     LanyardServer, MOTO_ACCESS_KEY_ID, MOTO_REGION, MariaDbUser, PrivatePostgres, TempDir, moto_create_bucket,
-    moto_url, unique_name,
+    moto_url, run_client, unique_name,
 };
 use serde_json::{Map, Value};
 
@@ -100,18 +99,8 @@ impl Lanyard {
         let mut command = Command::new(LANYARD);
         command
             .args(["sql", "--server", self.server.url(), "--format", "json", "-f", "-"])
-            .env("LANYARD_TOKEN", &self.token)
-            .env("HOME", self.home.path())
-            .env("LANYARD_HISTORY", self.home.join("history"))
-            .env_remove("LANYARD_SERVER")
-            .env_remove("RUST_LOG")
-            .current_dir(self.home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {LANYARD}: {e}"));
-        child.stdin.take().expect("piped stdin").write_all(sql.as_bytes()).expect("write the SQL to lanyard sql");
-        let Output { status, stdout, stderr } = child.wait_with_output().expect("wait for lanyard sql");
+            .env("LANYARD_TOKEN", &self.token);
+        let Output { status, stdout, stderr } = run_client(command, self.home.path(), sql.as_bytes());
         let stdout = String::from_utf8(stdout).expect("stdout is UTF-8");
         let stderr = String::from_utf8(stderr).expect("stderr is UTF-8");
         self.printed.borrow_mut().push(format!("{stdout}\n{stderr}"));

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lanyard_testsupport::{LanyardServer, LanyardServerBuilder, TempDir};
+use lanyard_testsupport::{LanyardServer, LanyardServerBuilder, TempDatabase, TempDir};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -561,47 +561,6 @@ async fn f_sigkill_during_a_write_storm_loses_no_acknowledged_write() {
 // ---------------------------------------------------------------------------------------------------------
 // g. no lost updates across two server processes on PostgreSQL
 
-/// A database of its own on the PostgreSQL server of `LANYARD_TEST_PG`.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn admin(url: &str) -> sqlx::PgPool {
-        sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL is required for this test ({url}): {e}; set LANYARD_TEST_PG to a reachable server")
-            })
-    }
-
-    async fn create() -> Self {
-        let admin_url = std::env::var("LANYARD_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!("lanyard_serve_{}", uuid::Uuid::new_v4().simple());
-        let admin = Self::admin(&admin_url).await;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create the test database");
-        admin.close().await;
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
-        let url = format!("{base}/{name}");
-        Self { admin_url, name, url }
-    }
-
-    async fn drop_database(self) {
-        let admin = Self::admin(&self.admin_url).await;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&admin)
-            .await
-            .expect("drop the test database");
-        admin.close().await;
-    }
-}
-
 /// One acknowledged `set_option`.
 #[derive(Debug, Clone)]
 struct Ack {
@@ -613,14 +572,10 @@ struct Ack {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn g_two_servers_on_one_postgres_catalog_lose_no_update() {
-    let db = PgDatabase::create().await;
-    let url = db.url.clone();
-    // The body runs as a task so that the database is dropped whatever happens; nodes are killed as it unwinds.
-    let outcome = tokio::spawn(async move { two_servers_lose_no_update(&url).await }).await;
-    db.drop_database().await;
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
+    // A database of its own on the server of LANYARD_TEST_PG, dropped whatever happens; the nodes are killed
+    // first, as the body unwinds.
+    let db = TempDatabase::postgres("serve");
+    two_servers_lose_no_update(db.url()).await;
 }
 
 async fn two_servers_lose_no_update(catalog: &str) {

@@ -4,11 +4,10 @@
 //! stdin, the shell, `--embedded`) and the exit codes; snapshots of tables, JSON, CSV and errors with carets; and
 //! the canary: a distinctive secret used throughout is found in no output, no history line and no server log.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use lanyard_testsupport::{LanyardServer, TempDir};
+use lanyard_testsupport::{LanyardServer, TempDir, run_client};
 use serde_json::Value;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
@@ -59,24 +58,9 @@ impl Env {
         self.run(command, stdin)
     }
 
-    fn run(&self, mut command: Command, stdin: Option<&str>) -> Run {
-        command
-            .env("HOME", self.home.path())
-            .env("LANYARD_HISTORY", self.history())
-            .env_remove("LANYARD_SERVER")
-            .env_remove("RUST_LOG")
-            .current_dir(self.home.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("run lanyard");
-        {
-            let mut pipe = child.stdin.take().unwrap();
-            if let Some(text) = stdin {
-                pipe.write_all(text.as_bytes()).unwrap();
-            }
-        }
-        let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+    fn run(&self, command: Command, stdin: Option<&str>) -> Run {
+        let Output { status, stdout, stderr } =
+            run_client(command, self.home.path(), stdin.unwrap_or_default().as_bytes());
         let run = Run {
             code: status.code().expect("exited"),
             stdout: String::from_utf8(stdout).unwrap(),

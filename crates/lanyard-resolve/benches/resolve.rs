@@ -19,7 +19,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::Criterion;
@@ -31,6 +31,9 @@ use lanyard_vault_memory::{Faults, MemoryStore};
 use tokio::time::Instant;
 
 use lanyard_vault_memory as _;
+
+#[path = "../tests/support/freshness.rs"]
+mod freshness;
 
 struct World {
     resolver: Resolver,
@@ -173,55 +176,21 @@ fn steady(rt: &tokio::runtime::Runtime) -> (f64, f64) {
 /// (fresh answers, all answers, rotations).
 fn fresh(rt: &tokio::runtime::Runtime) -> (u64, u64, u64) {
     let world = Arc::new(world("bench-fresh", Duration::from_millis(1)));
-    rt.block_on(async {
-        put(&world, "v1").await;
-        let committed = Arc::new(AtomicU64::new(1));
-        let stop = Arc::new(AtomicBool::new(false));
-        let rotator = {
-            let (world, committed, stop) = (world.clone(), committed.clone(), stop.clone());
-            tokio::spawn(async move {
-                use rand::Rng;
-                let mut version = 1;
-                while !stop.load(Ordering::SeqCst) {
-                    let pause = rand::rng().random_range(0..5000);
-                    tokio::time::sleep(Duration::from_micros(pause)).await;
-                    version += 1;
-                    put(&world, &format!("v{version}")).await;
-                    committed.store(version, Ordering::SeqCst);
-                }
-                version - 1
-            })
-        };
-        let loops: Vec<_> = (0..32)
-            .map(|_| {
-                let (world, committed) = (world.clone(), committed.clone());
-                tokio::spawn(async move {
-                    let (mut fresh, mut total) = (0u64, 0u64);
-                    for _ in 0..100 {
-                        let floor = committed.load(Ordering::SeqCst);
-                        let began = Instant::now();
-                        let resolved = world.resolver.resolve(world.connection).await.unwrap();
-                        let Auth::Secret(value) = &resolved.auth else { panic!("expected a secret") };
-                        let version: u64 = std::str::from_utf8(&value.expose_bytes()[1..]).unwrap().parse().unwrap();
-                        total += 1;
-                        if version >= floor && resolved.provenance.unwrap().read_started_at >= began {
-                            fresh += 1;
-                        }
-                    }
-                    (fresh, total)
-                })
-            })
-            .collect();
-        let (mut fresh, mut total) = (0, 0);
-        for task in loops {
-            let (f, t) = task.await.unwrap();
-            fresh += f;
-            total += t;
-        }
-        stop.store(true, Ordering::SeqCst);
-        let rotations = rotator.await.unwrap();
-        (fresh, total, rotations)
-    })
+    let (writer, reader) = (world.clone(), world);
+    let load = rt.block_on(freshness::under_rotation(
+        move |value| {
+            let world = writer.clone();
+            async move { put(&world, &value).await }
+        },
+        move || {
+            let world = reader.clone();
+            async move { world.resolver.resolve(world.connection).await.unwrap() }
+        },
+        32,
+        100,
+        Duration::from_micros(5000),
+    ));
+    (load.fresh, load.total, load.last_version - 1)
 }
 
 fn target_dir() -> PathBuf {

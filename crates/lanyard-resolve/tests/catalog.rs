@@ -8,6 +8,7 @@ use std::sync::Arc;
 use lanyard_catalog::{Backend, Catalog, Connection, JsonObject, Meta, VaultEntry};
 use lanyard_core::{LOCAL_BACKEND_ID, Name, SecretString};
 use lanyard_resolve::{Auth, ResolvedConnection, Resolver};
+use lanyard_testsupport::{TempDatabase, TempDir};
 use lanyard_vault::{
     BackendConfig, BackendEnv, BackendFactory, Capabilities, ErrorKind, Operation, OptionSpec, ProbeReport, Profile,
     Registry, SecretRef, SecretValue, VaultBackend, VaultError,
@@ -154,23 +155,12 @@ async fn rotation_and_backend_secrets(url: &str, data_dir: &std::path::Path) {
 
 #[tokio::test]
 async fn sqlite_catalog_rotation_and_backend_secrets() {
-    let dir = std::env::temp_dir().join(format!("lanyard-resolve-{}", lanyard_core::BackendId::new_random()));
-    let url = format!("sqlite://{}", dir.join("catalog.db").display());
-    rotation_and_backend_secrets(&url, &dir).await;
-    let _ = std::fs::remove_dir_all(dir);
+    let (db, dir) = (TempDatabase::sqlite("resolve"), TempDir::new("resolve"));
+    rotation_and_backend_secrets(db.url(), dir.path()).await;
 }
 
 #[tokio::test]
 async fn postgres_catalog_rotation_and_backend_secrets() {
-    let admin_url =
-        std::env::var("LANYARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let database = format!("lanyard_resolve_{}", lanyard_core::BackendId::new_random().as_uuid().simple());
-    let admin = sqlx::PgPool::connect(&admin_url).await.expect("PostgreSQL must be running (LANYARD_TEST_PG)");
-    sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.unwrap();
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
-    let dir = std::env::temp_dir().join(format!("lanyard-resolve-{database}"));
-    rotation_and_backend_secrets(&format!("{base}/{database}"), &dir).await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await.unwrap();
-    admin.close().await;
-    let _ = std::fs::remove_dir_all(dir);
+    let (db, dir) = (TempDatabase::postgres("resolve"), TempDir::new("resolve"));
+    rotation_and_backend_secrets(db.url(), dir.path()).await;
 }

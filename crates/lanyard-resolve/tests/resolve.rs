@@ -2,7 +2,6 @@
 //! coalesced bursts, bounded retries and deadlines under injected faults, explained errors, and no material in any
 //! error, log line or Debug output.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +11,9 @@ use lanyard_resolve::{Auth, Cause, ConnectionRef, ResolvedConnection, Resolver, 
 use lanyard_vault::{ErrorKind, Profile, Registry, SecretValue, VaultBackend};
 use lanyard_vault_memory::{FailKind, Faults, MemoryStore};
 use tokio::time::Instant;
+
+#[path = "support/freshness.rs"]
+mod freshness;
 
 // The composition root of this test: link the memory plugin so it registers itself.
 use lanyard_vault_memory as _;
@@ -148,57 +150,26 @@ async fn the_next_resolve_after_a_rotation_returns_the_new_value() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_is_fresh_under_concurrent_load_with_random_rotations() {
     let world = Arc::new(World::new(&[("latency_ms", "1")]));
-    world.rotate("v1").await;
-    let committed = Arc::new(AtomicU64::new(1));
-    let stop = Arc::new(AtomicBool::new(false));
-    let rotator = {
-        let (world, committed, stop) = (world.clone(), committed.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut version = 1;
-            while !stop.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_micros(rand_below(3000))).await;
-                version += 1;
-                world.rotate(&format!("v{version}")).await;
-                committed.store(version, Ordering::SeqCst);
-            }
-            version
-        })
-    };
-    let mut loops = Vec::new();
-    for _ in 0..32 {
-        let (world, committed) = (world.clone(), committed.clone());
-        loops.push(tokio::spawn(async move {
-            let (mut fresh, mut total) = (0u32, 0u32);
-            for _ in 0..40 {
-                let floor = committed.load(Ordering::SeqCst);
-                let began = Instant::now();
-                let resolved = world.resolve().await.unwrap();
-                let version: u64 = secret_text(&resolved)[1..].parse().unwrap();
-                let provenance = resolved.provenance.unwrap();
-                total += 1;
-                if version >= floor && provenance.read_started_at >= began {
-                    fresh += 1;
-                }
-            }
-            (fresh, total)
-        }));
-    }
-    let (mut fresh, mut total) = (0, 0);
-    for handle in loops {
-        let (f, t) = handle.await.unwrap();
-        fresh += f;
-        total += t;
-    }
-    stop.store(true, Ordering::SeqCst);
-    let rotations = rotator.await.unwrap();
+    let writer = world.clone();
+    let reader = world.clone();
+    let load = freshness::under_rotation(
+        move |value| {
+            let world = writer.clone();
+            async move { world.rotate(&value).await }
+        },
+        move || {
+            let world = reader.clone();
+            async move { world.resolve().await.unwrap() }
+        },
+        32,
+        40,
+        Duration::from_micros(3000),
+    )
+    .await;
+    let (fresh, total, rotations) = (load.fresh, load.total, load.last_version);
     assert!(rotations > 5, "the rotator must have rotated during the load ({rotations})");
     assert_eq!(fresh, total, "fresh ratio {fresh}/{total}");
     assert!(world.store.max_concurrent_gets() <= 1, "at most one read in flight per profile");
-}
-
-fn rand_below(n: u64) -> u64 {
-    use rand::Rng;
-    rand::rng().random_range(0..n)
 }
 
 #[tokio::test(start_paused = true)]
@@ -486,7 +457,7 @@ fn a_canary_secret_appears_in_no_error_log_line_or_debug_output() {
             let mut connection = world.connection.clone();
             connection.options.insert("dsn".into(), format!("postgres://app:{CANARY}@127.0.0.1/db").into());
             world.catalog.put_connection(connection);
-            world.rotate(&format!(r#"{{"password":"{CANARY}"}}"#)).await;
+            world.rotate(&serde_json::json!({ "password": CANARY }).to_string()).await;
             let resolved = world.resolve().await.unwrap();
             assert!(secret_text(&resolved).contains(CANARY));
             outputs.push(format!("{resolved:?}"));

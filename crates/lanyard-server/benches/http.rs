@@ -737,28 +737,11 @@ fn measure_put(run_dir: &Path, label: &str, lanyard_catalog: String, anchor_url:
     )
 }
 
-/// The PostgreSQL URL for the run (`LANYARD_TEST_PG`), without its database.
-fn pg_admin_url() -> String {
-    std::env::var("LANYARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 fn measure_put_pg(run_dir: &Path) -> Result<Throughput> {
-    let admin_url = pg_admin_url();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let database = format!("lanyard_http_bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = rt
-        .block_on(sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&admin_url))
-        .with_context(|| format!("connecting to PostgreSQL at {admin_url} (set LANYARD_TEST_PG)"))?;
-    rt.block_on(sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin))?;
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
-    // The catalog and the anchor's one table share the database.
-    let url = format!("{base}/{database}");
-    let result = measure_put(run_dir, "PUT (PostgreSQL)", url.clone(), url);
-    let dropped = rt.block_on(sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)")).execute(&admin));
-    rt.block_on(admin.close());
-    let throughput = result?;
-    dropped.with_context(|| format!("dropping the database {database}"))?;
-    Ok(throughput)
+    // A database of the run's own on LANYARD_TEST_PG, dropped after it; the catalog and the anchor's one table
+    // share it.
+    let database = lanyard_testsupport::TempDatabase::postgres("http_bench");
+    measure_put(run_dir, "PUT (PostgreSQL)", database.url().to_owned(), database.url().to_owned())
 }
 
 /// The release `lanyard` binary: `$LANYARD_BIN`, else `<target>/release/lanyard`.

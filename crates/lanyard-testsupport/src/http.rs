@@ -1,9 +1,12 @@
-//! A minimal plain-HTTP client for the services on 127.0.0.1 (moto, `/healthz`): HTTP/1.0, so every response
-//! ends with the connection and is never chunked.
+//! Plain-HTTP requests to the services on 127.0.0.1 (moto, `/healthz`), through `reqwest` on a runtime of their own
+//! ([`block_on`]), so the blocking helpers work inside and outside a tokio runtime alike.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::time::Duration;
+
+use crate::block_on;
+
+/// How long one request may take, connection included.
+const REQUEST_LIMIT: Duration = Duration::from_secs(60);
 
 /// A response, fully read.
 #[derive(Debug)]
@@ -14,33 +17,38 @@ pub(crate) struct Response {
     pub(crate) body: String,
 }
 
-/// Sends one request to `base` (`http://host:port`, any path after it is ignored) and reads the whole response.
+/// Sends one request to `path` on `base` (`http://host:port`; a path in `base` is replaced by `path`) and reads
+/// the whole response. No proxy is used, whatever the environment says. The error is the cause's text.
 pub(crate) fn request(
     base: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> std::io::Result<Response> {
-    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}: {base}"));
-    let authority = base.strip_prefix("http://").ok_or_else(|| invalid("not an http:// URL"))?;
-    let authority = authority.split('/').next().unwrap_or_default();
-    let mut stream = TcpStream::connect(authority)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+) -> Result<Response, String> {
+    let url = reqwest::Url::parse(base).and_then(|base| base.join(path)).map_err(|e| format!("{e}: {base}"))?;
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| format!("{e}: {method}"))?;
+    block_on(move || async move {
+        let client = reqwest::Client::builder().no_proxy().timeout(REQUEST_LIMIT).build()?;
+        let mut request = client.request(method, url).body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await?;
+        Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
+    })
+    .map_err(|e: reqwest::Error| error_chain(&e))
+}
+
+/// An error and its sources, `: `-separated (reqwest's own text is only "error sending request").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not an HTTP response: {text:?}"));
-    let status_line = text.lines().next().ok_or_else(bad)?;
-    let status = status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).ok_or_else(bad)?;
-    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    Ok(Response { status, body })
+    text
 }

@@ -4,13 +4,16 @@
 //! and it depends on no workspace crate itself. It is not part of the product and holds no product logic.
 //!
 //! - [`TempDir`] (removed on drop) and [`free_port`];
+//! - [`TempDatabase`]: a throw-away catalog location, a SQLite file or a database of its own on the machine's
+//!   PostgreSQL ([`PG_URL_ENV`]), removed on drop also when the test fails;
 //! - moto, the AWS emulator that `cargo xtask test` starts around the suite: [`moto_url`] (from
 //!   [`MOTO_URL_ENV`]), [`moto_reset`], [`moto_create_bucket`], [`moto_create_secret`], [`moto_put_secret_value`];
 //! - [`PrivatePostgres`]: a PostgreSQL cluster of the test's own (`initdb --auth=scram-sha-256`) on a free port, for
 //!   the tests that need password logins (the machine's service trusts local logins);
 //! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop;
 //! - [`LanyardServer`]: a real `lanyard serve` process on `127.0.0.1:0` with a temporary data directory and its
-//!   log in a file, killed on drop.
+//!   log in a file, killed on drop; [`run_client`]: a `lanyard` client process, isolated from the developer's
+//!   environment.
 //!
 //! Conventions: every helper blocks and panics with a loud, complete message when something fails (in a test a
 //! failure is a failed test: the message says what went wrong, the captured output, and how to fix it). Nothing
@@ -20,6 +23,8 @@
 // Drop impls report on stderr what they could not clean up, and a failing test's server log.
 #![allow(clippy::print_stderr)]
 
+mod client;
+mod database;
 mod dirs;
 mod http;
 mod mariadb;
@@ -27,6 +32,8 @@ mod moto;
 mod postgres;
 mod server;
 
+pub use client::run_client;
+pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};
 pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbUser};
 pub use moto::{
@@ -65,17 +72,13 @@ pub(crate) fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 /// Percent-encodes everything but the unreserved characters, for user names and passwords in URLs.
 pub(crate) fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]

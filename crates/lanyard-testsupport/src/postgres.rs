@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions as _, Connection as _};
 
+use crate::database::ident;
 use crate::{TempDir, block_on, free_port, percent_encode, tail};
 
 /// Overrides where the PostgreSQL server binaries (`initdb`, `pg_ctl`) are looked for.
@@ -375,11 +376,6 @@ fn id_of(user: &str, flag: &str) -> u32 {
     String::from_utf8_lossy(&output.stdout).trim().parse().unwrap_or_else(|e| panic!("`id {flag} {user}`: {e}"))
 }
 
-/// A quoted SQL identifier.
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// A quoted SQL string literal (standard_conforming_strings is on: backslashes are literal).
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -441,7 +437,6 @@ mod tests {
 
     #[test]
     fn quoting() {
-        assert_eq!(ident(r#"a"b"#), r#""a""b""#);
         assert_eq!(literal(r"it's \n"), r"'it''s \n'");
         assert_eq!(tail("a\nb\nc", 2), "b\nc");
     }

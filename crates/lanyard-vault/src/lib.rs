@@ -15,7 +15,8 @@
 //!    hand-written `Debug` that leaves secrets out;
 //! 4. register: `lanyard_vault::inventory::submit! { BackendFactory::new(env!("CARGO_PKG_NAME"), "kind", "…",
 //!    OPTIONS, build) }`;
-//! 5. run the conformance suite of the `testkit` module (cargo feature `testkit`) against an instance;
+//! 5. run the behaviour suite of the `testkit` module (cargo feature `testkit`) against an instance: one line,
+//!    `lanyard_vault::behaviour_tests!(mod behaviour: [store] => fixture)`, in your tests;
 //! 6. link it into the binary: a `vault-<kind>` feature of `lanyard-cli`, one
 //!    `#[cfg(feature = "vault-<kind>")] use lanyard_vault_<kind> as _;` line in its `main.rs` (the linker drops a
 //!    crate nothing names, and its registration with it), and the kind in its registered-kinds test.

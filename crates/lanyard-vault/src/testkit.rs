@@ -1,13 +1,123 @@
-//! The backend conformance suite (cargo feature `testkit`): async functions taking `&dyn VaultBackend`, each one a
-//! behaviour every backend that stores material must have. Plugin crates call [`run_all`] from their tests.
+//! The backend behaviour suite (cargo feature `testkit`), in the shape of OpenDAL's `core/tests/behavior`: one async
+//! function per behaviour, taking `&dyn VaultBackend`, and [`behaviour_tests!`](crate::behaviour_tests), which a
+//! backend's test file invokes once per configuration to get one named `#[tokio::test]` per behaviour that the
+//! backend claims the capability for:
+//!
+//! ```text
+//! lanyard_vault::behaviour_tests!(mod behaviour: [store] => my_backend_for_tests().await);
+//! ```
+//!
+//! nextest then lists `…::behaviour::put_then_get`, `…::behaviour::overwrite`, …: a failing behaviour names itself
+//! and the others still run. A behaviour whose capability the backend does not claim is not generated at all (it
+//! does not "pass"), and the generated `capabilities_are_as_claimed` test checks that the claim is the backend's
+//! [`capabilities`](VaultBackend::capabilities), so a backend cannot skip behaviours by under-claiming.
 //!
 //! Every function uses fresh random profiles, so the suite can run against a shared store, and cleans up after
 //! itself. Failures panic with a message naming the backend and the behaviour (this is test support).
 
+use std::future::Future;
+use std::sync::Arc;
+
 use futures::future::join_all;
 use lanyard_core::{SecretBytes, SecretString, VaultEntryId};
 
-use crate::{ErrorKind, Profile, SecretRef, SecretValue, VaultBackend, select_json_field};
+use crate::{Capabilities, ErrorKind, Profile, SecretRef, SecretValue, VaultBackend, select_json_field};
+
+/// What one generated test runs the behaviour against: a backend, and what to check and release after it.
+///
+/// Any backend is a fixture (`MemoryBackend`, `Arc<dyn VaultBackend>`); a test file wraps one in a type of its own
+/// when it has more to check after each behaviour (the local vault checks that no row is left behind).
+pub trait Fixture {
+    /// The backend under test.
+    fn backend(&self) -> &dyn VaultBackend;
+
+    /// Runs after a behaviour passed: further checks, then closing what the fixture holds.
+    fn finish(self) -> impl Future<Output = ()>
+    where
+        Self: Sized,
+    {
+        async {}
+    }
+}
+
+impl<T: VaultBackend> Fixture for T {
+    fn backend(&self) -> &dyn VaultBackend {
+        self
+    }
+}
+
+impl Fixture for Arc<dyn VaultBackend> {
+    fn backend(&self) -> &dyn VaultBackend {
+        self.as_ref()
+    }
+}
+
+/// Generates one `#[tokio::test]` per behaviour of this module, in a module of its own, for the behaviours whose
+/// capability the backend claims:
+///
+/// ```text
+/// lanyard_vault::behaviour_tests!(mod behaviour: [store] => fixture().await);
+/// lanyard_vault::behaviour_tests!(
+///     #[tokio::test(start_paused = true)]
+///     mod behaviour_with_latency: [store, link, ambient_identity] => slow_fixture()
+/// );
+/// ```
+///
+/// - the attributes (default `#[tokio::test]`) go on every generated test;
+/// - the capabilities are field names of [`Capabilities`](crate::Capabilities); `capabilities_are_as_claimed`
+///   checks them against the backend's own;
+/// - the expression makes a [`Fixture`] (it may `.await`); it is evaluated once per test, in a module that sees
+///   the invoking module's items (`use super::*`).
+///
+/// Adding a behaviour: write its `pub async fn` here and name it in the arm of its capability below.
+#[macro_export]
+macro_rules! behaviour_tests {
+    (mod $module:ident: [$($capability:ident),* $(,)?] => $fixture:expr $(,)?) => {
+        $crate::behaviour_tests!(#[tokio::test] mod $module: [$($capability),*] => $fixture);
+    };
+    ($(#[$test:meta])+ mod $module:ident: [$($capability:ident),* $(,)?] => $fixture:expr $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$test])+
+            #[allow(clippy::needless_update)] // when every capability is claimed
+            async fn capabilities_are_as_claimed() {
+                let fixture = $fixture;
+                let claimed = $crate::Capabilities { $($capability: true,)* ..$crate::Capabilities::default() };
+                $crate::testkit::capabilities_are_as_claimed($crate::testkit::Fixture::backend(&fixture), claimed);
+                $crate::testkit::Fixture::finish(fixture).await;
+            }
+
+            $crate::behaviour_tests!(@tests [$(#[$test])+] $fixture; physical_names);
+            $crate::behaviour_tests!(@capabilities [$(#[$test])+] $fixture; $($capability),*);
+        }
+    };
+    (@capabilities $attributes:tt $fixture:expr;) => {};
+    (@capabilities $attributes:tt $fixture:expr; $capability:ident $(, $rest:ident)*) => {
+        $crate::behaviour_tests!(@capability $capability $attributes $fixture);
+        $crate::behaviour_tests!(@capabilities $attributes $fixture; $($rest),*);
+    };
+    (@capability store $attributes:tt $fixture:expr) => {
+        $crate::behaviour_tests!(@tests $attributes $fixture;
+            put_then_get, overwrite, delete, not_found, binary_values, large_values, concurrent_access,
+            json_field_selection, list, probe);
+    };
+    // No behaviour needs these yet; a backend may claim them.
+    (@capability link $attributes:tt $fixture:expr) => {};
+    (@capability ambient_identity $attributes:tt $fixture:expr) => {};
+    (@tests $attributes:tt $fixture:expr; $($behaviour:ident),+) => {
+        $($crate::behaviour_tests!(@test $attributes $fixture; $behaviour);)+
+    };
+    (@test [$($attribute:tt)+] $fixture:expr; $behaviour:ident) => {
+        $($attribute)+
+        async fn $behaviour() {
+            let fixture = $fixture;
+            $crate::testkit::$behaviour($crate::testkit::Fixture::backend(&fixture)).await;
+            $crate::testkit::Fixture::finish(fixture).await;
+        }
+    };
+}
 
 fn fresh() -> Profile {
     Profile::Entry(VaultEntryId::new_random())
@@ -40,24 +150,15 @@ async fn must_delete(backend: &dyn VaultBackend, profile: Profile) {
     }
 }
 
-/// Runs every behaviour, in order.
-pub async fn run_all(backend: &dyn VaultBackend) {
-    assert!(
-        backend.capabilities().store,
-        "{} backend: the conformance suite needs the store capability",
+/// The backend claims exactly the capabilities it has, so the behaviours generated for it (and those left out)
+/// are the right ones.
+pub fn capabilities_are_as_claimed(backend: &dyn VaultBackend, claimed: Capabilities) {
+    assert_eq!(
+        backend.capabilities(),
+        claimed,
+        "{} backend: the capabilities given to behaviour_tests! are not the backend's own",
         backend.kind()
     );
-    put_then_get(backend).await;
-    overwrite(backend).await;
-    delete(backend).await;
-    not_found(backend).await;
-    binary_values(backend).await;
-    large_values(backend).await;
-    concurrent_access(backend).await;
-    json_field_selection(backend).await;
-    list(backend).await;
-    probe(backend).await;
-    physical_names(backend).await;
 }
 
 /// What is written is read back, byte for byte.

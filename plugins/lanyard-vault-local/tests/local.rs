@@ -1,12 +1,15 @@
-//! The local vault against real databases: the conformance suite on SQLite and PostgreSQL, master keys from the
-//! environment and the data directory, clear errors for wrong keys and tampered rows, rotation, and the check that
-//! no plaintext reaches the catalog file. PostgreSQL tests (`postgres_*`) use the server at `LANYARD_TEST_PG`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`), each in its own database; a missing server fails them.
+//! The local vault against real databases: the behaviour suite (one test per behaviour) on SQLite and PostgreSQL,
+//! master keys from the environment and the data directory, clear errors for wrong keys and tampered rows, rotation,
+//! and the check that no plaintext reaches the catalog file. PostgreSQL tests (`postgres::*`, `postgres_*::*`) use
+//! the server at `LANYARD_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/postgres`), each in its own
+//! database; a missing server fails them.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use lanyard_core::{BackendId, SecretBytes, VaultEntryId};
+use lanyard_testsupport::{DatabaseKind, TempDatabase, TempDir, pg_database_url, unique_name};
+use lanyard_vault::testkit::Fixture;
 use lanyard_vault::{BackendEnv, Capabilities, ErrorKind, Profile, Registry, SecretRef, SecretValue, VaultBackend};
 use lanyard_vault_local::{
     KeyRing, LocalVault, LocalVaultSettings, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, MasterKeySource,
@@ -16,33 +19,30 @@ use sqlx::Row as _;
 
 const CANARY: &str = "canary-7f3a9c-local";
 
-/// A database (and a scratch directory) of one test, removed by [`TestDb::drop_database`].
+/// A database and a scratch directory of one test, removed on drop (also when the test fails).
 struct TestDb {
     url: String,
-    /// A directory for data dirs and key files, removed at the end.
-    dir: PathBuf,
-    postgres: Option<(String, String)>,
+    db: TempDatabase,
+    /// A directory for data dirs and key files.
+    dir: TempDir,
 }
 
 impl TestDb {
-    fn sqlite() -> Self {
-        let dir = scratch_dir();
-        Self { url: format!("sqlite://{}", dir.join("db/catalog.db").display()), dir, postgres: None }
+    /// The SQLite file sits in a directory the vault creates.
+    fn new(kind: DatabaseKind) -> Self {
+        let db = match kind {
+            DatabaseKind::Sqlite => TempDatabase::sqlite_file("vault-local", "db/catalog.db"),
+            DatabaseKind::Postgres => TempDatabase::postgres("vault_local"),
+        };
+        Self { url: db.url().to_owned(), db, dir: TempDir::new("vault-local") }
     }
 
-    async fn postgres() -> Self {
-        let admin_url = std::env::var("LANYARD_TEST_PG")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let database = format!("lanyard_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = pg_admin(&admin_url).await;
-        sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.expect("create test database");
-        admin.close().await;
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
-        Self { url: format!("{base}/{database}"), dir: scratch_dir(), postgres: Some((admin_url, database)) }
+    fn sqlite() -> Self {
+        Self::new(DatabaseKind::Sqlite)
     }
 
     fn is_postgres(&self) -> bool {
-        self.postgres.is_some()
+        self.db.is_postgres()
     }
 
     /// A vault on this database with `key` only.
@@ -68,27 +68,6 @@ impl TestDb {
             Raw::Sqlite(sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&self.url).await.unwrap())
         }
     }
-
-    async fn drop_database(self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((admin_url, database)) = self.postgres {
-            let admin = pg_admin(&admin_url).await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await.unwrap();
-            admin.close().await;
-        }
-    }
-}
-
-fn scratch_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lanyard-vault-local-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("create scratch directory");
-    dir
-}
-
-async fn pg_admin(url: &str) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(url).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is required for the postgres_* local vault tests ({url}): {e}; set LANYARD_TEST_PG to another server")
-    })
 }
 
 /// One `local_secrets` row as stored.
@@ -126,6 +105,21 @@ macro_rules! rows {
     };
 }
 
+/// Runs [`UPDATE`] with the fields of `$row`; the number of rows changed.
+macro_rules! update {
+    ($pool:expr, $row:expr) => {
+        sqlx::query(UPDATE)
+            .bind(&$row.profile)
+            .bind(&$row.nonce)
+            .bind(&$row.ciphertext)
+            .bind(&$row.key_id)
+            .execute($pool)
+            .await
+            .unwrap()
+            .rows_affected()
+    };
+}
+
 impl Raw {
     async fn rows(&self) -> Vec<RawRow> {
         match self {
@@ -140,26 +134,9 @@ impl Raw {
 
     /// Overwrites the stored fields of `row.profile`.
     async fn write(&self, row: &RawRow) {
-        let query = sqlx::query(UPDATE);
         let changed = match self {
-            Raw::Sqlite(pool) => query
-                .bind(&row.profile)
-                .bind(&row.nonce)
-                .bind(&row.ciphertext)
-                .bind(&row.key_id)
-                .execute(pool)
-                .await
-                .unwrap()
-                .rows_affected(),
-            Raw::Postgres(pool) => sqlx::query(UPDATE)
-                .bind(&row.profile)
-                .bind(&row.nonce)
-                .bind(&row.ciphertext)
-                .bind(&row.key_id)
-                .execute(pool)
-                .await
-                .unwrap()
-                .rows_affected(),
+            Raw::Sqlite(pool) => update!(pool, row),
+            Raw::Postgres(pool) => update!(pool, row),
         };
         assert_eq!(changed, 1, "raw update of {}", row.profile);
     }
@@ -205,31 +182,8 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// Declares `sqlite_<name>` and `postgres_<name>` tests running `body(&db)` on a fresh database each.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = super::TestDb::sqlite();
-                super::$name(&db).await;
-                db.drop_database().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let db = super::TestDb::postgres().await;
-                super::$name(&db).await;
-                db.drop_database().await;
-            })*
-        }
-    };
-}
-
-on_both!(
-    conformance,
-    conformance_with_a_prefix_beside_another_vault,
+lanyard_testsupport::database_tests!(
+    fresh =>
     nodes_starting_together_create_the_table_once,
     a_wrong_master_key_is_a_clear_error,
     a_forged_key_id_or_tampered_ciphertext_is_a_clear_error,
@@ -240,31 +194,116 @@ on_both!(
     a_rotation_stops_at_a_row_it_cannot_decrypt,
 );
 
-async fn conformance(db: &TestDb) {
-    let vault = db.vault(&new_key());
-    lanyard_vault::testkit::run_all(&vault).await;
-    assert!(db.raw().await.rows().await.is_empty(), "the suite and the probe leave nothing behind");
-    vault.close().await;
+fn fresh(kind: DatabaseKind) -> TestDb {
+    TestDb::new(kind)
 }
 
-async fn conformance_with_a_prefix_beside_another_vault(db: &TestDb) {
-    let key = new_key();
-    let plain = db.vault(&key);
-    let tenant = db.vault_with(keys(&key), "tenant-a/");
-    let (mine, theirs) = (entry(), entry());
-    tenant.put(&mine, &text("tenant value")).await.unwrap();
-    plain.put(&theirs, &text("plain value")).await.unwrap();
-    lanyard_vault::testkit::run_all(&tenant).await;
-    assert_eq!(tenant.physical_name(&mine), format!("tenant-a/{mine}"));
-    assert_eq!(tenant.list().await.unwrap(), [mine], "a prefixed vault lists only its own profiles");
-    assert_eq!(plain.list().await.unwrap(), [theirs], "rows of other prefixes do not parse as profiles");
-    let error = plain.get(&SecretRef::Profile(mine)).await.unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::NotFound);
-    let names: Vec<_> = db.raw().await.rows().await.into_iter().map(|r| r.profile).collect();
-    assert_eq!(names.len(), 2);
-    assert!(names.contains(&format!("tenant-a/{mine}")) && names.contains(&theirs.to_string()), "{names:?}");
-    plain.close().await;
-    tenant.close().await;
+// The shared behaviour suite, one test per behaviour: on SQLite and PostgreSQL, with a prefix beside a vault
+// without one, and on an in-memory SQLite.
+macro_rules! on_databases {
+    ($($module:ident => $fixture:expr;)+) => {$(
+        lanyard_vault::behaviour_tests!(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            mod $module: [store] => $fixture
+        );
+    )+};
+}
+on_databases! {
+    sqlite_behaviour => Alone::new(DatabaseKind::Sqlite).await;
+    postgres_behaviour => Alone::new(DatabaseKind::Postgres).await;
+    sqlite_prefixed_behaviour => Beside::new(DatabaseKind::Sqlite).await;
+    postgres_prefixed_behaviour => Beside::new(DatabaseKind::Postgres).await;
+}
+lanyard_vault::behaviour_tests!(mod in_memory_behaviour: [store] => InMemory::new());
+
+/// A vault alone on its database: after a behaviour, the database holds no row (the behaviours and the probe
+/// leave nothing behind).
+struct Alone {
+    db: TestDb,
+    vault: LocalVault,
+}
+
+impl Alone {
+    /// The vault has created its table, so that `finish` can look at it whatever the behaviour did.
+    async fn new(kind: DatabaseKind) -> Self {
+        let db = TestDb::new(kind);
+        let vault = db.vault(&new_key());
+        assert_eq!(vault.list().await.expect("the first use creates the table"), []);
+        Self { vault, db }
+    }
+}
+
+impl Fixture for Alone {
+    fn backend(&self) -> &dyn VaultBackend {
+        &self.vault
+    }
+
+    async fn finish(self) {
+        assert!(self.db.raw().await.rows().await.is_empty(), "the suite and the probe leave nothing behind");
+        self.vault.close().await;
+    }
+}
+
+/// A vault with the prefix `tenant-a/` beside one without a prefix on the same table, each holding one profile:
+/// after a behaviour of the prefixed one, each still sees only its own.
+struct Beside {
+    db: TestDb,
+    plain: LocalVault,
+    tenant: LocalVault,
+    mine: Profile,
+    theirs: Profile,
+}
+
+impl Beside {
+    async fn new(kind: DatabaseKind) -> Self {
+        let db = TestDb::new(kind);
+        let key = new_key();
+        let plain = db.vault(&key);
+        let tenant = db.vault_with(keys(&key), "tenant-a/");
+        let (mine, theirs) = (entry(), entry());
+        tenant.put(&mine, &text("tenant value")).await.unwrap();
+        plain.put(&theirs, &text("plain value")).await.unwrap();
+        Self { db, plain, tenant, mine, theirs }
+    }
+}
+
+impl Fixture for Beside {
+    fn backend(&self) -> &dyn VaultBackend {
+        &self.tenant
+    }
+
+    async fn finish(self) {
+        let Self { db, plain, tenant, mine, theirs } = self;
+        assert_eq!(tenant.physical_name(&mine), format!("tenant-a/{mine}"));
+        assert_eq!(tenant.list().await.unwrap(), [mine], "a prefixed vault lists only its own profiles");
+        assert_eq!(plain.list().await.unwrap(), [theirs], "rows of other prefixes do not parse as profiles");
+        let error = plain.get(&SecretRef::Profile(mine)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        let names: Vec<_> = db.raw().await.rows().await.into_iter().map(|r| r.profile).collect();
+        assert_eq!(names.len(), 2);
+        assert!(names.contains(&format!("tenant-a/{mine}")) && names.contains(&theirs.to_string()), "{names:?}");
+        plain.close().await;
+        tenant.close().await;
+    }
+}
+
+/// A vault on an in-memory SQLite database.
+struct InMemory(LocalVault);
+
+impl InMemory {
+    fn new() -> Self {
+        Self(LocalVault::new("sqlite::memory:", keys(&new_key()), LocalVaultSettings::default()).unwrap())
+    }
+}
+
+impl Fixture for InMemory {
+    fn backend(&self) -> &dyn VaultBackend {
+        &self.0
+    }
+
+    async fn finish(self) {
+        self.0.close().await;
+    }
 }
 
 async fn nodes_starting_together_create_the_table_once(db: &TestDb) {
@@ -518,13 +557,6 @@ fn write_key_file(path: &Path, key: &MasterKey) {
 }
 
 #[tokio::test]
-async fn sqlite_in_memory_conformance() {
-    let vault = LocalVault::new("sqlite::memory:", keys(&new_key()), LocalVaultSettings::default()).unwrap();
-    lanyard_vault::testkit::run_all(&vault).await;
-    vault.close().await;
-}
-
-#[tokio::test]
 async fn the_registry_builds_the_local_kind_from_the_environment() {
     let db = TestDb::sqlite();
     let registry = Registry::global().expect("registry");
@@ -554,7 +586,6 @@ async fn the_registry_builds_the_local_kind_from_the_environment() {
     let error = registry.build("local", BackendId::new_random(), "local", NO_OPTIONS, mysql).unwrap_err();
     assert!(error.to_string().contains("unsupported scheme \"mysql\""), "{error}");
     assert!(!error.to_string().contains("hunter2"), "the URL's password is not echoed: {error}");
-    db.drop_database().await;
 }
 
 const NO_OPTIONS: [(&str, &str); 0] = [];
@@ -601,7 +632,6 @@ async fn the_key_file_is_created_0600_reused_and_refused_when_too_open() {
     for vault in [first, second] {
         vault.close().await;
     }
-    db.drop_database().await;
 }
 
 /// Eight vaults on eight threads open the same fresh data directory at once: exactly one key file is created,
@@ -634,15 +664,11 @@ async fn processes_racing_to_create_the_key_file_agree_on_one_key() {
     );
     let leftovers: Vec<_> = std::fs::read_dir(&data_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, [MASTER_KEY_FILE], "no temporary files are left behind");
-    db.drop_database().await;
 }
 
 #[tokio::test]
 async fn database_errors_are_classified() {
-    let admin_url =
-        std::env::var("LANYARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let (base, _) = admin_url.rsplit_once('/').expect("a database URL");
-    let no_database = format!("{base}/lanyard_no_such_database_{}", uuid::Uuid::new_v4().simple());
+    let no_database = pg_database_url(&unique_name("lanyard_no_such_database_"));
     let vault = LocalVault::new(&no_database, keys(&new_key()), LocalVaultSettings::default()).unwrap();
     let error = vault.list().await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
@@ -762,7 +788,6 @@ async fn no_plaintext_reaches_the_catalog_file() {
     let raw = db.raw().await;
     assert_eq!(raw.rows().await.len(), 2);
     raw.close().await;
-    db.drop_database().await;
 }
 
 /// Asserts that the canary is in none of the database file and its companions; returns the suffixes it read.

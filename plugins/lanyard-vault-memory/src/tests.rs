@@ -33,19 +33,22 @@ async fn read_text(backend: &dyn VaultBackend, profile: Profile) -> String {
     String::from_utf8(read(backend, profile).await.expect("read").expose_bytes().to_vec()).expect("UTF-8")
 }
 
-#[tokio::test]
-async fn conformance_suite_passes() {
-    let backend = new_backend(&fresh_store("conformance"));
-    lanyard_vault::testkit::run_all(&*backend).await;
-    let prefixed = MemoryBackend::new(store(&fresh_store("conformance-prefixed")), "team-a/");
-    lanyard_vault::testkit::run_all(&prefixed).await;
-}
+// The shared behaviour suite: one test per behaviour, on a store of its own each, plain, prefixed and slow.
+lanyard_vault::behaviour_tests!(mod behaviour: [store, link, ambient_identity] => new_backend(&fresh_store("behaviour")));
+lanyard_vault::behaviour_tests!(
+    mod behaviour_prefixed: [store, link, ambient_identity] =>
+        MemoryBackend::new(store(&fresh_store("behaviour-prefixed")), "team-a/")
+);
+lanyard_vault::behaviour_tests!(
+    #[tokio::test(start_paused = true)]
+    mod behaviour_with_latency: [store, link, ambient_identity] => with_latency(Duration::from_millis(20))
+);
 
-#[tokio::test(start_paused = true)]
-async fn conformance_suite_passes_with_latency() {
-    let name = fresh_store("conformance-latency");
-    store(&name).set_faults(Faults { latency: Duration::from_millis(20), ..Faults::default() });
-    lanyard_vault::testkit::run_all(&*new_backend(&name)).await;
+/// A backend on a fresh store that adds `latency` to every call.
+fn with_latency(latency: Duration) -> Arc<dyn VaultBackend> {
+    let name = fresh_store("behaviour-latency");
+    store(&name).set_faults(Faults { latency, ..Faults::default() });
+    new_backend(&name)
 }
 
 #[tokio::test]

@@ -2,12 +2,10 @@
 //! SET SECRET, a storage's secret option — appear nowhere they should not: not in the catalog database's bytes (the
 //! SQLite file and its WAL; every table's rows on PostgreSQL), not in the audit log, not in any view or error.
 
-use lanyard_control::{
-    BackendAction, ConnectionAction, EntryAction, Material, NewBackend, NewConnection, NewEntry, ObjectKey,
-};
+use lanyard_control::{BackendAction, ConnectionAction, EntryAction, Material, NewConnection, NewEntry, ObjectKey};
 use lanyard_core::SecretString;
 
-use crate::common::{Db, Env, admin, both, credential, new_connection, resolve_text, secret_pairs};
+use crate::common::{Db, Env, admin, both, credential, new_backend, new_connection, resolve_text, secret_pairs};
 
 both!(canaries_stay_secret);
 
@@ -38,14 +36,7 @@ async fn canaries_stay_secret(env: &Env) {
     // Stored secrets: a credential, its replacement, a storage's secret option and its replacement.
     let entry = plane.create_entry(&admin(), credential("login", &secret, None)).await.unwrap();
     shown.push(format!("{entry:?}"));
-    let request = NewBackend {
-        name: "echo".into(),
-        backend_type: crate::common::ECHO.into(),
-        description: None,
-        options: secret_pairs(&[("region", "eu-1"), ("token", &option)]),
-        active: true,
-        if_not_exists: false,
-    };
+    let request = new_backend("echo", crate::common::ECHO, &[("region", "eu-1"), ("token", &option)]);
     shown.push(format!("{request:?}"));
     shown.push(format!("{:?}", plane.create_backend(&admin(), request).await.unwrap()));
     let connection = plane
@@ -92,58 +83,23 @@ async fn canaries_stay_secret(env: &Env) {
     shown.push(format!("{:?}", plane.test_backend(&admin(), &ObjectKey::Name("echo".into())).await.unwrap()));
 
     // Refused requests carrying secrets: their errors echo no value.
+    let alter_login = async |actions: &[EntryAction]| {
+        plane.alter_entry(&admin(), &ObjectKey::Name("login".into()), actions, None).await.map(|_| ())
+    };
     let errors = [
         plane.create_entry(&admin(), credential("login", &refused, None)).await.map(|_| ()),
         plane
             .create_entry(&admin(), NewEntry { material: Material::Generate, ..credential("k", &refused, None) })
             .await
             .map(|_| ()),
-        plane
-            .alter_entry(
-                &admin(),
-                &ObjectKey::Name("login".into()),
-                &[EntryAction::SetSecret(SecretString::new(refused.clone())), EntryAction::RenameTo("linked".into())],
-                None,
-            )
-            .await
-            .map(|_| ()),
-        plane
-            .alter_entry(
-                &admin(),
-                &ObjectKey::Name("login".into()),
-                &[EntryAction::Rotate, EntryAction::SetSecret(SecretString::new(refused.clone()))],
-                None,
-            )
-            .await
-            .map(|_| ()),
-        plane
-            .create_backend(
-                &admin(),
-                NewBackend {
-                    name: "bad".into(),
-                    backend_type: "memory".into(),
-                    description: None,
-                    options: secret_pairs(&[("bogus", &refused)]),
-                    active: true,
-                    if_not_exists: false,
-                },
-            )
-            .await
-            .map(|_| ()),
-        plane
-            .create_backend(
-                &admin(),
-                NewBackend {
-                    name: "bad".into(),
-                    backend_type: "aws".into(),
-                    description: None,
-                    options: secret_pairs(&[("secret_access_key", &refused)]),
-                    active: true,
-                    if_not_exists: false,
-                },
-            )
-            .await
-            .map(|_| ()),
+        alter_login(&[
+            EntryAction::SetSecret(SecretString::new(refused.clone())),
+            EntryAction::RenameTo("linked".into()),
+        ])
+        .await,
+        alter_login(&[EntryAction::Rotate, EntryAction::SetSecret(SecretString::new(refused.clone()))]).await,
+        plane.create_backend(&admin(), new_backend("bad", "memory", &[("bogus", &refused)])).await.map(|_| ()),
+        plane.create_backend(&admin(), new_backend("bad", "aws", &[("secret_access_key", &refused)])).await.map(|_| ()),
         plane
             .alter_backend(
                 &admin(),

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use lanyard_catalog::{AuditRecord, Backend, Connection, Record, VaultEntry};
 use lanyard_control::{
@@ -12,6 +11,7 @@ use lanyard_control::{
     NewConnection, NewEntry, Role,
 };
 use lanyard_core::{ErrorKind, LOCAL_BACKEND_ID, SecretString, VaultEntryId};
+use lanyard_testsupport::{TempDatabase, TempDir};
 use lanyard_vault::{
     BackendConfig, BackendEnv, BackendFactory, Capabilities, Operation, OptionSpec, ProbeReport, ProbeStep, Profile,
     Registry, SecretRef, SecretValue, VaultBackend, VaultError,
@@ -33,84 +33,32 @@ pub(crate) struct Env {
     pub(crate) plane: ControlPlane,
     pub(crate) url: String,
     pub(crate) db: Db,
-    /// The scratch directory; the data directory (master key, admin token) is `dir/data`.
+    /// The scratch directory (on SQLite, the one holding `catalog.db`); the data directory (master key, admin
+    /// token) is `dir/data`.
     pub(crate) dir: PathBuf,
-    _cleanup: Cleanup,
-}
-
-struct Cleanup {
-    dir: PathBuf,
-    postgres: Option<(String, String)>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((admin_url, database)) = self.postgres.take() {
-            // Drop runs inside the test's runtime (or while unwinding out of it): use a runtime of our own on a
-            // thread of our own.
-            let outcome = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                runtime.block_on(async {
-                    let admin = pg_admin(&admin_url).await;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await?;
-                    admin.close().await;
-                    Ok::<_, sqlx::Error>(())
-                })
-            })
-            .join();
-            if !std::thread::panicking() {
-                outcome.expect("drop the test database").expect("drop the test database");
-            }
-        }
-    }
-}
-
-fn scratch_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lanyard-control-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
-    dir
-}
-
-fn pg_admin_url() -> String {
-    std::env::var("LANYARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-async fn pg_admin(url: &str) -> sqlx::PgPool {
-    let options = sqlx::postgres::PgPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(10));
-    options.connect(url).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is required by the postgres half of every lanyard-control test and is not reachable at \
-             {url}: {e}. Start it, or point LANYARD_TEST_PG at a server that trusts local logins."
-        )
-    })
+    _database: TempDatabase,
+    /// The scratch directory on PostgreSQL.
+    _scratch: Option<TempDir>,
 }
 
 impl Env {
     pub(crate) async fn sqlite() -> Self {
-        let dir = scratch_dir();
-        let url = format!("sqlite://{}", dir.join("catalog.db").display());
-        let cleanup = Cleanup { dir: dir.clone(), postgres: None };
-        Self::open(url, Db::Sqlite, dir, cleanup).await
+        let database = TempDatabase::sqlite("control");
+        let dir = database.sqlite_path().and_then(|path| Some(path.parent()?.to_owned())).expect("a SQLite file");
+        Self::open(Db::Sqlite, database, dir, None).await
     }
 
     pub(crate) async fn postgres() -> Self {
-        let admin_url = pg_admin_url();
-        let database = format!("lanyard_control_{}", uuid::Uuid::new_v4().simple());
-        let admin = pg_admin(&admin_url).await;
-        sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.expect("create the test database");
-        admin.close().await;
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base).to_owned();
-        let dir = scratch_dir();
-        let cleanup = Cleanup { dir: dir.clone(), postgres: Some((admin_url, database.clone())) };
-        Self::open(format!("{base}/{database}"), Db::Postgres, dir, cleanup).await
+        let scratch = TempDir::new("control");
+        Self::open(Db::Postgres, TempDatabase::postgres("control"), scratch.path().to_owned(), Some(scratch)).await
     }
 
-    async fn open(url: String, db: Db, dir: PathBuf, cleanup: Cleanup) -> Self {
+    async fn open(db: Db, database: TempDatabase, dir: PathBuf, scratch: Option<TempDir>) -> Self {
+        let url = database.url().to_owned();
         let catalog = lanyard_catalog::Catalog::open(&url).await.expect("open and migrate the catalog");
         let env = BackendEnv { catalog_url: Some(url.clone()), data_dir: Some(dir.join("data")) };
         let plane = ControlPlane::new(catalog, registry(), env);
-        Self { plane, url, db, dir, _cleanup: cleanup }
+        Self { plane, url, db, dir, _database: database, _scratch: scratch }
     }
 
     /// The data directory the plane was given.
@@ -284,16 +232,21 @@ pub(crate) async fn create_credential(env: &Env, name: &str, secret: &str) -> En
     env.plane.create_entry(&admin(), credential(name, secret, None)).await.expect("create credential").value
 }
 
-/// CREATE CREDENTIAL STORAGE `name` TYPE = MEMORY OPTIONS (store = '<store>').
-pub(crate) fn memory_backend(name: &str, store: &str) -> NewBackend {
+/// CREATE CREDENTIAL STORAGE `name` TYPE = `backend_type` OPTIONS (`options`).
+pub(crate) fn new_backend(name: &str, backend_type: &str, options: &[(&str, &str)]) -> NewBackend {
     NewBackend {
         name: name.to_owned(),
-        backend_type: "MEMORY".to_owned(),
+        backend_type: backend_type.to_owned(),
         description: None,
-        options: secret_pairs(&[("store", store)]),
+        options: secret_pairs(options),
         active: true,
         if_not_exists: false,
     }
+}
+
+/// CREATE CREDENTIAL STORAGE `name` TYPE = MEMORY OPTIONS (store = '<store>').
+pub(crate) fn memory_backend(name: &str, store: &str) -> NewBackend {
+    new_backend(name, "MEMORY", &[("store", store)])
 }
 
 pub(crate) async fn create_memory_backend(env: &Env, name: &str, store: &str) -> BackendView {
