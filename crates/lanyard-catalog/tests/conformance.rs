@@ -17,6 +17,7 @@ use lanyard_testsupport::{DatabaseKind, TempDatabase};
 /// A catalog in a fresh database, removed when dropped (also when the test fails).
 struct TestDb {
     url: String,
+    kind: DatabaseKind,
     _db: TempDatabase,
 }
 
@@ -32,7 +33,7 @@ fn fresh(kind: DatabaseKind) -> TestDb {
         DatabaseKind::Sqlite => TempDatabase::sqlite_file("catalog", "nested/dir/catalog.db"),
         DatabaseKind::Postgres => TempDatabase::postgres("catalog"),
     };
-    TestDb { url: db.url().to_owned(), _db: db }
+    TestDb { url: db.url().to_owned(), kind, _db: db }
 }
 
 lanyard_testsupport::database_tests!(
@@ -394,15 +395,15 @@ async fn concurrent_version_checked_updates_lose_nothing(db: &TestDb) {
 /// Runs statements on the test database behind the catalog's back (as a hand edit or a newer build would), on one
 /// connection so that a SQLite PRAGMA applies to the statements after it.
 async fn raw_sql(db: &TestDb, statements: &[&str]) {
-    match db.cleanup {
-        Cleanup::File(_) => {
+    match db.kind {
+        DatabaseKind::Sqlite => {
             let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
             for statement in statements {
                 sqlx::query(statement).execute(&pool).await.unwrap();
             }
             pool.close().await;
         }
-        Cleanup::Postgres { .. } => {
+        DatabaseKind::Postgres => {
             let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
             for statement in statements {
                 sqlx::query(statement).execute(&pool).await.unwrap();
@@ -427,9 +428,9 @@ async fn an_unknown_vocabulary_value_is_an_error_naming_column_and_value(db: &Te
     };
     catalog.write(async |tx| tx.append_audit(&record).await).await.unwrap();
     // entry_type has a CHECK constraint: lift it, as a catalog written by a newer build would have.
-    let lift_check = match db.cleanup {
-        Cleanup::File(_) => "PRAGMA ignore_check_constraints = ON",
-        Cleanup::Postgres { .. } => "ALTER TABLE vault_entries DROP CONSTRAINT vault_entries_entry_type_check",
+    let lift_check = match db.kind {
+        DatabaseKind::Sqlite => "PRAGMA ignore_check_constraints = ON",
+        DatabaseKind::Postgres => "ALTER TABLE vault_entries DROP CONSTRAINT vault_entries_entry_type_check",
     };
     raw_sql(
         db,
