@@ -9,9 +9,9 @@ use lanyard_sql::{ParseError, Span};
 use crate::error::{Error, Result};
 use crate::http::{Client, Created};
 use crate::result::{Cell, Outcome, StatementResult};
-use crate::wire::{
-    Backend, BackendAction, Connection, ConnectionAction, Entry, EntryAction, NewBackend, NewConnection, NewEntry,
-    NewMaterial,
+use lanyard_api::{
+    AlterBackend, AlterConnection, AlterEntry, Backend, BackendAction, Connection, ConnectionAction, CreateBackend,
+    CreateConnection, CreateEntry, Entry, EntryAction, KeyValue, OrderedMap, Secret, SecretOptions,
 };
 use lanyard_core::ErrorKind;
 
@@ -223,7 +223,7 @@ impl Session {
                         .map(|step| {
                             vec![
                                 Cell::Text(step.step),
-                                Cell::Text(step.status),
+                                Cell::from(step.status.as_str()),
                                 Cell::Int(i64::try_from(step.micros).unwrap_or(i64::MAX)),
                                 Cell::text(step.error),
                             ]
@@ -255,7 +255,7 @@ impl Session {
     }
 
     async fn create_connection(&self, sql: String, s: &ast::CreateConnection) -> Result<StatementResult> {
-        let request = NewConnection {
+        let request = CreateConnection {
             name: s.name.as_str().to_owned(),
             connection_type: s.connection_type.as_str().to_owned(),
             description: s.description.clone(),
@@ -271,61 +271,63 @@ impl Session {
     }
 
     async fn alter_connection(&self, sql: String, s: &ast::AlterConnection) -> Result<StatementResult> {
-        let actions: Vec<ConnectionAction> = s.actions.iter().map(connection_action).collect();
+        let request = AlterConnection { actions: s.actions.iter().map(connection_action).collect() };
         let name = s.name.as_str();
         alter(
-            (sql, "connection", &s.name, s.if_exists, actions.len()),
+            (sql, "connection", &s.name, s.if_exists, request.actions.len()),
             async || self.client.get_connection(name).await,
             // The connection routes take the name: If-Match makes sure it is still the object just read.
-            async |current: &Connection| self.client.alter_connection(name, &actions, Some(current.version)).await,
+            async |current: &Connection| self.client.alter_connection(name, &request, Some(current.version)).await,
         )
         .await
     }
 
     async fn create_entry(&self, sql: String, s: &ast::CreateVault) -> Result<StatementResult> {
-        let request = NewEntry {
+        let mut request = CreateEntry {
             name: s.name.as_str().to_owned(),
             entry_type: s.entry_type.keyword().to_owned(),
             algorithm: s.algorithm.clone(),
             key_size: s.key_size.map(i64::from),
-            material: match &s.material {
-                None => NewMaterial::None,
-                Some(ast::Material::Secret(secret)) => NewMaterial::Secret(secret.clone()),
-                Some(ast::Material::Generate) => NewMaterial::Generate,
-                Some(ast::Material::LinkedExternal(name)) => NewMaterial::Linked(name.clone()),
-            },
             storage: s.storage.as_ref().map(|n| n.as_str().to_owned()),
             description: s.description.clone(),
             expires: s.expires.clone(),
             if_not_exists: s.if_not_exists,
+            ..CreateEntry::default()
         };
+        match &s.material {
+            None => {}
+            Some(ast::Material::Secret(secret)) => request.secret = Some(Secret(secret.clone())),
+            Some(ast::Material::Generate) => request.generate = true,
+            Some(ast::Material::LinkedExternal(name)) => request.linked_external_secret = Some(name.clone()),
+        }
         let created = self.client.create_entry(&request).await;
         created_result(sql, "vault entry", &s.name, s.if_not_exists, created)
     }
 
     async fn alter_entry(&self, sql: String, s: &ast::AlterVault) -> Result<StatementResult> {
-        let actions: Vec<EntryAction> = s
+        let actions = s
             .actions
             .iter()
             .map(|a| match a {
                 ast::AlterVaultAction::Rotate => EntryAction::Rotate,
-                ast::AlterVaultAction::SetSecret(secret) => EntryAction::SetSecret(secret.clone()),
-                ast::AlterVaultAction::SetDescription(text) => EntryAction::SetDescription(text.clone()),
-                ast::AlterVaultAction::SetExpires(text) => EntryAction::SetExpires(text.clone()),
+                ast::AlterVaultAction::SetSecret(secret) => EntryAction::SetSecret(Secret(secret.clone())),
+                ast::AlterVaultAction::SetDescription(text) => EntryAction::SetDescription(Some(text.clone())),
+                ast::AlterVaultAction::SetExpires(text) => EntryAction::SetExpires(Some(text.clone())),
                 ast::AlterVaultAction::RenameTo(name) => EntryAction::RenameTo(name.as_str().to_owned()),
             })
             .collect();
+        let request = AlterEntry { actions };
         alter(
-            (sql, "vault entry", &s.name, s.if_exists, actions.len()),
+            (sql, "vault entry", &s.name, s.if_exists, request.actions.len()),
             async || self.client.get_entry(s.name.as_str()).await,
             // By id: the id is immutable, so a concurrent rename cannot send the change elsewhere.
-            async |current: &Entry| self.client.alter_entry(&current.id, &actions, Some(current.version)).await,
+            async |current: &Entry| self.client.alter_entry(&current.id, &request, Some(current.version)).await,
         )
         .await
     }
 
     async fn create_backend(&self, sql: String, s: &ast::CreateCredentialStorage) -> Result<StatementResult> {
-        let request = NewBackend {
+        let request = CreateBackend {
             name: s.name.as_str().to_owned(),
             backend_type: s.kind.as_str().to_owned(),
             description: s.description.clone(),
@@ -338,22 +340,25 @@ impl Session {
     }
 
     async fn alter_backend(&self, sql: String, s: &ast::AlterCredentialStorage) -> Result<StatementResult> {
-        let actions: Vec<BackendAction> = s
+        let actions = s
             .actions
             .iter()
             .map(|a| match a {
                 ast::AlterCredentialStorageAction::SetOptions(options) => {
                     BackendAction::SetOptions(secret_pairs(options))
                 }
-                ast::AlterCredentialStorageAction::SetDescription(text) => BackendAction::SetDescription(text.clone()),
+                ast::AlterCredentialStorageAction::SetDescription(text) => {
+                    BackendAction::SetDescription(Some(text.clone()))
+                }
                 ast::AlterCredentialStorageAction::SetActive(active) => BackendAction::SetActive(*active),
                 ast::AlterCredentialStorageAction::RenameTo(name) => BackendAction::RenameTo(name.as_str().to_owned()),
             })
             .collect();
+        let request = AlterBackend { actions };
         alter(
-            (sql, "credential storage", &s.name, s.if_exists, actions.len()),
+            (sql, "credential storage", &s.name, s.if_exists, request.actions.len()),
             async || self.client.get_backend(s.name.as_str()).await,
-            async |current: &Backend| self.client.alter_backend(&current.id, &actions, Some(current.version)).await,
+            async |current: &Backend| self.client.alter_backend(&current.id, &request, Some(current.version)).await,
         )
         .await
     }
@@ -441,7 +446,7 @@ fn connection_action(action: &ast::AlterConnectionAction) -> ConnectionAction {
     match action {
         A::SetOptions(options) => ConnectionAction::SetOptions(exposed_pairs(options)),
         A::SetOption { key, value } => {
-            ConnectionAction::SetOption { key: key.as_str().to_owned(), value: value.expose().to_owned() }
+            ConnectionAction::SetOption(KeyValue { key: key.as_str().to_owned(), value: value.expose().to_owned() })
         }
         A::UnsetOption(key) => ConnectionAction::UnsetOption(key.as_str().to_owned()),
         A::SetCredential(name) => ConnectionAction::SetCredential(name.as_str().to_owned()),
@@ -449,21 +454,21 @@ fn connection_action(action: &ast::AlterConnectionAction) -> ConnectionAction {
         A::SetCredentialStorage(name) => ConnectionAction::SetCredentialStorage(name.as_str().to_owned()),
         A::UnsetCredentialStorage => ConnectionAction::UnsetCredentialStorage,
         A::RenameTo(name) => ConnectionAction::RenameTo(name.as_str().to_owned()),
-        A::SetDescription(text) => ConnectionAction::SetDescription(text.clone()),
-        A::SetMaxConnections(n) => ConnectionAction::SetMaxConnections(i64::from(*n)),
-        A::SetTimeout(n) => ConnectionAction::SetTimeout(i64::from(*n)),
+        A::SetDescription(text) => ConnectionAction::SetDescription(Some(text.clone())),
+        A::SetMaxConnections(n) => ConnectionAction::SetMaxConnections(Some(i64::from(*n))),
+        A::SetTimeout(n) => ConnectionAction::SetTimeout(Some(i64::from(*n))),
     }
 }
 
 /// Connection options as sent: connections hold no secrets, and the server refuses secret-looking keys with a
 /// message that says to use CREDENTIAL — it never echoes the value.
-fn exposed_pairs(options: &OptionMap) -> Vec<(String, String)> {
-    options.iter_exposed().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+fn exposed_pairs(options: &OptionMap) -> OrderedMap {
+    options.iter_exposed().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect()
 }
 
 /// Storage options may hold auth secrets: every value travels as a secret until the body is built.
-fn secret_pairs(options: &OptionMap) -> Vec<(String, SecretString)> {
-    options.iter_exposed().map(|(k, v)| (k.to_owned(), SecretString::new(v))).collect()
+fn secret_pairs(options: &OptionMap) -> SecretOptions {
+    SecretOptions(options.iter_exposed().map(|(k, v)| (k.to_owned(), Secret::new(v))).collect())
 }
 
 fn skipped(sql: String, noun: &str, name: &Name) -> StatementResult {
