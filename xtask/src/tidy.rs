@@ -33,11 +33,24 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("lanyard-resolve", &["lanyard-vault", "lanyard-catalog", "lanyard-core"]),
     ("lanyard-connectors", &["lanyard-resolve", "lanyard-core"]),
     ("lanyard-control", &["lanyard-catalog", "lanyard-vault", "lanyard-resolve", "lanyard-connectors", "lanyard-core"]),
-    ("lanyard-server", &["lanyard-control", "lanyard-core"]),
-    ("lanyard-client", &["lanyard-sql", "lanyard-core"]),
+    ("lanyard-api", &["lanyard-core"]),
+    ("lanyard-server", &["lanyard-api", "lanyard-control", "lanyard-core"]),
+    ("lanyard-client", &["lanyard-api", "lanyard-sql", "lanyard-core"]),
     // Deviation from the spec's table: the composition root reads the plugin registry (`lanyard backends`, the
     // registered-kinds test), which lives in lanyard-vault.
-    ("lanyard-cli", &["lanyard-server", "lanyard-client", "lanyard-sql", "lanyard-vault", "lanyard-core", PLUGINS]),
+    (
+        "lanyard-cli",
+        &[
+            "lanyard-server",
+            "lanyard-control",
+            "lanyard-client",
+            "lanyard-api",
+            "lanyard-sql",
+            "lanyard-vault",
+            "lanyard-core",
+            PLUGINS,
+        ],
+    ),
 ];
 
 /// Workspace crates outside the layering table: tooling that no product crate may depend on, except a

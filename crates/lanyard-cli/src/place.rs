@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use lanyard_server::control::{ControlConfig, ControlError, ControlPlane};
+use lanyard_control::{ControlConfig, ControlError, ControlPlane};
 
 /// The default data directory of `lanyard serve` and the commands that work on the catalog directly.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./lanyard-data";

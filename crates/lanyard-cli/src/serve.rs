@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lanyard_core::SecretString;
-use lanyard_server::control::AdminBootstrap;
+use lanyard_control::AdminBootstrap;
 use lanyard_server::{ServeError, ServeOptions, Server, TlsFiles};
 
 use crate::place::{Place, explain, redact_url};

@@ -39,8 +39,6 @@ pub struct Route {
     pub path: String,
     /// Who may call it.
     pub access: Access,
-    /// The status of a successful call, as documented (the first 2xx response of its OpenAPI operation).
-    pub success: StatusCode,
 }
 
 /// A handler with its method, path and OpenAPI operation (from its `#[utoipa::path]`).
@@ -96,16 +94,8 @@ pub fn routes() -> Vec<Route> {
     let mut all = Vec::new();
     for (access, (_, mut paths, _)) in table() {
         for (path, item) in &mut paths.paths {
-            for (method, operation) in operations(item) {
-                let success = operation
-                    .responses
-                    .responses
-                    .keys()
-                    .filter_map(|code| code.parse::<u16>().ok())
-                    .find(|code| (200..300).contains(code))
-                    .and_then(|code| StatusCode::from_u16(code).ok())
-                    .unwrap_or(StatusCode::OK);
-                all.push(Route { method, path: path.clone(), access, success });
+            for (method, _) in operations(item) {
+                all.push(Route { method, path: path.clone(), access });
             }
         }
     }
