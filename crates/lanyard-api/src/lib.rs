@@ -20,7 +20,9 @@ mod secret;
 
 pub use audit::{AuditQuery, AuditRecord, Health, LikeQuery};
 pub use backend::{AlterBackend, Backend, BackendAction, CreateBackend, ProbeStep, StorageTest};
-pub use connection::{AlterConnection, Connection, ConnectionAction, CreateConnection, KeyValue, LastTest, Ref, TestResult};
+pub use connection::{
+    AlterConnection, Connection, ConnectionAction, CreateConnection, KeyValue, LastTest, Ref, TestResult,
+};
 pub use entry::{AlterEntry, CreateEntry, Entry, EntryAction};
 pub use problem::{PROBLEM_BASE, Problem};
 pub use secret::{Secret, SecretOptions};

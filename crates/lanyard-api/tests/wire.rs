@@ -40,7 +40,10 @@ fn requests_round_trip_in_the_documented_shape() {
 #[test]
 fn unknown_fields_are_refused() {
     for (what, result) in [
-        ("connection", serde_json::from_value::<CreateConnection>(json!({"name": "x", "type": "s3", "colour": 1})).err()),
+        (
+            "connection",
+            serde_json::from_value::<CreateConnection>(json!({"name": "x", "type": "s3", "colour": 1})).err(),
+        ),
         ("entry", serde_json::from_value::<CreateEntry>(json!({"name": "x", "type": "CREDENTIAL", "colour": 1})).err()),
         ("backend", serde_json::from_value::<CreateBackend>(json!({"name": "x", "type": "aws", "colour": 1})).err()),
         ("action", serde_json::from_value::<AlterBackend>(json!({"actions": [{"set_colour": "red"}]})).err()),

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use lanyard_core::SecretString;
-use reqwest::header::{HeaderValue, IF_MATCH};
-use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AuditQuery, AuditRecord, Backend, Connection, CreateBackend,
     CreateConnection, CreateEntry, Entry, Problem, StorageTest, TestResult,
 };
+use lanyard_core::SecretString;
+use reqwest::header::{HeaderValue, IF_MATCH};
+use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

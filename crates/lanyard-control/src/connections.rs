@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use crate::error::{ControlError, Result};
 use crate::model::{ConnectionAction, ConnectionView, Created, NamedRef, NewConnection, TestOutcome};
-use crate::{CONNECTION_TYPES, Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, transaction, valid_name};
+use crate::{
+    CONNECTION_TYPES, Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, transaction, valid_name,
+};
 
 /// The longest option value accepted, in bytes.
 const MAX_OPTION_VALUE: usize = 64 * 1024;

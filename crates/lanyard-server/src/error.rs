@@ -5,9 +5,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lanyard_api::{PROBLEM_BASE, Problem};
 use lanyard_control::ControlError;
 use lanyard_core::ErrorKind;
-use lanyard_api::{PROBLEM_BASE, Problem};
 use serde::de::DeserializeOwned;
 
 /// An error answer.

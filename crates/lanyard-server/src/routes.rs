@@ -268,7 +268,8 @@ async fn alter_entry(
     ApiJson(body): ApiJson<AlterEntry>,
 ) -> ApiResult {
     let expected = if_match(&headers)?;
-    let view = state.control.alter_entry(&caller, &ObjectKey::parse(&id), &convert::entry_actions(body), expected).await?;
+    let view =
+        state.control.alter_entry(&caller, &ObjectKey::parse(&id), &convert::entry_actions(body), expected).await?;
     Ok(tagged(StatusCode::OK, view.version, convert::entry(view)?))
 }
 
@@ -328,7 +329,8 @@ async fn alter_backend(
     ApiJson(body): ApiJson<AlterBackend>,
 ) -> ApiResult {
     let expected = if_match(&headers)?;
-    let view = state.control.alter_backend(&caller, &ObjectKey::parse(&id), &convert::backend_actions(body), expected).await?;
+    let view =
+        state.control.alter_backend(&caller, &ObjectKey::parse(&id), &convert::backend_actions(body), expected).await?;
     Ok(tagged(StatusCode::OK, view.version, convert::backend(view)))
 }
 
