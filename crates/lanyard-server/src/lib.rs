@@ -1,10 +1,11 @@
-//! `lanyard-server` is the HTTP transport of the Control Plane: the route table, the JSON wire types, bearer-token
-//! authentication and per-route permissions, `application/problem+json` errors with stable codes, `ETag` /
+//! `lanyard-server` is the HTTP transport of the Control Plane: the route table, the conversions between the wire
+//! types of `lanyard-api` and the Control Plane's typed requests and views, bearer-token authentication and per-route permissions, `application/problem+json` errors with stable codes, `ETag` /
 //! `If-Match`, a 1 MiB body limit, request ids, `/healthz`, `/metrics`, `/openapi.json`, TLS (rustls) and graceful
 //! shutdown.
 //!
 //! What it is not: it makes no decision about objects — every request becomes one call of `lanyard-control`,
-//! which checks, applies and audits it. It is the only crate (with `lanyard-client`) that knows HTTP and JSON.
+//! which checks, applies and audits it. It defines no wire type (`lanyard-api` does) and re-exports no crate. It is
+//! the only crate (with `lanyard-client`) that knows HTTP.
 
 mod convert;
 mod error;
