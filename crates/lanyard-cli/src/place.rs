@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use lanyard_control::{ControlConfig, ControlError, ControlPlane};
 use lanyard_core::{REDACTED, url_has_password};
-use lanyard_server::control::{ControlConfig, ControlError, ControlPlane};
 use url::Url;
 
 /// The default data directory of `lanyard serve` and the commands that work on the catalog directly.

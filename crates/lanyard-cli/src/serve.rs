@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use lanyard_control::AdminBootstrap;
 use lanyard_core::SecretString;
-use lanyard_server::control::AdminBootstrap;
 use lanyard_server::{ServeError, ServeOptions, Server, TlsFiles};
 
 use crate::place::{Place, explain, redact_url};

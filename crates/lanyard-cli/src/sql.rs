@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use lanyard_client::{Client, Error as ClientError, ErrorKind, ScriptEvent, ScriptSummary, Session, StatementResult};
+use lanyard_control::{ADMIN_TOKEN_FILE, AdminBootstrap};
 use lanyard_core::SecretString;
-use lanyard_server::control::{ADMIN_TOKEN_FILE, AdminBootstrap};
 use lanyard_server::{ServeOptions, Server};
 use lanyard_sql::Span;
 

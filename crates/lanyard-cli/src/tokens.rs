@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lanyard_server::control::{Caller, ControlPlane, Role, Timestamp, TokenView};
+use lanyard_control::{Caller, ControlPlane, Role, Timestamp, TokenView};
 
 use crate::place::{Place, explain};
 

@@ -1,30 +1,7 @@
 //! Errors of the client: a problem the server answered with, or a failure to reach it or read its answer.
 
+use lanyard_api::Problem;
 use lanyard_core::ErrorKind;
-use serde::Deserialize;
-
-/// An RFC 9457 problem the server answered with. It never holds secret material (the server guarantees it).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Problem {
-    /// The HTTP status.
-    pub status: u16,
-    /// The stable code as sent.
-    #[serde(default)]
-    pub code: String,
-    /// A short summary of the kind.
-    #[serde(default)]
-    pub title: String,
-    /// What was wrong, naming the object.
-    #[serde(default)]
-    pub detail: String,
-}
-
-impl Problem {
-    /// The kind its code names; `None` for a code this client does not know (a newer server), or none.
-    pub fn kind(&self) -> Option<ErrorKind> {
-        ErrorKind::from_code(&self.code)
-    }
-}
 
 /// What went wrong with a call.
 #[derive(Debug, thiserror::Error)]

@@ -3,17 +3,21 @@
 use std::fmt;
 use std::time::Duration;
 
+use lanyard_api::{
+    AlterBackend, AlterConnection, AlterEntry, AuditQuery, AuditRecord, Backend, Connection, CreateBackend,
+    CreateConnection, CreateEntry, Entry, Problem, StorageTest, TestResult,
+};
 use lanyard_core::SecretString;
 use reqwest::header::{HeaderValue, IF_MATCH};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::error::{Error, Problem, Result};
-use crate::wire::{
-    AuditRecord, Backend, BackendAction, Connection, ConnectionAction, Entry, EntryAction, NewBackend, NewConnection,
-    NewEntry, StorageTest, TestResult,
-};
+use crate::error::{Error, Result};
+
+/// No request body.
+const NO_BODY: Option<&()> = None;
 
 /// How a create went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,17 +35,6 @@ impl<T> Created<T> {
             Self::New(t) | Self::Existing(t) => t,
         }
     }
-}
-
-/// Filters for [`Client::audit`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditQuery {
-    /// Records after this sequence number.
-    pub since: Option<i64>,
-    /// Only this object (id or name).
-    pub object: Option<String>,
-    /// At most this many.
-    pub limit: Option<i64>,
 }
 
 /// Builds a [`Client`].
@@ -143,7 +136,7 @@ impl Client {
 
     /// `GET /healthz`.
     pub async fn health(&self) -> Result<Value> {
-        self.call(Method::GET, &["healthz"], None, None, "GET /healthz").await.map(|(_, v)| v)
+        self.call(Method::GET, &["healthz"], NO_BODY, None, "GET /healthz").await.map(|(_, v)| v)
     }
 
     // Connections
@@ -159,8 +152,8 @@ impl Client {
     }
 
     /// `POST /connections` (CREATE CONNECTION).
-    pub async fn create_connection(&self, request: &NewConnection) -> Result<Created<Connection>> {
-        self.create(&["connections"], request.body()).await
+    pub async fn create_connection(&self, request: &CreateConnection) -> Result<Created<Connection>> {
+        self.create(&["connections"], request).await
     }
 
     /// `PUT /connections/{name}` with the actions in order, applied atomically (ALTER CONNECTION). With
@@ -168,21 +161,20 @@ impl Client {
     pub async fn alter_connection(
         &self,
         name: &str,
-        actions: &[ConnectionAction],
+        request: &AlterConnection,
         if_match: Option<i64>,
     ) -> Result<Connection> {
-        let body = json!({ "actions": actions.iter().map(ConnectionAction::body).collect::<Vec<_>>() });
-        self.typed(Method::PUT, &["connections", name], Some(body), if_match).await
+        self.typed(Method::PUT, &["connections", name], Some(request), if_match).await
     }
 
     /// `DELETE /connections/{name}` (DROP CONNECTION).
     pub async fn drop_connection(&self, name: &str, if_match: Option<i64>) -> Result<()> {
-        self.call(Method::DELETE, &["connections", name], None, if_match, "DELETE").await.map(drop)
+        self.call(Method::DELETE, &["connections", name], NO_BODY, if_match, "DELETE").await.map(drop)
     }
 
     /// `POST /connections/{name}/test` (TEST CONNECTION): a failed probe is a result, not an error.
     pub async fn test_connection(&self, name: &str) -> Result<TestResult> {
-        self.typed(Method::POST, &["connections", name, "test"], None, None).await
+        self.typed(Method::POST, &["connections", name, "test"], NO_BODY, None).await
     }
 
     // Vault entries
@@ -198,19 +190,18 @@ impl Client {
     }
 
     /// `POST /vault/entries` (CREATE VAULT / CREDENTIAL).
-    pub async fn create_entry(&self, request: &NewEntry) -> Result<Created<Entry>> {
-        self.create(&["vault", "entries"], request.body()).await
+    pub async fn create_entry(&self, request: &CreateEntry) -> Result<Created<Entry>> {
+        self.create(&["vault", "entries"], request).await
     }
 
     /// `PUT /vault/entries/{id-or-name}` (ALTER VAULT / CREDENTIAL).
-    pub async fn alter_entry(&self, key: &str, actions: &[EntryAction], if_match: Option<i64>) -> Result<Entry> {
-        let body = json!({ "actions": actions.iter().map(EntryAction::body).collect::<Vec<_>>() });
-        self.typed(Method::PUT, &["vault", "entries", key], Some(body), if_match).await
+    pub async fn alter_entry(&self, key: &str, request: &AlterEntry, if_match: Option<i64>) -> Result<Entry> {
+        self.typed(Method::PUT, &["vault", "entries", key], Some(request), if_match).await
     }
 
     /// `DELETE /vault/entries/{id-or-name}` (DROP VAULT / CREDENTIAL).
     pub async fn drop_entry(&self, key: &str, if_match: Option<i64>) -> Result<()> {
-        self.call(Method::DELETE, &["vault", "entries", key], None, if_match, "DELETE").await.map(drop)
+        self.call(Method::DELETE, &["vault", "entries", key], NO_BODY, if_match, "DELETE").await.map(drop)
     }
 
     // Credential storages
@@ -226,24 +217,23 @@ impl Client {
     }
 
     /// `POST /vault/backends` (CREATE CREDENTIAL STORAGE).
-    pub async fn create_backend(&self, request: &NewBackend) -> Result<Created<Backend>> {
-        self.create(&["vault", "backends"], request.body()).await
+    pub async fn create_backend(&self, request: &CreateBackend) -> Result<Created<Backend>> {
+        self.create(&["vault", "backends"], request).await
     }
 
     /// `PUT /vault/backends/{id-or-name}` (ALTER CREDENTIAL STORAGE).
-    pub async fn alter_backend(&self, key: &str, actions: &[BackendAction], if_match: Option<i64>) -> Result<Backend> {
-        let body = json!({ "actions": actions.iter().map(BackendAction::body).collect::<Vec<_>>() });
-        self.typed(Method::PUT, &["vault", "backends", key], Some(body), if_match).await
+    pub async fn alter_backend(&self, key: &str, request: &AlterBackend, if_match: Option<i64>) -> Result<Backend> {
+        self.typed(Method::PUT, &["vault", "backends", key], Some(request), if_match).await
     }
 
     /// `DELETE /vault/backends/{id-or-name}` (DROP CREDENTIAL STORAGE).
     pub async fn drop_backend(&self, key: &str, if_match: Option<i64>) -> Result<()> {
-        self.call(Method::DELETE, &["vault", "backends", key], None, if_match, "DELETE").await.map(drop)
+        self.call(Method::DELETE, &["vault", "backends", key], NO_BODY, if_match, "DELETE").await.map(drop)
     }
 
     /// `POST /vault/backends/{id-or-name}/test` (TEST CREDENTIAL STORAGE).
     pub async fn test_backend(&self, key: &str) -> Result<StorageTest> {
-        self.typed(Method::POST, &["vault", "backends", key, "test"], None, None).await
+        self.typed(Method::POST, &["vault", "backends", key, "test"], NO_BODY, None).await
     }
 
     // Audit
@@ -263,7 +253,7 @@ impl Client {
                 pairs.append_pair("limit", &limit.to_string());
             }
         }
-        let request = self.request(Method::GET, url, None, None);
+        let request = self.request(Method::GET, url, NO_BODY, None);
         decode(self.send(request, "GET /audit").await?.1, "GET /audit")
     }
 
@@ -281,7 +271,14 @@ impl Client {
         url
     }
 
-    fn request(&self, method: Method, url: Url, body: Option<Value>, if_match: Option<i64>) -> RequestBuilder {
+    /// A request; the body is serialised straight into it (secret fields are exposed only there).
+    fn request<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+        if_match: Option<i64>,
+    ) -> RequestBuilder {
         let mut request = self.http.request(method, url);
         if let Some(authorization) = &self.authorization {
             request = request.header(reqwest::header::AUTHORIZATION, authorization.clone());
@@ -290,7 +287,7 @@ impl Client {
             request = request.header(IF_MATCH, format!("\"{version}\""));
         }
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request.json(body);
         }
         request
     }
@@ -317,6 +314,7 @@ impl Client {
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(problem) => Err(Error::Api(problem)),
             Err(_) => Err(Error::Api(Problem {
+                problem_type: String::new(),
                 status: status.as_u16(),
                 code: String::new(),
                 title: status.canonical_reason().unwrap_or("error").to_owned(),
@@ -325,11 +323,11 @@ impl Client {
         }
     }
 
-    async fn call(
+    async fn call<B: Serialize + ?Sized>(
         &self,
         method: Method,
         segments: &[&str],
-        body: Option<Value>,
+        body: Option<&B>,
         if_match: Option<i64>,
         what: &str,
     ) -> Result<(StatusCode, Value)> {
@@ -337,11 +335,11 @@ impl Client {
         self.send(request, what).await
     }
 
-    async fn typed<T: DeserializeOwned>(
+    async fn typed<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         segments: &[&str],
-        body: Option<Value>,
+        body: Option<&B>,
         if_match: Option<i64>,
     ) -> Result<T> {
         let what = format!("{method} /{}", segments.join("/"));
@@ -350,7 +348,7 @@ impl Client {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
-        self.typed(Method::GET, segments, None, None).await
+        self.typed(Method::GET, segments, NO_BODY, None).await
     }
 
     async fn get_list<T: DeserializeOwned>(&self, segments: &[&str], like: Option<&str>) -> Result<Vec<T>> {
@@ -359,11 +357,15 @@ impl Client {
             url.query_pairs_mut().append_pair("like", like);
         }
         let what = format!("GET /{}", segments.join("/"));
-        let request = self.request(Method::GET, url, None, None);
+        let request = self.request(Method::GET, url, NO_BODY, None);
         decode(self.send(request, &what).await?.1, &what)
     }
 
-    async fn create<T: DeserializeOwned>(&self, segments: &[&str], body: Value) -> Result<Created<T>> {
+    async fn create<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<Created<T>> {
         let what = format!("POST /{}", segments.join("/"));
         let (status, value) = self.call(Method::POST, segments, Some(body), None, &what).await?;
         let object = decode(value, &what)?;

@@ -22,6 +22,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The requests it sends and the objects it reads back are the wire types of `lanyard-api`, the ones the server uses:
+//! the two sides share one definition of every body.
+//!
 //! Secrets: the token and every secret literal (`SECRET '…'`, `SET SECRET '…'`, credential-storage options) are
 //! held as [`lanyard_core::SecretString`] and exposed only into the request body; no `Debug`, `Display` or error of
 //! this crate shows them. What it is not: it has no server code, does no printing, and holds no state but the
@@ -31,11 +34,10 @@ mod adapter;
 mod error;
 mod http;
 mod result;
-pub mod wire;
 
 pub use adapter::{DEFAULT_DATABASE, ScriptEvent, ScriptSummary, Session};
-pub use error::{Error, Problem, Result};
-pub use http::{AuditQuery, Client, ClientBuilder, Created};
+pub use error::{Error, Result};
+pub use http::{Client, ClientBuilder, Created};
 /// The kinds of the API stable problem codes (`not_found`, ...), shared with the server.
 pub use lanyard_core::ErrorKind;
 pub use result::{Cell, Outcome, StatementResult};

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::entries::{Undo, delete_material, not_found};
 use crate::error::{ControlError, Result};
 use crate::model::{BackendAction, BackendView, Created, NewBackend, ObjectKey, StorageTestOutcome};
-use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, valid_name};
+use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
 async fn find_backend(tx: &mut Tx, key: &ObjectKey) -> Result<Backend> {
     let row = match key {
@@ -286,7 +286,7 @@ impl ControlPlane {
             }
             None => None,
         };
-        let labels: Vec<Value> = actions.iter().map(|a| Value::String(a.label().to_owned())).collect();
+        let labels = audit_form(actions);
         let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
             let stored = tx.update(row.clone()).await?;
             let record = audit(
@@ -296,7 +296,7 @@ impl ControlPlane {
                 stored.meta.id,
                 stored.name.as_str(),
                 detail([
-                    ("actions", Value::Array(labels.clone())),
+                    ("actions", labels.clone()),
                     ("options", Value::Object(stored.config.clone())),
                     ("secret_options", new_secrets.as_ref().map(Split::secret_names).into()),
                     ("from_version", before.meta.version.into()),

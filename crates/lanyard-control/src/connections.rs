@@ -7,11 +7,11 @@ use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, ErrorKind, ObjectKind, OptionKey, OptionMap, TestStatus, is_secret_key,
     printable, url_has_password,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::{ControlError, Result};
 use crate::model::{ConnectionAction, ConnectionView, Created, NamedRef, NewConnection, TestOutcome};
-use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, valid_name};
+use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
 /// The longest option value accepted, in bytes.
 const MAX_OPTION_VALUE: usize = 64 * 1024;
@@ -172,26 +172,6 @@ fn to_view(
     }
 }
 
-/// The audit form of an action (connection actions hold no secrets: secret-looking options are refused).
-fn action_json(action: &ConnectionAction) -> Value {
-    let options = |pairs: &[(String, String)]| -> Value {
-        pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<JsonObject>().into()
-    };
-    match action {
-        ConnectionAction::SetOptions(pairs) => json!({ "set_options": options(pairs) }),
-        ConnectionAction::SetOption { key, value } => json!({ "set_option": { "key": key, "value": value } }),
-        ConnectionAction::UnsetOption(key) => json!({ "unset_option": key }),
-        ConnectionAction::SetCredential(name) => json!({ "set_credential": name }),
-        ConnectionAction::UnsetCredential => json!({ "unset_credential": null }),
-        ConnectionAction::SetCredentialStorage(name) => json!({ "set_credential_storage": name }),
-        ConnectionAction::UnsetCredentialStorage => json!({ "unset_credential_storage": null }),
-        ConnectionAction::RenameTo(name) => json!({ "rename_to": name }),
-        ConnectionAction::SetDescription(text) => json!({ "set_description": text }),
-        ConnectionAction::SetMaxConnections(n) => json!({ "set_max_connections": n }),
-        ConnectionAction::SetTimeout(n) => json!({ "set_timeout": n }),
-    }
-}
-
 /// Checks `If-Match` against the row's version.
 pub(crate) fn check_version(kind: ObjectKind, name: &str, actual: i64, expected: Option<i64>) -> Result<()> {
     match expected {
@@ -326,7 +306,7 @@ impl ControlPlane {
                 row.meta.id,
                 row.name.as_str(),
                 detail([
-                    ("actions", Value::Array(actions.iter().map(action_json).collect())),
+                    ("actions", audit_form(actions)),
                     ("from_version", before.meta.version.into()),
                     ("to_version", row.meta.version.into()),
                     ("renamed_from", if before.name == row.name { Value::Null } else { before.name.as_str().into() }),

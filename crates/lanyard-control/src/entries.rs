@@ -10,11 +10,10 @@ use lanyard_catalog::{Backend, Meta, Timestamp, Tx, VaultEntry, transaction};
 use lanyard_core::{AuditAction, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString, VaultEntryId, printable};
 use lanyard_vault::{ExternalName, Profile, SecretRef, SecretValue, VaultBackend};
 use rand::TryRngCore as _;
-use serde_json::Value;
 
 use crate::error::{ControlError, Result};
 use crate::model::{Created, EntryAction, EntryType, EntryView, Material, NamedRef, NewEntry, ObjectKey};
-use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, valid_name};
+use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
 /// The largest secret accepted, in bytes.
 const MAX_SECRET: usize = 64 * 1024;
@@ -380,7 +379,7 @@ impl ControlPlane {
                 }
                 None => None,
             };
-            let labels: Vec<Value> = actions.iter().map(audit_action).collect();
+            let labels = audit_form(actions);
             let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
                 let current =
                     tx.find::<VaultEntry>(row.meta.id).await?.ok_or_else(|| not_found(ObjectKind::VaultEntry, key))?;
@@ -395,7 +394,7 @@ impl ControlPlane {
                     stored.meta.id,
                     stored.name.as_str(),
                     detail([
-                        ("actions", Value::Array(labels.clone())),
+                        ("actions", labels.clone()),
                         ("from_version", before.meta.version.into()),
                         ("to_version", stored.meta.version.into()),
                         ("current_version", stored.current_version.into()),
@@ -462,15 +461,6 @@ impl ControlPlane {
             }
         }
         Ok(())
-    }
-}
-
-fn audit_action(action: &EntryAction) -> Value {
-    match action {
-        EntryAction::Rotate | EntryAction::SetSecret(_) => Value::String(action.label().to_owned()),
-        EntryAction::SetDescription(text) => serde_json::json!({ "set_description": text }),
-        EntryAction::SetExpires(text) => serde_json::json!({ "set_expires": text }),
-        EntryAction::RenameTo(name) => serde_json::json!({ "rename_to": name }),
     }
 }
 

@@ -218,6 +218,12 @@ pub(crate) fn detail<const N: usize>(pairs: [(&str, serde_json::Value); N]) -> J
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// The audit form of ALTER actions: their `Serialize`, which writes no material. It cannot fail (every map key is a
+/// string); were it to, the record would say `null` rather than lose the change.
+pub(crate) fn audit_form<T: serde::Serialize>(actions: &[T]) -> serde_json::Value {
+    serde_json::to_value(actions).unwrap_or_default()
+}
+
 /// An audit record of an allowed change.
 pub(crate) fn audit(
     caller: &Caller,

@@ -76,10 +76,13 @@ pub struct NewConnection {
     pub if_not_exists: bool,
 }
 
-/// One ALTER CONNECTION action. Actions apply in order, all or nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One ALTER CONNECTION action. Actions apply in order, all or nothing. Its `Serialize` is the audit record's form
+/// of the action (connection actions hold no secrets: secret-looking options are refused).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ConnectionAction {
     /// SET OPTIONS (…): replaces the whole map.
+    #[serde(serialize_with = "audit::pairs")]
     SetOptions(Vec<(String, String)>),
     /// SET OPTION k = 'v': adds or replaces one key.
     SetOption {
@@ -93,10 +96,12 @@ pub enum ConnectionAction {
     /// SET CREDENTIAL = entry.
     SetCredential(String),
     /// UNSET CREDENTIAL.
+    #[serde(serialize_with = "audit::null")]
     UnsetCredential,
     /// SET CREDENTIAL STORAGE = backend.
     SetCredentialStorage(String),
     /// UNSET CREDENTIAL STORAGE.
+    #[serde(serialize_with = "audit::null")]
     UnsetCredentialStorage,
     /// RENAME TO new.
     RenameTo(String),
@@ -206,19 +211,22 @@ pub struct NewEntry {
     pub if_not_exists: bool,
 }
 
-/// One ALTER VAULT / CREDENTIAL action.
-#[derive(Debug, Clone)]
+/// One ALTER VAULT / CREDENTIAL action. Its `Serialize` is the audit record's form of the action: the material of
+/// SET SECRET is never written, only the action's name (so is ROTATE's).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EntryAction {
     /// ROTATE (ENCRYPTION_KEY only): new material.
     Rotate,
-    /// SET SECRET '…' (CREDENTIAL only).
-    SetSecret(SecretString),
     /// SET DESCRIPTION (`None` clears).
     SetDescription(Option<String>),
     /// SET EXPIRES, ISO 8601 (`None` clears).
     SetExpires(Option<String>),
     /// RENAME TO.
     RenameTo(String),
+    /// SET SECRET '…' (CREDENTIAL only).
+    #[serde(untagged, serialize_with = "audit::set_secret")]
+    SetSecret(SecretString),
 }
 
 impl EntryAction {
@@ -288,8 +296,10 @@ pub struct NewBackend {
     pub if_not_exists: bool,
 }
 
-/// One ALTER CREDENTIAL STORAGE action.
-#[derive(Debug, Clone)]
+/// One ALTER CREDENTIAL STORAGE action. Its `Serialize` is the audit record's form of the action: its name only
+/// ([`BackendAction::label`]); the options, possibly secret, are audited apart, by name.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(into = "&'static str")]
 pub enum BackendAction {
     /// SET OPTIONS (…): replaces the whole map, secret options included.
     SetOptions(Vec<(String, SecretString)>),
@@ -311,6 +321,38 @@ impl BackendAction {
             Self::SetActive(false) => "inactive",
             Self::RenameTo(_) => "rename_to",
         }
+    }
+}
+
+impl From<BackendAction> for &'static str {
+    fn from(action: BackendAction) -> Self {
+        action.label()
+    }
+}
+
+/// The audit forms of action values that are not their plain serialisation.
+mod audit {
+    use lanyard_core::SecretString;
+    use serde::Serializer;
+    use serde::ser::SerializeMap;
+
+    /// Options as a JSON object, in written order.
+    pub(super) fn pairs<S: Serializer>(pairs: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(pairs.len()))?;
+        for (key, value) in pairs {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+
+    /// `{"<action>": null}` for an action without a value.
+    pub(super) fn null<S: Serializer>(serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+
+    /// SET SECRET as its name alone: the material is never serialised.
+    pub(super) fn set_secret<S: Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("set_secret")
     }
 }
 

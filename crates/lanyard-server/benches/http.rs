@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use lanyard_server::control::{Caller, ControlConfig, ControlPlane, NewConnection, Role};
+use lanyard_control::{Caller, ControlConfig, ControlPlane, NewConnection, Role};
 use lanyard_server::{ServeOptions, Server};
 use lanyard_vault_local as _; // registers the local backend, as in the `lanyard` binary
 use serde::{Deserialize, Serialize};
@@ -99,7 +99,8 @@ impl Requests {
                 let _ = write!(out, "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\r\n");
             }
             Requests::Put => {
-                let body = format!(r#"{{"actions":[{{"set_option":{{"key":"k","value":"{n}"}}}}]}}"#);
+                let body = serde_json::json!({"actions": [{"set_option": {"key": "k", "value": n.to_string()}}]});
+                let body = body.to_string();
                 let _ = write!(
                     out,
                     "PUT /connections/bench_{task} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\

@@ -5,13 +5,10 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lanyard_api::{PROBLEM_BASE, Problem};
 use lanyard_control::ControlError;
 use lanyard_core::ErrorKind;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-/// The `type` URI prefix of our problems.
-pub const PROBLEM_BASE: &str = "https://lanyard.dev/problems/";
 
 /// An error answer.
 #[derive(Debug)]
@@ -19,22 +16,6 @@ pub struct ApiError {
     kind: ErrorKind,
     detail: String,
     retry_after: Option<std::time::Duration>,
-}
-
-/// The problem document.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Problem {
-    /// `https://lanyard.dev/problems/<code>`.
-    #[serde(rename = "type")]
-    pub problem_type: String,
-    /// A short summary of the kind.
-    pub title: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// What was wrong, naming the object; never secret material.
-    pub detail: String,
-    /// The stable code (`not_found`, `already_exists`, `conflict`, `invalid`, …).
-    pub code: String,
 }
 
 /// The HTTP status of a kind.

@@ -1,12 +1,13 @@
-//! `lanyard-server` is the HTTP transport of the Control Plane: the route table, the JSON wire types, bearer-token
-//! authentication and per-route permissions, `application/problem+json` errors with stable codes, `ETag` /
+//! `lanyard-server` is the HTTP transport of the Control Plane: the route table, the conversions between the wire
+//! types of `lanyard-api` and the Control Plane's typed requests and views, bearer-token authentication and per-route permissions, `application/problem+json` errors with stable codes, `ETag` /
 //! `If-Match`, a 1 MiB body limit, request ids, `/healthz`, `/metrics`, `/openapi.json`, TLS (rustls) and graceful
 //! shutdown.
 //!
 //! What it is not: it makes no decision about objects — every request becomes one call of `lanyard-control`,
-//! which checks, applies and audits it. It is the only crate (with `lanyard-client`) that knows HTTP and JSON.
+//! which checks, applies and audits it. It defines no wire type (`lanyard-api` does) and re-exports no crate. It is
+//! the only crate (with `lanyard-client`) that knows HTTP.
 
-pub mod dto;
+mod convert;
 mod error;
 mod metrics;
 mod openapi;
@@ -26,8 +27,7 @@ use axum::response::{IntoResponse, Response};
 use lanyard_control::{Caller, ControlPlane};
 use lanyard_core::ErrorKind;
 
-pub use error::{ApiError, PROBLEM_BASE, Problem, status_of};
-pub use lanyard_control as control;
+pub use error::{ApiError, status_of};
 pub use openapi::document as openapi_document;
 pub use routes::{Access, Route, routes};
 
@@ -42,22 +42,26 @@ pub const REQUEST_ID: &str = "x-request-id";
 pub struct AppState {
     control: ControlPlane,
     metrics: Arc<metrics::HttpMetrics>,
+    /// The OpenAPI document, built with the router from the same table.
+    openapi: Arc<utoipa::openapi::OpenApi>,
 }
 
-/// The router over `control`: every route of [`routes`], each behind its access rule.
+/// The router over `control`: every route of [`routes`], each behind its access rule, and the OpenAPI document of
+/// exactly those routes.
 pub fn router(control: ControlPlane) -> Router {
-    let state = AppState { control, metrics: Arc::new(metrics::HttpMetrics::new()) };
-    let mut router = Router::new();
-    for (route, handler) in routes::table() {
-        let handler = match route.access {
-            Access::Public => handler,
-            Access::Requires(permission) => {
-                let action = route.action.expect("a route that requires a permission names its audit action");
-                handler.route_layer(middleware::from_fn_with_state((state.clone(), permission, action), authenticate))
-            }
+    let mut state = AppState { control, metrics: Arc::new(metrics::HttpMetrics::new()), openapi: Arc::default() };
+    let mut api = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base());
+    for (access, handler) in routes::table() {
+        let (schemas, paths, method_router) = openapi::secure(access, handler);
+        let method_router = match access {
+            Access::Public => method_router,
+            Access::Requires(permission, action) => method_router
+                .route_layer(middleware::from_fn_with_state((state.clone(), permission, action), authenticate)),
         };
-        router = router.route(route.path, handler);
+        api = api.routes((schemas, paths, method_router));
     }
+    let (router, document) = api.split_for_parts();
+    state.openapi = Arc::new(document);
     router
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

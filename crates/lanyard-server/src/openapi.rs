@@ -1,11 +1,12 @@
-//! The OpenAPI description, generated from the handlers' annotations and the wire types, so it cannot drift.
+//! The OpenAPI description, generated from the route table (each handler's `#[utoipa::path]`) and the wire types of
+//! `lanyard-api`, so it cannot drift: it lists exactly the routes the router serves.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::dto::*;
-use crate::error::Problem;
-use crate::routes::*;
+use crate::AppState;
+use crate::routes::{Access, Handler, operations, table};
 
 struct Bearer;
 
@@ -19,26 +20,39 @@ impl Modify for Bearer {
     }
 }
 
+/// What the document says besides the routes: its title and the bearer scheme.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Lanyard Control Plane", description = "Connections, vault entries and credential storages. Errors are application/problem+json."),
-    paths(
-        healthz, metrics, openapi,
-        list_connections, create_connection, get_connection, alter_connection, drop_connection, test_connection,
-        list_entries, create_entry, get_entry, alter_entry, drop_entry,
-        list_backends, create_backend, get_backend, alter_backend, drop_backend, test_backend,
-        list_audit,
-    ),
-    components(schemas(Problem, ConnectionDto, CreateConnection, AlterConnection, ConnectionActionDto, KeyValue,
-        TestResultDto, EntryDto, CreateEntry, AlterEntry, EntryActionDto, BackendDto, CreateBackend, AlterBackend,
-        BackendActionDto, StorageTestDto, ProbeStepDto, AuditDto, Health, RefDto, LastTestDto, SecretField)),
+    components(schemas(lanyard_api::Problem)),
     modifiers(&Bearer),
 )]
 struct ApiDoc;
 
-/// The OpenAPI document.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The document every router starts from.
+pub(crate) fn base() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
+}
+
+/// Marks the operations of a route that needs a token with the bearer security requirement, from its access rule.
+pub(crate) fn secure(access: Access, (schemas, mut paths, router): Handler) -> Handler {
+    if let Access::Requires(..) = access {
+        for item in paths.paths.values_mut() {
+            for (_, operation) in operations(item) {
+                operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            }
+        }
+    }
+    (schemas, paths, router)
+}
+
+/// The OpenAPI document of the route table.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut router = OpenApiRouter::<AppState>::with_openapi(base());
+    for (access, handler) in table() {
+        router = router.routes(secure(access, handler));
+    }
+    router.into_openapi()
 }

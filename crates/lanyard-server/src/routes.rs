@@ -1,26 +1,34 @@
-//! The route table: every route with the permission it needs, and its handler. The router is built from this
-//! table only, so a route cannot exist without an access rule, and the authorization-matrix test enumerates it.
+//! The route table: every handler with the access rule it needs. A handler's method and path are written once, in
+//! its `#[utoipa::path]`; the router, the OpenAPI document and [`routes`] (which the authorization-matrix test
+//! enumerates) are all built from [`table`], so a route cannot exist without an access rule nor be served without
+//! being described.
 
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post, put};
+use lanyard_api::{
+    AlterBackend, AlterConnection, AlterEntry, AuditQuery as AuditQueryParams, AuditRecord, Backend, Connection,
+    CreateBackend, CreateConnection, CreateEntry, Entry, Health, LikeQuery, Problem, StorageTest, TestResult,
+};
 use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission};
-use lanyard_core::AuditAction;
-use lanyard_core::ErrorKind;
+use lanyard_core::{AuditAction, ErrorKind};
 use serde::Serialize;
+use utoipa::openapi::path::PathItem;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::*;
-use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::convert;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone, without a token (`/healthz`, `/metrics`, `/openapi.json`).
     Public,
-    /// A valid token whose role grants this permission.
-    Requires(Permission),
+    /// A valid token whose role grants this permission; a denial is audited as this action (the operation the
+    /// route runs).
+    Requires(Permission, AuditAction),
 }
 
 /// One route of the API.
@@ -29,105 +37,71 @@ pub struct Route {
     /// The method.
     pub method: Method,
     /// The path, with `{param}` placeholders.
-    pub path: &'static str,
+    pub path: String,
     /// Who may call it.
     pub access: Access,
-    /// What a denial is audited as (the operation the route runs); `None` for public routes.
-    pub action: Option<AuditAction>,
 }
 
-type Handler = MethodRouter<AppState>;
+/// A handler with its method, path and OpenAPI operation (from its `#[utoipa::path]`).
+pub(crate) type Handler = UtoipaMethodRouter<AppState>;
 
-/// The table: (method, path, access, audit action, handler).
-pub(crate) fn table() -> Vec<(Route, Handler)> {
+/// The table: every handler with its access rule. Method and path come from the handler's `#[utoipa::path]`.
+pub(crate) fn table() -> Vec<(Access, Handler)> {
     use Access::{Public, Requires};
     use AuditAction as A;
     use Permission as P;
-    let r = |method: Method, path: &'static str, access: Access, action: Option<AuditAction>, handler: Handler| {
-        (Route { method, path, access, action }, handler)
-    };
     vec![
-        r(Method::GET, "/healthz", Public, None, get(healthz)),
-        r(Method::GET, "/metrics", Public, None, get(metrics)),
-        r(Method::GET, "/openapi.json", Public, None, get(openapi)),
-        r(Method::GET, "/connections", Requires(P::ConnectionsRead), Some(A::ConnectionList), get(list_connections)),
-        r(
-            Method::POST,
-            "/connections",
-            Requires(P::ConnectionsWrite),
-            Some(A::ConnectionCreate),
-            post(create_connection),
-        ),
-        r(
-            Method::GET,
-            "/connections/{name}",
-            Requires(P::ConnectionsRead),
-            Some(A::ConnectionGet),
-            get(get_connection),
-        ),
-        r(
-            Method::PUT,
-            "/connections/{name}",
-            Requires(P::ConnectionsWrite),
-            Some(A::ConnectionAlter),
-            put(alter_connection),
-        ),
-        r(
-            Method::DELETE,
-            "/connections/{name}",
-            Requires(P::ConnectionsWrite),
-            Some(A::ConnectionDrop),
-            delete(drop_connection),
-        ),
-        r(
-            Method::POST,
-            "/connections/{name}/test",
-            Requires(P::ConnectionsTest),
-            Some(A::ConnectionTest),
-            post(test_connection),
-        ),
-        r(Method::GET, "/vault/entries", Requires(P::VaultRead), Some(A::VaultEntryList), get(list_entries)),
-        r(Method::POST, "/vault/entries", Requires(P::VaultWrite), Some(A::VaultEntryCreate), post(create_entry)),
-        r(Method::GET, "/vault/entries/{id}", Requires(P::VaultRead), Some(A::VaultEntryGet), get(get_entry)),
-        r(Method::PUT, "/vault/entries/{id}", Requires(P::VaultWrite), Some(A::VaultEntryAlter), put(alter_entry)),
-        r(Method::DELETE, "/vault/entries/{id}", Requires(P::VaultWrite), Some(A::VaultEntryDrop), delete(drop_entry)),
-        r(Method::GET, "/vault/backends", Requires(P::VaultRead), Some(A::CredentialStorageList), get(list_backends)),
-        r(
-            Method::POST,
-            "/vault/backends",
-            Requires(P::VaultWrite),
-            Some(A::CredentialStorageCreate),
-            post(create_backend),
-        ),
-        r(Method::GET, "/vault/backends/{id}", Requires(P::VaultRead), Some(A::CredentialStorageGet), get(get_backend)),
-        r(
-            Method::PUT,
-            "/vault/backends/{id}",
-            Requires(P::VaultWrite),
-            Some(A::CredentialStorageAlter),
-            put(alter_backend),
-        ),
-        r(
-            Method::DELETE,
-            "/vault/backends/{id}",
-            Requires(P::VaultWrite),
-            Some(A::CredentialStorageDrop),
-            delete(drop_backend),
-        ),
-        r(
-            Method::POST,
-            "/vault/backends/{id}/test",
-            Requires(P::VaultRead),
-            Some(A::CredentialStorageTest),
-            post(test_backend),
-        ),
-        r(Method::GET, "/audit", Requires(P::AuditRead), Some(A::AuditList), get(list_audit)),
+        (Public, routes!(healthz)),
+        (Public, routes!(metrics)),
+        (Public, routes!(openapi)),
+        (Requires(P::ConnectionsRead, A::ConnectionList), routes!(list_connections)),
+        (Requires(P::ConnectionsWrite, A::ConnectionCreate), routes!(create_connection)),
+        (Requires(P::ConnectionsRead, A::ConnectionGet), routes!(get_connection)),
+        (Requires(P::ConnectionsWrite, A::ConnectionAlter), routes!(alter_connection)),
+        (Requires(P::ConnectionsWrite, A::ConnectionDrop), routes!(drop_connection)),
+        (Requires(P::ConnectionsTest, A::ConnectionTest), routes!(test_connection)),
+        (Requires(P::VaultRead, A::VaultEntryList), routes!(list_entries)),
+        (Requires(P::VaultWrite, A::VaultEntryCreate), routes!(create_entry)),
+        (Requires(P::VaultRead, A::VaultEntryGet), routes!(get_entry)),
+        (Requires(P::VaultWrite, A::VaultEntryAlter), routes!(alter_entry)),
+        (Requires(P::VaultWrite, A::VaultEntryDrop), routes!(drop_entry)),
+        (Requires(P::VaultRead, A::CredentialStorageList), routes!(list_backends)),
+        (Requires(P::VaultWrite, A::CredentialStorageCreate), routes!(create_backend)),
+        (Requires(P::VaultRead, A::CredentialStorageGet), routes!(get_backend)),
+        (Requires(P::VaultWrite, A::CredentialStorageAlter), routes!(alter_backend)),
+        (Requires(P::VaultWrite, A::CredentialStorageDrop), routes!(drop_backend)),
+        (Requires(P::VaultRead, A::CredentialStorageTest), routes!(test_backend)),
+        (Requires(P::AuditRead, A::AuditList), routes!(list_audit)),
     ]
+}
+
+/// The operations of a path item, with their methods.
+pub(crate) fn operations(item: &mut PathItem) -> impl Iterator<Item = (Method, &mut utoipa::openapi::path::Operation)> {
+    [
+        (Method::GET, item.get.as_mut()),
+        (Method::PUT, item.put.as_mut()),
+        (Method::POST, item.post.as_mut()),
+        (Method::DELETE, item.delete.as_mut()),
+        (Method::OPTIONS, item.options.as_mut()),
+        (Method::HEAD, item.head.as_mut()),
+        (Method::PATCH, item.patch.as_mut()),
+        (Method::TRACE, item.trace.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.map(|o| (method, o)))
 }
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    table().into_iter().map(|(route, _)| route).collect()
+    let mut all = Vec::new();
+    for (access, (_, mut paths, _)) in table() {
+        for (path, item) in &mut paths.paths {
+            for (method, _) in operations(item) {
+                all.push(Route { method, path: path.clone(), access });
+            }
+        }
+    }
+    all
 }
 
 /// A JSON body with `ETag: "<version>"`.
@@ -176,46 +150,46 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// This API's OpenAPI description, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json")))]
-async fn openapi() -> Response {
-    axum::Json(crate::openapi::document()).into_response()
+async fn openapi(State(state): State<AppState>) -> Response {
+    axum::Json(state.openapi.as_ref()).into_response()
 }
 
 /// SHOW CONNECTIONS.
-#[utoipa::path(get, path = "/connections", tag = "connections", params(LikeQuery), security(("bearer" = [])), responses((status = 200, body = [ConnectionDto])))]
+#[utoipa::path(get, path = "/connections", tag = "connections", params(LikeQuery), responses((status = 200, body = [Connection])))]
 async fn list_connections(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<LikeQuery>,
 ) -> ApiResult {
     let views = state.control.list_connections(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(ConnectionDto::from).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(convert::all(views, convert::connection)?).into_response())
 }
 
 /// CREATE CONNECTION: 201, or 200 with `if_not_exists` when it already exists (unchanged).
-#[utoipa::path(post, path = "/connections", tag = "connections", request_body = CreateConnection, security(("bearer" = [])), responses((status = 201, body = ConnectionDto), (status = 200, body = ConnectionDto), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/connections", tag = "connections", request_body = CreateConnection, responses((status = 201, body = Connection), (status = 200, body = Connection), (status = 409, body = Problem)))]
 async fn create_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<CreateConnection>,
 ) -> ApiResult {
-    let created = state.control.create_connection(&caller, body.into_request()?).await?;
+    let created = state.control.create_connection(&caller, convert::new_connection(body)?).await?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(tagged(status, created.value.version, ConnectionDto::from(created.value)))
+    Ok(tagged(status, created.value.version, convert::connection(created.value)?))
 }
 
 /// DESCRIBE CONNECTION.
-#[utoipa::path(get, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), security(("bearer" = [])), responses((status = 200, body = ConnectionDto), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), responses((status = 200, body = Connection), (status = 404, body = Problem)))]
 async fn get_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult {
     let view = state.control.get_connection(&caller, &name).await?;
-    Ok(tagged(StatusCode::OK, view.version, ConnectionDto::from(view)))
+    Ok(tagged(StatusCode::OK, view.version, convert::connection(view)?))
 }
 
 /// ALTER CONNECTION: the actions in order, atomically.
-#[utoipa::path(put, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), request_body = AlterConnection, security(("bearer" = [])), responses((status = 200, body = ConnectionDto), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(put, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), request_body = AlterConnection, responses((status = 200, body = Connection), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn alter_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -224,13 +198,13 @@ async fn alter_connection(
     ApiJson(body): ApiJson<AlterConnection>,
 ) -> ApiResult {
     let expected = if_match(&headers)?;
-    let actions = body.into_actions()?;
+    let actions = convert::connection_actions(body)?;
     let view = state.control.alter_connection(&caller, &name, &actions, expected).await?;
-    Ok(tagged(StatusCode::OK, view.version, ConnectionDto::from(view)))
+    Ok(tagged(StatusCode::OK, view.version, convert::connection(view)?))
 }
 
 /// DROP CONNECTION.
-#[utoipa::path(delete, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(delete, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), responses((status = 204), (status = 404, body = Problem)))]
 async fn drop_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -242,52 +216,52 @@ async fn drop_connection(
 }
 
 /// TEST CONNECTION: a failed probe is a 200 with `result: FAILED`.
-#[utoipa::path(post, path = "/connections/{name}/test", tag = "connections", params(("name" = String, Path)), security(("bearer" = [])), responses((status = 200, body = TestResultDto), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/connections/{name}/test", tag = "connections", params(("name" = String, Path)), responses((status = 200, body = TestResult), (status = 404, body = Problem)))]
 async fn test_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult {
     let outcome = state.control.test_connection(&caller, &name).await?;
-    Ok(axum::Json(TestResultDto::from(outcome)).into_response())
+    Ok(axum::Json(convert::test_result(outcome)?).into_response())
 }
 
 /// SHOW VAULTS.
-#[utoipa::path(get, path = "/vault/entries", tag = "vault", params(LikeQuery), security(("bearer" = [])), responses((status = 200, body = [EntryDto])))]
+#[utoipa::path(get, path = "/vault/entries", tag = "vault", params(LikeQuery), responses((status = 200, body = [Entry])))]
 async fn list_entries(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<LikeQuery>,
 ) -> ApiResult {
     let views = state.control.list_entries(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(EntryDto::from).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(convert::all(views, convert::entry)?).into_response())
 }
 
 /// CREATE VAULT / CREDENTIAL.
-#[utoipa::path(post, path = "/vault/entries", tag = "vault", request_body = CreateEntry, security(("bearer" = [])), responses((status = 201, body = EntryDto), (status = 200, body = EntryDto), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/vault/entries", tag = "vault", request_body = CreateEntry, responses((status = 201, body = Entry), (status = 200, body = Entry), (status = 409, body = Problem)))]
 async fn create_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<CreateEntry>,
 ) -> ApiResult {
-    let created = state.control.create_entry(&caller, body.into_request()?).await?;
+    let created = state.control.create_entry(&caller, convert::new_entry(body)?).await?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(tagged(status, created.value.version, EntryDto::from(created.value)))
+    Ok(tagged(status, created.value.version, convert::entry(created.value)?))
 }
 
 /// DESCRIBE VAULT (by id or name).
-#[utoipa::path(get, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), security(("bearer" = [])), responses((status = 200, body = EntryDto), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = Entry), (status = 404, body = Problem)))]
 async fn get_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     let view = state.control.get_entry(&caller, &ObjectKey::parse(&id)).await?;
-    Ok(tagged(StatusCode::OK, view.version, EntryDto::from(view)))
+    Ok(tagged(StatusCode::OK, view.version, convert::entry(view)?))
 }
 
 /// ALTER VAULT / CREDENTIAL.
-#[utoipa::path(put, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterEntry, security(("bearer" = [])), responses((status = 200, body = EntryDto), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(put, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterEntry, responses((status = 200, body = Entry), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn alter_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -296,12 +270,13 @@ async fn alter_entry(
     ApiJson(body): ApiJson<AlterEntry>,
 ) -> ApiResult {
     let expected = if_match(&headers)?;
-    let view = state.control.alter_entry(&caller, &ObjectKey::parse(&id), &body.into_actions(), expected).await?;
-    Ok(tagged(StatusCode::OK, view.version, EntryDto::from(view)))
+    let view =
+        state.control.alter_entry(&caller, &ObjectKey::parse(&id), &convert::entry_actions(body), expected).await?;
+    Ok(tagged(StatusCode::OK, view.version, convert::entry(view)?))
 }
 
 /// DROP VAULT / CREDENTIAL.
-#[utoipa::path(delete, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(delete, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn drop_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -313,41 +288,41 @@ async fn drop_entry(
 }
 
 /// SHOW CREDENTIAL STORAGES.
-#[utoipa::path(get, path = "/vault/backends", tag = "vault", params(LikeQuery), security(("bearer" = [])), responses((status = 200, body = [BackendDto])))]
+#[utoipa::path(get, path = "/vault/backends", tag = "vault", params(LikeQuery), responses((status = 200, body = [Backend])))]
 async fn list_backends(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<LikeQuery>,
 ) -> ApiResult {
     let views = state.control.list_backends(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(BackendDto::from).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(views.into_iter().map(convert::backend).collect::<Vec<_>>()).into_response())
 }
 
 /// CREATE CREDENTIAL STORAGE.
-#[utoipa::path(post, path = "/vault/backends", tag = "vault", request_body = CreateBackend, security(("bearer" = [])), responses((status = 201, body = BackendDto), (status = 200, body = BackendDto), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/vault/backends", tag = "vault", request_body = CreateBackend, responses((status = 201, body = Backend), (status = 200, body = Backend), (status = 409, body = Problem)))]
 async fn create_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<CreateBackend>,
 ) -> ApiResult {
-    let created = state.control.create_backend(&caller, body.into_request()?).await?;
+    let created = state.control.create_backend(&caller, convert::new_backend(body)).await?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(tagged(status, created.value.version, BackendDto::from(created.value)))
+    Ok(tagged(status, created.value.version, convert::backend(created.value)))
 }
 
 /// DESCRIBE CREDENTIAL STORAGE (by id or name).
-#[utoipa::path(get, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), security(("bearer" = [])), responses((status = 200, body = BackendDto), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = Backend), (status = 404, body = Problem)))]
 async fn get_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     let view = state.control.get_backend(&caller, &ObjectKey::parse(&id)).await?;
-    Ok(tagged(StatusCode::OK, view.version, BackendDto::from(view)))
+    Ok(tagged(StatusCode::OK, view.version, convert::backend(view)))
 }
 
 /// ALTER CREDENTIAL STORAGE.
-#[utoipa::path(put, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterBackend, security(("bearer" = [])), responses((status = 200, body = BackendDto), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(put, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterBackend, responses((status = 200, body = Backend), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn alter_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -356,12 +331,13 @@ async fn alter_backend(
     ApiJson(body): ApiJson<AlterBackend>,
 ) -> ApiResult {
     let expected = if_match(&headers)?;
-    let view = state.control.alter_backend(&caller, &ObjectKey::parse(&id), &body.into_actions()?, expected).await?;
-    Ok(tagged(StatusCode::OK, view.version, BackendDto::from(view)))
+    let view =
+        state.control.alter_backend(&caller, &ObjectKey::parse(&id), &convert::backend_actions(body), expected).await?;
+    Ok(tagged(StatusCode::OK, view.version, convert::backend(view)))
 }
 
 /// DROP CREDENTIAL STORAGE.
-#[utoipa::path(delete, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(delete, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn drop_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -373,26 +349,26 @@ async fn drop_backend(
 }
 
 /// TEST CREDENTIAL STORAGE.
-#[utoipa::path(post, path = "/vault/backends/{id}/test", tag = "vault", params(("id" = String, Path, description = "id or name")), security(("bearer" = [])), responses((status = 200, body = StorageTestDto), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/vault/backends/{id}/test", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = StorageTest), (status = 404, body = Problem)))]
 async fn test_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     let outcome = state.control.test_backend(&caller, &ObjectKey::parse(&id)).await?;
-    Ok(axum::Json(StorageTestDto::from(outcome)).into_response())
+    Ok(axum::Json(convert::storage_test(outcome)).into_response())
 }
 
 /// The audit log, oldest first.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQueryDto), security(("bearer" = [])), responses((status = 200, body = [AuditDto])))]
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQueryParams), responses((status = 200, body = [AuditRecord])))]
 async fn list_audit(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<AuditQueryDto>,
+    ApiQuery(query): ApiQuery<AuditQueryParams>,
 ) -> ApiResult {
     let query = AuditQuery { since: query.since, object: query.object, limit: query.limit };
     let records = state.control.list_audit(&caller, &query).await?;
-    Ok(axum::Json(records.into_iter().map(AuditDto::from).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(convert::all(records, convert::audit_record)?).into_response())
 }
 
 /// 404 for paths the table does not have.

@@ -1,0 +1,60 @@
+//! The audit log, the list filters and `/healthz`.
+
+use lanyard_core::AuditOutcome;
+use serde::{Deserialize, Serialize};
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditRecord {
+    /// Position in the log.
+    pub seq: i64,
+    /// When (ISO 8601).
+    pub at: String,
+    /// Who.
+    pub principal: String,
+    /// What (`connection.alter`, …; a denial names the route, `GET /audit`).
+    pub action: String,
+    /// Which kind of object.
+    pub object_kind: String,
+    /// Which object, by id.
+    pub object_id: Option<String>,
+    /// Which object, by name.
+    pub object_name: Option<String>,
+    /// `allowed`, `denied` or `failed`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub outcome: AuditOutcome,
+    /// The redacted change.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub detail: serde_json::Value,
+}
+
+/// `?like=` of the list routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct LikeQuery {
+    /// Case-insensitive substring of the name.
+    pub like: Option<String>,
+}
+
+/// `?since=&object=&limit=` of `GET /audit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only records after this sequence number.
+    pub since: Option<i64>,
+    /// Only records about this object (id or name).
+    pub object: Option<String>,
+    /// At most this many (1..=1000, default 100).
+    pub limit: Option<i64>,
+}
+
+/// `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}

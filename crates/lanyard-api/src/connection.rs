@@ -1,0 +1,180 @@
+//! Connections: the view, CREATE, ALTER and its actions, and the result of TEST CONNECTION.
+
+use lanyard_core::TestStatus;
+use serde::{Deserialize, Serialize};
+
+use crate::OrderedMap;
+
+/// A reference to another object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ref {
+    /// Its id.
+    pub id: String,
+    /// Its current name.
+    pub name: String,
+}
+
+/// The last TEST CONNECTION of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LastTest {
+    /// When (ISO 8601).
+    pub at: String,
+    /// `ok` or `failed`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: TestStatus,
+    /// Milliseconds.
+    pub latency_ms: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The remote server's version.
+    pub server_version: Option<String>,
+}
+
+/// A connection, as the server shows it (secret-looking option values masked as `***`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Connection {
+    /// Immutable id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `con::<name>`.
+    pub entity_ref: String,
+    /// Connection type (`postgresql`, `s3`, …).
+    #[serde(rename = "type")]
+    pub connection_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Options, in stored order; secret-looking values are masked as `***`.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    pub options: OrderedMap,
+    /// The credential entry.
+    pub credential: Option<Ref>,
+    /// The credential storage.
+    pub credential_storage: Option<Ref>,
+    /// Pool limit.
+    pub max_connections: Option<i64>,
+    /// Connect timeout, seconds.
+    pub timeout_seconds: Option<i64>,
+    /// `ok`, `failed` or `untested`.
+    pub status: String,
+    /// The last test.
+    pub last_test: Option<LastTest>,
+    /// Created (ISO 8601).
+    pub created_at: String,
+    /// Last changed (ISO 8601).
+    pub updated_at: String,
+    /// Row version; also the `ETag`.
+    pub version: i64,
+}
+
+/// `POST /connections` (CREATE CONNECTION). Connections hold no secrets: the server refuses secret-looking keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    /// Name.
+    pub name: String,
+    /// Connection type.
+    #[serde(rename = "type")]
+    pub connection_type: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Options, in written order (string values).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    pub options: OrderedMap,
+    /// A vault entry name.
+    #[serde(default)]
+    pub credential: Option<String>,
+    /// A credential storage name.
+    #[serde(default)]
+    pub credential_storage: Option<String>,
+    /// Pool limit.
+    #[serde(default)]
+    pub max_connections: Option<i64>,
+    /// Connect timeout, seconds.
+    #[serde(default)]
+    pub timeout_seconds: Option<i64>,
+    /// Return an existing connection unchanged (200) instead of 409.
+    #[serde(default)]
+    pub if_not_exists: bool,
+}
+
+/// One key/value pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KeyValue {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// One ALTER CONNECTION action: an object with exactly one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConnectionAction {
+    /// Replace the whole options map.
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    SetOptions(OrderedMap),
+    /// Add or replace one option.
+    SetOption(KeyValue),
+    /// Remove one option (an error if absent).
+    UnsetOption(String),
+    /// Point at a vault entry (by name).
+    SetCredential(String),
+    /// Clear the credential (`null`).
+    #[serde(serialize_with = "crate::null")]
+    UnsetCredential,
+    /// Point at a credential storage (by name).
+    SetCredentialStorage(String),
+    /// Clear the credential storage (`null`).
+    #[serde(serialize_with = "crate::null")]
+    UnsetCredentialStorage,
+    /// Rename.
+    RenameTo(String),
+    /// Set (or, with `null`, clear) the description.
+    SetDescription(Option<String>),
+    /// Set (or clear) MAX_CONNECTIONS.
+    SetMaxConnections(Option<i64>),
+    /// Set (or clear) TIMEOUT.
+    SetTimeout(Option<i64>),
+}
+
+/// `PUT /connections/{name}` (ALTER CONNECTION).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlterConnection {
+    /// The actions, applied in order, all or nothing.
+    pub actions: Vec<ConnectionAction>,
+}
+
+/// The answer to TEST CONNECTION: a failed probe is a result, not an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestResult {
+    /// `PASSED` or `FAILED`.
+    pub result: String,
+    /// Milliseconds, resolve included.
+    pub latency_ms: i64,
+    /// The remote server's version.
+    pub server_version: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The connection, with the result recorded.
+    pub connection: Connection,
+}
+
+impl TestResult {
+    /// Whether the probe passed.
+    pub fn passed(&self) -> bool {
+        self.result == crate::PASSED
+    }
+}

@@ -1,0 +1,50 @@
+//! `lanyard-api` holds the JSON wire types of Lanyard's HTTP API, once: every request body (with its actions), every
+//! view the server answers with, the query strings and the `application/problem+json` document. `lanyard-server`
+//! reads the requests and writes the views; `lanyard-client` writes the requests and reads the views; both use these
+//! types, so the two sides cannot drift apart. `docs/http-api.md` is the contract they follow.
+//!
+//! Requests reject unknown fields. Secret material in a request ([`CreateEntry::secret`], [`EntryAction::SetSecret`],
+//! credential-storage options) is a [`Secret`]: a `SecretString` whose `Debug` prints `***` and whose value leaves
+//! it only while a request body is serialised. Views never carry secret material.
+//!
+//! What it is not: it knows no HTTP (no axum, no reqwest), does no validation beyond the JSON shape (the Control
+//! Plane checks names, types and values, so its error messages stay the API's), and depends on `lanyard-core` only.
+//! With the `openapi` feature it also derives the utoipa schemas the server publishes at `/openapi.json`.
+
+mod audit;
+mod backend;
+mod connection;
+mod entry;
+mod problem;
+mod secret;
+
+pub use audit::{AuditQuery, AuditRecord, Health, LikeQuery};
+pub use backend::{AlterBackend, Backend, BackendAction, CreateBackend, ProbeStep, StorageTest};
+pub use connection::{
+    AlterConnection, Connection, ConnectionAction, CreateConnection, KeyValue, LastTest, Ref, TestResult,
+};
+pub use entry::{AlterEntry, CreateEntry, Entry, EntryAction};
+pub use problem::{PROBLEM_BASE, Problem};
+pub use secret::{Secret, SecretOptions};
+
+/// A JSON object, key order kept as sent (serde_json's `preserve_order` is on).
+pub type OrderedMap = serde_json::Map<String, serde_json::Value>;
+
+/// The test result of a probe that passed.
+pub const PASSED: &str = "PASSED";
+
+/// The test result of a probe that failed.
+pub const FAILED: &str = "FAILED";
+
+/// Serialises a unit variant as `{"<variant>": null}`, the shape the API documents for actions without a value.
+fn null<S: serde::Serializer>(serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_unit()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}

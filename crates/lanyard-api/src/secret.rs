@@ -1,0 +1,94 @@
+//! Secret material in request bodies.
+
+use std::fmt;
+
+use lanyard_core::{REDACTED, SecretString};
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A secret in a request body: held as a `SecretString` from the moment it is read; its value leaves it only while
+/// a request body is serialised, and its `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
+pub struct Secret(pub SecretString);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::new(value.into()))
+    }
+}
+
+impl From<SecretString> for Secret {
+    fn from(value: SecretString) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.expose_secret())
+    }
+}
+
+/// Options whose values may be secret (a credential storage's), in written order: a JSON object of strings. Its
+/// `Debug` shows the keys only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretOptions(pub Vec<(String, Secret)>);
+
+impl fmt::Debug for SecretOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.iter().map(|(k, _)| k)).finish()
+    }
+}
+
+impl Serialize for SecretOptions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretOptions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs;
+
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = SecretOptions;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of string options")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretOptions, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    // Read as any JSON value so a non-string is refused naming its key, never echoing the value.
+                    match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(value) => pairs.push((key, Secret(SecretString::new(value)))),
+                        _ => {
+                            return Err(de::Error::custom(format_args!(
+                                "option {:?} must be a string",
+                                lanyard_core::printable(&key, 64)
+                            )));
+                        }
+                    }
+                }
+                Ok(SecretOptions(pairs))
+            }
+        }
+
+        deserializer.deserialize_map(Pairs)
+    }
+}

@@ -1,0 +1,208 @@
+//! The rendering of answers: messages for changes, columns and rows for SHOW and DESCRIBE.
+
+use lanyard_api::{Backend, Connection, Entry};
+use lanyard_core::{ErrorKind, Name};
+
+use crate::error::Result;
+use crate::http::Created;
+use crate::result::{Cell, Outcome, StatementResult};
+
+pub(super) fn skipped(sql: String, noun: &str, name: &Name) -> StatementResult {
+    StatementResult::message(sql, Outcome::Skipped, format!("{noun} {:?} does not exist; nothing done", name.as_str()))
+}
+
+pub(super) fn created_result<T>(
+    sql: String,
+    noun: &str,
+    name: &Name,
+    if_not_exists: bool,
+    created: Result<Created<T>>,
+) -> Result<StatementResult> {
+    match created {
+        Ok(Created::New(_)) => {
+            Ok(StatementResult::message(sql, Outcome::Created, format!("{noun} {:?} created", name.as_str())))
+        }
+        Ok(Created::Existing(_)) => Ok(unchanged(sql, noun, name)),
+        // An older server, or a race the server resolved with 409: IF NOT EXISTS means "exists, unchanged".
+        Err(e) if if_not_exists && e.kind() == Some(ErrorKind::AlreadyExists) => Ok(unchanged(sql, noun, name)),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn unchanged(sql: String, noun: &str, name: &Name) -> StatementResult {
+    StatementResult::message(sql, Outcome::Unchanged, format!("{noun} {:?} exists, unchanged", name.as_str()))
+}
+
+pub(super) fn altered_result(
+    sql: String,
+    noun: &str,
+    name: &Name,
+    now: &str,
+    actions: usize,
+    version: i64,
+) -> StatementResult {
+    let plural = if actions == 1 { "" } else { "s" };
+    let renamed = if now == name.as_str() { String::new() } else { format!(", now {now:?}") };
+    StatementResult::message(
+        sql,
+        Outcome::Ok,
+        format!("{noun} {:?} altered ({actions} action{plural}, version {version}{renamed})", name.as_str()),
+    )
+}
+
+pub(super) fn dropped(
+    sql: String,
+    noun: &str,
+    name: &Name,
+    if_exists: bool,
+    done: Result<()>,
+) -> Result<StatementResult> {
+    match done {
+        Ok(()) => Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {:?} dropped", name.as_str()))),
+        Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => Ok(skipped(sql, noun, name)),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn described<T>(
+    sql: String,
+    noun: &str,
+    name: &Name,
+    if_exists: bool,
+    found: Result<T>,
+    describe: fn(&T) -> Vec<(&'static str, Cell)>,
+) -> Result<StatementResult> {
+    match found {
+        Ok(object) => {
+            let rows = describe(&object).into_iter().map(|(k, v)| vec![Cell::from(k), v]).collect();
+            Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {:?}", name.as_str()))
+                .with_rows(&["property", "value"], rows))
+        }
+        Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => {
+            Ok(skipped(sql, noun, name).with_rows(&["property", "value"], Vec::new()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `1 connection`, `2 connections`.
+pub(super) fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+pub(super) fn show_connections(sql: String, connections: &[Connection]) -> StatementResult {
+    let rows = connections
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::from(c.name.as_str()),
+                Cell::from(c.connection_type.as_str()),
+                Cell::from(c.status.as_str()),
+                Cell::text(c.credential.as_ref().map(|r| r.name.as_str())),
+                Cell::text(c.credential_storage.as_ref().map(|r| r.name.as_str())),
+            ]
+        })
+        .collect();
+    StatementResult::message(sql, Outcome::Ok, count(connections.len(), "connection", "connections"))
+        .with_rows(&["name", "type", "status", "credential", "credential_storage"], rows)
+}
+
+/// `key=value, …` in stored order (the server has masked secret-looking values).
+pub(super) fn options_text<'a>(options: impl Iterator<Item = (&'a String, String)>) -> String {
+    options.map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(super) fn describe_connection(c: &Connection) -> Vec<(&'static str, Cell)> {
+    let test = c.last_test.as_ref();
+    let options =
+        options_text(c.options.iter().map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned))));
+    vec![
+        ("id", Cell::from(c.id.as_str())),
+        ("name", Cell::from(c.name.as_str())),
+        ("entity_ref", Cell::from(c.entity_ref.as_str())),
+        ("type", Cell::from(c.connection_type.as_str())),
+        ("description", Cell::text(c.description.as_deref())),
+        ("options", Cell::Text(options)),
+        ("credential", Cell::text(c.credential.as_ref().map(|r| r.name.as_str()))),
+        ("credential_storage", Cell::text(c.credential_storage.as_ref().map(|r| r.name.as_str()))),
+        ("max_connections", Cell::int(c.max_connections)),
+        ("timeout_seconds", Cell::int(c.timeout_seconds)),
+        ("status", Cell::from(c.status.as_str())),
+        ("last_tested_at", Cell::text(test.map(|t| t.at.as_str()))),
+        ("last_test_latency_ms", Cell::int(test.and_then(|t| t.latency_ms))),
+        ("last_test_error", Cell::text(test.and_then(|t| t.error.as_deref()))),
+        ("server_version", Cell::text(test.and_then(|t| t.server_version.as_deref()))),
+        ("created_at", Cell::from(c.created_at.as_str())),
+        ("updated_at", Cell::from(c.updated_at.as_str())),
+        ("version", Cell::Int(c.version)),
+    ]
+}
+
+pub(super) fn show_entries(sql: String, entries: &[Entry]) -> StatementResult {
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::from(e.name.as_str()),
+                Cell::from(e.entry_type.as_str()),
+                Cell::text(e.algorithm.as_deref()),
+                Cell::from(e.storage.name.as_str()),
+                Cell::Int(e.current_version),
+                Cell::text(e.expires_at.as_deref()),
+                Cell::text(e.rotated_at.as_deref()),
+            ]
+        })
+        .collect();
+    StatementResult::message(sql, Outcome::Ok, count(entries.len(), "vault entry", "vault entries"))
+        .with_rows(&["name", "type", "algorithm", "storage", "current_version", "expires_at", "rotated_at"], rows)
+}
+
+pub(super) fn describe_entry(e: &Entry) -> Vec<(&'static str, Cell)> {
+    vec![
+        ("id", Cell::from(e.id.as_str())),
+        ("name", Cell::from(e.name.as_str())),
+        ("type", Cell::from(e.entry_type.as_str())),
+        ("algorithm", Cell::text(e.algorithm.as_deref())),
+        ("key_size", Cell::int(e.key_size)),
+        ("current_version", Cell::Int(e.current_version)),
+        ("storage", Cell::from(e.storage.name.as_str())),
+        ("external_secret_name", Cell::text(e.external_secret_name.as_deref())),
+        ("description", Cell::text(e.description.as_deref())),
+        ("expires_at", Cell::text(e.expires_at.as_deref())),
+        ("created_at", Cell::from(e.created_at.as_str())),
+        ("updated_at", Cell::from(e.updated_at.as_str())),
+        ("rotated_at", Cell::text(e.rotated_at.as_deref())),
+    ]
+}
+
+pub(super) fn show_backends(sql: String, backends: &[Backend]) -> StatementResult {
+    let rows = backends
+        .iter()
+        .map(|b| {
+            vec![
+                Cell::from(b.name.as_str()),
+                Cell::from(b.backend_type.as_str()),
+                Cell::from(if b.active { "ACTIVE" } else { "INACTIVE" }),
+                Cell::Bool(b.builtin),
+                Cell::text(b.description.as_deref()),
+            ]
+        })
+        .collect();
+    StatementResult::message(sql, Outcome::Ok, count(backends.len(), "credential storage", "credential storages"))
+        .with_rows(&["name", "type", "state", "builtin", "description"], rows)
+}
+
+pub(super) fn describe_backend(b: &Backend) -> Vec<(&'static str, Cell)> {
+    vec![
+        ("id", Cell::from(b.id.as_str())),
+        ("name", Cell::from(b.name.as_str())),
+        ("type", Cell::from(b.backend_type.as_str())),
+        ("description", Cell::text(b.description.as_deref())),
+        ("options", Cell::Text(options_text(b.options.iter().map(|(k, v)| (k, v.clone()))))),
+        ("state", Cell::from(if b.active { "ACTIVE" } else { "INACTIVE" })),
+        ("builtin", Cell::Bool(b.builtin)),
+        ("created_at", Cell::from(b.created_at.as_str())),
+        ("updated_at", Cell::from(b.updated_at.as_str())),
+        ("version", Cell::Int(b.version)),
+    ]
+}

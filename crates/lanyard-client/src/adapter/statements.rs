@@ -1,0 +1,340 @@
+//! What each statement becomes in HTTP calls.
+
+use lanyard_api::{
+    AlterBackend, AlterConnection, AlterEntry, Backend, BackendAction, Connection, ConnectionAction, CreateBackend,
+    CreateConnection, CreateEntry, Entry, EntryAction, KeyValue, OrderedMap, Secret, SecretOptions,
+};
+use lanyard_core::{ErrorKind, Name, OptionMap, SecretString};
+use lanyard_sql::ast::{self, Statement};
+
+use super::Session;
+use super::rows::*;
+use crate::error::{Error, Result};
+use crate::result::{Cell, Outcome, StatementResult};
+
+/// How many times ALTER re-reads and re-sends when the object changed between its GET and its PUT (412).
+const ALTER_ATTEMPTS: usize = 3;
+
+impl Session {
+    /// Runs one statement.
+    pub async fn execute(&mut self, statement: &Statement) -> Result<StatementResult> {
+        refuse_redacted_secrets(statement)?;
+        let sql = statement.to_string();
+        match statement {
+            Statement::CreateConnection(s) => self.create_connection(sql, s).await,
+            Statement::AlterConnection(s) => self.alter_connection(sql, s).await,
+            Statement::DropConnection(s) => {
+                let done = self.client.drop_connection(s.name.as_str(), None).await;
+                dropped(sql, "connection", &s.name, s.if_exists, done)
+            }
+            Statement::ShowConnections(s) => {
+                let connections = self.client.list_connections(s.like.as_deref()).await?;
+                Ok(show_connections(sql, &connections))
+            }
+            Statement::DescribeConnection(s) => {
+                let found = self.client.get_connection(s.name.as_str()).await;
+                described(sql, "connection", &s.name, s.if_exists, found, describe_connection)
+            }
+            Statement::TestConnection(s) => {
+                let test = self.client.test_connection(s.name.as_str()).await?;
+                let outcome = if test.passed() { Outcome::Passed } else { Outcome::Failed };
+                let message = format!("connection {:?}: {} in {} ms", s.name.as_str(), test.result, test.latency_ms);
+                Ok(StatementResult::message(sql, outcome, message).with_rows(
+                    &["result", "latency_ms", "server_version", "error"],
+                    vec![vec![
+                        Cell::from(test.result.as_str()),
+                        Cell::Int(test.latency_ms),
+                        Cell::text(test.server_version),
+                        Cell::text(test.error),
+                    ]],
+                ))
+            }
+            Statement::CreateVault(s) => self.create_entry(sql, s).await,
+            Statement::AlterVault(s) => self.alter_entry(sql, s).await,
+            Statement::DropVault(s) => {
+                let done = self.client.drop_entry(s.name.as_str(), None).await;
+                dropped(sql, "vault entry", &s.name, s.if_exists, done)
+            }
+            Statement::DescribeVault(s) => {
+                let found = self.client.get_entry(s.name.as_str()).await;
+                described(sql, "vault entry", &s.name, s.if_exists, found, describe_entry)
+            }
+            Statement::ShowVaults(s) => {
+                let entries = self.client.list_entries(s.like.as_deref()).await?;
+                Ok(show_entries(sql, &entries))
+            }
+            Statement::CreateCredentialStorage(s) => self.create_backend(sql, s).await,
+            Statement::AlterCredentialStorage(s) => self.alter_backend(sql, s).await,
+            Statement::DropCredentialStorage(s) => {
+                let done = self.client.drop_backend(s.name.as_str(), None).await;
+                dropped(sql, "credential storage", &s.name, s.if_exists, done)
+            }
+            Statement::ShowCredentialStorages(s) => {
+                let backends = self.client.list_backends(s.like.as_deref()).await?;
+                Ok(show_backends(sql, &backends))
+            }
+            Statement::DescribeCredentialStorage(s) => {
+                let found = self.client.get_backend(s.name.as_str()).await;
+                described(sql, "credential storage", &s.name, s.if_exists, found, describe_backend)
+            }
+            Statement::TestCredentialStorage(s) => match self.client.test_backend(s.name.as_str()).await {
+                Err(e) if s.if_exists && e.kind() == Some(ErrorKind::NotFound) => {
+                    Ok(skipped(sql, "credential storage", &s.name))
+                }
+                Err(e) => Err(e),
+                Ok(test) => {
+                    let outcome = if test.passed() { Outcome::Passed } else { Outcome::Failed };
+                    let message = format!("credential storage {:?}: {}", s.name.as_str(), test.result);
+                    let rows = test
+                        .steps
+                        .into_iter()
+                        .map(|step| {
+                            vec![
+                                Cell::Text(step.step),
+                                Cell::from(step.status.as_str()),
+                                Cell::Int(i64::try_from(step.micros).unwrap_or(i64::MAX)),
+                                Cell::text(step.error),
+                            ]
+                        })
+                        .collect();
+                    Ok(StatementResult::message(sql, outcome, message)
+                        .with_rows(&["step", "status", "micros", "error"], rows))
+                }
+            },
+            Statement::Use(s) => {
+                self.database = s.database.clone();
+                Ok(StatementResult::message(sql, Outcome::Ok, format!("database is now {:?}", s.database.as_str())))
+            }
+            Statement::CreateLink(_)
+            | Statement::AlterLink(_)
+            | Statement::DropLink(_)
+            | Statement::ShowLinks(_)
+            | Statement::ShowCreateLink(_)
+            | Statement::CreatePipeline(_)
+            | Statement::StartPipeline(_)
+            | Statement::StopPipeline(_)
+            | Statement::DropPipeline(_)
+            | Statement::ShowPipelines(_) => Err(Error::Unsupported(format!(
+                "{} is not served by this Control Plane yet: the LINK and PIPELINE API is a later release \
+                 (`lanyard check` and `lanyard fmt` accept it)",
+                statement.kind()
+            ))),
+        }
+    }
+
+    async fn create_connection(&self, sql: String, s: &ast::CreateConnection) -> Result<StatementResult> {
+        let request = CreateConnection {
+            name: s.name.as_str().to_owned(),
+            connection_type: s.connection_type.as_str().to_owned(),
+            description: s.description.clone(),
+            options: exposed_pairs(&s.options),
+            credential: s.credential.as_ref().map(|n| n.as_str().to_owned()),
+            credential_storage: s.credential_storage.as_ref().map(|n| n.as_str().to_owned()),
+            max_connections: s.max_connections.map(i64::from),
+            timeout_seconds: s.timeout_seconds.map(i64::from),
+            if_not_exists: s.if_not_exists,
+        };
+        let created = self.client.create_connection(&request).await;
+        created_result(sql, "connection", &s.name, s.if_not_exists, created)
+    }
+
+    async fn alter_connection(&self, sql: String, s: &ast::AlterConnection) -> Result<StatementResult> {
+        let request = AlterConnection { actions: s.actions.iter().map(connection_action).collect() };
+        let name = s.name.as_str();
+        alter(
+            (sql, "connection", &s.name, s.if_exists, request.actions.len()),
+            async || self.client.get_connection(name).await,
+            // The connection routes take the name: If-Match makes sure it is still the object just read.
+            async |current: &Connection| self.client.alter_connection(name, &request, Some(current.version)).await,
+        )
+        .await
+    }
+
+    async fn create_entry(&self, sql: String, s: &ast::CreateVault) -> Result<StatementResult> {
+        let mut request = CreateEntry {
+            name: s.name.as_str().to_owned(),
+            entry_type: s.entry_type.keyword().to_owned(),
+            algorithm: s.algorithm.clone(),
+            key_size: s.key_size.map(i64::from),
+            storage: s.storage.as_ref().map(|n| n.as_str().to_owned()),
+            description: s.description.clone(),
+            expires: s.expires.clone(),
+            if_not_exists: s.if_not_exists,
+            ..CreateEntry::default()
+        };
+        match &s.material {
+            None => {}
+            Some(ast::Material::Secret(secret)) => request.secret = Some(Secret(secret.clone())),
+            Some(ast::Material::Generate) => request.generate = true,
+            Some(ast::Material::LinkedExternal(name)) => request.linked_external_secret = Some(name.clone()),
+        }
+        let created = self.client.create_entry(&request).await;
+        created_result(sql, "vault entry", &s.name, s.if_not_exists, created)
+    }
+
+    async fn alter_entry(&self, sql: String, s: &ast::AlterVault) -> Result<StatementResult> {
+        let actions = s
+            .actions
+            .iter()
+            .map(|a| match a {
+                ast::AlterVaultAction::Rotate => EntryAction::Rotate,
+                ast::AlterVaultAction::SetSecret(secret) => EntryAction::SetSecret(Secret(secret.clone())),
+                ast::AlterVaultAction::SetDescription(text) => EntryAction::SetDescription(Some(text.clone())),
+                ast::AlterVaultAction::SetExpires(text) => EntryAction::SetExpires(Some(text.clone())),
+                ast::AlterVaultAction::RenameTo(name) => EntryAction::RenameTo(name.as_str().to_owned()),
+            })
+            .collect();
+        let request = AlterEntry { actions };
+        alter(
+            (sql, "vault entry", &s.name, s.if_exists, request.actions.len()),
+            async || self.client.get_entry(s.name.as_str()).await,
+            // By id: the id is immutable, so a concurrent rename cannot send the change elsewhere.
+            async |current: &Entry| self.client.alter_entry(&current.id, &request, Some(current.version)).await,
+        )
+        .await
+    }
+
+    async fn create_backend(&self, sql: String, s: &ast::CreateCredentialStorage) -> Result<StatementResult> {
+        let request = CreateBackend {
+            name: s.name.as_str().to_owned(),
+            backend_type: s.kind.as_str().to_owned(),
+            description: s.description.clone(),
+            options: secret_pairs(&s.options),
+            active: s.active.unwrap_or(true),
+            if_not_exists: s.if_not_exists,
+        };
+        let created = self.client.create_backend(&request).await;
+        created_result(sql, "credential storage", &s.name, s.if_not_exists, created)
+    }
+
+    async fn alter_backend(&self, sql: String, s: &ast::AlterCredentialStorage) -> Result<StatementResult> {
+        let actions = s
+            .actions
+            .iter()
+            .map(|a| match a {
+                ast::AlterCredentialStorageAction::SetOptions(options) => {
+                    BackendAction::SetOptions(secret_pairs(options))
+                }
+                ast::AlterCredentialStorageAction::SetDescription(text) => {
+                    BackendAction::SetDescription(Some(text.clone()))
+                }
+                ast::AlterCredentialStorageAction::SetActive(active) => BackendAction::SetActive(*active),
+                ast::AlterCredentialStorageAction::RenameTo(name) => BackendAction::RenameTo(name.as_str().to_owned()),
+            })
+            .collect();
+        let request = AlterBackend { actions };
+        alter(
+            (sql, "credential storage", &s.name, s.if_exists, request.actions.len()),
+            async || self.client.get_backend(s.name.as_str()).await,
+            async |current: &Backend| self.client.alter_backend(&current.id, &request, Some(current.version)).await,
+        )
+        .await
+    }
+}
+
+/// A secret literal that reads `***` is a redaction copied from history, a log or `lanyard fmt`, not a value:
+/// storing it would silently replace a real secret.
+fn refuse_redacted_secrets(statement: &Statement) -> Result<()> {
+    let redacted = |s: &SecretString| s.expose_secret() == lanyard_core::REDACTED;
+    let options = |o: &OptionMap| o.iter().any(|(k, v)| k.is_secret() && v.expose() == lanyard_core::REDACTED);
+    let found = match statement {
+        Statement::CreateVault(s) => matches!(&s.material, Some(ast::Material::Secret(secret)) if redacted(secret)),
+        Statement::AlterVault(s) => {
+            s.actions.iter().any(|a| matches!(a, ast::AlterVaultAction::SetSecret(secret) if redacted(secret)))
+        }
+        Statement::CreateCredentialStorage(s) => options(&s.options),
+        Statement::AlterCredentialStorage(s) => {
+            s.actions.iter().any(|a| matches!(a, ast::AlterCredentialStorageAction::SetOptions(o) if options(o)))
+        }
+        _ => false,
+    };
+    if found {
+        return Err(Error::Refused(
+            "a secret literal reads '***': that is a redaction (from history, a log or `lanyard fmt`), not a \
+             secret; type the secret itself"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// What [`alter`] needs to know of an object it read.
+trait Versioned {
+    /// Its name now.
+    fn name(&self) -> &str;
+    /// Its row version (the ETag).
+    fn version(&self) -> i64;
+}
+
+macro_rules! versioned {
+    ($($ty:ty),*) => {
+        $(impl Versioned for $ty {
+            fn name(&self) -> &str {
+                &self.name
+            }
+
+            fn version(&self) -> i64 {
+                self.version
+            }
+        })*
+    };
+}
+
+versioned!(Connection, Entry, Backend);
+
+/// ALTER as the seed describes: `read` the object (which resolves its name and gives its version), then `write` the
+/// actions with `If-Match`. When the object changed between the two (412) — or, under IF EXISTS, vanished (404) —
+/// read again, at most [`ALTER_ATTEMPTS`] times. `what` is the statement, the object's noun and name, IF EXISTS, and
+/// the number of actions.
+async fn alter<T: Versioned>(
+    (sql, noun, name, if_exists, actions): (String, &str, &Name, bool, usize),
+    read: impl AsyncFn() -> Result<T>,
+    write: impl AsyncFn(&T) -> Result<T>,
+) -> Result<StatementResult> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = match read().await {
+            Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => return Ok(skipped(sql, noun, name)),
+            other => other?,
+        };
+        match write(&current).await {
+            Err(e) if attempt < ALTER_ATTEMPTS && e.kind() == Some(ErrorKind::PreconditionFailed) => continue,
+            Err(e) if attempt < ALTER_ATTEMPTS && if_exists && e.kind() == Some(ErrorKind::NotFound) => continue,
+            other => {
+                let altered = other?;
+                return Ok(altered_result(sql, noun, name, altered.name(), actions, altered.version()));
+            }
+        }
+    }
+}
+
+fn connection_action(action: &ast::AlterConnectionAction) -> ConnectionAction {
+    use ast::AlterConnectionAction as A;
+    match action {
+        A::SetOptions(options) => ConnectionAction::SetOptions(exposed_pairs(options)),
+        A::SetOption { key, value } => {
+            ConnectionAction::SetOption(KeyValue { key: key.as_str().to_owned(), value: value.expose().to_owned() })
+        }
+        A::UnsetOption(key) => ConnectionAction::UnsetOption(key.as_str().to_owned()),
+        A::SetCredential(name) => ConnectionAction::SetCredential(name.as_str().to_owned()),
+        A::UnsetCredential => ConnectionAction::UnsetCredential,
+        A::SetCredentialStorage(name) => ConnectionAction::SetCredentialStorage(name.as_str().to_owned()),
+        A::UnsetCredentialStorage => ConnectionAction::UnsetCredentialStorage,
+        A::RenameTo(name) => ConnectionAction::RenameTo(name.as_str().to_owned()),
+        A::SetDescription(text) => ConnectionAction::SetDescription(Some(text.clone())),
+        A::SetMaxConnections(n) => ConnectionAction::SetMaxConnections(Some(i64::from(*n))),
+        A::SetTimeout(n) => ConnectionAction::SetTimeout(Some(i64::from(*n))),
+    }
+}
+
+/// Connection options as sent: connections hold no secrets, and the server refuses secret-looking keys with a
+/// message that says to use CREDENTIAL — it never echoes the value.
+fn exposed_pairs(options: &OptionMap) -> OrderedMap {
+    options.iter_exposed().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect()
+}
+
+/// Storage options may hold auth secrets: every value travels as a secret until the body is built.
+fn secret_pairs(options: &OptionMap) -> SecretOptions {
+    SecretOptions(options.iter_exposed().map(|(k, v)| (k.to_owned(), Secret::new(v))).collect())
+}

@@ -1,0 +1,280 @@
+//! The edge between the wire and the Control Plane: `lanyard_api` requests into the control plane's typed
+//! requests, its views into `lanyard_api` views. Nothing here is a type of its own.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use lanyard_api as api;
+use lanyard_control::{
+    AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, EntryAction, EntryType, EntryView,
+    LastTest, Material, NamedRef, NewBackend, NewConnection, NewEntry, StorageTestOutcome, TestOutcome,
+};
+use lanyard_core::{ErrorKind, SecretString, TestStatus};
+
+use crate::error::ApiError;
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// A closed-vocabulary value the catalog handed us; an unknown one is an internal error, never a silent default.
+fn closed<T: FromStr>(text: &str, what: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e: T::Err| {
+        tracing::error!(what, error = %e, "unknown value in a view");
+        ApiError::new(ErrorKind::Internal, "internal error")
+    })
+}
+
+/// A string-to-string map whose values must be strings.
+fn string_pairs(map: &api::OrderedMap, what: &str) -> Result<Vec<(String, String)>> {
+    map.iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k.clone(), s.clone())),
+            _ => Err(ApiError::invalid(format!("{what} {:?} must be a string", lanyard_core::printable(k, 64)))),
+        })
+        .collect()
+}
+
+fn secret_pairs(options: api::SecretOptions) -> Vec<(String, SecretString)> {
+    options.0.into_iter().map(|(k, v)| (k, v.0)).collect()
+}
+
+fn reference<Id: std::fmt::Display>(r: NamedRef<Id>) -> api::Ref {
+    api::Ref { id: r.id.to_string(), name: r.name }
+}
+
+fn result(passed: bool) -> String {
+    if passed { api::PASSED } else { api::FAILED }.to_owned()
+}
+
+fn last_test(t: &LastTest) -> Result<api::LastTest> {
+    Ok(api::LastTest {
+        at: t.at.to_string(),
+        status: closed(t.status.as_str(), "last test status")?,
+        latency_ms: t.latency_ms,
+        error: t.error.clone(),
+        server_version: t.server_version.clone(),
+    })
+}
+
+/// A connection view.
+pub(crate) fn connection(v: ConnectionView) -> Result<api::Connection> {
+    let status = v.status().to_owned();
+    Ok(api::Connection {
+        id: v.id.to_string(),
+        options: v
+            .options
+            .iter()
+            .map(|(k, value)| (k.as_str().to_owned(), serde_json::Value::String(value.redacted().to_owned())))
+            .collect(),
+        last_test: v.last_test.as_ref().map(last_test).transpose()?,
+        name: v.name,
+        entity_ref: v.entity_ref,
+        connection_type: v.connection_type.as_str().to_owned(),
+        description: v.description,
+        credential: v.credential.map(reference),
+        credential_storage: v.credential_storage.map(reference),
+        max_connections: v.max_connections,
+        timeout_seconds: v.timeout_seconds,
+        status,
+        created_at: v.created_at.to_string(),
+        updated_at: v.updated_at.to_string(),
+        version: v.version,
+    })
+}
+
+/// CREATE CONNECTION.
+pub(crate) fn new_connection(body: api::CreateConnection) -> Result<NewConnection> {
+    Ok(NewConnection {
+        options: string_pairs(&body.options, "option")?,
+        name: body.name,
+        connection_type: body.connection_type,
+        description: body.description,
+        credential: body.credential,
+        credential_storage: body.credential_storage,
+        max_connections: body.max_connections,
+        timeout_seconds: body.timeout_seconds,
+        if_not_exists: body.if_not_exists,
+    })
+}
+
+/// ALTER CONNECTION.
+pub(crate) fn connection_actions(body: api::AlterConnection) -> Result<Vec<ConnectionAction>> {
+    use api::ConnectionAction as A;
+    body.actions
+        .into_iter()
+        .map(|action| {
+            Ok(match action {
+                A::SetOptions(map) => ConnectionAction::SetOptions(string_pairs(&map, "option")?),
+                A::SetOption(kv) => ConnectionAction::SetOption { key: kv.key, value: kv.value },
+                A::UnsetOption(key) => ConnectionAction::UnsetOption(key),
+                A::SetCredential(name) => ConnectionAction::SetCredential(name),
+                A::UnsetCredential => ConnectionAction::UnsetCredential,
+                A::SetCredentialStorage(name) => ConnectionAction::SetCredentialStorage(name),
+                A::UnsetCredentialStorage => ConnectionAction::UnsetCredentialStorage,
+                A::RenameTo(name) => ConnectionAction::RenameTo(name),
+                A::SetDescription(text) => ConnectionAction::SetDescription(text),
+                A::SetMaxConnections(n) => ConnectionAction::SetMaxConnections(n),
+                A::SetTimeout(n) => ConnectionAction::SetTimeout(n),
+            })
+        })
+        .collect()
+}
+
+/// The result of TEST CONNECTION.
+pub(crate) fn test_result(t: TestOutcome) -> Result<api::TestResult> {
+    Ok(api::TestResult {
+        result: result(t.passed),
+        latency_ms: t.latency_ms,
+        server_version: t.server_version,
+        error: t.error,
+        connection: connection(t.connection)?,
+    })
+}
+
+/// A vault entry view.
+pub(crate) fn entry(v: EntryView) -> Result<api::Entry> {
+    Ok(api::Entry {
+        id: v.id.to_string(),
+        entry_type: closed(v.entry_type.as_str(), "entry type")?,
+        name: v.name,
+        algorithm: v.algorithm,
+        key_size: v.key_size,
+        current_version: v.current_version,
+        storage: reference(v.backend),
+        external_secret_name: v.external_secret_name,
+        description: v.description,
+        expires_at: v.expires_at.map(|t| t.to_string()),
+        rotated_at: v.rotated_at.map(|t| t.to_string()),
+        created_at: v.created_at.to_string(),
+        updated_at: v.updated_at.to_string(),
+        version: v.version,
+    })
+}
+
+/// CREATE VAULT / CREDENTIAL.
+pub(crate) fn new_entry(body: api::CreateEntry) -> Result<NewEntry> {
+    let entry_type = body.entry_type.parse::<EntryType>().map_err(|_| {
+        ApiError::invalid(format!(
+            "unknown entry type {:?}: use ENCRYPTION_KEY or CREDENTIAL",
+            lanyard_core::printable(&body.entry_type, 40)
+        ))
+    })?;
+    let material = match (body.secret, body.generate, body.linked_external_secret) {
+        (None, false, None) => Material::None,
+        (Some(secret), false, None) => Material::Secret(secret.0),
+        (None, true, None) => Material::Generate,
+        (None, false, Some(name)) => Material::Linked(name),
+        _ => return Err(ApiError::invalid("secret, generate and linked_external_secret are mutually exclusive")),
+    };
+    Ok(NewEntry {
+        name: body.name,
+        entry_type,
+        algorithm: body.algorithm,
+        key_size: body.key_size,
+        material,
+        backend: body.storage,
+        description: body.description,
+        expires_at: body.expires,
+        if_not_exists: body.if_not_exists,
+    })
+}
+
+/// ALTER VAULT / CREDENTIAL.
+pub(crate) fn entry_actions(body: api::AlterEntry) -> Vec<EntryAction> {
+    use api::EntryAction as A;
+    body.actions
+        .into_iter()
+        .map(|action| match action {
+            A::Rotate => EntryAction::Rotate,
+            A::SetSecret(secret) => EntryAction::SetSecret(secret.0),
+            A::SetDescription(text) => EntryAction::SetDescription(text),
+            A::SetExpires(text) => EntryAction::SetExpires(text),
+            A::RenameTo(name) => EntryAction::RenameTo(name),
+        })
+        .collect()
+}
+
+/// A credential storage view: secret options show as `***`.
+pub(crate) fn backend(v: BackendView) -> api::Backend {
+    let mut options: BTreeMap<String, String> = v.options.into_iter().collect();
+    for key in v.secret_options {
+        options.insert(key, lanyard_core::REDACTED.to_owned());
+    }
+    api::Backend {
+        id: v.id.to_string(),
+        name: v.name,
+        backend_type: v.backend_type,
+        description: v.description,
+        options,
+        active: v.active,
+        builtin: v.builtin,
+        created_at: v.created_at.to_string(),
+        updated_at: v.updated_at.to_string(),
+        version: v.version,
+    }
+}
+
+/// CREATE CREDENTIAL STORAGE.
+pub(crate) fn new_backend(body: api::CreateBackend) -> NewBackend {
+    NewBackend {
+        options: secret_pairs(body.options),
+        name: body.name,
+        backend_type: body.backend_type,
+        description: body.description,
+        active: body.active,
+        if_not_exists: body.if_not_exists,
+    }
+}
+
+/// ALTER CREDENTIAL STORAGE.
+pub(crate) fn backend_actions(body: api::AlterBackend) -> Vec<BackendAction> {
+    use api::BackendAction as A;
+    body.actions
+        .into_iter()
+        .map(|action| match action {
+            A::SetOptions(options) => BackendAction::SetOptions(secret_pairs(options)),
+            A::SetDescription(text) => BackendAction::SetDescription(text),
+            A::SetActive(active) => BackendAction::SetActive(active),
+            A::RenameTo(name) => BackendAction::RenameTo(name),
+        })
+        .collect()
+}
+
+/// The result of TEST CREDENTIAL STORAGE.
+pub(crate) fn storage_test(t: StorageTestOutcome) -> api::StorageTest {
+    api::StorageTest {
+        result: result(t.passed),
+        steps: t
+            .steps
+            .into_iter()
+            .map(|s| api::ProbeStep {
+                step: s.step,
+                status: if s.outcome.is_ok() { TestStatus::Ok } else { TestStatus::Failed },
+                error: s.outcome.err(),
+                micros: s.micros,
+            })
+            .collect(),
+    }
+}
+
+/// An audit record.
+pub(crate) fn audit_record(r: AuditRecord) -> Result<api::AuditRecord> {
+    Ok(api::AuditRecord {
+        seq: r.seq,
+        at: r.at.to_string(),
+        outcome: closed(r.record.outcome.as_str(), "audit outcome")?,
+        principal: r.record.principal,
+        action: r.record.action.to_string(),
+        object_kind: r.record.object_kind.noun().to_owned(),
+        object_id: r.record.object_id,
+        object_name: r.record.object_name,
+        detail: serde_json::Value::Object(r.record.detail),
+    })
+}
+
+/// Every view of a list, or the first that cannot be shown.
+pub(crate) fn all<T, U>(views: Vec<T>, one: impl FnMut(T) -> Result<U>) -> Result<Vec<U>> {
+    views.into_iter().map(one).collect()
+}
