@@ -62,12 +62,16 @@ impl Attempts {
 /// the pacing of [`Attempts`]; any other error rolls back and is returned. `-> Type` names the block's result
 /// type (default `lanyard_catalog::Result<_>`); its error type must convert from [`CatalogError`].
 ///
-/// ```ignore
-/// let row = lanyard_catalog::transaction!(catalog, |tx| -> Result<_, MyError> {
-///     let row = tx.insert(row).await?;
-///     tx.append_audit(&record).await?;
-///     Ok(row)
+/// ```no_run
+/// # use lanyard_catalog::{Catalog, Connection, Result};
+/// # async fn example(catalog: &Catalog, row: Connection) -> Result<()> {
+/// let stored = lanyard_catalog::transaction!(catalog, |tx| -> Result<_> {
+///     let stored = tx.insert(row.clone()).await?;
+///     tx.count::<Connection>().await?;
+///     Ok(stored)
 /// })?;
+/// # Ok(())
+/// # }
 /// ```
 #[macro_export]
 macro_rules! transaction {
@@ -95,4 +99,21 @@ macro_rules! transaction {
     ($catalog:expr, |$tx:ident| $body:block) => {
         $crate::transaction!($catalog, |$tx| -> $crate::Result<_> $body)
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_operation_runs_at_most_max_attempts_times_and_only_on_retryable_failures() {
+        let mut attempts = Attempts::new();
+        let mut runs = 1;
+        while attempts.retry(true).await {
+            runs += 1;
+        }
+        assert_eq!(runs, MAX_ATTEMPTS);
+        let mut attempts = Attempts::new();
+        assert!(!attempts.retry(false).await, "a permanent failure is not retried");
+    }
 }

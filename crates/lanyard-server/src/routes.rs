@@ -38,90 +38,38 @@ pub struct Route {
 
 type Handler = MethodRouter<AppState>;
 
-/// The table: (method, path, access, audit action, handler).
+/// The table: (method, path, permission, what a denial is audited as, handler); public routes need neither.
 pub(crate) fn table() -> Vec<(Route, Handler)> {
-    use Access::{Public, Requires};
     use AuditAction as A;
     use Permission as P;
-    let r = |method: Method, path: &'static str, access: Access, action: Option<AuditAction>, handler: Handler| {
-        (Route { method, path, access, action }, handler)
+    let public = |method: Method, path: &'static str, handler: Handler| {
+        (Route { method, path, access: Access::Public, action: None }, handler)
+    };
+    let r = |method: Method, path: &'static str, permission: Permission, action: AuditAction, handler: Handler| {
+        (Route { method, path, access: Access::Requires(permission), action: Some(action) }, handler)
     };
     vec![
-        r(Method::GET, "/healthz", Public, None, get(healthz)),
-        r(Method::GET, "/metrics", Public, None, get(metrics)),
-        r(Method::GET, "/openapi.json", Public, None, get(openapi)),
-        r(Method::GET, "/connections", Requires(P::ConnectionsRead), Some(A::ConnectionList), get(list_connections)),
-        r(
-            Method::POST,
-            "/connections",
-            Requires(P::ConnectionsWrite),
-            Some(A::ConnectionCreate),
-            post(create_connection),
-        ),
-        r(
-            Method::GET,
-            "/connections/{name}",
-            Requires(P::ConnectionsRead),
-            Some(A::ConnectionGet),
-            get(get_connection),
-        ),
-        r(
-            Method::PUT,
-            "/connections/{name}",
-            Requires(P::ConnectionsWrite),
-            Some(A::ConnectionAlter),
-            put(alter_connection),
-        ),
-        r(
-            Method::DELETE,
-            "/connections/{name}",
-            Requires(P::ConnectionsWrite),
-            Some(A::ConnectionDrop),
-            delete(drop_connection),
-        ),
-        r(
-            Method::POST,
-            "/connections/{name}/test",
-            Requires(P::ConnectionsTest),
-            Some(A::ConnectionTest),
-            post(test_connection),
-        ),
-        r(Method::GET, "/vault/entries", Requires(P::VaultRead), Some(A::VaultEntryList), get(list_entries)),
-        r(Method::POST, "/vault/entries", Requires(P::VaultWrite), Some(A::VaultEntryCreate), post(create_entry)),
-        r(Method::GET, "/vault/entries/{id}", Requires(P::VaultRead), Some(A::VaultEntryGet), get(get_entry)),
-        r(Method::PUT, "/vault/entries/{id}", Requires(P::VaultWrite), Some(A::VaultEntryAlter), put(alter_entry)),
-        r(Method::DELETE, "/vault/entries/{id}", Requires(P::VaultWrite), Some(A::VaultEntryDrop), delete(drop_entry)),
-        r(Method::GET, "/vault/backends", Requires(P::VaultRead), Some(A::CredentialStorageList), get(list_backends)),
-        r(
-            Method::POST,
-            "/vault/backends",
-            Requires(P::VaultWrite),
-            Some(A::CredentialStorageCreate),
-            post(create_backend),
-        ),
-        r(Method::GET, "/vault/backends/{id}", Requires(P::VaultRead), Some(A::CredentialStorageGet), get(get_backend)),
-        r(
-            Method::PUT,
-            "/vault/backends/{id}",
-            Requires(P::VaultWrite),
-            Some(A::CredentialStorageAlter),
-            put(alter_backend),
-        ),
-        r(
-            Method::DELETE,
-            "/vault/backends/{id}",
-            Requires(P::VaultWrite),
-            Some(A::CredentialStorageDrop),
-            delete(drop_backend),
-        ),
-        r(
-            Method::POST,
-            "/vault/backends/{id}/test",
-            Requires(P::VaultRead),
-            Some(A::CredentialStorageTest),
-            post(test_backend),
-        ),
-        r(Method::GET, "/audit", Requires(P::AuditRead), Some(A::AuditList), get(list_audit)),
+        public(Method::GET, "/healthz", get(healthz)),
+        public(Method::GET, "/metrics", get(metrics)),
+        public(Method::GET, "/openapi.json", get(openapi)),
+        r(Method::GET, "/connections", P::ConnectionsRead, A::ConnectionList, get(list_connections)),
+        r(Method::POST, "/connections", P::ConnectionsWrite, A::ConnectionCreate, post(create_connection)),
+        r(Method::GET, "/connections/{name}", P::ConnectionsRead, A::ConnectionGet, get(get_connection)),
+        r(Method::PUT, "/connections/{name}", P::ConnectionsWrite, A::ConnectionAlter, put(alter_connection)),
+        r(Method::DELETE, "/connections/{name}", P::ConnectionsWrite, A::ConnectionDrop, delete(drop_connection)),
+        r(Method::POST, "/connections/{name}/test", P::ConnectionsTest, A::ConnectionTest, post(test_connection)),
+        r(Method::GET, "/vault/entries", P::VaultRead, A::VaultEntryList, get(list_entries)),
+        r(Method::POST, "/vault/entries", P::VaultWrite, A::VaultEntryCreate, post(create_entry)),
+        r(Method::GET, "/vault/entries/{id}", P::VaultRead, A::VaultEntryGet, get(get_entry)),
+        r(Method::PUT, "/vault/entries/{id}", P::VaultWrite, A::VaultEntryAlter, put(alter_entry)),
+        r(Method::DELETE, "/vault/entries/{id}", P::VaultWrite, A::VaultEntryDrop, delete(drop_entry)),
+        r(Method::GET, "/vault/backends", P::VaultRead, A::CredentialStorageList, get(list_backends)),
+        r(Method::POST, "/vault/backends", P::VaultWrite, A::CredentialStorageCreate, post(create_backend)),
+        r(Method::GET, "/vault/backends/{id}", P::VaultRead, A::CredentialStorageGet, get(get_backend)),
+        r(Method::PUT, "/vault/backends/{id}", P::VaultWrite, A::CredentialStorageAlter, put(alter_backend)),
+        r(Method::DELETE, "/vault/backends/{id}", P::VaultWrite, A::CredentialStorageDrop, delete(drop_backend)),
+        r(Method::POST, "/vault/backends/{id}/test", P::VaultRead, A::CredentialStorageTest, post(test_backend)),
+        r(Method::GET, "/audit", P::AuditRead, A::AuditList, get(list_audit)),
     ]
 }
 
