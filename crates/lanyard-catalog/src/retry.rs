@@ -58,7 +58,7 @@ impl Attempts {
 }
 
 /// Runs `$body` (which uses `$tx: &mut Tx`) in a write transaction of `$catalog` (a `&Catalog`) and commits. On a
-/// retryable failure ([`Retryable`]) the transaction is dropped (rolled back) and the whole block runs again, with
+/// retryable failure ([`Retryable`]) the transaction is rolled back and the whole block runs again, with
 /// the pacing of [`Attempts`]; any other error rolls back and is returned. `-> Type` names the block's result
 /// type (default `lanyard_catalog::Result<_>`); its error type must convert from [`CatalogError`].
 ///
@@ -80,13 +80,21 @@ macro_rules! transaction {
         loop {
             let outcome: $ret = async {
                 let mut write = $crate::Catalog::begin_write($catalog).await?;
-                let value = {
+                let inner: $ret = {
                     let $tx: &mut $crate::Tx = &mut write;
-                    let inner: $ret = async { $body }.await;
-                    inner?
+                    async { $body }.await
                 };
-                write.commit().await?;
-                ::core::result::Result::Ok(value)
+                match inner {
+                    ::core::result::Result::Ok(value) => {
+                        write.commit().await?;
+                        ::core::result::Result::Ok(value)
+                    }
+                    ::core::result::Result::Err(error) => {
+                        // Roll back now, not when the handle drops, so the writer slot is free during the pause.
+                        let _ = write.rollback().await;
+                        ::core::result::Result::Err(error)
+                    }
+                }
             }
             .await;
             match outcome {
