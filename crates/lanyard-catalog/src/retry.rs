@@ -58,16 +58,20 @@ impl Attempts {
 }
 
 /// Runs `$body` (which uses `$tx: &mut Tx`) in a write transaction of `$catalog` (a `&Catalog`) and commits. On a
-/// retryable failure ([`Retryable`]) the transaction is dropped (rolled back) and the whole block runs again, with
+/// retryable failure ([`Retryable`]) the transaction is rolled back and the whole block runs again, with
 /// the pacing of [`Attempts`]; any other error rolls back and is returned. `-> Type` names the block's result
 /// type (default `lanyard_catalog::Result<_>`); its error type must convert from [`CatalogError`].
 ///
-/// ```ignore
-/// let row = lanyard_catalog::transaction!(catalog, |tx| -> Result<_, MyError> {
-///     let row = tx.insert(row).await?;
-///     tx.append_audit(&record).await?;
-///     Ok(row)
+/// ```no_run
+/// # use lanyard_catalog::{Catalog, Connection, Result};
+/// # async fn example(catalog: &Catalog, row: Connection) -> Result<()> {
+/// let stored = lanyard_catalog::transaction!(catalog, |tx| -> Result<_> {
+///     let stored = tx.insert(row.clone()).await?;
+///     tx.count::<Connection>().await?;
+///     Ok(stored)
 /// })?;
+/// # Ok(())
+/// # }
 /// ```
 #[macro_export]
 macro_rules! transaction {
@@ -76,13 +80,21 @@ macro_rules! transaction {
         loop {
             let outcome: $ret = async {
                 let mut write = $crate::Catalog::begin_write($catalog).await?;
-                let value = {
+                let inner: $ret = {
                     let $tx: &mut $crate::Tx = &mut write;
-                    let inner: $ret = async { $body }.await;
-                    inner?
+                    async { $body }.await
                 };
-                write.commit().await?;
-                ::core::result::Result::Ok(value)
+                match inner {
+                    ::core::result::Result::Ok(value) => {
+                        write.commit().await?;
+                        ::core::result::Result::Ok(value)
+                    }
+                    ::core::result::Result::Err(error) => {
+                        // Roll back now, not when the handle drops, so the writer slot is free during the pause.
+                        let _ = write.rollback().await;
+                        ::core::result::Result::Err(error)
+                    }
+                }
             }
             .await;
             match outcome {
@@ -95,4 +107,21 @@ macro_rules! transaction {
     ($catalog:expr, |$tx:ident| $body:block) => {
         $crate::transaction!($catalog, |$tx| -> $crate::Result<_> $body)
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_operation_runs_at_most_max_attempts_times_and_only_on_retryable_failures() {
+        let mut attempts = Attempts::new();
+        let mut runs = 1;
+        while attempts.retry(true).await {
+            runs += 1;
+        }
+        assert_eq!(runs, MAX_ATTEMPTS);
+        let mut attempts = Attempts::new();
+        assert!(!attempts.retry(false).await, "a permanent failure is not retried");
+    }
 }

@@ -444,10 +444,8 @@ async fn an_unknown_vocabulary_value_is_an_error_naming_column_and_value(db: &Te
     .await;
 
     let error = catalog.get::<Connection>(c.meta.id).await.unwrap_err();
-    assert!(
-        matches!(&error, CatalogError::UnknownValue { table: "external_connections", column: "connection_type", value, .. } if value == "mongodb"),
-        "{error:?}"
-    );
+    let CatalogError::UnknownValue { table, column, value, .. } = &error else { panic!("{error:?}") };
+    assert_eq!((*table, *column, value.as_str()), ("external_connections", "connection_type", "mongodb"));
     assert_eq!(
         error.to_string(),
         r#"catalog row in external_connections is invalid: column connection_type holds unknown connection type "mongodb""#
