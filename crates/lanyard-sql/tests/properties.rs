@@ -374,7 +374,7 @@ fn entry_type() -> impl Strategy<Value = EntryType> {
 }
 
 fn link_type() -> impl Strategy<Value = LinkType> {
-    select(&LinkType::ALL[..])
+    select(LinkType::ALL)
 }
 
 // ----- JSON ----------------------------------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ impl Session {
     async fn create_entry(&self, sql: String, s: &ast::CreateVault) -> Result<StatementResult> {
         let mut request = CreateEntry {
             name: s.name.as_str().to_owned(),
-            entry_type: s.entry_type.keyword().to_owned(),
+            entry_type: s.entry_type.as_str().to_owned(),
             algorithm: s.algorithm.clone(),
             key_size: s.key_size.map(i64::from),
             storage: s.storage.as_ref().map(|n| n.as_str().to_owned()),

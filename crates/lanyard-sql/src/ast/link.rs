@@ -4,51 +4,8 @@ use lanyard_core::{Name, SecretString};
 
 use super::{JsonObject, Printer, QualifiedName, ToSql};
 
-/// `AS <link_type>`
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LinkType {
-    /// `S3`
-    S3,
-    /// `AZURE`
-    Azure,
-    /// `GCS`
-    Gcs,
-    /// `HDFS`
-    Hdfs,
-    /// `HTTP`
-    Http,
-    /// `KAFKA`
-    Kafka,
-    /// `MONGODB`
-    Mongodb,
-    /// `MYSQL`
-    Mysql,
-}
-
-impl LinkType {
-    /// Every link type, in grammar order.
-    pub const ALL: [LinkType; 8] =
-        [Self::S3, Self::Azure, Self::Gcs, Self::Hdfs, Self::Http, Self::Kafka, Self::Mongodb, Self::Mysql];
-
-    /// The keyword, e.g. `S3`.
-    pub const fn keyword(self) -> &'static str {
-        match self {
-            Self::S3 => "S3",
-            Self::Azure => "AZURE",
-            Self::Gcs => "GCS",
-            Self::Hdfs => "HDFS",
-            Self::Http => "HTTP",
-            Self::Kafka => "KAFKA",
-            Self::Mongodb => "MONGODB",
-            Self::Mysql => "MYSQL",
-        }
-    }
-
-    /// Parses a keyword case-insensitively.
-    pub fn from_keyword(word: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.keyword().eq_ignore_ascii_case(word))
-    }
-}
+/// `AS <link_type>`: the closed list of link types, shared with the catalog and the wire.
+pub use lanyard_core::LinkType;
 
 /// `CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS type [CREDENTIALS '…'] [CONFIG '…'] [DESCRIPTION '…']`
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +34,7 @@ impl ToSql for CreateLink {
         p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.qualified_name(&self.name);
         p.kw("AS");
-        p.kw(self.link_type.keyword());
+        p.kw(self.link_type.as_str());
         if let Some(config) = &self.config {
             p.kw("CONFIG");
             p.json_string(&serde_json::Value::Object(config.clone()));

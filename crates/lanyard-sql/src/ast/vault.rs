@@ -29,24 +29,8 @@ impl VaultNoun {
     }
 }
 
-/// `TYPE = { ENCRYPTION_KEY | CREDENTIAL }`
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryType {
-    /// Key material, generated (`GENERATE`) and rotated (`ROTATE`).
-    EncryptionKey,
-    /// A caller-supplied secret (`SECRET '…'`, `SET SECRET '…'`).
-    Credential,
-}
-
-impl EntryType {
-    /// The keyword, `ENCRYPTION_KEY` or `CREDENTIAL`.
-    pub const fn keyword(self) -> &'static str {
-        match self {
-            Self::EncryptionKey => "ENCRYPTION_KEY",
-            Self::Credential => "CREDENTIAL",
-        }
-    }
-}
+/// `TYPE = { ENCRYPTION_KEY | CREDENTIAL }`: the closed list of entry types, shared with the catalog and the wire.
+pub use lanyard_core::EntryType;
 
 /// Where an entry's material comes from. The three forms are mutually exclusive by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +76,7 @@ impl ToSql for CreateVault {
         p.kw_if(self.if_not_exists, "IF NOT EXISTS");
         p.name(&self.name);
         p.kw("TYPE =");
-        p.kw(self.entry_type.keyword());
+        p.kw(self.entry_type.as_str());
         p.optional("ALGORITHM", self.algorithm.as_deref(), Printer::string);
         p.optional("KEY_SIZE", self.key_size.as_ref(), Printer::number);
         match &self.material {

@@ -53,7 +53,7 @@ impl Parser<'_> {
         let name = self.parse_qualified_name(ObjectKind::Link)?;
         self.expect_kw(Keyword::As, "after the link name")?;
         let link_type = match self.peek() {
-            Token::Word(w) if w.quote_style.is_none() => LinkType::from_keyword(&w.value),
+            Token::Word(w) if w.quote_style.is_none() => w.value.parse::<LinkType>().ok(),
             _ => None,
         };
         let Some(link_type) = link_type else {
