@@ -13,7 +13,7 @@ pub struct AuditRecord {
     pub at: String,
     /// Who.
     pub principal: String,
-    /// What (`connection.alter`, …; a denial names the route, `GET /audit`).
+    /// What (`connection.alter`, …; a denial names the operation of the refused route).
     pub action: String,
     /// Which kind of object.
     pub object_kind: String,

@@ -2,14 +2,14 @@
 
 use std::fmt;
 
-use lanyard_core::{REDACTED, SecretString};
+use lanyard_core::SecretString;
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A secret in a request body: held as a `SecretString` from the moment it is read; its value leaves it only while
 /// a request body is serialised, and its `Debug` prints `***`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct Secret(pub SecretString);
@@ -24,12 +24,6 @@ impl Secret {
 impl From<SecretString> for Secret {
     fn from(value: SecretString) -> Self {
         Self(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
     }
 }
 

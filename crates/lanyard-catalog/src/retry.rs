@@ -113,7 +113,8 @@ macro_rules! transaction {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    // Paused time: the pauses between attempts take no real time.
+    #[tokio::test(start_paused = true)]
     async fn an_operation_runs_at_most_max_attempts_times_and_only_on_retryable_failures() {
         let mut attempts = Attempts::new();
         let mut runs = 1;

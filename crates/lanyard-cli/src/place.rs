@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use lanyard_control::{ControlConfig, ControlError, ControlPlane};
-use lanyard_core::{REDACTED, url_has_password};
+use lanyard_core::{REDACTED, is_secret_key, url_has_password};
 use url::Url;
 
 /// The default data directory of `lanyard serve` and the commands that work on the catalog directly.
@@ -70,19 +70,38 @@ pub(crate) fn explain(error: ControlError) -> anyhow::Error {
 
 /// A database URL without its password, for logs and messages: `postgres://user:***@host/db`.
 ///
-/// The `url` crate reads the URL as the database drivers do; a URL without a password is returned as written. When
-/// it cannot parse the URL, or finds no password where a plain split at the last `@` of the authority sees one
-/// ([`url_has_password`]), only the scheme is kept: where that password ends is anybody's guess.
+/// The `url` crate reads the URL as the database drivers do. The password of the userinfo and the value of every
+/// query parameter whose key looks secret (`?password=…`, which sqlx accepts too) become `***`; a URL with neither
+/// is returned as written. When it cannot parse a URL that holds an `@`, or finds no password where a plain split
+/// at the last `@` of the authority sees one ([`url_has_password`]), only the scheme is kept: where that password
+/// ends is anybody's guess.
 pub(crate) fn redact_url(text: &str) -> String {
     let scheme_only =
         || text.split_once("://").map_or_else(|| REDACTED.to_owned(), |(scheme, _)| format!("{scheme}://{REDACTED}"));
     match Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => match url.set_password(Some(REDACTED)) {
-            Ok(()) => url.into(),
-            Err(()) => scheme_only(),
-        },
-        _ if url_has_password(text) => scheme_only(),
-        _ => text.to_owned(),
+        Ok(mut url) => {
+            let secret_query = url.query_pairs().any(|(key, _)| is_secret_key(&key));
+            if secret_query {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if is_secret_key(&k) { REDACTED.to_owned() } else { v.into_owned() };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            let has_password = url.password().is_some();
+            match has_password {
+                true if url.set_password(Some(REDACTED)).is_err() => scheme_only(),
+                true => url.into(),
+                false if url_has_password(text) => scheme_only(),
+                false if secret_query => url.into(),
+                false => text.to_owned(),
+            }
+        }
+        Err(_) if text.contains('@') || url_has_password(text) => scheme_only(),
+        Err(_) => text.to_owned(),
     }
 }
 
@@ -99,6 +118,12 @@ mod tests {
         assert_eq!(redact_url("not a url"), "not a url");
         assert_eq!(redact_url("postgres://u:pw@/db"), "postgres://***");
         assert_eq!(redact_url("postgres://u:pw@h:notaport/db"), "postgres://***");
+        // A password in the query (sqlx reads `?password=`), or one holding `/` that stops the URL from parsing.
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=s3cr3t"),
+            "postgres://u@h/db?sslmode=require&password=***"
+        );
+        assert_eq!(redact_url("postgres://u:pa/ss@h/db"), "postgres://***");
     }
 
     #[test]

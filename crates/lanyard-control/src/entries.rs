@@ -343,6 +343,7 @@ impl ControlPlane {
         }
         // A concurrent change between the plan and the write reruns the whole operation, paced like a retried
         // transaction.
+        let labels = audit_form(actions);
         let mut attempts = lanyard_catalog::Attempts::new();
         loop {
             let (before, planned, backend_row) = snapshot!(self, |tx| {
@@ -379,7 +380,6 @@ impl ControlPlane {
                 }
                 None => None,
             };
-            let labels = audit_form(actions);
             let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
                 let current =
                     tx.find::<VaultEntry>(row.meta.id).await?.ok_or_else(|| not_found(ObjectKind::VaultEntry, key))?;

@@ -298,8 +298,7 @@ pub struct NewBackend {
 
 /// One ALTER CREDENTIAL STORAGE action. Its `Serialize` is the audit record's form of the action: its name only
 /// ([`BackendAction::label`]); the options, possibly secret, are audited apart, by name.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Debug, Clone)]
 pub enum BackendAction {
     /// SET OPTIONS (…): replaces the whole map, secret options included.
     SetOptions(Vec<(String, SecretString)>),
@@ -324,9 +323,9 @@ impl BackendAction {
     }
 }
 
-impl From<BackendAction> for &'static str {
-    fn from(action: BackendAction) -> Self {
-        action.label()
+impl serde::Serialize for BackendAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
     }
 }
 

@@ -46,9 +46,6 @@ macro_rules! vocabulary {
             /// Every value, in declaration order.
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
 
-            /// What the vocabulary is called in messages.
-            pub const WHAT: &'static str = $what;
-
             /// The one spelling: stored in the catalog, sent on the wire, printed.
             pub const fn as_str(self) -> &'static str {
                 match self {
@@ -57,8 +54,8 @@ macro_rules! vocabulary {
             }
 
             /// Every spelling, in declaration order.
-            pub fn spellings() -> ::std::vec::Vec<&'static str> {
-                Self::ALL.iter().map(|v| v.as_str()).collect()
+            pub const fn spellings() -> &'static [&'static str] {
+                &[$($text),+]
             }
         }
 
@@ -77,7 +74,7 @@ macro_rules! vocabulary {
                     .iter()
                     .copied()
                     .find(|v| v.as_str().eq_ignore_ascii_case(trimmed))
-                    .ok_or_else(|| $crate::UnknownValue::new($what, text, &Self::spellings()))
+                    .ok_or_else(|| $crate::UnknownValue::new($what, text, Self::spellings()))
             }
         }
 
@@ -254,18 +251,6 @@ vocabulary! {
     }
 }
 
-impl AuditAction {
-    /// The object part: `connection` of `connection.alter`.
-    pub fn object(self) -> &'static str {
-        self.as_str().split_once('.').map_or(self.as_str(), |(object, _)| object)
-    }
-
-    /// The verb part: `alter` of `connection.alter`.
-    pub fn verb(self) -> &'static str {
-        self.as_str().split_once('.').map_or("", |(_, verb)| verb)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::fmt;
@@ -305,11 +290,5 @@ mod tests {
         assert_eq!(serde_json::from_str::<LinkType>(r#""s3""#).unwrap(), LinkType::S3);
         let error = serde_json::from_str::<PipelineState>(r#""Exploded""#).unwrap_err().to_string();
         assert!(error.starts_with(r#"unknown pipeline state "Exploded": use Running, Paused, Stopped"#), "{error}");
-    }
-
-    #[test]
-    fn audit_actions_split_into_object_and_verb() {
-        assert_eq!(AuditAction::CredentialStorageTest.object(), "credential_storage");
-        assert_eq!(AuditAction::CredentialStorageTest.verb(), "test");
     }
 }

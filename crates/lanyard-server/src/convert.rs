@@ -2,29 +2,17 @@
 //! requests, its views into `lanyard_api` views. Nothing here is a type of its own.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use lanyard_api as api;
 use lanyard_control::{
     AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, EntryAction, EntryType, EntryView,
     LastTest, Material, NamedRef, NewBackend, NewConnection, NewEntry, StorageTestOutcome, TestOutcome,
 };
-use lanyard_core::{ErrorKind, SecretString, TestStatus};
+use lanyard_core::{SecretString, TestStatus};
 
 use crate::error::ApiError;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
-
-/// A closed-vocabulary value the catalog handed us; an unknown one is an internal error, never a silent default.
-fn closed<T: FromStr>(text: &str, what: &str) -> Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e: T::Err| {
-        tracing::error!(what, error = %e, "unknown value in a view");
-        ApiError::new(ErrorKind::Internal, "internal error")
-    })
-}
 
 /// A string-to-string map whose values must be strings.
 fn string_pairs(map: &api::OrderedMap, what: &str) -> Result<Vec<(String, String)>> {
@@ -48,27 +36,27 @@ fn result(passed: bool) -> String {
     if passed { api::PASSED } else { api::FAILED }.to_owned()
 }
 
-fn last_test(t: &LastTest) -> Result<api::LastTest> {
-    Ok(api::LastTest {
+fn last_test(t: &LastTest) -> api::LastTest {
+    api::LastTest {
         at: t.at.to_string(),
-        status: closed(t.status.as_str(), "last test status")?,
+        status: t.status,
         latency_ms: t.latency_ms,
         error: t.error.clone(),
         server_version: t.server_version.clone(),
-    })
+    }
 }
 
 /// A connection view.
-pub(crate) fn connection(v: ConnectionView) -> Result<api::Connection> {
+pub(crate) fn connection(v: ConnectionView) -> api::Connection {
     let status = v.status().to_owned();
-    Ok(api::Connection {
+    api::Connection {
         id: v.id.to_string(),
         options: v
             .options
             .iter()
             .map(|(k, value)| (k.as_str().to_owned(), serde_json::Value::String(value.redacted().to_owned())))
             .collect(),
-        last_test: v.last_test.as_ref().map(last_test).transpose()?,
+        last_test: v.last_test.as_ref().map(last_test),
         name: v.name,
         entity_ref: v.entity_ref,
         connection_type: v.connection_type.as_str().to_owned(),
@@ -81,7 +69,7 @@ pub(crate) fn connection(v: ConnectionView) -> Result<api::Connection> {
         created_at: v.created_at.to_string(),
         updated_at: v.updated_at.to_string(),
         version: v.version,
-    })
+    }
 }
 
 /// CREATE CONNECTION.
@@ -123,21 +111,21 @@ pub(crate) fn connection_actions(body: api::AlterConnection) -> Result<Vec<Conne
 }
 
 /// The result of TEST CONNECTION.
-pub(crate) fn test_result(t: TestOutcome) -> Result<api::TestResult> {
-    Ok(api::TestResult {
+pub(crate) fn test_result(t: TestOutcome) -> api::TestResult {
+    api::TestResult {
         result: result(t.passed),
         latency_ms: t.latency_ms,
         server_version: t.server_version,
         error: t.error,
-        connection: connection(t.connection)?,
-    })
+        connection: connection(t.connection),
+    }
 }
 
 /// A vault entry view.
-pub(crate) fn entry(v: EntryView) -> Result<api::Entry> {
-    Ok(api::Entry {
+pub(crate) fn entry(v: EntryView) -> api::Entry {
+    api::Entry {
         id: v.id.to_string(),
-        entry_type: closed(v.entry_type.as_str(), "entry type")?,
+        entry_type: v.entry_type,
         name: v.name,
         algorithm: v.algorithm,
         key_size: v.key_size,
@@ -150,7 +138,7 @@ pub(crate) fn entry(v: EntryView) -> Result<api::Entry> {
         created_at: v.created_at.to_string(),
         updated_at: v.updated_at.to_string(),
         version: v.version,
-    })
+    }
 }
 
 /// CREATE VAULT / CREDENTIAL.
@@ -260,21 +248,16 @@ pub(crate) fn storage_test(t: StorageTestOutcome) -> api::StorageTest {
 }
 
 /// An audit record.
-pub(crate) fn audit_record(r: AuditRecord) -> Result<api::AuditRecord> {
-    Ok(api::AuditRecord {
+pub(crate) fn audit_record(r: AuditRecord) -> api::AuditRecord {
+    api::AuditRecord {
         seq: r.seq,
         at: r.at.to_string(),
-        outcome: closed(r.record.outcome.as_str(), "audit outcome")?,
+        outcome: r.record.outcome,
         principal: r.record.principal,
         action: r.record.action.to_string(),
         object_kind: r.record.object_kind.noun().to_owned(),
         object_id: r.record.object_id,
         object_name: r.record.object_name,
         detail: serde_json::Value::Object(r.record.detail),
-    })
-}
-
-/// Every view of a list, or the first that cannot be shown.
-pub(crate) fn all<T, U>(views: Vec<T>, one: impl FnMut(T) -> Result<U>) -> Result<Vec<U>> {
-    views.into_iter().map(one).collect()
+    }
 }

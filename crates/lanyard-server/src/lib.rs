@@ -28,7 +28,6 @@ use lanyard_control::{Caller, ControlPlane};
 use lanyard_core::ErrorKind;
 
 pub use error::{ApiError, status_of};
-pub use openapi::document as openapi_document;
 pub use routes::{Access, Route, routes};
 
 /// The largest request body accepted.

@@ -3,10 +3,8 @@
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
 
-use crate::AppState;
-use crate::routes::{Access, Handler, operations, table};
+use crate::routes::{Access, Handler, operations};
 
 struct Bearer;
 
@@ -46,13 +44,4 @@ pub(crate) fn secure(access: Access, (schemas, mut paths, router): Handler) -> H
         }
     }
     (schemas, paths, router)
-}
-
-/// The OpenAPI document of the route table.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let mut router = OpenApiRouter::<AppState>::with_openapi(base());
-    for (access, handler) in table() {
-        router = router.routes(secure(access, handler));
-    }
-    router.into_openapi()
 }

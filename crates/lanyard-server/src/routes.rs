@@ -162,7 +162,7 @@ async fn list_connections(
     ApiQuery(query): ApiQuery<LikeQuery>,
 ) -> ApiResult {
     let views = state.control.list_connections(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(convert::all(views, convert::connection)?).into_response())
+    Ok(axum::Json(views.into_iter().map(convert::connection).collect::<Vec<_>>()).into_response())
 }
 
 /// CREATE CONNECTION: 201, or 200 with `if_not_exists` when it already exists (unchanged).
@@ -174,7 +174,7 @@ async fn create_connection(
 ) -> ApiResult {
     let created = state.control.create_connection(&caller, convert::new_connection(body)?).await?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(tagged(status, created.value.version, convert::connection(created.value)?))
+    Ok(tagged(status, created.value.version, convert::connection(created.value)))
 }
 
 /// DESCRIBE CONNECTION.
@@ -185,7 +185,7 @@ async fn get_connection(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult {
     let view = state.control.get_connection(&caller, &name).await?;
-    Ok(tagged(StatusCode::OK, view.version, convert::connection(view)?))
+    Ok(tagged(StatusCode::OK, view.version, convert::connection(view)))
 }
 
 /// ALTER CONNECTION: the actions in order, atomically.
@@ -200,7 +200,7 @@ async fn alter_connection(
     let expected = if_match(&headers)?;
     let actions = convert::connection_actions(body)?;
     let view = state.control.alter_connection(&caller, &name, &actions, expected).await?;
-    Ok(tagged(StatusCode::OK, view.version, convert::connection(view)?))
+    Ok(tagged(StatusCode::OK, view.version, convert::connection(view)))
 }
 
 /// DROP CONNECTION.
@@ -223,7 +223,7 @@ async fn test_connection(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult {
     let outcome = state.control.test_connection(&caller, &name).await?;
-    Ok(axum::Json(convert::test_result(outcome)?).into_response())
+    Ok(axum::Json(convert::test_result(outcome)).into_response())
 }
 
 /// SHOW VAULTS.
@@ -234,7 +234,7 @@ async fn list_entries(
     ApiQuery(query): ApiQuery<LikeQuery>,
 ) -> ApiResult {
     let views = state.control.list_entries(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(convert::all(views, convert::entry)?).into_response())
+    Ok(axum::Json(views.into_iter().map(convert::entry).collect::<Vec<_>>()).into_response())
 }
 
 /// CREATE VAULT / CREDENTIAL.
@@ -246,7 +246,7 @@ async fn create_entry(
 ) -> ApiResult {
     let created = state.control.create_entry(&caller, convert::new_entry(body)?).await?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(tagged(status, created.value.version, convert::entry(created.value)?))
+    Ok(tagged(status, created.value.version, convert::entry(created.value)))
 }
 
 /// DESCRIBE VAULT (by id or name).
@@ -257,7 +257,7 @@ async fn get_entry(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     let view = state.control.get_entry(&caller, &ObjectKey::parse(&id)).await?;
-    Ok(tagged(StatusCode::OK, view.version, convert::entry(view)?))
+    Ok(tagged(StatusCode::OK, view.version, convert::entry(view)))
 }
 
 /// ALTER VAULT / CREDENTIAL.
@@ -272,7 +272,7 @@ async fn alter_entry(
     let expected = if_match(&headers)?;
     let view =
         state.control.alter_entry(&caller, &ObjectKey::parse(&id), &convert::entry_actions(body), expected).await?;
-    Ok(tagged(StatusCode::OK, view.version, convert::entry(view)?))
+    Ok(tagged(StatusCode::OK, view.version, convert::entry(view)))
 }
 
 /// DROP VAULT / CREDENTIAL.
@@ -368,7 +368,7 @@ async fn list_audit(
 ) -> ApiResult {
     let query = AuditQuery { since: query.since, object: query.object, limit: query.limit };
     let records = state.control.list_audit(&caller, &query).await?;
-    Ok(axum::Json(convert::all(records, convert::audit_record)?).into_response())
+    Ok(axum::Json(records.into_iter().map(convert::audit_record).collect::<Vec<_>>()).into_response())
 }
 
 /// 404 for paths the table does not have.
