@@ -15,6 +15,7 @@ mod audit;
 mod backend;
 mod connection;
 mod entry;
+mod link;
 mod problem;
 mod secret;
 
@@ -24,8 +25,12 @@ pub use connection::{
     AlterConnection, Connection, ConnectionAction, CreateConnection, KeyValue, LastTest, Ref, TestResult,
 };
 pub use entry::{AlterEntry, CreateEntry, Entry, EntryAction};
+pub use link::{
+    AlterLink, ConfigKeyValue, CreateLink, Link, LinkAction, LinkCredentials, LinkDefinition, LinkTestResult,
+    SecretKeyValue,
+};
 pub use problem::{PROBLEM_BASE, Problem};
-pub use secret::{Secret, SecretOptions};
+pub use secret::{Secret, SecretJson, SecretOptions};
 
 /// A JSON object, key order kept as sent (serde_json's `preserve_order` is on).
 pub type OrderedMap = serde_json::Map<String, serde_json::Value>;

@@ -86,3 +86,37 @@ impl<'de> Deserialize<'de> for SecretOptions {
         deserializer.deserialize_map(Pairs)
     }
 }
+
+/// A JSON object that is secret as a whole (a link's CREDENTIALS): on the wire a plain JSON object, in memory its
+/// text held as a `SecretString`, never as a value tree. Its `Debug` prints `***`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = Object))]
+pub struct SecretJson(pub SecretString);
+
+impl SecretJson {
+    /// Wraps the text of a JSON object (not checked here: the Control Plane parses it).
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(SecretString::new(text.into()))
+    }
+}
+
+impl Serialize for SecretJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw = serde_json::value::RawValue::from_string(self.0.expose_secret().to_owned())
+            .map_err(|_| serde::ser::Error::custom("the secret JSON object is not valid JSON"))?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(de::Error::custom("must be a JSON object"));
+        }
+        let text = SecretString::new(raw.get().to_owned());
+        let mut raw: Box<str> = raw.into();
+        zeroize::Zeroize::zeroize(&mut *raw);
+        Ok(Self(text))
+    }
+}

@@ -458,8 +458,8 @@ impl Record for Link {
     const TABLE: &'static str = "links";
     const KIND: ObjectKind = ObjectKind::Link;
     const NAME_COLUMNS: &'static [&'static str] = &["database_name", "name"];
-    const REFERENCES: &'static [Reference] =
-        &[Reference { column: "credential_id", table: "vault_entries", kind: ObjectKind::VaultEntry }];
+    // `credential_id` is not checked here: the entry a link owns refers to the link (`owner_link_id`), so it is
+    // inserted right after the link, in the same transaction; the Control Plane resolves every other entry by name.
     const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] =
         &[("pipelines", "link_id", ObjectKind::Pipeline, "database_name || '.' || name")];
 

@@ -40,6 +40,18 @@ async fn existing_entry(tx: &mut Tx, name: &lanyard_core::Name, if_not_exists: b
     Err(ControlError::new(ErrorKind::AlreadyExists, format!("vault entry {:?} already exists", name.as_str())))
 }
 
+/// A valid name for a user's entry: the names of the entries links own (`link::…`) are reserved.
+fn entry_name(name: &str) -> Result<lanyard_core::Name> {
+    let name = valid_name(ObjectKind::VaultEntry, name)?;
+    if name.as_str().starts_with(crate::OWNED_ENTRY_PREFIX) {
+        return Err(ControlError::invalid(format!(
+            "vault entry names starting with {:?} are reserved for the CREDENTIALS of links",
+            crate::OWNED_ENTRY_PREFIX
+        )));
+    }
+    Ok(name)
+}
+
 fn parse_expiry(text: Option<&str>) -> Result<Option<Timestamp>> {
     text.map(|t| Timestamp::parse(t).map_err(|e| ControlError::invalid(e.to_string()))).transpose()
 }
@@ -188,7 +200,7 @@ impl ControlPlane {
     /// CREATE VAULT / CREDENTIAL: material (SECRET or GENERATE) goes to the backend first, then the row.
     pub async fn create_entry(&self, caller: &Caller, request: NewEntry) -> Result<Created<EntryView>> {
         self.authorize(caller, Permission::VaultWrite, AuditAction::VaultEntryCreate, Some(&request.name)).await?;
-        let name = valid_name(ObjectKind::VaultEntry, &request.name)?;
+        let name = entry_name(&request.name)?;
         let key_size = check_key_size(request.key_size)?;
         let expires_at = parse_expiry(request.expires_at.as_deref())?;
         let description = crate::connections::check_description(request.description.clone())?;
@@ -508,7 +520,7 @@ async fn plan(
         }
         EntryAction::SetExpires(text) => row.expires_at = parse_expiry(text.as_deref())?,
         EntryAction::RenameTo(new_name) => {
-            let new_name = valid_name(ObjectKind::VaultEntry, new_name)?;
+            let new_name = entry_name(new_name)?;
             // The stored row still has its old name: renaming back to it (RENAME TO x RENAME TO <old>) is no clash.
             let holder = tx.find_by_name::<VaultEntry>(&[new_name.as_str()]).await?;
             if holder.is_some_and(|other| other.meta.id != row.meta.id) {

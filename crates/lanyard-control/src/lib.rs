@@ -1,5 +1,5 @@
 //! `lanyard-control` is the Control Plane service: every API operation on connections, vault entries, credential
-//! storages, tokens and the audit log, as one function taking a typed request and the [`Caller`].
+//! storages, links, tokens and the audit log, as one function taking a typed request and the [`Caller`].
 //!
 //! Rules every operation keeps:
 //!
@@ -23,6 +23,7 @@ mod backends;
 mod connections;
 mod entries;
 mod error;
+mod links;
 mod model;
 mod probe;
 mod tokens;
@@ -40,10 +41,11 @@ pub use error::{ControlError, Result};
 /// Catalog and vault types that appear in this crate's views.
 pub use lanyard_catalog::{AuditRecord, LastTest, NewAuditRecord, Timestamp};
 pub use lanyard_vault::ProbeStep;
+pub use links::{DEFAULT_DATABASE, OWNED_ENTRY_PREFIX, create_statement};
 pub use model::{
-    AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, EntryAction, EntryType,
-    EntryView, Material, NamedRef, NewBackend, NewConnection, NewEntry, ObjectKey, StorageTestOutcome, TestOutcome,
-    TokenView,
+    AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, CredentialsSource, EntryAction,
+    EntryType, EntryView, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView, Material,
+    NamedRef, NewBackend, NewConnection, NewEntry, NewLink, ObjectKey, StorageTestOutcome, TestOutcome, TokenView,
 };
 pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};

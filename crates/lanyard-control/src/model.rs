@@ -1,8 +1,9 @@
 //! The typed requests the Control Plane accepts and the redacted views it returns. These are plain Rust types:
 //! the HTTP wire types (JSON, OpenAPI) live in `lanyard-server`, which converts to and from these.
 
+use lanyard_catalog::JsonObject;
 use lanyard_catalog::{LastTest, Timestamp};
-use lanyard_core::{BackendId, ConnectionId, OptionMap, SecretString, TokenId, VaultEntryId};
+use lanyard_core::{BackendId, ConnectionId, LinkId, LinkType, OptionMap, SecretString, TokenId, VaultEntryId};
 
 /// How an object is named in a request path: by id or by name. `PUT /vault/entries/{id}` accepts both.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,6 +390,149 @@ pub struct StorageTestOutcome {
     pub passed: bool,
     /// The steps.
     pub steps: Vec<lanyard_vault::ProbeStep>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Links
+
+/// Where a new link's CREDENTIALS come from.
+#[derive(Debug, Clone)]
+pub enum CredentialsSource {
+    /// `CREDENTIALS '{…}'`: the JSON object's text, stored in a vault entry the link owns.
+    Json(SecretString),
+    /// `CREDENTIALS FROM VAULT <entry>`: an existing vault entry whose material is the credentials JSON.
+    Entry(String),
+}
+
+/// CREATE [OR REPLACE] LINK [IF NOT EXISTS].
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    /// The database.
+    pub database: String,
+    /// The name.
+    pub name: String,
+    /// The link type (case-insensitive).
+    pub link_type: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// CONFIG (no secrets).
+    pub config: JsonObject,
+    /// CREDENTIALS, if any.
+    pub credentials: Option<CredentialsSource>,
+    /// Replace an existing link in place.
+    pub or_replace: bool,
+    /// Return an existing link unchanged instead of failing.
+    pub if_not_exists: bool,
+}
+
+/// One ALTER LINK action. At most one changes CONFIG and at most one CREDENTIALS. Its `Serialize` is the audit
+/// record's form of the action: CONFIG as written (it holds no secrets), CREDENTIALS by key names only.
+#[derive(Debug, Clone)]
+pub enum LinkAction {
+    /// SET CONFIG '{…}'.
+    ConfigJson(JsonObject),
+    /// SET CONFIG ::key = value.
+    ConfigKey {
+        /// The top-level key.
+        key: String,
+        /// The value.
+        value: serde_json::Value,
+    },
+    /// SET CREDENTIALS '{…}' (the object's text).
+    CredentialsJson(SecretString),
+    /// SET CREDENTIALS ::key = 'value'.
+    CredentialsKey {
+        /// The top-level key.
+        key: String,
+        /// The value.
+        value: SecretString,
+    },
+    /// SET CREDENTIALS FROM VAULT <entry>.
+    CredentialsEntry(String),
+}
+
+impl LinkAction {
+    /// Whether the action changes CONFIG (otherwise CREDENTIALS).
+    pub fn is_config(&self) -> bool {
+        matches!(self, Self::ConfigJson(_) | Self::ConfigKey { .. })
+    }
+}
+
+impl serde::Serialize for LinkAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self {
+            Self::ConfigJson(config) => map.serialize_entry("set_config_json", config)?,
+            Self::ConfigKey { key, value } => {
+                map.serialize_entry("set_config_key", &serde_json::json!({ "key": key, "value": value }))?;
+            }
+            Self::CredentialsJson(_) => map.serialize_entry("set_credentials_json", "***")?,
+            Self::CredentialsKey { key, .. } => {
+                map.serialize_entry("set_credentials_key", &serde_json::json!({ "key": key, "value": "***" }))?;
+            }
+            Self::CredentialsEntry(entry) => map.serialize_entry("set_credentials_entry", entry)?,
+        }
+        map.end()
+    }
+}
+
+/// Where a link's CREDENTIALS live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkCredentialsView {
+    /// In a vault entry the link owns.
+    Owned,
+    /// In an existing vault entry.
+    Entry(NamedRef<VaultEntryId>),
+}
+
+/// A link as the API shows it (never its credentials).
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    /// Immutable id.
+    pub id: LinkId,
+    /// The database.
+    pub database: String,
+    /// The name.
+    pub name: String,
+    /// The type.
+    pub link_type: LinkType,
+    /// Free text.
+    pub description: Option<String>,
+    /// CONFIG, in stored order.
+    pub config: JsonObject,
+    /// Where CREDENTIALS live, if the link has any.
+    pub credentials: Option<LinkCredentialsView>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+    /// Row version (the ETag).
+    pub version: i64,
+}
+
+/// SHOW CREATE LINK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkDefinition {
+    /// `Link Name`.
+    pub link_name: String,
+    /// `Create Link`.
+    pub create_link: String,
+    /// The link's version.
+    pub version: i64,
+}
+
+/// The result of TEST LINK: a failure is a result, not an error.
+#[derive(Debug, Clone)]
+pub struct LinkTestOutcome {
+    /// Whether the probe passed.
+    pub passed: bool,
+    /// How long it took, milliseconds.
+    pub latency_ms: i64,
+    /// The server's version, if the probe reports one.
+    pub server_version: Option<String>,
+    /// Why it failed (no material).
+    pub error: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------------------

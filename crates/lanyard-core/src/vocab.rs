@@ -238,6 +238,18 @@ vocabulary! {
         CredentialStorageDrop = "credential_storage.drop",
         /// TEST CREDENTIAL STORAGE.
         CredentialStorageTest = "credential_storage.test",
+        /// SHOW LINKS.
+        LinkList = "link.list",
+        /// SHOW CREATE LINK and the link's lookup.
+        LinkGet = "link.get",
+        /// CREATE [OR REPLACE] LINK.
+        LinkCreate = "link.create",
+        /// ALTER LINK.
+        LinkAlter = "link.alter",
+        /// DROP LINK.
+        LinkDrop = "link.drop",
+        /// TEST LINK.
+        LinkTest = "link.test",
         /// `lanyard token create`.
         TokenCreate = "token.create",
         /// `lanyard token list`.

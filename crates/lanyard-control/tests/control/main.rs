@@ -20,3 +20,4 @@ mod canary;
 mod concurrency;
 mod connections;
 mod entries;
+mod links;

@@ -1,0 +1,411 @@
+//! Links (the SingleStore dialect) in the Control Plane: the seed's ALTER LINK examples and SHOW CREATE LINK in its
+//! exact shape, CREATE OR REPLACE / IF NOT EXISTS, CREDENTIALS kept in an entry the link owns (material first, hidden,
+//! deleted with the link), CREDENTIALS FROM VAULT, databases, and all-or-nothing ALTERs.
+
+use lanyard_catalog::{Link, VaultEntry};
+use lanyard_control::{CredentialsSource, LinkAction, LinkCredentialsView, NewLink};
+use lanyard_core::{ErrorKind, LinkType, SecretString};
+use serde_json::{Value, json};
+
+use crate::common::{
+    Env, admin, assert_error, assert_error_contains, audit_log, audit_state, both, create_credential, local_backend,
+    local_contents, material_in,
+};
+
+both!(
+    the_seed_examples_show_the_updated_definition,
+    or_replace_keeps_the_id_and_refuses_a_new_type,
+    owned_credentials_are_hidden_and_go_with_the_link,
+    credentials_from_vault_follow_the_entry,
+    bad_input_changes_nothing,
+    a_failing_second_clause_leaves_everything_as_before,
+    databases_scope_links,
+);
+
+fn object(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn new_link(name: &str, link_type: &str, config: Value, credentials: Option<&str>) -> NewLink {
+    NewLink {
+        database: "default".into(),
+        name: name.into(),
+        link_type: link_type.into(),
+        description: None,
+        config: object(config),
+        credentials: credentials.map(|c| CredentialsSource::Json(SecretString::new(c.to_owned()))),
+        or_replace: false,
+        if_not_exists: false,
+    }
+}
+
+fn config_key(key: &str, value: Value) -> LinkAction {
+    LinkAction::ConfigKey { key: key.into(), value }
+}
+
+fn credentials_key(key: &str, value: &str) -> LinkAction {
+    LinkAction::CredentialsKey { key: key.into(), value: SecretString::new(value.to_owned()) }
+}
+
+async fn show_create(env: &Env, name: &str) -> String {
+    env.plane.show_create_link(&admin(), "default", name).await.unwrap().create_link
+}
+
+/// The material of the entry the link owns, as JSON.
+async fn owned_credentials(env: &Env, name: &str) -> Value {
+    let link: Link = env.plane.catalog().get_by_name(&["default", name]).await.unwrap();
+    let local = local_backend(env).await;
+    let bytes = material_in(&local, link.credential_id.expect("credentials")).await.expect("material");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn seed_shape(config: &str) -> String {
+    format!(
+        "CREATE LINK `analytics_link` AS S3\n    CONFIG {}\n    CREDENTIALS <CREDENTIALS REDACTED>",
+        Value::String(config.to_owned())
+    )
+}
+
+async fn the_seed_examples_show_the_updated_definition(env: &Env) {
+    let plane = &env.plane;
+    let created = plane
+        .create_link(
+            &admin(),
+            new_link(
+                "analytics_link",
+                "S3",
+                json!({"disable_gunzip": false}),
+                Some("{\"aws_access_key_id\":\"initial_key_id\",\n\"aws_secret_access_key\":\"initial_secret\"}"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(created.created);
+    assert_eq!(created.value.credentials, Some(LinkCredentialsView::Owned));
+    let id = created.value.id;
+    let alter = |actions: Vec<LinkAction>| async move {
+        plane.alter_link(&admin(), "default", "analytics_link", &actions, None).await.unwrap()
+    };
+    alter(vec![config_key("region", json!("us-east-1"))]).await;
+    assert_eq!(
+        show_create(env, "analytics_link").await,
+        seed_shape(r#"{"disable_gunzip":false,"region":"us-east-1"}"#)
+    );
+    alter(vec![config_key("region", json!("us-west-2"))]).await;
+    assert_eq!(
+        show_create(env, "analytics_link").await,
+        seed_shape(r#"{"disable_gunzip":false,"region":"us-west-2"}"#)
+    );
+    alter(vec![LinkAction::ConfigJson(object(json!({"region": "eu-central-1", "disable_gunzip": true})))]).await;
+    assert_eq!(
+        show_create(env, "analytics_link").await,
+        seed_shape(r#"{"region":"eu-central-1","disable_gunzip":true}"#)
+    );
+    alter(vec![credentials_key("aws_access_key_id", "rotated_key_id")]).await;
+    assert_eq!(
+        owned_credentials(env, "analytics_link").await,
+        json!({"aws_access_key_id": "rotated_key_id", "aws_secret_access_key": "initial_secret"})
+    );
+    alter(vec![LinkAction::CredentialsJson(SecretString::new(
+        r#"{"aws_access_key_id":"final_key_id","aws_secret_access_key":"final_secret"}"#.to_owned(),
+    ))])
+    .await;
+    assert_eq!(
+        owned_credentials(env, "analytics_link").await,
+        json!({"aws_access_key_id": "final_key_id", "aws_secret_access_key": "final_secret"})
+    );
+    let view = alter(vec![
+        LinkAction::ConfigJson(object(json!({"region": "us-west-2", "disable_gunzip": true}))),
+        credentials_key("aws_access_key_id", "rotated_key_id"),
+    ])
+    .await;
+    assert_eq!(view.id, id, "ALTER keeps the id");
+    assert_eq!(view.version, 7);
+    assert_eq!(
+        owned_credentials(env, "analytics_link").await,
+        json!({"aws_access_key_id": "rotated_key_id", "aws_secret_access_key": "final_secret"})
+    );
+    // `'{}'` clears.
+    alter(vec![LinkAction::ConfigJson(object(json!({})))]).await;
+    assert_eq!(
+        show_create(env, "analytics_link").await,
+        "CREATE LINK `analytics_link` AS S3\n    CONFIG \"{}\"\n    CREDENTIALS <CREDENTIALS REDACTED>"
+    );
+    let log = audit_log(env).await;
+    let alters: Vec<_> = log.iter().filter(|r| r.record.action.as_str() == "link.alter").collect();
+    assert_eq!(alters.len(), 7);
+    let text = serde_json::to_string(&log.iter().map(|r| &r.record.detail).collect::<Vec<_>>()).unwrap();
+    for secret in ["initial_secret", "final_secret", "rotated_key_id", "initial_key_id", "final_key_id"] {
+        assert!(!text.contains(secret), "{secret} in the audit log: {text}");
+    }
+}
+
+async fn or_replace_keeps_the_id_and_refuses_a_new_type(env: &Env) {
+    let plane = &env.plane;
+    let first =
+        plane.create_link(&admin(), new_link("l", "S3", json!({"region": "a"}), Some(r#"{"k":"v1"}"#))).await.unwrap();
+    assert_error_contains(
+        plane.create_link(&admin(), new_link("l", "S3", json!({}), None)).await,
+        ErrorKind::AlreadyExists,
+        &["link \"default.l\" already exists"],
+    );
+    let same = plane
+        .create_link(&admin(), NewLink { if_not_exists: true, ..new_link("l", "AZURE", json!({}), None) })
+        .await
+        .unwrap();
+    assert!(!same.created);
+    assert_eq!(same.value.version, first.value.version);
+    let replaced = plane
+        .create_link(
+            &admin(),
+            NewLink { or_replace: true, ..new_link("l", "s3", json!({"region": "b"}), Some(r#"{"k":"v2"}"#)) },
+        )
+        .await
+        .unwrap();
+    assert!(replaced.created);
+    assert_eq!(replaced.value.id, first.value.id);
+    assert_eq!(replaced.value.config, object(json!({"region": "b"})));
+    assert_eq!(owned_credentials(env, "l").await, json!({"k": "v2"}));
+    let before = audit_state(env).await;
+    assert_error_contains(
+        plane.create_link(&admin(), NewLink { or_replace: true, ..new_link("l", "AZURE", json!({}), None) }).await,
+        ErrorKind::Invalid,
+        &["is a S3 link", "cannot change its type to AZURE"],
+    );
+    assert_eq!(audit_state(env).await, before);
+    // Replaced without CREDENTIALS: the owned entry and its material go.
+    let owned = replaced.value.id;
+    let entries_before = local_contents(env).await.len();
+    let bare = plane
+        .create_link(&admin(), NewLink { or_replace: true, ..new_link("l", "S3", json!({}), None) })
+        .await
+        .unwrap();
+    assert_eq!(bare.value.id, owned);
+    assert_eq!(bare.value.credentials, None);
+    assert_eq!(local_contents(env).await.len(), entries_before - 1);
+    assert_eq!(show_create(env, "l").await, "CREATE LINK `l` AS S3\n    CONFIG \"{}\"");
+}
+
+async fn owned_credentials_are_hidden_and_go_with_the_link(env: &Env) {
+    let plane = &env.plane;
+    create_credential(env, "visible", "x").await;
+    plane.create_link(&admin(), new_link("l", "S3", json!({}), Some(r#"{"a":"canary-1"}"#))).await.unwrap();
+    let entries = plane.list_entries(&admin(), None).await.unwrap();
+    assert_eq!(entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["visible"]);
+    let link: Link = plane.catalog().get_by_name(&["default", "l"]).await.unwrap();
+    let owned: VaultEntry = plane.catalog().get(link.credential_id.unwrap()).await.unwrap();
+    assert_eq!(owned.owner_link_id, Some(link.meta.id));
+    assert_error(
+        plane.get_entry(&admin(), &lanyard_control::ObjectKey::Name(owned.name.to_string())).await,
+        ErrorKind::NotFound,
+        &format!("vault entry {:?} does not exist", owned.name.as_str()),
+    );
+    assert_error_contains(
+        plane.create_entry(&admin(), crate::common::credential("link::mine", "x", None)).await,
+        ErrorKind::Invalid,
+        &["reserved for the CREDENTIALS of links"],
+    );
+    let count = local_contents(env).await.len();
+    plane.drop_link(&admin(), "default", "l", None).await.unwrap();
+    assert_eq!(local_contents(env).await.len(), count - 1, "the owned material goes with the link");
+    assert!(plane.catalog().get::<VaultEntry>(owned.meta.id).await.is_err(), "the owned row goes too");
+    assert_error(
+        plane.drop_link(&admin(), "default", "l", None).await,
+        ErrorKind::NotFound,
+        "link \"default.l\" does not exist",
+    );
+}
+
+async fn credentials_from_vault_follow_the_entry(env: &Env) {
+    let plane = &env.plane;
+    create_credential(env, "shared", r#"{"aws_access_key_id":"AK1","aws_secret_access_key":"S1"}"#).await;
+    let link = plane
+        .create_link(
+            &admin(),
+            NewLink {
+                credentials: Some(CredentialsSource::Entry("shared".into())),
+                ..new_link("l", "S3", json!({}), None)
+            },
+        )
+        .await
+        .unwrap()
+        .value;
+    let Some(LinkCredentialsView::Entry(entry)) = &link.credentials else { panic!("{link:?}") };
+    assert_eq!(entry.name, "shared");
+    assert_eq!(
+        show_create(env, "l").await,
+        "CREATE LINK `l` AS S3\n    CONFIG \"{}\"\n    CREDENTIALS FROM VAULT `shared`"
+    );
+    // The link is resolved through the entry, fresh.
+    let resolved = plane.resolver().resolve(lanyard_resolve::ConnectionRef::LinkId(link.id)).await.unwrap();
+    let lanyard_resolve::Auth::Secret(value) = &resolved.auth else { panic!("a secret") };
+    assert!(value.expose_bytes().starts_with(b"{\"aws_access_key_id\":\"AK1\""));
+    // A ::key update would write into a shared entry: refused, with the way out.
+    assert_error_contains(
+        plane.alter_link(&admin(), "default", "l", &[credentials_key("aws_access_key_id", "AK2")], None).await,
+        ErrorKind::Invalid,
+        &["takes its CREDENTIALS from vault entry \"shared\"", "ALTER CREDENTIAL shared SET SECRET"],
+    );
+    // The entry cannot be dropped while the link uses it; DROP LINK leaves it alone.
+    assert_error_contains(
+        plane.drop_entry(&admin(), &lanyard_control::ObjectKey::Name("shared".into()), None).await,
+        ErrorKind::Conflict,
+        &["default.l"],
+    );
+    // Back to credentials of its own.
+    let own = plane
+        .alter_link(
+            &admin(),
+            "default",
+            "l",
+            &[LinkAction::CredentialsJson(SecretString::new(r#"{"k":"own"}"#.to_owned()))],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(own.credentials, Some(LinkCredentialsView::Owned));
+    let count = local_contents(env).await.len();
+    let shared = plane
+        .alter_link(&admin(), "default", "l", &[LinkAction::CredentialsEntry("shared".into())], None)
+        .await
+        .unwrap();
+    assert!(matches!(shared.credentials, Some(LinkCredentialsView::Entry(_))));
+    assert_eq!(local_contents(env).await.len(), count - 1, "the link's own material is deleted");
+    plane.drop_link(&admin(), "default", "l", None).await.unwrap();
+    assert!(crate::common::material(env, "shared").await.is_some());
+    assert_error_contains(
+        plane
+            .create_link(
+                &admin(),
+                NewLink {
+                    credentials: Some(CredentialsSource::Entry("nope".into())),
+                    ..new_link("l2", "S3", json!({}), None)
+                },
+            )
+            .await,
+        ErrorKind::NotFound,
+        &["vault entry \"nope\" does not exist"],
+    );
+}
+
+async fn bad_input_changes_nothing(env: &Env) {
+    let plane = &env.plane;
+    let before = (audit_state(env).await, local_contents(env).await);
+    assert_error_contains(
+        plane.create_link(&admin(), new_link("l", "S3", json!({"password": "x"}), None)).await,
+        ErrorKind::Invalid,
+        &["CONFIG key \"password\" looks like a secret", "move it to CREDENTIALS"],
+    );
+    assert_error_contains(
+        plane.create_link(&admin(), new_link("l", "S3", json!({"kafka": {"sasl.password": "x"}}), None)).await,
+        ErrorKind::Invalid,
+        &["looks like a secret"],
+    );
+    assert_error_contains(
+        plane.create_link(&admin(), new_link("l", "S3", json!({}), Some("[1]"))).await,
+        ErrorKind::Invalid,
+        &["CREDENTIALS must be a JSON object"],
+    );
+    let error = assert_error_contains(
+        plane.create_link(&admin(), new_link("l", "S3", json!({}), Some(r#"{"k":"canary-7"#))).await,
+        ErrorKind::Invalid,
+        &["CREDENTIALS is not valid JSON"],
+    );
+    assert!(!error.contains("canary-7"), "{error}");
+    assert_error_contains(
+        plane.create_link(&admin(), new_link("l", "SFTP", json!({}), None)).await,
+        ErrorKind::Invalid,
+        &["unknown link type \"SFTP\"", "S3, AZURE, GCS"],
+    );
+    assert_error_contains(
+        plane.create_link(&admin(), new_link(&"x".repeat(129), "S3", json!({}), None)).await,
+        ErrorKind::Invalid,
+        &["invalid link name", "the limit is 128"],
+    );
+    plane.create_link(&admin(), new_link("l", "S3", json!({}), None)).await.unwrap();
+    let before_alter = audit_state(env).await;
+    assert_error_contains(
+        plane
+            .alter_link(
+                &admin(),
+                "default",
+                "l",
+                &[LinkAction::ConfigJson(object(json!({}))), LinkAction::ConfigJson(object(json!({})))],
+                None,
+            )
+            .await,
+        ErrorKind::Invalid,
+        &["ALTER LINK accepts at most one SET CONFIG clause"],
+    );
+    assert_error(
+        plane.alter_link(&admin(), "default", "nope", &[config_key("region", json!("x"))], None).await,
+        ErrorKind::NotFound,
+        "link \"default.nope\" does not exist",
+    );
+    assert_error_contains(
+        plane.alter_link(&admin(), "default", "l", &[config_key("secret_access_key", json!("x"))], None).await,
+        ErrorKind::Invalid,
+        &["looks like a secret"],
+    );
+    assert_eq!(audit_state(env).await, before_alter);
+    assert_eq!(before.1, local_contents(env).await);
+}
+
+async fn a_failing_second_clause_leaves_everything_as_before(env: &Env) {
+    let plane = &env.plane;
+    plane.create_link(&admin(), new_link("l", "S3", json!({"region": "r1"}), Some(r#"{"k":"v1"}"#))).await.unwrap();
+    let state = async || {
+        let link: Link = env.plane.catalog().get_by_name(&["default", "l"]).await.unwrap();
+        (link, local_contents(env).await, audit_state(env).await)
+    };
+    let before = state().await;
+    let failing_second: [Vec<LinkAction>; 3] = [
+        vec![config_key("region", json!("r2")), LinkAction::CredentialsJson(SecretString::new("not json".to_owned()))],
+        vec![config_key("region", json!("r2")), LinkAction::CredentialsEntry("missing".into())],
+        vec![credentials_key("k", "v2"), config_key("token", json!("x"))],
+    ];
+    for actions in failing_second {
+        assert!(plane.alter_link(&admin(), "default", "l", &actions, None).await.is_err());
+        assert_eq!(state().await, before);
+    }
+    assert_eq!(owned_credentials(env, "l").await, json!({"k": "v1"}));
+    // A stale If-Match changes nothing either.
+    assert_error_contains(
+        plane.alter_link(&admin(), "default", "l", &[config_key("region", json!("r2"))], Some(99)).await,
+        ErrorKind::PreconditionFailed,
+        &["not 99"],
+    );
+    assert_eq!(state().await, before);
+}
+
+async fn databases_scope_links(env: &Env) {
+    let plane = &env.plane;
+    assert!(plane.list_links(&admin(), "default", None).await.unwrap().is_empty());
+    assert_error_contains(
+        plane.list_links(&admin(), "analytics", None).await,
+        ErrorKind::NotFound,
+        &["database \"analytics\" does not exist", "CREATE LINK analytics.<name>"],
+    );
+    plane
+        .create_link(&admin(), NewLink { database: "analytics".into(), ..new_link("l", "S3", json!({}), None) })
+        .await
+        .unwrap();
+    plane.create_link(&admin(), new_link("l", "MYSQL", json!({}), None)).await.unwrap();
+    let analytics = plane.list_links(&admin(), "analytics", None).await.unwrap();
+    assert_eq!(analytics.len(), 1);
+    assert_eq!(analytics[0].link_type, LinkType::S3);
+    assert_eq!(plane.list_links(&admin(), "default", None).await.unwrap()[0].link_type, LinkType::Mysql);
+    assert_error_contains(
+        plane.drop_link(&admin(), "nowhere", "l", None).await,
+        ErrorKind::NotFound,
+        &["database \"nowhere\" does not exist"],
+    );
+    plane.drop_link(&admin(), "analytics", "l", None).await.unwrap();
+    assert!(plane.list_links(&admin(), "analytics", None).await.is_err(), "an empty database is gone");
+    let log = audit_log(env).await;
+    assert_eq!(log.iter().filter(|r| r.record.action.as_str() == "link.create").count(), 2);
+    assert_eq!(log.iter().filter(|r| r.record.action.as_str() == "link.drop").count(), 1);
+}
