@@ -481,7 +481,8 @@ impl ControlPlane {
     }
 
     /// CREATE [OR REPLACE] LINK [IF NOT EXISTS]. OR REPLACE keeps the link's id (so its pipelines and their
-    /// cursors) and refuses a change of type.
+    /// cursors) and refuses a change of type. `created` is false when IF NOT EXISTS found the link (unchanged) and
+    /// when OR REPLACE replaced it.
     pub async fn create_link(&self, caller: &Caller, request: NewLink) -> Result<Created<LinkView>> {
         let object = qualified(&request.database, &request.name);
         self.authorize(caller, Permission::LinksWrite, AuditAction::LinkCreate, Some(&object)).await?;
@@ -603,7 +604,8 @@ impl ControlPlane {
             match outcome {
                 Ok(Ok(Some((view, orphaned)))) => {
                     self.forget_owned(orphaned).await;
-                    return Ok(Created { value: view, created: true });
+                    // A replaced link is not a new one: `created` says whether this request made the link.
+                    return Ok(Created { value: view, created: plan.before_version.is_none() });
                 }
                 Ok(Err(existing)) => {
                     if let Some(undo) = undo {

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use lanyard_api as api;
 use lanyard_control::{
-    AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, EntryAction, EntryType, EntryView,
-    LastTest, Material, NamedRef, NewBackend, NewConnection, NewEntry, StorageTestOutcome, TestOutcome,
+    AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, CredentialsSource, EntryAction,
+    EntryType, EntryView, LastTest, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView,
+    Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, StorageTestOutcome, TestOutcome,
 };
 use lanyard_core::{SecretString, TestStatus};
 
@@ -259,5 +260,78 @@ pub(crate) fn audit_record(r: AuditRecord) -> api::AuditRecord {
         object_id: r.record.object_id,
         object_name: r.record.object_name,
         detail: serde_json::Value::Object(r.record.detail),
+    }
+}
+
+/// A link view.
+pub(crate) fn link(v: LinkView) -> api::Link {
+    api::Link {
+        id: v.id.to_string(),
+        database: v.database,
+        name: v.name,
+        link_type: v.link_type,
+        description: v.description,
+        config: v.config,
+        credentials: v.credentials.map(|c| match c {
+            LinkCredentialsView::Owned => api::LinkCredentials::Link,
+            LinkCredentialsView::Entry(entry) => api::LinkCredentials::VaultEntry { entry: reference(entry) },
+        }),
+        created_at: v.created_at.to_string(),
+        updated_at: v.updated_at.to_string(),
+        version: v.version,
+    }
+}
+
+/// CREATE [OR REPLACE] LINK in database `database`.
+pub(crate) fn new_link(database: String, body: api::CreateLink) -> Result<NewLink> {
+    let credentials = match (body.credentials, body.credentials_entry) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give either credentials (a JSON object) or credentials_entry (a vault entry name), not both",
+            ));
+        }
+        (Some(json), None) => Some(CredentialsSource::Json(json.0)),
+        (None, Some(entry)) => Some(CredentialsSource::Entry(entry)),
+        (None, None) => None,
+    };
+    Ok(NewLink {
+        database,
+        name: body.name,
+        link_type: body.link_type,
+        description: body.description,
+        config: body.config,
+        credentials,
+        or_replace: body.or_replace,
+        if_not_exists: body.if_not_exists,
+    })
+}
+
+/// ALTER LINK.
+pub(crate) fn link_actions(body: api::AlterLink) -> Vec<LinkAction> {
+    use api::LinkAction as A;
+    body.actions
+        .into_iter()
+        .map(|action| match action {
+            A::SetConfigJson(config) => LinkAction::ConfigJson(config),
+            A::SetConfigKey(kv) => LinkAction::ConfigKey { key: kv.key, value: kv.value },
+            A::SetCredentialsJson(json) => LinkAction::CredentialsJson(json.0),
+            A::SetCredentialsKey(kv) => LinkAction::CredentialsKey { key: kv.key, value: kv.value.0 },
+            A::SetCredentialsEntry(entry) => LinkAction::CredentialsEntry(entry),
+        })
+        .collect()
+}
+
+/// SHOW CREATE LINK.
+pub(crate) fn link_definition(d: LinkDefinition) -> api::LinkDefinition {
+    api::LinkDefinition { link_name: d.link_name, create_link: d.create_link, version: d.version }
+}
+
+/// The result of TEST LINK.
+pub(crate) fn link_test(t: LinkTestOutcome) -> api::LinkTestResult {
+    api::LinkTestResult {
+        result: result(t.passed),
+        latency_ms: t.latency_ms,
+        server_version: t.server_version,
+        error: t.error,
     }
 }

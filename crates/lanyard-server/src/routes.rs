@@ -7,8 +7,9 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lanyard_api::{
-    AlterBackend, AlterConnection, AlterEntry, AuditQuery as AuditQueryParams, AuditRecord, Backend, Connection,
-    CreateBackend, CreateConnection, CreateEntry, Entry, Health, LikeQuery, Problem, StorageTest, TestResult,
+    AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery as AuditQueryParams, AuditRecord, Backend,
+    Connection, CreateBackend, CreateConnection, CreateEntry, CreateLink, Entry, Health, LikeQuery, Link,
+    LinkDefinition, LinkTestResult, Problem, StorageTest, TestResult,
 };
 use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission};
 use lanyard_core::{AuditAction, ErrorKind};
@@ -71,6 +72,13 @@ pub(crate) fn table() -> Vec<(Access, Handler)> {
         (Requires(P::VaultWrite, A::CredentialStorageAlter), routes!(alter_backend)),
         (Requires(P::VaultWrite, A::CredentialStorageDrop), routes!(drop_backend)),
         (Requires(P::VaultRead, A::CredentialStorageTest), routes!(test_backend)),
+        (Requires(P::LinksRead, A::LinkList), routes!(list_links)),
+        (Requires(P::LinksWrite, A::LinkCreate), routes!(create_link)),
+        (Requires(P::LinksRead, A::LinkGet), routes!(get_link)),
+        (Requires(P::LinksWrite, A::LinkAlter), routes!(alter_link)),
+        (Requires(P::LinksWrite, A::LinkDrop), routes!(drop_link)),
+        (Requires(P::LinksRead, A::LinkGet), routes!(show_create_link)),
+        (Requires(P::LinksRead, A::LinkTest), routes!(test_link)),
         (Requires(P::AuditRead, A::AuditList), routes!(list_audit)),
     ]
 }
@@ -224,6 +232,92 @@ async fn test_connection(
 ) -> ApiResult {
     let outcome = state.control.test_connection(&caller, &name).await?;
     Ok(axum::Json(convert::test_result(outcome)).into_response())
+}
+
+/// SHOW LINKS [ON db] [LIKE]: 404 when the database does not exist.
+#[utoipa::path(get, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path), LikeQuery), responses((status = 200, body = [Link]), (status = 404, body = Problem)))]
+async fn list_links(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(database): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LikeQuery>,
+) -> ApiResult {
+    let views = state.control.list_links(&caller, &database, query.like.as_deref()).await?;
+    Ok(axum::Json(views.into_iter().map(convert::link).collect::<Vec<_>>()).into_response())
+}
+
+/// CREATE [OR REPLACE] LINK [IF NOT EXISTS]: 201 when created; 200 when `or_replace` replaced it in place, or when
+/// `if_not_exists` found it (unchanged).
+#[utoipa::path(post, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path)), request_body = CreateLink, responses((status = 201, body = Link), (status = 200, body = Link), (status = 409, body = Problem)))]
+async fn create_link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(database): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateLink>,
+) -> ApiResult {
+    let created = state.control.create_link(&caller, convert::new_link(database, body)?).await?;
+    let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(tagged(status, created.value.version, convert::link(created.value)))
+}
+
+/// The link (the adapter's lookup before ALTER).
+#[utoipa::path(get, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Link), (status = 404, body = Problem)))]
+async fn get_link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> ApiResult {
+    let view = state.control.get_link(&caller, &database, &name).await?;
+    Ok(tagged(StatusCode::OK, view.version, convert::link(view)))
+}
+
+/// ALTER LINK: one CONFIG and/or one CREDENTIALS action, together, atomically.
+#[utoipa::path(put, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), request_body = AlterLink, responses((status = 200, body = Link), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+async fn alter_link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AlterLink>,
+) -> ApiResult {
+    let expected = if_match(&headers)?;
+    let actions = convert::link_actions(body);
+    let view = state.control.alter_link(&caller, &database, &name, &actions, expected).await?;
+    Ok(tagged(StatusCode::OK, view.version, convert::link(view)))
+}
+
+/// DROP LINK: 409 while pipelines use it.
+#[utoipa::path(delete, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn drop_link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult {
+    state.control.drop_link(&caller, &database, &name, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// SHOW CREATE LINK: the definition in SingleStore's shape, credentials redacted.
+#[utoipa::path(get, path = "/databases/{db}/links/{name}/create", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = LinkDefinition), (status = 404, body = Problem)))]
+async fn show_create_link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> ApiResult {
+    let definition = state.control.show_create_link(&caller, &database, &name).await?;
+    Ok(tagged(StatusCode::OK, definition.version, convert::link_definition(definition)))
+}
+
+/// TEST LINK: a failed probe is a 200 with `result: FAILED`.
+#[utoipa::path(post, path = "/databases/{db}/links/{name}/test", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = LinkTestResult), (status = 404, body = Problem)))]
+async fn test_link(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> ApiResult {
+    let outcome = state.control.test_link(&caller, &database, &name).await?;
+    Ok(axum::Json(convert::link_test(outcome)).into_response())
 }
 
 /// SHOW VAULTS.

@@ -147,6 +147,15 @@ impl World {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED);
+        let r = self
+            .admin(
+                Method::POST,
+                "/databases/analytics/links",
+                Some(json!({"name": "analytics_link", "type": "S3", "config": {"disable_gunzip": false},
+                    "credentials": {"aws_access_key_id": "initial_key_id", "aws_secret_access_key": "initial_secret"}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
         let store = format!("router-{}", uuid::Uuid::new_v4());
         let r = self
             .admin(
@@ -452,7 +461,8 @@ fn the_route_table_is_the_documented_one() {
 /// A concrete path for a route pattern, pointing at objects that exist.
 fn concrete(path: &str) -> String {
     let id = if path.starts_with("/vault/backends/") { "prod_aws_sm_eu" } else { "pg_login" };
-    path.replace("{name}", "prod_pg").replace("{id}", id)
+    let name = if path.starts_with("/databases/") { "analytics_link" } else { "prod_pg" };
+    path.replace("{db}", "analytics").replace("{name}", name).replace("{id}", id)
 }
 
 /// The body of a call of the route by `who`: creations make an object of their own per caller.
@@ -465,6 +475,10 @@ fn body_for(method: &Method, path: &str, who: &str) -> Option<Value> {
         ("PUT", "/vault/entries/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
         ("POST", "/vault/backends") => Some(json!({"name": name, "type": "memory"})),
         ("PUT", "/vault/backends/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
+        ("POST", "/databases/{db}/links") => Some(json!({"name": name, "type": "S3"})),
+        ("PUT", "/databases/{db}/links/{name}") => {
+            Some(json!({"actions": [{"set_config_key": {"key": "region", "value": "us-east-1"}}]}))
+        }
         _ => None,
     }
 }
@@ -481,12 +495,99 @@ impl World {
             "/connections/{name}" => ("/connections", json!({"name": name, "type": "rest"})),
             "/vault/entries/{id}" => ("/vault/entries", json!({"name": name, "type": "CREDENTIAL"})),
             "/vault/backends/{id}" => ("/vault/backends", json!({"name": name, "type": "memory"})),
+            "/databases/{db}/links/{name}" => ("/databases/analytics/links", json!({"name": name, "type": "S3"})),
             other => panic!("no disposable object for DELETE {other}"),
         };
         let r = self.admin(Method::POST, collection, Some(body)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
         format!("{collection}/{name}")
     }
+}
+
+#[tokio::test]
+async fn link_routes_follow_the_seed() {
+    let w = world().await;
+    let created = w
+        .admin(
+            Method::POST,
+            "/databases/default/links",
+            Some(json!({"name": "analytics_link", "type": "S3", "config": {"disable_gunzip": false},
+                "credentials": {"aws_access_key_id": "initial_key_id", "aws_secret_access_key": "initial_secret"}})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.headers[header::ETAG], "\"1\"");
+    let link = created.json();
+    assert_eq!((link["type"].as_str(), link["database"].as_str()), (Some("S3"), Some("default")));
+    assert_eq!(link["credentials"], json!({"source": "link"}));
+    let r = w
+        .send(
+            Method::PUT,
+            "/databases/default/links/analytics_link",
+            Some(&w.admin),
+            Some(json!({"actions": [{"set_config_key": {"key": "region", "value": "us-east-1"}}]})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["config"], json!({"disable_gunzip": false, "region": "us-east-1"}));
+    // A stale If-Match is 412 and changes nothing.
+    let stale = w
+        .send(
+            Method::PUT,
+            "/databases/default/links/analytics_link",
+            Some(&w.admin),
+            Some(json!({"actions": [{"set_config_json": {}}]})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!((stale.status, stale.code().as_str()), (StatusCode::PRECONDITION_FAILED, "precondition_failed"));
+    let definition = w.admin(Method::GET, "/databases/default/links/analytics_link/create", None).await.json();
+    assert_eq!(
+        definition,
+        json!({"link_name": "analytics_link", "version": 2, "create_link": concat!(
+            "CREATE LINK `analytics_link` AS S3\n",
+            "    CONFIG \"{\\\"disable_gunzip\\\":false,\\\"region\\\":\\\"us-east-1\\\"}\"\n",
+            "    CREDENTIALS <CREDENTIALS REDACTED>")})
+    );
+    // OR REPLACE answers 200 and keeps the id; IF NOT EXISTS answers 200 unchanged.
+    let replaced = w
+        .admin(
+            Method::POST,
+            "/databases/default/links",
+            Some(json!({"name": "analytics_link", "type": "s3", "or_replace": true, "credentials": {"k": "v"}})),
+        )
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert_eq!(replaced.json()["id"], link["id"]);
+    let again = w
+        .admin(
+            Method::POST,
+            "/databases/default/links",
+            Some(json!({"name": "analytics_link", "type": "AZURE", "if_not_exists": true})),
+        )
+        .await;
+    assert_eq!((again.status, again.json()["type"].as_str()), (StatusCode::OK, Some("S3")));
+    let listed = w.admin(Method::GET, "/databases/default/links?like=ANALYTICS", None).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let r = w.admin(Method::GET, "/databases/elsewhere/links", None).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    // Owned credentials are hidden from SHOW VAULTS.
+    let entries = w.admin(Method::GET, "/vault/entries", None).await.json();
+    assert_eq!(entries, json!([]));
+    let r = w.admin(Method::DELETE, "/databases/default/links/analytics_link", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = w.admin(Method::GET, "/databases/default/links/analytics_link", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let audit = w.admin(Method::GET, "/audit?limit=1000", None).await.json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .filter(|a| a.starts_with("link."))
+        .collect();
+    assert_eq!(actions, ["link.create", "link.alter", "link.create", "link.drop"]);
 }
 
 #[tokio::test]
@@ -533,17 +634,10 @@ async fn authorization_matrix_covers_every_route() {
             }
         }
     }
-    // Every permission of the spec is used by some route except those of links and pipelines (their own issue).
+    // Every permission of the spec is used by some route except those of pipelines (their own issue).
     for p in Permission::ALL {
         let used = table.iter().any(|r| matches!(r.access, Access::Requires(q, _) if q == p));
-        assert_eq!(
-            used,
-            !matches!(
-                p,
-                Permission::LinksRead | Permission::LinksWrite | Permission::PipelinesRead | Permission::PipelinesWrite
-            ),
-            "{p}"
-        );
+        assert_eq!(used, !matches!(p, Permission::PipelinesRead | Permission::PipelinesWrite), "{p}");
     }
 }
 
@@ -590,7 +684,7 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
         ("huge body", json!({"name": "x".repeat(2 << 20), "type": "s3"}).to_string().into_bytes()),
     ];
     for (what, body) in raw_bodies {
-        for path in ["/connections", "/vault/entries", "/vault/backends"] {
+        for path in ["/connections", "/vault/entries", "/vault/backends", "/databases/default/links"] {
             let r = w.raw(Method::POST, path, Some(&token), Some(body.clone()), &[]).await;
             assert!(r.status.is_client_error(), "{what} on {path}: {}", r.status);
             assert!(r.is_problem(), "{what} on {path}");
@@ -646,6 +740,32 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
     for body in wrong {
         let r = w.admin(Method::PUT, "/connections/prod_pg", Some(body.clone())).await;
         assert!(r.status.is_client_error() && r.is_problem(), "{body}: {}", r.status);
+    }
+    let wrong_links = [
+        json!({"name": "l", "type": "S3", "config": "{}"}),
+        json!({"name": "l", "type": "S3", "config": {"password": "x"}}),
+        json!({"name": "l", "type": "S3", "credentials": "not an object"}),
+        json!({"name": "l", "type": "S3", "credentials": [1]}),
+        json!({"name": "l", "type": "S3", "credentials": {"a": "b"}, "credentials_entry": "pg_login"}),
+        json!({"name": "l", "type": "SFTP"}),
+        json!({"name": "l", "type": "S3", "or_replace": true, "if_not_exists": true}),
+    ];
+    for body in wrong_links {
+        let r = w.admin(Method::POST, "/databases/default/links", Some(body.clone())).await;
+        assert!(r.status.is_client_error() && r.is_problem(), "{body}: {}", r.status);
+    }
+    for body in [
+        json!({"actions": []}),
+        json!({"actions": [{"set_config_json": {}}, {"set_config_key": {"key": "a", "value": 1}}]}),
+        json!({"actions": [{"set_credentials_json": {}}, {"set_credentials_entry": "pg_login"}]}),
+        json!({"actions": [{"set_credentials_key": {"key": "a", "value": 1}}]}),
+    ] {
+        let r = w.admin(Method::PUT, "/databases/analytics/links/analytics_link", Some(body.clone())).await;
+        assert!(r.status.is_client_error() && r.is_problem(), "{body}: {}", r.status);
+    }
+    for path in ["/databases/%00/links", "/databases/nowhere/links/x", "/databases/analytics/links/%20x/create"] {
+        let r = w.send(Method::GET, path, Some(&token), None, &[]).await;
+        assert!(r.status.is_client_error() && r.is_problem(), "{path}: {}", r.status);
     }
     for (headers, path) in [
         (&[("if-match", "yesterday")][..], "/connections/prod_pg"),
@@ -723,6 +843,18 @@ async fn canary_never_leaves_the_server() {
             .await,
     );
     replies.push(w.admin(Method::POST, "/connections/c/test", None).await);
+    let link = json!({"name": "l", "type": "S3", "credentials": {"aws_secret_access_key": canary}});
+    replies.push(w.admin(Method::POST, "/databases/default/links", Some(link)).await);
+    let broken = format!(r#"{{"name": "l2", "type": "S3", "credentials": {{"k": "{canary}"}}"#);
+    replies.push(w.raw(Method::POST, "/databases/default/links", Some(&w.admin), Some(broken.into_bytes()), &[]).await);
+    let alter = json!({"actions": [{"set_credentials_key": {"key": "aws_access_key_id", "value": canary}}]});
+    replies.push(w.admin(Method::PUT, "/databases/default/links/l", Some(alter)).await);
+    let in_config = json!({"actions": [{"set_config_key": {"key": "secret_key", "value": canary}}]});
+    replies.push(w.admin(Method::PUT, "/databases/default/links/l", Some(in_config)).await);
+    replies.push(w.admin(Method::GET, "/databases/default/links", None).await);
+    replies.push(w.admin(Method::GET, "/databases/default/links/l", None).await);
+    replies.push(w.admin(Method::GET, "/databases/default/links/l/create", None).await);
+    replies.push(w.admin(Method::POST, "/databases/default/links/l/test", None).await);
     replies.push(w.admin(Method::GET, "/vault/entries", None).await);
     replies.push(w.admin(Method::GET, "/vault/entries/c", None).await);
     replies.push(w.admin(Method::GET, "/audit?limit=1000", None).await);

@@ -165,7 +165,7 @@ async fn or_replace_keeps_the_id_and_refuses_a_new_type(env: &Env) {
         )
         .await
         .unwrap();
-    assert!(replaced.created);
+    assert!(!replaced.created, "replaced, not created");
     assert_eq!(replaced.value.id, first.value.id);
     assert_eq!(replaced.value.config, object(json!({"region": "b"})));
     assert_eq!(owned_credentials(env, "l").await, json!({"k": "v2"}));
