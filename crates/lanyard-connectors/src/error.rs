@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use lanyard_core::LinkType;
 use lanyard_resolve::ResolveError;
 
 /// Why a connect failed. Every message is free of material: driver errors are scrubbed of the credential's text
@@ -18,6 +19,9 @@ pub enum ConnectError {
     /// The connection's type has no probe in this build (an unknown type, or its cargo feature is off).
     #[error("no probe for type {0:?} in this build")]
     Unsupported(String),
+    /// The link's type has no probe in this build (`KAFKA`, `HDFS`, `MONGODB`; or its cargo feature is off).
+    #[error("no probe for link type {0} in this build")]
+    UnsupportedLink(LinkType),
     /// A helper was asked for a session its connection's type does not open.
     #[error("connection {connection:?} has type {actual:?}, not {expected}")]
     WrongType {
@@ -63,5 +67,9 @@ mod tests {
         assert_eq!(ConnectError::Timeout(Duration::from_secs(10)).to_string(), "timed out after 10s");
         assert_eq!(ConnectError::Timeout(Duration::from_millis(1500)).to_string(), "timed out after 1.5s");
         assert_eq!(ConnectError::Unsupported("kafka".into()).to_string(), r#"no probe for type "kafka" in this build"#);
+        assert_eq!(
+            ConnectError::UnsupportedLink(LinkType::Kafka).to_string(),
+            "no probe for link type KAFKA in this build"
+        );
     }
 }

@@ -13,6 +13,12 @@
 //! Every other type (`sql_server`, `oracle`, `sftp`, `kafka`, …), and a type whose feature is off, fails with
 //! `no probe for type "kafka" in this build`. `docs/connectors.md` lists each type's options and credential shape.
 //!
+//! **Links** (TEST LINK) run the same probes: `S3` and `GCS` the `s3` one (GCS through its S3-compatible XML API
+//! with HMAC keys; without a `bucket` in CONFIG, a signed ListBuckets proves the keys), `AZURE` the `azure_adls`
+//! one, `HTTP` the `rest` one and `MYSQL` the `mysql` one. They read SingleStore's CONFIG and CREDENTIALS keys
+//! (`region`, `endpoint_url`, `aws_access_key_id`, `database.hostname`, …), translated in the `links` module;
+//! `KAFKA`, `HDFS` and `MONGODB` fail with `no probe for link type KAFKA in this build`.
+//!
 //! Rules every connector keeps:
 //!
 //! - **A failure is a result.** [`probe`] never panics and never returns an error: it returns a [`ProbeResult`] that
@@ -30,6 +36,7 @@
 //! or the HTTP API.
 
 mod error;
+mod links;
 // With some probe families compiled out, some of the shared helpers go unused.
 #[cfg_attr(
     not(all(feature = "postgresql", feature = "mysql", feature = "object-store", feature = "rest")),
@@ -137,7 +144,7 @@ async fn probe_target(target: &Target<'_>) -> Result<Option<String>> {
         Some(lanyard_core::ConnectionType::Rest) => rest::probe_rest(target).await,
         #[cfg(feature = "rest")]
         Some(lanyard_core::ConnectionType::Git) => rest::probe_git(target).await,
-        _ => Err(ConnectError::Unsupported(target.stored_kind.clone())),
+        _ => Err(target.unsupported()),
     }
 }
 
@@ -163,6 +170,28 @@ mod tests {
         for (kind, _) in families.into_iter().filter(|(_, compiled_in)| !compiled_in) {
             let error = super::probe_target(&target(kind, &[], &auth, 1)).await.err().unwrap();
             assert_eq!(error.to_string(), format!("no probe for type {kind:?} in this build"));
+        }
+    }
+
+    #[tokio::test]
+    async fn link_types_whose_probe_is_compiled_out_say_so_in_link_words() {
+        use lanyard_core::{ConnectionType, LinkType};
+
+        use crate::target::{Credential, LinkOptions, Target};
+        let families = [
+            (LinkType::S3, ConnectionType::S3, cfg!(feature = "object-store")),
+            (LinkType::Azure, ConnectionType::AzureAdls, cfg!(feature = "object-store")),
+            (LinkType::Http, ConnectionType::Rest, cfg!(feature = "rest")),
+            (LinkType::Mysql, ConnectionType::Mysql, cfg!(feature = "mysql")),
+            // What KAFKA would run if it were translated: no connector has a kafka probe.
+            (LinkType::Kafka, ConnectionType::Kafka, false),
+        ];
+        let auth = Auth::None;
+        for (link_type, kind, _) in families.into_iter().filter(|(_, _, compiled_in)| !compiled_in) {
+            let target =
+                Target::link("db.l", link_type, kind, LinkOptions::default(), &auth, Credential::None).unwrap();
+            let error = super::probe_target(&target).await.err().unwrap();
+            assert_eq!(error.to_string(), format!("no probe for link type {link_type} in this build"));
         }
     }
 }

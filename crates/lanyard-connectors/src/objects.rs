@@ -2,23 +2,26 @@
 //! no cloud SDK).
 //!
 //! The store a helper returns is rooted at the connection's `path` option (a [`PrefixStore`]), so callers address
-//! objects relative to it; the probe lists at most one object there.
+//! objects relative to it; the probe lists at most one object there. An `S3` or `GCS` link without a `bucket` is
+//! probed with a signed ListBuckets instead (SingleStore's link names no bucket: its pipelines do).
 
 use std::sync::Arc;
 
 use futures::StreamExt as _;
 use lanyard_core::ConnectionType;
 use lanyard_resolve::{Auth, ConnectionRef, ResolvedConnection, Resolver};
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AwsAuthorizer, AwsCredential};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::client::{HttpConnector as _, HttpRequest, HttpRequestBody, ReqwestConnector};
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use url::Url;
 
+use crate::Result;
 use crate::target::{Credential, Fields, Target, chain, invalid, utf8};
-use crate::{ConnectError, Result};
 
 /// The types this module opens.
 const KINDS: &[ConnectionType] =
@@ -39,14 +42,73 @@ pub async fn connect_object_store(conn: &ResolvedConnection) -> Result<Arc<dyn O
 }
 
 /// Lists at most one object under the configured path: an empty bucket passes, a missing one fails with the
-/// store's reason.
+/// store's reason. An S3-style link without a bucket lists the buckets instead ([`list_buckets`]).
 pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
+    if target.is_link() && target.kind == Some(ConnectionType::S3) && target.get("bucket").is_none() {
+        return list_buckets(target).await;
+    }
     let store = build(target).await?;
     let mut listing = store.list(None);
     match listing.next().await {
         None | Some(Ok(_)) => Ok(None),
         Some(Err(error)) => Err(target.remote(format_args!("listing failed: {}", without_xml_body(&chain(&error))))),
     }
+}
+
+/// A signed ListBuckets (`GET /` on the endpoint, AWS Signature Version 4): passes when the service accepts the
+/// keys, fails with its error code otherwise (`InvalidAccessKeyId`, `SignatureDoesNotMatch`, `AccessDenied`). The
+/// endpoint is the `endpoint` option, else AWS's regional one.
+async fn list_buckets(target: &Target<'_>) -> Result<Option<String>> {
+    let keys = match target.credential()? {
+        Credential::Fields(fields) => match (fields.get(&["access_key_id"]), fields.get(&["secret_access_key"])) {
+            (Some(id), Some(secret)) => Some(AwsCredential {
+                key_id: id.expose_secret().to_owned(),
+                secret_key: secret.expose_secret().to_owned(),
+                token: fields.get(&["session_token"]).map(|token| token.expose_secret().to_owned()),
+            }),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(credential) = keys else {
+        return Err(invalid(format!("listing the buckets needs keys: set {}", target.describe("bucket"))));
+    };
+    // The signer puts the token in a header and panics on a value no header may hold: refuse it first.
+    if credential.token.as_deref().is_some_and(|token| token.chars().any(char::is_control)) {
+        return Err(invalid("the session token is not a valid HTTP header value"));
+    }
+    let region = target.get("region").unwrap_or("us-east-1");
+    let endpoint = match target.get("endpoint") {
+        Some(endpoint) => endpoint.to_owned(),
+        None => format!("https://s3.{region}.amazonaws.com"),
+    };
+    let not_a_url = || invalid(format!("{} must be an http:// or https:// URL", target.describe("endpoint")));
+    let url = Url::parse(&endpoint).map_err(|_| not_a_url())?;
+    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() || url.password().is_some() {
+        return Err(not_a_url());
+    }
+    let mut request = HttpRequest::new(HttpRequestBody::empty());
+    *request.uri_mut() = url.as_str().parse().map_err(|_| not_a_url())?;
+    AwsAuthorizer::new(&credential, "s3", region).authorize(&mut request, None);
+    let options = client_options(target).with_allow_http(url.scheme() == "http");
+    let client = ReqwestConnector::default()
+        .connect(&options)
+        .map_err(|error| target.remote(format_args!("cannot build the HTTP client: {}", chain(&error))))?;
+    let response = client
+        .execute(request)
+        .await
+        .map_err(|error| target.remote(format_args!("listing the buckets failed: {}", chain(&error))))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(None);
+    }
+    // Only an S3 error document's code and message are quoted; any other body is left out.
+    let body = response.into_body().bytes().await.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let reason = match body {
+        Ok(body) if body.contains("<Error>") => without_xml_body(&format!("status {status}: {body}")),
+        _ => format!("status {status}"),
+    };
+    Err(target.remote(format_args!("listing the buckets failed: {reason}")))
 }
 
 /// The store's reason without the XML error document some services append (S3's `<Error>` with request and host
@@ -73,13 +135,14 @@ async fn build(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
         Some(kind @ ConnectionType::Gcs) => (gcs(target)?.build().map(|store| Arc::new(store) as _), kind),
         Some(kind @ ConnectionType::AzureAdls) => (azure(target)?.build().map(|store| Arc::new(store) as _), kind),
         Some(ConnectionType::Local) => return local(target).await,
-        _ => return Err(ConnectError::Unsupported(target.stored_kind.clone())),
+        _ => return Err(target.unsupported()),
     };
     let store = built.map_err(|error| target.remote(format_args!("{kind}: {}", chain(&error))))?;
     match target.get("path").map(|path| path.trim_matches('/')).filter(|path| !path.is_empty()) {
         None => Ok(store),
         Some(path) => {
-            let prefix = Path::parse(path).map_err(|_| invalid(r#"option "path" is not a valid object path"#))?;
+            let prefix = Path::parse(path)
+                .map_err(|_| invalid(format!("{} is not a valid object path", target.describe("path"))))?;
             Ok(Arc::new(PrefixStore::new(store, prefix)))
         }
     }
@@ -295,6 +358,45 @@ mod tests {
             assert!(error.starts_with("listing failed: "), "{kind}: {error}");
             assert!(!error.contains(needle) && !error.contains("canary"), "{kind}: {error}");
         }
+    }
+
+    /// A target for an S3 link with `config` and CREDENTIALS `auth`.
+    fn s3_link<'a>(config: &[(&str, &str)], auth: &'a lanyard_resolve::Auth) -> crate::target::Target<'a> {
+        use lanyard_core::LinkType;
+        let config: Vec<(String, String)> =
+            config.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
+        let translation = crate::links::translate(LinkType::S3, &config, auth).unwrap();
+        crate::target::Target::link(
+            "db.l",
+            LinkType::S3,
+            translation.kind,
+            translation.options,
+            auth,
+            translation.credential,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_s3_link_without_a_bucket_lists_the_buckets_and_never_quotes_the_keys() {
+        let keys = json_secret(json!({
+            "aws_access_key_id": format!("AKIA{CANARY}"),
+            "aws_secret_access_key": CANARY,
+            "aws_session_token": format!("t-{CANARY}"),
+        }));
+        let target = s3_link(&[("endpoint_url", "http://127.0.0.1:1"), ("region", "us-east-1")], &keys);
+        let error = super::probe(&target).await.err().unwrap().to_string();
+        assert!(error.starts_with("listing the buckets failed: "), "{error}");
+        assert!(!error.contains(CANARY) && !error.contains("canary"), "{error}");
+
+        let error = super::probe(&s3_link(&[("endpoint_url", "ftp://h/")], &keys)).await.err().unwrap().to_string();
+        assert_eq!(error, r#"CONFIG key "endpoint_url" must be an http:// or https:// URL"#);
+
+        // The signer would panic on a token no header may hold: it is refused first.
+        let bad_token =
+            json_secret(json!({"aws_access_key_id": "A", "aws_secret_access_key": "B", "aws_session_token": "t\nx"}));
+        let error = super::probe(&s3_link(&[("endpoint_url", "http://127.0.0.1:1")], &bad_token)).await.err().unwrap();
+        assert_eq!(error.to_string(), "the session token is not a valid HTTP header value");
     }
 
     #[tokio::test]

@@ -14,11 +14,11 @@ use crate::target::{Credential, Target, chain, invalid};
 pub(crate) async fn probe_rest(target: &Target<'_>) -> Result<Option<String>> {
     let endpoint = url(target, "endpoint")?;
     let method = target.get("method").unwrap_or("GET").to_ascii_uppercase();
-    let method =
-        Method::from_bytes(method.as_bytes()).map_err(|_| invalid(r#"option "method" is not an HTTP method"#))?;
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| invalid(format!("{} is not an HTTP method", target.describe("method"))))?;
     let expected = target.number("expected_status", 200)?;
     if !(100..=599).contains(&expected) {
-        return Err(invalid(r#"option "expected_status" must be an HTTP status from 100 to 599"#));
+        return Err(invalid(format!("{} must be an HTTP status from 100 to 599", target.describe("expected_status"))));
     }
     let mut request = client(target)?.request(method, endpoint);
     match target.credential()? {
@@ -69,12 +69,13 @@ pub(crate) async fn probe_git(target: &Target<'_>) -> Result<Option<String>> {
 
 /// Option `key` as an http(s) URL without a password. The URL itself is never quoted.
 fn url(target: &Target<'_>, key: &str) -> Result<Url> {
-    let url = Url::parse(target.required(key)?).map_err(|_| invalid(format!("option {key:?} is not a URL")))?;
+    let named = || target.describe(key);
+    let url = Url::parse(target.required(key)?).map_err(|_| invalid(format!("{} is not a URL", named())))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(format!("option {key:?} must be an http:// or https:// URL")));
+        return Err(invalid(format!("{} must be an http:// or https:// URL", named())));
     }
     if url.password().is_some() {
-        return Err(invalid(format!("option {key:?} must not hold a password; use a credential")));
+        return Err(invalid(format!("{} must not hold a password; use a credential", named())));
     }
     Ok(url)
 }

@@ -1,13 +1,14 @@
-//! What every connector reads from a resolved connection: its type, options, credential and timeout, plus the
-//! [`Scrubber`] that keeps the credential's text out of every message.
+//! What every connector reads from a resolved connection or link: its type, options, credential and timeout, plus
+//! the [`Scrubber`] that keeps the credential's text out of every message. A link's SingleStore keys are translated
+//! to these by the `links` module; messages then name the keys as the link spells them.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-use lanyard_core::{ConnectionType, REDACTED, SecretString};
-use lanyard_resolve::{AmbientIdentity, Auth, ResolvedConnection, SecretValue};
+use lanyard_core::{ConnectionType, LinkType, REDACTED, SecretString};
+use lanyard_resolve::{AmbientIdentity, Auth, ResolvedConnection, SecretValue, Subject};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::{Position, Url};
 
@@ -21,35 +22,64 @@ const MIN_NEEDLE: usize = 4;
 const MAX_REASON: usize = 1000;
 
 /// JSON credential fields that name who connects rather than prove it: kept out of the scrubber so that
-/// `password authentication failed for user "app"` stays readable.
-const IDENTITY_FIELDS: &[&str] = &["username", "user"];
+/// `password authentication failed for user "app"` stays readable (`database.user` is a MYSQL link's user,
+/// `account_name` an AZURE link's storage account).
+const IDENTITY_FIELDS: &[&str] = &["username", "user", "database.user", "account_name"];
 
-/// A connection as the connectors see it.
+/// Where a target comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A connection: options and credential as `docs/connectors.md` lists them.
+    Connection,
+    /// A link of this type: its CONFIG and CREDENTIALS keys are SingleStore's, translated by the `links` module.
+    Link(LinkType),
+}
+
+/// A link's CONFIG translated to a connection type's options.
+#[derive(Debug, Default)]
+pub(crate) struct LinkOptions {
+    /// Option → value.
+    pub(crate) values: BTreeMap<String, String>,
+    /// Option → the CONFIG key it is read from, also when that key is unset (messages name it).
+    pub(crate) keys: BTreeMap<String, String>,
+}
+
+/// A connection (or link) as the connectors see it.
 pub(crate) struct Target<'a> {
     /// Its display name.
     pub(crate) name: String,
     /// Its type as stored (`postgresql`; for a link `KAFKA`), for messages.
     pub(crate) stored_kind: String,
-    /// The connection type it connects as (see `ResolvedConnection::kind`); `None`: no connector knows it.
+    /// The connection type it connects as; `None`: no connector knows it.
     pub(crate) kind: Option<ConnectionType>,
-    /// Its options, keys lower-case.
+    /// A connection, or a link.
+    pub(crate) origin: Origin,
+    /// Its options, keys lower-case (a link's: translated from its CONFIG).
     options: BTreeMap<String, String>,
+    /// For a link, the CONFIG key each option was read from, so that messages name what the user wrote.
+    config_keys: BTreeMap<String, String>,
     /// The freshly resolved credential.
     pub(crate) auth: &'a Auth,
+    /// For a link, its CREDENTIALS translated to the fields the probes read; `None` for a connection.
+    link_credential: Option<Credential>,
     /// The bound on the probe or connect.
     pub(crate) timeout: Duration,
     scrubber: Scrubber,
 }
 
 impl<'a> Target<'a> {
-    /// The target of a resolved connection; an invalid `connection_timeout` is an error.
+    /// The target of a resolved connection or link; an invalid `connection_timeout` is an error, and so is a link
+    /// whose CONFIG or CREDENTIALS lack what its type's probe needs.
     pub(crate) fn of(conn: &'a ResolvedConnection) -> Result<Self> {
+        if let Subject::Link(link) = conn.subject() {
+            return crate::links::target(conn, link.link_type);
+        }
         let options =
             conn.options().iter().map(|(key, value)| (key.to_ascii_lowercase(), value.into_owned())).collect();
         Self::new(&conn.name(), conn.connection_type(), options, &conn.auth, conn.timeout_seconds())
     }
 
-    /// A target from its parts (unit tests build them directly).
+    /// A connection's target from its parts (unit tests build them directly).
     pub(crate) fn new(
         name: &str,
         kind: &str,
@@ -57,28 +87,98 @@ impl<'a> Target<'a> {
         auth: &'a Auth,
         timeout_seconds: Option<i64>,
     ) -> Result<Self> {
-        let mut target = Self {
+        Self {
             name: name.to_owned(),
             stored_kind: kind.to_owned(),
             kind: kind.parse().ok(),
+            origin: Origin::Connection,
             options,
+            config_keys: BTreeMap::new(),
             auth,
+            link_credential: None,
             timeout: DEFAULT_TIMEOUT,
             scrubber: Scrubber::of(auth),
-        };
-        target.timeout = match timeout_seconds.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0) {
+        }
+        .with_timeout(timeout_seconds)
+    }
+
+    /// A link's target: `kind` is the connection type whose probe it runs, `options` its CONFIG translated to that
+    /// type's options (with the CONFIG key each came from), `credential` its CREDENTIALS translated. The scrubber
+    /// is built from `auth`, the CREDENTIALS as stored, so that every value in it is hidden.
+    pub(crate) fn link(
+        name: &str,
+        link_type: LinkType,
+        kind: ConnectionType,
+        options: LinkOptions,
+        auth: &'a Auth,
+        credential: Credential,
+    ) -> Result<Self> {
+        Self {
+            name: name.to_owned(),
+            stored_kind: link_type.as_str().to_owned(),
+            kind: Some(kind),
+            origin: Origin::Link(link_type),
+            options: options.values,
+            config_keys: options.keys,
+            auth,
+            link_credential: Some(credential),
+            timeout: DEFAULT_TIMEOUT,
+            scrubber: Scrubber::of(auth),
+        }
+        .with_timeout(None)
+    }
+
+    /// Sets the timeout: the connection's own (`timeout_seconds`), else the `connection_timeout` option, else
+    /// [`DEFAULT_TIMEOUT`].
+    fn with_timeout(mut self, timeout_seconds: Option<i64>) -> Result<Self> {
+        self.timeout = match timeout_seconds.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0) {
             Some(seconds) => Duration::from_secs(seconds),
-            None => match target.get("connection_timeout") {
+            None => match self.get("connection_timeout") {
                 None => DEFAULT_TIMEOUT,
                 Some(text) => match text.parse::<f64>() {
                     Ok(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => {
                         Duration::from_secs_f64(seconds)
                     }
-                    _ => return Err(invalid(r#"option "connection_timeout" must be a positive number of seconds"#)),
+                    _ => {
+                        return Err(invalid(format!(
+                            "{} must be a positive number of seconds",
+                            self.describe("connection_timeout")
+                        )));
+                    }
                 },
             },
         };
-        Ok(target)
+        Ok(self)
+    }
+
+    /// How messages name option `key`: `option "port"`; for a link, the CONFIG key it was read from,
+    /// `CONFIG key "database.port"`.
+    pub(crate) fn describe(&self, key: &str) -> String {
+        match self.origin {
+            Origin::Connection => format!("option {key:?}"),
+            Origin::Link(_) => format!("CONFIG key {:?}", self.config_keys.get(key).map_or(key, String::as_str)),
+        }
+    }
+
+    /// How messages name the type: `type "s3"`, `link type S3`.
+    fn type_phrase(&self) -> String {
+        match self.origin {
+            Origin::Connection => format!("type {:?}", self.stored_kind),
+            Origin::Link(link_type) => format!("link type {link_type}"),
+        }
+    }
+
+    /// The error of a target whose type has no probe in this build.
+    pub(crate) fn unsupported(&self) -> ConnectError {
+        match self.origin {
+            Origin::Connection => ConnectError::Unsupported(self.stored_kind.clone()),
+            Origin::Link(link_type) => ConnectError::UnsupportedLink(link_type),
+        }
+    }
+
+    /// Whether this is a link.
+    pub(crate) fn is_link(&self) -> bool {
+        matches!(self.origin, Origin::Link(_))
     }
 
     /// Fails with [`ConnectError::WrongType`] unless the type is one of `kinds`.
@@ -120,7 +220,7 @@ impl<'a> Target<'a> {
 
     /// The value of option `key`, which must be set.
     pub(crate) fn required(&self, key: &str) -> Result<&str> {
-        self.get(key).ok_or_else(|| invalid(format!("option {key:?} is required for type {:?}", self.stored_kind)))
+        self.get(key).ok_or_else(|| invalid(format!("{} is required for {}", self.describe(key), self.type_phrase())))
     }
 
     /// Option `key` as `'true'` or `'false'` (any case), `default` when unset.
@@ -129,7 +229,7 @@ impl<'a> Target<'a> {
             None => Ok(default),
             Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
             Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
-            Some(_) => Err(invalid(format!("option {key:?} must be 'true' or 'false'"))),
+            Some(_) => Err(invalid(format!("{} must be 'true' or 'false'", self.describe(key)))),
         }
     }
 
@@ -139,13 +239,16 @@ impl<'a> Target<'a> {
             None => Ok(default),
             Some(value) => match value.parse::<u16>() {
                 Ok(number) if number > 0 => Ok(number),
-                _ => Err(invalid(format!("option {key:?} must be a number from 1 to 65535"))),
+                _ => Err(invalid(format!("{} must be a number from 1 to 65535", self.describe(key)))),
             },
         }
     }
 
-    /// The credential, parsed.
+    /// The credential, parsed (a link's: translated).
     pub(crate) fn credential(&self) -> Result<Credential> {
+        if let Some(credential) = &self.link_credential {
+            return Ok(credential.clone());
+        }
         match self.auth {
             Auth::None => Ok(Credential::None),
             Auth::Ambient(identity) => Ok(Credential::Ambient(Fields::of_ambient(identity))),
@@ -178,7 +281,8 @@ impl<'a> Target<'a> {
     }
 }
 
-/// A connection's credential, parsed.
+/// A connection's credential, parsed. `Debug` shows the field names only (their values are `SecretString`s).
+#[derive(Clone, Debug)]
 pub(crate) enum Credential {
     /// No credential.
     None,
@@ -192,11 +296,22 @@ pub(crate) enum Credential {
 }
 
 /// The fields of a JSON object credential: strings as their text, other values as JSON text.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Fields(Vec<(String, SecretString)>);
 
 impl Fields {
+    /// Appends field `key`.
+    pub(crate) fn push(&mut self, key: &str, value: SecretString) {
+        self.0.push((key.to_owned(), value));
+    }
+
+    /// Whether there is no field.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The fields of `text` if it is a JSON object (leading and trailing whitespace aside).
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         if !text.starts_with('{') {
             return None;
@@ -261,9 +376,11 @@ impl Scrubber {
                 if let Ok(text) = utf8(value) {
                     scrubber.add(text);
                     scrubber.add(text.trim());
-                    for (key, value) in Fields::parse(text).iter().flat_map(Fields::iter) {
-                        if !IDENTITY_FIELDS.iter().any(|field| key.eq_ignore_ascii_case(field)) {
-                            scrubber.add(value.expose_secret());
+                    if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text.trim()) {
+                        for (key, value) in &object {
+                            if !IDENTITY_FIELDS.iter().any(|field| key.eq_ignore_ascii_case(field)) {
+                                scrubber.add_json(value);
+                            }
                         }
                     }
                 }
@@ -279,6 +396,23 @@ impl Scrubber {
         scrubber.needles.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
         scrubber.needles.dedup_by(|a, b| a.expose_secret() == b.expose_secret());
         scrubber
+    }
+
+    /// Adds a JSON value: a string as its text, a number or boolean as its JSON text, an object or array as its
+    /// JSON text and every value inside it (a link's HTTP `headers` object holds one secret per header).
+    fn add_json(&mut self, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => self.add(text),
+            serde_json::Value::Array(items) => {
+                self.add(&value.to_string());
+                items.iter().for_each(|item| self.add_json(item));
+            }
+            serde_json::Value::Object(fields) => {
+                self.add(&value.to_string());
+                fields.values().for_each(|field| self.add_json(field));
+            }
+            other => self.add(&other.to_string()),
+        }
     }
 
     fn add(&mut self, text: &str) {
@@ -450,6 +584,24 @@ pub(crate) mod tests {
         let plain = secret(&format!("  {CANARY}\n"));
         assert_eq!(Scrubber::of(&plain).apply(&format!("[{CANARY}]")), "[***]");
         assert_eq!(Scrubber::of(&Auth::None).apply("nothing to hide"), "nothing to hide");
+    }
+
+    #[test]
+    fn the_scrubber_hides_values_nested_in_a_json_credential() {
+        // A link's HTTP credentials hold their header values in an object.
+        let auth = json_secret(json!({"headers": {"X-Api-Key": CANARY, "X-Other": ["list-secret"]}, "user": "app"}));
+        let scrubber = Scrubber::of(&auth);
+        assert_eq!(
+            scrubber.apply(&format!("header {CANARY} and list-secret refused for app")),
+            "header *** and *** refused for app"
+        );
+        // A MYSQL link's user and an AZURE link's account name stay readable.
+        let auth =
+            json_secret(json!({"database.user": "s2user", "account_name": "acct1", "database.password": CANARY}));
+        assert_eq!(
+            Scrubber::of(&auth).apply(&format!("access denied for s2user at acct1 with {CANARY}")),
+            "access denied for s2user at acct1 with ***"
+        );
     }
 
     #[test]

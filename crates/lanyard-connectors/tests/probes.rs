@@ -1,7 +1,8 @@
 //! The probes and connect helpers against real systems on 127.0.0.1: PostgreSQL (5432, user `postgres`), MariaDB
 //! (3306, `root` without a password), HTTP servers and an S3-shaped listing served by the test itself, and local
 //! directories. Connections are resolved the way TEST CONNECTION resolves them: through a `Resolver` over a
-//! `StaticCatalog`, with the credential in a memory backend. A database that is not running fails these tests.
+//! `StaticCatalog`, with the credential in a memory backend. Links (TEST LINK) go the same way, with SingleStore's
+//! CONFIG and CREDENTIALS keys. A database that is not running fails these tests.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,9 +11,9 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
+use lanyard_catalog::{Backend, Connection, JsonObject, Link, Meta, VaultEntry};
 use lanyard_connectors::{ConnectError, ProbeResult};
-use lanyard_core::{ConnectionId, Name, SecretString};
+use lanyard_core::{ConnectionId, LinkId, LinkType, Name, SecretString, VaultEntryId};
 use lanyard_resolve::{Resolver, SecretValue, StaticCatalog};
 use lanyard_vault::{Profile, Registry};
 use serde_json::json;
@@ -61,29 +62,77 @@ impl World {
             last_test: None,
         };
         if let Some(secret) = secret {
-            let entry = VaultEntry {
-                meta: Meta::new(),
-                name: name(&format!("e_{}", connection.meta.id)),
-                entry_type: lanyard_core::EntryType::Credential,
-                algorithm: None,
-                key_size: None,
-                current_version: 1,
-                storage_backend_id: self.backend.meta.id,
-                external_secret_name: None,
-                owner_link_id: None,
-                description: None,
-                expires_at: None,
-                rotated_at: None,
-            };
-            let backend = self.resolver.backend(&self.backend).await.expect("the memory backend builds");
-            let value = SecretValue::from(SecretString::new(secret));
-            backend.put(&Profile::Entry(entry.meta.id), &value).await.expect("material written");
-            connection.credential_id = Some(entry.meta.id);
-            self.catalog.put_entry(entry);
+            connection.credential_id = Some(self.entry(secret).await);
         }
         let id = connection.meta.id;
         self.catalog.put_connection(connection);
         id
+    }
+
+    /// Adds a vault entry holding `secret` in the memory backend.
+    async fn entry(&self, secret: &str) -> VaultEntryId {
+        let entry = VaultEntry {
+            meta: Meta::new(),
+            name: name(&format!("e_{}", ConnectionId::new_random())),
+            entry_type: lanyard_core::EntryType::Credential,
+            algorithm: None,
+            key_size: None,
+            current_version: 1,
+            storage_backend_id: self.backend.meta.id,
+            external_secret_name: None,
+            owner_link_id: None,
+            description: None,
+            expires_at: None,
+            rotated_at: None,
+        };
+        let backend = self.resolver.backend(&self.backend).await.expect("the memory backend builds");
+        let value = SecretValue::from(SecretString::new(secret));
+        backend.put(&Profile::Entry(entry.meta.id), &value).await.expect("material written");
+        let id = entry.meta.id;
+        self.catalog.put_entry(entry);
+        id
+    }
+
+    /// Adds a link of `link_type` with CONFIG `config` and, if given, CREDENTIALS `credentials`.
+    async fn link(
+        &self,
+        link_type: LinkType,
+        config: serde_json::Value,
+        credentials: Option<serde_json::Value>,
+    ) -> LinkId {
+        let serde_json::Value::Object(config) = config else { panic!("CONFIG is an object") };
+        let credential_id = match credentials {
+            Some(credentials) => Some(self.entry(&credentials.to_string()).await),
+            None => None,
+        };
+        let link = Link {
+            meta: Meta::new(),
+            database: name("default"),
+            name: name(&format!("l_{}", ConnectionId::new_random())),
+            link_type,
+            description: None,
+            config,
+            credential_id,
+        };
+        let id = link.meta.id;
+        self.catalog.put_link(link);
+        id
+    }
+
+    /// Adds a link and probes it, as TEST LINK does.
+    async fn probe_link(
+        &self,
+        link_type: LinkType,
+        config: serde_json::Value,
+        credentials: Option<serde_json::Value>,
+    ) -> ProbeResult {
+        let id = self.link(link_type, config, credentials).await;
+        let resolved = self.resolver.resolve(id).await.expect("resolves");
+        let result = lanyard_connectors::probe(&resolved).await;
+        if let Some(error) = &result.error {
+            assert!(!error.contains(CANARY), "the reason leaks the canary: {error}");
+        }
+        result
     }
 
     /// Adds a connection and probes it, as TEST CONNECTION does.
@@ -306,7 +355,17 @@ fn s3_api() -> Router {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>present</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>";
         ([(header::CONTENT_TYPE, "application/xml")], body).into_response()
     }
-    Router::new().route("/{bucket}", get(list))
+    /// ListBuckets (`GET /`), for requests signed with access key `AKIDTEST`.
+    async fn buckets(headers: HeaderMap) -> axum::response::Response {
+        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/") {
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message><AWSAccessKeyId>echoed</AWSAccessKeyId></Error>";
+            return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/xml")], body).into_response();
+        }
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListAllMyBucketsResult><Buckets><Bucket><Name>present</Name></Bucket></Buckets></ListAllMyBucketsResult>";
+        ([(header::CONTENT_TYPE, "application/xml")], body).into_response()
+    }
+    Router::new().route("/", get(buckets)).route("/{bucket}", get(list))
 }
 
 #[tokio::test]
@@ -461,5 +520,87 @@ async fn types_without_a_probe_say_so() {
         let result = world.probe(kind, &[("bootstrap_servers", "127.0.0.1:9092")], Some(CANARY)).await;
         // The catalog stores a type in its one spelling, so `KAFKA` comes back as `kafka`.
         assert_eq!(failed(&result), format!("no probe for type {:?} in this build", kind.to_ascii_lowercase()));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// links: the same probes, with SingleStore's keys
+
+#[tokio::test]
+async fn s3_links_list_their_bucket_or_else_the_buckets() {
+    let world = World::new();
+    let endpoint = serve(s3_api()).await;
+    let keys = json!({"aws_access_key_id": "AKIDTEST", "aws_secret_access_key": CANARY});
+    let config = json!({"region": "us-east-1", "endpoint_url": endpoint, "disable_gunzip": true});
+    // The seed's shape (no bucket): a signed ListBuckets proves the keys.
+    assert_passed(&world.probe_link(LinkType::S3, config.clone(), Some(keys.clone())).await);
+    let wrong = json!({"aws_access_key_id": "AKIDOTHER", "aws_secret_access_key": CANARY});
+    let result = world.probe_link(LinkType::S3, config.clone(), Some(wrong)).await;
+    assert_eq!(
+        failed(&result),
+        "listing the buckets failed: status 403 Forbidden: InvalidAccessKeyId: The AWS Access Key Id you provided \
+         does not exist in our records."
+    );
+    // With a bucket (a Lanyard CONFIG key), the probe of an s3 connection.
+    let with_bucket = json!({"region": "us-east-1", "endpoint_url": endpoint, "bucket": "present"});
+    assert_passed(&world.probe_link(LinkType::S3, with_bucket, Some(keys.clone())).await);
+    let absent = json!({"endpoint_url": endpoint, "bucket": "absent"});
+    let result = world.probe_link(LinkType::S3, absent, Some(keys)).await;
+    assert!(failed(&result).contains("NoSuchBucket"), "{result:?}");
+    // Half a key is refused before any request.
+    let half = json!({"aws_access_key_id": "AKIDTEST"});
+    assert_eq!(
+        failed(&world.probe_link(LinkType::S3, config, Some(half)).await),
+        r#"an S3 link's CREDENTIALS need both "aws_access_key_id" and "aws_secret_access_key""#
+    );
+}
+
+#[tokio::test]
+async fn http_links_send_their_headers_or_token_to_their_url() {
+    let world = World::new();
+    let base = serve(api()).await;
+    let health = json!({"url": format!("{base}/health")});
+    let ok = world.probe_link(LinkType::Http, health.clone(), Some(json!({"token": TOKEN}))).await;
+    assert_passed(&ok);
+    assert_eq!(ok.server_version.as_deref(), Some("test-api/1.2"));
+    let wrong = world.probe_link(LinkType::Http, health.clone(), Some(json!({"token": "canary-wrong"}))).await;
+    assert_eq!(failed(&wrong), "expected status 200, got 401");
+    let headers = json!({"headers": {"X-Api-Key": TOKEN, "X-Tenant": "acme"}});
+    assert_passed(&world.probe_link(LinkType::Http, json!({"url": format!("{base}/headers")}), Some(headers)).await);
+    let submit = json!({"url": format!("{base}/submit"), "method": "POST", "expected_status": 201});
+    assert_passed(&world.probe_link(LinkType::Http, submit, None).await);
+    assert_eq!(
+        failed(&world.probe_link(LinkType::Http, json!({}), Some(json!({"token": TOKEN}))).await),
+        r#"CONFIG key "url" is required for link type HTTP"#
+    );
+}
+
+#[tokio::test]
+async fn mysql_links_read_singlestores_database_keys() {
+    let world = World::new();
+    let config = json!({"database.hostname": "127.0.0.1", "database.port": 3306, "database.exclude.list": "x"});
+    let root = json!({"database.user": "root", "database.password": ""});
+    let result = world.probe_link(LinkType::Mysql, config.clone(), Some(root.clone())).await;
+    assert_passed(&result);
+    assert!(result.server_version.unwrap().starts_with("MariaDB "));
+    let wrong = json!({"database.user": "root", "database.password": CANARY});
+    let result = world.probe_link(LinkType::Mysql, config.clone(), Some(wrong)).await;
+    assert!(failed(&result).contains("Access denied for user 'root'"), "{result:?}");
+    // The connect helper takes a link too.
+    use lanyard_connectors::mysql_async::prelude::Queryable as _;
+    let id = world.link(LinkType::Mysql, config, Some(root)).await;
+    let mut conn = lanyard_connectors::mysql_conn(&world.resolver, id).await.unwrap();
+    let answer: Option<i64> = conn.query_first("SELECT 40 + 2").await.unwrap();
+    assert_eq!(answer, Some(42));
+    conn.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn kafka_hdfs_and_mongodb_links_have_no_probe() {
+    let world = World::new();
+    for link_type in [LinkType::Kafka, LinkType::Hdfs, LinkType::Mongodb] {
+        let config = json!({"bootstrap_servers": "127.0.0.1:9092"});
+        let result = world.probe_link(link_type, config, Some(json!({"password": CANARY}))).await;
+        assert_eq!(failed(&result), format!("no probe for link type {link_type} in this build"));
     }
 }

@@ -44,7 +44,8 @@ use std::time::Duration;
 
 use lanyard_catalog::{Backend, JsonObject, VaultEntry};
 use lanyard_core::{
-    BackendId, ConnectionId, ConnectionType, LOCAL_BACKEND_ID, LinkId, REDACTED, is_secret_key, url_has_password,
+    BackendId, ConnectionId, ConnectionType, LOCAL_BACKEND_ID, LinkId, LinkType, REDACTED, is_secret_key,
+    url_has_password,
 };
 use lanyard_vault::{
     BackendEnv, ExternalName, Operation, Profile, Registry, SecretRef, VaultBackend, select_json_field,
@@ -69,6 +70,21 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
 /// object stores.
 fn ambient_first(kind: Option<ConnectionType>) -> bool {
     matches!(kind, Some(ConnectionType::S3 | ConnectionType::Gcs | ConnectionType::AzureAdls))
+}
+
+/// The connection type that talks to the same system as a link of type `link_type`: `S3` → `s3`, `AZURE` →
+/// `azure_adls`, `GCS` → `gcs`, `HTTP` → `rest`, `MYSQL` → `mysql`, `KAFKA` → `kafka`; `HDFS` and `MONGODB` have
+/// none. The spellings differ (`AZURE` is not `azure_adls`), so this is a table, not a parse.
+pub fn link_connection_type(link_type: LinkType) -> Option<ConnectionType> {
+    match link_type {
+        LinkType::S3 => Some(ConnectionType::S3),
+        LinkType::Azure => Some(ConnectionType::AzureAdls),
+        LinkType::Gcs => Some(ConnectionType::Gcs),
+        LinkType::Http => Some(ConnectionType::Rest),
+        LinkType::Mysql => Some(ConnectionType::Mysql),
+        LinkType::Kafka => Some(ConnectionType::Kafka),
+        LinkType::Hdfs | LinkType::Mongodb => None,
+    }
 }
 
 /// What was resolved.
@@ -157,12 +173,12 @@ impl ResolvedConnection {
         }
     }
 
-    /// The connection type it connects as: a connection's own type; for a link, the connection type spelled like
-    /// its link type (`S3` → `s3`, `MYSQL` → `mysql`, `KAFKA` → `kafka`), or `None` (`HDFS`, `HTTP`, …).
+    /// The connection type it connects as: a connection's own type; for a link, the connection type of the same
+    /// system (see [`link_connection_type`]), or `None` when there is none (`HDFS`, `MONGODB`).
     pub fn kind(&self) -> Option<ConnectionType> {
         match &self.subject {
             Subject::Connection(c) => Some(c.connection_type),
-            Subject::Link(l) => l.link_type.as_str().parse().ok(),
+            Subject::Link(l) => link_connection_type(l.link_type),
         }
     }
 
@@ -563,5 +579,28 @@ fn json_text(value: &serde_json::Value) -> Cow<'_, str> {
     match value {
         serde_json::Value::String(text) => Cow::Borrowed(text),
         other => Cow::Owned(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_link_type_connects_as_the_connection_type_of_its_system() {
+        let table: Vec<_> = LinkType::ALL.iter().map(|t| (t.as_str(), link_connection_type(*t))).collect();
+        assert_eq!(
+            table,
+            [
+                ("S3", Some(ConnectionType::S3)),
+                ("AZURE", Some(ConnectionType::AzureAdls)),
+                ("GCS", Some(ConnectionType::Gcs)),
+                ("HDFS", None),
+                ("HTTP", Some(ConnectionType::Rest)),
+                ("KAFKA", Some(ConnectionType::Kafka)),
+                ("MONGODB", None),
+                ("MYSQL", Some(ConnectionType::Mysql)),
+            ]
+        );
     }
 }

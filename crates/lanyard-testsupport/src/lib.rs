@@ -8,6 +8,8 @@
 //!   PostgreSQL ([`PG_URL_ENV`]), removed on drop also when the test fails;
 //! - moto, the AWS emulator that `cargo xtask test` starts around the suite: [`moto_url`] (from
 //!   [`MOTO_URL_ENV`]), [`moto_reset`], [`moto_create_bucket`], [`moto_create_secret`], [`moto_put_secret_value`];
+//! - [`PrivateMoto`]: a moto of the test's own with IAM access control on (keys and signatures checked), an IAM user
+//!   and [`PrivateMoto::rotate_access_key`], for rotation tests; killed on drop;
 //! - [`PrivatePostgres`]: a PostgreSQL cluster of the test's own (`initdb --auth=scram-sha-256`) on a free port, for
 //!   the tests that need password logins (the machine's service trusts local logins);
 //! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop;
@@ -29,6 +31,7 @@ mod dirs;
 mod http;
 mod mariadb;
 mod moto;
+mod moto_iam;
 mod postgres;
 mod server;
 
@@ -40,6 +43,7 @@ pub use moto::{
     MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, MOTO_URL_ENV, moto_create_bucket, moto_create_secret,
     moto_put_secret_value, moto_reset, moto_url,
 };
+pub use moto_iam::{AccessKey, MOTO_SERVER_ENV, PrivateMoto};
 pub use postgres::{PG_BINDIR_ENV, PrivatePostgres, pg_bindir};
 pub use server::{LanyardServer, LanyardServerBuilder};
 

@@ -5,7 +5,8 @@
 //!
 //! The modules follow the Control Plane's contract: connections and the seed's ALTER CONNECTION, all-or-nothing
 //! ALTERs, vault entries and material-first writes, credential storages and their secret options, tokens and
-//! authorization, no lost updates under concurrency, and a canary secret that must appear nowhere.
+//! authorization, no lost updates under concurrency, a canary secret that must appear nowhere, and TEST LINK with the
+//! real probes across a rotation.
 
 // The backend plugins are linked through the registry only; these lines keep the linker from dropping them.
 use lanyard_vault_local as _;
@@ -21,3 +22,4 @@ mod concurrency;
 mod connections;
 mod entries;
 mod links;
+mod test_link;
