@@ -92,8 +92,9 @@ impl Printer {
         }
     }
 
-    /// A database name in SingleStore statements.
-    pub(crate) fn database(&mut self, name: &Name) {
+    /// A name in a SingleStore statement (a database, the entry of `FROM VAULT`): bare when possible, otherwise
+    /// back-quoted.
+    pub(crate) fn backquoted_name(&mut self, name: &Name) {
         self.quoted_ident(name.as_str(), '`');
     }
 
