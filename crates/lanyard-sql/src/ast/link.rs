@@ -19,7 +19,7 @@ pub struct CreateLink {
     pub name: QualifiedName,
     /// `AS …`.
     pub link_type: LinkType,
-    /// `CONFIG '…'`: a JSON object with no secrets.
+    /// `CONFIG '…'`: a JSON object with no secrets (printed redacted, a misplaced one reads `***`).
     pub config: Option<JsonObject>,
     /// `CREDENTIALS '…'` or `CREDENTIALS FROM VAULT entry`: one of the two, never both.
     pub credentials: Option<CredentialsSource>,
@@ -36,10 +36,7 @@ impl ToSql for CreateLink {
         p.qualified_name(&self.name);
         p.kw("AS");
         p.kw(self.link_type.as_str());
-        if let Some(config) = &self.config {
-            p.kw("CONFIG");
-            p.json_string(&serde_json::Value::Object(config.clone()));
-        }
+        p.optional("CONFIG", self.config.as_ref(), Printer::config);
         if let Some(credentials) = &self.credentials {
             p.kw("CREDENTIALS");
             credentials.print(p);
@@ -104,18 +101,12 @@ impl LinkSet {
 impl ToSql for LinkSet {
     fn print(&self, p: &mut Printer) {
         match self {
-            Self::ConfigJson(config) => {
-                p.kw("SET CONFIG");
-                p.json_string(&serde_json::Value::Object(config.clone()));
-            }
+            Self::ConfigJson(config) => p.clause("SET CONFIG", config, Printer::config),
             Self::ConfigKey { key, value } => {
                 p.kw("SET CONFIG ::");
                 p.punct(&key_text(key));
                 p.punct(" =");
-                match value {
-                    serde_json::Value::String(s) => p.string(s),
-                    other => p.bare(other),
-                }
+                p.config_value(key, value);
             }
             Self::CredentialsJson(credentials) => p.clause("SET CREDENTIALS", credentials, Printer::secret),
             Self::CredentialsKey { key, value } => {
