@@ -194,13 +194,16 @@ impl Session {
         let created = self.client.create_link(database, &request).await;
         let shown = shown(database, name);
         match created {
-            // The server answers 200 with the link it found for IF NOT EXISTS, and with the replaced link for OR
-            // REPLACE.
-            Ok(Created::Existing(link)) if s.or_replace => Ok(StatementResult::message(
-                sql,
-                Outcome::Ok,
-                format!("link {shown:?} replaced (version {})", link.version),
-            )),
+            // OR REPLACE of an existing link: the server answers 200 with the replaced link (a new link is version
+            // 1; a replaced one keeps its id and counts on, so a 201 for a replace is recognised too).
+            Ok(Created::Existing(link) | Created::New(link)) if s.or_replace && link.version > 1 => {
+                Ok(StatementResult::message(
+                    sql,
+                    Outcome::Ok,
+                    format!("link {shown:?} replaced (version {})", link.version),
+                ))
+            }
+            // IF NOT EXISTS: 200 with the link it found, "exists, unchanged".
             other => created_result(sql, "link", &shown, s.if_not_exists, other),
         }
     }
