@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lanyard_sql::ToSql;
+use lanyard_sql::{SpannedStatement, ToSql};
 
 /// Reads a script from a file, or from standard input for `-`. A UTF-8 byte-order mark, as some editors write, is
 /// dropped.
@@ -68,7 +68,18 @@ pub(crate) fn fmt(file: Option<&str>, keep_secrets: bool) -> anyhow::Result<Exit
     let mut out = stdout.lock();
     for statement in &script.statements {
         let sql = if keep_secrets { statement.statement.to_sql_unredacted() } else { statement.statement.to_string() };
-        writeln!(out, "{sql};")?;
+        writeln!(out, "{sql}{}", terminator(statement))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a statement ends when printed back: ` \G` when it asked for vertical output (so the script keeps printing
+/// the same way), otherwise `;`.
+fn terminator(statement: &SpannedStatement) -> &'static str {
+    if statement.vertical { " \\G" } else { ";" }
+}
+
+/// A statement as canonical SQL, secrets redacted, with its terminator.
+pub(crate) fn terminated(statement: &SpannedStatement) -> String {
+    format!("{}{}", statement.statement, terminator(statement))
 }

@@ -1,4 +1,5 @@
-//! Result sets as text: aligned tables (comfy-table), JSON Lines and CSV (the csv crate).
+//! Result sets as text: aligned tables (comfy-table), the MySQL client's vertical form (`\G`), JSON Lines and CSV
+//! (the csv crate).
 
 use comfy_table::{ContentArrangement, Table, presets};
 use lanyard_client::{Cell, StatementResult};
@@ -19,6 +20,27 @@ pub(crate) fn table(result: &StatementResult) -> String {
 /// Newlines and tabs inside a cell would break the table's layout: shown as `\n` and `\t`.
 fn one_line(text: &str) -> String {
     text.replace('\n', "\\n").replace('\t', "\\t")
+}
+
+/// The MySQL client's vertical form, for a statement ended with `\G`: per row a header
+/// `*************************** N. row ***************************`, then one line per column, the column name
+/// right-aligned to the longest one, `: `, and the value as it is (a multi-line value keeps its line breaks and
+/// indents; NULL prints as `NULL`, as the MySQL client prints it).
+pub(crate) fn vertical(result: &StatementResult) -> String {
+    const STARS: &str = "***************************";
+    let width = result.columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (index, row) in result.rows.iter().enumerate() {
+        out.push_str(&format!("{STARS} {}. row {STARS}\n", index + 1));
+        for (column, cell) in result.columns.iter().zip(row) {
+            let value = match cell {
+                Cell::Null => "NULL".to_owned(),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("{column:>width$}: {value}\n"));
+        }
+    }
+    out
 }
 
 /// One JSON object: `statement`, `outcome`, `message`, and for statements with rows `columns` and `rows` (each
@@ -60,4 +82,61 @@ pub(crate) fn csv(result: &StatementResult) -> String {
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use lanyard_client::Outcome;
+
+    use super::*;
+
+    fn result(columns: &[&str], rows: Vec<Vec<Cell>>) -> StatementResult {
+        StatementResult {
+            statement: "SHOW CREATE LINK analytics_link".to_owned(),
+            outcome: Outcome::Ok,
+            message: "link \"default.analytics_link\"".to_owned(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows,
+        }
+    }
+
+    /// The seed's SHOW CREATE LINK output, byte for byte as the MySQL client prints it with `\G`.
+    #[test]
+    fn vertical_output_is_the_mysql_clients() {
+        let create = "CREATE LINK `analytics_link` AS S3\n    CONFIG \"{\\\"disable_gunzip\\\":false,\\\"region\\\":\\\"us-east-1\\\"}\"\n    CREDENTIALS <CREDENTIALS REDACTED>";
+        let shown = vertical(&result(
+            &["Link Name", "Create Link"],
+            vec![vec![Cell::from("analytics_link"), Cell::from(create)]],
+        ));
+        assert_eq!(
+            shown,
+            r#"*************************** 1. row ***************************
+  Link Name: analytics_link
+Create Link: CREATE LINK `analytics_link` AS S3
+    CONFIG "{\"disable_gunzip\":false,\"region\":\"us-east-1\"}"
+    CREDENTIALS <CREDENTIALS REDACTED>
+"#
+        );
+    }
+
+    #[test]
+    fn vertical_output_numbers_every_row_and_prints_null_and_typed_cells() {
+        let shown = vertical(&result(
+            &["Link", "Type", "Description", "Config"],
+            vec![
+                vec![Cell::from("a"), Cell::from("S3"), Cell::Null, Cell::from("{}")],
+                vec![Cell::from("b"), Cell::from("KAFKA"), Cell::from("x"), Cell::Int(3)],
+            ],
+        ));
+        let stars = "*".repeat(27);
+        assert_eq!(
+            shown,
+            format!(
+                "{stars} 1. row {stars}\n       Link: a\n       Type: S3\nDescription: NULL\n     Config: {{}}\n\
+                 {stars} 2. row {stars}\n       Link: b\n       Type: KAFKA\nDescription: x\n     Config: 3\n"
+            )
+        );
+        // No rows, no output (the status line says how many there were).
+        assert_eq!(vertical(&result(&["Link"], Vec::new())), "");
+    }
 }

@@ -1,5 +1,6 @@
-//! The interactive shell of `lanyard sql` (rustyline): multi-line statements ended by `;`, `USE`, `help`, and a
-//! history file that never holds a secret.
+//! The interactive shell of `lanyard sql` (rustyline): multi-line statements ended by `;` (or the MySQL client's
+//! `\G`, which prints the result vertically, and `\g`), `USE`, `help`, and a history file that never holds a
+//! secret.
 //!
 //! History: a statement that parses is recorded as its canonical SQL, in which every secret literal is `'***'`;
 //! text that does not parse is recorded with every quoted literal hidden. Recalling a redacted statement and
@@ -17,7 +18,8 @@ use crate::sql::{Printer, exit_code, run_script};
 
 /// The help text of the shell.
 const HELP: &str = "\
-Statements end with `;` and may span lines. Ctrl-C clears the current input; Ctrl-D or `quit` leaves.
+Statements end with `;` and may span lines; ending one with `\\G` instead prints its rows vertically, one line per
+column (as the MySQL client does). Ctrl-C clears the current input; Ctrl-D or `quit` leaves.
 
 Connections   CREATE CONNECTION [IF NOT EXISTS] name TYPE = t OPTIONS (k = 'v', ...) [CREDENTIAL = e]
               [CREDENTIAL STORAGE = s] [DESCRIPTION '...'] [MAX_CONNECTIONS = n] [TIMEOUT = s]
@@ -30,6 +32,12 @@ Vault         CREATE CREDENTIAL [IF NOT EXISTS] name TYPE = CREDENTIAL SECRET '.
               DROP | DESCRIBE { VAULT | CREDENTIAL } [IF EXISTS] name; SHOW { VAULTS | CREDENTIALS }
 Storages      CREATE CREDENTIAL STORAGE name TYPE = kind OPTIONS (...); ALTER | DROP | DESCRIBE | TEST
               CREDENTIAL STORAGE name; SHOW CREDENTIAL STORAGES
+Links         CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS S3 CONFIG '{...}'
+              { CREDENTIALS '{...}' | CREDENTIALS FROM VAULT entry } [DESCRIPTION '...']
+              ALTER LINK [db.]name SET CONFIG '{...}' | SET CONFIG ::k = 'v'
+                [SET CREDENTIALS '{...}' | SET CREDENTIALS ::k = 'v' | SET CREDENTIALS FROM VAULT entry]
+              DROP LINK [IF EXISTS] [db.]name; SHOW LINKS [ON db]; SHOW CREATE LINK [db.]name \\G;
+              TEST LINK [IF EXISTS] [db.]name
 Session       USE db;   help;   quit
 
 The full reference is docs/sql-reference.md; `lanyard check` parses a script without running it.
@@ -53,20 +61,20 @@ fn prepare_history(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// What the history records for `input`: canonical SQL with secrets as `'***'` when it parses, otherwise the text
-/// with every quoted literal hidden. One line either way.
+/// What the history records for `input`: canonical SQL with secrets as `'***'` when it parses (each statement ended
+/// as it was, `\G` or `;`), otherwise the text with every quoted literal hidden. One line either way.
 pub(crate) fn history_line(input: &str) -> String {
-    let text = match lanyard_sql::parse(input) {
-        Ok(statements) => statements.iter().map(|s| format!("{s};")).collect::<Vec<_>>().join(" "),
+    let text = match lanyard_sql::parse_script(input).into_result() {
+        Ok(statements) => statements.iter().map(crate::offline::terminated).collect::<Vec<_>>().join(" "),
         Err(_) => lanyard_sql::redact_source(input),
     };
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Whether `buffer` holds complete statements: it ends with `;` outside any literal or comment.
+/// Whether `buffer` holds complete statements: it ends with `;`, `\G` or `\g` outside any literal or comment.
 fn is_complete(buffer: &str) -> bool {
     let trimmed = buffer.trim_end();
-    if !trimmed.ends_with(';') {
+    if !(trimmed.ends_with(';') || trimmed.ends_with("\\G") || trimmed.ends_with("\\g")) {
         return false;
     }
     match lanyard_sql::parse(trimmed) {
@@ -160,5 +168,16 @@ mod tests {
         assert!(!is_complete("CREATE CREDENTIAL c TYPE = CREDENTIAL SECRET 'a;\n"));
         // A statement with a syntax error is complete: it runs and reports the error.
         assert!(is_complete("SHOW NONSENSE;"));
+    }
+
+    #[test]
+    fn a_backslash_g_ends_a_statement_and_stays_in_the_history() {
+        assert!(is_complete("SHOW CREATE LINK analytics_link \\G\n"));
+        assert!(is_complete("SHOW LINKS\\g"));
+        assert!(!is_complete("ALTER LINK l SET CREDENTIALS ::k = 'a \\G\n"));
+        assert_eq!(
+            history_line("ALTER LINK l\n  SET CREDENTIALS ::k = 'hunter2';\nSHOW CREATE LINK l \\G"),
+            "ALTER LINK l SET CREDENTIALS ::k = '***'; SHOW CREATE LINK l \\G"
+        );
     }
 }

@@ -227,8 +227,8 @@ pub(crate) async fn run_script(
     let summary = session
         .run_script(text, continue_on_error, |event| match event {
             ScriptEvent::ParseError(error) => printer.parse_error(error, origin),
-            ScriptEvent::Executed { index, span, statement, result } => match result {
-                Ok(result) => printer.result(result),
+            ScriptEvent::Executed { index, span, statement, vertical, result } => match result {
+                Ok(result) => printer.result(result, vertical),
                 Err(error) => printer.error(origin, index, span, &statement.to_string(), error),
             },
         })
@@ -274,11 +274,14 @@ impl Printer {
         }
     }
 
-    pub(crate) fn result(&self, result: &StatementResult) {
+    /// A statement's result; `vertical` (the statement ended with `\G`) prints its rows as the MySQL client's vertical
+    /// form in the table format, and changes nothing in JSON and CSV, which have one shape each.
+    pub(crate) fn result(&self, result: &StatementResult, vertical: bool) {
         match self.format {
             Format::Table => {
                 if result.has_rows() {
-                    self.out(&crate::render::table(result));
+                    let rows = if vertical { crate::render::vertical(result) } else { crate::render::table(result) };
+                    self.out(&rows);
                 }
                 self.status(&result.message);
                 if !self.quiet && result.has_rows() {
@@ -383,7 +386,12 @@ fn named_object(statement: &str, message: &str) -> Option<(usize, usize)> {
         return None;
     }
     let keywords_end = statement.match_indices(' ').nth(1).map_or(0, |(i, _)| i);
-    for candidate in [format!("\"{name}\""), format!("`{name}`"), name.to_owned()] {
+    // A link is named `db.name` in messages; the statement may have written the name alone.
+    let unqualified = name.split_once('.').map(|(_, rest)| rest).filter(|rest| !rest.is_empty());
+    let candidates = [format!("\"{name}\""), format!("`{name}`"), name.to_owned()]
+        .into_iter()
+        .chain(unqualified.into_iter().flat_map(|n| [format!("`{n}`"), n.to_owned()]));
+    for candidate in candidates {
         let found = statement.match_indices(candidate.as_str()).find(|(i, _)| {
             let before = statement[..*i].chars().next_back();
             let after = statement[i + candidate.len()..].chars().next();
@@ -395,4 +403,36 @@ fn named_object(statement: &str, message: &str) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use lanyard_sql::Location;
+
+    use super::*;
+
+    fn span() -> Span {
+        let at = Location { line: 3, column: 1, offset: 0 };
+        Span { start: at, end: at }
+    }
+
+    #[test]
+    fn the_caret_points_at_the_object_the_message_names() {
+        let report = render_error("", span(), "DROP CONNECTION prod_pg", "connection \"prod_pg\" does not exist");
+        assert_eq!(
+            report,
+            "error: connection \"prod_pg\" does not exist\n --> 3:1\n  |\n3 | DROP CONNECTION prod_pg\n  |                 ^^^^^^^\n"
+        );
+    }
+
+    #[test]
+    fn a_link_named_db_dot_name_is_found_where_the_statement_wrote_it_unqualified() {
+        let message = "link \"default.nope\" does not exist";
+        let report = render_error("", span(), "ALTER LINK nope SET CONFIG ::a = 1", message);
+        assert!(report.ends_with("3 | ALTER LINK nope SET CONFIG ::a = 1\n  |            ^^^^\n"), "{report}");
+        let report = render_error("", span(), "ALTER LINK `my link` SET CONFIG ::a = 1", "link \"db.my link\" x");
+        assert!(report.ends_with("  |            ^^^^^^^^^\n"), "{report}");
+        let report = render_error("", span(), "SHOW CREATE LINK db1.l", "link \"db1.l\" does not exist");
+        assert!(report.ends_with("  |                  ^^^^^\n"), "{report}");
+    }
 }

@@ -122,6 +122,23 @@ fn fmt_keep_secrets_prints_the_values() {
 }
 
 #[test]
+fn check_and_fmt_accept_the_mysql_clients_backslash_g_and_fmt_keeps_it() {
+    let input = "ALTER LINK analytics_link\nSET CONFIG ::region = \"us-east-1\";\nSHOW CREATE LINK analytics_link \\G\n\
+                 SHOW LINKS\\g TEST LINK l\\G";
+    let out = lanyard(&["check", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "4 statements OK\n");
+    let out = lanyard(&["fmt"], Some(input));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // `\G` asks for vertical output when the script runs, so it is kept; `\g` is the same as `;`.
+    assert_eq!(
+        text(&out.stdout),
+        "ALTER LINK analytics_link SET CONFIG ::region = 'us-east-1';\nSHOW CREATE LINK analytics_link \\G\n\
+         SHOW LINKS;\nTEST LINK l \\G\n"
+    );
+}
+
+#[test]
 fn fmt_of_a_broken_script_prints_errors_and_fails() {
     let out = lanyard(&["fmt"], Some("CREATE VAULT v TYPE = CREDENTIAL SECRET 'CANARY-cli-5d4c3b"));
     assert_eq!(out.status.code(), Some(1));

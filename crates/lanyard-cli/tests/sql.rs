@@ -478,24 +478,55 @@ fn sql_comes_inline_from_files_stdin_and_the_shell_with_reliable_exit_codes() {
     let unreachable = env.run(unreachable, None);
     assert_eq!(unreachable.code, 3, "{unreachable:?}");
     assert!(unreachable.stderr.contains("cannot reach the Lanyard server"), "{unreachable:?}");
-    // LINK statements are valid SQL this server does not serve yet: a clear statement error.
-    let link = env.sql(&["SHOW LINKS"], None);
-    assert_eq!(link.code, 1, "{link:?}");
-    assert!(link.stderr.contains("SHOW LINKS is not served by this Control Plane yet"), "{link:?}");
+    // PIPELINE statements are valid SQL this server does not serve yet: a clear statement error.
+    let pipelines = env.sql(&["SHOW PIPELINES"], None);
+    assert_eq!(pipelines.code, 1, "{pipelines:?}");
+    assert!(pipelines.stderr.contains("SHOW PIPELINES is not served by this Control Plane yet"), "{pipelines:?}");
 
-    // The shell: multi-line statements, USE, help, and a history file (mode 0600) that holds no secret.
+    // `\G` prints vertically inline, from a file and from stdin; `\g` and `;` print tables; JSON and CSV keep their
+    // one shape.
+    let vertical = env.sql(&["SHOW VAULTS \\G"], None);
+    assert_eq!(vertical.code, 0, "{vertical:?}");
+    let stars = "*".repeat(27);
+    assert_eq!(
+        vertical.stdout,
+        format!(
+            "{stars} 1. row {stars}\n           name: c1\n           type: CREDENTIAL\n      algorithm: NULL\n        \
+             storage: local\ncurrent_version: 1\n     expires_at: NULL\n     rotated_at: NULL\n1 vault entry\n\n"
+        ),
+        "{vertical:?}"
+    );
+    let script = env.home.join("vertical.sql");
+    std::fs::write(&script, "SHOW VAULTS\\G\nSHOW VAULTS\\g\nSHOW VAULTS;\n").unwrap();
+    for run in [
+        env.sql(&["-f", script.to_str().unwrap()], None),
+        env.sql(&[], Some("SHOW VAULTS\\G\nSHOW VAULTS\\g\nSHOW VAULTS;\n")),
+    ] {
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stdout.matches(" 1. row ").count(), 1, "{run:?}");
+        assert_eq!(run.stdout.matches("| name ").count(), 2, "{run:?}");
+    }
+    for format in ["json", "csv"] {
+        let with = env.sql(&["--format", format, "SHOW VAULTS \\G"], None);
+        let without = env.sql(&["--format", format, "SHOW VAULTS"], None);
+        assert_eq!((with.code, &with.stdout), (0, &without.stdout), "{format}: {with:?}");
+    }
+
+    // The shell: multi-line statements, `\G`, help, and a history file (mode 0600) that holds no secret.
     let input = format!(
-        "help\nUSE analytics;\nCREATE CREDENTIAL c2\n  TYPE = CREDENTIAL\n  SECRET '{canary}-2';\nALTER CREDENTIAL c2 SET SECRET '{canary}-3' oops;\nSHOW VAULTS;\nquit\n"
+        "help\nCREATE CREDENTIAL c2\n  TYPE = CREDENTIAL\n  SECRET '{canary}-2';\nALTER CREDENTIAL c2 SET SECRET '{canary}-3' oops;\nSHOW VAULTS;\nDESCRIBE CREDENTIAL c2\n\\G\nquit\n"
     );
     let shell = env.sql(&["--interactive"], Some(&input));
     assert_eq!(shell.code, 0, "{shell:?}");
     assert!(shell.stdout.contains("Statements end with `;`"), "help: {shell:?}");
-    assert!(shell.stdout.contains("database is now \"analytics\""), "{shell:?}");
     assert!(shell.stdout.contains("vault entry \"c2\" created"), "{shell:?}");
+    assert!(shell.stdout.contains(&format!("{stars} 1. row {stars}\nproperty: id\n   value: ")), "{shell:?}");
     assert!(shell.stderr.contains("error: expected"), "the syntax error is reported: {shell:?}");
     let history = std::fs::read_to_string(env.history()).unwrap();
     assert!(history.contains("CREATE CREDENTIAL c2 TYPE = CREDENTIAL SECRET '***';"), "{history}");
     assert!(history.contains("ALTER CREDENTIAL c2 SET SECRET '***' oops;"), "{history}");
+    // rustyline's history file escapes `\` as `\\`.
+    assert!(history.contains(r"DESCRIBE CREDENTIAL c2 \\G"), "{history}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -4,8 +4,9 @@ use std::fmt;
 use std::time::Duration;
 
 use lanyard_api::{
-    AlterBackend, AlterConnection, AlterEntry, AuditQuery, AuditRecord, Backend, Connection, CreateBackend,
-    CreateConnection, CreateEntry, Entry, Problem, StorageTest, TestResult,
+    AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery, AuditRecord, Backend, Connection, CreateBackend,
+    CreateConnection, CreateEntry, CreateLink, Entry, Link, LinkDefinition, LinkTestResult, Problem, StorageTest,
+    TestResult,
 };
 use lanyard_core::SecretString;
 use reqwest::header::{HeaderValue, IF_MATCH};
@@ -234,6 +235,51 @@ impl Client {
     /// `POST /vault/backends/{id-or-name}/test` (TEST CREDENTIAL STORAGE).
     pub async fn test_backend(&self, key: &str) -> Result<StorageTest> {
         self.typed(Method::POST, &["vault", "backends", key, "test"], NO_BODY, None).await
+    }
+
+    // Links (database-scoped)
+
+    /// `GET /databases/{db}/links[?like=]` (SHOW LINKS; USE checks with it that the database exists).
+    pub async fn list_links(&self, database: &str, like: Option<&str>) -> Result<Vec<Link>> {
+        self.get_list(&["databases", database, "links"], like).await
+    }
+
+    /// `GET /databases/{db}/links/{name}` (the adapter's lookup before ALTER LINK; `version` is the ETag).
+    pub async fn get_link(&self, database: &str, name: &str) -> Result<Link> {
+        self.get_json(&["databases", database, "links", name]).await
+    }
+
+    /// `POST /databases/{db}/links` (CREATE [OR REPLACE] LINK [IF NOT EXISTS]). [`Created::Existing`] when the link
+    /// existed: returned unchanged under `if_not_exists`, replaced in place under `or_replace`.
+    pub async fn create_link(&self, database: &str, request: &CreateLink) -> Result<Created<Link>> {
+        self.create(&["databases", database, "links"], request).await
+    }
+
+    /// `PUT /databases/{db}/links/{name}` with one or two actions, applied together (ALTER LINK). With `if_match`, a
+    /// link changed since that version is refused with `precondition_failed`.
+    pub async fn alter_link(
+        &self,
+        database: &str,
+        name: &str,
+        request: &AlterLink,
+        if_match: Option<i64>,
+    ) -> Result<Link> {
+        self.typed(Method::PUT, &["databases", database, "links", name], Some(request), if_match).await
+    }
+
+    /// `DELETE /databases/{db}/links/{name}` (DROP LINK).
+    pub async fn drop_link(&self, database: &str, name: &str, if_match: Option<i64>) -> Result<()> {
+        self.call(Method::DELETE, &["databases", database, "links", name], NO_BODY, if_match, "DELETE").await.map(drop)
+    }
+
+    /// `GET /databases/{db}/links/{name}/create` (SHOW CREATE LINK).
+    pub async fn show_create_link(&self, database: &str, name: &str) -> Result<LinkDefinition> {
+        self.get_json(&["databases", database, "links", name, "create"]).await
+    }
+
+    /// `POST /databases/{db}/links/{name}/test` (TEST LINK): a failed probe is a result, not an error.
+    pub async fn test_link(&self, database: &str, name: &str) -> Result<LinkTestResult> {
+        self.typed(Method::POST, &["databases", database, "links", name, "test"], NO_BODY, None).await
     }
 
     // Audit

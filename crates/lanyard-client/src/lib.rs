@@ -1,11 +1,12 @@
 //! `lanyard-client` talks to a Lanyard server: a typed client of the HTTP API ([`Client`]) and the SQL adapter
-//! ([`Session`]) that runs DeltaForge-dialect statements through it, the way `lanyard sql` does.
+//! ([`Session`]) that runs DeltaForge- and SingleStore-dialect statements through it, the way `lanyard sql` does.
 //!
 //! Every statement maps to the calls of control-plane.md: `ALTER` reads the object first (`GET`, which resolves the
 //! name and gives its version), then sends the ordered actions in one `PUT` with `If-Match`; `IF EXISTS` turns a
 //! 404 into a clean no-op ([`Outcome::Skipped`]) and `IF NOT EXISTS` an existing object into
-//! [`Outcome::Unchanged`]. Results come back as [`StatementResult`]s: a message, and columns + rows of typed
-//! [`Cell`]s for statements that return data.
+//! [`Outcome::Unchanged`]. LINK statements address `/databases/{db}/links…`: an unqualified name is in the session's
+//! current database, which `USE` sets after checking that it exists. Results come back as [`StatementResult`]s: a
+//! message, and columns + rows of typed [`Cell`]s for statements that return data.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), lanyard_client::Error> {
@@ -25,9 +26,9 @@
 //! The requests it sends and the objects it reads back are the wire types of `lanyard-api`, the ones the server uses:
 //! the two sides share one definition of every body.
 //!
-//! Secrets: the token and every secret literal (`SECRET '…'`, `SET SECRET '…'`, credential-storage options) are
-//! held as [`lanyard_core::SecretString`] and exposed only into the request body; no `Debug`, `Display` or error of
-//! this crate shows them. What it is not: it has no server code, does no printing, and holds no state but the
+//! Secrets: the token and every secret literal (`SECRET '…'`, `SET SECRET '…'`, credential-storage options, a link's
+//! `CREDENTIALS '{…}'` and `SET CREDENTIALS ::k = '…'`) are held as [`lanyard_core::SecretString`] and exposed only
+//! into the request body; no `Debug`, `Display` or error of this crate shows them. What it is not: it has no server code, does no printing, and holds no state but the
 //! session's current database (`USE`).
 
 mod adapter;

@@ -1,6 +1,7 @@
 //! The client against a stand-in server that records what it receives: names are percent-encoded path segments,
 //! ALTER is a GET then a PUT with `If-Match` (re-read once on 412), IF EXISTS / IF NOT EXISTS map 404 / 200 to clean
-//! outcomes, problems become typed errors, and the token travels only in the `Authorization` header.
+//! outcomes, problems become typed errors, and the token travels only in the `Authorization` header. LINK statements
+//! address `/databases/{db}/links…`, with the session's database (`USE`, checked) for unqualified names.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use lanyard_client::{Client, ErrorKind, Outcome, Session};
+use lanyard_client::{Cell, Client, ErrorKind, Outcome, Session};
 use lanyard_core::SecretString;
 use serde_json::{Value, json};
 
@@ -37,6 +38,15 @@ fn connection(name: &str, version: i64) -> Value {
         "credential_storage": null, "max_connections": null, "timeout_seconds": null, "status": "untested",
         "last_test": null, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
         "version": version
+    })
+}
+
+fn link(database: &str, name: &str, version: i64) -> Value {
+    json!({
+        "id": "6f1c0c1e-0000-4000-8000-000000000002", "database": database, "name": name, "type": "S3",
+        "description": null, "config": {"disable_gunzip": false, "region": "us-east-1"},
+        "credentials": {"source": "link"}, "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z", "version": version
     })
 }
 
@@ -72,6 +82,44 @@ async fn handle(State(stand): State<Stand>, method: Method, uri: Uri, headers: H
         (Method::POST, "/connections") => {
             problem(StatusCode::BAD_REQUEST, "invalid", "unknown connection type \"carrier_pigeon\"")
         }
+        (Method::GET, "/databases/default/links") => axum::Json(json!([link("default", "analytics_link", 2)])).into_response(),
+        (Method::GET, "/databases/my%20db/links") => axum::Json(json!([])).into_response(),
+        (Method::GET, "/databases/nowhere/links") => problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "database \"nowhere\" does not exist: no link lives in it",
+        ),
+        (Method::GET, "/databases/my%20db/links/a%2Fb") => axum::Json(link("my db", "a/b", 3)).into_response(),
+        (Method::PUT, "/databases/my%20db/links/a%2Fb") => {
+            let mut conflict = stand.conflict_once.lock().unwrap();
+            if *conflict {
+                *conflict = false;
+                return problem(StatusCode::PRECONDITION_FAILED, "precondition_failed", "changed");
+            }
+            axum::Json(link("my db", "a/b", 4)).into_response()
+        }
+        (Method::POST, "/databases/default/links") if seen.body["name"] == "racy" => {
+            problem(StatusCode::CONFLICT, "already_exists", "link \"default.racy\" already exists")
+        }
+        (Method::POST, "/databases/default/links")
+            if seen.body["if_not_exists"] == true || seen.body["or_replace"] == true =>
+        {
+            (StatusCode::OK, axum::Json(link("default", "analytics_link", 5))).into_response()
+        }
+        (Method::POST, "/databases/default/links") => {
+            (StatusCode::CREATED, axum::Json(link("default", "analytics_link", 1))).into_response()
+        }
+        (Method::GET, "/databases/default/links/analytics_link/create") => axum::Json(json!({
+            "link_name": "analytics_link",
+            "create_link": "CREATE LINK `analytics_link` AS S3\n    CONFIG \"{}\"\n    CREDENTIALS <CREDENTIALS REDACTED>",
+            "version": 2
+        }))
+        .into_response(),
+        (Method::POST, "/databases/default/links/k/test") => axum::Json(json!({
+            "result": "FAILED", "latency_ms": 0, "server_version": null,
+            "error": "no probe for link type KAFKA in this build"
+        }))
+        .into_response(),
         _ => problem(StatusCode::NOT_FOUND, "not_found", "connection \"missing\" does not exist"),
     }
 }
@@ -151,4 +199,154 @@ async fn an_unreachable_server_is_an_environment_error_naming_the_server() {
     assert!(bad.to_string().contains("the token goes in --token"), "{bad}");
     let malformed = Client::builder("ftp://user:canary-pw@[::1").build().unwrap_err();
     assert!(!malformed.to_string().contains("canary"), "{malformed}");
+}
+
+/// The calls the stand saw since `from`: method, path, If-Match.
+fn calls(stand: &Stand, from: usize) -> Vec<(Method, String, Option<String>)> {
+    stand.seen.lock().unwrap()[from..].iter().map(|s| (s.method.clone(), s.path.clone(), s.if_match.clone())).collect()
+}
+
+#[tokio::test]
+async fn use_checks_the_database_and_link_statements_address_the_session_database() {
+    let (stand, mut session) = stand().await;
+    // An unknown database: the server's error, and the session stays where it was.
+    let error = session.execute(&run("USE nowhere")).await.unwrap_err();
+    assert_eq!(error.kind(), Some(ErrorKind::NotFound));
+    assert_eq!(error.to_string(), "database \"nowhere\" does not exist: no link lives in it");
+    assert_eq!(session.database(), "default");
+    let used = session.execute(&run("USE `my db`")).await.unwrap();
+    assert_eq!(used.message, "database is now \"my db\"");
+    assert_eq!(session.database(), "my db");
+
+    // ALTER LINK: GET for the version, then PUT with If-Match and the actions in written order; re-read on 412.
+    *stand.conflict_once.lock().unwrap() = true;
+    let from = stand.seen.lock().unwrap().len();
+    let altered = session
+        .execute(&run("ALTER LINK `a/b` SET CREDENTIALS ::aws_access_key_id = 'k2' SET CONFIG ::region = \"eu\""))
+        .await
+        .unwrap();
+    assert_eq!(altered.message, "link \"my db.a/b\" altered (2 actions, version 4)");
+    let path = "/databases/my%20db/links/a%2Fb".to_owned();
+    assert_eq!(
+        calls(&stand, from),
+        [
+            (Method::GET, path.clone(), None),
+            (Method::PUT, path.clone(), Some("\"3\"".to_owned())),
+            (Method::GET, path.clone(), None),
+            (Method::PUT, path, Some("\"3\"".to_owned())),
+        ]
+    );
+    let body = stand.seen.lock().unwrap().last().unwrap().body.clone();
+    assert_eq!(
+        body,
+        json!({"actions": [
+            {"set_credentials_key": {"key": "aws_access_key_id", "value": "k2"}},
+            {"set_config_key": {"key": "region", "value": "eu"}},
+        ]})
+    );
+    // The other SET forms, by their wire names.
+    let from = stand.seen.lock().unwrap().len();
+    session
+        .execute(&run("ALTER LINK `a/b` SET CONFIG '{\"region\":\"eu\",\"n\":1}' SET CREDENTIALS FROM VAULT aws_v2"))
+        .await
+        .unwrap();
+    session.execute(&run("ALTER LINK `a/b` SET CREDENTIALS '{\"k\": \"v\"}'")).await.unwrap();
+    let seen = stand.seen.lock().unwrap()[from..].to_vec();
+    assert_eq!(
+        seen[1].body,
+        json!({"actions": [{"set_config_json": {"region": "eu", "n": 1}}, {"set_credentials_entry": "aws_v2"}]})
+    );
+    assert_eq!(seen[3].body, json!({"actions": [{"set_credentials_json": {"k": "v"}}]}));
+    // A qualified name overrides the session's database.
+    let shown = session.execute(&run("SHOW LINKS ON default")).await.unwrap();
+    assert_eq!(shown.columns, ["Link", "Type", "Description", "Config"]);
+    assert_eq!(
+        shown.rows,
+        [vec![
+            Cell::from("analytics_link"),
+            Cell::from("S3"),
+            Cell::Null,
+            Cell::from(r#"{"disable_gunzip":false,"region":"us-east-1"}"#),
+        ]]
+    );
+    assert_eq!(shown.message, "1 link in database \"default\"");
+}
+
+#[tokio::test]
+async fn create_link_sends_the_credentials_as_a_json_object_or_an_entry_and_reports_each_outcome() {
+    let (stand, mut session) = stand().await;
+    let created = session
+        .execute(&run(
+            "CREATE LINK analytics_link AS S3 CONFIG '{\"disable_gunzip\":false}' CREDENTIALS '{\"aws_access_key_id\":\"initial_key_id\",\n\"aws_secret_access_key\":\"initial_secret\"}'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (created.outcome, created.message.as_str()),
+        (Outcome::Created, "link \"default.analytics_link\" created")
+    );
+    let body = stand.seen.lock().unwrap().last().unwrap().body.clone();
+    assert_eq!(
+        body,
+        json!({
+            "name": "analytics_link", "type": "S3", "description": null, "config": {"disable_gunzip": false},
+            "credentials": {"aws_access_key_id": "initial_key_id", "aws_secret_access_key": "initial_secret"},
+        })
+    );
+    let unchanged = session
+        .execute(&run("CREATE LINK IF NOT EXISTS default.analytics_link AS S3 CREDENTIALS FROM VAULT aws"))
+        .await
+        .unwrap();
+    assert_eq!(unchanged.outcome, Outcome::Unchanged);
+    assert_eq!(unchanged.message, "link \"default.analytics_link\" exists, unchanged");
+    let body = stand.seen.lock().unwrap().last().unwrap().body.clone();
+    assert_eq!(body["credentials_entry"], "aws");
+    assert_eq!(body["if_not_exists"], true);
+    assert!(body.get("credentials").is_none(), "{body}");
+    let replaced = session.execute(&run("CREATE OR REPLACE LINK analytics_link AS S3 CONFIG '{}'")).await.unwrap();
+    assert_eq!(
+        (replaced.outcome, replaced.message.as_str()),
+        (Outcome::Ok, "link \"default.analytics_link\" replaced (version 5)")
+    );
+    // A 409 under IF NOT EXISTS (a concurrent create) is "exists, unchanged" too; without it, an error.
+    let racy = session.execute(&run("CREATE LINK IF NOT EXISTS racy AS S3")).await.unwrap();
+    assert_eq!(racy.outcome, Outcome::Unchanged);
+    let error = session.execute(&run("CREATE LINK racy AS S3")).await.unwrap_err();
+    assert_eq!(error.kind(), Some(ErrorKind::AlreadyExists));
+}
+
+#[tokio::test]
+async fn drop_show_create_and_test_link_map_to_their_routes() {
+    let (stand, mut session) = stand().await;
+    let skipped = session.execute(&run("DROP LINK IF EXISTS missing")).await.unwrap();
+    assert_eq!(
+        (skipped.outcome, skipped.message.as_str()),
+        (Outcome::Skipped, "link \"default.missing\" does not exist; nothing done")
+    );
+    assert!(session.execute(&run("DROP LINK missing")).await.is_err());
+    let definition = session.execute(&run("SHOW CREATE LINK analytics_link \\G")).await.unwrap();
+    assert_eq!(definition.columns, ["Link Name", "Create Link"]);
+    assert_eq!(definition.rows[0][0], Cell::from("analytics_link"));
+    assert!(definition.rows[0][1].to_string().contains("\n    CREDENTIALS <CREDENTIALS REDACTED>"));
+    let test = session.execute(&run("TEST LINK k")).await.unwrap();
+    assert_eq!(test.outcome, Outcome::Failed);
+    assert_eq!(test.message, "link \"default.k\": FAILED in 0 ms");
+    assert_eq!(test.rows[0][3], Cell::from("no probe for link type KAFKA in this build"));
+    let skipped = session.execute(&run("TEST LINK IF EXISTS missing")).await.unwrap();
+    assert_eq!(skipped.outcome, Outcome::Skipped);
+    let paths: Vec<String> = calls(&stand, 0).into_iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    assert_eq!(
+        paths,
+        [
+            "DELETE /databases/default/links/missing",
+            "DELETE /databases/default/links/missing",
+            "GET /databases/default/links/analytics_link/create",
+            "POST /databases/default/links/k/test",
+            "POST /databases/default/links/missing/test",
+        ]
+    );
+    // A redacted credential value is refused before anything is sent.
+    let refused = session.execute(&run("ALTER LINK l SET CREDENTIALS ::aws_secret_access_key = '***'")).await;
+    assert!(refused.unwrap_err().to_string().contains("that is a redaction"));
+    assert_eq!(calls(&stand, 0).len(), 5);
 }

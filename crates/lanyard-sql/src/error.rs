@@ -206,7 +206,7 @@ fn is_word(token: &Token, keyword: &str) -> bool {
 }
 
 /// Whether the token at `i` (whitespace removed) is where a secret value goes, whatever its kind: right after
-/// `SECRET` or `CREDENTIALS` (an `=` between allowed), or after `key =` with a secret-looking key (`password = x`,
+/// `SECRET` or `CREDENTIALS` (an `=` between allowed; not the `FROM` of `CREDENTIALS FROM VAULT`), or after `key =` with a secret-looking key (`password = x`,
 /// `SET CREDENTIALS ::k = x`). A bare word or a number there is hidden like a string.
 pub(crate) fn is_secret_position(tokens: &[&Token], i: usize) -> bool {
     let mut j = i;
@@ -215,8 +215,13 @@ pub(crate) fn is_secret_position(tokens: &[&Token], i: usize) -> bool {
         j -= 1;
     }
     let Some(prev) = j.checked_sub(1).map(|p| tokens[p]) else { return false };
-    if is_word(prev, "SECRET") || is_word(prev, "CREDENTIALS") {
+    if is_word(prev, "SECRET") {
         return true;
+    }
+    if is_word(prev, "CREDENTIALS") {
+        // `CREDENTIALS FROM VAULT entry` names an entry: those two keywords are not a bare secret.
+        let from_vault = !eq && is_word(tokens[i], "FROM") && tokens.get(i + 1).is_some_and(|t| is_word(t, "VAULT"));
+        return !from_vault;
     }
     eq && match prev {
         Token::Word(w) => {
@@ -356,5 +361,21 @@ mod tests {
         assert_eq!(redact_source("SET SECRET 'hunter2"), "SET SECRET '…");
         // A bare word in a secret position is hidden too.
         assert!(!redact_source("CREATE STORAGE s OPTIONS (password = hunter2)").contains("hunter2"));
+        assert_eq!(redact_source("CREATE LINK l AS S3 CREDENTIALS hunter2"), "CREATE LINK l AS S3 CREDENTIALS ***");
+    }
+
+    #[test]
+    fn credentials_from_vault_is_shown_but_a_bare_word_after_credentials_is_not() {
+        assert_eq!(
+            redact_source("ALTER LINK l SET CREDENTIALS FROM VAULT entry oops"),
+            "ALTER LINK l SET CREDENTIALS FROM VAULT entry oops"
+        );
+        // `FROM` alone may be a mistyped bare secret: hidden.
+        assert_eq!(redact_source("CREATE LINK l AS S3 CREDENTIALS from"), "CREATE LINK l AS S3 CREDENTIALS ***");
+        // A quoted entry name is hidden like any literal in a value position.
+        assert_eq!(
+            redact_source("CREATE LINK l AS S3 CREDENTIALS FROM VAULT 'e' x"),
+            "CREATE LINK l AS S3 CREDENTIALS FROM VAULT '***' x"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Property tests for the grammar (`quality.md`, "Security" and "Tests"):
 //!
-//! 1. **Round trip**: every generated AST — all 28 statement structs with every optional clause and action variant,
+//! 1. **Round trip**: every generated AST — all 29 statement structs with every optional clause and action variant,
 //!    awkward names, keys, literals and JSON — satisfies `parse_one(&s.to_sql_unredacted()) == Ok(s)`.
 //! 2. **Never panics**: arbitrary text, "token soup" made of our keywords, punctuation, (unterminated) quotes,
 //!    numbers and comments, and mutated valid statements all parse without a panic; every error renders, has a
@@ -23,10 +23,11 @@ use lanyard_core::{Name, OptionKey, OptionMap, OptionValue, SecretString, is_sec
 use lanyard_sql::ast::{
     AlterConnection, AlterConnectionAction, AlterCredentialStorage, AlterCredentialStorageAction, AlterLink,
     AlterVault, AlterVaultAction, BackendKind, ConnectionType, CreateConnection, CreateCredentialStorage, CreateLink,
-    CreatePipeline, CreateVault, DescribeConnection, DescribeCredentialStorage, DescribeVault, DropConnection,
-    DropCredentialStorage, DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet, LinkType,
-    LoadOptions, Material, QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowLinks,
-    ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, Use, VaultNoun,
+    CreatePipeline, CreateVault, CredentialsSource, DescribeConnection, DescribeCredentialStorage, DescribeVault,
+    DropConnection, DropCredentialStorage, DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet,
+    LinkType, LoadOptions, Material, QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowLinks,
+    ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, TestLink, Use,
+    VaultNoun,
 };
 use lanyard_sql::{ParseError, Statement, ToSql, parse, parse_one, parse_script};
 use proptest::prelude::*;
@@ -478,6 +479,7 @@ fn credentials_clause() -> BoxedStrategy<LinkSet> {
     prop_oneof![
         credentials_text().prop_map(|t| LinkSet::CredentialsJson(SecretString::new(t))),
         (link_key(), text()).prop_map(|(key, value)| LinkSet::CredentialsKey { key, value: SecretString::new(value) }),
+        name().prop_map(LinkSet::CredentialsEntry),
     ]
     .boxed()
 }
@@ -609,15 +611,24 @@ fn create_storage() -> BoxedStrategy<CreateCredentialStorage> {
         .boxed()
 }
 
+/// CREATE LINK's CREDENTIALS: a JSON object literal or `FROM VAULT entry`.
+fn credentials_source() -> BoxedStrategy<CredentialsSource> {
+    prop_oneof![
+        credentials_text().prop_map(|t| CredentialsSource::Json(SecretString::new(t))),
+        name().prop_map(CredentialsSource::Entry),
+    ]
+    .boxed()
+}
+
 fn create_link() -> BoxedStrategy<CreateLink> {
-    (link_create_flags(), qualified_name(), link_type(), opt(json_object()), opt(credentials_text()), opt(text()))
+    (link_create_flags(), qualified_name(), link_type(), opt(json_object()), opt(credentials_source()), opt(text()))
         .prop_map(|((or_replace, if_not_exists), name, link_type, config, credentials, description)| CreateLink {
             or_replace,
             if_not_exists,
             name,
             link_type,
             config,
-            credentials: credentials.map(SecretString::new),
+            credentials,
             description,
         })
         .boxed()
@@ -738,6 +749,7 @@ fn statement() -> BoxedStrategy<Statement> {
         (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| DropLink { if_exists, name }.into()),
         (opt(name()), opt(text())).prop_map(|(database, like)| ShowLinks { database, like }.into()),
         qualified_name().prop_map(|name| ShowCreateLink { name }.into()),
+        (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| TestLink { if_exists, name }.into()),
         name().prop_map(|database| Use { database }.into()),
         // SingleStore: pipelines
         (any::<bool>(), qualified_name(), qualified_name(), text(), qualified_name(), opt(load_options())).prop_map(
@@ -775,6 +787,7 @@ fn generators_cover_every_variant() {
     let mut storage_actions = HashSet::new();
     let mut link_sets = HashSet::new();
     let mut materials = HashSet::new();
+    let mut credentials_sources = HashSet::new();
     let mut qualified = HashSet::new();
     for _ in 0..3000 {
         let statement = strategy.new_tree(&mut runner).expect("generates").current();
@@ -800,6 +813,9 @@ fn generators_cover_every_variant() {
             Statement::CreateVault(s) => {
                 materials.insert(s.material.as_ref().map(discriminant));
             }
+            Statement::CreateLink(s) => {
+                credentials_sources.insert(s.credentials.as_ref().map(discriminant));
+            }
             _ => {}
         }
     }
@@ -807,7 +823,8 @@ fn generators_cover_every_variant() {
     assert_eq!(connection_actions.len(), 11, "every AlterConnectionAction");
     assert_eq!(vault_actions.len(), 5, "every AlterVaultAction");
     assert_eq!(storage_actions.len(), 5, "every AlterCredentialStorageAction, ACTIVE and INACTIVE");
-    assert_eq!(link_sets.len(), 4, "every LinkSet");
+    assert_eq!(link_sets.len(), 5, "every LinkSet");
+    assert_eq!(credentials_sources.len(), 3, "every CredentialsSource and none");
     assert_eq!(materials.len(), 4, "every Material and none");
     assert_eq!(qualified.len(), 2, "names with and without a database");
 }
@@ -838,11 +855,16 @@ proptest! {
         prop_assert_eq!(parsed.to_string(), statement.to_string());
     }
 
-    /// Two statements in one script, separated by `;` and a line break, parse back to both with correct spans.
+    /// Two statements in one script, separated by a terminator (`;`, `\g` or `\G`) and a line break, parse back to
+    /// both with correct spans; only `\G` asks for vertical output.
     #[test]
-    fn generated_scripts_round_trip(a in statement(), b in statement()) {
+    fn generated_scripts_round_trip(
+        a in statement(),
+        b in statement(),
+        terminator in select(&[";", " ;", "\\g", " \\G", "\\G"][..]),
+    ) {
         let first = a.to_sql_unredacted();
-        let script = format!("{first};\n{}", b.to_sql_unredacted());
+        let script = format!("{first}{terminator}\n{}", b.to_sql_unredacted());
         let parsed = parse_script(&script);
         prop_assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
         prop_assert_eq!(parsed.statements.len(), 2);
@@ -850,6 +872,8 @@ proptest! {
         prop_assert_eq!(&parsed.statements[1].statement, &b);
         prop_assert_eq!(parsed.statements[0].span.slice(&script), first.as_str());
         prop_assert_eq!(parsed.statements[1].span.start.line, 2 + first.matches('\n').count() as u32);
+        prop_assert_eq!(parsed.statements[0].vertical, terminator.ends_with("\\G"));
+        prop_assert!(!parsed.statements[1].vertical);
     }
 }
 
@@ -1273,7 +1297,7 @@ fn canary_case() -> BoxedStrategy<CanaryCase> {
             }),
         // CREATE LINK … CREDENTIALS '{…}'
         (create_link(), canary_credentials()).prop_map(|(mut s, credentials)| {
-            s.credentials = Some(SecretString::new(credentials.clone()));
+            s.credentials = Some(CredentialsSource::Json(SecretString::new(credentials.clone())));
             CanaryCase::new(s, "CREDENTIALS ", &credentials, " ")
         }),
         // ALTER LINK … SET CREDENTIALS '{…}'

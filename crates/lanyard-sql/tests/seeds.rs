@@ -62,7 +62,13 @@ fn deltaforge_seed_examples_parse() {
 fn singlestore_seed_examples_parse() {
     let text = include_str!("seeds/singlestore-alter-link.txt");
     let examples = &text[text.find("The examples use the following link").expect("examples section")..];
-    let statements = check_all(&extract(examples, &["CREATE LINK", "ALTER LINK", "SHOW CREATE LINK"]));
+    let texts = extract(examples, &["CREATE LINK", "ALTER LINK", "SHOW CREATE LINK"]);
+    let statements = check_all(&texts);
+    // Each `SHOW CREATE LINK … \G` asks for vertical output, as the seed prints it; nothing else does.
+    for (text, statement) in texts.iter().zip(&statements) {
+        let script = lanyard_sql::parse_script(text);
+        assert_eq!(script.statements[0].vertical, statement.kind() == "SHOW CREATE LINK", "{text}");
+    }
     let count = |kind: &str| statements.iter().filter(|s| s.kind() == kind).count();
     assert_eq!((count("CREATE LINK"), count("ALTER LINK"), count("SHOW CREATE LINK")), (1, 7, 7));
     // The credentials of the seed never show in canonical output.

@@ -1,4 +1,4 @@
-//! The SQL → HTTP adapter: every DeltaForge-dialect statement becomes its API calls, exactly as
+//! The SQL → HTTP adapter: every statement becomes its API calls, exactly as
 //! control-plane.md describes (ALTER = GET to resolve, then PUT with the ordered actions and `If-Match`), and comes
 //! back as a typed [`StatementResult`](crate::StatementResult).
 //!

@@ -1,27 +1,25 @@
 //! The rendering of answers: messages for changes, columns and rows for SHOW and DESCRIBE.
 
-use lanyard_api::{Backend, Connection, Entry};
-use lanyard_core::{ErrorKind, Name};
+use lanyard_api::{Backend, Connection, Entry, Link, LinkDefinition, LinkTestResult, TestResult};
+use lanyard_core::ErrorKind;
 
 use crate::error::Result;
 use crate::http::Created;
 use crate::result::{Cell, Outcome, StatementResult};
 
-pub(super) fn skipped(sql: String, noun: &str, name: &Name) -> StatementResult {
-    StatementResult::message(sql, Outcome::Skipped, format!("{noun} {:?} does not exist; nothing done", name.as_str()))
+pub(super) fn skipped(sql: String, noun: &str, name: &str) -> StatementResult {
+    StatementResult::message(sql, Outcome::Skipped, format!("{noun} {name:?} does not exist; nothing done"))
 }
 
 pub(super) fn created_result<T>(
     sql: String,
     noun: &str,
-    name: &Name,
+    name: &str,
     if_not_exists: bool,
     created: Result<Created<T>>,
 ) -> Result<StatementResult> {
     match created {
-        Ok(Created::New(_)) => {
-            Ok(StatementResult::message(sql, Outcome::Created, format!("{noun} {:?} created", name.as_str())))
-        }
+        Ok(Created::New(_)) => Ok(StatementResult::message(sql, Outcome::Created, format!("{noun} {name:?} created"))),
         Ok(Created::Existing(_)) => Ok(unchanged(sql, noun, name)),
         // An older server, or a race the server resolved with 409: IF NOT EXISTS means "exists, unchanged".
         Err(e) if if_not_exists && e.kind() == Some(ErrorKind::AlreadyExists) => Ok(unchanged(sql, noun, name)),
@@ -29,36 +27,36 @@ pub(super) fn created_result<T>(
     }
 }
 
-pub(super) fn unchanged(sql: String, noun: &str, name: &Name) -> StatementResult {
-    StatementResult::message(sql, Outcome::Unchanged, format!("{noun} {:?} exists, unchanged", name.as_str()))
+pub(super) fn unchanged(sql: String, noun: &str, name: &str) -> StatementResult {
+    StatementResult::message(sql, Outcome::Unchanged, format!("{noun} {name:?} exists, unchanged"))
 }
 
 pub(super) fn altered_result(
     sql: String,
     noun: &str,
-    name: &Name,
+    name: &str,
     now: &str,
     actions: usize,
     version: i64,
 ) -> StatementResult {
     let plural = if actions == 1 { "" } else { "s" };
-    let renamed = if now == name.as_str() { String::new() } else { format!(", now {now:?}") };
+    let renamed = if now == name { String::new() } else { format!(", now {now:?}") };
     StatementResult::message(
         sql,
         Outcome::Ok,
-        format!("{noun} {:?} altered ({actions} action{plural}, version {version}{renamed})", name.as_str()),
+        format!("{noun} {name:?} altered ({actions} action{plural}, version {version}{renamed})"),
     )
 }
 
 pub(super) fn dropped(
     sql: String,
     noun: &str,
-    name: &Name,
+    name: &str,
     if_exists: bool,
     done: Result<()>,
 ) -> Result<StatementResult> {
     match done {
-        Ok(()) => Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {:?} dropped", name.as_str()))),
+        Ok(()) => Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {name:?} dropped"))),
         Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => Ok(skipped(sql, noun, name)),
         Err(e) => Err(e),
     }
@@ -67,7 +65,7 @@ pub(super) fn dropped(
 pub(super) fn described<T>(
     sql: String,
     noun: &str,
-    name: &Name,
+    name: &str,
     if_exists: bool,
     found: Result<T>,
     describe: fn(&T) -> Vec<(&'static str, Cell)>,
@@ -75,7 +73,7 @@ pub(super) fn described<T>(
     match found {
         Ok(object) => {
             let rows = describe(&object).into_iter().map(|(k, v)| vec![Cell::from(k), v]).collect();
-            Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {:?}", name.as_str()))
+            Ok(StatementResult::message(sql, Outcome::Ok, format!("{noun} {name:?}"))
                 .with_rows(&["property", "value"], rows))
         }
         Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => {
@@ -205,4 +203,79 @@ pub(super) fn describe_backend(b: &Backend) -> Vec<(&'static str, Cell)> {
         ("updated_at", Cell::from(b.updated_at.as_str())),
         ("version", Cell::Int(b.version)),
     ]
+}
+
+/// SHOW LINKS, in SingleStore's columns: `Link`, `Type`, `Description`, `Config` (the compact JSON text, in stored
+/// key order).
+pub(super) fn show_links(sql: String, database: &str, links: &[Link]) -> StatementResult {
+    let rows = links
+        .iter()
+        .map(|l| {
+            vec![
+                Cell::from(l.name.as_str()),
+                Cell::from(l.link_type.as_str()),
+                Cell::text(l.description.as_deref()),
+                Cell::Text(serde_json::Value::Object(l.config.clone()).to_string()),
+            ]
+        })
+        .collect();
+    let message = format!("{} in database {database:?}", count(links.len(), "link", "links"));
+    StatementResult::message(sql, Outcome::Ok, message).with_rows(&["Link", "Type", "Description", "Config"], rows)
+}
+
+/// SHOW CREATE LINK, in SingleStore's columns: `Link Name` and `Create Link` (the server's multi-line statement).
+pub(super) fn show_create_link(sql: String, shown: &str, definition: LinkDefinition) -> StatementResult {
+    StatementResult::message(sql, Outcome::Ok, format!("link {shown:?}")).with_rows(
+        &["Link Name", "Create Link"],
+        vec![vec![Cell::Text(definition.link_name), Cell::Text(definition.create_link)]],
+    )
+}
+
+/// What a TEST CONNECTION or TEST LINK probe answered.
+pub(super) struct Probe {
+    /// `PASSED` or `FAILED`.
+    pub(super) result: String,
+    /// Milliseconds, resolve included.
+    pub(super) latency_ms: i64,
+    /// The remote server's version.
+    pub(super) server_version: Option<String>,
+    /// Why it failed.
+    pub(super) error: Option<String>,
+}
+
+impl From<LinkTestResult> for Probe {
+    fn from(test: LinkTestResult) -> Self {
+        Self {
+            result: test.result,
+            latency_ms: test.latency_ms,
+            server_version: test.server_version,
+            error: test.error,
+        }
+    }
+}
+
+impl From<TestResult> for Probe {
+    fn from(test: TestResult) -> Self {
+        Self {
+            result: test.result,
+            latency_ms: test.latency_ms,
+            server_version: test.server_version,
+            error: test.error,
+        }
+    }
+}
+
+/// TEST CONNECTION and TEST LINK: PASSED (or FAILED, a result and not an error) with its latency, as one row.
+pub(super) fn probe_result(sql: String, noun: &str, shown: &str, probe: Probe) -> StatementResult {
+    let outcome = if probe.result == lanyard_api::PASSED { Outcome::Passed } else { Outcome::Failed };
+    let message = format!("{noun} {shown:?}: {} in {} ms", probe.result, probe.latency_ms);
+    StatementResult::message(sql, outcome, message).with_rows(
+        &["result", "latency_ms", "server_version", "error"],
+        vec![vec![
+            Cell::Text(probe.result),
+            Cell::Int(probe.latency_ms),
+            Cell::text(probe.server_version),
+            Cell::text(probe.error),
+        ]],
+    )
 }

@@ -20,6 +20,10 @@ pub enum ScriptEvent<'a> {
         span: Span,
         /// The statement.
         statement: &'a Statement,
+        /// Whether it ended with `\G`: its result is to be printed vertically, one line per column, as the MySQL
+        /// client does. How a statement was written, not what it returned, so it travels here and not in the
+        /// result.
+        vertical: bool,
         /// Its result.
         result: &'a Result<StatementResult>,
     },
@@ -100,6 +104,7 @@ impl Session {
                 index: i + 1,
                 span: spanned.span,
                 statement: &spanned.statement,
+                vertical: spanned.vertical,
                 result: &result,
             });
             if stop {

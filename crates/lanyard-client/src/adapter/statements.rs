@@ -1,15 +1,19 @@
 //! What each statement becomes in HTTP calls.
 
+use std::borrow::Cow;
+
 use lanyard_api::{
-    AlterBackend, AlterConnection, AlterEntry, Backend, BackendAction, Connection, ConnectionAction, CreateBackend,
-    CreateConnection, CreateEntry, Entry, EntryAction, KeyValue, OrderedMap, Secret, SecretOptions,
+    AlterBackend, AlterConnection, AlterEntry, AlterLink, Backend, BackendAction, ConfigKeyValue, Connection,
+    ConnectionAction, CreateBackend, CreateConnection, CreateEntry, CreateLink, Entry, EntryAction, KeyValue, Link,
+    LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue, SecretOptions,
 };
-use lanyard_core::{ErrorKind, Name, OptionMap, SecretString};
-use lanyard_sql::ast::{self, Statement};
+use lanyard_core::{ErrorKind, OptionMap, SecretString};
+use lanyard_sql::ast::{self, QualifiedName, Statement};
 
 use super::Session;
 use super::rows::*;
 use crate::error::{Error, Result};
+use crate::http::Created;
 use crate::result::{Cell, Outcome, StatementResult};
 
 /// How many times ALTER re-reads and re-sends when the object changed between its GET and its PUT (412).
@@ -25,7 +29,7 @@ impl Session {
             Statement::AlterConnection(s) => self.alter_connection(sql, s).await,
             Statement::DropConnection(s) => {
                 let done = self.client.drop_connection(s.name.as_str(), None).await;
-                dropped(sql, "connection", &s.name, s.if_exists, done)
+                dropped(sql, "connection", s.name.as_str(), s.if_exists, done)
             }
             Statement::ShowConnections(s) => {
                 let connections = self.client.list_connections(s.like.as_deref()).await?;
@@ -33,31 +37,21 @@ impl Session {
             }
             Statement::DescribeConnection(s) => {
                 let found = self.client.get_connection(s.name.as_str()).await;
-                described(sql, "connection", &s.name, s.if_exists, found, describe_connection)
+                described(sql, "connection", s.name.as_str(), s.if_exists, found, describe_connection)
             }
             Statement::TestConnection(s) => {
                 let test = self.client.test_connection(s.name.as_str()).await?;
-                let outcome = if test.passed() { Outcome::Passed } else { Outcome::Failed };
-                let message = format!("connection {:?}: {} in {} ms", s.name.as_str(), test.result, test.latency_ms);
-                Ok(StatementResult::message(sql, outcome, message).with_rows(
-                    &["result", "latency_ms", "server_version", "error"],
-                    vec![vec![
-                        Cell::from(test.result.as_str()),
-                        Cell::Int(test.latency_ms),
-                        Cell::text(test.server_version),
-                        Cell::text(test.error),
-                    ]],
-                ))
+                Ok(probe_result(sql, "connection", s.name.as_str(), test.into()))
             }
             Statement::CreateVault(s) => self.create_entry(sql, s).await,
             Statement::AlterVault(s) => self.alter_entry(sql, s).await,
             Statement::DropVault(s) => {
                 let done = self.client.drop_entry(s.name.as_str(), None).await;
-                dropped(sql, "vault entry", &s.name, s.if_exists, done)
+                dropped(sql, "vault entry", s.name.as_str(), s.if_exists, done)
             }
             Statement::DescribeVault(s) => {
                 let found = self.client.get_entry(s.name.as_str()).await;
-                described(sql, "vault entry", &s.name, s.if_exists, found, describe_entry)
+                described(sql, "vault entry", s.name.as_str(), s.if_exists, found, describe_entry)
             }
             Statement::ShowVaults(s) => {
                 let entries = self.client.list_entries(s.like.as_deref()).await?;
@@ -67,7 +61,7 @@ impl Session {
             Statement::AlterCredentialStorage(s) => self.alter_backend(sql, s).await,
             Statement::DropCredentialStorage(s) => {
                 let done = self.client.drop_backend(s.name.as_str(), None).await;
-                dropped(sql, "credential storage", &s.name, s.if_exists, done)
+                dropped(sql, "credential storage", s.name.as_str(), s.if_exists, done)
             }
             Statement::ShowCredentialStorages(s) => {
                 let backends = self.client.list_backends(s.like.as_deref()).await?;
@@ -75,11 +69,11 @@ impl Session {
             }
             Statement::DescribeCredentialStorage(s) => {
                 let found = self.client.get_backend(s.name.as_str()).await;
-                described(sql, "credential storage", &s.name, s.if_exists, found, describe_backend)
+                described(sql, "credential storage", s.name.as_str(), s.if_exists, found, describe_backend)
             }
             Statement::TestCredentialStorage(s) => match self.client.test_backend(s.name.as_str()).await {
                 Err(e) if s.if_exists && e.kind() == Some(ErrorKind::NotFound) => {
-                    Ok(skipped(sql, "credential storage", &s.name))
+                    Ok(skipped(sql, "credential storage", s.name.as_str()))
                 }
                 Err(e) => Err(e),
                 Ok(test) => {
@@ -102,20 +96,45 @@ impl Session {
                 }
             },
             Statement::Use(s) => {
+                // The database must exist (`default`, or one a link lives in): the server's answer says why not,
+                // and the session stays where it was.
+                self.client.list_links(s.database.as_str(), None).await?;
                 self.database = s.database.clone();
                 Ok(StatementResult::message(sql, Outcome::Ok, format!("database is now {:?}", s.database.as_str())))
             }
-            Statement::CreateLink(_)
-            | Statement::AlterLink(_)
-            | Statement::DropLink(_)
-            | Statement::ShowLinks(_)
-            | Statement::ShowCreateLink(_)
-            | Statement::CreatePipeline(_)
+            Statement::CreateLink(s) => self.create_link(sql, s).await,
+            Statement::AlterLink(s) => self.alter_link(sql, s).await,
+            Statement::DropLink(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let done = self.client.drop_link(database, name, None).await;
+                dropped(sql, "link", &shown(database, name), s.if_exists, done)
+            }
+            Statement::ShowLinks(s) => {
+                let database = s.database.as_ref().unwrap_or(&self.database).as_str();
+                let links = self.client.list_links(database, s.like.as_deref()).await?;
+                Ok(show_links(sql, database, &links))
+            }
+            Statement::ShowCreateLink(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let definition = self.client.show_create_link(database, name).await?;
+                Ok(show_create_link(sql, &shown(database, name), definition))
+            }
+            Statement::TestLink(s) => {
+                let (database, name) = self.link_path(&s.name);
+                match self.client.test_link(database, name).await {
+                    Err(e) if s.if_exists && e.kind() == Some(ErrorKind::NotFound) => {
+                        Ok(skipped(sql, "link", &shown(database, name)))
+                    }
+                    Err(e) => Err(e),
+                    Ok(test) => Ok(probe_result(sql, "link", &shown(database, name), test.into())),
+                }
+            }
+            Statement::CreatePipeline(_)
             | Statement::StartPipeline(_)
             | Statement::StopPipeline(_)
             | Statement::DropPipeline(_)
             | Statement::ShowPipelines(_) => Err(Error::Unsupported(format!(
-                "{} is not served by this Control Plane yet: the LINK and PIPELINE API is a later release \
+                "{} is not served by this Control Plane yet: the PIPELINE API is a later release \
                  (`lanyard check` and `lanyard fmt` accept it)",
                 statement.kind()
             ))),
@@ -135,17 +154,68 @@ impl Session {
             if_not_exists: s.if_not_exists,
         };
         let created = self.client.create_connection(&request).await;
-        created_result(sql, "connection", &s.name, s.if_not_exists, created)
+        created_result(sql, "connection", s.name.as_str(), s.if_not_exists, created)
     }
 
     async fn alter_connection(&self, sql: String, s: &ast::AlterConnection) -> Result<StatementResult> {
         let request = AlterConnection { actions: s.actions.iter().map(connection_action).collect() };
         let name = s.name.as_str();
         alter(
-            (sql, "connection", &s.name, s.if_exists, request.actions.len()),
+            (sql, "connection", s.name.as_str(), s.if_exists, request.actions.len()),
             async || self.client.get_connection(name).await,
             // The connection routes take the name: If-Match makes sure it is still the object just read.
             async |current: &Connection| self.client.alter_connection(name, &request, Some(current.version)).await,
+        )
+        .await
+    }
+
+    /// The database and name a LINK statement addresses: the session's database unless the name is qualified.
+    fn link_path<'a>(&'a self, name: &'a QualifiedName) -> (&'a str, &'a str) {
+        (name.database.as_ref().unwrap_or(&self.database).as_str(), name.name.as_str())
+    }
+
+    async fn create_link(&self, sql: String, s: &ast::CreateLink) -> Result<StatementResult> {
+        let (database, name) = self.link_path(&s.name);
+        let (credentials, credentials_entry) = match &s.credentials {
+            None => (None, None),
+            Some(ast::CredentialsSource::Json(text)) => (Some(SecretJson(text.clone())), None),
+            Some(ast::CredentialsSource::Entry(entry)) => (None, Some(entry.as_str().to_owned())),
+        };
+        let request = CreateLink {
+            name: name.to_owned(),
+            link_type: s.link_type.as_str().to_owned(),
+            description: s.description.clone(),
+            config: s.config.clone().unwrap_or_default(),
+            credentials,
+            credentials_entry,
+            or_replace: s.or_replace,
+            if_not_exists: s.if_not_exists,
+        };
+        let created = self.client.create_link(database, &request).await;
+        let shown = shown(database, name);
+        match created {
+            // OR REPLACE of an existing link: the server answers 200 with the replaced link (a new link is version
+            // 1; a replaced one keeps its id and counts on, so a 201 for a replace is recognised too).
+            Ok(Created::Existing(link) | Created::New(link)) if s.or_replace && link.version > 1 => {
+                Ok(StatementResult::message(
+                    sql,
+                    Outcome::Ok,
+                    format!("link {shown:?} replaced (version {})", link.version),
+                ))
+            }
+            // IF NOT EXISTS: 200 with the link it found, "exists, unchanged".
+            other => created_result(sql, "link", &shown, s.if_not_exists, other),
+        }
+    }
+
+    async fn alter_link(&self, sql: String, s: &ast::AlterLink) -> Result<StatementResult> {
+        let (database, name) = self.link_path(&s.name);
+        let request = AlterLink { actions: s.clauses.iter().map(link_action).collect() };
+        alter(
+            (sql, "link", &shown(database, name), false, request.actions.len()),
+            async || self.client.get_link(database, name).await,
+            // Links are never renamed: If-Match makes sure the PUT changes the version just read.
+            async |current: &Link| self.client.alter_link(database, name, &request, Some(current.version)).await,
         )
         .await
     }
@@ -169,7 +239,7 @@ impl Session {
             Some(ast::Material::LinkedExternal(name)) => request.linked_external_secret = Some(name.clone()),
         }
         let created = self.client.create_entry(&request).await;
-        created_result(sql, "vault entry", &s.name, s.if_not_exists, created)
+        created_result(sql, "vault entry", s.name.as_str(), s.if_not_exists, created)
     }
 
     async fn alter_entry(&self, sql: String, s: &ast::AlterVault) -> Result<StatementResult> {
@@ -186,7 +256,7 @@ impl Session {
             .collect();
         let request = AlterEntry { actions };
         alter(
-            (sql, "vault entry", &s.name, s.if_exists, request.actions.len()),
+            (sql, "vault entry", s.name.as_str(), s.if_exists, request.actions.len()),
             async || self.client.get_entry(s.name.as_str()).await,
             // By id: the id is immutable, so a concurrent rename cannot send the change elsewhere.
             async |current: &Entry| self.client.alter_entry(&current.id, &request, Some(current.version)).await,
@@ -204,7 +274,7 @@ impl Session {
             if_not_exists: s.if_not_exists,
         };
         let created = self.client.create_backend(&request).await;
-        created_result(sql, "credential storage", &s.name, s.if_not_exists, created)
+        created_result(sql, "credential storage", s.name.as_str(), s.if_not_exists, created)
     }
 
     async fn alter_backend(&self, sql: String, s: &ast::AlterCredentialStorage) -> Result<StatementResult> {
@@ -224,11 +294,26 @@ impl Session {
             .collect();
         let request = AlterBackend { actions };
         alter(
-            (sql, "credential storage", &s.name, s.if_exists, request.actions.len()),
+            (sql, "credential storage", s.name.as_str(), s.if_exists, request.actions.len()),
             async || self.client.get_backend(s.name.as_str()).await,
             async |current: &Backend| self.client.alter_backend(&current.id, &request, Some(current.version)).await,
         )
         .await
+    }
+}
+
+fn link_action(clause: &ast::LinkSet) -> LinkAction {
+    use ast::LinkSet as S;
+    match clause {
+        S::ConfigJson(config) => LinkAction::SetConfigJson(config.clone()),
+        S::ConfigKey { key, value } => {
+            LinkAction::SetConfigKey(ConfigKeyValue { key: key.clone(), value: value.clone() })
+        }
+        S::CredentialsJson(credentials) => LinkAction::SetCredentialsJson(SecretJson(credentials.clone())),
+        S::CredentialsKey { key, value } => {
+            LinkAction::SetCredentialsKey(SecretKeyValue { key: key.clone(), value: Secret(value.clone()) })
+        }
+        S::CredentialsEntry(entry) => LinkAction::SetCredentialsEntry(entry.as_str().to_owned()),
     }
 }
 
@@ -246,6 +331,10 @@ fn refuse_redacted_secrets(statement: &Statement) -> Result<()> {
         Statement::AlterCredentialStorage(s) => {
             s.actions.iter().any(|a| matches!(a, ast::AlterCredentialStorageAction::SetOptions(o) if options(o)))
         }
+        // A whole CREDENTIALS object cannot read `***` (it is checked to be a JSON object); one key's value can.
+        Statement::AlterLink(s) => {
+            s.clauses.iter().any(|c| matches!(c, ast::LinkSet::CredentialsKey { value, .. } if redacted(value)))
+        }
         _ => false,
     };
     if found {
@@ -260,8 +349,8 @@ fn refuse_redacted_secrets(statement: &Statement) -> Result<()> {
 
 /// What [`alter`] needs to know of an object it read.
 trait Versioned {
-    /// Its name now.
-    fn name(&self) -> &str;
+    /// Its name now, as messages show it.
+    fn name(&self) -> Cow<'_, str>;
     /// Its row version (the ETag).
     fn version(&self) -> i64;
 }
@@ -269,8 +358,8 @@ trait Versioned {
 macro_rules! versioned {
     ($($ty:ty),*) => {
         $(impl Versioned for $ty {
-            fn name(&self) -> &str {
-                &self.name
+            fn name(&self) -> Cow<'_, str> {
+                Cow::Borrowed(&self.name)
             }
 
             fn version(&self) -> i64 {
@@ -282,12 +371,28 @@ macro_rules! versioned {
 
 versioned!(Connection, Entry, Backend);
 
+impl Versioned for Link {
+    /// `db.name`, as link messages show it (a link is never renamed).
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Owned(shown(&self.database, &self.name))
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A link as messages name it: `db.name`, as the Control Plane's errors do.
+fn shown(database: &str, name: &str) -> String {
+    format!("{database}.{name}")
+}
+
 /// ALTER as the seed describes: `read` the object (which resolves its name and gives its version), then `write` the
 /// actions with `If-Match`. When the object changed between the two (412) — or, under IF EXISTS, vanished (404) —
 /// read again, at most [`ALTER_ATTEMPTS`] times. `what` is the statement, the object's noun and name, IF EXISTS, and
 /// the number of actions.
 async fn alter<T: Versioned>(
-    (sql, noun, name, if_exists, actions): (String, &str, &Name, bool, usize),
+    (sql, noun, name, if_exists, actions): (String, &str, &str, bool, usize),
     read: impl AsyncFn() -> Result<T>,
     write: impl AsyncFn(&T) -> Result<T>,
 ) -> Result<StatementResult> {
@@ -303,7 +408,7 @@ async fn alter<T: Versioned>(
             Err(e) if attempt < ALTER_ATTEMPTS && if_exists && e.kind() == Some(ErrorKind::NotFound) => continue,
             other => {
                 let altered = other?;
-                return Ok(altered_result(sql, noun, name, altered.name(), actions, altered.version()));
+                return Ok(altered_result(sql, noun, name, &altered.name(), actions, altered.version()));
             }
         }
     }

@@ -7,7 +7,8 @@ use super::{JsonObject, Printer, QualifiedName, ToSql};
 /// `AS <link_type>`: the closed list of link types, shared with the catalog and the wire.
 pub use lanyard_core::LinkType;
 
-/// `CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS type [CREDENTIALS '…'] [CONFIG '…'] [DESCRIPTION '…']`
+/// `CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS type [CREDENTIALS { '…' | FROM VAULT entry }] [CONFIG '…']
+/// [DESCRIPTION '…']`
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateLink {
     /// `OR REPLACE`: replace an existing link in place (its id and dependents are kept).
@@ -18,10 +19,10 @@ pub struct CreateLink {
     pub name: QualifiedName,
     /// `AS …`.
     pub link_type: LinkType,
-    /// `CONFIG '…'`: a JSON object with no secrets.
+    /// `CONFIG '…'`: a JSON object with no secrets (printed redacted, a misplaced one reads `***`).
     pub config: Option<JsonObject>,
-    /// `CREDENTIALS '…'`: the JSON object text, verbatim, held as a secret. Checked to be a JSON object.
-    pub credentials: Option<SecretString>,
+    /// `CREDENTIALS '…'` or `CREDENTIALS FROM VAULT entry`: one of the two, never both.
+    pub credentials: Option<CredentialsSource>,
     /// `DESCRIPTION '…'`.
     pub description: Option<String>,
 }
@@ -35,12 +36,33 @@ impl ToSql for CreateLink {
         p.qualified_name(&self.name);
         p.kw("AS");
         p.kw(self.link_type.as_str());
-        if let Some(config) = &self.config {
-            p.kw("CONFIG");
-            p.json_string(&serde_json::Value::Object(config.clone()));
+        p.optional("CONFIG", self.config.as_ref(), Printer::config);
+        if let Some(credentials) = &self.credentials {
+            p.kw("CREDENTIALS");
+            credentials.print(p);
         }
-        p.optional("CREDENTIALS", self.credentials.as_ref(), Printer::secret);
         p.optional("DESCRIPTION", self.description.as_deref(), Printer::string);
+    }
+}
+
+/// Where a link's CREDENTIALS come from (CREATE LINK).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialsSource {
+    /// `CREDENTIALS '{…}'`: the JSON object text, verbatim, held as a secret. Checked to be a JSON object. The
+    /// Control Plane keeps it in a vault entry the link owns.
+    Json(SecretString),
+    /// `CREDENTIALS FROM VAULT entry` (a Lanyard extension): an existing vault entry whose secret is the credentials
+    /// JSON object, so the link follows the entry's rotation.
+    Entry(Name),
+}
+
+impl ToSql for CredentialsSource {
+    /// What follows `CREDENTIALS`: the secret literal, or `FROM VAULT entry`.
+    fn print(&self, p: &mut Printer) {
+        match self {
+            Self::Json(credentials) => p.secret(credentials),
+            Self::Entry(entry) => p.clause("FROM VAULT", entry, Printer::backquoted_name),
+        }
     }
 }
 
@@ -65,6 +87,8 @@ pub enum LinkSet {
         /// The new value (secret).
         value: SecretString,
     },
+    /// `SET CREDENTIALS FROM VAULT entry` (a Lanyard extension): takes the credentials from an existing vault entry.
+    CredentialsEntry(Name),
 }
 
 impl LinkSet {
@@ -77,18 +101,12 @@ impl LinkSet {
 impl ToSql for LinkSet {
     fn print(&self, p: &mut Printer) {
         match self {
-            Self::ConfigJson(config) => {
-                p.kw("SET CONFIG");
-                p.json_string(&serde_json::Value::Object(config.clone()));
-            }
+            Self::ConfigJson(config) => p.clause("SET CONFIG", config, Printer::config),
             Self::ConfigKey { key, value } => {
                 p.kw("SET CONFIG ::");
                 p.punct(&key_text(key));
                 p.punct(" =");
-                match value {
-                    serde_json::Value::String(s) => p.string(s),
-                    other => p.bare(other),
-                }
+                p.config_value(key, value);
             }
             Self::CredentialsJson(credentials) => p.clause("SET CREDENTIALS", credentials, Printer::secret),
             Self::CredentialsKey { key, value } => {
@@ -97,6 +115,7 @@ impl ToSql for LinkSet {
                 p.punct(" =");
                 p.secret(value);
             }
+            Self::CredentialsEntry(entry) => p.clause("SET CREDENTIALS FROM VAULT", entry, Printer::backquoted_name),
         }
     }
 }
@@ -154,8 +173,26 @@ pub struct ShowLinks {
 impl ToSql for ShowLinks {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW LINKS");
-        p.optional("ON", self.database.as_ref(), Printer::database);
+        p.optional("ON", self.database.as_ref(), Printer::backquoted_name);
         p.optional("LIKE", self.like.as_deref(), Printer::string);
+    }
+}
+
+/// `TEST LINK [IF EXISTS] [db.]name` (a Lanyard addition): resolves the link's credentials and probes the remote
+/// system, as TEST CONNECTION does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestLink {
+    /// `IF EXISTS`: a missing link is a clean no-op.
+    pub if_exists: bool,
+    /// The link to test.
+    pub name: QualifiedName,
+}
+
+impl ToSql for TestLink {
+    fn print(&self, p: &mut Printer) {
+        p.kw("TEST LINK");
+        p.kw_if(self.if_exists, "IF EXISTS");
+        p.qualified_name(&self.name);
     }
 }
 
@@ -175,6 +212,6 @@ pub struct Use {
 impl ToSql for Use {
     fn print(&self, p: &mut Printer) {
         p.kw("USE");
-        p.database(&self.database);
+        p.backquoted_name(&self.database);
     }
 }

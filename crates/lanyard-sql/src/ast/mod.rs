@@ -71,7 +71,7 @@ use std::fmt;
 
 pub use crate::keywords::KEYWORDS;
 pub use connection::{AlterConnectionAction, ConnectionType};
-pub use link::{LinkSet, LinkType};
+pub use link::{CredentialsSource, LinkSet, LinkType};
 pub use pipeline::{LoadOptions, LoadToken};
 pub use print::{Printer, ToSql};
 pub(crate) use print::{is_bare_identifier, is_bare_key};
@@ -213,6 +213,8 @@ statements! {
         ShowLinks = "SHOW LINKS",
         /// `SHOW CREATE LINK`
         ShowCreateLink = "SHOW CREATE LINK",
+        /// `TEST LINK` (a Lanyard addition)
+        TestLink = "TEST LINK",
         /// `USE`
         Use = "USE",
     }
@@ -236,6 +238,7 @@ display_via_to_sql!(
     AlterVaultAction,
     AlterCredentialStorageAction,
     LinkSet,
+    CredentialsSource,
     QualifiedName
 );
 

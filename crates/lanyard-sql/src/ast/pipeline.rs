@@ -123,6 +123,6 @@ pub struct ShowPipelines {
 impl ToSql for ShowPipelines {
     fn print(&self, p: &mut Printer) {
         p.kw("SHOW PIPELINES");
-        p.optional("ON", self.database.as_ref(), Printer::database);
+        p.optional("ON", self.database.as_ref(), Printer::backquoted_name);
     }
 }

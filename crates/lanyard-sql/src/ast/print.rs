@@ -1,8 +1,8 @@
 //! Canonical SQL printing, redacted or not.
 
-use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString};
+use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString, is_secret_key, url_has_password};
 
-use super::QualifiedName;
+use super::{JsonObject, QualifiedName};
 use crate::keywords::is_keyword;
 
 /// Whether `s` can be written as a bare identifier: ASCII letter or `_`, then ASCII letters, digits or `_`.
@@ -92,8 +92,9 @@ impl Printer {
         }
     }
 
-    /// A database name in SingleStore statements.
-    pub(crate) fn database(&mut self, name: &Name) {
+    /// A name in a SingleStore statement (a database, the entry of `FROM VAULT`): bare when possible, otherwise
+    /// back-quoted.
+    pub(crate) fn backquoted_name(&mut self, name: &Name) {
         self.quoted_ident(name.as_str(), '`');
     }
 
@@ -183,6 +184,47 @@ impl Printer {
     /// A JSON value as a canonical single-quoted string literal (compact JSON, key order kept).
     pub(crate) fn json_string(&mut self, value: &serde_json::Value) {
         self.string(&value.to_string());
+    }
+
+    /// A link's CONFIG object as a JSON string literal. CONFIG holds no secrets (the Control Plane refuses them), but
+    /// until it has, a misplaced one must not reach a log, an error or the shell history: redacted, the value under
+    /// a secret-looking key (at any depth) and a URL with a password read `***`.
+    pub(crate) fn config(&mut self, config: &JsonObject) {
+        let mut value = serde_json::Value::Object(config.clone());
+        if self.redact {
+            mask_config_secrets(&mut value);
+        }
+        self.json_string(&value);
+    }
+
+    /// The value of `SET CONFIG ::key = value`: a string literal, or a bare number, boolean or NULL; redacted as
+    /// [`Printer::config`] redacts.
+    pub(crate) fn config_value(&mut self, key: &str, value: &serde_json::Value) {
+        let secret = is_secret_key(key) || matches!(value, serde_json::Value::String(s) if url_has_password(s));
+        match value {
+            _ if self.redact && secret => self.string(REDACTED),
+            serde_json::Value::String(s) => self.string(s),
+            other => self.bare(other),
+        }
+    }
+}
+
+/// Replaces, in a CONFIG value, what looks secret by `***`: the value under a secret-looking key, and a string that
+/// is a URL with a password.
+fn mask_config_secrets(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if is_secret_key(key) {
+                    *inner = serde_json::Value::String(REDACTED.to_owned());
+                } else {
+                    mask_config_secrets(inner);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_config_secrets),
+        serde_json::Value::String(text) if url_has_password(text) => *text = REDACTED.to_owned(),
+        _ => {}
     }
 }
 

@@ -5,13 +5,14 @@ use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
 use crate::ast::{
-    AlterLink, CreateLink, DropLink, JsonObject, LinkSet, LinkType, ShowCreateLink, ShowLinks, Statement, Use,
+    AlterLink, CreateLink, CredentialsSource, DropLink, JsonObject, LinkSet, LinkType, ShowCreateLink, ShowLinks,
+    Statement, TestLink, Use,
 };
 use crate::keywords::Keyword;
 
 impl Parser<'_> {
-    /// After the verb: `CREATE [OR REPLACE] LINK`, `ALTER LINK`, `DROP LINK`, `SHOW LINKS`, `SHOW CREATE LINK` or
-    /// `USE`; `None` when the statement is not about links.
+    /// After the verb: `CREATE [OR REPLACE] LINK`, `ALTER LINK`, `DROP LINK`, `SHOW LINKS`, `SHOW CREATE LINK`,
+    /// `TEST LINK` or `USE`; `None` when the statement is not about links.
     pub(super) fn parse_link_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
         // A guard consumes its keywords only when they are there, so a failed guard leaves the cursor as it was.
         Some(match verb {
@@ -20,6 +21,9 @@ impl Parser<'_> {
             Keyword::Alter if self.eat_kw(Keyword::Link) => self.parse_alter_link().map(Into::into),
             Keyword::Drop if self.eat_kw(Keyword::Link) => self.parse_if_exists().and_then(|if_exists| {
                 self.parse_qualified_name(ObjectKind::Link).map(|name| DropLink { if_exists, name }.into())
+            }),
+            Keyword::Test if self.eat_kw(Keyword::Link) => self.parse_if_exists().and_then(|if_exists| {
+                self.parse_qualified_name(ObjectKind::Link).map(|name| TestLink { if_exists, name }.into())
             }),
             Keyword::Show if self.eat_kw(Keyword::Links) => self
                 .parse_on_database()
@@ -69,7 +73,12 @@ impl Parser<'_> {
             Ok(match clause {
                 Keyword::Config => ("CONFIG", config.replace(p.parse_json_object("CONFIG")?).is_some()),
                 Keyword::Credentials => {
-                    ("CREDENTIALS", credentials.replace(p.parse_secret_json_object("CREDENTIALS")?).is_some())
+                    let source = if p.peek_kw(Keyword::From) {
+                        CredentialsSource::Entry(p.parse_from_vault("CREDENTIALS")?)
+                    } else {
+                        CredentialsSource::Json(p.parse_secret_json_object("CREDENTIALS")?)
+                    };
+                    ("CREDENTIALS", credentials.replace(source).is_some())
                 }
                 _ => ("DESCRIPTION", description.replace(p.parse_link_string("the description")?).is_some()),
             })
@@ -101,6 +110,8 @@ impl Parser<'_> {
                     self.expect_token(&Token::Eq, "after the credential key")?;
                     let value = self.parse_link_secret_string("the credential value")?;
                     LinkSet::CredentialsKey { key, value }
+                } else if self.peek_kw(Keyword::From) {
+                    LinkSet::CredentialsEntry(self.parse_from_vault("SET CREDENTIALS")?)
                 } else {
                     LinkSet::CredentialsJson(self.parse_secret_json_object("SET CREDENTIALS")?)
                 }
@@ -125,6 +136,14 @@ impl Parser<'_> {
             return Err(self.expected("SET CONFIG or SET CREDENTIALS"));
         }
         Ok(AlterLink { name, clauses })
+    }
+
+    /// `FROM VAULT entry` after `clause` (`CREDENTIALS` or `SET CREDENTIALS`), at `FROM`: the entry's name is an
+    /// identifier, a quoted identifier or a single-quoted string, as DeltaForge names are.
+    fn parse_from_vault(&mut self, clause: &str) -> PResult<lanyard_core::Name> {
+        self.advance();
+        self.expect_kw(Keyword::Vault, &format!("after {clause} FROM"))?;
+        self.parse_name(ObjectKind::VaultEntry)
     }
 
     /// The key after `::`: an identifier (dots allowed), a quoted identifier or a string.

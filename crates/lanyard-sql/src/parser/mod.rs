@@ -27,6 +27,9 @@ pub struct SpannedStatement {
     pub statement: Statement,
     /// From its first token to its last (the terminating `;` excluded).
     pub span: Span,
+    /// Whether it ended with the MySQL client's `\G`, which asks for its result to be printed vertically (one line
+    /// per column). `;`, `\g` and the end of input print as usual.
+    pub vertical: bool,
 }
 
 /// The result of parsing a script with error recovery: every statement that parsed, and every error.
@@ -147,7 +150,8 @@ impl<'a> Parser<'a> {
             match self.parse_statement().and_then(|s| self.expect_end_of_statement().map(|()| s)) {
                 Ok(statement) => {
                     let end = self.last_end();
-                    script.statements.push(SpannedStatement { statement, span: Span { start, end } })
+                    let vertical = self.at_vertical_terminator();
+                    script.statements.push(SpannedStatement { statement, span: Span { start, end }, vertical })
                 }
                 Err(error) => {
                     script.errors.push(error);
@@ -286,7 +290,8 @@ impl<'a> Parser<'a> {
         if self.eat_token(&Token::SemiColon) {
             return true;
         }
-        // The MySQL client's `\G` ("show vertically") ends a statement in the SingleStore examples.
+        // The MySQL client's `\G` ("show vertically", in the SingleStore examples) and `\g` ("go") end a statement;
+        // `parse_all` has recorded which one before it is eaten here.
         if self.at_backslash_g() {
             self.advance();
             self.advance();
@@ -298,6 +303,12 @@ impl<'a> Parser<'a> {
     /// Whether the next tokens are the MySQL client's `\G` or `\g`.
     fn at_backslash_g(&self) -> bool {
         self.peek() == &Token::Backslash && self.peek_nth_kw(1, Keyword::G)
+    }
+
+    /// Whether the next tokens are `\G` (upper case): the MySQL client's "print vertically". `\g` is its "go", a
+    /// plain terminator.
+    fn at_vertical_terminator(&self) -> bool {
+        self.at_backslash_g() && matches!(self.peek_nth(1), Token::Word(w) if w.value == "G")
     }
 
     /// Whether the statement ends here (`;`, `\G` or the end of input).
@@ -673,7 +684,7 @@ impl<'a> Parser<'a> {
             Keyword::Describe => {
                 self.not_ours("CONNECTION, VAULT, CREDENTIAL or CREDENTIAL STORAGE after DESCRIBE".to_owned())
             }
-            Keyword::Test => self.expected("CONNECTION or CREDENTIAL STORAGE after TEST"),
+            Keyword::Test => self.expected("CONNECTION, CREDENTIAL STORAGE or LINK after TEST"),
             // USE, START and STOP belong to one family each, which always claims them.
             _ => self.not_ours(format!("a statement ({STATEMENT_STARTS})")),
         })
@@ -792,5 +803,32 @@ fn truncate(s: &str) -> String {
         let mut out: String = s.chars().filter(|c| !c.is_control()).take(MAX).collect();
         out.push('…');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verticals(sql: &str) -> Vec<bool> {
+        let script = parse_script(sql);
+        assert!(script.errors.is_empty(), "{:?}", script.errors);
+        script.statements.iter().map(|s| s.vertical).collect()
+    }
+
+    #[test]
+    fn backslash_upper_g_asks_for_vertical_output_and_other_terminators_do_not() {
+        assert_eq!(verticals("SHOW CREATE LINK l \\G"), [true]);
+        assert_eq!(verticals("SHOW CREATE LINK l\\G\nSHOW LINKS;\nUSE db \\g SHOW LINKS"), [true, false, false, false]);
+        // `\G` then `;` is one vertical statement (the `;` ends nothing more).
+        assert_eq!(verticals("SHOW LINKS \\G;\nSHOW LINKS ;"), [true, false]);
+        assert_eq!(verticals("ALTER LINK l\n    SET CONFIG ::region = \"us-east-1\"\\G"), [true]);
+    }
+
+    #[test]
+    fn the_span_of_a_vertical_statement_stops_before_the_terminator() {
+        let sql = "SHOW CREATE LINK db1.l \\G";
+        let script = parse_script(sql);
+        assert_eq!(script.statements[0].span.slice(sql), "SHOW CREATE LINK db1.l");
     }
 }

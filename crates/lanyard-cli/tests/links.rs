@@ -1,0 +1,610 @@
+//! End to end for links: the real `lanyard sql` binary against a real `lanyard serve` process.
+//!
+//! Every example of the SingleStore ALTER LINK seed is typed exactly as written (inline, from a file and in the
+//! shell), and the output of each `SHOW CREATE LINK … \G` is compared with the seed's: CONFIG as JSON, the rest of
+//! the shape exactly (the mysql client's vertical form, `Link Name`, `Create Link`, `AS S3`,
+//! `CREDENTIALS <CREDENTIALS REDACTED>`). Then every LINK statement form with its IF EXISTS / IF NOT EXISTS / OR
+//! REPLACE outcome, USE, SHOW LINKS ON, CREDENTIALS FROM VAULT and TEST LINK; and the error cases, each with its
+//! message and proof that nothing changed. A canary in every credential is found in no output, no history line,
+//! no server log, no audit record and no file of the data directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lanyard_testsupport::{LanyardServer, TempDir, run_client};
+use serde_json::Value;
+
+const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
+
+/// The seed document, byte-identical to `shared/seeds/` (checked by `cargo xtask tidy`).
+const SEED: &str = include_str!("../../lanyard-sql/tests/seeds/singlestore-alter-link.txt");
+
+/// The credentials the seed writes: none may ever be shown.
+const SEED_SECRETS: &[&str] = &["initial_key_id", "initial_secret", "rotated_key_id", "final_key_id", "final_secret"];
+
+/// The header of each row of the vertical form.
+const ROW_1: &str = "*************************** 1. row ***************************";
+
+/// What one `lanyard sql` run printed.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The JSON lines of stdout.
+    fn json(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{self:?}")))
+            .collect()
+    }
+}
+
+/// A server, a home directory for the CLI (its history file), and everything the CLI printed, for the canary.
+struct Env {
+    server: LanyardServer,
+    home: TempDir,
+    printed: std::cell::RefCell<Vec<String>>,
+}
+
+impl Env {
+    fn start() -> Self {
+        let server = LanyardServer::start(Path::new(LANYARD), &["--log-level", "trace"]);
+        Self { server, home: TempDir::new("cli-links"), printed: Default::default() }
+    }
+
+    fn history(&self) -> PathBuf {
+        self.home.join("history")
+    }
+
+    /// `lanyard sql --server <url> <args…>` with the admin token in LANYARD_TOKEN, `stdin` piped in.
+    fn sql(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = Command::new(LANYARD);
+        command.arg("sql").arg("--server").arg(self.server.url()).args(args);
+        command.env("LANYARD_TOKEN", self.server.admin_token());
+        let Output { status, stdout, stderr } =
+            run_client(command, self.home.path(), stdin.unwrap_or_default().as_bytes());
+        let run = Run {
+            code: status.code().expect("exited"),
+            stdout: String::from_utf8(stdout).unwrap(),
+            stderr: String::from_utf8(stderr).unwrap(),
+        };
+        self.printed.borrow_mut().push(format!("{}\n{}", run.stdout, run.stderr));
+        run
+    }
+
+    /// Runs `sql` as JSON with --continue-on-error.
+    fn json(&self, sql: &str) -> (Run, Vec<Value>) {
+        let run = self.sql(&["--format", "json", "--continue-on-error", sql], None);
+        let lines = run.json();
+        (run, lines)
+    }
+
+    /// Runs one statement that must succeed; returns its JSON result.
+    fn ok(&self, sql: &str) -> Value {
+        let run = self.sql(&["--format", "json", sql], None);
+        assert_eq!(run.code, 0, "{sql}\n{run:?}");
+        run.json().pop().unwrap()
+    }
+
+    /// Runs one statement that must fail; returns its stderr.
+    fn fails(&self, sql: &str) -> String {
+        let run = self.sql(&[sql], None);
+        assert_eq!(run.code, 1, "{sql}\n{run:?}");
+        assert_eq!(run.stdout, "", "a failed statement prints no result: {run:?}");
+        run.stderr
+    }
+
+    /// `SHOW CREATE LINK name`: the `Create Link` text.
+    fn create_link_text(&self, name: &str) -> String {
+        let result = self.ok(&format!("SHOW CREATE LINK {name}"));
+        result["rows"][0]["Create Link"].as_str().unwrap().to_owned()
+    }
+
+    /// The audit log, read over HTTP with the admin token.
+    fn audit(&self) -> Vec<Value> {
+        let url = format!("{}/audit?limit=1000", self.server.url());
+        let token = self.server.admin_token();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let response = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+            assert!(response.status().is_success(), "{response:?}");
+            response.json().await.unwrap()
+        })
+    }
+
+    /// Asserts that none of `canaries` is anywhere: not in what the CLI printed, the history file, the server's
+    /// log, the audit log, or any file of the data directory (the catalog, its WAL, the local vault).
+    fn assert_no_canary(&self, canaries: &[&str]) {
+        let history = std::fs::read_to_string(self.history()).unwrap_or_default();
+        let log = self.server.log();
+        assert!(log.contains("TRACE") || log.contains("DEBUG"), "the server logged nothing at trace level");
+        let audit = serde_json::to_string(&self.audit()).unwrap();
+        let files = files_under(self.server.data_dir());
+        assert!(!files.is_empty(), "the data directory is empty");
+        for canary in canaries {
+            for (i, text) in self.printed.borrow().iter().enumerate() {
+                assert!(!text.contains(canary), "{canary} is in the output of run {i}:\n{text}");
+            }
+            assert!(!history.contains(canary), "{canary} is in the history file:\n{history}");
+            assert!(!log.contains(canary), "{canary} is in the server log");
+            assert!(!audit.contains(canary), "{canary} is in the audit log");
+            for (path, bytes) in &files {
+                let found = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());
+                assert!(!found, "{canary} is in {}", path.display());
+            }
+        }
+    }
+}
+
+/// Every file under `dir`, with its bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            out.push((path, bytes));
+        }
+    }
+    out
+}
+
+/// One example of the seed: its statements as written (with the comment before them), and, when it ends with
+/// `SHOW CREATE LINK … \G`, the output lines the seed shows for it.
+#[derive(Debug)]
+struct Example {
+    sql: String,
+    expected: Vec<String>,
+}
+
+/// The examples of the seed, in order: the CREATE LINK the examples use, then each ALTER LINK with its
+/// `SHOW CREATE LINK … \G` and the output shown. Statement lines are kept exactly as the seed writes them.
+fn seed_examples() -> Vec<Example> {
+    let start = SEED.find("The examples use the following link").expect("the seed's examples");
+    let end = SEED.find("Last modified").expect("the end of the seed's examples");
+    let statement_start = ["CREATE LINK", "ALTER LINK", "SHOW CREATE LINK", "--"];
+    let output_start = ["Link Name:", "Create Link:", "CONFIG \"", "CREDENTIALS <"];
+    let mut examples = Vec::new();
+    let mut sql = String::new();
+    let mut in_statement = false;
+    let mut expected: Option<Vec<String>> = None;
+    let flush = |sql: &mut String, expected: &mut Option<Vec<String>>, examples: &mut Vec<Example>| {
+        if !sql.is_empty() {
+            examples.push(Example { sql: std::mem::take(sql), expected: expected.take().unwrap_or_default() });
+        }
+        *expected = None;
+    };
+    for line in SEED[start..end].lines() {
+        let trimmed = line.trim();
+        if in_statement || statement_start.iter().any(|s| trimmed.starts_with(s)) {
+            if !in_statement && expected.is_some() {
+                flush(&mut sql, &mut expected, &mut examples);
+            }
+            sql.push_str(line);
+            sql.push('\n');
+            if trimmed.starts_with("--") && !in_statement {
+                continue;
+            }
+            in_statement = !(trimmed.ends_with(';') || trimmed.ends_with("\\G"));
+            if trimmed.ends_with("\\G") {
+                expected = Some(Vec::new());
+            }
+        } else if let Some(lines) = expected.as_mut().filter(|_| output_start.iter().any(|s| trimmed.starts_with(s))) {
+            lines.push(trimmed.to_owned());
+        } else if !trimmed.is_empty() {
+            // Prose ("Note: …", the next bullet): whatever came before is complete.
+            flush(&mut sql, &mut expected, &mut examples);
+        }
+    }
+    flush(&mut sql, &mut expected, &mut examples);
+    examples
+}
+
+/// The text of every vertical block in `stdout` (after each `1. row` header, up to the status line that follows
+/// it), as lines.
+fn vertical_blocks(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .match_indices(ROW_1)
+        .map(|(at, _)| {
+            stdout[at + ROW_1.len()..]
+                .lines()
+                .skip(1)
+                .take_while(|l| !l.starts_with("link \""))
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+/// The JSON object inside a `CONFIG "…"` line (the escaped JSON string, unescaped and parsed).
+fn config_of(line: &str) -> Value {
+    let literal = line.trim().strip_prefix("CONFIG ").unwrap_or_else(|| panic!("not a CONFIG line: {line:?}"));
+    let text: String = serde_json::from_str(literal).unwrap_or_else(|e| panic!("not a JSON string ({e}): {line}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Compares our vertical SHOW CREATE LINK block with the seed's output: `Link Name` right-aligned as the mysql
+/// client does, `Create Link` and `CREDENTIALS <CREDENTIALS REDACTED>` exactly, CONFIG as JSON (SingleStore does
+/// not promise a key order).
+fn assert_seed_shape(shown: &[String], expected: &[String], context: &str) {
+    assert_eq!(expected.len(), 4, "the seed shows four lines: {expected:?}");
+    assert_eq!(shown.len(), 4, "{context}: {shown:#?}");
+    assert_eq!(shown[0], "  Link Name: analytics_link", "{context}");
+    assert_eq!(shown[0].trim_start(), expected[0], "{context}");
+    assert_eq!(shown[1], "Create Link: CREATE LINK `analytics_link` AS S3", "{context}");
+    assert_eq!(shown[1], expected[1], "{context}");
+    assert!(shown[2].starts_with("    CONFIG \""), "{context}: {:?}", shown[2]);
+    assert_eq!(config_of(&shown[2]), config_of(&expected[2]), "{context}: CONFIG");
+    assert_eq!(shown[3], "    CREDENTIALS <CREDENTIALS REDACTED>", "{context}");
+    assert_eq!(shown[3].trim_start(), expected[3], "{context}");
+}
+
+#[test]
+fn every_seed_example_typed_as_written_shows_the_seeds_output() {
+    let env = Env::start();
+    let examples = seed_examples();
+    assert_eq!(examples.len(), 8, "the CREATE LINK and seven ALTER LINK examples: {examples:#?}");
+    assert!(examples[0].sql.starts_with("CREATE LINK analytics_link AS S3\n"), "{examples:#?}");
+    assert!(examples[0].expected.is_empty());
+
+    // The CREATE LINK, inline, exactly as written (its CREDENTIALS literal spans two lines).
+    let created = env.sql(&[&examples[0].sql], None);
+    assert_eq!(created.code, 0, "{created:?}");
+    assert_eq!(created.stdout, "link \"default.analytics_link\" created\n");
+
+    // Each ALTER LINK and its SHOW CREATE LINK … \G, inline, as the seed writes them.
+    for (i, example) in examples[1..].iter().enumerate() {
+        let version = i64::try_from(i).unwrap() + 2;
+        let run = env.sql(&[&example.sql], None);
+        assert_eq!(run.code, 0, "{example:#?}\n{run:?}");
+        let actions = example.sql.matches("SET ").count();
+        let plural = if actions == 1 { "action" } else { "actions" };
+        let altered = format!("link \"default.analytics_link\" altered ({actions} {plural}, version {version})\n");
+        assert!(run.stdout.starts_with(&format!("{altered}{ROW_1}\n")), "{example:#?}\n{}", run.stdout);
+        let blocks = vertical_blocks(&run.stdout);
+        assert_eq!(blocks.len(), 1, "{}", run.stdout);
+        assert_seed_shape(&blocks[0], &example.expected, &example.sql);
+        assert!(run.stdout.ends_with("CREDENTIALS <CREDENTIALS REDACTED>\nlink \"default.analytics_link\"\n\n"));
+    }
+
+    // The last example's CONFIG is the written object, in written order (the seed shows SingleStore's own order).
+    let last = env.create_link_text("analytics_link");
+    assert!(last.contains(r#"CONFIG "{\"region\":\"us-west-2\",\"disable_gunzip\":true}""#), "{last}");
+
+    // One audit record per ALTER, each with its actions (credential values redacted).
+    let audit = env.audit();
+    let alters: Vec<&Value> = audit.iter().filter(|r| r["action"] == "link.alter").collect();
+    assert_eq!(alters.len(), 7, "{audit:#?}");
+    env.assert_no_canary(SEED_SECRETS);
+}
+
+#[test]
+fn the_seed_runs_as_one_script_from_a_file_and_in_the_shell() {
+    let env = Env::start();
+    let examples = seed_examples();
+    let expected: Vec<&Vec<String>> = examples.iter().filter(|e| !e.expected.is_empty()).map(|e| &e.expected).collect();
+    assert_eq!(expected.len(), 7);
+    let script: String = examples.iter().map(|e| e.sql.as_str()).collect();
+
+    let file = env.home.join("seed.sql");
+    std::fs::write(&file, &script).unwrap();
+    let from_file = env.sql(&["-f", file.to_str().unwrap()], None);
+    assert_eq!(from_file.code, 0, "{from_file:?}");
+    let blocks = vertical_blocks(&from_file.stdout);
+    assert_eq!(blocks.len(), 7, "{}", from_file.stdout);
+    for (shown, expected) in blocks.iter().zip(&expected) {
+        assert_seed_shape(shown, expected, "from a file");
+    }
+
+    // The shell, line by line: `;` and `\G` end statements, the comment joins the statement after it.
+    env.ok("DROP LINK analytics_link");
+    let shell = env.sql(&["--interactive"], Some(&format!("{script}quit\n")));
+    assert_eq!(shell.code, 0, "{shell:?}");
+    let blocks = vertical_blocks(&shell.stdout);
+    assert_eq!(blocks.len(), 7, "{}", shell.stdout);
+    for (shown, expected) in blocks.iter().zip(&expected) {
+        assert_seed_shape(shown, expected, "in the shell");
+    }
+    // The history keeps each statement's terminator and no credential.
+    let history = std::fs::read_to_string(env.history()).unwrap();
+    assert_eq!(history.matches(r"SHOW CREATE LINK analytics_link \\G").count(), 7, "{history}");
+    assert!(history.contains("SET CREDENTIALS ::aws_access_key_id = '***';"), "{history}");
+
+    // With --format json or csv, `\G` changes nothing: one shape per format.
+    for format in ["json", "csv"] {
+        let with = env.sql(&["--format", format, "SHOW CREATE LINK analytics_link \\G"], None);
+        let without = env.sql(&["--format", format, "SHOW CREATE LINK analytics_link;"], None);
+        assert_eq!(with.code, 0, "{with:?}");
+        assert_eq!(with.stdout, without.stdout, "{format}");
+    }
+    let json = env.ok("SHOW CREATE LINK analytics_link \\G");
+    assert_eq!(json["columns"], serde_json::json!(["Link Name", "Create Link"]));
+    env.assert_no_canary(SEED_SECRETS);
+}
+
+/// One line per statement of a JSON run: `outcome | statement | message or error code + message`.
+fn transcript(lines: &[Value]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let outcome = l["outcome"].as_str().unwrap();
+            let tail = if outcome == "error" {
+                format!(
+                    "{}: {}",
+                    l["error"]["code"].as_str().unwrap_or("client"),
+                    l["error"]["message"].as_str().unwrap()
+                )
+            } else {
+                l["message"].as_str().unwrap().to_owned()
+            };
+            let statement = l["statement"].as_str().map_or_else(|| format!("(line {})", l["line"]), str::to_owned);
+            format!("{outcome:<9} | {statement} | {tail}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `latency N ms` in TEST messages.
+fn mask_latency(line: &str) -> String {
+    match line.find(" in ") {
+        Some(at) if line.ends_with(" ms") && line[at + 4..line.len() - 3].chars().all(|c| c.is_ascii_digit()) => {
+            format!("{} in N ms", &line[..at])
+        }
+        _ => line.to_owned(),
+    }
+}
+
+#[test]
+fn every_link_statement_form_runs_with_its_documented_outcome() {
+    let env = Env::start();
+    let canary = "canary-links-6e2b91";
+    let script = format!(
+        r#"
+-- an entry for CREDENTIALS FROM VAULT, and one that cannot be a link's credentials
+CREATE CREDENTIAL aws_analytics TYPE = CREDENTIAL SECRET '{{"aws_access_key_id":"{canary}-id","aws_secret_access_key":"{canary}-vault"}}';
+CREATE VAULT data_key TYPE = ENCRYPTION_KEY GENERATE;
+-- CREATE [OR REPLACE] LINK [IF NOT EXISTS]
+CREATE LINK analytics_link AS S3 CONFIG '{{"region":"us-east-1"}}' CREDENTIALS '{{"aws_access_key_id":"k1","aws_secret_access_key":"{canary}-1"}}' DESCRIPTION 'raw data';
+CREATE LINK IF NOT EXISTS analytics_link AS S3 CONFIG '{{"region":"ignored"}}';
+CREATE LINK analytics_link AS S3;
+CREATE OR REPLACE LINK analytics_link AS S3 CONFIG '{{"region":"eu-west-1"}}' CREDENTIALS FROM VAULT aws_analytics DESCRIPTION 'raw data';
+CREATE OR REPLACE LINK analytics_link AS KAFKA;
+CREATE OR REPLACE LINK fresh AS GCS CREDENTIALS '{{"service_account_json":"{canary}-gcs"}}';
+CREATE LINK db1.events AS KAFKA CONFIG '{{"security.protocol":"SASL_SSL"}}' CREDENTIALS '{{"sasl.username":"u","sasl.password":"{canary}-kafka"}}';
+CREATE LINK shared AS S3 CREDENTIALS FROM VAULT "aws_analytics";
+CREATE LINK dangling AS S3 CREDENTIALS FROM VAULT nothing;
+CREATE LINK keyed AS S3 CREDENTIALS FROM VAULT data_key;
+CREATE LINK leaky AS S3 CONFIG '{{"aws_secret_access_key":"{canary}-config"}}';
+-- SHOW LINKS [ON db] [LIKE], SHOW CREATE LINK
+SHOW LINKS;
+SHOW LINKS LIKE 'ANALYTICS';
+SHOW LINKS ON db1;
+SHOW LINKS ON nowhere;
+SHOW CREATE LINK analytics_link;
+SHOW CREATE LINK db1.events \G
+SHOW CREATE LINK nothing;
+-- ALTER LINK
+ALTER LINK analytics_link SET CONFIG ::region = "us-east-1";
+ALTER LINK analytics_link SET CONFIG ::max_retries = 3;
+ALTER LINK analytics_link SET CONFIG '{{}}';
+ALTER LINK analytics_link SET CREDENTIALS '{{"aws_access_key_id":"k2","aws_secret_access_key":"{canary}-2"}}' SET CONFIG ::disable_gunzip = true;
+ALTER LINK analytics_link SET CREDENTIALS ::aws_secret_access_key = '{canary}-3';
+ALTER LINK shared SET CREDENTIALS ::aws_access_key_id = 'k3';
+ALTER LINK shared SET CONFIG ::region = 'eu-central-1' SET CREDENTIALS '{{"aws_access_key_id":"k4","aws_secret_access_key":"{canary}-4"}}';
+ALTER LINK fresh SET CREDENTIALS FROM VAULT aws_analytics;
+ALTER LINK db1.events SET CONFIG ::sasl.mechanism = 'PLAIN';
+ALTER LINK analytics_link SET CONFIG ::password = '{canary}-5';
+ALTER LINK nothing SET CONFIG ::region = 'x';
+ALTER LINK nowhere.l SET CONFIG ::region = 'x';
+-- TEST LINK
+TEST LINK db1.events;
+TEST LINK IF EXISTS nothing;
+TEST LINK nothing;
+-- USE
+USE nowhere;
+USE db1;
+SHOW LINKS;
+SHOW CREATE LINK events;
+DROP LINK IF EXISTS analytics_link;
+USE default;
+-- DROP LINK [IF EXISTS]
+DROP LINK shared;
+DROP LINK IF EXISTS shared;
+DROP LINK shared;
+DROP LINK db1.events;
+SHOW LINKS ON db1;
+SHOW LINKS;
+"#
+    );
+    let (run, lines) = env.json(&script);
+    assert_eq!(run.code, 1, "statement errors make exit code 1:\n{}", run.stderr);
+    let statements = script.lines().filter(|l| l.ends_with(';') || l.ends_with("\\G")).count();
+    assert_eq!(lines.len(), statements, "{}", transcript(&lines));
+    let transcript = transcript(&lines).lines().map(mask_latency).collect::<Vec<_>>().join("\n");
+    insta::assert_snapshot!("every_link_form", transcript);
+
+    // What the transcript cannot show.
+    // The result of the statement written `prefix` exactly, or else of the first one starting with it.
+    let at = |prefix: &str| {
+        let statement = |l: &&Value| l["statement"].as_str().map(str::to_owned);
+        lines
+            .iter()
+            .find(|l| statement(l).is_some_and(|s| s == prefix))
+            .or_else(|| lines.iter().find(|l| statement(l).is_some_and(|s| s.starts_with(prefix))))
+            .unwrap_or_else(|| panic!("{prefix}"))
+    };
+    let outcome = |prefix: &str| at(prefix)["outcome"].as_str().unwrap().to_owned();
+    assert_eq!(outcome("CREATE LINK analytics_link AS S3 CONFIG"), "created");
+    assert_eq!(outcome("CREATE LINK IF NOT EXISTS analytics_link"), "unchanged");
+    assert_eq!(outcome("CREATE OR REPLACE LINK analytics_link AS S3"), "ok");
+    assert_eq!(outcome("CREATE OR REPLACE LINK fresh"), "created");
+    assert_eq!(outcome("TEST LINK IF EXISTS nothing"), "skipped");
+    assert_eq!(outcome("DROP LINK IF EXISTS shared"), "skipped");
+    let error = |prefix: &str| {
+        let line = at(prefix);
+        assert_eq!(line["outcome"], "error", "{prefix}: {line}");
+        format!("{}: {}", line["error"]["code"].as_str().unwrap(), line["error"]["message"].as_str().unwrap())
+    };
+    assert!(error("CREATE LINK analytics_link AS S3").starts_with("already_exists: "));
+    let type_change = error("CREATE OR REPLACE LINK analytics_link AS KAFKA");
+    assert!(type_change.starts_with("invalid: ") && type_change.contains("KAFKA"), "{type_change}");
+    assert!(error("CREATE LINK dangling").starts_with("not_found: vault entry \"nothing\""));
+    assert!(error("CREATE LINK keyed").starts_with("invalid: vault entry \"data_key\" is an ENCRYPTION_KEY"));
+    assert!(error("CREATE LINK leaky").contains("CONFIG key \"aws_secret_access_key\" looks like a secret"));
+    assert!(error("SHOW LINKS ON nowhere").starts_with("not_found: database \"nowhere\" does not exist"));
+    assert!(error("USE nowhere").starts_with("not_found: database \"nowhere\" does not exist"));
+    assert!(error("ALTER LINK nothing").starts_with("not_found: link \"default.nothing\" does not exist"));
+    assert!(error("ALTER LINK nowhere.l").starts_with("not_found: database \"nowhere\" does not exist"));
+    assert!(error("ALTER LINK shared SET CREDENTIALS ::aws_access_key_id").contains("CREDENTIALS FROM VAULT"));
+    assert!(error("TEST LINK nothing").starts_with("not_found: "));
+
+    let rows = |prefix: &str| at(prefix)["rows"].as_array().unwrap().clone();
+    let names = |rows: &[Value]| rows.iter().map(|r| r["Link"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        at("SHOW LINKS").as_object().unwrap()["columns"],
+        serde_json::json!(["Link", "Type", "Description", "Config"])
+    );
+    assert_eq!(names(&rows("SHOW LINKS")), ["analytics_link", "fresh", "shared"]);
+    assert_eq!(names(&rows("SHOW LINKS LIKE")), ["analytics_link"]);
+    let on_db1 = rows("SHOW LINKS ON db1");
+    assert_eq!(names(&on_db1), ["events"]);
+    assert_eq!(on_db1[0]["Type"], "KAFKA");
+    assert_eq!(on_db1[0]["Config"], r#"{"security.protocol":"SASL_SSL"}"#);
+    assert_eq!(rows("SHOW LINKS")[0]["Description"], "raw data");
+    assert_eq!(rows("SHOW LINKS")[1]["Description"], Value::Null);
+
+    // OR REPLACE took the credentials from the vault entry; SHOW CREATE LINK names it.
+    let replaced = &rows("SHOW CREATE LINK analytics_link")[0];
+    assert_eq!(replaced["Link Name"], "analytics_link");
+    assert_eq!(
+        replaced["Create Link"],
+        "CREATE LINK `analytics_link` AS S3\n    CONFIG \"{\\\"region\\\":\\\"eu-west-1\\\"}\"\n    CREDENTIALS FROM VAULT `aws_analytics`\n    DESCRIPTION 'raw data'"
+    );
+    // A link in another database, and the same through USE.
+    let events = "CREATE LINK `events` AS KAFKA\n    CONFIG \"{\\\"security.protocol\\\":\\\"SASL_SSL\\\"}\"\n    \
+                  CREDENTIALS <CREDENTIALS REDACTED>";
+    assert_eq!(rows("SHOW CREATE LINK db1.events")[0]["Create Link"], events);
+    // After ALTER LINK db1.events SET CONFIG ::sasl.mechanism = 'PLAIN': a new (dotted) key goes last.
+    let altered = events.replace("SASL_SSL\\\"}", "SASL_SSL\\\",\\\"sasl.mechanism\\\":\\\"PLAIN\\\"}");
+    assert_eq!(rows("SHOW CREATE LINK events")[0]["Create Link"], altered.as_str());
+    assert_eq!(at("USE db1")["message"], "database is now \"db1\"");
+    // SHOW LINKS without ON lists the session's database: default, then db1 after USE db1, then default again.
+    let show_links: Vec<Vec<String>> =
+        lines.iter().filter(|l| l["statement"] == "SHOW LINKS").map(|l| names(l["rows"].as_array().unwrap())).collect();
+    assert_eq!(
+        show_links,
+        [vec!["analytics_link", "fresh", "shared"], vec!["events"], vec!["analytics_link", "fresh"]]
+    );
+    // DROP LINK IF EXISTS under USE db1 looked in db1, not in default.
+    assert_eq!(
+        at("DROP LINK IF EXISTS analytics_link")["message"],
+        "link \"db1.analytics_link\" does not exist; nothing done"
+    );
+
+    // TEST LINK of a type without a probe: FAILED, a result and not an error.
+    let test = at("TEST LINK db1.events");
+    assert_eq!(test["outcome"], "failed");
+    assert_eq!(test["columns"], serde_json::json!(["result", "latency_ms", "server_version", "error"]));
+    let reason = test["rows"][0]["error"].as_str().unwrap();
+    assert!(
+        reason.contains("no probe for") && reason.contains("KAFKA") && reason.contains("in this build"),
+        "{reason}"
+    );
+
+    // The state at the end: ALTERs applied in place, FROM VAULT where asked, the dropped links gone.
+    let analytics = env.create_link_text("analytics_link");
+    assert_eq!(
+        analytics,
+        "CREATE LINK `analytics_link` AS S3\n    CONFIG \"{\\\"disable_gunzip\\\":true}\"\n    CREDENTIALS <CREDENTIALS REDACTED>\n    DESCRIPTION 'raw data'"
+    );
+    assert!(env.create_link_text("fresh").contains("\n    CREDENTIALS FROM VAULT `aws_analytics`"));
+    let final_links = env.ok("SHOW LINKS");
+    assert_eq!(names(final_links["rows"].as_array().unwrap()), ["analytics_link", "fresh"]);
+    let gone = env.fails("SHOW LINKS ON db1");
+    assert!(gone.contains("database \"db1\" does not exist"), "a database lives while a link lives in it: {gone}");
+    env.assert_no_canary(&[canary]);
+}
+
+#[test]
+fn bad_link_statements_are_refused_with_a_clear_message_and_change_nothing() {
+    let env = Env::start();
+    let canary = "canary-refused-0c47d5";
+    env.ok(&format!(
+        "CREATE LINK analytics_link AS S3 CONFIG '{{\"disable_gunzip\":false}}' CREDENTIALS '{{\"aws_access_key_id\":\"k\",\"aws_secret_access_key\":\"{canary}\"}}'"
+    ));
+    env.ok("CREATE LINK db1.other AS MYSQL CONFIG '{\"host\":\"127.0.0.1\"}'");
+    let state = |env: &Env| {
+        (
+            env.create_link_text("analytics_link"),
+            env.ok("SHOW LINKS")["rows"].clone(),
+            env.ok("SHOW LINKS ON db1")["rows"].clone(),
+            env.audit().len(),
+        )
+    };
+    let before = state(&env);
+
+    let long = "l".repeat(129);
+    let cases: Vec<(String, &str)> = vec![
+        // Syntax errors: nothing is sent.
+        ("ALTER LINK analytics_link SET CONFIG 'not json'".to_owned(), "SET CONFIG is not valid JSON"),
+        ("ALTER LINK analytics_link SET CONFIG '[\"region\"]'".to_owned(), "SET CONFIG must be a JSON object"),
+        (format!("ALTER LINK analytics_link SET CREDENTIALS '{canary} not json'"), "SET CREDENTIALS is not valid JSON"),
+        (format!("ALTER LINK analytics_link SET CREDENTIALS '\"{canary}\"'"), "SET CREDENTIALS must be a JSON object"),
+        ("CREATE LINK other AS S3 CONFIG 'region=us-east-1'".to_owned(), "CONFIG is not valid JSON"),
+        (format!("CREATE LINK other AS S3 CREDENTIALS '[\"{canary}\"]'"), "CREDENTIALS must be a JSON object"),
+        (
+            "ALTER LINK analytics_link SET CONFIG '{}' SET CONFIG ::region = 'us-east-1'".to_owned(),
+            "ALTER LINK accepts at most one SET CONFIG clause",
+        ),
+        (
+            format!("ALTER LINK analytics_link SET CREDENTIALS FROM VAULT e SET CREDENTIALS ::k = '{canary}'"),
+            "ALTER LINK accepts at most one SET CREDENTIALS clause",
+        ),
+        (format!("CREATE LINK {long} AS S3"), "invalid link name: name is 129 characters long; the limit is 128"),
+        (format!("SHOW CREATE LINK db1.{long}"), "invalid link name: name is 129 characters long"),
+        (
+            "CREATE OR REPLACE LINK IF NOT EXISTS l AS S3".to_owned(),
+            "OR REPLACE and IF NOT EXISTS cannot be used together",
+        ),
+        // Refused by the Control Plane.
+        ("ALTER LINK nothing SET CONFIG ::region = 'us-east-1'".to_owned(), "link \"default.nothing\" does not exist"),
+        (
+            format!("ALTER LINK nothing SET CREDENTIALS ::aws_secret_access_key = '{canary}'"),
+            "link \"default.nothing\" does not exist",
+        ),
+        ("CREATE OR REPLACE LINK analytics_link AS GCS".to_owned(), "cannot change its type to GCS"),
+        ("CREATE LINK analytics_link AS S3".to_owned(), "link \"default.analytics_link\" already exists"),
+        ("ALTER LINK nowhere.analytics_link SET CONFIG '{}'".to_owned(), "database \"nowhere\" does not exist"),
+        ("SHOW LINKS ON nowhere".to_owned(), "database \"nowhere\" does not exist"),
+        ("SHOW CREATE LINK nowhere.analytics_link".to_owned(), "database \"nowhere\" does not exist"),
+        ("DROP LINK nowhere.analytics_link".to_owned(), "database \"nowhere\" does not exist"),
+        ("USE nowhere".to_owned(), "database \"nowhere\" does not exist"),
+        ("ALTER LINK analytics_link SET CONFIG ::token = 'x'".to_owned(), "CONFIG key \"token\" looks like a secret"),
+        (
+            "ALTER LINK analytics_link SET CONFIG ::region = 'eu' SET CREDENTIALS FROM VAULT nothing".to_owned(),
+            "vault entry \"nothing\" does not exist",
+        ),
+        ("ALTER LINK analytics_link SET CREDENTIALS ::aws_secret_access_key = '***'".to_owned(), "that is a redaction"),
+    ];
+    for (sql, message) in &cases {
+        let stderr = env.fails(sql);
+        assert!(stderr.starts_with("error: "), "{sql}\n{stderr}");
+        assert!(stderr.contains(message), "{sql}\nexpected {message:?} in:\n{stderr}");
+        // Located: the report points into the statement.
+        assert!(stderr.contains("\n --> 1:") && stderr.contains("\n1 | "), "{sql}\n{stderr}");
+    }
+    assert_eq!(state(&env), before, "a refused statement changed something");
+
+    // USE of an unknown database leaves the session where it was: in the shell, the next statement still runs in
+    // `default`.
+    let shell = env.sql(&["--interactive"], Some("USE nowhere;\nSHOW LINKS;\nquit\n"));
+    assert!(shell.stderr.contains("database \"nowhere\" does not exist"), "{shell:?}");
+    assert!(shell.stdout.contains("| analytics_link |") && shell.stdout.contains("1 link in database \"default\""));
+    env.assert_no_canary(&[canary]);
+}
