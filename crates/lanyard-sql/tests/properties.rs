@@ -23,11 +23,11 @@ use lanyard_core::{Name, OptionKey, OptionMap, OptionValue, SecretString, is_sec
 use lanyard_sql::ast::{
     AlterConnection, AlterConnectionAction, AlterCredentialStorage, AlterCredentialStorageAction, AlterLink,
     AlterVault, AlterVaultAction, BackendKind, ConnectionType, CreateConnection, CreateCredentialStorage, CreateLink,
-    CreatePipeline, CreateVault, CredentialsSource, DescribeConnection, DescribeCredentialStorage, DescribeVault,
-    DropConnection, DropCredentialStorage, DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet,
-    LinkType, LoadOptions, Material, QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowLinks,
-    ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, TestLink, Use,
-    VaultNoun,
+    CreatePipeline, CreateVault, CredentialsSource, DescribeConnection, DescribeCredentialStorage, DescribeLink,
+    DescribeVault, DropConnection, DropCredentialStorage, DropLink, DropPipeline, DropVault, EntryType, JsonObject,
+    KEYWORDS, LinkSet, LinkType, LoadOptions, Material, QualifiedName, ShowConnections, ShowCreateLink,
+    ShowCredentialStorages, ShowLinks, ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection,
+    TestCredentialStorage, TestLink, Use, VaultNoun,
 };
 use lanyard_sql::{ParseError, Statement, ToSql, parse, parse_one, parse_script};
 use proptest::prelude::*;
@@ -750,6 +750,7 @@ fn statement() -> BoxedStrategy<Statement> {
         (opt(name()), opt(text())).prop_map(|(database, like)| ShowLinks { database, like }.into()),
         qualified_name().prop_map(|name| ShowCreateLink { name }.into()),
         (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| TestLink { if_exists, name }.into()),
+        (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| DescribeLink { if_exists, name }.into()),
         name().prop_map(|database| Use { database }.into()),
         // SingleStore: pipelines
         (any::<bool>(), qualified_name(), qualified_name(), text(), qualified_name(), opt(load_options())).prop_map(

@@ -1,6 +1,6 @@
 //! The rendering of answers: messages for changes, columns and rows for SHOW and DESCRIBE.
 
-use lanyard_api::{Backend, Connection, Entry, Link, LinkDefinition, LinkTestResult, TestResult};
+use lanyard_api::{Backend, Connection, Entry, Link, LinkCredentials, LinkDefinition, LinkTestResult, TestResult};
 use lanyard_core::ErrorKind;
 
 use crate::error::Result;
@@ -278,4 +278,25 @@ pub(super) fn probe_result(sql: String, noun: &str, shown: &str, probe: Probe) -
             Cell::text(probe.error),
         ]],
     )
+}
+
+/// DESCRIBE LINK: the link's properties; of its credentials only where they live (`link`: a vault entry the link owns;
+/// `vault entry <name>`: CREDENTIALS FROM VAULT; NULL: none).
+pub(super) fn describe_link(l: &Link) -> Vec<(&'static str, Cell)> {
+    let credentials = l.credentials.as_ref().map(|c| match c {
+        LinkCredentials::Link => "link".to_owned(),
+        LinkCredentials::VaultEntry { entry } => format!("vault entry {}", entry.name),
+    });
+    vec![
+        ("id", Cell::from(l.id.as_str())),
+        ("database", Cell::from(l.database.as_str())),
+        ("name", Cell::from(l.name.as_str())),
+        ("type", Cell::from(l.link_type.as_str())),
+        ("description", Cell::text(l.description.as_deref())),
+        ("config", Cell::Text(serde_json::Value::Object(l.config.clone()).to_string())),
+        ("credentials", Cell::text(credentials)),
+        ("created_at", Cell::from(l.created_at.as_str())),
+        ("updated_at", Cell::from(l.updated_at.as_str())),
+        ("version", Cell::Int(l.version)),
+    ]
 }

@@ -119,6 +119,11 @@ impl Session {
                 let definition = self.client.show_create_link(database, name).await?;
                 Ok(show_create_link(sql, &shown(database, name), definition))
             }
+            Statement::DescribeLink(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let found = self.client.get_link(database, name).await;
+                described(sql, "link", &shown(database, name), s.if_exists, found, describe_link)
+            }
             Statement::TestLink(s) => {
                 let (database, name) = self.link_path(&s.name);
                 match self.client.test_link(database, name).await {

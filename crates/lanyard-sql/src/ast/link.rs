@@ -196,6 +196,24 @@ impl ToSql for TestLink {
     }
 }
 
+/// `DESCRIBE LINK [IF EXISTS] [db.]name` (a Lanyard addition): the link's properties, as DESCRIBE CONNECTION shows a
+/// connection's (never its credentials, only where they live).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribeLink {
+    /// `IF EXISTS`: a missing link is a clean no-op.
+    pub if_exists: bool,
+    /// The link to describe.
+    pub name: QualifiedName,
+}
+
+impl ToSql for DescribeLink {
+    fn print(&self, p: &mut Printer) {
+        p.kw("DESCRIBE LINK");
+        p.kw_if(self.if_exists, "IF EXISTS");
+        p.qualified_name(&self.name);
+    }
+}
+
 qualified_name_statement!(
     /// `SHOW CREATE LINK [db.]name`
     ShowCreateLink,

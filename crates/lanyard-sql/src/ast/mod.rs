@@ -213,6 +213,8 @@ statements! {
         ShowLinks = "SHOW LINKS",
         /// `SHOW CREATE LINK`
         ShowCreateLink = "SHOW CREATE LINK",
+        /// `DESCRIBE LINK` (a Lanyard addition)
+        DescribeLink = "DESCRIBE LINK",
         /// `TEST LINK` (a Lanyard addition)
         TestLink = "TEST LINK",
         /// `USE`

@@ -5,14 +5,14 @@ use sqlparser::tokenizer::Token;
 
 use super::{PResult, Parser};
 use crate::ast::{
-    AlterLink, CreateLink, CredentialsSource, DropLink, JsonObject, LinkSet, LinkType, ShowCreateLink, ShowLinks,
-    Statement, TestLink, Use,
+    AlterLink, CreateLink, CredentialsSource, DescribeLink, DropLink, JsonObject, LinkSet, LinkType, ShowCreateLink,
+    ShowLinks, Statement, TestLink, Use,
 };
 use crate::keywords::Keyword;
 
 impl Parser<'_> {
     /// After the verb: `CREATE [OR REPLACE] LINK`, `ALTER LINK`, `DROP LINK`, `SHOW LINKS`, `SHOW CREATE LINK`,
-    /// `TEST LINK` or `USE`; `None` when the statement is not about links.
+    /// `DESCRIBE LINK`, `TEST LINK` or `USE`; `None` when the statement is not about links.
     pub(super) fn parse_link_statement(&mut self, verb: Keyword) -> Option<PResult<Statement>> {
         // A guard consumes its keywords only when they are there, so a failed guard leaves the cursor as it was.
         Some(match verb {
@@ -24,6 +24,9 @@ impl Parser<'_> {
             }),
             Keyword::Test if self.eat_kw(Keyword::Link) => self.parse_if_exists().and_then(|if_exists| {
                 self.parse_qualified_name(ObjectKind::Link).map(|name| TestLink { if_exists, name }.into())
+            }),
+            Keyword::Describe if self.eat_kw(Keyword::Link) => self.parse_if_exists().and_then(|if_exists| {
+                self.parse_qualified_name(ObjectKind::Link).map(|name| DescribeLink { if_exists, name }.into())
             }),
             Keyword::Show if self.eat_kw(Keyword::Links) => self
                 .parse_on_database()

@@ -682,7 +682,7 @@ impl<'a> Parser<'a> {
                     .to_owned(),
             ),
             Keyword::Describe => {
-                self.not_ours("CONNECTION, VAULT, CREDENTIAL or CREDENTIAL STORAGE after DESCRIBE".to_owned())
+                self.not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE or LINK after DESCRIBE".to_owned())
             }
             Keyword::Test => self.expected("CONNECTION, CREDENTIAL STORAGE or LINK after TEST"),
             // USE, START and STOP belong to one family each, which always claims them.
