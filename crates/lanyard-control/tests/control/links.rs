@@ -20,6 +20,7 @@ both!(
     bad_input_changes_nothing,
     a_failing_second_clause_leaves_everything_as_before,
     databases_scope_links,
+    pipelines_keep_their_link,
 );
 
 fn object(value: Value) -> serde_json::Map<String, Value> {
@@ -408,4 +409,54 @@ async fn databases_scope_links(env: &Env) {
     let log = audit_log(env).await;
     assert_eq!(log.iter().filter(|r| r.record.action.as_str() == "link.create").count(), 2);
     assert_eq!(log.iter().filter(|r| r.record.action.as_str() == "link.drop").count(), 1);
+}
+
+/// Pipelines arrive with their own issue; their rows already exist in the catalog, so the rules links keep for them
+/// are checked on rows written directly: ALTER and OR REPLACE are refused while a RUNNING pipeline uses the link (and
+/// allowed, in place, when it is stopped), DROP while any pipeline does, each naming the pipelines.
+async fn pipelines_keep_their_link(env: &Env) {
+    let plane = &env.plane;
+    let link = plane.create_link(&admin(), new_link("l", "S3", json!({}), Some(r#"{"k":"v"}"#))).await.unwrap().value;
+    let pipeline = lanyard_catalog::Pipeline {
+        meta: lanyard_catalog::Meta::new(),
+        database: lanyard_core::Name::new("analytics").unwrap(),
+        name: lanyard_core::Name::new("events").unwrap(),
+        link_id: link.id,
+        path: "bucket/events/".into(),
+        target_table: "events".into(),
+        state: lanyard_core::PipelineState::Running,
+        cursor: Some(r#"{"last_key":"bucket/events/0001.csv"}"#.into()),
+    };
+    let pipeline = plane.catalog().insert(pipeline).await.unwrap();
+    let before = audit_state(env).await;
+    assert_error_contains(
+        plane.alter_link(&admin(), "default", "l", &[config_key("region", json!("x"))], None).await,
+        ErrorKind::Conflict,
+        &["cannot alter link \"default.l\"", "pipeline analytics.events is running", "STOP PIPELINE"],
+    );
+    assert_error_contains(
+        plane.create_link(&admin(), NewLink { or_replace: true, ..new_link("l", "S3", json!({}), None) }).await,
+        ErrorKind::Conflict,
+        &["cannot replace link", "analytics.events"],
+    );
+    assert_eq!(audit_state(env).await, before);
+    // Stopped: ALTER applies in place; the pipeline still points at the same link, its cursor untouched.
+    let stopped = lanyard_catalog::Pipeline { state: lanyard_core::PipelineState::Stopped, ..pipeline };
+    let stopped = plane.catalog().update(stopped).await.unwrap();
+    let altered = plane.alter_link(&admin(), "default", "l", &[config_key("region", json!("x"))], None).await.unwrap();
+    assert_eq!(altered.id, link.id);
+    let replaced = plane
+        .create_link(&admin(), NewLink { or_replace: true, ..new_link("l", "S3", json!({"region": "y"}), None) })
+        .await
+        .unwrap();
+    assert_eq!(replaced.value.id, link.id);
+    let after: lanyard_catalog::Pipeline = plane.catalog().get(stopped.meta.id).await.unwrap();
+    assert_eq!((after.link_id, &after.cursor), (link.id, &stopped.cursor));
+    // DROP is refused while any pipeline uses the link, naming it.
+    assert_error_contains(
+        plane.drop_link(&admin(), "default", "l", None).await,
+        ErrorKind::Conflict,
+        &["link \"default.l\" is still referenced by pipeline \"analytics.events\""],
+    );
+    assert!(plane.get_link(&admin(), "default", "l").await.is_ok());
 }
