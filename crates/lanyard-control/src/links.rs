@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use lanyard_catalog::{JsonObject, Link, Meta, Pipeline, Record as _, Timestamp, Tx, VaultEntry, transaction};
 use lanyard_core::{
     AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, Name, ObjectKind,
-    PipelineState, SecretString, VaultEntryId, is_secret_key, printable, url_has_password,
+    PipelineState, SecretString, VaultEntryId, is_secret_config_key, printable, url_has_password,
 };
 use lanyard_vault::{Profile, SecretRef, SecretValue, VaultBackend};
 use serde_json::Value;
@@ -112,7 +112,7 @@ fn check_config(config: &JsonObject) -> Result<()> {
     }
     for (path, value) in keys {
         let key = path.rsplit('.').next().unwrap_or(&path);
-        if is_secret_key(key) || is_secret_key(&path) {
+        if is_secret_config_key(key) {
             return Err(ControlError::invalid(format!(
                 "CONFIG key {:?} looks like a secret; CONFIG is shown by SHOW LINKS and holds no secrets: move it to \
                  CREDENTIALS (ALTER LINK … SET CREDENTIALS ::{} = '…')",

@@ -15,7 +15,7 @@ mod vocab;
 pub use error::{Error, ErrorKind, ObjectKind, Result, printable};
 pub use id::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId, TokenId, VaultEntryId};
 pub use name::{MAX_NAME_CHARS, Name, NameError};
-pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_key, url_has_password};
+pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, url_has_password};
 pub use secret::{SecretBytes, SecretString};
 pub use vocab::{
     AuditAction, AuditOutcome, ConnectionType, EntryType, LinkType, PipelineState, Role, TestStatus, UnknownValue,

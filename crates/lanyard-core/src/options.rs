@@ -53,6 +53,22 @@ pub fn is_secret_key(key: &str) -> bool {
         && !NON_SECRET_SUFFIXES.iter().any(|suffix| ends_with(suffix))
 }
 
+/// Endings of link CONFIG keys that say *where* a secret lives or *which* one is meant, not what it is: file
+/// locations (`ssl.key.location`, `sasl.kerberos.keytab`, as in SingleStore's Kafka link examples) and KMS key ids
+/// (`x-amz-server-side-encryption-aws-kms-key-id`).
+const NON_SECRET_CONFIG_SUFFIXES: &[&str] =
+    &[".location", "_location", ".keytab", "_keytab", "kms-key-id", "kms_key_id"];
+
+/// Whether a key of a link's CONFIG (a JSON object shown by SHOW LINKS) looks like a secret: [`is_secret_key`], except
+/// keys that end in a file location or a KMS key id (see [`NON_SECRET_CONFIG_SUFFIXES`]), which SingleStore's own
+/// link examples put in CONFIG.
+pub fn is_secret_config_key(key: &str) -> bool {
+    let ends_with = |suffix: &str| {
+        key.len() >= suffix.len() && key.as_bytes()[key.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    is_secret_key(key) && !NON_SECRET_CONFIG_SUFFIXES.iter().any(|suffix| ends_with(suffix))
+}
+
 /// Whether `value` looks like a URL with a password in its user info (`scheme://user:password@host…`).
 pub fn url_has_password(value: &str) -> bool {
     let Some((_, rest)) = value.split_once("://") else { return false };
@@ -382,5 +398,36 @@ mod tests {
         assert_eq!(OptionKey::new("").unwrap_err().to_string(), "invalid option key \"\": must not be empty");
         assert!(OptionKey::new("a b").is_err());
         assert!(OptionKey::new("k".repeat(129)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod config_key_tests {
+    use super::is_secret_config_key;
+
+    #[test]
+    fn link_config_keys_that_name_a_location_or_a_key_id_are_not_secret() {
+        for key in [
+            "ssl.key.location",
+            "sasl.kerberos.keytab",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "kms_key_id",
+            "ssl.ca.location",
+            "region",
+            "endpoint_url",
+        ] {
+            assert!(!is_secret_config_key(key), "{key}");
+        }
+        for key in [
+            "password",
+            "ssl.key.password",
+            "sasl.password",
+            "aws_secret_access_key",
+            "x-amz-server-side-encryption-customer-key",
+            "token",
+            "database.password",
+        ] {
+            assert!(is_secret_config_key(key), "{key}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Canonical SQL printing, redacted or not.
 
-use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString, is_secret_key, url_has_password};
+use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString, is_secret_config_key, url_has_password};
 
 use super::{JsonObject, QualifiedName};
 use crate::keywords::is_keyword;
@@ -200,7 +200,7 @@ impl Printer {
     /// The value of `SET CONFIG ::key = value`: a string literal, or a bare number, boolean or NULL; redacted as
     /// [`Printer::config`] redacts.
     pub(crate) fn config_value(&mut self, key: &str, value: &serde_json::Value) {
-        let secret = is_secret_key(key) || matches!(value, serde_json::Value::String(s) if url_has_password(s));
+        let secret = is_secret_config_key(key) || matches!(value, serde_json::Value::String(s) if url_has_password(s));
         match value {
             _ if self.redact && secret => self.string(REDACTED),
             serde_json::Value::String(s) => self.string(s),
@@ -215,7 +215,7 @@ fn mask_config_secrets(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
-                if is_secret_key(key) {
+                if is_secret_config_key(key) {
                     *inner = serde_json::Value::String(REDACTED.to_owned());
                 } else {
                     mask_config_secrets(inner);
