@@ -6,12 +6,13 @@
 //! `CREDENTIALS <CREDENTIALS REDACTED>`). Then every LINK statement form with its IF EXISTS / IF NOT EXISTS / OR
 //! REPLACE outcome, USE, SHOW LINKS ON, CREDENTIALS FROM VAULT and TEST LINK; and the error cases, each with its
 //! message and proof that nothing changed. A canary in every credential is found in no output, no history line,
-//! no server log, no audit record and no file of the data directory.
+//! no server log, no audit record and no file of the data directory. Last, the README's links quick start:
+//! `docs/quickstart-links.sql` run as written against the suite's moto, its output compared with the README's.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use lanyard_testsupport::{LanyardServer, TempDir, run_client};
+use lanyard_testsupport::{LanyardServer, TempDir, fenced_blocks, moto_url, run_client};
 use serde_json::Value;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
@@ -615,4 +616,105 @@ fn bad_link_statements_are_refused_with_a_clear_message_and_change_nothing() {
     assert!(shell.stderr.contains("database \"nowhere\" does not exist"), "{shell:?}");
     assert!(shell.stdout.contains("| analytics_link |") && shell.stdout.contains("1 link in database \"default\""));
     env.assert_no_canary(&[canary]);
+}
+
+/// `docs/quickstart-links.sql`, as the README tells a newcomer to use it.
+const QUICKSTART_LINKS: &str = include_str!("../../../docs/quickstart-links.sql");
+
+/// The README, whose links quick start shows an excerpt of that file and what its `SHOW CREATE LINK … \G` prints.
+const README: &str = include_str!("../../../README.md");
+
+/// Where the quick start expects moto (`-- $ target/moto-venv/bin/moto_server -H 127.0.0.1 -p 5000`).
+const QUICKSTART_MOTO: &str = "http://127.0.0.1:5000";
+
+/// The README's section on the links quick start.
+const README_LINKS_SECTION: &str = "## Quick start: a link to S3";
+
+/// `lanyard fmt` of `sql`: its statements in canonical form, one per line.
+fn canonical(home: &Path, sql: &str) -> Vec<String> {
+    let mut command = Command::new(LANYARD);
+    command.arg("fmt");
+    let Output { status, stdout, stderr } = run_client(command, home, sql.as_bytes());
+    assert!(status.success(), "lanyard fmt failed on:\n{sql}\n{}", String::from_utf8_lossy(&stderr));
+    String::from_utf8(stdout).unwrap().lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn the_links_quickstart_works_as_written() {
+    let moto = moto_url();
+    let env = Env::start();
+    // The made-up credentials of the file: none may be shown, logged or stored in plain text.
+    let credentials = [
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "AKIAI44QH8DHBEXAMPLE",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    ];
+    for credential in credentials {
+        assert!(QUICKSTART_LINKS.contains(credential), "{credential} is no longer in the quick start");
+    }
+    // The other terminal's line starts moto where the file expects it; the suite's moto is already running.
+    assert!(
+        QUICKSTART_LINKS.lines().any(|l| l == "-- $ target/moto-venv/bin/moto_server -H 127.0.0.1 -p 5000"),
+        "the quick start no longer starts moto on 127.0.0.1:5000"
+    );
+
+    // The file as written, but for moto's address, from a file as `lanyard sql -f` runs it.
+    assert!(QUICKSTART_LINKS.contains(QUICKSTART_MOTO));
+    let script = env.home.join("quickstart-links.sql");
+    std::fs::write(&script, QUICKSTART_LINKS.replace(QUICKSTART_MOTO, &moto)).unwrap();
+    let run = env.sql(&["-f", script.to_str().unwrap()], None);
+    assert_eq!(run.code, 0, "every statement succeeds and every TEST passes: {run:?}");
+    assert_eq!(run.stderr, "", "{run:?}");
+
+    // Each TEST LINK passed: the first with the keys of CREATE LINK, the second after the secret changed, the third
+    // in the second database.
+    let tests: Vec<String> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\": PASSED in ") || l.contains("\": FAILED in "))
+        .map(mask_latency)
+        .collect();
+    assert_eq!(
+        tests,
+        [
+            "link \"default.analytics_link\": PASSED in N ms",
+            "link \"default.analytics_link\": PASSED in N ms",
+            "link \"staging.analytics_link\": PASSED in N ms",
+        ],
+        "{}",
+        run.stdout
+    );
+
+    // The README shows exactly what `SHOW CREATE LINK analytics_link \G` prints, up to the blank line after it.
+    let readme = fenced_blocks(README);
+    let shown: Vec<_> = readme.iter().filter(|b| b.info == "text" && b.text.contains(ROW_1)).collect();
+    assert_eq!(shown.len(), 1, "the README shows one vertical result");
+    let at = run.stdout.find(ROW_1).expect("the \\G result");
+    assert_eq!(run.stdout.matches(ROW_1).count(), 1, "{}", run.stdout);
+    let end = at + run.stdout[at..].find("\n\n").expect("the blank line after a result") + 1;
+    let printed = run.stdout[at..end].replace(&moto, QUICKSTART_MOTO);
+    assert_eq!(printed, shown[0].text, "README.md:{}: not what lanyard sql prints", shown[0].line);
+
+    // The README's excerpt is the file's statements, in the file's order.
+    let start = README.find(README_LINKS_SECTION).expect("the README's links quick start");
+    let section_end = README[start + 3..].find("\n## ").map_or(README.len(), |at| start + 3 + at);
+    let excerpt: Vec<String> = fenced_blocks(&README[start..section_end])
+        .iter()
+        .filter(|b| b.info == "sql")
+        .flat_map(|b| canonical(env.home.path(), &b.text))
+        .collect();
+    assert!(excerpt.len() >= 6, "{excerpt:#?}");
+    let file = canonical(env.home.path(), QUICKSTART_LINKS);
+    let mut rest = file.iter();
+    for statement in &excerpt {
+        assert!(rest.any(|s| s == statement), "the README's {statement:?} is not in the file, in this order");
+    }
+
+    // Where the file leaves things: the link altered in `default`, `staging` gone with its only link.
+    let config = &env.ok("SHOW LINKS")["rows"][0]["Config"];
+    let expected = format!(r#"{{"region":"us-west-2","endpoint_url":"{moto}","disable_gunzip":false}}"#);
+    assert_eq!(config.as_str(), Some(expected.as_str()));
+    assert!(env.fails("SHOW LINKS ON staging").contains("database \"staging\" does not exist"));
+    env.assert_no_canary(&credentials);
 }

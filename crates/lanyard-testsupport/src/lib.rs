@@ -15,7 +15,9 @@
 //! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop;
 //! - [`LanyardServer`]: a real `lanyard serve` process on `127.0.0.1:0` with a temporary data directory and its
 //!   log in a file, killed on drop; [`run_client`]: a `lanyard` client process, isolated from the developer's
-//!   environment.
+//!   environment;
+//! - [`fenced_blocks`]: the fenced code blocks of a Markdown document, for the tests that hold the README and
+//!   `docs/` to what the binary prints.
 //!
 //! Conventions: every helper blocks and panics with a loud, complete message when something fails (in a test a
 //! failure is a failed test: the message says what went wrong, the captured output, and how to fix it). Nothing
@@ -30,6 +32,7 @@ mod database;
 mod dirs;
 mod http;
 mod mariadb;
+mod markdown;
 mod moto;
 mod moto_iam;
 mod postgres;
@@ -39,6 +42,7 @@ pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};
 pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbUser};
+pub use markdown::{FencedBlock, fenced_blocks};
 pub use moto::{
     MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, MOTO_URL_ENV, moto_create_bucket, moto_create_secret,
     moto_put_secret_value, moto_reset, moto_url,
