@@ -45,7 +45,8 @@ USE staging;
 SHOW LINKS;
 TEST LINK analytics_link;
 
--- 7. DROP LINK deletes the link and its credentials. `staging` has no link left, so it is gone too: back to `default`.
+-- 7. DROP LINK deletes the link and its credentials; `staging` stays, empty. Back to `default`.
 DROP LINK analytics_link;
+SHOW LINKS;
 USE default;
 SHOW LINKS;

@@ -38,8 +38,8 @@ pub use db::{Param, Row};
 pub use error::{CatalogError, Result};
 pub use migrate::{MIGRATIONS, Migration, checksum};
 pub use model::{
-    ApiToken, AuditRecord, Backend, Connection, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline, Principal,
-    Record, RecordId, Reference, VaultEntry,
+    ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,
+    Principal, Record, RecordId, Reference, VaultEntry,
 };
 pub use retry::{Attempts, MAX_ATTEMPTS, Retryable};
 pub use store::Tx;

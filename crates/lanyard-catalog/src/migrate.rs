@@ -19,12 +19,20 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "databases",
+        sqlite: include_str!("../migrations/sqlite/0002_databases.sql"),
+        postgres: include_str!("../migrations/postgres/0002_databases.sql"),
+    },
+];
 
 /// SHA-256 of a migration's text, hex.
 pub fn checksum(sql: &str) -> String {

@@ -3,8 +3,8 @@
 use std::str::FromStr;
 
 use lanyard_core::{
-    AuditAction, AuditOutcome, BackendId, ConnectionId, ConnectionType, EntryType, LinkId, LinkType, Name, ObjectKind,
-    PipelineId, PipelineState, PrincipalId, Role, TestStatus, TokenId, UnknownValue, VaultEntryId,
+    AuditAction, AuditOutcome, BackendId, ConnectionId, ConnectionType, DatabaseId, EntryType, LinkId, LinkType, Name,
+    ObjectKind, PipelineId, PipelineState, PrincipalId, Role, TestStatus, TokenId, UnknownValue, VaultEntryId,
 };
 use uuid::Uuid;
 
@@ -66,7 +66,7 @@ macro_rules! record_ids {
         }
     )*};
 }
-record_ids!(ConnectionId, VaultEntryId, BackendId, LinkId, PipelineId, PrincipalId, TokenId);
+record_ids!(ConnectionId, VaultEntryId, BackendId, DatabaseId, LinkId, PipelineId, PrincipalId, TokenId);
 
 /// A reference from one table to another: which column, and what it points at.
 #[derive(Debug, Clone, Copy)]
@@ -431,6 +431,30 @@ impl Record for Backend {
             config: parse_json(t, &row.text("config")?)?,
             active: row.boolean("active")?,
         })
+    }
+}
+
+/// A row of `databases`: the namespace of links and pipelines. `default` is seeded; CREATE LINK creates any other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Database {
+    /// Id, timestamps, version.
+    pub meta: Meta<DatabaseId>,
+    /// Unique name.
+    pub name: Name,
+}
+
+impl Record for Database {
+    type Id = DatabaseId;
+    const TABLE: &'static str = "databases";
+    const KIND: ObjectKind = ObjectKind::Database;
+    const NAME_COLUMNS: &'static [&'static str] = &["name"];
+
+    record_common!(DatabaseId, named);
+    fn columns(&self) -> Vec<(&'static str, Param)> {
+        vec![("name", Param::Text(self.name.to_string()))]
+    }
+    fn from_row(meta: Meta<DatabaseId>, row: &Row) -> Result<Self> {
+        Ok(Self { meta, name: parse_name(Self::TABLE, row.text("name")?)? })
     }
 }
 

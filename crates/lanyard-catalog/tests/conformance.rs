@@ -109,6 +109,12 @@ async fn migrations_are_idempotent_and_seed_the_local_backend(db: &TestDb) {
     assert_eq!((local.name.as_str(), local.backend_type.as_str(), local.active), ("local", "local", true));
     let backends: Vec<Backend> = catalog.list(None, None).await.unwrap();
     assert_eq!(backends.len(), 1, "the local backend is seeded exactly once");
+    let databases: Vec<lanyard_catalog::Database> = catalog.list(None, None).await.unwrap();
+    assert_eq!(
+        databases.iter().map(|d| (d.meta.id, d.name.as_str())).collect::<Vec<_>>(),
+        [(lanyard_core::DEFAULT_DATABASE_ID, "default")],
+        "the default database is seeded exactly once"
+    );
     catalog.close().await;
 }
 
@@ -128,7 +134,8 @@ async fn a_tampered_migration_is_detected(db: &TestDb) {
     // A catalog migrated by a newer build is refused by an older one.
     let error = Catalog::open_with(&db.url, &[]).await.unwrap_err();
     assert!(error.to_string().contains("unknown to this build"), "{error}");
-    assert_eq!(MIGRATIONS.len(), 1);
+    let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(versions, (1..=2).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
 }
 
 async fn connections_round_trip_with_typed_errors(db: &TestDb) {

@@ -535,8 +535,9 @@ SHOW LINKS;
     assert!(env.create_link_text("fresh").contains("\n    CREDENTIALS FROM VAULT `aws_analytics`"));
     let final_links = env.ok("SHOW LINKS");
     assert_eq!(names(final_links["rows"].as_array().unwrap()), ["analytics_link", "fresh"]);
-    let gone = env.fails("SHOW LINKS ON db1");
-    assert!(gone.contains("database \"db1\" does not exist"), "a database lives while a link lives in it: {gone}");
+    // A database stays when its last link goes: a session that USEs it keeps working.
+    let empty = env.ok("SHOW LINKS ON db1");
+    assert_eq!(empty["rows"], serde_json::json!([]), "{empty}");
     env.assert_no_canary(&[canary]);
 }
 
@@ -711,10 +712,11 @@ fn the_links_quickstart_works_as_written() {
         assert!(rest.any(|s| s == statement), "the README's {statement:?} is not in the file, in this order");
     }
 
-    // Where the file leaves things: the link altered in `default`, `staging` gone with its only link.
+    // Where the file leaves things: the link altered in `default`, `staging` empty (a database stays when its last
+    // link goes).
     let config = &env.ok("SHOW LINKS")["rows"][0]["Config"];
     let expected = format!(r#"{{"region":"us-west-2","endpoint_url":"{moto}","disable_gunzip":false}}"#);
     assert_eq!(config.as_str(), Some(expected.as_str()));
-    assert!(env.fails("SHOW LINKS ON staging").contains("database \"staging\" does not exist"));
+    assert_eq!(env.ok("SHOW LINKS ON staging")["rows"], serde_json::json!([]));
     env.assert_no_canary(&credentials);
 }

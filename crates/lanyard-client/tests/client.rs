@@ -87,7 +87,7 @@ async fn handle(State(stand): State<Stand>, method: Method, uri: Uri, headers: H
         (Method::GET, "/databases/nowhere/links") => problem(
             StatusCode::NOT_FOUND,
             "not_found",
-            "database \"nowhere\" does not exist: no link lives in it",
+            "database \"nowhere\" does not exist",
         ),
         (Method::GET, "/databases/my%20db/links/a%2Fb") => axum::Json(link("my db", "a/b", 3)).into_response(),
         (Method::PUT, "/databases/my%20db/links/a%2Fb") => {
@@ -212,7 +212,7 @@ async fn use_checks_the_database_and_link_statements_address_the_session_databas
     // An unknown database: the server's error, and the session stays where it was.
     let error = session.execute(&run("USE nowhere")).await.unwrap_err();
     assert_eq!(error.kind(), Some(ErrorKind::NotFound));
-    assert_eq!(error.to_string(), "database \"nowhere\" does not exist: no link lives in it");
+    assert_eq!(error.to_string(), "database \"nowhere\" does not exist");
     assert_eq!(session.database(), "default");
     let used = session.execute(&run("USE `my db`")).await.unwrap();
     assert_eq!(used.message, "database is now \"my db\"");

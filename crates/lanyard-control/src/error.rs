@@ -52,6 +52,12 @@ impl ControlError {
         }
     }
 
+    /// The same error, marked retryable: the transaction that met it is rerun (`lanyard_catalog::transaction!`).
+    pub(crate) fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+
     /// The classification.
     pub fn kind(&self) -> ErrorKind {
         self.kind

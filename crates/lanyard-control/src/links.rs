@@ -1,6 +1,7 @@
 //! CREATE [OR REPLACE] / ALTER / DROP LINK, SHOW LINKS, SHOW CREATE LINK and TEST LINK: the SingleStore dialect.
 //!
-//! A link lives in a database (a namespace: `default` always exists, any other comes into being with its first link).
+//! A link lives in a database (a namespace in the `databases` table: `default` always exists, any other comes into
+//! being with its first link, in the same transaction, and stays when its last link goes).
 //! Its CONFIG is a JSON object shown by SHOW LINKS, so nothing secret-looking is accepted in it. Its CREDENTIALS are
 //! either a JSON object kept in a vault entry the link owns (local backend, hidden from SHOW VAULTS, named
 //! `link::<link id>`, deleted with the link) or, with `CREDENTIALS FROM VAULT <entry>`, an existing entry whose
@@ -13,7 +14,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lanyard_catalog::{JsonObject, Link, Meta, Pipeline, Record as _, Timestamp, Tx, VaultEntry, transaction};
+use lanyard_catalog::{
+    CatalogError, Database, JsonObject, Link, Meta, Pipeline, Record as _, Timestamp, Tx, VaultEntry, transaction,
+};
 use lanyard_core::{
     AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, Name, ObjectKind,
     PipelineState, SecretString, VaultEntryId, is_secret_config_key, printable, url_has_password,
@@ -55,21 +58,31 @@ fn database_not_found(database: &str) -> ControlError {
     ControlError::new(
         ErrorKind::NotFound,
         format!(
-            "database {database:?} does not exist: no link lives in it (a database other than {DEFAULT_DATABASE:?} \
-             comes into being with its first link: CREATE LINK {database}.<name> AS …)"
+            "database {database:?} does not exist (a database comes into being with its first link: \
+             CREATE LINK {database}.<name> AS …)"
         ),
     )
 }
 
-/// The database exists: it is `default`, or a link or pipeline lives in it.
+/// The database exists: `default`, or one a link was once created in.
 async fn check_database(tx: &mut Tx, database: &Name) -> Result<()> {
-    if database.as_str() == DEFAULT_DATABASE
-        || !tx.list::<Link>(None, Some(database.as_str())).await?.is_empty()
-        || !tx.list::<Pipeline>(None, Some(database.as_str())).await?.is_empty()
-    {
+    match tx.find_by_name::<Database>(&[database.as_str()]).await? {
+        Some(_) => Ok(()),
+        None => Err(database_not_found(database.as_str())),
+    }
+}
+
+/// Creates the database if it does not exist yet, in the caller's transaction. Two requests creating the same new
+/// database at once: the one that loses the race reruns its transaction, and then finds it.
+async fn ensure_database(tx: &mut Tx, database: &Name) -> Result<()> {
+    if tx.find_by_name::<Database>(&[database.as_str()]).await?.is_some() {
         return Ok(());
     }
-    Err(database_not_found(database.as_str()))
+    match tx.insert(Database { meta: Meta::new(), name: database.clone() }).await {
+        Ok(_) => Ok(()),
+        Err(error @ CatalogError::AlreadyExists { .. }) => Err(ControlError::from(error).retryable()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The link `database.name`; a missing database is reported as such.
@@ -576,6 +589,7 @@ impl ControlPlane {
             };
             let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
                 let current = tx.find_by_name::<Link>(&[database.as_str(), name.as_str()]).await?;
+                ensure_database(tx, &database).await?;
                 match (&current, plan.before_version) {
                     (Some(current), _) if request.if_not_exists => return Ok(Err(view(tx, current.clone()).await?)),
                     (Some(current), Some(version)) if current.meta.version == version => {}

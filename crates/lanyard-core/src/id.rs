@@ -83,6 +83,10 @@ define_id!(
     PipelineId
 );
 define_id!(
+    /// Id of a database, the namespace of links and pipelines (`databases.id`).
+    DatabaseId
+);
+define_id!(
     /// Id of a principal (`principals.id`).
     PrincipalId
 );
@@ -93,6 +97,9 @@ define_id!(
 
 /// The fixed id of the seeded local backend, `00000000-0000-0000-0000-000000000001`.
 pub const LOCAL_BACKEND_ID: BackendId = BackendId::from_uuid(Uuid::from_u128(1));
+
+/// The fixed id of the seeded `default` database, `00000000-0000-0000-0000-000000000002`.
+pub const DEFAULT_DATABASE_ID: DatabaseId = DatabaseId::from_uuid(Uuid::from_u128(2));
 
 #[cfg(test)]
 mod tests {

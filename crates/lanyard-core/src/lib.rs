@@ -13,7 +13,10 @@ mod secret;
 mod vocab;
 
 pub use error::{Error, ErrorKind, ObjectKind, Result, printable};
-pub use id::{BackendId, ConnectionId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId, TokenId, VaultEntryId};
+pub use id::{
+    BackendId, ConnectionId, DEFAULT_DATABASE_ID, DatabaseId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId,
+    TokenId, VaultEntryId,
+};
 pub use name::{MAX_NAME_CHARS, Name, NameError};
 pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, url_has_password};
 pub use secret::{SecretBytes, SecretString};
