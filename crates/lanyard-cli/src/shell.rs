@@ -34,10 +34,11 @@ Storages      CREATE CREDENTIAL STORAGE name TYPE = kind OPTIONS (...); ALTER | 
               CREDENTIAL STORAGE name; SHOW CREDENTIAL STORAGES
 Links         CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS S3 CONFIG '{...}'
               { CREDENTIALS '{...}' | CREDENTIALS FROM VAULT entry } [DESCRIPTION '...']
-              ALTER LINK [db.]name SET CONFIG '{...}' | SET CONFIG ::k = 'v'
-                [SET CREDENTIALS '{...}' | SET CREDENTIALS ::k = 'v' | SET CREDENTIALS FROM VAULT entry]
-              DROP LINK [IF EXISTS] [db.]name; SHOW LINKS [ON db]; SHOW CREATE LINK [db.]name \\G;
-              TEST LINK [IF EXISTS] [db.]name
+              ALTER LINK [db.]name, then one or both, in either order:
+                SET CONFIG '{...}' | SET CONFIG ::k = 'v'
+                SET CREDENTIALS '{...}' | SET CREDENTIALS ::k = 'v' | SET CREDENTIALS FROM VAULT entry
+              DROP LINK [IF EXISTS] [db.]name; SHOW LINKS [ON db]; SHOW CREATE LINK [db.]name \\G
+              DESCRIBE | TEST LINK [IF EXISTS] [db.]name   (end a statement with \\G to print it vertically)
 Session       USE db;   help;   quit
 
 The full reference is docs/sql-reference.md; `lanyard check` parses a script without running it.
