@@ -96,35 +96,34 @@ async fn find_link(tx: &mut Tx, database: &Name, name: &str) -> Result<Link> {
     }
 }
 
-/// Every key of `value`, at any depth, with its path (`a.b`).
-fn walk<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
-    if let Value::Object(map) = value {
-        for (key, inner) in map {
-            let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-            walk(&here, inner, out);
-            out.push((here, inner));
-        }
-    } else if let Value::Array(items) = value {
-        for item in items {
-            walk(path, item, out);
-        }
+/// Every key of `value`, at any depth: its path (nested keys joined with `/`, since keys themselves may hold dots,
+/// such as `ssl.key.location`), the key itself, and its value.
+fn walk<'a>(path: &str, map: &'a JsonObject, out: &mut Vec<(String, &'a str, &'a Value)>) {
+    for (key, value) in map {
+        let here = if path.is_empty() { key.clone() } else { format!("{path}/{key}") };
+        walk_value(&here, value, out);
+        out.push((here, key.as_str(), value));
     }
 }
 
-/// CONFIG holds no secrets (SHOW LINKS shows it): a secret-looking key, at any depth, or a URL with a password is
-/// refused with a hint to move it to CREDENTIALS; so is an oversized object.
+fn walk_value<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, &'a str, &'a Value)>) {
+    match value {
+        Value::Object(map) => walk(path, map, out),
+        Value::Array(items) => items.iter().for_each(|item| walk_value(path, item, out)),
+        _ => {}
+    }
+}
+
+/// CONFIG holds no secrets (SHOW LINKS shows it): a secret-looking key ([`is_secret_config_key`]), at any depth, or a
+/// URL with a password is refused with a hint to move it to CREDENTIALS; so is an oversized object.
 fn check_config(config: &JsonObject) -> Result<()> {
     let size = serde_json::to_string(config).map_or(0, |t| t.len());
     if size > MAX_JSON {
         return Err(ControlError::invalid(format!("CONFIG is {size} bytes of JSON; the limit is {MAX_JSON}")));
     }
     let mut keys = Vec::new();
-    for (key, value) in config {
-        walk(key, value, &mut keys);
-        keys.push((key.clone(), value));
-    }
-    for (path, value) in keys {
-        let key = path.rsplit('.').next().unwrap_or(&path);
+    walk("", config, &mut keys);
+    for (path, key, value) in keys {
         if is_secret_config_key(key) {
             return Err(ControlError::invalid(format!(
                 "CONFIG key {:?} looks like a secret; CONFIG is shown by SHOW LINKS and holds no secrets: move it to \
