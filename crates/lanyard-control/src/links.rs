@@ -362,7 +362,10 @@ impl ControlPlane {
         self.instance(&row).await
     }
 
-    /// The material of `plan`'s target, written under the owned entry's profile; `None` when no material changes.
+    /// The material of `plan`'s target, written under the profile of the *new* owned entry; `None` when no material
+    /// changes. Stored credentials are never overwritten in place: each change writes a new profile, which no reader
+    /// sees before the commit that points the link at it, and which the undo deletes if that commit does not happen;
+    /// the replaced profile is deleted after the commit. A `::key` update merges into the committed credentials.
     async fn write_link_material(&self, plan: &Plan) -> Result<Option<Undo>> {
         let Some(id) = plan.new_owned else { return Ok(None) };
         let backend = self.link_backend().await?;
@@ -371,7 +374,16 @@ impl ControlPlane {
             Target::OwnedKey { key, value } => {
                 let mut credentials = match &plan.owned {
                     Some(owned) => {
-                        let current = backend.get(&SecretRef::Profile(Profile::Entry(owned.meta.id))).await?;
+                        let current = match backend.get(&SecretRef::Profile(Profile::Entry(owned.meta.id))).await {
+                            Ok(current) => current,
+                            // Material is never overwritten, only replaced under a new id and deleted after the
+                            // commit that replaced it: gone means another change committed meanwhile. Plan again.
+                            Err(error) if error.kind() == lanyard_vault::ErrorKind::NotFound => {
+                                return Err(ControlError::conflict("the link's CREDENTIALS were changed concurrently")
+                                    .retryable());
+                            }
+                            Err(error) => return Err(error.into()),
+                        };
                         let text = std::str::from_utf8(current.expose_bytes()).map_err(|_| {
                             ControlError::new(ErrorKind::Internal, "a link's stored CREDENTIALS are not UTF-8")
                         })?;
@@ -388,7 +400,14 @@ impl ControlPlane {
                     None => JsonObject::new(),
                 };
                 credentials.insert(key.clone(), Value::String(value.expose_secret().to_owned()));
-                material(&credentials)
+                let value = material(&credentials);
+                if value.expose_bytes().len() > MAX_JSON {
+                    return Err(ControlError::invalid(format!(
+                        "CREDENTIALS would be {} bytes of JSON; the limit is {MAX_JSON}",
+                        value.expose_bytes().len()
+                    )));
+                }
+                value
             }
             Target::Keep | Target::None | Target::Entry(_) => return Ok(None),
         };
@@ -410,32 +429,27 @@ impl ControlPlane {
         };
         let mut orphaned = None;
         match (&plan.owned, plan.new_owned) {
-            (Some(owned), Some(id)) if owned.meta.id == id => {
-                let mut entry = owned.clone();
-                entry.current_version += 1;
-                entry.rotated_at = Some(now);
-                tx.update(entry).await?;
-            }
             (owned, Some(id)) => {
+                // The replaced entry goes first: both are named `link::<link id>`.
+                if let Some(old) = owned {
+                    tx.delete::<VaultEntry>(old.meta.id, None).await?;
+                    orphaned = Some(old.meta.id);
+                }
                 tx.insert(VaultEntry {
                     meta: Meta { id, ..Meta::new() },
                     name: owned_entry_name(stored.meta.id),
                     entry_type: EntryType::Credential,
                     algorithm: None,
                     key_size: None,
-                    current_version: 1,
+                    current_version: owned.as_ref().map_or(1, |old| old.current_version + 1),
                     storage_backend_id: LOCAL_BACKEND_ID,
                     external_secret_name: None,
                     owner_link_id: Some(stored.meta.id),
                     description: Some(format!("CREDENTIALS of link {}", stored.display())),
                     expires_at: None,
-                    rotated_at: None,
+                    rotated_at: owned.as_ref().map(|_| now),
                 })
                 .await?;
-                if let Some(old) = owned {
-                    tx.delete::<VaultEntry>(old.meta.id, None).await?;
-                    orphaned = Some(old.meta.id);
-                }
             }
             (Some(owned), None) if !matches!(plan.target, Target::Keep) => {
                 tx.delete::<VaultEntry>(owned.meta.id, None).await?;
@@ -565,7 +579,7 @@ impl ControlPlane {
                         (Target::Entry(entry), None)
                     }
                     (_, Some(object)) => {
-                        let id = owned.as_ref().map_or_else(VaultEntryId::new_random, |o| o.meta.id);
+                        let id = VaultEntryId::new_random();
                         row.credential_id = Some(id);
                         (Target::Owned(object.clone()), Some(id))
                     }
@@ -591,7 +605,10 @@ impl ControlPlane {
                 ensure_database(tx, &database).await?;
                 match (&current, plan.before_version) {
                     (Some(current), _) if request.if_not_exists => return Ok(Err(view(tx, current.clone()).await?)),
-                    (Some(current), Some(version)) if current.meta.version == version => {}
+                    (Some(current), Some(version)) if current.meta.version == version => {
+                        // Checked again here: a pipeline started since the plan does not change the link's version.
+                        check_not_running(tx, current, "cannot replace").await?;
+                    }
                     (None, None) => {}
                     _ => return Ok(Ok(None)),
                 }
@@ -685,7 +702,7 @@ impl ControlPlane {
                             row.config.insert(key.clone(), value.clone());
                         }
                         LinkAction::CredentialsJson(text) => {
-                            let id = owned.as_ref().map_or_else(VaultEntryId::new_random, |o| o.meta.id);
+                            let id = VaultEntryId::new_random();
                             target = Target::Owned(parse_credentials(text)?);
                             new_owned = Some(id);
                         }
@@ -701,7 +718,7 @@ impl ControlPlane {
                                     entry.name.as_str()
                                 )));
                             }
-                            let id = owned.as_ref().map_or_else(VaultEntryId::new_random, |o| o.meta.id);
+                            let id = VaultEntryId::new_random();
                             target = Target::OwnedKey { key: key.clone(), value: value.clone() };
                             new_owned = Some(id);
                         }
@@ -718,12 +735,25 @@ impl ControlPlane {
                 };
                 Ok(Plan { row, before_version: Some(before.meta.version), owned, new_owned, target })
             })?;
-            let undo = self.write_link_material(&plan).await?;
+            let undo = match self.write_link_material(&plan).await {
+                Ok(undo) => undo,
+                // The credentials a `::key` update merges into were replaced meanwhile: plan again.
+                Err(error) if error.is_retryable() && if_match.is_none() && attempts.retry(true).await => continue,
+                Err(error) if error.is_retryable() => {
+                    return Err(ControlError::new(
+                        if if_match.is_some() { ErrorKind::PreconditionFailed } else { ErrorKind::Conflict },
+                        format!("link {object:?} was changed concurrently; try again"),
+                    ));
+                }
+                Err(error) => return Err(error),
+            };
             let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
                 let current = tx.find::<Link>(plan.row.meta.id).await?;
-                if current.is_none_or(|c| Some(c.meta.version) != plan.before_version) {
+                let Some(current) = current.filter(|c| Some(c.meta.version) == plan.before_version) else {
                     return Ok(None);
-                }
+                };
+                // Checked again here: a pipeline started since the plan does not change the link's version.
+                check_not_running(tx, &current, "cannot alter").await?;
                 let (stored, orphaned) = self
                     .store_link(tx, &plan, |stored| {
                         audit(

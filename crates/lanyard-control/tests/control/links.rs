@@ -23,6 +23,8 @@ both!(
     pipelines_keep_their_link,
     concurrent_creates_share_a_new_database,
     singlestores_documented_links_are_accepted,
+    concurrent_credential_key_updates_lose_nothing,
+    drop_racing_alter_leaves_no_material,
 );
 
 fn object(value: Value) -> serde_json::Map<String, Value> {
@@ -542,4 +544,61 @@ async fn singlestores_documented_links_are_accepted(env: &Env) {
         let created = created.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(Value::Object(created.value.config), config, "{name}: CONFIG is kept as written");
     }
+}
+
+/// Eight tasks × fifteen `SET CREDENTIALS ::k = 'v'` on one link: every update that was acknowledged is in the stored
+/// credentials at the end (each change writes new material under a new id and commits only if the link is still at
+/// the version it merged into; nothing is overwritten in place, so no undo can wipe another's committed write).
+async fn concurrent_credential_key_updates_lose_nothing(env: &Env) {
+    env.plane.create_link(&admin(), new_link("l", "S3", json!({}), Some("{}"))).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..8 {
+        let plane = env.plane.clone();
+        tasks.spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0..15 {
+                let key = format!("k{t}_{i}");
+                if plane.alter_link(&admin(), "default", "l", &[credentials_key(&key, "v")], None).await.is_ok() {
+                    acknowledged.push(key);
+                }
+            }
+            acknowledged
+        });
+    }
+    let mut acknowledged = Vec::new();
+    while let Some(keys) = tasks.join_next().await {
+        acknowledged.extend(keys.unwrap());
+    }
+    assert!(acknowledged.len() >= 8, "at least one update per task went through: {}", acknowledged.len());
+    let stored = owned_credentials(env, "l").await;
+    let missing: Vec<&String> = acknowledged.iter().filter(|k| stored.get(k.as_str()).is_none()).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged updates are lost: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+    // Exactly one profile holds the link's credentials: every replaced one was deleted.
+    assert_eq!(local_contents(env).await.len(), 1);
+}
+
+/// DROP LINK racing an ALTER LINK that replaces the credentials, forty times: whichever wins, no material is left
+/// behind in the local backend.
+async fn drop_racing_alter_leaves_no_material(env: &Env) {
+    let before = local_contents(env).await.len();
+    for round in 0..40 {
+        let name = format!("d{round}");
+        env.plane.create_link(&admin(), new_link(&name, "S3", json!({}), Some(r#"{"a":"old"}"#))).await.unwrap();
+        let plane = env.plane.clone();
+        let altered = name.clone();
+        let alter = tokio::spawn(async move {
+            let action = LinkAction::CredentialsJson(SecretString::new(r#"{"a":"new"}"#.to_owned()));
+            let _ = plane.alter_link(&admin(), "default", &altered, &[action], None).await;
+        });
+        let plane = env.plane.clone();
+        let drop = tokio::spawn(async move { plane.drop_link(&admin(), "default", &name, None).await });
+        alter.await.unwrap();
+        drop.await.unwrap().unwrap();
+    }
+    assert_eq!(local_contents(env).await.len(), before, "material of dropped links is left in the local backend");
 }
