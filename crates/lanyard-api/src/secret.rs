@@ -9,10 +9,34 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A secret in a request body: held as a `SecretString` from the moment it is read; its value leaves it only while
 /// a request body is serialised, and its `Debug` prints `***`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct Secret(pub SecretString);
+
+impl<'de> Deserialize<'de> for Secret {
+    /// A JSON string; anything else is refused with a message that never quotes what was sent (serde's own would
+    /// echo a number or a nested string, which may be the secret in the wrong shape).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer) {
+            Ok(serde_json::Value::String(text)) => Ok(Self(SecretString::new(text))),
+            Ok(mut other) => {
+                zeroize_value(&mut other);
+                Err(de::Error::custom("a secret must be a JSON string"))
+            }
+            Err(_) => Err(de::Error::custom("a secret must be a JSON string")),
+        }
+    }
+}
+
+/// Overwrites the strings of a JSON value that was refused as a secret before it is freed.
+fn zeroize_value(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => zeroize::Zeroize::zeroize(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(zeroize_value),
+        serde_json::Value::Object(map) => map.values_mut().for_each(zeroize_value),
+        _ => {}
+    }
+}
 
 impl Secret {
     /// Wraps a value.

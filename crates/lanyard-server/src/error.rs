@@ -105,17 +105,34 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A serde message with quoted input values removed (`invalid type: string "…"` echoes what was sent, which may
-/// be a secret in the wrong field).
+/// A serde message with the input values it echoes removed: `invalid type: string "…"` (a backslash-escaped quote
+/// inside does not end it) and the backticked value of `integer `…``, `floating point `…``, `boolean `…`` and
+/// `character `…``, any of which may be a secret sent in the wrong field. Field and variant names stay.
 fn scrub(message: &str) -> String {
+    const VALUE_KINDS: [&str; 4] = ["integer `", "floating point `", "boolean `", "character `"];
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(start) = rest.find(" \"") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find('"') {
+    loop {
+        let quoted = rest.find(" \"").map(|i| (i, 2, '"'));
+        let ticked = VALUE_KINDS
+            .iter()
+            .filter_map(|kind| rest.find(kind).map(|i| (i, kind.len(), '`')))
+            .min_by_key(|(i, _, _)| *i);
+        let Some((start, opening, close)) = [quoted, ticked].into_iter().flatten().min_by_key(|(i, _, _)| *i) else {
+            break;
+        };
+        out.push_str(&rest[..start + opening]);
+        let after = &rest[start + opening..];
+        let mut escaped = false;
+        let end = after.char_indices().find_map(|(i, c)| {
+            let done = c == close && !escaped;
+            escaped = c == '\\' && !escaped;
+            done.then_some(i)
+        });
+        out.push('…');
+        match end {
             Some(end) => {
-                out.push_str(" \"…\"");
+                out.push(close);
                 rest = &after[end + 1..];
             }
             None => {
@@ -195,6 +212,22 @@ mod tests {
             "invalid type: string \"…\", expected i64 at line 1 column 20"
         );
         assert_eq!(scrub("unknown field `x`"), "unknown field `x`");
+        assert_eq!(
+            scrub(r#"invalid type: string "ab\"sekrit-tail", expected struct SecretKeyValue"#),
+            "invalid type: string \"…\", expected struct SecretKeyValue"
+        );
+        assert_eq!(
+            scrub("invalid type: integer `918273645`, expected a string at line 1 column 70"),
+            "invalid type: integer `…`, expected a string at line 1 column 70"
+        );
+        assert_eq!(
+            scrub("invalid type: floating point `1.5`, expected i64"),
+            "invalid type: floating point `…`, expected i64"
+        );
+        assert_eq!(
+            scrub("unknown variant `set_secrets`, expected one of `rotate`"),
+            "unknown variant `set_secrets`, expected one of `rotate`"
+        );
     }
 
     #[test]

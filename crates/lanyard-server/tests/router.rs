@@ -851,6 +851,17 @@ async fn canary_never_leaves_the_server() {
     replies.push(w.admin(Method::PUT, "/databases/default/links/l", Some(alter)).await);
     let in_config = json!({"actions": [{"set_config_key": {"key": "secret_key", "value": canary}}]});
     replies.push(w.admin(Method::PUT, "/databases/default/links/l", Some(in_config)).await);
+    // Secrets in the wrong shape: serde's messages would echo them.
+    let digits: String = canary.chars().filter(char::is_ascii_digit).collect();
+    let numeric =
+        format!(r#"{{"actions":[{{"set_credentials_key":{{"key":"aws_secret_access_key","value":9{digits}}}}}]}}"#);
+    replies
+        .push(w.raw(Method::PUT, "/databases/default/links/l", Some(&w.admin), Some(numeric.into_bytes()), &[]).await);
+    let escaped = format!(r#"{{"actions":[{{"set_credentials_key":"ab\"{canary}"}}]}}"#);
+    replies
+        .push(w.raw(Method::PUT, "/databases/default/links/l", Some(&w.admin), Some(escaped.into_bytes()), &[]).await);
+    let nested = json!({"actions": [{"set_credentials_key": {"key": "k", "value": {"inner": canary}}}]});
+    replies.push(w.admin(Method::PUT, "/databases/default/links/l", Some(nested)).await);
     replies.push(w.admin(Method::GET, "/databases/default/links", None).await);
     replies.push(w.admin(Method::GET, "/databases/default/links/l", None).await);
     replies.push(w.admin(Method::GET, "/databases/default/links/l/create", None).await);
@@ -863,6 +874,8 @@ async fn canary_never_leaves_the_server() {
         let body = String::from_utf8_lossy(&r.body);
         let secret_part = &canary["canary-".len()..];
         assert!(!body.contains(secret_part), "reply {i} leaks the canary: {body}");
+        let digits: String = canary.chars().filter(char::is_ascii_digit).collect();
+        assert!(!body.contains(&digits), "reply {i} leaks the canary's digits: {body}");
         for (name, value) in &r.headers {
             assert!(
                 !value.to_str().unwrap_or_default().contains(secret_part),

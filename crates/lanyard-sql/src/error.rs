@@ -201,6 +201,15 @@ pub(crate) fn is_quoted_literal(token: &Token) -> bool {
     )
 }
 
+/// Whether a string literal's content ends in `\`: the sign of a backslash-escaped quote the lexer did not read.
+fn ends_in_backslash(token: &Token) -> bool {
+    match token {
+        Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => s.ends_with('\\'),
+        Token::Word(w) if w.quote_style.is_some() => w.value.ends_with('\\'),
+        _ => false,
+    }
+}
+
 fn is_word(token: &Token, keyword: &str) -> bool {
     matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
 }
@@ -234,6 +243,12 @@ pub(crate) fn is_secret_position(tokens: &[&Token], i: usize) -> bool {
 }
 
 impl Redactions {
+    /// Whether the character at `location` is hidden.
+    pub(crate) fn hides(&self, location: Location) -> bool {
+        let at = (location.line, location.column as usize);
+        self.ranges.iter().any(|r| r.start <= at && at < r.end)
+    }
+
     /// Tokenizes `source` afresh (partially, if it does not tokenize completely) and finds what to hide.
     pub(crate) fn of(source: &str, lines: &LineIndex<'_>) -> Self {
         let mut buffer: Vec<TokenWithSpan> = Vec::new();
@@ -252,11 +267,19 @@ impl Redactions {
                 || matches!(&token.token, Token::Word(w) if w.quote_style == Some('"') && may_be_string(&tokens, i));
             if hidden {
                 let start = lines.location(token.span.start.line, token.span.start.column);
-                let end = lines.location(token.span.end.line, token.span.end.column);
-                ranges.push(SecretRange {
-                    start: (start.line, start.column as usize),
-                    end: (end.line, end.column as usize),
-                });
+                // A literal that ends in a backslash was written with backslash escapes (`"{\"k\":\"v\"}"`, as
+                // SHOW CREATE LINK prints CONFIG), which this lexer does not read: the rest of the value came out as
+                // other tokens. Hide everything up to the end of the statement.
+                let end = if ends_in_backslash(&token.token) {
+                    significant[i..].iter().find(|t| t.token == Token::SemiColon).map_or((u32::MAX, usize::MAX), |t| {
+                        let at = lines.location(t.span.start.line, t.span.start.column);
+                        (at.line, at.column as usize)
+                    })
+                } else {
+                    let end = lines.location(token.span.end.line, token.span.end.column);
+                    (end.line, end.column as usize)
+                };
+                ranges.push(SecretRange { start: (start.line, start.column as usize), end });
             }
         }
         let failure = tokenized.is_err().then(|| {

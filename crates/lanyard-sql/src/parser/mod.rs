@@ -352,6 +352,13 @@ impl<'a> Parser<'a> {
 
     /// `expected <what>, found <next token>`.
     pub(crate) fn expected(&self, what: &str) -> ParseError {
+        // A token inside what errors hide (a piece of a secret literal the lexer split) is named by its kind only.
+        let token = self.peek_ref();
+        let bare = matches!(&token.token, Token::Word(w) if w.quote_style.is_none())
+            || matches!(token.token, Token::Number(..));
+        if bare && self.redactions().hides(self.location_of(token)) {
+            return self.expected_secret(what);
+        }
         self.error_here(format!("expected {what}, found {}", describe(self.peek())))
     }
 
