@@ -54,14 +54,15 @@ pub fn is_secret_key(key: &str) -> bool {
 }
 
 /// Endings of link CONFIG keys that say *where* a secret lives or *which* one is meant, not what it is: file
-/// locations (`ssl.key.location`, `sasl.kerberos.keytab`, as in SingleStore's Kafka link examples) and KMS key ids
-/// (`x-amz-server-side-encryption-aws-kms-key-id`).
+/// locations (`ssl.key.location`, `sasl.kerberos.keytab`, as in SingleStore's Kafka link examples), endpoints and ids
+/// in Kafka's dotted style (`sasl.oauthbearer.token.endpoint.url`, `sasl.oauthbearer.client.id`), KMS key ids
+/// (`x-amz-server-side-encryption-aws-kms-key-id`) and digests (`x-amz-server-side-encryption-customer-key-MD5`).
 const NON_SECRET_CONFIG_SUFFIXES: &[&str] =
-    &[".location", "_location", ".keytab", "_keytab", "kms-key-id", "kms_key_id"];
+    &[".location", "_location", ".keytab", "_keytab", "kms-key-id", "kms_key_id", ".url", ".id", "-md5", "_md5"];
 
 /// Whether a key of a link's CONFIG (a JSON object shown by SHOW LINKS) looks like a secret: [`is_secret_key`], except
-/// keys that end in a file location or a KMS key id (see [`NON_SECRET_CONFIG_SUFFIXES`]), which SingleStore's own
-/// link examples put in CONFIG.
+/// keys that end in a file location, a URL, an id or a digest (see [`NON_SECRET_CONFIG_SUFFIXES`]), which SingleStore's
+/// own link examples put in CONFIG.
 pub fn is_secret_config_key(key: &str) -> bool {
     let ends_with = |suffix: &str| {
         key.len() >= suffix.len() && key.as_bytes()[key.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
@@ -413,6 +414,9 @@ mod config_key_tests {
             "x-amz-server-side-encryption-aws-kms-key-id",
             "kms_key_id",
             "ssl.ca.location",
+            "sasl.oauthbearer.token.endpoint.url",
+            "sasl.oauthbearer.client.id",
+            "x-amz-server-side-encryption-customer-key-MD5",
             "region",
             "endpoint_url",
         ] {
