@@ -14,6 +14,7 @@
 mod audit;
 mod backend;
 mod connection;
+mod database;
 mod entry;
 mod link;
 mod problem;
@@ -24,6 +25,7 @@ pub use backend::{AlterBackend, Backend, BackendAction, CreateBackend, ProbeStep
 pub use connection::{
     AlterConnection, Connection, ConnectionAction, CreateConnection, KeyValue, LastTest, Ref, TestResult,
 };
+pub use database::{CreateDatabase, Database};
 pub use entry::{AlterEntry, CreateEntry, Entry, EntryAction};
 pub use link::{
     AlterLink, ConfigKeyValue, CreateLink, Link, LinkAction, LinkCredentials, LinkDefinition, LinkTestResult,

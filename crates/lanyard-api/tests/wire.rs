@@ -3,7 +3,7 @@
 
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, BackendAction, ConnectionAction, CreateBackend, CreateConnection,
-    CreateEntry, EntryAction, KeyValue, Problem, Secret, SecretOptions,
+    CreateDatabase, CreateEntry, EntryAction, KeyValue, Problem, Secret, SecretOptions,
 };
 use lanyard_core::ErrorKind;
 use serde_json::json;
@@ -35,6 +35,13 @@ fn requests_round_trip_in_the_documented_shape() {
     let create = CreateConnection { name: "pg".into(), connection_type: "postgresql".into(), ..Default::default() };
     let back: CreateConnection = serde_json::from_value(serde_json::to_value(&create).unwrap()).unwrap();
     assert_eq!(back, create);
+
+    // CREATE DATABASE: `if_not_exists` defaults to false and is written only when set.
+    let database: CreateDatabase = serde_json::from_value(json!({"name": "analytics"})).unwrap();
+    assert_eq!(database, CreateDatabase { name: "analytics".into(), if_not_exists: false });
+    assert_eq!(serde_json::to_value(&database).unwrap(), json!({"name": "analytics"}));
+    let database = CreateDatabase { name: "analytics".into(), if_not_exists: true };
+    assert_eq!(serde_json::to_value(&database).unwrap(), json!({"name": "analytics", "if_not_exists": true}));
 }
 
 #[test]
@@ -47,6 +54,7 @@ fn unknown_fields_are_refused() {
         ("entry", serde_json::from_value::<CreateEntry>(json!({"name": "x", "type": "CREDENTIAL", "colour": 1})).err()),
         ("backend", serde_json::from_value::<CreateBackend>(json!({"name": "x", "type": "aws", "colour": 1})).err()),
         ("action", serde_json::from_value::<AlterBackend>(json!({"actions": [{"set_colour": "red"}]})).err()),
+        ("database", serde_json::from_value::<CreateDatabase>(json!({"name": "x", "charset": "utf8"})).err()),
     ] {
         let error = result.unwrap_or_else(|| panic!("{what}: an unknown field was accepted")).to_string();
         assert!(error.contains("unknown"), "{what}: {error}");

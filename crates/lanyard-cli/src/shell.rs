@@ -32,6 +32,8 @@ Vault         CREATE CREDENTIAL [IF NOT EXISTS] name TYPE = CREDENTIAL SECRET '.
               DROP | DESCRIBE { VAULT | CREDENTIAL } [IF EXISTS] name; SHOW { VAULTS | CREDENTIALS }
 Storages      CREATE CREDENTIAL STORAGE name TYPE = kind OPTIONS (...); ALTER | DROP | DESCRIBE | TEST
               CREDENTIAL STORAGE name; SHOW CREDENTIAL STORAGES
+Databases     CREATE DATABASE [IF NOT EXISTS] db; DROP DATABASE [IF EXISTS] db; SHOW DATABASES [LIKE 'x']
+              (SCHEMA is a synonym; DROP refuses while links live in db, and never drops `default`)
 Links         CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS S3 CONFIG '{...}'
               { CREDENTIALS '{...}' | CREDENTIALS FROM VAULT entry } [DESCRIPTION '...']
               ALTER LINK [db.]name, then one or both, in either order:

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery, AuditRecord, Backend, Connection, CreateBackend,
-    CreateConnection, CreateEntry, CreateLink, Entry, Link, LinkDefinition, LinkTestResult, Problem, StorageTest,
-    TestResult,
+    CreateConnection, CreateDatabase, CreateEntry, CreateLink, Database, Entry, Link, LinkDefinition, LinkTestResult,
+    Problem, StorageTest, TestResult,
 };
 use lanyard_core::SecretString;
 use reqwest::header::{HeaderValue, IF_MATCH};
@@ -235,6 +235,23 @@ impl Client {
     /// `POST /vault/backends/{id-or-name}/test` (TEST CREDENTIAL STORAGE).
     pub async fn test_backend(&self, key: &str) -> Result<StorageTest> {
         self.typed(Method::POST, &["vault", "backends", key, "test"], NO_BODY, None).await
+    }
+
+    // Databases
+
+    /// `GET /databases[?like=]` (SHOW DATABASES).
+    pub async fn list_databases(&self, like: Option<&str>) -> Result<Vec<Database>> {
+        self.get_list(&["databases"], like).await
+    }
+
+    /// `POST /databases` (CREATE DATABASE [IF NOT EXISTS]). [`Created::Existing`] when `if_not_exists` found it.
+    pub async fn create_database(&self, request: &CreateDatabase) -> Result<Created<Database>> {
+        self.create(&["databases"], request).await
+    }
+
+    /// `DELETE /databases/{db}` (DROP DATABASE): refused while links or pipelines live in it, and for `default`.
+    pub async fn drop_database(&self, database: &str, if_match: Option<i64>) -> Result<()> {
+        self.call(Method::DELETE, &["databases", database], NO_BODY, if_match, "DELETE").await.map(drop)
     }
 
     // Links (database-scoped)

@@ -5,7 +5,8 @@
 //! name and gives its version), then sends the ordered actions in one `PUT` with `If-Match`; `IF EXISTS` turns a
 //! 404 into a clean no-op ([`Outcome::Skipped`]) and `IF NOT EXISTS` an existing object into
 //! [`Outcome::Unchanged`]. LINK statements address `/databases/{db}/links…`: an unqualified name is in the session's
-//! current database, which `USE` sets after checking that it exists. Results come back as [`StatementResult`]s: a
+//! current database, which `USE` sets after checking that it exists, and which goes back to `default` when DROP
+//! DATABASE drops it. DATABASE statements address `/databases…`. Results come back as [`StatementResult`]s: a
 //! message, and columns + rows of typed [`Cell`]s for statements that return data.
 //!
 //! ```no_run

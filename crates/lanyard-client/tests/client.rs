@@ -1,7 +1,8 @@
 //! The client against a stand-in server that records what it receives: names are percent-encoded path segments,
 //! ALTER is a GET then a PUT with `If-Match` (re-read once on 412), IF EXISTS / IF NOT EXISTS map 404 / 200 to clean
 //! outcomes, problems become typed errors, and the token travels only in the `Authorization` header. LINK statements
-//! address `/databases/{db}/links…`, with the session's database (`USE`, checked) for unqualified names.
+//! address `/databases/{db}/links…`, with the session's database (`USE`, checked) for unqualified names; DATABASE
+//! statements address `/databases…`, and dropping the session's database takes the session back to `default`.
 
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +51,13 @@ fn link(database: &str, name: &str, version: i64) -> Value {
     })
 }
 
+fn database(name: &str) -> Value {
+    json!({
+        "id": "6f1c0c1e-0000-4000-8000-000000000003", "name": name, "created_at": "2026-01-01T00:00:00Z",
+        "version": 1
+    })
+}
+
 fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
     let body = json!({"type": "about:blank", "title": "t", "status": status.as_u16(), "detail": detail, "code": code});
     (status, [("content-type", "application/problem+json")], body.to_string()).into_response()
@@ -82,6 +90,21 @@ async fn handle(State(stand): State<Stand>, method: Method, uri: Uri, headers: H
         (Method::POST, "/connections") => {
             problem(StatusCode::BAD_REQUEST, "invalid", "unknown connection type \"carrier_pigeon\"")
         }
+        (Method::GET, "/databases") => axum::Json(json!([database("zeta"), database("default"), database("Analytics")]))
+            .into_response(),
+        (Method::POST, "/databases") if seen.body["name"] == "racy" => {
+            problem(StatusCode::CONFLICT, "already_exists", "database \"racy\" already exists")
+        }
+        (Method::POST, "/databases") if seen.body["if_not_exists"] == true => {
+            (StatusCode::OK, axum::Json(database("analytics"))).into_response()
+        }
+        (Method::POST, "/databases") => (StatusCode::CREATED, axum::Json(database("analytics"))).into_response(),
+        (Method::DELETE, "/databases/my%20db" | "/databases/other") => StatusCode::NO_CONTENT.into_response(),
+        (Method::DELETE, "/databases/default") => problem(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "database \"default\" cannot be dropped: it always exists, and every session starts in it",
+        ),
         (Method::GET, "/databases/default/links") => axum::Json(json!([link("default", "analytics_link", 2)])).into_response(),
         (Method::GET, "/databases/my%20db/links") => axum::Json(json!([])).into_response(),
         (Method::GET, "/databases/nowhere/links") => problem(
@@ -349,4 +372,68 @@ async fn drop_show_create_and_test_link_map_to_their_routes() {
     let refused = session.execute(&run("ALTER LINK l SET CREDENTIALS ::aws_secret_access_key = '***'")).await;
     assert!(refused.unwrap_err().to_string().contains("that is a redaction"));
     assert_eq!(calls(&stand, 0).len(), 5);
+}
+
+#[tokio::test]
+async fn database_statements_map_to_their_routes_and_drop_of_the_current_one_goes_back_to_default() {
+    let (stand, mut session) = stand().await;
+    // SHOW DATABASES: one column, `Database`, sorted by name whatever order the server answers in.
+    let shown = session.execute(&run("SHOW SCHEMAS LIKE 'a'")).await.unwrap();
+    assert_eq!(shown.columns, ["Database"]);
+    assert_eq!(shown.rows, [vec![Cell::from("Analytics")], vec![Cell::from("default")], vec![Cell::from("zeta")]]);
+    assert_eq!(shown.message, "3 databases");
+    // CREATE DATABASE [IF NOT EXISTS]: 201 created, 200 "exists, unchanged", and a 409 under IF NOT EXISTS (a
+    // concurrent create) is "exists, unchanged" too.
+    let created = session.execute(&run("CREATE DATABASE analytics")).await.unwrap();
+    assert_eq!((created.outcome, created.message.as_str()), (Outcome::Created, "database \"analytics\" created"));
+    assert_eq!(stand.seen.lock().unwrap().last().unwrap().body, json!({"name": "analytics"}));
+    let unchanged = session.execute(&run("CREATE SCHEMA IF NOT EXISTS analytics")).await.unwrap();
+    assert_eq!(
+        (unchanged.outcome, unchanged.message.as_str()),
+        (Outcome::Unchanged, "database \"analytics\" exists, unchanged")
+    );
+    assert_eq!(stand.seen.lock().unwrap().last().unwrap().body, json!({"name": "analytics", "if_not_exists": true}));
+    assert_eq!(session.execute(&run("CREATE DATABASE IF NOT EXISTS racy")).await.unwrap().outcome, Outcome::Unchanged);
+    let error = session.execute(&run("CREATE DATABASE racy")).await.unwrap_err();
+    assert_eq!(error.kind(), Some(ErrorKind::AlreadyExists));
+
+    // DROP DATABASE [IF EXISTS]: 404 is skipped under IF EXISTS; another database leaves the session alone.
+    let skipped = session.execute(&run("DROP DATABASE IF EXISTS missing")).await.unwrap();
+    assert_eq!(
+        (skipped.outcome, skipped.message.as_str()),
+        (Outcome::Skipped, "database \"missing\" does not exist; nothing done")
+    );
+    assert_eq!(session.execute(&run("DROP DATABASE missing")).await.unwrap_err().kind(), Some(ErrorKind::NotFound));
+    session.execute(&run("USE `my db`")).await.unwrap();
+    let other = session.execute(&run("DROP DATABASE other")).await.unwrap();
+    assert_eq!(other.message, "database \"other\" dropped");
+    assert_eq!(session.database(), "my db");
+    // The session's own database: the session goes back to `default`, and says so.
+    let dropped = session.execute(&run("DROP SCHEMA `my db`")).await.unwrap();
+    assert_eq!(
+        (dropped.outcome, dropped.message.as_str()),
+        (Outcome::Ok, "database \"my db\" dropped; the session's database is now \"default\"")
+    );
+    assert_eq!(session.database(), "default");
+    let refused = session.execute(&run("DROP DATABASE default")).await.unwrap_err();
+    assert_eq!(refused.kind(), Some(ErrorKind::Invalid));
+    assert_eq!(session.database(), "default");
+
+    let paths: Vec<String> = calls(&stand, 0).into_iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    assert_eq!(
+        paths,
+        [
+            "GET /databases",
+            "POST /databases",
+            "POST /databases",
+            "POST /databases",
+            "POST /databases",
+            "DELETE /databases/missing",
+            "DELETE /databases/missing",
+            "GET /databases/my%20db/links",
+            "DELETE /databases/other",
+            "DELETE /databases/my%20db",
+            "DELETE /databases/default",
+        ]
+    );
 }

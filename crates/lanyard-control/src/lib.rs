@@ -1,5 +1,5 @@
 //! `lanyard-control` is the Control Plane service: every API operation on connections, vault entries, credential
-//! storages, links, tokens and the audit log, as one function taking a typed request and the [`Caller`].
+//! storages, databases, links, tokens and the audit log, as one function taking a typed request and the [`Caller`].
 //!
 //! Rules every operation keeps:
 //!
@@ -21,6 +21,7 @@
 mod auth;
 mod backends;
 mod connections;
+mod databases;
 mod entries;
 mod error;
 mod links;
@@ -43,9 +44,10 @@ pub use lanyard_catalog::{AuditRecord, LastTest, NewAuditRecord, Timestamp};
 pub use lanyard_vault::ProbeStep;
 pub use links::{DEFAULT_DATABASE, OWNED_ENTRY_PREFIX, create_statement};
 pub use model::{
-    AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, CredentialsSource, EntryAction,
-    EntryType, EntryView, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView, Material,
-    NamedRef, NewBackend, NewConnection, NewEntry, NewLink, ObjectKey, StorageTestOutcome, TestOutcome, TokenView,
+    AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, CredentialsSource, DatabaseView,
+    EntryAction, EntryType, EntryView, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView,
+    Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, ObjectKey, StorageTestOutcome, TestOutcome,
+    TokenView,
 };
 pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};

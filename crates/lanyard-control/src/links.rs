@@ -1,7 +1,8 @@
 //! CREATE [OR REPLACE] / ALTER / DROP LINK, SHOW LINKS, SHOW CREATE LINK and TEST LINK: the SingleStore dialect.
 //!
-//! A link lives in a database (a namespace in the `databases` table: `default` always exists, any other comes into
-//! being with its first link, in the same transaction, and stays when its last link goes).
+//! A link lives in a database (a namespace in the `databases` table, `databases.rs`: `default` always exists, any
+//! other is made by CREATE DATABASE or comes into being with its first link, in the same transaction, and stays when
+//! its last link goes).
 //! Its CONFIG is a JSON object shown by SHOW LINKS, so nothing secret-looking is accepted in it. Its CREDENTIALS are
 //! either a JSON object kept in a vault entry the link owns (local backend, hidden from SHOW VAULTS, named
 //! `link::<link id>`, deleted with the link) or, with `CREDENTIALS FROM VAULT <entry>`, an existing entry whose
@@ -53,18 +54,24 @@ fn link_not_found(database: &str, name: &str) -> ControlError {
     ControlError::new(ErrorKind::NotFound, format!("link {:?} does not exist", qualified(database, name)))
 }
 
-fn database_not_found(database: &str) -> ControlError {
-    let database = printable(database, 128);
+/// "database … does not exist", with the statement that creates it.
+pub(crate) fn database_not_found(database: &str) -> ControlError {
+    let shown = printable(database, 128);
+    let quoted = if is_bare_identifier(database) { shown.clone() } else { backticked(&shown) };
     ControlError::new(
         ErrorKind::NotFound,
-        format!(
-            "database {database:?} does not exist (a database comes into being with its first link: \
-             CREATE LINK {database}.<name> AS …)"
-        ),
+        format!("database {shown:?} does not exist (CREATE DATABASE {quoted} creates it)"),
     )
 }
 
-/// The database exists: `default`, or one a link was once created in.
+/// Whether SQL can name `name` without quotes: an ASCII letter or `_`, then ASCII letters, digits or `_`.
+fn is_bare_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The database exists: `default`, one made by CREATE DATABASE, or one a link was once created in.
 async fn check_database(tx: &mut Tx, database: &Name) -> Result<()> {
     match tx.find_by_name::<Database>(&[database.as_str()]).await? {
         Some(_) => Ok(()),

@@ -3,7 +3,9 @@
 
 use lanyard_catalog::JsonObject;
 use lanyard_catalog::{LastTest, Timestamp};
-use lanyard_core::{BackendId, ConnectionId, LinkId, LinkType, OptionMap, SecretString, TokenId, VaultEntryId};
+use lanyard_core::{
+    BackendId, ConnectionId, DatabaseId, LinkId, LinkType, OptionMap, SecretString, TokenId, VaultEntryId,
+};
 
 /// How an object is named in a request path: by id or by name. `PUT /vault/entries/{id}` accepts both.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -475,6 +477,19 @@ impl serde::Serialize for LinkAction {
         }
         map.end()
     }
+}
+
+/// A database (the namespace of links and pipelines) as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseView {
+    /// Immutable id (`default`'s is fixed: `lanyard_core::DEFAULT_DATABASE_ID`).
+    pub id: DatabaseId,
+    /// The name.
+    pub name: String,
+    /// Created (the seeded `default`: the Unix epoch).
+    pub created_at: Timestamp,
+    /// Row version (the ETag).
+    pub version: i64,
 }
 
 /// Where a link's CREDENTIALS live.

@@ -250,6 +250,12 @@ vocabulary! {
         LinkDrop = "link.drop",
         /// TEST LINK.
         LinkTest = "link.test",
+        /// SHOW DATABASES.
+        DatabaseList = "database.list",
+        /// CREATE DATABASE.
+        DatabaseCreate = "database.create",
+        /// DROP DATABASE.
+        DatabaseDrop = "database.drop",
         /// `lanyard token create`.
         TokenCreate = "token.create",
         /// `lanyard token list`.

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use lanyard_api as api;
 use lanyard_control::{
-    AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, CredentialsSource, EntryAction,
-    EntryType, EntryView, LastTest, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView,
-    Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, StorageTestOutcome, TestOutcome,
+    AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, CredentialsSource, DatabaseView,
+    EntryAction, EntryType, EntryView, LastTest, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome,
+    LinkView, Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, StorageTestOutcome, TestOutcome,
 };
 use lanyard_core::{SecretString, TestStatus};
 
@@ -280,6 +280,10 @@ pub(crate) fn link(v: LinkView) -> api::Link {
         updated_at: v.updated_at.to_string(),
         version: v.version,
     }
+}
+
+pub(crate) fn database(v: DatabaseView) -> api::Database {
+    api::Database { id: v.id.to_string(), name: v.name, created_at: v.created_at.to_string(), version: v.version }
 }
 
 /// CREATE [OR REPLACE] LINK in database `database`.

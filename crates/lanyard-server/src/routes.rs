@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery as AuditQueryParams, AuditRecord, Backend,
-    Connection, CreateBackend, CreateConnection, CreateEntry, CreateLink, Entry, Health, LikeQuery, Link,
-    LinkDefinition, LinkTestResult, Problem, StorageTest, TestResult,
+    Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, Database, Entry, Health,
+    LikeQuery, Link, LinkDefinition, LinkTestResult, Problem, StorageTest, TestResult,
 };
 use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission};
 use lanyard_core::{AuditAction, ErrorKind};
@@ -72,6 +72,11 @@ pub(crate) fn table() -> Vec<(Access, Handler)> {
         (Requires(P::VaultWrite, A::CredentialStorageAlter), routes!(alter_backend)),
         (Requires(P::VaultWrite, A::CredentialStorageDrop), routes!(drop_backend)),
         (Requires(P::VaultRead, A::CredentialStorageTest), routes!(test_backend)),
+        // Databases are the namespaces of links: their routes need the links permissions (the spec has none of
+        // their own).
+        (Requires(P::LinksRead, A::DatabaseList), routes!(list_databases)),
+        (Requires(P::LinksWrite, A::DatabaseCreate), routes!(create_database)),
+        (Requires(P::LinksWrite, A::DatabaseDrop), routes!(drop_database)),
         (Requires(P::LinksRead, A::LinkList), routes!(list_links)),
         (Requires(P::LinksWrite, A::LinkCreate), routes!(create_link)),
         (Requires(P::LinksRead, A::LinkGet), routes!(get_link)),
@@ -232,6 +237,41 @@ async fn test_connection(
 ) -> ApiResult {
     let outcome = state.control.test_connection(&caller, &name).await?;
     Ok(axum::Json(convert::test_result(outcome)).into_response())
+}
+
+/// SHOW DATABASES [LIKE]: by name.
+#[utoipa::path(get, path = "/databases", tag = "databases", params(LikeQuery), responses((status = 200, body = [Database])))]
+async fn list_databases(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<LikeQuery>,
+) -> ApiResult {
+    let views = state.control.list_databases(&caller, query.like.as_deref()).await?;
+    Ok(axum::Json(views.into_iter().map(convert::database).collect::<Vec<_>>()).into_response())
+}
+
+/// CREATE DATABASE: 201, or 200 with `if_not_exists` when it already exists (unchanged).
+#[utoipa::path(post, path = "/databases", tag = "databases", request_body = CreateDatabase, responses((status = 201, body = Database), (status = 200, body = Database), (status = 409, body = Problem)))]
+async fn create_database(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<CreateDatabase>,
+) -> ApiResult {
+    let created = state.control.create_database(&caller, &body.name, body.if_not_exists).await?;
+    let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(tagged(status, created.value.version, convert::database(created.value)))
+}
+
+/// DROP DATABASE: 409 while links or pipelines live in it; `default` cannot be dropped (400).
+#[utoipa::path(delete, path = "/databases/{db}", tag = "databases", params(("db" = String, Path)), responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+async fn drop_database(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(database): ApiPath<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    state.control.drop_database(&caller, &database, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// SHOW LINKS [ON db] [LIKE]: 404 when the database does not exist.

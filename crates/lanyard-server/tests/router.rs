@@ -475,6 +475,7 @@ fn body_for(method: &Method, path: &str, who: &str) -> Option<Value> {
         ("PUT", "/vault/entries/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
         ("POST", "/vault/backends") => Some(json!({"name": name, "type": "memory"})),
         ("PUT", "/vault/backends/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
+        ("POST", "/databases") => Some(json!({"name": name})),
         ("POST", "/databases/{db}/links") => Some(json!({"name": name, "type": "S3"})),
         ("PUT", "/databases/{db}/links/{name}") => {
             Some(json!({"actions": [{"set_config_key": {"key": "region", "value": "us-east-1"}}]}))
@@ -495,6 +496,7 @@ impl World {
             "/connections/{name}" => ("/connections", json!({"name": name, "type": "rest"})),
             "/vault/entries/{id}" => ("/vault/entries", json!({"name": name, "type": "CREDENTIAL"})),
             "/vault/backends/{id}" => ("/vault/backends", json!({"name": name, "type": "memory"})),
+            "/databases/{db}" => ("/databases", json!({"name": name})),
             "/databases/{db}/links/{name}" => ("/databases/analytics/links", json!({"name": name, "type": "S3"})),
             other => panic!("no disposable object for DELETE {other}"),
         };
@@ -591,6 +593,71 @@ async fn link_routes_follow_the_seed() {
 }
 
 #[tokio::test]
+async fn database_routes_create_list_and_drop() {
+    let w = world().await;
+    let names = |reply: &Reply| -> Vec<String> {
+        reply.json().as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let seeded = w.admin(Method::GET, "/databases", None).await;
+    assert_eq!(seeded.status, StatusCode::OK);
+    assert_eq!(
+        seeded.json(),
+        json!([{"id": "00000000-0000-0000-0000-000000000002", "name": "default",
+            "created_at": "1970-01-01T00:00:00.000000Z", "version": 1}])
+    );
+
+    // CREATE DATABASE: 201 with an ETag; again 409; with if_not_exists 200 and the same database.
+    let created = w.admin(Method::POST, "/databases", Some(json!({"name": "analytics"}))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&created.body));
+    assert_eq!(created.headers[header::ETAG], "\"1\"");
+    let database = created.json();
+    assert_eq!((database["name"].as_str(), database["version"].as_i64()), (Some("analytics"), Some(1)));
+    let again = w.admin(Method::POST, "/databases", Some(json!({"name": "analytics"}))).await;
+    assert_eq!((again.status, again.code().as_str()), (StatusCode::CONFLICT, "already_exists"));
+    let found = w.admin(Method::POST, "/databases", Some(json!({"name": "analytics", "if_not_exists": true}))).await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert_eq!(found.json(), database);
+    // The empty database answers its links route (what USE asks).
+    assert_eq!(w.admin(Method::GET, "/databases/analytics/links", None).await.json(), json!([]));
+    assert_eq!(names(&w.admin(Method::GET, "/databases", None).await), ["analytics", "default"]);
+    assert_eq!(names(&w.admin(Method::GET, "/databases?like=ANA", None).await), ["analytics"]);
+
+    // DROP: refused while a link lives in the database (naming it), for `default`, for an unknown database and
+    // at a stale version; then 204, and the database's routes answer 404.
+    let r = w.admin(Method::POST, "/databases/analytics/links", Some(json!({"name": "l", "type": "S3"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let busy = w.admin(Method::DELETE, "/databases/analytics", None).await;
+    assert_eq!((busy.status, busy.code().as_str()), (StatusCode::CONFLICT, "conflict"));
+    assert_eq!(
+        busy.json()["detail"],
+        "cannot drop database \"analytics\": it still holds link analytics.l; drop it first"
+    );
+    let default = w.admin(Method::DELETE, "/databases/default", None).await;
+    assert_eq!((default.status, default.code().as_str()), (StatusCode::BAD_REQUEST, "invalid"));
+    assert!(default.json()["detail"].as_str().unwrap().contains("cannot be dropped"), "{}", default.json());
+    let unknown = w.admin(Method::DELETE, "/databases/nowhere", None).await;
+    assert_eq!((unknown.status, unknown.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(unknown.json()["detail"], "database \"nowhere\" does not exist (CREATE DATABASE nowhere creates it)");
+    assert_eq!(w.admin(Method::DELETE, "/databases/analytics/links/l", None).await.status, StatusCode::NO_CONTENT);
+    let stale = w.send(Method::DELETE, "/databases/analytics", Some(&w.admin), None, &[("if-match", "\"2\"")]).await;
+    assert_eq!((stale.status, stale.code().as_str()), (StatusCode::PRECONDITION_FAILED, "precondition_failed"));
+    let r = w.send(Method::DELETE, "/databases/analytics", Some(&w.admin), None, &[("if-match", "\"1\"")]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(w.admin(Method::GET, "/databases/analytics/links", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(names(&w.admin(Method::GET, "/databases", None).await), ["default"]);
+
+    let audit = w.admin(Method::GET, "/audit?limit=1000", None).await.json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .filter(|a| a.starts_with("database."))
+        .collect();
+    assert_eq!(actions, ["database.create", "database.drop"]);
+}
+
+#[tokio::test]
 async fn authorization_matrix_covers_every_route() {
     let w = world().await;
     w.seed().await;
@@ -664,7 +731,17 @@ async fn openapi_describes_exactly_the_route_table() {
         let secured = operation["security"] == json!([{"bearer": []}]);
         assert_eq!(secured, route.access != Access::Public, "{} {}: {operation}", route.method, route.path);
     }
-    for schema in ["Connection", "CreateConnection", "AlterConnection", "Entry", "Backend", "AuditRecord", "Problem"] {
+    for schema in [
+        "Connection",
+        "CreateConnection",
+        "AlterConnection",
+        "Entry",
+        "Backend",
+        "Database",
+        "CreateDatabase",
+        "AuditRecord",
+        "Problem",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
 }
@@ -684,7 +761,7 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
         ("huge body", json!({"name": "x".repeat(2 << 20), "type": "s3"}).to_string().into_bytes()),
     ];
     for (what, body) in raw_bodies {
-        for path in ["/connections", "/vault/entries", "/vault/backends", "/databases/default/links"] {
+        for path in ["/connections", "/vault/entries", "/vault/backends", "/databases", "/databases/default/links"] {
             let r = w.raw(Method::POST, path, Some(&token), Some(body.clone()), &[]).await;
             assert!(r.status.is_client_error(), "{what} on {path}: {}", r.status);
             assert!(r.is_problem(), "{what} on {path}");
@@ -761,6 +838,10 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
         json!({"actions": [{"set_credentials_key": {"key": "a", "value": 1}}]}),
     ] {
         let r = w.admin(Method::PUT, "/databases/analytics/links/analytics_link", Some(body.clone())).await;
+        assert!(r.status.is_client_error() && r.is_problem(), "{body}: {}", r.status);
+    }
+    for body in [json!({}), json!({"name": 5}), json!({"name": ""}), json!({"name": "d", "if_not_exists": "yes"})] {
+        let r = w.admin(Method::POST, "/databases", Some(body.clone())).await;
         assert!(r.status.is_client_error() && r.is_problem(), "{body}: {}", r.status);
     }
     for path in ["/databases/%00/links", "/databases/nowhere/links/x", "/databases/analytics/links/%20x/create"] {

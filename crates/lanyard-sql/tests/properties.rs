@@ -22,12 +22,12 @@ use std::mem::discriminant;
 use lanyard_core::{Name, OptionKey, OptionMap, OptionValue, SecretString, is_secret_key};
 use lanyard_sql::ast::{
     AlterConnection, AlterConnectionAction, AlterCredentialStorage, AlterCredentialStorageAction, AlterLink,
-    AlterVault, AlterVaultAction, BackendKind, ConnectionType, CreateConnection, CreateCredentialStorage, CreateLink,
-    CreatePipeline, CreateVault, CredentialsSource, DescribeConnection, DescribeCredentialStorage, DescribeLink,
-    DescribeVault, DropConnection, DropCredentialStorage, DropLink, DropPipeline, DropVault, EntryType, JsonObject,
-    KEYWORDS, LinkSet, LinkType, LoadOptions, Material, QualifiedName, ShowConnections, ShowCreateLink,
-    ShowCredentialStorages, ShowLinks, ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection,
-    TestCredentialStorage, TestLink, Use, VaultNoun,
+    AlterVault, AlterVaultAction, BackendKind, ConnectionType, CreateConnection, CreateCredentialStorage,
+    CreateDatabase, CreateLink, CreatePipeline, CreateVault, CredentialsSource, DescribeConnection,
+    DescribeCredentialStorage, DescribeLink, DescribeVault, DropConnection, DropCredentialStorage, DropDatabase,
+    DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet, LinkType, LoadOptions, Material,
+    QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowDatabases, ShowLinks, ShowPipelines,
+    ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, TestLink, Use, VaultNoun,
 };
 use lanyard_sql::{ParseError, Statement, ToSql, parse, parse_one, parse_script};
 use proptest::prelude::*;
@@ -743,6 +743,10 @@ fn statement() -> BoxedStrategy<Statement> {
         opt(text()).prop_map(|like| ShowCredentialStorages { like }.into()),
         (any::<bool>(), name()).prop_map(|(if_exists, name)| DescribeCredentialStorage { if_exists, name }.into()),
         (any::<bool>(), name()).prop_map(|(if_exists, name)| TestCredentialStorage { if_exists, name }.into()),
+        // SingleStore: databases
+        (any::<bool>(), name()).prop_map(|(if_not_exists, name)| CreateDatabase { if_not_exists, name }.into()),
+        (any::<bool>(), name()).prop_map(|(if_exists, name)| DropDatabase { if_exists, name }.into()),
+        opt(text()).prop_map(|like| ShowDatabases { like }.into()),
         // SingleStore: links and USE
         create_link().prop_map(Statement::from),
         (qualified_name(), link_clauses()).prop_map(|(name, clauses)| AlterLink { name, clauses }.into()),

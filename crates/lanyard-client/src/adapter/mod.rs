@@ -18,7 +18,8 @@ pub use script::{ScriptEvent, ScriptSummary};
 /// The database a session starts in (for the LINK dialect's unqualified names).
 pub const DEFAULT_DATABASE: &str = "default";
 
-/// A SQL session against one server: a [`Client`] plus the session state (`USE`).
+/// A SQL session against one server: a [`Client`] plus the session state (`USE`; DROP DATABASE of the current
+/// database goes back to `default`).
 #[derive(Debug, Clone)]
 pub struct Session {
     client: Client,
@@ -28,8 +29,12 @@ pub struct Session {
 impl Session {
     /// A session in the `default` database.
     pub fn new(client: Client) -> Self {
-        let database = Name::new(DEFAULT_DATABASE).unwrap_or_else(|_| unreachable!("a valid name"));
-        Self { client, database }
+        Self { client, database: Self::default_database() }
+    }
+
+    /// The name of the `default` database.
+    fn default_database() -> Name {
+        Name::new(DEFAULT_DATABASE).unwrap_or_else(|_| unreachable!("a valid name"))
     }
 
     /// The client.

@@ -1,6 +1,8 @@
 //! The rendering of answers: messages for changes, columns and rows for SHOW and DESCRIBE.
 
-use lanyard_api::{Backend, Connection, Entry, Link, LinkCredentials, LinkDefinition, LinkTestResult, TestResult};
+use lanyard_api::{
+    Backend, Connection, Database, Entry, Link, LinkCredentials, LinkDefinition, LinkTestResult, TestResult,
+};
 use lanyard_core::ErrorKind;
 
 use crate::error::Result;
@@ -203,6 +205,14 @@ pub(super) fn describe_backend(b: &Backend) -> Vec<(&'static str, Cell)> {
         ("updated_at", Cell::from(b.updated_at.as_str())),
         ("version", Cell::Int(b.version)),
     ]
+}
+
+/// SHOW DATABASES, in the one column MySQL and SingleStore print, `Database`, sorted by name.
+pub(super) fn show_databases(sql: String, mut databases: Vec<Database>) -> StatementResult {
+    databases.sort_by(|a, b| a.name.cmp(&b.name));
+    let message = count(databases.len(), "database", "databases");
+    let rows = databases.into_iter().map(|d| vec![Cell::Text(d.name)]).collect();
+    StatementResult::message(sql, Outcome::Ok, message).with_rows(&["Database"], rows)
 }
 
 /// SHOW LINKS, in SingleStore's columns: `Link`, `Type`, `Description`, `Config` (the compact JSON text, in stored

@@ -4,14 +4,14 @@ use std::borrow::Cow;
 
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, Backend, BackendAction, ConfigKeyValue, Connection,
-    ConnectionAction, CreateBackend, CreateConnection, CreateEntry, CreateLink, Entry, EntryAction, KeyValue, Link,
-    LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue, SecretOptions,
+    ConnectionAction, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, Entry, EntryAction,
+    KeyValue, Link, LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue, SecretOptions,
 };
 use lanyard_core::{ErrorKind, OptionMap, SecretString};
 use lanyard_sql::ast::{self, QualifiedName, Statement};
 
-use super::Session;
 use super::rows::*;
+use super::{DEFAULT_DATABASE, Session};
 use crate::error::{Error, Result};
 use crate::http::Created;
 use crate::result::{Cell, Outcome, StatementResult};
@@ -95,9 +95,19 @@ impl Session {
                         .with_rows(&["step", "status", "micros", "error"], rows))
                 }
             },
+            Statement::CreateDatabase(s) => {
+                let request = CreateDatabase { name: s.name.as_str().to_owned(), if_not_exists: s.if_not_exists };
+                let created = self.client.create_database(&request).await;
+                created_result(sql, "database", s.name.as_str(), s.if_not_exists, created)
+            }
+            Statement::DropDatabase(s) => self.drop_database(sql, s).await,
+            Statement::ShowDatabases(s) => {
+                let databases = self.client.list_databases(s.like.as_deref()).await?;
+                Ok(show_databases(sql, databases))
+            }
             Statement::Use(s) => {
-                // The database must exist (`default`, or one a link lives in): the server's answer says why not,
-                // and the session stays where it was.
+                // The database must exist (`default`, or one made by CREATE DATABASE or a CREATE LINK into it): the
+                // server's answer says why not, and the session stays where it was.
                 self.client.list_links(s.database.as_str(), None).await?;
                 self.database = s.database.clone();
                 Ok(StatementResult::message(sql, Outcome::Ok, format!("database is now {:?}", s.database.as_str())))
@@ -172,6 +182,19 @@ impl Session {
             async |current: &Connection| self.client.alter_connection(name, &request, Some(current.version)).await,
         )
         .await
+    }
+
+    /// DROP DATABASE [IF EXISTS]; when it drops the session's current database, the session goes back to
+    /// `default` (which always exists), and the message says so.
+    async fn drop_database(&mut self, sql: String, s: &ast::DropDatabase) -> Result<StatementResult> {
+        let done = self.client.drop_database(s.name.as_str(), None).await;
+        let dropped_current = done.is_ok() && s.name == self.database;
+        let mut result = dropped(sql, "database", s.name.as_str(), s.if_exists, done)?;
+        if dropped_current {
+            self.database = Session::default_database();
+            result.message.push_str(&format!("; the session's database is now {DEFAULT_DATABASE:?}"));
+        }
+        Ok(result)
     }
 
     /// The database and name a LINK statement addresses: the session's database unless the name is qualified.

@@ -392,7 +392,7 @@ async fn databases_scope_links(env: &Env) {
     assert_error_contains(
         plane.list_links(&admin(), "analytics", None).await,
         ErrorKind::NotFound,
-        &["database \"analytics\" does not exist", "CREATE LINK analytics.<name>"],
+        &["database \"analytics\" does not exist (CREATE DATABASE analytics creates it)"],
     );
     plane
         .create_link(&admin(), NewLink { database: "analytics".into(), ..new_link("l", "S3", json!({}), None) })

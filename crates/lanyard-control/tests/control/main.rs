@@ -4,7 +4,7 @@
 //! auth); a missing server fails the PostgreSQL half loudly, it is never skipped.
 //!
 //! The modules follow the Control Plane's contract: connections and the seed's ALTER CONNECTION, all-or-nothing
-//! ALTERs, vault entries and material-first writes, credential storages and their secret options, tokens and
+//! ALTERs, vault entries and material-first writes, credential storages and their secret options, databases, tokens and
 //! authorization, no lost updates under concurrency, a canary secret that must appear nowhere, and TEST LINK with the
 //! real probes across a rotation.
 
@@ -20,6 +20,7 @@ mod backends;
 mod canary;
 mod concurrency;
 mod connections;
+mod databases;
 mod entries;
 mod links;
 mod test_link;

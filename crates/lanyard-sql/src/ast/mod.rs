@@ -61,6 +61,7 @@ macro_rules! qualified_name_statement {
 }
 
 mod connection;
+mod database;
 mod link;
 mod pipeline;
 mod print;
@@ -201,6 +202,14 @@ statements! {
         DescribeCredentialStorage = "DESCRIBE CREDENTIAL STORAGE",
         /// `TEST CREDENTIAL STORAGE`
         TestCredentialStorage = "TEST CREDENTIAL STORAGE",
+    }
+    database {
+        /// `CREATE { DATABASE | SCHEMA }`
+        CreateDatabase = "CREATE DATABASE",
+        /// `DROP { DATABASE | SCHEMA }`
+        DropDatabase = "DROP DATABASE",
+        /// `SHOW { DATABASES | SCHEMAS }`
+        ShowDatabases = "SHOW DATABASES",
     }
     link {
         /// `CREATE LINK`

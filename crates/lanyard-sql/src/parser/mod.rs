@@ -2,10 +2,11 @@
 //! `DFParser` extends `sqlparser`).
 //!
 //! Each family of statements is parsed in its own child module, all its verbs together (`connection`, `vault`,
-//! `storage`, `link`, `pipeline`); this module holds what they share: the token cursor, the dispatch on the verb,
-//! the common productions (names, strings, option lists, clause and action loops) and the errors.
+//! `storage`, `database`, `link`, `pipeline`); this module holds what they share: the token cursor, the dispatch on
+//! the verb, the common productions (names, strings, option lists, clause and action loops) and the errors.
 
 mod connection;
+mod database;
 mod link;
 mod pipeline;
 mod storage;
@@ -97,6 +98,10 @@ const OUR_NOUNS: &[Keyword] = &[
     Keyword::Credentials,
     Keyword::Storage,
     Keyword::Storages,
+    Keyword::Database,
+    Keyword::Databases,
+    Keyword::Schema,
+    Keyword::Schemas,
     Keyword::Link,
     Keyword::Links,
     Keyword::Pipeline,
@@ -104,8 +109,15 @@ const OUR_NOUNS: &[Keyword] = &[
 ];
 
 /// The plural object keywords that SHOW takes.
-const OUR_PLURALS: &[Keyword] =
-    &[Keyword::Connections, Keyword::Vaults, Keyword::Credentials, Keyword::Links, Keyword::Pipelines];
+const OUR_PLURALS: &[Keyword] = &[
+    Keyword::Connections,
+    Keyword::Vaults,
+    Keyword::Credentials,
+    Keyword::Databases,
+    Keyword::Schemas,
+    Keyword::Links,
+    Keyword::Pipelines,
+];
 
 /// The keywords a statement starts with.
 const VERBS: &[Keyword] = &[
@@ -663,10 +675,11 @@ impl<'a> Parser<'a> {
         };
         self.advance();
         let verb = if verb == Keyword::Desc { Keyword::Describe } else { verb };
-        let families: [Family<'a>; 5] = [
+        let families: [Family<'a>; 6] = [
             Self::parse_connection_statement,
             Self::parse_storage_statement,
             Self::parse_vault_statement,
+            Self::parse_database_statement,
             Self::parse_link_statement,
             Self::parse_pipeline_statement,
         ];
@@ -677,15 +690,17 @@ impl<'a> Parser<'a> {
         }
         Err(match verb {
             Keyword::Create => self.not_ours(
-                "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after CREATE".to_owned(),
+                "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, DATABASE, LINK or PIPELINE after CREATE".to_owned(),
             ),
             Keyword::Alter => {
                 self.not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE or LINK after ALTER".to_owned())
             }
-            Keyword::Drop => self
-                .not_ours("CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK or PIPELINE after DROP".to_owned()),
+            Keyword::Drop => self.not_ours(
+                "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, DATABASE, LINK or PIPELINE after DROP".to_owned(),
+            ),
             Keyword::Show => self.not_ours(
-                "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, LINKS, PIPELINES or CREATE LINK after SHOW"
+                "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, DATABASES, LINKS, PIPELINES or CREATE LINK \
+                 after SHOW"
                     .to_owned(),
             ),
             Keyword::Describe => {
@@ -735,7 +750,7 @@ impl<'a> Parser<'a> {
             Ok(statements) if !statements.is_empty() => {
                 let label = self.statement_label(statement_start);
                 self.error_at(start, label.chars().count(), format!("{label} is plain SQL, which lanyard does not run"))
-                    .with_hint("Lanyard accepts CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, LINK, PIPELINE and USE statements; run plain SQL against the database itself.")
+                    .with_hint("Lanyard accepts CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, DATABASE, LINK, PIPELINE and USE statements; run plain SQL against the database itself.")
             }
             _ => error,
         }
