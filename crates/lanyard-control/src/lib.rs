@@ -167,7 +167,7 @@ impl ControlPlane {
         let record = NewAuditRecord {
             principal: caller.principal.clone(),
             action,
-            object_kind: permission_kind(permission),
+            object_kind: action_kind(action),
             object_id: None,
             object_name: object.map(|o| lanyard_core::printable(o, 256)),
             outcome: AuditOutcome::Denied,
@@ -204,16 +204,30 @@ impl ControlPlane {
     }
 }
 
-/// The object kind a permission is about, for audit records of denials.
-fn permission_kind(permission: Permission) -> ObjectKind {
-    match permission {
-        Permission::ConnectionsRead | Permission::ConnectionsWrite | Permission::ConnectionsTest => {
-            ObjectKind::Connection
+/// The kind of object an operation is about, for audit records of denials (the permission alone cannot say:
+/// `links:write` covers links and databases).
+fn action_kind(action: AuditAction) -> ObjectKind {
+    use AuditAction as A;
+    match action {
+        A::ConnectionList
+        | A::ConnectionGet
+        | A::ConnectionCreate
+        | A::ConnectionAlter
+        | A::ConnectionDrop
+        | A::ConnectionTest => ObjectKind::Connection,
+        A::VaultEntryList | A::VaultEntryGet | A::VaultEntryCreate | A::VaultEntryAlter | A::VaultEntryDrop => {
+            ObjectKind::VaultEntry
         }
-        Permission::VaultRead | Permission::VaultWrite => ObjectKind::VaultEntry,
-        Permission::LinksRead | Permission::LinksWrite => ObjectKind::Link,
-        Permission::PipelinesRead | Permission::PipelinesWrite => ObjectKind::Pipeline,
-        Permission::AuditRead => ObjectKind::Principal,
+        A::CredentialStorageList
+        | A::CredentialStorageGet
+        | A::CredentialStorageCreate
+        | A::CredentialStorageAlter
+        | A::CredentialStorageDrop
+        | A::CredentialStorageTest => ObjectKind::CredentialStorage,
+        A::LinkList | A::LinkGet | A::LinkCreate | A::LinkAlter | A::LinkDrop | A::LinkTest => ObjectKind::Link,
+        A::DatabaseList | A::DatabaseCreate | A::DatabaseDrop => ObjectKind::Database,
+        A::TokenCreate | A::TokenList | A::TokenReplace | A::TokenRevoke => ObjectKind::Token,
+        A::AuditList => ObjectKind::Principal,
     }
 }
 

@@ -209,6 +209,15 @@ async fn authorization_denials(env: &Env) {
     assert_eq!(record.record.object_name.as_deref(), Some("x"));
     assert_eq!(record.record.detail["permission"], "vault:write");
     assert_eq!(record.record.detail["role"], "viewer");
+    assert_eq!(record.record.object_kind, lanyard_core::ObjectKind::VaultEntry);
+    // The denial names the kind of object the operation is about, not the permission's: links:write also covers
+    // databases.
+    assert!(plane.create_database(&viewer, "analytics", false).await.is_err());
+    let record = last_audit(env).await;
+    assert_eq!(
+        (record.record.action.as_str(), record.record.object_kind, record.record.outcome.as_str()),
+        ("database.create", lanyard_core::ObjectKind::Database, "denied")
+    );
 
     // Every write operation refuses a viewer and an operator before touching anything, and audits the denial.
     let stored = plane.get_connection(&viewer, "c").await.unwrap();
