@@ -11,10 +11,10 @@
 //! quick start: `docs/quickstart-links.sql` run as written against the suite's moto, its output compared with the
 //! README's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use lanyard_testsupport::{LanyardServer, TempDir, fenced_blocks, moto_url, run_client};
+use lanyard_testsupport::{SqlCli, fenced_blocks, moto_url, run_client};
 use serde_json::Value;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
@@ -28,134 +28,18 @@ const SEED_SECRETS: &[&str] = &["initial_key_id", "initial_secret", "rotated_key
 /// The header of each row of the vertical form.
 const ROW_1: &str = "*************************** 1. row ***************************";
 
-/// What one `lanyard sql` run printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// The harness: a server started with `--log-level trace` and the CLI, everything it printed kept for the canary.
+type Env = SqlCli;
+
+/// A server and a CLI home of this test's own.
+fn start() -> Env {
+    SqlCli::start(Path::new(LANYARD), "cli-links")
 }
 
-impl Run {
-    /// The JSON lines of stdout.
-    fn json(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{self:?}")))
-            .collect()
-    }
-}
-
-/// A server, a home directory for the CLI (its history file), and everything the CLI printed, for the canary.
-struct Env {
-    server: LanyardServer,
-    home: TempDir,
-    printed: std::cell::RefCell<Vec<String>>,
-}
-
-impl Env {
-    fn start() -> Self {
-        let server = LanyardServer::start(Path::new(LANYARD), &["--log-level", "trace"]);
-        Self { server, home: TempDir::new("cli-links"), printed: Default::default() }
-    }
-
-    fn history(&self) -> PathBuf {
-        self.home.join("history")
-    }
-
-    /// `lanyard sql --server <url> <args…>` with the admin token in LANYARD_TOKEN, `stdin` piped in.
-    fn sql(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut command = Command::new(LANYARD);
-        command.arg("sql").arg("--server").arg(self.server.url()).args(args);
-        command.env("LANYARD_TOKEN", self.server.admin_token());
-        let Output { status, stdout, stderr } =
-            run_client(command, self.home.path(), stdin.unwrap_or_default().as_bytes());
-        let run = Run {
-            code: status.code().expect("exited"),
-            stdout: String::from_utf8(stdout).unwrap(),
-            stderr: String::from_utf8(stderr).unwrap(),
-        };
-        self.printed.borrow_mut().push(format!("{}\n{}", run.stdout, run.stderr));
-        run
-    }
-
-    /// Runs `sql` as JSON with --continue-on-error.
-    fn json(&self, sql: &str) -> (Run, Vec<Value>) {
-        let run = self.sql(&["--format", "json", "--continue-on-error", sql], None);
-        let lines = run.json();
-        (run, lines)
-    }
-
-    /// Runs one statement that must succeed; returns its JSON result.
-    fn ok(&self, sql: &str) -> Value {
-        let run = self.sql(&["--format", "json", sql], None);
-        assert_eq!(run.code, 0, "{sql}\n{run:?}");
-        run.json().pop().unwrap()
-    }
-
-    /// Runs one statement that must fail; returns its stderr.
-    fn fails(&self, sql: &str) -> String {
-        let run = self.sql(&[sql], None);
-        assert_eq!(run.code, 1, "{sql}\n{run:?}");
-        assert_eq!(run.stdout, "", "a failed statement prints no result: {run:?}");
-        run.stderr
-    }
-
-    /// `SHOW CREATE LINK name`: the `Create Link` text.
-    fn create_link_text(&self, name: &str) -> String {
-        let result = self.ok(&format!("SHOW CREATE LINK {name}"));
-        result["rows"][0]["Create Link"].as_str().unwrap().to_owned()
-    }
-
-    /// The audit log, read over HTTP with the admin token.
-    fn audit(&self) -> Vec<Value> {
-        let url = format!("{}/audit?limit=1000", self.server.url());
-        let token = self.server.admin_token();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let response = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
-            assert!(response.status().is_success(), "{response:?}");
-            response.json().await.unwrap()
-        })
-    }
-
-    /// Asserts that none of `canaries` is anywhere: not in what the CLI printed, the history file, the server's
-    /// log, the audit log, or any file of the data directory (the catalog, its WAL, the local vault).
-    fn assert_no_canary(&self, canaries: &[&str]) {
-        let history = std::fs::read_to_string(self.history()).unwrap_or_default();
-        let log = self.server.log();
-        assert!(log.contains("TRACE") || log.contains("DEBUG"), "the server logged nothing at trace level");
-        let audit = serde_json::to_string(&self.audit()).unwrap();
-        let files = files_under(self.server.data_dir());
-        assert!(!files.is_empty(), "the data directory is empty");
-        for canary in canaries {
-            for (i, text) in self.printed.borrow().iter().enumerate() {
-                assert!(!text.contains(canary), "{canary} is in the output of run {i}:\n{text}");
-            }
-            assert!(!history.contains(canary), "{canary} is in the history file:\n{history}");
-            assert!(!log.contains(canary), "{canary} is in the server log");
-            assert!(!audit.contains(canary), "{canary} is in the audit log");
-            for (path, bytes) in &files {
-                let found = bytes.windows(canary.len()).any(|w| w == canary.as_bytes());
-                assert!(!found, "{canary} is in {}", path.display());
-            }
-        }
-    }
-}
-
-/// Every file under `dir`, with its bytes.
-fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            let bytes = std::fs::read(&path).unwrap();
-            out.push((path, bytes));
-        }
-    }
-    out
+/// `SHOW CREATE LINK name`: the `Create Link` text.
+fn create_link_text(env: &Env, name: &str) -> String {
+    let result = env.ok(&format!("SHOW CREATE LINK {name}"));
+    result["rows"][0]["Create Link"].as_str().unwrap().to_owned()
 }
 
 /// One example of the seed: its statements as written (with the comment before them), and, when it ends with
@@ -250,7 +134,7 @@ fn assert_seed_shape(shown: &[String], expected: &[String], context: &str) {
 
 #[test]
 fn every_seed_example_typed_as_written_shows_the_seeds_output() {
-    let env = Env::start();
+    let env = start();
     let examples = seed_examples();
     assert_eq!(examples.len(), 8, "the CREATE LINK and seven ALTER LINK examples: {examples:#?}");
     assert!(examples[0].sql.starts_with("CREATE LINK analytics_link AS S3\n"), "{examples:#?}");
@@ -277,19 +161,19 @@ fn every_seed_example_typed_as_written_shows_the_seeds_output() {
     }
 
     // The last example's CONFIG is the written object, in written order (the seed shows SingleStore's own order).
-    let last = env.create_link_text("analytics_link");
+    let last = create_link_text(&env, "analytics_link");
     assert!(last.contains(r#"CONFIG "{\"region\":\"us-west-2\",\"disable_gunzip\":true}""#), "{last}");
 
     // One audit record per ALTER, each with its actions (credential values redacted).
     let audit = env.audit();
     let alters: Vec<&Value> = audit.iter().filter(|r| r["action"] == "link.alter").collect();
     assert_eq!(alters.len(), 7, "{audit:#?}");
-    env.assert_no_canary(SEED_SECRETS);
+    env.assert_no_canary_anywhere(SEED_SECRETS);
 }
 
 #[test]
 fn the_seed_runs_as_one_script_from_a_file_and_in_the_shell() {
-    let env = Env::start();
+    let env = start();
     let examples = seed_examples();
     let expected: Vec<&Vec<String>> = examples.iter().filter(|e| !e.expected.is_empty()).map(|e| &e.expected).collect();
     assert_eq!(expected.len(), 7);
@@ -328,7 +212,7 @@ fn the_seed_runs_as_one_script_from_a_file_and_in_the_shell() {
     }
     let json = env.ok("SHOW CREATE LINK analytics_link \\G");
     assert_eq!(json["columns"], serde_json::json!(["Link Name", "Create Link"]));
-    env.assert_no_canary(SEED_SECRETS);
+    env.assert_no_canary_anywhere(SEED_SECRETS);
 }
 
 /// One line per statement of a JSON run: `outcome | statement | message or error code + message`.
@@ -365,7 +249,7 @@ fn mask_latency(line: &str) -> String {
 
 #[test]
 fn every_link_statement_form_runs_with_its_documented_outcome() {
-    let env = Env::start();
+    let env = start();
     let canary = "canary-links-6e2b91";
     let script = format!(
         r#"
@@ -529,23 +413,23 @@ SHOW LINKS;
     assert_eq!(outcome("DESCRIBE LINK IF EXISTS nothing"), "skipped");
 
     // The state at the end: ALTERs applied in place, FROM VAULT where asked, the dropped links gone.
-    let analytics = env.create_link_text("analytics_link");
+    let analytics = create_link_text(&env, "analytics_link");
     assert_eq!(
         analytics,
         "CREATE LINK `analytics_link` AS S3\n    CONFIG \"{\\\"disable_gunzip\\\":true}\"\n    CREDENTIALS <CREDENTIALS REDACTED>\n    DESCRIPTION 'raw data'"
     );
-    assert!(env.create_link_text("fresh").contains("\n    CREDENTIALS FROM VAULT `aws_analytics`"));
+    assert!(create_link_text(&env, "fresh").contains("\n    CREDENTIALS FROM VAULT `aws_analytics`"));
     let final_links = env.ok("SHOW LINKS");
     assert_eq!(names(final_links["rows"].as_array().unwrap()), ["analytics_link", "fresh"]);
     // A database stays when its last link goes: a session that USEs it keeps working.
     let empty = env.ok("SHOW LINKS ON db1");
     assert_eq!(empty["rows"], serde_json::json!([]), "{empty}");
-    env.assert_no_canary(&[canary]);
+    env.assert_no_canary_anywhere(&[canary]);
 }
 
 #[test]
 fn every_database_statement_form_runs_with_its_documented_outcome() {
-    let env = Env::start();
+    let env = start();
     let long = "d".repeat(129);
     let script = format!(
         r#"
@@ -640,7 +524,7 @@ SHOW DATABASES;
 
 #[test]
 fn bad_link_statements_are_refused_with_a_clear_message_and_change_nothing() {
-    let env = Env::start();
+    let env = start();
     let canary = "canary-refused-0c47d5";
     env.ok(&format!(
         "CREATE LINK analytics_link AS S3 CONFIG '{{\"disable_gunzip\":false}}' CREDENTIALS '{{\"aws_access_key_id\":\"k\",\"aws_secret_access_key\":\"{canary}\"}}'"
@@ -648,7 +532,7 @@ fn bad_link_statements_are_refused_with_a_clear_message_and_change_nothing() {
     env.ok("CREATE LINK db1.other AS MYSQL CONFIG '{\"host\":\"127.0.0.1\"}'");
     let state = |env: &Env| {
         (
-            env.create_link_text("analytics_link"),
+            create_link_text(env, "analytics_link"),
             env.ok("SHOW LINKS")["rows"].clone(),
             env.ok("SHOW LINKS ON db1")["rows"].clone(),
             env.audit().len(),
@@ -713,7 +597,7 @@ fn bad_link_statements_are_refused_with_a_clear_message_and_change_nothing() {
     let shell = env.sql(&["--interactive"], Some("USE nowhere;\nSHOW LINKS;\nquit\n"));
     assert!(shell.stderr.contains("database \"nowhere\" does not exist"), "{shell:?}");
     assert!(shell.stdout.contains("| analytics_link |") && shell.stdout.contains("1 link in database \"default\""));
-    env.assert_no_canary(&[canary]);
+    env.assert_no_canary_anywhere(&[canary]);
 }
 
 /// `docs/quickstart-links.sql`, as the README tells a newcomer to use it.
@@ -740,7 +624,7 @@ fn canonical(home: &Path, sql: &str) -> Vec<String> {
 #[test]
 fn the_links_quickstart_works_as_written() {
     let moto = moto_url();
-    let env = Env::start();
+    let env = start();
     // The made-up credentials of the file: none may be shown, logged or stored in plain text.
     let credentials = [
         "AKIAIOSFODNN7EXAMPLE",
@@ -815,5 +699,5 @@ fn the_links_quickstart_works_as_written() {
     let expected = format!(r#"{{"region":"us-west-2","endpoint_url":"{moto}","disable_gunzip":false}}"#);
     assert_eq!(config.as_str(), Some(expected.as_str()));
     assert_eq!(env.ok("SHOW LINKS ON staging")["rows"], serde_json::json!([]));
-    env.assert_no_canary(&credentials);
+    env.assert_no_canary_anywhere(&credentials);
 }

@@ -4,10 +4,10 @@
 //! stdin, the shell, `--embedded`) and the exit codes; snapshots of tables, JSON, CSV and errors with carets; and
 //! the canary: a distinctive secret used throughout is found in no output, no history line and no server log.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-use lanyard_testsupport::{LanyardServer, TempDir, run_client};
+use lanyard_testsupport::{SqlCli, TempDir};
 use serde_json::Value;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
@@ -15,97 +15,12 @@ const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
 /// The seed document, byte-identical to `shared/seeds/` (checked by `cargo xtask tidy`).
 const SEED: &str = include_str!("../../lanyard-sql/tests/seeds/deltaforge-alter-connection.txt");
 
-/// What one `lanyard sql` run printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+/// The harness: a server started with `--log-level trace` and the CLI, everything it printed kept for the canary.
+type Env = SqlCli;
 
-impl Run {
-    /// The JSON lines of stdout.
-    fn json(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{self:?}")))
-            .collect()
-    }
-}
-
-/// A server, a home directory for the CLI (its history file), and everything the CLI printed, for the canary.
-struct Env {
-    server: LanyardServer,
-    home: TempDir,
-    printed: std::cell::RefCell<Vec<String>>,
-}
-
-impl Env {
-    fn start() -> Self {
-        let server = LanyardServer::start(Path::new(LANYARD), &["--log-level", "trace"]);
-        Self { server, home: TempDir::new("cli-home"), printed: Default::default() }
-    }
-
-    fn history(&self) -> PathBuf {
-        self.home.join("history")
-    }
-
-    /// `lanyard sql --server <url> <args…>` with the admin token in LANYARD_TOKEN, `stdin` piped in.
-    fn sql(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut command = Command::new(LANYARD);
-        command.arg("sql").arg("--server").arg(self.server.url()).args(args);
-        command.env("LANYARD_TOKEN", self.server.admin_token());
-        self.run(command, stdin)
-    }
-
-    fn run(&self, command: Command, stdin: Option<&str>) -> Run {
-        let Output { status, stdout, stderr } =
-            run_client(command, self.home.path(), stdin.unwrap_or_default().as_bytes());
-        let run = Run {
-            code: status.code().expect("exited"),
-            stdout: String::from_utf8(stdout).unwrap(),
-            stderr: String::from_utf8(stderr).unwrap(),
-        };
-        self.printed.borrow_mut().push(format!("{}\n{}", run.stdout, run.stderr));
-        run
-    }
-
-    /// Runs `sql` as JSON with --continue-on-error.
-    fn json(&self, sql: &str) -> (Run, Vec<Value>) {
-        let run = self.sql(&["--format", "json", "--continue-on-error", sql], None);
-        let lines = run.json();
-        (run, lines)
-    }
-
-    /// Runs one statement that must succeed; returns its JSON result.
-    fn ok(&self, sql: &str) -> Value {
-        let run = self.sql(&["--format", "json", sql], None);
-        assert_eq!(run.code, 0, "{sql}\n{run:?}");
-        run.json().pop().unwrap()
-    }
-
-    /// DESCRIBE … as a property → value map.
-    fn describe(&self, what: &str, name: &str) -> serde_json::Map<String, Value> {
-        let result = self.ok(&format!("DESCRIBE {what} {name}"));
-        result["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| (row["property"].as_str().unwrap().to_owned(), row["value"].clone()))
-            .collect()
-    }
-
-    /// Asserts that `canary` is nowhere: not in what the CLI printed, the history file, or the server's log.
-    fn assert_no_canary(&self, canary: &str) {
-        for (i, text) in self.printed.borrow().iter().enumerate() {
-            assert!(!text.contains(canary), "the canary is in the output of run {i}:\n{text}");
-        }
-        let history = std::fs::read_to_string(self.history()).unwrap_or_default();
-        assert!(!history.contains(canary), "the canary is in the history file:\n{history}");
-        let log = self.server.log();
-        assert!(!log.contains(canary), "the canary is in the server log");
-        assert!(log.contains("TRACE") || log.contains("DEBUG") || log.contains("INFO"), "the server logged nothing");
-    }
+/// A server and a CLI home of this test's own.
+fn start() -> Env {
+    SqlCli::start(Path::new(LANYARD), "cli-home")
 }
 
 /// The example statements of the seed, in order, each with its leading comment.
@@ -132,7 +47,7 @@ fn seed_examples() -> Vec<(String, String)> {
 
 #[test]
 fn the_seed_examples_have_their_documented_effect() {
-    let env = Env::start();
+    let env = start();
     let canary = "canary-seed-7f3a9c";
     let setup = format!(
         "CREATE CREDENTIAL prod_pg_password TYPE = CREDENTIAL SECRET '{{\"username\":\"app\",\"password\":\"{canary}-1\"}}';
@@ -202,22 +117,10 @@ fn the_seed_examples_have_their_documented_effect() {
     assert_eq!(again.json()[0]["message"], "connection \"prod_pg\" does not exist; nothing done");
 
     // The adapter's calls, as the seed describes: a GET then a PUT with If-Match, one audit record per ALTER.
-    let audit = reqwest_audit(&env);
+    let audit = env.audit();
     let alters = audit.iter().filter(|r| r["action"] == "connection.alter").count();
     assert_eq!(alters, 6, "five examples and the reset in between: {audit:?}");
     env.assert_no_canary(canary);
-}
-
-/// The audit log, read over HTTP with the admin token.
-fn reqwest_audit(env: &Env) -> Vec<Value> {
-    let url = format!("{}/audit?limit=1000", env.server.url());
-    let token = env.server.admin_token();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let response = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
-        assert!(response.status().is_success(), "{response:?}");
-        response.json().await.unwrap()
-    })
 }
 
 /// One line per statement of a JSON run: `outcome | statement | message or error code + message`.
@@ -244,7 +147,7 @@ fn transcript(lines: &[Value]) -> String {
 
 #[test]
 fn every_deltaforge_statement_form_runs_with_its_documented_outcome() {
-    let env = Env::start();
+    let env = start();
     let canary = "canary-forms-51d0e2";
     let script = format!(
         "
@@ -396,7 +299,7 @@ fn mask_described(env: &Env, what: &str, name: &str, text: &str) -> String {
 
 #[test]
 fn tables_json_csv_and_errors_with_carets_look_like_this() {
-    let env = Env::start();
+    let env = start();
     let setup = "CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET 'canary-snap-0b1c' DESCRIPTION 'app login';
         CREATE CONNECTION prod_pg TYPE = postgresql DESCRIPTION 'orders, \"main\"' OPTIONS (host = 'db.example.com', port = '5432', database = 'app') CREDENTIAL = pg_login TIMEOUT = 10;
         CREATE CONNECTION lake TYPE = local OPTIONS (path = '/nonexistent/lake');";
@@ -444,7 +347,7 @@ fn tables_json_csv_and_errors_with_carets_look_like_this() {
 
 #[test]
 fn sql_comes_inline_from_files_stdin_and_the_shell_with_reliable_exit_codes() {
-    let env = Env::start();
+    let env = start();
     let canary = "canary-modes-93e1d4";
 
     // Standard input (piped), and `-f -`.
@@ -542,7 +445,7 @@ fn sql_comes_inline_from_files_stdin_and_the_shell_with_reliable_exit_codes() {
 
 #[test]
 fn embedded_mode_needs_no_server_and_keeps_its_data() {
-    let env = Env::start();
+    let env = start();
     let data = TempDir::new("embedded");
     let run = |sql: &str| {
         let mut command = Command::new(LANYARD);
@@ -573,7 +476,7 @@ const QUICKSTART: &str = include_str!("../../../docs/quickstart.sql");
 /// appear. Only the port is changed, to the private cluster's.
 #[test]
 fn the_quickstart_works_as_written() {
-    let env = Env::start();
+    let env = start();
     let postgres = lanyard_testsupport::PrivatePostgres::start("quickstart-superuser");
     let mut outcomes = Vec::new();
     let mut pending = String::new();

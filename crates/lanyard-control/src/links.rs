@@ -39,6 +39,15 @@ pub const DEFAULT_DATABASE: &str = "default";
 /// The name prefix of the vault entries links own (`link::<link id>`); user entries cannot take it.
 pub const OWNED_ENTRY_PREFIX: &str = "link::";
 
+/// A change that lost a race with another, after its retries (or at once when the caller pinned a version with
+/// If-Match, which then no longer holds).
+fn changed_concurrently(object: &str, pinned: bool) -> ControlError {
+    ControlError::new(
+        if pinned { ErrorKind::PreconditionFailed } else { ErrorKind::Conflict },
+        format!("link {object:?} was changed concurrently; try again"),
+    )
+}
+
 /// The largest CONFIG or CREDENTIALS object accepted, in bytes of JSON.
 const MAX_JSON: usize = 64 * 1024;
 
@@ -638,35 +647,21 @@ impl ControlPlane {
                     .await?;
                 Ok(Ok(Some((view(tx, stored).await?, orphaned))))
             });
+            if !matches!(outcome, Ok(Ok(Some(_))))
+                && let Some(undo) = undo
+            {
+                undo.undo().await;
+            }
             match outcome {
                 Ok(Ok(Some((view, orphaned)))) => {
                     self.forget_owned(orphaned).await;
                     // A replaced link is not a new one: `created` says whether this request made the link.
                     return Ok(Created { value: view, created: plan.before_version.is_none() });
                 }
-                Ok(Err(existing)) => {
-                    if let Some(undo) = undo {
-                        undo.undo().await;
-                    }
-                    return Ok(Created { value: existing, created: false });
-                }
-                Ok(Ok(None)) => {
-                    if let Some(undo) = undo {
-                        undo.undo().await;
-                    }
-                    if !attempts.retry(true).await {
-                        return Err(ControlError::new(
-                            ErrorKind::Conflict,
-                            format!("link {object:?} was changed concurrently; try again"),
-                        ));
-                    }
-                }
-                Err(error) => {
-                    if let Some(undo) = undo {
-                        undo.undo().await;
-                    }
-                    return Err(error);
-                }
+                Ok(Err(existing)) => return Ok(Created { value: existing, created: false }),
+                Ok(Ok(None)) if attempts.retry(true).await => {}
+                Ok(Ok(None)) => return Err(changed_concurrently(&object, false)),
+                Err(error) => return Err(error),
             }
         }
     }
@@ -746,12 +741,7 @@ impl ControlPlane {
                 Ok(undo) => undo,
                 // The credentials a `::key` update merges into were replaced meanwhile: plan again.
                 Err(error) if error.is_retryable() && if_match.is_none() && attempts.retry(true).await => continue,
-                Err(error) if error.is_retryable() => {
-                    return Err(ControlError::new(
-                        if if_match.is_some() { ErrorKind::PreconditionFailed } else { ErrorKind::Conflict },
-                        format!("link {object:?} was changed concurrently; try again"),
-                    ));
-                }
+                Err(error) if error.is_retryable() => return Err(changed_concurrently(&object, if_match.is_some())),
                 Err(error) => return Err(error),
             };
             let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
@@ -779,6 +769,11 @@ impl ControlPlane {
                     .await?;
                 Ok(Some((view(tx, stored).await?, orphaned)))
             });
+            if !matches!(outcome, Ok(Some(_)))
+                && let Some(undo) = undo
+            {
+                undo.undo().await;
+            }
             match outcome {
                 Ok(Some((view, orphaned))) => {
                     self.forget_owned(orphaned).await;
@@ -786,23 +781,9 @@ impl ControlPlane {
                 }
                 // Changed between plan and write: plan again from the new state (a `::key` update must merge into
                 // the newest credentials), unless the caller pinned a version.
-                Ok(None) => {
-                    if let Some(undo) = undo {
-                        undo.undo().await;
-                    }
-                    if if_match.is_some() || !attempts.retry(true).await {
-                        return Err(ControlError::new(
-                            if if_match.is_some() { ErrorKind::PreconditionFailed } else { ErrorKind::Conflict },
-                            format!("link {object:?} was changed concurrently; try again"),
-                        ));
-                    }
-                }
-                Err(error) => {
-                    if let Some(undo) = undo {
-                        undo.undo().await;
-                    }
-                    return Err(error);
-                }
+                Ok(None) if if_match.is_none() && attempts.retry(true).await => {}
+                Ok(None) => return Err(changed_concurrently(&object, if_match.is_some())),
+                Err(error) => return Err(error),
             }
         }
     }

@@ -27,6 +27,7 @@
 // Drop impls report on stderr what they could not clean up, and a failing test's server log.
 #![allow(clippy::print_stderr)]
 
+mod cli;
 mod client;
 mod database;
 mod dirs;
@@ -38,6 +39,7 @@ mod moto_iam;
 mod postgres;
 mod server;
 
+pub use cli::{Run, SqlCli};
 pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};

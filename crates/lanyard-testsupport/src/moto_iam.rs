@@ -127,14 +127,13 @@ impl PrivateMoto {
     /// A signed S3 ListBuckets with `key`: `Ok` when moto answers 200, else the error code moto gives
     /// (`InvalidAccessKeyId`, `SignatureDoesNotMatch`, `AccessDenied`).
     pub fn list_buckets(&self, key: &AccessKey) -> Result<(), String> {
-        let response = self.send(key, "s3", "GET", Vec::new(), &[]);
+        let response = self.send(key, "s3", "GET", "/", Vec::new(), &[]);
         if response.status == 200 { Ok(()) } else { Err(element(&response.body, "Code").unwrap_or(response.body)) }
     }
 
     /// Creates the S3 bucket `bucket` (signed with `key`).
     pub fn create_bucket(&self, bucket: &str, key: &AccessKey) {
-        let url = format!("{}/{bucket}", self.url);
-        let response = self.send_to(&url, key, "s3", "PUT", Vec::new(), &[]);
+        let response = self.send(key, "s3", "PUT", &format!("/{bucket}"), Vec::new(), &[]);
         assert!(response.status == 200, "cannot create the bucket {bucket:?} in moto: {}", response.body);
     }
 
@@ -150,34 +149,23 @@ impl PrivateMoto {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(params).append_pair("Version", "2010-05-08");
         let content_type = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
-        let response = self.send(key, "iam", "POST", form.finish().into_bytes(), &content_type);
+        let response = self.send(key, "iam", "POST", "/", form.finish().into_bytes(), &content_type);
         let action = params.first().map_or("?", |(_, action)| *action);
         assert!(response.status == 200, "moto refused IAM {action} ({}): {}", response.status, response.body);
         response.body
     }
 
+    /// Sends a request for `path` (from `/`) to moto, signed with `key` for `service`.
     fn send(
         &self,
         key: &AccessKey,
         service: &str,
         method: &str,
+        path: &str,
         body: Vec<u8>,
         headers: &[(&'static str, &str)],
     ) -> http::Response {
-        let url = format!("{}/", self.url);
-        self.send_to(&url, key, service, method, body, headers)
-    }
-
-    /// Sends a request to `url` signed with `key` for `service`.
-    fn send_to(
-        &self,
-        url: &str,
-        key: &AccessKey,
-        service: &str,
-        method: &str,
-        body: Vec<u8>,
-        headers: &[(&'static str, &str)],
-    ) -> http::Response {
+        let url = format!("{}{path}", self.url);
         let mut request = HttpRequest::new(HttpRequestBody::from(body.clone()));
         *request.method_mut() = method.parse().expect("an HTTP method");
         *request.uri_mut() = url.parse().expect("moto's URL");
@@ -192,7 +180,6 @@ impl PrivateMoto {
             .map(|(name, value)| (name.as_str().to_owned(), value.to_str().expect("ASCII headers").to_owned()))
             .collect();
         let signed: Vec<(&str, &str)> = signed.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-        let path = url.strip_prefix(&self.url).unwrap_or("/");
         http::request(&self.url, method, path, &signed, &body).unwrap_or_else(|error| {
             panic!("moto at {} does not answer ({error}); its log:\n{}", self.url, self.log_text())
         })
