@@ -1,7 +1,5 @@
 //! CREATE / ALTER / DROP / SHOW / DESCRIBE / TEST CONNECTION.
 
-use std::time::{Duration, Instant};
-
 use lanyard_catalog::{Backend, Connection, JsonObject, LastTest, Meta, Timestamp, Tx, VaultEntry, transaction};
 use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, ErrorKind, ObjectKind, OptionKey, OptionMap, TestStatus, is_secret_key,
@@ -15,9 +13,6 @@ use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapsho
 
 /// The longest option value accepted, in bytes.
 const MAX_OPTION_VALUE: usize = 64 * 1024;
-
-/// How long TEST CONNECTION waits for the credential.
-const RESOLVE_DEADLINE: Duration = Duration::from_secs(10);
 
 fn not_found(name: &str) -> ControlError {
     ControlError::new(ErrorKind::NotFound, format!("connection {:?} does not exist", printable(name, 128)))
@@ -343,16 +338,7 @@ impl ControlPlane {
         self.authorize(caller, Permission::ConnectionsTest, AuditAction::ConnectionTest, Some(name)).await?;
         let row =
             snapshot!(self, |tx| { tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name)) })?;
-        let started = Instant::now();
-        let result = match self
-            .resolver()
-            .resolve_within(lanyard_resolve::ConnectionRef::Id(row.meta.id), RESOLVE_DEADLINE)
-            .await
-        {
-            Ok(resolved) => self.inner.prober.probe(&resolved).await,
-            Err(error) => crate::ProbeResult::failed(error.to_string()),
-        };
-        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let (result, latency_ms) = self.probe(lanyard_resolve::ConnectionRef::Id(row.meta.id)).await;
         let test = LastTest {
             at: Timestamp::now(),
             status: if result.passed { TestStatus::Ok } else { TestStatus::Failed },

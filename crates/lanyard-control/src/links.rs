@@ -13,7 +13,6 @@
 //! followed by a commit is undone (`entries::Undo`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use lanyard_catalog::{
     CatalogError, Database, JsonObject, Link, Meta, Pipeline, Record as _, Timestamp, Tx, VaultEntry, transaction,
@@ -50,9 +49,6 @@ fn changed_concurrently(object: &str, pinned: bool) -> ControlError {
 
 /// The largest CONFIG or CREDENTIALS object accepted, in bytes of JSON.
 const MAX_JSON: usize = 64 * 1024;
-
-/// How long TEST LINK waits for the credentials.
-const RESOLVE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// `db.name`, as messages show a link.
 fn qualified(database: &str, name: &str) -> String {
@@ -825,16 +821,7 @@ impl ControlPlane {
         self.authorize(caller, Permission::LinksRead, AuditAction::LinkTest, Some(&object)).await?;
         let database = valid_name(ObjectKind::Database, database)?;
         let row = snapshot!(self, |tx| { find_link(tx, &database, name).await })?;
-        let started = Instant::now();
-        let result = match self
-            .resolver()
-            .resolve_within(lanyard_resolve::ConnectionRef::LinkId(row.meta.id), RESOLVE_DEADLINE)
-            .await
-        {
-            Ok(resolved) => self.inner.prober.probe(&resolved).await,
-            Err(error) => crate::ProbeResult::failed(error.to_string()),
-        };
-        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let (result, latency_ms) = self.probe(lanyard_resolve::ConnectionRef::LinkId(row.meta.id)).await;
         let record = lanyard_catalog::NewAuditRecord {
             outcome: if result.passed { AuditOutcome::Allowed } else { AuditOutcome::Failed },
             ..audit(

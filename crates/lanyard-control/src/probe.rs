@@ -38,3 +38,19 @@ impl ConnectionProber for NoProber {
         ProbeResult::failed(ConnectError::Unsupported(connection.connection_type().to_owned()).to_string())
     }
 }
+
+/// How long TEST CONNECTION / TEST LINK waits for the credential.
+const RESOLVE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl crate::ControlPlane {
+    /// TEST CONNECTION / TEST LINK: resolves `target` fresh and runs the probe of its type. A resolve that fails is a
+    /// failed probe with the resolver's reason (which holds no material). Also returns how long it all took, in ms.
+    pub(crate) async fn probe(&self, target: lanyard_resolve::ConnectionRef) -> (ProbeResult, i64) {
+        let started = std::time::Instant::now();
+        let result = match self.resolver().resolve_within(target, RESOLVE_DEADLINE).await {
+            Ok(resolved) => self.inner.prober.probe(&resolved).await,
+            Err(error) => ProbeResult::failed(error.to_string()),
+        };
+        (result, i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX))
+    }
+}
