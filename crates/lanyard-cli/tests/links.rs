@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use lanyard_testsupport::{SqlCli, fenced_blocks, moto_url, run_client};
+use lanyard_testsupport::{SqlCli, fenced_blocks, moto_url, run_client, transcript};
 use serde_json::Value;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
@@ -213,28 +213,6 @@ fn the_seed_runs_as_one_script_from_a_file_and_in_the_shell() {
     let json = env.ok("SHOW CREATE LINK analytics_link \\G");
     assert_eq!(json["columns"], serde_json::json!(["Link Name", "Create Link"]));
     env.assert_no_canary_anywhere(SEED_SECRETS);
-}
-
-/// One line per statement of a JSON run: `outcome | statement | message or error code + message`.
-fn transcript(lines: &[Value]) -> String {
-    lines
-        .iter()
-        .map(|l| {
-            let outcome = l["outcome"].as_str().unwrap();
-            let tail = if outcome == "error" {
-                format!(
-                    "{}: {}",
-                    l["error"]["code"].as_str().unwrap_or("client"),
-                    l["error"]["message"].as_str().unwrap()
-                )
-            } else {
-                l["message"].as_str().unwrap().to_owned()
-            };
-            let statement = l["statement"].as_str().map_or_else(|| format!("(line {})", l["line"]), str::to_owned);
-            format!("{outcome:<9} | {statement} | {tail}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `latency N ms` in TEST messages.

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lanyard_testsupport::{SqlCli, TempDir};
+use lanyard_testsupport::{SqlCli, TempDir, transcript};
 use serde_json::Value;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
@@ -121,28 +121,6 @@ fn the_seed_examples_have_their_documented_effect() {
     let alters = audit.iter().filter(|r| r["action"] == "connection.alter").count();
     assert_eq!(alters, 6, "five examples and the reset in between: {audit:?}");
     env.assert_no_canary(canary);
-}
-
-/// One line per statement of a JSON run: `outcome | statement | message or error code + message`.
-fn transcript(lines: &[Value]) -> String {
-    lines
-        .iter()
-        .map(|l| {
-            let outcome = l["outcome"].as_str().unwrap();
-            let tail = if outcome == "error" {
-                format!(
-                    "{}: {}",
-                    l["error"]["code"].as_str().unwrap_or("client"),
-                    l["error"]["message"].as_str().unwrap()
-                )
-            } else {
-                l["message"].as_str().unwrap().to_owned()
-            };
-            let statement = l["statement"].as_str().map_or_else(|| format!("(line {})", l["line"]), str::to_owned);
-            format!("{outcome:<9} | {statement} | {tail}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]

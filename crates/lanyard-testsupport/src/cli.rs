@@ -160,6 +160,28 @@ impl SqlCli {
     }
 }
 
+/// One line per statement of a `--format json` run: `outcome | statement | message or error code + message`.
+pub fn transcript(lines: &[Value]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let outcome = l["outcome"].as_str().unwrap();
+            let tail = if outcome == "error" {
+                format!(
+                    "{}: {}",
+                    l["error"]["code"].as_str().unwrap_or("client"),
+                    l["error"]["message"].as_str().unwrap()
+                )
+            } else {
+                l["message"].as_str().unwrap().to_owned()
+            };
+            let statement = l["statement"].as_str().map_or_else(|| format!("(line {})", l["line"]), str::to_owned);
+            format!("{outcome:<9} | {statement} | {tail}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Every file under `dir`, with its bytes.
 fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();

@@ -39,7 +39,7 @@ mod moto_iam;
 mod postgres;
 mod server;
 
-pub use cli::{Run, SqlCli};
+pub use cli::{Run, SqlCli, transcript};
 pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};
