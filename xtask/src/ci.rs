@@ -32,6 +32,7 @@ pub const STEPS: &[Step] = &[
     Step { name: "services", run: services },
     Step { name: "test", run: whole_suite },
     Step { name: "minimal-build", run: minimal_build },
+    Step { name: "lean-build", run: lean_build },
     Step { name: "feature-sets", run: feature_sets },
 ];
 
@@ -148,6 +149,48 @@ fn minimal_build(root: &Path) -> Result<()> {
     cargo(root, &["build", "-p", "lanyard-cli", "--no-default-features"])
 }
 
+/// The lean core, `--no-default-features --features vault-local`, builds and links no cloud SDK: `cargo tree` of
+/// that build names no crate of [`CLOUD_SDK_PREFIXES`].
+fn lean_build(root: &Path) -> Result<()> {
+    let lean = ["-p", "lanyard-cli", "--no-default-features", "--features", "vault-local"];
+    let mut args = vec!["tree", "-e", "normal,build", "--prefix", "none", "--format", "{p}"];
+    args.extend(lean);
+    println!("$ cargo {}", args.join(" "));
+    let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(&args)
+        .current_dir(root)
+        .output()
+        .context("could not run `cargo tree`")?;
+    if !output.status.success() {
+        bail!("`cargo tree` failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let tree = String::from_utf8(output.stdout).context("`cargo tree` printed non-UTF-8")?;
+    let sdks = cloud_sdk_crates(&tree);
+    if !sdks.is_empty() {
+        bail!("the lean build (`{}`) links cloud SDK crates: {}", lean.join(" "), sdks.join(", "));
+    }
+    println!("lean-build: {} crates, none of a cloud SDK", tree.lines().filter(|l| !l.trim().is_empty()).count());
+    let mut build = vec!["build"];
+    build.extend(lean);
+    cargo(root, &build)
+}
+
+/// Name prefixes of the cloud SDKs' crates, which only the cloud plugins may pull in.
+pub const CLOUD_SDK_PREFIXES: &[&str] = &["aws-", "azure_", "vaultrs", "google-cloud"];
+
+/// The distinct crates of a `cargo tree --prefix none --format {p}` listing whose names start with a cloud SDK prefix.
+pub fn cloud_sdk_crates(tree: &str) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| CLOUD_SDK_PREFIXES.iter().any(|prefix| name.starts_with(prefix)))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
 /// Each backend feature builds alone, and the binary registers exactly the kinds its features imply: the
 /// registered-kinds test runs with no backend, each backend alone, and the default set (`--all-features` ran in
 /// `test`). The backend features are read from `lanyard-cli`'s manifest (every `vault-*` feature), so a new plugin
@@ -186,6 +229,14 @@ pub fn backend_features<'a>(features: impl IntoIterator<Item = &'a str>) -> Vec<
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cloud_sdk_crates_are_found_by_name() {
+        let tree = "lanyard-cli v0.0.0 (/w/crates/lanyard-cli)\nserde v1.0.0\naws-sdk-sts v1.0.0\naws-sdk-sts v1.0.0 (*)\n\
+                    azure_core v1.0.0\nvaultrs v0.8.0\nawsome v1.0.0\n";
+        assert_eq!(super::cloud_sdk_crates(tree), ["aws-sdk-sts", "azure_core", "vaultrs"]);
+        assert!(super::cloud_sdk_crates("serde v1\ntokio v1\n").is_empty());
+    }
+
     #[test]
     fn backend_features_are_the_vault_features() {
         let features = ["default", "full", "vault-memory", "vault-local", "testkit"];
