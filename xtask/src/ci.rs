@@ -4,9 +4,10 @@
 //! step's name. To add a step, add an entry to [`STEPS`] and a function for it.
 //!
 //! The test suite needs services around it ([`crate::services`]): the `services` step checks the machine
-//! (PostgreSQL server binaries, the machine's PostgreSQL and MariaDB), installs `cargo-nextest` and moto; the
-//! `test` step starts moto on a free port, runs the suite with `LANYARD_TEST_MOTO_URL` pointing at it, and
-//! kills moto afterwards, whether the tests passed or not.
+//! (PostgreSQL server binaries, the machine's PostgreSQL and MariaDB), installs `cargo-nextest`, moto and
+//! OpenBao's `bao`; the `test` step starts moto and an OpenBao dev server on free ports, runs the suite with
+//! `LANYARD_TEST_MOTO_URL`, `LANYARD_TEST_BAO_URL`, `LANYARD_TEST_BAO_TOKEN` and `LANYARD_TEST_BAO_BIN` pointing
+//! at them, and kills both afterwards, whether the tests passed or not.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cargo;
-use crate::services::{self, MOTO_URL_ENV, Moto};
+use crate::services::{self, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, Bao, MOTO_URL_ENV, Moto};
 
 /// One named step of `cargo xtask ci`.
 pub struct Step {
@@ -83,14 +84,16 @@ pub fn tidy(root: &Path) -> Result<()> {
     bail!("{} tidy problem(s)", problems.len())
 }
 
-/// `cargo xtask test [NEXTEST ARGS...]`: [`services()`], then the suite with moto around it ([`suite`]).
+/// `cargo xtask test [NEXTEST ARGS...]`: [`services()`], then the suite with moto and OpenBao around it
+/// ([`suite`]).
 pub fn test(root: &Path, nextest_args: &[String]) -> Result<()> {
     services(root)?;
     suite(root, nextest_args)
 }
 
 /// What the suite needs before it can run: the machine checks of [`services::preflight`], `cargo-nextest`
-/// (installed if missing, so that a fresh machine works) and moto in `target/moto-venv` ([`services::install_moto`]).
+/// (installed if missing, so that a fresh machine works) and moto and `bao` in `target/moto-venv`
+/// ([`services::install_moto`]).
 pub fn services(root: &Path) -> Result<()> {
     services::preflight()?;
     if !crate::cargo_succeeds(root, &["nextest", "--version"]) {
@@ -106,7 +109,8 @@ fn whole_suite(root: &Path) -> Result<()> {
     suite(root, &[])
 }
 
-/// Starts moto, runs `cargo nextest run --all-features` with `LANYARD_TEST_MOTO_URL` set, then stops moto.
+/// Starts moto and an OpenBao dev server, runs `cargo nextest run --all-features` with `LANYARD_TEST_MOTO_URL`,
+/// `LANYARD_TEST_BAO_URL`, `LANYARD_TEST_BAO_TOKEN` and `LANYARD_TEST_BAO_BIN` set, then stops both.
 ///
 /// With no `nextest_args` that is the whole workspace (`--workspace --no-fail-fast`) followed by the doc tests
 /// (which nextest does not run); otherwise the arguments go to nextest as they are (`-p lanyard-testsupport`,
@@ -117,6 +121,10 @@ pub fn suite(root: &Path, nextest_args: &[String]) -> Result<()> {
     let log = target.join("moto").join(format!("moto-server-{}.log", std::process::id()));
     let moto = Moto::start(&venv, &log)?;
     println!("moto: listening on {} (log: {})", moto.url(), log.display());
+    let bao_log = target.join("bao").join(format!("bao-server-{}.log", std::process::id()));
+    let bao = Bao::start(&venv, &bao_log)?;
+    println!("bao: listening on {} (log: {})", bao.url(), bao_log.display());
+    let bao_bin = bao.program().to_string_lossy().into_owned();
 
     let mut args = vec!["nextest", "run", "--all-features"];
     if nextest_args.is_empty() {
@@ -124,13 +132,22 @@ pub fn suite(root: &Path, nextest_args: &[String]) -> Result<()> {
     } else {
         args.extend(nextest_args.iter().map(String::as_str));
     }
-    let result = crate::cargo_with_env(root, &args, &[(MOTO_URL_ENV, moto.url())]);
-    drop(moto); // killed here, whatever the tests did (and by Drop on any early return)
+    let env = [
+        (MOTO_URL_ENV, moto.url()),
+        (BAO_URL_ENV, bao.url()),
+        (BAO_TOKEN_ENV, bao.token()),
+        (BAO_BIN_ENV, bao_bin.as_str()),
+    ];
+    let result = crate::cargo_with_env(root, &args, &env);
+    // Killed here, whatever the tests did (and by Drop on any early return).
+    drop(moto);
+    drop(bao);
     match &result {
         Ok(()) => {
             let _ = std::fs::remove_file(&log);
+            let _ = std::fs::remove_file(&bao_log);
         }
-        Err(_) => println!("moto's log (kept): {}", log.display()),
+        Err(_) => println!("the servers' logs (kept): {} and {}", log.display(), bao_log.display()),
     }
     result?;
     if nextest_args.is_empty() {

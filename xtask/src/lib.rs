@@ -38,10 +38,14 @@ pub fn cargo(root: &Path, args: &[&str]) -> Result<()> {
     cargo_with_env(root, args, &[])
 }
 
-/// [`cargo`] with extra environment variables for the child (echoed with the command).
+/// [`cargo`] with extra environment variables for the child (echoed with the command; the values of variables
+/// whose name ends in `_TOKEN` are shown as `***`).
 pub fn cargo_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let shown = format!("cargo {}", args.join(" "));
-    let vars: String = env.iter().map(|(key, value)| format!("{key}={value} ")).collect();
+    let vars: String = env
+        .iter()
+        .map(|(key, value)| if key.ends_with("_TOKEN") { format!("{key}=*** ") } else { format!("{key}={value} ") })
+        .collect();
     println!("$ {vars}{shown}");
     let status = Command::new(cargo_program())
         .args(args)

@@ -2,10 +2,12 @@
 //!
 //! Run it through the cargo alias in `.cargo/config.toml`, from anywhere in the repository:
 //!
-//! - `cargo xtask ci` — fmt check, clippy with warnings denied, tidy, the test services (pre-flight, moto), the whole
-//!   test suite with moto running, and a `--no-default-features` build of the binary; stops at the first failing step;
-//! - `cargo xtask test [NEXTEST ARGS...]` — the test suite only, with moto started around it (arguments, if any,
-//!   go to `cargo nextest run` instead of `--workspace`, e.g. `cargo xtask test -p lanyard-testsupport`);
+//! - `cargo xtask ci` — fmt check, clippy with warnings denied, tidy, the test services (pre-flight, moto,
+//!   OpenBao), the whole test suite with moto and OpenBao running, and a `--no-default-features` build of the
+//!   binary; stops at the first failing step;
+//! - `cargo xtask test [NEXTEST ARGS...]` — the test suite only, with moto and OpenBao started around it
+//!   (arguments, if any, go to `cargo nextest run` instead of `--workspace`, e.g.
+//!   `cargo xtask test -p lanyard-testsupport`);
 //! - `cargo xtask tidy` — repository conventions (crate layering, crate docs, test attributes, manifests, seeds);
 //! - `cargo xtask bench [NAME...]` — benchmarks, recorded in `target/bench/results.json`.
 //!
@@ -31,7 +33,7 @@ struct Cli {
 enum Command {
     /// Everything CI checks: fmt, clippy, tidy, services, tests, minimal build. Stops at the first failure.
     Ci,
-    /// The test suite with its services (moto) around it: nextest, then doc tests.
+    /// The test suite with its services (moto, OpenBao) around it: nextest, then doc tests.
     ///
     /// Arguments, if any, go to `cargo nextest run` in place of `--workspace` (and the doc tests are skipped),
     /// e.g. `cargo xtask test -p lanyard-testsupport` or `cargo xtask test -p lanyard-cli -- serve`.

