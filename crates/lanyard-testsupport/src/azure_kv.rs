@@ -27,7 +27,8 @@
 //! - **Faults on demand** (methods of [`AzureKeyVault`], taking effect on the next authorised vault request):
 //!   [`throttle`](AzureKeyVault::throttle) answers 429 with `Retry-After: <seconds>` a given number of times (or
 //!   forever), [`deny_access`](AzureKeyVault::deny_access) answers 403 `Forbidden` (`ForbiddenByRbac`), and
-//!   [`fail_next`](AzureKeyVault::fail_next) answers a server error; [`revoke_tokens`](AzureKeyVault::revoke_tokens)
+//!   [`fail_next`](AzureKeyVault::fail_next) answers a server error, [`stall`](AzureKeyVault::stall) holds every
+//!   vault request back for a while; [`revoke_tokens`](AzureKeyVault::revoke_tokens)
 //!   forgets every issued token. [`counters`](AzureKeyVault::counters) counts what happened.
 //!
 //! Vault and token endpoint share one listener: give the SDK [`url`](AzureKeyVault::url) as the vault URL and as
@@ -57,7 +58,7 @@ pub const MAX_VALUE_BYTES: usize = 25 * 1024;
 /// The audience of Key Vault tokens: the `resource` of the challenge.
 pub const KEY_VAULT_RESOURCE: &str = "https://vault.azure.net";
 
-/// The api-version the current SDK sends (any `YYYY-MM-DD[-preview]` or `7.x` version is accepted).
+/// How long an issued token is valid, as Entra ID's `expires_in` says.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
 
 /// The most names one list page holds, as in the service.
@@ -88,6 +89,8 @@ pub struct Counters {
     pub denied: u64,
     /// Requests answered a server error by [`AzureKeyVault::fail_next`].
     pub failed: u64,
+    /// Vault requests held back by [`AzureKeyVault::stall`].
+    pub stalled: u64,
 }
 
 /// One version of a secret.
@@ -119,6 +122,7 @@ struct Faults {
     deny: bool,
     fail_left: u64,
     fail_status: u16,
+    stall: Duration,
 }
 
 #[derive(Default)]
@@ -328,6 +332,12 @@ impl AzureKeyVault {
         inner.faults.fail_status = status;
     }
 
+    /// While non-zero, every vault request (not the token endpoint) waits this long before it is answered: a vault
+    /// that does not answer in time.
+    pub fn stall(&self, delay: Duration) {
+        self.shared.lock().faults.stall = delay;
+    }
+
     /// Ends every fault.
     pub fn clear_faults(&self) {
         self.shared.lock().faults = Faults::default();
@@ -447,6 +457,16 @@ async fn handle_request(
     }
     if !matches!(segments.first(), Some(&"secrets" | &"deletedsecrets")) {
         return kv_error(StatusCode::NOT_FOUND, "NotFound", &format!("no such endpoint: {method} {path}"), None);
+    }
+    let stall = {
+        let mut inner = shared.lock();
+        if !inner.faults.stall.is_zero() {
+            inner.counters.stalled += 1;
+        }
+        inner.faults.stall
+    };
+    if !stall.is_zero() {
+        tokio::time::sleep(stall).await;
     }
     vault(&shared, &method, &segments, &query, &headers, &body)
 }

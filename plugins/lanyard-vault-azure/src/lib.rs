@@ -390,7 +390,8 @@ impl AzureBackend {
                 let (Some(tenant), Some(client), Some(secret)) =
                     (&config.tenant_id, &config.client_id, &config.client_secret)
                 else {
-                    unreachable!("Config::parse requires them for client_secret")
+                    return Err(VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Build)
+                        .with_detail("auth_method client_secret needs tenant_id, client_id and client_secret"));
                 };
                 ClientSecretCredential::new(
                     tenant,

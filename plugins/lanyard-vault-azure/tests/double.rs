@@ -296,6 +296,19 @@ async fn an_unreachable_vault_is_unavailable() {
 }
 
 #[tokio::test]
+async fn a_vault_that_does_not_answer_in_time_is_a_timeout() {
+    let double = AzureKeyVault::start();
+    let backend = backend_on(&double, &[("timeout_ms", "300")]);
+    double.set_secret("slow", "x");
+    double.stall(Duration::from_secs(3));
+    let error = backend.get(&external("slow")).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(error.is_temporary());
+    assert_eq!(double.counters().stalled, 1);
+    double.clear_faults();
+}
+
+#[tokio::test]
 async fn the_probe_gets_a_token_then_lists_one_secret() {
     let double = AzureKeyVault::start();
     let backend = backend_on(&double, &[]);
