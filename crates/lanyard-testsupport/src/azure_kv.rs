@@ -836,3 +836,159 @@ fn page(
     });
     json_ok(StatusCode::OK, &json!({ "value": shown, "nextLink": next }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain HTTPS client trusting the double's CA.
+    fn client(double: &AzureKeyVault) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(double.ca_pem().as_bytes()).unwrap();
+        reqwest::Client::builder().add_root_certificate(ca).no_proxy().build().unwrap()
+    }
+
+    async fn token(double: &AzureKeyVault, secret: &str, scope: &str) -> (u16, Value) {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", double.client_id()),
+            ("client_secret", secret),
+            ("scope", scope),
+        ];
+        let url = format!("{}/{}/oauth2/v2.0/token", double.url(), double.tenant_id());
+        let response = client(double).post(url).form(&form).send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    async fn call(
+        double: &AzureKeyVault,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", double.url());
+        let mut request = client(double).request(method, url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    #[tokio::test]
+    async fn the_token_endpoint_answers_like_entra_id() {
+        let double = AzureKeyVault::start();
+        let (status, answer) = token(&double, double.client_secret(), "https://vault.azure.net/.default").await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["token_type"], "Bearer");
+        assert!(answer["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+        let (status, answer) = token(&double, "wrong", "https://vault.azure.net/.default").await;
+        assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_client")), "{answer}");
+        assert_eq!(answer["error_codes"], json!([7000215]));
+        assert!(answer["error_description"].as_str().unwrap().starts_with("AADSTS7000215: Invalid client secret"));
+        let (status, answer) = token(&double, double.client_secret(), "https://vault.azure.net").await;
+        assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_scope")), "{answer}");
+        let (status, answer) = token(&double, double.client_secret(), "https://storage.azure.com/.default").await;
+        assert_eq!((status, answer["error_codes"].clone()), (400, json!([500011])), "{answer}");
+        let counters = double.counters();
+        assert_eq!((counters.tokens_issued, counters.token_failures), (1, 3));
+    }
+
+    #[tokio::test]
+    async fn secrets_have_versions_soft_delete_limits_and_pages() {
+        let double = AzureKeyVault::start();
+        let (_, answer) = token(&double, double.client_secret(), "https://vault.azure.net/.default").await;
+        let bearer = answer["access_token"].as_str().unwrap().to_owned();
+        let api = "api-version=2025-07-01";
+        let put = |name: &str, value: &str| {
+            let (double, bearer) = (&double, &bearer);
+            let (path, body) = (format!("/secrets/{name}?{api}"), json!({ "value": value }));
+            async move { call(double, bearer, reqwest::Method::PUT, &path, Some(body)).await }
+        };
+        let (status, first) = put("db", "one").await;
+        assert_eq!(status, 200, "{first}");
+        let (_, second) = put("db", "two").await;
+        let first_id = first["id"].as_str().unwrap();
+        let version = first_id.rsplit('/').next().unwrap();
+        assert!(first_id.starts_with(&format!("{}/secrets/db/", double.url())), "{first_id}");
+        assert_eq!(version.len(), 32);
+        let (status, old) =
+            call(&double, &bearer, reqwest::Method::GET, &format!("/secrets/db/{version}?{api}"), None).await;
+        assert_eq!((status, old["value"].as_str()), (200, Some("one")));
+        let (_, current) = call(&double, &bearer, reqwest::Method::GET, &format!("/secrets/db?{api}"), None).await;
+        assert_eq!(current["id"], second["id"]);
+
+        let (status, too_big) = put("big", &"x".repeat(MAX_VALUE_BYTES + 1)).await;
+        assert_eq!((status, too_big["error"]["code"].as_str()), (400, Some("BadParameter")), "{too_big}");
+        let (status, bad_name) = put("bad_name", "x").await;
+        assert_eq!(status, 400, "{bad_name}");
+        let (status, missing) =
+            call(&double, &bearer, reqwest::Method::GET, &format!("/secrets/nope?{api}"), None).await;
+        assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("SecretNotFound")), "{missing}");
+        let (status, no_version) = call(&double, &bearer, reqwest::Method::GET, "/secrets/db", None).await;
+        assert_eq!(status, 400, "{no_version}");
+
+        let (status, deleted) =
+            call(&double, &bearer, reqwest::Method::DELETE, &format!("/secrets/db?{api}"), None).await;
+        assert_eq!(status, 200, "{deleted}");
+        assert_eq!(deleted["recoveryId"], format!("{}/deletedsecrets/db", double.url()));
+        let (status, conflict) = put("db", "three").await;
+        assert_eq!(
+            (status, conflict["error"]["innererror"]["code"].as_str()),
+            (409, Some("ObjectIsDeletedButRecoverable"))
+        );
+        let (status, _) =
+            call(&double, &bearer, reqwest::Method::DELETE, &format!("/deletedsecrets/db?{api}"), None).await;
+        assert_eq!(status, 204);
+        assert_eq!(put("db", "three").await.0, 200, "a purged name can be used again");
+
+        for i in 0..30 {
+            double.set_secret(&format!("page-{i:02}"), "x");
+        }
+        let mut names = Vec::new();
+        let mut next = Some(format!("{}/secrets?{api}", double.url()));
+        while let Some(url) = next {
+            let path = url.strip_prefix(double.url()).unwrap().to_owned();
+            let (status, page) = call(&double, &bearer, reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, 200, "{page}");
+            let items = page["value"].as_array().unwrap();
+            assert!(items.len() <= MAX_PAGE);
+            names.extend(items.iter().map(|i| i["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned()));
+            next = page["nextLink"].as_str().map(str::to_owned);
+        }
+        assert_eq!(names.len(), 31, "{names:?}");
+        assert!(names.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[tokio::test]
+    async fn requests_without_a_known_token_are_challenged_and_faults_apply_to_the_rest() {
+        let double = AzureKeyVault::start();
+        let response = client(&double).get(format!("{}/secrets/x?api-version=7.4", double.url())).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let challenge = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+        assert!(challenge.ends_with(r#"resource="https://vault.azure.net""#), "{challenge}");
+        let (status, _) = call(&double, "made-up", reqwest::Method::GET, "/secrets/x?api-version=7.4", None).await;
+        assert_eq!(status, 401);
+        let (_, answer) = token(&double, double.client_secret(), "https://vault.azure.net/.default").await;
+        let bearer = answer["access_token"].as_str().unwrap().to_owned();
+        double.set_secret("x", "v");
+        double.throttle(1, Duration::from_secs(3));
+        let response = client(&double)
+            .get(format!("{}/secrets/x?api-version=7.4", double.url()))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!((response.status().as_u16(), response.headers()[header::RETRY_AFTER].to_str().unwrap()), (429, "3"));
+        double.deny_access(true);
+        let (status, denied) = call(&double, &bearer, reqwest::Method::GET, "/secrets/x?api-version=7.4", None).await;
+        assert_eq!((status, denied["error"]["code"].as_str()), (403, Some("Forbidden")));
+        double.clear_faults();
+        let (status, found) = call(&double, &bearer, reqwest::Method::GET, "/secrets/x?api-version=7.4", None).await;
+        assert_eq!((status, found["value"].as_str()), (200, Some("v")));
+        let counters = double.counters();
+        assert_eq!((counters.challenges, counters.throttled, counters.denied, counters.gets), (2, 1, 1, 1));
+    }
+}

@@ -113,6 +113,23 @@ async fn profiles_become_legal_key_vault_names_under_the_prefix() {
 }
 
 #[tokio::test]
+async fn list_follows_key_vaults_pages() {
+    let on = OnDouble::start("");
+    // Key Vault lists at most 25 secrets per page; 40 profiles take two pages and a nextLink.
+    let mut written: Vec<Profile> = (0..40).map(|_| Profile::Entry(VaultEntryId::new_random())).collect();
+    for profile in &written {
+        on.double.set_secret(&on.backend.physical_name(profile), "x");
+    }
+    written.sort_unstable();
+    assert_eq!(on.backend.list().await.unwrap(), written);
+    assert_eq!(on.double.counters().lists, 2, "two pages");
+    for profile in &written {
+        on.backend.delete(profile).await.unwrap();
+    }
+    on.finish().await;
+}
+
+#[tokio::test]
 async fn binary_and_large_values_are_stored_within_key_vaults_limits() {
     let on = OnDouble::start("");
     let binary = Profile::Entry(VaultEntryId::new_random());
