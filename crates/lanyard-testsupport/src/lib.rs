@@ -19,6 +19,9 @@
 //! - [`LanyardServer`]: a real `lanyard serve` process on `127.0.0.1:0` with a temporary data directory and its
 //!   log in a file, killed on drop; [`run_client`]: a `lanyard` client process, isolated from the developer's
 //!   environment;
+//! - [`AzureKeyVault`]: a faithful double of Azure Key Vault's secrets API and its Entra ID token endpoint over
+//!   HTTPS on 127.0.0.1 (challenge flow, versions, soft delete, 404 `SecretNotFound`, 429 with `Retry-After` on
+//!   demand, request counters); `lanyard-doubles azure` starts one from the command line;
 //! - [`fenced_blocks`]: the fenced code blocks of a Markdown document, for the tests that hold the README and
 //!   `docs/` to what the binary prints.
 //!
@@ -30,6 +33,7 @@
 // Drop impls report on stderr what they could not clean up, and a failing test's server log.
 #![allow(clippy::print_stderr)]
 
+mod azure_kv;
 mod bao;
 mod cli;
 mod client;
@@ -43,6 +47,7 @@ mod moto_iam;
 mod postgres;
 mod server;
 
+pub use azure_kv::{AzureKeyVault, Counters as AzureKeyVaultCounters, KEY_VAULT_RESOURCE, MAX_VALUE_BYTES};
 pub use bao::{
     AppRole, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, BaoApi, PrivateBao, bao_bin, bao_token, bao_url, shared_bao,
 };

@@ -267,11 +267,11 @@ pub struct KnownKind {
     pub feature: Option<&'static str>,
 }
 
-/// Every kind of vault.md, with the feature that enables it. `aws`, `azure`, `gcp` and `hashicorp` have no plugin
-/// yet: each gets its `vault-<kind>` feature when its plugin lands.
+/// Every kind of vault.md, with the feature that enables it. `aws`, `gcp` and `hashicorp` have no plugin yet: each
+/// gets its `vault-<kind>` feature when its plugin lands.
 pub const KNOWN_KINDS: &[KnownKind] = &[
     KnownKind { kind: "aws", aliases: &[], feature: None },
-    KnownKind { kind: "azure", aliases: &[], feature: None },
+    KnownKind { kind: "azure", aliases: &[], feature: Some("vault-azure") },
     KnownKind { kind: "gcp", aliases: &[], feature: None },
     KnownKind { kind: "hashicorp", aliases: &[], feature: None },
     KnownKind { kind: "local", aliases: &["os_keychain"], feature: Some("vault-local") },
