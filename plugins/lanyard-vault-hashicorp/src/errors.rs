@@ -50,7 +50,11 @@ fn classify(error: &ClientError) -> (ErrorKind, String) {
                 // No such mount (or not a KV v2 one): the configuration is wrong, not the secret missing.
                 kind = ErrorKind::ConfigInvalid;
             }
-            let messages: Vec<String> = errors.iter().map(|m| lanyard_core::printable(m, 300)).collect();
+            // Vault's messages may be multi-line lists ("1 error occurred:\n\t* permission denied\n\n"): one line each.
+            let messages: Vec<String> = errors
+                .iter()
+                .map(|m| lanyard_core::printable(&m.split_whitespace().collect::<Vec<_>>().join(" "), 300))
+                .collect();
             let detail = if messages.is_empty() {
                 format!("the server answered {code}")
             } else {
