@@ -333,3 +333,64 @@ async fn a_stopped_server_is_unavailable_and_a_silent_one_times_out() {
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 }
+
+/// A one-shot HTTP server on 127.0.0.1 answering every request with `status` and a Vault error document; its URL.
+fn stub(status: &'static str, extra_headers: &'static str, message: &'static str) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let body = format!("{{\"errors\":[\"{message}\"]}}");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{extra_headers}Content-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn throttling_and_standby_answers_are_temporary_kinds() {
+    // Vault's rate-limit quotas answer 429 with Retry-After; vaultrs passes no headers on, so the delay is unknown
+    // and the resolver's own backoff applies.
+    let throttled = stub("429 Too Many Requests", "Retry-After: 2\r\n", "request path kv: rate limit quota exceeded");
+    let backend = build(&[("address", &throttled), ("token", "t")]).unwrap();
+    let error = backend.get(&SecretRef::Profile(fresh_profile())).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RateLimited { retry_after: None }, "{error}");
+    assert!(error.is_temporary() && error.to_string().contains("rate limit quota exceeded"), "{error}");
+
+    let standby = stub("503 Service Unavailable", "", "Vault is sealed");
+    let backend = build(&[("address", &standby), ("token", "t")]).unwrap();
+    let error = backend.get(&SecretRef::Profile(fresh_profile())).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+
+    let bad = stub("400 Bad Request", "", "invalid request");
+    let backend = build(&[("address", &bad), ("token", "t")]).unwrap();
+    let error = backend.get(&SecretRef::Profile(fresh_profile())).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+}
+
+#[tokio::test]
+async fn an_https_server_is_trusted_through_ca_cert_only() {
+    let bao = PrivateBao::start_tls();
+    let ca = bao.ca_cert().expect("a TLS server has a CA").to_str().unwrap().to_owned();
+    assert!(bao.url().starts_with("https://127.0.0.1:"), "{}", bao.url());
+    let trusted = build(&[("address", bao.url()), ("token", bao.root_token()), ("ca_cert", &ca)]).unwrap();
+    let profile = fresh_profile();
+    trusted.put(&profile, &SecretValue::from(SecretString::new("over tls"))).await.unwrap();
+    assert_eq!(text(&trusted.get(&SecretRef::Profile(profile)).await.unwrap()), "over tls");
+    assert!(trusted.probe().await.unwrap().passed());
+
+    // Without the CA the certificate is not trusted: unavailable, and the cause says so.
+    let untrusted = build(&[("address", bao.url()), ("token", bao.root_token())]).unwrap();
+    let error = untrusted.get(&SecretRef::Profile(profile)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert!(error.to_string().to_lowercase().contains("certificate"), "{error}");
+}
