@@ -1,10 +1,66 @@
-//! vaultrs's errors mapped to [`ErrorKind`]s. Details quote the server's status and error messages and the
-//! transport's cause, never a request or response body (those may hold material) and never a token.
+//! Failed requests — vaultrs's errors, and those of the KV reads made on vaultrs's HTTP client directly — mapped
+//! to [`ErrorKind`]s. Details quote the server's status and error messages and the transport's cause, never a
+//! request or response body (those may hold material) and never a token.
+
+use std::time::Duration;
 
 use lanyard_vault::{ErrorKind, Operation, VaultError};
 use vaultrs::error::ClientError;
 
 use crate::KIND;
+
+/// A failed request.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Through a vaultrs API function.
+    Client(ClientError),
+    /// A direct request the server refused: its status, Vault's error messages and its `Retry-After`.
+    Refused { status: u16, errors: Vec<String>, retry_after: Option<Duration> },
+    /// A direct request that got no answer: the transport's cause.
+    Transport(String),
+    /// A direct request whose answer is not what Vault answers.
+    Unparsable,
+}
+
+impl From<ClientError> for Failure {
+    fn from(error: ClientError) -> Self {
+        Self::Client(error)
+    }
+}
+
+impl Failure {
+    /// The HTTP status of a server's refusal, if the failure is one.
+    pub(crate) fn status(&self) -> Option<u16> {
+        match self {
+            Self::Client(error) => status_of(error),
+            Self::Refused { status, .. } => Some(*status),
+            Self::Transport(_) | Self::Unparsable => None,
+        }
+    }
+
+    /// The failure of `operation` on `target` as a [`VaultError`].
+    pub(crate) fn into_vault(self, operation: Operation, target: &str) -> VaultError {
+        let (kind, detail) = match self {
+            Self::Client(error) => classify(&error),
+            Self::Refused { status, errors, retry_after } => {
+                let (kind, detail) = classify_refusal(status, &errors);
+                match kind {
+                    ErrorKind::RateLimited { .. } => (ErrorKind::RateLimited { retry_after }, detail),
+                    kind => (kind, detail),
+                }
+            }
+            Self::Transport(cause) => (transport_kind(&cause), cause),
+            Self::Unparsable => (ErrorKind::Unexpected, "the server's answer could not be parsed".into()),
+        };
+        VaultError::new(kind, KIND, operation).with_target(target).with_detail(detail)
+    }
+}
+
+/// The kind of a transport failure from its text: a timeout, or the server unreachable.
+fn transport_kind(cause: &str) -> ErrorKind {
+    let lower = cause.to_ascii_lowercase();
+    if lower.contains("timed out") || lower.contains("timeout") { ErrorKind::Timeout } else { ErrorKind::Unavailable }
+}
 
 /// A configuration error at build time.
 pub(crate) fn invalid(detail: String) -> VaultError {
@@ -38,30 +94,32 @@ pub(crate) fn kind_of_status(status: u16, messages: &[String]) -> ErrorKind {
 
 /// `error` from `operation` on `target` as a [`VaultError`].
 pub(crate) fn from_client(error: ClientError, operation: Operation, target: &str) -> VaultError {
-    let (kind, detail) = classify(&error);
-    VaultError::new(kind, KIND, operation).with_target(target).with_detail(detail)
+    Failure::Client(error).into_vault(operation, target)
+}
+
+/// The kind and detail of a refusal with `code` and Vault's error messages.
+fn classify_refusal(code: u16, errors: &[String]) -> (ErrorKind, String) {
+    let mut kind = kind_of_status(code, errors);
+    if code == 404 && errors.iter().any(|m| m.contains("no handler for route")) {
+        // No such mount (or not a KV v2 one): the configuration is wrong, not the secret missing.
+        kind = ErrorKind::ConfigInvalid;
+    }
+    // Vault's messages may be multi-line lists ("1 error occurred:\n\t* permission denied\n\n"): one line each.
+    let messages: Vec<String> = errors
+        .iter()
+        .map(|m| lanyard_core::printable(&m.split_whitespace().collect::<Vec<_>>().join(" "), 300))
+        .collect();
+    let detail = if messages.is_empty() {
+        format!("the server answered {code}")
+    } else {
+        format!("the server answered {code}: {}", messages.join("; "))
+    };
+    (kind, detail)
 }
 
 fn classify(error: &ClientError) -> (ErrorKind, String) {
     match error {
-        ClientError::APIError { code, errors } => {
-            let mut kind = kind_of_status(*code, errors);
-            if *code == 404 && errors.iter().any(|m| m.contains("no handler for route")) {
-                // No such mount (or not a KV v2 one): the configuration is wrong, not the secret missing.
-                kind = ErrorKind::ConfigInvalid;
-            }
-            // Vault's messages may be multi-line lists ("1 error occurred:\n\t* permission denied\n\n"): one line each.
-            let messages: Vec<String> = errors
-                .iter()
-                .map(|m| lanyard_core::printable(&m.split_whitespace().collect::<Vec<_>>().join(" "), 300))
-                .collect();
-            let detail = if messages.is_empty() {
-                format!("the server answered {code}")
-            } else {
-                format!("the server answered {code}: {}", messages.join("; "))
-            };
-            (kind, detail)
-        }
+        ClientError::APIError { code, errors } => classify_refusal(*code, errors),
         ClientError::RestClientError { source } => classify_rest(source),
         ClientError::ResponseEmptyError | ClientError::ResponseDataEmptyError => {
             (ErrorKind::Unexpected, "the server's answer was empty".into())
@@ -79,13 +137,7 @@ fn classify_rest(error: &rustify::errors::ClientError) -> (ErrorKind, String) {
         }
         Rest::RequestError { source, .. } | Rest::ResponseError { source } => {
             let chain = chain(source.as_ref());
-            let lower = chain.to_ascii_lowercase();
-            let kind = if lower.contains("timed out") || lower.contains("timeout") {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::Unavailable
-            };
-            (kind, chain)
+            (transport_kind(&chain), chain)
         }
         Rest::ResponseParseError { .. } | Rest::ResponseConversionError { .. } | Rest::DataParseError { .. } => {
             (ErrorKind::Unexpected, "the server's answer could not be parsed".into())
@@ -96,7 +148,7 @@ fn classify_rest(error: &rustify::errors::ClientError) -> (ErrorKind, String) {
 
 /// An error and its causes, `: `-separated (reqwest's own text is only "error sending request"). The causes are
 /// transport errors (connect, TLS, timeout), which hold no body.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

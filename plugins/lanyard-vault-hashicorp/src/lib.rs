@@ -27,6 +27,11 @@
 //!
 //! The process environment (`VAULT_ADDR`, `VAULT_TOKEN`, `VAULT_CACERT`, …) is ignored: only the options count.
 //!
+//! Reads go straight to vaultrs's own HTTP client (its TLS settings, CA and timeout, the headers its middleware
+//! adds): that skips rustify's request and response copies on the resolver's hot path and keeps a 429's
+//! `Retry-After`, which vaultrs's errors drop. Everything else (login, renewal, lookup, writes, lists, deletes) uses
+//! vaultrs's API functions.
+//!
 //! What it is not: no other secrets engine (KV v1, database, …), no auth method but token and AppRole, no client
 //! certificates, and no caching of material (every `get` is a read; only the AppRole token is cached).
 
@@ -46,7 +51,6 @@ use lanyard_vault::{
     BackendConfig, Capabilities, ErrorKind, Operation, OptionSpec, ProbeReport, Profile, Result, SecretRef,
     SecretValue, VaultBackend, VaultError, async_trait,
 };
-use vaultrs::api::kv2::requests::ReadSecretRequest;
 use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 
 pub use auth::AuthStats;
@@ -296,6 +300,9 @@ impl HashicorpBackend {
     }
 
     /// Reads `path` (at `version`, else the current one): the `data` object and the version read.
+    ///
+    /// `GET <mount>/data/<path>` goes straight to vaultrs's HTTP client ([`auth::Authed::get_json`]): this is the
+    /// resolver's hot path.
     async fn read(
         &self,
         operation: Operation,
@@ -303,25 +310,37 @@ impl HashicorpBackend {
         path: &str,
         version: Option<u64>,
     ) -> Result<(serde_json::Map<String, serde_json::Value>, u64)> {
-        let mount = self.config.mount.clone();
-        let path = path.to_owned();
-        let response = self
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            data: Option<Read>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Read {
+            data: serde_json::Value,
+            metadata: Metadata,
+        }
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            version: u64,
+        }
+        let mut url = format!("{}/v1/{}/data/{path}", self.config.address, self.config.mount);
+        if let Some(version) = version {
+            url.push_str(&format!("?version={version}"));
+        }
+        let answer: Answer = self
             .auth
-            .call(operation, target, move |client: Authed| {
-                let (mount, path) = (mount.clone(), path.clone());
-                async move {
-                    let request = ReadSecretRequest::builder()
-                        .mount(mount)
-                        .path(path)
-                        .version(version)
-                        .build()
-                        .expect("every field of the request is set");
-                    vaultrs::api::exec_with_result(&client, request).await
-                }
+            .call(operation, target, |client: Authed| {
+                let url = url.clone();
+                async move { client.get_json::<Answer>(&url).await }
             })
             .await?;
-        let version = response.metadata.version;
-        match response.data {
+        let Some(read) = answer.data else {
+            return Err(VaultError::new(ErrorKind::Unexpected, KIND, operation)
+                .with_target(target)
+                .with_detail("the KV answer has no data"));
+        };
+        let version = read.metadata.version;
+        match read.data {
             serde_json::Value::Object(data) => Ok((data, version)),
             // A deleted (not destroyed) version reads as 404 on current servers; an old server answers null data.
             serde_json::Value::Null => Err(VaultError::new(ErrorKind::NotFound, KIND, operation)

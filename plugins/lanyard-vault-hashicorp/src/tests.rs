@@ -358,13 +358,15 @@ fn stub(status: &'static str, extra_headers: &'static str, message: &'static str
 
 #[tokio::test]
 async fn throttling_and_standby_answers_are_temporary_kinds() {
-    // Vault's rate-limit quotas answer 429 with Retry-After; vaultrs passes no headers on, so the delay is unknown
-    // and the resolver's own backoff applies.
+    // Vault's rate-limit quotas answer 429 with Retry-After: reads honour it; the other operations go through
+    // vaultrs, which passes no headers on, so there the delay is unknown and the resolver's own backoff applies.
     let throttled = stub("429 Too Many Requests", "Retry-After: 2\r\n", "request path kv: rate limit quota exceeded");
     let backend = build(&[("address", &throttled), ("token", "t")]).unwrap();
     let error = backend.get(&SecretRef::Profile(fresh_profile())).await.unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::RateLimited { retry_after: None }, "{error}");
+    assert_eq!(error.kind(), ErrorKind::RateLimited { retry_after: Some(Duration::from_secs(2)) }, "{error}");
     assert!(error.is_temporary() && error.to_string().contains("rate limit quota exceeded"), "{error}");
+    let error = backend.list().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RateLimited { retry_after: None }, "{error}");
 
     let standby = stub("503 Service Unavailable", "", "Vault is sealed");
     let backend = build(&[("address", &standby), ("token", "t")]).unwrap();
