@@ -29,6 +29,8 @@ mod tokens;
 // checks that none is missing.
 #[cfg(feature = "vault-azure")]
 use lanyard_vault_azure as _;
+#[cfg(feature = "vault-hashicorp")]
+use lanyard_vault_hashicorp as _;
 #[cfg(feature = "vault-local")]
 use lanyard_vault_local as _;
 #[cfg(feature = "vault-memory")]
@@ -154,6 +156,9 @@ mod tests {
         let mut expected = Vec::new();
         if cfg!(feature = "vault-azure") {
             expected.push("azure");
+        }
+        if cfg!(feature = "vault-hashicorp") {
+            expected.push("hashicorp");
         }
         if cfg!(feature = "vault-local") {
             expected.push("local");

@@ -10,7 +10,7 @@
 //!   `role_id`/`secret_id`, policies, tokens, namespaces, KV versions written straight to the server.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -254,6 +254,7 @@ pub struct PrivateBao {
     child: Option<Child>,
     api: BaoApi,
     log: PathBuf,
+    ca_cert: Option<PathBuf>,
     _dir: TempDir,
 }
 
@@ -264,6 +265,16 @@ impl PrivateBao {
     ///
     /// When `bao` is missing, does not start, or does not answer within a minute.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// [`PrivateBao::start`] with TLS (`-dev-tls`): it listens on `https://127.0.0.1:<port>` with a certificate
+    /// from a CA of its own, whose PEM is [`PrivateBao::ca_cert`]. [`BaoApi`]'s helpers speak plain HTTP only.
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         let program = bao_bin();
         let dir = TempDir::new("bao");
         let log = dir.join("bao-server.log");
@@ -272,20 +283,26 @@ impl PrivateBao {
             let port = free_port();
             let token = format!("lanyard-t-{}", uuid::Uuid::new_v4().simple());
             let out = fs::File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-            let child = Command::new(&program)
+            let mut command = Command::new(&program);
+            command
                 .args(["server", "-dev", "-dev-no-store-token"])
                 .arg(format!("-dev-root-token-id={token}"))
-                .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+                .arg(format!("-dev-listen-address=127.0.0.1:{port}"));
+            let ca_cert = tls.then(|| {
+                command.arg("-dev-tls").arg(format!("-dev-tls-cert-dir={}", dir.path().display()));
+                dir.join("vault-ca.pem")
+            });
+            let child = command
                 .stdin(Stdio::null())
                 // The banner on stdout shows the root token and unseal key; the log lines on stderr do not.
                 .stdout(Stdio::null())
                 .stderr(out)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-            let url = format!("http://127.0.0.1:{port}");
+            let url = format!("{}://127.0.0.1:{port}", if tls { "https" } else { "http" });
             let mut child = child;
-            match wait_healthy(&mut child, &url, &log) {
-                Ok(()) => return Self { child: Some(child), api: BaoApi::new(url, token), log, _dir: dir },
+            match wait_healthy(&mut child, &url, &log, ca_cert.as_deref()) {
+                Ok(()) => return Self { child: Some(child), api: BaoApi::new(url, token), log, ca_cert, _dir: dir },
                 // The port may have been taken between our probe and bao's bind: try another.
                 Err(exited) if attempt < 5 => {
                     let _ = child.kill();
@@ -306,6 +323,11 @@ impl PrivateBao {
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         self.api.url()
+    }
+
+    /// The PEM of the CA that signed its certificate, for [`PrivateBao::start_tls`].
+    pub fn ca_cert(&self) -> Option<&Path> {
+        self.ca_cert.as_deref()
     }
 
     /// Its root token.
@@ -334,15 +356,20 @@ impl PrivateBao {
     }
 }
 
-/// Waits until the server at `url` answers `GET /v1/sys/health` with 200; `Err` when it exited first.
-fn wait_healthy(child: &mut Child, url: &str, log: &std::path::Path) -> Result<(), String> {
+/// Waits until the server at `url` answers `GET /v1/sys/health` with 200 (over TLS trusting `ca_cert`, once
+/// the server has written it); `Err` when it exited first.
+fn wait_healthy(child: &mut Child, url: &str, log: &Path, ca_cert: Option<&Path>) -> Result<(), String> {
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let text = fs::read_to_string(log).unwrap_or_default();
             return Err(format!("it exited ({status}) before answering; its log:\n{text}"));
         }
-        if http::request(url, "GET", "/v1/sys/health", &[], b"").is_ok_and(|r| r.status == 200) {
+        let healthy = match ca_cert {
+            None => http::request(url, "GET", "/v1/sys/health", &[], b"").is_ok_and(|r| r.status == 200),
+            Some(ca) => fs::read(ca).is_ok_and(|pem| https_health(url, pem) == Some(200)),
+        };
+        if healthy {
             return Ok(());
         }
         if started.elapsed() > START_LIMIT {
@@ -351,6 +378,21 @@ fn wait_healthy(child: &mut Child, url: &str, log: &std::path::Path) -> Result<(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The status of `GET <url>/v1/sys/health` over TLS trusting the CA `pem`, if the server answered.
+fn https_health(url: &str, pem: Vec<u8>) -> Option<u16> {
+    let url = format!("{url}/v1/sys/health");
+    crate::block_on(move || async move {
+        let ca = reqwest::Certificate::from_pem(&pem).ok()?;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .add_root_certificate(ca)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .ok()?;
+        Some(client.get(url).send().await.ok()?.status().as_u16())
+    })
 }
 
 impl std::fmt::Debug for PrivateBao {

@@ -267,13 +267,13 @@ pub struct KnownKind {
     pub feature: Option<&'static str>,
 }
 
-/// Every kind of vault.md, with the feature that enables it. `aws`, `gcp` and `hashicorp` have no plugin yet: each
+/// Every kind of vault.md, with the feature that enables it. `aws` and `gcp` have no plugin yet: each
 /// gets its `vault-<kind>` feature when its plugin lands.
 pub const KNOWN_KINDS: &[KnownKind] = &[
     KnownKind { kind: "aws", aliases: &[], feature: None },
     KnownKind { kind: "azure", aliases: &[], feature: Some("vault-azure") },
     KnownKind { kind: "gcp", aliases: &[], feature: None },
-    KnownKind { kind: "hashicorp", aliases: &[], feature: None },
+    KnownKind { kind: "hashicorp", aliases: &[], feature: Some("vault-hashicorp") },
     KnownKind { kind: "local", aliases: &["os_keychain"], feature: Some("vault-local") },
     KnownKind { kind: "memory", aliases: &[], feature: Some("vault-memory") },
 ];
@@ -450,19 +450,19 @@ mod tests {
         assert_eq!(registry.kinds(), ["aws", "memory"]);
         assert_eq!(registry.factory("AWS").unwrap().crate_name, "crate-a");
         // A kind without a plugin names no cargo feature: there is none to turn on.
-        let missing = registry.factory("HASHICORP").unwrap_err();
+        let missing = registry.factory("GCP").unwrap_err();
         assert_eq!(missing.kind(), ErrorKind::Unsupported);
         assert!(
             missing.to_string().contains(
-                r#"backend kind "HASHICORP" is not available yet: no plugin for it exists yet; available kinds: AWS, MEMORY"#
+                r#"backend kind "GCP" is not available yet: no plugin for it exists yet; available kinds: AWS, MEMORY"#
             ),
             "{missing}"
         );
         assert!(!missing.to_string().contains("--features"), "{missing}");
         let keychain = registry.factory("OS_KEYCHAIN").unwrap_err();
         assert!(keychain.to_string().contains("--features vault-local"), "{keychain}");
-        let gcp = registry.factory("gcp").unwrap_err();
-        assert!(gcp.to_string().contains("no plugin for it exists yet"), "{gcp}");
+        let hashicorp = registry.factory("hashicorp").unwrap_err();
+        assert!(hashicorp.to_string().contains("--features vault-hashicorp"), "{hashicorp}");
         let unknown = registry.factory("foo").unwrap_err();
         assert!(
             unknown.to_string().contains(r#"unknown backend kind "foo"; available kinds: AWS, MEMORY"#),

@@ -3,6 +3,7 @@
 //! or the binary was built without the backend's feature.
 
 mod azure;
+mod hashicorp;
 
 /// The `lanyard` binary under test.
 pub(crate) const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");

@@ -277,7 +277,7 @@ async fn kinds_and_options_are_checked(env: &Env) {
         if_not_exists: false,
     };
     // Kinds with no plugin yet say so, and name no cargo feature: there is none to turn on.
-    for kind in ["aws", "AWS", "HashiCorp"] {
+    for kind in ["aws", "AWS", "Gcp"] {
         let message = assert_error_contains(
             plane.create_backend(&admin(), request(kind, &[("region", "eu-west-1")])).await,
             ErrorKind::Invalid,
