@@ -267,10 +267,10 @@ pub struct KnownKind {
     pub feature: Option<&'static str>,
 }
 
-/// Every kind of vault.md, with the feature that enables it. `aws`, `azure`, `gcp` and `hashicorp` have no plugin
-/// yet: each gets its `vault-<kind>` feature when its plugin lands.
+/// Every kind of vault.md, with the feature that enables it. `azure`, `gcp` and `hashicorp` have no plugin yet:
+/// each gets its `vault-<kind>` feature when its plugin lands.
 pub const KNOWN_KINDS: &[KnownKind] = &[
-    KnownKind { kind: "aws", aliases: &[], feature: None },
+    KnownKind { kind: "aws", aliases: &[], feature: Some("vault-aws") },
     KnownKind { kind: "azure", aliases: &[], feature: None },
     KnownKind { kind: "gcp", aliases: &[], feature: None },
     KnownKind { kind: "hashicorp", aliases: &[], feature: None },
@@ -461,6 +461,13 @@ mod tests {
         assert!(!missing.to_string().contains("--features"), "{missing}");
         let keychain = registry.factory("OS_KEYCHAIN").unwrap_err();
         assert!(keychain.to_string().contains("--features vault-local"), "{keychain}");
+        let without_aws = Registry::from_factories([&MEMORY]).unwrap().factory("AWS").unwrap_err();
+        assert!(
+            without_aws.to_string().contains(
+                r#"backend kind "AWS" is not enabled in this build; rebuild lanyard with `--features vault-aws`"#
+            ),
+            "{without_aws}"
+        );
         let gcp = registry.factory("gcp").unwrap_err();
         assert!(gcp.to_string().contains("no plugin for it exists yet"), "{gcp}");
         let unknown = registry.factory("foo").unwrap_err();
