@@ -101,6 +101,11 @@ async fn material_is_stored_under_the_prefix_with_versions() {
     assert!(physical.starts_with(&format!("{prefix}vault/")), "{physical}");
     let previous = linked(&backend, &format!("{physical}?version_stage=AWSPREVIOUS")).await.unwrap();
     assert_eq!(text(&previous), "one");
+    // Empty material, which AWS does not store as such, survives overwrites both ways.
+    for value in ["", "three", "", "four"] {
+        backend.put(&profile, &SecretValue::from(SecretString::new(value))).await.unwrap();
+        assert_eq!(text(&backend.get(&SecretRef::Profile(profile)).await.unwrap()), value);
+    }
     assert_eq!(backend.list().await.unwrap(), [profile]);
     backend.delete(&profile).await.unwrap();
     assert_eq!(backend.list().await.unwrap(), []);
@@ -177,6 +182,25 @@ async fn wrong_keys_are_permission_denied_on_a_moto_that_checks_them() {
         assert!(failed.contains("permission denied"), "{report:?}");
         assert!(!format!("{report:?}").contains(CANARY), "{report:?}");
     }
+    // assume_role signed with a wrong base key: STS refuses, and the error says so.
+    let role = new_backend(
+        BackendId::new_random(),
+        &[
+            ("endpoint_url", moto.url()),
+            ("region", MOTO_REGION),
+            ("auth_method", "assume_role"),
+            ("role_arn", "arn:aws:iam::123456789012:role/lanyard-reader"),
+            ("access_key_id", &key.id),
+            ("secret_access_key", &format!("{CANARY}-wrong")),
+        ],
+    )
+    .unwrap();
+    let error = role.get(&SecretRef::Profile(profile)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
+    assert!(error.to_string().contains("STS AssumeRole failed"), "{error}");
+    assert!(!error.to_string().contains(CANARY), "{error}");
+    let error = role.ambient_identity().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
     good.delete(&profile).await.unwrap();
 }
 
