@@ -27,6 +27,8 @@ mod tokens;
 // Plugins register themselves with `inventory`, but a crate nothing names is dropped by the linker, and its
 // registration with it: one line per plugin keeps each linked. `registered_kinds_match_the_enabled_features`
 // checks that none is missing.
+#[cfg(feature = "vault-aws")]
+use lanyard_vault_aws as _;
 #[cfg(feature = "vault-azure")]
 use lanyard_vault_azure as _;
 #[cfg(feature = "vault-hashicorp")]
@@ -154,6 +156,9 @@ mod tests {
     #[test]
     fn registered_kinds_match_the_enabled_features() {
         let mut expected = Vec::new();
+        if cfg!(feature = "vault-aws") {
+            expected.push("aws");
+        }
         if cfg!(feature = "vault-azure") {
             expected.push("azure");
         }

@@ -341,11 +341,11 @@ async fn errors_name_the_connection_entry_backend_and_kind() {
     );
 
     // A backend kind with no plugin yet says so (and names no cargo feature: there is none).
-    let mut aws = world.backend_row.clone();
-    aws.backend_type = "AWS".to_owned();
-    world.catalog.put_backend(aws);
+    let mut gcp = world.backend_row.clone();
+    gcp.backend_type = "GCP".to_owned();
+    world.catalog.put_backend(gcp);
     let error = world.resolve().await.unwrap_err();
-    assert!(error.to_string().contains(r#"backend kind "AWS" is not available yet"#), "{error}");
+    assert!(error.to_string().contains(r#"backend kind "GCP" is not available yet"#), "{error}");
     assert!(!error.to_string().contains("--features"), "{error}");
 }
 

@@ -267,10 +267,10 @@ pub struct KnownKind {
     pub feature: Option<&'static str>,
 }
 
-/// Every kind of vault.md, with the feature that enables it. `aws` and `gcp` have no plugin yet: each
-/// gets its `vault-<kind>` feature when its plugin lands.
+/// Every kind of vault.md, with the feature that enables it. `gcp` has no plugin yet: it gets its `vault-gcp`
+/// feature when its plugin lands.
 pub const KNOWN_KINDS: &[KnownKind] = &[
-    KnownKind { kind: "aws", aliases: &[], feature: None },
+    KnownKind { kind: "aws", aliases: &[], feature: Some("vault-aws") },
     KnownKind { kind: "azure", aliases: &[], feature: Some("vault-azure") },
     KnownKind { kind: "gcp", aliases: &[], feature: None },
     KnownKind { kind: "hashicorp", aliases: &[], feature: Some("vault-hashicorp") },
@@ -463,6 +463,15 @@ mod tests {
         assert!(keychain.to_string().contains("--features vault-local"), "{keychain}");
         let hashicorp = registry.factory("hashicorp").unwrap_err();
         assert!(hashicorp.to_string().contains("--features vault-hashicorp"), "{hashicorp}");
+        let without_aws = Registry::from_factories([&MEMORY]).unwrap().factory("AWS").unwrap_err();
+        assert!(
+            without_aws.to_string().contains(
+                r#"backend kind "AWS" is not enabled in this build; rebuild lanyard with `--features vault-aws`"#
+            ),
+            "{without_aws}"
+        );
+        let gcp = registry.factory("gcp").unwrap_err();
+        assert!(gcp.to_string().contains("no plugin for it exists yet"), "{gcp}");
         let unknown = registry.factory("foo").unwrap_err();
         assert!(
             unknown.to_string().contains(r#"unknown backend kind "foo"; available kinds: AWS, MEMORY"#),

@@ -2,6 +2,7 @@
 //! faithful doubles, driven by `lanyard sql`. One module per backend; each fails loudly when its server is missing
 //! or the binary was built without the backend's feature.
 
+mod aws;
 mod azure;
 mod hashicorp;
 

@@ -1,0 +1,209 @@
+//! `resolve_vs_raw_aws` (`shared/spec/quality.md`): the latency of a resolve through `lanyard_resolve::Resolver` over
+//! this plugin against the latency of a raw `aws-sdk-secretsmanager` `GetSecretValue` of the same secret, on the same
+//! moto server, in the same run.
+//!
+//! The connection's credential is a `LINKED EXTERNAL SECRET` naming a secret created in moto, so both sides make the
+//! very same request; the resolver reads its catalog from an in-memory `StaticCatalog` (the catalog database's own
+//! cost is `cargo xtask bench catalog`'s), and the storage's secret key comes from a memory backend standing in for
+//! the local one, as `backend::<id>`. The raw client is configured as the plugin configures its own (same HTTP client,
+//! no SDK retries). After a warm-up, N resolves and N raw calls are interleaved, alternating which goes first, and
+//! the p50 and p99 of each are written to `target/bench/resolve_vs_raw_aws.json`:
+//! `{"samples": N, "resolve_p50_ns": …, "resolve_p99_ns": …, "raw_p50_ns": …, "raw_p99_ns": …}`.
+//!
+//! Needs moto: `LANYARD_TEST_MOTO_URL` (set by `cargo xtask bench` / `cargo xtask test`); fails loudly without it.
+
+#![allow(missing_docs, clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
+use lanyard_core::{LOCAL_BACKEND_ID, Name, SecretString};
+use lanyard_resolve::{Auth, Resolver, StaticCatalog};
+use lanyard_testsupport::{
+    MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, moto_create_secret, moto_url, unique_name,
+};
+use lanyard_vault::{Profile, Registry, SecretValue};
+
+use lanyard_vault_aws as _;
+use lanyard_vault_memory as _;
+
+/// Interleaved samples of each side.
+const SAMPLES: usize = 2000;
+/// Untimed calls of each side first (connection pools, the plugin's lazy SDK set-up, moto's caches).
+const WARM_UP: usize = 200;
+
+fn object(pairs: &[(&str, &str)]) -> JsonObject {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
+}
+
+/// A resolver over a static catalog: the local backend (a memory store holding the storage's secret key), the aws
+/// storage on moto, a credential linked to `secret_name`, and a postgresql connection using it.
+async fn resolver(url: &str, secret_name: &str) -> (Resolver, lanyard_core::ConnectionId) {
+    let store = unique_name("bench-local-");
+    let mut local = Backend {
+        meta: Meta::new(),
+        name: Name::new("local").unwrap(),
+        backend_type: "memory".into(),
+        description: None,
+        config: object(&[("store", &store)]),
+        active: true,
+    };
+    local.meta.id = LOCAL_BACKEND_ID;
+    let aws = Backend {
+        meta: Meta::new(),
+        name: Name::new("bench_sm").unwrap(),
+        backend_type: "aws".into(),
+        description: None,
+        config: object(&[
+            ("region", MOTO_REGION),
+            ("endpoint_url", url),
+            ("auth_method", "access_key"),
+            ("access_key_id", MOTO_ACCESS_KEY_ID),
+        ]),
+        active: true,
+    };
+    let kept = serde_json::json!({ "secret_access_key": MOTO_SECRET_ACCESS_KEY }).to_string();
+    lanyard_vault_memory::new_backend(&store)
+        .put(&Profile::Backend(aws.meta.id), &SecretValue::from(SecretString::new(kept)))
+        .await
+        .unwrap();
+    let entry = VaultEntry {
+        meta: Meta::new(),
+        name: Name::new("bench_login").unwrap(),
+        entry_type: lanyard_core::EntryType::Credential,
+        algorithm: None,
+        key_size: None,
+        current_version: 1,
+        storage_backend_id: aws.meta.id,
+        external_secret_name: Some(secret_name.to_owned()),
+        owner_link_id: None,
+        description: None,
+        expires_at: None,
+        rotated_at: None,
+    };
+    let connection = Connection {
+        meta: Meta::new(),
+        name: Name::new("bench_pg").unwrap(),
+        connection_type: lanyard_core::ConnectionType::Postgresql,
+        description: None,
+        options: object(&[("host", "127.0.0.1"), ("port", "5432"), ("database", "app")]),
+        credential_id: Some(entry.meta.id),
+        credential_storage_id: None,
+        max_connections: None,
+        timeout_seconds: None,
+        last_test: None,
+    };
+    let catalog = Arc::new(StaticCatalog::new());
+    catalog.put_backend(local);
+    catalog.put_backend(aws);
+    catalog.put_entry(entry);
+    catalog.put_connection(connection.clone());
+    (Resolver::builder(catalog, Registry::global().unwrap()).build(), connection.meta.id)
+}
+
+/// A raw Secrets Manager client configured as the plugin configures its own.
+async fn raw_client(url: &str) -> aws_sdk_secretsmanager::Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let timeout = Duration::from_secs(5);
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(TimeoutConfig::builder().operation_timeout(timeout).connect_timeout(timeout).build())
+        .region(Region::new(MOTO_REGION))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new(MOTO_ACCESS_KEY_ID, MOTO_SECRET_ACCESS_KEY, None, None, "bench"))
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+fn percentile(sorted: &[u128], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)] as f64
+}
+
+fn target_dir() -> PathBuf {
+    // target/<profile>/deps/resolve_vs_raw-<hash> → target
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::current_exe().expect("bench path").ancestors().nth(3).expect("target dir").to_path_buf()
+    })
+}
+
+fn main() {
+    // `cargo test --benches` or a listing: nothing to measure.
+    if std::env::args().skip(1).any(|arg| arg == "--list" || arg == "--test") {
+        return;
+    }
+    let url = moto_url();
+    let secret_name = unique_name("lanyard-bench/resolve-vs-raw-");
+    let payload = r#"{"username":"bench","password":"bench-password"}"#;
+    moto_create_secret(&url, MOTO_REGION, &secret_name, payload);
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (resolve_ns, raw_ns) = rt.block_on(async {
+        let (resolver, connection) = resolver(&url, &secret_name).await;
+        let raw = raw_client(&url).await;
+        let resolve_once = || async {
+            let started = Instant::now();
+            let resolved = resolver.resolve(connection).await.expect("resolve through the aws plugin");
+            let elapsed = started.elapsed().as_nanos();
+            match &resolved.auth {
+                Auth::Secret(value) => assert_eq!(value.expose_bytes(), payload.as_bytes()),
+                other => panic!("expected a secret, got {other:?}"),
+            }
+            elapsed
+        };
+        let raw_once = || async {
+            let started = Instant::now();
+            let answer = raw.get_secret_value().secret_id(&secret_name).send().await.expect("raw GetSecretValue");
+            let elapsed = started.elapsed().as_nanos();
+            assert_eq!(answer.secret_string(), Some(payload));
+            elapsed
+        };
+        for _ in 0..WARM_UP {
+            resolve_once().await;
+            raw_once().await;
+        }
+        let (mut resolve_ns, mut raw_ns) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
+        for i in 0..SAMPLES {
+            if i % 2 == 0 {
+                resolve_ns.push(resolve_once().await);
+                raw_ns.push(raw_once().await);
+            } else {
+                raw_ns.push(raw_once().await);
+                resolve_ns.push(resolve_once().await);
+            }
+        }
+        (resolve_ns, raw_ns)
+    });
+    let (mut resolve_ns, mut raw_ns) = (resolve_ns, raw_ns);
+    resolve_ns.sort_unstable();
+    raw_ns.sort_unstable();
+    let result = serde_json::json!({
+        "samples": SAMPLES,
+        "resolve_p50_ns": percentile(&resolve_ns, 50.0),
+        "resolve_p99_ns": percentile(&resolve_ns, 99.0),
+        "raw_p50_ns": percentile(&raw_ns, 50.0),
+        "raw_p99_ns": percentile(&raw_ns, 99.0),
+    });
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("resolve_vs_raw_aws.json"), serde_json::to_string_pretty(&result).unwrap()).unwrap();
+    let ratio = |a: &str, b: &str| result[a].as_f64().unwrap() / result[b].as_f64().unwrap();
+    println!("{result:#}");
+    println!(
+        "resolve_vs_raw_aws: p50 ratio {:.3}, p99 ratio {:.3} (target <= 1.05)",
+        ratio("resolve_p50_ns", "raw_p50_ns"),
+        ratio("resolve_p99_ns", "raw_p99_ns")
+    );
+}
