@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::cargo;
+use crate::services::{self, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, Bao, MOTO_URL_ENV, Moto};
 
 /// A named benchmark: the bench targets to run and how to read the figures they produce.
 #[derive(Debug)]
@@ -22,6 +23,9 @@ pub struct Bench {
     pub name: &'static str,
     /// Cargo commands to run first, e.g. building a binary the bench executes.
     pub prepare: &'static [&'static [&'static str]],
+    /// The emulators the bench targets talk to, started around them (their URLs reach the bench in the same
+    /// environment variables as the test suite's).
+    pub services: &'static [Service],
     /// The `(cargo package, bench target)` pairs to run, in order.
     pub targets: &'static [(&'static str, &'static str)],
     /// Computes the figures from the outputs left under the target directory.
@@ -30,17 +34,100 @@ pub struct Bench {
 
 /// Every known benchmark; `cargo xtask bench` with no names runs them all.
 pub const BENCHES: &[Bench] = &[
-    Bench { name: "parse", prepare: &[], targets: &[("lanyard-sql", "parse")], figures: parse_figures },
-    Bench { name: "catalog", prepare: &[], targets: &[("lanyard-catalog", "catalog")], figures: catalog_figures },
-    Bench { name: "resolve", prepare: &[], targets: &[("lanyard-resolve", "resolve")], figures: resolve_figures },
+    Bench { name: "parse", prepare: &[], services: &[], targets: &[("lanyard-sql", "parse")], figures: parse_figures },
+    Bench {
+        name: "catalog",
+        prepare: &[],
+        services: &[],
+        targets: &[("lanyard-catalog", "catalog")],
+        figures: catalog_figures,
+    },
+    Bench {
+        name: "resolve",
+        prepare: &[],
+        services: &[],
+        targets: &[("lanyard-resolve", "resolve")],
+        figures: resolve_figures,
+    },
     Bench {
         name: "http",
         // `startup_ms` times the release `lanyard` binary, which the bench finds at `<target>/release/lanyard`.
         prepare: &[&["build", "--release", "-p", "lanyard-cli"]],
+        services: &[],
         targets: &[("lanyard-server", "http")],
         figures: http_figures,
     },
+    Bench {
+        name: "cloud_aws",
+        prepare: &[],
+        services: &[Service::Moto],
+        targets: &[("lanyard-vault-aws", "resolve_vs_raw")],
+        figures: |target_dir| resolve_vs_raw_figures(target_dir, "aws"),
+    },
+    Bench {
+        name: "cloud_vault",
+        prepare: &[],
+        services: &[Service::Bao],
+        targets: &[("lanyard-vault-hashicorp", "resolve_vs_raw")],
+        figures: |target_dir| resolve_vs_raw_figures(target_dir, "vault"),
+    },
 ];
+
+/// An emulator a benchmark needs, started by `cargo xtask bench` as `cargo xtask test` starts it for the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// moto (AWS), its URL in `LANYARD_TEST_MOTO_URL`.
+    Moto,
+    /// An OpenBao dev server (HashiCorp Vault's API), in `LANYARD_TEST_BAO_URL`, `_TOKEN` and `_BIN`.
+    Bao,
+}
+
+/// The emulators started for one benchmark; dropping them stops them.
+struct Services {
+    moto: Option<Moto>,
+    bao: Option<Bao>,
+}
+
+impl Services {
+    fn start(root: &Path, target_dir: &Path, wanted: &[Service]) -> Result<Self> {
+        let mut running = Self { moto: None, bao: None };
+        if wanted.is_empty() {
+            return Ok(running);
+        }
+        let venv = services::install_moto(root, target_dir, false)?;
+        for service in wanted {
+            match service {
+                Service::Moto => {
+                    let log = target_dir.join("bench").join(format!("moto-{}.log", std::process::id()));
+                    let moto = Moto::start(&venv, &log)?;
+                    println!("moto: listening on {} (log: {})", moto.url(), log.display());
+                    running.moto = Some(moto);
+                }
+                Service::Bao => {
+                    let log = target_dir.join("bench").join(format!("bao-{}.log", std::process::id()));
+                    let bao = Bao::start(&venv, &log)?;
+                    println!("bao: listening on {} (log: {})", bao.url(), log.display());
+                    running.bao = Some(bao);
+                }
+            }
+        }
+        Ok(running)
+    }
+
+    /// The environment the bench targets get: where each emulator listens.
+    fn env(&self) -> Vec<(&'static str, &str)> {
+        let mut env = Vec::new();
+        if let Some(moto) = &self.moto {
+            env.push((MOTO_URL_ENV, moto.url()));
+        }
+        if let Some(bao) = &self.bao {
+            env.push((BAO_URL_ENV, bao.url()));
+            env.push((BAO_TOKEN_ENV, bao.token()));
+            env.push((BAO_BIN_ENV, bao.program().to_str().unwrap_or_default()));
+        }
+        env
+    }
+}
 
 /// One measured figure, as stored in `target/bench/results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,10 +156,12 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
         for args in bench.prepare {
             cargo(root, args)?;
         }
+        let running = Services::start(root, &target_dir, bench.services)?;
         for (package, target) in bench.targets {
             // `cargo bench` builds with the optimised `bench` profile.
-            cargo(root, &["bench", "-p", package, "--bench", target])?;
+            crate::cargo_with_env(root, &["bench", "-p", package, "--bench", target], &running.env())?;
         }
+        drop(running);
         figures.extend(
             (bench.figures)(&target_dir)
                 .with_context(|| format!("reading the results of benchmark `{}`", bench.name))?,
@@ -464,9 +553,71 @@ pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
     ])
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// cloud: plugins/lanyard-vault-<kind>/benches/resolve_vs_raw.rs
+
+/// What a plugin's `resolve_vs_raw` bench writes to `target/bench/resolve_vs_raw_<kind>.json`: latency percentiles of
+/// resolves through the plugin and of raw calls to the same server, interleaved in one run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResolveVsRaw {
+    /// Resolves (and as many raw calls) measured.
+    pub samples: u64,
+    /// Median resolve, ns.
+    pub resolve_p50_ns: f64,
+    /// 99th percentile resolve, ns.
+    pub resolve_p99_ns: f64,
+    /// Median raw call, ns.
+    pub raw_p50_ns: f64,
+    /// 99th percentile raw call, ns.
+    pub raw_p99_ns: f64,
+}
+
+fn resolve_vs_raw_figures(target_dir: &Path, kind: &str) -> Result<Vec<Figure>> {
+    let meta: ResolveVsRaw = read_json(&target_dir.join(format!("bench/resolve_vs_raw_{kind}.json")))?;
+    resolve_vs_raw_figures_from(kind, &meta)
+}
+
+/// `resolve_vs_raw_<kind>` (the p50s) and `resolve_vs_raw_<kind>_p99`, each a ratio to the raw call, target ≤ 1.05.
+pub fn resolve_vs_raw_figures_from(kind: &str, meta: &ResolveVsRaw) -> Result<Vec<Figure>> {
+    ensure!(meta.samples > 0 && meta.raw_p50_ns > 0.0 && meta.raw_p99_ns > 0.0, "resolve_vs_raw_{kind}: no samples");
+    let figure = |suffix: &str, percentile: &str, ours: f64, raw: f64| Figure {
+        name: format!("resolve_vs_raw_{kind}{suffix}"),
+        value: ours / 1000.0,
+        unit: format!("µs {percentile} of {} resolves", meta.samples),
+        anchor: Some(raw / 1000.0),
+        ratio: Some(ours / raw),
+        target: "ratio <= 1.05".to_owned(),
+    };
+    Ok(vec![
+        figure("", "p50", meta.resolve_p50_ns, meta.raw_p50_ns),
+        figure("_p99", "p99", meta.resolve_p99_ns, meta.raw_p99_ns),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_vs_raw_figures_are_p50_and_p99_ratios() {
+        let meta = ResolveVsRaw {
+            samples: 2000,
+            resolve_p50_ns: 1_050_000.0,
+            resolve_p99_ns: 3_000_000.0,
+            raw_p50_ns: 1_000_000.0,
+            raw_p99_ns: 2_000_000.0,
+        };
+        let figures = resolve_vs_raw_figures_from("aws", &meta).unwrap();
+        assert_eq!(figures[0].name, "resolve_vs_raw_aws");
+        assert_eq!(figures[0].value, 1050.0);
+        assert_eq!(figures[0].anchor, Some(1000.0));
+        assert_eq!(verdict(&figures[0]), Some(true));
+        assert_eq!(figures[1].name, "resolve_vs_raw_aws_p99");
+        assert_eq!(figures[1].ratio, Some(1.5));
+        assert_eq!(verdict(&figures[1]), Some(false));
+        let empty = ResolveVsRaw { samples: 0, ..meta };
+        assert!(resolve_vs_raw_figures_from("aws", &empty).is_err());
+    }
 
     #[test]
     fn resolve_figures_subtract_the_direct_call_and_bound_the_steady_rate() {
