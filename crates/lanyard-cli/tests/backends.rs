@@ -37,7 +37,7 @@ fn backends_lists_the_compiled_in_kinds_with_their_options_and_the_missing_ones(
         // docs/backends.md shows this output: it must be what the binary prints.
         let doc = include_str!("../../../docs/backends.md");
         let block = doc
-            .split("```text\n$ lanyard backends            # built with --features vault-memory\n")
+            .split("```text\n$ lanyard backends            # the default build with --features vault-memory\n")
             .nth(1)
             .and_then(|rest| rest.split("```").next())
             .expect("docs/backends.md shows the output of `lanyard backends`");
