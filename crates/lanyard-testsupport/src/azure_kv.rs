@@ -34,7 +34,7 @@
 //! Vault and token endpoint share one listener: give the SDK [`url`](AzureKeyVault::url) as the vault URL and as
 //! the authority host, and trust [`ca_file`](AzureKeyVault::ca_file). Because that URL is not a
 //! `*.vault.azure.net` host, the SDK's check that the challenge's resource matches the vault's domain cannot pass;
-//! the `azure` backend turns that check off for loopback vault hosts only (see `docs/backends/azure.md`).
+//! the `azure` backend turns that check off for loopback vault hosts only (see `docs/backends.md` (section `azure`)).
 //!
 //! Tests write secrets straight into the double ([`set_secret`](AzureKeyVault::set_secret), the way an operator
 //! would with `az keyvault secret set`), never through Lanyard. `cargo run -p lanyard-testsupport --bin

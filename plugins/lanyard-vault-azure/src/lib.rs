@@ -8,7 +8,7 @@
 //! not retry: the SDK's retries are off, and the resolver retries by error kind, honouring Key Vault's
 //! `Retry-After`.
 //!
-//! Options (besides the common ones `lanyard-vault` adds, such as `timeout_ms`; `docs/backends/azure.md` has the
+//! Options (besides the common ones `lanyard-vault` adds, such as `timeout_ms`; `docs/backends.md` (section `azure`) has the
 //! whole story):
 //!
 //! | option | default | meaning |

@@ -290,7 +290,9 @@ async fn kinds_and_options_are_checked(env: &Env) {
         assert!(!message.contains("--features"), "{message}");
     }
     // A kind whose plugin is not linked into this test names the feature that compiles it in.
-    for (kind, feature) in [("aws", "vault-aws"), ("AWS", "vault-aws"), ("AZURE", "vault-azure"), ("HashiCorp", "vault-hashicorp")] {
+    for (kind, feature) in
+        [("aws", "vault-aws"), ("AWS", "vault-aws"), ("AZURE", "vault-azure"), ("HashiCorp", "vault-hashicorp")]
+    {
         assert_error_contains(
             plane.create_backend(&admin(), request(kind, &[("region", "eu-west-1")])).await,
             ErrorKind::Invalid,
