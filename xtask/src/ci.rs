@@ -186,7 +186,10 @@ fn lean_build(root: &Path) -> Result<()> {
     if !sdks.is_empty() {
         bail!("the lean build (`{}`) links cloud SDK crates: {}", lean.join(" "), sdks.join(", "));
     }
-    println!("lean-build: {} crates, none of a cloud SDK", tree.lines().filter(|l| !l.trim().is_empty()).count());
+    let mut crates: Vec<&str> = tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+    crates.sort_unstable();
+    crates.dedup();
+    println!("lean-build: {} crates, none of a cloud SDK", crates.len());
     let mut build = vec!["build"];
     build.extend(lean);
     cargo(root, &build)

@@ -154,7 +154,10 @@ impl BackendFactory {
             return Err(error(format!("missing required option(s): {}", missing.join(", "))));
         }
         let options = BackendOptions { kind: self.kind, values };
-        options.parse::<u64>("timeout_ms")?;
+        // A zero timeout would fail every call at once; a zero concurrency would admit none.
+        if options.parse::<u64>("timeout_ms")? == Some(0) {
+            return Err(error("option \"timeout_ms\" must be at least 1".to_owned()));
+        }
         options.parse::<u32>("max_requests_per_second")?;
         if options.parse::<u32>("max_concurrent_requests")? == Some(0) {
             return Err(error("option \"max_concurrent_requests\" must be at least 1".to_owned()));
@@ -504,6 +507,8 @@ mod tests {
         assert!(twice.to_string().contains(r#"option "region" is given twice"#), "{twice}");
         let zero = AWS_A.validate([("region", "x"), ("max_concurrent_requests", "0")]).unwrap_err();
         assert!(zero.to_string().contains("must be at least 1"), "{zero}");
+        let instant = AWS_A.validate([("region", "x"), ("timeout_ms", "0")]).unwrap_err();
+        assert!(instant.to_string().contains(r#"option "timeout_ms" must be at least 1"#), "{instant}");
         let huge = AWS_A.validate([("region", "x"), ("max_requests_per_second", "99999999999")]).unwrap_err();
         assert!(huge.to_string().contains("must be a non-negative whole number"), "{huge}");
         let bad_number = AWS_A.validate([("region", "x"), ("timeout_ms", "soon")]).unwrap_err();

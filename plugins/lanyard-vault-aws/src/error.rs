@@ -74,6 +74,13 @@ pub fn classify_code(code: Option<&str>, status: Option<u16>, retry_after: Optio
     }
 }
 
+/// Whether an answer says the secret is scheduled for deletion (`InvalidRequestException: … because it was marked for
+/// deletion`).
+pub(crate) fn is_marked_for_deletion(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("InvalidRequestException")
+        && message.is_some_and(|message| message.to_ascii_lowercase().contains("marked for deletion"))
+}
+
 /// `Retry-After` in seconds (AWS sends whole or fractional seconds); an HTTP date is not honoured.
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let seconds: f64 = value.trim().parse().ok()?;
@@ -100,7 +107,12 @@ where
             let status = raw.map(|raw| raw.status().as_u16());
             let retry_after = raw.and_then(|raw| raw.headers().get("retry-after")).and_then(parse_retry_after);
             let code = code(error);
-            let kind = classify_code(code, status, retry_after);
+            let kind = match classify_code(code, status, retry_after) {
+                // AWS answers InvalidRequestException for a secret scheduled for deletion (a linked secret deleted
+                // with a recovery window): for a reader it is gone.
+                ErrorKind::ConfigInvalid if is_marked_for_deletion(code, error.message()) => ErrorKind::NotFound,
+                kind => kind,
+            };
             let mut detail = code.unwrap_or("no error code").to_owned();
             if let Some(message) = error.message().filter(|m| !m.is_empty()) {
                 detail.push_str(": ");
@@ -199,6 +211,10 @@ mod tests {
             assert_eq!(classify_code(*code, *status, after), *kind, "{code:?} {status:?}");
         }
         assert!(classify_code(Some("ThrottlingException"), None, None).is_temporary());
+        let deleted = "You can't perform this operation on the secret because it was marked for deletion.";
+        assert!(is_marked_for_deletion(Some("InvalidRequestException"), Some(deleted)));
+        assert!(!is_marked_for_deletion(Some("InvalidRequestException"), Some("You provided an invalid value")));
+        assert!(!is_marked_for_deletion(Some("ValidationException"), Some(deleted)));
         assert!(!classify_code(Some("AccessDeniedException"), None, None).is_temporary());
     }
 

@@ -111,10 +111,17 @@ fn metric(cli: &SqlCli, name: &str, labels: &[&str]) -> f64 {
         assert!(response.status().is_success(), "{response:?}");
         response.text().await.unwrap()
     });
-    text.lines()
+    let values: Vec<f64> = text
+        .lines()
         .filter(|line| line.starts_with(name) && labels.iter().all(|label| line.contains(label)))
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
+        .map(|line| {
+            let value = line.rsplit_once(' ').map(|(_, value)| value).unwrap_or_default();
+            value.parse::<f64>().unwrap_or_else(|_| panic!("not a sample line: {line}"))
+        })
+        .collect();
+    // A missing series would read as 0 and prove nothing.
+    assert!(!values.is_empty(), "/metrics has no {name} series with {labels:?}");
+    values.iter().sum()
 }
 
 /// The storage options for static keys against `url`.
@@ -237,7 +244,7 @@ fn wrong_keys_are_denied_without_retries_and_a_stopped_moto_is_unavailable_withi
         assert!(reason.contains(part), "the reason names {part:?}: {reason}");
     }
     assert_eq!(metric(&cli, "lanyard_resolve_retries", &["backend=\"wrong_sm\""]), 0.0);
-    assert!(metric(&cli, "lanyard_resolve_backend_calls", &["backend=\"wrong_sm\""]) <= 1.0);
+    assert_eq!(metric(&cli, "lanyard_resolve_backend_calls", &["backend=\"wrong_sm\""]), 1.0);
     let probe = cli.sql(&["--format", "json", "TEST CREDENTIAL STORAGE wrong_sm"], None);
     let probe = &probe.json()[0];
     assert_eq!(probe["outcome"], "failed", "{probe}");
