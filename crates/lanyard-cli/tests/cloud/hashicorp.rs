@@ -37,19 +37,27 @@ fn test_connection(env: &SqlCli, name: &str) -> (String, Option<String>) {
     ("ERROR".to_owned(), line["error"]["message"].as_str().map(str::to_owned))
 }
 
-/// The value of the resolver's counter `name` for the backend `storage`, from the server's `/metrics`.
+/// The value of the resolver's counter `name` for the backend `storage`, from the server's `/metrics`, which must
+/// answer 200 and have the series (the resolver creates a backend's series, at 0, on its first resolve): a missing
+/// one is a failure, not a zero.
 fn resolver_counter(env: &SqlCli, name: &str, storage: &str) -> u64 {
     let url = format!("{}/metrics", env.server.url());
-    let text = std::thread::spawn(move || {
+    let (status, text) = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+        runtime.block_on(async {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
     })
     .join()
     .unwrap();
+    assert_eq!(status, 200, "GET /metrics: {text}");
     let series = format!("lanyard_resolve_{name}_total{{backend=\"{storage}\",kind=\"hashicorp\"}} ");
-    text.lines()
+    let value = text
+        .lines()
         .find_map(|line| line.strip_prefix(&series))
-        .map_or(0, |value| value.trim().parse().unwrap_or_else(|_| panic!("{line}", line = value)))
+        .unwrap_or_else(|| panic!("no series {series:?} in /metrics:\n{text}"));
+    value.trim().parse().unwrap_or_else(|_| panic!("{series}{value}: not a count"))
 }
 
 /// A private PostgreSQL with the user `app` logging in with `password`.
