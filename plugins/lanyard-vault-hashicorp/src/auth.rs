@@ -26,6 +26,8 @@ pub struct AuthStats {
     pub renewals: u64,
     /// Logins forced by a 403 answer (each followed by one retry of the refused request).
     pub forced_relogins: u64,
+    /// `renew-self` calls that failed (a login followed): the token had expired or been revoked in between.
+    pub renewal_failures: u64,
 }
 
 /// A token obtained by an AppRole login.
@@ -50,6 +52,7 @@ pub(crate) struct Auth {
     logins: AtomicU64,
     renewals: AtomicU64,
     forced_relogins: AtomicU64,
+    renewal_failures: AtomicU64,
 }
 
 /// The shared client with one token: what vaultrs's API functions take.
@@ -116,6 +119,7 @@ impl Auth {
             logins: AtomicU64::new(0),
             renewals: AtomicU64::new(0),
             forced_relogins: AtomicU64::new(0),
+            renewal_failures: AtomicU64::new(0),
         }
     }
 
@@ -124,6 +128,7 @@ impl Auth {
             logins: self.logins.load(Ordering::Relaxed),
             renewals: self.renewals.load(Ordering::Relaxed),
             forced_relogins: self.forced_relogins.load(Ordering::Relaxed),
+            renewal_failures: self.renewal_failures.load(Ordering::Relaxed),
         }
     }
 
@@ -200,6 +205,7 @@ impl Auth {
                 true
             }
             Err(error) => {
+                self.renewal_failures.fetch_add(1, Ordering::Relaxed);
                 let error = from_client(error, Operation::Get, "token");
                 tracing::debug!(backend = KIND, %error, "token renewal failed; logging in again");
                 false
