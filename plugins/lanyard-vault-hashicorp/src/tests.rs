@@ -252,6 +252,52 @@ async fn approle_tokens_are_renewed_before_their_ttl_ends() {
 }
 
 #[tokio::test]
+async fn a_missing_approle_mount_is_a_configuration_error() {
+    // A namespace of its own has no AppRole enabled: OpenBao answers the anonymous login 403 permission denied.
+    let bao = shared_bao();
+    let namespace = unique_name("lanyard-t-");
+    bao.create_namespace(&namespace);
+    let backend = build(&[
+        ("address", bao.url()),
+        ("namespace", &namespace),
+        ("auth_method", "approle"),
+        ("role_id", "some-role"),
+        ("secret_id", "canary-secret-id"),
+    ])
+    .unwrap();
+    let error = backend.get(&SecretRef::Profile(fresh_profile())).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    let expected = format!("no AppRole auth method is enabled at \"approle/\" in namespace \"{namespace}\"");
+    assert!(error.to_string().contains(&expected), "{error}");
+    assert!(!format!("{error} {error:?}").contains("canary"), "{error}");
+    assert!(!backend.probe().await.unwrap().passed());
+
+    // A server that routes the login answers 404 no handler for route.
+    let unrouted = stub("404 Not Found", "", "no handler for route auth/approle/login. route entry not found.");
+    let backend = build(&[
+        ("address", &unrouted),
+        ("auth_method", "approle"),
+        ("role_id", "some-role"),
+        ("secret_id", "canary-secret-id"),
+    ])
+    .unwrap();
+    let error = backend.get(&SecretRef::Profile(fresh_profile())).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(error.to_string().contains("no AppRole auth method is enabled at \"approle/\" (the server"), "{error}");
+
+    // Where AppRole is enabled, a wrong secret_id is still the identity refused.
+    let role = bao.create_approle(&unique_name("lanyard-t-"), &["default"], 600);
+    let wrong = build(&[
+        ("address", bao.url()),
+        ("auth_method", "approle"),
+        ("role_id", &role.role_id),
+        ("secret_id", "canary-wrong-secret-id"),
+    ])
+    .unwrap();
+    assert_eq!(wrong.get(&SecretRef::Profile(fresh_profile())).await.unwrap_err().kind(), ErrorKind::PermissionDenied);
+}
+
+#[tokio::test]
 async fn a_namespace_is_sent_on_every_request() {
     let bao = shared_bao();
     let namespace = unique_name("lanyard-t-");
