@@ -298,6 +298,44 @@ async fn a_missing_approle_mount_is_a_configuration_error() {
 }
 
 #[tokio::test]
+async fn the_probe_reads_the_mount_which_a_read_only_policy_may_do() {
+    let bao = shared_bao();
+    // Only read on some linked secrets: no list anywhere, nothing under the prefix.
+    let policy = unique_name("lanyard-t-");
+    let apps = unique_name("apps-t-");
+    bao.put_policy(&policy, &format!("path \"secret/data/{apps}/*\" {{ capabilities = [\"read\"] }}\n"));
+    let token = bao.create_token(&[&policy], 600);
+    let backend = build(&[("address", bao.url()), ("token", &token)]).unwrap();
+    let report = backend.probe().await.unwrap();
+    assert!(report.passed(), "{report:?}");
+    let steps: Vec<&str> = report.steps.iter().map(|step| step.step.as_str()).collect();
+    assert_eq!(steps, ["token lookup-self", "read mount secret/"]);
+
+    // A mount the token has nothing under (or that does not exist) is refused.
+    let elsewhere = build(&[("address", bao.url()), ("token", &token), ("mount", "no-such-mount")]).unwrap();
+    let report = elsewhere.probe().await.unwrap();
+    let outcome = report.steps[1].outcome.as_ref().unwrap_err();
+    assert!(outcome.contains("permission denied") && outcome.contains("403"), "{outcome}");
+
+    // A KV version 1 mount, or another engine, fails the step and says so.
+    let kv1 = unique_name("kv1-t-");
+    bao.must("POST", &format!("sys/mounts/{kv1}"), Some(&json!({ "type": "kv", "options": { "version": "1" } })));
+    let transit = unique_name("transit-t-");
+    bao.must("POST", &format!("sys/mounts/{transit}"), Some(&json!({ "type": "transit" })));
+    for (mount, what) in
+        [(&kv1, "is KV version 1".to_owned()), (&transit, "is a \"transit\" secrets engine".to_owned())]
+    {
+        let backend = build(&[("address", bao.url()), ("token", bao.token()), ("mount", mount)]).unwrap();
+        let report = backend.probe().await.unwrap();
+        assert!(!report.passed(), "{report:?}");
+        let outcome = report.steps[1].outcome.as_ref().unwrap_err();
+        let expected = format!("the mount \"{mount}/\" {what}, not a KV version 2 secrets engine");
+        assert!(outcome.contains("invalid configuration"), "{outcome}");
+        assert!(outcome.contains(&expected), "{outcome}");
+    }
+}
+
+#[tokio::test]
 async fn a_namespace_is_sent_on_every_request() {
     let bao = shared_bao();
     let namespace = unique_name("lanyard-t-");
