@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use vaultrs::api::{AuthInfo, EndpointMiddleware};
 use vaultrs::client::{Client, VaultClient, VaultClientSettings};
 
-use crate::errors::{Failure, chain, from_client};
+use crate::errors::{Failure, chain, from_client, status_of};
 use crate::{APPROLE_MOUNT, AuthMethod, KIND};
 
 /// How often the backend logged in and renewed its token. Token auth never does either.
@@ -26,6 +26,8 @@ pub struct AuthStats {
     pub renewals: u64,
     /// Logins forced by a 403 answer (each followed by one retry of the refused request).
     pub forced_relogins: u64,
+    /// `renew-self` calls that failed (a login followed): the token had expired or been revoked in between.
+    pub renewal_failures: u64,
 }
 
 /// A token obtained by an AppRole login.
@@ -50,6 +52,7 @@ pub(crate) struct Auth {
     logins: AtomicU64,
     renewals: AtomicU64,
     forced_relogins: AtomicU64,
+    renewal_failures: AtomicU64,
 }
 
 /// The shared client with one token: what vaultrs's API functions take.
@@ -105,6 +108,20 @@ impl Authed {
         }
         serde_json::from_slice(&body).map_err(|_| Failure::Unparsable)
     }
+
+    /// Whether an AppRole login handler answers at [`APPROLE_MOUNT`]: an anonymous login with an empty role_id
+    /// is refused with anything but 403 (a request to no login handler is). No answer counts as served, so that
+    /// a transport failure leaves the original refusal as it is.
+    async fn approle_login_is_served(&self) -> bool {
+        let url =
+            format!("{}/v1/auth/{APPROLE_MOUNT}/login", self.client.settings.address.as_str().trim_end_matches('/'));
+        let mut request =
+            self.client.http.http.post(url).header("Content-Type", "application/json").body(r#"{"role_id":""}"#);
+        if let Some(namespace) = &self.middle.namespace {
+            request = request.header("X-Vault-Namespace", namespace.as_str());
+        }
+        request.send().await.map_or(true, |response| response.status().as_u16() != 403)
+    }
 }
 
 impl Auth {
@@ -116,6 +133,7 @@ impl Auth {
             logins: AtomicU64::new(0),
             renewals: AtomicU64::new(0),
             forced_relogins: AtomicU64::new(0),
+            renewal_failures: AtomicU64::new(0),
         }
     }
 
@@ -124,6 +142,7 @@ impl Auth {
             logins: self.logins.load(Ordering::Relaxed),
             renewals: self.renewals.load(Ordering::Relaxed),
             forced_relogins: self.forced_relogins.load(Ordering::Relaxed),
+            renewal_failures: self.renewal_failures.load(Ordering::Relaxed),
         }
     }
 
@@ -200,6 +219,7 @@ impl Auth {
                 true
             }
             Err(error) => {
+                self.renewal_failures.fetch_add(1, Ordering::Relaxed);
                 let error = from_client(error, Operation::Get, "token");
                 tracing::debug!(backend = KIND, %error, "token renewal failed; logging in again");
                 false
@@ -211,18 +231,10 @@ impl Auth {
         let AuthMethod::AppRole { role_id, secret_id } = &self.method else { unreachable!("only AppRole logs in") };
         let anonymous = self.authed(&SecretString::new(""));
         let info: AuthInfo =
-            vaultrs::auth::approle::login(&anonymous, APPROLE_MOUNT, role_id, secret_id.expose_secret())
-                .await
-                .map_err(|error| {
-                    let error = from_client(error, operation, target);
-                    // A wrong role_id or secret_id answers 400: the identity is refused, whatever the status.
-                    let kind = match error.kind() {
-                        ErrorKind::ConfigInvalid | ErrorKind::NotFound => ErrorKind::PermissionDenied,
-                        kind => kind,
-                    };
-                    let detail = format!("approle login: {}", error.detail().unwrap_or_default());
-                    VaultError::new(kind, KIND, operation).with_target(target).with_detail(detail)
-                })?;
+            match vaultrs::auth::approle::login(&anonymous, APPROLE_MOUNT, role_id, secret_id.expose_secret()).await {
+                Ok(info) => info,
+                Err(error) => return Err(self.login_error(&anonymous, error, operation, target).await),
+            };
         self.logins.fetch_add(1, Ordering::Relaxed);
         let ttl = Duration::from_secs(info.lease_duration);
         Ok(Session {
@@ -232,6 +244,47 @@ impl Auth {
             renewable: info.renewable,
             login_ttl: ttl,
         })
+    }
+
+    /// A refused AppRole login as a [`VaultError`]. No AppRole auth method at [`APPROLE_MOUNT`] is a configuration
+    /// error: a server answers an anonymous request to a path no login handler serves with 403 `permission denied`
+    /// (or 404 `no handler for route` when it routes it), so a 403 is told apart by a second anonymous login with
+    /// an empty role_id, which AppRole refuses with another status (400 or 500 `missing role_id`) before any
+    /// check of the identity. Any other refusal (a wrong role_id or secret_id answers 400) is the identity refused:
+    /// permission denied.
+    async fn login_error(
+        &self,
+        anonymous: &Authed,
+        error: vaultrs::error::ClientError,
+        operation: Operation,
+        target: &str,
+    ) -> VaultError {
+        let no_route = matches!(&error, vaultrs::error::ClientError::APIError { code: 404, errors }
+            if errors.iter().any(|m| m.contains("no handler for route")));
+        let unmounted = no_route || (status_of(&error) == Some(403) && !anonymous.approle_login_is_served().await);
+        let error = from_client(error, operation, target);
+        let refusal = error.detail().unwrap_or_default();
+        let (kind, detail) = if unmounted {
+            (
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "approle login: no AppRole auth method is enabled at \"{APPROLE_MOUNT}/\"{} ({refusal})",
+                    self.client
+                        .settings
+                        .namespace
+                        .as_ref()
+                        .map(|ns| format!(" in namespace \"{ns}\""))
+                        .unwrap_or_default()
+                ),
+            )
+        } else {
+            let kind = match error.kind() {
+                ErrorKind::ConfigInvalid | ErrorKind::NotFound => ErrorKind::PermissionDenied,
+                kind => kind,
+            };
+            (kind, format!("approle login: {refusal}"))
+        };
+        VaultError::new(kind, KIND, operation).with_target(target).with_detail(detail)
     }
 }
 

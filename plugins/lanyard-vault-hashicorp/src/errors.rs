@@ -2,6 +2,7 @@
 //! to [`ErrorKind`]s. Details quote the server's status and error messages and the transport's cause, never a
 //! request or response body (those may hold material) and never a token.
 
+use std::fmt;
 use std::time::Duration;
 
 use lanyard_vault::{ErrorKind, Operation, VaultError};
@@ -9,8 +10,9 @@ use vaultrs::error::ClientError;
 
 use crate::KIND;
 
-/// A failed request.
-#[derive(Debug)]
+/// A failed request. `Debug` is written by hand: vaultrs's and rustify's errors carry response bodies (a login's
+/// `client_token`, KV material) and `serde_json` errors quoting them, so it shows only the kind and the detail an
+/// error message would carry.
 pub(crate) enum Failure {
     /// Through a vaultrs API function.
     Client(ClientError),
@@ -20,6 +22,25 @@ pub(crate) enum Failure {
     Transport(String),
     /// A direct request whose answer is not what Vault answers.
     Unparsable,
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Client(error) => {
+                let (kind, detail) = classify(error);
+                f.debug_struct("Client").field("kind", &kind).field("detail", &detail).finish()
+            }
+            Self::Refused { status, errors, retry_after } => f
+                .debug_struct("Refused")
+                .field("status", status)
+                .field("errors", errors)
+                .field("retry_after", retry_after)
+                .finish(),
+            Self::Transport(cause) => f.debug_tuple("Transport").field(cause).finish(),
+            Self::Unparsable => f.write_str("Unparsable"),
+        }
+    }
 }
 
 impl From<ClientError> for Failure {
@@ -189,5 +210,30 @@ mod tests {
         let missing = from_client(ClientError::APIError { code: 404, errors: vec![] }, Operation::Get, "x");
         assert_eq!(missing.kind(), ErrorKind::NotFound);
         assert_eq!(missing.to_string(), "read \"x\" in hashicorp backend: secret not found: the server answered 404");
+    }
+
+    #[test]
+    fn debug_never_shows_a_response_body() {
+        const CANARY: &str = "canary-hvs.body-token";
+        let login_reply = format!("{{\"auth\":{{\"client_token\":\"{CANARY}\",\"lease_duration\":\"x\"}}}}");
+        // A body vaultrs could not parse: serde_json's error quotes the offending value.
+        let parse = serde_json::from_str::<u64>(&format!("\"{CANARY}\"")).unwrap_err();
+        assert!(parse.to_string().contains(CANARY), "the case must hold the canary: {parse}");
+        let failures = [
+            Failure::Client(ClientError::JsonParseError { source: parse }),
+            Failure::Client(ClientError::RestClientError {
+                source: rustify::errors::ClientError::ServerResponseError { code: 502, content: Some(login_reply) },
+            }),
+            Failure::Client(ClientError::APIError { code: 403, errors: vec!["permission denied".into()] }),
+        ];
+        for failure in &failures {
+            let debug = format!("{failure:?}");
+            assert!(!debug.contains(CANARY), "{debug}");
+        }
+        assert_eq!(
+            format!("{:?}", failures[1]),
+            "Client { kind: Unavailable, detail: \"the server answered 502 (no Vault error document)\" }"
+        );
+        assert!(format!("{:?}", failures[2]).contains("403: permission denied"), "{:?}", failures[2]);
     }
 }

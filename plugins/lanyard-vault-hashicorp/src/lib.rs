@@ -29,8 +29,9 @@
 //!
 //! Reads go straight to vaultrs's own HTTP client (its TLS settings, CA and timeout, the headers its middleware
 //! adds): that skips rustify's request and response copies on the resolver's hot path and keeps a 429's
-//! `Retry-After`, which vaultrs's errors drop. Everything else (login, renewal, lookup, writes, lists, deletes) uses
-//! vaultrs's API functions.
+//! `Retry-After`, which vaultrs's errors drop; so does the probe's read of the mount
+//! (`sys/internal/ui/mounts/<mount>`), which vaultrs has no function for. Everything else (login, renewal, lookup,
+//! writes, lists, deletes) uses vaultrs's API functions.
 //!
 //! What it is not: no other secrets engine (KV v1, database, …), no auth method but token and AppRole, no client
 //! certificates, and no caching of material (every `get` is a read; only the AppRole token is cached).
@@ -372,6 +373,49 @@ impl HashicorpBackend {
     }
 }
 
+impl HashicorpBackend {
+    /// `GET sys/internal/ui/mounts/<mount>` (Vault answers it for any token with some capability under the mount,
+    /// 403 otherwise or when there is no such mount): the mount must be a KV version 2 secrets engine.
+    async fn check_mount(&self) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            data: Option<Mount>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Mount {
+            #[serde(rename = "type", default)]
+            engine: String,
+            #[serde(default)]
+            options: Option<HashMap<String, serde_json::Value>>,
+        }
+        let mount = &self.config.mount;
+        let url = format!("{}/v1/sys/internal/ui/mounts/{mount}", self.config.address);
+        let target = format!("{mount}/");
+        let answer: Answer = self
+            .auth
+            .call(Operation::Probe, &target, |client: Authed| {
+                let url = url.clone();
+                async move { client.get_json::<Answer>(&url).await }
+            })
+            .await?;
+        let not_kv2 = |what: String| {
+            VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Probe)
+                .with_target(target.clone())
+                .with_detail(format!("the mount \"{mount}/\" is {what}, not a KV version 2 secrets engine"))
+        };
+        let Some(info) = answer.data else { return Err(not_kv2("described without data".into())) };
+        let version = info.options.as_ref().and_then(|options| options.get("version")).map(|version| match version {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        });
+        match (info.engine.as_str(), version.as_deref()) {
+            ("kv", Some("2")) => Ok(()),
+            ("kv" | "generic", _) => Err(not_kv2("KV version 1".into())),
+            (engine, _) => Err(not_kv2(format!("a {:?} secrets engine", lanyard_core::printable(engine, 40)))),
+        }
+    }
+}
+
 impl fmt::Debug for HashicorpBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HashicorpBackend").field("config", &self.config).finish_non_exhaustive()
@@ -508,8 +552,9 @@ impl VaultBackend for HashicorpBackend {
         Ok(profiles)
     }
 
-    /// Two steps: `token lookup-self` (after an AppRole login, for that method), then a listing of the prefix in
-    /// the mount (an empty or absent folder passes; a refusal fails).
+    /// Two steps: `token lookup-self` (after an AppRole login, for that method), then a read of the mount
+    /// ([`HashicorpBackend::check_mount`]), which any token with some capability under the mount may make — a
+    /// storage used only for linked secrets under a read-only policy passes.
     async fn probe(&self) -> Result<ProbeReport> {
         let mut report = ProbeReport::default();
         let lookup = report
@@ -524,8 +569,8 @@ impl VaultBackend for HashicorpBackend {
         if lookup.is_none() {
             return Ok(report);
         }
-        let listing = format!("list {}/{}", self.config.mount, self.config.prefix);
-        report.run(listing, async { self.list_folder(Operation::Probe, &self.config.prefix).await.map(drop) }).await;
+        let step = format!("read mount {}/", self.config.mount);
+        report.run(step, self.check_mount()).await;
         Ok(report)
     }
 }

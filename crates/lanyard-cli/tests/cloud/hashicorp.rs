@@ -37,19 +37,27 @@ fn test_connection(env: &SqlCli, name: &str) -> (String, Option<String>) {
     ("ERROR".to_owned(), line["error"]["message"].as_str().map(str::to_owned))
 }
 
-/// The value of the resolver's counter `name` for the backend `storage`, from the server's `/metrics`.
+/// The value of the resolver's counter `name` for the backend `storage`, from the server's `/metrics`, which must
+/// answer 200 and have the series (the resolver creates a backend's series, at 0, on its first resolve): a missing
+/// one is a failure, not a zero.
 fn resolver_counter(env: &SqlCli, name: &str, storage: &str) -> u64 {
     let url = format!("{}/metrics", env.server.url());
-    let text = std::thread::spawn(move || {
+    let (status, text) = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+        runtime.block_on(async {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
     })
     .join()
     .unwrap();
+    assert_eq!(status, 200, "GET /metrics: {text}");
     let series = format!("lanyard_resolve_{name}_total{{backend=\"{storage}\",kind=\"hashicorp\"}} ");
-    text.lines()
+    let value = text
+        .lines()
         .find_map(|line| line.strip_prefix(&series))
-        .map_or(0, |value| value.trim().parse().unwrap_or_else(|_| panic!("{line}", line = value)))
+        .unwrap_or_else(|| panic!("no series {series:?} in /metrics:\n{text}"));
+    value.trim().parse().unwrap_or_else(|_| panic!("{series}{value}: not a count"))
 }
 
 /// A private PostgreSQL with the user `app` logging in with `password`.
@@ -81,9 +89,9 @@ fn a_password_rotated_in_openbao_needs_no_alter() {
     bao.enable_kv2(&mount);
     bao.kv_put(&mount, "apps/db", &json!({ "username": "app", "password": old }));
     let policy = unique_name("lanyard-e2e-");
-    // The AppRole may read the linked secrets under apps/ and keep Lanyard's own under lanyard/ (what the probe lists).
-    let hcl = BaoApi::kv_policy(&mount, "apps/") + &BaoApi::kv_policy(&mount, "lanyard/");
-    bao.put_policy(&policy, &hcl);
+    // The storage only holds links: the AppRole may read the secrets under apps/ and nothing else (no list, nothing
+    // under the prefix), and the probe passes on that.
+    bao.put_policy(&policy, &format!("path \"{mount}/data/apps/*\" {{ capabilities = [\"read\"] }}\n"));
     let role = bao.create_approle(&unique_name("lanyard-e2e-"), &[&policy], 600);
 
     let env = SqlCli::start(Path::new(LANYARD), "cli-hashicorp");
@@ -100,7 +108,7 @@ fn a_password_rotated_in_openbao_needs_no_alter() {
     let tested = ok(&env, "TEST CREDENTIAL STORAGE team_vault");
     assert_eq!(tested["outcome"], "passed", "{tested}");
     let steps: Vec<&str> = tested["rows"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["token lookup-self", &format!("list {mount}/lanyard/")], "{tested}");
+    assert_eq!(steps, ["token lookup-self", &format!("read mount {mount}/")], "{tested}");
 
     ok(
         &env,
