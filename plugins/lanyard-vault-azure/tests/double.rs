@@ -358,5 +358,13 @@ async fn the_ambient_identity_is_the_apps_client_secret_and_debug_hides_it() {
     }
     let cli =
         build(vec![("vault_url".into(), double.url().into()), ("auth_method".into(), "azure_cli".into())]).unwrap();
-    assert!(cli.ambient_identity().await.unwrap().options.is_empty(), "other methods lend the environment's identity");
+    let lent: Vec<(String, String)> = cli
+        .ambient_identity()
+        .await
+        .unwrap()
+        .options
+        .iter_exposed()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    assert_eq!(lent, [("azure_auth".to_owned(), "azure_cli".to_owned())], "other methods name their method");
 }
