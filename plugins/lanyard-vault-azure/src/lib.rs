@@ -437,19 +437,30 @@ impl AzureBackend {
         self.config.vault_url.as_str()
     }
 
-    /// Reads the secret `name` (a version of it, if given) and decodes it; `target` names it in errors.
+    /// Reads the secret `name` (a version of it, if given) and decodes it; `target` names it in errors. A current
+    /// value whose part is gone is read once more: a write of a smaller value replaced the manifest and deleted the
+    /// parts it no longer needs while this read followed the old one.
     async fn read(&self, name: &str, version: Option<&str>, target: &str) -> Result<SecretValue> {
-        let (value, content_type, read_version) = self.read_raw(name, version, target).await?;
-        let bytes = if content_type.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(material::PARTS)) {
-            self.read_parts(&value, target).await?
-        } else {
-            material::decode(value, content_type.as_deref()).map_err(|problem| self.unusable(target, problem))?
-        };
-        let value = SecretValue::new(bytes);
-        Ok(match read_version {
-            Some(version) => value.with_version(version),
-            None => value,
-        })
+        let mut again = version.is_none();
+        loop {
+            let (value, content_type, read_version) = self.read_raw(name, version, target).await?;
+            let bytes = if content_type.as_deref().is_some_and(is_parts) {
+                match self.read_parts(&value, target).await {
+                    Err(error) if again && error.kind() == ErrorKind::NotFound => {
+                        again = false;
+                        continue;
+                    }
+                    read => read?,
+                }
+            } else {
+                material::decode(value, content_type.as_deref()).map_err(|problem| self.unusable(target, problem))?
+            };
+            let value = SecretValue::new(bytes);
+            return Ok(match read_version {
+                Some(version) => value.with_version(version),
+                None => value,
+            });
+        }
     }
 
     /// One GET: the value, its content type and its version id.
@@ -515,6 +526,30 @@ impl AzureBackend {
         }
     }
 
+    /// Deletes the parts `<physical>--part-<n>` past `count`, the parts the value just written uses, until one is
+    /// missing. The secret is read again first: should a concurrent write of a larger value have landed since, its
+    /// parts are kept. A reader that followed the old manifest and finds a part gone reads again ([`Self::read`]).
+    async fn remove_stale_parts(&self, physical: &str, count: usize, target: &str) -> Result<()> {
+        let current = match self.read_raw(physical, None, target).await {
+            Ok((value, content_type, _)) => {
+                let value = SecretString::new(value);
+                if content_type.as_deref().is_some_and(is_parts) {
+                    material::parse_manifest(value.expose_secret()).map_or(0, |(parts, _)| parts.len())
+                } else {
+                    0
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::NotFound => 0,
+            Err(error) => return Err(error),
+        };
+        for n in count.max(current) + 1.. {
+            if !self.remove(&names::part(physical, n), target).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn unusable(&self, target: &str, problem: &str) -> VaultError {
         VaultError::new(ErrorKind::Unexpected, KIND, Operation::Get)
             .with_target(target)
@@ -539,6 +574,11 @@ impl AzureBackend {
         }
         Ok(found)
     }
+}
+
+/// Whether a content type marks a manifest of parts.
+fn is_parts(content_type: &str) -> bool {
+    content_type.eq_ignore_ascii_case(material::PARTS)
 }
 
 /// The version id at the end of a secret id (`https://…/secrets/<name>/<version>`).
@@ -613,13 +653,16 @@ impl VaultBackend for AzureBackend {
     }
 
     /// Writes a new version: parts first (each a new version of `<name>--part-<n>`), then the secret itself, so a
-    /// reader never sees a manifest whose parts are not written yet.
+    /// reader never sees a manifest whose parts are not written yet. Then the parts an earlier, larger value left
+    /// beyond the new value's own are deleted, so no old material stays readable under a part name (see
+    /// [`AzureBackend::remove_stale_parts`]).
     async fn put(&self, profile: &Profile, value: &SecretValue) -> Result<()> {
         let physical = self.physical_name(profile);
         let target = profile.to_string();
-        match material::encode(value.expose_bytes()) {
+        let count = match material::encode(value.expose_bytes()) {
             Stored::Single { value, content_type } => {
                 self.write(&physical, value, content_type, &target).await?;
+                0
             }
             Stored::Parts(parts) => {
                 let mut written = Vec::with_capacity(parts.len());
@@ -632,9 +675,10 @@ impl VaultBackend for AzureBackend {
                 drop(parts.into_iter().map(SecretBytes::new).collect::<Vec<_>>());
                 let manifest = material::manifest(&written, value.len());
                 self.write(&physical, manifest, Some(material::PARTS), &target).await?;
+                written.len()
             }
-        }
-        Ok(())
+        };
+        self.remove_stale_parts(&physical, count, &target).await
     }
 
     /// Soft-deletes the secret, then any parts an earlier large value left (`--part-1`, `--part-2`, … until one
