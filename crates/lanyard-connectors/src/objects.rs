@@ -266,8 +266,8 @@ fn gcs(target: &Target<'_>) -> Result<GoogleCloudStorageBuilder> {
 }
 
 /// Options: `container` and `account_name` (required), `endpoint` (`http://` allowed), `path`. Credential: JSON
-/// `account_key`, or `sas_token`, or `client_id` + `client_secret` + `tenant_id`; or the storage's ambient keys; or
-/// none (unsigned requests).
+/// `account_key`, or `sas_token`, or `client_id` + `client_secret` + `tenant_id`; or the storage's ambient keys, or
+/// its ambient identity named by `azure_auth` ([`azure_identity`]); or none (unsigned requests).
 fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
     let container = target.required("container")?;
     let account = target.required("account_name")?;
@@ -279,6 +279,9 @@ fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
     let builder = builder.with_account(account).with_container_name(container).with_retry(retry(target));
     let (builder, fields) = endpoint_and_fields(target, builder, credential, AZURE_SHAPE)?;
     let Some(fields) = fields else { return Ok(builder) };
+    if let Some(method) = fields.get(&["azure_auth"]) {
+        return azure_identity(builder, method.expose_secret(), &fields);
+    }
     if let Some(key) = fields.get(&["account_key", "access_key", "azure_storage_account_key"]) {
         return Ok(builder.with_access_key(key.expose_secret()));
     }
@@ -295,6 +298,43 @@ fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
             tenant.expose_secret(),
         )),
         _ => Err(invalid(AZURE_SHAPE)),
+    }
+}
+
+/// A storage's ambient identity that is not a key or a client secret, as the `azure` backend lends it: `azure_auth`
+/// names the method, the other fields the identity, and nothing comes from the server's environment besides what
+/// object_store's credential itself reads (the managed identity endpoint's `IDENTITY_HEADER`).
+fn azure_identity(builder: MicrosoftAzureBuilder, method: &str, fields: &Fields) -> Result<MicrosoftAzureBuilder> {
+    let field = |name: &str| fields.get(&[name]).map(|value| value.expose_secret().to_owned());
+    let authority = |builder: MicrosoftAzureBuilder| match field("authority_host") {
+        Some(host) => builder.with_authority_host(host),
+        None => builder,
+    };
+    match method {
+        // object_store asks IMDS (or `msi_endpoint`) for a token, of the user-assigned identity `client_id` if given.
+        "managed_identity" => {
+            let builder = match field("client_id") {
+                Some(id) => builder.with_client_id(id),
+                None => builder,
+            };
+            Ok(match field("msi_endpoint") {
+                Some(endpoint) => builder.with_msi_endpoint(endpoint),
+                None => builder,
+            })
+        }
+        "workload_identity" => match (field("client_id"), field("tenant_id"), field("federated_token_file")) {
+            (Some(id), Some(tenant), Some(file)) => {
+                Ok(authority(builder.with_client_id(id).with_tenant_id(tenant).with_federated_token_file(file)))
+            }
+            _ => Err(invalid(
+                r#"an ambient workload identity needs "client_id", "tenant_id" and "federated_token_file""#,
+            )),
+        },
+        "azure_cli" => Ok(builder.with_use_azure_cli(true)),
+        other => Err(invalid(format!(
+            "an ambient identity's \"azure_auth\" must be managed_identity, workload_identity or azure_cli, not {:?}",
+            lanyard_core::printable(other, 64)
+        ))),
     }
 }
 
@@ -418,6 +458,75 @@ mod tests {
         let half = ambient(&[("access_key_id", "AKIDTEST")]);
         let error = super::probe(&target("s3", &options, &half, 5)).await.err().unwrap().to_string();
         assert_eq!(error, r#"an s3 credential needs both "access_key_id" and "secret_access_key""#);
+    }
+
+    /// The `azure` backend lends the identity it is configured with; the store signs as that identity, never as
+    /// the server environment's default chain.
+    #[test]
+    fn an_azure_ambient_identity_signs_as_the_configured_identity() {
+        use lanyard_core::{OptionKey, OptionMap};
+        use lanyard_resolve::{AmbientIdentity, Auth};
+        use object_store::azure::AzureConfigKey as Key;
+        let ambient = |pairs: &[(&str, &str)]| {
+            let mut options = OptionMap::new();
+            for (key, value) in pairs {
+                options.insert(OptionKey::new(*key).unwrap(), *value);
+            }
+            Auth::Ambient(AmbientIdentity { backend_kind: "azure", description: "test".into(), options })
+        };
+        let options = [("container", "c"), ("account_name", "acct")];
+        let config = |auth: &Auth, keys: &[Key]| -> Vec<Option<String>> {
+            let builder = super::azure(&target("azure_adls", &options, auth, 5)).unwrap();
+            keys.iter().map(|key| builder.get_config_value(key)).collect()
+        };
+        let some = |value: &str| Some(value.to_owned());
+
+        let user_assigned = ambient(&[
+            ("azure_auth", "managed_identity"),
+            ("client_id", "mi-client"),
+            ("msi_endpoint", "http://127.0.0.1:41000/msi/token"),
+        ]);
+        let keys = [Key::ClientId, Key::MsiEndpoint, Key::ClientSecret, Key::UseAzureCli];
+        assert_eq!(
+            config(&user_assigned, &keys),
+            [some("mi-client"), some("http://127.0.0.1:41000/msi/token"), None, some("false")]
+        );
+        let system_assigned = ambient(&[("azure_auth", "managed_identity")]);
+        assert_eq!(config(&system_assigned, &keys), [None, None, None, some("false")]);
+
+        let cli = ambient(&[("azure_auth", "azure_cli")]);
+        assert_eq!(config(&cli, &[Key::UseAzureCli, Key::ClientId]), [some("true"), None]);
+
+        let workload = ambient(&[
+            ("azure_auth", "workload_identity"),
+            ("client_id", "wi-client"),
+            ("tenant_id", "wi-tenant"),
+            ("federated_token_file", "/var/run/secrets/azure/tokens/azure-identity-token"),
+            ("authority_host", "https://login.microsoftonline.us"),
+        ]);
+        let keys = [Key::ClientId, Key::AuthorityId, Key::FederatedTokenFile, Key::AuthorityHost, Key::UseAzureCli];
+        assert_eq!(
+            config(&workload, &keys),
+            [
+                some("wi-client"),
+                some("wi-tenant"),
+                some("/var/run/secrets/azure/tokens/azure-identity-token"),
+                some("https://login.microsoftonline.us"),
+                some("false")
+            ]
+        );
+
+        // The app's client secret signs as before.
+        let app = ambient(&[("client_id", "app"), ("client_secret", CANARY), ("tenant_id", "t")]);
+        let keys = [Key::ClientId, Key::ClientSecret, Key::AuthorityId];
+        assert_eq!(config(&app, &keys), [some("app"), some(CANARY), some("t")]);
+
+        let half = ambient(&[("azure_auth", "workload_identity"), ("client_id", "wi-client")]);
+        let error = super::azure(&target("azure_adls", &options, &half, 5)).err().unwrap().to_string();
+        assert_eq!(error, r#"an ambient workload identity needs "client_id", "tenant_id" and "federated_token_file""#);
+        let unknown = ambient(&[("azure_auth", "kerberos")]);
+        let error = super::azure(&target("azure_adls", &options, &unknown, 5)).err().unwrap().to_string();
+        assert!(error.contains(r#""azure_auth" must be managed_identity, workload_identity or azure_cli"#), "{error}");
     }
 
     #[tokio::test]

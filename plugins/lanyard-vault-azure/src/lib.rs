@@ -437,19 +437,30 @@ impl AzureBackend {
         self.config.vault_url.as_str()
     }
 
-    /// Reads the secret `name` (a version of it, if given) and decodes it; `target` names it in errors.
+    /// Reads the secret `name` (a version of it, if given) and decodes it; `target` names it in errors. A current
+    /// value whose part is gone is read once more: a write of a smaller value replaced the manifest and deleted the
+    /// parts it no longer needs while this read followed the old one.
     async fn read(&self, name: &str, version: Option<&str>, target: &str) -> Result<SecretValue> {
-        let (value, content_type, read_version) = self.read_raw(name, version, target).await?;
-        let bytes = if content_type.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(material::PARTS)) {
-            self.read_parts(&value, target).await?
-        } else {
-            material::decode(value, content_type.as_deref()).map_err(|problem| self.unusable(target, problem))?
-        };
-        let value = SecretValue::new(bytes);
-        Ok(match read_version {
-            Some(version) => value.with_version(version),
-            None => value,
-        })
+        let mut again = version.is_none();
+        loop {
+            let (value, content_type, read_version) = self.read_raw(name, version, target).await?;
+            let bytes = if content_type.as_deref().is_some_and(is_parts) {
+                match self.read_parts(&value, target).await {
+                    Err(error) if again && error.kind() == ErrorKind::NotFound => {
+                        again = false;
+                        continue;
+                    }
+                    read => read?,
+                }
+            } else {
+                material::decode(value, content_type.as_deref()).map_err(|problem| self.unusable(target, problem))?
+            };
+            let value = SecretValue::new(bytes);
+            return Ok(match read_version {
+                Some(version) => value.with_version(version),
+                None => value,
+            });
+        }
     }
 
     /// One GET: the value, its content type and its version id.
@@ -515,6 +526,30 @@ impl AzureBackend {
         }
     }
 
+    /// Deletes the parts `<physical>--part-<n>` past `count`, the parts the value just written uses, until one is
+    /// missing. The secret is read again first: should a concurrent write of a larger value have landed since, its
+    /// parts are kept. A reader that followed the old manifest and finds a part gone reads again ([`Self::read`]).
+    async fn remove_stale_parts(&self, physical: &str, count: usize, target: &str) -> Result<()> {
+        let current = match self.read_raw(physical, None, target).await {
+            Ok((value, content_type, _)) => {
+                let value = SecretString::new(value);
+                if content_type.as_deref().is_some_and(is_parts) {
+                    material::parse_manifest(value.expose_secret()).map_or(0, |(parts, _)| parts.len())
+                } else {
+                    0
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::NotFound => 0,
+            Err(error) => return Err(error),
+        };
+        for n in count.max(current) + 1.. {
+            if !self.remove(&names::part(physical, n), target).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn unusable(&self, target: &str, problem: &str) -> VaultError {
         VaultError::new(ErrorKind::Unexpected, KIND, Operation::Get)
             .with_target(target)
@@ -539,6 +574,11 @@ impl AzureBackend {
         }
         Ok(found)
     }
+}
+
+/// Whether a content type marks a manifest of parts.
+fn is_parts(content_type: &str) -> bool {
+    content_type.eq_ignore_ascii_case(material::PARTS)
 }
 
 /// The version id at the end of a secret id (`https://…/secrets/<name>/<version>`).
@@ -613,13 +653,16 @@ impl VaultBackend for AzureBackend {
     }
 
     /// Writes a new version: parts first (each a new version of `<name>--part-<n>`), then the secret itself, so a
-    /// reader never sees a manifest whose parts are not written yet.
+    /// reader never sees a manifest whose parts are not written yet. Then the parts an earlier, larger value left
+    /// beyond the new value's own are deleted, so no old material stays readable under a part name (see
+    /// [`AzureBackend::remove_stale_parts`]).
     async fn put(&self, profile: &Profile, value: &SecretValue) -> Result<()> {
         let physical = self.physical_name(profile);
         let target = profile.to_string();
-        match material::encode(value.expose_bytes()) {
+        let count = match material::encode(value.expose_bytes()) {
             Stored::Single { value, content_type } => {
                 self.write(&physical, value, content_type, &target).await?;
+                0
             }
             Stored::Parts(parts) => {
                 let mut written = Vec::with_capacity(parts.len());
@@ -632,9 +675,10 @@ impl VaultBackend for AzureBackend {
                 drop(parts.into_iter().map(SecretBytes::new).collect::<Vec<_>>());
                 let manifest = material::manifest(&written, value.len());
                 self.write(&physical, manifest, Some(material::PARTS), &target).await?;
+                written.len()
             }
-        }
-        Ok(())
+        };
+        self.remove_stale_parts(&physical, count, &target).await
     }
 
     /// Soft-deletes the secret, then any parts an earlier large value left (`--part-1`, `--part-2`, … until one
@@ -689,39 +733,74 @@ impl VaultBackend for AzureBackend {
         Ok(report)
     }
 
-    /// For `client_secret`: the app's `client_id`, `client_secret` and `tenant_id` (the keys the `azure_adls`
-    /// connector reads); otherwise an empty map, so the connector uses the environment's identity (its `from_env`
-    /// path: managed identity, workload identity, Azure CLI).
+    /// What the `azure_adls` connector signs with to act as this storage's identity: see [`ambient`].
     async fn ambient_identity(&self) -> Result<AmbientIdentity> {
-        let config = &self.config;
-        let mut options = OptionMap::new();
-        let description = match config.auth_method {
-            AuthMethod::ClientSecret => {
-                let pairs = [
-                    ("client_id", config.client_id.clone()),
-                    ("client_secret", config.client_secret.as_ref().map(|s| s.expose_secret().to_owned())),
-                    ("tenant_id", config.tenant_id.clone()),
-                ];
-                for (key, value) in pairs {
-                    if let (Ok(key), Some(value)) = (OptionKey::new(key), value) {
-                        options.insert(key, value);
-                    }
-                }
-                format!(
-                    "client secret of app {} in tenant {}",
-                    config.client_id.as_deref().unwrap_or_default(),
-                    config.tenant_id.as_deref().unwrap_or_default()
-                )
-            }
-            AuthMethod::ManagedIdentity => match &config.client_id {
-                Some(id) => format!("user-assigned managed identity {id}"),
-                None => "system-assigned managed identity".to_owned(),
-            },
-            AuthMethod::WorkloadIdentity => "workload identity of the environment".to_owned(),
-            AuthMethod::AzureCli => "Azure CLI login of the server's host".to_owned(),
-        };
+        let (description, options) = ambient(&self.config, |key| std::env::var(key).ok());
         Ok(AmbientIdentity { backend_kind: KIND, description, options })
     }
+}
+
+/// The identity lent to `azure_adls` connections, with the keys the connector reads, so they sign as the identity
+/// this storage is configured with and never as whatever else the server's environment holds:
+///
+/// - `client_secret`: `client_id`, `client_secret`, `tenant_id`;
+/// - `managed_identity`: `azure_auth = managed_identity`, the user-assigned identity's `client_id` (none for the
+///   system-assigned one), and `msi_endpoint` when the host names its own (`IDENTITY_ENDPOINT`, App Service);
+/// - `workload_identity`: `azure_auth = workload_identity`, `client_id`, `tenant_id` (the options, else
+///   `AZURE_CLIENT_ID` / `AZURE_TENANT_ID`, as the backend's credential reads them), `federated_token_file`
+///   (`AZURE_FEDERATED_TOKEN_FILE`) and `authority_host` (the option, else `AZURE_AUTHORITY_HOST`) when set;
+/// - `azure_cli`: `azure_auth = azure_cli`.
+///
+/// `env` reads the server's environment variables.
+fn ambient(config: &Config, env: impl Fn(&str) -> Option<String>) -> (String, OptionMap) {
+    let env = |key: &str| env(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let mut options = OptionMap::new();
+    let mut lend = |key: &str, value: Option<String>| {
+        if let (Ok(key), Some(value)) = (OptionKey::new(key), value) {
+            options.insert(key, value);
+        }
+    };
+    let description = match config.auth_method {
+        AuthMethod::ClientSecret => {
+            lend("client_id", config.client_id.clone());
+            lend("client_secret", config.client_secret.as_ref().map(|s| s.expose_secret().to_owned()));
+            lend("tenant_id", config.tenant_id.clone());
+            format!(
+                "client secret of app {} in tenant {}",
+                config.client_id.as_deref().unwrap_or_default(),
+                config.tenant_id.as_deref().unwrap_or_default()
+            )
+        }
+        AuthMethod::ManagedIdentity => {
+            lend("azure_auth", Some(AuthMethod::ManagedIdentity.label().to_owned()));
+            lend("client_id", config.client_id.clone());
+            lend("msi_endpoint", env("IDENTITY_ENDPOINT"));
+            match &config.client_id {
+                Some(id) => format!("user-assigned managed identity {id}"),
+                None => "system-assigned managed identity".to_owned(),
+            }
+        }
+        AuthMethod::WorkloadIdentity => {
+            let client_id = config.client_id.clone().or_else(|| env("AZURE_CLIENT_ID"));
+            let tenant_id = config.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID"));
+            let description = format!(
+                "workload identity {} in tenant {}",
+                client_id.as_deref().unwrap_or_default(),
+                tenant_id.as_deref().unwrap_or_default()
+            );
+            lend("azure_auth", Some(AuthMethod::WorkloadIdentity.label().to_owned()));
+            lend("client_id", client_id);
+            lend("tenant_id", tenant_id);
+            lend("federated_token_file", env("AZURE_FEDERATED_TOKEN_FILE"));
+            lend("authority_host", config.authority_host.clone().or_else(|| env("AZURE_AUTHORITY_HOST")));
+            description
+        }
+        AuthMethod::AzureCli => {
+            lend("azure_auth", Some(AuthMethod::AzureCli.label().to_owned()));
+            "Azure CLI login of the server's host".to_owned()
+        }
+    };
+    (description, options)
 }
 
 #[cfg(test)]
@@ -814,6 +893,74 @@ mod tests {
         assert!(config("https://127.0.0.1:8443").vault_is_loopback());
         assert!(config("https://localhost:8443").vault_is_loopback());
         assert!(!config("https://kv1.vault.azure.net").vault_is_loopback());
+    }
+
+    /// Every auth method lends what identifies its identity, so `azure_adls` never falls back to whatever the
+    /// server's environment would sign as.
+    #[test]
+    fn the_ambient_identity_names_the_configured_identity() {
+        let config = |options: &[(&str, &str)]| {
+            let options = Registry::global().unwrap().factory("azure").unwrap().validate(options.iter().copied());
+            Config::parse(&BackendConfig {
+                backend_id: BackendId::new_random(),
+                name: "t".into(),
+                options: options.unwrap(),
+                env: BackendEnv::default(),
+            })
+            .unwrap()
+        };
+        let env = [
+            ("AZURE_CLIENT_ID", "env-client"),
+            ("AZURE_TENANT_ID", "env-tenant"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token"),
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:41000/msi/token"),
+        ];
+        let lent = |options: &[(&str, &str)], env: &[(&str, &str)]| {
+            let (description, map) =
+                ambient(&config(options), |key| env.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_owned()));
+            let pairs: Vec<(String, String)> = map.iter_exposed().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            (description, pairs)
+        };
+        let pairs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        let vault = ("key_vault_name", "kv1");
+
+        let (description, map) = lent(&[vault, ("auth_method", "managed_identity"), ("client_id", "mi-client")], &env);
+        assert_eq!(
+            map,
+            pairs(&[
+                ("azure_auth", "managed_identity"),
+                ("client_id", "mi-client"),
+                ("msi_endpoint", "http://127.0.0.1:41000/msi/token")
+            ])
+        );
+        assert_eq!(description, "user-assigned managed identity mi-client");
+        let (_, map) = lent(&[vault, ("auth_method", "managed_identity")], &[]);
+        assert_eq!(map, pairs(&[("azure_auth", "managed_identity")]), "the system-assigned identity");
+
+        let (_, map) = lent(&[vault, ("auth_method", "azure_cli"), ("tenant_id", "t")], &env);
+        assert_eq!(map, pairs(&[("azure_auth", "azure_cli")]));
+
+        // The options win over the environment, as in the backend's own credential.
+        let workload = [
+            vault,
+            ("auth_method", "workload_identity"),
+            ("client_id", "wi-client"),
+            ("authority_host", "https://a.test"),
+        ];
+        let (description, map) = lent(&workload, &env);
+        assert_eq!(
+            map,
+            pairs(&[
+                ("azure_auth", "workload_identity"),
+                ("client_id", "wi-client"),
+                ("tenant_id", "env-tenant"),
+                ("federated_token_file", "/var/run/secrets/azure/tokens/azure-identity-token"),
+                ("authority_host", "https://a.test"),
+            ])
+        );
+        assert_eq!(description, "workload identity wi-client in tenant env-tenant");
     }
 
     #[test]

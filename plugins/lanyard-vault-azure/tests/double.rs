@@ -152,8 +152,23 @@ async fn binary_and_large_values_are_stored_within_key_vaults_limits() {
     let read = on.backend.get(&SecretRef::Profile(large)).await.unwrap();
     assert!(read.expose_bytes() == bytes, "the large value differs");
     assert_eq!(on.backend.list().await.unwrap().len(), 2, "parts are not profiles");
-    // A small value replaces the large one; deleting removes the parts as well.
+    // A smaller large value replaces it: the parts it no longer needs are deleted, no old material stays readable.
+    let part_names = |on: &OnDouble| -> Vec<String> {
+        on.double.names().into_iter().filter(|n| n.starts_with(&format!("{physical}--part-"))).collect()
+    };
+    let smaller: Vec<u8> = bytes[..40 * 1024].to_vec();
+    on.backend.put(&large, &SecretValue::new(SecretBytes::new(smaller.clone()))).await.unwrap();
+    assert_eq!(
+        part_names(&on),
+        [format!("{physical}--part-1"), format!("{physical}--part-2"), format!("{physical}--part-3")]
+    );
+    let stale = format!("{physical}--part-4");
+    assert_eq!(on.double.deleted_names(), std::slice::from_ref(&stale), "the fourth part is (soft-)deleted");
+    let read = on.backend.get(&SecretRef::Profile(large)).await.unwrap();
+    assert!(read.expose_bytes() == smaller, "the smaller value differs");
+    // A small value replaces the large one: every part goes; deleting removes the secret.
     on.backend.put(&large, &text("small now")).await.unwrap();
+    assert_eq!(part_names(&on), Vec::<String>::new(), "no part of the large value is left");
     assert_eq!(utf8(&on.backend.get(&SecretRef::Profile(large)).await.unwrap()), "small now");
     on.backend.delete(&large).await.unwrap();
     on.backend.delete(&binary).await.unwrap();
@@ -358,5 +373,13 @@ async fn the_ambient_identity_is_the_apps_client_secret_and_debug_hides_it() {
     }
     let cli =
         build(vec![("vault_url".into(), double.url().into()), ("auth_method".into(), "azure_cli".into())]).unwrap();
-    assert!(cli.ambient_identity().await.unwrap().options.is_empty(), "other methods lend the environment's identity");
+    let lent: Vec<(String, String)> = cli
+        .ambient_identity()
+        .await
+        .unwrap()
+        .options
+        .iter_exposed()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    assert_eq!(lent, [("azure_auth".to_owned(), "azure_cli".to_owned())], "other methods name their method");
 }
