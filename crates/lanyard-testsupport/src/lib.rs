@@ -35,6 +35,7 @@
 
 mod azure_kv;
 mod bao;
+mod bench;
 mod cli;
 mod client;
 mod database;
@@ -51,6 +52,7 @@ pub use azure_kv::{AzureKeyVault, Counters as AzureKeyVaultCounters, KEY_VAULT_R
 pub use bao::{
     AppRole, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, BaoApi, PrivateBao, bao_bin, bao_token, bao_url, shared_bao,
 };
+pub use bench::{Latencies, bench_target_dir, interleave};
 pub use cli::{Run, SqlCli, transcript};
 pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};

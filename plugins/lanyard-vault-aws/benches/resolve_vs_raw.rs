@@ -14,9 +14,8 @@
 
 #![allow(missing_docs, clippy::print_stdout)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -26,7 +25,7 @@ use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
 use lanyard_core::{LOCAL_BACKEND_ID, Name, SecretString};
 use lanyard_resolve::{Auth, Resolver, StaticCatalog};
 use lanyard_testsupport::{
-    MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, moto_create_secret, moto_url, unique_name,
+    MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, interleave, moto_create_secret, moto_url, unique_name,
 };
 use lanyard_vault::{Profile, Registry, SecretValue};
 
@@ -34,7 +33,7 @@ use lanyard_vault_aws as _;
 use lanyard_vault_memory as _;
 
 /// Interleaved samples of each side.
-const SAMPLES: usize = 2000;
+const SAMPLES: usize = 5000;
 /// Untimed calls of each side first (connection pools, the plugin's lazy SDK set-up, moto's caches).
 const WARM_UP: usize = 200;
 
@@ -127,18 +126,6 @@ async fn raw_client(url: &str) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&config)
 }
 
-fn percentile(sorted: &[u128], p: f64) -> f64 {
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)] as f64
-}
-
-fn target_dir() -> PathBuf {
-    // target/<profile>/deps/resolve_vs_raw-<hash> → target
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::current_exe().expect("bench path").ancestors().nth(3).expect("target dir").to_path_buf()
-    })
-}
-
 fn main() {
     // `cargo test --benches` or a listing: nothing to measure.
     if std::env::args().skip(1).any(|arg| arg == "--list" || arg == "--test") {
@@ -150,60 +137,21 @@ fn main() {
     moto_create_secret(&url, MOTO_REGION, &secret_name, payload);
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (resolve_ns, raw_ns) = rt.block_on(async {
+    rt.block_on(async {
         let (resolver, connection) = resolver(&url, &secret_name).await;
         let raw = raw_client(&url).await;
         let resolve_once = || async {
-            let started = Instant::now();
             let resolved = resolver.resolve(connection).await.expect("resolve through the aws plugin");
-            let elapsed = started.elapsed().as_nanos();
             match &resolved.auth {
                 Auth::Secret(value) => assert_eq!(value.expose_bytes(), payload.as_bytes()),
                 other => panic!("expected a secret, got {other:?}"),
             }
-            elapsed
         };
         let raw_once = || async {
-            let started = Instant::now();
             let answer = raw.get_secret_value().secret_id(&secret_name).send().await.expect("raw GetSecretValue");
-            let elapsed = started.elapsed().as_nanos();
             assert_eq!(answer.secret_string(), Some(payload));
-            elapsed
         };
-        for _ in 0..WARM_UP {
-            resolve_once().await;
-            raw_once().await;
-        }
-        let (mut resolve_ns, mut raw_ns) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
-        for i in 0..SAMPLES {
-            if i % 2 == 0 {
-                resolve_ns.push(resolve_once().await);
-                raw_ns.push(raw_once().await);
-            } else {
-                raw_ns.push(raw_once().await);
-                resolve_ns.push(resolve_once().await);
-            }
-        }
-        (resolve_ns, raw_ns)
+        let report = interleave(WARM_UP, SAMPLES, resolve_once, raw_once).await.report("aws");
+        println!("{report:#}");
     });
-    let (mut resolve_ns, mut raw_ns) = (resolve_ns, raw_ns);
-    resolve_ns.sort_unstable();
-    raw_ns.sort_unstable();
-    let result = serde_json::json!({
-        "samples": SAMPLES,
-        "resolve_p50_ns": percentile(&resolve_ns, 50.0),
-        "resolve_p99_ns": percentile(&resolve_ns, 99.0),
-        "raw_p50_ns": percentile(&raw_ns, 50.0),
-        "raw_p99_ns": percentile(&raw_ns, 99.0),
-    });
-    let dir = target_dir().join("bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("resolve_vs_raw_aws.json"), serde_json::to_string_pretty(&result).unwrap()).unwrap();
-    let ratio = |a: &str, b: &str| result[a].as_f64().unwrap() / result[b].as_f64().unwrap();
-    println!("{result:#}");
-    println!(
-        "resolve_vs_raw_aws: p50 ratio {:.3}, p99 ratio {:.3} (target <= 1.05)",
-        ratio("resolve_p50_ns", "raw_p50_ns"),
-        ratio("resolve_p99_ns", "raw_p99_ns")
-    );
 }

@@ -9,38 +9,24 @@
 
 #![allow(missing_docs, clippy::print_stdout)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
 use lanyard_core::{LOCAL_BACKEND_ID, Name, SecretString};
 use lanyard_resolve::{Auth, Resolver, StaticCatalog};
-use lanyard_testsupport::{shared_bao, unique_name};
+use lanyard_testsupport::{interleave, shared_bao, unique_name};
 use lanyard_vault::{Profile, Registry, SecretValue};
 
 use lanyard_vault_hashicorp as _;
 use lanyard_vault_memory as _;
 
 /// Samples per side (quality.md asks for at least 2000).
-const SAMPLES: usize = 2000;
+const SAMPLES: usize = 5000;
 /// Unmeasured rounds first (connection pools, the AppRole-free token path, the resolver's backend slot).
 const WARMUP: usize = 200;
 
 fn object(pairs: &[(&str, &str)]) -> JsonObject {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
-}
-
-fn target_dir() -> PathBuf {
-    // target/<profile>/deps/resolve_vs_raw-<hash> → target
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::current_exe().expect("bench path").ancestors().nth(3).expect("target dir").to_path_buf()
-    })
-}
-
-fn percentile(sorted: &[u128], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index] as f64
 }
 
 fn main() {
@@ -132,43 +118,7 @@ fn main() {
         assert_eq!(body["data"]["data"]["password"], "bench-password");
     };
 
-    let (mut resolve_ns, mut raw_ns) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
-    rt.block_on(async {
-        for _ in 0..WARMUP {
-            resolve_once().await;
-            raw_once().await;
-        }
-        for round in 0..SAMPLES {
-            // Interleaved, alternating which goes first, so drift in the server affects both alike.
-            for resolve_turn in if round % 2 == 0 { [true, false] } else { [false, true] } {
-                let started = Instant::now();
-                if resolve_turn {
-                    resolve_once().await;
-                    resolve_ns.push(started.elapsed().as_nanos());
-                } else {
-                    raw_once().await;
-                    raw_ns.push(started.elapsed().as_nanos());
-                }
-            }
-        }
-    });
-    resolve_ns.sort_unstable();
-    raw_ns.sort_unstable();
-    let result = serde_json::json!({
-        "samples": SAMPLES,
-        "resolve_p50_ns": percentile(&resolve_ns, 0.50),
-        "resolve_p99_ns": percentile(&resolve_ns, 0.99),
-        "raw_p50_ns": percentile(&raw_ns, 0.50),
-        "raw_p99_ns": percentile(&raw_ns, 0.99),
-    });
-    let dir = target_dir().join("bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("resolve_vs_raw_vault.json"), serde_json::to_string_pretty(&result).unwrap()).unwrap();
-    println!("{result:#}");
-    println!(
-        "p50 ratio {:.3}, p99 ratio {:.3}",
-        percentile(&resolve_ns, 0.50) / percentile(&raw_ns, 0.50),
-        percentile(&resolve_ns, 0.99) / percentile(&raw_ns, 0.99)
-    );
+    let report = rt.block_on(interleave(WARMUP, SAMPLES, resolve_once, raw_once)).report("vault");
+    println!("{report:#}");
     shared_bao().must("DELETE", &format!("secret/metadata/{path}"), None);
 }
