@@ -23,8 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::Criterion;
-use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
-use lanyard_core::{Name, SecretString};
+use lanyard_core::{BackendId, SecretString};
 use lanyard_resolve::{Auth, Resolver, StaticCatalog};
 use lanyard_vault::{Profile, Registry, SecretRef, SecretValue, VaultBackend};
 use lanyard_vault_memory::{Faults, MemoryStore};
@@ -44,48 +43,9 @@ struct World {
 }
 
 fn world(store_name: &str, latency: Duration) -> World {
-    let object = |pairs: &[(&str, &str)]| -> JsonObject {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
-    };
-    let mut backend = Backend {
-        meta: Meta::new(),
-        name: Name::new("bench_memory").unwrap(),
-        backend_type: "memory".into(),
-        description: None,
-        config: object(&[("store", store_name)]),
-        active: true,
-    };
-    backend.meta.version = 1;
-    let entry = VaultEntry {
-        meta: Meta::new(),
-        name: Name::new("bench_login").unwrap(),
-        entry_type: lanyard_core::EntryType::Credential,
-        algorithm: None,
-        key_size: None,
-        current_version: 1,
-        storage_backend_id: backend.meta.id,
-        external_secret_name: None,
-        owner_link_id: None,
-        description: None,
-        expires_at: None,
-        rotated_at: None,
-    };
-    let connection = Connection {
-        meta: Meta::new(),
-        name: Name::new("bench_pg").unwrap(),
-        connection_type: lanyard_core::ConnectionType::Postgresql,
-        description: None,
-        options: object(&[("host", "127.0.0.1"), ("port", "5432"), ("database", "app")]),
-        credential_id: Some(entry.meta.id),
-        credential_storage_id: None,
-        max_connections: None,
-        timeout_seconds: None,
-        last_test: None,
-    };
     let catalog = Arc::new(StaticCatalog::new());
-    catalog.put_backend(backend.clone());
-    catalog.put_entry(entry.clone());
-    catalog.put_connection(connection.clone());
+    let backend = catalog.add_backend(BackendId::new_random(), "bench_memory", "memory", &[("store", store_name)]);
+    let (connection, entry) = catalog.add_postgresql_with_credential("bench_pg", "bench_login", backend.meta.id, None);
     let resolver = Resolver::builder(catalog, Registry::global().unwrap()).build();
     let store = lanyard_vault_memory::store(store_name);
     store.set_faults(Faults { latency, ..Faults::default() });

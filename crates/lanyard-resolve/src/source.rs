@@ -218,6 +218,73 @@ impl StaticCatalog {
         self.write().backends.insert(row.meta.id, Arc::new(row));
     }
 
+    /// Puts a backend of `kind` named `name` with the plain `options` and returns its row: a fixture for tests,
+    /// benches and embedders. Secret options belong in `backend::<id>` of the backend whose id is
+    /// [`lanyard_core::LOCAL_BACKEND_ID`], as the Control Plane keeps them.
+    pub fn add_backend(&self, id: BackendId, name: &str, kind: &str, options: &[(&str, &str)]) -> Backend {
+        let mut row = Backend {
+            meta: lanyard_catalog::Meta::new(),
+            name: Name::new(name).unwrap_or_else(|e| panic!("backend name {name:?}: {e}")),
+            backend_type: kind.to_owned(),
+            description: None,
+            config: options
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), serde_json::Value::String((*value).to_owned())))
+                .collect(),
+            active: true,
+        };
+        row.meta.id = id;
+        row.meta.version = 1;
+        self.put_backend(row.clone());
+        row
+    }
+
+    /// Puts a credential entry named `entry` in `storage` (a `LINKED EXTERNAL SECRET` when `external` is given) and
+    /// a postgresql connection named `connection` on 127.0.0.1 using it; returns both rows. A fixture, as
+    /// [`StaticCatalog::add_backend`].
+    pub fn add_postgresql_with_credential(
+        &self,
+        connection: &str,
+        entry: &str,
+        storage: BackendId,
+        external: Option<&str>,
+    ) -> (Connection, VaultEntry) {
+        let mut credential = VaultEntry {
+            meta: lanyard_catalog::Meta::new(),
+            name: Name::new(entry).unwrap_or_else(|e| panic!("entry name {entry:?}: {e}")),
+            entry_type: lanyard_core::EntryType::Credential,
+            algorithm: None,
+            key_size: None,
+            current_version: 1,
+            storage_backend_id: storage,
+            external_secret_name: external.map(str::to_owned),
+            owner_link_id: None,
+            description: None,
+            expires_at: None,
+            rotated_at: None,
+        };
+        credential.meta.version = 1;
+        let mut row = Connection {
+            meta: lanyard_catalog::Meta::new(),
+            name: Name::new(connection).unwrap_or_else(|e| panic!("connection name {connection:?}: {e}")),
+            connection_type: lanyard_core::ConnectionType::Postgresql,
+            description: None,
+            options: [("host", "127.0.0.1"), ("port", "5432"), ("database", "app"), ("username", "app")]
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), serde_json::Value::String((*value).to_owned())))
+                .collect(),
+            credential_id: Some(credential.meta.id),
+            credential_storage_id: None,
+            max_connections: None,
+            timeout_seconds: None,
+            last_test: None,
+        };
+        row.meta.version = 1;
+        self.put_entry(credential.clone());
+        self.put_connection(row.clone());
+        (row, credential)
+    }
+
     /// Removes a vault entry (leaving references to it dangling).
     pub fn remove_entry(&self, id: VaultEntryId) {
         self.write().entries.remove(&id);

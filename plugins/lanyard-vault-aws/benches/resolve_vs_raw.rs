@@ -21,8 +21,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
-use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
-use lanyard_core::{LOCAL_BACKEND_ID, Name, SecretString};
+use lanyard_core::{BackendId, LOCAL_BACKEND_ID, SecretString};
 use lanyard_resolve::{Auth, Resolver, StaticCatalog};
 use lanyard_testsupport::{
     MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, interleave, moto_create_secret, moto_url, unique_name,
@@ -37,72 +36,26 @@ const SAMPLES: usize = 5000;
 /// Untimed calls of each side first (connection pools, the plugin's lazy SDK set-up, moto's caches).
 const WARM_UP: usize = 200;
 
-fn object(pairs: &[(&str, &str)]) -> JsonObject {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
-}
-
 /// A resolver over a static catalog: the local backend (a memory store holding the storage's secret key), the aws
 /// storage on moto, a credential linked to `secret_name`, and a postgresql connection using it.
 async fn resolver(url: &str, secret_name: &str) -> (Resolver, lanyard_core::ConnectionId) {
+    let catalog = Arc::new(StaticCatalog::new());
     let store = unique_name("bench-local-");
-    let mut local = Backend {
-        meta: Meta::new(),
-        name: Name::new("local").unwrap(),
-        backend_type: "memory".into(),
-        description: None,
-        config: object(&[("store", &store)]),
-        active: true,
-    };
-    local.meta.id = LOCAL_BACKEND_ID;
-    let aws = Backend {
-        meta: Meta::new(),
-        name: Name::new("bench_sm").unwrap(),
-        backend_type: "aws".into(),
-        description: None,
-        config: object(&[
-            ("region", MOTO_REGION),
-            ("endpoint_url", url),
-            ("auth_method", "access_key"),
-            ("access_key_id", MOTO_ACCESS_KEY_ID),
-        ]),
-        active: true,
-    };
+    catalog.add_backend(LOCAL_BACKEND_ID, "local", "memory", &[("store", &store)]);
+    let options = [
+        ("region", MOTO_REGION),
+        ("endpoint_url", url),
+        ("auth_method", "access_key"),
+        ("access_key_id", MOTO_ACCESS_KEY_ID),
+    ];
+    let aws = catalog.add_backend(BackendId::new_random(), "bench_sm", "aws", &options);
     let kept = serde_json::json!({ "secret_access_key": MOTO_SECRET_ACCESS_KEY }).to_string();
     lanyard_vault_memory::new_backend(&store)
         .put(&Profile::Backend(aws.meta.id), &SecretValue::from(SecretString::new(kept)))
         .await
         .unwrap();
-    let entry = VaultEntry {
-        meta: Meta::new(),
-        name: Name::new("bench_login").unwrap(),
-        entry_type: lanyard_core::EntryType::Credential,
-        algorithm: None,
-        key_size: None,
-        current_version: 1,
-        storage_backend_id: aws.meta.id,
-        external_secret_name: Some(secret_name.to_owned()),
-        owner_link_id: None,
-        description: None,
-        expires_at: None,
-        rotated_at: None,
-    };
-    let connection = Connection {
-        meta: Meta::new(),
-        name: Name::new("bench_pg").unwrap(),
-        connection_type: lanyard_core::ConnectionType::Postgresql,
-        description: None,
-        options: object(&[("host", "127.0.0.1"), ("port", "5432"), ("database", "app")]),
-        credential_id: Some(entry.meta.id),
-        credential_storage_id: None,
-        max_connections: None,
-        timeout_seconds: None,
-        last_test: None,
-    };
-    let catalog = Arc::new(StaticCatalog::new());
-    catalog.put_backend(local);
-    catalog.put_backend(aws);
-    catalog.put_entry(entry);
-    catalog.put_connection(connection.clone());
+    let (connection, _) =
+        catalog.add_postgresql_with_credential("bench_pg", "bench_login", aws.meta.id, Some(secret_name));
     (Resolver::builder(catalog, Registry::global().unwrap()).build(), connection.meta.id)
 }
 

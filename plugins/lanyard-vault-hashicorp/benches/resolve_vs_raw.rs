@@ -11,8 +11,7 @@
 
 use std::sync::Arc;
 
-use lanyard_catalog::{Backend, Connection, JsonObject, Meta, VaultEntry};
-use lanyard_core::{LOCAL_BACKEND_ID, Name, SecretString};
+use lanyard_core::{BackendId, LOCAL_BACKEND_ID, SecretString};
 use lanyard_resolve::{Auth, Resolver, StaticCatalog};
 use lanyard_testsupport::{interleave, shared_bao, unique_name};
 use lanyard_vault::{Profile, Registry, SecretValue};
@@ -25,10 +24,6 @@ const SAMPLES: usize = 5000;
 /// Unmeasured rounds first (connection pools, the AppRole-free token path, the resolver's backend slot).
 const WARMUP: usize = 200;
 
-fn object(pairs: &[(&str, &str)]) -> JsonObject {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
-}
-
 fn main() {
     let bao = shared_bao();
     let path = unique_name("bench/resolve-vs-raw-");
@@ -36,59 +31,14 @@ fn main() {
 
     // The catalog: a memory store standing in for the local backend, the hashicorp storage, a linked entry and a
     // PostgreSQL connection using it.
-    let store = unique_name("bench-local-");
-    let mut local = Backend {
-        meta: Meta::new(),
-        name: Name::new("local").unwrap(),
-        backend_type: "memory".into(),
-        description: None,
-        config: object(&[("store", &store)]),
-        active: true,
-    };
-    local.meta.id = LOCAL_BACKEND_ID;
-    local.meta.version = 1;
-    let mut vault = Backend {
-        meta: Meta::new(),
-        name: Name::new("bench_vault").unwrap(),
-        backend_type: "hashicorp".into(),
-        description: None,
-        config: object(&[("address", bao.url()), ("auth_method", "token")]),
-        active: true,
-    };
-    vault.meta.version = 1;
-    let mut entry = VaultEntry {
-        meta: Meta::new(),
-        name: Name::new("bench_login").unwrap(),
-        entry_type: lanyard_core::EntryType::Credential,
-        algorithm: None,
-        key_size: None,
-        current_version: 1,
-        storage_backend_id: vault.meta.id,
-        external_secret_name: Some(format!("{path}#password")),
-        owner_link_id: None,
-        description: None,
-        expires_at: None,
-        rotated_at: None,
-    };
-    entry.meta.version = 1;
-    let mut connection = Connection {
-        meta: Meta::new(),
-        name: Name::new("bench_pg").unwrap(),
-        connection_type: lanyard_core::ConnectionType::Postgresql,
-        description: None,
-        options: object(&[("host", "127.0.0.1"), ("port", "5432"), ("username", "app")]),
-        credential_id: Some(entry.meta.id),
-        credential_storage_id: None,
-        max_connections: None,
-        timeout_seconds: None,
-        last_test: None,
-    };
-    connection.meta.version = 1;
     let catalog = Arc::new(StaticCatalog::new());
-    catalog.put_backend(local);
-    catalog.put_backend(vault.clone());
-    catalog.put_entry(entry);
-    catalog.put_connection(connection.clone());
+    let store = unique_name("bench-local-");
+    catalog.add_backend(LOCAL_BACKEND_ID, "local", "memory", &[("store", &store)]);
+    let options = [("address", bao.url()), ("auth_method", "token")];
+    let vault = catalog.add_backend(BackendId::new_random(), "bench_vault", "hashicorp", &options);
+    let linked = format!("{path}#password");
+    let (connection, _) =
+        catalog.add_postgresql_with_credential("bench_pg", "bench_login", vault.meta.id, Some(&linked));
     let registry = Registry::global().expect("registry");
     let resolver = Resolver::builder(catalog, registry).build();
 
