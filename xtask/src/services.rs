@@ -339,16 +339,7 @@ impl Moto {
         if let Some(dir) = log.parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        // A port taken between our probe and moto's bind makes moto exit at once: try another. Any other failure
-        // (no moto_server, no answer in time) is final.
-        let mut attempt = 1;
-        loop {
-            match Self::try_start(venv, log)? {
-                Ok(moto) => return Ok(moto),
-                Err(exited) if attempt == 5 => return Err(exited),
-                Err(_) => attempt += 1,
-            }
-        }
+        on_a_free_port(|| Self::try_start(venv, log))
     }
 
     /// One start on a free port: `Ok(Err(…))` when moto exited before answering (the port may have been taken).
@@ -365,28 +356,48 @@ impl Moto {
             .spawn()
             .with_context(|| format!("cannot start {}", program.display()))?;
         let mut moto = Self { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = moto.child.try_wait()? {
-                return Ok(Err(anyhow!(
-                    "moto_server exited with {status} before answering; its log ({}):\n{}",
-                    log.display(),
-                    read_log(log)
-                )));
-            }
-            if http_status(&format!("127.0.0.1:{port}"), "/moto-api/").is_ok_and(|status| status == 200) {
-                return Ok(Ok(moto));
-            }
-            if Instant::now() >= deadline {
-                bail!("moto_server did not answer within 60 s; its log ({}):\n{}", log.display(), read_log(log));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        Ok(wait_until_answering(&mut moto.child, "moto_server", port, "/moto-api/", log)?.map(|()| moto))
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+}
+
+/// Starts a server with `try_start` until it stays up: a port taken between our probe and the server's bind makes
+/// it exit at once (`Ok(Err(…))`), so up to five ports are tried. Any other failure (no program, no answer in time)
+/// is final.
+fn on_a_free_port<T>(mut try_start: impl FnMut() -> Result<Result<T>>) -> Result<T> {
+    let mut attempt = 1;
+    loop {
+        match try_start()? {
+            Ok(server) => return Ok(server),
+            Err(exited) if attempt == 5 => return Err(exited),
+            Err(_) => attempt += 1,
+        }
+    }
+}
+
+/// Waits (at most 60 s) until the `name` server started as `child` answers 200 to `GET <path>` on `port`:
+/// `Ok(Err(…))` when it exited first, with its log.
+fn wait_until_answering(child: &mut Child, name: &str, port: u16, path: &str, log: &Path) -> Result<Result<()>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Err(anyhow!(
+                "{name} exited with {status} before answering; its log ({}):\n{}",
+                log.display(),
+                read_log(log)
+            )));
+        }
+        if http_status(&format!("127.0.0.1:{port}"), path).is_ok_and(|status| status == 200) {
+            return Ok(Ok(()));
+        }
+        if Instant::now() >= deadline {
+            bail!("{name} did not answer within 60 s; its log ({}):\n{}", log.display(), read_log(log));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -419,15 +430,7 @@ impl Bao {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let program = venv.join("bin/bao");
-        // As for moto: a port taken between our probe and bao's bind makes bao exit at once; try another.
-        let mut attempt = 1;
-        loop {
-            match Self::try_start(&program, log)? {
-                Ok(bao) => return Ok(bao),
-                Err(exited) if attempt == 5 => return Err(exited),
-                Err(_) => attempt += 1,
-            }
-        }
+        on_a_free_port(|| Self::try_start(&program, log))
     }
 
     /// One start on a free port: `Ok(Err(…))` when bao exited before answering (the port may have been taken).
@@ -449,23 +452,7 @@ impl Bao {
             .with_context(|| format!("cannot start {}", program.display()))?;
         drop(out);
         let mut bao = Self { child, url: format!("http://127.0.0.1:{port}"), token, program: program.to_owned() };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = bao.child.try_wait()? {
-                return Ok(Err(anyhow!(
-                    "bao server exited with {status} before answering; its log ({}):\n{}",
-                    log.display(),
-                    read_log(log)
-                )));
-            }
-            if http_status(&format!("127.0.0.1:{port}"), "/v1/sys/health").is_ok_and(|status| status == 200) {
-                return Ok(Ok(bao));
-            }
-            if Instant::now() >= deadline {
-                bail!("bao server did not answer within 60 s; its log ({}):\n{}", log.display(), read_log(log));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        Ok(wait_until_answering(&mut bao.child, "bao server", port, "/v1/sys/health", log)?.map(|()| bao))
     }
 
     /// `http://127.0.0.1:<port>`.
