@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::cargo;
-use crate::services::{self, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, Bao, MOTO_URL_ENV, Moto};
+use crate::services::{Emulators, Service};
 
 /// A named benchmark: the bench targets to run and how to read the figures they produce.
 #[derive(Debug)]
@@ -73,62 +73,6 @@ pub const BENCHES: &[Bench] = &[
     },
 ];
 
-/// An emulator a benchmark needs, started by `cargo xtask bench` as `cargo xtask test` starts it for the suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// moto (AWS), its URL in `LANYARD_TEST_MOTO_URL`.
-    Moto,
-    /// An OpenBao dev server (HashiCorp Vault's API), in `LANYARD_TEST_BAO_URL`, `_TOKEN` and `_BIN`.
-    Bao,
-}
-
-/// The emulators started for one benchmark; dropping them stops them.
-struct Services {
-    moto: Option<Moto>,
-    bao: Option<Bao>,
-}
-
-impl Services {
-    fn start(root: &Path, target_dir: &Path, wanted: &[Service]) -> Result<Self> {
-        let mut running = Self { moto: None, bao: None };
-        if wanted.is_empty() {
-            return Ok(running);
-        }
-        let venv = services::install_moto(root, target_dir, false)?;
-        for service in wanted {
-            match service {
-                Service::Moto => {
-                    let log = target_dir.join("bench").join(format!("moto-{}.log", std::process::id()));
-                    let moto = Moto::start(&venv, &log)?;
-                    println!("moto: listening on {} (log: {})", moto.url(), log.display());
-                    running.moto = Some(moto);
-                }
-                Service::Bao => {
-                    let log = target_dir.join("bench").join(format!("bao-{}.log", std::process::id()));
-                    let bao = Bao::start(&venv, &log)?;
-                    println!("bao: listening on {} (log: {})", bao.url(), log.display());
-                    running.bao = Some(bao);
-                }
-            }
-        }
-        Ok(running)
-    }
-
-    /// The environment the bench targets get: where each emulator listens.
-    fn env(&self) -> Vec<(&'static str, &str)> {
-        let mut env = Vec::new();
-        if let Some(moto) = &self.moto {
-            env.push((MOTO_URL_ENV, moto.url()));
-        }
-        if let Some(bao) = &self.bao {
-            env.push((BAO_URL_ENV, bao.url()));
-            env.push((BAO_TOKEN_ENV, bao.token()));
-            env.push((BAO_BIN_ENV, bao.program().to_str().unwrap_or_default()));
-        }
-        env
-    }
-}
-
 /// One measured figure, as stored in `target/bench/results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figure {
@@ -156,12 +100,12 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
         for args in bench.prepare {
             cargo(root, args)?;
         }
-        let running = Services::start(root, &target_dir, bench.services)?;
+        let running = Emulators::start(root, &target_dir, bench.services, "bench")?;
         for (package, target) in bench.targets {
             // `cargo bench` builds with the optimised `bench` profile.
             crate::cargo_with_env(root, &["bench", "-p", package, "--bench", target], &running.env())?;
         }
-        drop(running);
+        running.stop(true);
         figures.extend(
             (bench.figures)(&target_dir)
                 .with_context(|| format!("reading the results of benchmark `{}`", bench.name))?,

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cargo;
-use crate::services::{self, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, Bao, MOTO_URL_ENV, Moto};
+use crate::services::{self, Emulators, Service};
 
 /// One named step of `cargo xtask ci`.
 pub struct Step {
@@ -117,14 +117,7 @@ fn whole_suite(root: &Path) -> Result<()> {
 /// a test-name filter, …) and the doc tests are skipped. Expects [`services()`] to have run.
 pub fn suite(root: &Path, nextest_args: &[String]) -> Result<()> {
     let target = target_dir(root)?;
-    let venv = services::install_moto(root, &target, false)?; // a no-op after `services`, unless the pins changed
-    let log = target.join("moto").join(format!("moto-server-{}.log", std::process::id()));
-    let moto = Moto::start(&venv, &log)?;
-    println!("moto: listening on {} (log: {})", moto.url(), log.display());
-    let bao_log = target.join("bao").join(format!("bao-server-{}.log", std::process::id()));
-    let bao = Bao::start(&venv, &bao_log)?;
-    println!("bao: listening on {} (log: {})", bao.url(), bao_log.display());
-    let bao_bin = bao.program().to_string_lossy().into_owned();
+    let emulators = Emulators::start(root, &target, &[Service::Moto, Service::Bao], "suite")?;
 
     let mut args = vec!["nextest", "run", "--all-features"];
     if nextest_args.is_empty() {
@@ -132,23 +125,9 @@ pub fn suite(root: &Path, nextest_args: &[String]) -> Result<()> {
     } else {
         args.extend(nextest_args.iter().map(String::as_str));
     }
-    let env = [
-        (MOTO_URL_ENV, moto.url()),
-        (BAO_URL_ENV, bao.url()),
-        (BAO_TOKEN_ENV, bao.token()),
-        (BAO_BIN_ENV, bao_bin.as_str()),
-    ];
-    let result = crate::cargo_with_env(root, &args, &env);
+    let result = crate::cargo_with_env(root, &args, &emulators.env());
     // Killed here, whatever the tests did (and by Drop on any early return).
-    drop(moto);
-    drop(bao);
-    match &result {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&log);
-            let _ = std::fs::remove_file(&bao_log);
-        }
-        Err(_) => println!("the servers' logs (kept): {} and {}", log.display(), bao_log.display()),
-    }
+    emulators.stop(result.is_ok());
     result?;
     if nextest_args.is_empty() {
         cargo(root, &["test", "--workspace", "--all-features", "--doc"])?;

@@ -505,6 +505,83 @@ fn http_status(addr: &str, path: &str) -> Result<u16> {
     Ok(code.parse()?)
 }
 
+/// An emulator the suite or a benchmark needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// moto (AWS), its URL in [`MOTO_URL_ENV`].
+    Moto,
+    /// An OpenBao dev server (HashiCorp Vault's API), in [`BAO_URL_ENV`], [`BAO_TOKEN_ENV`] and [`BAO_BIN_ENV`].
+    Bao,
+}
+
+/// The emulators started for one run (the test suite, a benchmark); dropping them stops them.
+pub struct Emulators {
+    moto: Option<Moto>,
+    bao: Option<Bao>,
+    bao_bin: String,
+    logs: Vec<PathBuf>,
+}
+
+impl Emulators {
+    /// Installs the venv if its pins changed (a no-op otherwise), then starts each of `wanted` on a free port, its
+    /// log under `<target>/<service>/<purpose>-<pid>.log`.
+    pub fn start(root: &Path, target: &Path, wanted: &[Service], purpose: &str) -> Result<Self> {
+        let mut running = Self { moto: None, bao: None, bao_bin: String::new(), logs: Vec::new() };
+        if wanted.is_empty() {
+            return Ok(running);
+        }
+        let venv = install_moto(root, target, false)?;
+        for service in wanted {
+            let name = match service {
+                Service::Moto => "moto",
+                Service::Bao => "bao",
+            };
+            let log = target.join(name).join(format!("{name}-{purpose}-{}.log", std::process::id()));
+            match service {
+                Service::Moto => {
+                    let moto = Moto::start(&venv, &log)?;
+                    println!("moto: listening on {} (log: {})", moto.url(), log.display());
+                    running.moto = Some(moto);
+                }
+                Service::Bao => {
+                    let bao = Bao::start(&venv, &log)?;
+                    println!("bao: listening on {} (log: {})", bao.url(), log.display());
+                    running.bao_bin = bao.program().to_string_lossy().into_owned();
+                    running.bao = Some(bao);
+                }
+            }
+            running.logs.push(log);
+        }
+        Ok(running)
+    }
+
+    /// The environment the tests or benches get: where each emulator listens.
+    pub fn env(&self) -> Vec<(&'static str, &str)> {
+        let mut env = Vec::new();
+        if let Some(moto) = &self.moto {
+            env.push((MOTO_URL_ENV, moto.url()));
+        }
+        if let Some(bao) = &self.bao {
+            env.extend([(BAO_URL_ENV, bao.url()), (BAO_TOKEN_ENV, bao.token()), (BAO_BIN_ENV, self.bao_bin.as_str())]);
+        }
+        env
+    }
+
+    /// Stops the emulators; their logs are removed after a run that `passed` and kept (and named) otherwise.
+    pub fn stop(self, passed: bool) {
+        let logs = self.logs.clone();
+        drop(self);
+        if passed {
+            for log in &logs {
+                let _ = fs::remove_file(log);
+            }
+        } else if !logs.is_empty() {
+            let shown: Vec<String> = logs.iter().map(|log| log.display().to_string()).collect();
+            println!("the emulators' logs (kept): {}", shown.join(", "));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,6 +186,19 @@ impl World {
     async fn audit_len(&self) -> usize {
         self.admin(Method::GET, "/audit?limit=1000", None).await.json().as_array().unwrap().len()
     }
+
+    /// The audited actions starting with `prefix` (`link.`, `database.`), oldest first.
+    async fn audit_actions(&self, prefix: &str) -> Vec<String> {
+        let audit = self.admin(Method::GET, "/audit?limit=1000", None).await.json();
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["action"].as_str())
+            .filter(|a| a.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 #[tokio::test]
@@ -581,15 +594,7 @@ async fn link_routes_follow_the_seed() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = w.admin(Method::GET, "/databases/default/links/analytics_link", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let audit = w.admin(Method::GET, "/audit?limit=1000", None).await.json();
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["action"].as_str())
-        .filter(|a| a.starts_with("link."))
-        .collect();
-    assert_eq!(actions, ["link.create", "link.alter", "link.create", "link.drop"]);
+    assert_eq!(w.audit_actions("link.").await, ["link.create", "link.alter", "link.create", "link.drop"]);
 }
 
 #[tokio::test]
@@ -646,15 +651,7 @@ async fn database_routes_create_list_and_drop() {
     assert_eq!(w.admin(Method::GET, "/databases/analytics/links", None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(names(&w.admin(Method::GET, "/databases", None).await), ["default"]);
 
-    let audit = w.admin(Method::GET, "/audit?limit=1000", None).await.json();
-    let actions: Vec<&str> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["action"].as_str())
-        .filter(|a| a.starts_with("database."))
-        .collect();
-    assert_eq!(actions, ["database.create", "database.drop"]);
+    assert_eq!(w.audit_actions("database.").await, ["database.create", "database.drop"]);
 }
 
 #[tokio::test]
