@@ -9,6 +9,7 @@ mod error;
 mod id;
 mod name;
 mod options;
+mod pipeline;
 mod secret;
 mod vocab;
 
@@ -19,7 +20,8 @@ pub use id::{
 };
 pub use name::{MAX_NAME_CHARS, Name, NameError};
 pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, url_has_password};
+pub use pipeline::{CsvFormat, LoadFormat, TableRef};
 pub use secret::{SecretBytes, SecretString};
 pub use vocab::{
-    AuditAction, AuditOutcome, ConnectionType, EntryType, LinkType, PipelineState, Role, TestStatus, UnknownValue,
+    AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LinkType, PipelineState, Role, TestStatus, UnknownValue,
 };

@@ -180,12 +180,27 @@ vocabulary! {
 vocabulary! {
     /// The state of a pipeline.
     pub enum PipelineState ("pipeline state") {
-        /// Loading.
+        /// Loading: one node holds its lease and loads new files every batch interval.
         Running = "Running",
-        /// Stopped by an error it will not retry past; keeps its cursor.
-        Paused = "Paused",
-        /// Stopped by the user (the state after CREATE).
+        /// Not loading (the state after CREATE, and after STOP). Keeps its cursor and file states; ALTER LINK is
+        /// allowed.
         Stopped = "Stopped",
+        /// Stopped by the runner after repeated failures; the reason is the pipeline's last error. Keeps its cursor
+        /// and file states; START runs it again.
+        Error = "Error",
+    }
+}
+
+vocabulary! {
+    /// The state of one file of a pipeline's source (SingleStore's `PIPELINES_FILES.FILE_STATE`).
+    pub enum FileState ("file state") {
+        /// Seen under the pipeline's path and not loaded yet.
+        Unloaded = "Unloaded",
+        /// Loaded, in one transaction of the target database with its ledger row.
+        Loaded = "Loaded",
+        /// A row did not fit (the reason names the line and column); nothing of it was loaded. Tried again only when
+        /// the object changes (a new ETag).
+        Failed = "Failed",
     }
 }
 
@@ -290,6 +305,7 @@ mod tests {
         check(Role::ALL);
         check(TestStatus::ALL);
         check(PipelineState::ALL);
+        check(FileState::ALL);
         check(AuditOutcome::ALL);
         check(AuditAction::ALL);
     }
@@ -307,6 +323,6 @@ mod tests {
         assert_eq!(serde_json::to_string(&ConnectionType::AzureAdls).unwrap(), r#""azure_adls""#);
         assert_eq!(serde_json::from_str::<LinkType>(r#""s3""#).unwrap(), LinkType::S3);
         let error = serde_json::from_str::<PipelineState>(r#""Exploded""#).unwrap_err().to_string();
-        assert!(error.starts_with(r#"unknown pipeline state "Exploded": use Running, Paused, Stopped"#), "{error}");
+        assert!(error.starts_with(r#"unknown pipeline state "Exploded": use Running, Stopped, Error"#), "{error}");
     }
 }
