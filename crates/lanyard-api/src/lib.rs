@@ -17,6 +17,7 @@ mod connection;
 mod database;
 mod entry;
 mod link;
+mod pipeline;
 mod problem;
 mod secret;
 
@@ -31,6 +32,7 @@ pub use link::{
     AlterLink, ConfigKeyValue, CreateLink, Link, LinkAction, LinkCredentials, LinkDefinition, LinkTestResult,
     SecretKeyValue,
 };
+pub use pipeline::{CreatePipeline, FileCounts, Pipeline, PipelineFile};
 pub use problem::{PROBLEM_BASE, Problem};
 pub use secret::{Secret, SecretJson, SecretOptions};
 

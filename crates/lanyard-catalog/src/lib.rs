@@ -24,6 +24,7 @@ mod error;
 mod migrate;
 mod model;
 mod retry;
+mod runs;
 mod store;
 mod time;
 
@@ -42,6 +43,7 @@ pub use model::{
     Principal, Record, RecordId, Reference, VaultEntry,
 };
 pub use retry::{Attempts, MAX_ATTEMPTS, Retryable};
+pub use runs::{FileCounts, Lease, PipelineFile};
 pub use store::Tx;
 pub use time::{Timestamp, TimestampError};
 

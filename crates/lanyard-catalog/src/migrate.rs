@@ -32,6 +32,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_databases.sql"),
         postgres: include_str!("../migrations/postgres/0002_databases.sql"),
     },
+    Migration {
+        version: 3,
+        name: "pipelines",
+        sqlite: include_str!("../migrations/sqlite/0003_pipelines.sql"),
+        postgres: include_str!("../migrations/postgres/0003_pipelines.sql"),
+    },
 ];
 
 /// SHA-256 of a migration's text, hex.

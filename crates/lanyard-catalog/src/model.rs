@@ -3,8 +3,9 @@
 use std::str::FromStr;
 
 use lanyard_core::{
-    AuditAction, AuditOutcome, BackendId, ConnectionId, ConnectionType, DatabaseId, EntryType, LinkId, LinkType, Name,
-    ObjectKind, PipelineId, PipelineState, PrincipalId, Role, TestStatus, TokenId, UnknownValue, VaultEntryId,
+    AuditAction, AuditOutcome, BackendId, ConnectionId, ConnectionType, DatabaseId, EntryType, LinkId, LinkType,
+    LoadFormat, Name, ObjectKind, PipelineId, PipelineState, PrincipalId, Role, TableRef, TestStatus, TokenId,
+    UnknownValue, VaultEntryId,
 };
 use uuid::Uuid;
 
@@ -257,6 +258,8 @@ impl Record for Connection {
         Reference { column: "credential_id", table: "vault_entries", kind: ObjectKind::VaultEntry },
         Reference { column: "credential_storage_id", table: "vault_backends", kind: ObjectKind::CredentialStorage },
     ];
+    const DEPENDENTS: &'static [(&'static str, &'static str, ObjectKind, &'static str)] =
+        &[("pipelines", "target_connection_id", ObjectKind::Pipeline, "database_name || '.' || name")];
 
     record_common!(ConnectionId, named);
     fn columns(&self) -> Vec<(&'static str, Param)> {
@@ -512,7 +515,8 @@ impl Record for Link {
     }
 }
 
-/// A row of `pipelines` (database-scoped).
+/// A row of `pipelines` (database-scoped): the definition, the state the user asked for (or `Error`, set by the
+/// runner), and the runner's progress: the last key loaded and the last error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
     /// Id, timestamps, version.
@@ -521,16 +525,22 @@ pub struct Pipeline {
     pub database: Name,
     /// Unique within the database.
     pub name: Name,
-    /// The link it loads through.
+    /// The link it reads through.
     pub link_id: LinkId,
-    /// The path within the link's source.
+    /// SingleStore's `'<bucket>/<prefix>'` within the link's object store.
     pub path: String,
+    /// The connection the target table is reached through.
+    pub target_connection_id: ConnectionId,
     /// The target table.
-    pub target_table: String,
-    /// `Running`, `Paused` or `Stopped`.
+    pub target_table: TableRef,
+    /// How its files become rows.
+    pub format: LoadFormat,
+    /// `Running`, `Stopped` or `Error`.
     pub state: PipelineState,
-    /// Progress, as JSON text.
+    /// The last object key loaded (keys load in order within a batch).
     pub cursor: Option<String>,
+    /// The last failure the runner kept (a file that did not fit, a target or source that failed), and when.
+    pub last_error: Option<(Timestamp, String)>,
 }
 
 impl Record for Pipeline {
@@ -538,31 +548,49 @@ impl Record for Pipeline {
     const TABLE: &'static str = "pipelines";
     const KIND: ObjectKind = ObjectKind::Pipeline;
     const NAME_COLUMNS: &'static [&'static str] = &["database_name", "name"];
-    const REFERENCES: &'static [Reference] = &[Reference { column: "link_id", table: "links", kind: ObjectKind::Link }];
+    const REFERENCES: &'static [Reference] = &[
+        Reference { column: "link_id", table: "links", kind: ObjectKind::Link },
+        Reference { column: "target_connection_id", table: "external_connections", kind: ObjectKind::Connection },
+    ];
 
     record_common!(PipelineId, scoped);
     fn columns(&self) -> Vec<(&'static str, Param)> {
+        let format = serde_json::to_string(&self.format).expect("a LoadFormat always serializes");
         vec![
             ("database_name", Param::Text(self.database.to_string())),
             ("name", Param::Text(self.name.to_string())),
             ("link_id", id_param(Some(self.link_id))),
             ("path", Param::Text(self.path.clone())),
-            ("target_table", Param::Text(self.target_table.clone())),
+            ("target_connection_id", id_param(Some(self.target_connection_id))),
+            ("target_table", Param::Text(self.target_table.to_string())),
+            ("format", Param::Text(format)),
             ("state", vocab_param(self.state.as_str())),
             ("cursor", Param::OptText(self.cursor.clone())),
+            ("last_error", Param::OptText(self.last_error.as_ref().map(|(_, error)| error.clone()))),
+            ("last_error_at", ts_param(self.last_error.as_ref().map(|(at, _)| *at))),
         ]
     }
     fn from_row(meta: Meta<PipelineId>, row: &Row) -> Result<Self> {
         let t = Self::TABLE;
+        let corrupt = |problem: String| CatalogError::Corrupt { table: t, problem };
+        let format = serde_json::from_str(&row.text("format")?)
+            .map_err(|e| corrupt(format!("the format column does not hold a load format: {e}")))?;
+        let last_error = match (row.opt_int("last_error_at")?, row.opt_text("last_error")?) {
+            (Some(at), Some(error)) => Some((Timestamp::from_micros(at), error)),
+            _ => None,
+        };
         Ok(Self {
             meta,
             database: parse_name(t, row.text("database_name")?)?,
             name: parse_name(t, row.text("name")?)?,
             link_id: parse_id(t, &row.text("link_id")?)?,
             path: row.text("path")?,
-            target_table: row.text("target_table")?,
+            target_connection_id: parse_id(t, &row.text("target_connection_id")?)?,
+            target_table: row.text("target_table")?.parse().map_err(corrupt)?,
+            format,
             state: vocab(row, t, "state")?,
             cursor: row.opt_text("cursor")?,
+            last_error,
         })
     }
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use lanyard_catalog::{
     Backend, Catalog, CatalogError, Connection, JsonObject, Link, MIGRATIONS, Meta, Migration, NewAuditRecord,
-    Pipeline, VaultEntry,
+    Pipeline, PipelineFile, Timestamp, VaultEntry,
 };
 use lanyard_core::{
-    AuditAction, AuditOutcome, ConnectionType, EntryType, LOCAL_BACKEND_ID, LinkType, Name, ObjectKind, PipelineState,
+    AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LOCAL_BACKEND_ID, LinkType, LoadFormat, Name,
+    ObjectKind, PipelineState,
 };
 use lanyard_testsupport::{DatabaseKind, TempDatabase};
 
@@ -44,6 +45,7 @@ lanyard_testsupport::database_tests!(
     names_are_unique_and_links_are_unique_per_database,
     list_filters_case_insensitively_without_wildcards,
     references_are_checked_and_dependents_block_deletes,
+    pipeline_rows_files_and_leases,
     audit_records_append_in_order,
     a_transaction_that_fails_at_its_last_step_changes_nothing,
     concurrent_version_checked_updates_lose_nothing,
@@ -86,6 +88,22 @@ fn entry(n: &str) -> VaultEntry {
         description: None,
         expires_at: None,
         rotated_at: None,
+    }
+}
+
+fn pipeline(link_id: lanyard_core::LinkId, connection: lanyard_core::ConnectionId) -> Pipeline {
+    Pipeline {
+        meta: Meta::new(),
+        database: name("db"),
+        name: name("p"),
+        link_id,
+        path: "bucket/".into(),
+        target_connection_id: connection,
+        target_table: "public.t".parse().unwrap(),
+        format: LoadFormat::Json,
+        state: PipelineState::Stopped,
+        cursor: None,
+        last_error: None,
     }
 }
 
@@ -135,7 +153,7 @@ async fn a_tampered_migration_is_detected(db: &TestDb) {
     let error = Catalog::open_with(&db.url, &[]).await.unwrap_err();
     assert!(error.to_string().contains("unknown to this build"), "{error}");
     let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-    assert_eq!(versions, (1..=2).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
+    assert_eq!(versions, (1..=3).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
 }
 
 async fn connections_round_trip_with_typed_errors(db: &TestDb) {
@@ -230,21 +248,15 @@ async fn references_are_checked_and_dependents_block_deletes(db: &TestDb) {
     let pw = catalog.write(async |tx| tx.insert(entry("pg_login")).await).await.unwrap();
     let mut c = connection("c");
     c.credential_id = Some(pw.meta.id);
-    catalog.write(async |tx| tx.insert(c.clone()).await).await.unwrap();
+    let c = catalog.write(async |tx| tx.insert(c.clone()).await).await.unwrap();
     let mut l = link("db", "l");
     l.credential_id = Some(pw.meta.id);
     let l = catalog.write(async |tx| tx.insert(l.clone()).await).await.unwrap();
-    let p = Pipeline {
-        meta: Meta::new(),
-        database: name("db"),
-        name: name("p"),
-        link_id: l.meta.id,
-        path: "bucket/".into(),
-        target_table: "t".into(),
-        state: PipelineState::Stopped,
-        cursor: None,
-    };
+    let p = pipeline(l.meta.id, c.meta.id);
     catalog.write(async |tx| tx.insert(p.clone()).await).await.unwrap();
+    // The pipeline's target connection cannot go either.
+    let error = catalog.write(async |tx| tx.delete::<Connection>(c.meta.id, None).await).await.unwrap_err();
+    assert_eq!(error.to_string(), "connection \"c\" is still referenced by pipeline \"db.p\"");
 
     let error = catalog.write(async |tx| tx.delete::<VaultEntry>(pw.meta.id, None).await).await.unwrap_err();
     match &error {
@@ -259,6 +271,72 @@ async fn references_are_checked_and_dependents_block_deletes(db: &TestDb) {
     assert!(error.to_string().contains("pipeline \"db.p\""), "{error}");
     let error = catalog.write(async |tx| tx.delete::<Backend>(LOCAL_BACKEND_ID, None).await).await.unwrap_err();
     assert!(matches!(error, CatalogError::StillReferenced { .. }));
+    catalog.close().await;
+}
+
+/// A pipeline row round-trips (format, table, last error); its files are upserted by key and counted per state;
+/// its lease goes to one holder at a time until it lapses; files and lease go with the pipeline.
+async fn pipeline_rows_files_and_leases(db: &TestDb) {
+    let catalog = db.open().await;
+    let c = catalog.write(async |tx| tx.insert(connection("c")).await).await.unwrap();
+    let l = catalog.write(async |tx| tx.insert(link("db", "l")).await).await.unwrap();
+    let mut p = pipeline(l.meta.id, c.meta.id);
+    p.last_error = Some((Timestamp::from_micros(1_700_000_000_000_000), "file \"a\" line 2: bad".into()));
+    let p = catalog.write(async |tx| tx.insert(p.clone()).await).await.unwrap();
+    let read: Pipeline = catalog.get(p.meta.id).await.unwrap();
+    assert_eq!(read, p);
+    assert_eq!(read.target_table.to_string(), "public.t");
+
+    let file = |key: &str, state: FileState, rows: Option<i64>| PipelineFile {
+        pipeline_id: p.meta.id,
+        key: key.into(),
+        etag: Some(format!("\"{key}\"")),
+        size: 10,
+        state,
+        rows,
+        error: None,
+        updated_at: Timestamp::from_micros(1),
+    };
+    catalog
+        .write(async |tx| {
+            tx.put_pipeline_file(&file("b", FileState::Unloaded, None)).await?;
+            tx.put_pipeline_file(&file("a", FileState::Loaded, Some(3))).await?;
+            tx.put_pipeline_file(&file("b", FileState::Loaded, Some(4))).await?;
+            tx.put_pipeline_file(&file("c", FileState::Failed, None)).await
+        })
+        .await
+        .unwrap();
+    let files = catalog.read(async |tx| tx.pipeline_files(p.meta.id).await).await.unwrap();
+    assert_eq!(
+        files.iter().map(|f| (f.key.as_str(), f.state)).collect::<Vec<_>>(),
+        [("a", FileState::Loaded), ("b", FileState::Loaded), ("c", FileState::Failed)]
+    );
+    assert_eq!(files[1], file("b", FileState::Loaded, Some(4)));
+    let counts = catalog.read(async |tx| tx.pipeline_file_counts(p.meta.id).await).await.unwrap();
+    assert_eq!((counts.loaded, counts.unloaded, counts.failed, counts.rows), (2, 0, 1, 7));
+
+    let at = |s: i64| Timestamp::from_micros(s * 1_000_000);
+    let take = |holder: &'static str, now: i64| {
+        let catalog = catalog.clone();
+        async move {
+            catalog.write(async |tx| tx.acquire_pipeline_lease(p.meta.id, holder, at(now), at(now + 10)).await).await
+        }
+    };
+    assert!(take("n1", 100).await.unwrap(), "a free lease is taken");
+    assert!(!take("n2", 105).await.unwrap(), "a held lease is not");
+    assert!(take("n1", 105).await.unwrap(), "the holder renews it");
+    assert!(!take("n2", 114).await.unwrap(), "renewed until 115");
+    assert!(take("n2", 116).await.unwrap(), "a lapsed lease is taken over");
+    let lease = catalog.read(async |tx| tx.pipeline_lease(p.meta.id).await).await.unwrap().unwrap();
+    assert_eq!((lease.holder.as_str(), lease.expires_at), ("n2", at(126)));
+    catalog.write(async |tx| tx.release_pipeline_lease(p.meta.id, "n1").await).await.unwrap();
+    assert!(catalog.read(async |tx| tx.pipeline_lease(p.meta.id).await).await.unwrap().is_some(), "not n1's");
+    catalog.write(async |tx| tx.release_pipeline_lease(p.meta.id, "n2").await).await.unwrap();
+    assert!(take("n1", 117).await.unwrap(), "a released lease is free");
+
+    catalog.write(async |tx| tx.delete::<Pipeline>(p.meta.id, None).await).await.unwrap();
+    assert!(catalog.read(async |tx| tx.pipeline_files(p.meta.id).await).await.unwrap().is_empty());
+    assert!(catalog.read(async |tx| tx.pipeline_lease(p.meta.id).await).await.unwrap().is_none());
     catalog.close().await;
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery, AuditRecord, Backend, Connection, CreateBackend,
-    CreateConnection, CreateDatabase, CreateEntry, CreateLink, Database, Entry, Link, LinkDefinition, LinkTestResult,
-    Problem, StorageTest, TestResult,
+    CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database, Entry, Link, LinkDefinition,
+    LinkTestResult, Pipeline, PipelineFile, Problem, StorageTest, TestResult,
 };
 use lanyard_core::SecretString;
 use reqwest::header::{HeaderValue, IF_MATCH};
@@ -297,6 +297,46 @@ impl Client {
     /// `POST /databases/{db}/links/{name}/test` (TEST LINK): a failed probe is a result, not an error.
     pub async fn test_link(&self, database: &str, name: &str) -> Result<LinkTestResult> {
         self.typed(Method::POST, &["databases", database, "links", name, "test"], NO_BODY, None).await
+    }
+
+    // Pipelines (database-scoped)
+
+    /// `GET /databases/{db}/pipelines` (SHOW PIPELINES).
+    pub async fn list_pipelines(&self, database: &str) -> Result<Vec<Pipeline>> {
+        self.get_json(&["databases", database, "pipelines"]).await
+    }
+
+    /// `GET /databases/{db}/pipelines/{name}`.
+    pub async fn get_pipeline(&self, database: &str, name: &str) -> Result<Pipeline> {
+        self.get_json(&["databases", database, "pipelines", name]).await
+    }
+
+    /// `POST /databases/{db}/pipelines` (CREATE PIPELINE [IF NOT EXISTS]). [`Created::Existing`] when
+    /// `if_not_exists` found it.
+    pub async fn create_pipeline(&self, database: &str, request: &CreatePipeline) -> Result<Created<Pipeline>> {
+        self.create(&["databases", database, "pipelines"], request).await
+    }
+
+    /// `POST /databases/{db}/pipelines/{name}/start` (START PIPELINE).
+    pub async fn start_pipeline(&self, database: &str, name: &str) -> Result<Pipeline> {
+        self.typed(Method::POST, &["databases", database, "pipelines", name, "start"], NO_BODY, None).await
+    }
+
+    /// `POST /databases/{db}/pipelines/{name}/stop` (STOP PIPELINE).
+    pub async fn stop_pipeline(&self, database: &str, name: &str) -> Result<Pipeline> {
+        self.typed(Method::POST, &["databases", database, "pipelines", name, "stop"], NO_BODY, None).await
+    }
+
+    /// `DELETE /databases/{db}/pipelines/{name}` (DROP PIPELINE).
+    pub async fn drop_pipeline(&self, database: &str, name: &str, if_match: Option<i64>) -> Result<()> {
+        self.call(Method::DELETE, &["databases", database, "pipelines", name], NO_BODY, if_match, "DELETE")
+            .await
+            .map(drop)
+    }
+
+    /// `GET /databases/{db}/pipelines/{name}/files` (SHOW FILES FOR PIPELINE).
+    pub async fn list_pipeline_files(&self, database: &str, name: &str) -> Result<Vec<PipelineFile>> {
+        self.get_json(&["databases", database, "pipelines", name, "files"]).await
     }
 
     // Audit

@@ -26,6 +26,7 @@ mod entries;
 mod error;
 mod links;
 mod model;
+mod pipelines;
 mod probe;
 mod tokens;
 
@@ -46,8 +47,8 @@ pub use links::{DEFAULT_DATABASE, OWNED_ENTRY_PREFIX, create_statement};
 pub use model::{
     AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, CredentialsSource, DatabaseView,
     EntryAction, EntryType, EntryView, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView,
-    Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, ObjectKey, StorageTestOutcome, TestOutcome,
-    TokenView,
+    Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, NewPipeline, ObjectKey, PipelineFileView,
+    PipelineView, StorageTestOutcome, TestOutcome, TokenView,
 };
 pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};
@@ -225,6 +226,9 @@ fn action_kind(action: AuditAction) -> ObjectKind {
         | A::CredentialStorageDrop
         | A::CredentialStorageTest => ObjectKind::CredentialStorage,
         A::LinkList | A::LinkGet | A::LinkCreate | A::LinkAlter | A::LinkDrop | A::LinkTest => ObjectKind::Link,
+        A::PipelineList | A::PipelineGet | A::PipelineCreate | A::PipelineStart | A::PipelineStop | A::PipelineDrop => {
+            ObjectKind::Pipeline
+        }
         A::DatabaseList | A::DatabaseCreate | A::DatabaseDrop => ObjectKind::Database,
         A::TokenCreate | A::TokenList | A::TokenReplace | A::TokenRevoke => ObjectKind::Token,
         A::AuditList => ObjectKind::Principal,

@@ -77,7 +77,7 @@ fn is_bare_identifier(name: &str) -> bool {
 }
 
 /// The database exists: `default`, one made by CREATE DATABASE, or one a link was once created in.
-async fn check_database(tx: &mut Tx, database: &Name) -> Result<()> {
+pub(crate) async fn check_database(tx: &mut Tx, database: &Name) -> Result<()> {
     match tx.find_by_name::<Database>(&[database.as_str()]).await? {
         Some(_) => Ok(()),
         None => Err(database_not_found(database.as_str())),
@@ -98,7 +98,7 @@ async fn ensure_database(tx: &mut Tx, database: &Name) -> Result<()> {
 }
 
 /// The link `database.name`; a missing database is reported as such.
-async fn find_link(tx: &mut Tx, database: &Name, name: &str) -> Result<Link> {
+pub(crate) async fn find_link(tx: &mut Tx, database: &Name, name: &str) -> Result<Link> {
     match tx.find_by_name::<Link>(&[database.as_str(), name]).await? {
         Some(link) => Ok(link),
         None => {

@@ -551,6 +551,49 @@ pub struct LinkTestOutcome {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Pipelines
+
+/// CREATE PIPELINE.
+#[derive(Debug, Clone)]
+pub struct NewPipeline {
+    /// The database it lives in.
+    pub database: String,
+    /// The name.
+    pub name: String,
+    /// The link: `link` (in `database`) or `db.link`.
+    pub link: String,
+    /// `'<bucket>/<prefix>'`.
+    pub path: String,
+    /// The target connection's name.
+    pub connection: String,
+    /// The target table: `table` or `schema.table`.
+    pub table: String,
+    /// How files become rows.
+    pub format: lanyard_core::LoadFormat,
+    /// Return an existing pipeline unchanged.
+    pub if_not_exists: bool,
+}
+
+/// A pipeline as the API shows it: its row, the current names of what it refers to, its file counts and the node
+/// running it.
+#[derive(Debug, Clone)]
+pub struct PipelineView {
+    /// The row.
+    pub row: lanyard_catalog::Pipeline,
+    /// Its link (`db.link`).
+    pub link: NamedRef<LinkId>,
+    /// Its target connection.
+    pub connection: NamedRef<lanyard_core::ConnectionId>,
+    /// Files per state, and rows loaded.
+    pub files: lanyard_catalog::FileCounts,
+    /// The node holding its lease, while it runs.
+    pub running_on: Option<String>,
+}
+
+/// One file of a pipeline.
+pub type PipelineFileView = lanyard_catalog::PipelineFile;
+
+// ---------------------------------------------------------------------------------------------------------
 // Tokens and audit
 
 /// An API token as listed (never the token).

@@ -23,5 +23,6 @@ pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_
 pub use pipeline::{CsvFormat, LoadFormat, TableRef};
 pub use secret::{SecretBytes, SecretString};
 pub use vocab::{
-    AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LinkType, PipelineState, Role, TestStatus, UnknownValue,
+    AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LinkType, PipelineState, Role, TestStatus,
+    UnknownValue,
 };

@@ -265,6 +265,18 @@ vocabulary! {
         LinkDrop = "link.drop",
         /// TEST LINK.
         LinkTest = "link.test",
+        /// SHOW PIPELINES.
+        PipelineList = "pipeline.list",
+        /// A pipeline's lookup, and SHOW FILES FOR PIPELINE.
+        PipelineGet = "pipeline.get",
+        /// CREATE PIPELINE.
+        PipelineCreate = "pipeline.create",
+        /// START PIPELINE.
+        PipelineStart = "pipeline.start",
+        /// STOP PIPELINE.
+        PipelineStop = "pipeline.stop",
+        /// DROP PIPELINE.
+        PipelineDrop = "pipeline.drop",
         /// SHOW DATABASES.
         DatabaseList = "database.list",
         /// CREATE DATABASE.

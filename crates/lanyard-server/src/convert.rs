@@ -7,7 +7,8 @@ use lanyard_api as api;
 use lanyard_control::{
     AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, CredentialsSource, DatabaseView,
     EntryAction, EntryType, EntryView, LastTest, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome,
-    LinkView, Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, StorageTestOutcome, TestOutcome,
+    LinkView, Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, NewPipeline, PipelineFileView,
+    PipelineView, StorageTestOutcome, TestOutcome,
 };
 use lanyard_core::{SecretString, TestStatus};
 
@@ -337,5 +338,59 @@ pub(crate) fn link_test(t: LinkTestOutcome) -> api::LinkTestResult {
         latency_ms: t.latency_ms,
         server_version: t.server_version,
         error: t.error,
+    }
+}
+
+pub(crate) fn pipeline(v: PipelineView) -> api::Pipeline {
+    let row = v.row;
+    api::Pipeline {
+        id: row.meta.id.to_string(),
+        database: row.database.to_string(),
+        name: row.name.to_string(),
+        link: reference(v.link),
+        path: row.path,
+        connection: reference(v.connection),
+        table: row.target_table.to_string(),
+        format: row.format,
+        state: row.state,
+        cursor: row.cursor,
+        last_error_at: row.last_error.as_ref().map(|(at, _)| at.to_string()),
+        last_error: row.last_error.map(|(_, error)| error),
+        files: api::FileCounts {
+            loaded: v.files.loaded,
+            unloaded: v.files.unloaded,
+            failed: v.files.failed,
+            rows: v.files.rows,
+        },
+        running_on: v.running_on,
+        created_at: row.meta.created_at.to_string(),
+        updated_at: row.meta.updated_at.to_string(),
+        version: row.meta.version,
+    }
+}
+
+pub(crate) fn pipeline_file(f: PipelineFileView) -> api::PipelineFile {
+    api::PipelineFile {
+        key: f.key,
+        state: f.state,
+        rows: f.rows,
+        size: f.size,
+        etag: f.etag,
+        error: f.error,
+        updated_at: f.updated_at.to_string(),
+    }
+}
+
+/// CREATE PIPELINE in database `database`.
+pub(crate) fn new_pipeline(database: String, body: api::CreatePipeline) -> NewPipeline {
+    NewPipeline {
+        database,
+        name: body.name,
+        link: body.link,
+        path: body.path,
+        connection: body.connection,
+        table: body.table,
+        format: body.format,
+        if_not_exists: body.if_not_exists,
     }
 }

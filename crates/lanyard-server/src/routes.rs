@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery as AuditQueryParams, AuditRecord, Backend,
-    Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, Database, Entry, Health,
-    LikeQuery, Link, LinkDefinition, LinkTestResult, Problem, StorageTest, TestResult,
+    Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database,
+    Entry, Health, LikeQuery, Link, LinkDefinition, LinkTestResult, Pipeline, PipelineFile, Problem, StorageTest,
+    TestResult,
 };
 use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission};
 use lanyard_core::{AuditAction, ErrorKind};
@@ -84,6 +85,13 @@ pub(crate) fn table() -> Vec<(Access, Handler)> {
         (Requires(P::LinksWrite, A::LinkDrop), routes!(drop_link)),
         (Requires(P::LinksRead, A::LinkGet), routes!(show_create_link)),
         (Requires(P::LinksRead, A::LinkTest), routes!(test_link)),
+        (Requires(P::PipelinesRead, A::PipelineList), routes!(list_pipelines)),
+        (Requires(P::PipelinesWrite, A::PipelineCreate), routes!(create_pipeline)),
+        (Requires(P::PipelinesRead, A::PipelineGet), routes!(get_pipeline)),
+        (Requires(P::PipelinesWrite, A::PipelineDrop), routes!(drop_pipeline)),
+        (Requires(P::PipelinesWrite, A::PipelineStart), routes!(start_pipeline)),
+        (Requires(P::PipelinesWrite, A::PipelineStop), routes!(stop_pipeline)),
+        (Requires(P::PipelinesRead, A::PipelineGet), routes!(list_pipeline_files)),
         (Requires(P::AuditRead, A::AuditList), routes!(list_audit)),
     ]
 }
@@ -358,6 +366,86 @@ async fn test_link(
 ) -> ApiResult {
     let outcome = state.control.test_link(&caller, &database, &name).await?;
     Ok(axum::Json(convert::link_test(outcome)).into_response())
+}
+
+/// SHOW PIPELINES [ON db]: 404 when the database does not exist.
+#[utoipa::path(get, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), responses((status = 200, body = [Pipeline]), (status = 404, body = Problem)))]
+async fn list_pipelines(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(database): ApiPath<String>,
+) -> ApiResult {
+    let views = state.control.list_pipelines(&caller, &database).await?;
+    Ok(axum::Json(views.into_iter().map(convert::pipeline).collect::<Vec<_>>()).into_response())
+}
+
+/// CREATE PIPELINE [IF NOT EXISTS]: 201 when created (Stopped); 200 when `if_not_exists` found it (unchanged).
+#[utoipa::path(post, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), request_body = CreatePipeline, responses((status = 201, body = Pipeline), (status = 200, body = Pipeline), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn create_pipeline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(database): ApiPath<String>,
+    ApiJson(body): ApiJson<CreatePipeline>,
+) -> ApiResult {
+    let created = state.control.create_pipeline(&caller, convert::new_pipeline(database, body)).await?;
+    let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(tagged(status, created.value.row.meta.version, convert::pipeline(created.value)))
+}
+
+/// The pipeline, with its cursor, last error, file counts and the node running it.
+#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline), (status = 404, body = Problem)))]
+async fn get_pipeline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> ApiResult {
+    let view = state.control.get_pipeline(&caller, &database, &name).await?;
+    Ok(tagged(StatusCode::OK, view.row.meta.version, convert::pipeline(view)))
+}
+
+/// DROP PIPELINE: also a running one; its file states go with it, the target's ledger rows stay.
+#[utoipa::path(delete, path = "/databases/{db}/pipelines/{name}", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+async fn drop_pipeline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult {
+    state.control.drop_pipeline(&caller, &database, &name, if_match(&headers)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// START PIPELINE: Running (a running pipeline is left as it is).
+#[utoipa::path(post, path = "/databases/{db}/pipelines/{name}/start", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline), (status = 404, body = Problem)))]
+async fn start_pipeline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> ApiResult {
+    let view = state.control.start_pipeline(&caller, &database, &name).await?;
+    Ok(tagged(StatusCode::OK, view.row.meta.version, convert::pipeline(view)))
+}
+
+/// STOP PIPELINE: Stopped, cursor and file states kept.
+#[utoipa::path(post, path = "/databases/{db}/pipelines/{name}/stop", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline), (status = 404, body = Problem)))]
+async fn stop_pipeline(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> ApiResult {
+    let view = state.control.stop_pipeline(&caller, &database, &name).await?;
+    Ok(tagged(StatusCode::OK, view.row.meta.version, convert::pipeline(view)))
+}
+
+/// SHOW FILES FOR PIPELINE: every file seen under the pipeline's path, in key order, with its state.
+#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}/files", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = [PipelineFile]), (status = 404, body = Problem)))]
+async fn list_pipeline_files(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+) -> ApiResult {
+    let files = state.control.list_pipeline_files(&caller, &database, &name).await?;
+    Ok(axum::Json(files.into_iter().map(convert::pipeline_file).collect::<Vec<_>>()).into_response())
 }
 
 /// SHOW VAULTS.

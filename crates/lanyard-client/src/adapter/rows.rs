@@ -1,7 +1,8 @@
 //! The rendering of answers: messages for changes, columns and rows for SHOW and DESCRIBE.
 
 use lanyard_api::{
-    Backend, Connection, Database, Entry, Link, LinkCredentials, LinkDefinition, LinkTestResult, TestResult,
+    Backend, Connection, Database, Entry, Link, LinkCredentials, LinkDefinition, LinkTestResult, Pipeline,
+    PipelineFile, TestResult,
 };
 use lanyard_core::ErrorKind;
 
@@ -231,6 +232,66 @@ pub(super) fn show_links(sql: String, database: &str, links: &[Link]) -> Stateme
         .collect();
     let message = format!("{} in database {database:?}", count(links.len(), "link", "links"));
     StatementResult::message(sql, Outcome::Ok, message).with_rows(&["Link", "Type", "Description", "Config"], rows)
+}
+
+/// SHOW PIPELINES: SingleStore's `Pipelines_in_<db>` and `State`, then where it reads, where it loads, its cursor,
+/// its files and its last error.
+pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline]) -> StatementResult {
+    let rows = pipelines
+        .iter()
+        .map(|p| {
+            vec![
+                Cell::from(p.name.as_str()),
+                Cell::from(p.state.as_str()),
+                Cell::from(p.link.name.as_str()),
+                Cell::from(p.path.as_str()),
+                Cell::Text(format!("{} ON CONNECTION {}", p.table, p.connection.name)),
+                Cell::text(p.cursor.as_deref()),
+                Cell::Int(p.files.loaded),
+                Cell::Int(p.files.unloaded),
+                Cell::Int(p.files.failed),
+                Cell::Int(p.files.rows),
+                Cell::text(p.last_error.as_deref()),
+            ]
+        })
+        .collect();
+    let message = format!("{} in database {database:?}", count(pipelines.len(), "pipeline", "pipelines"));
+    StatementResult::message(sql, Outcome::Ok, message).with_rows(
+        &[
+            &format!("Pipelines_in_{database}"),
+            "State",
+            "Link",
+            "Path",
+            "Target",
+            "Cursor",
+            "Files_loaded",
+            "Files_unloaded",
+            "Files_failed",
+            "Rows_loaded",
+            "Last_error",
+        ],
+        rows,
+    )
+}
+
+/// SHOW FILES FOR PIPELINE: SingleStore's `PIPELINES_FILES` columns that apply, plus the rows and the reason.
+pub(super) fn show_pipeline_files(sql: String, shown: &str, files: &[PipelineFile]) -> StatementResult {
+    let rows = files
+        .iter()
+        .map(|f| {
+            vec![
+                Cell::from(f.key.as_str()),
+                Cell::Int(f.size),
+                Cell::from(f.state.as_str()),
+                f.rows.map_or(Cell::Null, Cell::Int),
+                Cell::text(f.error.as_deref()),
+                Cell::from(f.updated_at.as_str()),
+            ]
+        })
+        .collect();
+    let message = format!("{} of pipeline {shown:?}", count(files.len(), "file", "files"));
+    StatementResult::message(sql, Outcome::Ok, message)
+        .with_rows(&["File_name", "File_size", "File_state", "Rows", "Error", "Updated_at"], rows)
 }
 
 /// SHOW CREATE LINK, in SingleStore's columns: `Link Name` and `Create Link` (the server's multi-line statement).

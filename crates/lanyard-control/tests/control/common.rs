@@ -375,3 +375,23 @@ pub(crate) fn assert_error_contains<T: std::fmt::Debug>(
     }
     error.message().to_owned()
 }
+
+/// CREATE PIPELINE `database.name` from link `link` (`'bucket/prefix/'`) into `public.events` of connection
+/// `connection`, CSV.
+pub(crate) fn new_pipeline(database: &str, name: &str, link: &str, connection: &str) -> lanyard_control::NewPipeline {
+    lanyard_control::NewPipeline {
+        database: database.into(),
+        name: name.into(),
+        link: link.into(),
+        path: "bucket/events/".into(),
+        connection: connection.into(),
+        table: "public.events".into(),
+        format: lanyard_core::LoadFormat::default(),
+        if_not_exists: false,
+    }
+}
+
+/// A postgresql connection named `name` (nothing listens at its address: pipelines are not run here).
+pub(crate) async fn create_target(env: &Env, name: &str) -> ConnectionView {
+    create_connection(env, new_connection(name, "postgresql", &[("host", "127.0.0.1"), ("port", "1")])).await
+}

@@ -2,11 +2,14 @@
 //! transaction with its audit record; DROP refused for `default` and while links or pipelines live in the database;
 //! names validated; the permissions of links; concurrent creates and a DROP racing a CREATE LINK.
 
-use lanyard_catalog::{Database, Meta, Pipeline};
+use lanyard_catalog::Database;
 use lanyard_control::{Caller, DatabaseView, NewLink, Role};
-use lanyard_core::{DEFAULT_DATABASE_ID, ErrorKind, Name, PipelineState};
+use lanyard_core::{DEFAULT_DATABASE_ID, ErrorKind};
 
-use crate::common::{Env, admin, assert_error, assert_error_contains, audit_log, audit_state, both, last_audit};
+use crate::common::{
+    Env, admin, assert_error, assert_error_contains, audit_log, audit_state, both, create_target, last_audit,
+    new_pipeline,
+};
 
 both!(
     create_show_and_drop,
@@ -129,7 +132,7 @@ async fn default_cannot_be_dropped(env: &Env) {
 async fn drop_is_refused_while_links_or_pipelines_live_in_it(env: &Env) {
     let plane = &env.plane;
     // A database made by its first link; the link keeps it.
-    let link = plane.create_link(&admin(), link_in("analytics", "events_link")).await.unwrap().value;
+    plane.create_link(&admin(), link_in("analytics", "events_link")).await.unwrap();
     let before = audit_state(env).await;
     assert_error(
         plane.drop_database(&admin(), "analytics", None).await,
@@ -138,20 +141,11 @@ async fn drop_is_refused_while_links_or_pipelines_live_in_it(env: &Env) {
     );
     assert_eq!(audit_state(env).await, before, "a refused DROP leaves the audit log as it was");
 
-    // A pipeline keeps its database too (pipelines arrive with their own issue: the row is written directly).
+    // A pipeline keeps its database too.
     plane.create_database(&admin(), "staging", false).await.unwrap();
-    let pipeline = plane
-        .catalog()
-        .insert(Pipeline {
-            meta: Meta::new(),
-            database: Name::new("staging").unwrap(),
-            name: Name::new("events").unwrap(),
-            link_id: link.id,
-            path: "bucket/events/".into(),
-            target_table: "events".into(),
-            state: PipelineState::Stopped,
-            cursor: None,
-        })
+    create_target(env, "warehouse").await;
+    plane
+        .create_pipeline(&admin(), new_pipeline("staging", "events", "analytics.events_link", "warehouse"))
         .await
         .unwrap();
     plane.create_link(&admin(), link_in("staging", "l")).await.unwrap();
@@ -167,7 +161,7 @@ async fn drop_is_refused_while_links_or_pipelines_live_in_it(env: &Env) {
         ErrorKind::Conflict,
         "cannot drop database \"staging\": it still holds pipeline staging.events; drop it first",
     );
-    plane.catalog().delete::<Pipeline>(pipeline.meta.id, None).await.unwrap();
+    plane.drop_pipeline(&admin(), "staging", "events", None).await.unwrap();
     plane.drop_database(&admin(), "staging", None).await.unwrap();
 
     // Many links: the first ten are named, the rest counted.

@@ -8,8 +8,8 @@ use lanyard_core::{ErrorKind, LinkType, SecretString};
 use serde_json::{Value, json};
 
 use crate::common::{
-    Env, admin, assert_error, assert_error_contains, audit_log, audit_state, both, create_credential, local_backend,
-    local_contents, material_in,
+    Env, admin, assert_error, assert_error_contains, audit_log, audit_state, both, create_credential, create_target,
+    local_backend, local_contents, material_in, new_pipeline,
 };
 
 both!(
@@ -416,23 +416,22 @@ async fn databases_scope_links(env: &Env) {
     assert_eq!(log.iter().filter(|r| r.record.action.as_str() == "link.drop").count(), 1);
 }
 
-/// Pipelines arrive with their own issue; their rows already exist in the catalog, so the rules links keep for them
-/// are checked on rows written directly: ALTER and OR REPLACE are refused while a RUNNING pipeline uses the link (and
-/// allowed, in place, when it is stopped), DROP while any pipeline does, each naming the pipelines.
+/// The rules links keep for their pipelines: ALTER and OR REPLACE are refused while a RUNNING pipeline uses the link
+/// (and allowed, in place, when it is stopped, its cursor untouched), DROP while any pipeline does, each naming the
+/// pipelines.
 async fn pipelines_keep_their_link(env: &Env) {
     let plane = &env.plane;
     let link = plane.create_link(&admin(), new_link("l", "S3", json!({}), Some(r#"{"k":"v"}"#))).await.unwrap().value;
-    let pipeline = lanyard_catalog::Pipeline {
-        meta: lanyard_catalog::Meta::new(),
-        database: lanyard_core::Name::new("analytics").unwrap(),
-        name: lanyard_core::Name::new("events").unwrap(),
-        link_id: link.id,
-        path: "bucket/events/".into(),
-        target_table: "events".into(),
-        state: lanyard_core::PipelineState::Running,
-        cursor: Some(r#"{"last_key":"bucket/events/0001.csv"}"#.into()),
-    };
-    let pipeline = plane.catalog().insert(pipeline).await.unwrap();
+    plane.create_database(&admin(), "analytics", false).await.unwrap();
+    create_target(env, "warehouse").await;
+    let created = plane.create_pipeline(&admin(), new_pipeline("analytics", "events", "default.l", "warehouse")).await;
+    let pipeline = created.unwrap().value;
+    assert_eq!(pipeline.link.id, link.id);
+    // The runner's progress, as it would write it.
+    let mut row = pipeline.row.clone();
+    row.cursor = Some("events/0001.csv".into());
+    plane.catalog().update(row).await.unwrap();
+    plane.start_pipeline(&admin(), "analytics", "events").await.unwrap();
     let before = audit_state(env).await;
     assert_error_contains(
         plane.alter_link(&admin(), "default", "l", &[config_key("region", json!("x"))], None).await,
@@ -446,8 +445,7 @@ async fn pipelines_keep_their_link(env: &Env) {
     );
     assert_eq!(audit_state(env).await, before);
     // Stopped: ALTER applies in place; the pipeline still points at the same link, its cursor untouched.
-    let stopped = lanyard_catalog::Pipeline { state: lanyard_core::PipelineState::Stopped, ..pipeline };
-    let stopped = plane.catalog().update(stopped).await.unwrap();
+    plane.stop_pipeline(&admin(), "analytics", "events").await.unwrap();
     let altered = plane.alter_link(&admin(), "default", "l", &[config_key("region", json!("x"))], None).await.unwrap();
     assert_eq!(altered.id, link.id);
     let replaced = plane
@@ -455,8 +453,8 @@ async fn pipelines_keep_their_link(env: &Env) {
         .await
         .unwrap();
     assert_eq!(replaced.value.id, link.id);
-    let after: lanyard_catalog::Pipeline = plane.catalog().get(stopped.meta.id).await.unwrap();
-    assert_eq!((after.link_id, &after.cursor), (link.id, &stopped.cursor));
+    let after = plane.get_pipeline(&admin(), "analytics", "events").await.unwrap();
+    assert_eq!((after.link.id, after.row.cursor.as_deref()), (link.id, Some("events/0001.csv")));
     // DROP is refused while any pipeline uses the link, naming it.
     assert_error_contains(
         plane.drop_link(&admin(), "default", "l", None).await,

@@ -23,4 +23,5 @@ mod connections;
 mod databases;
 mod entries;
 mod links;
+mod pipelines;
 mod test_link;
