@@ -15,7 +15,8 @@
 //!   policies, tokens, namespaces); [`PrivateBao`]: a dev server of the test's own to seal or stop;
 //! - [`PrivatePostgres`]: a PostgreSQL cluster of the test's own (`initdb --auth=scram-sha-256`) on a free port, for
 //!   the tests that need password logins (the machine's service trusts local logins);
-//! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop;
+//! - [`MariaDbUser`]: a MariaDB user with a password on the machine's MariaDB, dropped on drop; [`MariaDbDatabase`]:
+//!   a database of the test's own there, dropped on drop;
 //! - [`LanyardServer`]: a real `lanyard serve` process on `127.0.0.1:0` with a temporary data directory and its
 //!   log in a file, killed on drop; [`run_client`]: a `lanyard` client process, isolated from the developer's
 //!   environment;
@@ -57,7 +58,7 @@ pub use cli::{Run, SqlCli, transcript};
 pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};
-pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbUser};
+pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbDatabase, MariaDbUser};
 pub use markdown::{FencedBlock, fenced_blocks};
 pub use moto::{
     MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, MOTO_URL_ENV, moto_create_bucket, moto_create_secret,

@@ -1,4 +1,5 @@
-//! [`MariaDbUser`]: a user with a password on the machine's MariaDB, created through its root account.
+//! [`MariaDbUser`]: a user with a password on the machine's MariaDB, created through its root account;
+//! [`MariaDbDatabase`]: a database of a test's own there.
 
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Conn, Opts, OptsBuilder};
@@ -143,6 +144,77 @@ impl Drop for MariaDbUser {
     }
 }
 
+/// A database `lanyard_<tag>_<random>` on the server of [`MARIADB_ENV`] (default [`MARIADB_DEFAULT`]), created as
+/// root; dropped on drop, also when the test fails.
+pub struct MariaDbDatabase {
+    name: String,
+    root: Opts,
+}
+
+impl MariaDbDatabase {
+    /// Creates the database.
+    ///
+    /// # Panics
+    ///
+    /// When `tag` is not lowercase letters, digits and `_`, or the server cannot be reached as root or refuses.
+    pub fn create(tag: &str) -> Self {
+        assert!(
+            !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "a MariaDbDatabase tag is lowercase letters, digits and `_`: {tag:?}"
+        );
+        let database = Self { name: unique_name(&format!("lanyard_{tag}_")), root: root_opts() };
+        let sql = format!("CREATE DATABASE `{}`", database.name);
+        if let Err(e) = root_statement(database.root.clone(), sql) {
+            panic!(
+                "MariaDB is required and cannot create the test database {} ({e}): start it, or point {MARIADB_ENV} \
+                 at a server whose root may create databases",
+                database.name
+            );
+        }
+        database
+    }
+
+    /// The database's name (`lanyard_<tag>_<random>`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Root's options with this database as the default one (TCP, never the unix socket).
+    pub fn opts(&self) -> Opts {
+        OptsBuilder::from_opts(self.root.clone()).db_name(Some(self.name.clone())).into()
+    }
+}
+
+/// The database's name, without the root account's options (they hold root's password).
+impl std::fmt::Debug for MariaDbDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MariaDbDatabase").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Drop for MariaDbDatabase {
+    fn drop(&mut self) {
+        if let Err(e) = root_statement(self.root.clone(), format!("DROP DATABASE IF EXISTS `{}`", self.name)) {
+            let message = format!("lanyard-testsupport: cannot drop the MariaDB database {}: {e}", self.name);
+            if std::thread::panicking() {
+                eprintln!("{message}");
+            } else {
+                panic!("{message}");
+            }
+        }
+    }
+}
+
+/// Runs `sql` as root; the server's error text when it fails.
+fn root_statement(root: Opts, sql: String) -> Result<(), String> {
+    block_on(move || async move {
+        let mut conn = Conn::new(root).await?;
+        conn.query_drop(sql).await?;
+        conn.disconnect().await
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// The root account's options from [`MARIADB_ENV`] (TCP, never the unix socket).
 fn root_opts() -> Opts {
     let url = std::env::var(MARIADB_ENV).ok().filter(|url| !url.trim().is_empty());
@@ -172,6 +244,36 @@ mod tests {
         assert_eq!(user.url("p@ss"), format!("mysql://{}:p%40ss@{}:{}", user.name(), user.host(), user.port()));
         let opts = Opts::from_url(&user.url("p@ss")).unwrap();
         assert_eq!(opts.pass(), Some("p@ss"));
+    }
+
+    #[test]
+    fn a_database_is_created_and_dropped() {
+        let exists = |name: String| -> bool {
+            block_on(move || async move {
+                let mut conn = Conn::new(root_opts()).await.unwrap();
+                let found: Option<String> = conn
+                    .exec_first("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (name,))
+                    .await
+                    .unwrap();
+                conn.disconnect().await.unwrap();
+                found.is_some()
+            })
+        };
+        let database = MariaDbDatabase::create("db_test");
+        let name = database.name().to_owned();
+        assert!(name.starts_with("lanyard_db_test_") && exists(name.clone()), "{name}");
+        let opts = database.opts();
+        let current: Option<String> = block_on(move || async move {
+            let mut conn = Conn::new(opts).await.unwrap();
+            conn.query_drop("CREATE TABLE t (x INT)").await.unwrap();
+            let current = conn.query_first("SELECT DATABASE()").await.unwrap();
+            conn.disconnect().await.unwrap();
+            current
+        });
+        assert_eq!(current.as_deref(), Some(name.as_str()));
+        assert!(!format!("{database:?}").contains("mysql://"));
+        drop(database);
+        assert!(!exists(name));
     }
 
     #[test]
