@@ -92,16 +92,27 @@ SET CREDENTIALS ::aws_access_key_id = 'rotated_key_id';
 SHOW LINKS;
 SHOW LINKS ON analytics;
 
+-- The target is a table of a database reached through a Lanyard CONNECTION (a Lanyard extension).
 CREATE PIPELINE IF NOT EXISTS events_pipeline AS
-  LOAD DATA LINK analytics_link 'raw-data/events/' INTO TABLE events;
+  LOAD DATA LINK analytics_link 'raw-data/events/'
+  INTO TABLE public.events ON CONNECTION prod_pg_v2
+  FORMAT CSV
+  FIELDS TERMINATED BY '\t' OPTIONALLY ENCLOSED BY '"'
+  LINES TERMINATED BY '\n'
+  IGNORE 1 LINES
+  (id, kind, payload);
+CREATE PIPELINE clicks_pipeline AS
+  LOAD DATA LINK analytics_link 'raw-data/clicks/' INTO TABLE clicks ON CONNECTION prod_pg_v2 FORMAT JSON;
 START PIPELINE events_pipeline;
 SHOW PIPELINES;
+SHOW FILES FOR PIPELINE events_pipeline;
 STOP PIPELINE events_pipeline;
 
 -- ---------------------------------------------------------------------------------------------------------------
 -- Clean up, in dependency order
 -- ---------------------------------------------------------------------------------------------------------------
 DROP PIPELINE IF EXISTS events_pipeline;
+DROP PIPELINE clicks_pipeline;
 DROP LINK IF EXISTS analytics.analytics_link;
 DROP CONNECTION IF EXISTS prod_pg_v2;
 DROP CONNECTION raw_data_s3;

@@ -109,6 +109,34 @@ define_keywords!(
     G = "G",
     /// `NULL`, only as a `SET CONFIG ::key = NULL` value.
     Null = "NULL",
+    /// `BY`, only in the `… BY '<c>'` clauses of CREATE PIPELINE.
+    By = "BY",
+    /// `COLUMNS`, only as CREATE PIPELINE's synonym of `FIELDS`.
+    Columns = "COLUMNS",
+    /// `CSV`, only after CREATE PIPELINE's `FORMAT`.
+    Csv = "CSV",
+    /// `ENCLOSED`, only in CREATE PIPELINE's `FIELDS [OPTIONALLY] ENCLOSED BY`.
+    Enclosed = "ENCLOSED",
+    /// `ESCAPED`, only in CREATE PIPELINE's `FIELDS ESCAPED BY`.
+    Escaped = "ESCAPED",
+    /// `FIELDS`, only as a CREATE PIPELINE clause.
+    Fields = "FIELDS",
+    /// `FILES`, only in `SHOW FILES FOR PIPELINE`.
+    Files = "FILES",
+    /// `FOR`, only in `SHOW FILES FOR PIPELINE`.
+    For = "FOR",
+    /// `FORMAT`, only as a CREATE PIPELINE clause.
+    Format = "FORMAT",
+    /// `IGNORE`, only in CREATE PIPELINE's `IGNORE n LINES`.
+    Ignore = "IGNORE",
+    /// `JSON`, only after CREATE PIPELINE's `FORMAT`.
+    Json = "JSON",
+    /// `LINES`, only in CREATE PIPELINE's `LINES TERMINATED BY` and `IGNORE n LINES`.
+    Lines = "LINES",
+    /// `OPTIONALLY`, only in CREATE PIPELINE's `FIELDS OPTIONALLY ENCLOSED BY`.
+    Optionally = "OPTIONALLY",
+    /// `TERMINATED`, only in CREATE PIPELINE's `FIELDS TERMINATED BY` and `LINES TERMINATED BY`.
+    Terminated = "TERMINATED",
 );
 
 impl Keyword {
@@ -155,5 +183,6 @@ mod tests {
         }
         assert_eq!(Keyword::lookup("CONNECTIONZ"), None);
         assert!(!is_keyword("NULL") && !is_keyword("g"), "contextual words print bare");
+        assert!(!is_keyword("format") && !is_keyword("lines"), "pipeline clause words stay ordinary names");
     }
 }

@@ -1,6 +1,6 @@
 //! Property tests for the grammar (`quality.md`, "Security" and "Tests"):
 //!
-//! 1. **Round trip**: every generated AST — all 29 statement structs with every optional clause and action variant,
+//! 1. **Round trip**: every generated AST — every statement struct with every optional clause and action variant,
 //!    awkward names, keys, literals and JSON — satisfies `parse_one(&s.to_sql_unredacted()) == Ok(s)`.
 //! 2. **Never panics**: arbitrary text, "token soup" made of our keywords, punctuation, (unterminated) quotes,
 //!    numbers and comments, and mutated valid statements all parse without a panic; every error renders, has a
@@ -19,15 +19,18 @@
 use std::collections::HashSet;
 use std::mem::discriminant;
 
-use lanyard_core::{Name, OptionKey, OptionMap, OptionValue, SecretString, is_secret_key};
+use lanyard_core::{
+    CsvFormat, LoadFormat, Name, OptionKey, OptionMap, OptionValue, SecretString, TableRef, is_secret_key,
+};
 use lanyard_sql::ast::{
     AlterConnection, AlterConnectionAction, AlterCredentialStorage, AlterCredentialStorageAction, AlterLink,
     AlterVault, AlterVaultAction, BackendKind, ConnectionType, CreateConnection, CreateCredentialStorage,
     CreateDatabase, CreateLink, CreatePipeline, CreateVault, CredentialsSource, DescribeConnection,
     DescribeCredentialStorage, DescribeLink, DescribeVault, DropConnection, DropCredentialStorage, DropDatabase,
-    DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet, LinkType, LoadOptions, Material,
-    QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowDatabases, ShowLinks, ShowPipelines,
-    ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, TestLink, Use, VaultNoun,
+    DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet, LinkType, Material, QualifiedName,
+    ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowDatabases, ShowLinks, ShowPipelineFiles,
+    ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, TestLink, Use,
+    VaultNoun,
 };
 use lanyard_sql::{ParseError, Statement, ToSql, parse, parse_one, parse_script};
 use proptest::prelude::*;
@@ -634,78 +637,54 @@ fn create_link() -> BoxedStrategy<CreateLink> {
         .boxed()
 }
 
-/// Words of SingleStore `LOAD DATA` clauses.
-const LOAD_WORDS: &[&str] = &[
-    "FIELDS",
-    "TERMINATED",
-    "BY",
-    "ENCLOSED",
-    "ESCAPED",
-    "LINES",
-    "STARTING",
-    "IGNORE",
-    "SKIP",
-    "DUPLICATE",
-    "KEY",
-    "ERRORS",
-    "FORMAT",
-    "JSON",
-    "CSV",
-    "AVRO",
-    "PARQUET",
-    "NULL",
-    "DEFAULT",
-    "SET",
-    "col_a",
-    "Col_B",
-    "x",
-    "名前",
-];
+/// A pipeline's target table, with and without a schema.
+fn table_ref() -> BoxedStrategy<TableRef> {
+    (opt(name()), name()).prop_map(|(schema, table)| TableRef { schema, table }).boxed()
+}
 
-/// The verbatim `LOAD DATA` tail of CREATE PIPELINE (`(a, b) FIELDS TERMINATED BY ',' FORMAT CSV`): tokens separated
-/// by whitespace. The parser keeps the source text from the first token after the table to the end of the last one,
-/// so the generated text starts and ends with a token (no surrounding whitespace, no comments), contains no
-/// statement terminator (`;`, `\G`), never starts with `.` (that would extend the table name), and has no
-/// `CREDENTIALS` or `SECRET` word (refused there: a pipeline's credentials come from its link).
-fn load_options_text() -> BoxedStrategy<String> {
-    let token = || {
-        prop_oneof![
-            3 => select(LOAD_WORDS).prop_map(str::to_owned),
-            2 => keyword_any_case(),
-            2 => text().prop_map(|t| quote(&t)),
-            1 => "[0-9]{1,4}",
-            2 => select(&["(", ")", ",", "=", "@", "*", "(a, b)", "@x"][..]).prop_map(str::to_owned),
-            1 => name().prop_map(|n| format!("`{}`", n.as_str().replace('`', "``"))),
-        ]
-        // The parser refuses secrets in load options: SECRET, CREDENTIALS, and a secret-looking word before `=` or
-        // a string. Keep secret-looking words out altogether.
-        .prop_filter("no secrets in a pipeline", |t| {
-            !t.eq_ignore_ascii_case("SECRET")
-                && !t.eq_ignore_ascii_case("CREDENTIALS")
-                && !is_secret_key(t.trim_matches('`'))
+/// The characters of FIELDS clauses: the defaults, the usual alternatives, those printed as escapes (`\t`, `\\`),
+/// quotes, and any printable ASCII character.
+fn field_char() -> BoxedStrategy<char> {
+    prop_oneof![
+        3 => select(&[',', '"', '\t', '|', ';', '\\', '\'', '`', ' ', '#', '~'][..]),
+        1 => prop::char::range('!', '~'),
+    ]
+    .boxed()
+}
+
+/// A CSV format that [`LoadFormat::check`] accepts, often with defaults (which print as nothing).
+fn csv_format() -> BoxedStrategy<CsvFormat> {
+    let delimiter = prop_oneof![2 => Just(','), 3 => field_char()];
+    let enclosed_by = prop_oneof![2 => Just('"'), 3 => field_char()];
+    let ignore_lines = prop_oneof![3 => Just(0u32), 2 => 1..5u32, 1 => any::<u32>()];
+    let columns = opt(prop::collection::vec(name().prop_map(|n| n.as_str().to_owned()), 1..5));
+    (delimiter, enclosed_by, opt(field_char()), ignore_lines, columns)
+        .prop_map(|(delimiter, enclosed_by, escaped_by, ignore_lines, columns)| CsvFormat {
+            delimiter,
+            enclosed_by,
+            escaped_by,
+            ignore_lines,
+            columns,
         })
-    };
-    (token(), prop::collection::vec((select(&[" ", "  ", "\n", "\t", " \r\n  "][..]), token()), 0..8))
-        .prop_map(|(first, rest)| {
-            let mut text = first;
-            for (separator, token) in rest {
-                text.push_str(separator);
-                text.push_str(&token);
-            }
-            text
-        })
+        .prop_filter("a format LoadFormat::check accepts", |csv| LoadFormat::Csv(csv.clone()).check().is_ok())
         .boxed()
 }
 
-/// Load options as the parser builds them: generated text, read back through a CREATE PIPELINE (texts the parser
-/// refuses, such as ones starting with a symbol, are filtered out).
-fn load_options() -> BoxedStrategy<LoadOptions> {
-    load_options_text()
-        .prop_filter_map("load options the parser accepts", |text| {
-            match parse_one(&format!("CREATE PIPELINE p AS LOAD DATA LINK l '' INTO TABLE t {text}")) {
-                Ok(Statement::CreatePipeline(CreatePipeline { load_options, .. })) => load_options,
-                _ => None,
-            }
+/// FORMAT JSON, or FORMAT CSV with its options.
+fn load_format() -> BoxedStrategy<LoadFormat> {
+    prop_oneof![1 => Just(LoadFormat::Json), 3 => csv_format().prop_map(LoadFormat::Csv)].boxed()
+}
+
+fn create_pipeline() -> BoxedStrategy<CreatePipeline> {
+    (any::<bool>(), qualified_name(), qualified_name(), text(), table_ref(), name(), load_format())
+        .prop_map(|(if_not_exists, name, link, path, table, connection, format)| CreatePipeline {
+            if_not_exists,
+            name,
+            link,
+            path,
+            table,
+            connection,
+            format,
         })
         .boxed()
 }
@@ -757,21 +736,12 @@ fn statement() -> BoxedStrategy<Statement> {
         (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| DescribeLink { if_exists, name }.into()),
         name().prop_map(|database| Use { database }.into()),
         // SingleStore: pipelines
-        (any::<bool>(), qualified_name(), qualified_name(), text(), qualified_name(), opt(load_options())).prop_map(
-            |(if_not_exists, name, link, path, table, load_options)| CreatePipeline {
-                if_not_exists,
-                name,
-                link,
-                path,
-                table,
-                load_options
-            }
-            .into()
-        ),
+        create_pipeline().prop_map(Statement::from),
         qualified_name().prop_map(|name| StartPipeline { name }.into()),
         qualified_name().prop_map(|name| StopPipeline { name }.into()),
         (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| DropPipeline { if_exists, name }.into()),
         opt(name()).prop_map(|database| ShowPipelines { database }.into()),
+        qualified_name().prop_map(|name| ShowPipelineFiles { name }.into()),
     ]
     .boxed()
 }
@@ -794,6 +764,7 @@ fn generators_cover_every_variant() {
     let mut materials = HashSet::new();
     let mut credentials_sources = HashSet::new();
     let mut qualified = HashSet::new();
+    let mut load_formats = HashSet::new();
     for _ in 0..3000 {
         let statement = strategy.new_tree(&mut runner).expect("generates").current();
         statements.insert(discriminant(&statement));
@@ -821,6 +792,7 @@ fn generators_cover_every_variant() {
             Statement::CreateLink(s) => {
                 credentials_sources.insert(s.credentials.as_ref().map(discriminant));
             }
+            Statement::CreatePipeline(s) => load_formats.extend(load_format_features(&s.format)),
             _ => {}
         }
     }
@@ -832,6 +804,21 @@ fn generators_cover_every_variant() {
     assert_eq!(credentials_sources.len(), 3, "every CredentialsSource and none");
     assert_eq!(materials.len(), 4, "every Material and none");
     assert_eq!(qualified.len(), 2, "names with and without a database");
+    assert_eq!(load_formats.len(), 8, "FORMAT JSON, default CSV and every CSV clause: {load_formats:?}");
+}
+
+/// What a load format exercises: `JSON`, `CSV`, and each non-default CSV clause.
+fn load_format_features(format: &LoadFormat) -> Vec<&'static str> {
+    let LoadFormat::Csv(csv) = format else { return vec!["JSON"] };
+    let default = CsvFormat::default();
+    let mut features = vec!["CSV"];
+    features.extend(csv.delimiter.ne(&default.delimiter).then_some("TERMINATED BY"));
+    features.extend(csv.enclosed_by.ne(&default.enclosed_by).then_some("ENCLOSED BY"));
+    features.extend(csv.escaped_by.is_some().then_some("ESCAPED BY"));
+    features.extend(['\t', '\\'].iter().any(|c| [csv.delimiter, csv.enclosed_by].contains(c)).then_some("escapes"));
+    features.extend((csv.ignore_lines > 0).then_some("IGNORE"));
+    features.extend(csv.columns.is_some().then_some("columns"));
+    features
 }
 
 #[test]
@@ -927,10 +914,21 @@ const EXTRA_WORDS: &[&str] = &[
     "B",
     "U&",
     "FIELDS",
+    "COLUMNS",
     "TERMINATED",
+    "OPTIONALLY",
+    "ENCLOSED",
+    "ESCAPED",
     "BY",
+    "LINES",
+    "IGNORE",
     "FORMAT",
     "JSON",
+    "CSV",
+    "FILES",
+    "FOR",
+    "'\\t'",
+    "'\\'",
     "g",
 ];
 
@@ -1030,6 +1028,9 @@ const STATEMENT_HEADS: &[&str] = &[
     "ALTER LINK l SET",
     "ALTER LINK l SET CREDENTIALS ::",
     "CREATE PIPELINE p AS LOAD DATA LINK l 'path' INTO TABLE t",
+    "CREATE PIPELINE p AS LOAD DATA LINK l 'path' INTO TABLE s.t ON CONNECTION c",
+    "CREATE PIPELINE p AS LOAD DATA LINK l 'path' INTO TABLE t ON CONNECTION c FIELDS",
+    "SHOW FILES FOR PIPELINE",
     "SHOW",
     "SHOW LINKS ON",
     "DESCRIBE",

@@ -148,7 +148,8 @@ impl Session {
             | Statement::StartPipeline(_)
             | Statement::StopPipeline(_)
             | Statement::DropPipeline(_)
-            | Statement::ShowPipelines(_) => Err(Error::Unsupported(format!(
+            | Statement::ShowPipelines(_)
+            | Statement::ShowPipelineFiles(_) => Err(Error::Unsupported(format!(
                 "{} is not served by this Control Plane yet: the PIPELINE API is a later release \
                  (`lanyard check` and `lanyard fmt` accept it)",
                 statement.kind()

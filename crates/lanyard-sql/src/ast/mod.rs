@@ -73,7 +73,7 @@ use std::fmt;
 pub use crate::keywords::KEYWORDS;
 pub use connection::{AlterConnectionAction, ConnectionType};
 pub use link::{CredentialsSource, LinkSet, LinkType};
-pub use pipeline::{LoadOptions, LoadToken};
+pub(crate) use pipeline::unescape_clause_value;
 pub use print::{Printer, ToSql};
 pub(crate) use print::{is_bare_identifier, is_bare_key};
 pub use storage::{AlterCredentialStorageAction, BackendKind};
@@ -81,7 +81,7 @@ pub use vault::{AlterVaultAction, EntryType, Material, VaultNoun};
 
 use lanyard_core::Name;
 
-/// A `[db.]name` reference to a database-scoped object (links, pipelines, tables).
+/// A `[db.]name` reference to a database-scoped object (links, pipelines).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QualifiedName {
     /// The database, when written; otherwise the session's current database applies.
@@ -240,6 +240,8 @@ statements! {
         DropPipeline = "DROP PIPELINE",
         /// `SHOW PIPELINES`
         ShowPipelines = "SHOW PIPELINES",
+        /// `SHOW FILES FOR PIPELINE`
+        ShowPipelineFiles = "SHOW FILES FOR PIPELINE",
     }
 }
 

@@ -1,6 +1,8 @@
 //! Canonical SQL printing, redacted or not.
 
-use lanyard_core::{Name, OptionMap, OptionValue, REDACTED, SecretString, is_secret_config_key, url_has_password};
+use lanyard_core::{
+    Name, OptionMap, OptionValue, REDACTED, SecretString, TableRef, is_secret_config_key, url_has_password,
+};
 
 use super::{JsonObject, QualifiedName};
 use crate::keywords::is_keyword;
@@ -90,6 +92,29 @@ impl Printer {
         } else {
             self.quoted_ident(name.name.as_str(), '`');
         }
+    }
+
+    /// A pipeline's target table, `[schema.]table`: each part bare when possible, otherwise back-quoted.
+    pub(crate) fn table(&mut self, table: &TableRef) {
+        self.space();
+        if let Some(schema) = &table.schema {
+            self.quoted_ident_raw(schema.as_str(), '`');
+            self.out.push('.');
+        }
+        self.quoted_ident_raw(table.table.as_str(), '`');
+    }
+
+    /// A column list, `(a, b, …)`: each column bare when possible, otherwise back-quoted.
+    pub(crate) fn column_list(&mut self, columns: &[String]) {
+        self.space();
+        self.out.push('(');
+        for (index, column) in columns.iter().enumerate() {
+            if index > 0 {
+                self.out.push_str(", ");
+            }
+            self.quoted_ident_raw(column, '`');
+        }
+        self.out.push(')');
     }
 
     /// A name in a SingleStore statement (a database, the entry of `FROM VAULT`): bare when possible, otherwise

@@ -699,8 +699,8 @@ impl<'a> Parser<'a> {
                 "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, DATABASE, LINK or PIPELINE after DROP".to_owned(),
             ),
             Keyword::Show => self.not_ours(
-                "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, DATABASES, LINKS, PIPELINES or CREATE LINK \
-                 after SHOW"
+                "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, DATABASES, LINKS, PIPELINES, CREATE LINK or \
+                 FILES FOR PIPELINE after SHOW"
                     .to_owned(),
             ),
             Keyword::Describe => {
