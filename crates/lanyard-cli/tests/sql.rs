@@ -359,10 +359,10 @@ fn sql_comes_inline_from_files_stdin_and_the_shell_with_reliable_exit_codes() {
     let unreachable = env.run(unreachable, None);
     assert_eq!(unreachable.code, 3, "{unreachable:?}");
     assert!(unreachable.stderr.contains("cannot reach the Lanyard server"), "{unreachable:?}");
-    // PIPELINE statements are valid SQL this server does not serve yet: a clear statement error.
-    let pipelines = env.sql(&["SHOW PIPELINES"], None);
+    // A statement the server refuses is a statement error (exit 1) naming the reason.
+    let pipelines = env.sql(&["SHOW PIPELINES ON nowhere"], None);
     assert_eq!(pipelines.code, 1, "{pipelines:?}");
-    assert!(pipelines.stderr.contains("SHOW PIPELINES is not served by this Control Plane yet"), "{pipelines:?}");
+    assert!(pipelines.stderr.contains("database \"nowhere\" does not exist"), "{pipelines:?}");
 
     // `\G` prints vertically inline, from a file and from stdin; `\g` and `;` print tables; JSON and CSV keep their
     // one shape.

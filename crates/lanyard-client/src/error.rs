@@ -31,9 +31,6 @@ pub enum Error {
     /// The client refused to send the statement (e.g. a secret literal that is a redaction, `'***'`).
     #[error("{0}")]
     Refused(String),
-    /// The statement is valid SQL but this client cannot run it (PIPELINE statements, before the API serves them).
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 fn problem_text(p: &Problem) -> String {

@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, Backend, BackendAction, ConfigKeyValue, Connection,
-    ConnectionAction, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, Entry, EntryAction,
+    ConnectionAction, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Entry,
+    EntryAction,
     KeyValue, Link, LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue, SecretOptions,
 };
 use lanyard_core::{ErrorKind, OptionMap, SecretString};
@@ -144,16 +145,48 @@ impl Session {
                     Ok(test) => Ok(probe_result(sql, "link", &shown(database, name), test.into())),
                 }
             }
-            Statement::CreatePipeline(_)
-            | Statement::StartPipeline(_)
-            | Statement::StopPipeline(_)
-            | Statement::DropPipeline(_)
-            | Statement::ShowPipelines(_)
-            | Statement::ShowPipelineFiles(_) => Err(Error::Unsupported(format!(
-                "{} is not served by this Control Plane yet: the PIPELINE API is a later release \
-                 (`lanyard check` and `lanyard fmt` accept it)",
-                statement.kind()
-            ))),
+            Statement::CreatePipeline(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let (link_database, link) = self.link_path(&s.link);
+                let request = CreatePipeline {
+                    name: name.to_owned(),
+                    link: shown(link_database, link),
+                    path: s.path.clone(),
+                    connection: s.connection.as_str().to_owned(),
+                    table: s.table.to_string(),
+                    format: s.format.clone(),
+                    if_not_exists: s.if_not_exists,
+                };
+                let created = self.client.create_pipeline(database, &request).await;
+                created_result(sql, "pipeline", &shown(database, name), s.if_not_exists, created)
+            }
+            Statement::StartPipeline(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let pipeline = self.client.start_pipeline(database, name).await?;
+                let message = format!("pipeline {:?} is {}", shown(database, name), pipeline.state);
+                Ok(StatementResult::message(sql, Outcome::Ok, message))
+            }
+            Statement::StopPipeline(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let pipeline = self.client.stop_pipeline(database, name).await?;
+                let message = format!("pipeline {:?} is {}", shown(database, name), pipeline.state);
+                Ok(StatementResult::message(sql, Outcome::Ok, message))
+            }
+            Statement::DropPipeline(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let done = self.client.drop_pipeline(database, name, None).await;
+                dropped(sql, "pipeline", &shown(database, name), s.if_exists, done)
+            }
+            Statement::ShowPipelines(s) => {
+                let database = s.database.as_ref().unwrap_or(&self.database).as_str();
+                let pipelines = self.client.list_pipelines(database).await?;
+                Ok(show_pipelines(sql, database, &pipelines))
+            }
+            Statement::ShowPipelineFiles(s) => {
+                let (database, name) = self.link_path(&s.name);
+                let files = self.client.list_pipeline_files(database, name).await?;
+                Ok(show_pipeline_files(sql, &shown(database, name), &files))
+            }
         }
     }
 
