@@ -4,10 +4,11 @@
 //! step's name. To add a step, add an entry to [`STEPS`] and a function for it.
 //!
 //! The test suite needs services around it ([`crate::services`]): the `services` step checks the machine
-//! (PostgreSQL server binaries, the machine's PostgreSQL and MariaDB), installs `cargo-nextest`, moto and
-//! OpenBao's `bao`; the `test` step starts moto and an OpenBao dev server on free ports, runs the suite with
-//! `LANYARD_TEST_MOTO_URL`, `LANYARD_TEST_BAO_URL`, `LANYARD_TEST_BAO_TOKEN` and `LANYARD_TEST_BAO_BIN` pointing
-//! at them, and kills both afterwards, whether the tests passed or not.
+//! (PostgreSQL server binaries, the machine's PostgreSQL and MariaDB), installs `cargo-nextest`, moto, OpenBao's
+//! `bao`, gcp-storage-emulator and Azurite; the `test` step starts moto, an OpenBao dev server, Azurite and
+//! gcp-storage-emulator on free ports, runs the suite with `LANYARD_TEST_MOTO_URL`, `LANYARD_TEST_BAO_URL`,
+//! `LANYARD_TEST_BAO_TOKEN`, `LANYARD_TEST_BAO_BIN`, `LANYARD_TEST_AZURITE_URL` and `LANYARD_TEST_GCS_URL` pointing
+//! at them, and kills them all afterwards, whether the tests passed or not.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -84,7 +85,7 @@ pub fn tidy(root: &Path) -> Result<()> {
     bail!("{} tidy problem(s)", problems.len())
 }
 
-/// `cargo xtask test [NEXTEST ARGS...]`: [`services()`], then the suite with moto and OpenBao around it
+/// `cargo xtask test [NEXTEST ARGS...]`: [`services()`], then the suite with the emulators around it
 /// ([`suite`]).
 pub fn test(root: &Path, nextest_args: &[String]) -> Result<()> {
     services(root)?;
@@ -92,15 +93,17 @@ pub fn test(root: &Path, nextest_args: &[String]) -> Result<()> {
 }
 
 /// What the suite needs before it can run: the machine checks of [`services::preflight`], `cargo-nextest`
-/// (installed if missing, so that a fresh machine works) and moto and `bao` in `target/moto-venv`
-/// ([`services::install_moto`]).
+/// (installed if missing, so that a fresh machine works), moto, `bao` and gcp-storage-emulator in
+/// `target/moto-venv` ([`services::install_moto`]) and Azurite in `target/azurite-npm` ([`services::install_azurite`]).
 pub fn services(root: &Path) -> Result<()> {
     services::preflight()?;
     if !crate::cargo_succeeds(root, &["nextest", "--version"]) {
         println!("cargo-nextest is not installed; installing it");
         cargo(root, &["install", "cargo-nextest", "--locked"])?;
     }
-    services::install_moto(root, &target_dir(root)?, true)?;
+    let target = target_dir(root)?;
+    services::install_moto(root, &target, true)?;
+    services::install_azurite(root, &target, true)?;
     Ok(())
 }
 
@@ -109,15 +112,15 @@ fn whole_suite(root: &Path) -> Result<()> {
     suite(root, &[])
 }
 
-/// Starts moto and an OpenBao dev server, runs `cargo nextest run --all-features` with `LANYARD_TEST_MOTO_URL`,
-/// `LANYARD_TEST_BAO_URL`, `LANYARD_TEST_BAO_TOKEN` and `LANYARD_TEST_BAO_BIN` set, then stops both.
+/// Starts every emulator ([`Service::ALL`]: moto, an OpenBao dev server, Azurite, gcp-storage-emulator), runs
+/// `cargo nextest run --all-features` with their environment ([`Emulators::env`]) set, then stops them.
 ///
 /// With no `nextest_args` that is the whole workspace (`--workspace --no-fail-fast`) followed by the doc tests
 /// (which nextest does not run); otherwise the arguments go to nextest as they are (`-p lanyard-testsupport`,
 /// a test-name filter, …) and the doc tests are skipped. Expects [`services()`] to have run.
 pub fn suite(root: &Path, nextest_args: &[String]) -> Result<()> {
     let target = target_dir(root)?;
-    let emulators = Emulators::start(root, &target, &[Service::Moto, Service::Bao], "suite")?;
+    let emulators = Emulators::start(root, &target, &Service::ALL, "suite")?;
 
     let mut args = vec!["nextest", "run", "--all-features"];
     if nextest_args.is_empty() {

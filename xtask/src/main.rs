@@ -3,9 +3,9 @@
 //! Run it through the cargo alias in `.cargo/config.toml`, from anywhere in the repository:
 //!
 //! - `cargo xtask ci` — fmt check, clippy with warnings denied, tidy, the test services (pre-flight, moto,
-//!   OpenBao), the whole test suite with moto and OpenBao running, and a `--no-default-features` build of the
-//!   binary; stops at the first failing step;
-//! - `cargo xtask test [NEXTEST ARGS...]` — the test suite only, with moto and OpenBao started around it
+//!   OpenBao, Azurite, gcp-storage-emulator), the whole test suite with them running, and a
+//!   `--no-default-features` build of the binary; stops at the first failing step;
+//! - `cargo xtask test [NEXTEST ARGS...]` — the test suite only, with the emulators started around it
 //!   (arguments, if any, go to `cargo nextest run` instead of `--workspace`, e.g.
 //!   `cargo xtask test -p lanyard-testsupport`);
 //! - `cargo xtask tidy` — repository conventions (crate layering, crate docs, test attributes, manifests, seeds);
@@ -33,7 +33,8 @@ struct Cli {
 enum Command {
     /// Everything CI checks: fmt, clippy, tidy, services, tests, minimal build. Stops at the first failure.
     Ci,
-    /// The test suite with its services (moto, OpenBao) around it: nextest, then doc tests.
+    /// The test suite with its services (moto, OpenBao, Azurite, gcp-storage-emulator) around it: nextest, then doc
+    /// tests.
     ///
     /// Arguments, if any, go to `cargo nextest run` in place of `--workspace` (and the doc tests are skipped),
     /// e.g. `cargo xtask test -p lanyard-testsupport` or `cargo xtask test -p lanyard-cli -- serve`.

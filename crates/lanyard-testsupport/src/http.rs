@@ -13,8 +13,17 @@ const REQUEST_LIMIT: Duration = Duration::from_secs(60);
 pub(crate) struct Response {
     /// The status code.
     pub(crate) status: u16,
+    /// The headers, names in lower case, values as text (lossy).
+    pub(crate) headers: Vec<(String, String)>,
     /// The body as text (lossy).
     pub(crate) body: String,
+}
+
+impl Response {
+    /// The first value of header `name` (lower case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
 }
 
 /// Sends one request to `path` on `base` (`http://host:port`; a path in `base` is replaced by `path`) and reads
@@ -36,8 +45,13 @@ pub(crate) fn request(
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
         let body = response.bytes().await?;
-        Ok(Response { status, body: String::from_utf8_lossy(&body).into_owned() })
+        Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
     })
     .map_err(|e: reqwest::Error| error_chain(&e))
 }

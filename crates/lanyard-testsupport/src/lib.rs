@@ -7,7 +7,13 @@
 //! - [`TempDatabase`]: a throw-away catalog location, a SQLite file or a database of its own on the machine's
 //!   PostgreSQL ([`PG_URL_ENV`]), removed on drop also when the test fails;
 //! - moto, the AWS emulator that `cargo xtask test` starts around the suite: [`moto_url`] (from
-//!   [`MOTO_URL_ENV`]), [`moto_reset`], [`moto_create_bucket`], [`moto_create_secret`], [`moto_put_secret_value`];
+//!   [`MOTO_URL_ENV`]), [`moto_reset`], [`moto_create_bucket`], [`moto_put_object`], [`moto_create_secret`],
+//!   [`moto_put_secret_value`];
+//! - Azurite, the Azure Blob Storage emulator that `cargo xtask test` starts around the suite: [`azurite_url`]
+//!   (from [`AZURITE_URL_ENV`]), [`azurite_create_container`], [`azurite_put_blob`], signed with the well-known
+//!   [`AZURITE_ACCOUNT`] and [`AZURITE_ACCOUNT_KEY`];
+//! - gcp-storage-emulator (Google Cloud Storage's JSON API), which `cargo xtask test` starts around the suite:
+//!   [`gcs_url`] (from [`GCS_URL_ENV`]), [`gcs_create_bucket`], [`gcs_put_object`];
 //! - [`PrivateMoto`]: a moto of the test's own with IAM access control on (keys and signatures checked), an IAM user
 //!   and [`PrivateMoto::rotate_access_key`], for rotation tests; killed on drop;
 //! - OpenBao (a real Vault-API server) that `cargo xtask test` starts around the suite: [`shared_bao`] (from
@@ -35,12 +41,14 @@
 #![allow(clippy::print_stderr)]
 
 mod azure_kv;
+mod azurite;
 mod bao;
 mod bench;
 mod cli;
 mod client;
 mod database;
 mod dirs;
+mod gcs;
 mod http;
 mod mariadb;
 mod markdown;
@@ -50,6 +58,9 @@ mod postgres;
 mod server;
 
 pub use azure_kv::{AzureKeyVault, Counters as AzureKeyVaultCounters, KEY_VAULT_RESOURCE, MAX_VALUE_BYTES};
+pub use azurite::{
+    AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AZURITE_URL_ENV, azurite_create_container, azurite_put_blob, azurite_url,
+};
 pub use bao::{
     AppRole, BAO_BIN_ENV, BAO_TOKEN_ENV, BAO_URL_ENV, BaoApi, PrivateBao, bao_bin, bao_token, bao_url, shared_bao,
 };
@@ -58,11 +69,12 @@ pub use cli::{Run, SqlCli, transcript};
 pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};
+pub use gcs::{GCS_URL_ENV, GcsObject, gcs_create_bucket, gcs_put_object, gcs_url};
 pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbDatabase, MariaDbUser};
 pub use markdown::{FencedBlock, fenced_blocks};
 pub use moto::{
     MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, MOTO_URL_ENV, moto_create_bucket, moto_create_secret,
-    moto_put_secret_value, moto_reset, moto_url,
+    moto_put_object, moto_put_secret_value, moto_reset, moto_url,
 };
 pub use moto_iam::{AccessKey, MOTO_SERVER_ENV, PrivateMoto};
 pub use postgres::{PG_BINDIR_ENV, PrivatePostgres, pg_bindir};
@@ -91,6 +103,22 @@ where
     })
 }
 
+/// The URL of an emulator that `cargo xtask test` starts, from its environment variable `env` (read as `value`),
+/// without a trailing `/`.
+///
+/// # Panics
+///
+/// When the variable is unset or blank: the test was not started by `cargo xtask test` (or `ci`).
+pub(crate) fn emulator_url(value: Option<String>, service: &str, env: &str) -> String {
+    match value {
+        Some(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
+        _ => panic!(
+            "{service} is not running: run the suite with `cargo xtask test` (or ci), which starts it \
+             ({env} is not set; to run one test by hand, see docs/testing.md)"
+        ),
+    }
+}
+
 /// The last `lines` lines of `text`, for failure messages.
 pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
@@ -106,9 +134,19 @@ pub(crate) fn percent_encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
+/// An object key for a URL path: each `/`-separated segment percent-encoded, the `/` kept.
+pub(crate) fn encode_key(key: &str) -> String {
+    key.split('/').map(percent_encode).collect::<Vec<_>>().join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encode_key_keeps_the_slashes() {
+        assert_eq!(encode_key("in/a b.csv"), "in/a%20b.csv");
+    }
 
     #[test]
     fn percent_encode_keeps_only_unreserved_characters() {

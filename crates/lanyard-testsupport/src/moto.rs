@@ -30,13 +30,7 @@ pub fn moto_url() -> String {
 }
 
 fn url_from(value: Option<String>) -> String {
-    match value {
-        Some(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
-        _ => panic!(
-            "moto is not running: run the suite with `cargo xtask test` (or ci), which starts it \
-             ({MOTO_URL_ENV} is not set; to run one test by hand, see docs/testing.md)"
-        ),
-    }
+    crate::emulator_url(value, "moto", MOTO_URL_ENV)
 }
 
 /// `POST /moto-api/reset`: forgets every bucket, secret and everything else moto holds.
@@ -55,6 +49,18 @@ pub fn moto_create_bucket(url: &str, bucket: &str) {
     let what = format!("create the bucket {bucket:?} in moto");
     let response = send(url, "PUT", &format!("/{bucket}"), &[], b"", &what);
     expect_ok(&response, &what);
+}
+
+/// Stores `body` as the object `key` of the S3 bucket `bucket` (`PUT /<bucket>/<key>`, as [`MOTO_ACCESS_KEY_ID`]:
+/// moto checks no signature, but serves objects only to a request that names an account); returns its ETag as S3
+/// reports it (quoted). `key` is sent percent-encoded, `/` kept.
+pub fn moto_put_object(url: &str, bucket: &str, key: &str, body: &[u8]) -> String {
+    let what = format!("put the object {key:?} into the bucket {bucket:?} in moto");
+    let authorization = authorization("s3", MOTO_REGION);
+    let headers = [("Authorization", authorization.as_str())];
+    let response = send(url, "PUT", &format!("/{bucket}/{}", crate::encode_key(key)), &headers, body, &what);
+    expect_ok(&response, &what);
+    response.header("etag").unwrap_or_else(|| panic!("cannot {what}: moto's answer has no ETag")).to_owned()
 }
 
 /// Creates the Secrets Manager secret `name` with the string value `value` in `region`; returns its ARN.
@@ -78,10 +84,7 @@ pub fn moto_put_secret_value(url: &str, region: &str, name: &str, value: &str) -
 /// One Secrets Manager JSON call. moto routes on the credential scope of `Authorization`; it checks no signature.
 fn secrets_manager(url: &str, region: &str, action: &str, body: &serde_json::Value, what: &str) -> serde_json::Value {
     let target = format!("secretsmanager.{action}");
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={MOTO_ACCESS_KEY_ID}/20240101/{region}/secretsmanager/aws4_request, \
-         SignedHeaders=host, Signature=0"
-    );
+    let authorization = authorization("secretsmanager", region);
     let headers = [
         ("X-Amz-Target", target.as_str()),
         ("Content-Type", "application/x-amz-json-1.1"),
@@ -91,6 +94,15 @@ fn secrets_manager(url: &str, region: &str, action: &str, body: &serde_json::Val
     expect_ok(&response, what);
     serde_json::from_str(&response.body)
         .unwrap_or_else(|e| panic!("cannot {what}: the reply is not JSON ({e}): {}", response.body))
+}
+
+/// An `Authorization` header naming [`MOTO_ACCESS_KEY_ID`] for `service` in `region`: moto routes on its credential
+/// scope and checks no signature.
+fn authorization(service: &str, region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential={MOTO_ACCESS_KEY_ID}/20240101/{region}/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    )
 }
 
 fn send(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8], what: &str) -> http::Response {
@@ -110,13 +122,20 @@ mod tests {
 
     /// Needs moto: runs under `cargo xtask test`, and fails loudly (never skips) without it.
     #[test]
-    fn buckets_and_secrets_can_be_created_in_moto() {
+    fn buckets_objects_and_secrets_can_be_created_in_moto() {
         let url = moto_url();
         let bucket = unique_name("lanyard-t-");
         moto_create_bucket(&url, &bucket);
         let listing = http::request(&url, "GET", "/", &[], b"").unwrap();
         assert_eq!(listing.status, 200, "{}", listing.body);
         assert!(listing.body.contains(&format!("<Name>{bucket}</Name>")), "{}", listing.body);
+        let etag = moto_put_object(&url, &bucket, "in/a b.csv", b"x,y\n1,2\n");
+        assert!(etag.starts_with('"') && etag.len() > 2, "{etag}");
+        let signed = [("Authorization", authorization("s3", MOTO_REGION))];
+        let signed: Vec<(&str, &str)> = signed.iter().map(|(name, value)| (*name, value.as_str())).collect();
+        let object = http::request(&url, "GET", &format!("/{bucket}/in/a%20b.csv"), &signed, b"").unwrap();
+        assert_eq!((object.status, object.body.as_str()), (200, "x,y\n1,2\n"));
+        assert_eq!(object.header("etag"), Some(etag.as_str()));
 
         let name = unique_name("lanyard/t/");
         let arn = moto_create_secret(&url, MOTO_REGION, &name, "first \"value\"");
