@@ -50,6 +50,71 @@ pub(crate) struct ServeArgs {
     /// Log filter: error, warn, info, debug, trace, or directives like `lanyard_server=debug`; RUST_LOG overrides it.
     #[arg(long, value_name = "FILTER", default_value = "info")]
     log_level: String,
+    #[command(flatten)]
+    pipelines: PipelineArgs,
+}
+
+/// How this node runs pipelines.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Pipelines")]
+pub(crate) struct PipelineArgs {
+    /// Run no pipelines on this node (it still serves the API, START and STOP included; other nodes run them).
+    #[arg(long)]
+    no_pipelines: bool,
+    /// This node's name in pipeline leases (default: the id kept in <data-dir>/node.id, made on first start).
+    #[arg(long, value_name = "ID")]
+    node_id: Option<String>,
+    /// Milliseconds between two looks at a pipeline's path when the last found nothing new.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    pipeline_interval_ms: u64,
+    /// Milliseconds a pipeline lease lasts unless renewed: another node takes a pipeline over at most this long after
+    /// the node running it died.
+    #[arg(long, value_name = "MS", default_value_t = 15000, value_parser = clap::value_parser!(u64).range(300..))]
+    pipeline_lease_ms: u64,
+    /// Batches failing this many times in a row put a pipeline in state Error.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pipeline_max_failures: u32,
+    /// At most this many files loading at once on this node, over all its pipelines.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pipeline_files_in_flight: u64,
+}
+
+impl PipelineArgs {
+    /// The runner's configuration, or `None` with `--no-pipelines`. The node id is `--node-id`, else the one kept
+    /// in `<data-dir>/node.id` (created on first start), so a restarted node takes its own leases back at once.
+    fn config(&self, data_dir: &std::path::Path) -> Result<Option<lanyard_server::RunnerConfig>> {
+        if self.no_pipelines {
+            return Ok(None);
+        }
+        let node_id = match &self.node_id {
+            Some(id) if id.trim().is_empty() || id.chars().any(char::is_control) => {
+                bail!("--node-id must be a non-empty name without control characters")
+            }
+            Some(id) => id.clone(),
+            None => node_id(data_dir)?,
+        };
+        Ok(Some(lanyard_server::RunnerConfig {
+            node_id,
+            interval: std::time::Duration::from_millis(self.pipeline_interval_ms),
+            lease: std::time::Duration::from_millis(self.pipeline_lease_ms),
+            max_files_in_flight: usize::try_from(self.pipeline_files_in_flight).unwrap_or(4),
+            max_failures: self.pipeline_max_failures,
+        }))
+    }
+}
+
+/// The node id kept in `<data-dir>/node.id`, made on first start.
+fn node_id(data_dir: &std::path::Path) -> Result<String> {
+    let path = data_dir.join("node.id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let id = format!("node-{}", uuid::Uuid::new_v4());
+    std::fs::write(&path, format!("{id}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
 }
 
 /// Installs the stderr logger. `RUST_LOG`, when set and not empty, overrides `--log-level`.
@@ -104,9 +169,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
     runtime.block_on(serve(args, options, env_token))
 }
 
-async fn serve(args: ServeArgs, options: ServeOptions, env_token: Option<SecretString>) -> Result<ExitCode> {
+async fn serve(args: ServeArgs, mut options: ServeOptions, env_token: Option<SecretString>) -> Result<ExitCode> {
     let place = &args.place;
     place.create_data_dir()?;
+    options.pipelines = args.pipelines.config(&place.data_dir)?;
     let catalog_url = place.catalog_url();
     tracing::info!(data_dir = %place.data_dir.display(), catalog = %redact_url(&catalog_url), "opening the catalog");
     let control = place.open().await?;

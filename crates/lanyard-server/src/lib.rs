@@ -28,6 +28,7 @@ use lanyard_control::{Caller, ControlPlane};
 use lanyard_core::ErrorKind;
 
 pub use error::{ApiError, status_of};
+pub use lanyard_pipelines::RunnerConfig;
 pub use routes::{Access, Route, routes};
 
 /// The largest request body accepted.
@@ -148,6 +149,9 @@ pub struct ServeOptions {
     pub insecure_no_tls: bool,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub grace: Duration,
+    /// Run the pipelines whose state is Running (`lanyard serve`); `None` for a server that only answers the API
+    /// (`lanyard sql --embedded`, benches, tests of the API).
+    pub pipelines: Option<lanyard_pipelines::RunnerConfig>,
 }
 
 impl Default for ServeOptions {
@@ -157,6 +161,7 @@ impl Default for ServeOptions {
             tls: None,
             insecure_no_tls: false,
             grace: Duration::from_secs(30),
+            pipelines: None,
         }
     }
 }
@@ -201,6 +206,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     grace: Duration,
+    pipelines: Option<lanyard_pipelines::RunnerConfig>,
 }
 
 impl Server {
@@ -223,7 +229,7 @@ impl Server {
         if options.tls.is_none() && !options.listen.ip().is_loopback() {
             tracing::warn!(addr = %options.listen, "serving plain HTTP on a non-loopback address (--insecure-no-tls)");
         }
-        Ok(Self { control, listener, tls, grace: options.grace })
+        Ok(Self { control, listener, tls, grace: options.grace, pipelines: options.pipelines.clone() })
     }
 
     /// The bound address (useful with port 0).
@@ -236,9 +242,14 @@ impl Server {
         if self.tls.is_some() { "https" } else { "http" }
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish (up to the grace
-    /// period) and closes the catalog.
+    /// Serves (and runs the pipelines, when configured to) until `shutdown` completes, then stops accepting, lets
+    /// in-flight requests finish (up to the grace period), stops the pipeline runner (giving its leases up) and
+    /// closes the catalog.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let runner = self.pipelines.map(|config| {
+            let catalog = self.control.catalog().clone();
+            lanyard_pipelines::Runner::new(catalog, self.control.resolver().clone(), config).spawn()
+        });
         let app = router(self.control.clone());
         let handle = axum_server::Handle::new();
         let grace = self.grace;
@@ -252,6 +263,9 @@ impl Server {
         match self.tls {
             Some(tls) => axum_server::from_tcp_rustls(self.listener, tls).handle(handle).serve(service).await?,
             None => axum_server::from_tcp(self.listener).handle(handle).serve(service).await?,
+        }
+        if let Some(runner) = runner {
+            runner.shutdown().await;
         }
         self.control.close().await;
         tracing::info!("stopped");

@@ -44,7 +44,19 @@ pub struct SqlCli {
 impl SqlCli {
     /// Starts a server from `bin` (the `lanyard` binary); `home` names the CLI's home directory.
     pub fn start(bin: &Path, home: &str) -> Self {
-        let server = LanyardServer::start(bin, &["--log-level", "trace"]);
+        Self::start_with(bin, home, &[])
+    }
+
+    /// [`SqlCli::start`] with more `lanyard serve` arguments (`--pipeline-interval-ms 100`, …).
+    pub fn start_with(bin: &Path, home: &str, serve_args: &[&str]) -> Self {
+        let mut args = vec!["--log-level", "trace"];
+        args.extend_from_slice(serve_args);
+        let server = LanyardServer::start(bin, &args);
+        Self::with_server(bin, home, server)
+    }
+
+    /// The CLI of `bin` against a server started by the caller (several nodes, a restarted one).
+    pub fn with_server(bin: &Path, home: &str, server: LanyardServer) -> Self {
         Self { bin: bin.to_owned(), server, home: TempDir::new(home), printed: RefCell::default() }
     }
 

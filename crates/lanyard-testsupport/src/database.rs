@@ -134,6 +134,49 @@ impl TempDatabase {
         self.kind == DatabaseKind::Postgres
     }
 
+    /// The PostgreSQL database's name (`None` for SQLite).
+    pub fn database_name(&self) -> Option<&str> {
+        self.database.as_deref()
+    }
+
+    /// Runs `sql` (one or more statements) in the PostgreSQL database.
+    ///
+    /// # Panics
+    ///
+    /// On SQLite, or when the statements fail.
+    pub fn execute(&self, sql: &str) {
+        let url = self.postgres_url();
+        let result = block_on(move || async move {
+            let mut connection = PgConnection::connect(&url).await?;
+            sqlx::raw_sql(sql).execute(&mut connection).await?;
+            connection.close().await
+        });
+        if let Err(error) = result {
+            panic!("{sql}: {error}");
+        }
+    }
+
+    /// The first column of the first row of `sql` in the PostgreSQL database, as an integer (`count(*)`, …).
+    ///
+    /// # Panics
+    ///
+    /// On SQLite, or when the query fails or returns no integer.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        let url = self.postgres_url();
+        let result = block_on(move || async move {
+            let mut connection = PgConnection::connect(&url).await?;
+            let value: i64 = sqlx::query_scalar(sql).fetch_one(&mut connection).await?;
+            connection.close().await?;
+            Ok::<_, sqlx::Error>(value)
+        });
+        result.unwrap_or_else(|error| panic!("{sql}: {error}"))
+    }
+
+    fn postgres_url(&self) -> String {
+        assert!(self.is_postgres(), "a PostgreSQL database is needed here");
+        self.url.clone()
+    }
+
     /// The SQLite file (`None` on PostgreSQL).
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.url.strip_prefix("sqlite://").filter(|_| self.dir.is_some()).map(PathBuf::from)

@@ -254,6 +254,18 @@ impl PrivatePostgres {
         }
     }
 
+    /// The first column of the first row of `sql`, run as the superuser in the `postgres` database, as an integer.
+    pub fn query_i64_as_superuser(&self, sql: &str) -> i64 {
+        let options = self.connect_options(Self::SUPERUSER, &self.superuser_password);
+        let result = block_on(move || async move {
+            let mut connection = options.connect().await?;
+            let value: i64 = sqlx::query_scalar(sql).fetch_one(&mut connection).await?;
+            connection.close().await?;
+            Ok::<_, sqlx::Error>(value)
+        });
+        result.unwrap_or_else(|e| panic!("{sql} on the private PostgreSQL (port {}) failed: {e}", self.port))
+    }
+
     /// `CREATE ROLE <name> LOGIN PASSWORD '<password>'`.
     pub fn create_user(&self, name: &str, password: &str) {
         self.execute_as_superuser(&format!("CREATE ROLE {} LOGIN PASSWORD {}", ident(name), literal(password)));

@@ -5,8 +5,7 @@ use std::borrow::Cow;
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, Backend, BackendAction, ConfigKeyValue, Connection,
     ConnectionAction, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Entry,
-    EntryAction,
-    KeyValue, Link, LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue, SecretOptions,
+    EntryAction, KeyValue, Link, LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue, SecretOptions,
 };
 use lanyard_core::{ErrorKind, OptionMap, SecretString};
 use lanyard_sql::ast::{self, QualifiedName, Statement};

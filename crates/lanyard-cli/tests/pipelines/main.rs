@@ -1,0 +1,101 @@
+//! Pipelines end to end: the real `lanyard sql` against real `lanyard serve` processes whose runner loads files from
+//! real object stores (moto's S3, Azurite, gcp-storage-emulator) into real tables (the machine's PostgreSQL and
+//! MariaDB, each test in a database of its own).
+//!
+//! - `s3_postgres`: the walk-through — three CSV files load, their rows, cursor and file states show; ALTER
+//!   LINK while RUNNING is refused naming the pipeline; STOP, ALTER LINK (new region and rotated keys), START: two
+//!   more files load, the first three never again, the cursor goes on; a file whose row does not fit is Failed with
+//!   its line and column and nothing of it is loaded; no credential is shown anywhere.
+//! - `rotation`: the target's password changes in the database and with ALTER CREDENTIAL … SET SECRET while the
+//!   pipeline runs; its next batch loads with no other step.
+//!
+//! Every wait polls SHOW PIPELINES (never a fixed sleep) and fails with the pipeline's last state after a minute.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lanyard_testsupport::SqlCli;
+use serde_json::Value;
+
+mod rotation;
+mod s3_postgres;
+
+const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
+
+/// The runner's settings for tests: look every 100 ms, a three-second lease, give up after three failures in a row.
+const FAST_RUNNER: &[&str] =
+    &["--pipeline-interval-ms", "100", "--pipeline-lease-ms", "3000", "--pipeline-max-failures", "3"];
+
+/// How long a wait may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A server with a fast runner and a CLI of this test's own.
+fn start(home: &str) -> SqlCli {
+    start_with(home, &[])
+}
+
+/// [`start`] with more `lanyard serve` arguments (later ones override [`FAST_RUNNER`]'s).
+fn start_with(home: &str, args: &[&str]) -> SqlCli {
+    let all: Vec<&str> = FAST_RUNNER.iter().chain(args).copied().collect();
+    SqlCli::start_with(Path::new(LANYARD), home, &all)
+}
+
+/// A name no other test uses (buckets, containers).
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// The SHOW PIPELINES row of `name` (in the session's database).
+fn pipeline(env: &SqlCli, name: &str) -> Value {
+    let result = env.ok("SHOW PIPELINES");
+    let rows = result["rows"].as_array().expect("SHOW PIPELINES has rows");
+    let column = result["columns"][0].as_str().expect("the first column").to_owned();
+    rows.iter().find(|row| row[&column] == name).unwrap_or_else(|| panic!("no pipeline {name}: {result}")).clone()
+}
+
+/// Polls `pipeline(name)` until `done` holds; panics with the last row after [`PATIENCE`].
+fn wait_for(env: &SqlCli, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let row = pipeline(env, name);
+        if done(&row) {
+            return row;
+        }
+        assert!(started.elapsed() < PATIENCE, "pipeline {name}: {what} did not happen within {PATIENCE:?}: {row}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until `name` has loaded `files` files.
+fn wait_loaded(env: &SqlCli, name: &str, files: i64) -> Value {
+    wait_for(env, name, &format!("{files} files loaded"), |row| row["Files_loaded"] == files)
+}
+
+/// SHOW FILES FOR PIPELINE `name`: (file, state, rows) in key order.
+fn files(env: &SqlCli, name: &str) -> Vec<(String, String, Option<i64>)> {
+    let result = env.ok(&format!("SHOW FILES FOR PIPELINE {name}"));
+    result["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["File_name"].as_str().unwrap().to_owned(),
+                row["File_state"].as_str().unwrap().to_owned(),
+                row["Rows"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+/// A CSV file of `rows` events with ids `first..first + rows`, with its header.
+fn events_csv(first: i64, rows: i64) -> Vec<u8> {
+    let mut text = String::from("id,name,amount\n");
+    for id in first..first + rows {
+        text.push_str(&format!("{id},\"event {id}, quoted\",{}.{:02}\n", id * 3, id % 100));
+    }
+    text.into_bytes()
+}
+
+/// The target table of these tests.
+const EVENTS_TABLE: &str = "CREATE TABLE events (id integer PRIMARY KEY, name text NOT NULL, amount numeric(12, 2))";

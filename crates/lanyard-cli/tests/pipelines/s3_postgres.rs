@@ -1,0 +1,108 @@
+//! The issue's walk-through, S3 (moto) into PostgreSQL, through `lanyard sql` and a real `lanyard serve`.
+
+use lanyard_testsupport::{TempDatabase, moto_create_bucket, moto_put_object, moto_url};
+
+use crate::{EVENTS_TABLE, events_csv, files, pipeline, start, unique, wait_for, wait_loaded};
+
+/// Made-up keys: moto takes any; none may be shown.
+const KEY_ID: &str = "AKIAPIPELINEEXAMPLE1";
+const SECRET_1: &str = "canary-s3-secret-one-3f9a1c";
+const SECRET_2: &str = "canary-s3-secret-two-77b2e0";
+const PG_PASSWORD: &str = "canary-pg-password-5d1e44";
+
+#[test]
+fn three_files_load_then_alter_link_keeps_the_cursor_and_two_more_load_once() {
+    let moto = moto_url();
+    let bucket = unique("pipe");
+    moto_create_bucket(&moto, &bucket);
+    let target = TempDatabase::postgres("pipe_s3");
+    target.execute(EVENTS_TABLE);
+    let database = target.database_name().unwrap();
+    let env = start("pipe-s3");
+
+    env.ok(&format!(
+        r#"CREATE LINK s3_events AS S3 CONFIG '{{"region":"us-east-1","endpoint_url":"{moto}"}}'
+           CREDENTIALS '{{"aws_access_key_id":"{KEY_ID}","aws_secret_access_key":"{SECRET_1}"}}'"#
+    ));
+    env.ok(&format!(
+        r#"CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET '{{"username":"postgres","password":"{PG_PASSWORD}"}}'"#
+    ));
+    env.ok(&format!(
+        "CREATE CONNECTION warehouse TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
+         database = '{database}') CREDENTIAL = pg_login"
+    ));
+    env.ok(&format!(
+        "CREATE PIPELINE events AS LOAD DATA LINK s3_events '{bucket}/events/' INTO TABLE public.events \
+         ON CONNECTION warehouse"
+    ));
+    let created = pipeline(&env, "events");
+    assert_eq!(created["State"], "Stopped", "{created}");
+    assert_eq!(created["Target"], "public.events ON CONNECTION warehouse");
+
+    for n in 1..=3 {
+        moto_put_object(&moto, &bucket, &format!("events/000{n}.csv"), &events_csv(n * 100, 10));
+    }
+    // Outside the path: never loaded.
+    moto_put_object(&moto, &bucket, "other/0001.csv", &events_csv(900, 10));
+    env.ok("START PIPELINE events");
+    let loaded = wait_loaded(&env, "events", 3);
+    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 30);
+    assert_eq!(loaded["Cursor"], "events/0003.csv", "{loaded}");
+    assert_eq!((loaded["Rows_loaded"].as_i64(), loaded["State"].as_str()), (Some(30), Some("Running")));
+    assert_eq!(
+        target.query_i64("SELECT count(*) FROM events WHERE name = 'event 100, quoted' AND amount = 300.00"),
+        1,
+        "quoted fields with the delimiter inside load as one value"
+    );
+    let shown = files(&env, "events");
+    let expected: Vec<_> = (1..=3).map(|n| (format!("events/000{n}.csv"), "Loaded".to_owned(), Some(10))).collect();
+    assert_eq!(shown, expected);
+
+    // The seed's rule: ALTER LINK on a link a RUNNING pipeline uses fails, naming it; nothing changes.
+    let refused = env.fails(r#"ALTER LINK s3_events SET CONFIG ::region = "us-west-2""#);
+    assert!(refused.contains("pipeline default.events is running"), "{refused}");
+    assert!(refused.contains("STOP PIPELINE"), "{refused}");
+
+    // STOP, then ALTER LINK: a new region and rotated keys, applied in place.
+    env.ok("STOP PIPELINE events");
+    wait_for(&env, "events", "the runner let go", |row| row["State"] == "Stopped");
+    env.ok(&format!(r#"ALTER LINK s3_events SET CONFIG '{{"region":"eu-west-1","endpoint_url":"{moto}"}}'"#));
+    env.ok(&format!("ALTER LINK s3_events SET CREDENTIALS ::aws_secret_access_key = '{SECRET_2}'"));
+    let stopped = pipeline(&env, "events");
+    assert_eq!((stopped["Cursor"].as_str(), stopped["Files_loaded"].as_i64()), (Some("events/0003.csv"), Some(3)));
+
+    for n in 4..=5 {
+        moto_put_object(&moto, &bucket, &format!("events/000{n}.csv"), &events_csv(n * 100, 10));
+    }
+    env.ok("START PIPELINE events");
+    let loaded = wait_loaded(&env, "events", 5);
+    assert_eq!(loaded["Cursor"], "events/0005.csv");
+    // The first three were not loaded again: 50 rows (the primary key would refuse a second copy anyway, so the
+    // ledger is checked too: one row per file).
+    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 50);
+    assert_eq!(target.query_i64("SELECT count(*) FROM lanyard_pipeline_ledger"), 5);
+    assert_eq!(target.query_i64("SELECT count(DISTINCT object_key) FROM lanyard_pipeline_ledger"), 5);
+
+    // A row that does not fit: the file is Failed with its line and column, nothing of it is loaded, the rest go on.
+    let mut bad = events_csv(600, 5);
+    bad.extend_from_slice(b"605,late,not-a-number\n");
+    moto_put_object(&moto, &bucket, "events/0006.csv", &bad);
+    moto_put_object(&moto, &bucket, "events/0007.csv", &events_csv(700, 10));
+    let failed = wait_for(&env, "events", "one file failed and the next loaded", |row| {
+        row["Files_failed"] == 1 && row["Files_loaded"] == 6
+    });
+    let error = failed["Last_error"].as_str().unwrap_or_default();
+    assert!(error.contains(r#"file "events/0006.csv" line 7, column amount"#), "{failed}");
+    assert_eq!(target.query_i64("SELECT count(*) FROM events WHERE id BETWEEN 600 AND 699"), 0, "never half-loaded");
+    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 60);
+    let shown = files(&env, "events");
+    assert_eq!(shown[5], ("events/0006.csv".to_owned(), "Failed".to_owned(), None));
+    assert_eq!(failed["State"], "Running", "a file that does not fit does not stop the pipeline");
+
+    // DROP PIPELINE takes its file states; the target keeps its rows and ledger.
+    env.ok("DROP PIPELINE events");
+    assert_eq!(env.ok("SHOW PIPELINES")["rows"], serde_json::json!([]));
+    assert_eq!(target.query_i64("SELECT count(*) FROM lanyard_pipeline_ledger"), 6);
+
+    env.assert_no_canary_anywhere(&[SECRET_1, SECRET_2, PG_PASSWORD]);
+}
