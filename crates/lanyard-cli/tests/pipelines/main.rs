@@ -34,10 +34,21 @@ fn start(home: &str) -> SqlCli {
     start_with(home, &[])
 }
 
-/// [`start`] with more `lanyard serve` arguments (later ones override [`FAST_RUNNER`]'s).
+/// [`start`] with more `lanyard serve` arguments; a flag of [`FAST_RUNNER`] given here replaces its value there.
 fn start_with(home: &str, args: &[&str]) -> SqlCli {
-    let all: Vec<&str> = FAST_RUNNER.iter().chain(args).copied().collect();
-    SqlCli::start_with(Path::new(LANYARD), home, &all)
+    SqlCli::start_with(Path::new(LANYARD), home, &serve_args(args))
+}
+
+/// [`FAST_RUNNER`] with `args`: its flags that `args` gives again are left out (clap refuses a flag twice).
+fn serve_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all: Vec<&str> = FAST_RUNNER
+        .chunks(2)
+        .filter(|pair| !args.contains(&pair[0]))
+        .flatten()
+        .copied()
+        .collect();
+    all.extend_from_slice(args);
+    all
 }
 
 /// A name no other test uses (buckets, containers).
