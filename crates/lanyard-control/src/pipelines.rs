@@ -13,9 +13,7 @@
 //! uses them. ALTER LINK is refused while a pipeline using the link is Running (`links.rs`).
 
 use lanyard_catalog::{Connection, Link, Meta, Pipeline, Record as _, Timestamp, Tx, transaction};
-use lanyard_core::{
-    AuditAction, ConnectionType, ErrorKind, LinkType, Name, ObjectKind, PipelineState, TableRef, printable,
-};
+use lanyard_core::{AuditAction, ConnectionType, ErrorKind, Name, ObjectKind, PipelineState, TableRef, printable};
 
 use crate::error::{ControlError, Result};
 use crate::model::{Created, NamedRef, NewPipeline, PipelineFileView, PipelineView};
@@ -68,16 +66,22 @@ async fn view(tx: &mut Tx, row: Pipeline) -> Result<PipelineView> {
     })
 }
 
-/// Link types a pipeline reads from (object stores, through `object_store`).
-fn check_source(link: &Link) -> Result<()> {
-    match link.link_type {
-        LinkType::S3 | LinkType::Azure | LinkType::Gcs => Ok(()),
-        other => Err(ControlError::invalid(format!(
-            "no pipeline source for link type {other} in this build: link {:?} cannot feed a pipeline (S3, AZURE and \
-             GCS links can)",
-            link.display()
-        ))),
+/// The link can feed a pipeline (S3, AZURE, GCS in a build with object stores) and `path` is a valid path of its
+/// store (`'<bucket or container>/<prefix>'`), checked without I/O by the connectors that will read it.
+fn check_source(link: &Link, path: &str) -> Result<()> {
+    if path.chars().any(char::is_control) || path.len() > 1024 {
+        return Err(ControlError::invalid("the pipeline path must be at most 1024 bytes without control characters"));
     }
+    lanyard_connectors::parse_pipeline_path(link.link_type, path).map(drop).map_err(|reason| {
+        if lanyard_connectors::pipeline_source_supported(link.link_type).is_err() {
+            ControlError::invalid(format!(
+                "{reason}: link {:?} cannot feed a pipeline (S3, AZURE and GCS links can)",
+                link.display()
+            ))
+        } else {
+            ControlError::invalid(reason)
+        }
+    })
 }
 
 /// Connection types a pipeline loads into.
@@ -90,21 +94,6 @@ fn check_target(connection: &Connection) -> Result<()> {
             connection.name.as_str()
         ))),
     }
-}
-
-/// The path: `'<bucket or container>/<prefix>'`, checked without I/O.
-fn check_path(path: &str) -> Result<()> {
-    let bucket = path.split('/').next().unwrap_or_default();
-    if bucket.trim().is_empty() {
-        return Err(ControlError::invalid(format!(
-            "pipeline path {:?} must start with the bucket or container: '<bucket>/<prefix>'",
-            printable(path, 200)
-        )));
-    }
-    if path.chars().any(char::is_control) || path.len() > 1024 {
-        return Err(ControlError::invalid("the pipeline path must be at most 1024 bytes without control characters"));
-    }
-    Ok(())
 }
 
 impl ControlPlane {
@@ -158,7 +147,6 @@ impl ControlPlane {
         self.authorize(caller, Permission::PipelinesWrite, AuditAction::PipelineCreate, Some(&object)).await?;
         let database = valid_name(ObjectKind::Database, &request.database)?;
         let name = valid_name(ObjectKind::Pipeline, &request.name)?;
-        check_path(&request.path)?;
         let table: TableRef =
             request.table.parse().map_err(|e: String| ControlError::invalid(format!("INTO TABLE: {e}")))?;
         request.format.check().map_err(|e| ControlError::invalid(format!("the pipeline's format: {e}")))?;
@@ -174,7 +162,7 @@ impl ControlPlane {
             }
             crate::links::check_database(tx, &database).await?;
             let link = find_source_link(tx, &database, &request.link).await?;
-            check_source(&link)?;
+            check_source(&link, &request.path)?;
             let connection = match tx.find_by_name::<Connection>(&[request.connection.as_str()]).await? {
                 Some(connection) => connection,
                 None => {

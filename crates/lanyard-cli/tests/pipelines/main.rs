@@ -41,12 +41,7 @@ fn start_with(home: &str, args: &[&str]) -> SqlCli {
 
 /// [`FAST_RUNNER`] with `args`: its flags that `args` gives again are left out (clap refuses a flag twice).
 fn serve_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
-    let mut all: Vec<&str> = FAST_RUNNER
-        .chunks(2)
-        .filter(|pair| !args.contains(&pair[0]))
-        .flatten()
-        .copied()
-        .collect();
+    let mut all: Vec<&str> = FAST_RUNNER.chunks(2).filter(|pair| !args.contains(&pair[0])).flatten().copied().collect();
     all.extend_from_slice(args);
     all
 }

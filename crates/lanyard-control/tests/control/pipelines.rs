@@ -133,7 +133,7 @@ async fn create_checks_source_target_path_table_and_format(env: &Env) {
     assert_error_contains(
         plane.create_pipeline(&admin(), NewPipeline { path: "/events".into(), ..base() }).await,
         ErrorKind::Invalid,
-        &["must start with the bucket or container"],
+        &["pipeline path \"/events\" names no bucket"],
     );
     assert_error_contains(
         plane.create_pipeline(&admin(), NewPipeline { table: "".into(), ..base() }).await,
