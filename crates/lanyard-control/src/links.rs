@@ -51,7 +51,7 @@ fn changed_concurrently(object: &str, pinned: bool) -> ControlError {
 const MAX_JSON: usize = 64 * 1024;
 
 /// `db.name`, as messages show a link.
-fn qualified(database: &str, name: &str) -> String {
+pub(crate) fn qualified(database: &str, name: &str) -> String {
     format!("{}.{}", printable(database, 128), printable(name, 128))
 }
 

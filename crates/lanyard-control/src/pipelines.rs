@@ -16,13 +16,9 @@ use lanyard_catalog::{Connection, Link, Meta, Pipeline, Record as _, Timestamp, 
 use lanyard_core::{AuditAction, ConnectionType, ErrorKind, Name, ObjectKind, PipelineState, TableRef, printable};
 
 use crate::error::{ControlError, Result};
+use crate::links::qualified;
 use crate::model::{Created, NamedRef, NewPipeline, PipelineFileView, PipelineView};
 use crate::{Caller, ControlPlane, Permission, audit, detail, snapshot, valid_name};
-
-/// `db.name`, as messages show a pipeline.
-fn qualified(database: &str, name: &str) -> String {
-    format!("{}.{}", printable(database, 128), printable(name, 128))
-}
 
 fn pipeline_not_found(database: &str, name: &str) -> ControlError {
     ControlError::new(ErrorKind::NotFound, format!("pipeline {:?} does not exist", qualified(database, name)))
