@@ -465,3 +465,25 @@ async fn reconcile(shared: &Shared, pipeline: &Pipeline, ledger: Vec<LedgerEntry
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_after_failures_doubles_up_to_a_minute() {
+        let interval = Duration::from_secs(5);
+        let pauses: Vec<u64> = (1..=6).map(|n| backoff(interval, n).as_secs()).collect();
+        assert_eq!(pauses, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(backoff(Duration::from_millis(10), 1), Duration::from_millis(100), "at least 100 ms");
+        assert_eq!(backoff(interval, 1000), Duration::from_secs(60), "no overflow");
+    }
+
+    #[test]
+    fn the_supervisor_ticks_at_a_third_of_the_lease_at_most_every_second() {
+        let tick = |lease_ms| RunnerConfig { lease: Duration::from_millis(lease_ms), ..RunnerConfig::default() }.tick();
+        assert_eq!(tick(15_000), Duration::from_secs(1));
+        assert_eq!(tick(1_500), Duration::from_millis(500));
+        assert_eq!(tick(60), Duration::from_millis(50));
+    }
+}
