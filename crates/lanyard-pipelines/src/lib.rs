@@ -12,6 +12,8 @@
 //! sessions come from `lanyard-connectors`, which resolves their credentials fresh) and keeps no credential.
 
 pub mod load;
+mod metrics;
 mod runner;
 
+pub use metrics::RunnerMetrics;
 pub use runner::{Runner, RunnerConfig, RunnerHandle};

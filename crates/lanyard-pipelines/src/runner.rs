@@ -30,6 +30,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::load::{self, FileToLoad, LedgerEntry, LoadError, Loaded};
+use crate::metrics::RunnerMetrics;
 
 /// How the runner runs.
 #[derive(Debug, Clone)]
@@ -74,6 +75,7 @@ struct Shared {
     config: RunnerConfig,
     /// Bounds the files in flight over all pipelines of this node.
     slots: Semaphore,
+    metrics: Arc<RunnerMetrics>,
 }
 
 /// The runner of one node; [`Runner::spawn`] starts it.
@@ -91,7 +93,13 @@ impl Runner {
     /// A runner over `catalog`, resolving with `resolver`.
     pub fn new(catalog: Catalog, resolver: Resolver, config: RunnerConfig) -> Self {
         let slots = Semaphore::new(config.max_files_in_flight.max(1));
-        Self { shared: Arc::new(Shared { catalog, resolver, config, slots }) }
+        let metrics = Arc::new(RunnerMetrics::default());
+        Self { shared: Arc::new(Shared { catalog, resolver, config, slots, metrics }) }
+    }
+
+    /// The runner's metrics (`/metrics` exports them).
+    pub fn metrics(&self) -> Arc<RunnerMetrics> {
+        Arc::clone(&self.shared.metrics)
     }
 
     /// Starts the supervisor on the current tokio runtime.
@@ -179,6 +187,7 @@ async fn tick(shared: &Arc<Shared>, tasks: &mut HashMap<PipelineId, JoinHandle<(
             (Err(error), _) => tracing::warn!(pipeline = %id, %error, "could not take or renew a pipeline lease"),
         }
     }
+    shared.metrics.leases_held.set(i64::try_from(tasks.len()).unwrap_or(i64::MAX));
     Ok(())
 }
 
@@ -215,6 +224,7 @@ async fn run(shared: Arc<Shared>, id: PipelineId) {
             }
             Err(error) => {
                 failures += 1;
+                shared.metrics.batch_failures.inc();
                 let give_up = failures >= shared.config.max_failures;
                 tracing::warn!(pipeline = %id, failures, %error, "pipeline batch failed");
                 if let Err(e) = record_error(&shared, id, &error, give_up).await {
@@ -371,18 +381,26 @@ async fn batch(shared: &Shared, id: PipelineId, reconciled: &mut bool) -> Result
     }
     for file in &todo {
         let _slot = shared.slots.acquire().await.map_err(|_| "the runner is shutting down".to_owned())?;
+        let started = std::time::Instant::now();
         let body =
             source.read(file).await.map_err(|e| format!("reading {:?} from {}: {e}", file.key, source.location()))?;
         let outcome = session
             .load(&pipeline, FileToLoad { pipeline: id, key: &file.key, etag: file.etag.as_deref(), body: &body })
             .await;
         let (row, error) = match outcome {
-            Ok(Loaded::Now { rows } | Loaded::Earlier { rows }) => {
-                (file_row(id, file, FileState::Loaded, Some(rows as i64), None), None)
+            Ok(loaded) => {
+                if let Loaded::Now { rows } = loaded {
+                    shared.metrics.files_loaded.inc();
+                    shared.metrics.rows_loaded.inc_by(rows);
+                    shared.metrics.observe_file(started.elapsed());
+                }
+                let rows = i64::try_from(loaded.rows()).unwrap_or(i64::MAX);
+                (file_row(id, file, FileState::Loaded, Some(rows), None), None)
             }
             Err(LoadError::Rejected { line, column, reason }) => {
                 let column = column.map(|c| format!(", column {c}")).unwrap_or_default();
                 let message = format!("file {:?} line {line}{column}: {reason}", file.key);
+                shared.metrics.files_failed.inc();
                 (file_row(id, file, FileState::Failed, None, Some(message.clone())), Some(message))
             }
             Err(error) => return Err(target_error(&pipeline.target_table, error)),
@@ -447,7 +465,7 @@ async fn reconcile(shared: &Shared, pipeline: &Pipeline, ledger: Vec<LedgerEntry
                 etag: entry.etag.clone(),
                 size,
                 state: FileState::Loaded,
-                rows: Some(entry.rows as i64),
+                rows: Some(i64::try_from(entry.rows).unwrap_or(i64::MAX)),
                 error: None,
                 updated_at: Timestamp::now(),
             })

@@ -42,6 +42,8 @@ pub const REQUEST_ID: &str = "x-request-id";
 pub struct AppState {
     control: ControlPlane,
     metrics: Arc<metrics::HttpMetrics>,
+    /// The pipeline runner's metrics, when this server runs one.
+    pipelines: Option<Arc<lanyard_pipelines::RunnerMetrics>>,
     /// The OpenAPI document, built with the router from the same table.
     openapi: Arc<utoipa::openapi::OpenApi>,
 }
@@ -49,7 +51,13 @@ pub struct AppState {
 /// The router over `control`: every route of [`routes`], each behind its access rule, and the OpenAPI document of
 /// exactly those routes.
 pub fn router(control: ControlPlane) -> Router {
-    let mut state = AppState { control, metrics: Arc::new(metrics::HttpMetrics::new()), openapi: Arc::default() };
+    router_with(control, None)
+}
+
+/// [`router`], also exporting a pipeline runner's metrics on `/metrics`.
+fn router_with(control: ControlPlane, pipelines: Option<Arc<lanyard_pipelines::RunnerMetrics>>) -> Router {
+    let metrics = Arc::new(metrics::HttpMetrics::new());
+    let mut state = AppState { control, metrics, pipelines, openapi: Arc::default() };
     let mut api = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base());
     for (access, handler) in routes::table() {
         let (schemas, paths, method_router) = openapi::secure(access, handler);
@@ -248,9 +256,10 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let runner = self.pipelines.map(|config| {
             let catalog = self.control.catalog().clone();
-            lanyard_pipelines::Runner::new(catalog, self.control.resolver().clone(), config).spawn()
+            lanyard_pipelines::Runner::new(catalog, self.control.resolver().clone(), config)
         });
-        let app = router(self.control.clone());
+        let app = router_with(self.control.clone(), runner.as_ref().map(lanyard_pipelines::Runner::metrics));
+        let runner = runner.map(lanyard_pipelines::Runner::spawn);
         let handle = axum_server::Handle::new();
         let grace = self.grace;
         let signal_handle = handle.clone();

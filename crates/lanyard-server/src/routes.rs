@@ -159,12 +159,16 @@ async fn healthz(State(state): State<AppState>) -> ApiResult {
     Ok(axum::Json(Health { status: "ok".to_owned() }).into_response())
 }
 
-/// Prometheus metrics: HTTP requests and the resolver's backend calls.
+/// Prometheus metrics: HTTP requests, the resolver's backend calls and, on a node that runs pipelines, the runner's
+/// files, rows and failures.
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = String::new();
     state.metrics.encode(&mut text);
     let _ = state.control.resolver().metrics().encode(&mut text);
+    if let Some(pipelines) = &state.pipelines {
+        let _ = pipelines.encode(&mut text);
+    }
     text.push_str("# EOF\n");
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
 }

@@ -158,6 +158,18 @@ impl LanyardServer {
         self.dir.path()
     }
 
+    /// `GET /metrics` (no token needed): the Prometheus text.
+    ///
+    /// # Panics
+    ///
+    /// When the server does not answer 200.
+    pub fn metrics(&self) -> String {
+        let response = crate::http::request(self.url(), "GET", "/metrics", &[], b"")
+            .unwrap_or_else(|e| panic!("GET /metrics: {e}"));
+        assert_eq!(response.status, 200, "GET /metrics: {}", response.body);
+        response.body
+    }
+
     /// The admin token the server wrote to `<data-dir>/admin.token` at its first start.
     ///
     /// # Panics

@@ -99,6 +99,17 @@ fn three_files_load_then_alter_link_keeps_the_cursor_and_two_more_load_once() {
     assert_eq!(shown[5], ("events/0006.csv".to_owned(), "Failed".to_owned(), None));
     assert_eq!(failed["State"], "Running", "a file that does not fit does not stop the pipeline");
 
+    // The node's metrics count what it did.
+    let metrics = env.server.metrics();
+    for line in [
+        "lanyard_pipeline_files_loaded_total 6",
+        "lanyard_pipeline_rows_loaded_total 60",
+        "lanyard_pipeline_files_failed_total 1",
+        "lanyard_pipeline_leases_held 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} is not in /metrics:\n{metrics}");
+    }
+
     // DROP PIPELINE takes its file states; the target keeps its rows and ledger.
     env.ok("DROP PIPELINE events");
     assert_eq!(env.ok("SHOW PIPELINES")["rows"], serde_json::json!([]));
