@@ -4,129 +4,44 @@
 //! `StaticCatalog`, with the credential in a memory backend. Links (TEST LINK) go the same way, with SingleStore's
 //! CONFIG and CREDENTIALS keys. A database that is not running fails these tests.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use lanyard_catalog::{Backend, Connection, JsonObject, Link, Meta, VaultEntry};
 use lanyard_connectors::{ConnectError, ProbeResult};
-use lanyard_core::{ConnectionId, LinkId, LinkType, Name, SecretString, VaultEntryId};
-use lanyard_resolve::{Resolver, SecretValue, StaticCatalog};
-use lanyard_vault::{Profile, Registry};
+use lanyard_core::{ConnectionId, LinkType};
 use serde_json::json;
 
-// Link the memory backend so that it registers itself.
-use lanyard_vault_memory as _;
+mod common;
+
+use common::World;
 
 const CANARY: &str = "canary-9fQ2/probe+secret";
 
-/// A catalog with one memory backend; every connection gets its own entry in it.
-struct World {
-    catalog: Arc<StaticCatalog>,
-    resolver: Resolver,
-    backend: Backend,
-}
-
-impl World {
-    fn new() -> Self {
-        let store = format!("connectors-{}", ConnectionId::new_random());
-        let backend = Backend {
-            meta: Meta::new(),
-            name: name("test_store"),
-            backend_type: "memory".to_owned(),
-            description: None,
-            config: object(&[("store", &store)]),
-            active: true,
-        };
-        let catalog = Arc::new(StaticCatalog::new());
-        catalog.put_backend(backend.clone());
-        let resolver = Resolver::builder(catalog.clone(), Registry::global().expect("registry")).build();
-        Self { catalog, resolver, backend }
-    }
-
-    /// Adds a connection of `kind` with `options` and, if given, a credential holding `secret`.
-    async fn connection(&self, kind: &str, options: &[(&str, &str)], secret: Option<&str>) -> ConnectionId {
-        let mut connection = Connection {
-            meta: Meta::new(),
-            name: name(&format!("c_{}", ConnectionId::new_random())),
-            connection_type: kind.parse().expect("a known connection type"),
-            description: None,
-            options: object(options),
-            credential_id: None,
-            credential_storage_id: None,
-            max_connections: None,
-            timeout_seconds: None,
-            last_test: None,
-        };
-        if let Some(secret) = secret {
-            connection.credential_id = Some(self.entry(secret).await);
-        }
-        let id = connection.meta.id;
-        self.catalog.put_connection(connection);
-        id
-    }
-
-    /// Adds a vault entry holding `secret` in the memory backend.
-    async fn entry(&self, secret: &str) -> VaultEntryId {
-        let entry = VaultEntry {
-            meta: Meta::new(),
-            name: name(&format!("e_{}", ConnectionId::new_random())),
-            entry_type: lanyard_core::EntryType::Credential,
-            algorithm: None,
-            key_size: None,
-            current_version: 1,
-            storage_backend_id: self.backend.meta.id,
-            external_secret_name: None,
-            owner_link_id: None,
-            description: None,
-            expires_at: None,
-            rotated_at: None,
-        };
-        let backend = self.resolver.backend(&self.backend).await.expect("the memory backend builds");
-        let value = SecretValue::from(SecretString::new(secret));
-        backend.put(&Profile::Entry(entry.meta.id), &value).await.expect("material written");
-        let id = entry.meta.id;
-        self.catalog.put_entry(entry);
-        id
-    }
-
-    /// Adds a link of `link_type` with CONFIG `config` and, if given, CREDENTIALS `credentials`.
-    async fn link(
-        &self,
-        link_type: LinkType,
-        config: serde_json::Value,
-        credentials: Option<serde_json::Value>,
-    ) -> LinkId {
-        let serde_json::Value::Object(config) = config else { panic!("CONFIG is an object") };
-        let credential_id = match credentials {
-            Some(credentials) => Some(self.entry(&credentials.to_string()).await),
-            None => None,
-        };
-        let link = Link {
-            meta: Meta::new(),
-            database: name("default"),
-            name: name(&format!("l_{}", ConnectionId::new_random())),
-            link_type,
-            description: None,
-            config,
-            credential_id,
-        };
-        let id = link.meta.id;
-        self.catalog.put_link(link);
-        id
-    }
-
+/// What only the probes need of the world.
+trait Probes {
     /// Adds a link and probes it, as TEST LINK does.
     async fn probe_link(
         &self,
         link_type: LinkType,
         config: serde_json::Value,
         credentials: Option<serde_json::Value>,
+    ) -> ProbeResult;
+
+    /// Adds a connection and probes it, as TEST CONNECTION does.
+    async fn probe(&self, kind: &str, options: &[(&str, &str)], secret: Option<&str>) -> ProbeResult;
+}
+
+impl Probes for World {
+    async fn probe_link(
+        &self,
+        link_type: LinkType,
+        config: serde_json::Value,
+        credentials: Option<serde_json::Value>,
     ) -> ProbeResult {
-        let id = self.link(link_type, config, credentials).await;
+        let (id, _) = self.link(link_type, config, credentials).await;
         let resolved = self.resolver.resolve(id).await.expect("resolves");
         let result = lanyard_connectors::probe(&resolved).await;
         if let Some(error) = &result.error {
@@ -145,14 +60,6 @@ impl World {
         }
         result
     }
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).unwrap()
-}
-
-fn object(pairs: &[(&str, &str)]) -> JsonObject {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
 }
 
 fn failed(result: &ProbeResult) -> &str {
@@ -179,7 +86,7 @@ async fn serve(router: Router) -> String {
 
 #[tokio::test]
 async fn local_passes_on_an_existing_directory_and_fails_on_a_missing_one() {
-    let world = World::new();
+    let world = World::new("connectors");
     let dir = std::env::temp_dir().join(format!("lanyard-connectors-{}", ConnectionId::new_random()));
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("sub/a.txt"), b"a").unwrap();
@@ -244,7 +151,7 @@ fn api() -> Router {
 
 #[tokio::test]
 async fn rest_checks_method_expected_status_and_credentials() {
-    let world = World::new();
+    let world = World::new("connectors");
     let base = serve(api()).await;
     let health = format!("{base}/health");
 
@@ -291,7 +198,7 @@ async fn rest_checks_method_expected_status_and_credentials() {
 
 #[tokio::test]
 async fn git_is_an_authenticated_get_of_the_api_url() {
-    let world = World::new();
+    let world = World::new("connectors");
     let base = serve(api()).await;
     let user = format!("{base}/api/user");
     assert_passed(&world.probe("git", &[("api_url", &user)], Some(TOKEN)).await);
@@ -310,7 +217,7 @@ async fn git_is_an_authenticated_get_of_the_api_url() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out_after_the_connection_timeout() {
-    let world = World::new();
+    let world = World::new("connectors");
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -370,7 +277,7 @@ fn s3_api() -> Router {
 
 #[tokio::test]
 async fn s3_lists_path_style_at_an_http_endpoint() {
-    let world = World::new();
+    let world = World::new("connectors");
     let endpoint = serve(s3_api()).await;
     let keys = json!({"access_key_id": "AKIDTEST", "secret_access_key": CANARY}).to_string();
     assert_passed(
@@ -391,7 +298,7 @@ const PG: &[(&str, &str)] = &[("host", "127.0.0.1"), ("port", "5432"), ("databas
 
 #[tokio::test]
 async fn postgresql_passes_with_the_server_version() {
-    let world = World::new();
+    let world = World::new("connectors");
     let login = json!({"username": "postgres", "password": CANARY}).to_string();
     let result = world.probe("postgresql", PG, Some(&login)).await;
     assert_passed(&result);
@@ -412,7 +319,7 @@ async fn postgresql_passes_with_the_server_version() {
 
 #[tokio::test]
 async fn postgresql_on_a_closed_port_fails_with_the_reason_not_a_timeout() {
-    let world = World::new();
+    let world = World::new("connectors");
     let options = [("host", "127.0.0.1"), ("port", "1"), ("username", "postgres"), ("connection_timeout", "30")];
     let started = Instant::now();
     let result = world.probe("postgresql", &options, Some(CANARY)).await;
@@ -426,7 +333,7 @@ async fn postgresql_on_a_closed_port_fails_with_the_reason_not_a_timeout() {
 /// TLS with a readable certificate for `localhost`, that certificate as `ssl_root_cert` makes it pass.
 #[tokio::test]
 async fn postgresql_with_ssl_enabled_requires_and_verifies_tls() {
-    let world = World::new();
+    let world = World::new("connectors");
     let login = r#"{"username":"postgres"}"#;
     let tls = [("host", "127.0.0.1"), ("ssl_enabled", "true")];
     let result = world.probe("postgresql", &tls, Some(login)).await;
@@ -457,7 +364,7 @@ async fn postgresql_with_ssl_enabled_requires_and_verifies_tls() {
 
 #[tokio::test]
 async fn postgres_client_resolves_and_connects() {
-    let world = World::new();
+    let world = World::new("connectors");
     let id = world.connection("postgresql", PG, Some(r#"{"user":"postgres"}"#)).await;
     let client = lanyard_connectors::postgres_client(&world.resolver, id).await.unwrap();
     let row = client.query_one("SELECT 40 + 2", &[]).await.unwrap();
@@ -479,7 +386,7 @@ const MARIADB: &[(&str, &str)] = &[("host", "127.0.0.1"), ("port", "3306")];
 
 #[tokio::test]
 async fn mysql_passes_against_mariadb_with_its_version() {
-    let world = World::new();
+    let world = World::new("connectors");
     let result = world.probe("mysql", MARIADB, Some(r#"{"username":"root","password":""}"#)).await;
     assert_passed(&result);
     let version = result.server_version.unwrap();
@@ -502,7 +409,7 @@ async fn mysql_passes_against_mariadb_with_its_version() {
 #[tokio::test]
 async fn mysql_conn_resolves_and_connects() {
     use lanyard_connectors::mysql_async::prelude::Queryable as _;
-    let world = World::new();
+    let world = World::new("connectors");
     let id = world.connection("mysql", &[("host", "127.0.0.1"), ("username", "root")], None).await;
     let mut conn = lanyard_connectors::mysql_conn(&world.resolver, id).await.unwrap();
     let answer: Option<i64> = conn.query_first("SELECT 40 + 2").await.unwrap();
@@ -515,7 +422,7 @@ async fn mysql_conn_resolves_and_connects() {
 
 #[tokio::test]
 async fn types_without_a_probe_say_so() {
-    let world = World::new();
+    let world = World::new("connectors");
     for kind in ["kafka", "sftp", "sql_server", "oracle", "KAFKA"] {
         let result = world.probe(kind, &[("bootstrap_servers", "127.0.0.1:9092")], Some(CANARY)).await;
         // The catalog stores a type in its one spelling, so `KAFKA` comes back as `kafka`.
@@ -528,7 +435,7 @@ async fn types_without_a_probe_say_so() {
 
 #[tokio::test]
 async fn s3_links_list_their_bucket_or_else_the_buckets() {
-    let world = World::new();
+    let world = World::new("connectors");
     let endpoint = serve(s3_api()).await;
     let keys = json!({"aws_access_key_id": "AKIDTEST", "aws_secret_access_key": CANARY});
     let config = json!({"region": "us-east-1", "endpoint_url": endpoint, "disable_gunzip": true});
@@ -557,7 +464,7 @@ async fn s3_links_list_their_bucket_or_else_the_buckets() {
 
 #[tokio::test]
 async fn http_links_send_their_headers_or_token_to_their_url() {
-    let world = World::new();
+    let world = World::new("connectors");
     let base = serve(api()).await;
     let health = json!({"url": format!("{base}/health")});
     let ok = world.probe_link(LinkType::Http, health.clone(), Some(json!({"token": TOKEN}))).await;
@@ -577,7 +484,7 @@ async fn http_links_send_their_headers_or_token_to_their_url() {
 
 #[tokio::test]
 async fn mysql_links_read_singlestores_database_keys() {
-    let world = World::new();
+    let world = World::new("connectors");
     let config = json!({"database.hostname": "127.0.0.1", "database.port": 3306, "database.exclude.list": "x"});
     let root = json!({"database.user": "root", "database.password": ""});
     let result = world.probe_link(LinkType::Mysql, config.clone(), Some(root.clone())).await;
@@ -588,7 +495,7 @@ async fn mysql_links_read_singlestores_database_keys() {
     assert!(failed(&result).contains("Access denied for user 'root'"), "{result:?}");
     // The connect helper takes a link too.
     use lanyard_connectors::mysql_async::prelude::Queryable as _;
-    let id = world.link(LinkType::Mysql, config, Some(root)).await;
+    let (id, _) = world.link(LinkType::Mysql, config, Some(root)).await;
     let mut conn = lanyard_connectors::mysql_conn(&world.resolver, id).await.unwrap();
     let answer: Option<i64> = conn.query_first("SELECT 40 + 2").await.unwrap();
     assert_eq!(answer, Some(42));
@@ -597,7 +504,7 @@ async fn mysql_links_read_singlestores_database_keys() {
 
 #[tokio::test]
 async fn kafka_hdfs_and_mongodb_links_have_no_probe() {
-    let world = World::new();
+    let world = World::new("connectors");
     for link_type in [LinkType::Kafka, LinkType::Hdfs, LinkType::Mongodb] {
         let config = json!({"bootstrap_servers": "127.0.0.1:9092"});
         let result = world.probe_link(link_type, config, Some(json!({"password": CANARY}))).await;

@@ -3,106 +3,50 @@
 //! the way a pipeline's runner resolves them: through a `Resolver` over a `StaticCatalog`, their CREDENTIALS in a
 //! memory backend. An emulator that is not running fails these tests (its fixture says how to start it).
 
-use std::sync::Arc;
-
-use lanyard_catalog::{Backend, Link, Meta, VaultEntry};
 use lanyard_connectors::{ConnectError, FileSource, SourceFile};
-use lanyard_core::{ConnectionId, LinkId, LinkType, Name, SecretString, VaultEntryId};
-use lanyard_resolve::{Resolver, SecretValue, StaticCatalog};
+use lanyard_core::{LinkId, LinkType, VaultEntryId};
 use lanyard_testsupport::{
     AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, MOTO_ACCESS_KEY_ID, MOTO_REGION, MOTO_SECRET_ACCESS_KEY, PrivateMoto,
     azurite_create_container, azurite_put_blob, azurite_url, gcs_create_bucket, gcs_put_object, gcs_url,
     moto_create_bucket, moto_put_object, moto_url, unique_name,
 };
-use lanyard_vault::{Profile, Registry};
 use serde_json::json;
 
-// Link the memory backend so that it registers itself.
-use lanyard_vault_memory as _;
+mod common;
+
+use common::World;
 
 /// A canary secret: its text must never appear in an error.
 const CANARY: &str = "canary-7Hq2/source+secret";
 
-/// A catalog with one memory backend; every link gets its own entry in it.
-struct World {
-    catalog: Arc<StaticCatalog>,
-    resolver: Resolver,
-    backend: Backend,
+/// What only the sources need of the world.
+trait Sources {
+    /// Adds a link with CREDENTIALS; its id and its entry's.
+    async fn source_link(
+        &self,
+        link_type: LinkType,
+        config: serde_json::Value,
+        credentials: serde_json::Value,
+    ) -> (LinkId, VaultEntryId);
+
+    /// Opens the source of `link` at `path`.
+    async fn open(&self, link: LinkId, path: &str) -> Result<FileSource, ConnectError>;
 }
 
-impl World {
-    fn new() -> Self {
-        let store = format!("sources-{}", ConnectionId::new_random());
-        let mut config = serde_json::Map::new();
-        config.insert("store".to_owned(), json!(store));
-        let backend = Backend {
-            meta: Meta::new(),
-            name: name("test_store"),
-            backend_type: "memory".to_owned(),
-            description: None,
-            config,
-            active: true,
-        };
-        let catalog = Arc::new(StaticCatalog::new());
-        catalog.put_backend(backend.clone());
-        let resolver = Resolver::builder(catalog.clone(), Registry::global().expect("registry")).build();
-        Self { catalog, resolver, backend }
-    }
-
-    /// Writes `secret` as the material of entry `id` (a new entry, or a rotation of an existing one).
-    async fn put(&self, id: VaultEntryId, secret: &str) {
-        let backend = self.resolver.backend(&self.backend).await.expect("the memory backend builds");
-        let value = SecretValue::from(SecretString::new(secret));
-        backend.put(&Profile::Entry(id), &value).await.expect("material written");
-    }
-
-    /// Adds a link of `link_type` with CONFIG `config` and CREDENTIALS `credentials`; its id and its entry's.
-    async fn link(
+impl Sources for World {
+    async fn source_link(
         &self,
         link_type: LinkType,
         config: serde_json::Value,
         credentials: serde_json::Value,
     ) -> (LinkId, VaultEntryId) {
-        let serde_json::Value::Object(config) = config else { panic!("CONFIG is an object") };
-        let entry = VaultEntry {
-            meta: Meta::new(),
-            name: name(&format!("e_{}", ConnectionId::new_random())),
-            entry_type: lanyard_core::EntryType::Credential,
-            algorithm: None,
-            key_size: None,
-            current_version: 1,
-            storage_backend_id: self.backend.meta.id,
-            external_secret_name: None,
-            owner_link_id: None,
-            description: None,
-            expires_at: None,
-            rotated_at: None,
-        };
-        let entry_id = entry.meta.id;
-        self.put(entry_id, &credentials.to_string()).await;
-        self.catalog.put_entry(entry);
-        let link = Link {
-            meta: Meta::new(),
-            database: name("default"),
-            name: name(&format!("l_{}", ConnectionId::new_random())),
-            link_type,
-            description: None,
-            config,
-            credential_id: Some(entry_id),
-        };
-        let id = link.meta.id;
-        self.catalog.put_link(link);
-        (id, entry_id)
+        let (link, entry) = self.link(link_type, config, Some(credentials)).await;
+        (link, entry.expect("a link with CREDENTIALS has an entry"))
     }
 
-    /// Opens the source of `link` at `path`.
     async fn open(&self, link: LinkId, path: &str) -> Result<FileSource, ConnectError> {
         FileSource::open(&self.resolver, link, path).await
     }
-}
-
-fn name(text: &str) -> Name {
-    Name::new(text).unwrap()
 }
 
 /// The error's text, checked free of the canary.
@@ -147,12 +91,12 @@ async fn assert_the_three_files(source: &FileSource, etags: &[(&str, String)]) -
 async fn moto_link(world: &World) -> LinkId {
     let config = json!({"region": MOTO_REGION, "endpoint_url": moto_url(), "disable_gunzip": true});
     let keys = json!({"aws_access_key_id": MOTO_ACCESS_KEY_ID, "aws_secret_access_key": MOTO_SECRET_ACCESS_KEY});
-    world.link(LinkType::S3, config, keys).await.0
+    world.source_link(LinkType::S3, config, keys).await.0
 }
 
 #[tokio::test]
 async fn an_s3_source_lists_and_reads_the_files_under_its_prefix_in_key_order() {
-    let world = World::new();
+    let world = World::new("sources");
     let moto = moto_url();
     let bucket = unique_name("lanyard-src-");
     moto_create_bucket(&moto, &bucket);
@@ -194,7 +138,7 @@ async fn an_s3_source_lists_and_reads_the_files_under_its_prefix_in_key_order() 
 
 #[tokio::test]
 async fn an_s3_source_on_a_missing_bucket_says_so() {
-    let world = World::new();
+    let world = World::new("sources");
     let link = moto_link(&world).await;
     let bucket = unique_name("lanyard-src-none-");
     let source = world.open(link, &format!("{bucket}/in/")).await.unwrap();
@@ -209,23 +153,23 @@ async fn an_s3_source_with_a_wrong_key_fails_without_quoting_it() {
     let (moto, key) = PrivateMoto::with_iam_user();
     let bucket = unique_name("lanyard-src-iam-");
     moto.create_bucket(&bucket, &key);
-    let world = World::new();
+    let world = World::new("sources");
     let config = json!({"region": MOTO_REGION, "endpoint_url": moto.url()});
 
     let good = json!({"aws_access_key_id": key.id, "aws_secret_access_key": key.secret});
-    let (link, _) = world.link(LinkType::S3, config.clone(), good).await;
+    let (link, _) = world.source_link(LinkType::S3, config.clone(), good).await;
     let source = world.open(link, &format!("{bucket}/")).await.unwrap();
     assert_eq!(source.list().await.unwrap(), []);
 
     let wrong_secret = json!({"aws_access_key_id": key.id, "aws_secret_access_key": CANARY});
-    let (link, _) = world.link(LinkType::S3, config.clone(), wrong_secret).await;
+    let (link, _) = world.source_link(LinkType::S3, config.clone(), wrong_secret).await;
     let error = world.open(link, &format!("{bucket}/")).await.unwrap().list().await.unwrap_err();
     let text = message(&error);
     assert!(text.starts_with(&format!("listing s3://{bucket}/ failed (link default.l_")), "{text}");
     assert!(text.contains("SignatureDoesNotMatch"), "{text}");
 
     let unknown = json!({"aws_access_key_id": format!("AKIA{CANARY}"), "aws_secret_access_key": CANARY});
-    let (link, _) = world.link(LinkType::S3, config, unknown).await;
+    let (link, _) = world.source_link(LinkType::S3, config, unknown).await;
     let error = world.open(link, &format!("{bucket}/")).await.unwrap().list().await.unwrap_err();
     assert!(message(&error).contains("InvalidAccessKeyId"), "{error}");
 }
@@ -237,12 +181,12 @@ async fn an_s3_source_with_a_wrong_key_fails_without_quoting_it() {
 async fn azurite_link(world: &World, account_key: &str) -> (LinkId, VaultEntryId) {
     let config = json!({"endpoint_url": azurite_url()});
     let credentials = json!({"account_name": AZURITE_ACCOUNT, "account_key": account_key});
-    world.link(LinkType::Azure, config, credentials).await
+    world.source_link(LinkType::Azure, config, credentials).await
 }
 
 #[tokio::test]
 async fn an_azure_source_lists_and_reads_the_blobs_under_its_prefix_in_key_order() {
-    let world = World::new();
+    let world = World::new("sources");
     let azurite = azurite_url();
     let container = unique_name("lanyard-src-");
     azurite_create_container(&azurite, &container);
@@ -265,7 +209,7 @@ async fn an_azure_source_lists_and_reads_the_blobs_under_its_prefix_in_key_order
 
 #[tokio::test]
 async fn an_azure_source_with_a_wrong_key_fails_and_a_rotated_key_is_read_at_the_next_open() {
-    let world = World::new();
+    let world = World::new("sources");
     let azurite = azurite_url();
     let container = unique_name("lanyard-src-");
     azurite_create_container(&azurite, &container);
@@ -292,7 +236,7 @@ async fn an_azure_source_with_a_wrong_key_fails_and_a_rotated_key_is_read_at_the
 
 #[tokio::test]
 async fn a_gcs_source_lists_and_reads_the_objects_under_its_prefix_in_key_order() {
-    let world = World::new();
+    let world = World::new("sources");
     let gcs = gcs_url();
     let bucket = unique_name("lanyard-src-");
     gcs_create_bucket(&gcs, &bucket);
@@ -300,7 +244,8 @@ async fn a_gcs_source_lists_and_reads_the_objects_under_its_prefix_in_key_order(
         FILES.iter().map(|(key, body)| (*key, gcs_put_object(&gcs, &bucket, key, body))).collect();
     let etags: Vec<(&str, String)> = uploaded.iter().map(|(key, object)| (*key, object.etag.clone())).collect();
     // The emulator checks no credential: a key that says so, and the emulator's URL.
-    let (link, _) = world.link(LinkType::Gcs, json!({"endpoint_url": gcs}), json!({"disable_oauth": true})).await;
+    let (link, _) =
+        world.source_link(LinkType::Gcs, json!({"endpoint_url": gcs}), json!({"disable_oauth": true})).await;
 
     let source = world.open(link, &format!("{bucket}/in/")).await.unwrap();
     assert_eq!(source.location(), format!("gs://{bucket}/in/"));
@@ -319,11 +264,12 @@ async fn a_gcs_source_lists_and_reads_the_objects_under_its_prefix_in_key_order(
 
     // The key's gcs_base_url (object_store's convention) names the emulator too.
     let credentials = json!({"disable_oauth": true, "gcs_base_url": gcs});
-    let (link, _) = world.link(LinkType::Gcs, json!({}), credentials).await;
+    let (link, _) = world.source_link(LinkType::Gcs, json!({}), credentials).await;
     assert_eq!(world.open(link, &format!("{bucket}/in/")).await.unwrap().list().await.unwrap(), files);
 
     // A missing bucket.
-    let (link, _) = world.link(LinkType::Gcs, json!({"endpoint_url": gcs}), json!({"disable_oauth": true})).await;
+    let (link, _) =
+        world.source_link(LinkType::Gcs, json!({"endpoint_url": gcs}), json!({"disable_oauth": true})).await;
     let missing = unique_name("lanyard-src-none-");
     let error = world.open(link, &format!("{missing}/in/")).await.unwrap().list().await.unwrap_err();
     let text = message(&error);
@@ -334,14 +280,14 @@ async fn a_gcs_source_lists_and_reads_the_objects_under_its_prefix_in_key_order(
 /// TEST LINK on a GCS link with a service account key goes through the JSON API too, on its CONFIG `bucket`.
 #[tokio::test]
 async fn a_gcs_source_link_passes_test_link_through_the_json_api() {
-    let world = World::new();
+    let world = World::new("sources");
     let gcs = gcs_url();
     let bucket = unique_name("lanyard-src-");
     gcs_create_bucket(&gcs, &bucket);
     let probe = |config: serde_json::Value| {
         let world = &world;
         async move {
-            let (link, _) = world.link(LinkType::Gcs, config, json!({"disable_oauth": true})).await;
+            let (link, _) = world.source_link(LinkType::Gcs, config, json!({"disable_oauth": true})).await;
             lanyard_connectors::probe(&world.resolver.resolve(link).await.unwrap()).await
         }
     };
@@ -355,20 +301,20 @@ async fn a_gcs_source_link_passes_test_link_through_the_json_api() {
 
 #[tokio::test]
 async fn a_gcs_source_with_a_broken_service_account_key_fails_without_quoting_it() {
-    let world = World::new();
+    let world = World::new("sources");
     let key = json!({
         "type": "service_account",
         "client_email": "loader@lanyard-test.iam.gserviceaccount.com",
         "private_key_id": "k1",
         "private_key": format!("-----BEGIN PRIVATE KEY-----\n{CANARY}\n-----END PRIVATE KEY-----\n"),
     });
-    let (link, _) = world.link(LinkType::Gcs, json!({"endpoint_url": gcs_url()}), key).await;
+    let (link, _) = world.source_link(LinkType::Gcs, json!({"endpoint_url": gcs_url()}), key).await;
     let error = world.open(link, "bucket-x/in/").await.unwrap_err();
     let text = message(&error);
     assert!(text.starts_with("the service account key: "), "{text}");
 
     let half = json!({"type": "service_account", "client_email": "a@b.c", "private_key": CANARY});
-    let (link, _) = world.link(LinkType::Gcs, json!({}), half).await;
+    let (link, _) = world.source_link(LinkType::Gcs, json!({}), half).await;
     let error = world.open(link, "bucket-x/in/").await.unwrap_err();
     assert!(message(&error).starts_with(r#"a GCS link's service account key needs "client_email""#), "{error}");
 }
@@ -378,18 +324,20 @@ async fn a_gcs_source_with_a_broken_service_account_key_fails_without_quoting_it
 
 #[tokio::test]
 async fn links_that_are_no_source_and_paths_that_name_no_files_are_refused_before_any_request() {
-    let world = World::new();
+    let world = World::new("sources");
     for link_type in [LinkType::Kafka, LinkType::Http, LinkType::Mysql] {
-        let (link, _) =
-            world.link(link_type, json!({"bootstrap_servers": "127.0.0.1:9092"}), json!({"password": CANARY})).await;
+        let (link, _) = world
+            .source_link(link_type, json!({"bootstrap_servers": "127.0.0.1:9092"}), json!({"password": CANARY}))
+            .await;
         let error = world.open(link, "topic").await.unwrap_err();
         assert!(matches!(error, ConnectError::UnsupportedSource(_)), "{error:?}");
         assert_eq!(message(&error), format!("no pipeline source for link type {link_type} in this build"));
     }
     // Nothing listens there: the path is refused before any request.
     let config = json!({"region": MOTO_REGION, "endpoint_url": "http://127.0.0.1:1"});
-    let (link, _) =
-        world.link(LinkType::S3, config, json!({"aws_access_key_id": "A", "aws_secret_access_key": CANARY})).await;
+    let (link, _) = world
+        .source_link(LinkType::S3, config, json!({"aws_access_key_id": "A", "aws_secret_access_key": CANARY}))
+        .await;
     let error = world.open(link, "bucket-x//in").await.unwrap_err();
     assert_eq!(
         message(&error),
