@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use lanyard_testsupport::SqlCli;
 use serde_json::Value;
 
+mod faults;
+mod nodes;
 mod rotation;
 mod s3_postgres;
 
@@ -105,3 +107,20 @@ fn events_csv(first: i64, rows: i64) -> Vec<u8> {
 
 /// The target table of these tests.
 const EVENTS_TABLE: &str = "CREATE TABLE events (id integer PRIMARY KEY, name text NOT NULL, amount numeric(12, 2))";
+
+/// A `lanyard serve` on the data directory `data` (which outlives it: a restart on it finds the same catalog, master
+/// key, admin token and node id), logging at debug level, with [`FAST_RUNNER`], the environment `vars` and `args`
+/// (as in [`start_with`]).
+fn serve_on(data: &Path, vars: &[(&str, &str)], args: &[&str]) -> lanyard_testsupport::LanyardServer {
+    let mut builder =
+        lanyard_testsupport::LanyardServer::builder(Path::new(LANYARD)).data_dir(data).args(&["--log-level", "debug"]);
+    for (key, value) in vars {
+        builder = builder.env(key, value);
+    }
+    builder.args(&serve_args(args)).start()
+}
+
+/// A target table like [`EVENTS_TABLE`] without a primary key: a file loaded twice would show as ids counted twice
+/// rather than as a load the database refuses.
+const EVENTS_TABLE_NO_KEY: &str =
+    "CREATE TABLE events (id integer NOT NULL, name text NOT NULL, amount numeric(12, 2))";

@@ -234,8 +234,8 @@ pub(super) fn show_links(sql: String, database: &str, links: &[Link]) -> Stateme
     StatementResult::message(sql, Outcome::Ok, message).with_rows(&["Link", "Type", "Description", "Config"], rows)
 }
 
-/// SHOW PIPELINES: SingleStore's `Pipelines_in_<db>` and `State`, then where it reads, where it loads, its cursor,
-/// its files and its last error.
+/// SHOW PIPELINES: SingleStore's `Pipelines_in_<db>` and `State`, then the node running it (its lease holder, while
+/// Running), where it reads, where it loads, its cursor, its files and its last error.
 pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline]) -> StatementResult {
     let rows = pipelines
         .iter()
@@ -243,6 +243,7 @@ pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline]
             vec![
                 Cell::from(p.name.as_str()),
                 Cell::from(p.state.as_str()),
+                Cell::text(p.running_on.as_deref()),
                 Cell::from(p.link.name.as_str()),
                 Cell::from(p.path.as_str()),
                 Cell::Text(format!("{} ON CONNECTION {}", p.table, p.connection.name)),
@@ -260,6 +261,7 @@ pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline]
         &[
             &format!("Pipelines_in_{database}"),
             "State",
+            "Running_on",
             "Link",
             "Path",
             "Target",
