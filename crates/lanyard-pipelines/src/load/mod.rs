@@ -24,9 +24,10 @@
 //! it there, and reports [`Loaded::Earlier`] without loading anything. A key counts once whatever its ETag: a file
 //! rewritten under the same key is not loaded again.
 //!
-//! Users may read the ledger (it is the answer to "was this file loaded, when, how many rows"). **Deleting a row makes
-//! that file load again** on the pipeline's next pass over it — the way to reload a file on purpose, after deleting
-//! its rows from the table. Nothing else should write to it.
+//! Users may read the ledger (it is the answer to "was this file loaded, when, how many rows"); nothing else should
+//! write to it. Without its row this loader would load a key again, but the runner also skips every file the catalog
+//! records as Loaded (and only ever adds ledger keys to the catalog), so deleting a ledger row does not reload a file:
+//! upload it under a new key for that.
 //!
 //! ```sql
 //! -- PostgreSQL
