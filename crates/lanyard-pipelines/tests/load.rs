@@ -547,3 +547,19 @@ fn now_micros() -> i64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     i64::try_from(since.as_micros()).unwrap()
 }
+
+/// A table without transactions (MyISAM) would keep the rows inserted before a bad one: refused before anything is
+/// inserted, naming the engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_refuses_a_table_without_transactions() {
+    let fx = Fixture::new(Engine::Mysql);
+    let mut s = fx.session().await;
+    s.exec("CREATE TABLE plain (id INT NOT NULL) ENGINE = MyISAM").await;
+    let error = s.load("plain", &csv(), file(PipelineId::new_random(), "x.csv", "id\n1\nx\n")).await.unwrap_err();
+    assert!(
+        matches!(&error, LoadError::Target { temporary: false, reason }
+            if reason.contains("uses the MyISAM engine") && reason.contains("InnoDB")),
+        "{error:?}"
+    );
+    assert_eq!(s.rows("SELECT count(*) FROM plain").await, [[Some("0".to_owned())]]);
+}

@@ -122,6 +122,24 @@ impl Target {
                 table.table
             )));
         }
+        // Only a transactional engine rolls a file back whole: MyISAM, Aria or MEMORY would keep the rows inserted
+        // before a bad one while the ledger row (InnoDB) rolls back.
+        let engine: Option<Option<String>> = conn
+            .exec_first(
+                "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&database, table.table.as_str()),
+            )
+            .await
+            .map_err(|e| target_error(&format!("look up table \"{table}\""), &e))?;
+        if let Some(Some(engine)) = engine
+            && !TRANSACTIONAL_ENGINES.iter().any(|known| engine.eq_ignore_ascii_case(known))
+        {
+            return Err(LoadError::permanent(format!(
+                "table \"{database}.{}\" uses the {engine} engine, which has no transactions: a pipeline loads each \
+                 file all or nothing, so it needs a transactional table (InnoDB)",
+                table.table
+            )));
+        }
         let columns = rows
             .into_iter()
             .map(|(name, extra)| {
@@ -137,6 +155,9 @@ impl Target {
         Ok(Self { database, qualified, columns, has_ledger })
     }
 }
+
+/// Engines that roll a transaction back whole.
+const TRANSACTIONAL_ENGINES: &[&str] = &["InnoDB", "XtraDB", "TokuDB", "RocksDB", "NDB", "ndbcluster"];
 
 /// The database `table` is in: its own, else the session's current one.
 async fn database_of(conn: &mut Conn, table: &TableRef) -> Result<Option<String>, LoadError> {
