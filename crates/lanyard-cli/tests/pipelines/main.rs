@@ -19,6 +19,7 @@ use serde_json::Value;
 
 mod rotation;
 mod s3_postgres;
+mod sources;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
 
