@@ -20,6 +20,7 @@ use serde_json::Value;
 mod rotation;
 mod s3_postgres;
 mod sources;
+mod walkthrough;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
 
