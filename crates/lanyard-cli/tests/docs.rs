@@ -14,8 +14,14 @@ use std::process::Command;
 use lanyard_testsupport::{FencedBlock, LanyardServer, TempDir, fenced_blocks, run_client};
 
 /// The documents whose SQL blocks are checked.
-const DOCUMENTS: &[&str] =
-    &["README.md", "docs/sql-reference.md", "docs/backends.md", "docs/connectors.md", "docs/cli.md"];
+const DOCUMENTS: &[&str] = &[
+    "README.md",
+    "docs/sql-reference.md",
+    "docs/backends.md",
+    "docs/connectors.md",
+    "docs/cli.md",
+    "docs/pipelines.md",
+];
 
 /// What introduces the expected output of a block that is meant to fail.
 const EXPECTED_OUTPUT: &str = "`lanyard check script.sql` prints";

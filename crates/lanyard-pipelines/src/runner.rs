@@ -371,13 +371,20 @@ async fn batch(shared: &Shared, id: PipelineId, reconciled: &mut bool) -> Result
         .map(|file| file_row(id, file, FileState::Unloaded, None, None))
         .collect();
     if !unseen.is_empty() {
-        transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
+        // A DROP PIPELINE while this batch listed took the pipeline (and its files) away: nothing to record.
+        let present = transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
+            if tx.find::<Pipeline>(id).await?.is_none() {
+                return Ok(false);
+            }
             for file in &unseen {
                 tx.put_pipeline_file(file).await?;
             }
-            Ok(())
+            Ok(true)
         })
         .map_err(catalog_error)?;
+        if !present {
+            return Ok(Batch::Gone);
+        }
     }
     for file in &todo {
         let _slot = shared.slots.acquire().await.map_err(|_| "the runner is shutting down".to_owned())?;

@@ -1,5 +1,6 @@
 //! [`MariaDbUser`]: a user with a password on the machine's MariaDB, created through its root account;
-//! [`MariaDbDatabase`]: a database of a test's own there.
+//! [`MariaDbDatabase`]: a database of a test's own there, with [`MariaDbDatabase::execute`] and
+//! [`MariaDbDatabase::query_i64`] to set up and check it.
 
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Conn, Opts, OptsBuilder};
@@ -183,6 +184,45 @@ impl MariaDbDatabase {
     pub fn opts(&self) -> Opts {
         OptsBuilder::from_opts(self.root.clone()).db_name(Some(self.name.clone())).into()
     }
+
+    /// Runs `sql` (one or more statements) in the database, as root.
+    ///
+    /// # Panics
+    ///
+    /// When the statements fail: the message has them and the server's error.
+    pub fn execute(&self, sql: &str) {
+        let opts = self.opts();
+        let statements = sql.to_owned();
+        let result = block_on(move || async move {
+            let mut conn = Conn::new(opts).await?;
+            conn.query_drop(statements).await?;
+            conn.disconnect().await
+        });
+        if let Err(e) = result {
+            panic!("{sql}: {e} (in the MariaDB database {})", self.name);
+        }
+    }
+
+    /// The first column of the first row of `sql` in the database, as root, as an integer (`count(*)`, …).
+    ///
+    /// # Panics
+    ///
+    /// When the query fails or returns no row: the message has it and the server's error.
+    pub fn query_i64(&self, sql: &str) -> i64 {
+        let opts = self.opts();
+        let query = sql.to_owned();
+        let result = block_on(move || async move {
+            let mut conn = Conn::new(opts).await?;
+            let value: Option<i64> = conn.query_first(query).await?;
+            conn.disconnect().await?;
+            Ok::<_, mysql_async::Error>(value)
+        });
+        match result {
+            Ok(Some(value)) => value,
+            Ok(None) => panic!("{sql}: no row (in the MariaDB database {})", self.name),
+            Err(e) => panic!("{sql}: {e} (in the MariaDB database {})", self.name),
+        }
+    }
 }
 
 /// The database's name, without the root account's options (they hold root's password).
@@ -271,6 +311,8 @@ mod tests {
             current
         });
         assert_eq!(current.as_deref(), Some(name.as_str()));
+        database.execute("INSERT INTO t VALUES (1), (2); INSERT INTO t VALUES (3)");
+        assert_eq!(database.query_i64("SELECT count(*) FROM t"), 3);
         assert!(!format!("{database:?}").contains("mysql://"));
         drop(database);
         assert!(!exists(name));

@@ -21,6 +21,8 @@ mod faults;
 mod nodes;
 mod rotation;
 mod s3_postgres;
+mod sources;
+mod walkthrough;
 
 const LANYARD: &str = env!("CARGO_BIN_EXE_lanyard");
 
