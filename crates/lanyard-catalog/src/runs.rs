@@ -1,9 +1,10 @@
-//! The pipeline runner's bookkeeping: the state of each file seen under a pipeline's path (`pipeline_files`) and the
-//! lease that makes one node at a time run a pipeline (`pipeline_leases`). These are not [`crate::Record`]s: they
+//! The pipeline runner's bookkeeping: the state of each file seen under a pipeline's path (`pipeline_files`), the
+//! lease that makes one node at a time run a pipeline (`pipeline_leases`), and its progress on the pipeline's row
+//! (cursor, last error), written without a version change. These are not [`crate::Record`]s: they
 //! carry no version of their own and go with their pipeline (`ON DELETE CASCADE`). Their truth for "was this file
 //! loaded" is the target database's ledger; these rows are what the runner reconciles from it and what users see.
 
-use lanyard_core::{FileState, PipelineId};
+use lanyard_core::{FileState, PipelineId, PipelineState};
 
 use crate::db::Param;
 use crate::error::Result;
@@ -85,6 +86,32 @@ impl Tx {
             Param::Int(file.updated_at.as_micros()),
         ];
         self.conn.execute(sql, params).await.map(|_| ())
+    }
+
+    /// Records the runner's progress on a pipeline — the last key loaded (only ever moved forward) and, if given, the
+    /// last error — without changing its version: progress is not a change anyone made, and a client holding the
+    /// pipeline's ETag must not go stale because a file loaded. Returns the pipeline's state, or `None` when it is
+    /// gone.
+    pub async fn record_pipeline_progress(
+        &mut self,
+        pipeline: PipelineId,
+        loaded: Option<&str>,
+        error: Option<(Timestamp, &str)>,
+    ) -> Result<Option<PipelineState>> {
+        let sql = "SELECT state, cursor FROM pipelines WHERE id = $1";
+        let Some(row) = self.conn.fetch_optional(sql, vec![pid(pipeline)]).await? else { return Ok(None) };
+        let state: PipelineState = parse_vocab("pipelines", "state", &row.text("state")?)?;
+        let cursor = row.opt_text("cursor")?;
+        if let Some(key) = loaded.filter(|key| cursor.as_deref() < Some(*key)) {
+            let sql = "UPDATE pipelines SET cursor = $2 WHERE id = $1";
+            self.conn.execute(sql, vec![pid(pipeline), Param::Text(key.to_owned())]).await?;
+        }
+        if let Some((at, error)) = error {
+            let sql = "UPDATE pipelines SET last_error = $2, last_error_at = $3 WHERE id = $1";
+            let params = vec![pid(pipeline), Param::Text(error.to_owned()), Param::Int(at.as_micros())];
+            self.conn.execute(sql, params).await?;
+        }
+        Ok(Some(state))
     }
 
     /// Per state, how many files `pipeline` has and how many rows its loaded files held.

@@ -312,6 +312,19 @@ async fn pipeline_rows_files_and_leases(db: &TestDb) {
         [("a", FileState::Loaded), ("b", FileState::Loaded), ("c", FileState::Failed)]
     );
     assert_eq!(files[1], file("b", FileState::Loaded, Some(4)));
+    // Progress moves the cursor forward only and keeps the last error, without a version change.
+    let state = catalog
+        .write(async |tx| {
+            tx.record_pipeline_progress(p.meta.id, Some("b"), None).await?;
+            tx.record_pipeline_progress(p.meta.id, Some("a"), Some((Timestamp::from_micros(5), "late"))).await
+        })
+        .await
+        .unwrap();
+    assert_eq!(state, Some(PipelineState::Stopped));
+    let after: Pipeline = catalog.get(p.meta.id).await.unwrap();
+    assert_eq!(after.cursor.as_deref(), Some("b"));
+    assert_eq!(after.last_error, Some((Timestamp::from_micros(5), "late".to_owned())));
+    assert_eq!(after.meta.version, p.meta.version, "progress is not a change");
     let counts = catalog.read(async |tx| tx.pipeline_file_counts(p.meta.id).await).await.unwrap();
     assert_eq!((counts.loaded, counts.unloaded, counts.failed, counts.rows), (2, 0, 1, 7));
 

@@ -65,11 +65,11 @@ pub(crate) struct PipelineArgs {
     #[arg(long, value_name = "ID")]
     node_id: Option<String>,
     /// Milliseconds between two looks at a pipeline's path when the last found nothing new.
-    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pipeline_interval_ms: u64,
     /// Milliseconds a pipeline lease lasts unless renewed: another node takes a pipeline over at most this long after
     /// the node running it died.
-    #[arg(long, value_name = "MS", default_value_t = 15000, value_parser = clap::value_parser!(u64).range(300..))]
+    #[arg(long, value_name = "MS", default_value_t = 15000, value_parser = clap::value_parser!(u64).range(300..=3_600_000))]
     pipeline_lease_ms: u64,
     /// Batches failing this many times in a row put a pipeline in state Error.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
@@ -77,6 +77,9 @@ pub(crate) struct PipelineArgs {
     /// At most this many files loading at once on this node, over all its pipelines.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pipeline_files_in_flight: u64,
+    /// A file larger than this many MiB is marked Failed without being read (a file is held in memory while it loads).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pipeline_max_file_mib: u64,
 }
 
 impl PipelineArgs {
@@ -99,6 +102,7 @@ impl PipelineArgs {
             lease: std::time::Duration::from_millis(self.pipeline_lease_ms),
             max_files_in_flight: usize::try_from(self.pipeline_files_in_flight).unwrap_or(4),
             max_failures: self.pipeline_max_failures,
+            max_file_bytes: self.pipeline_max_file_mib << 20,
         }))
     }
 }

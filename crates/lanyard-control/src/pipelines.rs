@@ -4,9 +4,9 @@
 //! The Control Plane only records what the user wants: a pipeline is created Stopped; START sets it Running, STOP
 //! sets it Stopped. The runner (`lanyard-pipelines`, in `lanyard serve`) does the loading: it runs the pipelines whose
 //! state is Running, one node at a time per pipeline (a lease in the catalog), and writes their progress (cursor,
-//! file states, last error, and the state Error after repeated failures). Nothing here waits for the runner: STOP
-//! returns at once and the runner stops within its next tick, a file being loaded either committing with its ledger
-//! row or rolling back.
+//! file states and last error, without changing the pipeline's version; and the state Error after repeated failures,
+//! which does). Nothing here waits for the runner: STOP returns at once and the runner stops before its next file, a
+//! file being loaded either committing with its ledger row or rolling back.
 //!
 //! A pipeline refers to its link and its target connection by id, so RENAME CONNECTION and ALTER / CREATE OR REPLACE
 //! LINK leave it, its cursor and its files untouched; DROP LINK and DROP CONNECTION are refused while a pipeline
@@ -203,13 +203,13 @@ impl ControlPlane {
         })
     }
 
-    /// START PIPELINE: Running (from Stopped or Error; the last error is kept until the runner succeeds). A running
-    /// pipeline is left as it is.
+    /// START PIPELINE: Running (from Stopped or Error; the last error stays shown, with its time, until a newer one
+    /// replaces it). A running pipeline is left as it is.
     pub async fn start_pipeline(&self, caller: &Caller, database: &str, name: &str) -> Result<PipelineView> {
         self.set_pipeline_state(caller, database, name, PipelineState::Running, AuditAction::PipelineStart).await
     }
 
-    /// STOP PIPELINE: Stopped; the cursor and file states are kept. The runner stops within its next tick.
+    /// STOP PIPELINE: Stopped; the cursor and file states are kept. The runner stops before its next file.
     pub async fn stop_pipeline(&self, caller: &Caller, database: &str, name: &str) -> Result<PipelineView> {
         self.set_pipeline_state(caller, database, name, PipelineState::Stopped, AuditAction::PipelineStop).await
     }

@@ -47,6 +47,9 @@ pub struct RunnerConfig {
     pub max_files_in_flight: usize,
     /// Batches that fail as a whole this many times in a row put the pipeline in state Error.
     pub max_failures: u32,
+    /// A file larger than this (as listed) is marked Failed without being read: a file is held in memory whole while
+    /// it loads.
+    pub max_file_bytes: u64,
 }
 
 impl Default for RunnerConfig {
@@ -57,6 +60,7 @@ impl Default for RunnerConfig {
             lease: Duration::from_secs(15),
             max_files_in_flight: 4,
             max_failures: 5,
+            max_file_bytes: 256 << 20,
         }
     }
 }
@@ -160,13 +164,23 @@ async fn tick(shared: &Arc<Shared>, tasks: &mut HashMap<PipelineId, JoinHandle<(
         if ended || !running.contains(&id) {
             if let Some(task) = tasks.remove(&id) {
                 task.abort();
-                let _ = task.await;
+                // A task that panicked would be started again at once, forever: the pipeline goes to Error instead.
+                if let Err(error) = task.await
+                    && error.is_panic()
+                {
+                    tracing::error!(pipeline = %id, "a pipeline task panicked; the pipeline is put in state Error");
+                    let reason = "the runner's task for this pipeline panicked (a bug; the node's log has the panic)";
+                    if let Err(e) = record_error(shared, id, reason, true).await {
+                        tracing::warn!(pipeline = %id, error = %e, "could not record the pipeline's error");
+                    }
+                }
             }
             release(shared, id).await;
         }
     }
     let now = Timestamp::now();
-    let until = Timestamp::from_micros(now.as_micros() + shared.config.lease.as_micros() as i64);
+    let lease = i64::try_from(shared.config.lease.as_micros()).unwrap_or(i64::MAX);
+    let until = Timestamp::from_micros(now.as_micros().saturating_add(lease));
     for id in running {
         let node = shared.config.node_id.clone();
         let held = transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
@@ -243,23 +257,20 @@ async fn run(shared: Arc<Shared>, id: PipelineId) {
 /// The pause after the `failures`-th failure in a row: the interval, doubled each time, at most a minute.
 fn backoff(interval: Duration, failures: u32) -> Duration {
     let factor = 1u32 << failures.saturating_sub(1).min(6);
-    (interval * factor).min(Duration::from_secs(60)).max(Duration::from_millis(100))
+    interval.saturating_mul(factor).min(Duration::from_secs(60)).max(Duration::from_millis(100))
 }
 
-/// Keeps `error` on the pipeline (and, with `give_up`, sets its state to Error), unless it was stopped or dropped
-/// meanwhile.
+/// Keeps `error` on the pipeline (without a version change) and, with `give_up`, sets its state to Error (a change
+/// of state: the version moves), unless it was stopped or dropped meanwhile.
 async fn record_error(shared: &Shared, id: PipelineId, error: &str, give_up: bool) -> Result<(), CatalogError> {
     let error = printable(error, 2000);
     transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
-        let Some(mut row) = tx.find::<Pipeline>(id).await? else { return Ok(()) };
-        if row.state != PipelineState::Running {
-            return Ok(());
-        }
-        row.last_error = Some((Timestamp::now(), error.clone()));
-        if give_up {
+        let state = tx.record_pipeline_progress(id, None, Some((Timestamp::now(), &error))).await?;
+        if give_up && state == Some(PipelineState::Running) {
+            let mut row: Pipeline = tx.get(id).await?;
             row.state = PipelineState::Error;
+            tx.update(row).await?;
         }
-        tx.update(row).await?;
         Ok(())
     })
 }
@@ -320,7 +331,26 @@ fn target_error(table: &lanyard_core::TableRef, error: LoadError) -> String {
     }
 }
 
-/// One batch of pipeline `id` (see the module doc).
+/// Which files of `listed` are still to load: not Loaded, and not Failed at the same ETag.
+fn to_load(listed: Vec<SourceFile>, known: &BTreeMap<String, PipelineFile>) -> Vec<SourceFile> {
+    listed
+        .into_iter()
+        .filter(|file| match known.get(&file.key) {
+            Some(seen) if seen.state == FileState::Loaded => false,
+            Some(seen) if seen.state == FileState::Failed => seen.etag != file.etag,
+            _ => true,
+        })
+        .collect()
+}
+
+/// The files the catalog records for pipeline `id`, by key.
+async fn known_files(shared: &Shared, id: PipelineId) -> Result<BTreeMap<String, PipelineFile>, CatalogError> {
+    let files = shared.catalog.read(async |tx| tx.pipeline_files(id).await).await?;
+    Ok(files.into_iter().map(|file| (file.key.clone(), file)).collect())
+}
+
+/// One batch of pipeline `id` (see the module doc). The source is listed first; the target is connected to only
+/// when there is something to load.
 async fn batch(shared: &Shared, id: PipelineId, reconciled: &mut bool) -> Result<Batch, String> {
     let catalog_error = |e: CatalogError| format!("the catalog: {e}");
     let (pipeline, connection) = {
@@ -335,35 +365,23 @@ async fn batch(shared: &Shared, id: PipelineId, reconciled: &mut bool) -> Result
         let connection: Connection = shared.catalog.get(pipeline.target_connection_id).await.map_err(catalog_error)?;
         (pipeline, connection)
     };
-    let mut session = Session::open(&shared.resolver, &connection).await?;
-    if !*reconciled {
-        let ledger = session.ledger(&pipeline).await.map_err(|e| target_error(&pipeline.target_table, e))?;
-        reconcile(shared, &pipeline, ledger).await.map_err(catalog_error)?;
-        *reconciled = true;
-    }
     let source = FileSource::open(&shared.resolver, pipeline.link_id, &pipeline.path)
         .await
         .map_err(|e| format!("source {}: {e}", printable(&pipeline.path, 200)))?;
     let listed = source.list().await.map_err(|e| format!("listing {}: {e}", source.location()))?;
-    let known: BTreeMap<String, PipelineFile> = shared
-        .catalog
-        .read(async |tx| tx.pipeline_files(id).await)
-        .await
-        .map_err(catalog_error)?
-        .into_iter()
-        .map(|file| (file.key.clone(), file))
-        .collect();
-    let todo: Vec<SourceFile> = listed
-        .into_iter()
-        .filter(|file| match known.get(&file.key) {
-            Some(seen) if seen.state == FileState::Loaded => false,
-            Some(seen) if seen.state == FileState::Failed => seen.etag != file.etag,
-            _ => true,
-        })
-        .collect();
-    if todo.is_empty() {
+    let mut known = known_files(shared, id).await.map_err(catalog_error)?;
+    if to_load(listed.clone(), &known).is_empty() {
         return Ok(Batch::Idle);
     }
+    let mut session = Session::open(&shared.resolver, &connection).await?;
+    if !*reconciled {
+        let ledger = session.ledger(&pipeline).await.map_err(|e| target_error(&pipeline.target_table, e))?;
+        if reconcile(shared, &pipeline, ledger).await.map_err(catalog_error)? {
+            known = known_files(shared, id).await.map_err(catalog_error)?;
+        }
+        *reconciled = true;
+    }
+    let todo = to_load(listed, &known);
     // New files show as Unloaded until they are loaded.
     let unseen: Vec<PipelineFile> = todo
         .iter()
@@ -386,11 +404,32 @@ async fn batch(shared: &Shared, id: PipelineId, reconciled: &mut bool) -> Result
             return Ok(Batch::Gone);
         }
     }
+    let mut progress = false;
     for file in &todo {
+        if file.size > shared.config.max_file_bytes {
+            let message = format!(
+                "file {:?} is {} bytes, over this node's limit of {} (--pipeline-max-file-mib); split it",
+                file.key, file.size, shared.config.max_file_bytes
+            );
+            shared.metrics.files_failed.inc();
+            let row = file_row(id, file, FileState::Failed, None, Some(message.clone()));
+            if !record_file(shared, &row, Some(message)).await.map_err(catalog_error)? {
+                return Ok(Batch::Gone);
+            }
+            progress = true;
+            continue;
+        }
         let _slot = shared.slots.acquire().await.map_err(|_| "the runner is shutting down".to_owned())?;
         let started = std::time::Instant::now();
-        let body =
-            source.read(file).await.map_err(|e| format!("reading {:?} from {}: {e}", file.key, source.location()))?;
+        let body = match source.read(file).await {
+            Ok(body) => body,
+            // Replaced or deleted since the listing: the next listing says what is there now.
+            Err(lanyard_connectors::ConnectError::Changed(reason)) => {
+                tracing::info!(pipeline = %id, key = %file.key, %reason, "a file changed after it was listed; later");
+                continue;
+            }
+            Err(e) => return Err(format!("reading {:?} from {}: {e}", file.key, source.location())),
+        };
         let outcome = session
             .load(&pipeline, FileToLoad { pipeline: id, key: &file.key, etag: file.etag.as_deref(), body: &body })
             .await;
@@ -412,9 +451,13 @@ async fn batch(shared: &Shared, id: PipelineId, reconciled: &mut bool) -> Result
             }
             Err(error) => return Err(target_error(&pipeline.target_table, error)),
         };
-        record_file(shared, &row, error).await.map_err(catalog_error)?;
+        progress = true;
+        // STOP or DROP since this batch began: stop here, before the next file.
+        if !record_file(shared, &row, error).await.map_err(catalog_error)? {
+            return Ok(Batch::Gone);
+        }
     }
-    Ok(Batch::Progress)
+    Ok(if progress { Batch::Progress } else { Batch::Idle })
 }
 
 fn file_row(
@@ -437,27 +480,29 @@ fn file_row(
 }
 
 /// Records a file's outcome: its row, and on the pipeline the cursor (a loaded file) or the last error (a failed
-/// one). A pipeline dropped meanwhile is left alone (its file rows went with it).
-async fn record_file(shared: &Shared, file: &PipelineFile, error: Option<String>) -> Result<(), CatalogError> {
+/// one), without changing the pipeline's version. Returns whether the pipeline is still Running (false: it was
+/// stopped or dropped meanwhile; a dropped pipeline's file rows went with it, so nothing is written).
+async fn record_file(shared: &Shared, file: &PipelineFile, error: Option<String>) -> Result<bool, CatalogError> {
     transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
-        let Some(mut row) = tx.find::<Pipeline>(file.pipeline_id).await? else { return Ok(()) };
-        tx.put_pipeline_file(file).await?;
-        match &error {
-            Some(error) => row.last_error = Some((Timestamp::now(), error.clone())),
-            None if row.cursor.as_deref() < Some(file.key.as_str()) => row.cursor = Some(file.key.clone()),
-            None => return Ok(()),
+        if tx.find::<Pipeline>(file.pipeline_id).await?.is_none() {
+            return Ok(false);
         }
-        tx.update(row).await?;
-        Ok(())
+        tx.put_pipeline_file(file).await?;
+        let loaded = (file.state == FileState::Loaded).then_some(file.key.as_str());
+        let error = error.as_deref().map(|error| (Timestamp::now(), error));
+        let state = tx.record_pipeline_progress(file.pipeline_id, loaded, error).await?;
+        Ok(state == Some(PipelineState::Running))
     })
 }
 
 /// Makes the catalog agree with the target's ledger: every key the ledger holds is Loaded, and the cursor is at
-/// least the greatest of them.
-async fn reconcile(shared: &Shared, pipeline: &Pipeline, ledger: Vec<LedgerEntry>) -> Result<(), CatalogError> {
+/// least the greatest of them. Returns whether it changed a file's state.
+async fn reconcile(shared: &Shared, pipeline: &Pipeline, ledger: Vec<LedgerEntry>) -> Result<bool, CatalogError> {
     let id = pipeline.meta.id;
     transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
-        let Some(mut row) = tx.find::<Pipeline>(id).await? else { return Ok(()) };
+        if tx.find::<Pipeline>(id).await?.is_none() {
+            return Ok(false);
+        }
         let known: HashMap<String, PipelineFile> =
             tx.pipeline_files(id).await?.into_iter().map(|file| (file.key.clone(), file)).collect();
         let mut fixed = 0;
@@ -480,14 +525,11 @@ async fn reconcile(shared: &Shared, pipeline: &Pipeline, ledger: Vec<LedgerEntry
             fixed += 1;
         }
         let greatest = ledger.iter().map(|entry| entry.key.as_str()).max();
-        if greatest > row.cursor.as_deref() {
-            row.cursor = greatest.map(str::to_owned);
-            tx.update(row).await?;
-        }
+        tx.record_pipeline_progress(id, greatest, None).await?;
         if fixed > 0 {
             tracing::info!(pipeline = %id, files = fixed, "reconciled file states from the target's ledger");
         }
-        Ok(())
+        Ok(fixed > 0)
     })
 }
 

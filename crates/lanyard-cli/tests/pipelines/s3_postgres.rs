@@ -2,7 +2,7 @@
 
 use lanyard_testsupport::{TempDatabase, moto_create_bucket, moto_put_object, moto_url};
 
-use crate::{EVENTS_TABLE, events_csv, files, pipeline, start, unique, wait_for, wait_loaded};
+use crate::{EVENTS_TABLE, events_csv, files, pipeline, start_with, unique, wait_for, wait_loaded};
 
 /// Made-up keys: moto takes any; none may be shown.
 const KEY_ID: &str = "AKIAPIPELINEEXAMPLE1";
@@ -18,7 +18,7 @@ fn three_files_load_then_alter_link_keeps_the_cursor_and_two_more_load_once() {
     let target = TempDatabase::postgres("pipe_s3");
     target.execute(EVENTS_TABLE);
     let database = target.database_name().unwrap();
-    let env = start("pipe-s3");
+    let env = start_with("pipe-s3", &["--pipeline-max-file-mib", "1"]);
 
     env.ok(&format!(
         r#"CREATE LINK s3_events AS S3 CONFIG '{{"region":"us-east-1","endpoint_url":"{moto}"}}'
@@ -99,12 +99,21 @@ fn three_files_load_then_alter_link_keeps_the_cursor_and_two_more_load_once() {
     assert_eq!(shown[5], ("events/0006.csv".to_owned(), "Failed".to_owned(), None));
     assert_eq!(failed["State"], "Running", "a file that does not fit does not stop the pipeline");
 
+    // A file over the node's size limit is Failed without being read; the pipeline goes on.
+    let big = events_csv(1000, 30_000);
+    assert!(big.len() > 1 << 20);
+    moto_put_object(&moto, &bucket, "events/0008.csv", &big);
+    let failed = wait_for(&env, "events", "the big file failed", |row| row["Files_failed"] == 2);
+    let error = failed["Last_error"].as_str().unwrap_or_default();
+    assert!(error.contains(r#"file "events/0008.csv" is "#) && error.contains("--pipeline-max-file-mib"), "{failed}");
+    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 60);
+
     // The node's metrics count what it did.
     let metrics = env.server.metrics();
     for line in [
         "lanyard_pipeline_files_loaded_total 6",
         "lanyard_pipeline_rows_loaded_total 60",
-        "lanyard_pipeline_files_failed_total 1",
+        "lanyard_pipeline_files_failed_total 2",
         "lanyard_pipeline_leases_held 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} is not in /metrics:\n{metrics}");

@@ -170,8 +170,8 @@ fn block_on<T>(future: impl Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime").block_on(future)
 }
 
-/// A table as `lanyard sql` prints it, its time stamps (`Updated_at`, always 27 characters) masked in place, so the
-/// layout is compared too.
+/// A table as `lanyard sql` prints it, its time stamps (`Updated_at`, always 27 characters) and node ids
+/// (`Running_on`, `node-<uuid>`, always 41) masked in place, so the layout is compared too.
 fn masked(printed: &str) -> String {
     let mut text = String::new();
     for line in printed.trim_end().lines() {
@@ -181,7 +181,14 @@ fn masked(printed: &str) -> String {
                 let value = cell.trim();
                 let b = value.as_bytes();
                 let is_time = b.len() == 27 && b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && value.ends_with('Z');
-                if is_time { cell.replace(value, "<time stamp>               ") } else { cell.to_owned() }
+                let is_node = value.strip_prefix("node-").is_some_and(|id| uuid::Uuid::parse_str(id).is_ok());
+                if is_time {
+                    cell.replace(value, "<time stamp>               ")
+                } else if is_node {
+                    cell.replace(value, "<node id: node-uuid>                     ")
+                } else {
+                    cell.to_owned()
+                }
             })
             .collect();
         text.push_str(&cells.join("|"));
