@@ -4,9 +4,9 @@
 //! The Control Plane only records what the user wants: a pipeline is created Stopped; START sets it Running, STOP
 //! sets it Stopped. The runner (`lanyard-pipelines`, in `lanyard serve`) does the loading: it runs the pipelines whose
 //! state is Running, one node at a time per pipeline (a lease in the catalog), and writes their progress (cursor,
-//! file states, last error, and the state Error after repeated failures). Nothing here waits for the runner: STOP
-//! returns at once and the runner stops within its next tick, a file being loaded either committing with its ledger
-//! row or rolling back.
+//! file states, last error, and the state Error after repeated failures). Nothing here waits for the runner: START
+//! and STOP return at once and wake this node's runner ([`ControlPlane::pipeline_changes`]; other nodes' runners see
+//! the change within their next tick); on STOP a file being loaded either commits with its ledger row or rolls back.
 //!
 //! A pipeline refers to its link and its target connection by id, so RENAME CONNECTION and ALTER / CREATE OR REPLACE
 //! LINK leave it, its cursor and its files untouched; DROP LINK and DROP CONNECTION are refused while a pipeline
@@ -225,7 +225,8 @@ impl ControlPlane {
         self.set_pipeline_state(caller, database, name, PipelineState::Running, AuditAction::PipelineStart).await
     }
 
-    /// STOP PIPELINE: Stopped; the cursor and file states are kept. The runner stops within its next tick.
+    /// STOP PIPELINE: Stopped; the cursor and file states are kept. This node's runner stops it at once, another
+    /// node's within its next tick.
     pub async fn stop_pipeline(&self, caller: &Caller, database: &str, name: &str) -> Result<PipelineView> {
         self.set_pipeline_state(caller, database, name, PipelineState::Stopped, AuditAction::PipelineStop).await
     }
@@ -241,7 +242,7 @@ impl ControlPlane {
         let object = qualified(database, name);
         self.authorize(caller, Permission::PipelinesWrite, action, Some(&object)).await?;
         let database = valid_name(ObjectKind::Database, database)?;
-        transaction!(self.catalog(), |tx| -> Result<_> {
+        let changed = transaction!(self.catalog(), |tx| -> Result<_> {
             let mut row = find_pipeline(tx, &database, name).await?;
             let before = row.state;
             if before != state {
@@ -258,7 +259,10 @@ impl ControlPlane {
             );
             tx.append_audit(&record).await?;
             view(tx, row).await
-        })
+        })?;
+        // This node's runner looks at once (the others at their next tick).
+        self.inner.pipeline_changes.notify_one();
+        Ok(changed)
     }
 
     /// DROP PIPELINE [IF EXISTS]: also a running one (the runner stops at its next tick; a file being loaded

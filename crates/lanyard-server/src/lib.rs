@@ -248,7 +248,9 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let runner = self.pipelines.map(|config| {
             let catalog = self.control.catalog().clone();
-            lanyard_pipelines::Runner::new(catalog, self.control.resolver().clone(), config).spawn()
+            lanyard_pipelines::Runner::new(catalog, self.control.resolver().clone(), config)
+                .wake_on(self.control.pipeline_changes())
+                .spawn()
         });
         let app = router(self.control.clone());
         let handle = axum_server::Handle::new();
