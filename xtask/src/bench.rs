@@ -71,6 +71,14 @@ pub const BENCHES: &[Bench] = &[
         targets: &[("lanyard-vault-hashicorp", "resolve_vs_raw")],
         figures: |target_dir| resolve_vs_raw_figures(target_dir, "vault"),
     },
+    Bench {
+        name: "pipeline",
+        // The bench runs the `lanyard` binary that `cargo bench` builds beside it (bench profile, i.e. release).
+        prepare: &[],
+        services: &[Service::Moto],
+        targets: &[("lanyard-cli", "pipeline")],
+        figures: pipeline_figures,
+    },
 ];
 
 /// One measured figure, as stored in `target/bench/results.json`.
@@ -538,6 +546,52 @@ pub fn resolve_vs_raw_figures_from(kind: &str, meta: &ResolveVsRaw) -> Result<Ve
     ])
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// pipeline: crates/lanyard-cli/benches/pipeline.rs
+
+/// What `benches/pipeline.rs` writes to `target/bench/pipeline_rows_per_sec.json` (the fields the figure needs; it
+/// also holds every run's times and the diagnostics).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PipelineMeta {
+    /// Files per run.
+    pub files: u64,
+    /// Rows per file.
+    pub rows_per_file: u64,
+    /// Runs of each side.
+    pub repetitions: u64,
+    /// The measured side's polling interval, ms.
+    pub poll_ms: u64,
+    /// Rows/s from START to all files loaded (median run).
+    pub rows_per_sec: f64,
+    /// Rows/s of `psql \copy` of the same files, one after another in one psql session (median run).
+    pub anchor_rows_per_sec: f64,
+}
+
+fn pipeline_figures(target_dir: &Path) -> Result<Vec<Figure>> {
+    let meta: PipelineMeta = read_json(&target_dir.join("bench/pipeline_rows_per_sec.json"))?;
+    pipeline_figures_from(&meta)
+}
+
+/// `pipeline_rows_per_sec`: a real pipeline's rows/s from moto's S3 into PostgreSQL against `psql \copy` of the
+/// same files from disk, target ratio ≥ 0.5.
+pub fn pipeline_figures_from(meta: &PipelineMeta) -> Result<Vec<Figure>> {
+    ensure!(
+        meta.rows_per_sec > 0.0 && meta.anchor_rows_per_sec > 0.0 && meta.repetitions > 0,
+        "pipeline_rows_per_sec.json holds no measurement"
+    );
+    Ok(vec![Figure {
+        name: "pipeline_rows_per_sec".to_owned(),
+        value: meta.rows_per_sec,
+        unit: format!(
+            "rows/s ({} files x {} rows, median of {}, polled every {} ms)",
+            meta.files, meta.rows_per_file, meta.repetitions, meta.poll_ms
+        ),
+        anchor: Some(meta.anchor_rows_per_sec),
+        ratio: Some(meta.rows_per_sec / meta.anchor_rows_per_sec),
+        target: "ratio >= 0.5".to_owned(),
+    }])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,6 +615,23 @@ mod tests {
         assert_eq!(verdict(&figures[1]), Some(false));
         let empty = ResolveVsRaw { samples: 0, ..meta };
         assert!(resolve_vs_raw_figures_from("aws", &empty).is_err());
+    }
+
+    #[test]
+    fn the_pipeline_figure_is_rows_per_second_against_psql_copy() {
+        let json = r#"{"files": 100, "rows_per_file": 10000, "bytes": 1, "repetitions": 3, "poll_ms": 50,
+            "rows_per_sec": 150000.0, "anchor_rows_per_sec": 250000.0, "pipeline_seconds": [6.6],
+            "anchor_seconds": [4.0], "moto_get_seconds": 1.0}"#;
+        let meta: PipelineMeta = serde_json::from_str(json).unwrap();
+        let figures = pipeline_figures_from(&meta).unwrap();
+        assert_eq!(figures.len(), 1);
+        let figure = &figures[0];
+        assert_eq!(figure.name, "pipeline_rows_per_sec");
+        assert_eq!((figure.value, figure.anchor, figure.ratio), (150000.0, Some(250000.0), Some(0.6)));
+        assert_eq!(figure.unit, "rows/s (100 files x 10000 rows, median of 3, polled every 50 ms)");
+        assert_eq!(verdict(figure), Some(true));
+        let empty = PipelineMeta { anchor_rows_per_sec: 0.0, ..meta };
+        assert!(pipeline_figures_from(&empty).is_err());
     }
 
     #[test]

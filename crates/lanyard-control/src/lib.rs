@@ -77,6 +77,8 @@ struct Inner {
     prober: Arc<dyn ConnectionProber>,
     /// When each token's `last_used_at` was last written by this node, so it is written at most once a minute.
     touched: std::sync::Mutex<rustc_hash::FxHashMap<lanyard_core::TokenId, std::time::Instant>>,
+    /// Notified when START or STOP PIPELINE committed here ([`ControlPlane::pipeline_changes`]).
+    pipeline_changes: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -106,6 +108,7 @@ impl ControlPlane {
                 env,
                 prober: Arc::new(Connectors),
                 touched: std::sync::Mutex::default(),
+                pipeline_changes: Arc::default(),
             }),
         }
     }
@@ -121,8 +124,16 @@ impl ControlPlane {
             env: self.inner.env.clone(),
             prober,
             touched: std::sync::Mutex::default(),
+            pipeline_changes: Arc::clone(&self.inner.pipeline_changes),
         };
         Self { inner: Arc::new(inner) }
+    }
+
+    /// Notified each time START or STOP PIPELINE commits through this Control Plane, so that the runner of this
+    /// node looks at the catalog at once rather than at its next tick (other nodes see the change at their next
+    /// tick). A notification that finds no one waiting is kept for the next wait.
+    pub fn pipeline_changes(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.pipeline_changes)
     }
 
     /// The catalog.

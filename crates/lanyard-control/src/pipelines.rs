@@ -5,8 +5,9 @@
 //! sets it Stopped. The runner (`lanyard-pipelines`, in `lanyard serve`) does the loading: it runs the pipelines whose
 //! state is Running, one node at a time per pipeline (a lease in the catalog), and writes their progress (cursor,
 //! file states and last error, without changing the pipeline's version; and the state Error after repeated failures,
-//! which does). Nothing here waits for the runner: STOP returns at once and the runner stops before its next file, a
-//! file being loaded either committing with its ledger row or rolling back.
+//! which does). Nothing here waits for the runner: START and STOP return at once and wake this node's runner
+//! ([`ControlPlane::pipeline_changes`]; other nodes' runners see the change within their next tick); on STOP the
+//! runner stops before its next file, a file being loaded either committing with its ledger row or rolling back.
 //!
 //! A pipeline refers to its link and its target connection by id, so RENAME CONNECTION and ALTER / CREATE OR REPLACE
 //! LINK leave it, its cursor and its files untouched; DROP LINK and DROP CONNECTION are refused while a pipeline
@@ -209,7 +210,8 @@ impl ControlPlane {
         self.set_pipeline_state(caller, database, name, PipelineState::Running, AuditAction::PipelineStart).await
     }
 
-    /// STOP PIPELINE: Stopped; the cursor and file states are kept. The runner stops before its next file.
+    /// STOP PIPELINE: Stopped; the cursor and file states are kept. This node's runner stops it before its next file,
+    /// another node's within its next tick.
     pub async fn stop_pipeline(&self, caller: &Caller, database: &str, name: &str) -> Result<PipelineView> {
         self.set_pipeline_state(caller, database, name, PipelineState::Stopped, AuditAction::PipelineStop).await
     }
@@ -225,7 +227,7 @@ impl ControlPlane {
         let object = qualified(database, name);
         self.authorize(caller, Permission::PipelinesWrite, action, Some(&object)).await?;
         let database = valid_name(ObjectKind::Database, database)?;
-        transaction!(self.catalog(), |tx| -> Result<_> {
+        let changed = transaction!(self.catalog(), |tx| -> Result<_> {
             let mut row = find_pipeline(tx, &database, name).await?;
             let before = row.state;
             if before != state {
@@ -242,7 +244,10 @@ impl ControlPlane {
             );
             tx.append_audit(&record).await?;
             view(tx, row).await
-        })
+        })?;
+        // This node's runner looks at once (the others at their next tick).
+        self.inner.pipeline_changes.notify_one();
+        Ok(changed)
     }
 
     /// DROP PIPELINE [IF EXISTS]: also a running one (the runner stops at its next tick; a file being loaded

@@ -1,19 +1,21 @@
 //! The runner: inside `lanyard serve`, it runs every pipeline whose state is Running, each on exactly one node.
 //!
-//! One supervisor task per node ticks every [`RunnerConfig::tick`]: it lists the Running pipelines, takes the lease
-//! of those nobody holds (or whose lease lapsed), renews the leases it holds, and starts one task per pipeline it
-//! holds; it stops the task of a pipeline that is no longer Running, was dropped, or whose lease another node took.
+//! One supervisor task per node ticks every [`RunnerConfig::tick`], and at once when START or STOP commits on its
+//! node ([`Runner::wake_on`]): it lists the Running pipelines, takes the lease of those nobody holds (or whose lease
+//! lapsed), renews the leases it holds, and starts one task per pipeline it holds; it stops the task of a pipeline
+//! that is no longer Running, was dropped, or whose lease another node took.
 //! On shutdown it stops its tasks and gives its leases up, so another node takes over at once.
 //!
 //! A pipeline task loads batch after batch. Each batch opens a new target session and a new source listing, both
-//! resolving their credentials fresh (a rotation needs no other step), lists the files under the pipeline's path,
-//! and loads those not loaded yet in key order: each in one target transaction with its ledger row
-//! ([`crate::load`]), then records it in the catalog (file state, cursor). The first batch of a task reconciles the
-//! catalog from the target's ledger, so a crash between the target's commit and the catalog's write neither loads a
-//! file twice nor forgets it. A file whose rows do not fit is marked Failed (the reason names the line and column)
-//! and skipped until its ETag changes; the other files go on. A batch that fails as a whole (source or target
-//! unreachable, credentials refused, table missing) is retried with a growing pause, the error kept on the
-//! pipeline; after [`RunnerConfig::max_failures`] failures in a row the pipeline's state becomes Error.
+//! resolving their credentials fresh (a rotation needs no other step), lists the files under the pipeline's path, and
+//! loads those not loaded yet in key order: each in one target transaction with its ledger row ([`crate::load`]), then
+//! records it in the catalog (file state, cursor). The next file is read from the store while one loads (so a pipeline
+//! holds at most two files in memory), but loads never overlap within a pipeline. The first batch of a task reconciles
+//! the catalog from the target's ledger, so a crash between the target's commit and the catalog's write neither loads a
+//! file twice nor forgets it. A file whose rows do not fit is marked Failed (the reason names the line and column) and
+//! skipped until its ETag changes; the other files go on. A batch that fails as a whole (source or target unreachable,
+//! credentials refused, table missing) is retried with a growing pause, the error kept on the pipeline; after
+//! [`RunnerConfig::max_failures`] failures in a row the pipeline's state becomes Error.
 //!
 //! Exactly once does not depend on the lease: two nodes loading the same file (a lapsed lease still in use) meet at
 //! the ledger's primary key in the target, and one of them finds the file loaded.
@@ -26,7 +28,7 @@ use lanyard_catalog::{Catalog, CatalogError, Connection, Pipeline, PipelineFile,
 use lanyard_connectors::{FileSource, SourceFile};
 use lanyard_core::{ConnectionType, FileState, PipelineId, PipelineState, printable};
 use lanyard_resolve::{ConnectionRef, Resolver};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::load::{self, FileToLoad, LedgerEntry, LoadError, Loaded};
@@ -66,8 +68,8 @@ impl Default for RunnerConfig {
 }
 
 impl RunnerConfig {
-    /// How often the supervisor looks at the catalog: a third of the lease, at most a second (so START takes effect
-    /// within a second).
+    /// How often the supervisor looks at the catalog: a third of the lease, at most a second (so START and STOP on
+    /// another node take effect within a second; on this node they wake the supervisor at once).
     pub fn tick(&self) -> Duration {
         (self.lease / 3).min(Duration::from_secs(1)).max(Duration::from_millis(50))
     }
@@ -85,6 +87,7 @@ struct Shared {
 /// The runner of one node; [`Runner::spawn`] starts it.
 pub struct Runner {
     shared: Arc<Shared>,
+    wake: Arc<Notify>,
 }
 
 /// A started runner; [`RunnerHandle::shutdown`] stops it.
@@ -98,7 +101,7 @@ impl Runner {
     pub fn new(catalog: Catalog, resolver: Resolver, config: RunnerConfig) -> Self {
         let slots = Semaphore::new(config.max_files_in_flight.max(1));
         let metrics = Arc::new(RunnerMetrics::default());
-        Self { shared: Arc::new(Shared { catalog, resolver, config, slots, metrics }) }
+        Self { shared: Arc::new(Shared { catalog, resolver, config, slots, metrics }), wake: Arc::default() }
     }
 
     /// The runner's metrics (`/metrics` exports them).
@@ -106,12 +109,18 @@ impl Runner {
         Arc::clone(&self.shared.metrics)
     }
 
+    /// The same runner, also looking at the catalog at once whenever `wake` is notified (START and STOP on this
+    /// node: `ControlPlane::pipeline_changes`), besides every [`RunnerConfig::tick`].
+    pub fn wake_on(self, wake: Arc<Notify>) -> Self {
+        Self { wake, ..self }
+    }
+
     /// Starts the supervisor on the current tokio runtime.
     pub fn spawn(self) -> RunnerHandle {
         let (stop, stopped) = watch::channel(false);
         let shared = self.shared;
         tracing::info!(node = %shared.config.node_id, "pipeline runner started");
-        let supervisor = tokio::spawn(supervise(shared, stopped));
+        let supervisor = tokio::spawn(supervise(shared, self.wake, stopped));
         RunnerHandle { stop, supervisor }
     }
 }
@@ -126,13 +135,14 @@ impl RunnerHandle {
 }
 
 /// The supervisor loop (see the module doc).
-async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+async fn supervise(shared: Arc<Shared>, wake: Arc<Notify>, mut stopped: watch::Receiver<bool>) {
     let mut tasks: HashMap<PipelineId, JoinHandle<()>> = HashMap::new();
     let mut ticker = tokio::time::interval(shared.config.tick());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            () = wake.notified() => {}
             _ = stopped.changed() => break,
         }
         if let Err(error) = tick(&shared, &mut tasks).await {
@@ -404,60 +414,99 @@ async fn batch(shared: &Shared, id: PipelineId, reconciled: &mut bool) -> Result
             return Ok(Batch::Gone);
         }
     }
-    let mut progress = false;
-    for file in &todo {
-        if file.size > shared.config.max_file_bytes {
-            let message = format!(
-                "file {:?} is {} bytes, over this node's limit of {} (--pipeline-max-file-mib); split it",
-                file.key, file.size, shared.config.max_file_bytes
-            );
-            shared.metrics.files_failed.inc();
-            let row = file_row(id, file, FileState::Failed, None, Some(message.clone()));
-            if !record_file(shared, &row, Some(message)).await.map_err(catalog_error)? {
-                return Ok(Batch::Gone);
-            }
-            progress = true;
-            continue;
+    // The next file is read while this one loads: the loads stay one at a time and in key order, the store's
+    // latency overlaps them. A failed read ahead fails the batch once the file before it is loaded and recorded, as a
+    // failed read in its own turn would.
+    let (todo, source) = (&todo, &source);
+    let fetch_next = |i: usize| async move {
+        match todo.get(i + 1) {
+            Some(next) => Some(fetch(shared, source, next).await),
+            None => None,
         }
-        let _slot = shared.slots.acquire().await.map_err(|_| "the runner is shutting down".to_owned())?;
-        let started = std::time::Instant::now();
-        let body = match source.read(file).await {
-            Ok(body) => body,
+    };
+    let mut progress = false;
+    let mut read_ahead = None;
+    for (i, file) in todo.iter().enumerate() {
+        let fetched = match read_ahead.take() {
+            Some(fetched) => fetched?,
+            None => fetch(shared, source, file).await?,
+        };
+        let (row, error, next) = match fetched {
+            Fetched::TooBig => {
+                let message = format!(
+                    "file {:?} is {} bytes, over this node's limit of {} (--pipeline-max-file-mib); split it",
+                    file.key, file.size, shared.config.max_file_bytes
+                );
+                shared.metrics.files_failed.inc();
+                let row = file_row(id, file, FileState::Failed, None, Some(message.clone()));
+                (row, Some(message), fetch_next(i).await)
+            }
             // Replaced or deleted since the listing: the next listing says what is there now.
-            Err(lanyard_connectors::ConnectError::Changed(reason)) => {
+            Fetched::Changed(reason) => {
                 tracing::info!(pipeline = %id, key = %file.key, %reason, "a file changed after it was listed; later");
+                read_ahead = fetch_next(i).await;
                 continue;
             }
-            Err(e) => return Err(format!("reading {:?} from {}: {e}", file.key, source.location())),
-        };
-        let outcome = session
-            .load(&pipeline, FileToLoad { pipeline: id, key: &file.key, etag: file.etag.as_deref(), body: &body })
-            .await;
-        let (row, error) = match outcome {
-            Ok(loaded) => {
-                if let Loaded::Now { rows } = loaded {
-                    shared.metrics.files_loaded.inc();
-                    shared.metrics.rows_loaded.inc_by(rows);
-                    shared.metrics.observe_file(started.elapsed());
-                }
-                let rows = i64::try_from(loaded.rows()).unwrap_or(i64::MAX);
-                (file_row(id, file, FileState::Loaded, Some(rows), None), None)
+            Fetched::Body(body) => {
+                let _slot = shared.slots.acquire().await.map_err(|_| "the runner is shutting down".to_owned())?;
+                let started = std::time::Instant::now();
+                let load = session.load(
+                    &pipeline,
+                    FileToLoad { pipeline: id, key: &file.key, etag: file.etag.as_deref(), body: &body },
+                );
+                let (outcome, next) = tokio::join!(load, fetch_next(i));
+                let (row, error) = match outcome {
+                    Ok(loaded) => {
+                        if let Loaded::Now { rows } = loaded {
+                            shared.metrics.files_loaded.inc();
+                            shared.metrics.rows_loaded.inc_by(rows);
+                            shared.metrics.observe_file(started.elapsed());
+                        }
+                        let rows = i64::try_from(loaded.rows()).unwrap_or(i64::MAX);
+                        (file_row(id, file, FileState::Loaded, Some(rows), None), None)
+                    }
+                    Err(LoadError::Rejected { line, column, reason }) => {
+                        let column = column.map(|c| format!(", column {c}")).unwrap_or_default();
+                        let message = format!("file {:?} line {line}{column}: {reason}", file.key);
+                        shared.metrics.files_failed.inc();
+                        (file_row(id, file, FileState::Failed, None, Some(message.clone())), Some(message))
+                    }
+                    Err(error) => return Err(target_error(&pipeline.target_table, error)),
+                };
+                (row, error, next)
             }
-            Err(LoadError::Rejected { line, column, reason }) => {
-                let column = column.map(|c| format!(", column {c}")).unwrap_or_default();
-                let message = format!("file {:?} line {line}{column}: {reason}", file.key);
-                shared.metrics.files_failed.inc();
-                (file_row(id, file, FileState::Failed, None, Some(message.clone())), Some(message))
-            }
-            Err(error) => return Err(target_error(&pipeline.target_table, error)),
         };
         progress = true;
         // STOP or DROP since this batch began: stop here, before the next file.
         if !record_file(shared, &row, error).await.map_err(catalog_error)? {
             return Ok(Batch::Gone);
         }
+        read_ahead = next;
     }
     Ok(if progress { Batch::Progress } else { Batch::Idle })
+}
+
+/// What reading one listed file gave.
+enum Fetched {
+    /// Its bytes.
+    Body(bytes::Bytes),
+    /// Larger than [`RunnerConfig::max_file_bytes`] as listed: not read.
+    TooBig,
+    /// Replaced or deleted since the listing (the reason).
+    Changed(String),
+}
+
+/// Reads `file` unless it is too big; any error but a change since the listing is the batch's, as the pipeline's
+/// error text.
+async fn fetch(shared: &Shared, source: &FileSource, file: &SourceFile) -> Result<Fetched, String> {
+    if file.size > shared.config.max_file_bytes {
+        return Ok(Fetched::TooBig);
+    }
+    match source.read(file).await {
+        Ok(body) => Ok(Fetched::Body(body)),
+        Err(lanyard_connectors::ConnectError::Changed(reason)) => Ok(Fetched::Changed(reason)),
+        Err(e) => Err(format!("reading {:?} from {}: {e}", file.key, source.location())),
+    }
 }
 
 fn file_row(

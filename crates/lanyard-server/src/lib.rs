@@ -257,6 +257,7 @@ impl Server {
         let runner = self.pipelines.map(|config| {
             let catalog = self.control.catalog().clone();
             lanyard_pipelines::Runner::new(catalog, self.control.resolver().clone(), config)
+                .wake_on(self.control.pipeline_changes())
         });
         let app = router_with(self.control.clone(), runner.as_ref().map(lanyard_pipelines::Runner::metrics));
         let runner = runner.map(lanyard_pipelines::Runner::spawn);

@@ -19,6 +19,7 @@ both!(
     a_pipeline_keeps_its_connection,
     files_are_listed_in_key_order,
     reads_need_pipelines_read_and_changes_pipelines_write,
+    start_and_stop_wake_this_nodes_runner,
 );
 
 fn s3_link(name: &str, link_type: &str) -> NewLink {
@@ -235,4 +236,30 @@ async fn reads_need_pipelines_read_and_changes_pipelines_write(env: &Env) {
     assert_eq!(plane.list_pipeline_files(&viewer, "default", "p").await.unwrap().len(), 0);
     let denied = audit_log(env).await.into_iter().filter(|r| r.record.outcome.as_str() == "denied").count();
     assert_eq!(denied, 2, "each denial is audited");
+}
+
+/// START and STOP notify `pipeline_changes` (this node's runner then looks at the catalog at once rather than at its
+/// next tick), once per statement; CREATE and a START that fails do not.
+async fn start_and_stop_wake_this_nodes_runner(env: &Env) {
+    let plane = &env.plane;
+    setup(env).await;
+    let changes = plane.pipeline_changes();
+    plane.create_pipeline(&admin(), new_pipeline("default", "p", "l", "warehouse")).await.unwrap();
+    assert!(!notified_now(&changes).await, "CREATE PIPELINE wakes nothing");
+    assert!(plane.start_pipeline(&admin(), "default", "nope").await.is_err());
+    assert!(!notified_now(&changes).await, "a START that failed wakes nothing");
+    plane.start_pipeline(&admin(), "default", "p").await.unwrap();
+    assert!(notified_now(&changes).await, "START wakes the runner");
+    assert!(!notified_now(&changes).await, "one wake per statement");
+    plane.stop_pipeline(&admin(), "default", "p").await.unwrap();
+    assert!(notified_now(&changes).await, "STOP wakes the runner");
+}
+
+/// Whether `notify` holds a notification now (taking it), without waiting.
+async fn notified_now(notify: &tokio::sync::Notify) -> bool {
+    tokio::select! {
+        biased;
+        () = notify.notified() => true,
+        () = std::future::ready(()) => false,
+    }
 }
