@@ -68,21 +68,7 @@ fn every_file_loads_exactly_once_across_sigkills_of_the_node() {
     let catalog = data.join("catalog.db");
     let mut env = SqlCli::with_server(Path::new(LANYARD), "pipe-kill", serve_on(&data, &[], &[]));
 
-    env.ok(&format!(
-        r#"CREATE LINK s3_events AS S3 CONFIG '{{"region":"us-east-1","endpoint_url":"{moto}"}}'
-           CREDENTIALS '{{"aws_access_key_id":"AKIAKILLEXAMPLE","aws_secret_access_key":"{SECRET}"}}'"#
-    ));
-    env.ok(&format!(
-        r#"CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET '{{"username":"postgres","password":"{PG_PASSWORD}"}}'"#
-    ));
-    env.ok(&format!(
-        "CREATE CONNECTION warehouse TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
-         database = '{database}') CREDENTIAL = pg_login"
-    ));
-    env.ok(&format!(
-        "CREATE PIPELINE events AS LOAD DATA LINK s3_events '{bucket}/events/' INTO TABLE public.events \
-         ON CONNECTION warehouse"
-    ));
+    crate::create_s3_to_postgres(&env, &moto, &bucket, database, ("AKIAKILLEXAMPLE", SECRET), PG_PASSWORD);
     for n in 0..FILES {
         moto_put_object(&moto, &bucket, &key(n), &events_csv(n * ROWS, ROWS));
     }

@@ -126,3 +126,66 @@ fn serve_on(data: &Path, vars: &[(&str, &str)], args: &[&str]) -> lanyard_testsu
 /// rather than as a load the database refuses.
 const EVENTS_TABLE_NO_KEY: &str =
     "CREATE TABLE events (id integer NOT NULL, name text NOT NULL, amount numeric(12, 2))";
+
+/// The S3 → PostgreSQL set-up most tests share: a link `s3_events` to moto with the keys `key_id` / `secret`, a
+/// credential `pg_login` (user `postgres`, password `pg_password`: the machine's server trusts it), a connection
+/// `warehouse` to `database` on 127.0.0.1:5432, and a pipeline `events` from `<bucket>/events/` into
+/// `public.events`. The pipeline is left Stopped.
+fn create_s3_to_postgres(
+    env: &SqlCli,
+    moto: &str,
+    bucket: &str,
+    database: &str,
+    keys: (&str, &str),
+    pg_password: &str,
+) {
+    let (key_id, secret) = keys;
+    env.ok(&format!(
+        r#"CREATE LINK s3_events AS S3 CONFIG '{{"region":"us-east-1","endpoint_url":"{moto}"}}'
+           CREDENTIALS '{{"aws_access_key_id":"{key_id}","aws_secret_access_key":"{secret}"}}'"#
+    ));
+    env.ok(&format!(
+        r#"CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET '{{"username":"postgres","password":"{pg_password}"}}'"#
+    ));
+    env.ok(&format!(
+        "CREATE CONNECTION warehouse TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
+         database = '{database}') CREDENTIAL = pg_login"
+    ));
+    env.ok(&format!(
+        "CREATE PIPELINE events AS LOAD DATA LINK s3_events '{bucket}/events/' INTO TABLE public.events \
+         ON CONNECTION warehouse"
+    ));
+}
+
+/// What follows STOP and ALTER LINK in the walk-through, for any source and target: the cursor and file states were
+/// kept; two more files (`put(key, body)` uploads) load after START and the first three not again (`count(sql)`
+/// queries the target); then a file whose line 7 does not fit is Failed with its line and column, nothing of it is
+/// loaded, and the next file loads. Returns the last SHOW PIPELINES row.
+fn two_more_then_a_bad_file(env: &SqlCli, put: impl Fn(&str, &[u8]), count: impl Fn(&str) -> i64) -> Value {
+    let stopped = pipeline(env, "events");
+    assert_eq!((stopped["Cursor"].as_str(), stopped["Files_loaded"].as_i64()), (Some("events/0003.csv"), Some(3)));
+    for n in 4..=5 {
+        put(&format!("events/000{n}.csv"), &events_csv(n * 100, 10));
+    }
+    env.ok("START PIPELINE events");
+    let loaded = wait_loaded(env, "events", 5);
+    assert_eq!(loaded["Cursor"], "events/0005.csv");
+    // The first three were not loaded again: 50 rows (a primary key would refuse a second copy anyway, so the ledger
+    // is checked too: one row per file).
+    assert_eq!(count("SELECT count(*) FROM events"), 50);
+    assert_eq!(count("SELECT count(*) FROM lanyard_pipeline_ledger"), 5);
+    assert_eq!(count("SELECT count(DISTINCT object_key) FROM lanyard_pipeline_ledger"), 5);
+
+    let mut bad = events_csv(600, 5);
+    bad.extend_from_slice(b"605,late,not-a-number\n");
+    put("events/0006.csv", &bad);
+    put("events/0007.csv", &events_csv(700, 10));
+    let failed = wait_for(env, "events", "one file failed and the next loaded", |row| {
+        row["Files_failed"] == 1 && row["Files_loaded"] == 6
+    });
+    let error = failed["Last_error"].as_str().unwrap_or_default();
+    assert!(error.contains(r#"file "events/0006.csv" line 7, column amount"#), "{failed}");
+    assert_eq!(count("SELECT count(*) FROM events WHERE id BETWEEN 600 AND 699"), 0, "never half-loaded");
+    assert_eq!(count("SELECT count(*) FROM events"), 60);
+    failed
+}

@@ -69,19 +69,7 @@ fn one_of_two_nodes_runs_a_pipeline_and_the_other_takes_over_when_it_dies() {
     assert_ne!(ids[0], ids[1]);
 
     let env = &nodes[0];
-    env.ok(&format!(
-        r#"CREATE LINK s3_events AS S3 CONFIG '{{"region":"us-east-1","endpoint_url":"{moto}"}}'
-           CREDENTIALS '{{"aws_access_key_id":"AKIANODESEXAMPLE","aws_secret_access_key":"x"}}'"#
-    ));
-    env.ok(r#"CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET '{"username":"postgres","password":"x"}'"#);
-    env.ok(&format!(
-        "CREATE CONNECTION warehouse TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
-         database = '{database}') CREDENTIAL = pg_login"
-    ));
-    env.ok(&format!(
-        "CREATE PIPELINE events AS LOAD DATA LINK s3_events '{bucket}/events/' INTO TABLE public.events \
-         ON CONNECTION warehouse"
-    ));
+    crate::create_s3_to_postgres(env, &moto, &bucket, database, ("AKIANODESEXAMPLE", "x"), "x");
     assert_eq!(running_on(&nodes[1]), None, "a stopped pipeline runs nowhere");
     for n in 0..3 {
         moto_put_object(&moto, &bucket, &key(n), &events_csv(n * ROWS, ROWS));

@@ -20,21 +20,7 @@ fn three_files_load_then_alter_link_keeps_the_cursor_and_two_more_load_once() {
     let database = target.database_name().unwrap();
     let env = start_with("pipe-s3", &["--pipeline-max-file-mib", "1"]);
 
-    env.ok(&format!(
-        r#"CREATE LINK s3_events AS S3 CONFIG '{{"region":"us-east-1","endpoint_url":"{moto}"}}'
-           CREDENTIALS '{{"aws_access_key_id":"{KEY_ID}","aws_secret_access_key":"{SECRET_1}"}}'"#
-    ));
-    env.ok(&format!(
-        r#"CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET '{{"username":"postgres","password":"{PG_PASSWORD}"}}'"#
-    ));
-    env.ok(&format!(
-        "CREATE CONNECTION warehouse TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
-         database = '{database}') CREDENTIAL = pg_login"
-    ));
-    env.ok(&format!(
-        "CREATE PIPELINE events AS LOAD DATA LINK s3_events '{bucket}/events/' INTO TABLE public.events \
-         ON CONNECTION warehouse"
-    ));
+    crate::create_s3_to_postgres(&env, &moto, &bucket, database, (KEY_ID, SECRET_1), PG_PASSWORD);
     let created = pipeline(&env, "events");
     assert_eq!(created["State"], "Stopped", "{created}");
     assert_eq!(created["Target"], "public.events ON CONNECTION warehouse");
@@ -68,33 +54,12 @@ fn three_files_load_then_alter_link_keeps_the_cursor_and_two_more_load_once() {
     wait_for(&env, "events", "the runner let go", |row| row["State"] == "Stopped");
     env.ok(&format!(r#"ALTER LINK s3_events SET CONFIG '{{"region":"eu-west-1","endpoint_url":"{moto}"}}'"#));
     env.ok(&format!("ALTER LINK s3_events SET CREDENTIALS ::aws_secret_access_key = '{SECRET_2}'"));
-    let stopped = pipeline(&env, "events");
-    assert_eq!((stopped["Cursor"].as_str(), stopped["Files_loaded"].as_i64()), (Some("events/0003.csv"), Some(3)));
-
-    for n in 4..=5 {
-        moto_put_object(&moto, &bucket, &format!("events/000{n}.csv"), &events_csv(n * 100, 10));
-    }
-    env.ok("START PIPELINE events");
-    let loaded = wait_loaded(&env, "events", 5);
-    assert_eq!(loaded["Cursor"], "events/0005.csv");
-    // The first three were not loaded again: 50 rows (the primary key would refuse a second copy anyway, so the
-    // ledger is checked too: one row per file).
-    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 50);
-    assert_eq!(target.query_i64("SELECT count(*) FROM lanyard_pipeline_ledger"), 5);
-    assert_eq!(target.query_i64("SELECT count(DISTINCT object_key) FROM lanyard_pipeline_ledger"), 5);
-
-    // A row that does not fit: the file is Failed with its line and column, nothing of it is loaded, the rest go on.
-    let mut bad = events_csv(600, 5);
-    bad.extend_from_slice(b"605,late,not-a-number\n");
-    moto_put_object(&moto, &bucket, "events/0006.csv", &bad);
-    moto_put_object(&moto, &bucket, "events/0007.csv", &events_csv(700, 10));
-    let failed = wait_for(&env, "events", "one file failed and the next loaded", |row| {
-        row["Files_failed"] == 1 && row["Files_loaded"] == 6
-    });
-    let error = failed["Last_error"].as_str().unwrap_or_default();
-    assert!(error.contains(r#"file "events/0006.csv" line 7, column amount"#), "{failed}");
-    assert_eq!(target.query_i64("SELECT count(*) FROM events WHERE id BETWEEN 600 AND 699"), 0, "never half-loaded");
-    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 60);
+    // Two more files load once, the first three not again; then a row that does not fit fails its file only.
+    let failed = crate::two_more_then_a_bad_file(
+        &env,
+        |key, body| drop(moto_put_object(&moto, &bucket, key, body)),
+        |sql| target.query_i64(sql),
+    );
     let shown = files(&env, "events");
     assert_eq!(shown[5], ("events/0006.csv".to_owned(), "Failed".to_owned(), None));
     assert_eq!(failed["State"], "Running", "a file that does not fit does not stop the pipeline");

@@ -78,31 +78,12 @@ fn azure_into_mysql_loads_once_across_alter_link_and_a_rotated_target_password()
     env.ok(&format!("ALTER LINK blobs SET CREDENTIALS ::account_key = '{AZURITE_ACCOUNT_KEY}'"));
     let config = &env.ok("SHOW LINKS")["rows"][0]["Config"];
     assert!(config.as_str().is_some_and(|c| c.contains(r#""connection_timeout":30"#)), "{config}");
-    let stopped = pipeline(&env, "events");
-    assert_eq!((stopped["Cursor"].as_str(), stopped["Files_loaded"].as_i64()), (Some("events/0003.csv"), Some(3)));
-
-    for n in 4..=5 {
-        azurite_put_blob(&azurite, &container, &format!("events/000{n}.csv"), &events_csv(n * 100, 10));
-    }
-    env.ok("START PIPELINE events");
-    let loaded = wait_loaded(&env, "events", 5);
-    assert_eq!(loaded["Cursor"], "events/0005.csv");
-    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 50);
-    assert_eq!(target.query_i64("SELECT count(*) FROM lanyard_pipeline_ledger"), 5);
-    assert_eq!(target.query_i64("SELECT count(DISTINCT object_key) FROM lanyard_pipeline_ledger"), 5);
-
-    // A row that does not fit: strict mode refuses the value; the file is Failed, nothing of it loaded.
-    let mut bad = events_csv(600, 5);
-    bad.extend_from_slice(b"605,late,not-a-number\n");
-    azurite_put_blob(&azurite, &container, "events/0006.csv", &bad);
-    azurite_put_blob(&azurite, &container, "events/0007.csv", &events_csv(700, 10));
-    let failed = wait_for(&env, "events", "one file failed and the next loaded", |row| {
-        row["Files_failed"] == 1 && row["Files_loaded"] == 6
-    });
-    let error = failed["Last_error"].as_str().unwrap_or_default();
-    assert!(error.contains(r#"file "events/0006.csv" line 7, column amount"#), "{failed}");
-    assert_eq!(target.query_i64("SELECT count(*) FROM events WHERE id BETWEEN 600 AND 699"), 0, "never half-loaded");
-    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 60);
+    // Two more files load once, the first three not again; then a value strict mode refuses fails its file only.
+    let failed = crate::two_more_then_a_bad_file(
+        &env,
+        |key, body| drop(azurite_put_blob(&azurite, &container, key, body)),
+        |sql| target.query_i64(sql),
+    );
     assert_eq!(files(&env, "events")[5], ("events/0006.csv".to_owned(), "Failed".to_owned(), None));
     assert_eq!(failed["State"], "Running", "{failed}");
 
