@@ -189,3 +189,26 @@ fn two_more_then_a_bad_file(env: &SqlCli, put: impl Fn(&str, &[u8]), count: impl
     assert_eq!(count("SELECT count(*) FROM events"), 60);
     failed
 }
+
+/// The walk-through's first half, for any source and target: three CSV files under `events/` and one outside it
+/// (`put(key, body)` uploads), START, and the three load — rows (`count(sql)` queries the target), cursor, file
+/// states — while the fourth does not.
+fn three_files_load(env: &SqlCli, put: impl Fn(&str, &[u8]), count: impl Fn(&str) -> i64) {
+    for n in 1..=3 {
+        put(&format!("events/000{n}.csv"), &events_csv(n * 100, 10));
+    }
+    // Outside the path: never loaded.
+    put("other/0001.csv", &events_csv(900, 10));
+    env.ok("START PIPELINE events");
+    let loaded = wait_loaded(env, "events", 3);
+    assert_eq!(count("SELECT count(*) FROM events"), 30);
+    assert_eq!(loaded["Cursor"], "events/0003.csv", "{loaded}");
+    assert_eq!((loaded["Rows_loaded"].as_i64(), loaded["State"].as_str()), (Some(30), Some("Running")));
+    assert_eq!(
+        count("SELECT count(*) FROM events WHERE name = 'event 100, quoted' AND amount = 300.00"),
+        1,
+        "quoted fields with the delimiter inside load as one value"
+    );
+    let expected: Vec<_> = (1..=3).map(|n| (format!("events/000{n}.csv"), "Loaded".to_owned(), Some(10))).collect();
+    assert_eq!(files(env, "events"), expected);
+}

@@ -2,7 +2,7 @@
 
 use lanyard_testsupport::{TempDatabase, moto_create_bucket, moto_put_object, moto_url};
 
-use crate::{EVENTS_TABLE, events_csv, files, pipeline, start_with, unique, wait_for, wait_loaded};
+use crate::{EVENTS_TABLE, events_csv, files, pipeline, start_with, unique, wait_for};
 
 /// Made-up keys: moto takes any; none may be shown.
 const KEY_ID: &str = "AKIAPIPELINEEXAMPLE1";
@@ -25,24 +25,11 @@ fn three_files_load_then_alter_link_keeps_the_cursor_and_two_more_load_once() {
     assert_eq!(created["State"], "Stopped", "{created}");
     assert_eq!(created["Target"], "public.events ON CONNECTION warehouse");
 
-    for n in 1..=3 {
-        moto_put_object(&moto, &bucket, &format!("events/000{n}.csv"), &events_csv(n * 100, 10));
-    }
-    // Outside the path: never loaded.
-    moto_put_object(&moto, &bucket, "other/0001.csv", &events_csv(900, 10));
-    env.ok("START PIPELINE events");
-    let loaded = wait_loaded(&env, "events", 3);
-    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 30);
-    assert_eq!(loaded["Cursor"], "events/0003.csv", "{loaded}");
-    assert_eq!((loaded["Rows_loaded"].as_i64(), loaded["State"].as_str()), (Some(30), Some("Running")));
-    assert_eq!(
-        target.query_i64("SELECT count(*) FROM events WHERE name = 'event 100, quoted' AND amount = 300.00"),
-        1,
-        "quoted fields with the delimiter inside load as one value"
+    crate::three_files_load(
+        &env,
+        |key, body| drop(moto_put_object(&moto, &bucket, key, body)),
+        |sql| target.query_i64(sql),
     );
-    let shown = files(&env, "events");
-    let expected: Vec<_> = (1..=3).map(|n| (format!("events/000{n}.csv"), "Loaded".to_owned(), Some(10))).collect();
-    assert_eq!(shown, expected);
 
     // The seed's rule: ALTER LINK on a link a RUNNING pipeline uses fails, naming it; nothing changes.
     let refused = env.fails(r#"ALTER LINK s3_events SET CONFIG ::region = "us-west-2""#);

@@ -49,22 +49,11 @@ fn azure_into_mysql_loads_once_across_alter_link_and_a_rotated_target_password()
     ));
     assert_eq!(pipeline(&env, "events")["State"], "Stopped");
 
-    for n in 1..=3 {
-        azurite_put_blob(&azurite, &container, &format!("events/000{n}.csv"), &events_csv(n * 100, 10));
-    }
-    azurite_put_blob(&azurite, &container, "other/0001.csv", &events_csv(900, 10));
-    env.ok("START PIPELINE events");
-    let loaded = wait_loaded(&env, "events", 3);
-    assert_eq!(target.query_i64("SELECT count(*) FROM events"), 30);
-    assert_eq!(loaded["Cursor"], "events/0003.csv", "{loaded}");
-    assert_eq!((loaded["Rows_loaded"].as_i64(), loaded["State"].as_str()), (Some(30), Some("Running")));
-    assert_eq!(
-        target.query_i64("SELECT count(*) FROM events WHERE name = 'event 100, quoted' AND amount = 300.00"),
-        1,
-        "quoted fields with the delimiter inside load as one value"
+    crate::three_files_load(
+        &env,
+        |key, body| drop(azurite_put_blob(&azurite, &container, key, body)),
+        |sql| target.query_i64(sql),
     );
-    let expected: Vec<_> = (1..=3).map(|n| (format!("events/000{n}.csv"), "Loaded".to_owned(), Some(10))).collect();
-    assert_eq!(files(&env, "events"), expected);
 
     let refused = env.fails(r#"ALTER LINK blobs SET CONFIG ::connection_timeout = "30""#);
     assert!(refused.contains("pipeline default.events is running"), "{refused}");
