@@ -533,14 +533,14 @@ fn file_row(
 /// stopped or dropped meanwhile; a dropped pipeline's file rows went with it, so nothing is written).
 async fn record_file(shared: &Shared, file: &PipelineFile, error: Option<String>) -> Result<bool, CatalogError> {
     transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
-        if tx.find::<Pipeline>(file.pipeline_id).await?.is_none() {
-            return Ok(false);
-        }
-        tx.put_pipeline_file(file).await?;
+        // Progress first: it also says whether the pipeline still exists (its file rows need it).
         let loaded = (file.state == FileState::Loaded).then_some(file.key.as_str());
         let error = error.as_deref().map(|error| (Timestamp::now(), error));
-        let state = tx.record_pipeline_progress(file.pipeline_id, loaded, error).await?;
-        Ok(state == Some(PipelineState::Running))
+        let Some(state) = tx.record_pipeline_progress(file.pipeline_id, loaded, error).await? else {
+            return Ok(false);
+        };
+        tx.put_pipeline_file(file).await?;
+        Ok(state == PipelineState::Running)
     })
 }
 
@@ -549,7 +549,9 @@ async fn record_file(shared: &Shared, file: &PipelineFile, error: Option<String>
 async fn reconcile(shared: &Shared, pipeline: &Pipeline, ledger: Vec<LedgerEntry>) -> Result<bool, CatalogError> {
     let id = pipeline.meta.id;
     transaction!(&shared.catalog, |tx| -> Result<_, CatalogError> {
-        if tx.find::<Pipeline>(id).await?.is_none() {
+        // The cursor first: it also says whether the pipeline still exists (its file rows need it).
+        let greatest = ledger.iter().map(|entry| entry.key.as_str()).max();
+        if tx.record_pipeline_progress(id, greatest, None).await?.is_none() {
             return Ok(false);
         }
         let known: HashMap<String, PipelineFile> =
@@ -573,8 +575,6 @@ async fn reconcile(shared: &Shared, pipeline: &Pipeline, ledger: Vec<LedgerEntry
             .await?;
             fixed += 1;
         }
-        let greatest = ledger.iter().map(|entry| entry.key.as_str()).max();
-        tx.record_pipeline_progress(id, greatest, None).await?;
         if fixed > 0 {
             tracing::info!(pipeline = %id, files = fixed, "reconciled file states from the target's ledger");
         }
