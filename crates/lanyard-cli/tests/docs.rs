@@ -179,3 +179,114 @@ fn the_links_reference_shows_what_the_binary_prints() {
     assert_eq!(vertical.len(), 1, "docs/cli.md's example of \\G");
     assert!(ran.contains(&vertical[0].text), "docs/cli.md:{}: not an output shown in the reference", vertical[0].line);
 }
+
+/// Every `.sql` file under `dir`, as paths relative to `root`.
+fn sql_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sql_files(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "sql") {
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+}
+
+/// A header line of a documented script: `-- <key>: <value>`.
+fn header<'a>(script: &'a str, key: &str) -> Option<&'a str> {
+    let prefix = format!("-- {key}: ");
+    script.lines().take_while(|l| l.starts_with("--") || l.is_empty()).find_map(|l| l.strip_prefix(prefix.as_str()))
+}
+
+/// Every SQL file under `docs/` says in its header which test runs it (`-- Run by: <test file>, `<test>``), and
+/// that test exists, is a test, and reads the file. With the test named, the script is run as written (each named
+/// test asserts that every statement succeeds and what its TESTs report).
+#[test]
+fn every_sql_file_under_docs_names_the_test_that_runs_it() {
+    let root = workspace_root().canonicalize().unwrap();
+    let mut files = Vec::new();
+    sql_files(&root, &root.join("docs"), &mut files);
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    for relative in &files {
+        let script = std::fs::read_to_string(root.join(&relative)).unwrap();
+        let run_by = header(&script, "Run by")
+            .unwrap_or_else(|| panic!("{relative}: no `-- Run by: <test file>, `<test>`` line in its header"));
+        let (test_file, test) = run_by.split_once(", ").expect("`<test file>, `<test>``");
+        let test = test.trim_matches('`');
+        let source = std::fs::read_to_string(root.join(test_file))
+            .unwrap_or_else(|e| panic!("{relative}: the test file {test_file} it names: {e}"));
+        let at = source.find(&format!("fn {test}()")).unwrap_or_else(|| panic!("{relative}: no fn {test} in {test_file}"));
+        assert!(source[..at].trim_end().ends_with("#[test]"), "{relative}: {test_file}'s {test} is not a #[test]");
+        let name = Path::new(relative).file_name().unwrap().to_str().unwrap();
+        assert!(source.contains(name), "{relative}: {test_file} does not read {name}");
+    }
+}
+
+/// `docs/examples/tour.sql`, every statement form in one script.
+const TOUR: &str = include_str!("../../../docs/examples/tour.sql");
+
+/// Where the tour expects moto and the Lanyard server.
+const TOUR_MOTO: &str = "http://127.0.0.1:5000";
+const TOUR_SERVER: &str = "endpoint = 'http://127.0.0.1:7600/healthz'";
+
+/// The tour, run as written against a real `lanyard serve` (runner off) and the suite's moto: every statement
+/// succeeds and every TEST passes (exit 0, nothing on stderr).
+#[test]
+fn the_tour_runs_as_written() {
+    // The build must have every backend the header names: a test that needs one fails loudly without it.
+    let needs = header(TOUR, "Needs").expect("the tour's `-- Needs:` line");
+    let backends = lanyard(Path::new("."), &["backends"], "", None);
+    for feature in needs.split(", ") {
+        let kind = feature.strip_prefix("vault-").expect("a vault-* feature").to_ascii_uppercase();
+        assert!(
+            backends.stdout.lines().any(|l| l.starts_with(&format!("{kind} ("))),
+            "the tour needs {feature}; run the suite with it (cargo xtask test runs --all-features):\n{}",
+            backends.stdout
+        );
+    }
+    let moto = lanyard_testsupport::moto_url();
+    let server = LanyardServer::start(Path::new(LANYARD), &["--no-pipelines"]);
+    let home = TempDir::new("docs-tour");
+    assert_eq!(TOUR.matches(TOUR_SERVER).count(), 1, "the REST connection tests the server");
+    assert!(TOUR.contains(TOUR_MOTO));
+    let script = home.path().join("tour.sql");
+    std::fs::write(&script, TOUR.replace(TOUR_MOTO, &moto).replace(TOUR_SERVER, &format!("endpoint = '{}/healthz'", server.url()))).unwrap();
+    let token = server.admin_token();
+    let run = lanyard(
+        home.path(),
+        &["sql", "--server", server.url(), "--format", "json", "-f", script.to_str().unwrap()],
+        "",
+        Some(&token),
+    );
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    let lines: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (_, checked) = check(TOUR);
+    let statements: usize = checked.trim().strip_suffix(" statements OK").and_then(|n| n.parse().ok()).unwrap();
+    assert_eq!(lines.len(), statements, "one result per statement: {}", run.stdout);
+    let tests: Vec<String> = lines
+        .iter()
+        .filter(|l| l["statement"].as_str().is_some_and(|s| s.starts_with("TEST ")))
+        .map(|l| format!("{} {}", l["statement"].as_str().unwrap(), l["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tests,
+        ["TEST CREDENTIAL STORAGE prod_aws_sm_eu passed", "TEST CONNECTION new_name passed"],
+        "{}",
+        run.stdout
+    );
+    // Where the tour leaves things: everything it made is gone again, but for `default`.
+    let after = lanyard(
+        home.path(),
+        &["sql", "--server", server.url(), "--format", "json", "SHOW CONNECTIONS; SHOW CREDENTIALS; SHOW DATABASES"],
+        "",
+        Some(&token),
+    );
+    assert_eq!(after.code, 0, "{after:?}");
+    let rows: Vec<usize> = after
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["rows"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(rows, [0, 0, 1], "{}", after.stdout);
+}
