@@ -3,6 +3,12 @@
 //! - Every ```sql block of the README and `docs/` is checked by the real `lanyard check`. A block followed by
 //!   "`lanyard check script.sql` prints" must fail exactly as the ```text block after it shows; every other block
 //!   must parse without an error.
+//! - Every ```text block of the README and `docs/` is output, and says what produces it with a marker comment
+//!   `<!-- output: … -->` right before it: a `lanyard …` command, run here on the ```sql block above it and compared
+//!   byte for byte (`LANYARD_UPDATE_DOCS=1` rewrites them, to review like a snapshot), or `test <file>, `<fn>``, a
+//!   test elsewhere that compares it. Grammar and commands to type use other info strings (```bnf, ```sh).
+//! - Every `.sql` file under `docs/` names in its header (`-- Run by: <file>, `<fn>``) the test that runs it as
+//!   written against a real server; `docs/examples/tour.sql`, every statement form, is run here.
 //! - In the "Links" part of `docs/sql-reference.md`, every ```text block right after a ```sql block is what the
 //!   binary prints for it, byte for byte: the seed's examples (`… SHOW CREATE LINK … \G`) run in order against a
 //!   real `lanyard serve`, starting from the seed's CREATE LINK; the other blocks are `lanyard fmt`'s canonical form.
@@ -192,6 +198,13 @@ fn sql_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
+/// Whether the source before a `fn` ends with a test attribute (`#[test]`, `#[tokio::test…]`).
+fn is_test(before: &str) -> bool {
+    let before = before.trim_end();
+    let attribute = before.strip_suffix("async").unwrap_or(before).trim_end().lines().last().unwrap_or_default().trim();
+    attribute == "#[test]" || attribute.starts_with("#[tokio::test")
+}
+
 /// A header line of a documented script: `-- <key>: <value>`.
 fn header<'a>(script: &'a str, key: &str) -> Option<&'a str> {
     let prefix = format!("-- {key}: ");
@@ -217,7 +230,7 @@ fn every_sql_file_under_docs_names_the_test_that_runs_it() {
         let source = std::fs::read_to_string(root.join(test_file))
             .unwrap_or_else(|e| panic!("{relative}: the test file {test_file} it names: {e}"));
         let at = source.find(&format!("fn {test}()")).unwrap_or_else(|| panic!("{relative}: no fn {test} in {test_file}"));
-        assert!(source[..at].trim_end().ends_with("#[test]"), "{relative}: {test_file}'s {test} is not a #[test]");
+        assert!(is_test(&source[..at]), "{relative}: {test_file}'s {test} is not a test");
         let name = Path::new(relative).file_name().unwrap().to_str().unwrap();
         assert!(source.contains(name), "{relative}: {test_file} does not read {name}");
     }
@@ -289,4 +302,166 @@ fn the_tour_runs_as_written() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["rows"].as_array().unwrap().len())
         .collect();
     assert_eq!(rows, [0, 0, 1], "{}", after.stdout);
+}
+
+/// Every document of the project: the README and everything under `docs/`.
+fn all_documents() -> Vec<String> {
+    let mut documents = vec!["README.md".to_owned()];
+    let mut names: Vec<String> = std::fs::read_dir(workspace_root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    names.sort();
+    documents.extend(names);
+    documents
+}
+
+/// What produces an output block: the marker `<!-- output: … -->` on the last line of prose before it.
+#[derive(Debug)]
+enum Producer {
+    /// `lanyard …` (optionally `echo "…" | lanyard …`, optionally `| tail -1`), run here on the nearest ```sql block
+    /// above it.
+    Command { stdin: Option<String>, args: Vec<String>, last_line: bool },
+    /// `test <file>, `<fn>``: a test elsewhere compares the block with what the binary prints.
+    Test { file: String, test: String },
+}
+
+/// Splits a marker's command line into words; `"…"` groups words (no escapes: markers are short).
+fn words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    assert!(!quoted, "unbalanced quotes in {line:?}");
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+fn producer(marker: &str) -> Producer {
+    if let Some(rest) = marker.strip_prefix("test ") {
+        let (file, test) = rest.split_once(", ").expect("`test <file>, `<fn>``");
+        return Producer::Test { file: file.to_owned(), test: test.trim_matches('`').to_owned() };
+    }
+    let (command, last_line) = match marker.strip_suffix(" | tail -1") {
+        Some(command) => (command, true),
+        None => (marker, false),
+    };
+    let (stdin, command) = match command.strip_prefix("echo ") {
+        Some(rest) => {
+            let (text, command) = rest.split_once(" | ").expect("echo \"…\" | lanyard …");
+            (Some(format!("{}\n", text.trim_matches('"'))), command)
+        }
+        None => (None, command),
+    };
+    let mut args = words(command);
+    assert_eq!(args.first().map(String::as_str), Some("lanyard"), "a marker command runs lanyard: {marker:?}");
+    args.remove(0);
+    Producer::Command { stdin, args, last_line }
+}
+
+/// Every ```text block of the README and `docs/` shows what the binary prints, and says what produces it: a marker
+/// `<!-- output: … -->` as the last line of prose before it. A `lanyard …` command is run here, on the nearest
+/// ```sql block above (written to the `.sql` file the command names, or given on standard input when it reads `-`),
+/// and its standard output then standard error must be the block, byte for byte. A `test <file>, `<fn>`` names the
+/// test that compares it; that test must exist and read the document. Blocks that are not output (grammar, commands
+/// to type) use another info string: ```bnf, ```sh.
+#[test]
+fn every_output_block_says_what_produces_it_and_is_that_output() {
+    let root = workspace_root();
+    let mut run = 0;
+    let mut delegated = 0;
+    for document in all_documents() {
+        let markdown = read(&document);
+        let blocks = fenced_blocks(&markdown);
+        let mut updates = Vec::new();
+        for (index, block) in blocks.iter().enumerate() {
+            if block.info != "text" {
+                continue;
+            }
+            let place = format!("{document}:{}", block.line);
+            let marker = block
+                .before
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .and_then(|l| l.trim().strip_prefix("<!-- output: "))
+                .and_then(|l| l.strip_suffix(" -->"))
+                .unwrap_or_else(|| panic!("{place}: a text block without `<!-- output: … -->` right before it"));
+            match producer(marker) {
+                Producer::Test { file, test } => {
+                    let source = std::fs::read_to_string(root.join(&file))
+                        .unwrap_or_else(|e| panic!("{place}: the test file {file}: {e}"));
+                    let at = source
+                        .find(&format!("fn {test}()"))
+                        .unwrap_or_else(|| panic!("{place}: no fn {test} in {file}"));
+                    assert!(is_test(&source[..at]), "{place}: {file}'s {test} is not a test");
+                    let name = Path::new(&document).file_name().unwrap().to_str().unwrap();
+                    assert!(source.contains(name), "{place}: {file} does not read {name}");
+                    delegated += 1;
+                }
+                Producer::Command { stdin, args, last_line } => {
+                    let dir = TempDir::new("docs-output");
+                    let sql = blocks[..index].iter().rev().find(|b| b.info == "sql").map(|b| b.text.clone());
+                    let mut input = stdin.unwrap_or_default();
+                    for arg in &args {
+                        let sql = sql.as_deref().unwrap_or_else(|| panic!("{place}: no ```sql block above for {arg}"));
+                        if arg.ends_with(".sql") {
+                            std::fs::write(dir.path().join(arg), sql).unwrap();
+                        } else if arg == "-" && input.is_empty() {
+                            input = sql.to_owned();
+                        }
+                    }
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let output = lanyard(dir.path(), &args, &input, None);
+                    let mut printed = output.stdout.clone();
+                    printed.push_str(&output.stderr);
+                    if last_line {
+                        printed = format!("{}\n", printed.lines().last().unwrap_or_default());
+                    }
+                    if std::env::var_os(UPDATE_DOCS).is_some() {
+                        updates.push((block.line, printed));
+                    } else {
+                        assert_eq!(printed, block.text, "{place}: not what `{marker}` prints (see {UPDATE_DOCS})");
+                    }
+                    run += 1;
+                }
+            }
+        }
+        if !updates.is_empty() {
+            rewrite_blocks(&document, &markdown, &updates);
+        }
+    }
+    assert!(run >= 10 && delegated >= 5, "{run} blocks produced here, {delegated} by named tests");
+}
+
+/// Set to rewrite the output blocks that commands produce with what they print now (`LANYARD_UPDATE_DOCS=1 cargo
+/// xtask test -p lanyard-cli -E 'test(every_output_block)'`); review the diff as you would a snapshot's.
+const UPDATE_DOCS: &str = "LANYARD_UPDATE_DOCS";
+
+/// Replaces the text of the blocks whose opening fence is on the given lines, keeping each fence's indentation.
+fn rewrite_blocks(document: &str, markdown: &str, updates: &[(usize, String)]) {
+    let mut lines: Vec<String> = markdown.lines().map(str::to_owned).collect();
+    for (fence, text) in updates.iter().rev() {
+        let indent: String = lines[fence - 1].chars().take_while(|c| *c == ' ').collect();
+        let close = (*fence..lines.len()).find(|&i| lines[i].trim_start().starts_with("```")).expect("a closing fence");
+        let body = text.lines().map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") });
+        lines.splice(*fence..close, body);
+    }
+    let mut rewritten = lines.join("\n");
+    rewritten.push('\n');
+    std::fs::write(workspace_root().join(document), rewritten).unwrap();
 }

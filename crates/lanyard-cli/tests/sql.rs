@@ -489,5 +489,34 @@ fn the_quickstart_works_as_written() {
     assert_eq!(described["version"], 4, "{described:?}");
     // The old password no longer logs in.
     assert!(postgres.try_connect("app", "first-Passw0rd").is_err());
+    // The README shows what the last TEST prints, but for the latency and the server's version.
+    let readme = lanyard_testsupport::fenced_blocks(include_str!("../../../README.md"));
+    let shown = readme.iter().find(|b| b.info == "text" && b.text.contains("connection \"app_db\": PASSED in "));
+    let shown = shown.expect("the README shows a TEST CONNECTION of app_db");
+    let run = env.sql(&["TEST CONNECTION app_db"], None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(masked_cells(&run.stdout), masked_cells(&shown.text), "README.md:{}: {}", shown.line, run.stdout);
     env.assert_no_canary("Passw0rd");
+}
+
+/// A table and its status lines, cell by cell: numbers as `N`, a PostgreSQL version as `PostgreSQL`, separator
+/// rows dropped, so that outputs from different runs and servers compare (column widths follow the values).
+fn masked_cells(printed: &str) -> Vec<Vec<String>> {
+    let mask = |word: &str| {
+        if !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()) {
+            "N".to_owned()
+        } else if word.starts_with("PostgreSQL ") {
+            "PostgreSQL".to_owned()
+        } else {
+            word.to_owned()
+        }
+    };
+    printed
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with("|-"))
+        .map(|line| match line.strip_prefix('|') {
+            Some(row) => row.trim_end_matches('|').split('|').map(|cell| mask(cell.trim())).collect(),
+            None => line.split(' ').map(mask).collect(),
+        })
+        .collect()
 }
