@@ -229,7 +229,8 @@ fn every_sql_file_under_docs_names_the_test_that_runs_it() {
         let test = test.trim_matches('`');
         let source = std::fs::read_to_string(root.join(test_file))
             .unwrap_or_else(|e| panic!("{relative}: the test file {test_file} it names: {e}"));
-        let at = source.find(&format!("fn {test}()")).unwrap_or_else(|| panic!("{relative}: no fn {test} in {test_file}"));
+        let at =
+            source.find(&format!("fn {test}()")).unwrap_or_else(|| panic!("{relative}: no fn {test} in {test_file}"));
         assert!(is_test(&source[..at]), "{relative}: {test_file}'s {test} is not a test");
         let name = Path::new(relative).file_name().unwrap().to_str().unwrap();
         assert!(source.contains(name), "{relative}: {test_file} does not read {name}");
@@ -264,7 +265,11 @@ fn the_tour_runs_as_written() {
     assert_eq!(TOUR.matches(TOUR_SERVER).count(), 1, "the REST connection tests the server");
     assert!(TOUR.contains(TOUR_MOTO));
     let script = home.path().join("tour.sql");
-    std::fs::write(&script, TOUR.replace(TOUR_MOTO, &moto).replace(TOUR_SERVER, &format!("endpoint = '{}/healthz'", server.url()))).unwrap();
+    std::fs::write(
+        &script,
+        TOUR.replace(TOUR_MOTO, &moto).replace(TOUR_SERVER, &format!("endpoint = '{}/healthz'", server.url())),
+    )
+    .unwrap();
     let token = server.admin_token();
     let run = lanyard(
         home.path(),

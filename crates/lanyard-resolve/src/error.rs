@@ -162,14 +162,21 @@ mod tests {
         };
         let vault = |kind, backend| VaultError::new(kind, backend, Operation::Get);
         let printed = [
-            located(r#"connection "prod_pg""#, Some("pg_login"), "prod_sm", "aws", Cause::Vault(vault(VaultErrorKind::NotFound, "aws"))),
+            located(
+                r#"connection "prod_pg""#,
+                Some("pg_login"),
+                "prod_sm",
+                "aws",
+                Cause::Vault(vault(VaultErrorKind::NotFound, "aws")),
+            ),
             located(
                 r#"connection "prod_pg""#,
                 Some("pg_login"),
                 "prod_sm",
                 "memory",
                 Cause::Vault(
-                    vault(VaultErrorKind::Unavailable, "memory").with_detail("fault injected by the memory backend (fail_next)"),
+                    vault(VaultErrorKind::Unavailable, "memory")
+                        .with_detail("fault injected by the memory backend (fail_next)"),
                 ),
             ),
             located(
@@ -194,5 +201,4 @@ mod tests {
         let end = start + manual[start..].find("```").unwrap();
         assert_eq!(&manual[start..end], format!("{}\n", printed.join("\n")));
     }
-
 }
