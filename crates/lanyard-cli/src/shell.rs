@@ -433,6 +433,7 @@ async fn execute(
     input: &str,
     editor: &LineEditor,
 ) -> Result<u8, u8> {
+    interrupts.forget().await;
     printer.display.restart_clock();
     let summary = tokio::select! {
         biased;
@@ -473,6 +474,19 @@ impl Interrupts {
         #[cfg(not(unix))]
         {
             Self {}
+        }
+    }
+
+    /// Forgets a Ctrl-C that came while no statement ran (one pressed in the pager), so that it does not interrupt
+    /// the next statement.
+    async fn forget(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal {
+            tokio::select! {
+                biased;
+                _ = signal.recv() => {}
+                () = std::future::ready(()) => {}
+            }
         }
     }
 

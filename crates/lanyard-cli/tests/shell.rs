@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lanyard_testsupport::{SqlCli, TempDir};
+use lanyard_testsupport::{SqlCli, TempDir, fenced_blocks};
 use rexpect::process::WaitStatus;
 use rexpect::session::{Options, PtySession, spawn_with_options};
 
@@ -246,4 +246,81 @@ fn with_no_server_the_shell_says_so_and_how_to_start_one_and_exits_3() {
         Ok(WaitStatus::Exited(_, code)) => assert_eq!(code, 3, "the documented 'server unreachable' exit code"),
         other => panic!("the shell did not exit normally: {other:?}"),
     }
+}
+
+#[test]
+fn ctrl_c_stops_waiting_for_a_running_statement_and_the_shell_goes_on() {
+    let env = start();
+    // A "database" that accepts the connection and never answers: the probe waits until it is interrupted.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    env.ok(&format!(
+        "CREATE CONNECTION silent TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '{port}', username = 'u') \
+         TIMEOUT = 60"
+    ));
+    let mut shell = shell(&env, 40, None);
+    type_line(&mut shell, "TEST CONNECTION silent;");
+    // The server's probe has connected: the statement is running.
+    let (_probe, _) = silent.accept().unwrap();
+    shell.send_control('c').expect("Ctrl-C");
+    expect(&mut shell, "interrupted: stopped waiting for the server");
+    expect(&mut shell, PROMPT);
+    // The next statement runs to its end: the Ctrl-C is not held against it.
+    type_line(&mut shell, "\\d");
+    let listed = expect(&mut shell, PROMPT);
+    assert!(listed.contains("| silent ") && listed.contains("1 connection"), "{listed}");
+    quit(shell);
+}
+
+/// docs/cli.md's fenced block that starts with `start`.
+fn cli_md_block(start: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md");
+    let markdown = std::fs::read_to_string(&path).unwrap();
+    let blocks: Vec<String> =
+        fenced_blocks(&markdown).into_iter().filter(|b| b.text.starts_with(start)).map(|b| b.text).collect();
+    assert_eq!(blocks.len(), 1, "docs/cli.md has one block starting with {start:?}");
+    blocks.into_iter().next().unwrap()
+}
+
+/// `Time: 12.238 ms` with the number left out.
+fn without_times(text: &str) -> String {
+    text.lines()
+        .map(|line| if line.starts_with("Time: ") && line.ends_with(" ms") { "Time: <n> ms" } else { line })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_session_in_cli_md_is_what_the_shell_prints() {
+    let env = start();
+    let block = cli_md_block("lanyard:default> CREATE CONNECTION prod_pg");
+    // The lines after a prompt are what was typed; the others what the shell printed (the prompts themselves are
+    // not printed when stdin is a pipe).
+    let mut input = String::new();
+    let mut printed = String::new();
+    for line in block.lines() {
+        match line.strip_prefix(PROMPT) {
+            Some(typed) => input.push_str(&format!("{typed}\n")),
+            None => printed.push_str(&format!("{line}\n")),
+        }
+    }
+    let run = env.sql(&["--interactive"], Some(&input));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(without_times(&run.stdout), without_times(&printed), "docs/cli.md's session drifted from the shell");
+}
+
+#[test]
+fn the_no_server_message_in_cli_md_is_what_the_shell_prints() {
+    let home = TempDir::new("shell-home");
+    let port = lanyard_testsupport::free_port();
+    let mut command = Command::new(LANYARD);
+    command.args(["sql", "--interactive", "--server", &format!("http://127.0.0.1:{port}")]);
+    let output = lanyard_testsupport::run_client(command, home.path(), b"");
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap().replace(&port.to_string(), "7600");
+    assert_eq!(
+        stderr,
+        cli_md_block("error: cannot reach the Lanyard server"),
+        "docs/cli.md's no-server message drifted"
+    );
 }
