@@ -21,9 +21,9 @@ use crate::offline::read_script;
 use crate::place::{Place, explain};
 
 /// Exit code: a statement failed or did not parse.
-const EXIT_STATEMENT: u8 = 1;
+pub(crate) const EXIT_STATEMENT: u8 = 1;
 /// Exit code: the server could not be reached or refused the token.
-const EXIT_ENVIRONMENT: u8 = 3;
+pub(crate) const EXIT_ENVIRONMENT: u8 = 3;
 /// Exit code: a TEST statement reported FAILED (and nothing else went wrong).
 const EXIT_TEST_FAILED: u8 = 4;
 
@@ -102,13 +102,13 @@ async fn run_async(args: SqlArgs) -> Result<ExitCode> {
         }
     };
     let mut session = Session::new(client);
-    let printer = Printer { format: args.format, quiet: args.quiet };
+    let printer = Printer { format: args.format, quiet: args.quiet, display: crate::shell::Display::default() };
     let code = match input {
         Input::Script { text, origin } => {
             let summary = run_script(&mut session, &printer, &text, &origin, args.continue_on_error).await;
             exit_code(&summary)
         }
-        Input::Shell => crate::shell::run(&mut session, &printer).await?,
+        Input::Shell => crate::shell::run(&mut session, printer).await?,
     };
     if let Some(embedded) = embedded {
         embedded.stop().await;
@@ -227,10 +227,14 @@ pub(crate) async fn run_script(
     let summary = session
         .run_script(text, continue_on_error, |event| match event {
             ScriptEvent::ParseError(error) => printer.parse_error(error, origin),
-            ScriptEvent::Executed { index, span, statement, vertical, result } => match result {
-                Ok(result) => printer.result(result, vertical),
-                Err(error) => printer.error(origin, index, span, &statement.to_string(), error),
-            },
+            ScriptEvent::Executed { index, span, statement, vertical, result } => {
+                let elapsed = printer.display.elapsed();
+                match result {
+                    Ok(result) => printer.result(result, vertical),
+                    Err(error) => printer.error(origin, index, span, &statement.to_string(), error),
+                }
+                printer.timing(elapsed);
+            }
         })
         .await;
     printer.summary(&summary, continue_on_error);
@@ -254,6 +258,8 @@ pub(crate) fn exit_code(summary: &ScriptSummary) -> u8 {
 pub(crate) struct Printer {
     pub(crate) format: Format,
     pub(crate) quiet: bool,
+    /// The shell's `\x`, `\timing` and pager (all off outside the shell).
+    pub(crate) display: crate::shell::Display,
 }
 
 impl Printer {
@@ -274,28 +280,53 @@ impl Printer {
         }
     }
 
-    /// A statement's result; `vertical` (the statement ended with `\G`) prints its rows as the MySQL client's vertical
-    /// form in the table format, and changes nothing in JSON and CSV, which have one shape each.
+    /// Result text on stdout, through the shell's pager when it is on and the text is taller than the terminal.
+    fn emit(&self, text: &str) {
+        if !self.display.page(text) {
+            self.out(text);
+        }
+    }
+
+    /// A statement's result; `vertical` (the statement ended with `\G`, or the shell's `\x` is on) prints its rows as
+    /// the MySQL client's vertical form in the table format, and changes nothing in JSON and CSV, which have one
+    /// shape each. The rows and their status line are written at once, so a pager gets them together.
     pub(crate) fn result(&self, result: &StatementResult, vertical: bool) {
         match self.format {
             Format::Table => {
+                let mut text = String::new();
                 if result.has_rows() {
-                    let rows = if vertical { crate::render::vertical(result) } else { crate::render::table(result) };
-                    self.out(&rows);
+                    let vertical = vertical || self.display.expanded;
+                    text = if vertical { crate::render::vertical(result) } else { crate::render::table(result) };
                 }
-                self.status(&result.message);
-                if !self.quiet && result.has_rows() {
-                    self.out("\n");
+                if !self.quiet {
+                    text.push_str(&result.message);
+                    text.push('\n');
+                    if result.has_rows() {
+                        text.push('\n');
+                    }
                 }
+                self.emit(&text);
             }
-            Format::Json => self.out(&format!("{}\n", crate::render::json(result))),
+            Format::Json => self.emit(&format!("{}\n", crate::render::json(result))),
             Format::Csv => {
                 if result.has_rows() {
-                    self.out(&crate::render::csv(result));
+                    self.emit(&crate::render::csv(result));
                 }
                 self.status(&result.message);
             }
         }
+    }
+
+    /// The shell's `\timing` line after a statement, psql's `Time: 12.345 ms` (on stdout in the table format, on
+    /// stderr beside the status lines otherwise); nothing when timing is off.
+    fn timing(&self, elapsed: Option<std::time::Duration>) {
+        let Some(elapsed) = elapsed else { return };
+        let line = format!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
+        match self.format {
+            Format::Table => self.out(&format!("{line}\n")),
+            Format::Json | Format::Csv => eprintln!("{line}"),
+        }
+        self.display.restart_clock();
     }
 
     fn parse_error(&self, error: &lanyard_sql::ParseError, origin: &str) {
