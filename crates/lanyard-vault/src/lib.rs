@@ -6,7 +6,8 @@
 //! Writing a backend (see `docs/backends.md` for the walk-through):
 //!
 //! 1. implement [`VaultBackend`] for your type: `get` is the read path the resolver uses; `put`, `delete`, `list`
-//!    and `probe` are the management path of the Control Plane; [`VaultBackend::capabilities`] says which of them
+//!    (and `list_stored`, which `lanyard admin gc` uses and which defaults to `list`) and `probe` are the management
+//!    path of the Control Plane; [`VaultBackend::capabilities`] says which of them
 //!    work, and the defaults answer [`ErrorKind::Unsupported`];
 //! 2. map each logical [`Profile`] (`vault::<entry_id>`, `backend::<backend_id>`) to a legal physical name of your
 //!    store in [`VaultBackend::physical_name`], applying your configured prefix;
