@@ -44,7 +44,7 @@ pub use model::{
 };
 pub use retry::{Attempts, MAX_ATTEMPTS, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
-pub use store::Tx;
+pub use store::{AuditFilter, Tx};
 pub use time::{Timestamp, TimestampError};
 
 use db::Pool;

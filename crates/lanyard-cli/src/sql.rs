@@ -7,7 +7,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -19,6 +18,7 @@ use lanyard_sql::Span;
 
 use crate::offline::read_script;
 use crate::place::{Place, explain};
+use crate::remote::{ServerArgs, read_token_file};
 
 /// Exit code: a statement failed or did not parse.
 pub(crate) const EXIT_STATEMENT: u8 = 1;
@@ -26,9 +26,6 @@ pub(crate) const EXIT_STATEMENT: u8 = 1;
 pub(crate) const EXIT_ENVIRONMENT: u8 = 3;
 /// Exit code: a TEST statement reported FAILED (and nothing else went wrong).
 const EXIT_TEST_FAILED: u8 = 4;
-
-/// The server used when neither `--server` nor `LANYARD_SERVER` says otherwise.
-const DEFAULT_SERVER: &str = "http://127.0.0.1:7600";
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,22 +42,16 @@ pub(crate) enum Format {
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct SqlArgs {
     /// SQL to run (one or more `;`-separated statements). Without it and without --file, SQL is read from
-    /// standard input, or an interactive shell starts when standard input is a terminal.
-    #[arg(value_name = "SQL", conflicts_with = "file", allow_hyphen_values = true)]
+    /// standard input, or an interactive shell starts when standard input is a terminal. An argument that starts
+    /// with `-` is a flag: SQL that starts with a `--` comment goes after a `--` argument (`lanyard sql -- "$SQL"`),
+    /// or in a file (-f) or on standard input.
+    #[arg(value_name = "SQL", conflicts_with = "file")]
     sql: Option<String>,
     /// Run the script in FILE (`-` for standard input).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Option<String>,
-    /// The server's URL.
-    #[arg(long, env = "LANYARD_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
-    server: String,
-    /// The API token. Prefer LANYARD_TOKEN or the data dir's admin.token: a token on the command line lands in
-    /// shell history and process listings.
-    #[arg(long, env = "LANYARD_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Trust this PEM certificate (a private CA or the server's self-signed certificate) for https:// servers.
-    #[arg(long, value_name = "FILE")]
-    ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    remote: ServerArgs,
     /// Output format.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "table")]
     format: Format,
@@ -157,36 +148,11 @@ impl Embedded {
 
 /// The client for `args`: the given server, or an embedded Control Plane.
 async fn connect(args: &SqlArgs) -> Result<(Client, Option<Embedded>)> {
-    let given = args.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(SecretString::new);
-    let (url, token, embedded) = if args.embedded {
-        let (url, token, embedded) = start_embedded(&args.place, given).await?;
-        (url, Some(token), Some(embedded))
-    } else {
-        let token = match given {
-            Some(token) => Some(token),
-            None => read_token_file(&args.place.data_dir)?,
-        };
-        (args.server.clone(), token, None)
-    };
-    let mut builder = Client::builder(url);
-    if let Some(token) = token {
-        builder = builder.token(token);
+    if args.embedded {
+        let (url, token, embedded) = start_embedded(&args.place, args.remote.given_token()).await?;
+        return Ok((args.remote.client_of(url, Some(token))?, Some(embedded)));
     }
-    if let Some(path) = &args.ca_cert {
-        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        builder = builder.ca_cert_pem(pem);
-    }
-    Ok((builder.build()?, embedded))
-}
-
-/// `<data-dir>/admin.token`, when it exists.
-fn read_token_file(data_dir: &Path) -> Result<Option<SecretString>> {
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(SecretString::new(text.trim().to_owned()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read the token file {}", path.display())),
-    }
+    Ok((args.remote.client(&args.place.data_dir)?, None))
 }
 
 /// Opens the data directory's Control Plane and serves it on a loopback port for this process only.

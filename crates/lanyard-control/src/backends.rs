@@ -314,7 +314,7 @@ impl ControlPlane {
                         match self.local_instance().await {
                             Ok(local) => delete_material(local, Profile::Backend(stored.meta.id)).await,
                             Err(error) => {
-                                tracing::warn!(backend = %stored.meta.id, %error, "secret options left behind")
+                                tracing::warn!(backend = %stored.meta.id, %error, "secret options left behind (`lanyard admin gc` lists them)")
                             }
                         }
                         Vec::new()
@@ -368,7 +368,9 @@ impl ControlPlane {
         })?;
         match self.local_instance().await {
             Ok(local) => delete_material(local, Profile::Backend(row.meta.id)).await,
-            Err(error) => tracing::warn!(backend = %row.meta.id, %error, "secret options left behind"),
+            Err(error) => {
+                tracing::warn!(backend = %row.meta.id, %error, "secret options left behind (`lanyard admin gc` lists them)")
+            }
         }
         Ok(())
     }

@@ -120,7 +120,8 @@ impl Undo {
                 profile = %self.profile,
                 backend = self.backend.kind(),
                 %error,
-                "could not undo a material write: the new material is left behind under this profile in this backend"
+                "could not undo a material write: the new material is left behind under this profile in this backend \
+                 (`lanyard admin gc` lists it and removes it with --delete)"
             );
         }
     }
@@ -133,7 +134,8 @@ pub(crate) async fn delete_material(backend: Arc<dyn VaultBackend>, profile: Pro
             %profile,
             backend = backend.kind(),
             %error,
-            "material left behind under this profile in this backend after its catalog row was deleted"
+            "material left behind under this profile in this backend after its catalog row was deleted \
+             (`lanyard admin gc` lists it and removes it with --delete)"
         );
     }
 }
@@ -467,7 +469,7 @@ impl ControlPlane {
                         backend = backend_row.name.as_str(),
                         %error,
                         "material left behind under this profile in this credential storage: the storage could not \
-                         be opened after the entry's catalog row was deleted"
+                         be opened after the entry's catalog row was deleted (`lanyard admin gc` lists it)"
                     )
                 }
             }

@@ -481,7 +481,8 @@ impl ControlPlane {
             Err(error) => tracing::warn!(
                 profile = %Profile::Entry(id),
                 %error,
-                "a link's CREDENTIALS are left behind in the local backend: it could not be opened"
+                "a link's CREDENTIALS are left behind in the local backend: it could not be opened \
+                 (`lanyard admin gc` lists them)"
             ),
         }
     }

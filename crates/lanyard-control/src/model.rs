@@ -626,4 +626,10 @@ pub struct AuditQuery {
     pub object: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<i64>,
+    /// Only records at or after this time.
+    pub from: Option<lanyard_catalog::Timestamp>,
+    /// Only records about this kind of object.
+    pub kind: Option<lanyard_core::ObjectKind>,
+    /// The newest `limit` matching records rather than the oldest (still oldest first).
+    pub newest: bool,
 }

@@ -253,6 +253,8 @@ vocabulary! {
         CredentialStorageDrop = "credential_storage.drop",
         /// TEST CREDENTIAL STORAGE.
         CredentialStorageTest = "credential_storage.test",
+        /// `lanyard admin gc --delete`: material no catalog row points at, removed from a credential storage.
+        CredentialStorageGc = "credential_storage.gc",
         /// SHOW LINKS.
         LinkList = "link.list",
         /// SHOW CREATE LINK and the link's lookup.

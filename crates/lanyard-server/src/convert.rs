@@ -264,6 +264,15 @@ pub(crate) fn audit_record(r: AuditRecord) -> api::AuditRecord {
     }
 }
 
+/// An object kind as audit records spell it (`vault entry`; `vault_entry` too).
+pub(crate) fn object_kind(text: &str) -> Option<lanyard_core::ObjectKind> {
+    use lanyard_core::ObjectKind as K;
+    let wanted = text.trim().replace('_', " ");
+    [K::Connection, K::VaultEntry, K::CredentialStorage, K::Link, K::Pipeline, K::Database, K::Principal, K::Token]
+        .into_iter()
+        .find(|kind| kind.noun().eq_ignore_ascii_case(&wanted))
+}
+
 /// A link view.
 pub(crate) fn link(v: LinkView) -> api::Link {
     api::Link {

@@ -351,6 +351,21 @@ async fn connections_routes_follow_the_seed() {
     assert_eq!(actions.first().map(String::as_str), Some("connection.create"));
     assert_eq!(actions.last().map(String::as_str), Some("connection.drop"));
     assert_eq!(actions.iter().filter(|a| *a == "connection.alter").count(), 4, "{actions:?}");
+    // `newest` takes the last `limit` records (still oldest first); `kind` and `from` filter too.
+    let newest = w.admin(Method::GET, &format!("/audit?object={id}&limit=2&newest=true"), None).await.json();
+    let newest: Vec<_> = newest.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(newest, actions[actions.len() - 2..]);
+    let by_kind = w.admin(Method::GET, &format!("/audit?object={id}&kind=vault_entry"), None).await.json();
+    assert_eq!(by_kind, serde_json::json!([]));
+    let by_kind = w.admin(Method::GET, &format!("/audit?object={id}&kind=connection"), None).await.json();
+    assert_eq!(by_kind.as_array().unwrap().len(), actions.len());
+    let later = w.admin(Method::GET, &format!("/audit?object={id}&from=2999-01-01"), None).await.json();
+    assert_eq!(later, serde_json::json!([]));
+    let r = w.admin(Method::GET, "/audit?kind=table", None).await;
+    assert_eq!(r.code(), "invalid");
+    assert!(r.json()["detail"].as_str().unwrap().contains("unknown object kind \"table\""), "{:?}", r.json());
+    let r = w.admin(Method::GET, "/audit?from=yesterday", None).await;
+    assert_eq!(r.code(), "invalid");
     drop(w.control);
 }
 

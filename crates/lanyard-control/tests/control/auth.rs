@@ -311,7 +311,10 @@ async fn authorization_denials(env: &Env) {
     );
     assert!(
         plane
-            .list_audit(&viewer, &AuditQuery { since: Some(last), object: Some("c".into()), limit: Some(5) })
+            .list_audit(
+                &viewer,
+                &AuditQuery { since: Some(last), object: Some("c".into()), limit: Some(5), ..AuditQuery::default() }
+            )
             .await
             .unwrap()
             .iter()
