@@ -284,6 +284,7 @@ impl Printer {
                     self.out(&rows);
                 }
                 self.status(&result.message);
+                self.warnings(result);
                 if !self.quiet && result.has_rows() {
                     self.out("\n");
                 }
@@ -294,7 +295,16 @@ impl Printer {
                     self.out(&crate::render::csv(result));
                 }
                 self.status(&result.message);
+                self.warnings(result);
             }
+        }
+    }
+
+    /// The server's warnings about a statement that succeeded, one `warning: …` line each on stderr, also with
+    /// --quiet (they are diagnostics, not status). JSON carries them in the result's `warnings` field instead.
+    fn warnings(&self, result: &StatementResult) {
+        for warning in &result.warnings {
+            eprintln!("warning: {}", warning.message);
         }
     }
 

@@ -29,6 +29,7 @@ mod model;
 mod pipelines;
 mod probe;
 mod tokens;
+mod warnings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub use model::{
     AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, CredentialsSource, DatabaseView,
     EntryAction, EntryType, EntryView, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView,
     Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, NewPipeline, ObjectKey, PipelineFileView,
-    PipelineView, StorageTestOutcome, TestOutcome, TokenView,
+    PipelineView, StorageTestOutcome, TestOutcome, TokenView, Warning,
 };
 pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};
