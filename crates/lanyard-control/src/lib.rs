@@ -14,6 +14,9 @@
 //! - **Secrets stay secret.** Secret options of credential storages are stripped into the local backend under
 //!   `backend::<id>`; connection options that look secret are refused; views and audit details hold no material.
 //! - **Authorized.** Every operation checks the caller's permission first; a denial is audited.
+//! - **Advice is a warning, not a refusal.** EXPIRES is advisory: CREATE and ALTER of an entry or a connection, and
+//!   TEST CONNECTION, return [`Warning`]s on their views (an expiry in the past or within 14 days) and change nothing
+//!   else; reads never warn. An entry without material is not advice: it is refused.
 //!
 //! What it is not: it knows nothing of HTTP, JSON wire types or SQL text (`lanyard-server` and `lanyard-client`
 //! do), and it holds no state that several nodes must agree on: everything lives in the catalog.

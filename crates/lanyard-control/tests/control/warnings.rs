@@ -51,7 +51,7 @@ async fn an_expiry_in_the_past_or_within_14_days_warns(env: &Env) {
         code: WarningCode::ExpiresSoon,
         message: format!(r#"vault entry "soon" expires in 3 days (EXPIRES {at})"#),
     };
-    assert_eq!(soon.value.warnings, [expected.clone()]);
+    assert_eq!(soon.value.warnings, std::slice::from_ref(&expected));
 
     // Later than 14 days, or no expiry: nothing to say.
     let later = plane.create_entry(&admin(), expiring("later", &in_days(15))).await.unwrap();
@@ -96,7 +96,7 @@ async fn a_connection_whose_credential_expires_soon_warns(env: &Env) {
         )
         .await
         .unwrap();
-    assert_eq!(created.value.warnings, [soon_warning.clone()]);
+    assert_eq!(created.value.warnings, std::slice::from_ref(&soon_warning));
     assert_eq!(created.value.credential_expires_at.map(|t| t.to_string()), Some(at.clone()));
 
     // Reads show the expiry, never warnings.
