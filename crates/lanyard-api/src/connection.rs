@@ -3,7 +3,7 @@
 use lanyard_core::TestStatus;
 use serde::{Deserialize, Serialize};
 
-use crate::OrderedMap;
+use crate::{OrderedMap, Warning};
 
 /// A reference to another object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +52,9 @@ pub struct Connection {
     pub options: OrderedMap,
     /// The credential entry.
     pub credential: Option<Ref>,
+    /// The credential entry's (advisory) expiry (ISO 8601), when it has one.
+    #[serde(default)]
+    pub credential_expires_at: Option<String>,
     /// The credential storage.
     pub credential_storage: Option<Ref>,
     /// Pool limit.
@@ -68,6 +71,10 @@ pub struct Connection {
     pub updated_at: String,
     /// Row version; also the `ETag`.
     pub version: i64,
+    /// On the answer of CREATE and ALTER only, when the credential's expiry is past or within 14 days; left out when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 /// `POST /connections` (CREATE CONNECTION). Connections hold no secrets: the server refuses secret-looking keys.
@@ -170,6 +177,9 @@ pub struct TestResult {
     pub error: Option<String>,
     /// The connection, with the result recorded.
     pub connection: Connection,
+    /// When the credential's expiry is past or within 14 days; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 impl TestResult {

@@ -272,6 +272,7 @@ impl Printer {
                     }
                 }
                 self.emit(&text);
+                self.warnings(result);
             }
             Format::Json => self.emit(&format!("{}\n", crate::render::json(result))),
             Format::Csv => {
@@ -279,6 +280,7 @@ impl Printer {
                     self.emit(&crate::render::csv(result));
                 }
                 self.status(&result.message);
+                self.warnings(result);
             }
         }
     }
@@ -293,6 +295,14 @@ impl Printer {
             Format::Json | Format::Csv => eprintln!("{line}"),
         }
         self.display.restart_clock();
+    }
+
+    /// The server's warnings about a statement that succeeded, one `warning: …` line each on stderr, also with
+    /// --quiet (they are diagnostics, not status). JSON carries them in the result's `warnings` field instead.
+    fn warnings(&self, result: &StatementResult) {
+        for warning in &result.warnings {
+            eprintln!("warning: {}", warning.message);
+        }
     }
 
     fn parse_error(&self, error: &lanyard_sql::ParseError, origin: &str) {

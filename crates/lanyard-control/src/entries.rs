@@ -56,6 +56,19 @@ fn parse_expiry(text: Option<&str>) -> Result<Option<Timestamp>> {
     text.map(|t| Timestamp::parse(t).map_err(|e| ControlError::invalid(e.to_string()))).transpose()
 }
 
+/// CREATE without SECRET, GENERATE or LINKED EXTERNAL SECRET: an entry without material could only fail later, at
+/// connect time.
+fn no_material(name: &lanyard_core::Name, entry_type: EntryType) -> ControlError {
+    let ways = match entry_type {
+        EntryType::EncryptionKey => "SECRET '<value>', GENERATE or LINKED EXTERNAL SECRET '<external_name>'",
+        EntryType::Credential => "SECRET '<value>' or LINKED EXTERNAL SECRET '<external_name>'",
+    };
+    ControlError::invalid(format!(
+        "vault entry {:?} has no material; give it one of {ways} (an entry without material can never be resolved)",
+        name.as_str()
+    ))
+}
+
 fn check_key_size(size: Option<i64>) -> Result<Option<i64>> {
     match size {
         Some(bits) if !(64..=8192).contains(&bits) || bits % 8 != 0 => {
@@ -156,6 +169,7 @@ pub(crate) fn entry_view(row: VaultEntry, backend_name: String) -> Result<EntryV
         created_at: row.meta.created_at,
         updated_at: row.meta.updated_at,
         version: row.meta.version,
+        warnings: Vec::new(),
     })
 }
 
@@ -218,7 +232,8 @@ impl ControlPlane {
                 ExternalName::parse(external).map_err(|e| ControlError::invalid(e.reason()))?;
                 Some(external.clone())
             }
-            _ => None,
+            Material::None => return Err(no_material(&name, request.entry_type)),
+            Material::Generate => None,
         };
         // Plan in a snapshot: the name, the backend, its capabilities.
         let planned = snapshot!(self, |tx| {
@@ -319,11 +334,14 @@ impl ControlPlane {
             Ok(Created { value: entry_view(row, backend_row.name.to_string())?, created: true })
         });
         match outcome {
-            Ok(created) => {
+            Ok(mut created) => {
                 if !created.created
                     && let Some(undo) = undo
                 {
                     undo.undo().await;
+                }
+                if created.created {
+                    created.value.warnings = crate::warnings::entry(&created.value, Timestamp::now());
                 }
                 Ok(created)
             }
@@ -418,7 +436,10 @@ impl ControlPlane {
                 Ok(Some(entry_view(stored, backend_row.name.to_string())?))
             });
             match outcome {
-                Ok(Some(view)) => return Ok(view),
+                Ok(Some(mut view)) => {
+                    view.warnings = crate::warnings::entry(&view, Timestamp::now());
+                    return Ok(view);
+                }
                 // Changed between plan and write: our material is the newest write, so keep it and plan again.
                 Ok(None) if if_match.is_none() && attempts.retry(true).await => {}
                 Ok(None) => {

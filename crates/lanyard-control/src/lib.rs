@@ -14,6 +14,9 @@
 //! - **Secrets stay secret.** Secret options of credential storages are stripped into the local backend under
 //!   `backend::<id>`; connection options that look secret are refused; views and audit details hold no material.
 //! - **Authorized.** Every operation checks the caller's permission first; a denial is audited.
+//! - **Advice is a warning, not a refusal.** EXPIRES is advisory: CREATE and ALTER of an entry or a connection, and
+//!   TEST CONNECTION, return [`Warning`]s on their views (an expiry in the past or within 14 days) and change nothing
+//!   else; reads never warn. An entry without material is not advice: it is refused.
 //!
 //! `lanyard admin gc` finds and removes the material such failures orphan ([`ControlPlane::find_orphans`],
 //! [`ControlPlane::delete_orphan`], each removal audited).
@@ -33,6 +36,7 @@ mod model;
 mod pipelines;
 mod probe;
 mod tokens;
+mod warnings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,7 +57,7 @@ pub use model::{
     AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, CredentialsSource, DatabaseView,
     EntryAction, EntryType, EntryView, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView,
     Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, NewPipeline, ObjectKey, PipelineFileView,
-    PipelineView, StorageTestOutcome, TestOutcome, TokenView,
+    PipelineView, StorageTestOutcome, TestOutcome, TokenView, Warning,
 };
 pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};

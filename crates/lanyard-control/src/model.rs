@@ -44,6 +44,16 @@ pub struct Created<T> {
     pub created: bool,
 }
 
+/// Something the caller of a write that succeeded should know, like MySQL's `SHOW WARNINGS`: an EXPIRES in the past
+/// or near, a connection whose credential expires soon. Writes that can warn say so in their views' `warnings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The stable code.
+    pub code: lanyard_core::WarningCode,
+    /// One line for people, naming the object (no material).
+    pub message: String,
+}
+
 /// A reference to another object, by id and its current name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedRef<Id> {
@@ -133,6 +143,8 @@ pub struct ConnectionView {
     pub options: OptionMap,
     /// The credential entry.
     pub credential: Option<NamedRef<VaultEntryId>>,
+    /// The credential entry's (advisory) expiry.
+    pub credential_expires_at: Option<Timestamp>,
     /// The credential storage.
     pub credential_storage: Option<NamedRef<BackendId>>,
     /// Pool limit.
@@ -147,6 +159,8 @@ pub struct ConnectionView {
     pub updated_at: Timestamp,
     /// Row version (the ETag).
     pub version: i64,
+    /// What CREATE or ALTER warns about (the credential expires soon); empty on reads.
+    pub warnings: Vec<Warning>,
 }
 
 impl ConnectionView {
@@ -169,6 +183,8 @@ pub struct TestOutcome {
     pub error: Option<String>,
     /// The connection after the result was recorded.
     pub connection: ConnectionView,
+    /// What the test warns about (the credential expires soon).
+    pub warnings: Vec<Warning>,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -180,7 +196,8 @@ pub use lanyard_core::EntryType;
 /// Where a new entry's material comes from.
 #[derive(Debug, Clone, Default)]
 pub enum Material {
-    /// No material (an entry whose material is set later with SET SECRET / ROTATE).
+    /// No material: refused by CREATE (an entry without material cannot be used; it would fail only at connect
+    /// time). What an HTTP request without `secret`, `generate` and `linked_external_secret` becomes.
     #[default]
     None,
     /// SECRET '…'.
@@ -276,6 +293,8 @@ pub struct EntryView {
     pub updated_at: Timestamp,
     /// Row version (the ETag).
     pub version: i64,
+    /// What CREATE or ALTER warns about (EXPIRES in the past or near); empty on reads.
+    pub warnings: Vec<Warning>,
 }
 
 // ---------------------------------------------------------------------------------------------------------

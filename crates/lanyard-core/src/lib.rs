@@ -6,6 +6,7 @@
 //! catalog or vault backends. Every other crate may depend on it; it depends on no other Lanyard crate.
 
 mod error;
+mod expiry;
 mod id;
 mod name;
 mod options;
@@ -14,6 +15,7 @@ mod secret;
 mod vocab;
 
 pub use error::{Error, ErrorKind, ObjectKind, Result, printable};
+pub use expiry::{EXPIRY_WARNING_DAYS, Expiry, WarningCode, expiry_phrase};
 pub use id::{
     BackendId, ConnectionId, DEFAULT_DATABASE_ID, DatabaseId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId,
     TokenId, VaultEntryId,
