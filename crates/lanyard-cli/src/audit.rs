@@ -142,6 +142,7 @@ fn result(records: &[AuditRecord], args: &AuditArgs) -> StatementResult {
         message,
         columns: columns.iter().map(|c| (*c).to_owned()).collect(),
         rows,
+        warnings: Vec::new(),
     }
 }
 
@@ -159,7 +160,7 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode> {
         };
         match client.audit(&query(&args)).await {
             Ok(records) => {
-                Printer { format: args.format, quiet: false }.result(&result(&records, &args), false);
+                Printer { format: args.format, quiet: false, display: crate::shell::Display::default() }.result(&result(&records, &args), false);
                 Ok(ExitCode::SUCCESS)
             }
             Err(error) => {

@@ -115,7 +115,7 @@ async fn collect(control: &lanyard_control::ControlPlane, args: &GcArgs) -> Resu
             rows.push(row(orphan, &fate));
         }
     }
-    let printer = Printer { format: args.format, quiet: false };
+    let printer = Printer { format: args.format, quiet: false, display: crate::shell::Display::default() };
     printer.result(&result(rows, &scanned, args.delete), false);
     for storage in &scanned {
         if let StorageScan::NotInspected(reason) = &storage.scan {
@@ -169,6 +169,7 @@ fn result(rows: Vec<Vec<Cell>>, scanned: &[ScannedStorage], delete: bool) -> Sta
             .map(|c| (*c).to_owned())
             .collect(),
         rows,
+        warnings: Vec::new(),
     }
 }
 
