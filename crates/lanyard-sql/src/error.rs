@@ -12,8 +12,8 @@ use crate::source::{LineIndex, Location};
 ///
 /// `Display` prints `line L, column C: message`; [`ParseError::render`] prints the rustc-style report with the source
 /// line and a caret. Neither ever contains the value of a secret literal: the message never quotes string literals,
-/// and the rendered line shows every single-quoted literal (and every double-quoted one in a value position) as
-/// `'***'`.
+/// and the rendered line shows secret literals — and every literal whose role is uncertain in the broken text — as
+/// `'***'` (the rule is on `Context`); names, LIKE patterns, descriptions and plain option values are shown as typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     message: String,
@@ -105,8 +105,8 @@ impl ParseError {
     }
 }
 
-/// `source` with every quoted literal, and every value in a secret position, replaced by `'***'`: for storing text
-/// that may not parse (a shell history line) without the secrets it may hold. Line breaks are kept; control
+/// `source` with its secret literals (by the rule of rendered errors) replaced by `'***'`: for storing text that may
+/// not parse (a shell history line) without the secrets it may hold. Line breaks are kept; control
 /// characters become spaces.
 pub fn redact_source(source: &str) -> String {
     let lines = LineIndex::new(source);
@@ -457,22 +457,22 @@ impl<'t> Context<'t> {
         let eq = self.before(i, 1) == Some(&Token::Eq);
         let j = if eq { i - 1 } else { i };
         let Some(prev) = self.before(j, 1) else { return false };
-        if let Token::Word(w) = prev {
-            if w.quote_style.is_none() {
-                let shown = match w.value.to_ascii_uppercase().as_str() {
-                    "LIKE" | "DESCRIPTION" | "EXPIRES" | "ALGORITHM" | "TYPE" => true,
-                    "SECRET" => self.word_before(j, 2, "EXTERNAL"),
-                    "TO" => self.word_before(j, 2, "RENAME"),
-                    "VAULT" => self.word_before(j, 2, "FROM"),
-                    "STORAGE" => self.word_before(j, 2, "CREDENTIAL") && !self.word_before(j, 3, "UNSET"),
-                    "CONNECTION" => self.word_before(j, 2, "ON"),
-                    "BY" => ["TERMINATED", "ENCLOSED", "ESCAPED"].iter().any(|k| self.word_before(j, 2, k)),
-                    "CONFIG" => config_holds_no_secret(value),
-                    _ => false,
-                };
-                if shown {
-                    return true;
-                }
+        if let Token::Word(w) = prev
+            && w.quote_style.is_none()
+        {
+            let shown = match w.value.to_ascii_uppercase().as_str() {
+                "LIKE" | "DESCRIPTION" | "EXPIRES" | "ALGORITHM" | "TYPE" => true,
+                "SECRET" => self.word_before(j, 2, "EXTERNAL"),
+                "TO" => self.word_before(j, 2, "RENAME"),
+                "VAULT" => self.word_before(j, 2, "FROM"),
+                "STORAGE" => self.word_before(j, 2, "CREDENTIAL") && !self.word_before(j, 3, "UNSET"),
+                "CONNECTION" => self.word_before(j, 2, "ON"),
+                "BY" => ["TERMINATED", "ENCLOSED", "ESCAPED"].iter().any(|k| self.word_before(j, 2, k)),
+                "CONFIG" => config_holds_no_secret(value),
+                _ => false,
+            };
+            if shown {
+                return true;
             }
         }
         if eq {
