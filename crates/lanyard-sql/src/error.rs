@@ -214,6 +214,9 @@ fn is_word(token: &Token, keyword: &str) -> bool {
     matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(keyword))
 }
 
+/// How far back [`Context::marker_before`] looks for a secret marker before it gives up and hides the literal.
+const MARKER_LOOKBACK: usize = 64;
+
 /// The keywords a statement starts with, for finding the object name right after a statement's head.
 const HEAD_VERBS: &[&str] = &["CREATE", "ALTER", "DROP", "SHOW", "DESCRIBE", "DESC", "TEST", "USE", "START", "STOP"];
 
@@ -332,10 +335,17 @@ impl<'t> Context<'t> {
     /// after one is hidden even where it looks harmless, so a stray token between a marker and its secret
     /// (`SECRET TYPE = '…'`, `password BOGUS = '…'`) does not reveal it.
     fn marker_before(&self, i: usize) -> bool {
-        for j in (0..i).rev() {
+        for (steps, j) in (0..i).rev().enumerate() {
             let token = self.tokens[j];
-            if is_quoted_literal(token) || matches!(token, Token::Number(..) | Token::SemiColon) {
+            if is_string_token(token)
+                || is_quoted_literal(token)
+                || matches!(token, Token::Number(..) | Token::SemiColon)
+            {
                 return false;
+            }
+            // So many tokens without a value: no statement of ours looks like that. Hidden, and the walk stays short.
+            if steps >= MARKER_LOOKBACK {
+                return true;
             }
             let Token::Word(w) = token else { continue };
             if w.quote_style.is_some() {
@@ -721,6 +731,8 @@ mod tests {
     #[test]
     fn no_canary_secret_leaks_from_a_broken_statement() {
         let canary = "CANARYsecret42";
+        // A secret far from its marker: past the lookback, the literal is hidden anyway.
+        let long = format!("ALTER CREDENTIAL c SET SECRET {} 'CANARYsecret42'", "w ".repeat(70));
         let statements = [
             "CREATE CREDENTIAL c TYPE = CREDENTIAL SECRET 'CANARYsecret42' oops",
             "CREATE CREDENTIAL c TYPE = CREDENTIAL SECRET = \"CANARYsecret42\" oops",
@@ -754,6 +766,7 @@ mod tests {
             "DROP CONNECTION c 'CANARYsecret42'",
             "CREATE PIPELINE p AS LOAD DATA LINK l 'x' INTO TABLE t ON CONNECTION c password = 'CANARYsecret42'",
             "ALTER CREDENTIAL c SET SECRET 'CANARYsecret42",
+            long.as_str(),
         ];
         for sql in statements {
             let redacted = redact_source(sql);
