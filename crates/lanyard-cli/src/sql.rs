@@ -14,7 +14,7 @@ use lanyard_client::{Client, Error as ClientError, ErrorKind, ScriptEvent, Scrip
 use lanyard_control::{ADMIN_TOKEN_FILE, AdminBootstrap};
 use lanyard_core::SecretString;
 use lanyard_server::{ServeOptions, Server};
-use lanyard_sql::Span;
+use lanyard_sql::{Location, Span, parse_script};
 
 use crate::offline::read_script;
 use crate::place::{Place, explain};
@@ -197,7 +197,7 @@ pub(crate) async fn run_script(
                 let elapsed = printer.display.elapsed();
                 match result {
                     Ok(result) => printer.result(result, vertical),
-                    Err(error) => printer.error(origin, index, span, &statement.to_string(), error),
+                    Err(error) => printer.error(origin, index, span, &statement.to_string(), span.slice(text), error),
                 }
                 printer.timing(elapsed);
             }
@@ -309,22 +309,27 @@ impl Printer {
         eprint!("{}", error.render(origin));
         if self.format == Format::Json {
             let location = error.location();
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "statement": null,
                 "outcome": "error",
                 "error": { "code": "syntax", "message": error.message() },
                 "line": location.line,
                 "column": location.column,
             });
+            if let Some(hint) = error.hint() {
+                line["error"]["hint"] = hint.into();
+            }
             self.out(&format!("{line}\n"));
         }
     }
 
-    fn error(&self, origin: &str, index: usize, span: Span, statement: &str, error: &ClientError) {
+    /// A statement the server refused: `statement` is its canonical SQL, `source` its text as written at `span`.
+    fn error(&self, origin: &str, index: usize, span: Span, statement: &str, source: &str, error: &ClientError) {
         let message = error.to_string();
-        let mut report = render_error(origin, span, statement, &message);
+        let target = locate(span, source, statement, &message);
+        let mut report = render_error(origin, &target, statement, &message);
         if let Some(code) = error.kind() {
-            let gutter = " ".repeat(span.start.line.to_string().len());
+            let gutter = " ".repeat(target.at.line.to_string().len());
             report.push_str(&format!("{gutter} = code: {code} (statement {index})\n"));
         }
         if error.kind() == Some(ErrorKind::Unauthenticated) {
@@ -336,8 +341,8 @@ impl Printer {
                 "statement": statement,
                 "outcome": "error",
                 "error": { "code": error.kind().map(ErrorKind::code), "message": message },
-                "line": span.start.line,
-                "column": span.start.column,
+                "line": target.at.line,
+                "column": target.at.column,
             });
             self.out(&format!("{line}\n"));
         }
@@ -363,23 +368,80 @@ impl Printer {
     }
 }
 
-/// A rustc-style report of a statement the server refused: the message, the statement's position in the source,
-/// the statement as canonical SQL (secret literals are `'***'`, nothing else is hidden) and a caret under the
-/// object the message names (its first quoted name), or under the first keyword.
-pub(crate) fn render_error(origin: &str, span: Span, statement: &str, message: &str) -> String {
-    let line_no = span.start.line.to_string();
+/// What a refused statement's report points at: the failing action when the message says `action N: …`, else the
+/// object the message names (its first quoted name), else the statement's first keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// Where it is in the source (the `-->` line and the JSON `line`/`column`).
+    pub(crate) at: Location,
+    /// Where it is in the canonical statement: character column (0-based) and width of the caret.
+    pub(crate) column: usize,
+    pub(crate) width: usize,
+}
+
+/// Finds what `message` blames in a statement written as `source` at `span` and printed as `statement`.
+pub(crate) fn locate(span: Span, source: &str, statement: &str, message: &str) -> Target {
+    if let Some(n) = failing_action(message) {
+        let action = |text: &str| parse_script(text).statements.first().and_then(|s| s.actions.get(n - 1).copied());
+        if let (Some(written), Some(printed)) = (action(source), action(statement)) {
+            let width = if printed.start.line == printed.end.line {
+                (printed.end.column - printed.start.column) as usize
+            } else {
+                statement.chars().count() - (printed.start.column as usize - 1)
+            };
+            return Target {
+                at: absolute(span.start, written.start),
+                column: printed.start.column as usize - 1,
+                width: width.max(1),
+            };
+        }
+    }
+    let first_word = (0, statement.split_whitespace().next().map_or(1, |w| w.chars().count()));
+    let (column, width) = named_object(statement, message).unwrap_or(first_word);
+    let at = named_object(source, message).map_or(span.start, |(chars, _)| {
+        let before: String = source.chars().take(chars).collect();
+        let line = before.matches('\n').count() as u32;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u32 + 1;
+        absolute(span.start, Location { line: line + 1, column, offset: before.len() })
+    });
+    Target { at, column, width }
+}
+
+/// The N of an `action N: …` in a Control Plane message: which action of an ALTER failed (1-based).
+fn failing_action(message: &str) -> Option<usize> {
+    message.match_indices("action ").find_map(|(i, _)| {
+        let rest = &message[i + "action ".len()..];
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let n = rest[..digits].parse::<usize>().ok()?;
+        (rest[digits..].starts_with(':') && n > 0).then_some(n)
+    })
+}
+
+/// A location inside a statement's text (1-based, relative to its start) made absolute in the script, given where
+/// the statement starts.
+fn absolute(start: Location, local: Location) -> Location {
+    if local.line <= 1 {
+        Location { line: start.line, column: start.column + local.column - 1, offset: start.offset + local.offset }
+    } else {
+        Location { line: start.line + local.line - 1, column: local.column, offset: start.offset + local.offset }
+    }
+}
+
+/// A rustc-style report of a statement the server refused: the message, the position of what failed in the source,
+/// the statement as canonical SQL (secret literals are `'***'`, nothing else is hidden) and a caret under what
+/// failed (see [`Target`]).
+pub(crate) fn render_error(origin: &str, target: &Target, statement: &str, message: &str) -> String {
+    let line_no = target.at.line.to_string();
     let gutter = " ".repeat(line_no.len());
     let position = if origin.is_empty() {
-        format!("{}:{}", span.start.line, span.start.column)
+        format!("{}:{}", target.at.line, target.at.column)
     } else {
-        format!("{origin}:{}:{}", span.start.line, span.start.column)
+        format!("{origin}:{}:{}", target.at.line, target.at.column)
     };
-    let (column, width) = named_object(statement, message)
-        .unwrap_or_else(|| (0, statement.split_whitespace().next().map_or(1, |w| w.chars().count())));
     format!(
         "error: {message}\n{gutter}--> {position}\n{gutter} |\n{line_no} | {statement}\n{gutter} | {}{}\n",
-        " ".repeat(column),
-        "^".repeat(width.max(1))
+        " ".repeat(target.column),
+        "^".repeat(target.width.max(1))
     )
 }
 
@@ -414,32 +476,67 @@ fn named_object(statement: &str, message: &str) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use lanyard_sql::Location;
-
     use super::*;
 
-    fn span() -> Span {
-        let at = Location { line: 3, column: 1, offset: 0 };
-        Span { start: at, end: at }
+    /// A statement written as `source` on line 3 of a script, at column 5.
+    fn report(source: &str, message: &str) -> (String, Target) {
+        let at = Location { line: 3, column: 5, offset: 40 };
+        let span = Span { start: at, end: at };
+        let statement = lanyard_sql::parse_one(source).expect("the test statement parses").to_string();
+        let target = locate(span, source, &statement, message);
+        (render_error("", &target, &statement, message), target)
     }
 
     #[test]
     fn the_caret_points_at_the_object_the_message_names() {
-        let report = render_error("", span(), "DROP CONNECTION prod_pg", "connection \"prod_pg\" does not exist");
+        let (report, target) = report("DROP CONNECTION prod_pg", "connection \"prod_pg\" does not exist");
         assert_eq!(
             report,
-            "error: connection \"prod_pg\" does not exist\n --> 3:1\n  |\n3 | DROP CONNECTION prod_pg\n  |                 ^^^^^^^\n"
+            "error: connection \"prod_pg\" does not exist\n --> 3:21\n  |\n3 | DROP CONNECTION prod_pg\n  |                 ^^^^^^^\n"
         );
+        assert_eq!((target.at.line, target.at.column), (3, 21));
     }
 
     #[test]
     fn a_link_named_db_dot_name_is_found_where_the_statement_wrote_it_unqualified() {
-        let message = "link \"default.nope\" does not exist";
-        let report = render_error("", span(), "ALTER LINK nope SET CONFIG ::a = 1", message);
-        assert!(report.ends_with("3 | ALTER LINK nope SET CONFIG ::a = 1\n  |            ^^^^\n"), "{report}");
-        let report = render_error("", span(), "ALTER LINK `my link` SET CONFIG ::a = 1", "link \"db.my link\" x");
-        assert!(report.ends_with("  |            ^^^^^^^^^\n"), "{report}");
-        let report = render_error("", span(), "SHOW CREATE LINK db1.l", "link \"db1.l\" does not exist");
-        assert!(report.ends_with("  |                  ^^^^^\n"), "{report}");
+        let (shown, _) = report("ALTER LINK nope SET CONFIG ::a = 1", "link \"default.nope\" does not exist");
+        assert!(shown.ends_with("3 | ALTER LINK nope SET CONFIG ::a = 1\n  |            ^^^^\n"), "{shown}");
+        let (shown, _) = report("ALTER LINK `my link` SET CONFIG ::a = 1", "link \"db.my link\" x");
+        assert!(shown.ends_with("  |            ^^^^^^^^^\n"), "{shown}");
+        let (shown, _) = report("SHOW CREATE LINK db1.l", "link \"db1.l\" does not exist");
+        assert!(shown.ends_with("  |                  ^^^^^\n"), "{shown}");
+    }
+
+    /// Before: the caret sat under the object's name and the position was the statement's start, whatever action
+    /// failed. After: `action 2: …` underlines action 2, and the position is where action 2 is written.
+    #[test]
+    fn the_caret_and_the_position_point_at_the_failing_action() {
+        let source = "ALTER  CONNECTION prod_pg\n  SET DESCRIPTION 'main'\n  SET OPTION port = 'x'";
+        let message = "connection \"prod_pg\": action 2: option \"port\" must be a number";
+        let (rendered, target) = report(source, message);
+        assert_eq!(
+            rendered,
+            "error: connection \"prod_pg\": action 2: option \"port\" must be a number\n --> 5:3\n  |\n5 | ALTER CONNECTION prod_pg SET DESCRIPTION 'main' SET OPTION port = 'x'\n  |                                                 ^^^^^^^^^^^^^^^^^^^^^\n"
+        );
+        assert_eq!(
+            (target.at.line, target.at.column, target.at.offset),
+            (5, 3, 40 + source.find("SET OPTION").unwrap())
+        );
+        // On the statement's first line, the column counts from the statement's start in the script.
+        let (_, target) =
+            report("ALTER CREDENTIAL k ROTATE RENAME TO k2", "action 2: vault entry \"k2\" already exists");
+        assert_eq!((target.at.line, target.at.column), (3, 5 + 26));
+        assert_eq!((target.column, target.width), (26, 12));
+    }
+
+    #[test]
+    fn only_a_numbered_action_followed_by_a_colon_counts() {
+        assert_eq!(failing_action("action 2: bad"), Some(2));
+        assert_eq!(failing_action("connection \"c\": action 12: bad"), Some(12));
+        assert_eq!(failing_action("an action that failed: 2"), None);
+        assert_eq!(failing_action("action 0: bad"), None);
+        // An action number beyond the statement's actions falls back to the named object.
+        let (_, target) = report("DROP CONNECTION c", "action 3: connection \"c\" is in use");
+        assert_eq!(target.column, 16);
     }
 }

@@ -323,6 +323,40 @@ fn tables_json_csv_and_errors_with_carets_look_like_this() {
     env.assert_no_canary("canary-snap-0b1c");
 }
 
+/// Issue 16, "messages that help" (before → after): a server error for action 2 of an ALTER underlines action 2 and
+/// its JSON line carries action 2's line and column (before: the object's name, and the statement's start); after a
+/// syntax error only secret literals read `'***'` (before: every literal, even a LIKE pattern); a misspelt statement
+/// keyword gets "did you mean" (before: "is plain SQL").
+#[test]
+fn errors_point_at_the_failing_action_and_hide_only_secrets() {
+    let env = start();
+    let setup = "CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET 'canary-msg-7e2d';
+        CREATE CONNECTION prod_pg TYPE = postgresql OPTIONS (host = 'db.example.com') CREDENTIAL = pg_login;";
+    assert_eq!(env.sql(&[setup], None).code, 0);
+
+    let script =
+        "SHOW CONNECTIONS;\nALTER CONNECTION prod_pg\n  SET DESCRIPTION 'orders'\n  SET CREDENTIAL = pg_login_v2;\n";
+    let failed = env.sql(&[script], None);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    insta::assert_snapshot!("action_error", failed.stderr);
+    let json = env.sql(&["--format", "json", script], None);
+    let line: Value = serde_json::from_str(json.stdout.lines().last().expect("an error line")).unwrap();
+    assert_eq!((line["line"].as_u64(), line["column"].as_u64()), (Some(4), Some(3)), "{line}");
+    assert_eq!(line["error"]["code"], "not_found", "{line}");
+
+    let broken = "SHOW CONNECTIONS LIKE 'prod%' oops;\n\
+                  CREATE CREDENTIAL pg_v2 TYPE = CREDENTIAL SECRET 'canary-msg-7e2d' DESCRIPTION 'v2' oops;\n\
+                  SHOW CONECTIONS;";
+    let syntax = env.sql(&["--continue-on-error", broken], None);
+    assert_eq!(syntax.code, 1, "{syntax:?}");
+    insta::assert_snapshot!("redacted_syntax_errors", syntax.stderr);
+    let json = env.sql(&["--format", "json", broken], None);
+    let hint: Vec<Value> =
+        json.stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["error"]["hint"].clone()).collect();
+    assert_eq!(hint.last(), Some(&Value::from("Did you mean SHOW CONNECTIONS?")), "{json:?}");
+    env.assert_no_canary("canary-msg-7e2d");
+}
+
 #[test]
 fn sql_comes_inline_from_files_stdin_and_the_shell_with_reliable_exit_codes() {
     let env = start();

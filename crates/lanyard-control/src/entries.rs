@@ -11,7 +11,7 @@ use lanyard_core::{AuditAction, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretS
 use lanyard_vault::{ExternalName, Profile, SecretRef, SecretValue, VaultBackend};
 use rand::TryRngCore as _;
 
-use crate::error::{ControlError, Result};
+use crate::error::{ControlError, Result, storage_subject};
 use crate::model::{Created, EntryAction, EntryType, EntryView, Material, NamedRef, NewEntry, ObjectKey};
 use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
@@ -112,11 +112,15 @@ pub(crate) struct Undo {
 
 impl Undo {
     /// Writes `value` under `profile`, remembering what was there.
-    pub(crate) async fn write(backend: Arc<dyn VaultBackend>, profile: Profile, value: &SecretValue) -> Result<Self> {
+    pub(crate) async fn write(
+        backend: Arc<dyn VaultBackend>,
+        profile: Profile,
+        value: &SecretValue,
+    ) -> lanyard_vault::Result<Self> {
         let previous = match backend.get(&SecretRef::Profile(profile)).await {
             Ok(previous) => Some(previous),
             Err(error) if error.kind() == lanyard_vault::ErrorKind::NotFound => None,
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(error),
         };
         backend.put(&profile, value).await?;
         Ok(Self { backend, profile, previous })
@@ -182,7 +186,12 @@ async fn view(tx: &mut Tx, row: VaultEntry) -> Result<EntryView> {
 impl ControlPlane {
     /// The backend instance of a row (built from its options and the secrets kept under `backend::<id>`).
     pub(crate) async fn instance(&self, row: &Backend) -> Result<Arc<dyn VaultBackend>> {
-        Ok(self.resolver().backend(row).await?)
+        self.resolver().backend(row).await.map_err(|error| match error.cause() {
+            lanyard_resolve::Cause::Vault(vault) | lanyard_resolve::Cause::Config(vault) => {
+                ControlError::from_vault(vault.clone(), &storage_subject(row.name.as_str(), &row.backend_type))
+            }
+            _ => error.into(),
+        })
     }
 
     /// SHOW VAULTS [LIKE]: link-owned entries are hidden.
@@ -285,7 +294,9 @@ impl ControlPlane {
             )));
         }
         let undo = match &value {
-            Some(value) => Some(Undo::write(Arc::clone(&instance), profile, value).await?),
+            Some(value) => Some(Undo::write(Arc::clone(&instance), profile, value).await.map_err(|e| {
+                ControlError::from_vault(e, &storage_subject(backend_row.name.as_str(), &backend_row.backend_type))
+            })?),
             None => None,
         };
         let generated = matches!(request.material, Material::Generate);
@@ -408,7 +419,12 @@ impl ControlPlane {
                             instance.kind()
                         )));
                     }
-                    Some(Undo::write(instance, Profile::Entry(row.meta.id), value).await?)
+                    let subject = storage_subject(backend_row.name.as_str(), &backend_row.backend_type);
+                    Some(
+                        Undo::write(instance, Profile::Entry(row.meta.id), value)
+                            .await
+                            .map_err(|e| ControlError::from_vault(e, &subject))?,
+                    )
                 }
                 None => None,
             };

@@ -21,7 +21,10 @@ pub use id::{
     TokenId, VaultEntryId,
 };
 pub use name::{MAX_NAME_CHARS, Name, NameError};
-pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, url_has_password};
+pub use options::{
+    OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, is_secret_option,
+    url_has_password,
+};
 pub use pipeline::{CsvFormat, LoadFormat, TableRef};
 pub use secret::{SecretBytes, SecretString};
 pub use vocab::{

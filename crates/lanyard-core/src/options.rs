@@ -70,6 +70,13 @@ pub fn is_secret_config_key(key: &str) -> bool {
     is_secret_key(key) && !NON_SECRET_CONFIG_SUFFIXES.iter().any(|suffix| ends_with(suffix))
 }
 
+/// Whether an option value is secret: the key is secret-looking ([`is_secret_key`]) or the value is a URL with a
+/// password ([`url_has_password`]). This is the one rule: [`OptionValue::for_key`] holds such values as secrets,
+/// printing masks them, and `lanyard-sql` hides them when it echoes text that did not parse.
+pub fn is_secret_option(key: &str, value: &str) -> bool {
+    is_secret_key(key) || url_has_password(value)
+}
+
 /// Whether `value` looks like a URL with a password in its user info (`scheme://user:password@host…`).
 pub fn url_has_password(value: &str) -> bool {
     let Some((_, rest)) = value.split_once("://") else { return false };
@@ -159,11 +166,7 @@ impl OptionValue {
     /// value is a URL carrying a password (`postgres://user:pw@host/db`).
     pub fn for_key(key: &OptionKey, value: impl Into<String>) -> Self {
         let value = value.into();
-        if key.is_secret() || url_has_password(&value) {
-            Self::Secret(SecretString::new(value))
-        } else {
-            Self::Plain(value)
-        }
+        if is_secret_option(key.as_str(), &value) { Self::Secret(SecretString::new(value)) } else { Self::Plain(value) }
     }
 
     /// The value for display: the plain value, or `***`.
