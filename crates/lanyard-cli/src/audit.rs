@@ -160,7 +160,8 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode> {
         };
         match client.audit(&query(&args)).await {
             Ok(records) => {
-                Printer { format: args.format, quiet: false, display: crate::shell::Display::default() }.result(&result(&records, &args), false);
+                Printer { format: args.format, quiet: false, display: crate::shell::Display::default() }
+                    .result(&result(&records, &args), false);
                 Ok(ExitCode::SUCCESS)
             }
             Err(error) => {
