@@ -136,7 +136,7 @@ enum AdminCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(sql_comments_last(std::env::args_os().collect()));
     let outcome = match cli.command {
         Command::Check { files } => offline::check(&files),
         Command::Fmt { file, keep_secrets } => offline::fmt(file.as_deref(), keep_secrets),
@@ -168,9 +168,70 @@ fn main() -> ExitCode {
     }
 }
 
+/// `lanyard sql` flags that take a value as the next argument.
+const SQL_VALUE_FLAGS: &[&str] =
+    &["-f", "--file", "--server", "--token", "--ca-cert", "--format", "--data-dir", "--catalog"];
+
+/// Inline SQL that begins with a `--` comment (`--` then a space or a line break: no flag looks like that) is moved
+/// after a `--` argument, so that clap reads it as the SQL while every other argument that starts with `-` stays a
+/// flag, and an unknown one an error. Only for `lanyard sql`, and only before an explicit `--`.
+fn sql_comments_last(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).and_then(|a| a.to_str()) != Some("sql") {
+        return args;
+    }
+    let is_comment = |arg: &std::ffi::OsString| {
+        arg.to_str()
+            .and_then(|a| a.strip_prefix("--"))
+            .and_then(|rest| rest.chars().next())
+            .is_some_and(char::is_whitespace)
+    };
+    let mut moved = Vec::new();
+    let mut i = 2;
+    while i < args.len() {
+        let arg = args[i].to_str().unwrap_or_default();
+        if arg == "--" {
+            break;
+        }
+        let after_value_flag = args[i - 1].to_str().is_some_and(|prev| SQL_VALUE_FLAGS.contains(&prev));
+        if !after_value_flag && is_comment(&args[i]) {
+            moved.push(args.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+    if !moved.is_empty() {
+        if !args.iter().any(|a| a == "--") {
+            args.push("--".into());
+        }
+        args.extend(moved);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use lanyard_vault::Registry;
+
+    use super::sql_comments_last;
+
+    fn moved(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(std::ffi::OsString::from).collect();
+        sql_comments_last(args).into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn inline_sql_that_starts_with_a_comment_is_read_as_sql() {
+        let sql = "-- note\nSHOW VAULTS";
+        assert_eq!(
+            moved(&["lanyard", "sql", sql, "--format", "json"]),
+            ["lanyard", "sql", "--format", "json", "--", sql]
+        );
+        // Flags, a flag's value, an explicit `--` and other commands are left alone.
+        assert_eq!(moved(&["lanyard", "sql", "--bogus"]), ["lanyard", "sql", "--bogus"]);
+        assert_eq!(moved(&["lanyard", "sql", "--token", "-- x"]), ["lanyard", "sql", "--token", "-- x"]);
+        assert_eq!(moved(&["lanyard", "sql", "--", sql]), ["lanyard", "sql", "--", sql]);
+        assert_eq!(moved(&["lanyard", "fmt", sql]), ["lanyard", "fmt", sql]);
+    }
 
     /// Every `vault-*` feature that is on registers its kind, and nothing else registers: a plugin whose `use … as _`
     /// line is missing fails here.

@@ -43,8 +43,8 @@ pub(crate) enum Format {
 pub(crate) struct SqlArgs {
     /// SQL to run (one or more `;`-separated statements). Without it and without --file, SQL is read from
     /// standard input, or an interactive shell starts when standard input is a terminal. An argument that starts
-    /// with `-` is a flag: SQL that starts with a `--` comment goes after a `--` argument (`lanyard sql -- "$SQL"`),
-    /// or in a file (-f) or on standard input.
+    /// with `-` is a flag, except SQL that starts with a `--` comment (`--` and a space or a line break); anything
+    /// else that starts with `-` goes after a `--` argument (`lanyard sql -- "$SQL"`).
     #[arg(value_name = "SQL", conflicts_with = "file")]
     sql: Option<String>,
     /// Run the script in FILE (`-` for standard input).

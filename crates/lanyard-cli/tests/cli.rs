@@ -194,12 +194,19 @@ fn unknown_flags_are_errors_with_a_suggestion_on_every_subcommand() {
     }
 }
 
-/// SQL that starts with a `--` comment still runs when it comes after `--` (or from a file, or standard input): it
-/// is parsed and sent, here to a server that is not there.
+/// SQL that starts with a `--` comment still runs, inline (before or after flags) and after `--`: it is parsed and
+/// sent, here to a server that is not there (exit 3, not the usage error's 2).
 #[test]
-fn sql_starting_with_a_comment_goes_after_double_dash() {
-    let out = lanyard(&["sql", "--server", "http://127.0.0.1:9", "--token", "x", "--", "-- why\nSHOW VAULTS"], None);
-    // Parsed as SQL and sent: the server at port 9 is unreachable (exit 3), not a usage error (exit 2).
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("cannot reach the Lanyard server"), "{}", text(&out.stderr));
+fn sql_starting_with_a_comment_is_read_as_sql() {
+    let sql = "-- why\nSHOW VAULTS";
+    for args in [
+        vec!["sql", "--server", "http://127.0.0.1:9", "--token", "x", sql],
+        vec!["sql", sql, "--server", "http://127.0.0.1:9", "--token", "x"],
+        vec!["sql", "--server", "http://127.0.0.1:9", "--token", "x", "--", sql],
+    ] {
+        let out = lanyard(&args, None);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains("cannot reach the Lanyard server"), "{args:?}: {stderr}");
+    }
 }
