@@ -63,8 +63,15 @@ impl Probes for World {
 }
 
 fn failed(result: &ProbeResult) -> &str {
-    assert!(!result.passed, "expected a failure, got {result:?}");
+    assert!(!result.passed && !result.unsupported, "expected a failure, got {result:?}");
     result.error.as_deref().expect("a failure has a reason")
+}
+
+/// The notice of a probe that found no probe for its type.
+fn unsupported(result: &ProbeResult) -> &str {
+    assert!(!result.passed && result.unsupported, "expected no probe, got {result:?}");
+    assert_eq!(result.status(), lanyard_core::TestStatus::Unsupported);
+    result.error.as_deref().expect("an unsupported probe says what is missing")
 }
 
 #[track_caller]
@@ -421,13 +428,27 @@ async fn mysql_conn_resolves_and_connects() {
 // types without a probe
 
 #[tokio::test]
-async fn types_without_a_probe_say_so() {
+async fn types_without_a_probe_are_unsupported_and_say_so() {
     let world = World::new("connectors");
-    for kind in ["kafka", "sftp", "sql_server", "oracle", "KAFKA"] {
-        let result = world.probe(kind, &[("bootstrap_servers", "127.0.0.1:9092")], Some(CANARY)).await;
+    for kind in ["kafka", "sql_server", "oracle", "KAFKA"] {
+        // Even an option the probe would refuse does not make it a failure: nothing reads the options.
+        let options = [("bootstrap_servers", "127.0.0.1:9092"), ("connection_timeout", "soon")];
+        let result = world.probe(kind, &options, Some(CANARY)).await;
         // The catalog stores a type in its one spelling, so `KAFKA` comes back as `kafka`.
-        assert_eq!(failed(&result), format!("no probe for type {:?} in this build", kind.to_ascii_lowercase()));
+        assert_eq!(
+            unsupported(&result),
+            format!(
+                "no probe for type {:?} in this build; the connection is stored and resolves its credential, but \
+                 Lanyard cannot check it",
+                kind.to_ascii_lowercase()
+            )
+        );
     }
+    let result = world.probe("kafka", &[], None).await;
+    assert_eq!(
+        unsupported(&result),
+        r#"no probe for type "kafka" in this build; the connection is stored, but Lanyard cannot check it"#
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -508,6 +529,12 @@ async fn kafka_hdfs_and_mongodb_links_have_no_probe() {
     for link_type in [LinkType::Kafka, LinkType::Hdfs, LinkType::Mongodb] {
         let config = json!({"bootstrap_servers": "127.0.0.1:9092"});
         let result = world.probe_link(link_type, config, Some(json!({"password": CANARY}))).await;
-        assert_eq!(failed(&result), format!("no probe for link type {link_type} in this build"));
+        assert_eq!(
+            unsupported(&result),
+            format!(
+                "no probe for link type {link_type} in this build; the link is stored and resolves its \
+                 credentials, but Lanyard cannot check it"
+            )
+        );
     }
 }
