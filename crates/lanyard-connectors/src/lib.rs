@@ -9,15 +9,18 @@
 //! | `mysql` | mysql_async, TLS through rustls | `mysql` | `SELECT 1`, then `SELECT VERSION()` |
 //! | `s3`, `gcs`, `azure_adls`, `local` | object_store | `object-store` | list at most one object under `path` |
 //! | `rest`, `git` | reqwest | `rest` | the configured request; `git`: an authenticated GET of `api_url` |
+//! | `sftp` | russh + russh-sftp (ring) | `sftp` | SSH handshake with the host key pinned, login, one batch of `path`'s listing |
 //!
-//! Every other type (`sql_server`, `oracle`, `sftp`, `kafka`, …), and a type whose feature is off, fails with
-//! `no probe for type "kafka" in this build`. `docs/connectors.md` lists each type's options and credential shape.
+//! Every other type (`sql_server`, `oracle`, `kafka`, …), and a type whose feature is off, is
+//! [`ProbeResult::unsupported`] — not a failure — before its options are read: `no probe for type "kafka" in this
+//! build; the connection is stored and resolves its credential, but Lanyard cannot check it` ([`has_probe`] says
+//! which types this build checks). `docs/connectors.md` lists each type's options and credential shape.
 //!
 //! **Links** (TEST LINK) run the same probes: `S3` and `GCS` the `s3` one (GCS through its S3-compatible XML API
 //! with HMAC keys; without a `bucket` in CONFIG, a signed ListBuckets proves the keys), `AZURE` the `azure_adls`
 //! one, `HTTP` the `rest` one and `MYSQL` the `mysql` one. They read SingleStore's CONFIG and CREDENTIALS keys
 //! (`region`, `endpoint_url`, `aws_access_key_id`, `database.hostname`, …), translated in the `links` module;
-//! `KAFKA`, `HDFS` and `MONGODB` fail with `no probe for link type KAFKA in this build`.
+//! `KAFKA`, `HDFS` and `MONGODB` are unsupported: `no probe for link type KAFKA in this build; …`.
 //!
 //! **Pipeline sources**: an `S3`, `AZURE` or `GCS` link is a pipeline's source. [`FileSource`] lists the files
 //! under a pipeline's path (`'<bucket>/<prefix>'`, a wildcard allowed in the last segment) in key order and reads
@@ -29,7 +32,7 @@
 //! Rules every connector keeps:
 //!
 //! - **A failure is a result.** [`probe`] never panics and never returns an error: it returns a [`ProbeResult`] that
-//!   passed, or failed with a reason.
+//!   passed, failed with a reason, or was unsupported with a notice.
 //! - **Bounded.** Each probe and each helper's connect is bounded by the connection's timeout, else its
 //!   `connection_timeout` option (seconds), else [`DEFAULT_TIMEOUT`]; running out is `timed out after 10s`.
 //! - **No material in messages.** Reasons are built from the drivers' error kinds and messages, never from a

@@ -6,8 +6,8 @@
 //! credential is sent; without the option the probe fails, naming the key the server offered, so that a password
 //! never goes to a server nobody vouched for.
 //!
-//! Credential: a password (plain text), a private key (plain text starting with `-----BEGIN`, OpenSSH or PKCS#8
-//! PEM), or a JSON object with `username` (or `user`), `password`, `private_key` and `passphrase` (for an encrypted
+//! Credential: a password (plain text), a private key (plain text starting with `-----BEGIN`: OpenSSH, PKCS#1 or
+//! PKCS#8 PEM; or PuTTY's `.ppk`), or a JSON object with `username` (or `user`), `password`, `private_key` and `passphrase` (for an encrypted
 //! key). With both a key and a password, the key is tried first.
 //!
 //! Probe: connects, checks the host key, authenticates, opens the `sftp` subsystem, opens `path` as a directory and
@@ -124,9 +124,7 @@ fn login(target: &Target<'_>) -> Result<Login> {
             fields.get(&["private_key"]).cloned(),
             fields.get(&["passphrase"]).cloned(),
         ),
-        Credential::Text(text) if text.expose_secret().starts_with("-----BEGIN") => {
-            (option_user, None, Some(text), None)
-        }
+        Credential::Text(text) if is_private_key(text.expose_secret()) => (option_user, None, Some(text), None),
         Credential::Text(password) => (option_user, Some(password), None, None),
         Credential::None | Credential::Ambient(_) => (option_user, None, None, None),
     };
@@ -139,6 +137,11 @@ fn login(target: &Target<'_>) -> Result<Login> {
         ));
     }
     Ok(Login { user, password, private_key, passphrase })
+}
+
+/// Whether a plain-text credential is a private key (PEM, or PuTTY's `.ppk`) rather than a password.
+fn is_private_key(text: &str) -> bool {
+    text.starts_with("-----BEGIN") || text.starts_with("PuTTY-User-Key-File-")
 }
 
 /// Authenticates with the private key, then with the password; fails naming what was tried and what the server
