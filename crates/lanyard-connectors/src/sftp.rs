@@ -41,10 +41,10 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
     let handler = Checker { pinned: pinned.clone(), seen: seen.clone() };
     let config = client::Config { inactivity_timeout: Some(target.timeout), ..client::Config::default() };
     let connected = client::connect(Arc::new(config), (host, port), handler).await;
-    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
     let mut handle = match connected {
         Ok(handle) => handle,
         Err(error) => {
+            let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
             return Err(match (seen.offered, pinned) {
                 (Some(offered), None) if !seen.accepted => target.remote(format_args!(
                     "the host key of {host}:{port} is not verified: option {FINGERPRINT_OPTION:?} is not set; the \
@@ -73,7 +73,8 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
     let _ = sftp.close_session();
     let _ = handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
 
-    let software = seen.server_id.as_deref().map(|id| id.strip_prefix("SSH-2.0-").unwrap_or(id).to_owned());
+    let server_id = seen.lock().unwrap_or_else(PoisonError::into_inner).server_id.take();
+    let software = server_id.as_deref().map(|id| id.strip_prefix("SSH-2.0-").unwrap_or(id).to_owned());
     Ok(Some(match software {
         Some(software) => format!("{software} (SFTP {})", version.version),
         None => format!("SFTP {}", version.version),

@@ -1,7 +1,7 @@
 //! The probes and connect helpers against real systems on 127.0.0.1: PostgreSQL (5432, user `postgres`), MariaDB
-//! (3306, `root` without a password), HTTP servers and an S3-shaped listing served by the test itself, and local
-//! directories. Connections are resolved the way TEST CONNECTION resolves them: through a `Resolver` over a
-//! `StaticCatalog`, with the credential in a memory backend. Links (TEST LINK) go the same way, with SingleStore's
+//! (3306, `root` without a password), HTTP servers and an S3-shaped listing served by the test itself, local
+//! directories, and lanyard-testsupport's SFTP server double. Connections are resolved the way TEST CONNECTION
+//! resolves them: through a `Resolver` over a `StaticCatalog`, with the credential in a memory backend. Links (TEST LINK) go the same way, with SingleStore's
 //! CONFIG and CREDENTIALS keys. A database that is not running fails these tests.
 
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use lanyard_connectors::{ConnectError, ProbeResult};
 use lanyard_core::{ConnectionId, LinkType};
+use lanyard_testsupport::{SftpAttempt, SftpServer, SshKeyPair};
 use serde_json::json;
 
 mod common;
@@ -449,6 +450,46 @@ async fn types_without_a_probe_are_unsupported_and_say_so() {
         unsupported(&result),
         r#"no probe for type "kafka" in this build; the connection is stored, but Lanyard cannot check it"#
     );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// sftp, against lanyard-testsupport's SFTP server double (the end-to-end cases are in lanyard-cli's connectivity
+// tests)
+
+#[tokio::test]
+async fn sftp_tries_the_key_then_the_password_and_says_what_it_tried() {
+    let world = World::new("connectors");
+    let key = SshKeyPair::ed25519();
+    let server = SftpServer::start("loader", CANARY, &key.public);
+    let (port, fingerprint) = (server.port().to_string(), server.host_key_fingerprint());
+    let options = [("host", "127.0.0.1"), ("port", port.as_str()), ("host_key_fingerprint", fingerprint.as_str())];
+    let stranger = SshKeyPair::ed25519();
+
+    // A key the server does not know, then the right password: the password gets in. The root is empty: an empty
+    // listing passes.
+    let both = json!({"username": "loader", "private_key": stranger.private_pem, "password": CANARY});
+    let result = world.probe("sftp", &options, Some(&both.to_string())).await;
+    assert_passed(&result);
+    assert_eq!(result.server_version.as_deref(), Some("lanyard-sftp-double_1.0 (SFTP 3)"));
+    let attempt = |method, accepted| SftpAttempt { user: "loader".into(), method, accepted };
+    assert_eq!(server.attempts(), [attempt("publickey", false), attempt("password", true)]);
+
+    // Neither gets in: the reason names both methods.
+    let wrong = json!({"username": "loader", "private_key": stranger.private_pem, "password": "canary-wrong-pw"});
+    let result = world.probe("sftp", &options, Some(&wrong.to_string())).await;
+    assert_eq!(
+        failed(&result),
+        r#"authentication as "loader" failed (publickey, password); the server accepts: publickey, password"#
+    );
+    assert!(!result.error.as_deref().unwrap_or_default().contains("canary-wrong-pw"));
+
+    // A private key that does not parse is said so, before any attempt.
+    let attempts = server.attempts().len();
+    let broken =
+        json!({"username": "loader", "private_key": format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{CANARY}\n")});
+    let result = world.probe("sftp", &options, Some(&broken.to_string())).await;
+    assert!(failed(&result).starts_with("the credential's private key cannot be read: "), "{result:?}");
+    assert_eq!(server.attempts().len(), attempts, "nothing was sent");
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ struct Account {
 }
 
 /// An SFTP server on `127.0.0.1:<port>` serving [`root`](Self::root) as `/` (read-only: listings only) to one
-/// user, with a password or an authorized public key. Stopped on drop.
+/// user, with a password or an authorized public key. It runs on a runtime of its own, so a plain `#[test]` and a
+/// `#[tokio::test]` may both start it. Stopped on drop.
 pub struct SftpServer {
     addr: SocketAddr,
     host_key: SshKeyPair,
@@ -100,11 +101,14 @@ impl SftpServer {
             keys: vec![russh::keys::decode_secret_key(&host_key.private_pem, None).expect("the double's own host key")],
             ..russh::server::Config::default()
         });
-        let listener =
-            runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("the SFTP double binds 127.0.0.1:0");
+        // Bound here, without the runtime (a `#[tokio::test]` may call this): connections queue in the backlog until
+        // the server task accepts them.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("the SFTP double binds 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("a non-blocking listener");
         let addr = listener.local_addr().expect("a bound address");
         let mut server = Server { account, attempts: attempts.clone(), root: root.path().to_owned() };
         runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("the listener on the double's runtime");
             if let Err(error) = server.run_on_socket(config, &listener).await {
                 eprintln!("the SFTP double stopped: {error}");
             }
@@ -204,8 +208,14 @@ impl russh::server::Handler for Connection {
         Ok(self.record(user, "password", accepted))
     }
 
+    /// A key it does not know is refused (and recorded) at the offer; a known one is recorded once its signature is
+    /// verified.
     async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        Ok(if self.authorized(user, offer.public_key) { Auth::Accept } else { Auth::reject() })
+        if self.authorized(user, offer.public_key) {
+            Ok(Auth::Accept)
+        } else {
+            Ok(self.record(user, "publickey", false))
+        }
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
