@@ -21,12 +21,12 @@ pub struct Ref {
 pub struct LastTest {
     /// When (ISO 8601).
     pub at: String,
-    /// `ok` or `failed`.
+    /// `ok`, `failed` or `unsupported` (the type has no probe in the server's build).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: TestStatus,
     /// Milliseconds.
     pub latency_ms: Option<i64>,
-    /// Why it failed.
+    /// Why it failed, or why it could not be checked.
     pub error: Option<String>,
     /// The remote server's version.
     pub server_version: Option<String>,
@@ -61,7 +61,7 @@ pub struct Connection {
     pub max_connections: Option<i64>,
     /// Connect timeout, seconds.
     pub timeout_seconds: Option<i64>,
-    /// `ok`, `failed` or `untested`.
+    /// `ok`, `failed`, `unsupported` or `untested`.
     pub status: String,
     /// The last test.
     pub last_test: Option<LastTest>,
@@ -167,13 +167,13 @@ pub struct AlterConnection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestResult {
-    /// `PASSED` or `FAILED`.
+    /// `PASSED`, `FAILED` or `UNSUPPORTED` (the type has no probe in the server's build: nothing was checked).
     pub result: String,
     /// Milliseconds, resolve included.
     pub latency_ms: i64,
     /// The remote server's version.
     pub server_version: Option<String>,
-    /// Why it failed.
+    /// Why it failed, or why it could not be checked.
     pub error: Option<String>,
     /// The connection, with the result recorded.
     pub connection: Connection,

@@ -47,6 +47,9 @@ pub const PASSED: &str = "PASSED";
 /// The test result of a probe that failed.
 pub const FAILED: &str = "FAILED";
 
+/// The test result of a connection or link whose type has no probe in the server's build: nothing was checked.
+pub const UNSUPPORTED: &str = "UNSUPPORTED";
+
 /// Serialises a unit variant as `{"<variant>": null}`, the shape the API documents for actions without a value.
 fn null<S: serde::Serializer>(serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_unit()

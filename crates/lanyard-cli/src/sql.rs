@@ -24,7 +24,8 @@ use crate::remote::{ServerArgs, read_token_file};
 pub(crate) const EXIT_STATEMENT: u8 = 1;
 /// Exit code: the server could not be reached or refused the token.
 pub(crate) const EXIT_ENVIRONMENT: u8 = 3;
-/// Exit code: a TEST statement reported FAILED (and nothing else went wrong).
+/// Exit code: a TEST statement reported FAILED (and nothing else went wrong). UNSUPPORTED (a type without a probe)
+/// is not a failure: it exits 0.
 const EXIT_TEST_FAILED: u8 = 4;
 
 /// How results are printed.

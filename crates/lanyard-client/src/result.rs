@@ -86,6 +86,9 @@ pub enum Outcome {
     Passed,
     /// A TEST ran and failed: a result, not a statement error.
     Failed,
+    /// A TEST found no probe for the type in the server's build: the credential resolved, nothing else was checked.
+    /// Neither a failure nor an error.
+    Unsupported,
 }
 
 /// The result of one statement: a message, and columns + rows for statements that return data.

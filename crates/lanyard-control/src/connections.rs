@@ -352,7 +352,7 @@ impl ControlPlane {
         let (result, latency_ms) = self.probe(lanyard_resolve::ConnectionRef::Id(row.meta.id)).await;
         let test = LastTest {
             at: Timestamp::now(),
-            status: if result.passed { TestStatus::Ok } else { TestStatus::Failed },
+            status: result.status(),
             latency_ms: Some(latency_ms),
             error: result.error.clone(),
             server_version: result.server_version.clone(),
@@ -363,7 +363,11 @@ impl ControlPlane {
             current.last_test = Some(test.clone());
             let current = tx.update(current).await?;
             let record = lanyard_catalog::NewAuditRecord {
-                outcome: if result.passed { AuditOutcome::Allowed } else { AuditOutcome::Failed },
+                outcome: if result.status() == TestStatus::Failed {
+                    AuditOutcome::Failed
+                } else {
+                    AuditOutcome::Allowed
+                },
                 ..audit(
                     caller,
                     AuditAction::ConnectionTest,
@@ -371,7 +375,7 @@ impl ControlPlane {
                     current.meta.id,
                     current.name.as_str(),
                     detail([
-                        ("result", if result.passed { "PASSED" } else { "FAILED" }.into()),
+                        ("result", result.status().result().into()),
                         ("latency_ms", latency_ms.into()),
                         ("error", result.error.clone().into()),
                     ]),
@@ -384,6 +388,7 @@ impl ControlPlane {
         Ok(TestOutcome {
             warnings,
             passed: result.passed,
+            status: result.status(),
             latency_ms,
             server_version: result.server_version,
             error: result.error,

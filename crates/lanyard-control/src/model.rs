@@ -4,7 +4,7 @@
 use lanyard_catalog::JsonObject;
 use lanyard_catalog::{LastTest, Timestamp};
 use lanyard_core::{
-    BackendId, ConnectionId, DatabaseId, LinkId, LinkType, OptionMap, SecretString, TokenId, VaultEntryId,
+    BackendId, ConnectionId, DatabaseId, LinkId, LinkType, OptionMap, SecretString, TestStatus, TokenId, VaultEntryId,
 };
 
 /// How an object is named in a request path: by id or by name. `PUT /vault/entries/{id}` accepts both.
@@ -164,7 +164,7 @@ pub struct ConnectionView {
 }
 
 impl ConnectionView {
-    /// `ok`, `failed` or `untested`.
+    /// `ok`, `failed`, `unsupported` or `untested`.
     pub fn status(&self) -> &str {
         self.last_test.as_ref().map_or("untested", |t| t.status.as_str())
     }
@@ -175,6 +175,8 @@ impl ConnectionView {
 pub struct TestOutcome {
     /// Whether the probe passed.
     pub passed: bool,
+    /// `ok`, `failed`, or `unsupported` (the type has no probe in this build).
+    pub status: TestStatus,
     /// How long it took, milliseconds.
     pub latency_ms: i64,
     /// The server's version, if the probe reports one.
@@ -561,6 +563,8 @@ pub struct LinkDefinition {
 pub struct LinkTestOutcome {
     /// Whether the probe passed.
     pub passed: bool,
+    /// `ok`, `failed`, or `unsupported` (the type has no probe in this build).
+    pub status: TestStatus,
     /// How long it took, milliseconds.
     pub latency_ms: i64,
     /// The server's version, if the probe reports one.

@@ -31,9 +31,10 @@ const SECRET_KEY_MARKERS: &[&str] = &[
 const SECRET_KEYS: &[&str] = &["service_account_json"];
 
 /// Suffixes that name something *about* a secret rather than the secret itself (`secrets_manager_prefix`,
-/// `key_vault_name`, `auth_method`, `token_url`), so such keys are shown.
+/// `key_vault_name`, `auth_method`, `token_url`; an sftp connection's `host_key_fingerprint`, the digest of a public
+/// key), so such keys are shown.
 const NON_SECRET_SUFFIXES: &[&str] =
-    &["_prefix", "_name", "_method", "_url", "_arn", "_path", "_file", "_size", "_stage"];
+    &["_prefix", "_name", "_method", "_url", "_arn", "_path", "_file", "_size", "_stage", "_fingerprint"];
 
 /// Whether values stored under `key` are treated as secret: masked in every output and held in a [`SecretString`].
 ///
@@ -340,6 +341,7 @@ mod tests {
             "auth_method",
             "secrets_manager_prefix",
             "key_vault_name",
+            "host_key_fingerprint",
             "role_arn",
             "token_url",
         ] {

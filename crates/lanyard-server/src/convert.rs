@@ -122,7 +122,7 @@ pub(crate) fn connection_actions(body: api::AlterConnection) -> Result<Vec<Conne
 /// The result of TEST CONNECTION.
 pub(crate) fn test_result(t: TestOutcome) -> api::TestResult {
     api::TestResult {
-        result: result(t.passed),
+        result: t.status.result().to_owned(),
         latency_ms: t.latency_ms,
         server_version: t.server_version,
         error: t.error,
@@ -352,7 +352,7 @@ pub(crate) fn link_definition(d: LinkDefinition) -> api::LinkDefinition {
 /// The result of TEST LINK.
 pub(crate) fn link_test(t: LinkTestOutcome) -> api::LinkTestResult {
     api::LinkTestResult {
-        result: result(t.passed),
+        result: t.status.result().to_owned(),
         latency_ms: t.latency_ms,
         server_version: t.server_version,
         error: t.error,

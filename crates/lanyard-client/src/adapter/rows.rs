@@ -323,7 +323,7 @@ pub(super) fn show_create_link(sql: String, shown: &str, definition: LinkDefinit
 
 /// What a TEST CONNECTION or TEST LINK probe answered.
 pub(super) struct Probe {
-    /// `PASSED` or `FAILED`.
+    /// `PASSED`, `FAILED` or `UNSUPPORTED`.
     pub(super) result: String,
     /// Milliseconds, resolve included.
     pub(super) latency_ms: i64,
@@ -355,9 +355,14 @@ impl From<TestResult> for Probe {
     }
 }
 
-/// TEST CONNECTION and TEST LINK: PASSED (or FAILED, a result and not an error) with its latency, as one row.
+/// TEST CONNECTION and TEST LINK: PASSED (or FAILED, a result and not an error; or UNSUPPORTED, its `error` the
+/// notice of what is missing) with its latency, as one row.
 pub(super) fn probe_result(sql: String, noun: &str, shown: &str, probe: Probe) -> StatementResult {
-    let outcome = if probe.result == lanyard_api::PASSED { Outcome::Passed } else { Outcome::Failed };
+    let outcome = match probe.result.as_str() {
+        lanyard_api::PASSED => Outcome::Passed,
+        lanyard_api::UNSUPPORTED => Outcome::Unsupported,
+        _ => Outcome::Failed,
+    };
     let message = format!("{noun} {shown:?}: {} in {} ms", probe.result, probe.latency_ms);
     StatementResult::message(sql, outcome, message).with_rows(
         &["result", "latency_ms", "server_version", "error"],
