@@ -149,8 +149,8 @@ fn rotate_master_key_never_generates_and_prints_an_environment_key() {
 fn the_documented_kind_and_option_errors_are_the_real_ones() {
     assert!(cfg!(feature = "vault-memory"), "the option errors are MEMORY's: run with --features vault-memory");
     let home = lanyard_testsupport::TempDir::new("backends-doc-errors");
-    let statements = "CREATE CREDENTIAL STORAGE g TYPE = GCP;\n\
-                      CREATE CREDENTIAL STORAGE v TYPE = vaultx;\n\
+    let statements = "CREATE CREDENTIAL STORAGE cloud TYPE = GCP;\n\
+                      CREATE CREDENTIAL STORAGE s TYPE = vaultx;\n\
                       CREATE CREDENTIAL STORAGE m TYPE = MEMORY OPTIONS (timeout_ms = 'soon');\n\
                       CREATE CREDENTIAL STORAGE m TYPE = MEMORY OPTIONS (stroe = 'x');\n";
     let mut command = Command::new(env!("CARGO_BIN_EXE_lanyard"));
@@ -168,6 +168,6 @@ fn the_documented_kind_and_option_errors_are_the_real_ones() {
         let block = blocks.iter().find(|b| b.info == "text" && b.text.starts_with(first));
         block.unwrap_or_else(|| panic!("docs/backends.md no longer shows {first:?}")).text.clone()
     };
-    assert_eq!(shown("backend kind \"GCP\""), format!("{}\n{}\n", messages[0], messages[1]));
+    assert_eq!(shown("credential storage \"cloud\" (gcp)"), format!("{}\n{}\n", messages[0], messages[1]));
     assert_eq!(shown("option \"timeout_ms\""), format!("{}\n{}\n", messages[2], messages[3]));
 }
