@@ -50,12 +50,16 @@ impl Split {
 /// so options the plugin rejects at build time are refused before anything is written.
 fn split_options(
     factory: &'static BackendFactory,
+    name: &str,
     options: &[(String, SecretString)],
     plane: &ControlPlane,
 ) -> Result<Split> {
-    let validated = factory
-        .validate(options.iter().map(|(k, v)| (k.as_str(), v.expose_secret().to_owned())))
-        .map_err(|e| ControlError::invalid(e.reason()))?;
+    let validated =
+        factory.validate(options.iter().map(|(k, v)| (k.as_str(), v.expose_secret().to_owned()))).map_err(|e| {
+            // The options as written are the problem: no advice about DESCRIBE or ALTER, which concern a stored row.
+            let subject = crate::error::storage_subject(name, factory.kind);
+            ControlError::invalid(format!("{subject} has invalid options: {}", e.detail().unwrap_or(&e.reason())))
+        })?;
     let mut config = JsonObject::new();
     let mut secrets = Vec::new();
     for (key, value) in validated.iter() {
@@ -160,7 +164,7 @@ impl ControlPlane {
             ));
         }
         let factory = factory_for(self.registry(), name.as_str(), &kind)?;
-        let split = split_options(factory, &request.options, self)?;
+        let split = split_options(factory, name.as_str(), &request.options, self)?;
         let description = crate::connections::check_description(request.description.clone())?;
         let existing = snapshot!(self, |tx| { Ok(tx.find_by_name::<Backend>(&[name.as_str()]).await?) })?;
         if let Some(existing) = existing {
@@ -250,7 +254,8 @@ impl ControlPlane {
             let context = format!("action {}", index + 1);
             match action {
                 BackendAction::SetOptions(options) => {
-                    let split = split_options(factory, options, self).map_err(|e| e.context(&context))?;
+                    let split =
+                        split_options(factory, before.name.as_str(), options, self).map_err(|e| e.context(&context))?;
                     if builtin && !split.secrets.is_empty() {
                         return Err(ControlError::invalid("the local backend has no secret options").context(&context));
                     }

@@ -322,7 +322,10 @@ async fn kinds_and_options_are_checked(env: &Env) {
     assert_error(
         plane.create_backend(&admin(), request("memory", &[("store", "x"), ("bogus", "1")])).await,
         ErrorKind::Invalid,
-        &format!(r#"invalid configuration: unknown option "bogus"; valid options are: {}"#, valid.join(", ")),
+        &format!(
+            r#"credential storage "s" (memory) has invalid options: unknown option "bogus"; valid options are: {}"#,
+            valid.join(", ")
+        ),
     );
     assert_error_contains(
         plane.create_backend(&admin(), request(ECHO, &[("token", "t")])).await,
@@ -356,7 +359,10 @@ async fn kinds_and_options_are_checked(env: &Env) {
             )
             .await,
         ErrorKind::Invalid,
-        &format!(r#"action 1: invalid configuration: unknown option "bogus"; valid options are: {}"#, valid.join(", ")),
+        &format!(
+            r#"action 1: credential storage "mem" (memory) has invalid options: unknown option "bogus"; valid options are: {}"#,
+            valid.join(", ")
+        ),
     );
     assert_eq!(row::<Backend>(env, "mem").await, stored);
     assert_eq!(audit_state(env).await, before);
