@@ -79,7 +79,7 @@ pub use key::{
     KeyRing, MASTER_KEY_ENV, MASTER_KEY_FILE, MASTER_KEY_LEN, MasterKey, MasterKeySource, NEXT_MASTER_KEY_FILE,
     PREVIOUS_MASTER_KEYS_ENV,
 };
-pub use vault::{LocalVault, LocalVaultSettings, RotationReport};
+pub use vault::{LocalVault, LocalVaultSettings, MasterKeyCheck, RotationReport};
 
 /// The backend kind.
 pub const KIND: &str = "local";
