@@ -4,9 +4,7 @@ use lanyard_core::ObjectKind;
 
 use crate::db::{Conn, Param, Row};
 use crate::error::{CatalogError, Result};
-use crate::model::{
-    AuditRecord, LastTest, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json, parse_vocab,
-};
+use crate::model::{AuditRecord, LastTest, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json, parse_vocab};
 use crate::time::Timestamp;
 
 /// An open catalog transaction. Everything done through one `Tx` commits or rolls back together; the Control Plane

@@ -73,10 +73,8 @@ fn options_and_version(env: &SqlCli, name: &str) -> (BTreeMap<String, String>, i
 #[test]
 fn twelve_concurrent_alters_through_the_cli_all_succeed_and_tests_beside_them_cause_no_412() {
     let env = SqlCli::start(Path::new(BIN), "state-alters");
-    env.ok(
-        "CREATE CONNECTION shared TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
-         database = 'postgres', username = 'postgres')",
-    );
+    env.ok("CREATE CONNECTION shared TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
+         database = 'postgres', username = 'postgres')");
     let target = Target::of(&env);
 
     // TEST CONNECTION in a loop until every ALTER is done.
@@ -149,8 +147,7 @@ fn an_etag_survives_a_test_connection() {
     // A client that read before the TEST writes over the same ETag without a 412.
     let status = runtime.block_on(async {
         let body = serde_json::json!({"actions": [{"set_option": {"key": "after_test", "value": "1"}}]});
-        let response =
-            http.put(&url).bearer_auth(&token).header("if-match", &before).json(&body).send().await.unwrap();
+        let response = http.put(&url).bearer_auth(&token).header("if-match", &before).json(&body).send().await.unwrap();
         response.status()
     });
     assert_eq!(status.as_u16(), 200);
@@ -207,8 +204,8 @@ fn a_node_with_the_wrong_master_key_in_the_environment_refuses_to_start() {
 
     let log = refused(&data, &[("LANYARD_MASTER_KEY", &b2)]);
     let expected = format!(
-        "error: refusing to start: the master key does not match this catalog: its local-vault material is under \
-         master key {id1}, but the master key read from LANYARD_MASTER_KEY is {id2}; set LANYARD_MASTER_KEY to the \
+        "error: refusing to start: the master key does not match this catalog: the catalog is keyed to master \
+         key {id1}, but the master key read from LANYARD_MASTER_KEY is {id2}; set LANYARD_MASTER_KEY to the \
          key whose id is {id1} (or, while a rotation rolls out, list it in LANYARD_MASTER_KEY_PREVIOUS). Nothing \
          was read or written",
         id1 = k1.id(),
@@ -220,7 +217,10 @@ fn a_node_with_the_wrong_master_key_in_the_environment_refuses_to_start() {
 
     // `sql --embedded` and `token` open the same catalog and refuse the same way.
     let data_arg = data.to_str().unwrap();
-    for args in [&["sql", "--embedded", "--data-dir", data_arg, "SHOW CONNECTIONS"][..], &["token", "list", "--data-dir", data_arg][..]] {
+    for args in [
+        &["sql", "--embedded", "--data-dir", data_arg, "SHOW CONNECTIONS"][..],
+        &["token", "list", "--data-dir", data_arg][..],
+    ] {
         let output = Command::new(BIN)
             .args(args)
             .env("LANYARD_MASTER_KEY", &b2)
@@ -260,8 +260,8 @@ fn a_node_with_a_wrong_or_missing_master_key_file_refuses_to_start() {
     let log = refused(&data, &[]);
     let quoted = format!("{:?}", path.display().to_string());
     let expected = format!(
-        "error: refusing to start: the master key does not match this catalog: its local-vault material is under \
-         master key {id1}, but the master key read from {quoted} is {id2}; put the key whose id is {id1} back in \
+        "error: refusing to start: the master key does not match this catalog: the catalog is keyed to master \
+         key {id1}, but the master key read from {quoted} is {id2}; put the key whose id is {id1} back in \
          {quoted} (from a backup of the data directory), or set LANYARD_MASTER_KEY to it. Nothing was read or \
          written",
         id1 = recorded.id(),

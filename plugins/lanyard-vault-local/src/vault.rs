@@ -249,8 +249,7 @@ impl LocalVault {
             Some(recorded) => recorded,
             None => {
                 let rows = self.db.rows_by_key().await.map_err(db_error)?;
-                if let Some((foreign, _)) = rows.first().filter(|_| rows.iter().all(|(id, _)| ring.get(id).is_none()))
-                {
+                if let Some((foreign, _)) = rows.first().filter(|_| rows.iter().all(|(id, _)| ring.get(id).is_none())) {
                     return Err(self.mismatch(foreign, &ring));
                 }
                 self.db.record_key_if_absent(ring.current().id(), now_micros()).await.map_err(db_error)?;
@@ -287,7 +286,7 @@ impl LocalVault {
             ),
         };
         VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Build).with_detail(format!(
-            "the master key does not match this catalog: its local-vault material is under master key {expected}, \
+            "the master key does not match this catalog: the catalog is keyed to master key {expected}, \
              but the master key read from {} is {}{previous}; {fix}. Nothing was read or written",
             self.source.origin(),
             ring.current().id()

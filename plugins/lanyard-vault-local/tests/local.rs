@@ -578,7 +578,7 @@ async fn the_master_key_is_checked_against_the_catalog_fingerprint(db: &TestDb) 
     assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
     let message = error.to_string();
     let expected = format!(
-        "the master key does not match this catalog: its local-vault material is under master key {}, but the \
+        "the master key does not match this catalog: the catalog is keyed to master key {}, but the \
          master key read from LANYARD_MASTER_KEY is {}; set LANYARD_MASTER_KEY to the key whose id is {} (or, \
          while a rotation rolls out, list it in LANYARD_MASTER_KEY_PREVIOUS). Nothing was read or written",
         k1.id(),
@@ -606,7 +606,7 @@ async fn the_master_key_is_checked_against_the_catalog_fingerprint(db: &TestDb) 
     assert_eq!(step4.check_master_key().await.unwrap().key_id, k2.id());
     let old_only = db.vault(&k1);
     let error = old_only.check_master_key().await.unwrap_err();
-    assert!(error.to_string().contains(&format!("is under master key {}", k2.id())), "{error}");
+    assert!(error.to_string().contains(&format!("is keyed to master key {}", k2.id())), "{error}");
     raw.close().await;
     for vault in [first, wrong, step1, lagging, step3, step4, old_only] {
         vault.close().await;
@@ -621,7 +621,7 @@ async fn a_catalog_with_material_but_no_fingerprint_records_only_a_key_that_read
     writer.put(&entry(), &text(CANARY)).await.unwrap();
     let wrong = db.vault(&k2);
     let error = wrong.check_master_key().await.unwrap_err();
-    assert!(error.to_string().contains(&format!("is under master key {}", k1.id())), "{error}");
+    assert!(error.to_string().contains(&format!("is keyed to master key {}", k1.id())), "{error}");
     let raw = db.raw().await;
     assert_eq!(raw.recorded_key().await, None);
     let check = db.vault(&k1).check_master_key().await.unwrap();
@@ -653,7 +653,7 @@ async fn a_wrong_or_missing_key_file_is_refused_naming_the_file() {
     let message = error.to_string();
     assert!(
         message.contains(&format!(
-            "its local-vault material is under master key {recorded}, but the master key read from {:?} is {}; put \
+            "the catalog is keyed to master key {recorded}, but the master key read from {:?} is {}; put \
              the key whose id is {recorded} back in {:?} (from a backup of the data directory), or set \
              LANYARD_MASTER_KEY to it",
             path.display().to_string(),
