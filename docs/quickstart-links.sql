@@ -5,6 +5,7 @@
 -- installs moto into target/moto-venv. The keys below are made up (AWS's documentation examples): moto accepts any
 -- key, AWS would not. The whole file is run by the test suite (tests/links.rs, `the_links_quickstart_works_as_written`),
 -- so it works as written.
+-- Run by: crates/lanyard-cli/tests/links.rs, `the_links_quickstart_works_as_written`
 
 -- $ target/moto-venv/bin/moto_server -H 127.0.0.1 -p 5000
 

@@ -11,6 +11,7 @@
 -- Where a line says "wait until", repeat SHOW PIPELINES until it shows that (a few seconds: the runner looks for
 -- new files every 5 seconds by default). The whole file is run by the test suite
 -- (crates/lanyard-cli/tests/pipelines/walkthrough.rs), so it works as written.
+-- Run by: crates/lanyard-cli/tests/pipelines/walkthrough.rs, `the_pipelines_walkthrough_runs_as_written`
 
 -- $ target/moto-venv/bin/moto_server -H 127.0.0.1 -p 5000
 

@@ -4,6 +4,7 @@
 -- run each `-- $` line in another terminal when you reach it: those are the database side of the story. The
 -- passwords below are examples; use your own (in psql, `\password app` keeps one out of your shell history). The whole file is run by the test suite (tests/sql.rs,
 -- `the_quickstart_works_as_written`), so it works as written.
+-- Run by: crates/lanyard-cli/tests/sql.rs, `the_quickstart_works_as_written`
 
 -- $ psql -h 127.0.0.1 -U postgres -c "CREATE ROLE app LOGIN PASSWORD 'first-Passw0rd'"
 

@@ -1,6 +1,17 @@
 -- A tour of every Lanyard statement, in both dialects.
 -- Check it offline:   cargo run --release -- check docs/examples/tour.sql
 -- See canonical SQL:  cargo run --release -- fmt docs/examples/tour.sql
+-- Run it:             cargo run --release -- sql -f docs/examples/tour.sql   (every statement succeeds, every TEST passes)
+--
+-- To run it you need `lanyard serve` on its default address (http://127.0.0.1:7600, which the REST connection below
+-- tests) and moto, the AWS emulator, on 127.0.0.1:5000 (`cargo xtask test` installs it into target/moto-venv):
+-- $ target/moto-venv/bin/moto_server -H 127.0.0.1 -p 5000
+-- The made-up keys are fine for moto, not for AWS. Nothing here reaches beyond 127.0.0.1: the other hosts are only
+-- named, never contacted. The test suite runs this file as written but for those two addresses
+-- (crates/lanyard-cli/tests/docs.rs, `the_tour_runs_as_written`), with the pipeline runner off, so that START and
+-- STOP PIPELINE only change the pipeline's state.
+-- Run by: crates/lanyard-cli/tests/docs.rs, `the_tour_runs_as_written`
+-- Needs: vault-aws, vault-hashicorp, vault-local
 
 -- ---------------------------------------------------------------------------------------------------------------
 -- DeltaForge dialect: credential storages (vault backends)
@@ -9,15 +20,17 @@ CREATE CREDENTIAL STORAGE IF NOT EXISTS prod_aws_sm_eu
   TYPE = AWS
   DESCRIPTION 'production secrets, eu-west-1'
   OPTIONS (region = 'eu-west-1', auth_method = 'access_key', access_key_id = 'AKIAEXAMPLE',
-           secret_access_key = 'example-only', secrets_manager_prefix = 'lanyard/');
-CREATE CREDENTIAL STORAGE team_vault TYPE = HASHICORP
+           secret_access_key = 'example-only', secrets_manager_prefix = 'lanyard/',
+           endpoint_url = 'http://127.0.0.1:5000');
+CREATE CREDENTIAL STORAGE 'Team Vault' TYPE = HASHICORP
   OPTIONS (address = 'https://vault.internal:8200', mount = 'secret', auth_method = 'approle',
            role_id = 'lanyard', secret_id = 'example-only')
   INACTIVE;
-ALTER CREDENTIAL STORAGE team_vault SET DESCRIPTION 'team KV v2' ACTIVE;
+ALTER CREDENTIAL STORAGE 'Team Vault' SET DESCRIPTION 'team KV v2' ACTIVE;
 SHOW CREDENTIAL STORAGES;
 SHOW CREDENTIAL STORAGES LIKE 'aws';
-DESCRIBE CREDENTIAL STORAGE 'OS Keychain';
+-- In DeltaForge statements a name may be a single-quoted string.
+DESCRIBE CREDENTIAL STORAGE 'Team Vault';
 TEST CREDENTIAL STORAGE prod_aws_sm_eu;
 
 -- ---------------------------------------------------------------------------------------------------------------
@@ -50,7 +63,7 @@ CREATE CONNECTION raw_data_s3 TYPE = s3
   OPTIONS (bucket = 'raw-data')
   CREDENTIAL STORAGE = prod_aws_sm_eu;
 CREATE CONNECTION old_name TYPE = rest
-  OPTIONS (endpoint = 'https://api.example.com/health', method = 'GET', expected_status = '200');
+  OPTIONS (endpoint = 'http://127.0.0.1:7600/healthz', method = 'GET', expected_status = '200');
 
 -- The examples of the ALTER CONNECTION reference, verbatim:
 -- Change host and enable SSL (replaces options map)
@@ -73,11 +86,14 @@ ALTER CONNECTION prod_pg_v2 SET OPTION port = '6432' UNSET OPTION ssl_enabled SE
 SHOW CONNECTIONS;
 SHOW CONNECTIONS LIKE 'prod';
 DESCRIBE CONNECTION prod_pg_v2;
-TEST CONNECTION prod_pg_v2;
+-- A probe: the REST connection asks the Lanyard server itself whether it is healthy.
+TEST CONNECTION new_name;
 
 -- ---------------------------------------------------------------------------------------------------------------
 -- SingleStore dialect: links and pipelines
 -- ---------------------------------------------------------------------------------------------------------------
+CREATE DATABASE IF NOT EXISTS analytics;
+SHOW DATABASES;
 USE analytics;
 CREATE LINK analytics_link AS S3
 CONFIG '{"disable_gunzip":false}'
@@ -87,7 +103,7 @@ ALTER LINK analytics_link
 SET CONFIG ::region = "us-east-1";
 SHOW CREATE LINK analytics_link \G
 ALTER LINK analytics_link
-SET CONFIG '{"region":"eu-central-1","disable_gunzip":true}'
+SET CONFIG '{"region":"eu-central-1","disable_gunzip":true,"endpoint_url":"http://127.0.0.1:5000"}'
 SET CREDENTIALS ::aws_access_key_id = 'rotated_key_id';
 SHOW LINKS;
 SHOW LINKS ON analytics;
@@ -114,11 +130,13 @@ STOP PIPELINE events_pipeline;
 DROP PIPELINE IF EXISTS events_pipeline;
 DROP PIPELINE clicks_pipeline;
 DROP LINK IF EXISTS analytics.analytics_link;
+USE default;
+DROP DATABASE analytics;
 DROP CONNECTION IF EXISTS prod_pg_v2;
 DROP CONNECTION raw_data_s3;
 DROP CONNECTION new_name;
 DROP CREDENTIAL prod_pg_password;
 DROP CREDENTIAL prod_pg_password_v2;
 DROP VAULT IF EXISTS lake_key;
-DROP CREDENTIAL STORAGE team_vault;
+DROP CREDENTIAL STORAGE 'Team Vault';
 DROP CREDENTIAL STORAGE IF EXISTS prod_aws_sm_eu;

@@ -10,6 +10,8 @@
 //! - every crate root (`lib.rs`, `main.rs`) starts with a `//!` crate doc;
 //! - no test is skipped or expects a panic (the `ignore` and `should_panic` attributes are banned);
 //! - every crate has `version = "0.0.0"` and `publish = false`;
+//! - every cargo feature that the README, `docs/`, `ARCHITECTURE.md` or a message in the code tells users to build with
+//!   (`--features <list>`) exists: in the crate the line names with `-p`, else in `lanyard-cli`;
 //! - the SQL test copies of the seed documents match the originals in `../shared/seeds` (or [`SEEDS_ENV`]), which
 //!   must be there.
 
@@ -43,6 +45,7 @@ pub fn check(root: &Path) -> Report {
             }
             report.problems.extend(check_crate_docs(root, &metadata));
             report.problems.extend(check_manifests(&metadata));
+            report.problems.extend(check_feature_hints(root, &metadata));
         }
         Err(err) => report.problems.push(format!("{err:#}")),
     }
@@ -428,6 +431,85 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Feature hints
+
+/// The crate whose features a hint names when its line does not say `-p <crate>`: the binary's.
+const BINARY_CRATE: &str = "lanyard-cli";
+
+/// Every `--features …` of the documents and of the code's strings names a feature that exists. A document may
+/// introduce a feature of its own in a ```toml block (the plugin guide's example crate): those count as existing
+/// in that document.
+fn check_feature_hints(root: &Path, metadata: &Metadata) -> Vec<String> {
+    let features = |name: &str| -> Vec<String> {
+        metadata
+            .workspace_packages()
+            .into_iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.features.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut files: Vec<PathBuf> = ["README.md", ARCHITECTURE].iter().map(|f| root.join(f)).collect();
+    if let Ok(entries) = fs::read_dir(root.join("docs")) {
+        files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "md")));
+    }
+    for dir in ["crates", "plugins", "xtask"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files.sort();
+    let mut problems = Vec::new();
+    for file in files {
+        let Ok(text) = fs::read_to_string(&file) else { continue };
+        let introduced = introduced_features(&text);
+        for (line, crate_name, feature) in feature_hints(&text) {
+            let owner = crate_name.unwrap_or(BINARY_CRATE);
+            if !features(owner).contains(&feature) && !introduced.contains(&feature) {
+                problems.push(format!(
+                    "{}:{line}: names the cargo feature `{feature}`, which {owner} does not have",
+                    relative(root, &file)
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The `(line, -p crate, feature)` of every `--features <list>` (or `--features=<list>`) in `text`.
+pub fn feature_hints(text: &str) -> Vec<(usize, Option<&str>, String)> {
+    let mut hints = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let words: Vec<&str> =
+            line.split([' ', '`', '"', '(', ')', '[', ']', ',', '\'']).filter(|w| !w.is_empty()).collect();
+        let crate_name = words.windows(2).find(|w| w[0] == "-p" || w[0] == "--package").map(|w| w[1]);
+        let mut rest = line;
+        while let Some(at) = rest.find("--features") {
+            rest = &rest[at + "--features".len()..];
+            let list = rest.trim_start_matches(['=', ' ']);
+            let list: String =
+                list.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ',')).collect();
+            for feature in list.split(',').filter(|f| !f.is_empty() && !f.starts_with('-')) {
+                hints.push((index + 1, crate_name, feature.to_owned()));
+            }
+        }
+    }
+    hints
+}
+
+/// The features a document defines itself, in a ```toml block: `name = [` lines after a `[features]` header.
+fn introduced_features(text: &str) -> Vec<String> {
+    let mut features = Vec::new();
+    let mut in_features = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') && line.ends_with(']') {
+            in_features = line == "[features]";
+        } else if in_features && let Some((name, _)) = line.split_once(" = [") {
+            features.push(name.trim().to_owned());
+        }
+    }
+    features
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Manifests
 
 /// Internal crates are `version = "0.0.0"` and `publish = false` until we mean to publish them.
@@ -518,6 +600,23 @@ fn relative(root: &Path, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feature_hints_are_found_in_prose_code_and_command_lines() {
+        let text = "rebuild lanyard with `--features vault-aws`\n\
+                    cargo build -p lanyard-vault-local --no-default-features --features=x,y # comment\n\
+                    --features <list> and --features --no-default-features name nothing\n";
+        assert_eq!(
+            feature_hints(text),
+            [
+                (1, None, "vault-aws".to_owned()),
+                (2, Some("lanyard-vault-local"), "x".to_owned()),
+                (2, Some("lanyard-vault-local"), "y".to_owned()),
+            ]
+        );
+        let guide = "```toml\n[features]\nvault-file = [\"dep:x\"]\n```\nthen --features vault-file\n";
+        assert_eq!(introduced_features(guide), ["vault-file"]);
+    }
 
     fn krate(name: &str, deps: &[&str]) -> Crate {
         Crate {

@@ -38,7 +38,7 @@ pub struct LikeQuery {
     pub like: Option<String>,
 }
 
-/// `?since=&object=&limit=` of `GET /audit`.
+/// `?since=&from=&object=&kind=&limit=&newest=` of `GET /audit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[serde(deny_unknown_fields)]
@@ -49,6 +49,13 @@ pub struct AuditQuery {
     pub object: Option<String>,
     /// At most this many (1..=1000, default 100).
     pub limit: Option<i64>,
+    /// Only records at or after this time (ISO 8601: `2027-01-31`, `2027-01-31T12:00:00Z`).
+    pub from: Option<String>,
+    /// Only records about this kind of object, as records spell it (`connection`, `vault entry`, `credential storage`,
+    /// `link`, `pipeline`, `database`, `principal`, `token`; `_` may stand for the space).
+    pub kind: Option<String>,
+    /// `true`: the newest `limit` matching records instead of the oldest (still returned oldest first).
+    pub newest: Option<bool>,
 }
 
 /// `/healthz`.

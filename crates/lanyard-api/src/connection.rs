@@ -3,7 +3,7 @@
 use lanyard_core::TestStatus;
 use serde::{Deserialize, Serialize};
 
-use crate::OrderedMap;
+use crate::{OrderedMap, Warning};
 
 /// A reference to another object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,12 +21,12 @@ pub struct Ref {
 pub struct LastTest {
     /// When (ISO 8601).
     pub at: String,
-    /// `ok` or `failed`.
+    /// `ok`, `failed` or `unsupported` (the type has no probe in the server's build).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: TestStatus,
     /// Milliseconds.
     pub latency_ms: Option<i64>,
-    /// Why it failed.
+    /// Why it failed, or why it could not be checked.
     pub error: Option<String>,
     /// The remote server's version.
     pub server_version: Option<String>,
@@ -52,13 +52,16 @@ pub struct Connection {
     pub options: OrderedMap,
     /// The credential entry.
     pub credential: Option<Ref>,
+    /// The credential entry's (advisory) expiry (ISO 8601), when it has one.
+    #[serde(default)]
+    pub credential_expires_at: Option<String>,
     /// The credential storage.
     pub credential_storage: Option<Ref>,
     /// Pool limit.
     pub max_connections: Option<i64>,
     /// Connect timeout, seconds.
     pub timeout_seconds: Option<i64>,
-    /// `ok`, `failed` or `untested`.
+    /// `ok`, `failed`, `unsupported` or `untested`.
     pub status: String,
     /// The last test.
     pub last_test: Option<LastTest>,
@@ -68,6 +71,10 @@ pub struct Connection {
     pub updated_at: String,
     /// Row version; also the `ETag`.
     pub version: i64,
+    /// On the answer of CREATE and ALTER only, when the credential's expiry is past or within 14 days; left out when
+    /// empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 /// `POST /connections` (CREATE CONNECTION). Connections hold no secrets: the server refuses secret-looking keys.
@@ -160,16 +167,19 @@ pub struct AlterConnection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestResult {
-    /// `PASSED` or `FAILED`.
+    /// `PASSED`, `FAILED` or `UNSUPPORTED` (the type has no probe in the server's build: nothing was checked).
     pub result: String,
     /// Milliseconds, resolve included.
     pub latency_ms: i64,
     /// The remote server's version.
     pub server_version: Option<String>,
-    /// Why it failed.
+    /// Why it failed, or why it could not be checked.
     pub error: Option<String>,
     /// The connection, with the result recorded.
     pub connection: Connection,
+    /// When the credential's expiry is past or within 14 days; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 impl TestResult {

@@ -3,7 +3,7 @@
 use lanyard_core::EntryType;
 use serde::{Deserialize, Serialize};
 
-use crate::{Ref, Secret};
+use crate::{Ref, Secret, Warning};
 
 /// A vault entry (never its material).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +39,9 @@ pub struct Entry {
     pub updated_at: String,
     /// Row version; also the `ETag`.
     pub version: i64,
+    /// On the answer of CREATE and ALTER only, when EXPIRES is in the past or within 14 days; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 /// `POST /vault/entries` (CREATE VAULT / CREDENTIAL). At most one of `secret`, `generate` and

@@ -20,6 +20,7 @@ mod link;
 mod pipeline;
 mod problem;
 mod secret;
+mod warning;
 
 pub use audit::{AuditQuery, AuditRecord, Health, LikeQuery};
 pub use backend::{AlterBackend, Backend, BackendAction, CreateBackend, ProbeStep, StorageTest};
@@ -35,6 +36,7 @@ pub use link::{
 pub use pipeline::{CreatePipeline, FileCounts, Pipeline, PipelineFile};
 pub use problem::{PROBLEM_BASE, Problem};
 pub use secret::{Secret, SecretJson, SecretOptions};
+pub use warning::Warning;
 
 /// A JSON object, key order kept as sent (serde_json's `preserve_order` is on).
 pub type OrderedMap = serde_json::Map<String, serde_json::Value>;
@@ -44,6 +46,9 @@ pub const PASSED: &str = "PASSED";
 
 /// The test result of a probe that failed.
 pub const FAILED: &str = "FAILED";
+
+/// The test result of a connection or link whose type has no probe in the server's build: nothing was checked.
+pub const UNSUPPORTED: &str = "UNSUPPORTED";
 
 /// Serialises a unit variant as `{"<variant>": null}`, the shape the API documents for actions without a value.
 fn null<S: serde::Serializer>(serializer: S) -> Result<S::Ok, S::Error> {

@@ -147,13 +147,13 @@ pub struct LinkDefinition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkTestResult {
-    /// `PASSED` or `FAILED`.
+    /// `PASSED`, `FAILED` or `UNSUPPORTED` (the type has no probe in the server's build: nothing was checked).
     pub result: String,
     /// Milliseconds, resolve included.
     pub latency_ms: i64,
     /// The remote server's version.
     pub server_version: Option<String>,
-    /// Why it failed.
+    /// Why it failed, or why it could not be checked.
     pub error: Option<String>,
 }
 

@@ -46,7 +46,7 @@ pub use model::{
 };
 pub use retry::{Attempts, MAX_ATTEMPTS, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
-pub use store::Tx;
+pub use store::{AuditFilter, Tx};
 pub use time::{Timestamp, TimestampError};
 
 use db::Pool;
@@ -260,18 +260,24 @@ impl Catalog {
         Ok(Some((token, principal)))
     }
 
-    /// The connection named `name` with the current names of its credential entry and credential storage, in one
-    /// statement (the hot path of `GET /connections/{name}`).
-    pub async fn find_connection(&self, name: &str) -> Result<Option<(Connection, Option<String>, Option<String>)>> {
+    /// The connection named `name` with the current names of its credential entry and credential storage, and the
+    /// entry's expiry, in one statement (the hot path of `GET /connections/{name}`).
+    #[allow(clippy::type_complexity)]
+    pub async fn find_connection(
+        &self,
+        name: &str,
+    ) -> Result<Option<(Connection, Option<String>, Option<String>, Option<Timestamp>)>> {
         let sql = "SELECT c.*, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
-                   t.server_version, e.display_name AS e_name, b.display_name AS b_name FROM external_connections c \
+                   t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
+                   FROM external_connections c \
                    LEFT JOIN connection_tests t ON t.connection_id = c.id \
                    LEFT JOIN vault_entries e ON e.id = c.credential_id \
                    LEFT JOIN vault_backends b ON b.id = c.credential_storage_id WHERE c.display_name = $1";
         let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(name.to_owned())]).await? else {
             return Ok(None);
         };
-        Ok(Some((store::read(&row)?, row.opt_text("e_name")?, row.opt_text("b_name")?)))
+        let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);
+        Ok(Some((store::read(&row)?, row.opt_text("e_name")?, row.opt_text("b_name")?, expires_at)))
     }
 
     /// Closes every connection.

@@ -232,18 +232,34 @@ impl Tx {
         object: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>> {
-        let mut params = vec![Param::Int(since.unwrap_or(0)), Param::Int(limit)];
-        let mut filter = String::new();
-        if let Some(object) = object {
-            params.push(Param::Text(object.to_owned()));
-            filter = " AND (object_id = $3 OR object_name = $3)".to_owned();
+        let filter = AuditFilter { since, object: object.map(str::to_owned), limit, ..AuditFilter::default() };
+        self.query_audit(&filter).await
+    }
+
+    /// Audit records matching `filter`, oldest first.
+    pub async fn query_audit(&mut self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let mut params = vec![Param::Int(filter.since.unwrap_or(0)), Param::Int(filter.limit)];
+        let mut conditions = String::new();
+        if let Some(object) = &filter.object {
+            params.push(Param::Text(object.clone()));
+            conditions.push_str(&format!(" AND (object_id = ${n} OR object_name = ${n})", n = params.len()));
         }
+        if let Some(kind) = filter.kind {
+            params.push(Param::Text(kind.noun().to_owned()));
+            conditions.push_str(&format!(" AND object_kind = ${}", params.len()));
+        }
+        if let Some(from) = filter.from {
+            params.push(Param::Int(from.as_micros()));
+            conditions.push_str(&format!(" AND at >= ${}", params.len()));
+        }
+        let order = if filter.newest { "DESC" } else { "" };
         let sql = format!(
             "SELECT seq, at, principal, action, object_kind, object_id, object_name, outcome, detail FROM audit_log \
-             WHERE seq > $1{filter} ORDER BY seq LIMIT $2"
+             WHERE seq > $1{conditions} ORDER BY seq {order} LIMIT $2"
         );
         let rows = self.conn.fetch_all(&sql, params).await?;
-        rows.iter()
+        let mut records = rows
+            .iter()
             .map(|row| {
                 let kind = row.text("object_kind")?;
                 Ok(AuditRecord {
@@ -260,7 +276,11 @@ impl Tx {
                     },
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if filter.newest {
+            records.reverse();
+        }
+        Ok(records)
     }
 
     /// Counts rows of a table (for tests and diagnostics).
@@ -314,6 +334,23 @@ fn escape_like(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Which audit records [`Tx::query_audit`] returns: every condition given must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditFilter {
+    /// Only records after this sequence number.
+    pub since: Option<i64>,
+    /// Only records at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only records about this object (its id or its name).
+    pub object: Option<String>,
+    /// Only records about this kind of object.
+    pub kind: Option<ObjectKind>,
+    /// At most this many.
+    pub limit: i64,
+    /// The newest `limit` matching records rather than the oldest (still returned oldest first).
+    pub newest: bool,
 }
 
 fn object_kind(noun: &str) -> Result<ObjectKind> {

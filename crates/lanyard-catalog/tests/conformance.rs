@@ -592,7 +592,7 @@ async fn a_connection_test_is_bookkeeping_beside_the_row(db: &TestDb) {
     assert_eq!((read.meta.version, read.meta.updated_at), (1, c.meta.updated_at), "bookkeeping bumps nothing");
     let by_name: Connection = catalog.get_by_name(&["c"]).await.unwrap();
     assert_eq!(by_name, read);
-    let (found, _, _) = catalog.find_connection("c").await.unwrap().expect("found");
+    let (found, _, _, _) = catalog.find_connection("c").await.unwrap().expect("found");
     assert_eq!(found, read);
     let listed: Vec<Connection> = catalog.list(None, None).await.unwrap();
     assert_eq!(listed.iter().map(|c| c.last_test.is_some()).collect::<Vec<_>>(), [true, false], "{listed:?}");

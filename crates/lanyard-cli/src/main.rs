@@ -4,8 +4,9 @@
 //! graceful shutdown on SIGINT/SIGTERM); `lanyard token create | list | revoke` manages API tokens on the catalog
 //! directly; the offline commands need no server: `lanyard check FILE...` validates scripts and reports every error
 //! with `file:line:col` and a caret, `lanyard fmt [FILE]` prints canonical SQL with secrets redacted unless
-//! `--keep-secrets`, `lanyard backends` lists the vault backends compiled in, and `lanyard admin rotate-master-key`
-//! re-encrypts the local vault. `lanyard sql` runs SQL through the HTTP adapter of `lanyard-client` (inline, `-f`, standard input or an
+//! `--keep-secrets`, `lanyard backends` lists the vault backends compiled in, `lanyard admin rotate-master-key`
+//! re-encrypts the local vault, and `lanyard admin gc` lists (and with `--delete` removes) material no catalog row
+//! points at. `lanyard audit` prints the audit log through the HTTP API. `lanyard sql` runs SQL through the HTTP adapter of `lanyard-client` (inline, `-f`, standard input or an
 //! interactive shell; `--embedded` serves the data directory in process).
 //!
 //! It is the only crate that links vault plugins, one cargo feature per plugin (`vault-local`, `vault-memory`, …),
@@ -15,9 +16,13 @@
 
 #[cfg(feature = "vault-local")]
 mod admin;
+mod audit;
 mod backends;
+#[cfg(feature = "vault-local")]
+mod gc;
 mod offline;
 mod place;
+mod remote;
 mod render;
 mod serve;
 mod shell;
@@ -80,6 +85,12 @@ enum Command {
     /// taken from LANYARD_ADMIN_TOKEN when set, or written to <data-dir>/admin.token (mode 0600). No token is ever
     /// printed. When ready it prints one line to stderr: `lanyard listening on <scheme>://<addr>`.
     Serve(serve::ServeArgs),
+    /// Print the audit log through the HTTP API: who changed what, when, and every denial.
+    ///
+    /// Connects like `lanyard sql` (--server, --token / LANYARD_TOKEN / <data-dir>/admin.token, --ca-cert) and needs
+    /// the audit:read permission. Shows the newest --limit records (default 100), oldest first. Exit codes: 0 printed,
+    /// 1 the server refused the request, 2 bad command line, 3 server unreachable or token refused.
+    Audit(audit::AuditArgs),
     /// Manage API tokens directly on the catalog (the server need not run).
     ///
     /// These commands open the catalog themselves and act as the local administrator (recorded as `local-admin`
@@ -115,16 +126,24 @@ enum AdminCommand {
         #[arg(long)]
         reencrypt: bool,
     },
+    /// List the material no catalog row points at, in every credential storage that can list what it holds, and
+    /// remove it with --delete (each removal audited as local-admin).
+    ///
+    /// Works on the catalog directly (the server need not run). Material written less than --min-age ago is kept:
+    /// it may belong to a change still in flight. Exit codes: 0 done, 1 a removal failed, 2 bad command line or
+    /// the catalog could not be opened.
+    Gc(gc::GcArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(sql_comments_last(std::env::args_os().collect()));
     let outcome = match cli.command {
         Command::Check { files } => offline::check(&files),
         Command::Fmt { file, keep_secrets } => offline::fmt(file.as_deref(), keep_secrets),
         Command::Backends => backends::run(),
         Command::Sql(args) => sql::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Token { command } => tokens::run(command),
         #[cfg(feature = "vault-local")]
         Command::Admin {
@@ -137,6 +156,8 @@ fn main() -> ExitCode {
             };
             admin::rotate_master_key(data_dir, catalog, new_key)
         }
+        #[cfg(feature = "vault-local")]
+        Command::Admin { command: AdminCommand::Gc(args) } => gc::run(args),
     };
     match outcome {
         Ok(code) => code,
@@ -147,9 +168,70 @@ fn main() -> ExitCode {
     }
 }
 
+/// `lanyard sql` flags that take a value as the next argument.
+const SQL_VALUE_FLAGS: &[&str] =
+    &["-f", "--file", "--server", "--token", "--ca-cert", "--format", "--data-dir", "--catalog"];
+
+/// Inline SQL that begins with a `--` comment (`--` then a space or a line break: no flag looks like that) is moved
+/// after a `--` argument, so that clap reads it as the SQL while every other argument that starts with `-` stays a
+/// flag, and an unknown one an error. Only for `lanyard sql`, and only before an explicit `--`.
+fn sql_comments_last(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).and_then(|a| a.to_str()) != Some("sql") {
+        return args;
+    }
+    let is_comment = |arg: &std::ffi::OsString| {
+        arg.to_str()
+            .and_then(|a| a.strip_prefix("--"))
+            .and_then(|rest| rest.chars().next())
+            .is_some_and(char::is_whitespace)
+    };
+    let mut moved = Vec::new();
+    let mut i = 2;
+    while i < args.len() {
+        let arg = args[i].to_str().unwrap_or_default();
+        if arg == "--" {
+            break;
+        }
+        let after_value_flag = args[i - 1].to_str().is_some_and(|prev| SQL_VALUE_FLAGS.contains(&prev));
+        if !after_value_flag && is_comment(&args[i]) {
+            moved.push(args.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+    if !moved.is_empty() {
+        if !args.iter().any(|a| a == "--") {
+            args.push("--".into());
+        }
+        args.extend(moved);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use lanyard_vault::Registry;
+
+    use super::sql_comments_last;
+
+    fn moved(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(std::ffi::OsString::from).collect();
+        sql_comments_last(args).into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn inline_sql_that_starts_with_a_comment_is_read_as_sql() {
+        let sql = "-- note\nSHOW VAULTS";
+        assert_eq!(
+            moved(&["lanyard", "sql", sql, "--format", "json"]),
+            ["lanyard", "sql", "--format", "json", "--", sql]
+        );
+        // Flags, a flag's value, an explicit `--` and other commands are left alone.
+        assert_eq!(moved(&["lanyard", "sql", "--bogus"]), ["lanyard", "sql", "--bogus"]);
+        assert_eq!(moved(&["lanyard", "sql", "--token", "-- x"]), ["lanyard", "sql", "--token", "-- x"]);
+        assert_eq!(moved(&["lanyard", "sql", "--", sql]), ["lanyard", "sql", "--", sql]);
+        assert_eq!(moved(&["lanyard", "fmt", sql]), ["lanyard", "fmt", sql]);
+    }
 
     /// Every `vault-*` feature that is on registers its kind, and nothing else registers: a plugin whose `use … as _`
     /// line is missing fails here.

@@ -43,8 +43,8 @@ pub(crate) fn vertical(result: &StatementResult) -> String {
     out
 }
 
-/// One JSON object: `statement`, `outcome`, `message`, and for statements with rows `columns` and `rows` (each
-/// row an object keyed by column, in column order).
+/// One JSON object: `statement`, `outcome`, `message`, for statements with rows `columns` and `rows` (each row an
+/// object keyed by column, in column order), and `warnings` (`[{code, message}]`) when the server gave any.
 pub(crate) fn json(result: &StatementResult) -> String {
     let mut object = Map::new();
     object.insert("statement".into(), Value::String(result.statement.clone()));
@@ -66,6 +66,9 @@ pub(crate) fn json(result: &StatementResult) -> String {
             })
             .collect();
         object.insert("rows".into(), Value::Array(rows));
+    }
+    if !result.warnings.is_empty() {
+        object.insert("warnings".into(), serde_json::to_value(&result.warnings).unwrap_or(Value::Null));
     }
     Value::Object(object).to_string()
 }
@@ -97,6 +100,7 @@ mod tests {
             message: "link \"default.analytics_link\"".to_owned(),
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
             rows,
+            warnings: Vec::new(),
         }
     }
 

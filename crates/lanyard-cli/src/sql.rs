@@ -7,7 +7,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -15,20 +14,19 @@ use lanyard_client::{Client, Error as ClientError, ErrorKind, ScriptEvent, Scrip
 use lanyard_control::{ADMIN_TOKEN_FILE, AdminBootstrap};
 use lanyard_core::SecretString;
 use lanyard_server::{ServeOptions, Server};
-use lanyard_sql::Span;
+use lanyard_sql::{Location, Span, parse_script};
 
 use crate::offline::read_script;
 use crate::place::{Place, explain};
+use crate::remote::{ServerArgs, read_token_file};
 
 /// Exit code: a statement failed or did not parse.
-const EXIT_STATEMENT: u8 = 1;
+pub(crate) const EXIT_STATEMENT: u8 = 1;
 /// Exit code: the server could not be reached or refused the token.
-const EXIT_ENVIRONMENT: u8 = 3;
-/// Exit code: a TEST statement reported FAILED (and nothing else went wrong).
+pub(crate) const EXIT_ENVIRONMENT: u8 = 3;
+/// Exit code: a TEST statement reported FAILED (and nothing else went wrong). UNSUPPORTED (a type without a probe)
+/// is not a failure: it exits 0.
 const EXIT_TEST_FAILED: u8 = 4;
-
-/// The server used when neither `--server` nor `LANYARD_SERVER` says otherwise.
-const DEFAULT_SERVER: &str = "http://127.0.0.1:7600";
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,22 +43,16 @@ pub(crate) enum Format {
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct SqlArgs {
     /// SQL to run (one or more `;`-separated statements). Without it and without --file, SQL is read from
-    /// standard input, or an interactive shell starts when standard input is a terminal.
-    #[arg(value_name = "SQL", conflicts_with = "file", allow_hyphen_values = true)]
+    /// standard input, or an interactive shell starts when standard input is a terminal. An argument that starts
+    /// with `-` is a flag, except SQL that starts with a `--` comment (`--` and a space or a line break); anything
+    /// else that starts with `-` goes after a `--` argument (`lanyard sql -- "$SQL"`).
+    #[arg(value_name = "SQL", conflicts_with = "file")]
     sql: Option<String>,
     /// Run the script in FILE (`-` for standard input).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Option<String>,
-    /// The server's URL.
-    #[arg(long, env = "LANYARD_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
-    server: String,
-    /// The API token. Prefer LANYARD_TOKEN or the data dir's admin.token: a token on the command line lands in
-    /// shell history and process listings.
-    #[arg(long, env = "LANYARD_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Trust this PEM certificate (a private CA or the server's self-signed certificate) for https:// servers.
-    #[arg(long, value_name = "FILE")]
-    ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    remote: ServerArgs,
     /// Output format.
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "table")]
     format: Format,
@@ -102,13 +94,13 @@ async fn run_async(args: SqlArgs) -> Result<ExitCode> {
         }
     };
     let mut session = Session::new(client);
-    let printer = Printer { format: args.format, quiet: args.quiet };
+    let printer = Printer { format: args.format, quiet: args.quiet, display: crate::shell::Display::default() };
     let code = match input {
         Input::Script { text, origin } => {
             let summary = run_script(&mut session, &printer, &text, &origin, args.continue_on_error).await;
             exit_code(&summary)
         }
-        Input::Shell => crate::shell::run(&mut session, &printer).await?,
+        Input::Shell => crate::shell::run(&mut session, printer).await?,
     };
     if let Some(embedded) = embedded {
         embedded.stop().await;
@@ -157,36 +149,11 @@ impl Embedded {
 
 /// The client for `args`: the given server, or an embedded Control Plane.
 async fn connect(args: &SqlArgs) -> Result<(Client, Option<Embedded>)> {
-    let given = args.token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(SecretString::new);
-    let (url, token, embedded) = if args.embedded {
-        let (url, token, embedded) = start_embedded(&args.place, given).await?;
-        (url, Some(token), Some(embedded))
-    } else {
-        let token = match given {
-            Some(token) => Some(token),
-            None => read_token_file(&args.place.data_dir)?,
-        };
-        (args.server.clone(), token, None)
-    };
-    let mut builder = Client::builder(url);
-    if let Some(token) = token {
-        builder = builder.token(token);
+    if args.embedded {
+        let (url, token, embedded) = start_embedded(&args.place, args.remote.given_token()).await?;
+        return Ok((args.remote.client_of(url, Some(token))?, Some(embedded)));
     }
-    if let Some(path) = &args.ca_cert {
-        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        builder = builder.ca_cert_pem(pem);
-    }
-    Ok((builder.build()?, embedded))
-}
-
-/// `<data-dir>/admin.token`, when it exists.
-fn read_token_file(data_dir: &Path) -> Result<Option<SecretString>> {
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(SecretString::new(text.trim().to_owned()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read the token file {}", path.display())),
-    }
+    Ok((args.remote.client(&args.place.data_dir)?, None))
 }
 
 /// Opens the data directory's Control Plane and serves it on a loopback port for this process only.
@@ -227,10 +194,14 @@ pub(crate) async fn run_script(
     let summary = session
         .run_script(text, continue_on_error, |event| match event {
             ScriptEvent::ParseError(error) => printer.parse_error(error, origin),
-            ScriptEvent::Executed { index, span, statement, vertical, result } => match result {
-                Ok(result) => printer.result(result, vertical),
-                Err(error) => printer.error(origin, index, span, &statement.to_string(), error),
-            },
+            ScriptEvent::Executed { index, span, statement, vertical, result } => {
+                let elapsed = printer.display.elapsed();
+                match result {
+                    Ok(result) => printer.result(result, vertical),
+                    Err(error) => printer.error(origin, index, span, &statement.to_string(), span.slice(text), error),
+                }
+                printer.timing(elapsed);
+            }
         })
         .await;
     printer.summary(&summary, continue_on_error);
@@ -254,6 +225,8 @@ pub(crate) fn exit_code(summary: &ScriptSummary) -> u8 {
 pub(crate) struct Printer {
     pub(crate) format: Format,
     pub(crate) quiet: bool,
+    /// The shell's `\x`, `\timing` and pager (all off outside the shell).
+    pub(crate) display: crate::shell::Display,
 }
 
 impl Printer {
@@ -274,27 +247,62 @@ impl Printer {
         }
     }
 
-    /// A statement's result; `vertical` (the statement ended with `\G`) prints its rows as the MySQL client's vertical
-    /// form in the table format, and changes nothing in JSON and CSV, which have one shape each.
+    /// Result text on stdout, through the shell's pager when it is on and the text is taller than the terminal.
+    fn emit(&self, text: &str) {
+        if !self.display.page(text) {
+            self.out(text);
+        }
+    }
+
+    /// A statement's result; `vertical` (the statement ended with `\G`, or the shell's `\x` is on) prints its rows as
+    /// the MySQL client's vertical form in the table format, and changes nothing in JSON and CSV, which have one
+    /// shape each. The rows and their status line are written at once, so a pager gets them together.
     pub(crate) fn result(&self, result: &StatementResult, vertical: bool) {
         match self.format {
             Format::Table => {
+                let mut text = String::new();
                 if result.has_rows() {
-                    let rows = if vertical { crate::render::vertical(result) } else { crate::render::table(result) };
-                    self.out(&rows);
+                    let vertical = vertical || self.display.expanded;
+                    text = if vertical { crate::render::vertical(result) } else { crate::render::table(result) };
                 }
-                self.status(&result.message);
-                if !self.quiet && result.has_rows() {
-                    self.out("\n");
+                if !self.quiet {
+                    text.push_str(&result.message);
+                    text.push('\n');
+                    if result.has_rows() {
+                        text.push('\n');
+                    }
                 }
+                self.emit(&text);
+                self.warnings(result);
             }
-            Format::Json => self.out(&format!("{}\n", crate::render::json(result))),
+            Format::Json => self.emit(&format!("{}\n", crate::render::json(result))),
             Format::Csv => {
                 if result.has_rows() {
-                    self.out(&crate::render::csv(result));
+                    self.emit(&crate::render::csv(result));
                 }
                 self.status(&result.message);
+                self.warnings(result);
             }
+        }
+    }
+
+    /// The shell's `\timing` line after a statement, psql's `Time: 12.345 ms` (on stdout in the table format, on
+    /// stderr beside the status lines otherwise); nothing when timing is off.
+    fn timing(&self, elapsed: Option<std::time::Duration>) {
+        let Some(elapsed) = elapsed else { return };
+        let line = format!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
+        match self.format {
+            Format::Table => self.out(&format!("{line}\n")),
+            Format::Json | Format::Csv => eprintln!("{line}"),
+        }
+        self.display.restart_clock();
+    }
+
+    /// The server's warnings about a statement that succeeded, one `warning: …` line each on stderr, also with
+    /// --quiet (they are diagnostics, not status). JSON carries them in the result's `warnings` field instead.
+    fn warnings(&self, result: &StatementResult) {
+        for warning in &result.warnings {
+            eprintln!("warning: {}", warning.message);
         }
     }
 
@@ -302,22 +310,27 @@ impl Printer {
         eprint!("{}", error.render(origin));
         if self.format == Format::Json {
             let location = error.location();
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "statement": null,
                 "outcome": "error",
                 "error": { "code": "syntax", "message": error.message() },
                 "line": location.line,
                 "column": location.column,
             });
+            if let Some(hint) = error.hint() {
+                line["error"]["hint"] = hint.into();
+            }
             self.out(&format!("{line}\n"));
         }
     }
 
-    fn error(&self, origin: &str, index: usize, span: Span, statement: &str, error: &ClientError) {
+    /// A statement the server refused: `statement` is its canonical SQL, `source` its text as written at `span`.
+    fn error(&self, origin: &str, index: usize, span: Span, statement: &str, source: &str, error: &ClientError) {
         let message = error.to_string();
-        let mut report = render_error(origin, span, statement, &message);
+        let target = locate(span, source, statement, &message);
+        let mut report = render_error(origin, &target, statement, &message);
         if let Some(code) = error.kind() {
-            let gutter = " ".repeat(span.start.line.to_string().len());
+            let gutter = " ".repeat(target.at.line.to_string().len());
             report.push_str(&format!("{gutter} = code: {code} (statement {index})\n"));
         }
         if error.kind() == Some(ErrorKind::Unauthenticated) {
@@ -329,8 +342,8 @@ impl Printer {
                 "statement": statement,
                 "outcome": "error",
                 "error": { "code": error.kind().map(ErrorKind::code), "message": message },
-                "line": span.start.line,
-                "column": span.start.column,
+                "line": target.at.line,
+                "column": target.at.column,
             });
             self.out(&format!("{line}\n"));
         }
@@ -356,23 +369,80 @@ impl Printer {
     }
 }
 
-/// A rustc-style report of a statement the server refused: the message, the statement's position in the source,
-/// the statement as canonical SQL (secret literals are `'***'`, nothing else is hidden) and a caret under the
-/// object the message names (its first quoted name), or under the first keyword.
-pub(crate) fn render_error(origin: &str, span: Span, statement: &str, message: &str) -> String {
-    let line_no = span.start.line.to_string();
+/// What a refused statement's report points at: the failing action when the message says `action N: …`, else the
+/// object the message names (its first quoted name), else the statement's first keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// Where it is in the source (the `-->` line and the JSON `line`/`column`).
+    pub(crate) at: Location,
+    /// Where it is in the canonical statement: character column (0-based) and width of the caret.
+    pub(crate) column: usize,
+    pub(crate) width: usize,
+}
+
+/// Finds what `message` blames in a statement written as `source` at `span` and printed as `statement`.
+pub(crate) fn locate(span: Span, source: &str, statement: &str, message: &str) -> Target {
+    if let Some(n) = failing_action(message) {
+        let action = |text: &str| parse_script(text).statements.first().and_then(|s| s.actions.get(n - 1).copied());
+        if let (Some(written), Some(printed)) = (action(source), action(statement)) {
+            let width = if printed.start.line == printed.end.line {
+                (printed.end.column - printed.start.column) as usize
+            } else {
+                statement.chars().count() - (printed.start.column as usize - 1)
+            };
+            return Target {
+                at: absolute(span.start, written.start),
+                column: printed.start.column as usize - 1,
+                width: width.max(1),
+            };
+        }
+    }
+    let first_word = (0, statement.split_whitespace().next().map_or(1, |w| w.chars().count()));
+    let (column, width) = named_object(statement, message).unwrap_or(first_word);
+    let at = named_object(source, message).map_or(span.start, |(chars, _)| {
+        let before: String = source.chars().take(chars).collect();
+        let line = before.matches('\n').count() as u32;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() as u32 + 1;
+        absolute(span.start, Location { line: line + 1, column, offset: before.len() })
+    });
+    Target { at, column, width }
+}
+
+/// The N of an `action N: …` in a Control Plane message: which action of an ALTER failed (1-based).
+fn failing_action(message: &str) -> Option<usize> {
+    message.match_indices("action ").find_map(|(i, _)| {
+        let rest = &message[i + "action ".len()..];
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let n = rest[..digits].parse::<usize>().ok()?;
+        (rest[digits..].starts_with(':') && n > 0).then_some(n)
+    })
+}
+
+/// A location inside a statement's text (1-based, relative to its start) made absolute in the script, given where
+/// the statement starts.
+fn absolute(start: Location, local: Location) -> Location {
+    if local.line <= 1 {
+        Location { line: start.line, column: start.column + local.column - 1, offset: start.offset + local.offset }
+    } else {
+        Location { line: start.line + local.line - 1, column: local.column, offset: start.offset + local.offset }
+    }
+}
+
+/// A rustc-style report of a statement the server refused: the message, the position of what failed in the source,
+/// the statement as canonical SQL (secret literals are `'***'`, nothing else is hidden) and a caret under what
+/// failed (see [`Target`]).
+pub(crate) fn render_error(origin: &str, target: &Target, statement: &str, message: &str) -> String {
+    let line_no = target.at.line.to_string();
     let gutter = " ".repeat(line_no.len());
     let position = if origin.is_empty() {
-        format!("{}:{}", span.start.line, span.start.column)
+        format!("{}:{}", target.at.line, target.at.column)
     } else {
-        format!("{origin}:{}:{}", span.start.line, span.start.column)
+        format!("{origin}:{}:{}", target.at.line, target.at.column)
     };
-    let (column, width) = named_object(statement, message)
-        .unwrap_or_else(|| (0, statement.split_whitespace().next().map_or(1, |w| w.chars().count())));
     format!(
         "error: {message}\n{gutter}--> {position}\n{gutter} |\n{line_no} | {statement}\n{gutter} | {}{}\n",
-        " ".repeat(column),
-        "^".repeat(width.max(1))
+        " ".repeat(target.column),
+        "^".repeat(target.width.max(1))
     )
 }
 
@@ -407,32 +477,67 @@ fn named_object(statement: &str, message: &str) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use lanyard_sql::Location;
-
     use super::*;
 
-    fn span() -> Span {
-        let at = Location { line: 3, column: 1, offset: 0 };
-        Span { start: at, end: at }
+    /// A statement written as `source` on line 3 of a script, at column 5.
+    fn report(source: &str, message: &str) -> (String, Target) {
+        let at = Location { line: 3, column: 5, offset: 40 };
+        let span = Span { start: at, end: at };
+        let statement = lanyard_sql::parse_one(source).expect("the test statement parses").to_string();
+        let target = locate(span, source, &statement, message);
+        (render_error("", &target, &statement, message), target)
     }
 
     #[test]
     fn the_caret_points_at_the_object_the_message_names() {
-        let report = render_error("", span(), "DROP CONNECTION prod_pg", "connection \"prod_pg\" does not exist");
+        let (report, target) = report("DROP CONNECTION prod_pg", "connection \"prod_pg\" does not exist");
         assert_eq!(
             report,
-            "error: connection \"prod_pg\" does not exist\n --> 3:1\n  |\n3 | DROP CONNECTION prod_pg\n  |                 ^^^^^^^\n"
+            "error: connection \"prod_pg\" does not exist\n --> 3:21\n  |\n3 | DROP CONNECTION prod_pg\n  |                 ^^^^^^^\n"
         );
+        assert_eq!((target.at.line, target.at.column), (3, 21));
     }
 
     #[test]
     fn a_link_named_db_dot_name_is_found_where_the_statement_wrote_it_unqualified() {
-        let message = "link \"default.nope\" does not exist";
-        let report = render_error("", span(), "ALTER LINK nope SET CONFIG ::a = 1", message);
-        assert!(report.ends_with("3 | ALTER LINK nope SET CONFIG ::a = 1\n  |            ^^^^\n"), "{report}");
-        let report = render_error("", span(), "ALTER LINK `my link` SET CONFIG ::a = 1", "link \"db.my link\" x");
-        assert!(report.ends_with("  |            ^^^^^^^^^\n"), "{report}");
-        let report = render_error("", span(), "SHOW CREATE LINK db1.l", "link \"db1.l\" does not exist");
-        assert!(report.ends_with("  |                  ^^^^^\n"), "{report}");
+        let (shown, _) = report("ALTER LINK nope SET CONFIG ::a = 1", "link \"default.nope\" does not exist");
+        assert!(shown.ends_with("3 | ALTER LINK nope SET CONFIG ::a = 1\n  |            ^^^^\n"), "{shown}");
+        let (shown, _) = report("ALTER LINK `my link` SET CONFIG ::a = 1", "link \"db.my link\" x");
+        assert!(shown.ends_with("  |            ^^^^^^^^^\n"), "{shown}");
+        let (shown, _) = report("SHOW CREATE LINK db1.l", "link \"db1.l\" does not exist");
+        assert!(shown.ends_with("  |                  ^^^^^\n"), "{shown}");
+    }
+
+    /// Before: the caret sat under the object's name and the position was the statement's start, whatever action
+    /// failed. After: `action 2: …` underlines action 2, and the position is where action 2 is written.
+    #[test]
+    fn the_caret_and_the_position_point_at_the_failing_action() {
+        let source = "ALTER  CONNECTION prod_pg\n  SET DESCRIPTION 'main'\n  SET OPTION port = 'x'";
+        let message = "connection \"prod_pg\": action 2: option \"port\" must be a number";
+        let (rendered, target) = report(source, message);
+        assert_eq!(
+            rendered,
+            "error: connection \"prod_pg\": action 2: option \"port\" must be a number\n --> 5:3\n  |\n5 | ALTER CONNECTION prod_pg SET DESCRIPTION 'main' SET OPTION port = 'x'\n  |                                                 ^^^^^^^^^^^^^^^^^^^^^\n"
+        );
+        assert_eq!(
+            (target.at.line, target.at.column, target.at.offset),
+            (5, 3, 40 + source.find("SET OPTION").unwrap())
+        );
+        // On the statement's first line, the column counts from the statement's start in the script.
+        let (_, target) =
+            report("ALTER CREDENTIAL k ROTATE RENAME TO k2", "action 2: vault entry \"k2\" already exists");
+        assert_eq!((target.at.line, target.at.column), (3, 5 + 26));
+        assert_eq!((target.column, target.width), (26, 12));
+    }
+
+    #[test]
+    fn only_a_numbered_action_followed_by_a_colon_counts() {
+        assert_eq!(failing_action("action 2: bad"), Some(2));
+        assert_eq!(failing_action("connection \"c\": action 12: bad"), Some(12));
+        assert_eq!(failing_action("an action that failed: 2"), None);
+        assert_eq!(failing_action("action 0: bad"), None);
+        // An action number beyond the statement's actions falls back to the named object.
+        let (_, target) = report("DROP CONNECTION c", "action 3: connection \"c\" is in use");
+        assert_eq!(target.column, 16);
     }
 }

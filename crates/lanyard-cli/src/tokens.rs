@@ -10,8 +10,8 @@ use lanyard_control::{Caller, ControlPlane, Role, Timestamp, TokenView};
 
 use crate::place::{Place, explain};
 
-/// The principal recorded in the audit log for token commands run on the data directory.
-const LOCAL_ADMIN: &str = "local-admin";
+/// The principal recorded in the audit log for token and admin commands run on the data directory.
+pub(crate) const LOCAL_ADMIN: &str = "local-admin";
 
 /// What `lanyard token` does.
 #[derive(Debug, clap::Subcommand)]
@@ -78,8 +78,8 @@ pub(crate) fn run(command: TokenCommand) -> Result<ExitCode> {
     })
 }
 
-/// Opens an existing catalog: token commands never create a data directory of their own.
-async fn open(place: &Place) -> Result<ControlPlane> {
+/// Opens an existing catalog: token and admin commands never create a data directory of their own.
+pub(crate) async fn open(place: &Place) -> Result<ControlPlane> {
     if place.catalog.is_none() && !place.data_dir.join("catalog.db").is_file() {
         bail!(
             "no catalog in {}: start `lanyard serve --data-dir {}` once, or give --data-dir/--catalog",

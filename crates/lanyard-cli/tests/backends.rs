@@ -141,3 +141,33 @@ fn rotate_master_key_never_generates_and_prints_an_environment_key() {
     assert!(output.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The errors docs/backends.md quotes for a kind that has no plugin, an unknown kind and bad options are what a user
+/// gets from those statements. The document shows the default build's list of kinds; this suite's build also has
+/// MEMORY, which is taken out of the real messages before comparing.
+#[test]
+fn the_documented_kind_and_option_errors_are_the_real_ones() {
+    assert!(cfg!(feature = "vault-memory"), "the option errors are MEMORY's: run with --features vault-memory");
+    let home = lanyard_testsupport::TempDir::new("backends-doc-errors");
+    let statements = "CREATE CREDENTIAL STORAGE cloud TYPE = GCP;\n\
+                      CREATE CREDENTIAL STORAGE s TYPE = vaultx;\n\
+                      CREATE CREDENTIAL STORAGE m TYPE = MEMORY OPTIONS (timeout_ms = 'soon');\n\
+                      CREATE CREDENTIAL STORAGE m TYPE = MEMORY OPTIONS (stroe = 'x');\n";
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lanyard"));
+    command.args(["sql", "--embedded", "--continue-on-error", "--format", "json", "-f", "-"]);
+    let output = lanyard_testsupport::run_client(command, home.path(), statements.as_bytes());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let messages: Vec<String> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .map(|line| line["error"]["message"].as_str().expect("every statement fails").replace(", MEMORY", ""))
+        .collect();
+    let doc = include_str!("../../../docs/backends.md");
+    let blocks = lanyard_testsupport::fenced_blocks(doc);
+    let shown = |first: &str| {
+        let block = blocks.iter().find(|b| b.info == "text" && b.text.starts_with(first));
+        block.unwrap_or_else(|| panic!("docs/backends.md no longer shows {first:?}")).text.clone()
+    };
+    assert_eq!(shown("credential storage \"cloud\" (gcp)"), format!("{}\n{}\n", messages[0], messages[1]));
+    assert_eq!(shown("option \"timeout_ms\""), format!("{}\n{}\n", messages[2], messages[3]));
+}

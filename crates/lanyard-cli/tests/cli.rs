@@ -153,11 +153,60 @@ fn the_shipped_tour_script_checks_clean_and_formats_stably() {
     let tour = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/tour.sql");
     let out = lanyard(&["check", tour], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "52 statements OK\n");
+    assert_eq!(text(&out.stdout), "56 statements OK\n");
     // fmt is idempotent: formatting the formatted (unredacted) script changes nothing.
     let once = lanyard(&["fmt", "--keep-secrets", tour], None);
     assert_eq!(once.status.code(), Some(0), "{}", text(&once.stderr));
     let twice = lanyard(&["fmt", "--keep-secrets"], Some(&text(&once.stdout)));
     assert_eq!(twice.status.code(), Some(0), "{}", text(&twice.stderr));
     assert_eq!(text(&once.stdout), text(&twice.stdout));
+}
+
+/// Every subcommand refuses a flag it does not have with clap's usage error (exit 2), and a near miss gets the
+/// "a similar argument exists" tip. `lanyard sql --bogus` used to run `--bogus` as a SQL comment and exit 0.
+#[test]
+fn unknown_flags_are_errors_with_a_suggestion_on_every_subcommand() {
+    let cases: &[(&[&str], &str, Option<&str>)] = &[
+        (&["--bogus"], "--bogus", None),
+        (&["check", "--bogus", "-"], "--bogus", None),
+        (&["fmt", "--keep-secret"], "--keep-secret", Some("--keep-secrets")),
+        (&["backends", "--bogus"], "--bogus", None),
+        (&["sql", "--bogus"], "--bogus", None),
+        (&["sql", "--formt", "json", "SHOW VAULTS"], "--formt", Some("--format")),
+        (&["sql", "--bogus", "SHOW VAULTS"], "--bogus", None),
+        (&["serve", "--listn", "127.0.0.1:0"], "--listn", Some("--listen")),
+        (&["token", "create", "--nam", "x", "--role", "viewer"], "--nam", Some("--name")),
+        (&["token", "list", "--data-di", "x"], "--data-di", Some("--data-dir")),
+        (&["token", "revoke", "--bogus", "x"], "--bogus", None),
+        (&["admin", "rotate-master-key", "--reencrypted"], "--reencrypted", Some("--reencrypt")),
+        (&["admin", "gc", "--delet"], "--delet", Some("--delete")),
+        (&["audit", "--sinse", "1h"], "--sinse", Some("--since")),
+    ];
+    for (args, flag, similar) in cases {
+        let out = lanyard(args, Some(""));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+        assert!(stderr.contains(&format!("error: unexpected argument '{flag}' found")), "{args:?}: {stderr}");
+        if let Some(similar) = similar {
+            assert!(stderr.contains(&format!("tip: a similar argument exists: '{similar}'")), "{args:?}: {stderr}");
+        }
+    }
+}
+
+/// SQL that starts with a `--` comment still runs, inline (before or after flags) and after `--`: it is parsed and
+/// sent, here to a server that is not there (exit 3, not the usage error's 2).
+#[test]
+fn sql_starting_with_a_comment_is_read_as_sql() {
+    let sql = "-- why\nSHOW VAULTS";
+    for args in [
+        vec!["sql", "--server", "http://127.0.0.1:9", "--token", "x", sql],
+        vec!["sql", sql, "--server", "http://127.0.0.1:9", "--token", "x"],
+        vec!["sql", "--server", "http://127.0.0.1:9", "--token", "x", "--", sql],
+    ] {
+        let out = lanyard(&args, None);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains("cannot reach the Lanyard server"), "{args:?}: {stderr}");
+    }
 }

@@ -1,7 +1,8 @@
 //! End to end, TEST CONNECTION against real systems: the real `lanyard sql` binary against a real `lanyard serve`
 //! process (trace logging), probing a private PostgreSQL cluster with SCRAM logins, a MariaDB user, moto's S3, a
-//! local directory and a REST endpoint served by this test; plus the types without a probe, a missing connection,
-//! and TEST CREDENTIAL STORAGE.
+//! local directory, a REST endpoint served by this test and lanyard-testsupport's SFTP server double (password and
+//! key logins, host key pinning); plus the types without a probe (UNSUPPORTED, exit 0), a missing connection, and
+//! TEST CREDENTIAL STORAGE.
 //!
 //! quality.md's **rotation without ALTER** is tested on PostgreSQL, MariaDB and REST: the password (token) changes
 //! in the remote system, the next TEST fails, the credential's material is replaced with `ALTER CREDENTIAL … SET
@@ -25,8 +26,8 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use lanyard_testsupport::{
-    LanyardServer, MOTO_ACCESS_KEY_ID, MOTO_REGION, MariaDbUser, PrivatePostgres, TempDir, moto_create_bucket,
-    moto_url, run_client, unique_name,
+    LanyardServer, MOTO_ACCESS_KEY_ID, MOTO_REGION, MariaDbUser, PrivatePostgres, SftpAttempt, SftpServer, SshKeyPair,
+    TempDir, moto_create_bucket, moto_url, run_client, unique_name,
 };
 use serde_json::{Map, Value};
 
@@ -187,6 +188,34 @@ impl Lanyard {
         assert_eq!(test.server_version, None, "a failed probe reports no server version\n{run}");
         assert!(run.stderr.is_empty(), "a FAILED test is a result, not an error: nothing on stderr\n{run}");
         test.error.unwrap_or_else(|| panic!("a FAILED test says why\n{run}"))
+    }
+
+    /// `TEST CONNECTION <name>` of a type without a probe: exit 0, outcome `unsupported`, result UNSUPPORTED; its
+    /// notice.
+    fn unsupported(&self, name: &str) -> String {
+        let (run, test) = self.test(name);
+        assert_eq!(
+            (run.code, run.last()["outcome"].as_str(), test.result.as_str()),
+            (0, Some("unsupported"), "UNSUPPORTED"),
+            "TEST CONNECTION {name} was expected to be unsupported (exit 0)\n{run}"
+        );
+        assert_eq!(test.server_version, None, "nothing was probed\n{run}");
+        assert!(run.stderr.is_empty(), "UNSUPPORTED is a result, not an error: nothing on stderr\n{run}");
+        test.error.unwrap_or_else(|| panic!("UNSUPPORTED says what is missing\n{run}"))
+    }
+
+    /// `SHOW CONNECTIONS`: name → status.
+    fn statuses(&self) -> BTreeSet<(String, String)> {
+        let shown = self.sql("SHOW CONNECTIONS");
+        shown.last()["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("SHOW CONNECTIONS has rows\n{shown}"))
+            .iter()
+            .map(|row| {
+                let text = |key: &str| row[key].as_str().unwrap_or_default().to_owned();
+                (text("name"), text("status"))
+            })
+            .collect()
     }
 
     /// `DESCRIBE <what> <name>` as property → value.
@@ -594,14 +623,72 @@ fn rest_checks_the_bearer_token_from_the_vault_and_the_expected_status() {
 // No probe, no connection; credential storages
 
 #[test]
-fn kafka_has_no_probe_and_a_missing_connection_is_an_error() {
+fn kafka_has_no_probe_so_it_is_unsupported_not_failed() {
+    let secret = unique_name("canary-kafka-sasl-");
     let lanyard = Lanyard::start();
-    lanyard.ok("CREATE CONNECTION events TYPE = kafka OPTIONS (bootstrap_servers = '127.0.0.1:9')");
-    let reason = lanyard.failed("events");
-    assert!(reason.contains("no probe for type"), "{reason:?}");
-    assert!(reason.contains("kafka"), "{reason:?}");
-    assert_eq!(lanyard.describe("CONNECTION", "events")["status"], "failed");
+    create_credential(&lanyard, "kafka_login", &secret);
+    lanyard.ok(
+        "CREATE CONNECTION events TYPE = kafka OPTIONS (bootstrap_servers = '127.0.0.1:9') CREDENTIAL = kafka_login",
+    );
+    let notice = lanyard.unsupported("events");
+    assert_eq!(
+        notice,
+        r#"no probe for type "kafka" in this build; the connection is stored and resolves its credential, but Lanyard cannot check it"#
+    );
+    lanyard.ok("CREATE CONNECTION bare_events TYPE = kafka OPTIONS ()");
+    assert_eq!(
+        lanyard.unsupported("bare_events"),
+        r#"no probe for type "kafka" in this build; the connection is stored, but Lanyard cannot check it"#
+    );
 
+    // The credential is still resolved: one that cannot be is a FAILED test, with the resolver's reason.
+    lanyard.ok(
+        "CREATE CREDENTIAL STORAGE nowhere TYPE = HASHICORP OPTIONS (address = 'http://127.0.0.1:9', auth_method = \
+         'token', token = 'not-a-real-token')",
+    );
+    lanyard.ok("CREATE CREDENTIAL unreachable TYPE = CREDENTIAL LINKED EXTERNAL SECRET 'apps/kafka' IN CREDENTIAL STORAGE nowhere");
+    lanyard.ok("CREATE CONNECTION lost_events TYPE = kafka OPTIONS () CREDENTIAL = unreachable");
+    let reason = lanyard.failed("lost_events");
+    assert!(
+        reason.starts_with(r#"connection "lost_events": credential "unreachable" in backend "nowhere""#),
+        "{reason:?}"
+    );
+
+    // SHOW CONNECTIONS and DESCRIBE show the status; the notice is the last test's error.
+    let expected: BTreeSet<(String, String)> =
+        [("events", "unsupported"), ("bare_events", "unsupported"), ("lost_events", "failed")]
+            .map(|(n, s)| (n.into(), s.into()))
+            .into();
+    assert_eq!(lanyard.statuses(), expected);
+    let described = lanyard.describe("CONNECTION", "events");
+    assert_eq!(described["status"], "unsupported", "{described:?}");
+    assert_eq!(described["last_test_error"].as_str(), Some(notice.as_str()), "{described:?}");
+
+    // In a script, UNSUPPORTED exits 0 where FAILED exits 4.
+    let run = lanyard.sql("TEST CONNECTION events; TEST CONNECTION bare_events");
+    assert_eq!(run.code, 0, "{run}");
+    let run = lanyard.sql("TEST CONNECTION events; TEST CONNECTION lost_events");
+    assert_eq!(run.code, EXIT_TEST_FAILED, "{run}");
+
+    // The audit log says UNSUPPORTED, and counts it as allowed rather than failed.
+    let audit: Value = serde_json::from_str(&lanyard.audit()).expect("the audit log is JSON");
+    let results: Vec<(String, String)> = audit
+        .as_array()
+        .unwrap_or_else(|| panic!("audit records: {audit}"))
+        .iter()
+        .filter(|r| r["action"] == "connection.test" && r["object_name"] == "events")
+        .map(|r| (r["outcome"].as_str().unwrap_or_default().to_owned(), r["detail"]["result"].to_string()))
+        .collect();
+    assert!(!results.is_empty(), "TEST CONNECTION events is audited: {audit}");
+    for result in results {
+        assert_eq!(result, ("allowed".to_owned(), r#""UNSUPPORTED""#.to_owned()), "{audit}");
+    }
+    lanyard.assert_secrets_absent(&[&secret]);
+}
+
+#[test]
+fn a_missing_connection_is_an_error_and_outranks_a_failed_test() {
+    let lanyard = Lanyard::start();
     let run = lanyard.sql("TEST CONNECTION nowhere");
     assert_eq!(run.code, EXIT_STATEMENT, "a missing connection is a statement error\n{run}");
     let line = run.last();
@@ -611,9 +698,138 @@ fn kafka_has_no_probe_and_a_missing_connection_is_an_error() {
     assert!(run.stderr.contains("not_found"), "the report names the code\n{run}");
 
     // A missing connection outranks a failed test in the exit code.
-    let run = lanyard.sql("TEST CONNECTION events; TEST CONNECTION nowhere");
+    let dir = TempDir::new("connectivity-outranks");
+    let missing = quote(dir.join("missing").to_str().expect("a UTF-8 temp path"));
+    lanyard.ok(&format!("CREATE CONNECTION gone TYPE = local OPTIONS (path = {missing})"));
+    lanyard.failed("gone");
+    let run = lanyard.sql("TEST CONNECTION gone; TEST CONNECTION nowhere");
     assert_eq!(run.code, EXIT_STATEMENT, "{run}");
     lanyard.assert_secrets_absent(&[]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SFTP, against lanyard-testsupport's SFTP server double
+
+/// The options of an sftp connection to `server` listing `path`, with `fingerprint` pinned (unless `None`).
+fn sftp_options(server: &SftpServer, path: &str, fingerprint: Option<&str>) -> String {
+    let mut options = format!("host = '{}', port = '{}', path = '{path}'", server.host(), server.port());
+    if let Some(fingerprint) = fingerprint {
+        options.push_str(&format!(", host_key_fingerprint = '{fingerprint}'"));
+    }
+    options
+}
+
+/// The second line of a PEM private key: its body, distinctive enough for the canary.
+fn pem_body_line(pem: &str) -> &str {
+    pem.lines().nth(1).expect("a PEM body line")
+}
+
+#[test]
+fn sftp_passes_with_a_password_and_with_a_private_key() {
+    let password = unique_name("canary-sftp-password-");
+    let key = SshKeyPair::ed25519();
+    let server = SftpServer::start("loader", &password, &key.public);
+    std::fs::create_dir(server.root().join("incoming")).expect("a directory to list");
+    std::fs::write(server.root().join("incoming").join("a.csv"), "id\n1\n").expect("a file in it");
+    let fingerprint = server.host_key_fingerprint();
+    let lanyard = Lanyard::start();
+
+    create_credential(
+        &lanyard,
+        "sftp_password",
+        &serde_json::json!({"username": "loader", "password": password}).to_string(),
+    );
+    let options = sftp_options(&server, "/incoming", Some(&fingerprint));
+    lanyard.ok(&format!("CREATE CONNECTION drop_box TYPE = sftp OPTIONS ({options}) CREDENTIAL = sftp_password"));
+    let test = lanyard.passed("drop_box");
+    assert_eq!(test.server_version.as_deref(), Some("lanyard-sftp-double_1.0 (SFTP 3)"));
+    assert_eq!(server.attempts(), [SftpAttempt { user: "loader".into(), method: "password", accepted: true }]);
+
+    // A private key as the plain secret, the user from the option; the login directory by default.
+    create_credential(&lanyard, "sftp_key", &key.private_pem);
+    let options = format!("{}, username = 'loader'", sftp_options(&server, ".", Some(&fingerprint)));
+    lanyard.ok(&format!("CREATE CONNECTION drop_box_key TYPE = sftp OPTIONS ({options}) CREDENTIAL = sftp_key"));
+    lanyard.passed("drop_box_key");
+    assert_eq!(server.attempts()[1..], [SftpAttempt { user: "loader".into(), method: "publickey", accepted: true }]);
+
+    let expected: BTreeSet<(String, String)> =
+        [("drop_box", "ok"), ("drop_box_key", "ok")].map(|(n, s)| (n.into(), s.into())).into();
+    assert_eq!(lanyard.statuses(), expected);
+    let described = lanyard.describe("CONNECTION", "drop_box");
+    assert_eq!(described["server_version"], "lanyard-sftp-double_1.0 (SFTP 3)", "{described:?}");
+    lanyard.assert_secrets_absent(&[&password, pem_body_line(&key.private_pem)]);
+}
+
+#[test]
+fn sftp_fails_for_a_wrong_password_and_a_missing_path() {
+    let password = unique_name("canary-sftp-password-");
+    let wrong = unique_name("canary-sftp-wrong-");
+    let key = SshKeyPair::ed25519();
+    let server = SftpServer::start("loader", &password, &key.public);
+    let fingerprint = server.host_key_fingerprint();
+    let lanyard = Lanyard::start();
+    create_credential(&lanyard, "stale", &wrong);
+    create_credential(&lanyard, "good", &password);
+
+    let options = format!("{}, username = 'loader'", sftp_options(&server, "/", Some(&fingerprint)));
+    lanyard.ok(&format!("CREATE CONNECTION stale_box TYPE = sftp OPTIONS ({options}) CREDENTIAL = stale"));
+    let reason = lanyard.failed("stale_box");
+    assert_eq!(reason, r#"authentication as "loader" failed (password); the server accepts: publickey, password"#);
+    assert_eq!(server.attempts(), [SftpAttempt { user: "loader".into(), method: "password", accepted: false }]);
+
+    let options = format!("{}, username = 'loader'", sftp_options(&server, "/missing", Some(&fingerprint)));
+    lanyard.ok(&format!("CREATE CONNECTION lost_box TYPE = sftp OPTIONS ({options}) CREDENTIAL = good"));
+    let reason = lanyard.failed("lost_box");
+    assert_eq!(reason, r#"listing "/missing" failed: No such file"#);
+
+    let expected: BTreeSet<(String, String)> =
+        [("stale_box", "failed"), ("lost_box", "failed")].map(|(n, s)| (n.into(), s.into())).into();
+    assert_eq!(lanyard.statuses(), expected);
+    lanyard.assert_secrets_absent(&[&password, &wrong]);
+}
+
+#[test]
+fn sftp_refuses_a_host_key_it_cannot_verify_before_sending_the_credential() {
+    let password = unique_name("canary-sftp-password-");
+    let key = SshKeyPair::ed25519();
+    let server = SftpServer::start("loader", &password, &key.public);
+    let lanyard = Lanyard::start();
+    create_credential(&lanyard, "good", &password);
+    let address = format!("{}:{}", server.host(), server.port());
+
+    // Pinned to another key: refused.
+    let other = SshKeyPair::ed25519().fingerprint();
+    let options = format!("{}, username = 'loader'", sftp_options(&server, "/", Some(&other)));
+    lanyard.ok(&format!("CREATE CONNECTION impostor TYPE = sftp OPTIONS ({options}) CREDENTIAL = good"));
+    let reason = lanyard.failed("impostor");
+    assert_eq!(
+        reason,
+        format!(
+            r#"the host key of {address} does not match option "host_key_fingerprint": the server offered {}"#,
+            server.host_key_fingerprint()
+        )
+    );
+
+    // Not pinned: refused too, naming the key to pin.
+    let options = format!("{}, username = 'loader'", sftp_options(&server, "/", None));
+    lanyard.ok(&format!("CREATE CONNECTION unpinned TYPE = sftp OPTIONS ({options}) CREDENTIAL = good"));
+    let reason = lanyard.failed("unpinned");
+    assert_eq!(
+        reason,
+        format!(
+            r#"the host key of {address} is not verified: option "host_key_fingerprint" is not set; the server offered {} (compare it with `ssh-keygen -l` on the server, then set the option to it)"#,
+            server.host_key_fingerprint()
+        )
+    );
+    assert_eq!(server.attempts(), [], "no credential was sent to a server whose key was not verified");
+
+    // Pinning the offered key makes it pass.
+    lanyard.ok(&format!(
+        "ALTER CONNECTION unpinned SET OPTION host_key_fingerprint = '{}'",
+        server.host_key_fingerprint()
+    ));
+    lanyard.passed("unpinned");
+    lanyard.assert_secrets_absent(&[&password]);
 }
 
 #[test]

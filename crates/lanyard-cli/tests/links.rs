@@ -374,12 +374,17 @@ SHOW LINKS;
         "link \"db1.analytics_link\" does not exist; nothing done"
     );
 
-    // TEST LINK of a type without a probe: FAILED, a result and not an error.
+    // TEST LINK of a type without a probe: UNSUPPORTED, a result and not an error, with what is missing.
     let test = at("TEST LINK db1.events");
-    assert_eq!(test["outcome"], "failed");
+    assert_eq!(test["outcome"], "unsupported");
     assert_eq!(test["columns"], serde_json::json!(["result", "latency_ms", "server_version", "error"]));
+    assert_eq!(test["rows"][0]["result"], "UNSUPPORTED");
     let reason = test["rows"][0]["error"].as_str().unwrap();
-    assert_eq!(reason, "no probe for link type KAFKA in this build");
+    assert_eq!(
+        reason,
+        "no probe for link type KAFKA in this build; the link is stored and resolves its credentials, but Lanyard \
+         cannot check it"
+    );
     // DESCRIBE LINK: properties, and of the credentials only where they live.
     let described: std::collections::BTreeMap<String, Value> = rows("DESCRIBE LINK analytics_link")
         .iter()

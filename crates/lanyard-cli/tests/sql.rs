@@ -323,6 +323,40 @@ fn tables_json_csv_and_errors_with_carets_look_like_this() {
     env.assert_no_canary("canary-snap-0b1c");
 }
 
+/// Issue 16, "messages that help" (before → after): a server error for action 2 of an ALTER underlines action 2 and
+/// its JSON line carries action 2's line and column (before: the object's name, and the statement's start); after a
+/// syntax error only secret literals read `'***'` (before: every literal, even a LIKE pattern); a misspelt statement
+/// keyword gets "did you mean" (before: "is plain SQL").
+#[test]
+fn errors_point_at_the_failing_action_and_hide_only_secrets() {
+    let env = start();
+    let setup = "CREATE CREDENTIAL pg_login TYPE = CREDENTIAL SECRET 'canary-msg-7e2d';
+        CREATE CONNECTION prod_pg TYPE = postgresql OPTIONS (host = 'db.example.com') CREDENTIAL = pg_login;";
+    assert_eq!(env.sql(&[setup], None).code, 0);
+
+    let script =
+        "SHOW CONNECTIONS;\nALTER CONNECTION prod_pg\n  SET DESCRIPTION 'orders'\n  SET CREDENTIAL = pg_login_v2;\n";
+    let failed = env.sql(&[script], None);
+    assert_eq!(failed.code, 1, "{failed:?}");
+    insta::assert_snapshot!("action_error", failed.stderr);
+    let json = env.sql(&["--format", "json", script], None);
+    let line: Value = serde_json::from_str(json.stdout.lines().last().expect("an error line")).unwrap();
+    assert_eq!((line["line"].as_u64(), line["column"].as_u64()), (Some(4), Some(3)), "{line}");
+    assert_eq!(line["error"]["code"], "not_found", "{line}");
+
+    let broken = "SHOW CONNECTIONS LIKE 'prod%' oops;\n\
+                  CREATE CREDENTIAL pg_v2 TYPE = CREDENTIAL SECRET 'canary-msg-7e2d' DESCRIPTION 'v2' oops;\n\
+                  SHOW CONECTIONS;";
+    let syntax = env.sql(&["--continue-on-error", broken], None);
+    assert_eq!(syntax.code, 1, "{syntax:?}");
+    insta::assert_snapshot!("redacted_syntax_errors", syntax.stderr);
+    let json = env.sql(&["--format", "json", broken], None);
+    let hint: Vec<Value> =
+        json.stdout.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["error"]["hint"].clone()).collect();
+    assert_eq!(hint.last(), Some(&Value::from("Did you mean SHOW CONNECTIONS?")), "{json:?}");
+    env.assert_no_canary("canary-msg-7e2d");
+}
+
 #[test]
 fn sql_comes_inline_from_files_stdin_and_the_shell_with_reliable_exit_codes() {
     let env = start();
@@ -489,5 +523,134 @@ fn the_quickstart_works_as_written() {
     assert_eq!(described["version"], 1, "{described:?}");
     // The old password no longer logs in.
     assert!(postgres.try_connect("app", "first-Passw0rd").is_err());
+    // The README shows what the last TEST prints, but for the latency and the server's version.
+    let readme = lanyard_testsupport::fenced_blocks(include_str!("../../../README.md"));
+    let shown = readme.iter().find(|b| b.info == "text" && b.text.contains("connection \"app_db\": PASSED in "));
+    let shown = shown.expect("the README shows a TEST CONNECTION of app_db");
+    let run = env.sql(&["TEST CONNECTION app_db"], None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(masked_cells(&run.stdout), masked_cells(&shown.text), "README.md:{}: {}", shown.line, run.stdout);
     env.assert_no_canary("Passw0rd");
+}
+
+/// A table and its status lines, cell by cell: numbers as `N`, a PostgreSQL version as `PostgreSQL`, separator
+/// rows dropped, so that outputs from different runs and servers compare (column widths follow the values).
+fn masked_cells(printed: &str) -> Vec<Vec<String>> {
+    let mask = |word: &str| {
+        if !word.is_empty() && word.chars().all(|c| c.is_ascii_digit()) {
+            "N".to_owned()
+        } else if word.starts_with("PostgreSQL ") {
+            "PostgreSQL".to_owned()
+        } else {
+            word.to_owned()
+        }
+    };
+    printed
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with("|-"))
+        .map(|line| match line.strip_prefix('|') {
+            Some(row) => row.trim_end_matches('|').split('|').map(|cell| mask(cell.trim())).collect(),
+            None => line.split(' ').map(mask).collect(),
+        })
+        .collect()
+}
+
+/// `expired 2532 days ago` → `expired N days ago`: how long ago 2020 was depends on the day the test runs.
+fn mask_days_ago(text: &str) -> String {
+    let mut out = String::new();
+    for (i, piece) in text.split("expired ").enumerate() {
+        if i > 0 {
+            out.push_str("expired ");
+            if let Some(digits) =
+                piece.find(" days ago").filter(|&n| n > 0 && piece[..n].chars().all(|c| c.is_ascii_digit()))
+            {
+                out.push('N');
+                out.push_str(&piece[digits..]);
+                continue;
+            }
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
+#[test]
+fn warnings_print_after_the_status_line_and_in_json_and_an_entry_without_material_is_refused() {
+    let env = start();
+    // Three days and an hour ahead: "expires in 3 days" while the test runs.
+    let soon = lanyard_control::Timestamp::from_micros(
+        lanyard_control::Timestamp::now().as_micros() + 3 * 86_400_000_000 + 3_600_000_000,
+    )
+    .to_string();
+    let script = format!(
+        "CREATE CREDENTIAL old_login TYPE = CREDENTIAL SECRET 'canary-warn-4e1b' EXPIRES '2020-01-01';
+         CREATE CREDENTIAL soon_login TYPE = CREDENTIAL SECRET 'canary-warn-4e1b' EXPIRES '{soon}';
+         CREATE CREDENTIAL far_login TYPE = CREDENTIAL SECRET 'canary-warn-4e1b' EXPIRES '2099-01-01';
+         CREATE CONNECTION pg TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '9') CREDENTIAL = soon_login;
+         CREATE CONNECTION api TYPE = rest OPTIONS (endpoint = 'http://127.0.0.1:9/') CREDENTIAL = far_login;
+         ALTER CONNECTION api SET CREDENTIAL = old_login;
+         SHOW CONNECTIONS;"
+    );
+    // Table: the status line on stdout, then one `warning: …` line per warning on stderr; here both streams go to
+    // one pipe, as on a terminal, to show the order.
+    let mut merged = Command::new("sh");
+    merged.args(["-c", "exec \"$0\" sql --server \"$1\" \"$2\" 2>&1", LANYARD, env.server.url(), &script]);
+    merged.env("LANYARD_TOKEN", env.server.admin_token());
+    let table = env.run(merged, None);
+    assert_eq!(table.code, 0, "warnings do not fail a statement: {table:?}");
+    // The table's cell keeps its width; the messages get the short placeholder.
+    let shown = table.stdout.replace(&format!("{soon} |"), &format!("{:<27} |", "<soon>")).replace(&soon, "<soon>");
+    insta::assert_snapshot!("warnings_table", mask_days_ago(&shown));
+    let separate = env.sql(&["SHOW CONNECTIONS"], None);
+    assert_eq!((separate.code, separate.stderr.as_str()), (0, ""), "reads never warn: {separate:?}");
+
+    // JSON: a `warnings` array of {code, message} on the results that have any, and no field on the others.
+    let json = env.sql(
+        &[
+            "--format",
+            "json",
+            "ALTER CREDENTIAL soon_login SET DESCRIPTION 'd'; ALTER CREDENTIAL far_login SET DESCRIPTION 'd'",
+        ],
+        None,
+    );
+    assert_eq!(json.code, 0, "{json:?}");
+    insta::assert_snapshot!("warnings_json", json.stdout.replace(&soon, "<soon>"));
+    assert_eq!(json.stderr, "", "in JSON the warnings are in the output only");
+
+    // TEST CONNECTION warns too, whatever the probe says; CSV prints the warnings on stderr.
+    let (test, lines) = env.json("TEST CONNECTION pg");
+    assert_eq!(test.code, 4, "the probe of 127.0.0.1:9 fails: {test:?}");
+    assert_eq!(lines[0]["warnings"][0]["code"], "credential_expires_soon", "{}", lines[0]);
+    let csv = env.sql(&["--format", "csv", "ALTER CONNECTION api SET DESCRIPTION 'd'"], None);
+    assert_eq!(csv.code, 0, "{csv:?}");
+    let csv_stderr = mask_days_ago(&csv.stderr);
+    assert_eq!(
+        csv_stderr,
+        "connection \"api\" altered (1 action, version 3)\nwarning: connection \"api\" uses vault entry \"old_login\", \
+         which expired N days ago (EXPIRES 2020-01-01T00:00:00.000000Z)\n"
+    );
+    // --quiet drops the status line, not the warnings.
+    let quiet = env.sql(&["--quiet", "ALTER CREDENTIAL old_login SET DESCRIPTION 'q'"], None);
+    assert_eq!((quiet.code, quiet.stdout.as_str()), (0, ""), "{quiet:?}");
+    assert!(quiet.stderr.starts_with("warning: vault entry \"old_login\" expired "), "{quiet:?}");
+
+    // DESCRIBE shows the expiry and how it reads.
+    let described = env.describe("CREDENTIAL", "soon_login");
+    assert_eq!(
+        (described["expires_at"].as_str(), described["expiry"].as_str()),
+        (Some(soon.as_str()), Some("expires in 3 days"))
+    );
+    let connection = env.describe("CONNECTION", "pg");
+    assert_eq!(connection["credential_expires_at"].as_str(), Some(soon.as_str()));
+    assert_eq!(connection["credential_expiry"], "expires in 3 days");
+    let far = env.describe("CREDENTIAL", "far_login");
+    assert!(far["expiry"].as_str().is_some_and(|e| e.starts_with("expires in ") && e.ends_with(" days")), "{far:?}");
+
+    // No material: refused by the parser, with the ways to give material; nothing is sent.
+    let refused = env.sql(&["CREATE VAULT k2 TYPE = ENCRYPTION_KEY"], None);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    insta::assert_snapshot!("no_material", refused.stderr);
+    let missing = env.sql(&["DESCRIBE VAULT k2"], None);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    env.assert_no_canary("canary-warn-4e1b");
 }

@@ -355,6 +355,15 @@ impl Client {
             if let Some(limit) = query.limit {
                 pairs.append_pair("limit", &limit.to_string());
             }
+            if let Some(from) = &query.from {
+                pairs.append_pair("from", from);
+            }
+            if let Some(kind) = &query.kind {
+                pairs.append_pair("kind", kind);
+            }
+            if let Some(newest) = query.newest {
+                pairs.append_pair("newest", if newest { "true" } else { "false" });
+            }
         }
         let request = self.request(Method::GET, url, NO_BODY, None);
         decode(self.send(request, "GET /audit").await?.1, "GET /audit")

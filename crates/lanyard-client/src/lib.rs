@@ -8,7 +8,8 @@
 //! EXISTS` an existing object into [`Outcome::Unchanged`]. LINK statements address `/databases/{db}/links…`: an unqualified name is in the session's
 //! current database, which `USE` sets after checking that it exists, and which goes back to `default` when DROP
 //! DATABASE drops it. DATABASE statements address `/databases…`. Results come back as [`StatementResult`]s: a
-//! message, and columns + rows of typed [`Cell`]s for statements that return data.
+//! message, and columns + rows of typed [`Cell`]s for statements that return data, and the [`Warning`]s the server
+//! gave with the answer (an EXPIRES in the past or near).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), lanyard_client::Error> {
@@ -43,4 +44,4 @@ pub use error::{Error, Result};
 pub use http::{Client, ClientBuilder, Created};
 /// The kinds of the API stable problem codes (`not_found`, ...), shared with the server.
 pub use lanyard_core::ErrorKind;
-pub use result::{Cell, Outcome, StatementResult};
+pub use result::{Cell, Outcome, StatementResult, Warning};

@@ -66,6 +66,10 @@ impl fmt::Display for Cell {
     }
 }
 
+/// A warning the server gave with a write's answer (`{code, message}`): the statement succeeded, but the caller
+/// should know (an EXPIRES in the past or within 14 days, a connection whose credential expires soon).
+pub use lanyard_api::Warning;
+
 /// How a statement ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +86,9 @@ pub enum Outcome {
     Passed,
     /// A TEST ran and failed: a result, not a statement error.
     Failed,
+    /// A TEST found no probe for the type in the server's build: the credential resolved, nothing else was checked.
+    /// Neither a failure nor an error.
+    Unsupported,
 }
 
 /// The result of one statement: a message, and columns + rows for statements that return data.
@@ -97,11 +104,26 @@ pub struct StatementResult {
     pub columns: Vec<String>,
     /// Rows, each as long as `columns`.
     pub rows: Vec<Vec<Cell>>,
+    /// What the server warned about; empty for most statements.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 impl StatementResult {
     pub(crate) fn message(statement: String, outcome: Outcome, message: impl Into<String>) -> Self {
-        Self { statement, outcome, message: message.into(), columns: Vec::new(), rows: Vec::new() }
+        Self {
+            statement,
+            outcome,
+            message: message.into(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_warnings(mut self, warnings: Vec<Warning>) -> Self {
+        self.warnings = warnings;
+        self
     }
 
     pub(crate) fn with_rows(mut self, columns: &[&str], rows: Vec<Vec<Cell>>) -> Self {

@@ -151,7 +151,7 @@ async fn handle(State(stand): State<Stand>, method: Method, uri: Uri, headers: H
         }))
         .into_response(),
         (Method::POST, "/databases/default/links/k/test") => axum::Json(json!({
-            "result": "FAILED", "latency_ms": 0, "server_version": null,
+            "result": "UNSUPPORTED", "latency_ms": 0, "server_version": null,
             "error": "no probe for link type KAFKA in this build"
         }))
         .into_response(),
@@ -388,8 +388,9 @@ async fn drop_show_create_and_test_link_map_to_their_routes() {
     assert_eq!(definition.rows[0][0], Cell::from("analytics_link"));
     assert!(definition.rows[0][1].to_string().contains("\n    CREDENTIALS <CREDENTIALS REDACTED>"));
     let test = session.execute(&run("TEST LINK k")).await.unwrap();
-    assert_eq!(test.outcome, Outcome::Failed);
-    assert_eq!(test.message, "link \"default.k\": FAILED in 0 ms");
+    assert_eq!(test.outcome, Outcome::Unsupported);
+    assert_eq!(test.message, "link \"default.k\": UNSUPPORTED in 0 ms");
+    assert_eq!(test.rows[0][0], Cell::from("UNSUPPORTED"));
     assert_eq!(test.rows[0][3], Cell::from("no probe for link type KAFKA in this build"));
     let skipped = session.execute(&run("TEST LINK IF EXISTS missing")).await.unwrap();
     assert_eq!(skipped.outcome, Outcome::Skipped);

@@ -9,15 +9,18 @@
 //! | `mysql` | mysql_async, TLS through rustls | `mysql` | `SELECT 1`, then `SELECT VERSION()` |
 //! | `s3`, `gcs`, `azure_adls`, `local` | object_store | `object-store` | list at most one object under `path` |
 //! | `rest`, `git` | reqwest | `rest` | the configured request; `git`: an authenticated GET of `api_url` |
+//! | `sftp` | russh + russh-sftp (ring) | `sftp` | SSH handshake with the host key pinned, login, one batch of `path`'s listing |
 //!
-//! Every other type (`sql_server`, `oracle`, `sftp`, `kafka`, …), and a type whose feature is off, fails with
-//! `no probe for type "kafka" in this build`. `docs/connectors.md` lists each type's options and credential shape.
+//! Every other type (`sql_server`, `oracle`, `kafka`, …), and a type whose feature is off, is
+//! [`ProbeResult::unsupported`] — not a failure — before its options are read: `no probe for type "kafka" in this
+//! build; the connection is stored and resolves its credential, but Lanyard cannot check it` ([`has_probe`] says
+//! which types this build checks). `docs/connectors.md` lists each type's options and credential shape.
 //!
 //! **Links** (TEST LINK) run the same probes: `S3` and `GCS` the `s3` one (GCS through its S3-compatible XML API
 //! with HMAC keys; without a `bucket` in CONFIG, a signed ListBuckets proves the keys), `AZURE` the `azure_adls`
 //! one, `HTTP` the `rest` one and `MYSQL` the `mysql` one. They read SingleStore's CONFIG and CREDENTIALS keys
 //! (`region`, `endpoint_url`, `aws_access_key_id`, `database.hostname`, …), translated in the `links` module;
-//! `KAFKA`, `HDFS` and `MONGODB` fail with `no probe for link type KAFKA in this build`.
+//! `KAFKA`, `HDFS` and `MONGODB` are unsupported: `no probe for link type KAFKA in this build; …`.
 //!
 //! **Pipeline sources**: an `S3`, `AZURE` or `GCS` link is a pipeline's source. [`FileSource`] lists the files
 //! under a pipeline's path (`'<bucket>/<prefix>'`, a wildcard allowed in the last segment) in key order and reads
@@ -29,7 +32,7 @@
 //! Rules every connector keeps:
 //!
 //! - **A failure is a result.** [`probe`] never panics and never returns an error: it returns a [`ProbeResult`] that
-//!   passed, or failed with a reason.
+//!   passed, failed with a reason, or was unsupported with a notice.
 //! - **Bounded.** Each probe and each helper's connect is bounded by the connection's timeout, else its
 //!   `connection_timeout` option (seconds), else [`DEFAULT_TIMEOUT`]; running out is `timed out after 10s`.
 //! - **No material in messages.** Reasons are built from the drivers' error kinds and messages, never from a
@@ -62,10 +65,13 @@ mod objects;
 mod postgres;
 #[cfg(feature = "rest")]
 mod rest;
+#[cfg(feature = "sftp")]
+mod sftp;
 
 use std::time::Duration;
 
-use lanyard_resolve::ResolvedConnection;
+use lanyard_core::{ConnectionType, TestStatus};
+use lanyard_resolve::{ResolvedConnection, Subject};
 
 pub use error::{ConnectError, Result};
 #[cfg(feature = "object-store")]
@@ -99,27 +105,92 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ProbeResult {
     /// Whether the probe passed.
     pub passed: bool,
+    /// Whether the type has no probe in this build: nothing was checked (`passed` is false, and `error` says what
+    /// is missing). Not a failure.
+    pub unsupported: bool,
     /// The remote server's version, if it reports one (`PostgreSQL 15.19`, the HTTP `Server` header).
     pub server_version: Option<String>,
-    /// Why it failed; holds no material.
+    /// Why it failed, or why nothing was checked; holds no material.
     pub error: Option<String>,
 }
 
 impl ProbeResult {
     /// A passed probe.
     pub fn passed(server_version: Option<String>) -> Self {
-        Self { passed: true, server_version, error: None }
+        Self { passed: true, unsupported: false, server_version, error: None }
     }
 
     /// A failed probe.
     pub fn failed(reason: impl Into<String>) -> Self {
-        Self { passed: false, server_version: None, error: Some(reason.into()) }
+        Self { passed: false, unsupported: false, server_version: None, error: Some(reason.into()) }
+    }
+
+    /// No probe ran: the type has none in this build; `notice` says so.
+    pub fn unsupported(notice: impl Into<String>) -> Self {
+        Self { passed: false, unsupported: true, server_version: None, error: Some(notice.into()) }
+    }
+
+    /// The status to record: `ok`, `failed` or `unsupported`.
+    pub fn status(&self) -> TestStatus {
+        match (self.passed, self.unsupported) {
+            (true, _) => TestStatus::Ok,
+            (false, true) => TestStatus::Unsupported,
+            (false, false) => TestStatus::Failed,
+        }
+    }
+}
+
+/// Whether this build has a probe for connection type `kind` (its cargo feature is on).
+pub const fn has_probe(kind: ConnectionType) -> bool {
+    match kind {
+        ConnectionType::Postgresql => cfg!(feature = "postgresql"),
+        ConnectionType::Mysql => cfg!(feature = "mysql"),
+        ConnectionType::S3 | ConnectionType::Gcs | ConnectionType::AzureAdls | ConnectionType::Local => {
+            cfg!(feature = "object-store")
+        }
+        ConnectionType::Rest | ConnectionType::Git => cfg!(feature = "rest"),
+        ConnectionType::Sftp => cfg!(feature = "sftp"),
+        ConnectionType::SqlServer | ConnectionType::Oracle | ConnectionType::Kafka => false,
+    }
+}
+
+/// The notice of a connection or link whose type has no probe in this build: what is missing, and what still
+/// holds (the row is stored, its credential resolved), `None` when there is a probe.
+fn without_probe(conn: &ResolvedConnection) -> Option<String> {
+    let resolved = !matches!(conn.auth, lanyard_resolve::Auth::None);
+    match conn.subject() {
+        Subject::Link(link) => {
+            let kind = links::probe_kind(link.link_type).filter(|kind| has_probe(*kind));
+            let credentials = if resolved { " and resolves its credentials" } else { "" };
+            kind.is_none().then(|| {
+                format!(
+                    "{}; the link is stored{credentials}, but Lanyard cannot check it",
+                    ConnectError::UnsupportedLink(link.link_type)
+                )
+            })
+        }
+        Subject::Connection(_) => {
+            let stored = conn.connection_type();
+            let kind = stored.parse::<ConnectionType>().ok().filter(|kind| has_probe(*kind));
+            let credential = if resolved { " and resolves its credential" } else { "" };
+            kind.is_none().then(|| {
+                format!(
+                    "{}; the connection is stored{credential}, but Lanyard cannot check it",
+                    ConnectError::Unsupported(stored.to_owned())
+                )
+            })
+        }
     }
 }
 
 /// Opens a real session for `conn` (whose credential was just resolved) and runs the minimal probe of its type,
-/// within its timeout. Never panics, never fails: a failure is a [`ProbeResult`] with a reason free of material.
+/// within its timeout. Never panics, never fails: a failure is a [`ProbeResult`] with a reason free of material. A
+/// type without a probe in this build is [`ProbeResult::unsupported`], before its options are read.
 pub async fn probe(conn: &ResolvedConnection) -> ProbeResult {
+    if let Some(notice) = without_probe(conn) {
+        tracing::debug!(connection = %conn.name(), notice, "no probe");
+        return ProbeResult::unsupported(notice);
+    }
     let result = match Target::of(conn) {
         Ok(target) => {
             let outcome = target.bounded(probe_target(&target)).await;
@@ -157,6 +228,8 @@ async fn probe_target(target: &Target<'_>) -> Result<Option<String>> {
         Some(lanyard_core::ConnectionType::Rest) => rest::probe_rest(target).await,
         #[cfg(feature = "rest")]
         Some(lanyard_core::ConnectionType::Git) => rest::probe_git(target).await,
+        #[cfg(feature = "sftp")]
+        Some(lanyard_core::ConnectionType::Sftp) => sftp::probe(target).await,
         _ => Err(target.unsupported()),
     }
 }

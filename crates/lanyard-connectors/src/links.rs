@@ -45,15 +45,20 @@ pub(crate) struct Translation {
     pub(crate) credential: Credential,
 }
 
+/// The connection type whose probe a link of `link_type` runs; `None` for the types without one.
+pub(crate) const fn probe_kind(link_type: LinkType) -> Option<ConnectionType> {
+    match link_type {
+        LinkType::S3 | LinkType::Gcs => Some(ConnectionType::S3),
+        LinkType::Azure => Some(ConnectionType::AzureAdls),
+        LinkType::Http => Some(ConnectionType::Rest),
+        LinkType::Mysql => Some(ConnectionType::Mysql),
+        LinkType::Kafka | LinkType::Hdfs | LinkType::Mongodb => None,
+    }
+}
+
 /// Translates a link of `link_type` with CONFIG `config` (keys as written, values as text) and CREDENTIALS `auth`.
 pub(crate) fn translate(link_type: LinkType, config: &[(String, String)], auth: &Auth) -> Result<Translation> {
-    let kind = match link_type {
-        LinkType::S3 | LinkType::Gcs => ConnectionType::S3,
-        LinkType::Azure => ConnectionType::AzureAdls,
-        LinkType::Http => ConnectionType::Rest,
-        LinkType::Mysql => ConnectionType::Mysql,
-        LinkType::Kafka | LinkType::Hdfs | LinkType::Mongodb => return Err(ConnectError::UnsupportedLink(link_type)),
-    };
+    let kind = probe_kind(link_type).ok_or(ConnectError::UnsupportedLink(link_type))?;
     let config = Config(config);
     let credentials = credentials(auth)?;
     let mut options = LinkOptions::default();

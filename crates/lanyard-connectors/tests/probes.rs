@@ -1,7 +1,7 @@
 //! The probes and connect helpers against real systems on 127.0.0.1: PostgreSQL (5432, user `postgres`), MariaDB
-//! (3306, `root` without a password), HTTP servers and an S3-shaped listing served by the test itself, and local
-//! directories. Connections are resolved the way TEST CONNECTION resolves them: through a `Resolver` over a
-//! `StaticCatalog`, with the credential in a memory backend. Links (TEST LINK) go the same way, with SingleStore's
+//! (3306, `root` without a password), HTTP servers and an S3-shaped listing served by the test itself, local
+//! directories, and lanyard-testsupport's SFTP server double. Connections are resolved the way TEST CONNECTION
+//! resolves them: through a `Resolver` over a `StaticCatalog`, with the credential in a memory backend. Links (TEST LINK) go the same way, with SingleStore's
 //! CONFIG and CREDENTIALS keys. A database that is not running fails these tests.
 
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use lanyard_connectors::{ConnectError, ProbeResult};
 use lanyard_core::{ConnectionId, LinkType};
+use lanyard_testsupport::{SftpAttempt, SftpServer, SshKeyPair};
 use serde_json::json;
 
 mod common;
@@ -63,8 +64,15 @@ impl Probes for World {
 }
 
 fn failed(result: &ProbeResult) -> &str {
-    assert!(!result.passed, "expected a failure, got {result:?}");
+    assert!(!result.passed && !result.unsupported, "expected a failure, got {result:?}");
     result.error.as_deref().expect("a failure has a reason")
+}
+
+/// The notice of a probe that found no probe for its type.
+fn unsupported(result: &ProbeResult) -> &str {
+    assert!(!result.passed && result.unsupported, "expected no probe, got {result:?}");
+    assert_eq!(result.status(), lanyard_core::TestStatus::Unsupported);
+    result.error.as_deref().expect("an unsupported probe says what is missing")
 }
 
 #[track_caller]
@@ -421,13 +429,67 @@ async fn mysql_conn_resolves_and_connects() {
 // types without a probe
 
 #[tokio::test]
-async fn types_without_a_probe_say_so() {
+async fn types_without_a_probe_are_unsupported_and_say_so() {
     let world = World::new("connectors");
-    for kind in ["kafka", "sftp", "sql_server", "oracle", "KAFKA"] {
-        let result = world.probe(kind, &[("bootstrap_servers", "127.0.0.1:9092")], Some(CANARY)).await;
+    for kind in ["kafka", "sql_server", "oracle", "KAFKA"] {
+        // Even an option the probe would refuse does not make it a failure: nothing reads the options.
+        let options = [("bootstrap_servers", "127.0.0.1:9092"), ("connection_timeout", "soon")];
+        let result = world.probe(kind, &options, Some(CANARY)).await;
         // The catalog stores a type in its one spelling, so `KAFKA` comes back as `kafka`.
-        assert_eq!(failed(&result), format!("no probe for type {:?} in this build", kind.to_ascii_lowercase()));
+        assert_eq!(
+            unsupported(&result),
+            format!(
+                "no probe for type {:?} in this build; the connection is stored and resolves its credential, but \
+                 Lanyard cannot check it",
+                kind.to_ascii_lowercase()
+            )
+        );
     }
+    let result = world.probe("kafka", &[], None).await;
+    assert_eq!(
+        unsupported(&result),
+        r#"no probe for type "kafka" in this build; the connection is stored, but Lanyard cannot check it"#
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// sftp, against lanyard-testsupport's SFTP server double (the end-to-end cases are in lanyard-cli's connectivity
+// tests)
+
+#[tokio::test]
+async fn sftp_tries_the_key_then_the_password_and_says_what_it_tried() {
+    let world = World::new("connectors");
+    let key = SshKeyPair::ed25519();
+    let server = SftpServer::start("loader", CANARY, &key.public);
+    let (port, fingerprint) = (server.port().to_string(), server.host_key_fingerprint());
+    let options = [("host", "127.0.0.1"), ("port", port.as_str()), ("host_key_fingerprint", fingerprint.as_str())];
+    let stranger = SshKeyPair::ed25519();
+
+    // A key the server does not know, then the right password: the password gets in. The root is empty: an empty
+    // listing passes.
+    let both = json!({"username": "loader", "private_key": stranger.private_pem, "password": CANARY});
+    let result = world.probe("sftp", &options, Some(&both.to_string())).await;
+    assert_passed(&result);
+    assert_eq!(result.server_version.as_deref(), Some("lanyard-sftp-double_1.0 (SFTP 3)"));
+    let attempt = |method, accepted| SftpAttempt { user: "loader".into(), method, accepted };
+    assert_eq!(server.attempts(), [attempt("publickey", false), attempt("password", true)]);
+
+    // Neither gets in: the reason names both methods.
+    let wrong = json!({"username": "loader", "private_key": stranger.private_pem, "password": "canary-wrong-pw"});
+    let result = world.probe("sftp", &options, Some(&wrong.to_string())).await;
+    assert_eq!(
+        failed(&result),
+        r#"authentication as "loader" failed (publickey, password); the server accepts: publickey, password"#
+    );
+    assert!(!result.error.as_deref().unwrap_or_default().contains("canary-wrong-pw"));
+
+    // A private key that does not parse is said so, before any attempt.
+    let attempts = server.attempts().len();
+    let broken =
+        json!({"username": "loader", "private_key": format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{CANARY}\n")});
+    let result = world.probe("sftp", &options, Some(&broken.to_string())).await;
+    assert!(failed(&result).starts_with("the credential's private key cannot be read: "), "{result:?}");
+    assert_eq!(server.attempts().len(), attempts, "nothing was sent");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -508,6 +570,12 @@ async fn kafka_hdfs_and_mongodb_links_have_no_probe() {
     for link_type in [LinkType::Kafka, LinkType::Hdfs, LinkType::Mongodb] {
         let config = json!({"bootstrap_servers": "127.0.0.1:9092"});
         let result = world.probe_link(link_type, config, Some(json!({"password": CANARY}))).await;
-        assert_eq!(failed(&result), format!("no probe for link type {link_type} in this build"));
+        assert_eq!(
+            unsupported(&result),
+            format!(
+                "no probe for link type {link_type} in this build; the link is stored and resolves its \
+                 credentials, but Lanyard cannot check it"
+            )
+        );
     }
 }

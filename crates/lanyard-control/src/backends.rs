@@ -11,7 +11,7 @@ use lanyard_vault::{BackendFactory, Profile, Registry, SecretValue};
 use serde_json::Value;
 
 use crate::entries::{Undo, delete_material, not_found};
-use crate::error::{ControlError, Result};
+use crate::error::{ControlError, Result, storage_subject};
 use crate::model::{BackendAction, BackendView, Created, NewBackend, ObjectKey, StorageTestOutcome};
 use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
@@ -80,8 +80,9 @@ fn split_options(
     Ok(Split { config, secrets })
 }
 
-fn factory_for(registry: &'static Registry, backend_type: &str) -> Result<&'static BackendFactory> {
-    registry.factory(backend_type).map_err(|e| ControlError::invalid(e.to_string()))
+/// The plugin of `backend_type` for the storage `name`; a kind that is unknown or not compiled in is explained.
+fn factory_for(registry: &'static Registry, name: &str, backend_type: &str) -> Result<&'static BackendFactory> {
+    registry.factory(backend_type).map_err(|e| ControlError::from_vault(e, &storage_subject(name, backend_type)))
 }
 
 /// The names of the secret options a row has (read from the plugin table: the secrets themselves are elsewhere).
@@ -158,7 +159,7 @@ impl ControlPlane {
                 "the local backend is built in (credential storage \"local\"); another LOCAL storage cannot be created",
             ));
         }
-        let factory = factory_for(self.registry(), &kind)?;
+        let factory = factory_for(self.registry(), name.as_str(), &kind)?;
         let split = split_options(factory, &request.options, self)?;
         let description = crate::connections::check_description(request.description.clone())?;
         let existing = snapshot!(self, |tx| { Ok(tx.find_by_name::<Backend>(&[name.as_str()]).await?) })?;
@@ -242,7 +243,7 @@ impl ControlPlane {
             if_match,
         )?;
         let builtin = before.meta.id == LOCAL_BACKEND_ID;
-        let factory = factory_for(self.registry(), &before.backend_type)?;
+        let factory = factory_for(self.registry(), before.name.as_str(), &before.backend_type)?;
         let mut row = before.clone();
         let mut new_secrets: Option<Split> = None;
         for (index, action) in actions.iter().enumerate() {
@@ -314,7 +315,7 @@ impl ControlPlane {
                         match self.local_instance().await {
                             Ok(local) => delete_material(local, Profile::Backend(stored.meta.id)).await,
                             Err(error) => {
-                                tracing::warn!(backend = %stored.meta.id, %error, "secret options left behind")
+                                tracing::warn!(backend = %stored.meta.id, %error, "secret options left behind (`lanyard admin gc` lists them)")
                             }
                         }
                         Vec::new()
@@ -368,7 +369,9 @@ impl ControlPlane {
         })?;
         match self.local_instance().await {
             Ok(local) => delete_material(local, Profile::Backend(row.meta.id)).await,
-            Err(error) => tracing::warn!(backend = %row.meta.id, %error, "secret options left behind"),
+            Err(error) => {
+                tracing::warn!(backend = %row.meta.id, %error, "secret options left behind (`lanyard admin gc` lists them)")
+            }
         }
         Ok(())
     }

@@ -117,12 +117,13 @@ async fn backend_by_name(tx: &mut Tx, name: &str) -> Result<Backend> {
 
 /// The view of a row, with the names of what it refers to.
 pub(crate) async fn view(tx: &mut Tx, row: Connection) -> Result<ConnectionView> {
-    let credential = match row.credential_id {
-        Some(id) => Some(NamedRef {
-            id,
-            name: tx.find::<VaultEntry>(id).await?.map_or_else(|| id.to_string(), |e| e.name.to_string()),
-        }),
-        None => None,
+    let (credential, credential_expires_at) = match row.credential_id {
+        Some(id) => {
+            let entry = tx.find::<VaultEntry>(id).await?;
+            let expires_at = entry.as_ref().and_then(|e| e.expires_at);
+            (Some(NamedRef { id, name: entry.map_or_else(|| id.to_string(), |e| e.name.to_string()) }), expires_at)
+        }
+        None => (None, None),
     };
     let credential_storage = match row.credential_storage_id {
         Some(id) => Some(NamedRef {
@@ -131,12 +132,13 @@ pub(crate) async fn view(tx: &mut Tx, row: Connection) -> Result<ConnectionView>
         }),
         None => None,
     };
-    Ok(to_view(row, credential, credential_storage))
+    Ok(to_view(row, credential, credential_expires_at, credential_storage))
 }
 
 fn to_view(
     row: Connection,
     credential: Option<NamedRef<lanyard_core::VaultEntryId>>,
+    credential_expires_at: Option<Timestamp>,
     credential_storage: Option<NamedRef<lanyard_core::BackendId>>,
 ) -> ConnectionView {
     let mut options = OptionMap::new();
@@ -157,6 +159,7 @@ fn to_view(
         description: row.description,
         options,
         credential,
+        credential_expires_at,
         credential_storage,
         max_connections: row.max_connections,
         timeout_seconds: row.timeout_seconds,
@@ -164,6 +167,7 @@ fn to_view(
         created_at: row.meta.created_at,
         updated_at: row.meta.updated_at,
         version: row.meta.version,
+        warnings: Vec::new(),
     }
 }
 
@@ -189,15 +193,15 @@ impl ControlPlane {
             Ok(rows
                 .into_iter()
                 .map(|row| {
-                    let credential = row.credential_id.map(|id| NamedRef {
-                        id,
-                        name: entries.iter().find(|e| e.meta.id == id).map_or(id.to_string(), |e| e.name.to_string()),
-                    });
+                    let entry = row.credential_id.map(|id| (id, entries.iter().find(|e| e.meta.id == id)));
+                    let credential =
+                        entry.map(|(id, e)| NamedRef { id, name: e.map_or(id.to_string(), |e| e.name.to_string()) });
+                    let expires_at = entry.and_then(|(_, e)| e?.expires_at);
                     let storage = row.credential_storage_id.map(|id| NamedRef {
                         id,
                         name: backends.iter().find(|b| b.meta.id == id).map_or(id.to_string(), |b| b.name.to_string()),
                     });
-                    to_view(row, credential, storage)
+                    to_view(row, credential, expires_at, storage)
                 })
                 .collect())
         })
@@ -207,11 +211,12 @@ impl ControlPlane {
     pub async fn get_connection(&self, caller: &Caller, name: &str) -> Result<ConnectionView> {
         self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some(name)).await?;
         // One statement: the row and the names it refers to, as of one snapshot.
-        let (row, entry, storage) = self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?;
+        let (row, entry, storage, expires_at) =
+            self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?;
         let credential = row.credential_id.map(|id| NamedRef { id, name: entry.unwrap_or_else(|| id.to_string()) });
         let storage =
             row.credential_storage_id.map(|id| NamedRef { id, name: storage.unwrap_or_else(|| id.to_string()) });
-        Ok(to_view(row, credential, storage))
+        Ok(to_view(row, credential, expires_at, storage))
     }
 
     /// CREATE CONNECTION. Never contacts the remote system.
@@ -224,7 +229,7 @@ impl ControlPlane {
         let max_connections = check_max_connections(request.max_connections)?;
         let timeout_seconds = check_timeout(request.timeout_seconds)?;
         let description = check_description(request.description.clone())?;
-        transaction!(self.catalog(), |tx| -> Result<_> {
+        let mut created = transaction!(self.catalog(), |tx| -> Result<_> {
             if let Some(existing) = tx.find_by_name::<Connection>(&[name.as_str()]).await? {
                 if request.if_not_exists {
                     return Ok(Created { value: view(tx, existing).await?, created: false });
@@ -270,7 +275,11 @@ impl ControlPlane {
             );
             tx.append_audit(&record).await?;
             Ok(Created { value: view(tx, row).await?, created: true })
-        })
+        })?;
+        if created.created {
+            created.value.warnings = crate::warnings::connection(&created.value, Timestamp::now());
+        }
+        Ok(created)
     }
 
     /// ALTER CONNECTION: `actions` in order, all or nothing, in one transaction with the audit record. With
@@ -286,7 +295,7 @@ impl ControlPlane {
         if actions.is_empty() {
             return Err(ControlError::invalid("ALTER CONNECTION needs at least one action"));
         }
-        transaction!(self.catalog(), |tx| -> Result<_> {
+        let mut altered = transaction!(self.catalog(), |tx| -> Result<_> {
             let before = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
             check_version(ObjectKind::Connection, name, before.meta.version, if_match)?;
             let mut row = before.clone();
@@ -309,7 +318,9 @@ impl ControlPlane {
             );
             tx.append_audit(&record).await?;
             view(tx, row).await
-        })
+        })?;
+        altered.warnings = crate::warnings::connection(&altered, Timestamp::now());
+        Ok(altered)
     }
 
     /// DROP CONNECTION.
@@ -341,7 +352,7 @@ impl ControlPlane {
         let (result, latency_ms) = self.probe(lanyard_resolve::ConnectionRef::Id(row.meta.id)).await;
         let test = LastTest {
             at: Timestamp::now(),
-            status: if result.passed { TestStatus::Ok } else { TestStatus::Failed },
+            status: result.status(),
             latency_ms: Some(latency_ms),
             error: result.error.clone(),
             server_version: result.server_version.clone(),
@@ -354,7 +365,11 @@ impl ControlPlane {
             }
             let current = tx.find::<Connection>(row.meta.id).await?.ok_or_else(|| not_found(name))?;
             let record = lanyard_catalog::NewAuditRecord {
-                outcome: if result.passed { AuditOutcome::Allowed } else { AuditOutcome::Failed },
+                outcome: if result.status() == TestStatus::Failed {
+                    AuditOutcome::Failed
+                } else {
+                    AuditOutcome::Allowed
+                },
                 ..audit(
                     caller,
                     AuditAction::ConnectionTest,
@@ -362,7 +377,7 @@ impl ControlPlane {
                     current.meta.id,
                     current.name.as_str(),
                     detail([
-                        ("result", if result.passed { "PASSED" } else { "FAILED" }.into()),
+                        ("result", result.status().result().into()),
                         ("latency_ms", latency_ms.into()),
                         ("error", result.error.clone().into()),
                     ]),
@@ -371,8 +386,11 @@ impl ControlPlane {
             tx.append_audit(&record).await?;
             view(tx, current).await
         })?;
+        let warnings = crate::warnings::connection(&connection, Timestamp::now());
         Ok(TestOutcome {
+            warnings,
             passed: result.passed,
+            status: result.status(),
             latency_ms,
             server_version: result.server_version,
             error: result.error,

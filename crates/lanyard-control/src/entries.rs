@@ -11,7 +11,7 @@ use lanyard_core::{AuditAction, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretS
 use lanyard_vault::{ExternalName, Profile, SecretRef, SecretValue, VaultBackend};
 use rand::TryRngCore as _;
 
-use crate::error::{ControlError, Result};
+use crate::error::{ControlError, Result, storage_subject};
 use crate::model::{Created, EntryAction, EntryType, EntryView, Material, NamedRef, NewEntry, ObjectKey};
 use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
@@ -54,6 +54,19 @@ fn entry_name(name: &str) -> Result<lanyard_core::Name> {
 
 fn parse_expiry(text: Option<&str>) -> Result<Option<Timestamp>> {
     text.map(|t| Timestamp::parse(t).map_err(|e| ControlError::invalid(e.to_string()))).transpose()
+}
+
+/// CREATE without SECRET, GENERATE or LINKED EXTERNAL SECRET: an entry without material could only fail later, at
+/// connect time.
+fn no_material(name: &lanyard_core::Name, entry_type: EntryType) -> ControlError {
+    let ways = match entry_type {
+        EntryType::EncryptionKey => "SECRET '<value>', GENERATE or LINKED EXTERNAL SECRET '<external_name>'",
+        EntryType::Credential => "SECRET '<value>' or LINKED EXTERNAL SECRET '<external_name>'",
+    };
+    ControlError::invalid(format!(
+        "vault entry {:?} has no material; give it one of {ways} (an entry without material can never be resolved)",
+        name.as_str()
+    ))
 }
 
 fn check_key_size(size: Option<i64>) -> Result<Option<i64>> {
@@ -99,11 +112,15 @@ pub(crate) struct Undo {
 
 impl Undo {
     /// Writes `value` under `profile`, remembering what was there.
-    pub(crate) async fn write(backend: Arc<dyn VaultBackend>, profile: Profile, value: &SecretValue) -> Result<Self> {
+    pub(crate) async fn write(
+        backend: Arc<dyn VaultBackend>,
+        profile: Profile,
+        value: &SecretValue,
+    ) -> lanyard_vault::Result<Self> {
         let previous = match backend.get(&SecretRef::Profile(profile)).await {
             Ok(previous) => Some(previous),
             Err(error) if error.kind() == lanyard_vault::ErrorKind::NotFound => None,
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(error),
         };
         backend.put(&profile, value).await?;
         Ok(Self { backend, profile, previous })
@@ -120,7 +137,8 @@ impl Undo {
                 profile = %self.profile,
                 backend = self.backend.kind(),
                 %error,
-                "could not undo a material write: the new material is left behind under this profile in this backend"
+                "could not undo a material write: the new material is left behind under this profile in this backend \
+                 (`lanyard admin gc` lists it and removes it with --delete)"
             );
         }
     }
@@ -133,7 +151,8 @@ pub(crate) async fn delete_material(backend: Arc<dyn VaultBackend>, profile: Pro
             %profile,
             backend = backend.kind(),
             %error,
-            "material left behind under this profile in this backend after its catalog row was deleted"
+            "material left behind under this profile in this backend after its catalog row was deleted \
+             (`lanyard admin gc` lists it and removes it with --delete)"
         );
     }
 }
@@ -154,6 +173,7 @@ pub(crate) fn entry_view(row: VaultEntry, backend_name: String) -> Result<EntryV
         created_at: row.meta.created_at,
         updated_at: row.meta.updated_at,
         version: row.meta.version,
+        warnings: Vec::new(),
     })
 }
 
@@ -166,7 +186,12 @@ async fn view(tx: &mut Tx, row: VaultEntry) -> Result<EntryView> {
 impl ControlPlane {
     /// The backend instance of a row (built from its options and the secrets kept under `backend::<id>`).
     pub(crate) async fn instance(&self, row: &Backend) -> Result<Arc<dyn VaultBackend>> {
-        Ok(self.resolver().backend(row).await?)
+        self.resolver().backend(row).await.map_err(|error| match error.cause() {
+            lanyard_resolve::Cause::Vault(vault) | lanyard_resolve::Cause::Config(vault) => {
+                ControlError::from_vault(vault.clone(), &storage_subject(row.name.as_str(), &row.backend_type))
+            }
+            _ => error.into(),
+        })
     }
 
     /// SHOW VAULTS [LIKE]: link-owned entries are hidden.
@@ -216,7 +241,8 @@ impl ControlPlane {
                 ExternalName::parse(external).map_err(|e| ControlError::invalid(e.reason()))?;
                 Some(external.clone())
             }
-            _ => None,
+            Material::None => return Err(no_material(&name, request.entry_type)),
+            Material::Generate => None,
         };
         // Plan in a snapshot: the name, the backend, its capabilities.
         let planned = snapshot!(self, |tx| {
@@ -268,7 +294,9 @@ impl ControlPlane {
             )));
         }
         let undo = match &value {
-            Some(value) => Some(Undo::write(Arc::clone(&instance), profile, value).await?),
+            Some(value) => Some(Undo::write(Arc::clone(&instance), profile, value).await.map_err(|e| {
+                ControlError::from_vault(e, &storage_subject(backend_row.name.as_str(), &backend_row.backend_type))
+            })?),
             None => None,
         };
         let generated = matches!(request.material, Material::Generate);
@@ -317,11 +345,14 @@ impl ControlPlane {
             Ok(Created { value: entry_view(row, backend_row.name.to_string())?, created: true })
         });
         match outcome {
-            Ok(created) => {
+            Ok(mut created) => {
                 if !created.created
                     && let Some(undo) = undo
                 {
                     undo.undo().await;
+                }
+                if created.created {
+                    created.value.warnings = crate::warnings::entry(&created.value, Timestamp::now());
                 }
                 Ok(created)
             }
@@ -388,7 +419,12 @@ impl ControlPlane {
                             instance.kind()
                         )));
                     }
-                    Some(Undo::write(instance, Profile::Entry(row.meta.id), value).await?)
+                    let subject = storage_subject(backend_row.name.as_str(), &backend_row.backend_type);
+                    Some(
+                        Undo::write(instance, Profile::Entry(row.meta.id), value)
+                            .await
+                            .map_err(|e| ControlError::from_vault(e, &subject))?,
+                    )
                 }
                 None => None,
             };
@@ -416,7 +452,10 @@ impl ControlPlane {
                 Ok(Some(entry_view(stored, backend_row.name.to_string())?))
             });
             match outcome {
-                Ok(Some(view)) => return Ok(view),
+                Ok(Some(mut view)) => {
+                    view.warnings = crate::warnings::entry(&view, Timestamp::now());
+                    return Ok(view);
+                }
                 // Changed between plan and write: our material is the newest write, so keep it and plan again.
                 Ok(None) if if_match.is_none() && attempts.retry(true).await => {}
                 Ok(None) => {
@@ -467,7 +506,7 @@ impl ControlPlane {
                         backend = backend_row.name.as_str(),
                         %error,
                         "material left behind under this profile in this credential storage: the storage could not \
-                         be opened after the entry's catalog row was deleted"
+                         be opened after the entry's catalog row was deleted (`lanyard admin gc` lists it)"
                     )
                 }
             }

@@ -138,18 +138,40 @@ pub(crate) fn vault_kind(kind: VaultErrorKind) -> ErrorKind {
     }
 }
 
-impl From<VaultError> for ControlError {
-    fn from(error: VaultError) -> Self {
+impl ControlError {
+    /// A backend failure as a user reads it: `subject` (`credential storage "prod_sm" (aws)`) cannot do what, why,
+    /// and what to do ([`VaultError::explain`]). The internal wording — the operation's name and the physical name
+    /// it concerned, `write "lanyard/vault/…" in aws backend: …` — goes to the log only.
+    pub(crate) fn from_vault(error: VaultError, subject: &str) -> Self {
         let kind = vault_kind(error.kind());
-        let retry_after = error.retry_after();
+        tracing::info!(
+            backend = error.backend(),
+            operation = error.operation().verb(),
+            target = error.target().unwrap_or(""),
+            %error,
+            "backend call failed"
+        );
         // A VaultError never carries material (its contract), so its text may reach the client.
         let mut out = if kind == ErrorKind::Internal {
             Self::internal(error.to_string())
         } else {
-            Self::new(kind, error.to_string())
+            Self::new(kind, error.explain(subject))
         };
-        out.retry_after = retry_after;
+        out.retry_after = error.retry_after();
         out
+    }
+}
+
+/// The subject of a backend failure in messages: `credential storage "prod_sm" (aws)`.
+pub(crate) fn storage_subject(name: &str, backend_type: &str) -> String {
+    format!("credential storage {name:?} ({})", lanyard_vault::Registry::canonical_kind(backend_type))
+}
+
+/// A backend failure where the storage's name is not at hand: the subject is the backend kind.
+impl From<VaultError> for ControlError {
+    fn from(error: VaultError) -> Self {
+        let subject = format!("the {} backend", error.backend());
+        Self::from_vault(error, &subject)
     }
 }
 

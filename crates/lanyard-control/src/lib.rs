@@ -14,6 +14,12 @@
 //! - **Secrets stay secret.** Secret options of credential storages are stripped into the local backend under
 //!   `backend::<id>`; connection options that look secret are refused; views and audit details hold no material.
 //! - **Authorized.** Every operation checks the caller's permission first; a denial is audited.
+//! - **Advice is a warning, not a refusal.** EXPIRES is advisory: CREATE and ALTER of an entry or a connection, and
+//!   TEST CONNECTION, return [`Warning`]s on their views (an expiry in the past or within 14 days) and change nothing
+//!   else; reads never warn. An entry without material is not advice: it is refused.
+//!
+//! `lanyard admin gc` finds and removes the material such failures orphan ([`ControlPlane::find_orphans`],
+//! [`ControlPlane::delete_orphan`], each removal audited).
 //!
 //! What it is not: it knows nothing of HTTP, JSON wire types or SQL text (`lanyard-server` and `lanyard-client`
 //! do), and it holds no state that several nodes must agree on: everything lives in the catalog.
@@ -24,11 +30,13 @@ mod connections;
 mod databases;
 mod entries;
 mod error;
+mod gc;
 mod links;
 mod model;
 mod pipelines;
 mod probe;
 mod tokens;
+mod warnings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +48,7 @@ use lanyard_vault::{BackendEnv, Registry};
 
 pub use auth::{Caller, Permission, Role, TOKEN_PREFIX, generate_token, hash_token};
 pub use error::{ControlError, Result};
+pub use gc::{GcOutcome, Orphan, ScannedStorage, StorageScan};
 /// Catalog and vault types that appear in this crate's views.
 pub use lanyard_catalog::{AuditRecord, LastTest, NewAuditRecord, Timestamp};
 pub use lanyard_vault::ProbeStep;
@@ -48,7 +57,7 @@ pub use model::{
     AuditQuery, BackendAction, BackendView, ConnectionAction, ConnectionView, Created, CredentialsSource, DatabaseView,
     EntryAction, EntryType, EntryView, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome, LinkView,
     Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, NewPipeline, ObjectKey, PipelineFileView,
-    PipelineView, StorageTestOutcome, TestOutcome, TokenView,
+    PipelineView, StorageTestOutcome, TestOutcome, TokenView, Warning,
 };
 pub use probe::{ConnectionProber, Connectors, NoProber, ProbeResult};
 pub use tokens::{ADMIN_PRINCIPAL, ADMIN_TOKEN_FILE, AdminBootstrap};
@@ -210,7 +219,15 @@ impl ControlPlane {
             return Err(ControlError::invalid(format!("limit must be between 1 and 1000, not {limit}")));
         }
         let mut tx = self.catalog().begin_read().await?;
-        let records = tx.list_audit(query.since, query.object.as_deref(), limit).await?;
+        let filter = lanyard_catalog::AuditFilter {
+            since: query.since,
+            from: query.from,
+            object: query.object.clone(),
+            kind: query.kind,
+            limit,
+            newest: query.newest,
+        };
+        let records = tx.query_audit(&filter).await?;
         tx.rollback().await?;
         Ok(records)
     }
@@ -235,7 +252,8 @@ fn action_kind(action: AuditAction) -> ObjectKind {
         | A::CredentialStorageCreate
         | A::CredentialStorageAlter
         | A::CredentialStorageDrop
-        | A::CredentialStorageTest => ObjectKind::CredentialStorage,
+        | A::CredentialStorageTest
+        | A::CredentialStorageGc => ObjectKind::CredentialStorage,
         A::LinkList | A::LinkGet | A::LinkCreate | A::LinkAlter | A::LinkDrop | A::LinkTest => ObjectKind::Link,
         A::PipelineList | A::PipelineGet | A::PipelineCreate | A::PipelineStart | A::PipelineStop | A::PipelineDrop => {
             ObjectKind::Pipeline

@@ -19,7 +19,7 @@ use lanyard_catalog::{
 };
 use lanyard_core::{
     AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, Name, ObjectKind,
-    PipelineState, SecretString, VaultEntryId, is_secret_config_key, printable, url_has_password,
+    PipelineState, SecretString, TestStatus, VaultEntryId, is_secret_config_key, printable, url_has_password,
 };
 use lanyard_vault::{Profile, SecretRef, SecretValue, VaultBackend};
 use serde_json::Value;
@@ -481,7 +481,8 @@ impl ControlPlane {
             Err(error) => tracing::warn!(
                 profile = %Profile::Entry(id),
                 %error,
-                "a link's CREDENTIALS are left behind in the local backend: it could not be opened"
+                "a link's CREDENTIALS are left behind in the local backend: it could not be opened \
+                 (`lanyard admin gc` lists them)"
             ),
         }
     }
@@ -823,7 +824,7 @@ impl ControlPlane {
         let row = snapshot!(self, |tx| { find_link(tx, &database, name).await })?;
         let (result, latency_ms) = self.probe(lanyard_resolve::ConnectionRef::LinkId(row.meta.id)).await;
         let record = lanyard_catalog::NewAuditRecord {
-            outcome: if result.passed { AuditOutcome::Allowed } else { AuditOutcome::Failed },
+            outcome: if result.status() == TestStatus::Failed { AuditOutcome::Failed } else { AuditOutcome::Allowed },
             ..audit(
                 caller,
                 AuditAction::LinkTest,
@@ -831,7 +832,7 @@ impl ControlPlane {
                 row.meta.id,
                 &row.display(),
                 detail([
-                    ("result", if result.passed { "PASSED" } else { "FAILED" }.into()),
+                    ("result", result.status().result().into()),
                     ("latency_ms", latency_ms.into()),
                     ("error", result.error.clone().into()),
                 ]),
@@ -843,6 +844,7 @@ impl ControlPlane {
         })?;
         Ok(LinkTestOutcome {
             passed: result.passed,
+            status: result.status(),
             latency_ms,
             server_version: result.server_version,
             error: result.error,

@@ -4,7 +4,7 @@
 use lanyard_catalog::JsonObject;
 use lanyard_catalog::{LastTest, Timestamp};
 use lanyard_core::{
-    BackendId, ConnectionId, DatabaseId, LinkId, LinkType, OptionMap, SecretString, TokenId, VaultEntryId,
+    BackendId, ConnectionId, DatabaseId, LinkId, LinkType, OptionMap, SecretString, TestStatus, TokenId, VaultEntryId,
 };
 
 /// How an object is named in a request path: by id or by name. `PUT /vault/entries/{id}` accepts both.
@@ -42,6 +42,16 @@ pub struct Created<T> {
     pub value: T,
     /// Whether this request created it.
     pub created: bool,
+}
+
+/// Something the caller of a write that succeeded should know, like MySQL's `SHOW WARNINGS`: an EXPIRES in the past
+/// or near, a connection whose credential expires soon. Writes that can warn say so in their views' `warnings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The stable code.
+    pub code: lanyard_core::WarningCode,
+    /// One line for people, naming the object (no material).
+    pub message: String,
 }
 
 /// A reference to another object, by id and its current name.
@@ -133,6 +143,8 @@ pub struct ConnectionView {
     pub options: OptionMap,
     /// The credential entry.
     pub credential: Option<NamedRef<VaultEntryId>>,
+    /// The credential entry's (advisory) expiry.
+    pub credential_expires_at: Option<Timestamp>,
     /// The credential storage.
     pub credential_storage: Option<NamedRef<BackendId>>,
     /// Pool limit.
@@ -147,10 +159,12 @@ pub struct ConnectionView {
     pub updated_at: Timestamp,
     /// Row version (the ETag).
     pub version: i64,
+    /// What CREATE or ALTER warns about (the credential expires soon); empty on reads.
+    pub warnings: Vec<Warning>,
 }
 
 impl ConnectionView {
-    /// `ok`, `failed` or `untested`.
+    /// `ok`, `failed`, `unsupported` or `untested`.
     pub fn status(&self) -> &str {
         self.last_test.as_ref().map_or("untested", |t| t.status.as_str())
     }
@@ -161,6 +175,8 @@ impl ConnectionView {
 pub struct TestOutcome {
     /// Whether the probe passed.
     pub passed: bool,
+    /// `ok`, `failed`, or `unsupported` (the type has no probe in this build).
+    pub status: TestStatus,
     /// How long it took, milliseconds.
     pub latency_ms: i64,
     /// The server's version, if the probe reports one.
@@ -169,6 +185,8 @@ pub struct TestOutcome {
     pub error: Option<String>,
     /// The connection after the result was recorded.
     pub connection: ConnectionView,
+    /// What the test warns about (the credential expires soon).
+    pub warnings: Vec<Warning>,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -180,7 +198,8 @@ pub use lanyard_core::EntryType;
 /// Where a new entry's material comes from.
 #[derive(Debug, Clone, Default)]
 pub enum Material {
-    /// No material (an entry whose material is set later with SET SECRET / ROTATE).
+    /// No material: refused by CREATE (an entry without material cannot be used; it would fail only at connect
+    /// time). What an HTTP request without `secret`, `generate` and `linked_external_secret` becomes.
     #[default]
     None,
     /// SECRET '…'.
@@ -276,6 +295,8 @@ pub struct EntryView {
     pub updated_at: Timestamp,
     /// Row version (the ETag).
     pub version: i64,
+    /// What CREATE or ALTER warns about (EXPIRES in the past or near); empty on reads.
+    pub warnings: Vec<Warning>,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -542,6 +563,8 @@ pub struct LinkDefinition {
 pub struct LinkTestOutcome {
     /// Whether the probe passed.
     pub passed: bool,
+    /// `ok`, `failed`, or `unsupported` (the type has no probe in this build).
+    pub status: TestStatus,
     /// How long it took, milliseconds.
     pub latency_ms: i64,
     /// The server's version, if the probe reports one.
@@ -626,4 +649,10 @@ pub struct AuditQuery {
     pub object: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<i64>,
+    /// Only records at or after this time.
+    pub from: Option<lanyard_catalog::Timestamp>,
+    /// Only records about this kind of object.
+    pub kind: Option<lanyard_core::ObjectKind>,
+    /// The newest `limit` matching records rather than the oldest (still oldest first).
+    pub newest: bool,
 }

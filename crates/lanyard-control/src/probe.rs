@@ -15,8 +15,8 @@ pub trait ConnectionProber: Send + Sync + 'static {
     async fn probe(&self, connection: &ResolvedConnection) -> ProbeResult;
 }
 
-/// The real probes of `lanyard-connectors` (postgresql, mysql, object stores, rest, git), bounded by each
-/// connection's timeout; types without a probe fail with "no probe for type … in this build".
+/// The real probes of `lanyard-connectors` (postgresql, mysql, object stores, rest, git, sftp), bounded by each
+/// connection's timeout; types without a probe are `unsupported`: "no probe for type … in this build".
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Connectors;
 
@@ -27,15 +27,15 @@ impl ConnectionProber for Connectors {
     }
 }
 
-/// A prober without connectors: every type fails with "no probe for type … in this build" (tests that must not
-/// reach the network install it with `ControlPlane::with_prober`).
+/// A prober without connectors: every type is `unsupported`, "no probe for type … in this build" (tests that must
+/// not reach the network install it with `ControlPlane::with_prober`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoProber;
 
 #[async_trait]
 impl ConnectionProber for NoProber {
     async fn probe(&self, connection: &ResolvedConnection) -> ProbeResult {
-        ProbeResult::failed(ConnectError::Unsupported(connection.connection_type().to_owned()).to_string())
+        ProbeResult::unsupported(ConnectError::Unsupported(connection.connection_type().to_owned()).to_string())
     }
 }
 
@@ -44,7 +44,9 @@ const RESOLVE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10)
 
 impl crate::ControlPlane {
     /// TEST CONNECTION / TEST LINK: resolves `target` fresh and runs the probe of its type. A resolve that fails is a
-    /// failed probe with the resolver's reason (which holds no material). Also returns how long it all took, in ms.
+    /// failed probe with the resolver's reason (which holds no material), also for a type without a probe: its
+    /// credential is resolved all the same, so `unsupported` still proves that the vault half works. Also returns
+    /// how long it all took, in ms.
     pub(crate) async fn probe(&self, target: lanyard_resolve::ConnectionRef) -> (ProbeResult, i64) {
         let started = std::time::Instant::now();
         let result = match self.resolver().resolve_within(target, RESOLVE_DEADLINE).await {

@@ -6,6 +6,7 @@
 //! catalog or vault backends. Every other crate may depend on it; it depends on no other Lanyard crate.
 
 mod error;
+mod expiry;
 mod id;
 mod name;
 mod options;
@@ -14,12 +15,16 @@ mod secret;
 mod vocab;
 
 pub use error::{Error, ErrorKind, ObjectKind, Result, printable};
+pub use expiry::{EXPIRY_WARNING_DAYS, Expiry, WarningCode, expiry_phrase};
 pub use id::{
     BackendId, ConnectionId, DEFAULT_DATABASE_ID, DatabaseId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId,
     TokenId, VaultEntryId,
 };
 pub use name::{MAX_NAME_CHARS, Name, NameError};
-pub use options::{OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, url_has_password};
+pub use options::{
+    OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, is_secret_option,
+    url_has_password,
+};
 pub use pipeline::{CsvFormat, LoadFormat, TableRef};
 pub use secret::{SecretBytes, SecretString};
 pub use vocab::{

@@ -31,9 +31,10 @@ const SECRET_KEY_MARKERS: &[&str] = &[
 const SECRET_KEYS: &[&str] = &["service_account_json"];
 
 /// Suffixes that name something *about* a secret rather than the secret itself (`secrets_manager_prefix`,
-/// `key_vault_name`, `auth_method`, `token_url`), so such keys are shown.
+/// `key_vault_name`, `auth_method`, `token_url`; an sftp connection's `host_key_fingerprint`, the digest of a public
+/// key), so such keys are shown.
 const NON_SECRET_SUFFIXES: &[&str] =
-    &["_prefix", "_name", "_method", "_url", "_arn", "_path", "_file", "_size", "_stage"];
+    &["_prefix", "_name", "_method", "_url", "_arn", "_path", "_file", "_size", "_stage", "_fingerprint"];
 
 /// Whether values stored under `key` are treated as secret: masked in every output and held in a [`SecretString`].
 ///
@@ -68,6 +69,13 @@ pub fn is_secret_config_key(key: &str) -> bool {
         key.len() >= suffix.len() && key.as_bytes()[key.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     };
     is_secret_key(key) && !NON_SECRET_CONFIG_SUFFIXES.iter().any(|suffix| ends_with(suffix))
+}
+
+/// Whether an option value is secret: the key is secret-looking ([`is_secret_key`]) or the value is a URL with a
+/// password ([`url_has_password`]). This is the one rule: [`OptionValue::for_key`] holds such values as secrets,
+/// printing masks them, and `lanyard-sql` hides them when it echoes text that did not parse.
+pub fn is_secret_option(key: &str, value: &str) -> bool {
+    is_secret_key(key) || url_has_password(value)
 }
 
 /// Whether `value` looks like a URL with a password in its user info (`scheme://user:password@host…`).
@@ -159,11 +167,7 @@ impl OptionValue {
     /// value is a URL carrying a password (`postgres://user:pw@host/db`).
     pub fn for_key(key: &OptionKey, value: impl Into<String>) -> Self {
         let value = value.into();
-        if key.is_secret() || url_has_password(&value) {
-            Self::Secret(SecretString::new(value))
-        } else {
-            Self::Plain(value)
-        }
+        if is_secret_option(key.as_str(), &value) { Self::Secret(SecretString::new(value)) } else { Self::Plain(value) }
     }
 
     /// The value for display: the plain value, or `***`.
@@ -337,6 +341,7 @@ mod tests {
             "auth_method",
             "secrets_manager_prefix",
             "key_vault_name",
+            "host_key_fingerprint",
             "role_arn",
             "token_url",
         ] {

@@ -174,6 +174,19 @@ vocabulary! {
         Ok = "ok",
         /// The probe failed.
         Failed = "failed",
+        /// The type has no probe in this build: the credential resolved, but nothing checked the remote system.
+        Unsupported = "unsupported",
+    }
+}
+
+impl TestStatus {
+    /// The word TEST CONNECTION and TEST LINK answer with: `PASSED`, `FAILED` or `UNSUPPORTED`.
+    pub const fn result(self) -> &'static str {
+        match self {
+            Self::Ok => "PASSED",
+            Self::Failed => "FAILED",
+            Self::Unsupported => "UNSUPPORTED",
+        }
     }
 }
 
@@ -253,6 +266,8 @@ vocabulary! {
         CredentialStorageDrop = "credential_storage.drop",
         /// TEST CREDENTIAL STORAGE.
         CredentialStorageTest = "credential_storage.test",
+        /// `lanyard admin gc --delete`: material no catalog row points at, removed from a credential storage.
+        CredentialStorageGc = "credential_storage.gc",
         /// SHOW LINKS.
         LinkList = "link.list",
         /// SHOW CREATE LINK and the link's lookup.

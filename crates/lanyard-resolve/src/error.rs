@@ -149,4 +149,56 @@ mod tests {
         let missing = ResolveError::new(r#"connection "nope""#, Cause::NotFound);
         assert_eq!(missing.to_string(), r#"connection "nope" does not exist"#);
     }
+
+    /// docs/backends.md quotes one of each kind of message; they are what `Display` prints (`…` stands for a
+    /// backend's own detail, which the document does not spell out).
+    #[test]
+    fn the_documented_messages_are_the_real_ones() {
+        let located = |subject: &str, entry: Option<&str>, backend: &str, kind: &'static str, cause: Cause| {
+            let mut error = ResolveError::new(subject, cause);
+            error.entry = entry.map(Into::into);
+            error.backend = Some((backend.into(), kind.into()));
+            error.to_string()
+        };
+        let vault = |kind, backend| VaultError::new(kind, backend, Operation::Get);
+        let printed = [
+            located(
+                r#"connection "prod_pg""#,
+                Some("pg_login"),
+                "prod_sm",
+                "aws",
+                Cause::Vault(vault(VaultErrorKind::NotFound, "aws")),
+            ),
+            located(
+                r#"connection "prod_pg""#,
+                Some("pg_login"),
+                "prod_sm",
+                "memory",
+                Cause::Vault(
+                    vault(VaultErrorKind::Unavailable, "memory")
+                        .with_detail("fault injected by the memory backend (fail_next)"),
+                ),
+            ),
+            located(
+                r#"connection "prod_pg""#,
+                Some("pg_login"),
+                "prod_sm",
+                "memory",
+                Cause::DeadlineExceeded { deadline: Duration::from_millis(50), last: None },
+            ),
+            located(
+                r#"connection "raw_s3""#,
+                None,
+                "prod_sm",
+                "aws",
+                Cause::Vault(vault(VaultErrorKind::PermissionDenied, "aws").with_detail("…")),
+            ),
+            ResolveError::new(r#"connection "nope""#, Cause::NotFound).to_string(),
+        ];
+        let manual = include_str!("../../../docs/backends.md");
+        let opening = "```text\nconnection \"prod_pg\": credential";
+        let start = manual.find(opening).expect("docs/backends.md quotes the messages") + "```text\n".len();
+        let end = start + manual[start..].find("```").unwrap();
+        assert_eq!(&manual[start..end], format!("{}\n", printed.join("\n")));
+    }
 }

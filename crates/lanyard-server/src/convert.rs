@@ -8,7 +8,7 @@ use lanyard_control::{
     AuditRecord, BackendAction, BackendView, ConnectionAction, ConnectionView, CredentialsSource, DatabaseView,
     EntryAction, EntryType, EntryView, LastTest, LinkAction, LinkCredentialsView, LinkDefinition, LinkTestOutcome,
     LinkView, Material, NamedRef, NewBackend, NewConnection, NewEntry, NewLink, NewPipeline, PipelineFileView,
-    PipelineView, StorageTestOutcome, TestOutcome,
+    PipelineView, StorageTestOutcome, TestOutcome, Warning,
 };
 use lanyard_core::{SecretString, TestStatus};
 
@@ -64,6 +64,7 @@ pub(crate) fn connection(v: ConnectionView) -> api::Connection {
         connection_type: v.connection_type.as_str().to_owned(),
         description: v.description,
         credential: v.credential.map(reference),
+        credential_expires_at: v.credential_expires_at.map(|t| t.to_string()),
         credential_storage: v.credential_storage.map(reference),
         max_connections: v.max_connections,
         timeout_seconds: v.timeout_seconds,
@@ -71,7 +72,13 @@ pub(crate) fn connection(v: ConnectionView) -> api::Connection {
         created_at: v.created_at.to_string(),
         updated_at: v.updated_at.to_string(),
         version: v.version,
+        warnings: warnings(v.warnings),
     }
+}
+
+/// The warnings of a write's answer.
+fn warnings(warnings: Vec<Warning>) -> Vec<api::Warning> {
+    warnings.into_iter().map(|w| api::Warning { code: w.code.as_str().to_owned(), message: w.message }).collect()
 }
 
 /// CREATE CONNECTION.
@@ -115,11 +122,12 @@ pub(crate) fn connection_actions(body: api::AlterConnection) -> Result<Vec<Conne
 /// The result of TEST CONNECTION.
 pub(crate) fn test_result(t: TestOutcome) -> api::TestResult {
     api::TestResult {
-        result: result(t.passed),
+        result: t.status.result().to_owned(),
         latency_ms: t.latency_ms,
         server_version: t.server_version,
         error: t.error,
         connection: connection(t.connection),
+        warnings: warnings(t.warnings),
     }
 }
 
@@ -140,6 +148,7 @@ pub(crate) fn entry(v: EntryView) -> api::Entry {
         created_at: v.created_at.to_string(),
         updated_at: v.updated_at.to_string(),
         version: v.version,
+        warnings: warnings(v.warnings),
     }
 }
 
@@ -264,6 +273,15 @@ pub(crate) fn audit_record(r: AuditRecord) -> api::AuditRecord {
     }
 }
 
+/// An object kind as audit records spell it (`vault entry`; `vault_entry` too).
+pub(crate) fn object_kind(text: &str) -> Option<lanyard_core::ObjectKind> {
+    use lanyard_core::ObjectKind as K;
+    let wanted = text.trim().replace('_', " ");
+    [K::Connection, K::VaultEntry, K::CredentialStorage, K::Link, K::Pipeline, K::Database, K::Principal, K::Token]
+        .into_iter()
+        .find(|kind| kind.noun().eq_ignore_ascii_case(&wanted))
+}
+
 /// A link view.
 pub(crate) fn link(v: LinkView) -> api::Link {
     api::Link {
@@ -334,7 +352,7 @@ pub(crate) fn link_definition(d: LinkDefinition) -> api::LinkDefinition {
 /// The result of TEST LINK.
 pub(crate) fn link_test(t: LinkTestOutcome) -> api::LinkTestResult {
     api::LinkTestResult {
-        result: result(t.passed),
+        result: t.status.result().to_owned(),
         latency_ms: t.latency_ms,
         server_version: t.server_version,
         error: t.error,

@@ -12,7 +12,7 @@ use lanyard_api::{
     Entry, Health, LikeQuery, Link, LinkDefinition, LinkTestResult, Pipeline, PipelineFile, Problem, StorageTest,
     TestResult,
 };
-use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission};
+use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission, Timestamp};
 use lanyard_core::{AuditAction, ErrorKind};
 use serde::Serialize;
 use utoipa::openapi::path::PathItem;
@@ -592,7 +592,28 @@ async fn list_audit(
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<AuditQueryParams>,
 ) -> ApiResult {
-    let query = AuditQuery { since: query.since, object: query.object, limit: query.limit };
+    let from = match query.from.as_deref() {
+        Some(text) => Some(Timestamp::parse(text).map_err(|e| ApiError::invalid(format!("from: {e}")))?),
+        None => None,
+    };
+    let kind = match query.kind.as_deref() {
+        Some(text) => Some(convert::object_kind(text).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "kind: unknown object kind {:?}: use connection, vault entry, credential storage, link, pipeline, \
+                 database, principal or token",
+                lanyard_core::printable(text, 64)
+            ))
+        })?),
+        None => None,
+    };
+    let query = AuditQuery {
+        since: query.since,
+        object: query.object,
+        limit: query.limit,
+        from,
+        kind,
+        newest: query.newest.unwrap_or(false),
+    };
     let records = state.control.list_audit(&caller, &query).await?;
     Ok(axum::Json(records.into_iter().map(convert::audit_record).collect::<Vec<_>>()).into_response())
 }

@@ -351,6 +351,21 @@ async fn connections_routes_follow_the_seed() {
     assert_eq!(actions.first().map(String::as_str), Some("connection.create"));
     assert_eq!(actions.last().map(String::as_str), Some("connection.drop"));
     assert_eq!(actions.iter().filter(|a| *a == "connection.alter").count(), 4, "{actions:?}");
+    // `newest` takes the last `limit` records (still oldest first); `kind` and `from` filter too.
+    let newest = w.admin(Method::GET, &format!("/audit?object={id}&limit=2&newest=true"), None).await.json();
+    let newest: Vec<_> = newest.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(newest, actions[actions.len() - 2..]);
+    let by_kind = w.admin(Method::GET, &format!("/audit?object={id}&kind=vault_entry"), None).await.json();
+    assert_eq!(by_kind, serde_json::json!([]));
+    let by_kind = w.admin(Method::GET, &format!("/audit?object={id}&kind=connection"), None).await.json();
+    assert_eq!(by_kind.as_array().unwrap().len(), actions.len());
+    let later = w.admin(Method::GET, &format!("/audit?object={id}&from=2999-01-01"), None).await.json();
+    assert_eq!(later, serde_json::json!([]));
+    let r = w.admin(Method::GET, "/audit?kind=table", None).await;
+    assert_eq!(r.code(), "invalid");
+    assert!(r.json()["detail"].as_str().unwrap().contains("unknown object kind \"table\""), "{:?}", r.json());
+    let r = w.admin(Method::GET, "/audit?from=yesterday", None).await;
+    assert_eq!(r.code(), "invalid");
     drop(w.control);
 }
 
@@ -508,7 +523,7 @@ fn body_for(method: &Method, path: &str, who: &str) -> Option<Value> {
     match (method.as_str(), path) {
         ("POST", "/connections") => Some(json!({"name": name, "type": "rest"})),
         ("PUT", "/connections/{name}") => Some(json!({"actions": [{"set_description": "m"}]})),
-        ("POST", "/vault/entries") => Some(json!({"name": name, "type": "CREDENTIAL"})),
+        ("POST", "/vault/entries") => Some(json!({"name": name, "type": "CREDENTIAL", "secret": "s"})),
         ("PUT", "/vault/entries/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
         ("POST", "/vault/backends") => Some(json!({"name": name, "type": "memory"})),
         ("PUT", "/vault/backends/{id}") => Some(json!({"actions": [{"set_description": "m"}]})),
@@ -532,7 +547,7 @@ impl World {
         let name = format!("doomed_{}", who.replace(' ', "_"));
         let (collection, body) = match route.path.as_str() {
             "/connections/{name}" => ("/connections", json!({"name": name, "type": "rest"})),
-            "/vault/entries/{id}" => ("/vault/entries", json!({"name": name, "type": "CREDENTIAL"})),
+            "/vault/entries/{id}" => ("/vault/entries", json!({"name": name, "type": "CREDENTIAL", "secret": "s"})),
             "/vault/backends/{id}" => ("/vault/backends", json!({"name": name, "type": "memory"})),
             "/databases/{db}" => ("/databases", json!({"name": name})),
             "/databases/{db}/links/{name}" => ("/databases/analytics/links", json!({"name": name, "type": "S3"})),
@@ -1068,5 +1083,69 @@ async fn concurrent_alters_lose_no_update() {
         assert_eq!(versions, expected_versions, "every acknowledged change of {row} has its own version");
         let stored = w.admin(Method::GET, &format!("/connections/{row}"), None).await.json();
         assert_eq!(stored["options"], Value::Object(expected), "{row}");
+    }
+}
+
+/// The writes that can warn carry `warnings: [{code, message}]`, left out when empty and never on reads; the
+/// connection view shows its credential's expiry; an entry with no material is refused for HTTP clients too.
+#[tokio::test]
+async fn writes_carry_warnings_and_an_entry_needs_material() {
+    let w = world().await;
+    let r = w
+        .admin(
+            Method::POST,
+            "/vault/entries",
+            Some(json!({"name": "old", "type": "CREDENTIAL", "secret": "s", "expires": "2020-01-01"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let warnings = r.json()["warnings"].clone();
+    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{warnings}");
+    assert_eq!(warnings[0]["code"], "expired");
+    let message = warnings[0]["message"].as_str().unwrap();
+    assert!(message.starts_with(r#"vault entry "old" expired "#), "{message}");
+    let r = w.admin(Method::PUT, "/vault/entries/old", Some(json!({"actions": [{"set_description": "d"}]}))).await;
+    assert_eq!(r.json()["warnings"][0]["code"], "expired");
+    let r =
+        w.admin(Method::POST, "/vault/entries", Some(json!({"name": "ok", "type": "CREDENTIAL", "secret": "s"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert!(r.json().get("warnings").is_none(), "no warnings, no field: {}", r.json());
+    assert!(w.admin(Method::GET, "/vault/entries/old", None).await.json().get("warnings").is_none());
+
+    let body =
+        json!({"name": "api", "type": "rest", "options": {"endpoint": "http://127.0.0.1:9/"}, "credential": "old"});
+    let r = w.admin(Method::POST, "/connections", Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let created = r.json();
+    assert_eq!(created["credential_expires_at"], "2020-01-01T00:00:00.000000Z");
+    assert_eq!(created["warnings"][0]["code"], "credential_expired", "{created}");
+    let r = w.admin(Method::PUT, "/connections/api", Some(json!({"actions": [{"set_description": "d"}]}))).await;
+    assert_eq!(r.json()["warnings"][0]["code"], "credential_expired");
+    let r = w.admin(Method::POST, "/connections/api/test", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["warnings"][0]["code"], "credential_expired", "{}", r.json());
+    assert!(r.json()["connection"].get("warnings").is_none());
+    let got = w.admin(Method::GET, "/connections/api", None).await.json();
+    assert_eq!(
+        (got["credential_expires_at"].as_str(), got.get("warnings")),
+        (Some("2020-01-01T00:00:00.000000Z"), None)
+    );
+    let listed = w.admin(Method::GET, "/connections", None).await.json();
+    assert_eq!(listed[0]["credential_expires_at"], "2020-01-01T00:00:00.000000Z");
+
+    let r = w.admin(Method::POST, "/vault/entries", Some(json!({"name": "k2", "type": "ENCRYPTION_KEY"}))).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid".to_owned()));
+    assert_eq!(
+        r.json()["detail"],
+        "vault entry \"k2\" has no material; give it one of SECRET '<value>', GENERATE or LINKED EXTERNAL SECRET \
+         '<external_name>' (an entry without material can never be resolved)"
+    );
+    assert_eq!(w.admin(Method::GET, "/vault/entries/k2", None).await.code(), "not_found");
+
+    let doc = w.send(Method::GET, "/openapi.json", None, None, &[]).await.json();
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["Warning"]["properties"]["code"].is_object(), "{}", schemas["Warning"]);
+    for schema in ["Entry", "Connection", "TestResult"] {
+        assert!(schemas[schema]["properties"]["warnings"].is_object(), "{schema}: {}", schemas[schema]);
     }
 }

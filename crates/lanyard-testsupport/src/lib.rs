@@ -29,6 +29,9 @@
 //! - [`AzureKeyVault`]: a faithful double of Azure Key Vault's secrets API and its Entra ID token endpoint over
 //!   HTTPS on 127.0.0.1 (challenge flow, versions, soft delete, 404 `SecretNotFound`, 429 with `Retry-After` on
 //!   demand, request counters); `lanyard-doubles azure` starts one from the command line;
+//! - [`SftpServer`]: an SFTP server double on 127.0.0.1 (russh's SSH server, russh-sftp's subsystem) that lists a
+//!   temporary directory to one user with a password or a public key ([`SshKeyPair`]), and records every
+//!   authentication attempt;
 //! - [`fenced_blocks`]: the fenced code blocks of a Markdown document, for the tests that hold the README and
 //!   `docs/` to what the binary prints.
 //!
@@ -56,6 +59,7 @@ mod moto;
 mod moto_iam;
 mod postgres;
 mod server;
+mod sftp;
 
 pub use azure_kv::{AzureKeyVault, Counters as AzureKeyVaultCounters, KEY_VAULT_RESOURCE, MAX_VALUE_BYTES};
 pub use azurite::{
@@ -79,6 +83,7 @@ pub use moto::{
 pub use moto_iam::{AccessKey, MOTO_SERVER_ENV, PrivateMoto};
 pub use postgres::{PG_BINDIR_ENV, PrivatePostgres, pg_bindir};
 pub use server::{LanyardServer, LanyardServerBuilder};
+pub use sftp::{SFTP_DOUBLE_SOFTWARE, SftpAttempt, SftpServer, SshKeyPair};
 
 /// Runs the future `make()` returns to completion on a current-thread runtime on a thread of its own, so that
 /// blocking helpers work inside and outside a tokio runtime alike. The future is built on that thread (it need not

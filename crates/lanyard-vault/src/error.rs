@@ -85,6 +85,30 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// What a user can do about a failure of this kind, if there is something to say beyond the backend's own words:
+    /// the clause after `; ` in [`VaultError::explain`]. `operation` tells option problems (at build) from unusable
+    /// material (at a read), whose detail already says what to do.
+    pub const fn advice(self, operation: Operation) -> Option<&'static str> {
+        match (self, operation) {
+            (Self::NotFound, _) => Some("check the secret's name, and that it still exists in the backend"),
+            (Self::PermissionDenied, _) => Some(
+                "check that the storage's credentials are valid and allowed to do this (ALTER CREDENTIAL STORAGE … \
+                 SET OPTIONS to change them)",
+            ),
+            (Self::ConfigInvalid, Operation::Build) => Some(
+                "check the storage's options (DESCRIBE CREDENTIAL STORAGE) and fix them with ALTER CREDENTIAL STORAGE",
+            ),
+            (Self::RateLimited { .. }, _) => Some("try again later"),
+            (Self::Unavailable, _) => {
+                Some("check that the backend is reachable from the Lanyard server, then try again")
+            }
+            (Self::Timeout, _) => Some("try again, or raise the storage's timeout_ms option"),
+            _ => None,
+        }
+    }
+}
+
 /// The backend operation that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -116,6 +140,19 @@ impl Operation {
             Self::List => "list",
             Self::Probe => "probe",
             Self::AmbientIdentity => "lend identity",
+        }
+    }
+
+    /// What the operation does, as a user reads it after "cannot": `store the secret`, `be set up`.
+    pub const fn phrase(self) -> &'static str {
+        match self {
+            Self::Build => "be set up",
+            Self::Get => "read the secret",
+            Self::Put => "store the secret",
+            Self::Delete => "delete the secret",
+            Self::List => "list its secrets",
+            Self::Probe => "be probed",
+            Self::AmbientIdentity => "lend its identity",
         }
     }
 }
@@ -190,6 +227,25 @@ impl VaultError {
         self.detail.as_deref()
     }
 
+    /// The error as a sentence for a user of `subject` (`credential storage "prod_sm" (aws)`): what it cannot do,
+    /// why, and what to do, e.g. `credential storage "prod_sm" (aws) cannot store the secret: permission denied:
+    /// AccessDeniedException; check that the storage's credentials …`. It leaves out the internal operation name and
+    /// the physical name concerned, which `Display` has for the log.
+    pub fn explain(&self, subject: &str) -> String {
+        // An unsupported kind or unusable options are explained by the detail alone (`backend kind "gcp" is not
+        // available yet: …`); the kind's label would only repeat it.
+        let reason = match (&self.detail, self.kind) {
+            (Some(detail), ErrorKind::Unsupported | ErrorKind::ConfigInvalid) => detail.clone(),
+            _ => self.reason(),
+        };
+        let mut out = format!("{subject} cannot {}: {reason}", self.operation.phrase());
+        if let Some(advice) = self.kind.advice(self.operation) {
+            out.push_str("; ");
+            out.push_str(advice);
+        }
+        out
+    }
+
     /// The kind and detail without the context: `secret not found` or `backend unavailable: connection refused`.
     pub fn reason(&self) -> String {
         match &self.detail {
@@ -234,5 +290,34 @@ mod tests {
         );
         assert_eq!(limited.reason(), "rate limited (retry after 1500 ms)");
         assert_eq!(limited.retry_after(), Some(Duration::from_millis(1500)));
+    }
+
+    /// Before: `configure in vault backend: not supported: …` reached users. After: a sentence naming the storage,
+    /// what it cannot do, why, and what to do, without the operation's internal name or the physical name.
+    #[test]
+    fn explain_is_a_sentence_without_internal_names() {
+        let denied = VaultError::new(ErrorKind::PermissionDenied, "aws", Operation::Put)
+            .with_target("lanyard/vault/0193")
+            .with_detail("AccessDeniedException");
+        let text = denied.explain(r#"credential storage "prod_sm" (aws)"#);
+        assert_eq!(
+            text,
+            "credential storage \"prod_sm\" (aws) cannot store the secret: permission denied: AccessDeniedException; \
+             check that the storage's credentials are valid and allowed to do this (ALTER CREDENTIAL STORAGE … SET \
+             OPTIONS to change them)"
+        );
+        assert!(!text.contains("lanyard/vault/0193") && !text.contains(" write "), "{text}");
+        let missing = VaultError::new(ErrorKind::Unsupported, "vault", Operation::Build)
+            .with_detail(r#"backend kind "gcp" is not available yet: no plugin for it exists yet"#);
+        assert_eq!(
+            missing.explain(r#"credential storage "cloud" (gcp)"#),
+            r#"credential storage "cloud" (gcp) cannot be set up: backend kind "gcp" is not available yet: no plugin for it exists yet"#
+        );
+        let timeout = VaultError::new(ErrorKind::Timeout, "hashicorp", Operation::Get)
+            .explain("credential storage \"v\" (hashicorp)");
+        assert!(
+            timeout.ends_with("cannot read the secret: timed out; try again, or raise the storage's timeout_ms option"),
+            "{timeout}"
+        );
     }
 }

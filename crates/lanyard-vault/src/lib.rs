@@ -6,7 +6,8 @@
 //! Writing a backend (see `docs/backends.md` for the walk-through):
 //!
 //! 1. implement [`VaultBackend`] for your type: `get` is the read path the resolver uses; `put`, `delete`, `list`
-//!    and `probe` are the management path of the Control Plane; [`VaultBackend::capabilities`] says which of them
+//!    (and `list_stored`, which `lanyard admin gc` uses and which defaults to `list`) and `probe` are the management
+//!    path of the Control Plane; [`VaultBackend::capabilities`] says which of them
 //!    work, and the defaults answer [`ErrorKind::Unsupported`];
 //! 2. map each logical [`Profile`] (`vault::<entry_id>`, `backend::<backend_id>`) to a legal physical name of your
 //!    store in [`VaultBackend::physical_name`], applying your configured prefix;
@@ -111,6 +112,24 @@ impl fmt::Display for SecretRef {
     }
 }
 
+/// One profile a backend holds, with what the backend knows about it without reading it: never the material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredProfile {
+    /// The profile.
+    pub profile: Profile,
+    /// When its material was last written, in microseconds since the Unix epoch, if the backend records it.
+    pub updated_at_micros: Option<i64>,
+    /// The size of its material in bytes, if the backend knows it.
+    pub size: Option<u64>,
+}
+
+impl StoredProfile {
+    /// A profile about which nothing else is known.
+    pub const fn bare(profile: Profile) -> Self {
+        Self { profile, updated_at_micros: None, size: None }
+    }
+}
+
 /// What a backend can do. Operations outside its capabilities fail with [`ErrorKind::Unsupported`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Capabilities {
@@ -208,6 +227,12 @@ pub trait VaultBackend: Send + Sync + fmt::Debug + 'static {
     /// The profiles this backend holds material for (under its prefix), sorted.
     async fn list(&self) -> Result<Vec<Profile>> {
         Err(self.unsupported(Operation::List, None))
+    }
+
+    /// [`VaultBackend::list`] with what the backend knows of each profile (when it was written, its size), for
+    /// `lanyard admin gc`. The default knows nothing beyond the names; a backend that records more says so here.
+    async fn list_stored(&self) -> Result<Vec<StoredProfile>> {
+        Ok(self.list().await?.into_iter().map(StoredProfile::bare).collect())
     }
 
     /// A non-destructive check that the backend is reachable and the configured identity may use it.

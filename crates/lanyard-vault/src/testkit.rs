@@ -277,7 +277,7 @@ pub async fn json_field_selection(backend: &dyn VaultBackend) {
     must_delete(backend, profile).await;
 }
 
-/// `list` shows written profiles and not deleted ones.
+/// `list` shows written profiles and not deleted ones, sorted; `list_stored` shows the same ones.
 pub async fn list(backend: &dyn VaultBackend) {
     let (kept, dropped) = (fresh(), fresh());
     must_put(backend, kept, &text("kept")).await;
@@ -287,6 +287,21 @@ pub async fn list(backend: &dyn VaultBackend) {
     assert!(listed.contains(&kept), "{} backend: list misses a written profile", backend.kind());
     assert!(!listed.contains(&dropped), "{} backend: list shows a deleted profile", backend.kind());
     assert!(listed.windows(2).all(|w| w[0] < w[1]), "{} backend: list must be sorted", backend.kind());
+    // `list_stored` names the same profiles (other behaviours may write beside this one: only these two are
+    // compared); a size it reports is the material's.
+    let stored = backend.list_stored().await.unwrap_or_else(|e| panic!("{} backend: list_stored: {e}", backend.kind()));
+    assert!(
+        !stored.iter().any(|s| s.profile == dropped),
+        "{} backend: list_stored shows a deleted profile",
+        backend.kind()
+    );
+    let kept_entry = stored
+        .iter()
+        .find(|s| s.profile == kept)
+        .unwrap_or_else(|| panic!("{} backend: list_stored misses a written profile", backend.kind()));
+    if let Some(size) = kept_entry.size {
+        assert_eq!(size, 4, "{} backend: list_stored reports a wrong size", backend.kind());
+    }
     must_delete(backend, kept).await;
 }
 

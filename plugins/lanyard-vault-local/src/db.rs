@@ -50,6 +50,8 @@ const UPSERT: &str = "INSERT INTO local_secrets (profile, nonce, ciphertext, key
 const SELECT_ONE: &str = "SELECT profile, nonce, ciphertext, key_id FROM local_secrets WHERE profile = $1";
 const SELECT_ALL: &str = "SELECT profile, nonce, ciphertext, key_id FROM local_secrets ORDER BY profile";
 const SELECT_NAMES: &str = "SELECT profile FROM local_secrets";
+const SELECT_SUMMARIES: &str =
+    "SELECT profile, updated_at, CAST(length(ciphertext) AS BIGINT) AS size FROM local_secrets ORDER BY profile";
 const DELETE: &str = "DELETE FROM local_secrets WHERE profile = $1";
 const UPDATE: &str =
     "UPDATE local_secrets SET nonce = $2, ciphertext = $3, key_id = $4, updated_at = $5 WHERE profile = $1";
@@ -201,6 +203,14 @@ impl Db {
         match self {
             Self::Sqlite(pool) => sqlx::query_scalar(SELECT_NAMES).fetch_all(pool).await,
             Self::Postgres(pool) => sqlx::query_scalar(SELECT_NAMES).fetch_all(pool).await,
+        }
+    }
+
+    /// Every stored profile name with its `updated_at` and the length of its ciphertext: no material is read.
+    pub(crate) async fn summaries(&self) -> sqlx::Result<Vec<(String, i64, i64)>> {
+        match self {
+            Self::Sqlite(pool) => sqlx::query_as(SELECT_SUMMARIES).fetch_all(pool).await,
+            Self::Postgres(pool) => sqlx::query_as(SELECT_SUMMARIES).fetch_all(pool).await,
         }
     }
 

@@ -10,8 +10,8 @@ use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use lanyard_core::{BackendId, SecretBytes};
 use lanyard_vault::{
-    Capabilities, ErrorKind, Operation, ProbeReport, Profile, Result, SecretRef, SecretValue, VaultBackend, VaultError,
-    async_trait,
+    Capabilities, ErrorKind, Operation, ProbeReport, Profile, Result, SecretRef, SecretValue, StoredProfile,
+    VaultBackend, VaultError, async_trait,
 };
 use tokio::sync::{Mutex, OnceCell};
 
@@ -24,6 +24,8 @@ use crate::key::{
 
 /// The length of an AES-GCM nonce in bytes (96 bits).
 const NONCE_LEN: usize = 12;
+/// The length of the AES-GCM authentication tag at the end of every ciphertext.
+const GCM_TAG_LEN: u64 = 16;
 
 /// The longest accepted `prefix`.
 const MAX_PREFIX_CHARS: usize = 128;
@@ -474,6 +476,24 @@ impl VaultBackend for LocalVault {
             .filter_map(|name| name.parse().ok())
             .collect();
         Ok(profiles.into_iter().collect())
+    }
+
+    /// With each row's `updated_at` and the material's size (the ciphertext less the 16-byte GCM tag).
+    async fn list_stored(&self) -> Result<Vec<StoredProfile>> {
+        let op = Operation::List;
+        self.ready(op).await?;
+        let rows = self.db.summaries().await.map_err(|e| self.db_error(e, op, None))?;
+        let mut stored: Vec<StoredProfile> = rows
+            .into_iter()
+            .filter_map(|(name, updated_at, size)| {
+                let profile = name.strip_prefix(self.prefix.as_str())?.parse().ok()?;
+                let size = u64::try_from(size).ok().map(|size| size.saturating_sub(GCM_TAG_LEN));
+                Some(StoredProfile { profile, updated_at_micros: Some(updated_at), size })
+            })
+            .collect();
+        stored.sort_unstable_by_key(|s| s.profile);
+        stored.dedup_by_key(|s| s.profile);
+        Ok(stored)
     }
 
     async fn probe(&self) -> Result<ProbeReport> {

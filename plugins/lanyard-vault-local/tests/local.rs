@@ -948,3 +948,38 @@ fn assert_no_canary_in(file: &Path) -> Vec<&'static str> {
     }
     checked
 }
+
+/// docs/backends.md quotes the two wrong-key errors, with `vault::…` for the entry and two example key ids: they
+/// are what the vault says, but for those.
+#[tokio::test]
+async fn the_documented_wrong_key_errors_are_the_real_ones() {
+    let db = TestDb::sqlite();
+    let (right, wrong) = (new_key(), new_key());
+    let writer = db.vault(&right);
+    let (moved, forged) = (entry(), entry());
+    writer.put(&moved, &text(CANARY)).await.unwrap();
+    writer.put(&forged, &text(CANARY)).await.unwrap();
+    let raw = db.raw().await;
+    let mut row = raw.row(&forged.to_string()).await;
+    row.key_id = wrong.id().to_owned();
+    raw.write(&row).await;
+    let reader = db.vault(&wrong);
+    let mut printed = String::new();
+    for profile in [moved, forged] {
+        let error = reader.get(&SecretRef::Profile(profile)).await.unwrap_err().to_string();
+        let shown = error
+            .replace(&profile.to_string(), "vault::…")
+            .replace(right.id(), "5f0c1a9e2b7d4c31")
+            .replace(wrong.id(), "9a41d07c3e5b28f6");
+        printed.push_str(&shown);
+        printed.push('\n');
+    }
+    let manual = include_str!("../../../docs/backends.md");
+    let at = manual.find("was encrypted with master key 5f0c1a9e2b7d4c31").expect("docs/backends.md quotes the error");
+    let start = manual[..at].rfind("```text\n").expect("in a text block") + "```text\n".len();
+    let end = start + manual[start..].find("```").unwrap();
+    assert_eq!(&manual[start..end], printed, "docs/backends.md's wrong-key errors are not the vault's");
+    raw.close().await;
+    writer.close().await;
+    reader.close().await;
+}

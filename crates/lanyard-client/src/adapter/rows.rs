@@ -101,11 +101,25 @@ pub(super) fn show_connections(sql: String, connections: &[Connection]) -> State
                 Cell::from(c.status.as_str()),
                 Cell::text(c.credential.as_ref().map(|r| r.name.as_str())),
                 Cell::text(c.credential_storage.as_ref().map(|r| r.name.as_str())),
+                Cell::text(c.credential_expires_at.as_deref()),
             ]
         })
         .collect();
     StatementResult::message(sql, Outcome::Ok, count(connections.len(), "connection", "connections"))
-        .with_rows(&["name", "type", "status", "credential", "credential_storage"], rows)
+        .with_rows(&["name", "type", "status", "credential", "credential_storage", "credential_expires_at"], rows)
+}
+
+/// How an expiry reads now: `expires in 3 days`, `expired 2 days ago` (by this machine's clock); NULL without one.
+fn expiry(expires_at: Option<&str>) -> Cell {
+    let Some(text) = expires_at else { return Cell::Null };
+    match text.parse::<jiff::Timestamp>() {
+        Ok(at) => {
+            let remaining = at.as_microsecond().saturating_sub(jiff::Timestamp::now().as_microsecond());
+            Cell::Text(lanyard_core::expiry_phrase(remaining))
+        }
+        // Not a timestamp this side reads (a newer server's format): say nothing rather than something wrong.
+        Err(_) => Cell::Null,
+    }
 }
 
 /// `key=value, …` in stored order (the server has masked secret-looking values).
@@ -125,6 +139,8 @@ pub(super) fn describe_connection(c: &Connection) -> Vec<(&'static str, Cell)> {
         ("description", Cell::text(c.description.as_deref())),
         ("options", Cell::Text(options)),
         ("credential", Cell::text(c.credential.as_ref().map(|r| r.name.as_str()))),
+        ("credential_expires_at", Cell::text(c.credential_expires_at.as_deref())),
+        ("credential_expiry", expiry(c.credential_expires_at.as_deref())),
         ("credential_storage", Cell::text(c.credential_storage.as_ref().map(|r| r.name.as_str()))),
         ("max_connections", Cell::int(c.max_connections)),
         ("timeout_seconds", Cell::int(c.timeout_seconds)),
@@ -170,6 +186,7 @@ pub(super) fn describe_entry(e: &Entry) -> Vec<(&'static str, Cell)> {
         ("external_secret_name", Cell::text(e.external_secret_name.as_deref())),
         ("description", Cell::text(e.description.as_deref())),
         ("expires_at", Cell::text(e.expires_at.as_deref())),
+        ("expiry", expiry(e.expires_at.as_deref())),
         ("created_at", Cell::from(e.created_at.as_str())),
         ("updated_at", Cell::from(e.updated_at.as_str())),
         ("rotated_at", Cell::text(e.rotated_at.as_deref())),
@@ -306,7 +323,7 @@ pub(super) fn show_create_link(sql: String, shown: &str, definition: LinkDefinit
 
 /// What a TEST CONNECTION or TEST LINK probe answered.
 pub(super) struct Probe {
-    /// `PASSED` or `FAILED`.
+    /// `PASSED`, `FAILED` or `UNSUPPORTED`.
     pub(super) result: String,
     /// Milliseconds, resolve included.
     pub(super) latency_ms: i64,
@@ -338,9 +355,14 @@ impl From<TestResult> for Probe {
     }
 }
 
-/// TEST CONNECTION and TEST LINK: PASSED (or FAILED, a result and not an error) with its latency, as one row.
+/// TEST CONNECTION and TEST LINK: PASSED (or FAILED, a result and not an error; or UNSUPPORTED, its `error` the
+/// notice of what is missing) with its latency, as one row.
 pub(super) fn probe_result(sql: String, noun: &str, shown: &str, probe: Probe) -> StatementResult {
-    let outcome = if probe.result == lanyard_api::PASSED { Outcome::Passed } else { Outcome::Failed };
+    let outcome = match probe.result.as_str() {
+        lanyard_api::PASSED => Outcome::Passed,
+        lanyard_api::UNSUPPORTED => Outcome::Unsupported,
+        _ => Outcome::Failed,
+    };
     let message = format!("{noun} {shown:?}: {} in {} ms", probe.result, probe.latency_ms);
     StatementResult::message(sql, outcome, message).with_rows(
         &["result", "latency_ms", "server_version", "error"],

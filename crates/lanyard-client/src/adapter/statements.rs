@@ -15,7 +15,7 @@ use super::rows::*;
 use super::{DEFAULT_DATABASE, Session};
 use crate::error::{Error, Result};
 use crate::http::Created;
-use crate::result::{Cell, Outcome, StatementResult};
+use crate::result::{Cell, Outcome, StatementResult, Warning};
 
 impl Session {
     /// Runs one statement.
@@ -39,7 +39,8 @@ impl Session {
             }
             Statement::TestConnection(s) => {
                 let test = self.client.test_connection(s.name.as_str()).await?;
-                Ok(probe_result(sql, "connection", s.name.as_str(), test.into()))
+                let warnings = test.warnings.clone();
+                Ok(probe_result(sql, "connection", s.name.as_str(), test.into()).with_warnings(warnings))
             }
             Statement::CreateVault(s) => self.create_entry(sql, s).await,
             Statement::AlterVault(s) => self.alter_entry(sql, s).await,
@@ -200,7 +201,8 @@ impl Session {
             if_not_exists: s.if_not_exists,
         };
         let created = self.client.create_connection(&request).await;
-        created_result(sql, "connection", s.name.as_str(), s.if_not_exists, created)
+        let warnings = new_warnings(&created, |c: &Connection| &c.warnings);
+        created_result(sql, "connection", s.name.as_str(), s.if_not_exists, created).map(|r| r.with_warnings(warnings))
     }
 
     async fn alter_connection(&self, sql: String, s: &ast::AlterConnection) -> Result<StatementResult> {
@@ -292,13 +294,13 @@ impl Session {
             ..CreateEntry::default()
         };
         match &s.material {
-            None => {}
-            Some(ast::Material::Secret(secret)) => request.secret = Some(Secret(secret.clone())),
-            Some(ast::Material::Generate) => request.generate = true,
-            Some(ast::Material::LinkedExternal(name)) => request.linked_external_secret = Some(name.clone()),
+            ast::Material::Secret(secret) => request.secret = Some(Secret(secret.clone())),
+            ast::Material::Generate => request.generate = true,
+            ast::Material::LinkedExternal(name) => request.linked_external_secret = Some(name.clone()),
         }
         let created = self.client.create_entry(&request).await;
-        created_result(sql, "vault entry", s.name.as_str(), s.if_not_exists, created)
+        let warnings = new_warnings(&created, |e: &Entry| &e.warnings);
+        created_result(sql, "vault entry", s.name.as_str(), s.if_not_exists, created).map(|r| r.with_warnings(warnings))
     }
 
     async fn alter_entry(&self, sql: String, s: &ast::AlterVault) -> Result<StatementResult> {
@@ -382,7 +384,7 @@ fn refuse_redacted_secrets(statement: &Statement) -> Result<()> {
     let redacted = |s: &SecretString| s.expose_secret() == lanyard_core::REDACTED;
     let options = |o: &OptionMap| o.iter().any(|(k, v)| k.is_secret() && v.expose() == lanyard_core::REDACTED);
     let found = match statement {
-        Statement::CreateVault(s) => matches!(&s.material, Some(ast::Material::Secret(secret)) if redacted(secret)),
+        Statement::CreateVault(s) => matches!(&s.material, ast::Material::Secret(secret) if redacted(secret)),
         Statement::AlterVault(s) => {
             s.actions.iter().any(|a| matches!(a, ast::AlterVaultAction::SetSecret(secret) if redacted(secret)))
         }
@@ -406,16 +408,28 @@ fn refuse_redacted_secrets(statement: &Statement) -> Result<()> {
     Ok(())
 }
 
+/// The warnings on the answer of a create that created.
+fn new_warnings<T>(created: &Result<Created<T>>, warnings: impl Fn(&T) -> &Vec<Warning>) -> Vec<Warning> {
+    match created {
+        Ok(Created::New(object)) => warnings(object).clone(),
+        _ => Vec::new(),
+    }
+}
+
 /// What [`alter`] needs to know of an object it read.
 trait Versioned {
     /// Its name now, as messages show it.
     fn name(&self) -> Cow<'_, str>;
     /// Its row version (the ETag).
     fn version(&self) -> i64;
+    /// What the server warned about in its answer to the ALTER.
+    fn warnings(&self) -> Vec<Warning> {
+        Vec::new()
+    }
 }
 
 macro_rules! versioned {
-    ($($ty:ty),*) => {
+    ($($ty:ty $(=> $warnings:ident)?),*) => {
         $(impl Versioned for $ty {
             fn name(&self) -> Cow<'_, str> {
                 Cow::Borrowed(&self.name)
@@ -424,11 +438,15 @@ macro_rules! versioned {
             fn version(&self) -> i64 {
                 self.version
             }
+
+            $(fn warnings(&self) -> Vec<Warning> {
+                self.$warnings.clone()
+            })?
         })*
     };
 }
 
-versioned!(Connection, Entry, Backend);
+versioned!(Connection => warnings, Entry => warnings, Backend);
 
 impl Versioned for Link {
     /// `db.name`, as link messages show it (a link is never renamed).
@@ -477,7 +495,8 @@ async fn alter<T: Versioned>(
             }
             other => {
                 let altered = other?;
-                return Ok(altered_result(sql, noun, name, &altered.name(), actions, altered.version()));
+                return Ok(altered_result(sql, noun, name, &altered.name(), actions, altered.version())
+                    .with_warnings(altered.warnings()));
             }
         }
     }

@@ -287,9 +287,10 @@ async fn authorization_denials(env: &Env) {
     let unprobed = plane.clone().with_prober(std::sync::Arc::new(lanyard_control::NoProber));
     let outcome = unprobed.test_connection(&operator, "c").await.unwrap();
     assert!(!outcome.passed);
+    assert_eq!(outcome.status, lanyard_core::TestStatus::Unsupported);
     assert_eq!(outcome.error.as_deref(), Some(r#"no probe for type "postgresql" in this build"#));
-    assert_eq!(outcome.connection.status(), "failed");
-    assert_eq!(last_audit(env).await.record.outcome.as_str(), "failed");
+    assert_eq!(outcome.connection.status(), "unsupported");
+    assert_eq!(last_audit(env).await.record.outcome.as_str(), "allowed");
     assert_error(
         plane.test_connection(&viewer, "c").await,
         ErrorKind::Forbidden,
@@ -311,7 +312,10 @@ async fn authorization_denials(env: &Env) {
     );
     assert!(
         plane
-            .list_audit(&viewer, &AuditQuery { since: Some(last), object: Some("c".into()), limit: Some(5) })
+            .list_audit(
+                &viewer,
+                &AuditQuery { since: Some(last), object: Some("c".into()), limit: Some(5), ..AuditQuery::default() }
+            )
             .await
             .unwrap()
             .iter()

@@ -564,11 +564,9 @@ struct PasswordProber;
 impl lanyard_control::ConnectionProber for PasswordProber {
     async fn probe(&self, connection: &lanyard_resolve::ResolvedConnection) -> lanyard_control::ProbeResult {
         match &connection.auth {
-            lanyard_resolve::Auth::Secret(value) if value.expose_bytes() == b"good" => lanyard_control::ProbeResult {
-                passed: true,
-                server_version: Some("PostgreSQL 16.4".into()),
-                error: None,
-            },
+            lanyard_resolve::Auth::Secret(value) if value.expose_bytes() == b"good" => {
+                lanyard_control::ProbeResult::passed(Some("PostgreSQL 16.4".into()))
+            }
             _ => lanyard_control::ProbeResult::failed("password authentication failed"),
         }
     }

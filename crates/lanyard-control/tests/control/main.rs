@@ -25,3 +25,4 @@ mod entries;
 mod links;
 mod pipelines;
 mod test_link;
+mod warnings;

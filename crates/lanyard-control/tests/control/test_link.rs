@@ -13,7 +13,7 @@ use crate::common::{Env, admin, audit_log, both};
 both!(
     an_s3_link_follows_a_key_rotation_in_moto,
     a_mysql_link_follows_a_password_change_in_mariadb,
-    links_without_a_probe_fail_with_the_reason,
+    links_without_a_probe_are_unsupported,
 );
 
 /// Creates link `default.<name>` of `link_type` with CONFIG `config` and CREDENTIALS `credentials`.
@@ -56,7 +56,7 @@ fn assert_passed(outcome: &LinkTestOutcome) {
 
 #[track_caller]
 fn failure(outcome: &LinkTestOutcome) -> &str {
-    assert!(!outcome.passed, "expected FAILED, got {outcome:?}");
+    assert_eq!(outcome.status, lanyard_core::TestStatus::Failed, "expected FAILED, got {outcome:?}");
     outcome.error.as_deref().expect("a failure has a reason")
 }
 
@@ -141,14 +141,21 @@ async fn a_mysql_link_follows_a_password_change_in_mariadb(env: &Env) {
     assert_eq!(outcomes, [AuditOutcome::Allowed, AuditOutcome::Failed, AuditOutcome::Allowed]);
 }
 
-async fn links_without_a_probe_fail_with_the_reason(env: &Env) {
+async fn links_without_a_probe_are_unsupported(env: &Env) {
     let canary = "canary-kafka-sasl-pw";
     let config = json!({"bootstrap.servers": "127.0.0.1:9092"});
     create(env, "k", "KAFKA", config, json!({"sasl.password": canary})).await;
     let outcome = test_link(env, "k", &[canary]).await;
-    assert_eq!(failure(&outcome), "no probe for link type KAFKA in this build");
+    let notice = "no probe for link type KAFKA in this build; the link is stored and resolves its credentials, but \
+                  Lanyard cannot check it";
+    assert_eq!((outcome.passed, outcome.status), (false, lanyard_core::TestStatus::Unsupported));
+    assert_eq!(outcome.error.as_deref(), Some(notice));
     create(env, "h", "HTTP", json!({}), json!({"token": canary})).await;
     assert_eq!(failure(&test_link(env, "h", &[canary]).await), r#"CONFIG key "url" is required for link type HTTP"#);
     let audit = test_audit(env, &[canary]).await;
-    assert_eq!(audit[0].1["error"], "no probe for link type KAFKA in this build");
+    assert_eq!(
+        (audit[0].0, &audit[0].1["result"], &audit[0].1["error"]),
+        (AuditOutcome::Allowed, &json!("UNSUPPORTED"), &json!(notice))
+    );
+    assert_eq!((audit[1].0, &audit[1].1["result"]), (AuditOutcome::Failed, &json!("FAILED")));
 }

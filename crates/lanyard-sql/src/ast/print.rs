@@ -236,7 +236,7 @@ impl Printer {
 
 /// Replaces, in a CONFIG value, what looks secret by `***`: the value under a secret-looking key, and a string that
 /// is a URL with a password.
-fn mask_config_secrets(value: &mut serde_json::Value) {
+pub(crate) fn mask_config_secrets(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, inner) in map.iter_mut() {

@@ -59,8 +59,9 @@ pub struct CreateVault {
     pub algorithm: Option<String>,
     /// `KEY_SIZE n` in bits, metadata (and the size for GENERATE).
     pub key_size: Option<u32>,
-    /// `SECRET` / `GENERATE` / `LINKED EXTERNAL SECRET`.
-    pub material: Option<Material>,
+    /// `SECRET` / `GENERATE` / `LINKED EXTERNAL SECRET`: one is required (an entry without material could never be
+    /// resolved).
+    pub material: Material,
     /// `IN CREDENTIAL STORAGE b`; the seeded local backend when absent.
     pub storage: Option<Name>,
     /// `DESCRIPTION '…'`.
@@ -80,16 +81,15 @@ impl ToSql for CreateVault {
         p.optional("ALGORITHM", self.algorithm.as_deref(), Printer::string);
         p.optional("KEY_SIZE", self.key_size.as_ref(), Printer::number);
         match &self.material {
-            Some(Material::Secret(secret)) => {
+            Material::Secret(secret) => {
                 p.kw("SECRET");
                 p.secret(secret);
             }
-            Some(Material::Generate) => p.kw("GENERATE"),
-            Some(Material::LinkedExternal(external)) => {
+            Material::Generate => p.kw("GENERATE"),
+            Material::LinkedExternal(external) => {
                 p.kw("LINKED EXTERNAL SECRET");
                 p.string(external);
             }
-            None => {}
         }
         p.optional("IN CREDENTIAL STORAGE", self.storage.as_ref(), Printer::name);
         p.optional("DESCRIPTION", self.description.as_deref(), Printer::string);

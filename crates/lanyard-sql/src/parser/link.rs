@@ -131,6 +131,8 @@ impl Parser<'_> {
                     ));
             }
             clauses.push(clause);
+            let start = self.location_of_span(clause_start);
+            self.record_action(start);
         }
         if clauses.is_empty() {
             if self.at_end_of_statement() {

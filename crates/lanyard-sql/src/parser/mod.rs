@@ -28,6 +28,9 @@ pub struct SpannedStatement {
     pub statement: Statement,
     /// From its first token to its last (the terminating `;` excluded).
     pub span: Span,
+    /// The spans of an ALTER statement's actions (or ALTER LINK's SET clauses), in written order: the Control Plane
+    /// reports a failing action as `action N: …`, and the CLI underlines the N-th. Empty for other statements.
+    pub actions: Vec<Span>,
     /// Whether it ended with the MySQL client's `\G`, which asks for its result to be printed vertically (one line
     /// per column). `;`, `\g` and the end of input print as usual.
     pub vertical: bool,
@@ -86,6 +89,8 @@ pub(crate) struct Parser<'a> {
     statement_start: usize,
     /// What rendered errors hide, computed at the first error and shared by all (errors stay O(n) in total).
     redactions: std::cell::OnceCell<Redactions>,
+    /// The spans of the current statement's ALTER actions (see [`SpannedStatement::actions`]).
+    actions: Vec<Span>,
 }
 
 /// The object keywords of our statements: a statement that names one of them is ours, even if misspelt.
@@ -147,6 +152,7 @@ impl<'a> Parser<'a> {
             last_end: sqlparser::tokenizer::Location::new(1, 1),
             statement_start: 0,
             redactions: std::cell::OnceCell::new(),
+            actions: Vec::new(),
         }
     }
 
@@ -159,11 +165,13 @@ impl<'a> Parser<'a> {
             }
             let start = self.location_of(self.peek_ref());
             self.statement_start = self.tokens.index();
+            self.actions.clear();
             match self.parse_statement().and_then(|s| self.expect_end_of_statement().map(|()| s)) {
                 Ok(statement) => {
                     let end = self.last_end();
                     let vertical = self.at_vertical_terminator();
-                    script.statements.push(SpannedStatement { statement, span: Span { start, end }, vertical })
+                    let actions = std::mem::take(&mut self.actions);
+                    script.statements.push(SpannedStatement { statement, span: Span { start, end }, actions, vertical })
                 }
                 Err(error) => {
                     script.errors.push(error);
@@ -595,8 +603,11 @@ impl<'a> Parser<'a> {
         mut action: impl FnMut(&mut Self) -> PResult<Option<A>>,
     ) -> PResult<Vec<A>> {
         let mut actions = Vec::new();
-        while let Some(next) = action(self)? {
+        loop {
+            let start = self.location_of(self.peek_ref());
+            let Some(next) = action(self)? else { break };
             actions.push(next);
+            self.record_action(start);
         }
         if actions.is_empty() {
             if self.at_end_of_statement() {
@@ -605,6 +616,12 @@ impl<'a> Parser<'a> {
             return Err(self.expected(expected));
         }
         Ok(actions)
+    }
+
+    /// Records that an ALTER action started at `start` and ends with the last consumed token.
+    pub(crate) fn record_action(&mut self, start: Location) {
+        let end = self.last_end();
+        self.actions.push(Span { start, end });
     }
 
     /// The clauses of a CREATE statement, which come in any order, each at most once. While one of `clauses` is next,
@@ -742,8 +759,15 @@ impl<'a> Parser<'a> {
                 Some(plural) if self.statement_label(self.statement_start).starts_with("SHOW") => {
                     error.with_hint(format!("SHOW takes the plural form: SHOW {plural}."))
                 }
-                _ => error,
+                _ => match self.suggestion(statement_start) {
+                    Some(suggestion) => error.with_hint(format!("Did you mean {suggestion}?")),
+                    None => error,
+                },
             };
+        }
+        // A statement keyword misspelt (`SHOW CONECTIONS`, `CRAETE LINK`): one of ours, whatever sqlparser thinks.
+        if let Some(suggestion) = self.suggestion(statement_start) {
+            return error.with_hint(format!("Did you mean {suggestion}?"));
         }
         let generic = sqlparser::dialect::GenericDialect {};
         match sqlparser::parser::Parser::parse_sql(&generic, text) {
@@ -767,6 +791,44 @@ impl<'a> Parser<'a> {
                 _ => i += 1,
             }
         }
+    }
+
+    /// The statement form (`SHOW CONNECTIONS`, `CREATE CREDENTIAL STORAGE`, …) closest to the first words of the
+    /// statement starting at token `start`, by Damerau-Levenshtein distance over the whole form: a form is suggested
+    /// when at most one character in five differs (`SHOW CONECTIONS`, `CRAETE LINK`, `DESCRIBE CONECTION`), so that
+    /// plain SQL (`SHOW TABLES`, `DROP TABLE`) gets none.
+    fn suggestion(&self, start: usize) -> Option<String> {
+        let words: Vec<String> = (start..)
+            .map(|i| &self.tokens.token_at(i).token)
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .take(4)
+            .map_while(|t| match t {
+                Token::Word(w)
+                    if w.quote_style.is_none() && w.value.chars().all(|c| c.is_ascii_alphabetic() || c == '_') =>
+                {
+                    Some(w.value.to_ascii_uppercase())
+                }
+                _ => None,
+            })
+            .collect();
+        // Every form, and the CREDENTIAL spelling of each VAULT form (`SHOW CREDENTIALS`, `DROP CREDENTIAL`).
+        let aliases = Statement::KINDS
+            .iter()
+            .filter(|k| k.ends_with("VAULT") || k.ends_with("VAULTS"))
+            .map(|k| k.replace("VAULT", "CREDENTIAL"));
+        let forms = Statement::KINDS.iter().map(|k| (*k).to_owned()).chain(aliases);
+        forms
+            .filter_map(|form| {
+                let count = form.split(' ').count();
+                if words.len() < count {
+                    return None;
+                }
+                let typed = words[..count].join(" ");
+                let distance = strsim::damerau_levenshtein(&typed, &form);
+                (distance > 0 && distance * 5 <= form.len()).then_some((distance, form))
+            })
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, form)| form)
     }
 
     /// `SELECT` or `CREATE TABLE`: the first one or two keywords of a statement, for messages.
@@ -845,6 +907,18 @@ mod tests {
         // `\G` then `;` is one vertical statement (the `;` ends nothing more).
         assert_eq!(verticals("SHOW LINKS \\G;\nSHOW LINKS ;"), [true, false]);
         assert_eq!(verticals("ALTER LINK l\n    SET CONFIG ::region = \"us-east-1\"\\G"), [true]);
+    }
+
+    #[test]
+    fn alter_statements_carry_the_span_of_each_action() {
+        let sql = "SHOW LINKS;\nALTER CONNECTION c SET DESCRIPTION 'd'\n  SET OPTION host = 'h' RENAME TO c2;\nALTER LINK l SET CONFIG '{}' SET CREDENTIALS FROM VAULT e";
+        let script = parse_script(sql);
+        assert!(script.errors.is_empty(), "{:?}", script.errors);
+        let actions = |n: usize| script.statements[n].actions.iter().map(|a| a.slice(sql)).collect::<Vec<_>>();
+        assert!(actions(0).is_empty());
+        assert_eq!(actions(1), ["SET DESCRIPTION 'd'", "SET OPTION host = 'h'", "RENAME TO c2"]);
+        assert_eq!(script.statements[1].actions[1].start, Location { line: 3, column: 3, offset: 53 });
+        assert_eq!(actions(2), ["SET CONFIG '{}'", "SET CREDENTIALS FROM VAULT e"]);
     }
 
     #[test]

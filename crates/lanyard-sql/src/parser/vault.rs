@@ -124,6 +124,23 @@ impl Parser<'_> {
                 "ALGORITHM, KEY_SIZE, SECRET, GENERATE, LINKED EXTERNAL SECRET, IN CREDENTIAL STORAGE, DESCRIPTION, EXPIRES or the end of the statement",
             ));
         }
+        // An entry without material could never be resolved: it would fail only at connect time.
+        let Some(material) = material else {
+            let (expected, hint) = match entry_type {
+                EntryType::EncryptionKey => (
+                    "SECRET '...', GENERATE or LINKED EXTERNAL SECRET '...' (a vault entry needs material)",
+                    "Give the entry its material: SECRET '<value>', GENERATE (new random key material), or LINKED \
+                     EXTERNAL SECRET '<external_name>' IN CREDENTIAL STORAGE <storage> for a secret that already lives \
+                     in a backend.",
+                ),
+                EntryType::Credential => (
+                    "SECRET '...' or LINKED EXTERNAL SECRET '...' (a vault entry needs material)",
+                    "Give the entry its material: SECRET '<value>', or LINKED EXTERNAL SECRET '<external_name>' IN \
+                     CREDENTIAL STORAGE <storage> for a secret that already lives in a backend.",
+                ),
+            };
+            return Err(self.expected(expected).with_hint(hint));
+        };
         Ok(CreateVault {
             noun,
             if_not_exists,
