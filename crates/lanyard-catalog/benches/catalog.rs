@@ -36,8 +36,7 @@ fn connection(name: &str) -> Connection {
 }
 
 const SELECT: &str = "SELECT id, created_at, updated_at, version, display_name, entity_ref, connection_type, description, \
-                      options, credential_id, credential_storage_id, max_connections, timeout_seconds, last_tested_at, \
-                      last_test_status, last_test_latency_ms, last_test_error, server_version \
+                      options, credential_id, credential_storage_id, max_connections, timeout_seconds \
                       FROM external_connections WHERE id = $1";
 const UPDATE: &str =
     "UPDATE external_connections SET description = $2, updated_at = $3, version = version + 1 WHERE id = $1";

@@ -10,7 +10,9 @@
 //!   its record cannot exist.
 //! - Rows carry an immutable UUID id, `created_at`, `updated_at` and a `version` that increases on every change;
 //!   [`Tx::update`] writes only over the version it read, so concurrent writers never lose an update — the loser
-//!   gets [`CatalogError::VersionConflict`].
+//!   gets [`CatalogError::VersionConflict`]. Bookkeeping is not a change and leaves `version` alone: a token's
+//!   `last_used_at` ([`Tx::touch_token`]), a connection's last test ([`Tx::record_connection_test`], in
+//!   `connection_tests` beside the row) and a pipeline's progress (`runs.rs`).
 //!
 //! What it is not: it holds no secret material (the local vault plugin owns its own `local_secrets` table), knows
 //! nothing of SQL statements, HTTP or permissions, and does not decide what a change means — the Control Plane does.
@@ -265,8 +267,10 @@ impl Catalog {
         &self,
         name: &str,
     ) -> Result<Option<(Connection, Option<String>, Option<String>, Option<Timestamp>)>> {
-        let sql = "SELECT c.*, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
+        let sql = "SELECT c.*, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
+                   t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
                    FROM external_connections c \
+                   LEFT JOIN connection_tests t ON t.connection_id = c.id \
                    LEFT JOIN vault_entries e ON e.id = c.credential_id \
                    LEFT JOIN vault_backends b ON b.id = c.credential_storage_id WHERE c.display_name = $1";
         let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(name.to_owned())]).await? else {

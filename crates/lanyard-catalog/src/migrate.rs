@@ -38,6 +38,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_pipelines.sql"),
         postgres: include_str!("../migrations/postgres/0003_pipelines.sql"),
     },
+    Migration {
+        version: 4,
+        name: "connection_tests",
+        sqlite: include_str!("../migrations/sqlite/0004_connection_tests.sql"),
+        postgres: include_str!("../migrations/postgres/0004_connection_tests.sql"),
+    },
 ];
 
 /// SHA-256 of a migration's text, hex.

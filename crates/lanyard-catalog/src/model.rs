@@ -86,6 +86,9 @@ pub trait Record: Sized + Send + Sync {
     type Id: RecordId;
     /// The table.
     const TABLE: &'static str;
+    /// What reads select from: the table, or the table joined with the bookkeeping kept beside its rows (which
+    /// [`Record::columns`] never writes, so an update cannot overwrite it and does not bump `version` for it).
+    const SELECT_FROM: &'static str = Self::TABLE;
     /// The object kind, for messages.
     const KIND: ObjectKind;
     /// The columns that name a row uniquely (`display_name`, or `database_name` + `name`).
@@ -202,7 +205,8 @@ macro_rules! record_common {
     };
 }
 
-/// The outcome of the last TEST CONNECTION.
+/// The outcome of the last TEST CONNECTION: bookkeeping kept beside the connection's row (`connection_tests`),
+/// written by [`crate::Tx::record_connection_test`] without changing the connection's version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastTest {
     /// When it ran.
@@ -238,7 +242,8 @@ pub struct Connection {
     pub max_connections: Option<i64>,
     /// Connect timeout.
     pub timeout_seconds: Option<i64>,
-    /// The last TEST CONNECTION.
+    /// The last TEST CONNECTION, as read. Never written by an insert or an update: see
+    /// [`crate::Tx::record_connection_test`].
     pub last_test: Option<LastTest>,
 }
 
@@ -252,6 +257,8 @@ impl Connection {
 impl Record for Connection {
     type Id = ConnectionId;
     const TABLE: &'static str = "external_connections";
+    const SELECT_FROM: &'static str = "external_connections \
+        LEFT JOIN connection_tests ON connection_tests.connection_id = external_connections.id";
     const KIND: ObjectKind = ObjectKind::Connection;
     const NAME_COLUMNS: &'static [&'static str] = &["display_name"];
     const REFERENCES: &'static [Reference] = &[
@@ -263,7 +270,6 @@ impl Record for Connection {
 
     record_common!(ConnectionId, named);
     fn columns(&self) -> Vec<(&'static str, Param)> {
-        let test = self.last_test.as_ref();
         vec![
             ("display_name", Param::Text(self.name.to_string())),
             ("entity_ref", Param::Text(self.entity_ref())),
@@ -274,11 +280,6 @@ impl Record for Connection {
             ("credential_storage_id", id_param(self.credential_storage_id)),
             ("max_connections", Param::OptInt(self.max_connections)),
             ("timeout_seconds", Param::OptInt(self.timeout_seconds)),
-            ("last_tested_at", ts_param(test.map(|t| t.at))),
-            ("last_test_status", Param::OptText(test.map(|t| t.status.as_str().to_owned()))),
-            ("last_test_latency_ms", Param::OptInt(test.and_then(|t| t.latency_ms))),
-            ("last_test_error", Param::OptText(test.and_then(|t| t.error.clone()))),
-            ("server_version", Param::OptText(test.and_then(|t| t.server_version.clone()))),
         ]
     }
     fn from_row(meta: Meta<ConnectionId>, row: &Row) -> Result<Self> {
@@ -286,7 +287,7 @@ impl Record for Connection {
         let last_test = match (row.opt_int("last_tested_at")?, row.opt_text("last_test_status")?) {
             (Some(at), Some(status)) => Some(LastTest {
                 at: Timestamp::from_micros(at),
-                status: parse_vocab(t, "last_test_status", &status)?,
+                status: parse_vocab("connection_tests", "last_test_status", &status)?,
                 latency_ms: row.opt_int("last_test_latency_ms")?,
                 error: row.opt_text("last_test_error")?,
                 server_version: row.opt_text("server_version")?,

@@ -4,7 +4,7 @@ use lanyard_core::ObjectKind;
 
 use crate::db::{Conn, Param, Row};
 use crate::error::{CatalogError, Result};
-use crate::model::{AuditRecord, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json, parse_vocab};
+use crate::model::{AuditRecord, LastTest, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json, parse_vocab};
 use crate::time::Timestamp;
 
 /// An open catalog transaction. Everything done through one `Tx` commits or rolls back together; the Control Plane
@@ -72,7 +72,7 @@ impl Tx {
 
     /// The row with `id`, if any.
     pub async fn find<R: Record>(&mut self, id: R::Id) -> Result<Option<R>> {
-        let sql = format!("SELECT * FROM {} WHERE id = $1", R::TABLE);
+        let sql = format!("SELECT * FROM {} WHERE id = $1", R::SELECT_FROM);
         self.conn.fetch_optional(&sql, vec![id_text(id)]).await?.map(|row| read(&row)).transpose()
     }
 
@@ -83,7 +83,7 @@ impl Tx {
 
     /// The row named `name` (for links and pipelines: `[database, name]`), if any.
     pub async fn find_by_name<R: Record>(&mut self, name: &[&str]) -> Result<Option<R>> {
-        let sql = format!("SELECT * FROM {} WHERE {}", R::TABLE, name_condition(R::NAME_COLUMNS, 1));
+        let sql = format!("SELECT * FROM {} WHERE {}", R::SELECT_FROM, name_condition(R::NAME_COLUMNS, 1));
         let params = name.iter().map(|n| Param::Text((*n).to_owned())).collect();
         self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
     }
@@ -93,6 +93,28 @@ impl Tx {
     pub async fn touch_token(&mut self, id: lanyard_core::TokenId, at: Timestamp) -> Result<()> {
         let sql = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
         self.conn.execute(sql, vec![id_text(id), Param::Int(at.as_micros())]).await.map(|_| ())
+    }
+
+    /// Records the outcome of a TEST CONNECTION beside the connection's row (`connection_tests`), replacing the
+    /// previous one, without changing the connection's version or `updated_at`: a probe is bookkeeping, not a
+    /// change anyone made, so a client holding the connection's ETag stays current. Returns whether the connection
+    /// still exists (a missing one records nothing).
+    pub async fn record_connection_test(&mut self, id: lanyard_core::ConnectionId, test: &LastTest) -> Result<bool> {
+        let sql = "INSERT INTO connection_tests (connection_id, last_tested_at, last_test_status, \
+                   last_test_latency_ms, last_test_error, server_version) \
+                   SELECT id, $2, $3, $4, $5, $6 FROM external_connections WHERE id = $1 \
+                   ON CONFLICT (connection_id) DO UPDATE SET last_tested_at = excluded.last_tested_at, \
+                   last_test_status = excluded.last_test_status, last_test_latency_ms = excluded.last_test_latency_ms, \
+                   last_test_error = excluded.last_test_error, server_version = excluded.server_version";
+        let params = vec![
+            id_text(id),
+            Param::Int(test.at.as_micros()),
+            Param::Text(test.status.as_str().to_owned()),
+            Param::OptInt(test.latency_ms),
+            Param::OptText(test.error.clone()),
+            Param::OptText(test.server_version.clone()),
+        ];
+        Ok(self.conn.execute(sql, params).await? == 1)
     }
 
     /// The row named `name`; [`CatalogError::NotFound`] otherwise.
@@ -115,7 +137,7 @@ impl Tx {
             conditions.push(format!("database_name = ${}", params.len()));
         }
         let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
-        let sql = format!("SELECT * FROM {}{filter} ORDER BY {}", R::TABLE, R::NAME_COLUMNS.join(", "));
+        let sql = format!("SELECT * FROM {}{filter} ORDER BY {}", R::SELECT_FROM, R::NAME_COLUMNS.join(", "));
         self.conn.fetch_all(&sql, params).await?.iter().map(read).collect()
     }
 

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lanyard_catalog::{
-    Backend, Catalog, CatalogError, Connection, JsonObject, Link, MIGRATIONS, Meta, Migration, NewAuditRecord,
-    Pipeline, PipelineFile, Timestamp, VaultEntry,
+    Backend, Catalog, CatalogError, Connection, JsonObject, LastTest, Link, MIGRATIONS, Meta, Migration,
+    NewAuditRecord, Pipeline, PipelineFile, Timestamp, VaultEntry,
 };
 use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LOCAL_BACKEND_ID, LinkType, LoadFormat, Name,
-    ObjectKind, PipelineState,
+    ObjectKind, PipelineState, TestStatus,
 };
 use lanyard_testsupport::{DatabaseKind, TempDatabase};
 
@@ -50,6 +50,8 @@ lanyard_testsupport::database_tests!(
     a_transaction_that_fails_at_its_last_step_changes_nothing,
     concurrent_version_checked_updates_lose_nothing,
     an_unknown_vocabulary_value_is_an_error_naming_column_and_value,
+    a_connection_test_is_bookkeeping_beside_the_row,
+    migration_4_moves_the_last_test_beside_the_row,
 );
 
 fn name(n: &str) -> Name {
@@ -153,7 +155,7 @@ async fn a_tampered_migration_is_detected(db: &TestDb) {
     let error = Catalog::open_with(&db.url, &[]).await.unwrap_err();
     assert!(error.to_string().contains("unknown to this build"), "{error}");
     let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-    assert_eq!(versions, (1..=3).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
+    assert_eq!(versions, (1..=4).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
 }
 
 async fn connections_round_trip_with_typed_errors(db: &TestDb) {
@@ -563,4 +565,99 @@ async fn an_unknown_vocabulary_value_is_an_error_naming_column_and_value(db: &Te
         r#"catalog row in audit_log is invalid: column action holds unknown audit action "connection.explode""#
     );
     catalog.close().await;
+}
+
+fn last_test(at: i64, status: TestStatus, error: Option<&str>) -> LastTest {
+    LastTest {
+        at: Timestamp::from_micros(at),
+        status,
+        latency_ms: Some(12),
+        error: error.map(str::to_owned),
+        server_version: Some("PostgreSQL 16.4".into()),
+    }
+}
+
+/// The last TEST CONNECTION lives in `connection_tests`: recording it changes neither the version nor `updated_at`,
+/// every read shows it, an update (ALTER) written over the version it read keeps it, a newer test replaces it, and
+/// it goes with its connection.
+async fn a_connection_test_is_bookkeeping_beside_the_row(db: &TestDb) {
+    let catalog = db.open().await;
+    let c = catalog.insert(connection("c")).await.unwrap();
+    let other = catalog.insert(connection("other")).await.unwrap();
+    let first = last_test(1_700_000_000_000_000, TestStatus::Ok, None);
+    assert!(catalog.write(async |tx| tx.record_connection_test(c.meta.id, &first).await).await.unwrap());
+
+    let read: Connection = catalog.get(c.meta.id).await.unwrap();
+    assert_eq!(read.last_test.as_ref(), Some(&first));
+    assert_eq!((read.meta.version, read.meta.updated_at), (1, c.meta.updated_at), "bookkeeping bumps nothing");
+    let by_name: Connection = catalog.get_by_name(&["c"]).await.unwrap();
+    assert_eq!(by_name, read);
+    let (found, _, _, _) = catalog.find_connection("c").await.unwrap().expect("found");
+    assert_eq!(found, read);
+    let listed: Vec<Connection> = catalog.list(None, None).await.unwrap();
+    assert_eq!(listed.iter().map(|c| c.last_test.is_some()).collect::<Vec<_>>(), [true, false], "{listed:?}");
+    assert_eq!(listed[1].meta.id, other.meta.id);
+
+    // An ALTER over version 1 that read no test (it read before the probe) neither conflicts nor erases the test.
+    let mut stale = c.clone();
+    stale.description = Some("altered".into());
+    assert_eq!(stale.last_test, None);
+    let updated = catalog.update(stale).await.unwrap();
+    assert_eq!(updated.meta.version, 2);
+    let read: Connection = catalog.get(c.meta.id).await.unwrap();
+    assert_eq!((read.description.as_deref(), read.last_test.as_ref()), (Some("altered"), Some(&first)));
+
+    let second = last_test(1_700_000_000_000_001, TestStatus::Failed, Some("password authentication failed"));
+    assert!(catalog.write(async |tx| tx.record_connection_test(c.meta.id, &second).await).await.unwrap());
+    let read: Connection = catalog.get(c.meta.id).await.unwrap();
+    assert_eq!((read.meta.version, read.last_test), (2, Some(second.clone())));
+
+    // A connection dropped meanwhile records nothing; a dropped one takes its test with it.
+    let gone = lanyard_core::ConnectionId::new_random();
+    assert!(!catalog.write(async |tx| tx.record_connection_test(gone, &second).await).await.unwrap());
+    catalog.delete::<Connection>(c.meta.id, Some(2)).await.unwrap();
+    assert_eq!(raw_count(db, "SELECT COUNT(*) FROM connection_tests").await, 0);
+    catalog.close().await;
+}
+
+/// A catalog tested before migration 4 keeps each connection's last test: it moves from the row's columns to
+/// `connection_tests`.
+async fn migration_4_moves_the_last_test_beside_the_row(db: &TestDb) {
+    let old = Catalog::open_with(&db.url, &MIGRATIONS[..3]).await.unwrap();
+    let c = old.insert(connection("c")).await.unwrap();
+    old.insert(connection("untested")).await.unwrap();
+    old.close().await;
+    let id = c.meta.id.to_string();
+    let update = format!(
+        "UPDATE external_connections SET last_tested_at = 1700000000000000, last_test_status = 'failed', \
+         last_test_latency_ms = 12, last_test_error = 'password authentication failed', \
+         server_version = 'PostgreSQL 16.4' WHERE id = '{id}'"
+    );
+    raw_sql(db, &[&update]).await;
+    let catalog = db.open().await;
+    let read: Connection = catalog.get(c.meta.id).await.unwrap();
+    let expected = last_test(1_700_000_000_000_000, TestStatus::Failed, Some("password authentication failed"));
+    assert_eq!((read.meta.version, read.last_test), (1, Some(expected)));
+    let untested: Connection = catalog.get_by_name(&["untested"]).await.unwrap();
+    assert_eq!(untested.last_test, None);
+    assert_eq!(raw_count(db, "SELECT COUNT(*) FROM connection_tests").await, 1);
+    catalog.close().await;
+}
+
+/// The one integer a query returns, read behind the catalog's back.
+async fn raw_count(db: &TestDb, sql: &str) -> i64 {
+    match db.kind {
+        DatabaseKind::Sqlite => {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+        DatabaseKind::Postgres => {
+            let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            n
+        }
+    }
 }

@@ -29,6 +29,11 @@ pub(crate) fn rotate_master_key(
     let catalog = catalog.unwrap_or_else(|| default_catalog_url(&data_dir));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
+        // The keys this node read must include the one the catalog's material is under (the documented rolling
+        // rotation always has it, as the current or a previous key); the rotation then moves the fingerprint in
+        // the transaction that re-encrypts.
+        let place = crate::place::Place { data_dir: data_dir.clone(), catalog: Some(catalog.clone()) };
+        place.check_master_key("rotate the master key").await?;
         let source = MasterKeySource::from_process_env(Some(&data_dir))?;
         let from_env = matches!(source, MasterKeySource::Keys(_));
         let vault = LocalVault::open(&catalog, source, LocalVaultSettings::default())

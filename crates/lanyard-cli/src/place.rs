@@ -46,14 +46,48 @@ impl Place {
             .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))
     }
 
-    /// Opens (and migrates) the catalog as a Control Plane over the vault backends compiled into this binary.
+    /// Opens (and migrates) the catalog as a Control Plane over the vault backends compiled into this binary, then
+    /// checks the local vault's master key against the catalog's fingerprint of it (see [`Place::check_master_key`]).
     pub(crate) async fn open(&self) -> Result<ControlPlane> {
         let config = ControlConfig { catalog_url: self.catalog_url(), data_dir: self.data_dir.clone() };
         let registry = lanyard_vault::Registry::global()?;
-        ControlPlane::open(&config, registry)
+        let control = ControlPlane::open(&config, registry)
             .await
             .map_err(explain)
-            .with_context(|| format!("cannot open the catalog {}", redact_url(&config.catalog_url)))
+            .with_context(|| format!("cannot open the catalog {}", redact_url(&config.catalog_url)))?;
+        #[cfg(feature = "vault-local")]
+        if let Err(error) = self.check_master_key("start").await {
+            control.close().await;
+            return Err(error);
+        }
+        Ok(control)
+    }
+
+    /// Checks the master key this node read (`LANYARD_MASTER_KEY`, else `<data-dir>/master.key`, plus
+    /// `LANYARD_MASTER_KEY_PREVIOUS`) against the fingerprint the catalog holds, recording it on the first start, so
+    /// that a node with the wrong key stops here instead of failing at its first read of a secret. `doing` names
+    /// what is refused (`start`, `rotate`).
+    #[cfg(feature = "vault-local")]
+    pub(crate) async fn check_master_key(&self, doing: &str) -> Result<()> {
+        use lanyard_vault_local::{LocalVault, LocalVaultSettings, MasterKeySource};
+        let refused = |error: lanyard_vault::VaultError| match error.kind() {
+            lanyard_vault::ErrorKind::ConfigInvalid => {
+                anyhow::anyhow!("refusing to {doing}: {}", error.detail().unwrap_or("the master key is invalid"))
+            }
+            _ => anyhow::anyhow!("cannot check the master key of the local vault: {error}"),
+        };
+        let source = MasterKeySource::from_process_env(Some(&self.data_dir)).map_err(refused)?;
+        let settings = LocalVaultSettings { max_connections: 1, ..LocalVaultSettings::default() };
+        let vault = LocalVault::new(&self.catalog_url(), source, settings).map_err(refused)?;
+        let checked = vault.check_master_key().await;
+        vault.close().await;
+        let check = checked.map_err(refused)?;
+        if check.recorded_now {
+            tracing::info!(key_id = %check.key_id, "recorded the fingerprint of the local vault's master key");
+        } else {
+            tracing::debug!(key_id = %check.key_id, "the master key matches the catalog's fingerprint");
+        }
+        Ok(())
     }
 }
 

@@ -28,6 +28,10 @@ pub enum Error {
     /// The client was set up wrongly (a bad URL, a token with characters a header cannot carry, …).
     #[error("{0}")]
     Config(String),
+    /// The object kept changing under a read-modify-write (ALTER): every attempt found a newer version, and the
+    /// adapter gave up after its bounded retries. Its kind is [`ErrorKind::Conflict`].
+    #[error("{0}")]
+    Conflict(String),
     /// The client refused to send the statement (e.g. a secret literal that is a redaction, `'***'`).
     #[error("{0}")]
     Refused(String),
@@ -42,6 +46,7 @@ impl Error {
     pub fn kind(&self) -> Option<ErrorKind> {
         match self {
             Self::Api(p) => p.kind(),
+            Self::Conflict(_) => Some(ErrorKind::Conflict),
             _ => None,
         }
     }

@@ -2,9 +2,10 @@
 //! ([`Session`]) that runs DeltaForge- and SingleStore-dialect statements through it, the way `lanyard sql` does.
 //!
 //! Every statement maps to the calls of control-plane.md: `ALTER` reads the object first (`GET`, which resolves the
-//! name and gives its version), then sends the ordered actions in one `PUT` with `If-Match`; `IF EXISTS` turns a
-//! 404 into a clean no-op ([`Outcome::Skipped`]) and `IF NOT EXISTS` an existing object into
-//! [`Outcome::Unchanged`]. LINK statements address `/databases/{db}/links…`: an unqualified name is in the session's
+//! name and gives its version), then sends the ordered actions in one `PUT` with `If-Match`, and when the object
+//! changed in between (412) reads and re-sends, at most 10 times with jittered pauses, before it gives up with a
+//! [`Error::Conflict`] that says so; `IF EXISTS` turns a 404 into a clean no-op ([`Outcome::Skipped`]) and `IF NOT
+//! EXISTS` an existing object into [`Outcome::Unchanged`]. LINK statements address `/databases/{db}/links…`: an unqualified name is in the session's
 //! current database, which `USE` sets after checking that it exists, and which goes back to `default` when DROP
 //! DATABASE drops it. DATABASE statements address `/databases…`. Results come back as [`StatementResult`]s: a
 //! message, and columns + rows of typed [`Cell`]s for statements that return data, and the [`Warning`]s the server

@@ -1,5 +1,5 @@
 //! The client against a stand-in server that records what it receives: names are percent-encoded path segments,
-//! ALTER is a GET then a PUT with `If-Match` (re-read once on 412), IF EXISTS / IF NOT EXISTS map 404 / 200 to clean
+//! ALTER is a GET then a PUT with `If-Match` (re-read on 412, a bounded number of times), IF EXISTS / IF NOT EXISTS map 404 / 200 to clean
 //! outcomes, problems become typed errors, and the token travels only in the `Authorization` header. LINK statements
 //! address `/databases/{db}/links…`, with the session's database (`USE`, checked) for unqualified names; DATABASE
 //! statements address `/databases…`, and dropping the session's database takes the session back to `default`.
@@ -30,6 +30,8 @@ struct Stand {
     seen: Arc<Mutex<Vec<Seen>>>,
     /// Answer 412 to the first PUT.
     conflict_once: Arc<Mutex<bool>>,
+    /// The version of `busy`, a connection that changes after every GET (someone else keeps altering it).
+    busy_version: Arc<Mutex<i64>>,
 }
 
 fn connection(name: &str, version: i64) -> Value {
@@ -83,6 +85,16 @@ async fn handle(State(stand): State<Stand>, method: Method, uri: Uri, headers: H
                 return problem(StatusCode::PRECONDITION_FAILED, "precondition_failed", "changed");
             }
             axum::Json(connection("renamed", 8)).into_response()
+        }
+        (Method::GET, "/connections/busy") => {
+            let mut version = stand.busy_version.lock().unwrap();
+            *version += 1;
+            axum::Json(connection("busy", *version)).into_response()
+        }
+        (Method::PUT, "/connections/busy") => {
+            let version = *stand.busy_version.lock().unwrap();
+            let detail = format!("connection \"busy\" is at version {}, not {version} (If-Match)", version + 1);
+            problem(StatusCode::PRECONDITION_FAILED, "precondition_failed", &detail)
         }
         (Method::POST, "/connections") if seen.body["if_not_exists"] == true => {
             (StatusCode::OK, axum::Json(connection("x", 1))).into_response()
@@ -187,6 +199,30 @@ async fn alter_reads_then_puts_with_if_match_and_rereads_once_on_412() {
         json!({"actions": [{"set_option": {"key": "port", "value": "5432"}}, {"rename_to": "renamed"}]})
     );
     assert!(seen.iter().all(|s| s.authorization.as_deref() == Some("Bearer lyd_canary_token")));
+}
+
+/// A connection that changes between every GET and its PUT: the ALTER re-reads and re-sends a bounded number of
+/// times, each PUT over the version just read, then gives up with a `conflict` error that says what happened.
+#[tokio::test]
+async fn an_alter_that_always_finds_the_object_changed_gives_up_after_bounded_retries() {
+    let (stand, mut session) = stand().await;
+    let error = session.execute(&run("ALTER CONNECTION busy SET OPTION port = '5432'")).await.unwrap_err();
+    assert_eq!(error.kind(), Some(ErrorKind::Conflict));
+    assert_eq!(
+        error.to_string(),
+        "connection \"busy\" changed concurrently 10 times; gave up after 10 attempts; run the statement again"
+    );
+    assert!(!error.is_environment());
+    let calls = calls(&stand, 0);
+    let expected: Vec<(Method, String, Option<String>)> = (1..=10)
+        .flat_map(|version| {
+            [
+                (Method::GET, "/connections/busy".to_owned(), None),
+                (Method::PUT, "/connections/busy".to_owned(), Some(format!("\"{version}\""))),
+            ]
+        })
+        .collect();
+    assert_eq!(calls, expected, "each attempt re-reads and sends over the version it just read");
 }
 
 #[tokio::test]

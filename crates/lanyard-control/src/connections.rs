@@ -343,8 +343,8 @@ impl ControlPlane {
         })
     }
 
-    /// TEST CONNECTION: resolves the credential fresh, runs the type's probe, records the result on the row and
-    /// returns it. A failed probe is a result, not an error; a missing connection is an error.
+    /// TEST CONNECTION: resolves the credential fresh, runs the type's probe, records the result beside the row
+    /// (without changing its version: the ETag a client holds stays valid) and returns it. A failed probe is a result, not an error; a missing connection is an error.
     pub async fn test_connection(&self, caller: &Caller, name: &str) -> Result<TestOutcome> {
         self.authorize(caller, Permission::ConnectionsTest, AuditAction::ConnectionTest, Some(name)).await?;
         let row =
@@ -358,10 +358,12 @@ impl ControlPlane {
             server_version: result.server_version.clone(),
         };
         let connection = transaction!(self.catalog(), |tx| -> Result<_> {
-            // The row may have been altered (or renamed) meanwhile: record on the current version, by id.
-            let mut current = tx.find::<Connection>(row.meta.id).await?.ok_or_else(|| not_found(name))?;
-            current.last_test = Some(test.clone());
-            let current = tx.update(current).await?;
+            // Bookkeeping beside the row, by id (it may have been altered or renamed meanwhile): the version, and so
+            // the ETag, stay as they are.
+            if !tx.record_connection_test(row.meta.id, &test).await? {
+                return Err(not_found(name));
+            }
+            let current = tx.find::<Connection>(row.meta.id).await?.ok_or_else(|| not_found(name))?;
             let record = lanyard_catalog::NewAuditRecord {
                 outcome: if result.status() == TestStatus::Failed {
                     AuditOutcome::Failed

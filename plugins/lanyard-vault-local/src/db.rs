@@ -23,6 +23,22 @@ const CREATE_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS local_secrets (\
      key_id TEXT NOT NULL, \
      updated_at BIGINT NOT NULL)";
 
+/// The fingerprint of the master key the table's rows are under: one row, the key id of the master key the vault
+/// was first checked with ([`crate::LocalVault::check_master_key`]), replaced by every rotation in the
+/// transaction that re-encrypts. A key id, never a key.
+const CREATE_KEY_TABLE: &str = "CREATE TABLE IF NOT EXISTS local_master_key (\
+     singleton INTEGER PRIMARY KEY NOT NULL CHECK (singleton = 1), \
+     key_id TEXT NOT NULL, \
+     updated_at BIGINT NOT NULL)";
+
+const SELECT_RECORDED_KEY: &str = "SELECT key_id FROM local_master_key WHERE singleton = 1";
+const RECORD_KEY_IF_ABSENT: &str = "INSERT INTO local_master_key (singleton, key_id, updated_at) VALUES (1, $1, $2) \
+     ON CONFLICT (singleton) DO NOTHING";
+const RECORD_KEY: &str = "INSERT INTO local_master_key (singleton, key_id, updated_at) VALUES (1, $1, $2) \
+     ON CONFLICT (singleton) DO UPDATE SET key_id = excluded.key_id, updated_at = excluded.updated_at";
+const COUNT_BY_KEY: &str =
+    "SELECT key_id, CAST(COUNT(*) AS BIGINT) AS n FROM local_secrets GROUP BY key_id ORDER BY n DESC, key_id";
+
 /// The key of the transaction-level advisory lock that serialises the `CREATE TABLE` of nodes starting together
 /// (concurrent `CREATE TABLE IF NOT EXISTS` can fail on PostgreSQL's catalog unique indexes). "lanyloc1" in ASCII.
 const CREATE_LOCK_KEY: i64 = 0x6c61_6e79_6c6f_6331;
@@ -106,7 +122,7 @@ impl Db {
         filename.parent().filter(|dir| !dir.as_os_str().is_empty()).map(ToOwned::to_owned)
     }
 
-    /// Creates the table if it does not exist.
+    /// Creates the tables (`local_secrets`, `local_master_key`) if they do not exist.
     ///
     /// On SQLite the first connections to a new file switch it to WAL mode, which needs an exclusive lock that the
     /// busy timeout does not wait for: processes opening a fresh file together can get "database is locked". That
@@ -116,7 +132,11 @@ impl Db {
             Self::Sqlite(pool) => {
                 let mut attempt = 0u32;
                 loop {
-                    match sqlx::query(CREATE_SQLITE).execute(pool).await {
+                    let created = async {
+                        sqlx::query(CREATE_SQLITE).execute(pool).await?;
+                        sqlx::query(CREATE_KEY_TABLE).execute(pool).await
+                    };
+                    match created.await {
                         Ok(_) => break,
                         Err(error) if is_sqlite_busy(&error) && attempt < 8 => {
                             attempt += 1;
@@ -130,6 +150,7 @@ impl Db {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CREATE_LOCK_KEY).execute(&mut *tx).await?;
                 sqlx::query(CREATE_POSTGRES).execute(&mut *tx).await?;
+                sqlx::query(CREATE_KEY_TABLE).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
         }
@@ -146,6 +167,35 @@ impl Db {
                 sqlx::query(SELECT_ONE).bind(profile).fetch_optional(pool).await?.map(|r| pg_row(&r)).transpose()?
             }
         })
+    }
+
+    /// The key id recorded in `local_master_key`, if any.
+    pub(crate) async fn recorded_key(&self) -> sqlx::Result<Option<String>> {
+        match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(SELECT_RECORDED_KEY).fetch_optional(pool).await,
+            Self::Postgres(pool) => sqlx::query_scalar(SELECT_RECORDED_KEY).fetch_optional(pool).await,
+        }
+    }
+
+    /// Records `key_id` unless a key is recorded already (another node may have been first).
+    pub(crate) async fn record_key_if_absent(&self, key_id: &str, updated_at: i64) -> sqlx::Result<()> {
+        match self {
+            Self::Sqlite(pool) => {
+                sqlx::query(RECORD_KEY_IF_ABSENT).bind(key_id).bind(updated_at).execute(pool).await?;
+            }
+            Self::Postgres(pool) => {
+                sqlx::query(RECORD_KEY_IF_ABSENT).bind(key_id).bind(updated_at).execute(pool).await?;
+            }
+        };
+        Ok(())
+    }
+
+    /// How many rows each key id encrypted, most first.
+    pub(crate) async fn rows_by_key(&self) -> sqlx::Result<Vec<(String, i64)>> {
+        match self {
+            Self::Sqlite(pool) => sqlx::query_as(COUNT_BY_KEY).fetch_all(pool).await,
+            Self::Postgres(pool) => sqlx::query_as(COUNT_BY_KEY).fetch_all(pool).await,
+        }
     }
 
     /// Every stored profile name.
@@ -253,6 +303,19 @@ impl WriteTx {
             }
             Self::Postgres(tx) => {
                 bind_row!(UPDATE, row).execute(&mut **tx).await?;
+            }
+        };
+        Ok(())
+    }
+
+    /// Records `key_id` as the key every row is under (a rotation, in its transaction).
+    pub(crate) async fn record_key(&mut self, key_id: &str, updated_at: i64) -> sqlx::Result<()> {
+        match self {
+            Self::Sqlite(tx) => {
+                sqlx::query(RECORD_KEY).bind(key_id).bind(updated_at).execute(&mut **tx).await?;
+            }
+            Self::Postgres(tx) => {
+                sqlx::query(RECORD_KEY).bind(key_id).bind(updated_at).execute(&mut **tx).await?;
             }
         };
         Ok(())

@@ -297,6 +297,14 @@ impl MasterKeySource {
         Self::from_env(|name| std::env::var_os(name), data_dir)
     }
 
+    /// Where the current key was read from, for messages: `LANYARD_MASTER_KEY`, or the key file's path.
+    pub fn origin(&self) -> String {
+        match self {
+            Self::Keys(_) => MASTER_KEY_ENV.to_owned(),
+            Self::File { data_dir, .. } => quote(&data_dir.join(MASTER_KEY_FILE)),
+        }
+    }
+
     /// The key file's directory, for the file source.
     pub(crate) fn data_dir(&self) -> Option<&Path> {
         match self {

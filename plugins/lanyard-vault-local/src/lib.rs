@@ -5,10 +5,10 @@
 //! What it is not: it knows nothing about the catalog crate (it depends on `lanyard-catalog` only to test that no
 //! plaintext reaches the catalog file). It opens its own sqlx pool to the catalog's database URL
 //! ([`lanyard_vault::BackendEnv::catalog_url`]: `sqlite://path`, `sqlite::memory:` or `postgres://…`) and owns
-//! its one table, which it creates on first use (`CREATE TABLE IF NOT EXISTS`, guarded on PostgreSQL by a
-//! transaction-level advisory lock so nodes starting together do not race). It is not an OS keychain, does not link
-//! external secrets and lends no ambient identity; and it never returns material in an error, a log line or
-//! `Debug`.
+//! its two tables (`local_secrets` and the fingerprint's `local_master_key`), which it creates on first use
+//! (`CREATE TABLE IF NOT EXISTS`, guarded on PostgreSQL by a transaction-level advisory lock so nodes starting
+//! together do not race). It is not an OS keychain, does not link external secrets and lends no ambient identity;
+//! and it never returns material in an error, a log line or `Debug`.
 //!
 //! # Storage
 //!
@@ -33,6 +33,19 @@
 //!
 //! A row whose `key_id` is not a configured key, or whose authentication fails, is a `ConfigInvalid` error naming
 //! both key ids — never garbage, never a permission error.
+//!
+//! # The fingerprint
+//!
+//! `local_master_key(singleton INTEGER PRIMARY KEY CHECK (singleton = 1), key_id TEXT, updated_at BIGINT)`, created
+//! beside `local_secrets`, holds the key id of the master key the catalog is keyed to (an id, never a key).
+//! [`LocalVault::check_master_key`] records the current key's id when none is recorded (unless rows exist and none
+//! is under a key of the vault) and otherwise refuses, with a `ConfigInvalid` error saying where the key was read
+//! (`LANYARD_MASTER_KEY` or the key file's path), which key the catalog expects and what to do, unless the recorded
+//! key is the current or a previous key of the vault — so every step of the rolling rotation below passes. A
+//! rotation records the new key in the transaction that re-encrypts. The CLI runs the check before a node starts.
+//! With the key-file source and no `master.key`, a vault whose database holds rows or a recorded fingerprint
+//! refuses to make a new key (every operation fails saying so) instead of starting under a key that decrypts
+//! nothing.
 //!
 //! # Rotating the master key (`lanyard admin rotate-master-key`)
 //!
@@ -79,7 +92,7 @@ pub use key::{
     KeyRing, MASTER_KEY_ENV, MASTER_KEY_FILE, MASTER_KEY_LEN, MasterKey, MasterKeySource, NEXT_MASTER_KEY_FILE,
     PREVIOUS_MASTER_KEYS_ENV,
 };
-pub use vault::{LocalVault, LocalVaultSettings, RotationReport};
+pub use vault::{LocalVault, LocalVaultSettings, MasterKeyCheck, RotationReport};
 
 /// The backend kind.
 pub const KIND: &str = "local";

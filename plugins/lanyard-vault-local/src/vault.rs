@@ -61,6 +61,15 @@ pub struct RotationReport {
     pub key_file: Option<PathBuf>,
 }
 
+/// What [`LocalVault::check_master_key`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterKeyCheck {
+    /// The key id the catalog holds: the key this vault's rows are under.
+    pub key_id: String,
+    /// Whether this check recorded it (the first check on this catalog).
+    pub recorded_now: bool,
+}
+
 /// Lanyard's encrypted local vault: AES-256-GCM ciphertext in the catalog database's `local_secrets` table.
 ///
 /// Cheap to share behind an `Arc`; every method may be called concurrently. Nothing happens on construction: the
@@ -190,6 +199,8 @@ impl LocalVault {
             tx.update(new_row).await.map_err(|e| self.db_error(e, op, Some(row.profile.clone())))?;
             *rows_by_old_key.entry(row.key_id.clone()).or_insert(0u64) += 1;
         }
+        // The catalog's fingerprint of the master key changes with the rows, or not at all.
+        tx.record_key(new_key.id(), updated_at).await.map_err(|e| self.db_error(e, op, None))?;
         tx.commit().await.map_err(|e| self.db_error(e, op, None))?;
 
         let key_file = match &files {
@@ -220,6 +231,98 @@ impl LocalVault {
         }
     }
 
+    /// Checks the master key this vault was given against the fingerprint the catalog database holds (the key id
+    /// of `local_master_key`), and records it if there is none yet. A node calls this once when it starts, so that
+    /// a wrong key stops it there rather than at the first read of a secret.
+    ///
+    /// Accepted: the recorded key is the current key or one of the previous keys
+    /// (`LANYARD_MASTER_KEY_PREVIOUS`, or `master.key` during an interrupted rotation of the key file), so every
+    /// step of a rolling rotation starts. Nothing recorded (a new catalog, or one from before the fingerprint
+    /// existed): the current key is recorded, unless rows exist and none of them is under a key of this vault.
+    /// Anything else is a [`ErrorKind::ConfigInvalid`] error saying which key was read where, which one the
+    /// catalog expects, and what to do; it never shows a key.
+    pub async fn check_master_key(&self) -> Result<MasterKeyCheck> {
+        let op = Operation::Build;
+        let ready = self.ready(op).await?;
+        let ring = self.refresh_keys(ready)?;
+        let db_error = |e| self.db_error(e, op, None);
+        let mut recorded_now = false;
+        let recorded = match self.db.recorded_key().await.map_err(db_error)? {
+            Some(recorded) => recorded,
+            None => {
+                let rows = self.db.rows_by_key().await.map_err(db_error)?;
+                if let Some((foreign, _)) = rows.first().filter(|_| rows.iter().all(|(id, _)| ring.get(id).is_none())) {
+                    return Err(self.mismatch(foreign, &ring));
+                }
+                self.db.record_key_if_absent(ring.current().id(), now_micros()).await.map_err(db_error)?;
+                // Another node may have recorded its key first: read what won.
+                let recorded = self.db.recorded_key().await.map_err(db_error)?.unwrap_or_default();
+                recorded_now = recorded == ring.current().id();
+                recorded
+            }
+        };
+        if ring.get(&recorded).is_none() {
+            return Err(self.mismatch(&recorded, &ring));
+        }
+        Ok(MasterKeyCheck { key_id: recorded, recorded_now })
+    }
+
+    /// The error of a node whose keys do not include `expected`, the key the catalog's material is under.
+    fn mismatch(&self, expected: &str, ring: &KeyRing) -> VaultError {
+        let expected = lanyard_core::printable(expected, 64);
+        let previous = if ring.previous().is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<&str> = ring.previous().iter().map(MasterKey::id).collect();
+            format!(" (also accepted: {})", ids.join(", "))
+        };
+        let fix = match &self.source {
+            MasterKeySource::Keys(_) => format!(
+                "set {MASTER_KEY_ENV} to the key whose id is {expected} (or, while a rotation rolls out, list it in \
+                 {PREVIOUS_MASTER_KEYS_ENV})"
+            ),
+            MasterKeySource::File { .. } => format!(
+                "put the key whose id is {expected} back in {} (from a backup of the data directory), or set \
+                 {MASTER_KEY_ENV} to it",
+                self.source.origin()
+            ),
+        };
+        VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Build).with_detail(format!(
+            "the master key does not match this catalog: the catalog is keyed to master key {expected}, \
+             but the master key read from {} is {}{previous}; {fix}. Nothing was read or written",
+            self.source.origin(),
+            ring.current().id()
+        ))
+    }
+
+    /// With the key-file source and no `master.key`, refuses to make a new key when the catalog database already
+    /// holds local-vault material (or a recorded fingerprint): a new key would not decrypt any of it, and every
+    /// secret would look lost. Runs before the key files are loaded (which would create `master.key`).
+    async fn refuse_new_key_over_material(&self, op: Operation) -> Result<()> {
+        let Some(dir) = self.source.data_dir() else { return Ok(()) };
+        let path = dir.join(MASTER_KEY_FILE);
+        if !matches!(key::read_key_file(&path), Err(KeyFileError::Missing)) {
+            return Ok(());
+        }
+        let db_error = |e| self.db_error(e, op, None);
+        let recorded = self.db.recorded_key().await.map_err(db_error)?;
+        let rows = self.db.rows_by_key().await.map_err(db_error)?;
+        let count: i64 = rows.iter().map(|(_, n)| n).sum();
+        let Some(expected) = recorded.or_else(|| rows.first().map(|(id, _)| id.clone())) else { return Ok(()) };
+        let expected = lanyard_core::printable(&expected, 64);
+        let held = match count {
+            0 => String::new(),
+            1 => " and holds 1 secret encrypted under it".to_owned(),
+            n => format!(" and holds {n} secrets encrypted under it"),
+        };
+        Err(VaultError::new(ErrorKind::ConfigInvalid, KIND, op).with_detail(format!(
+            "master key file {} does not exist, but this catalog is keyed to master key {expected}{held}; a new key \
+             would not match it, so none was made: restore {MASTER_KEY_FILE} from a backup of the data directory, \
+             or set {MASTER_KEY_ENV} to the key whose id is {expected}",
+            key::quote(&path),
+        )))
+    }
+
     fn rotation_error(&self, detail: String) -> VaultError {
         VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Put)
             .with_detail(format!("rotating the master key: {detail}"))
@@ -229,7 +332,6 @@ impl LocalVault {
     async fn ready(&self, op: Operation) -> Result<&Ready> {
         self.ready
             .get_or_try_init(|| async {
-                let (ring, files) = self.source.load()?;
                 if let Some(dir) = self.db.sqlite_dir() {
                     std::fs::create_dir_all(&dir).map_err(|error| {
                         VaultError::new(ErrorKind::ConfigInvalid, KIND, op).with_detail(format!(
@@ -239,6 +341,8 @@ impl LocalVault {
                     })?;
                 }
                 self.db.create_table().await.map_err(|e| self.db_error(e, op, None))?;
+                self.refuse_new_key_over_material(op).await?;
+                let (ring, files) = self.source.load()?;
                 Ok(Ready { keys: RwLock::new(KeyState { ring: Arc::new(ring), files }) })
             })
             .await

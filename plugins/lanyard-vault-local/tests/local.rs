@@ -141,6 +141,15 @@ impl Raw {
         assert_eq!(changed, 1, "raw update of {}", row.profile);
     }
 
+    /// The key id `local_master_key` holds, if any.
+    async fn recorded_key(&self) -> Option<String> {
+        const SELECT_KEY: &str = "SELECT key_id FROM local_master_key";
+        match self {
+            Raw::Sqlite(pool) => sqlx::query_scalar(SELECT_KEY).fetch_optional(pool).await.unwrap(),
+            Raw::Postgres(pool) => sqlx::query_scalar(SELECT_KEY).fetch_optional(pool).await.unwrap(),
+        }
+    }
+
     async fn close(self) {
         match self {
             Raw::Sqlite(pool) => pool.close().await,
@@ -192,6 +201,8 @@ lanyard_testsupport::database_tests!(
     rotation_of_the_key_file_is_seen_by_other_vaults_on_the_data_dir,
     an_interrupted_rotation_resumes_with_its_key,
     a_rotation_stops_at_a_row_it_cannot_decrypt,
+    the_master_key_is_checked_against_the_catalog_fingerprint,
+    a_catalog_with_material_but_no_fingerprint_records_only_a_key_that_reads_it,
 );
 
 fn fresh(kind: DatabaseKind) -> TestDb {
@@ -546,6 +557,138 @@ async fn a_rotation_stops_at_a_row_it_cannot_decrypt(db: &TestDb) {
     assert_eq!(db.raw().await.rows().await, before, "the transaction changed nothing");
     assert_eq!(vault.key_ring().await.unwrap().current().id(), mine.id());
     vault.close().await;
+}
+
+/// The first check records the key's fingerprint (its key id, never the key); a vault whose keys do not include
+/// the recorded one is refused with a message naming where its key came from, which key the catalog expects and
+/// what to do; a rotation moves the fingerprint in its transaction, and every step of a rolling rotation passes.
+async fn the_master_key_is_checked_against_the_catalog_fingerprint(db: &TestDb) {
+    let (k1, k2) = (new_key(), new_key());
+    let first = db.vault(&k1);
+    let check = first.check_master_key().await.unwrap();
+    assert_eq!((check.key_id.as_str(), check.recorded_now), (k1.id(), true));
+    let again = first.check_master_key().await.unwrap();
+    assert_eq!((again.key_id.as_str(), again.recorded_now), (k1.id(), false), "recorded once");
+    let raw = db.raw().await;
+    assert_eq!(raw.recorded_key().await.as_deref(), Some(k1.id()));
+    first.put(&entry(), &text(CANARY)).await.unwrap();
+
+    let wrong = db.vault(&k2);
+    let error = wrong.check_master_key().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    let message = error.to_string();
+    let expected = format!(
+        "the master key does not match this catalog: the catalog is keyed to master key {}, but the \
+         master key read from LANYARD_MASTER_KEY is {}; set LANYARD_MASTER_KEY to the key whose id is {} (or, \
+         while a rotation rolls out, list it in LANYARD_MASTER_KEY_PREVIOUS). Nothing was read or written",
+        k1.id(),
+        k2.id(),
+        k1.id()
+    );
+    assert!(message.contains(&expected), "{message}");
+    for secret in [k1.expose_base64(), k2.expose_base64()] {
+        assert!(!message.contains(secret.expose_secret()), "no key in the message");
+    }
+    assert!(!message.contains(CANARY));
+    assert_eq!(raw.recorded_key().await.as_deref(), Some(k1.id()), "a refused check records nothing");
+
+    // Rolling rotation: (1) K2 added as a previous key; (2) rotated to K2; (3) K2 current, K1 previous; (4) K2 only.
+    let step1 = db.vault_with(MasterKeySource::Keys(KeyRing::new(k1.clone()).with_previous(k2.clone())), "");
+    assert_eq!(step1.check_master_key().await.unwrap().key_id, k1.id());
+    let report = step1.rotate_master_key(k2.clone()).await.unwrap();
+    assert_eq!(report.new_key_id, k2.id());
+    assert_eq!(raw.recorded_key().await.as_deref(), Some(k2.id()), "the rotation moved the fingerprint");
+    let lagging = db.vault_with(MasterKeySource::Keys(KeyRing::new(k1.clone()).with_previous(k2.clone())), "");
+    assert_eq!(lagging.check_master_key().await.unwrap().key_id, k2.id(), "a node restarted between steps 2 and 3");
+    let step3 = db.vault_with(MasterKeySource::Keys(KeyRing::new(k2.clone()).with_previous(k1.clone())), "");
+    assert_eq!(step3.check_master_key().await.unwrap().key_id, k2.id());
+    let step4 = db.vault(&k2);
+    assert_eq!(step4.check_master_key().await.unwrap().key_id, k2.id());
+    let old_only = db.vault(&k1);
+    let error = old_only.check_master_key().await.unwrap_err();
+    assert!(error.to_string().contains(&format!("is keyed to master key {}", k2.id())), "{error}");
+    raw.close().await;
+    for vault in [first, wrong, step1, lagging, step3, step4, old_only] {
+        vault.close().await;
+    }
+}
+
+/// A catalog written before the fingerprint existed holds rows but no fingerprint: the first check records its key
+/// only if some row is under it.
+async fn a_catalog_with_material_but_no_fingerprint_records_only_a_key_that_reads_it(db: &TestDb) {
+    let (k1, k2) = (new_key(), new_key());
+    let writer = db.vault(&k1);
+    writer.put(&entry(), &text(CANARY)).await.unwrap();
+    let wrong = db.vault(&k2);
+    let error = wrong.check_master_key().await.unwrap_err();
+    assert!(error.to_string().contains(&format!("is keyed to master key {}", k1.id())), "{error}");
+    let raw = db.raw().await;
+    assert_eq!(raw.recorded_key().await, None);
+    let check = db.vault(&k1).check_master_key().await.unwrap();
+    assert_eq!((check.key_id.as_str(), check.recorded_now), (k1.id(), true));
+    assert_eq!(raw.recorded_key().await.as_deref(), Some(k1.id()));
+    raw.close().await;
+    writer.close().await;
+    wrong.close().await;
+}
+
+/// With the key file: a wrong `master.key` is refused naming the file; a missing one is not silently replaced by a
+/// new key while the catalog holds material.
+#[tokio::test]
+async fn a_wrong_or_missing_key_file_is_refused_naming_the_file() {
+    let db = TestDb::sqlite();
+    let data_dir = db.data_dir("data");
+    let source = MasterKeySource::File { data_dir: data_dir.clone(), previous: Vec::new() };
+    let first = db.vault_with(source.clone(), "");
+    let recorded = first.check_master_key().await.unwrap().key_id;
+    first.put(&entry(), &text(CANARY)).await.unwrap();
+    first.close().await;
+    let path = data_dir.join(MASTER_KEY_FILE);
+
+    // Another key in master.key.
+    std::fs::rename(&path, data_dir.join("master.key.saved")).unwrap();
+    let other = new_key();
+    write_key_file(&path, &other);
+    let error = db.vault_with(source.clone(), "").check_master_key().await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!(
+            "the catalog is keyed to master key {recorded}, but the master key read from {:?} is {}; put \
+             the key whose id is {recorded} back in {:?} (from a backup of the data directory), or set \
+             LANYARD_MASTER_KEY to it",
+            path.display().to_string(),
+            other.id(),
+            path.display().to_string()
+        )),
+        "{message}"
+    );
+
+    // No master.key at all: refused before a new one is made.
+    std::fs::remove_file(&path).unwrap();
+    let vault = db.vault_with(source.clone(), "");
+    let error = vault.check_master_key().await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+    assert!(
+        error.to_string().contains(&format!(
+            "master key file {:?} does not exist, but this catalog is keyed to master key {recorded} and holds 1 \
+             secret encrypted under it; a new key would not match it, so none was made: restore master.key from a \
+             backup of the data directory, or set LANYARD_MASTER_KEY to the key whose id is {recorded}",
+            path.display().to_string()
+        )),
+        "{error}"
+    );
+    let error = vault.put(&entry(), &text("x")).await.unwrap_err();
+    assert!(error.to_string().contains("so none was made"), "every operation refuses: {error}");
+    assert!(!path.exists(), "no new key file was made");
+
+    // The right key back: the vault works again.
+    std::fs::rename(data_dir.join("master.key.saved"), &path).unwrap();
+    let restored = db.vault_with(source, "");
+    assert_eq!(restored.check_master_key().await.unwrap().key_id, recorded);
+    assert_eq!(restored.list().await.unwrap().len(), 1);
+    for vault in [vault, restored] {
+        vault.close().await;
+    }
 }
 
 /// Writes a key file the way a rotation does (0600), for simulating an interrupted one.

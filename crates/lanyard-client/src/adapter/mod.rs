@@ -3,8 +3,11 @@
 //! back as a typed [`StatementResult`](crate::StatementResult).
 //!
 //! `script.rs` runs whole scripts (parse first, then statement after statement, with the stop / continue rules);
-//! `statements.rs` maps each statement to its calls; `rows.rs` renders what came back as messages and rows.
+//! `statements.rs` maps each statement to its calls; `rows.rs` renders what came back as messages and rows;
+//! `retry.rs` paces an ALTER's re-read and re-send when the object changed under it (412), a bounded number of
+//! times, and says so plainly when it gives up.
 
+mod retry;
 mod rows;
 mod script;
 mod statements;

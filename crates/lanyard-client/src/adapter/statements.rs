@@ -10,14 +10,12 @@ use lanyard_api::{
 use lanyard_core::{ErrorKind, OptionMap, SecretString};
 use lanyard_sql::ast::{self, QualifiedName, Statement};
 
+use super::retry::Attempts;
 use super::rows::*;
 use super::{DEFAULT_DATABASE, Session};
 use crate::error::{Error, Result};
 use crate::http::Created;
 use crate::result::{Cell, Outcome, StatementResult, Warning};
-
-/// How many times ALTER re-reads and re-sends when the object changed between its GET and its PUT (412).
-const ALTER_ATTEMPTS: usize = 3;
 
 impl Session {
     /// Runs one statement.
@@ -468,23 +466,33 @@ fn shown(database: &str, name: &str) -> String {
 
 /// ALTER as the seed describes: `read` the object (which resolves its name and gives its version), then `write` the
 /// actions with `If-Match`. When the object changed between the two (412) — or, under IF EXISTS, vanished (404) —
-/// read again, at most [`ALTER_ATTEMPTS`] times. `what` is the statement, the object's noun and name, IF EXISTS, and
-/// the number of actions.
+/// read again and re-send, paced by [`Attempts`] (see `retry.rs` for why re-sending is correct); after
+/// [`ALTER_ATTEMPTS`](super::retry::ALTER_ATTEMPTS) runs that all found it changed, give up with a `conflict` error that says so. `what` is the
+/// statement, the object's noun and name, IF EXISTS, and the number of actions.
 async fn alter<T: Versioned>(
     (sql, noun, name, if_exists, actions): (String, &str, &str, bool, usize),
     read: impl AsyncFn() -> Result<T>,
     write: impl AsyncFn(&T) -> Result<T>,
 ) -> Result<StatementResult> {
-    let mut attempt = 0;
+    let mut attempts = Attempts::new();
     loop {
-        attempt += 1;
         let current = match read().await {
             Err(e) if if_exists && e.kind() == Some(ErrorKind::NotFound) => return Ok(skipped(sql, noun, name)),
             other => other?,
         };
         match write(&current).await {
-            Err(e) if attempt < ALTER_ATTEMPTS && e.kind() == Some(ErrorKind::PreconditionFailed) => continue,
-            Err(e) if attempt < ALTER_ATTEMPTS && if_exists && e.kind() == Some(ErrorKind::NotFound) => continue,
+            Err(e)
+                if e.kind() == Some(ErrorKind::PreconditionFailed)
+                    || (if_exists && e.kind() == Some(ErrorKind::NotFound)) =>
+            {
+                if !attempts.retry().await {
+                    let n = attempts.failed();
+                    return Err(Error::Conflict(format!(
+                        "{noun} {name:?} changed concurrently {n} times; gave up after {n} attempts; run the \
+                         statement again"
+                    )));
+                }
+            }
             other => {
                 let altered = other?;
                 return Ok(altered_result(sql, noun, name, &altered.name(), actions, altered.version())

@@ -591,13 +591,21 @@ async fn test_connection_records_results(env: &Env) {
         (last.status.as_str(), last.server_version.as_deref(), last.latency_ms),
         ("ok", Some("PostgreSQL 16.4"), Some(passed.latency_ms))
     );
-    assert_eq!((passed.connection.status(), passed.connection.version), ("ok", 2));
+    // The result is bookkeeping beside the row: the version (the ETag) and updated_at stay as they were.
+    assert_eq!((passed.connection.status(), passed.connection.version), ("ok", 1));
     let stored: Connection = row(env, "c").await;
-    assert_eq!(stored.last_test, Some(last));
+    assert_eq!(stored.last_test, Some(last.clone()));
+    assert_eq!((stored.meta.version, stored.meta.updated_at), (1, stored.meta.created_at));
     let record = last_audit(env).await;
     assert_eq!(audit_state(env).await.0, before.0 + 1);
     assert_eq!((record.record.action.as_str(), record.record.outcome.as_str()), ("connection.test", "allowed"));
     assert_eq!(record.record.detail["result"], "PASSED");
+    // An ALTER keeps the last test (it writes only what it changes) and bumps the version once.
+    let altered = plane
+        .alter_connection(&admin(), "c", &[ConnectionAction::SetDescription(Some("tested".into()))], Some(1))
+        .await
+        .unwrap();
+    assert_eq!((altered.version, altered.last_test.as_ref()), (2, Some(&last)));
 
     // A rotation in the vault is the next test's input, with no ALTER CONNECTION in between.
     plane

@@ -1,0 +1,286 @@
+//! State that does not surprise, through the real binary against a real `lanyard serve`: twelve `lanyard sql`
+//! processes altering one connection at once all succeed (ALTER re-reads and re-sends on 412), TEST CONNECTION
+//! running beside them changes no version (its result is bookkeeping beside the row, so it causes no 412 and an
+//! ETag survives it), and a node whose master key does not match the catalog's fingerprint refuses to start —
+//! with `LANYARD_MASTER_KEY` and with `<data-dir>/master.key` — while every step of a rolling rotation starts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use lanyard_testsupport::{LanyardServer, SqlCli, TempDir};
+use lanyard_vault_local::MasterKey;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lanyard");
+
+/// How many `lanyard sql` processes alter the connection at once.
+const ALTERS: usize = 12;
+
+/// The most TEST CONNECTION runs beside the ALTERs (the loop stops earlier once every ALTER is done).
+const MAX_TESTS: usize = 100;
+
+/// What a `lanyard sql` process needs to reach the server, owned so that threads can use it.
+#[derive(Clone)]
+struct Target {
+    url: String,
+    token: String,
+    home: PathBuf,
+}
+
+impl Target {
+    fn of(env: &SqlCli) -> Self {
+        Self { url: env.server.url().to_owned(), token: env.server.admin_token(), home: env.home.path().to_owned() }
+    }
+
+    /// `lanyard sql --server <url> --format json <statement>`, started and not waited for.
+    fn spawn(&self, statement: &str) -> Child {
+        Command::new(BIN)
+            .args(["sql", "--server", &self.url, "--format", "json", statement])
+            .env("LANYARD_TOKEN", &self.token)
+            .env("HOME", &self.home)
+            .env("LANYARD_HISTORY", self.home.join("history"))
+            .env_remove("LANYARD_SERVER")
+            .env_remove("RUST_LOG")
+            .current_dir(&self.home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lanyard sql")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The connection's options (`k=v, k=v`) and version, as DESCRIBE shows them.
+fn options_and_version(env: &SqlCli, name: &str) -> (BTreeMap<String, String>, i64) {
+    let described = env.describe("CONNECTION", name);
+    let options = described["options"]
+        .as_str()
+        .unwrap_or_else(|| panic!("options: {described:?}"))
+        .split(", ")
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    (options, described["version"].as_i64().unwrap_or_else(|| panic!("version: {described:?}")))
+}
+
+#[test]
+fn twelve_concurrent_alters_through_the_cli_all_succeed_and_tests_beside_them_cause_no_412() {
+    let env = SqlCli::start(Path::new(BIN), "state-alters");
+    env.ok("CREATE CONNECTION shared TYPE = postgresql OPTIONS (host = '127.0.0.1', port = '5432', \
+         database = 'postgres', username = 'postgres')");
+    let target = Target::of(&env);
+
+    // TEST CONNECTION in a loop until every ALTER is done.
+    let done = Arc::new(AtomicBool::new(false));
+    let tests = {
+        let (target, done) = (target.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut outputs = Vec::new();
+            while !done.load(Ordering::SeqCst) && outputs.len() < MAX_TESTS {
+                outputs.push(target.spawn("TEST CONNECTION shared").wait_with_output().unwrap());
+            }
+            outputs
+        })
+    };
+
+    // Twelve processes at once, each setting its own option of the same connection.
+    let alters: Vec<Child> =
+        (0..ALTERS).map(|i| target.spawn(&format!("ALTER CONNECTION shared SET OPTION k{i} = 'v{i}'"))).collect();
+    let alters: Vec<Output> = alters.into_iter().map(|child| child.wait_with_output().unwrap()).collect();
+    done.store(true, Ordering::SeqCst);
+    let tests = tests.join().unwrap();
+
+    for (i, output) in alters.iter().enumerate() {
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "ALTER {i} failed:\n{stdout}{stderr}");
+        let result: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        assert_eq!(result["outcome"], "ok", "{result}");
+    }
+    assert!(!tests.is_empty());
+    for output in &tests {
+        let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+        // 0: PASSED, 4: FAILED (a result, not an error); either way the statement itself went through.
+        assert!(matches!(output.status.code(), Some(0 | 4)), "TEST failed as a statement:\n{stdout}{stderr}");
+        assert!(!stderr.contains("precondition") && !stderr.contains("If-Match"), "{stderr}");
+    }
+
+    // Every change is there, each exactly once: one version per ALTER, none for the TESTs.
+    let (options, version) = options_and_version(&env, "shared");
+    for i in 0..ALTERS {
+        assert_eq!(options.get(&format!("k{i}")), Some(&format!("v{i}")), "{options:?}");
+    }
+    assert_eq!(version, 1 + ALTERS as i64, "the TESTs bumped no version");
+    let audit = env.audit();
+    let count = |action: &str| audit.iter().filter(|r| r["action"] == action && r["object_name"] == "shared").count();
+    assert_eq!((count("connection.alter"), count("connection.test")), (ALTERS, tests.len()), "every TEST is audited");
+}
+
+#[test]
+fn an_etag_survives_a_test_connection() {
+    let env = SqlCli::start(Path::new(BIN), "state-etag");
+    env.ok("CREATE CONNECTION probed TYPE = rest OPTIONS (endpoint = 'http://127.0.0.1:9/')");
+    let url = format!("{}/connections/probed", env.server.url());
+    let token = env.server.admin_token();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let http = reqwest::Client::new();
+    let etag = |http: &reqwest::Client| {
+        runtime.block_on(async {
+            let response = http.get(&url).bearer_auth(&token).send().await.unwrap();
+            assert!(response.status().is_success(), "{response:?}");
+            response.headers()["etag"].to_str().unwrap().to_owned()
+        })
+    };
+    let before = etag(&http);
+    let run = env.sql(&["TEST CONNECTION probed"], None);
+    assert_eq!(run.code, 4, "the probe fails (nothing listens on port 9): {run:?}");
+    assert_eq!(etag(&http), before, "TEST CONNECTION leaves the ETag alone");
+    let described = env.describe("CONNECTION", "probed");
+    assert_eq!(described["status"], "failed", "the result is still shown: {described:?}");
+
+    // A client that read before the TEST writes over the same ETag without a 412.
+    let status = runtime.block_on(async {
+        let body = serde_json::json!({"actions": [{"set_option": {"key": "after_test", "value": "1"}}]});
+        let response = http.put(&url).bearer_auth(&token).header("if-match", &before).json(&body).send().await.unwrap();
+        response.status()
+    });
+    assert_eq!(status.as_u16(), 200);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The master key check at start
+
+/// `lanyard serve` on `data` with these variables: listening, or its exit status and log.
+fn serve(data: &Path, vars: &[(&str, &str)]) -> Result<LanyardServer, (ExitStatus, String)> {
+    let mut builder = LanyardServer::builder(Path::new(BIN)).data_dir(data);
+    for (key, value) in vars {
+        builder = builder.env(key, value);
+    }
+    builder.try_start()
+}
+
+/// `lanyard serve` that must refuse to start: its log.
+fn refused(data: &Path, vars: &[(&str, &str)]) -> String {
+    match serve(data, vars) {
+        Ok(server) => panic!("lanyard serve started with a key that does not match:\n{}", server.log()),
+        Err((status, log)) => {
+            assert!(!status.success(), "{status}\n{log}");
+            log
+        }
+    }
+}
+
+fn base64(key: &MasterKey) -> String {
+    key.expose_base64().expose_secret().to_owned()
+}
+
+/// Writes a key file as lanyard does (mode 0600).
+fn write_key_file(path: &Path, key: &MasterKey) {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).unwrap();
+    writeln!(file, "{}", base64(key)).unwrap();
+}
+
+#[test]
+fn a_node_with_the_wrong_master_key_in_the_environment_refuses_to_start() {
+    let home = TempDir::new("state-key-env");
+    let data = home.join("data");
+    let (k1, k2) = (MasterKey::generate().unwrap(), MasterKey::generate().unwrap());
+    let (b1, b2) = (base64(&k1), base64(&k2));
+    let mut env = SqlCli::with_server(
+        Path::new(BIN),
+        "state-key-env-cli",
+        serve(&data, &[("LANYARD_MASTER_KEY", &b1)]).expect("the first start records the key"),
+    );
+    env.ok("CREATE CREDENTIAL login TYPE = CREDENTIAL SECRET 'state-canary-secret'");
+    assert!(env.server.stop().success());
+
+    let log = refused(&data, &[("LANYARD_MASTER_KEY", &b2)]);
+    let expected = format!(
+        "error: refusing to start: the master key does not match this catalog: the catalog is keyed to master \
+         key {id1}, but the master key read from LANYARD_MASTER_KEY is {id2}; set LANYARD_MASTER_KEY to the \
+         key whose id is {id1} (or, while a rotation rolls out, list it in LANYARD_MASTER_KEY_PREVIOUS). Nothing \
+         was read or written",
+        id1 = k1.id(),
+        id2 = k2.id()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(!log.contains(&b1) && !log.contains(&b2), "no key in the log");
+    assert!(!log.contains("listening"), "{log}");
+
+    // `sql --embedded` and `token` open the same catalog and refuse the same way.
+    let data_arg = data.to_str().unwrap();
+    for args in [
+        &["sql", "--embedded", "--data-dir", data_arg, "SHOW CONNECTIONS"][..],
+        &["token", "list", "--data-dir", data_arg][..],
+    ] {
+        let output = Command::new(BIN)
+            .args(args)
+            .env("LANYARD_MASTER_KEY", &b2)
+            .env_remove("LANYARD_MASTER_KEY_PREVIOUS")
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        assert!(text(&output.stderr).contains("refusing to start: the master key does not match"), "{output:?}");
+    }
+
+    // A rolling rotation starts at every step: K2 listed as previous, then K2 current with K1 previous.
+    let both = format!("{b2},{b1}");
+    for vars in [
+        [("LANYARD_MASTER_KEY", b1.as_str()), ("LANYARD_MASTER_KEY_PREVIOUS", b2.as_str())],
+        [("LANYARD_MASTER_KEY", b2.as_str()), ("LANYARD_MASTER_KEY_PREVIOUS", both.as_str())],
+    ] {
+        let mut server = serve(&data, &vars).unwrap_or_else(|(_, log)| panic!("{vars:?} refused:\n{log}"));
+        assert!(server.stop().success());
+    }
+    env.assert_no_canary("state-canary-secret");
+}
+
+#[test]
+fn a_node_with_a_wrong_or_missing_master_key_file_refuses_to_start() {
+    let home = TempDir::new("state-key-file");
+    let data = home.join("data");
+    let mut first = serve(&data, &[]).expect("the first start makes master.key and records it");
+    assert!(first.stop().success());
+    let path = data.join("master.key");
+    let recorded = MasterKey::read_file(&path).unwrap();
+    let saved = home.join("master.key.saved");
+    std::fs::rename(&path, &saved).unwrap();
+
+    let other = MasterKey::generate().unwrap();
+    write_key_file(&path, &other);
+    let log = refused(&data, &[]);
+    let quoted = format!("{:?}", path.display().to_string());
+    let expected = format!(
+        "error: refusing to start: the master key does not match this catalog: the catalog is keyed to master \
+         key {id1}, but the master key read from {quoted} is {id2}; put the key whose id is {id1} back in \
+         {quoted} (from a backup of the data directory), or set LANYARD_MASTER_KEY to it. Nothing was read or \
+         written",
+        id1 = recorded.id(),
+        id2 = other.id()
+    );
+    assert!(log.contains(&expected), "{log}");
+
+    std::fs::remove_file(&path).unwrap();
+    let log = refused(&data, &[]);
+    let expected = format!(
+        "error: refusing to start: master key file {quoted} does not exist, but this catalog is keyed to master key \
+         {id1}; a new key would not match it, so none was made: restore master.key from a backup of the data \
+         directory, or set LANYARD_MASTER_KEY to the key whose id is {id1}",
+        id1 = recorded.id()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(!path.exists(), "no new key was made");
+
+    std::fs::rename(&saved, &path).unwrap();
+    let mut restored = serve(&data, &[]).unwrap_or_else(|(_, log)| panic!("the right key refused:\n{log}"));
+    assert!(restored.stop().success());
+}
