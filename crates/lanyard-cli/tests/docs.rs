@@ -224,7 +224,7 @@ fn every_sql_file_under_docs_names_the_test_that_runs_it() {
     files.sort();
     assert!(files.len() >= 4, "{files:?}");
     for relative in &files {
-        let script = std::fs::read_to_string(root.join(&relative)).unwrap();
+        let script = std::fs::read_to_string(root.join(relative)).unwrap();
         let run_by = header(&script, "Run by")
             .unwrap_or_else(|| panic!("{relative}: no `-- Run by: <test file>, `<test>`` line in its header"));
         let (test_file, test) = run_by.split_once(", ").expect("`<test file>, `<test>``");
