@@ -171,5 +171,8 @@ fn the_documented_kind_and_option_errors_are_the_real_ones() {
         block.unwrap_or_else(|| panic!("docs/backends.md no longer shows {first:?}")).text.clone()
     };
     assert_eq!(shown("credential storage \"cloud\" (gcp)"), format!("{}\n{}\n", messages[0], messages[1]));
-    assert_eq!(shown("option \"timeout_ms\""), format!("{}\n{}\n", messages[2], messages[3]));
+    assert_eq!(
+        shown("credential storage \"m\" (memory) has invalid options"),
+        format!("{}\n{}\n", messages[2], messages[3])
+    );
 }

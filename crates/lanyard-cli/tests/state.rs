@@ -212,6 +212,10 @@ fn a_node_with_the_wrong_master_key_in_the_environment_refuses_to_start() {
         id2 = k2.id()
     );
     assert!(log.contains(&expected), "{log}");
+    assert_eq!(
+        operations_md_refusals()[0].replace("e8d9c20e9fb07040", k1.id()).replace("4afddf25367cb7eb", k2.id()),
+        expected
+    );
     assert!(!log.contains(&b1) && !log.contains(&b2), "no key in the log");
     assert!(!log.contains("listening"), "{log}");
 
@@ -268,6 +272,12 @@ fn a_node_with_a_wrong_or_missing_master_key_file_refuses_to_start() {
         id2 = other.id()
     );
     assert!(log.contains(&expected), "{log}");
+    let documented = |line: &str| {
+        line.replace("46440b652a107814", recorded.id())
+            .replace("3813c8264d6a0dd8", other.id())
+            .replace("\"d2/master.key\"", &quoted)
+    };
+    assert_eq!(documented(&operations_md_refusals()[1]), expected);
 
     std::fs::remove_file(&path).unwrap();
     let log = refused(&data, &[]);
@@ -278,9 +288,27 @@ fn a_node_with_a_wrong_or_missing_master_key_file_refuses_to_start() {
         id1 = recorded.id()
     );
     assert!(log.contains(&expected), "{log}");
+    assert_eq!(documented(&operations_md_refusals()[2]), expected);
     assert!(!path.exists(), "no new key was made");
 
     std::fs::rename(&saved, &path).unwrap();
     let mut restored = serve(&data, &[]).unwrap_or_else(|(_, log)| panic!("the right key refused:\n{log}"));
     assert!(restored.stop().success());
+}
+
+/// The `error:` lines of docs/operations.md's block of master-key refusals, which the two tests above produce (but
+/// for the key ids and the key file's path, which the document writes as examples).
+fn operations_md_refusals() -> Vec<String> {
+    let manual = include_str!("../../../docs/operations.md");
+    let blocks = lanyard_testsupport::fenced_blocks(manual);
+    let block = blocks.iter().find(|b| b.info == "text" && b.text.contains("error: refusing to start"));
+    let lines: Vec<String> = block
+        .expect("operations.md shows the refusals")
+        .text
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    lines
 }

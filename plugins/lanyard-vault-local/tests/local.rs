@@ -949,8 +949,8 @@ fn assert_no_canary_in(file: &Path) -> Vec<&'static str> {
     checked
 }
 
-/// docs/backends.md quotes the two wrong-key errors, with `vault::…` for the entry and two example key ids: they
-/// are what the vault says, but for those.
+/// docs/backends.md quotes the two wrong-key errors as a user reads them (`VaultError::explain`, which the Control
+/// Plane uses), with `vault::…` for the entry and two example key ids: they are what the vault says, but for those.
 #[tokio::test]
 async fn the_documented_wrong_key_errors_are_the_real_ones() {
     let db = TestDb::sqlite();
@@ -966,7 +966,12 @@ async fn the_documented_wrong_key_errors_are_the_real_ones() {
     let reader = db.vault(&wrong);
     let mut printed = String::new();
     for profile in [moved, forged] {
-        let error = reader.get(&SecretRef::Profile(profile)).await.unwrap_err().to_string();
+        // As users read it: the Control Plane explains a backend error with the storage's name and kind.
+        let error = reader
+            .get(&SecretRef::Profile(profile))
+            .await
+            .unwrap_err()
+            .explain(r#"credential storage "local" (local)"#);
         let shown = error
             .replace(&profile.to_string(), "vault::…")
             .replace(right.id(), "5f0c1a9e2b7d4c31")

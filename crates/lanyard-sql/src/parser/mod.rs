@@ -793,15 +793,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The statement form (`SHOW CONNECTIONS`, `CREATE CREDENTIAL STORAGE`, …) closest to the first words of the
-    /// statement starting at token `start`, by Damerau-Levenshtein distance over the whole form: a form is suggested
-    /// when at most one character in five differs (`SHOW CONECTIONS`, `CRAETE LINK`, `DESCRIBE CONECTION`), so that
-    /// plain SQL (`SHOW TABLES`, `DROP TABLE`) gets none.
-    fn suggestion(&self, start: usize) -> Option<String> {
-        let words: Vec<String> = (start..)
+    /// Up to `count` plain words (letters and `_`, unquoted) from token `start`, upper-cased: a statement's keywords.
+    fn leading_words(&self, start: usize, count: usize) -> Vec<String> {
+        (start..)
             .map(|i| &self.tokens.token_at(i).token)
             .filter(|t| !matches!(t, Token::Whitespace(_)))
-            .take(4)
+            .take(count)
             .map_while(|t| match t {
                 Token::Word(w)
                     if w.quote_style.is_none() && w.value.chars().all(|c| c.is_ascii_alphabetic() || c == '_') =>
@@ -810,7 +807,15 @@ impl<'a> Parser<'a> {
                 }
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// The statement form (`SHOW CONNECTIONS`, `CREATE CREDENTIAL STORAGE`, …) closest to the first words of the
+    /// statement starting at token `start`, by Damerau-Levenshtein distance over the whole form: a form is suggested
+    /// when at most one character in five differs (`SHOW CONECTIONS`, `CRAETE LINK`, `DESCRIBE CONECTION`), so that
+    /// plain SQL (`SHOW TABLES`, `DROP TABLE`) gets none.
+    fn suggestion(&self, start: usize) -> Option<String> {
+        let words: Vec<String> = self.leading_words(start, 4);
         // Every form, and the CREDENTIAL spelling of each VAULT form (`SHOW CREDENTIALS`, `DROP CREDENTIAL`).
         let aliases = Statement::KINDS
             .iter()
@@ -833,19 +838,7 @@ impl<'a> Parser<'a> {
 
     /// `SELECT` or `CREATE TABLE`: the first one or two keywords of a statement, for messages.
     fn statement_label(&self, start: usize) -> String {
-        let words: Vec<String> = (start..)
-            .map(|i| &self.tokens.token_at(i).token)
-            .filter(|t| !matches!(t, Token::Whitespace(_)))
-            .take(2)
-            .map_while(|t| match t {
-                Token::Word(w)
-                    if w.quote_style.is_none() && w.value.chars().all(|c| c.is_ascii_alphabetic() || c == '_') =>
-                {
-                    Some(w.value.to_ascii_uppercase())
-                }
-                _ => None,
-            })
-            .collect();
+        let words: Vec<String> = self.leading_words(start, 2);
         let second_is_object = words.len() == 2
             && matches!(words[0].as_str(), "CREATE" | "ALTER" | "DROP" | "SHOW" | "DESCRIBE" | "TRUNCATE");
         if second_is_object { words.join(" ") } else { words.into_iter().next().unwrap_or_default() }
