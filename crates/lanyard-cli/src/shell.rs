@@ -134,6 +134,23 @@ enum Meta {
     Run(String),
 }
 
+/// `\` and the letters after it, at most 16 characters: what an error may echo of a line that is not a command.
+fn command_word(text: &str) -> String {
+    let word: String = text.chars().skip(1).take_while(char::is_ascii_alphanumeric).take(15).collect();
+    format!("\\{word}")
+}
+
+/// Whether `buffer` ends inside a string literal or quoted name that is not closed yet.
+fn in_literal(buffer: &str) -> bool {
+    matches!(lanyard_sql::parse(buffer.trim_end()), Err(error) if error.message().starts_with("unterminated"))
+}
+
+/// The `\` command on `line` typed after `buffer` (the statement typed so far), if it is one. In the middle of a
+/// statement only a command that exists counts, and never inside an open literal.
+fn command_at(line: &str, buffer: &str) -> Option<Result<Meta, String>> {
+    meta(line).filter(|command| buffer.is_empty() || (command.is_ok() && !in_literal(buffer)))
+}
+
 /// The `\` command on `line`, if it is one (`\G` and `\g` end statements instead); `Err` says what is wrong with
 /// it.
 fn meta(line: &str) -> Option<Result<Meta, String>> {
@@ -150,11 +167,11 @@ fn meta(line: &str) -> Option<Result<Meta, String>> {
             "" => Ok(None),
             "on" => Ok(Some(true)),
             "off" => Ok(Some(false)),
-            _ => Err(format!("{name} takes on or off, not \"{argument}\"")),
+            _ => Err(format!("{name} takes on or off")),
         }
     };
     let no_argument = |meta: Meta| {
-        if argument.is_empty() { Ok(meta) } else { Err(format!("{command} takes no argument, found \"{argument}\"")) }
+        if argument.is_empty() { Ok(meta) } else { Err(format!("{command} takes no argument")) }
     };
     // `\d name`: the statement with the name as typed (quoted or `db.`-qualified as the statement reads it).
     let list_or_describe = |list: &str, describe: &str| {
@@ -174,7 +191,8 @@ fn meta(line: &str) -> Option<Result<Meta, String>> {
         "\\l" => no_argument(Meta::Run("SHOW DATABASES;".to_owned())),
         "\\c" if argument.is_empty() => Err("\\c takes a database: \\c db".to_owned()),
         "\\c" => Ok(Meta::Run(format!("USE {argument};"))),
-        _ => Err(format!("invalid command {command}; \\? lists the shell's commands")),
+        // Only the command's own word is echoed: the rest of a mistyped line may be anything, a secret included.
+        _ => Err(format!("invalid command {}; \\? lists the shell's commands", command_word(command))),
     })
 }
 
@@ -302,9 +320,13 @@ pub(crate) async fn run(session: &mut Session, mut printer: Printer) -> Result<u
             Err(ReadlineError::Eof) => break,
             Err(error) => return Err(error).context("cannot read input"),
         };
-        // `\` commands act at once, also in the middle of a statement; those that run one only outside it.
-        if let Some(command) = meta(&line) {
-            record(&mut editor, history.as_ref(), &lanyard_sql::redact_source(line.trim()));
+        // `\` commands act at once, also in the middle of a statement; those that run one only outside it. In the
+        // middle of a statement only a command that exists counts, and never inside an open literal: there a line
+        // that starts with `\` is the statement's text (a pasted `\"key\":\"…\"` line of JSON), never echoed or kept.
+        if let Some(command) = command_at(&line, &buffer) {
+            if command.is_ok() {
+                record(&mut editor, history.as_ref(), &lanyard_sql::redact_source(line.trim()));
+            }
             let sql = match command {
                 Ok(Meta::Run(sql)) if buffer.is_empty() => sql,
                 Ok(Meta::Run(_)) => {
@@ -510,6 +532,19 @@ impl Interrupts {
 mod tests {
     use super::*;
 
+    /// In the middle of a statement, a line that starts with `\` is a command only if it is one and the statement is
+    /// not inside an open literal: a pasted line of escaped JSON is the statement's text, not an invalid command
+    /// echoed to the terminal and kept in history.
+    #[test]
+    fn a_line_of_escaped_json_inside_a_statement_is_text_not_a_command() {
+        let pasted = r#"  \"aws_secret_access_key\":\"canary-shell-9d2e\"}";"#;
+        assert!(command_at(pasted, "CREATE LINK l AS S3 CREDENTIALS \"{\n").is_none());
+        assert!(command_at(pasted, "CREATE LINK l AS S3\n").is_none(), "not a command that exists");
+        assert!(command_at("\\x", "CREATE LINK l AS S3 CREDENTIALS \"{\n").is_none(), "inside a literal");
+        assert_eq!(command_at("\\x", "CREATE LINK l AS S3\n"), Some(Ok(Meta::Expanded(None))));
+        assert!(command_at(pasted, "").is_some_and(|c| c.is_err()), "alone, it is an invalid command");
+    }
+
     #[test]
     fn history_lines_never_hold_secrets() {
         assert_eq!(
@@ -565,10 +600,15 @@ mod tests {
         assert_eq!(meta("\\g"), None);
         assert_eq!(meta("SHOW CONNECTIONS;"), None);
         // What is wrong is said.
-        assert_eq!(meta("\\x maybe"), Some(Err("\\x takes on or off, not \"maybe\"".to_owned())));
-        assert_eq!(meta("\\l x"), Some(Err("\\l takes no argument, found \"x\"".to_owned())));
+        assert_eq!(meta("\\x maybe"), Some(Err("\\x takes on or off".to_owned())));
+        assert_eq!(meta("\\l x"), Some(Err("\\l takes no argument".to_owned())));
         assert_eq!(meta("\\c"), Some(Err("\\c takes a database: \\c db".to_owned())));
         assert_eq!(meta("\\zz"), Some(Err("invalid command \\zz; \\? lists the shell's commands".to_owned())));
+        // A line that is not a command is never echoed past the command's own word.
+        let pasted = r#"\"aws_secret_access_key\":\"canary-shell-9d2e\"}";"#;
+        assert_eq!(meta(pasted), Some(Err("invalid command \\; \\? lists the shell's commands".to_owned())));
+        let long = format!("\\{}", "a".repeat(40));
+        assert!(meta(&long).unwrap().unwrap_err().starts_with(&format!("invalid command \\{};", "a".repeat(15))));
     }
 
     #[test]
