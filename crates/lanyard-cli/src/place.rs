@@ -46,21 +46,19 @@ impl Place {
             .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))
     }
 
-    /// Opens (and migrates) the catalog as a Control Plane over the vault backends compiled into this binary, then
-    /// checks the local vault's master key against the catalog's fingerprint of it (see [`Place::check_master_key`]).
+    /// Checks the local vault's master key against the catalog's fingerprint of it (see
+    /// [`Place::check_master_key`]), then opens (and migrates) the catalog as a Control Plane over the vault backends
+    /// compiled into this binary. The check comes first, so that a node with the wrong key neither migrates nor
+    /// seeds a catalog that other nodes use.
     pub(crate) async fn open(&self) -> Result<ControlPlane> {
+        #[cfg(feature = "vault-local")]
+        self.check_master_key("start").await?;
         let config = ControlConfig { catalog_url: self.catalog_url(), data_dir: self.data_dir.clone() };
         let registry = lanyard_vault::Registry::global()?;
-        let control = ControlPlane::open(&config, registry)
+        ControlPlane::open(&config, registry)
             .await
             .map_err(explain)
-            .with_context(|| format!("cannot open the catalog {}", redact_url(&config.catalog_url)))?;
-        #[cfg(feature = "vault-local")]
-        if let Err(error) = self.check_master_key("start").await {
-            control.close().await;
-            return Err(error);
-        }
-        Ok(control)
+            .with_context(|| format!("cannot open the catalog {}", redact_url(&config.catalog_url)))
     }
 
     /// Checks the master key this node read (`LANYARD_MASTER_KEY`, else `<data-dir>/master.key`, plus
