@@ -320,7 +320,12 @@ impl ControlPlane {
                         match self.local_instance().await {
                             Ok(local) => delete_material(local, Profile::Backend(stored.meta.id)).await,
                             Err(error) => {
-                                tracing::warn!(backend = %stored.meta.id, %error, "secret options left behind (`lanyard admin gc` lists them)")
+                                tracing::warn!(
+                                    backend = %stored.meta.id,
+                                    %error,
+                                    "secret options left behind (the storage still exists, so `lanyard admin gc` keeps \
+                                     them): run the same ALTER CREDENTIAL STORAGE … SET OPTIONS again to remove them"
+                                )
                             }
                         }
                         Vec::new()

@@ -132,14 +132,24 @@ impl Undo {
             Some(previous) => self.backend.put(&self.profile, previous).await,
             None => self.backend.delete(&self.profile).await,
         };
-        if let Err(error) = outcome {
-            tracing::error!(
+        match outcome {
+            Ok(()) => {}
+            // The entry existed: its row still points at the profile, which now holds the new material although the
+            // change failed. gc keeps referenced material, so the way back is the statement itself.
+            Err(error) if self.previous.is_some() => tracing::error!(
+                profile = %self.profile,
+                backend = self.backend.kind(),
+                %error,
+                "could not undo a material write: the entry now holds the material its failed change wrote; run the \
+                 change again (or SET SECRET the material it should hold)"
+            ),
+            Err(error) => tracing::error!(
                 profile = %self.profile,
                 backend = self.backend.kind(),
                 %error,
                 "could not undo a material write: the new material is left behind under this profile in this backend \
                  (`lanyard admin gc` lists it and removes it with --delete)"
-            );
+            ),
         }
     }
 }

@@ -73,16 +73,32 @@ pub enum GcOutcome {
     NowReferenced,
 }
 
-/// The ids every catalog row of the kinds that point at material has.
-async fn referenced_ids(plane: &ControlPlane) -> Result<HashSet<Uuid>> {
+/// What the catalog points at: the ids every row of the kinds that point at material has, and the backend names
+/// that linked entries read (a linked entry may name a secret that lies in Lanyard's own namespace).
+struct Referenced {
+    ids: HashSet<Uuid>,
+    external_names: HashSet<String>,
+}
+
+impl Referenced {
+    fn keeps(&self, profile: &Profile, key: &str) -> bool {
+        self.ids.contains(&profile_id(profile))
+            || self.external_names.iter().any(|name| name == key || name.split(['#', '?']).next() == Some(key))
+    }
+}
+
+async fn referenced(plane: &ControlPlane) -> Result<Referenced> {
     snapshot!(plane, |tx| {
         let entries: Vec<VaultEntry> = tx.list(None, None).await?;
         let backends: Vec<Backend> = tx.list(None, None).await?;
-        Ok(entries
-            .iter()
-            .map(|e| *e.meta.id.as_uuid())
-            .chain(backends.iter().map(|b| *b.meta.id.as_uuid()))
-            .collect::<HashSet<Uuid>>())
+        Ok(Referenced {
+            ids: entries
+                .iter()
+                .map(|e| *e.meta.id.as_uuid())
+                .chain(backends.iter().map(|b| *b.meta.id.as_uuid()))
+                .collect(),
+            external_names: entries.iter().filter_map(|e| e.external_secret_name.clone()).collect(),
+        })
     })
 }
 
@@ -115,15 +131,16 @@ impl ControlPlane {
             listed.push((row, outcome));
         }
         // The catalog is read after the listings: a row that committed before this read is seen.
-        let referenced = referenced_ids(self).await?;
+        let referenced = referenced(self).await?;
         Ok(listed
             .into_iter()
             .map(|(row, outcome)| {
                 let scan = match outcome {
                     Err(reason) => StorageScan::NotInspected(reason),
                     Ok((instance, stored)) => {
-                        let (kept, orphans): (Vec<_>, Vec<_>) =
-                            stored.into_iter().partition(|s| referenced.contains(&profile_id(&s.profile)));
+                        let (kept, orphans): (Vec<_>, Vec<_>) = stored
+                            .into_iter()
+                            .partition(|s| referenced.keeps(&s.profile, &instance.physical_name(&s.profile)));
                         let orphans = orphans
                             .into_iter()
                             .map(|s| Orphan {
@@ -150,7 +167,7 @@ impl ControlPlane {
     /// `vault:write`.
     pub async fn delete_orphan(&self, caller: &Caller, orphan: &Orphan) -> Result<GcOutcome> {
         self.authorize(caller, Permission::VaultWrite, AuditAction::CredentialStorageGc, Some(&orphan.storage)).await?;
-        if referenced_ids(self).await?.contains(&profile_id(&orphan.profile)) {
+        if referenced(self).await?.keeps(&orphan.profile, &orphan.key) {
             return Ok(GcOutcome::NowReferenced);
         }
         let row = self.catalog().get::<Backend>(orphan.storage_id).await?;
@@ -186,5 +203,29 @@ impl ControlPlane {
         deleted?;
         tracing::info!(profile = %orphan.profile, storage = %row.name, "deleted orphaned material");
         Ok(GcOutcome::Deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lanyard_core::{BackendId, VaultEntryId};
+
+    use super::*;
+
+    /// Material is kept when a row has its id, or when a linked entry names it (whole, or before `#field` or
+    /// `?version`), so that an entry linked to a name in Lanyard's own namespace never loses its secret to gc.
+    #[test]
+    fn referenced_material_is_kept_by_id_or_by_a_linked_entrys_name() {
+        let (entry, backend, linked_away) =
+            (VaultEntryId::new_random(), BackendId::new_random(), VaultEntryId::new_random());
+        let referenced = Referenced {
+            ids: [*entry.as_uuid(), *backend.as_uuid()].into_iter().collect(),
+            external_names: [format!("lanyard/vault/{linked_away}#password")].into_iter().collect(),
+        };
+        assert!(referenced.keeps(&Profile::Entry(entry), "lanyard/vault/x"));
+        assert!(referenced.keeps(&Profile::Backend(backend), "lanyard/backend/x"));
+        assert!(referenced.keeps(&Profile::Entry(linked_away), &format!("lanyard/vault/{linked_away}")));
+        let orphan = VaultEntryId::new_random();
+        assert!(!referenced.keeps(&Profile::Entry(orphan), &format!("lanyard/vault/{orphan}")));
     }
 }
