@@ -152,22 +152,6 @@ pub(crate) fn is_string_token(token: &Token) -> bool {
     matches!(token, Token::SingleQuotedString(_)) || matches!(token, Token::Word(w) if w.quote_style == Some('"'))
 }
 
-/// Whether the double-quoted word at `i` (whitespace removed) may be a string rather than a name: a LINK-dialect value
-/// (`SET CREDENTIALS ::k = "…"`, `DESCRIPTION "…"`). It is treated as one when a value marker — `=`, `::`, `SECRET`,
-/// `CREDENTIALS`, `CONFIG`, `DESCRIPTION` or a secret-looking word — comes in the four tokens before it, so a stray
-/// token between a marker and the literal does not make it look like a name.
-fn may_be_string(tokens: &[&Token], i: usize) -> bool {
-    let marker = |t: &Token| match t {
-        Token::Eq | Token::DoubleColon => true,
-        Token::Word(w) if w.quote_style.is_none() => {
-            ["SECRET", "CREDENTIALS", "CONFIG", "DESCRIPTION"].iter().any(|k| w.value.eq_ignore_ascii_case(k))
-                || lanyard_core::is_secret_key(&w.value)
-        }
-        _ => false,
-    };
-    tokens[i.saturating_sub(4)..i].iter().any(|t| marker(t))
-}
-
 /// What a rendered error line hides, computed once per parsed source.
 pub(crate) struct Redactions {
     ranges: Vec<SecretRange>,
@@ -555,8 +539,10 @@ impl Redactions {
             // Only secret literals are hidden, by the rule on [`Context`]: in a secret position, or a quoted literal
             // whose position is not known to be harmless. A double-quoted word is a literal where a value may go.
             let value_like = matches!(token.token, Token::Word(_) | Token::Number(..));
-            let literal = is_quoted_literal(&token.token)
-                || matches!(&token.token, Token::Word(w) if w.quote_style == Some('"') && may_be_string(&context.tokens, i));
+            // Every double-quoted word is judged as a literal: one far from its marker (`CREDENTIALS x y z w "{…}"`)
+            // is hidden unless its position is known to be harmless, as a single-quoted one is.
+            let literal =
+                is_quoted_literal(&token.token) || matches!(&token.token, Token::Word(w) if w.quote_style == Some('"'));
             let hidden = if literal {
                 !literal_text(&token.token).is_some_and(|text| context.is_shown_literal(i, text))
             } else {
@@ -752,6 +738,8 @@ mod tests {
             "CREATE CREDENTIAL STORAGE s TYPE = aws OPTIONS (secret_access_key = 'CANARYsecret42') oops",
             "CREATE LINK l AS S3 CREDENTIALS '{\"aws_secret_access_key\":\"CANARYsecret42\"}' oops",
             "CREATE LINK l AS S3 CREDENTIALS = \"{'k': 'CANARYsecret42'}\" oops",
+            // A double-quoted literal far from its marker is judged like a single-quoted one.
+            "CREATE LINK l AS S3 CREDENTIALS x y z w \"{k: CANARYsecret42}\" oops",
             "CREATE LINK l AS S3 CONFIG '{\"nested\":{\"password\":\"CANARYsecret42\"}}' oops",
             "CREATE LINK l AS S3 CONFIG '{\"endpoint\":\"http://u:CANARYsecret42@h\"}' oops",
             "CREATE LINK l AS S3 CONFIG 'not json CANARYsecret42' oops",
