@@ -54,21 +54,22 @@ fn parse_since(text: &str) -> Result<Timestamp, String> {
     if let Ok(at) = Timestamp::parse(text) {
         return Ok(at);
     }
-    let span: jiff::Span = text.trim().parse().map_err(|_| {
+    let micros = duration_micros(text).ok_or_else(|| {
         format!(
             "{:?} is neither a time nor a duration: use ISO 8601 (2027-01-31, 2027-01-31T12:00:00Z) or a \
              duration such as 30m, 12h or 7d",
             lanyard_core::printable(text, 64)
         )
     })?;
-    let duration = span
-        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
-        .map_err(|_| format!("{:?} cannot be counted in hours", lanyard_core::printable(text, 64)))?;
-    let micros = i64::try_from(duration.as_micros()).map_err(|_| "the duration is too long".to_owned())?;
-    if micros < 0 {
-        return Err(format!("{:?} is a negative duration", lanyard_core::printable(text, 64)));
-    }
     Ok(Timestamp::from_micros(Timestamp::now().as_micros().saturating_sub(micros)))
+}
+
+/// A non-negative duration (`30m`, `12h`, `7d`, `2w`, `1h 30m`; a day is 24 hours) in microseconds, as `--min-age`
+/// and `lanyard audit --since` read it.
+pub(crate) fn duration_micros(text: &str) -> Option<i64> {
+    let span: jiff::Span = text.trim().parse().ok()?;
+    let duration = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok()?;
+    i64::try_from(duration.as_micros()).ok().filter(|micros| *micros >= 0)
 }
 
 /// `--object`: `KIND/NAME` when KIND is an object kind (`vault entry` as the API spells it), else the whole text
@@ -136,14 +137,7 @@ fn result(records: &[AuditRecord], args: &AuditArgs) -> StatementResult {
             "; older ones may exist: raise --limit or use --since/--after"
         });
     }
-    StatementResult {
-        statement: "lanyard audit".to_owned(),
-        outcome: Outcome::Ok,
-        message,
-        columns: columns.iter().map(|c| (*c).to_owned()).collect(),
-        rows,
-        warnings: Vec::new(),
-    }
+    StatementResult::message("lanyard audit".to_owned(), Outcome::Ok, message).with_rows(&columns, rows)
 }
 
 /// `lanyard audit`.
@@ -160,8 +154,7 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode> {
         };
         match client.audit(&query(&args)).await {
             Ok(records) => {
-                Printer { format: args.format, quiet: false, display: crate::shell::Display::default() }
-                    .result(&result(&records, &args), false);
+                Printer::plain(args.format, false).result(&result(&records, &args), false);
                 Ok(ExitCode::SUCCESS)
             }
             Err(error) => {

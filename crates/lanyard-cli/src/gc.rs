@@ -38,13 +38,11 @@ pub(crate) struct GcArgs {
 
 /// `--min-age`, in microseconds.
 fn parse_age(text: &str) -> Result<i64, String> {
-    let bad = || format!("{:?} is not a duration: use 0, 30m, 1h or 2d", lanyard_core::printable(text, 64));
     if text.trim() == "0" {
         return Ok(0);
     }
-    let span: jiff::Span = text.trim().parse().map_err(|_| bad())?;
-    let duration = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).map_err(|_| bad())?;
-    i64::try_from(duration.as_micros()).ok().filter(|m| *m >= 0).ok_or_else(bad)
+    crate::audit::duration_micros(text)
+        .ok_or_else(|| format!("{:?} is not a duration: use 0, 30m, 1h or 2d", lanyard_core::printable(text, 64)))
 }
 
 /// What became of one orphan.
@@ -115,7 +113,7 @@ async fn collect(control: &lanyard_control::ControlPlane, args: &GcArgs) -> Resu
             rows.push(row(orphan, &fate));
         }
     }
-    let printer = Printer { format: args.format, quiet: false, display: crate::shell::Display::default() };
+    let printer = Printer::plain(args.format, false);
     printer.result(&result(rows, &scanned, args.delete), false);
     for storage in &scanned {
         if let StorageScan::NotInspected(reason) = &storage.scan {
@@ -160,17 +158,8 @@ fn result(rows: Vec<Vec<Cell>>, scanned: &[ScannedStorage], delete: bool) -> Sta
     if !delete && orphans > 0 {
         message.push_str("; nothing deleted: run again with --delete to remove them");
     }
-    StatementResult {
-        statement: "lanyard admin gc".to_owned(),
-        outcome: Outcome::Ok,
-        message,
-        columns: ["storage", "backend", "kind", "key", "size", "updated_at", "status"]
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect(),
-        rows,
-        warnings: Vec::new(),
-    }
+    StatementResult::message("lanyard admin gc".to_owned(), Outcome::Ok, message)
+        .with_rows(&["storage", "backend", "kind", "key", "size", "updated_at", "status"], rows)
 }
 
 #[cfg(test)]

@@ -94,14 +94,12 @@ mod tests {
     use super::*;
 
     fn result(columns: &[&str], rows: Vec<Vec<Cell>>) -> StatementResult {
-        StatementResult {
-            statement: "SHOW CREATE LINK analytics_link".to_owned(),
-            outcome: Outcome::Ok,
-            message: "link \"default.analytics_link\"".to_owned(),
-            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
-            rows,
-            warnings: Vec::new(),
-        }
+        StatementResult::message(
+            "SHOW CREATE LINK analytics_link".to_owned(),
+            Outcome::Ok,
+            "link \"default.analytics_link\"",
+        )
+        .with_rows(columns, rows)
     }
 
     /// The seed's SHOW CREATE LINK output, byte for byte as the MySQL client prints it with `\G`.

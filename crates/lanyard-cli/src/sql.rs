@@ -94,7 +94,7 @@ async fn run_async(args: SqlArgs) -> Result<ExitCode> {
         }
     };
     let mut session = Session::new(client);
-    let printer = Printer { format: args.format, quiet: args.quiet, display: crate::shell::Display::default() };
+    let printer = Printer::plain(args.format, args.quiet);
     let code = match input {
         Input::Script { text, origin } => {
             let summary = run_script(&mut session, &printer, &text, &origin, args.continue_on_error).await;
@@ -230,6 +230,11 @@ pub(crate) struct Printer {
 }
 
 impl Printer {
+    /// A printer outside the shell: no `\x`, `\timing` or pager.
+    pub(crate) fn plain(format: Format, quiet: bool) -> Self {
+        Self { format, quiet, display: crate::shell::Display::default() }
+    }
+
     fn out(&self, text: &str) {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();

@@ -110,7 +110,8 @@ pub struct StatementResult {
 }
 
 impl StatementResult {
-    pub(crate) fn message(statement: String, outcome: Outcome, message: impl Into<String>) -> Self {
+    /// A result with a status line and no rows.
+    pub fn message(statement: String, outcome: Outcome, message: impl Into<String>) -> Self {
         Self {
             statement,
             outcome,
@@ -126,7 +127,8 @@ impl StatementResult {
         self
     }
 
-    pub(crate) fn with_rows(mut self, columns: &[&str], rows: Vec<Vec<Cell>>) -> Self {
+    /// The same result with a table: `columns`, and rows each as long.
+    pub fn with_rows(mut self, columns: &[&str], rows: Vec<Vec<Cell>>) -> Self {
         debug_assert!(rows.iter().all(|r| r.len() == columns.len()));
         self.columns = columns.iter().map(|c| (*c).to_owned()).collect();
         self.rows = rows;
