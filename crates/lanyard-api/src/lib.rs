@@ -16,6 +16,8 @@ mod backend;
 mod connection;
 mod database;
 mod entry;
+pub mod headers;
+pub mod json;
 mod link;
 mod pipeline;
 mod problem;

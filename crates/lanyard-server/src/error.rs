@@ -144,7 +144,9 @@ fn scrub(message: &str) -> String {
     lanyard_core::printable(&out, 300)
 }
 
-/// `Json<T>` whose rejections are problems: 413 for bodies over the limit, 400 (`invalid`) for the rest.
+/// `Json<T>` read strictly, whose rejections are problems: 413 for bodies over the limit, 400 (`invalid`) for the rest,
+/// which includes a JSON object anywhere in the body that repeats a key ([`lanyard_api::json::check_unique_keys`]:
+/// serde's structs refuse a repeated field, but a map such as `options` would keep the last value silently).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ApiJson<T>(pub T);
 
@@ -152,11 +154,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+        if !is_json(request.headers()) {
+            return Err(ApiError::invalid("the request body must be JSON with Content-Type: application/json"));
         }
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorKind::PayloadTooLarge, "the request body is larger than 1 MiB")
+            } else {
+                ApiError::invalid(format!("cannot read the request body: {}", rejection.body_text()))
+            }
+        })?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(|rejection| json_rejection(&rejection))?;
+        lanyard_api::json::check_unique_keys(&bytes)
+            .map_err(|error| ApiError::invalid(format!("invalid JSON body: {}", scrub(&error.to_string()))))?;
+        Ok(Self(value))
     }
+}
+
+/// Whether `Content-Type` is JSON: `application/json` or `application/<anything>+json`, parameters allowed (as axum's
+/// `Json` decides).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(essence) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+    else {
+        return false;
+    };
+    essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|subtype| subtype.ends_with("+json") && subtype.len() > 5)
 }
 
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
@@ -164,9 +191,6 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         return ApiError::new(ErrorKind::PayloadTooLarge, "the request body is larger than 1 MiB");
     }
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::invalid("the request body must be JSON with Content-Type: application/json")
-        }
         other => ApiError::invalid(format!("invalid JSON body: {}", scrub(&other.body_text()))),
     }
 }

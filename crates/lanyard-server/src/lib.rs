@@ -84,15 +84,13 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let Some(token) = token else {
-        return ApiError::new(ErrorKind::Unauthenticated, "this route needs Authorization: Bearer <token>")
-            .into_response();
+    let fields = request.headers().get_all(header::AUTHORIZATION).iter().map(HeaderValue::as_bytes);
+    let token = match lanyard_api::headers::bearer_token(fields) {
+        Ok(token) => token,
+        Err(error) if error.is_unauthenticated() => {
+            return ApiError::new(ErrorKind::Unauthenticated, error.to_string()).into_response();
+        }
+        Err(error) => return ApiError::invalid(error.to_string()).into_response(),
     };
     let caller: Caller = match state.control.authenticate(token).await {
         Ok(caller) => caller,

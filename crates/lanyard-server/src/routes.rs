@@ -6,6 +6,7 @@
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use lanyard_api::headers::{IfMatch, etag, parse_if_match};
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery as AuditQueryParams, AuditRecord, Backend,
     Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database,
@@ -128,26 +129,25 @@ pub fn routes() -> Vec<Route> {
 /// A JSON body with `ETag: "<version>"`.
 fn tagged<T: Serialize>(status: StatusCode, version: i64, body: T) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
 }
 
-/// The version an `If-Match` header asks for: `"3"`, `W/"3"` or `3`; `*` (or no header) asks for none.
+/// The version an `If-Match` header asks for, parsed strictly by [`lanyard_api::headers::parse_if_match`]: `*` (or
+/// no header) asks for none; `"<version>"` for that one; a well-formed ETag that no version carries is 412 at once; a
+/// weak, listed, repeated or malformed one is 400.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let text = value.to_str().map_err(|_| ApiError::invalid("If-Match must be ASCII"))?.trim();
-    if text == "*" {
-        return Ok(None);
+    let fields = headers.get_all(header::IF_MATCH).iter().map(HeaderValue::as_bytes);
+    match parse_if_match(fields).map_err(|error| ApiError::invalid(error.to_string()))? {
+        None | Some(IfMatch::Any) => Ok(None),
+        Some(IfMatch::Version(version)) => Ok(Some(version)),
+        Some(IfMatch::Never) => Err(ApiError::new(
+            ErrorKind::PreconditionFailed,
+            "If-Match names no version of any object: this API's ETags are versions in double quotes, like \"3\"",
+        )),
     }
-    let bare = text.trim_start_matches("W/").trim_matches('"');
-    bare.parse::<i64>().map(Some).map_err(|_| {
-        ApiError::invalid(format!(
-            "If-Match must be an ETag of this API (\"<version>\"), not {:?}",
-            lanyard_core::printable(text, 40)
-        ))
-    })
 }
 
 type ApiResult = Result<Response, ApiError>;

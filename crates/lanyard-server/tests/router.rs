@@ -1149,3 +1149,89 @@ async fn writes_carry_warnings_and_an_entry_needs_material() {
         assert!(schemas[schema]["properties"]["warnings"].is_object(), "{schema}: {}", schemas[schema]);
     }
 }
+
+/// Issue 17, point 7: If-Match compares strong ETags only and a malformed one is refused; a request carries exactly one
+/// Authorization header; no JSON object in a body repeats a key (top level or nested), and nothing is applied.
+#[tokio::test]
+async fn if_match_authorization_and_json_keys_are_read_strictly() {
+    let w = world().await;
+    w.seed().await;
+    let token = w.admin.clone();
+    let current = w.admin(Method::GET, "/connections/prod_pg", None).await;
+    let version = current.json()["version"].as_i64().unwrap();
+    assert_eq!(current.etag(), format!("\"{version}\""));
+    let body = json!({"actions": [{"set_option": {"key": "k", "value": "v"}}]});
+    let world = &w;
+    let put = |if_match: String| {
+        let (token, body) = (token.clone(), body.clone());
+        async move {
+            let headers = [("if-match", if_match.as_str())];
+            world.send(Method::PUT, "/connections/prod_pg", Some(&token), Some(body), &headers).await
+        }
+    };
+    for (value, detail) in [
+        (format!("\"{version}"), "If-Match must be * or an ETag of this API"),
+        (version.to_string(), "If-Match must be * or an ETag of this API"),
+        (format!("W/\"{version}\""), "is a weak ETag"),
+        (format!("\"{version}\", \"{}\"", version + 1), "lists several ETags"),
+    ] {
+        let r = put(value.clone()).await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "invalid"), "{value}");
+        assert!(r.json()["detail"].as_str().unwrap().contains(detail), "{value}: {}", r.json());
+    }
+    let r = put("\"abc\"".to_owned()).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::PRECONDITION_FAILED, "precondition_failed"));
+    let both = w
+        .send(
+            Method::DELETE,
+            "/connections/prod_pg",
+            Some(&token),
+            None,
+            &[("if-match", &current.etag()), ("if-match", &current.etag())],
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST, "two If-Match headers");
+    assert!(both.json()["detail"].as_str().unwrap().contains("2 If-Match headers"), "{}", both.json());
+    // Nothing above changed the connection.
+    assert_eq!(w.admin(Method::GET, "/connections/prod_pg", None).await.json()["version"], version);
+
+    // Exactly one Authorization header: a second one, even a valid token twice, is refused; so is another scheme.
+    let two = w.send(Method::GET, "/connections", Some(&token), None, &[("authorization", "Bearer lyd_other")]).await;
+    assert_eq!((two.status, two.code().as_str()), (StatusCode::BAD_REQUEST, "invalid"));
+    assert!(two.json()["detail"].as_str().unwrap().contains("2 Authorization headers"), "{}", two.json());
+    let bearer = format!("Bearer {token}");
+    let twice = [("authorization", bearer.as_str()), ("authorization", bearer.as_str())];
+    assert_eq!(w.send(Method::GET, "/connections", None, None, &twice).await.status, StatusCode::BAD_REQUEST);
+    let glued = format!("Bearer{token}");
+    for value in ["Basic YWRtaW46YWRtaW4=", "Bearer", "Bearer a b", glued.as_str()] {
+        let r = w.send(Method::GET, "/connections", None, None, &[("authorization", value)]).await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::UNAUTHORIZED, "unauthenticated"), "{value}");
+        assert!(r.headers.contains_key(header::WWW_AUTHENTICATE), "{value}");
+    }
+    let lower = format!("bearer  {token}");
+    let lower = w.send(Method::GET, "/connections", None, None, &[("authorization", &lower)]).await;
+    assert_eq!(lower.status, StatusCode::OK, "the scheme is case-insensitive, several spaces allowed");
+
+    // Repeated JSON keys, at the top level and inside options or actions, are 400 naming the key; nothing is created.
+    let bodies: [(&str, &[u8]); 4] = [
+        ("top level", br#"{"name": "dup", "type": "s3", "name": "dup2"}"#),
+        ("options", br#"{"name": "dup", "type": "s3", "options": {"bucket": "a", "bucket": "b"}}"#),
+        ("escaped", br#"{"name": "dup", "type": "s3", "options": {"bucket": "a", "\u0062ucket": "b"}}"#),
+        ("description", br#"{"name": "dup", "type": "s3", "options": {"a": "1"}, "description": "d", "description": "e"}"#),
+    ];
+    for (what, body) in bodies {
+        let r = w.raw(Method::POST, "/connections", Some(&token), Some(body.to_vec()), &[]).await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "invalid"), "{what}");
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("duplicate"), "{what}: {detail}");
+        assert_eq!(w.admin(Method::GET, "/connections/dup", None).await.status, StatusCode::NOT_FOUND, "{what}");
+    }
+    let alter = br#"{"actions": [{"set_option": {"key": "k", "value": "v", "value": "w"}}]}"#.to_vec();
+    let r = w.raw(Method::PUT, "/connections/prod_pg", Some(&token), Some(alter), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let secret = br#"{"name": "e", "type": "CREDENTIAL", "secret": "hunter2-canary", "secret": "hunter3-canary"}"#;
+    let r = w.raw(Method::POST, "/vault/entries", Some(&token), Some(secret.to_vec()), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(!String::from_utf8_lossy(&r.body).contains("canary"), "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(w.admin(Method::GET, "/connections/prod_pg", None).await.json()["version"], version);
+}
