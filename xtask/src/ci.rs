@@ -33,6 +33,7 @@ pub const STEPS: &[Step] = &[
     Step { name: "tidy", run: tidy },
     Step { name: "services", run: services },
     Step { name: "test", run: whole_suite },
+    Step { name: "fuzz", run: crate::fuzz::ci_step },
     Step { name: "minimal-build", run: minimal_build },
     Step { name: "lean-build", run: lean_build },
     Step { name: "feature-sets", run: feature_sets },
@@ -139,7 +140,7 @@ pub fn suite(root: &Path, nextest_args: &[String]) -> Result<()> {
 }
 
 /// Cargo's target directory (honours `CARGO_TARGET_DIR` and the config, as cargo does).
-fn target_dir(root: &Path) -> Result<PathBuf> {
+pub(crate) fn target_dir(root: &Path) -> Result<PathBuf> {
     Ok(crate::metadata(root)?.target_directory.into_std_path_buf())
 }
 

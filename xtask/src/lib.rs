@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod ci;
+pub mod fuzz;
 pub mod services;
 pub mod tidy;
 

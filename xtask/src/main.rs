@@ -9,6 +9,7 @@
 //!   (arguments, if any, go to `cargo nextest run` instead of `--workspace`, e.g.
 //!   `cargo xtask test -p lanyard-testsupport`);
 //! - `cargo xtask tidy` — repository conventions (crate layering, crate docs, test attributes, manifests, seeds);
+//! - `cargo xtask fuzz [TARGET...] [--seconds N] [--keep]` — the coverage-guided fuzz targets of `fuzz/`;
 //! - `cargo xtask bench [NAME...]` — benchmarks, recorded in `target/bench/results.json`.
 //!
 //! The logic lives in the `xtask` library so it can be tested; this file only parses the command line.
@@ -45,6 +46,18 @@ enum Command {
     },
     /// Repository conventions: crate layering, crate docs, test attributes, manifests, seed copies.
     Tidy,
+    /// Runs the coverage-guided fuzz targets of fuzz/ (cargo-fuzz, installed if missing), each from its kept corpus.
+    Fuzz {
+        /// Targets to run (all when none are given): parse, request_json, headers.
+        targets: Vec<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = xtask::fuzz::CI_SECONDS)]
+        seconds: u64,
+        /// Afterwards, merge what the run found into the kept corpus (fuzz/corpus/<target>/), keeping only inputs
+        /// that add coverage.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Runs benchmarks and writes their figures to target/bench/results.json.
     Bench {
         /// Benchmarks to run (all when none are given).
@@ -68,6 +81,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ci => xtask::ci::ci(&root),
         Command::Test { nextest_args } => xtask::ci::test(&root, &nextest_args),
         Command::Tidy => xtask::ci::tidy(&root),
+        Command::Fuzz { targets, seconds, keep } => {
+            xtask::fuzz::run(&root, &xtask::fuzz::FuzzOptions { targets, seconds, keep })
+        }
         Command::Bench { names } => xtask::bench::run(&root, &names),
     }
 }

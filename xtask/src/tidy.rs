@@ -51,6 +51,7 @@ pub fn check(root: &Path) -> Report {
     }
     report.problems.extend(check_test_attributes(root));
     report.problems.extend(check_seeds(root, &seeds_dir(root)));
+    report.problems.extend(crate::fuzz::check_layout(root));
     report
 }
 

@@ -76,10 +76,12 @@ impl fmt::Display for HeaderError {
                 write!(f, "If-Match {value} lists several ETags; send exactly one (the ETag the object was read with)")
             }
             Self::MissingAuthorization => f.write_str("this route needs Authorization: Bearer <token>"),
-            Self::NotBearer => f.write_str("the Authorization header must use the Bearer scheme: Authorization: Bearer <token>"),
-            Self::MalformedBearer => {
-                f.write_str("the bearer token is malformed: Authorization: Bearer <token> with the token as the server issued it")
+            Self::NotBearer => {
+                f.write_str("the Authorization header must use the Bearer scheme: Authorization: Bearer <token>")
             }
+            Self::MalformedBearer => f.write_str(
+                "the bearer token is malformed: Authorization: Bearer <token> with the token as the server issued it",
+            ),
         }
     }
 }
@@ -168,11 +170,15 @@ fn entity_list(mut text: &[u8]) -> Option<()> {
 /// The version a strong tag names: canonical decimal digits of a positive `i64` (as [`etag`] writes them), else
 /// [`IfMatch::Never`].
 fn version_of(opaque: &[u8]) -> IfMatch {
-    let canonical = !opaque.is_empty() && opaque.iter().all(u8::is_ascii_digit) && (opaque == b"0" || opaque[0] != b'0');
+    let canonical =
+        !opaque.is_empty() && opaque.iter().all(u8::is_ascii_digit) && (opaque == b"0" || opaque[0] != b'0');
     if !canonical {
         return IfMatch::Never;
     }
-    std::str::from_utf8(opaque).ok().and_then(|digits| digits.parse::<i64>().ok()).map_or(IfMatch::Never, IfMatch::Version)
+    std::str::from_utf8(opaque)
+        .ok()
+        .and_then(|digits| digits.parse::<i64>().ok())
+        .map_or(IfMatch::Never, IfMatch::Version)
 }
 
 /// The bearer token of a request's `Authorization` fields (`values`, in order): exactly one field, the `Bearer`
@@ -199,8 +205,7 @@ pub fn bearer_token<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<&'
 /// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_token68(token: &[u8]) -> bool {
     let body_len = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    body_len > 0
-        && token[..body_len].iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+    body_len > 0 && token[..body_len].iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 #[cfg(test)]

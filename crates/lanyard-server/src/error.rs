@@ -190,9 +190,7 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(ErrorKind::PayloadTooLarge, "the request body is larger than 1 MiB");
     }
-    match rejection {
-        other => ApiError::invalid(format!("invalid JSON body: {}", scrub(&other.body_text()))),
-    }
+    ApiError::invalid(format!("invalid JSON body: {}", scrub(&rejection.body_text())))
 }
 
 /// `Path<T>` whose rejections are 400 problems.

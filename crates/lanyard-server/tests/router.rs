@@ -1217,7 +1217,10 @@ async fn if_match_authorization_and_json_keys_are_read_strictly() {
         ("top level", br#"{"name": "dup", "type": "s3", "name": "dup2"}"#),
         ("options", br#"{"name": "dup", "type": "s3", "options": {"bucket": "a", "bucket": "b"}}"#),
         ("escaped", br#"{"name": "dup", "type": "s3", "options": {"bucket": "a", "\u0062ucket": "b"}}"#),
-        ("description", br#"{"name": "dup", "type": "s3", "options": {"a": "1"}, "description": "d", "description": "e"}"#),
+        (
+            "description",
+            br#"{"name": "dup", "type": "s3", "options": {"a": "1"}, "description": "d", "description": "e"}"#,
+        ),
     ];
     for (what, body) in bodies {
         let r = w.raw(Method::POST, "/connections", Some(&token), Some(body.to_vec()), &[]).await;
