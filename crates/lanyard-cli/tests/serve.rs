@@ -1,8 +1,9 @@
 //! `lanyard serve` and `lanyard token`, run as real processes on `127.0.0.1:0` with temporary data directories:
 //! the zero-config start and the admin bootstrap, the plain-HTTP refusal, TLS, graceful shutdown, the token CLI,
 //! crash safety under SIGKILL (SQLite), no lost updates across two server processes (PostgreSQL, from
-//! `LANYARD_TEST_PG`, default the machine's service; each run creates and drops its own database), and the canary
-//! that must appear in no response, log line or data file.
+//! `LANYARD_TEST_PG`, default the machine's service; each run creates and drops its own database), six nodes
+//! started at once on an empty PostgreSQL catalog, and the canary that must appear in no response, log line or
+//! data file.
 //!
 //! Every server is a [`Node`]; dropping one kills its process, so a failing test leaves nothing running.
 
@@ -672,6 +673,58 @@ async fn two_servers_lose_no_update(catalog: &str) {
     }
     a.stop();
     b.stop();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// i. nodes starting together on an empty PostgreSQL catalog
+
+/// `lanyard serve` processes started at once, per trial.
+const NODES_AT_ONCE: usize = 6;
+
+/// Trials, each on a fresh database.
+const START_TRIALS: usize = 20;
+
+#[test]
+fn i_six_nodes_started_at_once_on_an_empty_postgres_catalog_all_come_up_twenty_times() {
+    let dir = TempDir::new("together");
+    let master_key = lanyard_vault_local::MasterKey::generate().unwrap().expose_base64();
+    let started = std::time::Instant::now();
+    for trial in 0..START_TRIALS {
+        let db = TempDatabase::postgres("together");
+        let launches: Vec<LanyardServerBuilder> = (0..NODES_AT_ONCE)
+            .map(|node| {
+                LanyardServer::builder(Path::new(BIN))
+                    .data_dir(&dir.join(&format!("t{trial}n{node}")))
+                    .args(&["--catalog", db.url()])
+                    .env("LANYARD_ADMIN_TOKEN", ADMIN)
+                    .env("LANYARD_MASTER_KEY", master_key.expose_secret())
+            })
+            .collect();
+        // One thread per node, so the processes start at the same moment; each waits for its node's /healthz.
+        let nodes: Vec<Result<LanyardServer, (ExitStatus, String)>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = launches.into_iter().map(|launch| scope.spawn(move || launch.try_start())).collect();
+            threads.into_iter().map(|thread| thread.join().unwrap()).collect()
+        });
+        let mut up = Vec::new();
+        for (node, result) in nodes.into_iter().enumerate() {
+            match result {
+                Ok(server) => up.push(server),
+                Err((status, log)) => panic!("trial {trial}: node {node} did not come up ({status}):\n{log}"),
+            }
+        }
+        // Each answers an authenticated read of the one catalog they share (the admin token bootstrapped once).
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let http = reqwest::Client::new();
+        for server in &up {
+            let url = format!("{}/connections", server.url());
+            let reply = runtime.block_on(try_send(&http, Method::GET, &url, Some(ADMIN), None)).expect("no reply");
+            assert_eq!(reply.status, StatusCode::OK, "trial {trial}: {}", reply.body);
+        }
+        for mut server in up {
+            assert!(server.stop().success());
+        }
+    }
+    eprintln!("{START_TRIALS} trials of {NODES_AT_ONCE} nodes at once took {:?}", started.elapsed());
 }
 
 // ---------------------------------------------------------------------------------------------------------
