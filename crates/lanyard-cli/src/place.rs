@@ -99,15 +99,11 @@ impl Place {
 
     /// Checks the local vault's master key against the catalog's fingerprint of it (see
     /// [`Place::check_master_key`]), then opens (and migrates) the catalog as a Control Plane over the vault backends
-    /// compiled into this binary. A SQLite catalog file is checked before anything else ([`lanyard_catalog::Catalog::prepare`]: one
+    /// compiled into this binary. A SQLite catalog file is checked before anything else ([`lanyard_control::prepare_catalog`]: one
     /// that is not a catalog is refused, a missing one created with mode 0600). The key check comes first, so that a node with the wrong key neither migrates nor
     /// seeds a catalog that other nodes use.
     pub(crate) async fn open(&self) -> Result<ControlPlane> {
-        // Before anything opens the file: refuse one that is not a catalog, create a missing one private.
-        lanyard_catalog::Catalog::prepare(&self.catalog_url()).await.map_err(|error| match error {
-            lanyard_catalog::CatalogError::NotACatalog { .. } => anyhow::anyhow!("refusing to start: {error}"),
-            error => anyhow::anyhow!("cannot open the catalog {}: {error}", redact_url(&self.catalog_url())),
-        })?;
+        self.prepare_catalog("start").await?;
         #[cfg(feature = "vault-local")]
         self.check_master_key("start").await?;
         let config = ControlConfig { catalog_url: self.catalog_url(), data_dir: self.data_dir.clone() };
@@ -118,6 +114,15 @@ impl Place {
             .with_context(|| format!("cannot open the catalog {}", redact_url(&config.catalog_url)))
     }
 
+    /// Before anything opens the catalog file: refuses one that is not a catalog, creates a missing one private
+    /// ([`lanyard_control::prepare_catalog`]). `doing` names what is refused.
+    pub(crate) async fn prepare_catalog(&self, doing: &str) -> Result<()> {
+        lanyard_control::prepare_catalog(&self.catalog_url()).await.map_err(|error| match error {
+            lanyard_control::CatalogError::NotACatalog { .. } => anyhow::anyhow!("refusing to {doing}: {error}"),
+            error => anyhow::anyhow!("cannot open the catalog {}: {error}", redact_url(&self.catalog_url())),
+        })
+    }
+
     /// Checks the master key this node read (`LANYARD_MASTER_KEY`, else `<data-dir>/master.key`, plus
     /// `LANYARD_MASTER_KEY_PREVIOUS`) against the fingerprint the catalog holds, recording it on the first start, so
     /// that a node with the wrong key stops here instead of failing at its first read of a secret. `doing` names
@@ -125,6 +130,7 @@ impl Place {
     #[cfg(feature = "vault-local")]
     pub(crate) async fn check_master_key(&self, doing: &str) -> Result<()> {
         use lanyard_vault_local::{LocalVault, LocalVaultSettings, MasterKeySource};
+        self.prepare_catalog(doing).await?;
         let refused = |error: lanyard_vault::VaultError| match error.kind() {
             lanyard_vault::ErrorKind::ConfigInvalid => {
                 anyhow::anyhow!("refusing to {doing}: {}", error.detail().unwrap_or("the master key is invalid"))

@@ -680,6 +680,7 @@ async fn g_two_servers_on_one_postgres_catalog_lose_no_update() {
     two_servers_lose_no_update(db.url()).await;
 }
 
+#[allow(clippy::print_stderr, reason = "it prints the count of 503s (seen with `--no-capture`)")]
 async fn two_servers_lose_no_update(catalog: &str) {
     const CLIENTS: usize = 8;
     const PUTS: usize = 200;
@@ -802,6 +803,7 @@ const NODES_AT_ONCE: usize = 6;
 const START_TRIALS: usize = 20;
 
 #[test]
+#[allow(clippy::print_stderr, reason = "it prints its run time (seen with `--no-capture`)")]
 fn i_six_nodes_started_at_once_on_an_empty_postgres_catalog_all_come_up_twenty_times() {
     let dir = TempDir::new("together");
     let master_key = lanyard_vault_local::MasterKey::generate().unwrap().expose_base64();
@@ -811,7 +813,7 @@ fn i_six_nodes_started_at_once_on_an_empty_postgres_catalog_all_come_up_twenty_t
         let launches: Vec<LanyardServerBuilder> = (0..NODES_AT_ONCE)
             .map(|node| {
                 LanyardServer::builder(Path::new(BIN))
-                    .data_dir(&dir.join(&format!("t{trial}n{node}")))
+                    .data_dir(&dir.join(format!("t{trial}n{node}")))
                     .args(&["--catalog", db.url()])
                     .env("LANYARD_ADMIN_TOKEN", ADMIN)
                     .env("LANYARD_MASTER_KEY", master_key.expose_secret())
