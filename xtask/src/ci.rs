@@ -36,6 +36,7 @@ pub const STEPS: &[Step] = &[
     Step { name: "fuzz", run: crate::fuzz::ci_step },
     Step { name: "minimal-build", run: minimal_build },
     Step { name: "lean-build", run: lean_build },
+    Step { name: "no-failpoints", run: no_failpoints },
     Step { name: "feature-sets", run: feature_sets },
 ];
 
@@ -176,6 +177,27 @@ fn lean_build(root: &Path) -> Result<()> {
     let mut build = vec!["build"];
     build.extend(lean);
     cargo(root, &build)
+}
+
+/// The release build (`lanyard-cli`'s default features) links no failpoint: the `fail` crate, which the tests'
+/// `--all-features` build brings in through the `failpoints` feature, is not in its `cargo tree`.
+fn no_failpoints(root: &Path) -> Result<()> {
+    let args = ["tree", "-p", "lanyard-cli", "-e", "normal,build", "--prefix", "none", "--format", "{p}"];
+    println!("$ cargo {}", args.join(" "));
+    let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(args)
+        .current_dir(root)
+        .output()
+        .context("could not run `cargo tree`")?;
+    if !output.status.success() {
+        bail!("`cargo tree` failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let tree = String::from_utf8(output.stdout).context("`cargo tree` printed non-UTF-8")?;
+    if tree.lines().any(|line| line.split_whitespace().next() == Some("fail")) {
+        bail!("the release build of lanyard-cli links the `fail` crate: the `failpoints` feature leaked into it");
+    }
+    println!("no-failpoints: the release build links no `fail` crate");
+    Ok(())
 }
 
 /// Name prefixes of the cloud SDKs' crates, which only the cloud plugins may pull in.

@@ -161,6 +161,17 @@ impl Pool {
         })
     }
 
+    /// Begins the transaction that applies the migrations. On PostgreSQL it runs READ COMMITTED, so that each
+    /// statement sees what committed before it: the caller takes the migration lock first, and every look at a
+    /// table after it sees the work of a node that held the lock before (a SERIALIZABLE or REPEATABLE READ
+    /// transaction would keep the snapshot taken by the lock statement itself, before that node committed).
+    pub(crate) async fn begin_migration(&self) -> Result<Conn> {
+        Ok(match self {
+            Pool::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Conn::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?),
+        })
+    }
+
     /// Runs one query outside any explicit transaction (a single statement is its own consistent snapshot) and
     /// returns its first row: one round trip instead of BEGIN, SELECT, ROLLBACK.
     pub(crate) async fn fetch_optional(&self, sql: &str, params: Vec<Param>) -> Result<Option<Row>> {

@@ -89,6 +89,18 @@ pub enum CatalogError {
         /// What is wrong.
         problem: String,
     },
+    /// The SQLite catalog file exists but is not a Lanyard catalog (empty, truncated, not SQLite, another
+    /// program's database); nothing was written to it.
+    #[error(
+        "catalog file {path:?} is not a Lanyard catalog: {problem}. Nothing was read or written: restore the \
+         catalog from a backup, or move this file away to start with a new, empty catalog"
+    )]
+    NotACatalog {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The catalog URL is not one we can open.
     #[error("invalid catalog URL: {0}")]
     InvalidUrl(String),
@@ -104,7 +116,7 @@ impl CatalogError {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Self::VersionConflict { .. } | Self::StillReferenced { .. } => ErrorKind::Conflict,
-            Self::MissingReference { .. } | Self::InvalidUrl(_) => ErrorKind::Invalid,
+            Self::MissingReference { .. } | Self::InvalidUrl(_) | Self::NotACatalog { .. } => ErrorKind::Invalid,
             Self::Corrupt { .. } | Self::UnknownValue { .. } | Self::Migration { .. } => ErrorKind::Internal,
             Self::Database(_) => ErrorKind::BackendUnavailable,
         }

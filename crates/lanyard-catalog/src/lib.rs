@@ -1,10 +1,12 @@
 //! `lanyard-catalog` is Lanyard's system of record: connections, vault entries, backends, links, pipelines,
 //! principals, API tokens and the audit log, in an embedded SQLite file or a shared PostgreSQL database.
 //!
-//! - [`Catalog::open`] takes `sqlite://path` (the file is created if missing) or `postgres://…`, and applies the
-//!   migrations of `migrations/<database>/` in one transaction, verifying the checksums of those applied before.
+//! - [`Catalog::open`] takes `sqlite://path` (the file is created if missing, mode 0600; an existing file that is
+//!   not a catalog is refused, see [`Catalog::prepare`]) or `postgres://…`, and applies the migrations of
+//!   `migrations/<database>/` in one transaction, verifying the checksums of those applied before (on PostgreSQL
+//!   under an advisory lock taken before any table is looked at, so nodes may start together on an empty catalog).
 //! - Every change happens in a transaction: [`transaction!`] runs a block against a [`Tx`] and commits, retrying
-//!   the whole block a bounded number of times on a serialization failure (PostgreSQL) or a busy database
+//!   the whole block for a bounded time on a serialization failure (PostgreSQL) or a busy database
 //!   (SQLite). It is the one retry primitive ([`Attempts`] paces it): [`Catalog::write`], [`Catalog::insert`] and
 //!   the Control Plane's operations all use it. The Control Plane changes several tables and appends the audit record in one `Tx`, so a change without
 //!   its record cannot exist.
@@ -23,6 +25,7 @@
 
 mod db;
 mod error;
+mod file;
 mod migrate;
 mod model;
 mod retry;
@@ -44,7 +47,7 @@ pub use model::{
     ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,
     Principal, Record, RecordId, Reference, VaultEntry,
 };
-pub use retry::{Attempts, MAX_ATTEMPTS, Retryable};
+pub use retry::{Attempts, MAX_ATTEMPTS, RETRY_DEADLINE, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
 pub use store::{AuditFilter, Tx};
 pub use time::{Timestamp, TimestampError};
@@ -60,7 +63,17 @@ pub struct WriteTx {
 
 impl WriteTx {
     /// Commits every change made through this transaction.
+    ///
+    /// With the `failpoints` feature, the failpoints `catalog::commit::announce` and then `catalog::commit` are
+    /// evaluated here, after every write of the transaction (the audit record included) and before the COMMIT: a
+    /// crash test configures `FAILPOINTS` so that the process is killed exactly inside that window (see
+    /// docs/operations.md). The first exists to be given `print`, the second `pause`, `sleep` or `panic`.
     pub async fn commit(self) -> Result<()> {
+        #[cfg(feature = "failpoints")]
+        {
+            fail::fail_point!("catalog::commit::announce");
+            fail::fail_point!("catalog::commit");
+        }
         self.tx.conn.commit().await
     }
 
@@ -114,15 +127,28 @@ impl Catalog {
         Self::open_with(url, MIGRATIONS).await
     }
 
+    /// For a SQLite `url`: refuses an existing file that is not a Lanyard catalog ([`CatalogError::NotACatalog`]:
+    /// empty, truncated, not SQLite, or another program's database) and creates a missing one as an empty SQLite
+    /// database with mode 0600 (and its directory with mode 0700). Nothing else is written. [`Catalog::open`] does
+    /// this too; `lanyard serve` calls it first, before anything else opens the file. Other URLs: nothing to do.
+    pub async fn prepare(url: &str) -> Result<()> {
+        if !url.starts_with("sqlite:") {
+            return Ok(());
+        }
+        let options = SqliteConnectOptions::from_str(url).map_err(|e| CatalogError::InvalidUrl(e.to_string()))?;
+        match file::sqlite_path(&options) {
+            Some(path) => file::prepare(&path).await,
+            None => Ok(()),
+        }
+    }
+
     /// [`Catalog::open`] with an explicit migration list (for tests of the migration machinery).
     pub async fn open_with(url: &str, migrations: &[Migration]) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url).map_err(|e| CatalogError::InvalidUrl(e.to_string()))?;
-            // Create the file's directory too, so `sqlite://./lanyard-data/catalog.db` works on a fresh machine.
-            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    CatalogError::InvalidUrl(format!("cannot create the directory {}: {e}", dir.display()))
-                })?;
+            // Refuse a file that is not a catalog; create a missing one (and its directory) private to its owner.
+            if let Some(path) = file::sqlite_path(&options) {
+                file::prepare(&path).await?;
             }
             let options = options
                 .create_if_missing(true)
@@ -177,7 +203,7 @@ impl Catalog {
     }
 
     /// Runs `f` in a write transaction and commits. On a retryable failure (serialization failure, busy database)
-    /// the whole transaction is rolled back and `f` runs again, at most [`MAX_ATTEMPTS`] times, with a short
+    /// the whole transaction is rolled back and `f` runs again, for at most [`RETRY_DEADLINE`], with a short
     /// growing, jittered pause. Any other error rolls back and is returned. The future of an `AsyncFnMut` cannot be
     /// required to be `Send`: where that matters (a server operation), use [`transaction!`] directly.
     pub async fn write<T>(&self, mut f: impl AsyncFnMut(&mut Tx) -> Result<T>) -> Result<T> {

@@ -51,9 +51,18 @@ pub fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))
 }
 
+/// The key of the transaction-level advisory lock that serialises the migrations of nodes starting together on one
+/// PostgreSQL catalog.
+const MIGRATION_LOCK_KEY: i64 = 7_468_376_167;
+
 /// Applies what is missing of `migrations`, all in one transaction; verifies the checksums of those applied before.
+///
+/// On PostgreSQL several nodes may start at once on an empty catalog. The transaction's first statement takes an
+/// advisory lock, before anything looks at a table (the migrations table included); the transaction runs READ
+/// COMMITTED, so what follows the lock sees whatever the node that held it before committed, and re-checks which
+/// migrations are applied after acquiring it: one node applies them, the others wait and then find them done.
 pub(crate) async fn apply(pool: &Pool, migrations: &[Migration]) -> Result<()> {
-    let mut conn = pool.begin_write().await?;
+    let mut conn = pool.begin_migration().await?;
     let result = apply_in(&mut conn, pool, migrations).await;
     match result {
         Ok(()) => conn.commit().await,
@@ -66,8 +75,8 @@ pub(crate) async fn apply(pool: &Pool, migrations: &[Migration]) -> Result<()> {
 
 async fn apply_in(conn: &mut Conn, pool: &Pool, migrations: &[Migration]) -> Result<()> {
     if matches!(pool, Pool::Postgres(_)) {
-        // Several nodes may start at once: one applies, the others wait and then find it done.
-        conn.execute("SELECT pg_advisory_xact_lock(7468376167)", vec![]).await?;
+        // Before any look at a table; released by the COMMIT or ROLLBACK of this transaction.
+        conn.execute("SELECT pg_advisory_xact_lock($1)", vec![Param::Int(MIGRATION_LOCK_KEY)]).await?;
     }
     conn.execute_script(
         "CREATE TABLE IF NOT EXISTS lanyard_migrations (\

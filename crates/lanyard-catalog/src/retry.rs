@@ -1,5 +1,5 @@
 //! The one retry primitive of every catalog writer: [`Attempts`] counts the attempts of an operation and paces its
-//! reruns (a growing, jittered pause, at most [`MAX_ATTEMPTS`] runs), and [`transaction!`](crate::transaction)
+//! reruns (a growing, jittered pause, for at most [`RETRY_DEADLINE`] after the first run), and [`transaction!`](crate::transaction)
 //! runs a block in a write transaction with it. [`crate::Catalog::write`], `insert`, `update`, `delete` and every
 //! Control Plane operation go through them.
 //!
@@ -14,8 +14,20 @@ use std::time::Duration;
 
 use crate::error::CatalogError;
 
-/// How many times an operation runs when it keeps failing with a retryable error (the first run included).
-pub const MAX_ATTEMPTS: u32 = 8;
+/// The most runs of one operation that keeps failing with a retryable error (the first run included): a backstop
+/// behind [`RETRY_DEADLINE`], which normally ends the retries first.
+pub const MAX_ATTEMPTS: u32 = 200;
+
+/// How long after its first run an operation that keeps failing with a retryable error may still be rerun. Two
+/// nodes with 8 clients writing the same few rows of a PostgreSQL catalog (SERIALIZABLE) see serialization
+/// failures on a good part of their transactions; a budget of 8 runs (about 0.4 s) left 28 of 4,982 requests with
+/// 503, so the budget is time rather than a count. Well below an HTTP client's patience; a request that still
+/// fails after it gets 503.
+pub const RETRY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The ceiling of the pause between two runs: ceilings grow from 4 ms to this, and each pause is a random 50 to
+/// 100 % of its ceiling, so that writers which collided do not collide again in step.
+const MAX_PAUSE: Duration = Duration::from_millis(250);
 
 /// Whether rerunning the whole transaction may succeed after this error (a serialization failure, a busy
 /// database). Implemented by [`CatalogError`] and by the errors of crates that wrap it.
@@ -31,28 +43,37 @@ impl Retryable for CatalogError {
 }
 
 /// The attempts of one operation: call [`Attempts::retry`] after each failed attempt.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Attempts {
     failed: u32,
+    /// When the first run started (tokio's clock, so that tests with paused time take no real time).
+    started: tokio::time::Instant,
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Attempts {
-    /// No attempt has failed yet.
-    pub const fn new() -> Self {
-        Self { failed: 0 }
+    /// No attempt has failed yet; the deadline runs from now.
+    pub fn new() -> Self {
+        Self { failed: 0, started: tokio::time::Instant::now() }
     }
 
-    /// Records a failed attempt. When the failure is `retryable` and fewer than [`MAX_ATTEMPTS`] attempts have
-    /// run, waits a growing, jittered pause (so writers that collided do not collide again in step) and returns
-    /// `true`: run again. Otherwise returns `false` at once.
+    /// Records a failed attempt. When the failure is `retryable`, [`RETRY_DEADLINE`] has not passed since the first
+    /// run and fewer than [`MAX_ATTEMPTS`] runs were made, waits a jittered pause (its ceiling doubling from 4 ms
+    /// to [`MAX_PAUSE`], never past the deadline) and returns `true`: run again. Otherwise returns `false` at once.
     pub async fn retry(&mut self, retryable: bool) -> bool {
         self.failed += 1;
-        if !retryable || self.failed >= MAX_ATTEMPTS {
+        let elapsed = self.started.elapsed();
+        if !retryable || self.failed >= MAX_ATTEMPTS || elapsed >= RETRY_DEADLINE {
             return false;
         }
-        let base = 2u64 << self.failed.min(6);
-        let jitter = rand::random_range(0..=base);
-        tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+        let ceiling = Duration::from_millis(2u64 << self.failed.min(7)).min(MAX_PAUSE);
+        let pause = ceiling.mul_f64(rand::random_range(0.5..=1.0)).min(RETRY_DEADLINE - elapsed);
+        tokio::time::sleep(pause).await;
         true
     }
 }
@@ -115,13 +136,17 @@ mod tests {
 
     // Paused time: the pauses between attempts take no real time.
     #[tokio::test(start_paused = true)]
-    async fn an_operation_runs_at_most_max_attempts_times_and_only_on_retryable_failures() {
+    async fn an_operation_is_retried_until_the_deadline_and_only_on_retryable_failures() {
+        let start = tokio::time::Instant::now();
         let mut attempts = Attempts::new();
         let mut runs = 1;
         while attempts.retry(true).await {
             runs += 1;
         }
-        assert_eq!(runs, MAX_ATTEMPTS);
+        let spent = start.elapsed();
+        // Pauses of up to 250 ms (at least half of it once grown): many runs, and the deadline ends them.
+        assert!((40..MAX_ATTEMPTS).contains(&runs), "{runs} runs");
+        assert!(spent >= RETRY_DEADLINE && spent < RETRY_DEADLINE + MAX_PAUSE, "{spent:?}");
         let mut attempts = Attempts::new();
         assert!(!attempts.retry(false).await, "a permanent failure is not retried");
     }

@@ -136,6 +136,9 @@ enum AdminCommand {
 }
 
 fn main() -> ExitCode {
+    // Crash tests only: the failpoints `FAILPOINTS` configures, kept for the life of the process.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse_from(sql_comments_last(std::env::args_os().collect()));
     let outcome = match cli.command {
         Command::Check { files } => offline::check(&files),

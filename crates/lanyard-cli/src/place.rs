@@ -7,6 +7,9 @@ use lanyard_control::{ControlConfig, ControlError, ControlPlane};
 use lanyard_core::{REDACTED, is_secret_key, url_has_password};
 use url::Url;
 
+/// The local vault's key files, whose mode the local vault checks itself (it refuses one others could read).
+const KEY_FILES: &[&str] = &["master.key", "master.key.next"];
+
 /// The default data directory of `lanyard serve` and the commands that work on the catalog directly.
 pub(crate) const DEFAULT_DATA_DIR: &str = "./lanyard-data";
 
@@ -32,25 +35,75 @@ impl Place {
         self.catalog.clone().unwrap_or_else(|| default_catalog_url(&self.data_dir))
     }
 
-    /// Creates the data directory if it is missing (mode 0700: it holds the master key and the admin token).
-    pub(crate) fn create_data_dir(&self) -> Result<()> {
-        if self.data_dir.is_dir() {
-            return Ok(());
+    /// Creates the data directory if it is missing, mode 0700 whatever the umask (it holds the master key, the admin
+    /// token and, by default, the catalog). An existing one is checked: when its group or others have any access
+    /// to it or to a file in it, that access is taken away (the directory becomes 0700, each file 0600 or
+    /// narrower) and a warning for each is returned, to be shown to the operator. The key files `master.key` and
+    /// `master.key.next` are left as they are: the local vault refuses a key file others could read (see
+    /// docs/operations.md). Symbolic links and subdirectories are not followed.
+    pub(crate) fn secure_data_dir(&self) -> Result<Vec<String>> {
+        let dir = &self.data_dir;
+        let mut warnings = Vec::new();
+        if !dir.is_dir() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         }
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
         #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(&self.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let tighten = |path: &Path, private: u32, what: &str, warnings: &mut Vec<String>| -> Result<()> {
+                let metadata = std::fs::symlink_metadata(path)
+                    .with_context(|| format!("cannot inspect {what} {}", path.display()))?;
+                let mode = metadata.permissions().mode() & 0o7777;
+                if mode & 0o077 == 0 {
+                    return Ok(());
+                }
+                let fixed = mode & private;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(fixed)).with_context(|| {
+                    format!("{what} {} has mode {mode:04o} (others may read it) and cannot be changed", path.display())
+                })?;
+                warnings.push(format!(
+                    "{what} {} had mode {mode:04o}: group or others could reach it; changed it to {fixed:04o} (check \
+                     who may have read it)",
+                    path.display()
+                ));
+                Ok(())
+            };
+            tighten(dir, 0o700, "the data directory", &mut warnings)?;
+            let entries =
+                std::fs::read_dir(dir).with_context(|| format!("cannot list the data directory {}", dir.display()))?;
+            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let is_file = std::fs::symlink_metadata(&path).map(|m| m.file_type().is_file()).unwrap_or(false);
+                if !is_file || KEY_FILES.contains(&name.as_str()) {
+                    continue;
+                }
+                tighten(&path, 0o600, "the data file", &mut warnings)?;
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// [`Place::secure_data_dir`] for the commands that work on the catalog directly: warnings on stderr.
+    pub(crate) fn create_data_dir(&self) -> Result<()> {
+        for warning in self.secure_data_dir()? {
+            eprintln!("warning: {warning}");
+        }
+        Ok(())
     }
 
     /// Checks the local vault's master key against the catalog's fingerprint of it (see
     /// [`Place::check_master_key`]), then opens (and migrates) the catalog as a Control Plane over the vault backends
-    /// compiled into this binary. The check comes first, so that a node with the wrong key neither migrates nor
+    /// compiled into this binary. A SQLite catalog file is checked before anything else ([`lanyard_control::prepare_catalog`]: one
+    /// that is not a catalog is refused, a missing one created with mode 0600). The key check comes first, so that a node with the wrong key neither migrates nor
     /// seeds a catalog that other nodes use.
     pub(crate) async fn open(&self) -> Result<ControlPlane> {
+        self.prepare_catalog("start").await?;
         #[cfg(feature = "vault-local")]
         self.check_master_key("start").await?;
         let config = ControlConfig { catalog_url: self.catalog_url(), data_dir: self.data_dir.clone() };
@@ -61,6 +114,15 @@ impl Place {
             .with_context(|| format!("cannot open the catalog {}", redact_url(&config.catalog_url)))
     }
 
+    /// Before anything opens the catalog file: refuses one that is not a catalog, creates a missing one private
+    /// ([`lanyard_control::prepare_catalog`]). `doing` names what is refused.
+    pub(crate) async fn prepare_catalog(&self, doing: &str) -> Result<()> {
+        lanyard_control::prepare_catalog(&self.catalog_url()).await.map_err(|error| match error {
+            lanyard_control::CatalogError::NotACatalog { .. } => anyhow::anyhow!("refusing to {doing}: {error}"),
+            error => anyhow::anyhow!("cannot open the catalog {}: {error}", redact_url(&self.catalog_url())),
+        })
+    }
+
     /// Checks the master key this node read (`LANYARD_MASTER_KEY`, else `<data-dir>/master.key`, plus
     /// `LANYARD_MASTER_KEY_PREVIOUS`) against the fingerprint the catalog holds, recording it on the first start, so
     /// that a node with the wrong key stops here instead of failing at its first read of a secret. `doing` names
@@ -68,6 +130,7 @@ impl Place {
     #[cfg(feature = "vault-local")]
     pub(crate) async fn check_master_key(&self, doing: &str) -> Result<()> {
         use lanyard_vault_local::{LocalVault, LocalVaultSettings, MasterKeySource};
+        self.prepare_catalog(doing).await?;
         let refused = |error: lanyard_vault::VaultError| match error.kind() {
             lanyard_vault::ErrorKind::ConfigInvalid => {
                 anyhow::anyhow!("refusing to {doing}: {}", error.detail().unwrap_or("the master key is invalid"))

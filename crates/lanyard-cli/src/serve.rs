@@ -1,7 +1,8 @@
 //! `lanyard serve`: the Control Plane over HTTP.
 //!
-//! Order of start-up: logging, the data directory, the catalog (opened and migrated), the admin bootstrap, the
-//! listening socket, the signal handlers, then one line `lanyard listening on <scheme>://<addr>` on stderr, then
+//! Order of start-up: logging, the data directory (created 0700; an existing one has group and other access taken
+//! away from it and its files, with a warning), the catalog file (refused when it exists but is not a catalog), the
+//! master key check, the catalog (opened and migrated), the admin bootstrap, the listening socket, the signal handlers, then one line `lanyard listening on <scheme>://<addr>` on stderr, then
 //! serving until SIGINT or SIGTERM. No token is ever printed: the bootstrap only says where the admin token is.
 
 use std::net::SocketAddr;
@@ -117,7 +118,15 @@ fn node_id(data_dir: &std::path::Path) -> Result<String> {
         Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
     }
     let id = format!("node-{}", uuid::Uuid::new_v4());
-    std::fs::write(&path, format!("{id}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // Private like every file of the data directory, whatever the umask.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, format!("{id}\n").as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(id)
 }
 
@@ -175,7 +184,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
 
 async fn serve(args: ServeArgs, mut options: ServeOptions, env_token: Option<SecretString>) -> Result<ExitCode> {
     let place = &args.place;
-    place.create_data_dir()?;
+    for warning in place.secure_data_dir()? {
+        tracing::warn!("{warning}");
+    }
     options.pipelines = args.pipelines.config(&place.data_dir)?;
     let catalog_url = place.catalog_url();
     tracing::info!(data_dir = %place.data_dir.display(), catalog = %redact_url(&catalog_url), "opening the catalog");

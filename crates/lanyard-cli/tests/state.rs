@@ -3,6 +3,11 @@
 //! running beside them changes no version (its result is bookkeeping beside the row, so it causes no 412 and an
 //! ETag survives it), and a node whose master key does not match the catalog's fingerprint refuses to start —
 //! with `LANYARD_MASTER_KEY` and with `<data-dir>/master.key` — while every step of a rolling rotation starts.
+//! Also: an invalid `LANYARD_MASTER_KEY` refuses to start; a node joining a shared PostgreSQL catalog with another
+//! key, or none, refuses; a missing key file is replaced only for a catalog without secrets; a catalog file that
+//! is not a catalog (empty, truncated, random, another program's) is refused with `admin.token` untouched; and the
+//! data directory and every file in it are private whatever the umask (others' access is taken away, with a
+//! warning; a key file others could read is refused).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -311,4 +316,264 @@ fn operations_md_refusals() -> Vec<String> {
         .collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     lines
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// More master-key cases, catalog files that are not catalogs, file modes
+
+/// `lanyard sql --embedded --data-dir <data> <statement>` with these variables: its output.
+fn embedded(data: &Path, statement: &str, vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command.args(["sql", "--embedded", "--data-dir", data.to_str().unwrap(), statement]);
+    for key in ["LANYARD_MASTER_KEY", "LANYARD_MASTER_KEY_PREVIOUS", "LANYARD_ADMIN_TOKEN", "RUST_LOG"] {
+        command.env_remove(key);
+    }
+    command.envs(vars.iter().copied()).env("HOME", data.parent().unwrap()).output().unwrap()
+}
+
+#[test]
+fn an_invalid_master_key_in_the_environment_refuses_to_start_and_says_where_it_looked() {
+    let home = TempDir::new("state-key-invalid");
+    let data = home.join("data");
+    let hint = "it must be 32 random bytes in base64, as `openssl rand -base64 32` prints them";
+    let long = "A".repeat(48); // 36 zero bytes
+    let cases = [
+        ("not base64", "not*base64*at*all", "LANYARD_MASTER_KEY is not valid base64".to_owned()),
+        ("too short", "c2hvcnQ=", "LANYARD_MASTER_KEY decodes to 5 bytes, but a master key is exactly 32 bytes".into()),
+        (
+            "too long",
+            long.as_str(),
+            "LANYARD_MASTER_KEY decodes to 36 bytes, but a master key is exactly 32 bytes".into(),
+        ),
+        ("empty", " ", "LANYARD_MASTER_KEY is empty".into()),
+    ];
+    for (case, value, problem) in cases {
+        let log = refused(&data, &[("LANYARD_MASTER_KEY", value)]);
+        let expected = format!("error: refusing to start: {problem}; {hint}");
+        assert!(log.lines().any(|line| line == expected), "{case}: {log}");
+        assert!(!log.contains(value.trim()) || value.trim().is_empty(), "{case}: the value reached the log");
+    }
+    // Nothing of the vault was made: no key file, no fingerprint (the next start with a good key records its own).
+    assert!(!data.join("master.key").exists());
+    let good = MasterKey::generate().unwrap();
+    let mut server = serve(&data, &[("LANYARD_MASTER_KEY", &base64(&good))]).expect("a valid key starts");
+    assert!(server.log().contains("recorded the fingerprint"), "{}", server.log());
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_node_joining_a_shared_postgres_catalog_with_another_key_or_none_refuses_to_start() {
+    let db = lanyard_testsupport::TempDatabase::postgres("state_join");
+    let home = TempDir::new("state-key-join");
+    let (k1, k2) = (MasterKey::generate().unwrap(), MasterKey::generate().unwrap());
+    let catalog = ["--catalog", db.url()];
+    let node = |name: &str, vars: &[(&str, &str)]| {
+        let mut builder = LanyardServer::builder(Path::new(BIN)).data_dir(&home.join(name)).args(&catalog);
+        for (key, value) in vars {
+            builder = builder.env(key, value);
+        }
+        builder.try_start()
+    };
+    let mut first = node("a", &[("LANYARD_MASTER_KEY", &base64(&k1))]).expect("the first node records its key");
+
+    // Another key in the environment.
+    let Err((status, log)) = node("b", &[("LANYARD_MASTER_KEY", &base64(&k2))]) else {
+        panic!("a node with another key joined the catalog");
+    };
+    assert_eq!(status.code(), Some(2), "{log}");
+    let expected = format!(
+        "error: refusing to start: the master key does not match this catalog: the catalog is keyed to master key \
+         {id1}, but the master key read from LANYARD_MASTER_KEY is {id2}; set LANYARD_MASTER_KEY to the key whose \
+         id is {id1}",
+        id1 = k1.id(),
+        id2 = k2.id()
+    );
+    assert!(log.contains(&expected), "{log}");
+
+    // No key at all: the new node's data directory has no master.key, and none is made for a keyed catalog.
+    let Err((status, log)) = node("c", &[]) else { panic!("a node without the key joined the catalog") };
+    assert_eq!(status.code(), Some(2), "{log}");
+    let path = home.join("c").join("master.key");
+    let expected = format!(
+        "error: refusing to start: master key file {:?} does not exist, but this catalog is keyed to master key {}",
+        path.display().to_string(),
+        k1.id()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(!path.exists(), "a key was made for a keyed catalog");
+
+    // The right key joins.
+    let mut second = node("d", &[("LANYARD_MASTER_KEY", &base64(&k1))]).expect("the same key joins");
+    assert!(second.stop().success() && first.stop().success());
+}
+
+#[test]
+fn a_missing_master_key_file_is_replaced_only_for_a_catalog_without_secrets() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let home = TempDir::new("state-key-new");
+    let data = home.join("data");
+    // A fresh catalog: the key file is made (0600) and its fingerprint recorded.
+    let mut server = serve(&data, &[]).expect("a fresh start");
+    assert!(server.stop().success());
+    let path = data.join("master.key");
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let key = MasterKey::read_file(&path).unwrap();
+    let created = embedded(&data, "CREATE CREDENTIAL c TYPE = CREDENTIAL SECRET 'state-new-key-secret'", &[]);
+    assert!(created.status.success(), "{created:?}");
+
+    // A catalog holding a secret, whose fingerprint was never recorded (a catalog from before fingerprints): the
+    // key file gone, no new one is made.
+    std::fs::remove_file(&path).unwrap();
+    let db = data.join("catalog.db");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query("DELETE FROM local_master_key").execute(&mut connection).await.unwrap();
+        connection.close().await.unwrap();
+    });
+    let log = refused(&data, &[]);
+    let expected = format!(
+        "error: refusing to start: master key file {:?} does not exist, but this catalog is keyed to master key {id} \
+         and holds 1 secret encrypted under it; a new key would not match it, so none was made",
+        path.display().to_string(),
+        id = key.id()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(!path.exists(), "a key was made over a secret");
+}
+
+/// The data of a `lanyard serve` whose data directory holds `catalog.db` with these bytes and an `admin.token`.
+fn refused_catalog(bytes: &[u8]) -> (String, String) {
+    let home = TempDir::new("state-bad-catalog");
+    let data = home.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("catalog.db"), bytes).unwrap();
+    let token = "lyd_the-token-of-the-lost-catalog-0123456789";
+    std::fs::write(data.join("admin.token"), format!("{token}\n")).unwrap();
+    let Err((status, log)) = serve(&data, &[]) else { panic!("lanyard serve took a file that is not a catalog") };
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert_eq!(std::fs::read(data.join("catalog.db")).unwrap(), bytes, "the catalog file changed");
+    assert_eq!(std::fs::read_to_string(data.join("admin.token")).unwrap(), format!("{token}\n"), "admin.token");
+    assert!(!data.join("master.key").exists(), "a master key was made");
+    let line = log.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("{log}")).to_owned();
+    (line, format!("{:?}", data.join("catalog.db").display().to_string()))
+}
+
+#[test]
+fn a_catalog_file_that_is_not_a_catalog_is_refused_at_start_and_admin_token_kept() {
+    // A real catalog, to truncate.
+    let home = TempDir::new("state-real-catalog");
+    let data = home.join("data");
+    let mut server = serve(&data, &[]).expect("a fresh start");
+    assert!(server.stop().success());
+    let real = std::fs::read(data.join("catalog.db")).unwrap();
+    let mut other = Vec::new();
+    // Another program's SQLite database, made by sqlx like any other program would.
+    {
+        let path = home.join("other.db");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+            let mut connection = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+            sqlx::raw_sql("CREATE TABLE moz_places (url TEXT)").execute(&mut connection).await.unwrap();
+            connection.close().await.unwrap();
+        });
+        other.extend(std::fs::read(&path).unwrap());
+    }
+    let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let tail = "Nothing was read or written: restore the catalog from a backup, or move this file away to start with \
+                a new, empty catalog";
+    let cases: [(&str, Vec<u8>, String); 4] = [
+        ("zero-length", Vec::new(), "it is empty (0 bytes)".to_owned()),
+        (
+            "truncated",
+            real[..4096].to_vec(),
+            format!(
+                "it is truncated (4096 bytes, but its SQLite header says {} pages of 4096 bytes)",
+                real.len() / 4096
+            ),
+        ),
+        ("random bytes", random, "it is not a SQLite database (4096 bytes without the SQLite header)".to_owned()),
+        (
+            "another program's",
+            other,
+            "it is a SQLite database without Lanyard's tables, perhaps another program's (it holds \"moz_places\")"
+                .to_owned(),
+        ),
+    ];
+    for (case, bytes, problem) in cases {
+        let (line, quoted) = refused_catalog(&bytes);
+        assert_eq!(
+            line,
+            format!("error: refusing to start: catalog file {quoted} is not a Lanyard catalog: {problem}. {tail}"),
+            "{case}"
+        );
+    }
+}
+
+/// A shell script that runs `lanyard` with umask 000, so every mode below is lanyard's own doing.
+fn lanyard_with_umask_000(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("lanyard-umask-000");
+    std::fs::write(&path, format!("#!/bin/sh\numask 000\nexec '{BIN}' \"$@\"\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+#[test]
+fn the_data_dir_and_every_file_in_it_are_private_whatever_the_umask() {
+    let home = TempDir::new("state-modes");
+    let bin = lanyard_with_umask_000(home.path());
+    let data = home.join("data");
+    let server = LanyardServer::builder(&bin).data_dir(&data).start();
+    // While it runs: the catalog's -wal and -shm exist (WAL mode), next to everything else.
+    let env = SqlCli::with_server(Path::new(BIN), "state-modes-cli", server);
+    env.ok("CREATE CREDENTIAL c TYPE = CREDENTIAL SECRET 'state-mode-secret'");
+    assert_eq!(mode(&data), 0o700);
+    let names: Vec<String> =
+        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for expected in ["catalog.db", "catalog.db-wal", "catalog.db-shm", "master.key", "admin.token", "node.id"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+    for name in &names {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    drop(env);
+
+    // A data directory the operator made beforehand, readable by others, with a catalog file others can read:
+    // each is narrowed, with a warning naming it.
+    use std::os::unix::fs::PermissionsExt as _;
+    let set = |path: &Path, mode: u32| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    set(&data, 0o755);
+    set(&data.join("catalog.db"), 0o644);
+    set(&data.join("node.id"), 0o640);
+    let mut server = LanyardServer::builder(&bin).data_dir(&data).start();
+    let log = server.log();
+    for (what, path, from, to) in [
+        ("the data directory", data.clone(), "0755", "0700"),
+        ("the data file", data.join("catalog.db"), "0644", "0600"),
+        ("the data file", data.join("node.id"), "0640", "0600"),
+    ] {
+        let expected = format!(
+            "{what} {} had mode {from}: group or others could reach it; changed it to {to} (check who may have read \
+             it)",
+            path.display()
+        );
+        assert!(log.contains(&expected), "{expected}\n{log}");
+    }
+    assert_eq!((mode(&data), mode(&data.join("catalog.db")), mode(&data.join("node.id"))), (0o700, 0o600, 0o600));
+    assert!(server.stop().success());
+
+    // A key file others could read is refused, not fixed: the key must be taken as seen.
+    set(&data.join("master.key"), 0o644);
+    let log = refused(&data, &[]);
+    assert!(log.contains("has mode 0644, but it must be readable by its owner only (0600)"), "{log}");
+    assert_eq!(mode(&data.join("master.key")), 0o644);
 }

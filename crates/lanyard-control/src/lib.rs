@@ -49,8 +49,17 @@ use lanyard_vault::{BackendEnv, Registry};
 pub use auth::{Caller, Permission, Role, TOKEN_PREFIX, generate_token, hash_token};
 pub use error::{ControlError, Result};
 pub use gc::{GcOutcome, Orphan, ScannedStorage, StorageScan};
+/// The catalog's own error, for [`prepare_catalog`].
+pub use lanyard_catalog::CatalogError;
 /// Catalog and vault types that appear in this crate's views.
 pub use lanyard_catalog::{AuditRecord, LastTest, NewAuditRecord, Timestamp};
+
+/// Before anything opens a SQLite catalog file: refuses an existing file that is not a Lanyard catalog
+/// ([`CatalogError::NotACatalog`]) and creates a missing one with mode 0600 ([`Catalog::prepare`]). Nothing to do
+/// for other URLs.
+pub async fn prepare_catalog(url: &str) -> std::result::Result<(), CatalogError> {
+    Catalog::prepare(url).await
+}
 pub use lanyard_vault::ProbeStep;
 pub use links::{DEFAULT_DATABASE, OWNED_ENTRY_PREFIX, create_statement};
 pub use model::{
