@@ -91,9 +91,9 @@ async fn connect(target: &Target<'_>) -> Result<Client> {
         CleartextGuard<tokio::net::TcpStream>,
     >>::make_tls_connect(&mut maker, host)
     .map_err(|error| invalid(format!("host {host:?} is not a valid TLS server name: {error}")))?;
-    let tcp = tokio::net::TcpStream::connect((host, port))
-        .await
-        .map_err(|error| target.remote(format_args!("cannot connect to {host}:{port}: {error}")))?;
+    let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(|error| {
+        target.remote(format_args!("cannot connect to {host}:{port}: error connecting to server: {error}"))
+    })?;
     let refused = Arc::new(AtomicBool::new(false));
     let stream = CleartextGuard::new(tcp, Arc::clone(&refused));
     match config.connect_raw(stream, tls).await {
