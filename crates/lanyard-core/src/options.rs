@@ -80,11 +80,13 @@ pub fn is_secret_config_key(key: &str) -> bool {
     is_secret_key(key) && !NON_SECRET_CONFIG_SUFFIXES.iter().any(|suffix| ends_with(suffix))
 }
 
-/// Whether an option value is secret: the key is secret-looking ([`is_secret_key`]) or the value is a URL with a
-/// password ([`url_has_password`]). This is the one rule: [`OptionValue::for_key`] holds such values as secrets,
-/// printing masks them, and `lanyard-sql` hides them when it echoes text that did not parse.
+/// Whether an option value is secret: the key is secret-looking ([`is_secret_key`]), the value is a URL with a
+/// password ([`url_has_password`]) or holds other secret-looking text ([`secret_in_value`]). This is the one rule:
+/// [`OptionValue::for_key`] holds such values as secrets, printing masks them, and `lanyard-sql` hides them when it
+/// echoes text (the Control Plane refuses to store such values, and a client that shows the statement it sent,
+/// under the error, masks them like any secret).
 pub fn is_secret_option(key: &str, value: &str) -> bool {
-    is_secret_key(key) || url_has_password(value)
+    is_secret_key(key) || url_has_password(value) || secret_in_value(value).is_some()
 }
 
 /// What secret-looking text an option value holds, if any, said without quoting it: the Control Plane refuses such
@@ -618,6 +620,15 @@ mod tests {
         ] {
             assert_eq!(secret_in_value(value), None, "{value}");
         }
+    }
+
+    #[test]
+    fn values_with_secret_looking_text_are_held_as_secrets() {
+        let note = OptionKey::new("note").unwrap();
+        let value = OptionValue::for_key(&note, "password=hunter2");
+        assert!(value.is_secret());
+        assert_eq!(format!("{value} {value:?}"), "*** \"***\"");
+        assert!(!OptionValue::for_key(&note, "sslmode=require").is_secret());
     }
 
     #[test]
