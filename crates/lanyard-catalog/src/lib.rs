@@ -299,7 +299,8 @@ impl Catalog {
                    LEFT JOIN connection_tests t ON t.connection_id = c.id \
                    LEFT JOIN vault_entries e ON e.id = c.credential_id \
                    LEFT JOIN vault_backends b ON b.id = c.credential_storage_id WHERE c.display_name = $1";
-        let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(name.to_owned())]).await? else {
+        let name = lanyard_core::nfc_str(name).into_owned();
+        let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(name)]).await? else {
             return Ok(None);
         };
         let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);

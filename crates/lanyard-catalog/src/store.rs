@@ -81,11 +81,45 @@ impl Tx {
         self.find(id).await?.ok_or_else(|| CatalogError::NotFound { kind: R::KIND, name: id.to_string() })
     }
 
-    /// The row named `name` (for links and pipelines: `[database, name]`), if any.
+    /// The row named `name` (for links and pipelines: `[database, name]`), if any. Names are stored in NFC
+    /// ([`lanyard_core::Name`]), so `name` is looked up in NFC too: `Cafe\u{301}` finds `Café`.
     pub async fn find_by_name<R: Record>(&mut self, name: &[&str]) -> Result<Option<R>> {
         let sql = format!("SELECT * FROM {} WHERE {}", R::SELECT_FROM, name_condition(R::NAME_COLUMNS, 1));
-        let params = name.iter().map(|n| Param::Text((*n).to_owned())).collect();
+        let params = name.iter().map(|n| Param::Text(lanyard_core::nfc_str(n).into_owned())).collect();
         self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
+    }
+
+    /// The name of a row other than `except` whose name looks like `name` without being it
+    /// ([`lanyard_core::Name::looks_like`]: the same UTS #39 skeleton), among the rows of `scope` (for links and
+    /// pipelines: `[database]`; empty otherwise).
+    ///
+    /// Run it in the write transaction that inserts or renames the row: it reads every name of the table (of the
+    /// database), so on PostgreSQL (SERIALIZABLE) a concurrent insert of a look-alike makes one of the two
+    /// transactions fail with a serialization failure and rerun, and on SQLite the write lock serialises them; either
+    /// way the second one sees the first.
+    pub async fn find_lookalike<R: Record>(
+        &mut self,
+        scope: &[&str],
+        name: &lanyard_core::Name,
+        except: Option<R::Id>,
+    ) -> Result<Option<String>> {
+        let (scope_columns, name_column) = R::NAME_COLUMNS.split_at(R::NAME_COLUMNS.len() - 1);
+        let mut conditions: Vec<String> =
+            scope_columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+        let mut params: Vec<Param> = scope.iter().map(|s| Param::Text(lanyard_core::nfc_str(s).into_owned())).collect();
+        if let Some(id) = except {
+            params.push(id_text(id));
+            conditions.push(format!("id <> ${}", params.len()));
+        }
+        let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+        let sql = format!("SELECT {} AS name FROM {}{filter}", name_column[0], R::TABLE);
+        for row in self.conn.fetch_all(&sql, params).await? {
+            let existing = row.text("name")?;
+            if name.looks_like(&existing) {
+                return Ok(Some(existing));
+            }
+        }
+        Ok(None)
     }
 
     /// Records when an API token was last used, without changing its version (a bookkeeping column, not a change
@@ -129,7 +163,7 @@ impl Tx {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
         if let Some(like) = like {
-            params.push(Param::Text(format!("%{}%", escape_like(&like.to_lowercase()))));
+            params.push(Param::Text(format!("%{}%", escape_like(&lanyard_core::nfc_str(like).to_lowercase()))));
             conditions.push(format!("LOWER({name_column}) LIKE ${} ESCAPE '\\'", params.len()));
         }
         if let (Some(database), true) = (database, R::NAME_COLUMNS.len() == 2) {

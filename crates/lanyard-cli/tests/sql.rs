@@ -654,3 +654,33 @@ fn warnings_print_after_the_status_line_and_in_json_and_an_entry_without_materia
     assert_eq!(missing.code, 1, "{missing:?}");
     env.assert_no_canary("canary-warn-4e1b");
 }
+
+/// Issue 17, what the Control Plane accepts, as a user of `lanyard sql` meets it: a look-alike of an existing name
+/// (Cyrillic `а`), a name with a bidirectional override, a secret inside an option value (not echoed), and too many
+/// options; each refused with what was wrong and where, and nothing of them stored.
+#[test]
+fn look_alike_names_invisible_characters_and_secrets_in_values_are_refused() {
+    let env = start();
+    assert_eq!(
+        env.sql(&["CREATE CONNECTION payroll TYPE = postgresql OPTIONS (host = 'db.example.com');"], None).code,
+        0
+    );
+    let options: Vec<String> = (0..=lanyard_core::MAX_OPTIONS).map(|i| format!("k{i} = 'v'")).collect();
+    let script = format!(
+        "CREATE CONNECTION \"p\u{430}yroll\" TYPE = postgresql OPTIONS (host = 'db.example.com');\n\
+         CREATE CONNECTION \"pay\u{202E}llor\" TYPE = postgresql OPTIONS (host = 'db.example.com');\n\
+         CREATE CONNECTION notes TYPE = postgresql OPTIONS (host = 'db.example.com', note = 'password=canary-input-5d1e');\n\
+         CREATE CONNECTION wide TYPE = rest OPTIONS ({});\n\
+         SHOW CONNECTIONS;\n",
+        options.join(", ")
+    );
+    let refused = env.sql(&["--continue-on-error", &script], None);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    // The caret lines would carry the 129 options of the last statement: only the messages are kept.
+    let messages: Vec<&str> =
+        refused.stderr.lines().filter(|l| l.starts_with("error") || l.trim_start().starts_with("= code")).collect();
+    insta::assert_snapshot!("input_refusals", messages.join("\n"));
+    assert!(refused.stdout.contains("payroll") && !refused.stdout.contains("notes"), "{refused:?}");
+    assert!(!refused.stdout.contains("wide"), "{refused:?}");
+    env.assert_no_canary("canary-input-5d1e");
+}

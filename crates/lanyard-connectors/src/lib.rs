@@ -38,8 +38,9 @@
 //! - **No material in messages.** Reasons are built from the drivers' error kinds and messages, never from a
 //!   URL with userinfo, a request or a response body; as a last line of defence every occurrence of the credential's
 //!   text (the whole secret, each value of a JSON credential, their percent-encoded forms) is replaced by `***`.
-//! - **TLS is rustls** (ring provider), never the OS's OpenSSL. With `ssl_enabled = 'true'` a database session is
-//!   TLS or nothing.
+//! - **TLS is rustls** (ring provider), never the OS's OpenSSL. A database session uses TLS whenever the server
+//!   offers it (`ssl_mode = 'prefer'`, the default; `require`, `verify-ca`, `verify-full` as libpq), and a PostgreSQL
+//!   password is sent in clear text only under an explicit `ssl_mode = 'disable'` (or `ssl_enabled = 'false'`).
 //!
 //! What it is not: it resolves nothing itself (that is `lanyard-resolve`), caches no credential and pools no session;
 //! it writes nothing to the catalog (the Control Plane records the probe's result) and knows nothing of SQL statements

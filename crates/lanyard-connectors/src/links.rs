@@ -200,16 +200,19 @@ fn mysql(config: &Config<'_>, credentials: &Fields, options: &mut LinkOptions) -
     options.map(config, "database", &["database"]);
     if let Some((key, mode)) = config.find(&["database.ssl.mode"]) {
         let tls = match mode.trim().to_ascii_lowercase().as_str() {
-            "disabled" | "preferred" => "false",
-            "required" | "verify_ca" | "verify_identity" => "true",
+            "disabled" => "disable",
+            "preferred" => "prefer",
+            "required" => "require",
+            "verify_ca" => "verify-ca",
+            "verify_identity" => "verify-full",
             _ => {
                 return Err(invalid(format!(
                     "CONFIG key {key:?} must be disabled, preferred, required, verify_ca or verify_identity"
                 )));
             }
         };
-        options.values.insert("ssl_enabled".to_owned(), tls.to_owned());
-        options.keys.insert("ssl_enabled".to_owned(), key.to_owned());
+        options.values.insert("ssl_mode".to_owned(), tls.to_owned());
+        options.keys.insert("ssl_mode".to_owned(), key.to_owned());
     }
     let Some(user) = field(credentials, &["database.user", "username", "user"]) else {
         return Err(invalid(r#"a MYSQL link's CREDENTIALS need "database.user" (or "username")"#));
@@ -487,7 +490,7 @@ mod tests {
         ];
         let translation = translate_ok(LinkType::Mysql, &config, &auth);
         assert_eq!(translation.kind, ConnectionType::Mysql);
-        assert_eq!(values(&translation), [("host", "db.internal"), ("port", "3307"), ("ssl_enabled", "true")]);
+        assert_eq!(values(&translation), [("host", "db.internal"), ("port", "3307"), ("ssl_mode", "require")]);
         assert_eq!(fields(&translation), pairs(&[("username", "s2user"), ("password", CANARY)]));
         assert_eq!(translation.options.keys["port"], "database.port");
 
@@ -497,7 +500,7 @@ mod tests {
         let translation = translate_ok(LinkType::Mysql, &config, &plain);
         assert_eq!(
             values(&translation),
-            [("database", "shop"), ("host", "127.0.0.1"), ("port", "3306"), ("ssl_enabled", "false")]
+            [("database", "shop"), ("host", "127.0.0.1"), ("port", "3306"), ("ssl_mode", "prefer")]
         );
         assert_eq!(fields(&translation), pairs(&[("username", "app"), ("password", "pw")]));
 

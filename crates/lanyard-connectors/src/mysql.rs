@@ -1,17 +1,19 @@
 //! `mysql` (MySQL and MariaDB): mysql_async, TLS through rustls.
 //!
-//! Options: `host` (required), `port` (3306), `database` (none), `ssl_enabled` (`'false'`; `'true'` makes TLS
-//! required), `ssl_root_cert` (a PEM file of trusted roots, replacing the built-in webpki roots).
+//! Options: `host` (required), `port` (3306), `database` (none), `ssl_mode` (`prefer`: TLS when the server offers
+//! it, else plain text, as the MySQL client's `PREFERRED`; `disable`, `require`, `verify-ca`, `verify-full`; the
+//! older `ssl_enabled` is `'false'` = `disable`, `'true'` = `verify-full`), `ssl_root_cert` (a PEM file of trusted
+//! roots, replacing the built-in webpki roots). mysql_async never sends a password with `mysql_clear_password`.
 
 use std::path::PathBuf;
 
 use lanyard_core::ConnectionType;
 use lanyard_resolve::{ConnectionRef, ResolvedConnection, Resolver};
 use mysql_async::prelude::Queryable as _;
-use mysql_async::{Conn, OptsBuilder, SslOpts};
+use mysql_async::{Conn, DriverError, OptsBuilder, SslOpts};
 
 use crate::Result;
-use crate::target::{Target, chain};
+use crate::target::{SslMode, Target, chain};
 
 /// Resolves `conn` fresh and opens a MySQL session for it.
 pub async fn mysql_conn(resolver: &Resolver, conn: impl Into<ConnectionRef>) -> Result<Conn> {
@@ -55,9 +57,9 @@ async fn connect(target: &Target<'_>) -> Result<Conn> {
     let host = target.required("host")?;
     let port = target.number("port", 3306)?;
     let database = target.get_any(&["database", "dbname"]);
-    let tls = target.flag("ssl_enabled", false)?;
+    let mode = target.ssl_mode()?;
     let login = target.login()?;
-    let mut opts = OptsBuilder::default()
+    let opts = OptsBuilder::default()
         .ip_or_hostname(host)
         .tcp_port(port)
         .user(Some(login.user.as_str()))
@@ -65,17 +67,30 @@ async fn connect(target: &Target<'_>) -> Result<Conn> {
         .db_name(database)
         // Probe the server the options name, over TCP, even when it offers a local socket.
         .prefer_socket(false);
-    if tls {
-        ensure_crypto_provider();
-        let mut ssl = SslOpts::default();
-        if let Some(path) = target.get("ssl_root_cert") {
-            ssl = ssl.with_root_certs(vec![PathBuf::from(path).into()]).with_disable_built_in_roots(true);
-        }
-        opts = opts.ssl_opts(ssl);
+    let failed =
+        |error: mysql_async::Error| target.remote(format_args!("cannot connect to {host}:{port}: {}", chain(&error)));
+    if mode == SslMode::Disable {
+        return Conn::new(opts).await.map_err(failed);
     }
-    Conn::new(opts)
-        .await
-        .map_err(|error| target.remote(format_args!("cannot connect to {host}:{port}: {}", chain(&error))))
+    ensure_crypto_provider();
+    let mut ssl = SslOpts::default();
+    let root_cert = target.get("ssl_root_cert");
+    if let Some(path) = root_cert {
+        ssl = ssl.with_root_certs(vec![PathBuf::from(path).into()]).with_disable_built_in_roots(true);
+    }
+    ssl = match mode {
+        SslMode::VerifyFull => ssl,
+        SslMode::VerifyCa => ssl.with_danger_skip_domain_validation(true),
+        SslMode::Prefer | SslMode::Require if root_cert.is_some() => ssl.with_danger_skip_domain_validation(true),
+        SslMode::Prefer | SslMode::Require | SslMode::Disable => ssl.with_danger_accept_invalid_certs(true),
+    };
+    match Conn::new(opts.clone().ssl_opts(ssl)).await {
+        Err(mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer)) if mode == SslMode::Prefer => {
+            // The server offers no TLS: plain text, as the MySQL client's PREFERRED does.
+            Conn::new(opts).await.map_err(failed)
+        }
+        other => other.map_err(failed),
+    }
 }
 
 /// mysql_async builds its rustls configuration with the process's default crypto provider; install ring's if the

@@ -242,6 +242,43 @@ impl<'a> Target<'a> {
         }
     }
 
+    /// The TLS mode of a database connection: `ssl_mode` (`disable`, `prefer`, `require`, `verify-ca`,
+    /// `verify-full`; MySQL's spellings `disabled`, `preferred`, `required`, `verify_ca`, `verify_identity` too), or
+    /// the older `ssl_enabled` (`'false'` is `disable`, `'true'` is `verify-full`, as it always verified); `prefer`
+    /// when neither is set. Both set and disagreeing is an error.
+    pub(crate) fn ssl_mode(&self) -> Result<SslMode> {
+        let mode = match self.get("ssl_mode") {
+            None => None,
+            Some(text) => Some(match text.to_ascii_lowercase().replace('_', "-").as_str() {
+                "disable" | "disabled" => SslMode::Disable,
+                "prefer" | "preferred" => SslMode::Prefer,
+                "require" | "required" => SslMode::Require,
+                "verify-ca" => SslMode::VerifyCa,
+                "verify-full" | "verify-identity" => SslMode::VerifyFull,
+                _ => {
+                    return Err(invalid(format!(
+                        "{} must be 'disable', 'prefer', 'require', 'verify-ca' or 'verify-full'",
+                        self.describe("ssl_mode")
+                    )));
+                }
+            }),
+        };
+        let enabled = match self.get("ssl_enabled") {
+            None => None,
+            Some(_) => Some(if self.flag("ssl_enabled", false)? { SslMode::VerifyFull } else { SslMode::Disable }),
+        };
+        match (mode, enabled) {
+            (Some(mode), Some(enabled)) if mode != enabled => Err(invalid(format!(
+                "{} and {} disagree; give ssl_mode alone (ssl_enabled = 'false' is ssl_mode = 'disable', 'true' is \
+                 'verify-full')",
+                self.describe("ssl_mode"),
+                self.describe("ssl_enabled")
+            ))),
+            (Some(mode), _) | (None, Some(mode)) => Ok(mode),
+            (None, None) => Ok(SslMode::Prefer),
+        }
+    }
+
     /// Option `key` as a number in `1..=u16::MAX`, `default` when unset.
     pub(crate) fn number(&self, key: &str, default: u16) -> Result<u16> {
         match self.get(key) {
@@ -551,6 +588,23 @@ pub(crate) fn utf8(value: &SecretValue) -> Result<&str> {
 }
 
 /// A [`ConnectError::Invalid`].
+/// How a database session uses TLS: libpq's `sslmode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SslMode {
+    /// Plain text; a password is sent as the server asks. Only when the connection says so.
+    Disable,
+    /// TLS when the server offers it, else plain text; the certificate is not verified (unless `ssl_root_cert` is
+    /// given, then its chain is). PostgreSQL: a server that asks for the password in clear text without TLS is
+    /// refused. The default.
+    Prefer,
+    /// TLS or nothing; the certificate is not verified (unless `ssl_root_cert` is given, then its chain is).
+    Require,
+    /// TLS; the certificate chain is verified, the host name is not.
+    VerifyCa,
+    /// TLS; the certificate chain and the host name are verified.
+    VerifyFull,
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> ConnectError {
     ConnectError::Invalid(message.into())
 }

@@ -579,3 +579,166 @@ async fn kafka_hdfs_and_mongodb_links_have_no_probe() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// TLS by default (issue 17, point 8)
+
+/// A private PostgreSQL cluster with `ssl = on` (certificate for `localhost`, signed by a test CA), the CA written
+/// to a file, and the superuser's login as a JSON credential.
+fn tls_cluster() -> (lanyard_testsupport::PrivatePostgres, lanyard_testsupport::TempDir, String, String) {
+    let (cluster, ca) = lanyard_testsupport::PrivatePostgres::start_with_tls(CANARY);
+    let dir = lanyard_testsupport::TempDir::new("ca");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let login = json!({"username": "postgres", "password": CANARY}).to_string();
+    (cluster, dir, ca_file.display().to_string(), login)
+}
+
+/// Whether the session of `client` is encrypted, as the server sees it.
+async fn session_uses_tls(client: &tokio_postgres::Client) -> bool {
+    client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.unwrap().get(0)
+}
+
+/// No TLS option at all: the session is encrypted (the server offers TLS), as libpq's default `prefer` does, and
+/// the probe passes although the certificate is not one the built-in roots trust. `ssl_mode = 'disable'` (or the
+/// older `ssl_enabled = 'false'`) is plain text.
+#[tokio::test]
+async fn postgresql_uses_tls_by_default_when_the_server_offers_it() {
+    let (cluster, _dir, _ca, login) = tls_cluster();
+    let world = World::new("connectors");
+    let port = cluster.port().to_string();
+    let options = [("host", "127.0.0.1"), ("port", port.as_str())];
+    let result = world.probe("postgresql", &options, Some(&login)).await;
+    assert!(result.passed, "{result:?}");
+    let id = world.connection("postgresql", &options, Some(&login)).await;
+    let client = lanyard_connectors::postgres_client(&world.resolver, id).await.unwrap();
+    assert!(session_uses_tls(&client).await, "the default session is TLS");
+    for plain in [("ssl_mode", "disable"), ("ssl_enabled", "false")] {
+        let id = world.connection("postgresql", &[options[0], options[1], plain], Some(&login)).await;
+        let client = lanyard_connectors::postgres_client(&world.resolver, id).await.unwrap();
+        assert!(!session_uses_tls(&client).await, "{plain:?} is plain text");
+    }
+    let id = world.connection("postgresql", &[options[0], options[1], ("ssl_mode", "require")], Some(&login)).await;
+    let client = lanyard_connectors::postgres_client(&world.resolver, id).await.unwrap();
+    assert!(session_uses_tls(&client).await, "require");
+}
+
+/// `verify-full` checks the certificate against `ssl_root_cert` and the host name; `verify-ca` the chain only.
+#[tokio::test]
+async fn postgresql_verify_full_checks_the_ca_and_the_host_name() {
+    let (cluster, _dir, ca, login) = tls_cluster();
+    let world = World::new("connectors");
+    let port = cluster.port().to_string();
+    let port = ("port", port.as_str());
+    let full = ("ssl_mode", "verify-full");
+    let root = ("ssl_root_cert", ca.as_str());
+
+    let result = world.probe("postgresql", &[("host", "localhost"), port, full, root], Some(&login)).await;
+    assert!(result.passed, "the right CA and the certificate's name: {result:?}");
+    let reason =
+        failed(&world.probe("postgresql", &[("host", "127.0.0.1"), port, full, root], Some(&login)).await).to_owned();
+    assert!(
+        reason.starts_with(&format!("cannot connect to 127.0.0.1:{}: error performing TLS handshake: ", port.1))
+            && reason.contains("not valid for name"),
+        "a certificate for localhost does not do for 127.0.0.1: {reason}"
+    );
+    let reason =
+        failed(&world.probe("postgresql", &[("host", "localhost"), port, full], Some(&login)).await).to_owned();
+    assert!(reason.contains("UnknownIssuer"), "the built-in roots do not know the test CA: {reason}");
+    // The older spelling means the same.
+    let result =
+        world.probe("postgresql", &[("host", "localhost"), port, ("ssl_enabled", "true"), root], Some(&login)).await;
+    assert!(result.passed, "{result:?}");
+    // verify-ca: the chain is checked, the name is not.
+    let ca_only = ("ssl_mode", "verify-ca");
+    assert!(world.probe("postgresql", &[("host", "127.0.0.1"), port, ca_only, root], Some(&login)).await.passed);
+    let reason =
+        failed(&world.probe("postgresql", &[("host", "127.0.0.1"), port, ca_only], Some(&login)).await).to_owned();
+    assert!(reason.contains("UnknownIssuer"), "{reason}");
+    // A mode that does not exist, and two options that disagree.
+    let reason = failed(
+        &world.probe("postgresql", &[("host", "localhost"), port, ("ssl_mode", "sometimes")], Some(&login)).await,
+    )
+    .to_owned();
+    assert_eq!(reason, "option \"ssl_mode\" must be 'disable', 'prefer', 'require', 'verify-ca' or 'verify-full'");
+    let both = [("host", "localhost"), port, ("ssl_mode", "require"), ("ssl_enabled", "false")];
+    assert!(failed(&world.probe("postgresql", &both, Some(&login)).await).contains("disagree"));
+}
+
+/// A fake PostgreSQL on 127.0.0.1 that declines TLS and asks for the password in clear text: what it received.
+async fn fake_cleartext_server() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        let mut length = [0u8; 4];
+        socket.read_exact(&mut length).await.unwrap();
+        let mut rest = vec![0u8; u32::from_be_bytes(length) as usize - 4];
+        socket.read_exact(&mut rest).await.unwrap();
+        received.extend_from_slice(&length);
+        received.extend_from_slice(&rest);
+        if rest[..4] == 80877103u32.to_be_bytes() {
+            // SSLRequest: no TLS here. Then the startup message.
+            socket.write_all(b"N").await.unwrap();
+            socket.read_exact(&mut length).await.unwrap();
+            let mut startup = vec![0u8; u32::from_be_bytes(length) as usize - 4];
+            socket.read_exact(&mut startup).await.unwrap();
+            received.extend_from_slice(&startup);
+        }
+        // AuthenticationCleartextPassword.
+        socket.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await.unwrap();
+        // Whatever comes, until the client hangs up (or has sent its password message).
+        let mut chunk = [0u8; 4096];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, socket.read(&mut chunk)).await {
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&chunk[..n]);
+            if received.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()) {
+                break;
+            }
+        }
+        received
+    });
+    (port, task)
+}
+
+/// The default never answers a cleartext-password request without TLS: the fake server receives no password, and
+/// the reason says how to allow it. Said explicitly (`ssl_mode = 'disable'`), the password goes, which shows the
+/// fake server would have seen it.
+#[tokio::test]
+async fn a_cleartext_password_request_without_tls_gets_no_password_by_default() {
+    let world = World::new("connectors");
+    let login = json!({"username": "app", "password": CANARY}).to_string();
+    let contains_canary = |bytes: &[u8]| bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes());
+
+    for extra in [None, Some(("ssl_mode", "prefer"))] {
+        let (port, server) = fake_cleartext_server().await;
+        let port = port.to_string();
+        let mut options = vec![("host", "127.0.0.1"), ("port", port.as_str())];
+        options.extend(extra);
+        let reason = failed(&world.probe("postgresql", &options, Some(&login)).await).to_owned();
+        assert_eq!(
+            reason,
+            format!(
+                "cannot connect to 127.0.0.1:{port}: the server does not offer TLS and asked for the password in \
+                 clear text, so the password was not sent. To send it without TLS, say so on the connection: \
+                 ssl_mode = 'disable' (or ssl_enabled = 'false')"
+            )
+        );
+        let received = server.await.unwrap();
+        assert!(!received.is_empty(), "the fake server was reached");
+        assert!(!contains_canary(&received), "the password reached the fake server");
+    }
+
+    for explicit in [("ssl_mode", "disable"), ("ssl_enabled", "false")] {
+        let (port, server) = fake_cleartext_server().await;
+        let port = port.to_string();
+        let _ =
+            world.probe("postgresql", &[("host", "127.0.0.1"), ("port", port.as_str()), explicit], Some(&login)).await;
+        assert!(contains_canary(&server.await.unwrap()), "{explicit:?}: the password is sent when asked for");
+    }
+}

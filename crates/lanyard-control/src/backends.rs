@@ -6,7 +6,10 @@
 use std::sync::Arc;
 
 use lanyard_catalog::{Backend, JsonObject, Meta, Tx, transaction};
-use lanyard_core::{AuditAction, BackendId, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString};
+use lanyard_core::{
+    AuditAction, BackendId, ErrorKind, LOCAL_BACKEND_ID, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, ObjectKind, SecretString,
+    printable,
+};
 use lanyard_vault::{BackendFactory, Profile, Registry, SecretValue};
 use serde_json::Value;
 
@@ -54,6 +57,7 @@ fn split_options(
     options: &[(String, SecretString)],
     plane: &ControlPlane,
 ) -> Result<Split> {
+    check_limits_and_values(name, options)?;
     let validated =
         factory.validate(options.iter().map(|(k, v)| (k.as_str(), v.expose_secret().to_owned()))).map_err(|e| {
             // The options as written are the problem: no advice about DESCRIBE or ALTER, which concern a stored row.
@@ -66,6 +70,18 @@ fn split_options(
         match value {
             lanyard_core::OptionValue::Secret(secret) => secrets.push((key.to_owned(), secret.clone())),
             lanyard_core::OptionValue::Plain(text) => {
+                // A plain option is stored and shown as it is: no secret may hide in it. The AWS access key id is
+                // the one plain option that is an access key id by definition (an identifier, not the secret).
+                if let Some(found) = lanyard_core::secret_in_value(text)
+                    .filter(|f| !(key == "access_key_id" && *f == lanyard_core::SecretPattern::AwsAccessKeyId))
+                {
+                    return Err(ControlError::invalid(format!(
+                        "the value of option {key:?} of credential storage {:?} holds what looks like a secret \
+                         ({found}); it would be stored and shown in plain text: give the secret in the option the \
+                         backend keeps secret (`lanyard backends` lists them)",
+                        printable(name, 128)
+                    )));
+                }
                 config.insert(key.to_owned(), Value::String(text.clone()));
             }
         }
@@ -82,6 +98,29 @@ fn split_options(
     };
     (factory.build)(probe).map_err(|e| ControlError::invalid(e.reason()))?;
     Ok(Split { config, secrets })
+}
+
+/// At most [`MAX_OPTIONS`] options of at most [`MAX_OPTION_VALUE_BYTES`] bytes each, secret ones included.
+fn check_limits_and_values(name: &str, options: &[(String, SecretString)]) -> Result<()> {
+    if options.len() > MAX_OPTIONS {
+        return Err(ControlError::invalid(format!(
+            "credential storage {:?} would have {} options; the limit is {MAX_OPTIONS} options per object",
+            printable(name, 128),
+            options.len()
+        )));
+    }
+    for (key, value) in options {
+        if value.expose_secret().len() > MAX_OPTION_VALUE_BYTES {
+            return Err(ControlError::invalid(format!(
+                "option {:?} of credential storage {:?} is {} bytes long; the limit is {MAX_OPTION_VALUE_BYTES} bytes \
+                 per value",
+                printable(key, 64),
+                printable(name, 128),
+                value.expose_secret().len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The plugin of `backend_type` for the storage `name`; a kind that is unknown or not compiled in is explained.
@@ -191,6 +230,7 @@ impl ControlPlane {
                 config: split.config.clone(),
                 active: request.active,
             };
+            crate::refuse_lookalike::<Backend>(tx, ObjectKind::CredentialStorage, &[], &row.name, None).await?;
             let row = tx.insert(row).await?;
             let record = audit(
                 caller,
@@ -294,6 +334,16 @@ impl ControlPlane {
         };
         let labels = audit_form(actions);
         let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
+            if row.name != before.name {
+                crate::refuse_lookalike::<Backend>(
+                    tx,
+                    ObjectKind::CredentialStorage,
+                    &[],
+                    &row.name,
+                    Some(row.meta.id),
+                )
+                .await?;
+            }
             let stored = tx.update(row.clone()).await?;
             let record = audit(
                 caller,

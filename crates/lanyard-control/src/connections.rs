@@ -2,24 +2,22 @@
 
 use lanyard_catalog::{Backend, Connection, JsonObject, LastTest, Meta, Timestamp, Tx, VaultEntry, transaction};
 use lanyard_core::{
-    AuditAction, AuditOutcome, ConnectionType, ErrorKind, ObjectKind, OptionKey, OptionMap, TestStatus, is_secret_key,
-    printable, url_has_password,
+    AuditAction, AuditOutcome, ConnectionType, ErrorKind, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, ObjectKind, OptionKey,
+    OptionMap, TestStatus, is_secret_key, printable, secret_in_value, url_has_password,
 };
 use serde_json::Value;
 
 use crate::error::{ControlError, Result};
 use crate::model::{ConnectionAction, ConnectionView, Created, NamedRef, NewConnection, TestOutcome};
-use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
-
-/// The longest option value accepted, in bytes.
-const MAX_OPTION_VALUE: usize = 64 * 1024;
+use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, refuse_lookalike, snapshot, valid_name};
 
 fn not_found(name: &str) -> ControlError {
     ControlError::new(ErrorKind::NotFound, format!("connection {:?} does not exist", printable(name, 128)))
 }
 
-/// Validates one option: a valid key, a value of sane size, and nothing that looks like a secret.
-fn check_option(key: &str, value: &str) -> Result<OptionKey> {
+/// Validates one option of connection `connection`: a valid key, a value within [`MAX_OPTION_VALUE_BYTES`], and
+/// nothing that looks like a secret, in the key or in the value. Errors never quote the value.
+fn check_option(connection: &str, key: &str, value: &str) -> Result<OptionKey> {
     let key = OptionKey::new(key)
         .map_err(|e| ControlError::invalid(format!("invalid option key {:?}: {e}", printable(key, 64))))?;
     if is_secret_key(key.as_str()) {
@@ -29,26 +27,47 @@ fn check_option(key: &str, value: &str) -> Result<OptionKey> {
             key.as_str()
         )));
     }
+    if value.len() > MAX_OPTION_VALUE_BYTES {
+        return Err(ControlError::invalid(format!(
+            "option {:?} of connection {:?} is {} bytes long; the limit is {MAX_OPTION_VALUE_BYTES} bytes per value",
+            key.as_str(),
+            printable(connection, 128),
+            value.len()
+        )));
+    }
     if url_has_password(value) {
         return Err(ControlError::invalid(format!(
             "option {:?} holds a URL with a password; keep the password in a vault entry and use CREDENTIAL = <entry>",
             key.as_str()
         )));
     }
-    if value.len() > MAX_OPTION_VALUE {
+    if let Some(what) = secret_in_value(value) {
         return Err(ControlError::invalid(format!(
-            "option {:?} is {} bytes long; the limit is {MAX_OPTION_VALUE}",
-            key.as_str(),
-            value.len()
+            "the value of option {:?} holds what looks like a secret ({what}); option values are shown and stored in \
+             plain text: keep the secret in a vault entry (CREATE CREDENTIAL … SECRET '…') and refer to it with \
+             CREDENTIAL = <entry>",
+            key.as_str()
         )));
     }
     Ok(key)
 }
 
-fn options_object(options: &[(String, String)]) -> Result<JsonObject> {
+/// Refuses a connection with more than [`MAX_OPTIONS`] options.
+fn check_option_count(connection: &str, count: usize) -> Result<()> {
+    if count > MAX_OPTIONS {
+        return Err(ControlError::invalid(format!(
+            "connection {:?} would have {count} options; the limit is {MAX_OPTIONS} options per object",
+            printable(connection, 128)
+        )));
+    }
+    Ok(())
+}
+
+fn options_object(connection: &str, options: &[(String, String)]) -> Result<JsonObject> {
+    check_option_count(connection, options.len())?;
     let mut map = JsonObject::new();
     for (key, value) in options {
-        let key = check_option(key, value)?;
+        let key = check_option(connection, key, value)?;
         if map.insert(key.as_str().to_owned(), Value::String(value.clone())).is_some() {
             return Err(ControlError::invalid(format!("option {:?} is given twice", key.as_str())));
         }
@@ -225,7 +244,7 @@ impl ControlPlane {
             .await?;
         let name = valid_name(ObjectKind::Connection, &request.name)?;
         let connection_type = check_type(&request.connection_type)?;
-        let options = options_object(&request.options)?;
+        let options = options_object(&request.name, &request.options)?;
         let max_connections = check_max_connections(request.max_connections)?;
         let timeout_seconds = check_timeout(request.timeout_seconds)?;
         let description = check_description(request.description.clone())?;
@@ -239,6 +258,7 @@ impl ControlPlane {
                     format!("connection {:?} already exists", name.as_str()),
                 ));
             }
+            refuse_lookalike::<Connection>(tx, ObjectKind::Connection, &[], &name, None).await?;
             let credential_id = match &request.credential {
                 Some(entry) => Some(credential_by_name(tx, entry).await?.meta.id),
                 None => None,
@@ -402,10 +422,11 @@ impl ControlPlane {
 /// Applies one action to `row` in memory; names are resolved through `tx`.
 async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> Result<()> {
     match action {
-        ConnectionAction::SetOptions(pairs) => row.options = options_object(pairs)?,
+        ConnectionAction::SetOptions(pairs) => row.options = options_object(row.name.as_str(), pairs)?,
         ConnectionAction::SetOption { key, value } => {
-            let key = check_option(key, value)?;
+            let key = check_option(row.name.as_str(), key, value)?;
             row.options.insert(key.as_str().to_owned(), Value::String(value.clone()));
+            check_option_count(row.name.as_str(), row.options.len())?;
         }
         ConnectionAction::UnsetOption(key) => {
             if row.options.remove(key.as_str()).is_none() {
@@ -434,6 +455,7 @@ async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> 
                     format!("connection {:?} already exists", new_name.as_str()),
                 ));
             }
+            refuse_lookalike::<Connection>(tx, ObjectKind::Connection, &[], &new_name, Some(row.meta.id)).await?;
             row.name = new_name;
         }
         ConnectionAction::SetDescription(text) => row.description = check_description(text.clone())?,

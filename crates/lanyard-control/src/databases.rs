@@ -73,6 +73,7 @@ impl ControlPlane {
                     format!("database {:?} already exists", name.as_str()),
                 ));
             }
+            crate::refuse_lookalike::<Database>(tx, ObjectKind::Database, &[], &name, None).await?;
             let stored = match tx.insert(Database { meta: Meta::new(), name: name.clone() }).await {
                 Ok(stored) => stored,
                 // Created by a concurrent request since the lookup: rerun, and answer as if it had been there.

@@ -33,7 +33,10 @@ async fn find_entry(tx: &mut Tx, key: &ObjectKey) -> Result<VaultEntry> {
 
 /// The entry already named `name`: its view with IF NOT EXISTS, an AlreadyExists error without it.
 async fn existing_entry(tx: &mut Tx, name: &lanyard_core::Name, if_not_exists: bool) -> Result<Option<EntryView>> {
-    let Some(existing) = tx.find_by_name::<VaultEntry>(&[name.as_str()]).await? else { return Ok(None) };
+    let Some(existing) = tx.find_by_name::<VaultEntry>(&[name.as_str()]).await? else {
+        crate::refuse_lookalike::<VaultEntry>(tx, ObjectKind::VaultEntry, &[], name, None).await?;
+        return Ok(None);
+    };
     if if_not_exists && existing.owner_link_id.is_none() {
         return Ok(Some(view(tx, existing).await?));
     }
@@ -578,6 +581,8 @@ async fn plan(
                     format!("vault entry {:?} already exists", new_name.as_str()),
                 ));
             }
+            crate::refuse_lookalike::<VaultEntry>(tx, ObjectKind::VaultEntry, &[], &new_name, Some(row.meta.id))
+                .await?;
             row.name = new_name;
         }
     }

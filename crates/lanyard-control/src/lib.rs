@@ -318,6 +318,44 @@ macro_rules! snapshot {
 }
 pub(crate) use snapshot;
 
+/// Refuses `name` for a new or renamed object of `kind` when another one of the same table (and `scope`: the
+/// database of a link or pipeline) has a name that looks like it ([`lanyard_core::Name::looks_like`]): `pаyroll`
+/// with a Cyrillic `а` next to `payroll`. Call it in the write transaction that inserts or renames the row, after
+/// the exact-name check; `except` is the row being renamed.
+pub(crate) async fn refuse_lookalike<R: lanyard_catalog::Record>(
+    tx: &mut lanyard_catalog::Tx,
+    kind: ObjectKind,
+    scope: &[&str],
+    name: &lanyard_core::Name,
+    except: Option<R::Id>,
+) -> Result<()> {
+    let Some(existing) = tx.find_lookalike::<R>(scope, name, except).await? else { return Ok(()) };
+    let new: Vec<char> = name.as_str().chars().collect();
+    let old: Vec<char> = existing.chars().collect();
+    let first_difference = new
+        .iter()
+        .zip(&old)
+        .enumerate()
+        .find(|(_, (a, b))| a != b)
+        .map(|(index, (a, b))| {
+            format!(
+                " (character {index} is U+{:04X} in the new name and U+{:04X} in the existing one)",
+                *a as u32, *b as u32
+            )
+        })
+        .filter(|_| new.len() == old.len())
+        .unwrap_or_default();
+    Err(ControlError::new(
+        ErrorKind::AlreadyExists,
+        format!(
+            "{kind} {:?} looks like the existing {kind} {:?}: the names differ only in characters that look \
+             alike{first_difference}; choose a name that reads differently",
+            name.as_str(),
+            lanyard_core::printable(&existing, 128)
+        ),
+    ))
+}
+
 /// Validates a name from a request.
 pub(crate) fn valid_name(kind: ObjectKind, name: &str) -> Result<lanyard_core::Name> {
     lanyard_core::Name::new(name)

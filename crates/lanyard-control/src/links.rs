@@ -18,8 +18,9 @@ use lanyard_catalog::{
     CatalogError, Database, JsonObject, Link, Meta, Pipeline, Record as _, Timestamp, Tx, VaultEntry, transaction,
 };
 use lanyard_core::{
-    AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, Name, ObjectKind,
-    PipelineState, SecretString, TestStatus, VaultEntryId, is_secret_config_key, printable, url_has_password,
+    AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, MAX_OPTION_VALUE_BYTES,
+    MAX_OPTIONS, Name, ObjectKind, PipelineState, SecretString, TestStatus, VaultEntryId, is_secret_config_key,
+    printable, secret_in_value, url_has_password,
 };
 use lanyard_vault::{Profile, SecretRef, SecretValue, VaultBackend};
 use serde_json::Value;
@@ -90,6 +91,7 @@ async fn ensure_database(tx: &mut Tx, database: &Name) -> Result<()> {
     if tx.find_by_name::<Database>(&[database.as_str()]).await?.is_some() {
         return Ok(());
     }
+    crate::refuse_lookalike::<Database>(tx, ObjectKind::Database, &[], database, None).await?;
     match tx.insert(Database { meta: Meta::new(), name: database.clone() }).await {
         Ok(_) => Ok(()),
         Err(error @ CatalogError::AlreadyExists { .. }) => Err(ControlError::from(error).retryable()),
@@ -128,13 +130,20 @@ fn walk_value<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, &'a str, 
 
 /// CONFIG holds no secrets (SHOW LINKS shows it): a secret-looking key ([`is_secret_config_key`]), at any depth, or a
 /// URL with a password is refused with a hint to move it to CREDENTIALS; so is an oversized object.
-fn check_config(config: &JsonObject) -> Result<()> {
+fn check_config(link: &str, config: &JsonObject) -> Result<()> {
     let size = serde_json::to_string(config).map_or(0, |t| t.len());
     if size > MAX_JSON {
         return Err(ControlError::invalid(format!("CONFIG is {size} bytes of JSON; the limit is {MAX_JSON}")));
     }
     let mut keys = Vec::new();
     walk("", config, &mut keys);
+    if keys.len() > MAX_OPTIONS {
+        return Err(ControlError::invalid(format!(
+            "CONFIG of link {:?} has {} keys; the limit is {MAX_OPTIONS} options per object",
+            printable(link, 128),
+            keys.len()
+        )));
+    }
     for (path, key, value) in keys {
         if is_secret_config_key(key) {
             return Err(ControlError::invalid(format!(
@@ -151,6 +160,24 @@ fn check_config(config: &JsonObject) -> Result<()> {
                 "CONFIG key {:?} holds a URL with a password; keep the password in CREDENTIALS",
                 printable(&path, 64)
             )));
+        }
+        if let Value::String(text) = value {
+            if text.len() > MAX_OPTION_VALUE_BYTES {
+                return Err(ControlError::invalid(format!(
+                    "CONFIG key {:?} of link {:?} is {} bytes long; the limit is {MAX_OPTION_VALUE_BYTES} bytes per \
+                     value",
+                    printable(&path, 64),
+                    printable(link, 128),
+                    text.len()
+                )));
+            }
+            if let Some(found) = secret_in_value(text) {
+                return Err(ControlError::invalid(format!(
+                    "the value of CONFIG key {:?} holds what looks like a secret ({found}); CONFIG is shown by SHOW \
+                     LINKS and holds no secrets: move it to CREDENTIALS",
+                    printable(&path, 64)
+                )));
+            }
         }
     }
     Ok(())
@@ -436,7 +463,11 @@ impl ControlPlane {
     ) -> Result<(Link, Option<VaultEntryId>)> {
         let now = Timestamp::now();
         let stored = match plan.before_version {
-            None => tx.insert(plan.row.clone()).await?,
+            None => {
+                let scope = [plan.row.database.as_str()];
+                crate::refuse_lookalike::<Link>(tx, ObjectKind::Link, &scope, &plan.row.name, None).await?;
+                tx.insert(plan.row.clone()).await?
+            }
             Some(_) => tx.update(plan.row.clone()).await?,
         };
         let mut orphaned = None;
@@ -532,7 +563,7 @@ impl ControlPlane {
         let name = valid_name(ObjectKind::Link, &request.name)?;
         let link_type = parse_type(&request.link_type)?;
         let description = crate::connections::check_description(request.description.clone())?;
-        check_config(&request.config)?;
+        check_config(&format!("{database}.{name}"), &request.config)?;
         let credentials = match &request.credentials {
             Some(CredentialsSource::Json(text)) => Some(parse_credentials(text)?),
             _ => None,
@@ -676,7 +707,7 @@ impl ControlPlane {
         let object = qualified(database, name);
         self.authorize(caller, Permission::LinksWrite, AuditAction::LinkAlter, Some(&object)).await?;
         let database = valid_name(ObjectKind::Database, database)?;
-        check_link_actions(actions)?;
+        check_link_actions(&format!("{database}.{name}"), actions)?;
         let labels = audit_form(actions);
         let mut attempts = lanyard_catalog::Attempts::new();
         loop {
@@ -726,7 +757,7 @@ impl ControlPlane {
                         }
                     }
                 }
-                check_config(&row.config)?;
+                check_config(&row.display(), &row.config)?;
                 row.credential_id = match (&target, new_owned) {
                     (_, Some(id)) => Some(id),
                     (Target::Entry(entry), _) => Some(entry.meta.id),
@@ -853,7 +884,7 @@ impl ControlPlane {
 }
 
 /// ALTER LINK takes one or two actions, at most one for CONFIG and at most one for CREDENTIALS (sql.md).
-fn check_link_actions(actions: &[LinkAction]) -> Result<()> {
+fn check_link_actions(link: &str, actions: &[LinkAction]) -> Result<()> {
     if actions.is_empty() {
         return Err(ControlError::invalid("ALTER LINK needs at least one SET CONFIG or SET CREDENTIALS clause"));
     }
@@ -866,7 +897,7 @@ fn check_link_actions(actions: &[LinkAction]) -> Result<()> {
     }
     for action in actions {
         if let LinkAction::ConfigJson(config) = action {
-            check_config(config)?;
+            check_config(link, config)?;
         }
     }
     Ok(())

@@ -157,6 +157,7 @@ impl ControlPlane {
                     format!("pipeline {:?} already exists", existing.display()),
                 ));
             }
+            crate::refuse_lookalike::<Pipeline>(tx, ObjectKind::Pipeline, &[database.as_str()], &name, None).await?;
             crate::links::check_database(tx, &database).await?;
             let link = find_source_link(tx, &database, &request.link).await?;
             check_source(&link, &request.path)?;

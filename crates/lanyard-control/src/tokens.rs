@@ -260,7 +260,10 @@ impl ControlPlane {
                     )));
                 }
                 Some(p) => p,
-                None => tx.insert(Principal { meta: Meta::new(), name: name.clone(), role }).await?,
+                None => {
+                    crate::refuse_lookalike::<Principal>(tx, ObjectKind::Principal, &[], &name, None).await?;
+                    tx.insert(Principal { meta: Meta::new(), name: name.clone(), role }).await?
+                }
             };
             let row = new_token(principal.meta.id, token_name(name.as_str())?, &hash, expires_at);
             let row = tx.insert(row).await?;

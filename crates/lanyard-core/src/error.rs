@@ -8,9 +8,10 @@ use crate::name::NameError;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// User input made fit to quote in a message: control characters (which could forge extra lines in a terminal or a
-/// log) dropped, and at most `max_chars` characters kept.
+/// log) and invisible characters (bidirectional controls, which could reorder the message around the quote; see
+/// [`crate::name::invisible_character`]) dropped, and at most `max_chars` characters kept.
 pub fn printable(text: &str, max_chars: usize) -> String {
-    text.chars().filter(|c| !c.is_control()).take(max_chars).collect()
+    text.chars().filter(|&c| !c.is_control() && crate::name::invisible_character(c).is_none()).take(max_chars).collect()
 }
 
 /// The kinds of object the catalog holds, as named in messages (`connection "prod_pg" does not exist`).
@@ -147,7 +148,7 @@ pub enum Error {
         /// The key, truncated and stripped of control characters.
         key: String,
         /// What is wrong with it.
-        problem: &'static str,
+        problem: String,
     },
     /// A string that is not a valid id.
     #[error("invalid {kind} {input:?}: expected a UUID")]

@@ -20,10 +20,10 @@ pub use id::{
     BackendId, ConnectionId, DEFAULT_DATABASE_ID, DatabaseId, LOCAL_BACKEND_ID, LinkId, PipelineId, PrincipalId,
     TokenId, VaultEntryId,
 };
-pub use name::{MAX_NAME_CHARS, Name, NameError};
+pub use name::{MAX_NAME_CHARS, Name, NameError, invisible_character, nfc_str};
 pub use options::{
-    OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, is_secret_option,
-    url_has_password,
+    MAX_OPTION_KEY_CHARS, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, OptionKey, OptionMap, OptionValue, REDACTED,
+    SecretPattern, is_secret_config_key, is_secret_key, is_secret_option, secret_in_value, url_has_password,
 };
 pub use pipeline::{CsvFormat, LoadFormat, TableRef};
 pub use secret::{SecretBytes, SecretString};

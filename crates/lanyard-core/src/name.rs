@@ -1,6 +1,10 @@
-//! Validated object names.
+//! Validated object names: NFC, no control or invisible characters, and a skeleton to tell names that look alike.
 
 use std::fmt;
+
+use unicode_normalization::UnicodeNormalization as _;
+use unicode_security::GeneralSecurityProfile as _;
+use unicode_security::general_security_profile::IdentifierType;
 
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +14,12 @@ pub const MAX_NAME_CHARS: usize = 128;
 /// A validated, case-preserving display name of a catalog object (connection, vault entry, backend, link, pipeline,
 /// database, principal).
 ///
-/// Invariants: not empty, at most [`MAX_NAME_CHARS`] characters, no control characters, and no leading or trailing
-/// whitespace. Names compare case-sensitively: `Prod` and `prod` are two names.
+/// Invariants: in Unicode Normalization Form C (NFC: [`Name::new`] composes `e` + U+0301 into `é`, so the two spellings
+/// are one name), not empty, at most [`MAX_NAME_CHARS`] characters, no control characters, no invisible characters
+/// (bidirectional controls such as U+202E, zero-width characters, and every other default-ignorable code point;
+/// see [`invisible_character`]), and no leading or trailing whitespace. Names compare case-sensitively: `Prod` and
+/// `prod` are two names. Two names that differ but look alike ([`Name::looks_like`]) may both be valid; the catalog
+/// refuses the second one.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Name(String);
@@ -39,28 +47,75 @@ pub enum NameError {
     /// The name starts or ends with whitespace.
     #[error("name must not start or end with whitespace")]
     SurroundingWhitespace,
+    /// The name contains an invisible character: a bidirectional control (U+202E, which can make `gpj.exe` read
+    /// `exe.jpg`), a zero-width character, or another default-ignorable code point.
+    #[error(
+        "name contains {what} U+{code:04X} at character {index}; such characters are invisible, so two names could look alike"
+    )]
+    InvisibleCharacter {
+        /// What the character is: `bidirectional control character` or `invisible format character`.
+        what: &'static str,
+        /// The offending character's code point.
+        code: u32,
+        /// Zero-based character index of the offending character, in the name as given.
+        index: usize,
+    },
+}
+
+/// The bidirectional controls: embeddings and overrides (U+202A–U+202E), isolates (U+2066–U+2069), the marks
+/// U+200E, U+200F and U+061C.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// What `c` is when it is invisible and so has no place in a name or an option key: `Some("bidirectional control
+/// character")` for the controls of [`is_bidi_control`], `Some("invisible format character")` for every other
+/// default-ignorable code point of UTS #39 (zero-width space and joiners, U+2060–U+206F, soft hyphen, variation
+/// selectors, tag characters, the Hangul fillers, U+FEFF, …) and for the line and paragraph separators U+2028 and
+/// U+2029 (which break a line like a newline but are not control characters); `None` otherwise.
+pub fn invisible_character(c: char) -> Option<&'static str> {
+    if is_bidi_control(c) {
+        Some("bidirectional control character")
+    } else if c.identifier_type() == Some(IdentifierType::Default_Ignorable) || matches!(c, '\u{2028}' | '\u{2029}') {
+        Some("invisible format character")
+    } else {
+        None
+    }
 }
 
 impl Name {
-    /// Validates `name`.
+    /// Validates `name` and normalises it to NFC.
     pub fn new(name: impl Into<String>) -> Result<Self, NameError> {
         let name = name.into();
         Self::validate(&name)?;
+        let name = nfc(name);
+        Self::check_length(&name)?;
         Ok(Self(name))
     }
 
-    /// Checks `name` against the invariants without allocating.
+    /// Checks `name` against the invariants (positions in errors count the characters of `name` as given), without
+    /// allocating unless `name` is not in NFC.
     pub fn validate(name: &str) -> Result<(), NameError> {
         if name.is_empty() {
             return Err(NameError::Empty);
         }
-        let mut chars = 0;
         for (index, c) in name.chars().enumerate() {
             if c.is_control() {
                 return Err(NameError::ControlCharacter { code: c as u32, index });
             }
-            chars += 1;
+            if let Some(what) = invisible_character(c) {
+                return Err(NameError::InvisibleCharacter { what, code: c as u32, index });
+            }
         }
+        if unicode_normalization::is_nfc(name) {
+            Self::check_length(name)
+        } else {
+            Self::check_length(&name.nfc().collect::<String>())
+        }
+    }
+
+    fn check_length(name: &str) -> Result<(), NameError> {
+        let chars = name.chars().count();
         if chars > MAX_NAME_CHARS {
             return Err(NameError::TooLong { chars });
         }
@@ -70,15 +125,45 @@ impl Name {
         Ok(())
     }
 
-    /// The name as written.
+    /// The name as stored: NFC of what was written.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The UTS #39 skeleton of the name: two names with the same skeleton are confusable (`payroll` and `pаyroll`
+    /// with a Cyrillic `а`).
+    pub fn skeleton(&self) -> String {
+        skeleton(&self.0)
+    }
+
+    /// Whether `other` is another name that looks like this one: the two differ, have the same skeleton, and at
+    /// least one of them is not plain ASCII. Pairs of plain-ASCII names are left alone although UTS #39 counts some
+    /// as confusable (`rn`/`m`, `0`/`O`, `1`/`l`/`I`): refusing them would refuse ordinary names such as `db1` next
+    /// to `dbl`, or `tern` next to `tem`, and typing either takes no unusual character.
+    pub fn looks_like(&self, other: &str) -> bool {
+        let other = nfc_str(other);
+        self.0 != other && (!self.0.is_ascii() || !other.is_ascii()) && skeleton(&self.0) == skeleton(&other)
     }
 
     /// Consumes the name, returning the string.
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// `text` in NFC.
+fn nfc(text: String) -> String {
+    if unicode_normalization::is_nfc(&text) { text } else { text.nfc().collect() }
+}
+
+/// `text` in NFC, borrowed when it already is.
+pub fn nfc_str(text: &str) -> std::borrow::Cow<'_, str> {
+    if unicode_normalization::is_nfc(text) { text.into() } else { text.nfc().collect::<String>().into() }
+}
+
+/// The UTS #39 skeleton of `text`.
+fn skeleton(text: &str) -> String {
+    unicode_security::skeleton(text).collect()
 }
 
 impl fmt::Display for Name {
@@ -156,6 +241,73 @@ mod tests {
         assert_eq!(Name::new("a\nb").unwrap_err().to_string(), "name contains control character U+000A at character 1");
         assert_eq!(Name::new(" a").unwrap_err(), NameError::SurroundingWhitespace);
         assert_eq!(Name::new("a\t").unwrap_err(), NameError::ControlCharacter { code: 9, index: 1 });
+    }
+
+    #[test]
+    fn names_are_stored_in_nfc() {
+        let decomposed = Name::new("Cafe\u{301}").unwrap();
+        assert_eq!(decomposed.as_str(), "Caf\u{e9}");
+        assert_eq!(decomposed, Name::new("Caf\u{e9}").unwrap());
+        let via_serde: Name = serde_json::from_str(r#""Cafe\u0301""#).unwrap();
+        assert_eq!(via_serde.as_str(), "Caf\u{e9}");
+        // The limit counts the stored (composed) characters.
+        assert!(Name::new("e\u{301}".repeat(MAX_NAME_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn bidirectional_controls_and_invisible_characters_are_refused_with_their_code_and_position() {
+        assert_eq!(
+            Name::new("pay\u{202E}llor").unwrap_err().to_string(),
+            "name contains bidirectional control character U+202E at character 3; such characters are invisible, so \
+             two names could look alike"
+        );
+        for c in ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            assert!(
+                matches!(
+                    Name::new(format!("a{c}b")),
+                    Err(NameError::InvisibleCharacter { what: "bidirectional control character", index: 1, .. })
+                ),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        for c in ['\u{200E}', '\u{200F}', '\u{061C}'] {
+            assert!(matches!(Name::new(format!("ab{c}")), Err(NameError::InvisibleCharacter { index: 2, .. })));
+        }
+        for (c, code) in [
+            ('\u{200B}', 0x200B),   // zero-width space
+            ('\u{200D}', 0x200D),   // zero-width joiner
+            ('\u{2060}', 0x2060),   // word joiner
+            ('\u{FEFF}', 0xFEFF),   // byte order mark
+            ('\u{00AD}', 0xAD),     // soft hyphen
+            ('\u{FE0F}', 0xFE0F),   // variation selector
+            ('\u{E0041}', 0xE0041), // tag character
+            ('\u{3164}', 0x3164),   // Hangul filler
+            ('\u{2028}', 0x2028),   // line separator
+        ] {
+            assert_eq!(
+                Name::new(format!("x{c}y")).unwrap_err(),
+                NameError::InvisibleCharacter { what: "invisible format character", code, index: 1 },
+            );
+        }
+        // The position is the character's in the name as given, before normalisation.
+        assert!(matches!(Name::new("e\u{301}e\u{301}\u{200B}"), Err(NameError::InvisibleCharacter { index: 4, .. })));
+    }
+
+    #[test]
+    fn names_that_look_alike() {
+        let payroll = Name::new("payroll").unwrap();
+        assert!(payroll.looks_like("p\u{430}yroll"), "Cyrillic a");
+        assert!(payroll.looks_like("\u{440}\u{430}yr\u{43e}ll"), "Cyrillic r, a, o");
+        assert!(Name::new("p\u{430}yroll").unwrap().looks_like("payroll"));
+        assert!(!Name::new("caf\u{e9}").unwrap().looks_like("cafe\u{301}"), "one name in two spellings");
+        assert!(!payroll.looks_like("payroll"), "the same name is not a look-alike");
+        assert!(!payroll.looks_like("Payroll"), "case makes two names");
+        assert!(!payroll.looks_like("payrolls"));
+        // Plain-ASCII pairs are left alone (see `looks_like`).
+        assert!(!Name::new("db1").unwrap().looks_like("dbl"));
+        assert!(!Name::new("tern").unwrap().looks_like("tem"));
+        assert_eq!(payroll.skeleton(), Name::new("p\u{430}yroll").unwrap().skeleton());
     }
 
     #[test]

@@ -10,6 +10,15 @@ use crate::secret::SecretString;
 /// What every redacted value prints as.
 pub const REDACTED: &str = "***";
 
+/// The most options one object (a connection, a credential storage, a link's CONFIG) may have.
+pub const MAX_OPTIONS: usize = 128;
+
+/// The longest option value accepted, in bytes (UTF-8).
+pub const MAX_OPTION_VALUE_BYTES: usize = 16384;
+
+/// The longest option key accepted, in characters (Unicode scalar values).
+pub const MAX_OPTION_KEY_CHARS: usize = 128;
+
 /// Substrings that make an option key "secret-looking". The match is case-insensitive; over-masking is preferred to
 /// a leak, so `key_vault_name` is masked too.
 const SECRET_KEY_MARKERS: &[&str] = &[
@@ -71,11 +80,165 @@ pub fn is_secret_config_key(key: &str) -> bool {
     is_secret_key(key) && !NON_SECRET_CONFIG_SUFFIXES.iter().any(|suffix| ends_with(suffix))
 }
 
-/// Whether an option value is secret: the key is secret-looking ([`is_secret_key`]) or the value is a URL with a
-/// password ([`url_has_password`]). This is the one rule: [`OptionValue::for_key`] holds such values as secrets,
-/// printing masks them, and `lanyard-sql` hides them when it echoes text that did not parse.
+/// Whether an option value is secret: the key is secret-looking ([`is_secret_key`]), the value is a URL with a
+/// password ([`url_has_password`]) or holds other secret-looking text ([`secret_in_value`]). This is the one rule:
+/// [`OptionValue::for_key`] holds such values as secrets, printing masks them, and `lanyard-sql` hides them when it
+/// echoes text (the Control Plane refuses to store such values, and a client that shows the statement it sent,
+/// under the error, masks them like any secret).
 pub fn is_secret_option(key: &str, value: &str) -> bool {
-    is_secret_key(key) || url_has_password(value)
+    is_secret_key(key) || url_has_password(value) || secret_in_value(value).is_some()
+}
+
+/// What secret-looking text an option value holds, if any, said without quoting it: the Control Plane refuses such
+/// values as it refuses secret-looking keys, since option values are shown and stored in plain text.
+///
+/// It finds, anywhere in the value and case-insensitively where case does not matter:
+/// - an assignment to a secret-looking key ([`is_secret_key`], the same markers as for keys): `password=…`,
+///   `pwd: …`, `secret = …`, `"token": "…"`, `api_key=…` in a query string, `Authorization: …`;
+/// - a URL with a password in its user info, `scheme://user:pass@host` ([`url_has_password`], at any position);
+/// - an HTTP credential scheme followed by a credential: `Bearer <token>`, `Basic <base64>`;
+/// - an AWS access key id (`AKIA…`, `ASIA…`: four letters and 16 upper-case letters or digits) or a 40-character
+///   AWS-secret-key-shaped word (letters of both cases, digits, `/` or `+`; a hexadecimal digest has one case only
+///   and is not taken for one);
+/// - a PEM private key (`-----BEGIN … PRIVATE KEY-----`).
+///
+/// Left alone: paths, host names, `sslmode=require` and other assignments to keys that do not look secret, URLs
+/// without a password (`jdbc:postgresql://db:5432/app?user=app`), a key name mentioned without a value
+/// (`the password is in the vault`).
+pub fn secret_in_value(value: &str) -> Option<SecretPattern> {
+    if value.contains("-----BEGIN") && value.contains("PRIVATE KEY-----") {
+        return Some(SecretPattern::PemPrivateKey);
+    }
+    if urls_with_password(value) {
+        return Some(SecretPattern::UrlWithPassword);
+    }
+    if let Some(found) = secret_assignment(value) {
+        return Some(found);
+    }
+    words(value).find_map(|word| {
+        if is_aws_access_key_id(word) {
+            Some(SecretPattern::AwsAccessKeyId)
+        } else if is_aws_secret_key_shaped(word) {
+            Some(SecretPattern::AwsSecretAccessKey)
+        } else {
+            None
+        }
+    })
+}
+
+/// What [`secret_in_value`] found; `Display` says it in words, never quoting the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretPattern {
+    /// `-----BEGIN … PRIVATE KEY-----`.
+    PemPrivateKey,
+    /// `scheme://user:password@host`.
+    UrlWithPassword,
+    /// `password=…`, `token: …`, `"secret": "…"`.
+    Assignment,
+    /// `Bearer <token>`, `Basic <base64>`.
+    HttpCredential,
+    /// `AKIA…`, `ASIA…`.
+    AwsAccessKeyId,
+    /// 40 characters shaped like an AWS secret access key.
+    AwsSecretAccessKey,
+}
+
+impl fmt::Display for SecretPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PemPrivateKey => "a PEM private key",
+            Self::UrlWithPassword => "a URL with a password",
+            Self::Assignment => "a value assigned to a secret-looking key",
+            Self::HttpCredential => "an HTTP credential (Bearer or Basic)",
+            Self::AwsAccessKeyId => "an AWS access key id",
+            Self::AwsSecretAccessKey => "an AWS secret access key",
+        })
+    }
+}
+
+/// The maximal runs of ASCII letters, digits, `/` and `+` in `text` (the characters of base64).
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '+'))).filter(|w| !w.is_empty())
+}
+
+fn is_aws_access_key_id(word: &str) -> bool {
+    word.len() == 20
+        && ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"].iter().any(|p| word.starts_with(p))
+        && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// 40 characters of base64 with both cases and a digit; a word that starts with `/` or holds more than three is a
+/// path, not a key.
+fn is_aws_secret_key_shaped(word: &str) -> bool {
+    word.len() == 40
+        && !word.starts_with('/')
+        && word.bytes().filter(|&b| b == b'/').count() <= 3
+        && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
+        && word.bytes().any(|b| b.is_ascii_uppercase())
+        && word.bytes().any(|b| b.is_ascii_lowercase())
+        && word.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// An assignment `key = value` / `key: value` to a secret-looking key, or an HTTP credential scheme with its
+/// credential.
+fn secret_assignment(value: &str) -> Option<SecretPattern> {
+    let is_key_byte = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let mut rest = value;
+    while let Some(start) = rest.find(is_key_byte) {
+        let word = &rest[start..];
+        let end = word.find(|c: char| !is_key_byte(c)).unwrap_or(word.len());
+        let (key, after) = word.split_at(end);
+        rest = after;
+        if ["bearer", "basic"].iter().any(|scheme| key.eq_ignore_ascii_case(scheme)) {
+            // `Bearer <token68>`: a scheme word, spaces, then a credential of at least 8 characters, so that prose
+            // such as "a bearer token" is not taken for one.
+            let credential = after.trim_start_matches(' ');
+            let length = credential
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "-._~+/=".contains(c)))
+                .unwrap_or(credential.len());
+            if credential.len() < after.len() && length >= 8 {
+                return Some(SecretPattern::HttpCredential);
+            }
+        }
+        if is_secret_assignment_key(key.trim_matches(['.', '-'])) {
+            // `key=…`, `key: …`, `"key": "…"`, `key = '…'`.
+            let Some(assigned) =
+                after.trim_start_matches(['"', '\'']).trim_start_matches([' ', '\t']).strip_prefix(['=', ':'])
+            else {
+                continue;
+            };
+            let assigned = assigned.trim_start_matches([' ', '\t', '"', '\'']);
+            let is_path = ["/", "~/", "./", "../"].iter().any(|p| assigned.starts_with(p));
+            let starts_credential =
+                assigned.chars().next().is_some_and(|c| c.is_alphanumeric() || "+_-.~!#$%^&*".contains(c));
+            if starts_credential && !is_path && !assigned.starts_with("***") {
+                return Some(SecretPattern::Assignment);
+            }
+        }
+    }
+    None
+}
+
+/// [`is_secret_key`] for keys found inside a value, where the marker `key` alone counts only at the end of the key
+/// (`api_key=…`, `account-key: …`), so that `keyspace=ks` in a URL's query is not taken for a secret.
+fn is_secret_assignment_key(key: &str) -> bool {
+    if !is_secret_key(key) {
+        return false;
+    }
+    let contains =
+        |needle: &str| key.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+    let other_marker = SECRET_KEY_MARKERS.iter().filter(|m| **m != "key").any(|m| contains(m));
+    let ends_in_key = key.len() >= 3 && key.as_bytes()[key.len() - 3..].eq_ignore_ascii_case(b"key");
+    other_marker || ends_in_key || SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// Whether some URL in `text` (at any position) has a password in its user info.
+fn urls_with_password(text: &str) -> bool {
+    text.match_indices("://").any(|(at, _)| {
+        let authority =
+            text[at + 3..].split(['/', '?', '#', ' ', '\t', '\n', '"', '\'', '<', '>']).next().unwrap_or("");
+        authority.rsplit_once('@').is_some_and(|(user_info, _)| user_info.contains(':'))
+    })
 }
 
 /// Whether `value` looks like a URL with a password in its user info (`scheme://user:password@host…`).
@@ -85,27 +248,31 @@ pub fn url_has_password(value: &str) -> bool {
     authority.rsplit_once('@').is_some_and(|(user_info, _)| user_info.contains(':'))
 }
 
-/// A validated option key: 1..=128 characters, no control characters, no whitespace.
+/// A validated option key: 1..=[`MAX_OPTION_KEY_CHARS`] characters in NFC, no control characters, no whitespace,
+/// no invisible characters (bidirectional controls, zero-width characters: [`crate::invisible_character`]).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct OptionKey(String);
 
 impl OptionKey {
-    /// Validates `key`.
+    /// Validates `key` and normalises it to NFC.
     pub fn new(key: impl Into<String>) -> Result<Self, crate::Error> {
         let key = key.into();
+        let invisible = key.chars().enumerate().find_map(|(index, c)| {
+            crate::invisible_character(c).map(|what| format!("contains {what} U+{:04X} at character {index}", c as u32))
+        });
         let problem = if key.is_empty() {
-            Some("must not be empty")
-        } else if key.chars().count() > 128 {
-            Some("is longer than 128 characters")
+            Some("must not be empty".to_owned())
+        } else if key.chars().count() > MAX_OPTION_KEY_CHARS {
+            Some(format!("is longer than {MAX_OPTION_KEY_CHARS} characters"))
         } else if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            Some("must not contain whitespace or control characters")
+            Some("must not contain whitespace or control characters".to_owned())
         } else {
-            None
+            invisible
         };
         match problem {
             Some(problem) => Err(crate::Error::InvalidOptionKey { key: crate::printable(&key, 64), problem }),
-            None => Ok(Self(key)),
+            None => Ok(Self(crate::nfc_str(&key).into_owned())),
         }
     }
 
@@ -397,6 +564,92 @@ mod tests {
         let (secret, plain) = map.partition(|k| k.as_str() == "secret_access_key" || k.as_str() == "session_token");
         assert_eq!(secret.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["secret_access_key", "session_token"]);
         assert_eq!(plain.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["region", "access_key_id"]);
+    }
+
+    #[test]
+    fn secret_looking_text_inside_values_is_found_and_named() {
+        for (value, what) in [
+            ("password=hunter2", "a value assigned to a secret-looking key"),
+            ("see PASSWORD = hunter2 on the wiki", "a value assigned to a secret-looking key"),
+            ("pwd=x1", "a value assigned to a secret-looking key"),
+            ("secret: abc", "a value assigned to a secret-looking key"),
+            ("token=abc", "a value assigned to a secret-looking key"),
+            (r#"{"password": "hunter2"}"#, "a value assigned to a secret-looking key"),
+            ("jdbc:mysql://db/app?user=app&password=hunter2", "a value assigned to a secret-looking key"),
+            ("https://api.example.com/x?api_key=abc123", "a value assigned to a secret-looking key"),
+            ("Authorization: Bearer eyJhbGciOi.abc", "a value assigned to a secret-looking key"),
+            ("Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc", "an HTTP credential (Bearer or Basic)"),
+            ("curl -H 'Basic dXNlcjpwYXNzd29yZA=='", "an HTTP credential (Bearer or Basic)"),
+            ("postgres://app:hunter2@db:5432/app", "a URL with a password"),
+            ("primary postgres://app:hunter2@db:5432/app, replica …", "a URL with a password"),
+            ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
+            ("id ASIAIOSFODNN7EXAMPLE here", "an AWS access key id"),
+            ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "an AWS secret access key"),
+            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE…", "a PEM private key"),
+            ("-----BEGIN OPENSSH PRIVATE KEY-----", "a PEM private key"),
+        ] {
+            assert_eq!(secret_in_value(value).map(|p| p.to_string()).as_deref(), Some(what), "{value}");
+        }
+        for value in [
+            "",
+            "db.example.com",
+            "/var/lib/lanyard/certs/root.pem",
+            "C:\\certs\\root.pem",
+            "5432",
+            "sslmode=require",
+            "require",
+            "jdbc:postgresql://db.example.com:5432/app?user=app&sslmode=verify-full",
+            "jdbc:cassandra://db:9042/?keyspace=shop",
+            "jdbc:postgresql://db/app?sslkey=/etc/lanyard/client.pk8&sslcert=/etc/lanyard/client.crt",
+            "postgres://app@db:5432/app",
+            "ssh://git@github.com:22/org/repo.git",
+            "https://api.example.com/health?x=a:b@c",
+            "auth_method=token",
+            "token_url=https://login.example.com/oauth2/token",
+            "the password is in the vault",
+            "password: ",
+            "password=***",
+            "use a bearer token from the vault",
+            "Basic auth",
+            "3f786850e387550fdab836ed7e6dc881de23001b", // a git commit (hex, one case)
+            "/opt/Data/Lanyard2/certs/ServerCA1/xyzw9",
+            "-----BEGIN CERTIFICATE-----",
+            "arn:aws:iam::123456789012:role/lanyard",
+            "eu-west-1",
+            "s3://bucket/path/to/files/*.csv",
+        ] {
+            assert_eq!(secret_in_value(value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn values_with_secret_looking_text_are_held_as_secrets() {
+        let note = OptionKey::new("note").unwrap();
+        let value = OptionValue::for_key(&note, "password=hunter2");
+        assert!(value.is_secret());
+        assert_eq!(format!("{value} {value:?}"), "*** \"***\"");
+        assert!(!OptionValue::for_key(&note, "sslmode=require").is_secret());
+    }
+
+    #[test]
+    fn limits_are_the_documented_ones() {
+        assert_eq!(MAX_OPTIONS, 128);
+        assert_eq!(MAX_OPTION_VALUE_BYTES, 16384);
+        assert!(OptionKey::new("k".repeat(MAX_OPTION_KEY_CHARS)).is_ok());
+        assert_eq!(
+            OptionKey::new("k".repeat(MAX_OPTION_KEY_CHARS + 1)).unwrap_err().to_string(),
+            format!("invalid option key \"{}\": is longer than 128 characters", "k".repeat(64))
+        );
+    }
+
+    #[test]
+    fn option_keys_refuse_invisible_characters_and_are_nfc() {
+        assert_eq!(
+            OptionKey::new("ho\u{202E}st").unwrap_err().to_string(),
+            "invalid option key \"host\": contains bidirectional control character U+202E at character 2"
+        );
+        assert!(OptionKey::new("a\u{200B}b").is_err());
+        assert_eq!(OptionKey::new("cafe\u{301}").unwrap().as_str(), "caf\u{e9}");
     }
 
     #[test]

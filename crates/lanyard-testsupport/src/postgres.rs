@@ -72,6 +72,8 @@ pub struct PrivatePostgres {
     run_as: Option<&'static str>,
     port: u16,
     superuser_password: String,
+    /// `ssl = on` with these PEM files (in the cluster directory): certificate, key.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl PrivatePostgres {
@@ -88,11 +90,56 @@ impl PrivatePostgres {
         let bindir = pg_bindir();
         let run_as = running_as_root().then_some(RUN_AS_WHEN_ROOT);
         let dir = TempDir::new("pg");
-        let mut cluster = Self { dir, bindir, run_as, port: 0, superuser_password: superuser_password.to_owned() };
+        let mut cluster =
+            Self { dir, bindir, run_as, port: 0, superuser_password: superuser_password.to_owned(), tls: None };
         cluster.prepare_dir();
         cluster.initdb();
         cluster.start_server();
         cluster
+    }
+
+    /// [`start`](Self::start) with TLS on (`ssl = on`): the server's certificate is for the host name `localhost`
+    /// only (not `127.0.0.1`, so a `verify-full` client that connects to `127.0.0.1` must fail), signed by a test CA
+    /// made with rcgen. Returns the cluster and the CA certificate (PEM).
+    pub fn start_with_tls(superuser_password: &str) -> (Self, String) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        assert!(!superuser_password.is_empty(), "PrivatePostgres needs a non-empty superuser password");
+        let ca_key = KeyPair::generate().expect("a CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "Lanyard private PostgreSQL test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("a self-signed CA");
+        let leaf_key = KeyPair::generate().expect("a server key");
+        let mut leaf_params = CertificateParams::new(vec!["localhost".to_owned()]).expect("server parameters");
+        leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
+        let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).expect("a server certificate signed by the CA");
+
+        let bindir = pg_bindir();
+        let run_as = running_as_root().then_some(RUN_AS_WHEN_ROOT);
+        let dir = TempDir::new("pg");
+        let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+        let mut cluster = Self {
+            dir,
+            bindir,
+            run_as,
+            port: 0,
+            superuser_password: superuser_password.to_owned(),
+            tls: Some((cert.clone(), key.clone())),
+        };
+        cluster.prepare_dir();
+        fs::write(&cert, leaf.pem()).expect("write server.crt");
+        fs::write(&key, leaf_key.serialize_pem()).expect("write server.key");
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).expect("chmod server.key");
+        if let Some(user) = cluster.run_as {
+            let (uid, gid) = (id_of(user, "-u"), id_of(user, "-g"));
+            for path in [&cert, &key] {
+                std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                    .unwrap_or_else(|e| panic!("cannot chown {} to {user}: {e}", path.display()));
+            }
+        }
+        cluster.initdb();
+        cluster.start_server();
+        (cluster, ca.pem())
     }
 
     /// The directory (owned by the user the server runs as) and the password file for `initdb`.
@@ -165,9 +212,14 @@ impl PrivatePostgres {
             let options = format!(
                 "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{socket_dir}' \
                  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB \
-                 -c max_connections=40 -c log_min_error_statement=panic",
+                 -c max_connections=40 -c log_min_error_statement=panic{tls}",
                 port = self.port,
                 socket_dir = self.dir.path().display(),
+                tls = match &self.tls {
+                    Some((cert, key)) =>
+                        format!(" -c ssl=on -c ssl_cert_file='{}' -c ssl_key_file='{}'", cert.display(), key.display()),
+                    None => String::new(),
+                },
             );
             let mut command = self.tool("pg_ctl");
             command.arg("-D").arg(self.data_dir()).arg("-l").arg(self.log_path());

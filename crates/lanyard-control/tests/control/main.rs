@@ -22,6 +22,7 @@ mod concurrency;
 mod connections;
 mod databases;
 mod entries;
+mod input;
 mod links;
 mod pipelines;
 mod test_link;
