@@ -36,6 +36,7 @@ pub const STEPS: &[Step] = &[
     Step { name: "minimal-build", run: minimal_build },
     Step { name: "lean-build", run: lean_build },
     Step { name: "feature-sets", run: feature_sets },
+    Step { name: "schemathesis", run: crate::schemathesis::run },
 ];
 
 /// Runs every step of [`STEPS`], stopping at the first failure, and prints the total time taken.

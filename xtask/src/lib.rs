@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod ci;
+pub mod schemathesis;
 pub mod services;
 pub mod tidy;
 

@@ -22,8 +22,8 @@ pub use id::{
 };
 pub use name::{MAX_NAME_CHARS, Name, NameError};
 pub use options::{
-    OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key, is_secret_key, is_secret_option,
-    url_has_password,
+    MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, OptionKey, OptionMap, OptionValue, REDACTED, is_secret_config_key,
+    is_secret_key, is_secret_option, url_has_password,
 };
 pub use pipeline::{CsvFormat, LoadFormat, TableRef};
 pub use secret::{SecretBytes, SecretString};

@@ -10,6 +10,12 @@ use crate::secret::SecretString;
 /// What every redacted value prints as.
 pub const REDACTED: &str = "***";
 
+/// The most options one object (a connection, a credential storage) may hold.
+pub const MAX_OPTIONS: usize = 128;
+
+/// The longest option value accepted, in bytes (UTF-8).
+pub const MAX_OPTION_VALUE_BYTES: usize = 16384;
+
 /// Substrings that make an option key "secret-looking". The match is case-insensitive; over-masking is preferred to
 /// a leak, so `key_vault_name` is masked too.
 const SECRET_KEY_MARKERS: &[&str] = &[
