@@ -180,14 +180,13 @@ pub(crate) fn complete(doc: &mut utoipa::openapi::OpenApi, routes: &[crate::Rout
                 if parameter.parameter_in == ParameterIn::Path {
                     parameter.schema = Some(RefOr::Ref(Ref::from_schema_name("Name")));
                 }
-                if parameter.parameter_in == ParameterIn::Query {
-                    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut() {
-                        if let SchemaType::Array(types) = &object.schema_type {
-                            let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
-                            if let [only] = kept.as_slice() {
-                                object.schema_type = SchemaType::Type(only.clone());
-                            }
-                        }
+                if parameter.parameter_in == ParameterIn::Query
+                    && let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+                    && let SchemaType::Array(types) = &object.schema_type
+                {
+                    let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                    if let [only] = kept.as_slice() {
+                        object.schema_type = SchemaType::Type(only.clone());
                     }
                 }
             }
@@ -226,10 +225,10 @@ pub(crate) fn complete(doc: &mut utoipa::openapi::OpenApi, routes: &[crate::Rout
                             .build(),
                     );
                 }
-                if status == "201" {
-                    if let Some(found) = links.get(path.as_str()) {
-                        response.links.extend(found.iter().map(|(name, link)| (name.clone(), RefOr::T(link.clone()))));
-                    }
+                if status == "201"
+                    && let Some(found) = links.get(path.as_str())
+                {
+                    response.links.extend(found.iter().map(|(name, link)| (name.clone(), RefOr::T(link.clone()))));
                 }
             }
         }
@@ -326,10 +325,11 @@ fn complete_schemas(doc: &mut utoipa::openapi::OpenApi, backend_kinds: &[&str]) 
     for schema in components.schemas.values_mut() {
         let RefOr::T(Schema::OneOf(one_of)) = schema else { continue };
         for item in &mut one_of.items {
-            if let RefOr::T(Schema::Object(variant)) = item {
-                if variant.properties.len() == 1 && variant.required.len() == 1 {
-                    variant.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
-                }
+            if let RefOr::T(Schema::Object(variant)) = item
+                && variant.properties.len() == 1
+                && variant.required.len() == 1
+            {
+                variant.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
             }
         }
     }

@@ -426,7 +426,7 @@ async fn vault_entry_and_storage_routes() {
     assert_eq!(r.json()["result"], "PASSED", "{}", r.json());
     let r = w.admin(Method::POST, "/vault/backends/prod_aws_sm_eu/test", None).await;
     assert!(r.json()["steps"].as_array().is_some_and(|s| !s.is_empty()));
-    assert_eq!(w.admin(Method::DELETE, "/vault/backends/local", None).await.code(), "invalid");
+    assert_eq!(w.admin(Method::DELETE, "/vault/backends/local", None).await.code(), "conflict");
     assert_eq!(
         w.admin(Method::POST, "/vault/backends", Some(json!({"name": "l2", "type": "OS_KEYCHAIN"}))).await.code(),
         "invalid"
@@ -1216,9 +1216,22 @@ async fn every_operation_lists_the_answers_its_access_rule_and_shape_imply() {
             assert_eq!(response["headers"]["WWW-Authenticate"].is_object(), code == 401, "{label} {status}");
             assert_eq!(response["headers"]["Retry-After"].is_object(), code == 429 || code == 503, "{label} {status}");
         }
-        // Path parameters name objects: the Name schema.
-        for parameter in operation["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path") {
-            assert_eq!(parameter["schema"]["$ref"], "#/components/schemas/Name", "{label}: {parameter}");
+        // Path parameters are those of the path, and name objects: the Name schema. Query parameters are optional
+        // and never null (a query string cannot say null).
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            let name = parameter["name"].as_str().unwrap();
+            match parameter["in"].as_str().unwrap() {
+                "path" => {
+                    assert!(route.path.contains(&format!("{{{name}}}")), "{label}: {parameter}");
+                    assert_eq!(parameter["schema"]["$ref"], "#/components/schemas/Name", "{label}: {parameter}");
+                }
+                "query" => {
+                    assert_eq!(parameter["required"], false, "{label}: {parameter}");
+                    assert!(parameter["schema"]["type"].is_string(), "{label}: {parameter}");
+                }
+                "header" => assert_eq!(name, "If-Match", "{label}"),
+                other => panic!("{label}: a parameter in {other}"),
+            }
         }
     }
 }
@@ -1336,4 +1349,27 @@ fn the_name_pattern_is_the_rule_of_names() {
     for sample in ["host", "ssl_enabled", "a b", "a\tb", "", "x\u{3000}"] {
         assert_eq!(key.is_match(sample), lanyard_core::OptionKey::new(sample).is_ok(), "{sample:?}");
     }
+}
+
+#[tokio::test]
+async fn a_link_config_key_follows_the_rule_of_set_config_key() {
+    let w = world().await;
+    for config in [json!({"": "x"}), json!({"a\u{9b}b": "x"}), json!({"k".repeat(129): "x"})] {
+        let body = json!({"name": "keys", "type": "S3", "config": config});
+        let r = w.admin(Method::POST, "/databases/default/links", Some(body)).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid".to_owned()), "{config}");
+        assert!(
+            r.json()["detail"].as_str().unwrap().starts_with("a CONFIG key is 1 to 128 characters"),
+            "{}",
+            r.json()
+        );
+    }
+    let ok = w
+        .admin(
+            Method::POST,
+            "/databases/default/links",
+            Some(json!({"name": "keys", "type": "S3", "config": {"region": "eu"}})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
 }
