@@ -38,6 +38,7 @@ pub const STEPS: &[Step] = &[
     Step { name: "lean-build", run: lean_build },
     Step { name: "no-failpoints", run: no_failpoints },
     Step { name: "feature-sets", run: feature_sets },
+    Step { name: "schemathesis", run: crate::schemathesis::run },
 ];
 
 /// Runs every step of [`STEPS`], stopping at the first failure, and prints the total time taken.

@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod ci;
 pub mod fuzz;
+pub mod schemathesis;
 pub mod services;
 pub mod tidy;
 

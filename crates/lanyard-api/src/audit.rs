@@ -14,6 +14,7 @@ pub struct AuditRecord {
     /// Who.
     pub principal: String,
     /// What (`connection.alter`, …; a denial names the operation of the refused route).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::audit_action))]
     pub action: String,
     /// Which kind of object.
     pub object_kind: String,
@@ -22,7 +23,7 @@ pub struct AuditRecord {
     /// Which object, by name.
     pub object_name: Option<String>,
     /// `allowed`, `denied` or `failed`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::audit_outcome))]
     pub outcome: AuditOutcome,
     /// The redacted change.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -31,7 +32,7 @@ pub struct AuditRecord {
 
 /// `?like=` of the list routes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct LikeQuery {
     /// Case-insensitive substring of the name.
@@ -40,7 +41,7 @@ pub struct LikeQuery {
 
 /// `?since=&from=&object=&kind=&limit=&newest=` of `GET /audit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only records after this sequence number.
@@ -48,6 +49,7 @@ pub struct AuditQuery {
     /// Only records about this object (id or name).
     pub object: Option<String>,
     /// At most this many (1..=1000, default 100).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<i64>,
     /// Only records at or after this time (ISO 8601: `2027-01-31`, `2027-01-31T12:00:00Z`).
     pub from: Option<String>,

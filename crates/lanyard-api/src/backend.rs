@@ -41,6 +41,7 @@ pub struct Backend {
 #[serde(deny_unknown_fields)]
 pub struct CreateBackend {
     /// Name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// Plugin kind (`memory`, `aws`, …).
     #[serde(rename = "type")]
@@ -50,7 +51,7 @@ pub struct CreateBackend {
     pub description: Option<String>,
     /// Options, secret ones included, in written order.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Options))]
     pub options: SecretOptions,
     /// ACTIVE (default) or INACTIVE.
     #[serde(default = "crate::yes")]
@@ -66,13 +67,14 @@ pub struct CreateBackend {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum BackendAction {
     /// Replace every option, secret ones included.
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Options))]
     SetOptions(SecretOptions),
     /// Set or clear the description.
     SetDescription(Option<String>),
     /// ACTIVE (true) or INACTIVE (false).
     SetActive(bool),
     /// Rename.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     RenameTo(String),
 }
 
@@ -82,6 +84,7 @@ pub enum BackendAction {
 #[serde(deny_unknown_fields)]
 pub struct AlterBackend {
     /// The actions, in order, all or nothing.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub actions: Vec<BackendAction>,
 }
 
@@ -92,7 +95,7 @@ pub struct ProbeStep {
     /// What was done.
     pub step: String,
     /// `ok` or `failed`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::test_status))]
     pub status: TestStatus,
     /// Why it failed.
     pub error: Option<String>,

@@ -22,7 +22,7 @@ pub struct LastTest {
     /// When (ISO 8601).
     pub at: String,
     /// `ok`, `failed` or `unsupported` (the type has no probe in the server's build).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::test_status))]
     pub status: TestStatus,
     /// Milliseconds.
     pub latency_ms: Option<i64>,
@@ -83,16 +83,18 @@ pub struct Connection {
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     /// Name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// Connection type.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::connection_type))]
     pub connection_type: String,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     /// Options, in written order (string values).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Options))]
     pub options: OrderedMap,
     /// A vault entry name.
     #[serde(default)]
@@ -101,10 +103,12 @@ pub struct CreateConnection {
     #[serde(default)]
     pub credential_storage: Option<String>,
     /// Pool limit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::MaxConnections))]
     pub max_connections: Option<i64>,
     /// Connect timeout, seconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::TimeoutSeconds))]
     pub timeout_seconds: Option<i64>,
     /// Return an existing connection unchanged (200) instead of 409.
     #[serde(default)]
@@ -117,6 +121,7 @@ pub struct CreateConnection {
 #[serde(deny_unknown_fields)]
 pub struct KeyValue {
     /// Key.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::OptionKey))]
     pub key: String,
     /// Value.
     pub value: String,
@@ -128,11 +133,12 @@ pub struct KeyValue {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConnectionAction {
     /// Replace the whole options map.
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Options))]
     SetOptions(OrderedMap),
     /// Add or replace one option.
     SetOption(KeyValue),
     /// Remove one option (an error if absent).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::OptionKey))]
     UnsetOption(String),
     /// Point at a vault entry (by name).
     SetCredential(String),
@@ -145,12 +151,17 @@ pub enum ConnectionAction {
     #[serde(serialize_with = "crate::null")]
     UnsetCredentialStorage,
     /// Rename.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     RenameTo(String),
     /// Set (or, with `null`, clear) the description.
     SetDescription(Option<String>),
     /// Set (or clear) MAX_CONNECTIONS.
+    #[serde(deserialize_with = "crate::whole")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::MaxConnections))]
     SetMaxConnections(Option<i64>),
     /// Set (or clear) TIMEOUT.
+    #[serde(deserialize_with = "crate::whole")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::TimeoutSeconds))]
     SetTimeout(Option<i64>),
 }
 
@@ -160,6 +171,7 @@ pub enum ConnectionAction {
 #[serde(deny_unknown_fields)]
 pub struct AlterConnection {
     /// The actions, applied in order, all or nothing.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub actions: Vec<ConnectionAction>,
 }
 

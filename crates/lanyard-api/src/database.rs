@@ -23,6 +23,7 @@ pub struct Database {
 #[serde(deny_unknown_fields)]
 pub struct CreateDatabase {
     /// Name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// Return an existing database unchanged (200) instead of 409.
     #[serde(default, skip_serializing_if = "crate::is_false")]

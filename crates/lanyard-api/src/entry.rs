@@ -15,7 +15,7 @@ pub struct Entry {
     pub name: String,
     /// `ENCRYPTION_KEY` or `CREDENTIAL`.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::entry_type))]
     pub entry_type: EntryType,
     /// Metadata.
     pub algorithm: Option<String>,
@@ -51,15 +51,18 @@ pub struct Entry {
 #[serde(deny_unknown_fields)]
 pub struct CreateEntry {
     /// Name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// `ENCRYPTION_KEY` or `CREDENTIAL` (checked by the server, case-insensitively).
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::entry_type))]
     pub entry_type: String,
     /// Metadata.
     #[serde(default)]
     pub algorithm: Option<String>,
     /// Metadata, bits; the size of GENERATE.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 64, maximum = 8192, multiple_of = 8))]
     pub key_size: Option<i64>,
     /// SECRET '…'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +102,7 @@ pub enum EntryAction {
     /// Set or clear the expiry (ISO 8601).
     SetExpires(Option<String>),
     /// Rename.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     RenameTo(String),
 }
 
@@ -108,5 +112,6 @@ pub enum EntryAction {
 #[serde(deny_unknown_fields)]
 pub struct AlterEntry {
     /// The actions, in order, all or nothing.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub actions: Vec<EntryAction>,
 }

@@ -21,6 +21,8 @@ pub mod json;
 mod link;
 mod pipeline;
 mod problem;
+#[cfg(feature = "openapi")]
+pub mod schema;
 mod secret;
 mod warning;
 
@@ -55,6 +57,26 @@ pub const UNSUPPORTED: &str = "UNSUPPORTED";
 /// Serialises a unit variant as `{"<variant>": null}`, the shape the API documents for actions without a value.
 fn null<S: serde::Serializer>(serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_unit()
+}
+
+/// An optional whole number that may be written `30` or `30.0`: JSON (and JSON Schema's `integer`) does not tell
+/// them apart, so neither does the API. A fraction, or a number outside `i64`, is refused.
+fn whole<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize as _;
+    match Option::<serde_json::Number>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(number) => number
+            .as_i64()
+            .or_else(|| {
+                number.as_f64().filter(|f| f.fract() == 0.0 && *f >= -(2f64.powi(63)) && *f < 2f64.powi(63)).map(
+                    // In range and whole: the conversion is exact.
+                    #[allow(clippy::cast_possible_truncation)]
+                    |f| f as i64,
+                )
+            })
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("expected a whole number")),
+    }
 }
 
 fn yes() -> bool {

@@ -33,7 +33,7 @@ pub struct Link {
     pub name: String,
     /// `S3`, `AZURE`, `GCS`, `HDFS`, `HTTP`, `KAFKA`, `MONGODB` or `MYSQL`.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::link_type))]
     pub link_type: LinkType,
     /// Free text.
     pub description: Option<String>,
@@ -56,19 +56,22 @@ pub struct Link {
 #[serde(deny_unknown_fields)]
 pub struct CreateLink {
     /// Name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// Link type (case-insensitive).
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::link_type))]
     pub link_type: String,
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
     /// CONFIG: a JSON object without secrets.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Config))]
     pub config: OrderedMap,
     /// CREDENTIALS: a JSON object, stored in a vault entry the link owns. Not together with `credentials_entry`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::Credentials>))]
     pub credentials: Option<SecretJson>,
     /// CREDENTIALS FROM VAULT: the name of an existing vault entry whose material is the credentials JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,9 +90,10 @@ pub struct CreateLink {
 #[serde(deny_unknown_fields)]
 pub struct ConfigKeyValue {
     /// The top-level key.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::ConfigKey))]
     pub key: String,
     /// The value.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub value: serde_json::Value,
 }
 
@@ -99,6 +103,7 @@ pub struct ConfigKeyValue {
 #[serde(deny_unknown_fields)]
 pub struct SecretKeyValue {
     /// The top-level key.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::ConfigKey))]
     pub key: String,
     /// The value.
     pub value: Secret,
@@ -110,11 +115,12 @@ pub struct SecretKeyValue {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum LinkAction {
     /// SET CONFIG '{…}': replace the whole CONFIG (`{}` clears it).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Config))]
     SetConfigJson(OrderedMap),
     /// SET CONFIG ::key = value: add or update one top-level key.
     SetConfigKey(ConfigKeyValue),
     /// SET CREDENTIALS '{…}': replace the whole CREDENTIALS (stored in a vault entry the link owns).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Credentials))]
     SetCredentialsJson(SecretJson),
     /// SET CREDENTIALS ::key = 'value': add or update one top-level credential key.
     SetCredentialsKey(SecretKeyValue),
@@ -128,6 +134,7 @@ pub enum LinkAction {
 #[serde(deny_unknown_fields)]
 pub struct AlterLink {
     /// One or two actions, applied together, all or nothing.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 2))]
     pub actions: Vec<LinkAction>,
 }
 

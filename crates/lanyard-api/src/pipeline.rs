@@ -28,7 +28,7 @@ pub struct Pipeline {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub format: LoadFormat,
     /// `Running`, `Stopped` or `Error`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::pipeline_state))]
     pub state: PipelineState,
     /// The last object key loaded.
     pub cursor: Option<String>,
@@ -68,6 +68,7 @@ pub struct FileCounts {
 #[serde(deny_unknown_fields)]
 pub struct CreatePipeline {
     /// Name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Name))]
     pub name: String,
     /// The link: `link` (in the pipeline's database) or `db.link`.
     pub link: String,
@@ -79,7 +80,7 @@ pub struct CreatePipeline {
     pub table: String,
     /// How files become rows (default CSV with a header row).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::LoadFormat))]
     pub format: LoadFormat,
     /// Return an existing pipeline unchanged (200) instead of 409.
     #[serde(default, skip_serializing_if = "crate::is_false")]
@@ -93,7 +94,7 @@ pub struct PipelineFile {
     /// The object's key in its bucket or container.
     pub key: String,
     /// `Unloaded`, `Loaded` or `Failed`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::file_state))]
     pub state: FileState,
     /// Rows loaded (Loaded only).
     pub rows: Option<i64>,

@@ -113,8 +113,8 @@ async fn handle(State(stand): State<Stand>, method: Method, uri: Uri, headers: H
         (Method::POST, "/databases") => (StatusCode::CREATED, axum::Json(database("analytics"))).into_response(),
         (Method::DELETE, "/databases/my%20db" | "/databases/other") => StatusCode::NO_CONTENT.into_response(),
         (Method::DELETE, "/databases/default") => problem(
-            StatusCode::BAD_REQUEST,
-            "invalid",
+            StatusCode::CONFLICT,
+            "conflict",
             "database \"default\" cannot be dropped: it always exists, and every session starts in it",
         ),
         (Method::GET, "/databases/default/links") => axum::Json(json!([link("default", "analytics_link", 2)])).into_response(),

@@ -308,7 +308,7 @@ impl ControlPlane {
                 }
                 BackendAction::SetActive(active) => {
                     if builtin && !active {
-                        return Err(ControlError::invalid("the built-in local backend cannot be made INACTIVE")
+                        return Err(ControlError::conflict("the built-in local backend cannot be made INACTIVE")
                             .context(&context));
                     }
                     row.active = *active;
@@ -318,7 +318,7 @@ impl ControlPlane {
                         valid_name(ObjectKind::CredentialStorage, new_name).map_err(|e| e.context(&context))?;
                     if builtin && new_name != row.name {
                         return Err(
-                            ControlError::invalid("the built-in local backend cannot be renamed").context(&context)
+                            ControlError::conflict("the built-in local backend cannot be renamed").context(&context)
                         );
                     }
                     row.name = new_name;
@@ -407,7 +407,7 @@ impl ControlPlane {
         let row = transaction!(self.catalog(), |tx| -> Result<_> {
             let row = find_backend(tx, key).await?;
             if row.meta.id == LOCAL_BACKEND_ID {
-                return Err(ControlError::invalid("the built-in local backend cannot be dropped"));
+                return Err(ControlError::conflict("the built-in local backend cannot be dropped"));
             }
             crate::connections::check_version(
                 ObjectKind::CredentialStorage,

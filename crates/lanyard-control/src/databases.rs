@@ -99,7 +99,7 @@ impl ControlPlane {
         self.authorize(caller, Permission::LinksWrite, AuditAction::DatabaseDrop, Some(name)).await?;
         let name = valid_name(ObjectKind::Database, name)?;
         if name.as_str() == DEFAULT_DATABASE {
-            return Err(ControlError::invalid(format!(
+            return Err(ControlError::conflict(format!(
                 "database {DEFAULT_DATABASE:?} cannot be dropped: it always exists, and every session starts in it"
             )));
         }

@@ -129,11 +129,15 @@ fn walk_value<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, &'a str, 
 }
 
 /// CONFIG holds no secrets (SHOW LINKS shows it): a secret-looking key ([`is_secret_config_key`]), at any depth, or a
-/// URL with a password is refused with a hint to move it to CREDENTIALS; so is an oversized object.
+/// URL with a password is refused with a hint to move it to CREDENTIALS; so is an oversized object. Its top-level
+/// keys follow [`check_key`], as those of SET CONFIG ::key do.
 fn check_config(link: &str, config: &JsonObject) -> Result<()> {
     let size = serde_json::to_string(config).map_or(0, |t| t.len());
     if size > MAX_JSON {
         return Err(ControlError::invalid(format!("CONFIG is {size} bytes of JSON; the limit is {MAX_JSON}")));
+    }
+    for key in config.keys() {
+        check_key("CONFIG", key)?;
     }
     let mut keys = Vec::new();
     walk("", config, &mut keys);

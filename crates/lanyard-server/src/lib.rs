@@ -68,7 +68,8 @@ fn router_with(control: ControlPlane, pipelines: Option<Arc<lanyard_pipelines::R
         };
         api = api.routes((schemas, paths, method_router));
     }
-    let (router, document) = api.split_for_parts();
+    let (router, mut document) = api.split_for_parts();
+    openapi::complete(&mut document, &routes::routes(), &state.control.registry().kinds());
     state.openapi = Arc::new(document);
     router
         .fallback(routes::not_found)

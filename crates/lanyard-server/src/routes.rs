@@ -153,7 +153,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 type ApiResult = Result<Response, ApiError>;
 
 /// Health: the catalog answers.
-#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, body = Health), (status = 503, body = Problem)))]
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, body = Health), (status = 503, description = "backend_unavailable: the catalog does not answer", body = Problem)))]
 async fn healthz(State(state): State<AppState>) -> ApiResult {
     state.control.health().await?;
     Ok(axum::Json(Health { status: "ok".to_owned() }).into_response())
@@ -161,7 +161,7 @@ async fn healthz(State(state): State<AppState>) -> ApiResult {
 
 /// Prometheus metrics: HTTP requests, the resolver's backend calls and, on a node that runs pipelines, the runner's
 /// files, rows and failures.
-#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text", content_type = "application/openmetrics-text")))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = String::new();
     state.metrics.encode(&mut text);
@@ -191,7 +191,7 @@ async fn list_connections(
 }
 
 /// CREATE CONNECTION: 201, or 200 with `if_not_exists` when it already exists (unchanged).
-#[utoipa::path(post, path = "/connections", tag = "connections", request_body = CreateConnection, responses((status = 201, body = Connection), (status = 200, body = Connection), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/connections", tag = "connections", request_body = CreateConnection, responses((status = 201, body = Connection), (status = 200, body = Connection)))]
 async fn create_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -203,7 +203,7 @@ async fn create_connection(
 }
 
 /// DESCRIBE CONNECTION.
-#[utoipa::path(get, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), responses((status = 200, body = Connection), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), responses((status = 200, body = Connection)))]
 async fn get_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -214,7 +214,7 @@ async fn get_connection(
 }
 
 /// ALTER CONNECTION: the actions in order, atomically.
-#[utoipa::path(put, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), request_body = AlterConnection, responses((status = 200, body = Connection), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(put, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), request_body = AlterConnection, responses((status = 200, body = Connection)))]
 async fn alter_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -229,7 +229,7 @@ async fn alter_connection(
 }
 
 /// DROP CONNECTION.
-#[utoipa::path(delete, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(delete, path = "/connections/{name}", tag = "connections", params(("name" = String, Path)), responses((status = 204)))]
 async fn drop_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -241,7 +241,7 @@ async fn drop_connection(
 }
 
 /// TEST CONNECTION: a failed probe is a 200 with `result: FAILED`.
-#[utoipa::path(post, path = "/connections/{name}/test", tag = "connections", params(("name" = String, Path)), responses((status = 200, body = TestResult), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/connections/{name}/test", tag = "connections", params(("name" = String, Path)), responses((status = 200, body = TestResult)))]
 async fn test_connection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -263,7 +263,7 @@ async fn list_databases(
 }
 
 /// CREATE DATABASE: 201, or 200 with `if_not_exists` when it already exists (unchanged).
-#[utoipa::path(post, path = "/databases", tag = "databases", request_body = CreateDatabase, responses((status = 201, body = Database), (status = 200, body = Database), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/databases", tag = "databases", request_body = CreateDatabase, responses((status = 201, body = Database), (status = 200, body = Database)))]
 async fn create_database(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -274,8 +274,8 @@ async fn create_database(
     Ok(tagged(status, created.value.version, convert::database(created.value)))
 }
 
-/// DROP DATABASE: 409 while links or pipelines live in it; `default` cannot be dropped (400).
-#[utoipa::path(delete, path = "/databases/{db}", tag = "databases", params(("db" = String, Path)), responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+/// DROP DATABASE: 409 while links or pipelines live in it; `default` cannot be dropped (409).
+#[utoipa::path(delete, path = "/databases/{db}", tag = "databases", params(("db" = String, Path)), responses((status = 204)))]
 async fn drop_database(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -287,7 +287,7 @@ async fn drop_database(
 }
 
 /// SHOW LINKS [ON db] [LIKE]: 404 when the database does not exist.
-#[utoipa::path(get, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path), LikeQuery), responses((status = 200, body = [Link]), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path), LikeQuery), responses((status = 200, body = [Link])))]
 async fn list_links(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -300,7 +300,7 @@ async fn list_links(
 
 /// CREATE [OR REPLACE] LINK [IF NOT EXISTS]: 201 when created; 200 when `or_replace` replaced it in place, or when
 /// `if_not_exists` found it (unchanged).
-#[utoipa::path(post, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path)), request_body = CreateLink, responses((status = 201, body = Link), (status = 200, body = Link), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path)), request_body = CreateLink, responses((status = 201, body = Link), (status = 200, body = Link)))]
 async fn create_link(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -313,7 +313,7 @@ async fn create_link(
 }
 
 /// The link (the adapter's lookup before ALTER).
-#[utoipa::path(get, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Link), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Link)))]
 async fn get_link(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -324,7 +324,7 @@ async fn get_link(
 }
 
 /// ALTER LINK: one CONFIG and/or one CREDENTIALS action, together, atomically.
-#[utoipa::path(put, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), request_body = AlterLink, responses((status = 200, body = Link), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(put, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), request_body = AlterLink, responses((status = 200, body = Link)))]
 async fn alter_link(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -339,7 +339,7 @@ async fn alter_link(
 }
 
 /// DROP LINK: 409 while pipelines use it.
-#[utoipa::path(delete, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(delete, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 204)))]
 async fn drop_link(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -351,7 +351,7 @@ async fn drop_link(
 }
 
 /// SHOW CREATE LINK: the definition in SingleStore's shape, credentials redacted.
-#[utoipa::path(get, path = "/databases/{db}/links/{name}/create", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = LinkDefinition), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/databases/{db}/links/{name}/create", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = LinkDefinition)))]
 async fn show_create_link(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -362,7 +362,7 @@ async fn show_create_link(
 }
 
 /// TEST LINK: a failed probe is a 200 with `result: FAILED`.
-#[utoipa::path(post, path = "/databases/{db}/links/{name}/test", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = LinkTestResult), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/databases/{db}/links/{name}/test", tag = "links", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = LinkTestResult)))]
 async fn test_link(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -373,7 +373,7 @@ async fn test_link(
 }
 
 /// SHOW PIPELINES [ON db]: 404 when the database does not exist.
-#[utoipa::path(get, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), responses((status = 200, body = [Pipeline]), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), responses((status = 200, body = [Pipeline])))]
 async fn list_pipelines(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -384,7 +384,7 @@ async fn list_pipelines(
 }
 
 /// CREATE PIPELINE [IF NOT EXISTS]: 201 when created (Stopped); 200 when `if_not_exists` found it (unchanged).
-#[utoipa::path(post, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), request_body = CreatePipeline, responses((status = 201, body = Pipeline), (status = 200, body = Pipeline), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), request_body = CreatePipeline, responses((status = 201, body = Pipeline), (status = 200, body = Pipeline)))]
 async fn create_pipeline(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -397,7 +397,7 @@ async fn create_pipeline(
 }
 
 /// The pipeline, with its cursor, last error, file counts and the node running it.
-#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline)))]
 async fn get_pipeline(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -408,7 +408,7 @@ async fn get_pipeline(
 }
 
 /// DROP PIPELINE: also a running one; its file states go with it, the target's ledger rows stay.
-#[utoipa::path(delete, path = "/databases/{db}/pipelines/{name}", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(delete, path = "/databases/{db}/pipelines/{name}", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 204)))]
 async fn drop_pipeline(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -420,7 +420,7 @@ async fn drop_pipeline(
 }
 
 /// START PIPELINE: Running (a running pipeline is left as it is).
-#[utoipa::path(post, path = "/databases/{db}/pipelines/{name}/start", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/databases/{db}/pipelines/{name}/start", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline)))]
 async fn start_pipeline(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -431,7 +431,7 @@ async fn start_pipeline(
 }
 
 /// STOP PIPELINE: Stopped, cursor and file states kept.
-#[utoipa::path(post, path = "/databases/{db}/pipelines/{name}/stop", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/databases/{db}/pipelines/{name}/stop", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = Pipeline)))]
 async fn stop_pipeline(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -442,7 +442,7 @@ async fn stop_pipeline(
 }
 
 /// SHOW FILES FOR PIPELINE: every file seen under the pipeline's path, in key order, with its state.
-#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}/files", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = [PipelineFile]), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}/files", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = [PipelineFile])))]
 async fn list_pipeline_files(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -464,7 +464,7 @@ async fn list_entries(
 }
 
 /// CREATE VAULT / CREDENTIAL.
-#[utoipa::path(post, path = "/vault/entries", tag = "vault", request_body = CreateEntry, responses((status = 201, body = Entry), (status = 200, body = Entry), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/vault/entries", tag = "vault", request_body = CreateEntry, responses((status = 201, body = Entry), (status = 200, body = Entry)))]
 async fn create_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -476,7 +476,7 @@ async fn create_entry(
 }
 
 /// DESCRIBE VAULT (by id or name).
-#[utoipa::path(get, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = Entry), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = Entry)))]
 async fn get_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -487,7 +487,7 @@ async fn get_entry(
 }
 
 /// ALTER VAULT / CREDENTIAL.
-#[utoipa::path(put, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterEntry, responses((status = 200, body = Entry), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(put, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterEntry, responses((status = 200, body = Entry)))]
 async fn alter_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -502,7 +502,7 @@ async fn alter_entry(
 }
 
 /// DROP VAULT / CREDENTIAL.
-#[utoipa::path(delete, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(delete, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 204)))]
 async fn drop_entry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -525,7 +525,7 @@ async fn list_backends(
 }
 
 /// CREATE CREDENTIAL STORAGE.
-#[utoipa::path(post, path = "/vault/backends", tag = "vault", request_body = CreateBackend, responses((status = 201, body = Backend), (status = 200, body = Backend), (status = 409, body = Problem)))]
+#[utoipa::path(post, path = "/vault/backends", tag = "vault", request_body = CreateBackend, responses((status = 201, body = Backend), (status = 200, body = Backend)))]
 async fn create_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -537,7 +537,7 @@ async fn create_backend(
 }
 
 /// DESCRIBE CREDENTIAL STORAGE (by id or name).
-#[utoipa::path(get, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = Backend), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = Backend)))]
 async fn get_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -548,7 +548,7 @@ async fn get_backend(
 }
 
 /// ALTER CREDENTIAL STORAGE.
-#[utoipa::path(put, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterBackend, responses((status = 200, body = Backend), (status = 404, body = Problem), (status = 412, body = Problem)))]
+#[utoipa::path(put, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterBackend, responses((status = 200, body = Backend)))]
 async fn alter_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -563,7 +563,7 @@ async fn alter_backend(
 }
 
 /// DROP CREDENTIAL STORAGE.
-#[utoipa::path(delete, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(delete, path = "/vault/backends/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 204)))]
 async fn drop_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -575,7 +575,7 @@ async fn drop_backend(
 }
 
 /// TEST CREDENTIAL STORAGE.
-#[utoipa::path(post, path = "/vault/backends/{id}/test", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = StorageTest), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/vault/backends/{id}/test", tag = "vault", params(("id" = String, Path, description = "id or name")), responses((status = 200, body = StorageTest)))]
 async fn test_backend(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -426,7 +426,7 @@ async fn vault_entry_and_storage_routes() {
     assert_eq!(r.json()["result"], "PASSED", "{}", r.json());
     let r = w.admin(Method::POST, "/vault/backends/prod_aws_sm_eu/test", None).await;
     assert!(r.json()["steps"].as_array().is_some_and(|s| !s.is_empty()));
-    assert_eq!(w.admin(Method::DELETE, "/vault/backends/local", None).await.code(), "invalid");
+    assert_eq!(w.admin(Method::DELETE, "/vault/backends/local", None).await.code(), "conflict");
     assert_eq!(
         w.admin(Method::POST, "/vault/backends", Some(json!({"name": "l2", "type": "OS_KEYCHAIN"}))).await.code(),
         "invalid"
@@ -679,7 +679,7 @@ async fn database_routes_create_list_and_drop() {
         "cannot drop database \"analytics\": it still holds link analytics.l; drop it first"
     );
     let default = w.admin(Method::DELETE, "/databases/default", None).await;
-    assert_eq!((default.status, default.code().as_str()), (StatusCode::BAD_REQUEST, "invalid"));
+    assert_eq!((default.status, default.code().as_str()), (StatusCode::CONFLICT, "conflict"));
     assert!(default.json()["detail"].as_str().unwrap().contains("cannot be dropped"), "{}", default.json());
     let unknown = w.admin(Method::DELETE, "/databases/nowhere", None).await;
     assert_eq!((unknown.status, unknown.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
@@ -1237,4 +1237,228 @@ async fn if_match_authorization_and_json_keys_are_read_strictly() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(!String::from_utf8_lossy(&r.body).contains("canary"), "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(w.admin(Method::GET, "/connections/prod_pg", None).await.json()["version"], version);
+}
+
+/// The document served at `/openapi.json`.
+async fn openapi_document() -> Value {
+    let w = world().await;
+    let r = w.send(Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.json()
+}
+
+/// Follows a `$ref` of the document (one level).
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.strip_prefix("#/components/schemas/").expect("a schema reference");
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+#[tokio::test]
+async fn every_operation_lists_the_answers_its_access_rule_and_shape_imply() {
+    let doc = openapi_document().await;
+    for route in routes() {
+        let label = format!("{} {}", route.method, route.path);
+        let operation = &doc["paths"][&route.path][route.method.as_str().to_lowercase()];
+        let responses = operation["responses"].as_object().unwrap();
+        let has = |status: u16| responses.contains_key(&status.to_string());
+        let secured = route.access != Access::Public;
+        let body = operation["requestBody"].is_object();
+        let templated = route.path.contains('{');
+        let reads_if_match = route.method == Method::PUT || route.method == Method::DELETE;
+        assert_eq!(has(401), secured, "{label}: 401");
+        assert_eq!(has(403), secured, "{label}: 403");
+        assert_eq!(has(503), secured || route.path == "/healthz", "{label}: 503");
+        assert_eq!(has(404), templated || body, "{label}: 404");
+        assert_eq!(has(412), reads_if_match, "{label}: 412");
+        assert_eq!(has(413), body, "{label}: 413");
+        assert!(!has(415), "{label}: the server answers a body without Content-Type: application/json with 400");
+        assert_eq!(has(400), secured || body || templated || operation["parameters"].is_array(), "{label}: 400");
+        for status in [408, 414, 431] {
+            assert!(has(status), "{label}: {status}, which the HTTP stack answers for any route");
+        }
+        if let Access::Requires(_, action) = route.access {
+            let writes = ["create", "alter", "drop", "start", "stop"].iter().any(|v| action.as_str().ends_with(v));
+            assert_eq!(has(409), writes, "{label}: 409");
+        }
+        let if_match = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "If-Match" && p["in"] == "header");
+        assert_eq!(if_match, reads_if_match, "{label}: the If-Match parameter");
+        for (status, response) in responses {
+            assert!(response["headers"]["x-request-id"].is_object(), "{label} {status}: x-request-id");
+            let code: u16 = status.parse().unwrap();
+            if code >= 400 {
+                let content = response["content"].as_object().unwrap();
+                assert_eq!(content.keys().collect::<Vec<_>>(), ["application/problem+json"], "{label} {status}");
+                assert_eq!(
+                    content["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem",
+                    "{label} {status}"
+                );
+            }
+            assert_eq!(response["headers"]["WWW-Authenticate"].is_object(), code == 401, "{label} {status}");
+            assert_eq!(response["headers"]["Retry-After"].is_object(), code == 429 || code == 503, "{label} {status}");
+        }
+        // Path parameters are those of the path, and name objects: the Name schema. Query parameters are optional
+        // and never null (a query string cannot say null).
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            let name = parameter["name"].as_str().unwrap();
+            match parameter["in"].as_str().unwrap() {
+                "path" => {
+                    assert!(route.path.contains(&format!("{{{name}}}")), "{label}: {parameter}");
+                    assert_eq!(parameter["schema"]["$ref"], "#/components/schemas/Name", "{label}: {parameter}");
+                }
+                "query" => {
+                    assert_eq!(parameter["required"], false, "{label}: {parameter}");
+                    assert!(parameter["schema"]["type"].is_string(), "{label}: {parameter}");
+                }
+                "header" => assert_eq!(name, "If-Match", "{label}"),
+                other => panic!("{label}: a parameter in {other}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn single_objects_carry_an_etag_and_the_description_says_so() {
+    let w = world().await;
+    w.seed().await;
+    let doc = w.send(Method::GET, "/openapi.json", None, None, &[]).await.json();
+    for (path, get) in [
+        ("/connections/prod_pg", "/connections/{name}"),
+        ("/vault/entries/pg_login", "/vault/entries/{id}"),
+        ("/connections", "/connections"),
+    ] {
+        let r = w.admin(Method::GET, path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let documented = doc["paths"][get]["get"]["responses"]["200"]["headers"]["ETag"].is_object();
+        assert_eq!(r.headers.contains_key(header::ETAG), documented, "{path}");
+        assert!(r.headers.contains_key("x-request-id"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_put_and_delete_reads_if_match() {
+    let w = world().await;
+    for route in routes().into_iter().filter(|r| r.method == Method::PUT || r.method == Method::DELETE) {
+        let path = concrete(&route.path);
+        let body = body_for(&route.method, &route.path, "admin");
+        let r = w.send(route.method.clone(), &path, Some(&w.admin.clone()), body, &[("if-match", "nope")]).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid".to_owned()), "{} {path}", route.method);
+        assert!(r.json()["detail"].as_str().unwrap().contains("If-Match"), "{}", r.json());
+    }
+}
+
+#[tokio::test]
+async fn request_schemas_carry_the_limits_the_server_enforces() {
+    let doc = openapi_document().await;
+    let schemas = &doc["components"]["schemas"];
+    let name = &schemas["Name"];
+    assert_eq!(name["minLength"], 1);
+    assert_eq!(name["maxLength"], lanyard_core::MAX_NAME_CHARS);
+    // Every name a request gives an object (creations, RENAME TO) is the Name schema.
+    for (schema, property) in [
+        ("CreateConnection", "name"),
+        ("CreateEntry", "name"),
+        ("CreateBackend", "name"),
+        ("CreateDatabase", "name"),
+        ("CreateLink", "name"),
+        ("CreatePipeline", "name"),
+    ] {
+        let found = resolve(&doc, &schemas[schema]["properties"][property]);
+        assert_eq!(found["minLength"], 1, "{schema}.{property}: {found}");
+        assert!(schemas[schema]["required"].as_array().unwrap().contains(&json!(property)), "{schema}");
+    }
+    for action in ["ConnectionAction", "EntryAction", "BackendAction"] {
+        let rename = schemas[action]["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|variant| variant["properties"].get("rename_to"))
+            .unwrap_or_else(|| panic!("{action} has no rename_to"));
+        assert_eq!(resolve(&doc, rename)["minLength"], 1, "{action}.rename_to");
+        // An action is an object with exactly its one key.
+        for variant in schemas[action]["oneOf"].as_array().unwrap().iter().filter(|v| v["type"] == "object") {
+            assert_eq!(variant["additionalProperties"], false, "{action}: {variant}");
+        }
+    }
+    for alter in ["AlterConnection", "AlterEntry", "AlterBackend", "AlterLink"] {
+        assert_eq!(schemas[alter]["properties"]["actions"]["minItems"], 1, "{alter}");
+        assert_eq!(schemas[alter]["additionalProperties"], false, "{alter}");
+    }
+    assert_eq!(schemas["AlterLink"]["properties"]["actions"]["maxItems"], 2);
+    let options = &schemas["Options"];
+    assert_eq!(options["maxProperties"], lanyard_core::MAX_OPTIONS);
+    assert_eq!(options["additionalProperties"]["maxLength"], lanyard_core::MAX_OPTION_VALUE_BYTES);
+    let types = schemas["CreateConnection"]["properties"]["type"]["enum"].as_array().unwrap();
+    assert_eq!(types.len(), lanyard_core::ConnectionType::ALL.len());
+    let kinds = schemas["CreateBackend"]["properties"]["type"]["enum"].as_array().unwrap();
+    assert!(kinds.contains(&json!("memory")) && !kinds.contains(&json!("local")), "{kinds:?}");
+}
+
+#[test]
+fn the_name_pattern_is_the_rule_of_names() {
+    let pattern = regex::Regex::new(&lanyard_api::schema::name_pattern()).unwrap();
+    let samples = [
+        "prod_pg",
+        "Prod DB",
+        "x",
+        "naïve",
+        "日本語",
+        " lead",
+        "trail ",
+        "\tx",
+        "a\nb",
+        "a\u{7f}b",
+        "a\u{85}b",
+        "a\u{a0}",
+        "\u{3000}x",
+        "a b",
+        "a\u{200b}b",
+        "-",
+        "'",
+        "a\u{9f}",
+    ];
+    for sample in samples {
+        assert_eq!(
+            pattern.is_match(sample),
+            lanyard_core::Name::validate(sample).is_ok() && sample.chars().count() <= lanyard_core::MAX_NAME_CHARS,
+            "{sample:?}"
+        );
+    }
+    // Bidirectional controls are refused by the pattern (and by name normalisation on the server).
+    assert!(!pattern.is_match("a\u{202e}b"));
+    let key = regex::Regex::new(&lanyard_api::schema::option_key_pattern()).unwrap();
+    for sample in ["host", "ssl_enabled", "a b", "a\tb", "", "x\u{3000}"] {
+        assert_eq!(key.is_match(sample), lanyard_core::OptionKey::new(sample).is_ok(), "{sample:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_link_config_key_follows_the_rule_of_set_config_key() {
+    let w = world().await;
+    for config in [json!({"": "x"}), json!({"a\u{9b}b": "x"}), json!({"k".repeat(129): "x"})] {
+        let body = json!({"name": "keys", "type": "S3", "config": config});
+        let r = w.admin(Method::POST, "/databases/default/links", Some(body)).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid".to_owned()), "{config}");
+        assert!(
+            r.json()["detail"].as_str().unwrap().starts_with("a CONFIG key is 1 to 128 characters"),
+            "{}",
+            r.json()
+        );
+    }
+    let ok = w
+        .admin(
+            Method::POST,
+            "/databases/default/links",
+            Some(json!({"name": "keys", "type": "S3", "config": {"region": "eu"}})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
 }

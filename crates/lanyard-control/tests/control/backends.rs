@@ -138,17 +138,17 @@ async fn the_local_backend_is_fixed(env: &Env) {
     for key in &ids {
         assert_error(
             plane.drop_backend(&admin(), key, None).await,
-            ErrorKind::Invalid,
+            ErrorKind::Conflict,
             "the built-in local backend cannot be dropped",
         );
         assert_error(
             plane.alter_backend(&admin(), key, &[BackendAction::RenameTo("mine".into())], None).await,
-            ErrorKind::Invalid,
+            ErrorKind::Conflict,
             "action 1: the built-in local backend cannot be renamed",
         );
         assert_error(
             plane.alter_backend(&admin(), key, &[BackendAction::SetActive(false)], None).await,
-            ErrorKind::Invalid,
+            ErrorKind::Conflict,
             "action 1: the built-in local backend cannot be made INACTIVE",
         );
         assert_error(
@@ -160,7 +160,7 @@ async fn the_local_backend_is_fixed(env: &Env) {
                     None,
                 )
                 .await,
-            ErrorKind::Invalid,
+            ErrorKind::Conflict,
             "action 2: the built-in local backend cannot be made INACTIVE",
         );
     }

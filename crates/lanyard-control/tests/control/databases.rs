@@ -115,7 +115,7 @@ async fn default_cannot_be_dropped(env: &Env) {
     let before = audit_state(env).await;
     assert_error(
         env.plane.drop_database(&admin(), "default", None).await,
-        ErrorKind::Invalid,
+        ErrorKind::Conflict,
         "database \"default\" cannot be dropped: it always exists, and every session starts in it",
     );
     assert_eq!(list(env, None).await, ["default"]);

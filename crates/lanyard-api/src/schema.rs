@@ -1,0 +1,250 @@
+//! The OpenAPI schemas of the constrained strings and maps of the requests, built from the limits `lanyard-core`
+//! enforces ([`MAX_NAME_CHARS`], [`MAX_OPTIONS`], [`MAX_OPTION_VALUE_BYTES`]), so the description refuses what the
+//! server refuses. Fields name them with `#[schema(schema_with = …)]`.
+
+use std::borrow::Cow;
+
+use lanyard_core::{MAX_NAME_CHARS, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, Type};
+
+/// The control characters (Unicode category Cc, what `char::is_control` finds) as a regex class body.
+const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
+
+/// The bidirectional controls (Unicode's Bidi_Control property), refused in names so that two names cannot look
+/// alike while differing.
+const BIDI: &str = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069";
+
+/// The whitespace `char::is_whitespace` finds besides the control characters (which [`CONTROL`] already holds).
+const SPACE: &str = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// The pattern of a name ([`lanyard_core::Name`]): no control character, no bidirectional control, and no
+/// whitespace at either end.
+pub fn name_pattern() -> String {
+    format!("^[^{CONTROL}{BIDI}{SPACE}]([^{CONTROL}{BIDI}]*[^{CONTROL}{BIDI}{SPACE}])?$")
+}
+
+/// The pattern of an option key ([`lanyard_core::OptionKey`]): no whitespace and no control character anywhere.
+pub fn option_key_pattern() -> String {
+    format!("^[^{CONTROL}{SPACE}]+$")
+}
+
+/// A new name: 1 to [`MAX_NAME_CHARS`] characters matching [`name_pattern`].
+pub fn name() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!(
+            "A name: 1 to {MAX_NAME_CHARS} characters, no control or bidirectional-control characters, no \
+             whitespace at either end."
+        )))
+        .min_length(Some(1))
+        .max_length(Some(MAX_NAME_CHARS))
+        .pattern(Some(name_pattern()))
+        .build()
+}
+
+/// An options object: at most [`MAX_OPTIONS`] keys ([`option_key_pattern`], 1 to 128 characters), each value a string
+/// of at most [`MAX_OPTION_VALUE_BYTES`] (bytes on the server; the schema's `maxLength` counts characters, which are
+/// never more than the bytes).
+pub fn options() -> Object {
+    let key = option_key();
+    let value = ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_OPTION_VALUE_BYTES)).build();
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(format!(
+            "Options, string values in written order: at most {MAX_OPTIONS} keys, values at most \
+             {MAX_OPTION_VALUE_BYTES} bytes."
+        )))
+        .additional_properties(Some(AdditionalProperties::RefOr(Schema::Object(value).into())))
+        .max_properties(Some(MAX_OPTIONS))
+        .build();
+    object.property_names = Some(Box::new(Schema::Object(key)));
+    object
+}
+
+/// A string of a closed vocabulary: one of `spellings` (the server also takes them in any case).
+fn vocabulary(spellings: &[&'static str]) -> Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(spellings.iter().copied())).build()
+}
+
+/// A connection type ([`lanyard_core::ConnectionType`]).
+pub fn connection_type() -> Object {
+    vocabulary(lanyard_core::ConnectionType::spellings())
+}
+
+/// A link type ([`lanyard_core::LinkType`]).
+pub fn link_type() -> Object {
+    vocabulary(lanyard_core::LinkType::spellings())
+}
+
+/// A vault entry type ([`lanyard_core::EntryType`]).
+pub fn entry_type() -> Object {
+    vocabulary(lanyard_core::EntryType::spellings())
+}
+
+/// A test step's or last test's status ([`lanyard_core::TestStatus`]).
+pub fn test_status() -> Object {
+    vocabulary(lanyard_core::TestStatus::spellings())
+}
+
+/// A pipeline's state ([`lanyard_core::PipelineState`]).
+pub fn pipeline_state() -> Object {
+    vocabulary(lanyard_core::PipelineState::spellings())
+}
+
+/// A pipeline file's state ([`lanyard_core::FileState`]).
+pub fn file_state() -> Object {
+    vocabulary(lanyard_core::FileState::spellings())
+}
+
+/// An audit record's outcome ([`lanyard_core::AuditOutcome`]).
+pub fn audit_outcome() -> Object {
+    vocabulary(lanyard_core::AuditOutcome::spellings())
+}
+
+/// An audit record's action ([`lanyard_core::AuditAction`]).
+pub fn audit_action() -> Object {
+    vocabulary(lanyard_core::AuditAction::spellings())
+}
+
+/// A component backed by a schema function, for `#[schema(value_type = …)]` (which enum variants take where fields
+/// could also take `schema_with`): an uninhabited marker type named after the component.
+macro_rules! component {
+    ($(#[$doc:meta])* $name:ident => $schema:expr) => {
+        $(#[$doc])*
+        pub enum $name {}
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                RefOr::T(Schema::from($schema))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+}
+
+component!(
+    /// The `Name` component: [`name`].
+    Name => name()
+);
+
+component!(
+    /// The `Options` component: [`options`].
+    Options => options()
+);
+
+component!(
+    /// MAX_CONNECTIONS: 1 to 100000, or `null` (the limits `lanyard-control` checks).
+    MaxConnections => bounded_or_null(1, 100_000)
+);
+
+component!(
+    /// TIMEOUT in seconds: 0 to 86400, or `null` (the limits `lanyard-control` checks).
+    TimeoutSeconds => bounded_or_null(0, 86_400)
+);
+
+component!(
+    /// A link's CREDENTIALS: a JSON object whose keys are 1 to 128 characters without control characters.
+    Credentials => credentials()
+);
+
+component!(
+    /// How a pipeline's files become rows ([`lanyard_core::LoadFormat`]): `{"format": "JSON"}`, or
+    /// `{"format": "CSV", …}` with the CSV options (each optional).
+    LoadFormat => load_format()
+);
+
+component!(
+    /// A link's CONFIG: a JSON object whose keys are [`ConfigKey`]s.
+    Config => credentials()
+);
+
+component!(
+    /// A key of a link's CONFIG or CREDENTIALS: 1 to 128 characters without control characters.
+    ConfigKey => config_key()
+);
+
+component!(
+    /// An option key ([`lanyard_core::OptionKey`]): 1 to 128 characters matching [`option_key_pattern`].
+    OptionKey => option_key()
+);
+
+/// [`ConfigKey`].
+fn config_key() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some(format!("^[^{CONTROL}]+$")))
+        .build()
+}
+
+/// [`OptionKey`].
+fn option_key() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some(option_key_pattern()))
+        .build()
+}
+
+/// [`Credentials`] and [`Config`]: an object whose keys are [`ConfigKey`]s.
+fn credentials() -> Object {
+    let mut object = ObjectBuilder::new().schema_type(Type::Object).build();
+    object.property_names = Some(Box::new(Schema::Object(config_key())));
+    object
+}
+
+/// [`LoadFormat`].
+fn load_format() -> Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+    let tag = |value: &'static str| ObjectBuilder::new().schema_type(Type::String).enum_values(Some([value])).build();
+    // A single printable ASCII character (the server also wants the three distinct from each other).
+    let character = || ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[!-~ \\t]$")).build();
+    let nullable_character = ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some("^[!-~ \\t]$"))
+        .build();
+    let column = ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).build();
+    let columns = ArrayBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(column)
+        .min_items(Some(1))
+        .unique_items(true)
+        .build();
+    let csv = ObjectBuilder::new()
+        .property("format", tag("CSV"))
+        .required("format")
+        .property("delimiter", character())
+        .property("enclosed_by", character())
+        .property("escaped_by", nullable_character)
+        .property(
+            "ignore_lines",
+            ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(u32::MAX)),
+        )
+        .property("columns", columns)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build();
+    let json = ObjectBuilder::new()
+        .property("format", tag("JSON"))
+        .required("format")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build();
+    Schema::OneOf(OneOfBuilder::new().item(csv).item(json).build())
+}
+
+/// An integer in `min..=max`, or `null`.
+fn bounded_or_null(min: i64, max: i64) -> Object {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Integer, Type::Null]))
+        .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+        .minimum(Some(min))
+        .maximum(Some(max))
+        .build()
+}
