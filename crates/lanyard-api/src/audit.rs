@@ -52,9 +52,11 @@ pub struct AuditQuery {
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<i64>,
     /// Only records at or after this time (ISO 8601: `2027-01-31`, `2027-01-31T12:00:00Z`).
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::schema::instant))]
     pub from: Option<String>,
     /// Only records about this kind of object, as records spell it (`connection`, `vault entry`, `credential storage`,
     /// `link`, `pipeline`, `database`, `principal`, `token`; `_` may stand for the space).
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::schema::object_kind))]
     pub kind: Option<String>,
     /// `true`: the newest `limit` matching records instead of the oldest (still returned oldest first).
     pub newest: Option<bool>,

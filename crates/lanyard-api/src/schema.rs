@@ -11,9 +11,31 @@ use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schem
 /// The control characters (Unicode category Cc, what `char::is_control` finds) as a regex class body.
 const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
 
-/// The bidirectional controls (Unicode's Bidi_Control property), refused in names so that two names cannot look
-/// alike while differing.
-const BIDI: &str = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069";
+/// The invisible characters names and option keys refuse ([`lanyard_core::invisible_character`]: bidirectional
+/// controls and the other default-ignorable code points), as a regex class body computed from that one rule, so the
+/// description cannot drift from it. Characters of the Basic Multilingual Plane are written `\uXXXX`; the few outside
+/// it (tag characters, variation selectors 17–256) are written as themselves, which every regex dialect reads as one
+/// character.
+fn invisible() -> &'static str {
+    static CLASS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CLASS.get_or_init(|| {
+        let mut ranges: Vec<(char, char)> = Vec::new();
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if lanyard_core::invisible_character(c).is_none() {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some((_, end)) if u32::from(*end) + 1 == u32::from(c) => *end = c,
+                _ => ranges.push((c, c)),
+            }
+        }
+        let one = |c: char| if u32::from(c) <= 0xffff { format!("\\u{:04x}", u32::from(c)) } else { c.to_string() };
+        ranges
+            .into_iter()
+            .map(|(start, end)| if start == end { one(start) } else { format!("{}-{}", one(start), one(end)) })
+            .collect()
+    })
+}
 
 /// The whitespace `char::is_whitespace` finds besides the control characters (which [`CONTROL`] already holds).
 const SPACE: &str = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
@@ -21,12 +43,13 @@ const SPACE: &str = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 /// The pattern of a name ([`lanyard_core::Name`]): no control character, no bidirectional control, and no
 /// whitespace at either end.
 pub fn name_pattern() -> String {
-    format!("^[^{CONTROL}{BIDI}{SPACE}]([^{CONTROL}{BIDI}]*[^{CONTROL}{BIDI}{SPACE}])?$")
+    let hidden = invisible();
+    format!("^[^{CONTROL}{hidden}{SPACE}]([^{CONTROL}{hidden}]*[^{CONTROL}{hidden}{SPACE}])?$")
 }
 
 /// The pattern of an option key ([`lanyard_core::OptionKey`]): no whitespace and no control character anywhere.
 pub fn option_key_pattern() -> String {
-    format!("^[^{CONTROL}{SPACE}]+$")
+    format!("^[^{CONTROL}{SPACE}{}]+$", invisible())
 }
 
 /// A new name: 1 to [`MAX_NAME_CHARS`] characters matching [`name_pattern`].
@@ -34,8 +57,8 @@ pub fn name() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(format!(
-            "A name: 1 to {MAX_NAME_CHARS} characters, no control or bidirectional-control characters, no \
-             whitespace at either end."
+            "A name: 1 to {MAX_NAME_CHARS} characters, no control or invisible characters (bidirectional \
+             controls, zero-width and other default-ignorable code points), no whitespace at either end."
         )))
         .min_length(Some(1))
         .max_length(Some(MAX_NAME_CHARS))
@@ -65,6 +88,39 @@ pub fn options() -> Object {
 /// A string of a closed vocabulary: one of `spellings` (the server also takes them in any case).
 fn vocabulary(spellings: &[&'static str]) -> Object {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(spellings.iter().copied())).build()
+}
+
+/// An audit record's object kind, as `GET /audit?kind=` takes it (the server also reads `_` for the space).
+pub fn object_kind() -> Object {
+    vocabulary(&[
+        "connection",
+        "vault entry",
+        "credential storage",
+        "link",
+        "pipeline",
+        "database",
+        "principal",
+        "token",
+    ])
+}
+
+/// A point in time as `GET /audit?from=` takes it: an RFC 3339 date-time (`2027-01-31T12:00:00Z`) or a date
+/// (`2027-01-31`, midnight UTC). The server also reads other ISO 8601 spellings.
+pub fn instant() -> Schema {
+    let of = |format: utoipa::openapi::KnownFormat| {
+        Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(format)))
+                .build(),
+        )
+    };
+    Schema::OneOf(
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(of(utoipa::openapi::KnownFormat::DateTime))
+            .item(of(utoipa::openapi::KnownFormat::Date))
+            .build(),
+    )
 }
 
 /// A connection type ([`lanyard_core::ConnectionType`]).

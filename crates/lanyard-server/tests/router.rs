@@ -1424,6 +1424,11 @@ fn the_name_pattern_is_the_rule_of_names() {
         "-",
         "'",
         "a\u{9f}",
+        "a\u{202e}b",
+        "a\u{2028}b",
+        "a\u{fe0f}",
+        "a\u{e0041}b",
+        "\u{ad}x",
     ];
     for sample in samples {
         assert_eq!(
@@ -1435,7 +1440,7 @@ fn the_name_pattern_is_the_rule_of_names() {
     // Bidirectional controls are refused by the pattern (and by name normalisation on the server).
     assert!(!pattern.is_match("a\u{202e}b"));
     let key = regex::Regex::new(&lanyard_api::schema::option_key_pattern()).unwrap();
-    for sample in ["host", "ssl_enabled", "a b", "a\tb", "", "x\u{3000}"] {
+    for sample in ["host", "ssl_enabled", "a b", "a\tb", "", "x\u{3000}", "a\u{200b}b", "k\u{e0001}"] {
         assert_eq!(key.is_match(sample), lanyard_core::OptionKey::new(sample).is_ok(), "{sample:?}");
     }
 }
