@@ -443,3 +443,36 @@ fn the_web_servers_own_errors_are_problems_with_their_status() {
     let reply = exchange(addr, format!("GET /healthz?{} HTTP/1.1\r\n{close}\r\n", "q".repeat(900)).as_bytes());
     assert_eq!(reply.status, 200, "{reply:?}");
 }
+
+/// Under TLS, a client that never completes its handshake is closed after the TLS handshake timeout (1 s here,
+/// while the header timeout is 30 s), and the connection caps apply before any handshake.
+#[test]
+fn a_stalled_tls_handshake_is_closed_after_the_handshake_timeout() {
+    let dir = lanyard_testsupport::TempDir::new("limits-tls");
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key_pair.serialize_pem()).unwrap();
+    let server = serve(&[
+        "--tls-cert",
+        cert_file.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+        "--tls-handshake-timeout-ms",
+        "1000",
+        "--header-timeout-ms",
+        "30000",
+        "--max-connections-per-ip",
+        "1",
+    ]);
+    assert!(server.url().starts_with("https://"), "{}", server.url());
+    let addr = addr(&server);
+    let mut stalled = TcpStream::connect(addr).unwrap();
+    // The first bytes of a ClientHello record, and then nothing.
+    stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    let mut refused = TcpStream::connect(addr).unwrap();
+    assert!(closed_within(&mut refused, Duration::from_secs(2)).is_some(), "a second connection from one IP is served");
+    let after = closed_within(&mut stalled, Duration::from_secs(5)).expect("a stalled handshake stays open");
+    assert!((Duration::from_millis(500)..Duration::from_secs(3)).contains(&after), "closed after {after:?}");
+}
