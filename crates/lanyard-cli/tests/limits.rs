@@ -246,10 +246,11 @@ fn a_slow_body_gets_408_after_the_body_timeout() {
 
 /// A request still running at the request timeout (here: its body is slower than the request timeout) is
 /// `503 backend_unavailable` as a problem; TEST CONNECTION is bounded by its own probe deadline instead, so a probe
-/// longer than the request timeout still gets its answer.
+/// longer than the request timeout (and the header timeout) still gets its answer.
 #[test]
 fn the_request_timeout_is_503_but_does_not_cut_a_test_connection_short() {
-    let server = serve(&["--request-timeout-ms", "1000", "--body-timeout-ms", "10000"]);
+    // The header timeout is shorter than the probe too: it bounds reading heads, not a request being handled.
+    let server = serve(&["--request-timeout-ms", "1000", "--body-timeout-ms", "10000", "--header-timeout-ms", "1000"]);
     let token = server.admin_token();
     let addr = addr(&server);
     let mut stream = TcpStream::connect(addr).unwrap();
