@@ -53,6 +53,64 @@ pub(crate) struct ServeArgs {
     log_level: String,
     #[command(flatten)]
     pipelines: PipelineArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What one client may cost (docs/operations.md, "Timeouts and limits").
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Timeouts and limits")]
+pub(crate) struct LimitArgs {
+    /// Milliseconds to read a request head; also how long an idle keep-alive connection stays open, and the time
+    /// from accepting a connection to its first request head (TLS handshake included).
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    header_timeout_ms: u64,
+    /// Milliseconds to read a whole request body, from the end of its head (then 408 request_timeout).
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    body_timeout_ms: u64,
+    /// Milliseconds a request may take in total, TEST routes excepted (then 503 backend_unavailable).
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..=86_400_000))]
+    request_timeout_ms: u64,
+    /// Milliseconds to complete a TLS handshake.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    tls_handshake_timeout_ms: u64,
+    /// Milliseconds between HTTP/2 keep-alive pings; a ping unanswered for as long closes the connection.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1000..=3_600_000))]
+    http2_keep_alive_ms: u64,
+    /// Concurrent streams on one HTTP/2 connection.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    http2_max_streams: u32,
+    /// Open connections in total; more are closed at once (counted in lanyard_http_connections_refused_total).
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// Open connections from one client IP address; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections_per_ip: u64,
+    /// Bytes of a request target (path and query); longer is 414 uri_too_long.
+    #[arg(long, value_name = "BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..=65_536))]
+    max_uri_bytes: u64,
+    /// Bytes of a request's header fields; more is 431 headers_too_large.
+    #[arg(long, value_name = "BYTES", default_value_t = 32_768, value_parser = clap::value_parser!(u64).range(1024..=262_144))]
+    max_header_bytes: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> lanyard_server::Limits {
+        use std::time::Duration;
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        lanyard_server::Limits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            tls_handshake_timeout: Duration::from_millis(self.tls_handshake_timeout_ms),
+            http2_keep_alive: Duration::from_millis(self.http2_keep_alive_ms),
+            http2_max_streams: self.http2_max_streams,
+            max_connections: count(self.max_connections),
+            max_connections_per_ip: count(self.max_connections_per_ip),
+            max_uri_bytes: count(self.max_uri_bytes),
+            max_header_bytes: count(self.max_header_bytes),
+        }
+    }
 }
 
 /// How this node runs pipelines.
@@ -169,6 +227,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
             _ => None,
         },
         insecure_no_tls: args.insecure_no_tls,
+        limits: args.limits.limits(),
         ..ServeOptions::default()
     };
     // Refuse plain HTTP on a public address before anything is created or opened.

@@ -81,6 +81,14 @@ pub enum ErrorKind {
     RateLimited,
     /// The request is too large.
     PayloadTooLarge,
+    /// The path exists but not with this HTTP method (the web server's own answer).
+    MethodNotAllowed,
+    /// The client did not send its request (its body) in time (the web server's own answer).
+    RequestTimeout,
+    /// The request target (path and query) is longer than the server accepts.
+    UriTooLong,
+    /// The request's header fields are larger than the server accepts.
+    HeadersTooLarge,
     /// A bug or an unexpected failure; details go to the server log only.
     Internal,
 }
@@ -99,6 +107,10 @@ impl ErrorKind {
             Self::BackendUnavailable => "backend_unavailable",
             Self::RateLimited => "rate_limited",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout => "request_timeout",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::Internal => "internal",
         }
     }
@@ -109,7 +121,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for exhaustive tests and documentation.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 15] = [
         Self::NotFound,
         Self::AlreadyExists,
         Self::Conflict,
@@ -120,6 +132,10 @@ impl ErrorKind {
         Self::BackendUnavailable,
         Self::RateLimited,
         Self::PayloadTooLarge,
+        Self::MethodNotAllowed,
+        Self::RequestTimeout,
+        Self::UriTooLong,
+        Self::HeadersTooLarge,
         Self::Internal,
     ];
 }

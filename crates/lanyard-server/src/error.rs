@@ -30,6 +30,10 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::BackendUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
+        ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -46,6 +50,10 @@ fn title_of(kind: ErrorKind) -> &'static str {
         ErrorKind::BackendUnavailable => "backend unavailable",
         ErrorKind::RateLimited => "rate limited",
         ErrorKind::PayloadTooLarge => "payload too large",
+        ErrorKind::MethodNotAllowed => "method not allowed",
+        ErrorKind::RequestTimeout => "request timeout",
+        ErrorKind::UriTooLong => "URI too long",
+        ErrorKind::HeadersTooLarge => "request header fields too large",
         _ => "internal error",
     }
 }

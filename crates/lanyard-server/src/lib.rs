@@ -1,7 +1,7 @@
 //! `lanyard-server` is the HTTP transport of the Control Plane: the route table, the conversions between the wire
 //! types of `lanyard-api` and the Control Plane's typed requests and views, bearer-token authentication and per-route permissions, `application/problem+json` errors with stable codes, `ETag` /
-//! `If-Match`, a 1 MiB body limit, request ids, `/healthz`, `/metrics`, `/openapi.json`, TLS (rustls) and graceful
-//! shutdown.
+//! `If-Match`, a 1 MiB body limit, request ids, `/healthz`, `/metrics`, `/openapi.json`, TLS (rustls), graceful
+//! shutdown, and the timeouts and connection caps that bound what one client can cost ([`Limits`]).
 //!
 //! What it is not: it makes no decision about objects — every request becomes one call of `lanyard-control`,
 //! which checks, applies and audits it. It defines no wire type (`lanyard-api` does) and re-exports no crate. It is
@@ -9,6 +9,7 @@
 
 mod convert;
 mod error;
+mod limits;
 mod metrics;
 mod openapi;
 mod routes;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lanyard_control::{Caller, ControlPlane};
@@ -29,6 +30,7 @@ use lanyard_core::ErrorKind;
 
 pub use error::{ApiError, status_of};
 pub use lanyard_pipelines::RunnerConfig;
+pub use limits::Limits;
 pub use routes::{Access, Route, routes};
 
 /// The largest request body accepted.
@@ -51,20 +53,42 @@ pub struct AppState {
 /// The router over `control`: every route of [`routes`], each behind its access rule, and the OpenAPI document of
 /// exactly those routes.
 pub fn router(control: ControlPlane) -> Router {
-    router_with(control, None)
+    router_with(control, None, &Limits::default(), http_metrics())
 }
 
-/// [`router`], also exporting a pipeline runner's metrics on `/metrics`.
-fn router_with(control: ControlPlane, pipelines: Option<Arc<lanyard_pipelines::RunnerMetrics>>) -> Router {
-    let metrics = Arc::new(metrics::HttpMetrics::new());
+/// The HTTP metrics, whose `method` label set is the route table's methods (plus `HEAD`, `OPTIONS` and `other`).
+fn http_metrics() -> Arc<metrics::HttpMetrics> {
+    Arc::new(metrics::HttpMetrics::new(routes().into_iter().map(|route| route.method)))
+}
+
+/// [`router`] with these limits and metrics, also exporting a pipeline runner's metrics on `/metrics`.
+///
+/// Layers, outermost first: `observe` (request id, log line, metrics), `problems_only` (a bodiless error of the
+/// stack as a problem), `head_limits` (414/431), routing; then per route: the request timeout (not on the TEST
+/// routes), authentication, `read_body` (body timeout and size), the handler.
+fn router_with(
+    control: ControlPlane,
+    pipelines: Option<Arc<lanyard_pipelines::RunnerMetrics>>,
+    limits: &Limits,
+    metrics: Arc<metrics::HttpMetrics>,
+) -> Router {
     let mut state = AppState { control, metrics, pipelines, openapi: Arc::default() };
     let mut api = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base());
     for (access, handler) in routes::table() {
         let (schemas, paths, method_router) = openapi::secure(access, handler);
+        let method_router = method_router.route_layer(middleware::from_fn_with_state(*limits, limits::read_body));
         let method_router = match access {
             Access::Public => method_router,
             Access::Requires(permission, action) => method_router
                 .route_layer(middleware::from_fn_with_state((state.clone(), permission, action), authenticate)),
+        };
+        let method_router = if paths.paths.keys().any(|path| limits::is_probe(path)) {
+            method_router
+        } else {
+            method_router.route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                limits.request_timeout,
+            ))
         };
         api = api.routes((schemas, paths, method_router));
     }
@@ -75,6 +99,8 @@ fn router_with(control: ControlPlane, pipelines: Option<Arc<lanyard_pipelines::R
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(*limits, limits::head_limits))
+        .layer(middleware::from_fn(limits::problems_only))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -116,13 +142,13 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or(metrics::UNMATCHED, MatchedPath::as_str).to_owned();
     let span =
         tracing::info_span!("request", request_id = %id, %method, route = %route, principal = tracing::field::Empty);
     let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     let status = response.status();
     let elapsed = started.elapsed();
-    state.metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
+    state.metrics.observe(&method, &route, status.as_u16(), elapsed);
     span.in_scope(|| {
         tracing::info!(
             status = status.as_u16(),
@@ -159,6 +185,8 @@ pub struct ServeOptions {
     /// Run the pipelines whose state is Running (`lanyard serve`); `None` for a server that only answers the API
     /// (`lanyard sql --embedded`, benches, tests of the API).
     pub pipelines: Option<lanyard_pipelines::RunnerConfig>,
+    /// Timeouts and connection caps.
+    pub limits: Limits,
 }
 
 impl Default for ServeOptions {
@@ -169,6 +197,7 @@ impl Default for ServeOptions {
             insecure_no_tls: false,
             grace: Duration::from_secs(30),
             pipelines: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -214,6 +243,7 @@ pub struct Server {
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     grace: Duration,
     pipelines: Option<lanyard_pipelines::RunnerConfig>,
+    limits: Limits,
 }
 
 impl Server {
@@ -236,7 +266,14 @@ impl Server {
         if options.tls.is_none() && !options.listen.ip().is_loopback() {
             tracing::warn!(addr = %options.listen, "serving plain HTTP on a non-loopback address (--insecure-no-tls)");
         }
-        Ok(Self { control, listener, tls, grace: options.grace, pipelines: options.pipelines.clone() })
+        Ok(Self {
+            control,
+            listener,
+            tls,
+            grace: options.grace,
+            pipelines: options.pipelines.clone(),
+            limits: options.limits,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -258,7 +295,14 @@ impl Server {
             lanyard_pipelines::Runner::new(catalog, self.control.resolver().clone(), config)
                 .wake_on(self.control.pipeline_changes())
         });
-        let app = router_with(self.control.clone(), runner.as_ref().map(lanyard_pipelines::Runner::metrics));
+        let metrics = http_metrics();
+        let limits = self.limits;
+        let app = router_with(
+            self.control.clone(),
+            runner.as_ref().map(lanyard_pipelines::Runner::metrics),
+            &limits,
+            Arc::clone(&metrics),
+        );
         let runner = runner.map(lanyard_pipelines::Runner::spawn);
         let handle = axum_server::Handle::new();
         let grace = self.grace;
@@ -269,9 +313,21 @@ impl Server {
             signal_handle.graceful_shutdown(Some(grace));
         });
         let service = app.into_make_service();
+        let admit = limits::Admit::new(limits::Connections::new(&limits, metrics), &limits);
         match self.tls {
-            Some(tls) => axum_server::from_tcp_rustls(self.listener, tls).handle(handle).serve(service).await?,
-            None => axum_server::from_tcp(self.listener).handle(handle).serve(service).await?,
+            Some(tls) => {
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                    .handshake_timeout(limits.tls_handshake_timeout)
+                    .acceptor(admit);
+                let mut server = axum_server::from_tcp(self.listener).acceptor(acceptor);
+                configure(server.http_builder(), &limits);
+                server.handle(handle).serve(service).await?;
+            }
+            None => {
+                let mut server = axum_server::from_tcp(self.listener).acceptor(admit);
+                configure(server.http_builder(), &limits);
+                server.handle(handle).serve(service).await?;
+            }
         }
         if let Some(runner) = runner {
             runner.shutdown().await;
@@ -280,6 +336,23 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// hyper's side of [`Limits`]: the HTTP/1 header-read timeout (which hyper 1.12 also runs while a keep-alive
+/// connection waits for its next request) and read buffer, the HTTP/2 keep-alive pings, streams and header list.
+fn configure(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>, limits: &Limits) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.http1_buffer());
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(limits.http2_keep_alive)
+        .keep_alive_timeout(limits.http2_keep_alive)
+        .max_concurrent_streams(limits.http2_max_streams)
+        .max_header_list_size(limits.http2_header_list());
 }
 
 /// A future that completes on SIGINT or SIGTERM, with both handlers installed when this returns (unlike a lazy

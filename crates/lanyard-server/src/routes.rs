@@ -624,8 +624,6 @@ pub(crate) async fn not_found() -> ApiError {
 }
 
 /// 405 for methods a path does not have.
-pub(crate) async fn method_not_allowed() -> Response {
-    let mut response = ApiError::invalid("method not allowed on this path").into_response();
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorKind::MethodNotAllowed, "method not allowed on this path")
 }

@@ -906,8 +906,9 @@ async fn bad_input_is_a_4xx_problem_never_a_5xx() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path} {headers:?}");
     }
     let r = w.send(Method::PATCH, "/connections/prod_pg", Some(&token), None, &[]).await;
-    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
     assert!(r.is_problem());
+    assert_eq!(r.json()["status"], 405, "the problem's status is the response's");
     let r = w.send(Method::GET, "/nowhere", Some(&token), None, &[]).await;
     assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
 }
