@@ -93,7 +93,8 @@ pub enum CatalogError {
     /// program's database); nothing was written to it.
     #[error(
         "catalog file {path:?} is not a Lanyard catalog: {problem}. Nothing was read or written: restore the \
-         catalog from a backup, or move this file away to start with a new, empty catalog"
+         catalog from a backup, or move it away together with its -wal and -shm files (where present) to start \
+         with a new, empty catalog"
     )]
     NotACatalog {
         /// The file.

@@ -102,14 +102,36 @@ async fn check(path: &Path) -> Result<()> {
     // The page count in the header is valid when its "version valid for" matches the change counter (SQLite ≥ 3.7).
     let pages = u64::from(be32(28));
     let expected = pages * page_size;
-    if be32(24) == be32(92) && pages > 0 && len < expected {
-        return Err(not_a_catalog(
-            path,
-            format!("it is truncated ({len} bytes, but its SQLite header says {pages} pages of {page_size} bytes)"),
-        ));
-    }
-    if len % page_size != 0 {
-        return Err(not_a_catalog(path, format!("it is truncated ({len} bytes, not a whole number of pages)")));
+    let short = if be32(24) == be32(92) && pages > 0 && len < expected {
+        Some(format!("it is truncated ({len} bytes, but its SQLite header says {pages} pages of {page_size} bytes)"))
+    } else if len % page_size != 0 {
+        Some(format!("it is truncated ({len} bytes, not a whole number of pages)"))
+    } else {
+        None
+    };
+    if let Some(problem) = short {
+        // A crash during a WAL checkpoint can leave the file shorter than its header says while the `-wal` file
+        // beside it still holds the pages: SQLite recovers such a file when it opens it. So with a non-empty
+        // `-wal`, the size is no proof of damage: SQLite's own check decides.
+        if !wal_holds_frames(path) {
+            return Err(not_a_catalog(path, problem));
+        }
+        match quick_check(path).await {
+            Ok(outcome) if outcome == "ok" => {}
+            Ok(outcome) => {
+                let outcome = lanyard_core::printable(&outcome, 200);
+                return Err(not_a_catalog(
+                    path,
+                    format!("{problem}, and SQLite's check of it with its -wal file says {outcome:?}"),
+                ));
+            }
+            Err(e) => {
+                return Err(not_a_catalog(
+                    path,
+                    format!("{problem}, and SQLite cannot read it with its -wal file: {e}"),
+                ));
+            }
+        }
     }
     let tables = tables(path).await.map_err(|e| not_a_catalog(path, format!("SQLite cannot read it: {e}")))?;
     if tables.iter().any(|t| t == "lanyard_migrations") {
@@ -130,6 +152,29 @@ async fn check(path: &Path) -> Result<()> {
     ))
 }
 
+/// `path` with `suffix` appended to its name (`catalog.db` → `catalog.db-wal`).
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Whether the database at `path` has a non-empty `-wal` file beside it (frames SQLite applies when it opens it).
+fn wal_holds_frames(path: &Path) -> bool {
+    std::fs::metadata(sibling(path, "-wal")).is_ok_and(|m| m.is_file() && m.len() > 0)
+}
+
+/// SQLite's `PRAGMA quick_check` of the database at `path` (with its `-wal`), read-only: `"ok"` when it is whole.
+async fn quick_check(path: &Path) -> std::result::Result<String, sqlx::Error> {
+    use sqlx::Connection as _;
+    let options = SqliteConnectOptions::new().filename(path).read_only(true).create_if_missing(false);
+    let mut connection = sqlx::SqliteConnection::connect_with(&options).await?;
+    let rows: std::result::Result<Vec<String>, _> =
+        sqlx::query_scalar("PRAGMA quick_check").fetch_all(&mut connection).await;
+    let _ = connection.close().await;
+    Ok(rows?.join("; "))
+}
+
 /// The tables of the SQLite database at `path`, read through a read-only connection (nothing is written to a file
 /// that may be another program's).
 async fn tables(path: &Path) -> std::result::Result<Vec<String>, sqlx::Error> {
@@ -144,9 +189,22 @@ async fn tables(path: &Path) -> std::result::Result<Vec<String>, sqlx::Error> {
 }
 
 /// Creates the catalog file: an empty SQLite database in WAL mode, mode 0600, made under a temporary name and
-/// hard-linked into place (which fails if another process made it first: then that one is checked).
+/// hard-linked into place (which fails if another process made it first: then that one is checked; without hard
+/// links, see [`put_in_place`]). Refused when a `-wal` file of the missing catalog is there.
 async fn create(path: &Path) -> Result<()> {
     use sqlx::Connection as _;
+    // A `-wal` file without its database: the catalog was moved away without it. SQLite would apply its frames to
+    // the new file (a new catalog made of an old one's pages), so refuse; nothing is written.
+    let wal = sibling(path, "-wal");
+    if std::fs::symlink_metadata(&wal).is_ok() {
+        return Err(not_a_catalog(
+            path,
+            format!(
+                "it is missing, but its write-ahead log {:?} is there (was the catalog moved away without it?)",
+                wal.display()
+            ),
+        ));
+    }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
@@ -172,10 +230,8 @@ async fn create(path: &Path) -> Result<()> {
         Ok::<_, CatalogError>(())
     };
     let made = made.await;
-    let linked = made.and_then(|()| match std::fs::hard_link(&temp, path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(io_error("create", e)),
+    let linked = made.and_then(|()| {
+        put_in_place(&temp, path, |from, to| std::fs::hard_link(from, to)).map_err(|e| io_error("create", e))
     });
     for suffix in ["", "-wal", "-shm"] {
         let mut leftover = temp.clone().into_os_string();
@@ -191,6 +247,39 @@ async fn create(path: &Path) -> Result<()> {
     }
 }
 
+/// Puts the finished file `temp` at `path` unless a file is there already (then `false`): by `link` (a hard link,
+/// so that no process ever sees `path` half-written) or, on a filesystem without hard links, by creating `path`
+/// (`create_new`, mode 0600) and copying `temp` into it.
+fn put_in_place(
+    temp: &Path,
+    path: &Path,
+    link: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
+) -> std::io::Result<bool> {
+    match link(temp, path) {
+        Ok(()) => return Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(_) => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let copied = set_private(&file)
+        .and_then(|()| std::io::copy(&mut std::fs::File::open(temp)?, &mut file))
+        .and_then(|_| file.sync_all());
+    if let Err(e) = copied {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(true)
+}
+
 /// Mode 0600 exactly, whatever the umask (which may have left less; never more).
 fn set_private(file: &std::fs::File) -> std::io::Result<()> {
     #[cfg(unix)]
@@ -201,4 +290,30 @@ fn set_private(file: &std::fs::File) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = file;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_hard_links_the_file_is_copied_into_place_private() {
+        let dir = std::env::temp_dir().join(format!("lanyard-put-in-place-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (temp, path) = (dir.join("temp"), dir.join("catalog.db"));
+        std::fs::write(&temp, b"SQLite format 3\0 and the rest").unwrap();
+        let unsupported = |_: &Path, _: &Path| Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
+        assert!(put_in_place(&temp, &path, unsupported).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&temp).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // A file already there (another process made it first) is left alone: `false`, then it is checked.
+        std::fs::write(&path, b"theirs").unwrap();
+        assert!(!put_in_place(&temp, &path, unsupported).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

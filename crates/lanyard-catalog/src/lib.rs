@@ -23,6 +23,14 @@
 //! transactions start with `BEGIN IMMEDIATE` and are serialised within the process, so "database is locked" never
 //! reaches a caller. PostgreSQL write transactions run SERIALIZABLE, reads REPEATABLE READ READ ONLY.
 
+// Failpoints stop or kill a process between a transaction's writes and its COMMIT: for crash tests of debug
+// builds only. No step of `cargo xtask ci` or `cargo xtask bench` builds an optimised binary with this feature (the
+// `no-failpoints` step checks the release build's tree), so a release build with it is a mistake.
+#[cfg(all(feature = "failpoints", not(debug_assertions)))]
+compile_error!(
+    "the `failpoints` feature is for crash tests of debug builds: do not build a release (or bench) binary with it"
+);
+
 mod db;
 mod error;
 mod file;
@@ -47,7 +55,7 @@ pub use model::{
     ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,
     Principal, Record, RecordId, Reference, VaultEntry,
 };
-pub use retry::{Attempts, MAX_ATTEMPTS, RETRY_DEADLINE, Retryable};
+pub use retry::{Attempts, MAX_ATTEMPTS, MAX_SIDE_EFFECT_RUNS, RETRY_DEADLINE, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
 pub use store::{AuditFilter, Tx};
 pub use time::{Timestamp, TimestampError};

@@ -25,6 +25,14 @@ pub const MAX_ATTEMPTS: u32 = 200;
 /// fails after it gets 503.
 pub const RETRY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The most runs of a re-plan loop whose every turn has a side effect outside the catalog (the Control Plane's
+/// ALTER VAULT … SET SECRET and CREATE/ALTER LINK … CREDENTIALS write the material to the vault before the
+/// transaction that checks the plan is still current): each extra turn creates one more secret version in the
+/// backend (AWS, HashiCorp…), so these loops keep the count-based budget (about 0.4 s of pauses) rather than
+/// [`RETRY_DEADLINE`]. The serialization failures of each turn's transaction are retried inside it, within the
+/// same deadline ([`Attempts::side_effects`]).
+pub const MAX_SIDE_EFFECT_RUNS: u32 = 8;
+
 /// The ceiling of the pause between two runs: ceilings grow from 4 ms to this, and each pause is a random 50 to
 /// 100 % of its ceiling, so that writers which collided do not collide again in step.
 const MAX_PAUSE: Duration = Duration::from_millis(250);
@@ -43,11 +51,17 @@ impl Retryable for CatalogError {
 }
 
 /// The attempts of one operation: call [`Attempts::retry`] after each failed attempt.
+///
+/// One request has one deadline: a loop that runs transactions inside its own retries (a re-plan loop) hands its
+/// deadline to them with [`Attempts::within`] (`transaction!(catalog, within attempts, |tx| …)`), so that the
+/// request as a whole stops retrying [`RETRY_DEADLINE`] after its first run, not that much after each inner run.
 #[derive(Debug)]
 pub struct Attempts {
     failed: u32,
-    /// When the first run started (tokio's clock, so that tests with paused time take no real time).
-    started: tokio::time::Instant,
+    /// The most runs in all (the first included).
+    max_runs: u32,
+    /// No rerun starts after this instant (tokio's clock, so that tests with paused time take no real time).
+    deadline: tokio::time::Instant,
 }
 
 impl Default for Attempts {
@@ -57,22 +71,40 @@ impl Default for Attempts {
 }
 
 impl Attempts {
-    /// No attempt has failed yet; the deadline runs from now.
+    /// No attempt has failed yet; the deadline, [`RETRY_DEADLINE`], runs from now.
     pub fn new() -> Self {
-        Self { failed: 0, started: tokio::time::Instant::now() }
+        Self { failed: 0, max_runs: MAX_ATTEMPTS, deadline: tokio::time::Instant::now() + RETRY_DEADLINE }
     }
 
-    /// Records a failed attempt. When the failure is `retryable`, [`RETRY_DEADLINE`] has not passed since the first
-    /// run and fewer than [`MAX_ATTEMPTS`] runs were made, waits a jittered pause (its ceiling doubling from 4 ms
-    /// to [`MAX_PAUSE`], never past the deadline) and returns `true`: run again. Otherwise returns `false` at once.
+    /// For a loop whose every run has a side effect outside the catalog (a write to a vault backend): at most
+    /// [`MAX_SIDE_EFFECT_RUNS`] runs, and no rerun after [`RETRY_DEADLINE`].
+    pub fn side_effects() -> Self {
+        Self { max_runs: MAX_SIDE_EFFECT_RUNS, ..Self::new() }
+    }
+
+    /// The attempts of an operation run inside `outer`'s (a transaction inside a re-plan loop): its own count of
+    /// runs, but `outer`'s deadline, so that the nested retries of one request share one deadline.
+    pub fn within(outer: &Attempts) -> Self {
+        Self { failed: 0, max_runs: MAX_ATTEMPTS, deadline: outer.deadline }
+    }
+
+    /// The instant after which no rerun starts.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
+    }
+
+    /// Records a failed attempt. When the failure is `retryable`, the deadline has not passed and fewer than the
+    /// most runs were made ([`MAX_ATTEMPTS`], or [`MAX_SIDE_EFFECT_RUNS`]), waits a jittered pause (its ceiling
+    /// doubling from 4 ms to [`MAX_PAUSE`], never past the deadline) and returns `true`: run again. Otherwise
+    /// returns `false` at once.
     pub async fn retry(&mut self, retryable: bool) -> bool {
         self.failed += 1;
-        let elapsed = self.started.elapsed();
-        if !retryable || self.failed >= MAX_ATTEMPTS || elapsed >= RETRY_DEADLINE {
+        let now = tokio::time::Instant::now();
+        if !retryable || self.failed >= self.max_runs || now >= self.deadline {
             return false;
         }
         let ceiling = Duration::from_millis(2u64 << self.failed.min(7)).min(MAX_PAUSE);
-        let pause = ceiling.mul_f64(rand::random_range(0.5..=1.0)).min(RETRY_DEADLINE - elapsed);
+        let pause = ceiling.mul_f64(rand::random_range(0.5..=1.0)).min(self.deadline - now);
         tokio::time::sleep(pause).await;
         true
     }
@@ -81,7 +113,9 @@ impl Attempts {
 /// Runs `$body` (which uses `$tx: &mut Tx`) in a write transaction of `$catalog` (a `&Catalog`) and commits. On a
 /// retryable failure ([`Retryable`]) the transaction is rolled back and the whole block runs again, with
 /// the pacing of [`Attempts`]; any other error rolls back and is returned. `-> Type` names the block's result
-/// type (default `lanyard_catalog::Result<_>`); its error type must convert from [`CatalogError`].
+/// type (default `lanyard_catalog::Result<_>`); its error type must convert from [`CatalogError`]. Inside a loop
+/// that retries on its own (with `attempts: Attempts`), write `transaction!(catalog, within attempts, |tx| …)`: the
+/// transaction's retries then end at that loop's deadline ([`Attempts::within`]).
 ///
 /// ```no_run
 /// # use lanyard_catalog::{Catalog, Connection, Result};
@@ -96,8 +130,8 @@ impl Attempts {
 /// ```
 #[macro_export]
 macro_rules! transaction {
-    ($catalog:expr, |$tx:ident| -> $ret:ty $body:block) => {{
-        let mut attempts = $crate::Attempts::new();
+    (@run $catalog:expr, $attempts:ident, |$tx:ident| -> $ret:ty $body:block) => {{
+        let mut $attempts = $attempts;
         loop {
             let outcome: $ret = async {
                 let mut write = $crate::Catalog::begin_write($catalog).await?;
@@ -120,10 +154,18 @@ macro_rules! transaction {
             .await;
             match outcome {
                 ::core::result::Result::Err(error)
-                    if attempts.retry($crate::Retryable::is_retryable(&error)).await => {}
+                    if $attempts.retry($crate::Retryable::is_retryable(&error)).await => {}
                 other => break other,
             }
         }
+    }};
+    ($catalog:expr, |$tx:ident| -> $ret:ty $body:block) => {{
+        let attempts = $crate::Attempts::new();
+        $crate::transaction!(@run $catalog, attempts, |$tx| -> $ret $body)
+    }};
+    ($catalog:expr, within $outer:ident, |$tx:ident| -> $ret:ty $body:block) => {{
+        let attempts = $crate::Attempts::within(&$outer);
+        $crate::transaction!(@run $catalog, attempts, |$tx| -> $ret $body)
     }};
     ($catalog:expr, |$tx:ident| $body:block) => {
         $crate::transaction!($catalog, |$tx| -> $crate::Result<_> $body)
@@ -149,5 +191,65 @@ mod tests {
         assert!(spent >= RETRY_DEADLINE && spent < RETRY_DEADLINE + MAX_PAUSE, "{spent:?}");
         let mut attempts = Attempts::new();
         assert!(!attempts.retry(false).await, "a permanent failure is not retried");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_loop_with_side_effects_runs_a_few_times_only() {
+        let mut attempts = Attempts::side_effects();
+        let mut runs = 1;
+        while attempts.retry(true).await {
+            runs += 1;
+        }
+        assert_eq!(runs, MAX_SIDE_EFFECT_RUNS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nested_retries_share_the_outer_deadline() {
+        let start = tokio::time::Instant::now();
+        let outer = Attempts::side_effects();
+        tokio::time::sleep(RETRY_DEADLINE - Duration::from_secs(1)).await;
+        // An inner operation that keeps failing stops at the outer deadline, 1 s from now, not 10 s from now.
+        let mut inner = Attempts::within(&outer);
+        while inner.retry(true).await {}
+        assert_eq!(inner.deadline(), outer.deadline());
+        let spent = start.elapsed();
+        assert!(spent >= RETRY_DEADLINE && spent < RETRY_DEADLINE + MAX_PAUSE, "{spent:?}");
+    }
+
+    // Real time (the SQLite pool's threads and paused time do not mix); the outer deadline is made already past.
+    #[tokio::test]
+    async fn a_transaction_within_a_loop_stops_at_the_loops_deadline() {
+        let outer = Attempts { deadline: tokio::time::Instant::now(), ..Attempts::side_effects() };
+        #[derive(Debug)]
+        enum Failure {
+            Busy,
+            Catalog,
+        }
+        impl From<CatalogError> for Failure {
+            fn from(_: CatalogError) -> Self {
+                Failure::Catalog
+            }
+        }
+        impl Retryable for Failure {
+            fn is_retryable(&self) -> bool {
+                matches!(self, Failure::Busy)
+            }
+        }
+        let catalog = crate::Catalog::open("sqlite::memory:").await.unwrap();
+        let mut runs = 0;
+        let outcome = crate::transaction!(&catalog, within outer, |_tx| -> Result<(), Failure> {
+            runs += 1;
+            Err(Failure::Busy)
+        });
+        assert!(matches!(outcome, Err(Failure::Busy)), "{outcome:?}");
+        assert_eq!(runs, 1);
+        // A transaction of its own has its own deadline: the same failures are retried.
+        let mut runs = 0;
+        let outcome = crate::transaction!(&catalog, |_tx| -> Result<(), Failure> {
+            runs += 1;
+            if runs < 3 { Err(Failure::Busy) } else { Ok(()) }
+        });
+        assert!(outcome.is_ok(), "{outcome:?}");
+        assert_eq!(runs, 3);
     }
 }

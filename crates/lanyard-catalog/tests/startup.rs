@@ -105,8 +105,8 @@ async fn a_catalog_file_that_is_not_a_catalog_is_refused_and_left_as_it_was() {
             assert!(message.starts_with(&expected_start), "{case}: {message}");
             assert!(
                 message.ends_with(
-                    ". Nothing was read or written: restore the catalog from a backup, or move this file away to \
-                     start with a new, empty catalog"
+                    ". Nothing was read or written: restore the catalog from a backup, or move it away together with \
+                     its -wal and -shm files (where present) to start with a new, empty catalog"
                 ),
                 "{case}: {message}"
             );
@@ -149,4 +149,76 @@ async fn a_missing_catalog_file_is_created_private_and_a_fresh_one_opens() {
         connection.close().await.unwrap();
     }
     Catalog::open(&format!("sqlite://{}", vault_only.display())).await.unwrap().close().await;
+}
+
+/// A crash during a WAL checkpoint can leave the main file shorter than its header's page count while the `-wal`
+/// beside it holds every page: SQLite recovers it, so it is a catalog, not a truncated file. Without the `-wal` the
+/// same bytes are refused.
+#[tokio::test]
+async fn a_short_catalog_file_whose_wal_holds_its_pages_is_accepted() {
+    use sqlx::Connection as _;
+    let dir = TempDir::new("wal-recovery");
+    let live = dir.join("live.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&live)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .pragma("wal_autocheckpoint", "0");
+    let mut connection = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE lanyard_migrations (version INTEGER); CREATE TABLE rows (v BLOB); \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) \
+         INSERT INTO rows SELECT randomblob(2000) FROM n",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    // The checkpoint writes the pages (and the header's new page count) to the main file; the -wal keeps its
+    // frames until the next write. A copy of both, with the main file cut after its first page, is what a crash in
+    // the middle of that checkpoint leaves.
+    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut connection).await.unwrap();
+    let main = std::fs::read(&live).unwrap();
+    let wal = std::fs::read(dir.join("live.db-wal")).unwrap();
+    connection.close().await.unwrap();
+    assert!(main.len() >= 10 * 4096 && !wal.is_empty(), "{} bytes, -wal {} bytes", main.len(), wal.len());
+    let crashed = dir.join("crashed.db");
+    std::fs::write(&crashed, &main[..4096]).unwrap();
+    let url = format!("sqlite://{}", crashed.display());
+    // Without its -wal: truncated.
+    let error = Catalog::prepare(&url).await.expect_err("a truncated file without -wal was accepted");
+    assert!(error.to_string().contains("it is truncated (4096 bytes, but its SQLite header says"), "{error}");
+    // With it: SQLite recovers every row.
+    std::fs::write(dir.join("crashed.db-wal"), &wal).unwrap();
+    Catalog::prepare(&url).await.unwrap_or_else(|e| panic!("a file SQLite recovers was refused: {e}"));
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&crashed);
+    let mut connection = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+    let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM rows").fetch_one(&mut connection).await.unwrap();
+    assert_eq!(rows, 40);
+    connection.close().await.unwrap();
+}
+
+/// A catalog moved away without its `-wal`: a new catalog is not made there (SQLite would apply the old frames to
+/// it); the refusal names the `-wal` file, and nothing is created.
+#[tokio::test]
+async fn a_wal_file_without_its_catalog_is_refused() {
+    let dir = TempDir::new("stale-wal");
+    let path = dir.join("catalog.db");
+    let wal = dir.join("catalog.db-wal");
+    std::fs::write(&wal, b"frames of a catalog that was moved away").unwrap();
+    let url = format!("sqlite://{}", path.display());
+    for (what, result) in [("prepare", Catalog::prepare(&url).await), ("open", Catalog::open(&url).await.map(drop))] {
+        let error = result.expect_err(&format!("{what}: a catalog was made over a stale -wal"));
+        assert!(matches!(error, CatalogError::NotACatalog { .. }), "{what}: {error:?}");
+        let expected = format!(
+            "catalog file {:?} is not a Lanyard catalog: it is missing, but its write-ahead log {:?} is there (was \
+             the catalog moved away without it?)",
+            path.display(),
+            wal.display()
+        );
+        assert!(error.to_string().starts_with(&expected), "{what}: {error}");
+        assert!(!path.exists(), "{what}: the catalog file was made");
+    }
+    // Once the -wal is moved away too, a new catalog is made.
+    std::fs::remove_file(&wal).unwrap();
+    Catalog::open(&url).await.unwrap().close().await;
 }

@@ -36,14 +36,16 @@ impl Place {
     }
 
     /// Creates the data directory if it is missing, mode 0700 whatever the umask (it holds the master key, the admin
-    /// token and, by default, the catalog). An existing one is checked: when its group or others have any access
-    /// to it or to a file in it, that access is taken away (the directory becomes 0700, each file 0600 or
-    /// narrower) and a warning for each is returned, to be shown to the operator. The key files `master.key` and
-    /// `master.key.next` are left as they are: the local vault refuses a key file others could read (see
-    /// docs/operations.md). Symbolic links and subdirectories are not followed.
-    pub(crate) fn secure_data_dir(&self) -> Result<Vec<String>> {
+    /// token and, by default, the catalog), then checks the catalog file ([`Place::prepare_catalog`]: one that is
+    /// not a catalog is refused before anything in the directory is changed). An existing directory is then
+    /// checked: when its group or others have any access to it or to a file in it, that access is taken away (the
+    /// owner's own bits are kept: 0755 becomes 0700, 0644 becomes 0600) and a warning for each is returned, to be
+    /// shown to the operator. The key files `master.key` and `master.key.next` are left as they are: the local
+    /// vault refuses a key file others could read (see docs/operations.md). A data directory that is a symbolic
+    /// link is followed; symbolic links and subdirectories inside it are not (a symbolic link gets a warning), and a
+    /// file whose mode cannot be changed (another user's) gets a warning naming it instead of stopping the start.
+    pub(crate) async fn secure_data_dir(&self, doing: &str) -> Result<Vec<String>> {
         let dir = &self.data_dir;
-        let mut warnings = Vec::new();
         if !dir.is_dir() {
             let mut builder = std::fs::DirBuilder::new();
             builder.recursive(true);
@@ -51,47 +53,16 @@ impl Place {
             std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
             builder.create(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
         }
+        self.prepare_catalog(doing).await?;
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let tighten = |path: &Path, private: u32, what: &str, warnings: &mut Vec<String>| -> Result<()> {
-                let metadata = std::fs::symlink_metadata(path)
-                    .with_context(|| format!("cannot inspect {what} {}", path.display()))?;
-                let mode = metadata.permissions().mode() & 0o7777;
-                if mode & 0o077 == 0 {
-                    return Ok(());
-                }
-                let fixed = mode & private;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(fixed)).with_context(|| {
-                    format!("{what} {} has mode {mode:04o} (others may read it) and cannot be changed", path.display())
-                })?;
-                warnings.push(format!(
-                    "{what} {} had mode {mode:04o}: group or others could reach it; changed it to {fixed:04o} (check \
-                     who may have read it)",
-                    path.display()
-                ));
-                Ok(())
-            };
-            tighten(dir, 0o700, "the data directory", &mut warnings)?;
-            let entries =
-                std::fs::read_dir(dir).with_context(|| format!("cannot list the data directory {}", dir.display()))?;
-            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-            paths.sort();
-            for path in paths {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let is_file = std::fs::symlink_metadata(&path).map(|m| m.file_type().is_file()).unwrap_or(false);
-                if !is_file || KEY_FILES.contains(&name.as_str()) {
-                    continue;
-                }
-                tighten(&path, 0o600, "the data file", &mut warnings)?;
-            }
-        }
-        Ok(warnings)
+        return narrow_modes(dir);
+        #[cfg(not(unix))]
+        Ok(Vec::new())
     }
 
     /// [`Place::secure_data_dir`] for the commands that work on the catalog directly: warnings on stderr.
-    pub(crate) fn create_data_dir(&self) -> Result<()> {
-        for warning in self.secure_data_dir()? {
+    pub(crate) async fn create_data_dir(&self, doing: &str) -> Result<()> {
+        for warning in self.secure_data_dir(doing).await? {
             eprintln!("warning: {warning}");
         }
         Ok(())
@@ -198,6 +169,76 @@ pub(crate) fn redact_url(text: &str) -> String {
         Err(_) if text.contains('@') || url_has_password(text) => scheme_only(),
         Err(_) => text.to_owned(),
     }
+}
+
+/// Takes group and other access away from `dir` (followed if it is a symbolic link) and from each regular file in
+/// it but the key files, keeping the owner's bits; one warning per change, per symbolic link (not followed) and per
+/// file whose mode cannot be changed.
+#[cfg(unix)]
+fn narrow_modes(dir: &Path) -> Result<Vec<String>> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let mut warnings = Vec::new();
+    let changed = |what: &str, path: &Path, mode: u32, fixed: u32| {
+        format!(
+            "{what} {} had mode {mode:04o}: group or others could reach it; changed it to {fixed:04o} (check who may \
+             have read it)",
+            path.display()
+        )
+    };
+    // The directory itself: `metadata` follows a symbolic link (a link's own mode is always 0777).
+    let metadata =
+        std::fs::metadata(dir).with_context(|| format!("cannot inspect the data directory {}", dir.display()))?;
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        let fixed = mode & !0o077;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(fixed)).with_context(|| {
+            format!(
+                "the data directory {} has mode {mode:04o} (group or others may reach it) and its mode cannot be \
+                 changed by this user",
+                dir.display()
+            )
+        })?;
+        warnings.push(changed("the data directory", dir, mode, fixed));
+    }
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list the data directory {}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let Ok(link) = std::fs::symlink_metadata(&path) else { continue };
+        if link.file_type().is_symlink() {
+            warnings.push(format!(
+                "the data file {} is a symbolic link: not followed, its target's mode was not checked",
+                path.display()
+            ));
+            continue;
+        }
+        let mode = link.permissions().mode() & 0o7777;
+        if !link.file_type().is_file() || KEY_FILES.contains(&name.as_str()) || mode & 0o077 == 0 {
+            continue;
+        }
+        let fixed = mode & !0o077;
+        // Changed through a handle checked to be the very file inspected above (the same device and inode), so that
+        // a file replaced meanwhile by a symbolic link is not followed.
+        let outcome = std::fs::File::open(&path).and_then(|file| {
+            let opened = file.metadata()?;
+            if (opened.dev(), opened.ino()) != (link.dev(), link.ino()) {
+                return Err(std::io::Error::other("it was replaced while being checked"));
+            }
+            file.set_permissions(std::fs::Permissions::from_mode(fixed))
+        });
+        match outcome {
+            Ok(()) => warnings.push(changed("the data file", &path, mode, fixed)),
+            Err(error) => warnings.push(format!(
+                "the data file {} has mode {mode:04o} (group or others may read it, owner uid {}) and its mode could \
+                 not be changed ({error}): check who may have read it and narrow it by hand",
+                path.display(),
+                link.uid()
+            )),
+        }
+    }
+    Ok(warnings)
 }
 
 #[cfg(test)]

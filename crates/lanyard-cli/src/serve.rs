@@ -243,7 +243,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
 
 async fn serve(args: ServeArgs, mut options: ServeOptions, env_token: Option<SecretString>) -> Result<ExitCode> {
     let place = &args.place;
-    for warning in place.secure_data_dir()? {
+    for warning in place.secure_data_dir("start").await? {
         tracing::warn!("{warning}");
     }
     options.pipelines = args.pipelines.config(&place.data_dir)?;

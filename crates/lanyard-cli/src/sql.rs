@@ -158,7 +158,7 @@ async fn connect(args: &SqlArgs) -> Result<(Client, Option<Embedded>)> {
 
 /// Opens the data directory's Control Plane and serves it on a loopback port for this process only.
 async fn start_embedded(place: &Place, given: Option<SecretString>) -> Result<(String, SecretString, Embedded)> {
-    place.create_data_dir()?;
+    place.create_data_dir("start").await?;
     let control = place.open().await?;
     let from_env = crate::serve::admin_token_from_env()?;
     let bootstrap =

@@ -451,8 +451,13 @@ fn refused_catalog(bytes: &[u8]) -> (String, String) {
     std::fs::write(data.join("catalog.db"), bytes).unwrap();
     let token = "lyd_the-token-of-the-lost-catalog-0123456789";
     std::fs::write(data.join("admin.token"), format!("{token}\n")).unwrap();
+    // Modes start-up would narrow: the refusal comes first, so they stay as they were ("Nothing was … written").
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("admin.token"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let Err((status, log)) = serve(&data, &[]) else { panic!("lanyard serve took a file that is not a catalog") };
     assert_eq!(status.code(), Some(2), "{log}");
+    assert_eq!((mode(&data), mode(&data.join("admin.token"))), (0o755, 0o644), "modes changed before the refusal");
     assert_eq!(std::fs::read(data.join("catalog.db")).unwrap(), bytes, "the catalog file changed");
     assert_eq!(std::fs::read_to_string(data.join("admin.token")).unwrap(), format!("{token}\n"), "admin.token");
     assert!(!data.join("master.key").exists(), "a master key was made");
@@ -483,8 +488,8 @@ fn a_catalog_file_that_is_not_a_catalog_is_refused_at_start_and_admin_token_kept
         other.extend(std::fs::read(&path).unwrap());
     }
     let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
-    let tail = "Nothing was read or written: restore the catalog from a backup, or move this file away to start with \
-                a new, empty catalog";
+    let tail = "Nothing was read or written: restore the catalog from a backup, or move it away together with its -wal \
+                and -shm files (where present) to start with a new, empty catalog";
     let cases: [(&str, Vec<u8>, String); 4] = [
         ("zero-length", Vec::new(), "it is empty (0 bytes)".to_owned()),
         (
@@ -554,12 +559,28 @@ fn the_data_dir_and_every_file_in_it_are_private_whatever_the_umask() {
     set(&data, 0o755);
     set(&data.join("catalog.db"), 0o644);
     set(&data.join("node.id"), 0o640);
+    // An executable file keeps its owner's execute bit: only group and other bits go.
+    std::fs::write(data.join("hook.sh"), "#!/bin/sh\n").unwrap();
+    set(&data.join("hook.sh"), 0o755);
+    // A symbolic link in the directory is not followed: its target keeps its mode, and a warning says so.
+    let outside = home.join("outside.txt");
+    std::fs::write(&outside, "not lanyard's\n").unwrap();
+    set(&outside, 0o644);
+    std::os::unix::fs::symlink(&outside, data.join("linked.txt")).unwrap();
     let mut server = LanyardServer::builder(&bin).data_dir(&data).start();
     let log = server.log();
+    let link_warning = format!(
+        "the data file {} is a symbolic link: not followed, its target's mode was not checked",
+        data.join("linked.txt").display()
+    );
+    assert!(log.contains(&link_warning), "{link_warning}\n{log}");
+    assert_eq!(mode(&outside), 0o644, "the link's target was changed");
+    assert_eq!(mode(&data.join("hook.sh")), 0o700);
     for (what, path, from, to) in [
         ("the data directory", data.clone(), "0755", "0700"),
         ("the data file", data.join("catalog.db"), "0644", "0600"),
         ("the data file", data.join("node.id"), "0640", "0600"),
+        ("the data file", data.join("hook.sh"), "0755", "0700"),
     ] {
         let expected = format!(
             "{what} {} had mode {from}: group or others could reach it; changed it to {to} (check who may have read \
@@ -569,6 +590,17 @@ fn the_data_dir_and_every_file_in_it_are_private_whatever_the_umask() {
         assert!(log.contains(&expected), "{expected}\n{log}");
     }
     assert_eq!((mode(&data), mode(&data.join("catalog.db")), mode(&data.join("node.id"))), (0o700, 0o600, 0o600));
+    assert!(server.stop().success());
+
+    // A data directory reached through a symbolic link: the directory's own mode is read (0700), not the link's
+    // (always 0777), so no warning and nothing changed.
+    std::fs::remove_file(data.join("linked.txt")).unwrap();
+    let via_link = home.join("data-link");
+    std::os::unix::fs::symlink(&data, &via_link).unwrap();
+    let mut server = LanyardServer::builder(&bin).data_dir(&via_link).start();
+    let log = server.log();
+    assert!(!log.contains("had mode"), "{log}");
+    assert_eq!(mode(&data), 0o700);
     assert!(server.stop().success());
 
     // A key file others could read is refused, not fixed: the key must be taken as seen.

@@ -400,7 +400,9 @@ impl ControlPlane {
         // A concurrent change between the plan and the write reruns the whole operation, paced like a retried
         // transaction.
         let labels = audit_form(actions);
-        let mut attempts = lanyard_catalog::Attempts::new();
+        // Every turn writes the material to the vault again (a new secret version in the backend): a few turns
+        // only, and the turn's transaction retries within this loop's deadline, so the request has one deadline.
+        let mut attempts = lanyard_catalog::Attempts::side_effects();
         loop {
             let (before, planned, backend_row) = snapshot!(self, |tx| {
                 let before = find_entry(tx, key).await?;
@@ -441,7 +443,7 @@ impl ControlPlane {
                 }
                 None => None,
             };
-            let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
+            let outcome = transaction!(self.catalog(), within attempts, |tx| -> Result<_> {
                 let current =
                     tx.find::<VaultEntry>(row.meta.id).await?.ok_or_else(|| not_found(ObjectKind::VaultEntry, key))?;
                 if current.meta.version != before.meta.version {

@@ -572,7 +572,9 @@ impl ControlPlane {
             Some(CredentialsSource::Json(text)) => Some(parse_credentials(text)?),
             _ => None,
         };
-        let mut attempts = lanyard_catalog::Attempts::new();
+        // Every turn writes the material to the vault again (a new secret version in the backend): a few turns
+        // only, and the turn's transaction retries within this loop's deadline, so the request has one deadline.
+        let mut attempts = lanyard_catalog::Attempts::side_effects();
         loop {
             let planned = snapshot!(self, |tx| {
                 let existing = tx.find_by_name::<Link>(&[database.as_str(), name.as_str()]).await?;
@@ -648,7 +650,7 @@ impl ControlPlane {
                 Target::Owned(_) => "link".to_owned(),
                 _ => "none".to_owned(),
             };
-            let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
+            let outcome = transaction!(self.catalog(), within attempts, |tx| -> Result<_> {
                 let current = tx.find_by_name::<Link>(&[database.as_str(), name.as_str()]).await?;
                 ensure_database(tx, &database).await?;
                 match (&current, plan.before_version) {
@@ -713,7 +715,9 @@ impl ControlPlane {
         let database = valid_name(ObjectKind::Database, database)?;
         check_link_actions(&format!("{database}.{name}"), actions)?;
         let labels = audit_form(actions);
-        let mut attempts = lanyard_catalog::Attempts::new();
+        // Every turn writes the material to the vault again (a new secret version in the backend): a few turns
+        // only, and the turn's transaction retries within this loop's deadline, so the request has one deadline.
+        let mut attempts = lanyard_catalog::Attempts::side_effects();
         loop {
             let plan = snapshot!(self, |tx| {
                 let before = find_link(tx, &database, name).await?;
@@ -776,7 +780,7 @@ impl ControlPlane {
                 Err(error) if error.is_retryable() => return Err(changed_concurrently(&object, if_match.is_some())),
                 Err(error) => return Err(error),
             };
-            let outcome = transaction!(self.catalog(), |tx| -> Result<_> {
+            let outcome = transaction!(self.catalog(), within attempts, |tx| -> Result<_> {
                 let current = tx.find::<Link>(plan.row.meta.id).await?;
                 let Some(current) = current.filter(|c| Some(c.meta.version) == plan.before_version) else {
                     return Ok(None);
