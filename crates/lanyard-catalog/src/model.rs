@@ -148,8 +148,10 @@ fn vocab<V: FromStr<Err = UnknownValue>>(row: &Row, table: &'static str, column:
     parse_vocab(table, column, &row.text(column)?)
 }
 
+/// A name read from `table`: checked with [`Name::from_stored`], the invariants names had before NFC and the
+/// invisible-character refusal, so that a row an earlier version stored stays readable (and droppable).
 pub(crate) fn parse_name(table: &'static str, text: String) -> Result<Name> {
-    Name::new(text).map_err(|e| CatalogError::Corrupt { table, problem: e.to_string() })
+    Name::from_stored(text).map_err(|e| CatalogError::Corrupt { table, problem: e.to_string() })
 }
 
 pub(crate) fn parse_id<Id: RecordId>(table: &'static str, text: &str) -> Result<Id> {

@@ -82,11 +82,32 @@ impl Tx {
     }
 
     /// The row named `name` (for links and pipelines: `[database, name]`), if any. Names are stored in NFC
-    /// ([`lanyard_core::Name`]), so `name` is looked up in NFC too: `Cafe\u{301}` finds `Café`.
+    /// ([`lanyard_core::Name`]), so `name` is looked up in NFC too: `Cafe\u{301}` finds `Café`; a row an earlier
+    /// version stored in another form is found too (by the NFC of its name, on a miss).
     pub async fn find_by_name<R: Record>(&mut self, name: &[&str]) -> Result<Option<R>> {
         let sql = format!("SELECT * FROM {} WHERE {}", R::SELECT_FROM, name_condition(R::NAME_COLUMNS, 1));
-        let params = name.iter().map(|n| Param::Text(lanyard_core::nfc_str(n).into_owned())).collect();
-        self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
+        let nfc: Vec<String> = name.iter().map(|n| lanyard_core::nfc_str(n).into_owned()).collect();
+        let params = nfc.iter().cloned().map(Param::Text).collect();
+        if let Some(row) = self.conn.fetch_optional(&sql, params).await? {
+            return read(&row).map(Some);
+        }
+        // A row written before names were normalised may hold another form of the name (decomposed `e` + U+0301):
+        // on a miss, find the stored spelling whose NFC is the one asked for (a scan of the names of the table, or
+        // of the database for links and pipelines) and fetch that row.
+        let (scope, last) = nfc.split_at(nfc.len() - 1);
+        let (scope_columns, name_column) = R::NAME_COLUMNS.split_at(R::NAME_COLUMNS.len() - 1);
+        let filter =
+            if scope.is_empty() { String::new() } else { format!(" WHERE {}", name_condition(scope_columns, 1)) };
+        let names = format!("SELECT {} AS name FROM {}{filter}", name_column[0], R::TABLE);
+        let scope_params = scope.iter().cloned().map(Param::Text).collect();
+        for stored in self.conn.fetch_all(&names, scope_params).await? {
+            let stored = stored.text("name")?;
+            if stored != last[0] && lanyard_core::nfc_str(&stored) == last[0].as_str() {
+                let params = scope.iter().cloned().chain([stored]).map(Param::Text).collect();
+                return self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose();
+            }
+        }
+        Ok(None)
     }
 
     /// The name of a row other than `except` whose name looks like `name` without being it

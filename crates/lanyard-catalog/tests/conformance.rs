@@ -52,6 +52,7 @@ lanyard_testsupport::database_tests!(
     an_unknown_vocabulary_value_is_an_error_naming_column_and_value,
     a_connection_test_is_bookkeeping_beside_the_row,
     migration_4_moves_the_last_test_beside_the_row,
+    names_stored_before_normalisation_stay_listable_findable_and_droppable,
 );
 
 fn name(n: &str) -> Name {
@@ -660,4 +661,40 @@ async fn raw_count(db: &TestDb, sql: &str) -> i64 {
             n
         }
     }
+}
+
+/// A name an earlier version stored with an invisible character (U+200B, an emoji's U+FE0F) or in decomposed form
+/// (`e` + U+0301) is read back as stored: the table stays listable, the row can be found (the decomposed one by its
+/// NFC too, and a new `Café` is taken for it) and dropped.
+async fn names_stored_before_normalisation_stay_listable_findable_and_droppable(db: &TestDb) {
+    let catalog = db.open().await;
+    let stored = ["zero\u{200B}width", "heart\u{2764}\u{FE0F}", "Cafe\u{301}"];
+    for (i, old) in stored.iter().enumerate() {
+        let row = catalog.insert(connection(&format!("old{i}"))).await.unwrap();
+        let id = row.meta.id.to_string();
+        raw_sql(db, &[&format!("UPDATE external_connections SET display_name = '{old}' WHERE id = '{id}'")]).await;
+    }
+    let listed: Vec<String> =
+        catalog.list::<Connection>(None, None).await.unwrap().into_iter().map(|c| c.name.into_string()).collect();
+    let mut expected: Vec<String> = stored.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected);
+    // Found by the name as stored, and the decomposed one by its NFC as well.
+    for old in stored {
+        let found = catalog.read(async |tx| tx.find_by_name::<Connection>(&[old]).await).await.unwrap();
+        assert_eq!(found.map(|c| c.name.into_string()).as_deref(), Some(old));
+    }
+    let composed = catalog.read(async |tx| tx.find_by_name::<Connection>(&["Caf\u{e9}"]).await).await.unwrap();
+    assert_eq!(composed.map(|c| c.name.into_string()).as_deref(), Some("Cafe\u{301}"));
+    let missing = catalog.read(async |tx| tx.find_by_name::<Connection>(&["Cafe"]).await).await.unwrap();
+    assert!(missing.is_none());
+    // And dropped.
+    for old in stored {
+        let row = catalog.read(async |tx| tx.find_by_name::<Connection>(&[old]).await).await.unwrap().unwrap();
+        catalog.delete::<Connection>(row.meta.id, Some(row.meta.version)).await.unwrap();
+    }
+    assert!(catalog.list::<Connection>(None, None).await.unwrap().is_empty());
+    catalog.close().await;
 }

@@ -683,4 +683,34 @@ fn look_alike_names_invisible_characters_and_secrets_in_values_are_refused() {
     assert!(refused.stdout.contains("payroll") && !refused.stdout.contains("notes"), "{refused:?}");
     assert!(!refused.stdout.contains("wide"), "{refused:?}");
     env.assert_no_canary("canary-input-5d1e");
+
+    // A link's CONFIG with secret-looking text, as a whole object and as one `::key`: refused by the Control Plane,
+    // and masked wherever the statement is shown again (the echo under an error, a syntax error's caret line, the
+    // shell history).
+    assert_eq!(env.sql(&["CREATE LINK api AS HTTP CONFIG '{\"url\":\"https://api.example.com\"}';"], None).code, 0);
+    let links = "CREATE LINK api2 AS HTTP CONFIG '{\"url\":\"https://x\",\"note\":\"token: canary-input-link-1\"}';\n\
+                 ALTER LINK api SET CONFIG ::note = 'password=canary-input-link-2';\n\
+                 ALTER LINK api SET CONFIG ::note = 'password=canary-input-link-3' oops;\n\
+                 CREATE LINK api3 AS HTTP CONFIG '{\"note\":\"Bearer canary-input-link-4-abcdefghijklmnop\"}' oops;\n";
+    let refused = env.sql(&["--continue-on-error", links], None);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert_eq!(refused.stderr.matches("holds what looks like a secret").count(), 2, "{refused:?}");
+    assert_eq!(refused.stderr.matches("found \"oops\"").count(), 2, "{refused:?}");
+    let shell = env.sql(&["--interactive"], Some(&format!("{links}quit\n")));
+    assert_eq!(shell.stderr.matches("holds what looks like a secret").count(), 2, "{shell:?}");
+    let history = std::fs::read_to_string(env.history()).unwrap();
+    for line in [
+        r#"CREATE LINK api2 AS HTTP CONFIG '{"url":"https://x","note":"***"}';"#,
+        "ALTER LINK api SET CONFIG ::note = '***';",
+        "ALTER LINK api SET CONFIG ::note = '***' oops;",
+        "CREATE LINK api3 AS HTTP CONFIG '***' oops;",
+    ] {
+        assert!(history.contains(line), "{line} is not in the history:\n{history}");
+    }
+    let shown = env.sql(&["SHOW LINKS"], None);
+    assert!(
+        shown.stdout.contains("api") && !shown.stdout.contains("api2") && !shown.stdout.contains("note"),
+        "{shown:?}"
+    );
+    env.assert_no_canary("canary-input-link");
 }

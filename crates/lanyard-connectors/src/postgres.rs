@@ -94,6 +94,9 @@ async fn connect(target: &Target<'_>) -> Result<Client> {
     let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(|error| {
         target.remote(format_args!("cannot connect to {host}:{port}: error connecting to server: {error}"))
     })?;
+    tune_socket(&tcp, &config).map_err(|error| {
+        target.remote(format_args!("cannot connect to {host}:{port}: error setting up the socket: {error}"))
+    })?;
     let refused = Arc::new(AtomicBool::new(false));
     let stream = CleartextGuard::new(tcp, Arc::clone(&refused));
     match config.connect_raw(stream, tls).await {
@@ -225,6 +228,25 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CleartextGuard<S> {
 }
 
 /// Runs the session's connection task until the client goes away.
+/// What tokio-postgres does to the sockets it opens itself, done to the one opened here (to watch the cleartext
+/// password request): `TCP_NODELAY`, since the protocol's small messages must not wait for Nagle's algorithm, and
+/// TCP keepalive after the config's idle time (2 hours by default, as libpq), so a long pipeline session notices a
+/// peer that vanished.
+fn tune_socket(tcp: &tokio::net::TcpStream, config: &Config) -> std::io::Result<()> {
+    tcp.set_nodelay(true)?;
+    if config.get_keepalives() {
+        let mut keepalive = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+        if let Some(interval) = config.get_keepalives_interval() {
+            keepalive = keepalive.with_interval(interval);
+        }
+        if let Some(retries) = config.get_keepalives_retries() {
+            keepalive = keepalive.with_retries(retries);
+        }
+        socket2::SockRef::from(tcp).set_tcp_keepalive(&keepalive)?;
+    }
+    Ok(())
+}
+
 fn drive<S, T>(connection: Connection<S, T>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -378,6 +400,23 @@ mod tests {
     use serde_json::json;
 
     use crate::target::tests::{CANARY, json_secret, secret, target};
+
+    /// The socket opened for a TLS session gets what tokio-postgres gives its own: no Nagle delay, and keepalive
+    /// after the configured idle time.
+    #[tokio::test]
+    async fn the_socket_has_nodelay_and_keepalive_like_tokio_postgres_own() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        assert!(!tcp.nodelay().unwrap());
+        let mut config = super::Config::new();
+        config.keepalives_idle(std::time::Duration::from_secs(600));
+        super::tune_socket(&tcp, &config).unwrap();
+        assert!(tcp.nodelay().unwrap());
+        let socket = socket2::SockRef::from(&tcp);
+        assert!(socket.keepalive().unwrap());
+        #[cfg(target_os = "linux")]
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), std::time::Duration::from_secs(600));
+    }
 
     #[tokio::test]
     async fn a_failed_connect_names_the_server_and_never_the_password() {

@@ -242,26 +242,23 @@ impl<'a> Target<'a> {
         }
     }
 
-    /// The TLS mode of a database connection: `ssl_mode` (`disable`, `prefer`, `require`, `verify-ca`,
-    /// `verify-full`; MySQL's spellings `disabled`, `preferred`, `required`, `verify_ca`, `verify_identity` too), or
-    /// the older `ssl_enabled` (`'false'` is `disable`, `'true'` is `verify-full`, as it always verified); `prefer`
-    /// when neither is set. Both set and disagreeing is an error.
+    /// The TLS mode of a database connection: `ssl_mode` or libpq's spelling `sslmode` (`disable`, `prefer`,
+    /// `require`, `verify-ca`, `verify-full`; MySQL's spellings `disabled`, `preferred`, `required`, `verify_ca`,
+    /// `verify_identity` too), or the older `ssl_enabled` (`'false'` is `disable`, `'true'` is `verify-full`, as it
+    /// always verified); `prefer` when none is set. Two of them set and disagreeing is an error.
     pub(crate) fn ssl_mode(&self) -> Result<SslMode> {
-        let mode = match self.get("ssl_mode") {
-            None => None,
-            Some(text) => Some(match text.to_ascii_lowercase().replace('_', "-").as_str() {
-                "disable" | "disabled" => SslMode::Disable,
-                "prefer" | "preferred" => SslMode::Prefer,
-                "require" | "required" => SslMode::Require,
-                "verify-ca" => SslMode::VerifyCa,
-                "verify-full" | "verify-identity" => SslMode::VerifyFull,
-                _ => {
-                    return Err(invalid(format!(
-                        "{} must be 'disable', 'prefer', 'require', 'verify-ca' or 'verify-full'",
-                        self.describe("ssl_mode")
-                    )));
-                }
-            }),
+        let underscored = self.ssl_mode_of("ssl_mode")?;
+        let libpq = self.ssl_mode_of("sslmode")?;
+        let mode = match (underscored, libpq) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(invalid(format!(
+                    "{} and {} disagree; give one of them (sslmode is libpq's spelling of ssl_mode)",
+                    self.describe("ssl_mode"),
+                    self.describe("sslmode")
+                )));
+            }
+            (Some(mode), _) | (None, Some(mode)) => Some(mode),
+            (None, None) => None,
         };
         let enabled = match self.get("ssl_enabled") {
             None => None,
@@ -277,6 +274,24 @@ impl<'a> Target<'a> {
             (Some(mode), _) | (None, Some(mode)) => Ok(mode),
             (None, None) => Ok(SslMode::Prefer),
         }
+    }
+
+    /// Option `key` (`ssl_mode` or `sslmode`) as a TLS mode, `None` when unset.
+    fn ssl_mode_of(&self, key: &str) -> Result<Option<SslMode>> {
+        let Some(text) = self.get(key) else { return Ok(None) };
+        Ok(Some(match text.to_ascii_lowercase().replace('_', "-").as_str() {
+            "disable" | "disabled" => SslMode::Disable,
+            "prefer" | "preferred" => SslMode::Prefer,
+            "require" | "required" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" | "verify-identity" => SslMode::VerifyFull,
+            _ => {
+                return Err(invalid(format!(
+                    "{} must be 'disable', 'prefer', 'require', 'verify-ca' or 'verify-full'",
+                    self.describe(key)
+                )));
+            }
+        }))
     }
 
     /// Option `key` as a number in `1..=u16::MAX`, `default` when unset.
@@ -632,6 +647,27 @@ pub(crate) mod tests {
     pub(crate) fn target<'a>(kind: &str, options: &[(&str, &str)], auth: &'a Auth, seconds: i64) -> Target<'a> {
         let options = options.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Target::new("test", kind, options, auth, Some(seconds)).unwrap()
+    }
+
+    #[test]
+    fn sslmode_is_libpqs_spelling_of_ssl_mode() {
+        let auth = Auth::None;
+        let mode = |options: &[(&str, &str)]| target("postgresql", options, &auth, 5).ssl_mode();
+        assert_eq!(mode(&[]).unwrap(), SslMode::Prefer);
+        assert_eq!(mode(&[("sslmode", "verify-full")]).unwrap(), SslMode::VerifyFull);
+        assert_eq!(mode(&[("sslmode", "disable")]).unwrap(), SslMode::Disable);
+        assert_eq!(mode(&[("ssl_mode", "require"), ("sslmode", "require")]).unwrap(), SslMode::Require);
+        assert_eq!(
+            mode(&[("ssl_mode", "require"), ("sslmode", "verify-full")]).unwrap_err().to_string(),
+            "option \"ssl_mode\" and option \"sslmode\" disagree; give one of them (sslmode is libpq's spelling of \
+             ssl_mode)"
+        );
+        assert_eq!(
+            mode(&[("sslmode", "sometimes")]).unwrap_err().to_string(),
+            "option \"sslmode\" must be 'disable', 'prefer', 'require', 'verify-ca' or 'verify-full'"
+        );
+        assert!(mode(&[("sslmode", "require"), ("ssl_enabled", "false")]).is_err());
+        assert_eq!(mode(&[("sslmode", "verify-full"), ("ssl_enabled", "true")]).unwrap(), SslMode::VerifyFull);
     }
 
     #[test]

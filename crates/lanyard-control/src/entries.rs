@@ -449,6 +449,18 @@ impl ControlPlane {
                 if current.meta.version != before.meta.version {
                     return Ok(None);
                 }
+                // The plan ran in a read-only snapshot: a look-alike created since then is seen only here, in the
+                // transaction that writes the new name (a look-alike of another row is not a version change).
+                if row.name != before.name {
+                    crate::refuse_lookalike::<VaultEntry>(
+                        tx,
+                        ObjectKind::VaultEntry,
+                        &[],
+                        &row.name,
+                        Some(row.meta.id),
+                    )
+                    .await?;
+                }
                 let stored = tx.update(row.clone()).await?;
                 let record = audit(
                     caller,

@@ -114,6 +114,23 @@ impl Name {
         }
     }
 
+    /// A name read back from the catalog, checked against the invariants names had before they were normalised
+    /// (not empty, at most [`MAX_NAME_CHARS`] characters, no control characters, no surrounding whitespace) and kept
+    /// as stored: a row written by an earlier version with an invisible character (U+200B, an emoji's U+FE0F) or in
+    /// decomposed form stays readable, listable and droppable rather than making its whole table unreadable. New
+    /// names go through [`Name::new`].
+    pub fn from_stored(name: impl Into<String>) -> Result<Self, NameError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if let Some((index, c)) = name.chars().enumerate().find(|(_, c)| c.is_control()) {
+            return Err(NameError::ControlCharacter { code: c as u32, index });
+        }
+        Self::check_length(&name)?;
+        Ok(Self(name))
+    }
+
     fn check_length(name: &str) -> Result<(), NameError> {
         let chars = name.chars().count();
         if chars > MAX_NAME_CHARS {
@@ -241,6 +258,17 @@ mod tests {
         assert_eq!(Name::new("a\nb").unwrap_err().to_string(), "name contains control character U+000A at character 1");
         assert_eq!(Name::new(" a").unwrap_err(), NameError::SurroundingWhitespace);
         assert_eq!(Name::new("a\t").unwrap_err(), NameError::ControlCharacter { code: 9, index: 1 });
+    }
+
+    #[test]
+    fn stored_names_keep_the_old_invariants_only() {
+        assert_eq!(Name::from_stored("a\u{200B}b").unwrap().as_str(), "a\u{200B}b");
+        assert_eq!(Name::from_stored("Cafe\u{301}").unwrap().as_str(), "Cafe\u{301}");
+        assert_eq!(Name::from_stored("\u{2764}\u{FE0F}").unwrap().as_str(), "\u{2764}\u{FE0F}");
+        assert_eq!(Name::from_stored("").unwrap_err(), NameError::Empty);
+        assert_eq!(Name::from_stored("a\nb").unwrap_err(), NameError::ControlCharacter { code: 10, index: 1 });
+        assert_eq!(Name::from_stored(" a").unwrap_err(), NameError::SurroundingWhitespace);
+        assert!(Name::from_stored("x".repeat(MAX_NAME_CHARS + 1)).is_err());
     }
 
     #[test]

@@ -93,16 +93,20 @@ pub fn is_secret_option(key: &str, value: &str) -> bool {
 /// values as it refuses secret-looking keys, since option values are shown and stored in plain text.
 ///
 /// It finds, anywhere in the value and case-insensitively where case does not matter:
-/// - an assignment to a secret-looking key ([`is_secret_key`], the same markers as for keys): `password=…`,
-///   `pwd: …`, `secret = …`, `"token": "…"`, `api_key=…` in a query string, `Authorization: …`;
+/// - an assignment to a secret-looking key: `password=…`, `pwd: …`, `secret = …`, `"token": "…"`, `api_key=…` in
+///   a query string, `clientSecret=…`, `Authorization: …`. The key must be secret-looking as a whole
+///   ([`is_secret_key`]) and hold the marker as a whole word (split at `_`, `-`, `.` and camelCase), so that
+///   `proxy_bypass=…`, `passive=…`, `tokenizer=…`, ODBC's `DSN=…` and `primary_key=…` are not taken for one;
 /// - a URL with a password in its user info, `scheme://user:pass@host` ([`url_has_password`], at any position);
-/// - an HTTP credential scheme followed by a credential: `Bearer <token>`, `Basic <base64>`;
+/// - an HTTP credential scheme followed by a credential: `Bearer <token>` (20 characters or more, or a JWT),
+///   `Basic <base64 of user:password>`;
 /// - an AWS access key id (`AKIA…`, `ASIA…`: four letters and 16 upper-case letters or digits) or a 40-character
 ///   AWS-secret-key-shaped word (letters of both cases, digits, `/` or `+`; a hexadecimal digest has one case only
 ///   and is not taken for one);
 /// - a PEM private key (`-----BEGIN … PRIVATE KEY-----`).
 ///
-/// Left alone: paths, host names, `sslmode=require` and other assignments to keys that do not look secret, URLs
+/// Left alone: paths (also as the value of a key: `sslkey=C:\certs\client.key`, `sslkey=certs/client.key`), host
+/// names, `sslmode=require` and other assignments to keys that do not look secret, prose (`Basic authentication`), URLs
 /// without a password (`jdbc:postgresql://db:5432/app?user=app`), a key name mentioned without a value
 /// (`the password is in the vault`).
 pub fn secret_in_value(value: &str) -> Option<SecretPattern> {
@@ -190,46 +194,228 @@ fn secret_assignment(value: &str) -> Option<SecretPattern> {
         let (key, after) = word.split_at(end);
         rest = after;
         if ["bearer", "basic"].iter().any(|scheme| key.eq_ignore_ascii_case(scheme)) {
-            // `Bearer <token68>`: a scheme word, spaces, then a credential of at least 8 characters, so that prose
-            // such as "a bearer token" is not taken for one.
             let credential = after.trim_start_matches(' ');
             let length = credential
                 .find(|c: char| !(c.is_ascii_alphanumeric() || "-._~+/=".contains(c)))
                 .unwrap_or(credential.len());
-            if credential.len() < after.len() && length >= 8 {
+            let credential = &credential[..length];
+            let spaced = after.len() > after.trim_start_matches(' ').len();
+            let found = if key.eq_ignore_ascii_case("basic") {
+                is_basic_credential(credential)
+            } else {
+                is_bearer_credential(credential)
+            };
+            if spaced && found {
                 return Some(SecretPattern::HttpCredential);
             }
         }
-        if is_secret_assignment_key(key.trim_matches(['.', '-'])) {
-            // `key=…`, `key: …`, `"key": "…"`, `key = '…'`.
-            let Some(assigned) =
-                after.trim_start_matches(['"', '\'']).trim_start_matches([' ', '\t']).strip_prefix(['=', ':'])
-            else {
-                continue;
-            };
-            let assigned = assigned.trim_start_matches([' ', '\t', '"', '\'']);
-            let is_path = ["/", "~/", "./", "../"].iter().any(|p| assigned.starts_with(p));
-            let starts_credential =
-                assigned.chars().next().is_some_and(|c| c.is_alphanumeric() || "+_-.~!#$%^&*".contains(c));
-            if starts_credential && !is_path && !assigned.starts_with("***") {
-                return Some(SecretPattern::Assignment);
-            }
+        let key = key.trim_matches(['.', '-']);
+        let Some(kind) = secret_assignment_key(key) else { continue };
+        // `key=…`, `key: …`, `"key": "…"`, `key = '…'`.
+        let Some(assigned) =
+            after.trim_start_matches(['"', '\'']).trim_start_matches([' ', '\t']).strip_prefix(['=', ':'])
+        else {
+            continue;
+        };
+        let assigned = assigned.trim_start_matches([' ', '\t', '"', '\'']);
+        let starts_credential =
+            assigned.chars().next().is_some_and(|c| c.is_alphanumeric() || "+_-.~!#$%^&*\\".contains(c));
+        if starts_credential && !is_path(assigned, kind) && !assigned.starts_with("***") {
+            return Some(SecretPattern::Assignment);
         }
     }
     None
 }
 
-/// [`is_secret_key`] for keys found inside a value, where the marker `key` alone counts only at the end of the key
-/// (`api_key=…`, `account-key: …`), so that `keyspace=ks` in a URL's query is not taken for a secret.
-fn is_secret_assignment_key(key: &str) -> bool {
+/// `Basic <credential>`: base64 that decodes to `user:password` (printable text with a `:`), so that prose such as
+/// "Basic authentication" or "basic settings" is not taken for one.
+fn is_basic_credential(credential: &str) -> bool {
+    use base64::Engine as _;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let Ok(decoded) = engine.decode(credential) else { return false };
+    std::str::from_utf8(&decoded).is_ok_and(|text| text.contains(':') && !text.chars().any(char::is_control))
+}
+
+/// `Bearer <credential>`: at least 20 characters of token68 (RFC 9110), or a JWT (three base64url parts joined by
+/// dots, the first starting `eyJ`), so that prose such as "a bearer token from the vault" is not taken for one.
+fn is_bearer_credential(credential: &str) -> bool {
+    let jwt = credential.starts_with("eyJ") && credential.split('.').count() == 3;
+    jwt || credential.len() >= 20
+}
+
+/// What kind of secret key an assignment inside a value names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    /// A password, token, secret, credential, signature or JAAS configuration: the value is the secret itself.
+    Secret,
+    /// A key (`api_key`, `sslkey`, `private_key`): the value is the key or, often, the path of a key file.
+    Key,
+}
+
+/// Words that name a secret when they are a whole word of the key (`password`, `db_password`, `clientSecret`,
+/// `x-auth-token`); a word that only contains one is not taken (`proxy_bypass`, `passive`, `tokenizer`).
+const SECRET_WORDS: &[&str] = &[
+    "pass",
+    "passwd",
+    "password",
+    "passwords",
+    "passphrase",
+    "pwd",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "credential",
+    "credentials",
+    "authorization",
+    "signature",
+    "jaas",
+];
+
+/// Endings that make a one-word key secret: `dbpassword`, `clientsecret`, `accesstoken`.
+const SECRET_WORD_ENDINGS: &[&str] = &["password", "passwd", "passphrase", "pwd", "secret", "token"];
+
+/// Words before `key` that make it a key of a data structure or a public key, not a secret: `primary_key`,
+/// `partitionKey`, `host_key`.
+const NON_SECRET_KEY_QUALIFIERS: &[&str] = &[
+    "primary",
+    "foreign",
+    "unique",
+    "sort",
+    "partition",
+    "hash",
+    "range",
+    "shard",
+    "distribution",
+    "cluster",
+    "clustering",
+    "routing",
+    "row",
+    "cache",
+    "dedup",
+    "dedupe",
+    "idempotency",
+    "lookup",
+    "join",
+    "group",
+    "order",
+    "index",
+    "natural",
+    "surrogate",
+    "composite",
+    "candidate",
+    "business",
+    "message",
+    "object",
+    "public",
+    "host",
+];
+
+/// Words that make `…key` in one word a secret key: `apikey`, `sslkey`, `accesskey`.
+const SECRET_KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "access",
+    "secret",
+    "private",
+    "account",
+    "client",
+    "ssl",
+    "tls",
+    "signing",
+    "encryption",
+    "master",
+    "shared",
+    "sas",
+    "ssh",
+    "auth",
+    "app",
+    "license",
+    "subscription",
+    "storage",
+    "service",
+];
+
+/// The words of a key: split at `_`, `-`, `.` and where a lower-case letter meets an upper-case one (`apiKey`),
+/// lower-cased.
+fn key_words(key: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in key.chars() {
+        if !c.is_ascii_alphanumeric() {
+            words.push(std::mem::take(&mut current));
+            previous_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && previous_lower {
+            words.push(std::mem::take(&mut current));
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        current.push(c.to_ascii_lowercase());
+    }
+    words.push(current);
+    words.retain(|w| !w.is_empty());
+    words
+}
+
+/// Whether a key found inside a value, assigned a value, names a secret, and which kind: it must be secret-looking
+/// as a whole ([`is_secret_key`], so `token_url` and `auth_method` are not) and hold a secret word as a whole word
+/// of it ([`SECRET_WORDS`], [`SECRET_WORD_ENDINGS`]), or `key` not qualified as a data-structure or public key
+/// (`api_key`, `account-key`, `apiKey`, `sslkey`; not `primary_key`, `keyspace`). A marker inside another word is
+/// not one: `proxy_bypass`, `passive`, `tokenizer` and ODBC's `DSN` (a data source name) are left alone.
+fn secret_assignment_key(key: &str) -> Option<KeyKind> {
+    if SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+        return Some(KeyKind::Secret);
+    }
     if !is_secret_key(key) {
+        return None;
+    }
+    let words = key_words(key);
+    let secret_word = |w: &String| {
+        SECRET_WORDS.contains(&w.as_str()) || SECRET_WORD_ENDINGS.iter().any(|e| w.len() > e.len() && w.ends_with(e))
+    };
+    let connection_string = words.windows(2).any(|pair| pair[0] == "connection" && pair[1] == "string")
+        || words.iter().any(|w| w == "connectionstring");
+    if words.iter().any(secret_word) || connection_string {
+        return Some(KeyKind::Secret);
+    }
+    let key_word = words.iter().enumerate().any(|(i, w)| match w.as_str() {
+        "key" | "keys" => i == 0 || !NON_SECRET_KEY_QUALIFIERS.contains(&words[i - 1].as_str()),
+        _ => {
+            let stem = w.strip_suffix("keys").or_else(|| w.strip_suffix("key"));
+            stem.is_some_and(|stem| SECRET_KEY_QUALIFIERS.contains(&stem))
+        }
+    });
+    key_word.then_some(KeyKind::Key)
+}
+
+/// Whether the value assigned inside a value is a file path rather than a secret: an absolute or home- or
+/// dot-relative path (`/etc/…`, `~/…`, `./…`, `../…`) for every key; for a key (`sslkey`, `api_key`), whose value is
+/// often the path of a key file, also a Windows path (a drive letter `C:\` or `C:/`, a `\\server\share` path, any
+/// `\`) and a relative path with `/` whose last part has a file extension (`certs/client.key`).
+fn is_path(assigned: &str, kind: KeyKind) -> bool {
+    if ["/", "~/", "./", "../"].iter().any(|p| assigned.starts_with(p)) {
+        return true;
+    }
+    if kind != KeyKind::Key {
         return false;
     }
-    let contains =
-        |needle: &str| key.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
-    let other_marker = SECRET_KEY_MARKERS.iter().filter(|m| **m != "key").any(|m| contains(m));
-    let ends_in_key = key.len() >= 3 && key.as_bytes()[key.len() - 3..].eq_ignore_ascii_case(b"key");
-    other_marker || ends_in_key || SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+    let path = &assigned[..assigned.find(['"', '\'', ' ', '\t', ';', '&', ',', '}']).unwrap_or(assigned.len())];
+    let bytes = path.as_bytes();
+    let drive =
+        bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && matches!(bytes[2], b'\\' | b'/');
+    let relative = path.contains('/')
+        && path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-'))
+        && path.rsplit('/').next().and_then(|file| file.rsplit_once('.')).is_some_and(|(stem, extension)| {
+            !stem.is_empty()
+                && (1..=5).contains(&extension.len())
+                && extension.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+    drive || path.contains('\\') || relative
 }
 
 /// Whether some URL in `text` (at any position) has a password in its user info.
@@ -587,6 +773,18 @@ mod tests {
             ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "an AWS secret access key"),
             ("-----BEGIN RSA PRIVATE KEY-----\nMIIE…", "a PEM private key"),
             ("-----BEGIN OPENSSH PRIVATE KEY-----", "a PEM private key"),
+            ("apiKey=abc123", "a value assigned to a secret-looking key"),
+            ("x-api-key: abc123", "a value assigned to a secret-looking key"),
+            ("account-key: abc123", "a value assigned to a secret-looking key"),
+            ("clientSecret=abc", "a value assigned to a secret-looking key"),
+            ("db_password=hunter2", "a value assigned to a secret-looking key"),
+            ("Driver={ODBC};DSN=Warehouse;UID=app;PWD=hunter2", "a value assigned to a secret-looking key"),
+            ("sslkey=hunter2", "a value assigned to a secret-looking key"),
+            ("password=C:\\hunter2", "a value assigned to a secret-looking key"),
+            ("password=certs/hunter2.key", "a value assigned to a secret-looking key"),
+            ("connection_string=Server=db;Uid=app", "a value assigned to a secret-looking key"),
+            ("Bearer abcdefghijklmnopqrstu", "an HTTP credential (Bearer or Basic)"),
+            ("Basic dXNlcjpwYXNzd29yZA", "an HTTP credential (Bearer or Basic)"),
         ] {
             assert_eq!(secret_in_value(value).map(|p| p.to_string()).as_deref(), Some(what), "{value}");
         }
@@ -617,6 +815,22 @@ mod tests {
             "arn:aws:iam::123456789012:role/lanyard",
             "eu-west-1",
             "s3://bucket/path/to/files/*.csv",
+            // Found by review: markers inside other words, prose after Basic/Bearer, key file paths.
+            "basic settings",
+            "Basic authentication",
+            "Bearer authentication",
+            "sslkey=C:\\certs\\client.key",
+            "sslkey=C:/certs/client.key",
+            "sslkey=certs/client.key",
+            "jdbc:postgresql://db/app?sslkey=certs/client.pk8&sslmode=verify-full",
+            "proxy_bypass=localhost",
+            "passive=true",
+            "tokenizer=standard",
+            "DSN=Warehouse;UID=app",
+            "primary_key=id",
+            "partitionKey: tenant_id",
+            "keyspace=shop",
+            "monkey=banana",
         ] {
             assert_eq!(secret_in_value(value), None, "{value}");
         }

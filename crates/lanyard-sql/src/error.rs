@@ -252,8 +252,9 @@ enum List {
 /// did not parse:
 /// - hidden: a literal after `SECRET` (not `EXTERNAL SECRET`), after `CREDENTIALS` (not the noun of
 ///   `SHOW/DROP CREDENTIALS`, nor `CREDENTIALS FROM VAULT`), after `IDENTIFIED BY`, a value under a secret option key
-///   or a URL with a password ([`lanyard_core::is_secret_option`]), a `SET CREDENTIALS ::k = …` value, a
-///   `SET CONFIG ::k = …` value under a secret config key, a CONFIG JSON object holding a secret, and every quoted
+///   or a value with secret-looking text ([`lanyard_core::is_secret_option`]), a `SET CREDENTIALS ::k = …` value, a
+///   `SET CONFIG ::k = …` value under a secret config key or with secret-looking text, a CONFIG JSON object holding
+///   a secret, and every quoted
 ///   literal whose role cannot be read from the tokens around it (`pass(word = '…'`, plain SQL, a stray literal);
 /// - shown as typed: LIKE patterns, DESCRIPTION, EXPIRES, ALGORITHM and TYPE values, `LINKED EXTERNAL SECRET` names,
 ///   object names (quoted or not), option and `::` keys, other option values, pipeline paths and `BY` characters.
@@ -477,7 +478,7 @@ impl<'t> Context<'t> {
                 let clause = self.key_before(j).and_then(|(_, b)| b).and_then(|b| b.checked_sub(1)).map(|c| tokens[c]);
                 return clause.is_some_and(|c| is_word(c, "CONFIG"))
                     && !lanyard_core::is_secret_config_key(&key)
-                    && !lanyard_core::url_has_password(value);
+                    && !crate::ast::is_secret_text(value);
             }
             let after_list_punct = matches!(before_key, Some(Token::LParen | Token::Comma));
             let in_list = self.in_options[i] && after_list_punct;
@@ -502,7 +503,8 @@ impl<'t> Context<'t> {
 }
 
 /// Whether a CONFIG literal is a JSON object that `lanyard fmt` would print unmasked (no secret-looking key at any
-/// depth, no URL with a password). Anything else — text that is not JSON, a secret inside — is hidden whole.
+/// depth, no string with secret-looking text). Anything else — text that is not JSON, a secret inside — is hidden
+/// whole.
 fn config_holds_no_secret(text: &str) -> bool {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else { return false };
     let mut masked = value.clone();

@@ -75,7 +75,7 @@ pub use connection::{AlterConnectionAction, ConnectionType};
 pub use link::{CredentialsSource, LinkSet, LinkType};
 pub(crate) use pipeline::unescape_clause_value;
 pub use print::{Printer, ToSql};
-pub(crate) use print::{is_bare_identifier, is_bare_key, mask_config_secrets};
+pub(crate) use print::{is_bare_identifier, is_bare_key, is_secret_text, mask_config_secrets};
 pub use storage::{AlterCredentialStorageAction, BackendKind};
 pub use vault::{AlterVaultAction, EntryType, Material, VaultNoun};
 

@@ -1,7 +1,8 @@
 //! Canonical SQL printing, redacted or not.
 
 use lanyard_core::{
-    Name, OptionMap, OptionValue, REDACTED, SecretString, TableRef, is_secret_config_key, url_has_password,
+    Name, OptionMap, OptionValue, REDACTED, SecretString, TableRef, is_secret_config_key, secret_in_value,
+    url_has_password,
 };
 
 use super::{JsonObject, QualifiedName};
@@ -213,7 +214,7 @@ impl Printer {
 
     /// A link's CONFIG object as a JSON string literal. CONFIG holds no secrets (the Control Plane refuses them), but
     /// until it has, a misplaced one must not reach a log, an error or the shell history: redacted, the value under
-    /// a secret-looking key (at any depth) and a URL with a password read `***`.
+    /// a secret-looking key (at any depth) and a string with secret-looking text ([`is_secret_text`]) read `***`.
     pub(crate) fn config(&mut self, config: &JsonObject) {
         let mut value = serde_json::Value::Object(config.clone());
         if self.redact {
@@ -225,7 +226,7 @@ impl Printer {
     /// The value of `SET CONFIG ::key = value`: a string literal, or a bare number, boolean or NULL; redacted as
     /// [`Printer::config`] redacts.
     pub(crate) fn config_value(&mut self, key: &str, value: &serde_json::Value) {
-        let secret = is_secret_config_key(key) || matches!(value, serde_json::Value::String(s) if url_has_password(s));
+        let secret = is_secret_config_key(key) || matches!(value, serde_json::Value::String(s) if is_secret_text(s));
         match value {
             _ if self.redact && secret => self.string(REDACTED),
             serde_json::Value::String(s) => self.string(s),
@@ -235,7 +236,7 @@ impl Printer {
 }
 
 /// Replaces, in a CONFIG value, what looks secret by `***`: the value under a secret-looking key, and a string that
-/// is a URL with a password.
+/// is a URL with a password or holds other secret-looking text ([`is_secret_text`]).
 pub(crate) fn mask_config_secrets(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
@@ -248,9 +249,16 @@ pub(crate) fn mask_config_secrets(value: &mut serde_json::Value) {
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(mask_config_secrets),
-        serde_json::Value::String(text) if url_has_password(text) => *text = REDACTED.to_owned(),
+        serde_json::Value::String(text) if is_secret_text(text) => *text = REDACTED.to_owned(),
         _ => {}
     }
+}
+
+/// Whether a CONFIG string is secret by its text alone: a URL with a password, or other secret-looking text
+/// ([`secret_in_value`]: `token: …`, `password=…`, `Bearer …`). The Control Plane refuses such a value; until it
+/// has, the value is masked like any secret.
+pub(crate) fn is_secret_text(text: &str) -> bool {
+    url_has_password(text) || secret_in_value(text).is_some()
 }
 
 /// Printing of AST nodes as canonical SQL.
