@@ -96,7 +96,8 @@ fn shown(value: &[u8]) -> String {
 /// Parses the `If-Match` fields of a request (`values`, in order): none asks for nothing (`Ok(None)`).
 ///
 /// The grammar is RFC 9110's `"*" / 1#entity-tag` restricted to what this API can honour: `*` or one strong entity
-/// tag. Optional whitespace around the value is allowed; anything else is [`HeaderError`].
+/// tag; a bare version (`3`, which several HTTP clients send for `"3"` after stripping the quotes) is read as that
+/// version. Optional whitespace around the value is allowed; anything else is [`HeaderError`].
 pub fn parse_if_match<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<Option<IfMatch>, HeaderError> {
     let mut values = values.into_iter();
     let Some(value) = values.next() else { return Ok(None) };
@@ -107,6 +108,10 @@ pub fn parse_if_match<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<
     let text = value.trim_ascii();
     if text == b"*" {
         return Ok(Some(IfMatch::Any));
+    }
+    // A bare version (`3`): not an entity tag, but what many clients send after stripping the quotes; read as `"3"`.
+    if !text.is_empty() && text.iter().all(u8::is_ascii_digit) {
+        return Ok(Some(version_of(text)));
     }
     let Some((tag, rest)) = entity_tag(text) else {
         return Err(HeaderError::MalformedIfMatch(shown(value)));
@@ -223,6 +228,8 @@ mod tests {
         assert_eq!(if_match(&["\"3\""]), Ok(Some(IfMatch::Version(3))));
         assert_eq!(if_match(&[" \"12\"\t"]), Ok(Some(IfMatch::Version(12))));
         assert_eq!(if_match(&[&etag(i64::MAX)]), Ok(Some(IfMatch::Version(i64::MAX))));
+        assert_eq!(if_match(&["3"]), Ok(Some(IfMatch::Version(3))), "a bare version is that version");
+        assert_eq!(if_match(&["03"]), Ok(Some(IfMatch::Never)));
     }
 
     #[test]
@@ -234,7 +241,7 @@ mod tests {
 
     #[test]
     fn if_match_refuses_what_is_not_one_strong_etag() {
-        let malformed = ["\"1", "\"1 \"", "1", "1\"", "", "W/", "**", "\"1\"x", "W/1", "w/\"1\"", "\"a\"b\""];
+        let malformed = ["\"1", "\"1 \"", "-1", "1\"", "", "W/", "**", "\"1\"x", "W/1", "w/\"1\"", "\"a\"b\""];
         for value in malformed {
             assert!(matches!(if_match(&[value]), Err(HeaderError::MalformedIfMatch(_))), "{value:?}");
         }

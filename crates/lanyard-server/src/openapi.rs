@@ -278,7 +278,9 @@ fn if_match_parameter() -> Parameter {
              malformed or weak one is 400), or `*` for any version. Without it the change applies unconditionally; a \
              version that no longer matches is 412.",
         ))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^(\"[0-9]{1,18}\"|\\*)$")).build()))
+        .schema(Some(
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some("^(\"[0-9]{1,18}\"|[0-9]{1,18}|\\*)$")).build(),
+        ))
         .build()
 }
 

@@ -1172,7 +1172,7 @@ async fn if_match_authorization_and_json_keys_are_read_strictly() {
     };
     for (value, detail) in [
         (format!("\"{version}"), "If-Match must be * or an ETag of this API"),
-        (version.to_string(), "If-Match must be * or an ETag of this API"),
+        (format!("{version}x"), "If-Match must be * or an ETag of this API"),
         (format!("W/\"{version}\""), "is a weak ETag"),
         (format!("\"{version}\", \"{}\"", version + 1), "lists several ETags"),
     ] {
