@@ -453,7 +453,7 @@ async fn database_statements_map_to_their_routes_and_drop_of_the_current_one_goe
     );
     assert_eq!(session.database(), "default");
     let refused = session.execute(&run("DROP DATABASE default")).await.unwrap_err();
-    assert_eq!(refused.kind(), Some(ErrorKind::Invalid));
+    assert_eq!(refused.kind(), Some(ErrorKind::Conflict));
     assert_eq!(session.database(), "default");
 
     let paths: Vec<String> = calls(&stand, 0).into_iter().map(|(m, p, _)| format!("{m} {p}")).collect();

@@ -170,7 +170,7 @@ async fn a_pipeline_keeps_its_connection(env: &Env) {
     plane.alter_connection(&admin(), "warehouse", &[rename], None).await.unwrap();
     let view = plane.get_pipeline(&admin(), "default", "p").await.unwrap();
     assert_eq!(view.connection.name, "dwh");
-    assert_error_contains(plane.drop_database(&admin(), "default", None).await, ErrorKind::Invalid, &["default"]);
+    assert_error_contains(plane.drop_database(&admin(), "default", None).await, ErrorKind::Conflict, &["default"]);
 }
 
 async fn files_are_listed_in_key_order(env: &Env) {
