@@ -123,7 +123,11 @@ fn walk<'a>(path: &str, map: &'a JsonObject, out: &mut Vec<(String, &'a str, &'a
 fn walk_value<'a>(path: &str, value: &'a Value, out: &mut Vec<(String, &'a str, &'a Value)>) {
     match value {
         Value::Object(map) => walk(path, map, out),
-        Value::Array(items) => items.iter().for_each(|item| walk_value(path, item, out)),
+        // A string inside an array is checked as a value of the array's key (`hosts/…`).
+        Value::Array(items) => items.iter().for_each(|item| match item {
+            Value::String(_) => out.push((path.to_owned(), "", item)),
+            other => walk_value(path, other, out),
+        }),
         _ => {}
     }
 }
@@ -141,11 +145,12 @@ fn check_config(link: &str, config: &JsonObject) -> Result<()> {
     }
     let mut keys = Vec::new();
     walk("", config, &mut keys);
-    if keys.len() > MAX_OPTIONS {
+    // Array items are walked too (their key is empty) but are not keys.
+    let count = keys.iter().filter(|(_, key, _)| !key.is_empty()).count();
+    if count > MAX_OPTIONS {
         return Err(ControlError::invalid(format!(
-            "CONFIG of link {:?} has {} keys; the limit is {MAX_OPTIONS} options per object",
+            "CONFIG of link {:?} has {count} keys; the limit is {MAX_OPTIONS} options per object",
             printable(link, 128),
-            keys.len()
         )));
     }
     for (path, key, value) in keys {

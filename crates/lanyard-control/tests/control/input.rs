@@ -318,21 +318,35 @@ async fn secrets_inside_option_values_are_refused_without_echo(env: &Env) {
         ErrorKind::Invalid,
         &["the value of option \"store\" of credential storage \"mem2\" holds what looks like a secret"],
     );
-    let link = NewLink {
+    let link_named = |name: &str| NewLink {
         database: "default".into(),
-        name: "api".into(),
+        name: name.into(),
         link_type: "HTTP".into(),
         description: None,
-        config: serde_json::from_value(json!({"url": "https://api.example.com", "note": format!("token: {CANARY}")}))
-            .unwrap(),
+        config: serde_json::Map::new(),
         credentials: None,
         or_replace: false,
         if_not_exists: false,
+    };
+    let link = NewLink {
+        config: serde_json::from_value(json!({"url": "https://api.example.com", "note": format!("token: {CANARY}")}))
+            .unwrap(),
+        ..link_named("api")
     };
     assert_error_contains(
         plane.create_link(&admin(), link).await,
         ErrorKind::Invalid,
         &["the value of CONFIG key \"note\" holds what looks like a secret (a value assigned to a secret-looking key)"],
+    );
+    // A string inside an array is a value too.
+    let in_array = NewLink {
+        config: serde_json::from_value(json!({"hosts": ["a.example.com", format!("password={CANARY}")]})).unwrap(),
+        ..link_named("api_hosts")
+    };
+    assert_error_contains(
+        plane.create_link(&admin(), in_array).await,
+        ErrorKind::Invalid,
+        &["the value of CONFIG key \"hosts\" holds what looks like a secret"],
     );
     let log = audit_log(env).await;
     assert!(log.iter().all(|r| !serde_json::to_string(&r.record.detail).unwrap().contains(CANARY)));
