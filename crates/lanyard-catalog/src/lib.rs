@@ -306,9 +306,13 @@ impl Catalog {
                    FROM external_connections c \
                    LEFT JOIN connection_tests t ON t.connection_id = c.id \
                    LEFT JOIN vault_entries e ON e.id = c.credential_id \
-                   LEFT JOIN vault_backends b ON b.id = c.credential_storage_id WHERE c.display_name = $1";
-        let name = lanyard_core::nfc_str(name).into_owned();
-        let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(name)]).await? else {
+                   LEFT JOIN vault_backends b ON b.id = c.credential_storage_id \
+                   WHERE c.display_name = $1 OR c.display_name = $2";
+        // The NFC form (how names are stored now), or the name exactly as given (as an earlier version may have
+        // stored it).
+        let nfc = lanyard_core::nfc_str(name).into_owned();
+        let params = vec![Param::Text(nfc), Param::Text(name.to_owned())];
+        let Some(row) = self.pool.fetch_optional(sql, params).await? else {
             return Ok(None);
         };
         let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);
