@@ -155,18 +155,7 @@ fn minimal_build(root: &Path) -> Result<()> {
 /// that build names no crate of [`CLOUD_SDK_PREFIXES`].
 fn lean_build(root: &Path) -> Result<()> {
     let lean = ["-p", "lanyard-cli", "--no-default-features", "--features", "vault-local"];
-    let mut args = vec!["tree", "-e", "normal,build", "--prefix", "none", "--format", "{p}"];
-    args.extend(lean);
-    println!("$ cargo {}", args.join(" "));
-    let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(&args)
-        .current_dir(root)
-        .output()
-        .context("could not run `cargo tree`")?;
-    if !output.status.success() {
-        bail!("`cargo tree` failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let tree = String::from_utf8(output.stdout).context("`cargo tree` printed non-UTF-8")?;
+    let tree = cargo_tree(root, &lean)?;
     let sdks = cloud_sdk_crates(&tree);
     if !sdks.is_empty() {
         bail!("the lean build (`{}`) links cloud SDK crates: {}", lean.join(" "), sdks.join(", "));
@@ -180,20 +169,27 @@ fn lean_build(root: &Path) -> Result<()> {
     cargo(root, &build)
 }
 
-/// The release build (`lanyard-cli`'s default features) links no failpoint: the `fail` crate, which the tests'
-/// `--all-features` build brings in through the `failpoints` feature, is not in its `cargo tree`.
-fn no_failpoints(root: &Path) -> Result<()> {
-    let args = ["tree", "-p", "lanyard-cli", "-e", "normal,build", "--prefix", "none", "--format", "{p}"];
+/// `cargo tree -e normal,build --prefix none --format {p} <selection>`: one `name vX.Y.Z …` line per crate of that
+/// build (echoed first, like every command a step runs).
+fn cargo_tree(root: &Path, selection: &[&str]) -> Result<String> {
+    let mut args = vec!["tree", "-e", "normal,build", "--prefix", "none", "--format", "{p}"];
+    args.extend(selection);
     println!("$ cargo {}", args.join(" "));
-    let output = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(args)
+    let output = std::process::Command::new(crate::cargo_program())
+        .args(&args)
         .current_dir(root)
         .output()
         .context("could not run `cargo tree`")?;
     if !output.status.success() {
         bail!("`cargo tree` failed: {}", String::from_utf8_lossy(&output.stderr));
     }
-    let tree = String::from_utf8(output.stdout).context("`cargo tree` printed non-UTF-8")?;
+    String::from_utf8(output.stdout).context("`cargo tree` printed non-UTF-8")
+}
+
+/// The release build (`lanyard-cli`'s default features) links no failpoint: the `fail` crate, which the tests'
+/// `--all-features` build brings in through the `failpoints` feature, is not in its `cargo tree`.
+fn no_failpoints(root: &Path) -> Result<()> {
+    let tree = cargo_tree(root, &["-p", "lanyard-cli"])?;
     if tree.lines().any(|line| line.split_whitespace().next() == Some("fail")) {
         bail!("the release build of lanyard-cli links the `fail` crate: the `failpoints` feature leaked into it");
     }

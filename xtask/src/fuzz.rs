@@ -112,14 +112,14 @@ fn path_str(path: &Path) -> Result<&str> {
 /// `RUSTC_BOOTSTRAP=1` (this module's doc says why).
 fn cargo_fuzz(root: &Path, args: &[&str], target_dir: &Path) -> Result<()> {
     let (subcommand, rest) = args.split_first().context("no cargo fuzz subcommand")?;
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut command = Command::new(crate::cargo_program());
     command
         .current_dir(root)
         .env("RUSTC_BOOTSTRAP", "1")
         .args(["fuzz", subcommand, "--fuzz-dir", "fuzz", "--target-dir"])
         .arg(target_dir)
         .args(rest);
-    println!("$ RUSTC_BOOTSTRAP=1 {command:?}");
+    println!("$ {command:?}");
     let status = command.status().context("could not start `cargo fuzz`")?;
     ensure!(status.success(), "`cargo fuzz {subcommand}` failed ({status})");
     Ok(())
@@ -127,7 +127,7 @@ fn cargo_fuzz(root: &Path, args: &[&str], target_dir: &Path) -> Result<()> {
 
 /// Installs cargo-fuzz [`CARGO_FUZZ_VERSION`] unless `cargo fuzz --version` already names it.
 fn install(root: &Path) -> Result<()> {
-    let version = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let version = Command::new(crate::cargo_program())
         .args(["fuzz", "--version"])
         .output()
         .ok()

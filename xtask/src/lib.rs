@@ -31,7 +31,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The cargo to run sub-commands with: the one that is running us (`$CARGO`), else `cargo` from `PATH`.
-fn cargo_program() -> OsString {
+pub(crate) fn cargo_program() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 

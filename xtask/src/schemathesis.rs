@@ -3,7 +3,8 @@
 //!
 //! It builds the `lanyard` binary (debug), starts `lanyard serve` on a free port of 127.0.0.1 with a fresh data
 //! directory (so the catalog is empty and the first start writes the admin token), and runs schemathesis against the
-//! server's own `/openapi.json` with the admin token: every operation, every check (`--checks all`), every phase
+//! server's own `/openapi.json` with the admin token: every operation, every check (schemathesis's default; not
+//! `--checks all`, which would override the per-operation settings of [`CONFIG`]), every phase
 //! (examples, coverage, fuzzing and the stateful phase, which follows the description's links from a created object to
 //! the operations on it). The run is bounded ([`MAX_EXAMPLES`] per operation, killed after [`TIME_LIMIT`]); its seed
 //! (random, or `LANYARD_SCHEMATHESIS_SEED`) and run time are printed, and any failure of any check fails the step.
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::services::{Process, free_port, install_venv, read_log, wait_until_answering};
+use crate::services::{Process, free_port, install_venv, on_a_free_port, wait_until_answering};
 
 /// The pinned requirements, relative to the workspace root.
 pub const REQUIREMENTS: &str = "xtask/schemathesis-requirements.txt";
@@ -39,7 +40,7 @@ pub const SEED_ENV: &str = "LANYARD_SCHEMATHESIS_SEED";
 
 /// Builds the binary, starts a fresh server and runs schemathesis against it (see the module's documentation).
 pub fn run(root: &Path) -> Result<()> {
-    let target = crate::metadata(root)?.target_directory.into_std_path_buf();
+    let target = crate::ci::target_dir(root)?;
     let venv = install_venv(root, &target, "schemathesis", REQUIREMENTS, &["bin/st"], true)?;
     crate::cargo(root, &["build", "-p", "lanyard-cli", "--bin", "lanyard"])?;
     let binary = target.join("debug/lanyard");
@@ -130,7 +131,7 @@ pub fn run(root: &Path) -> Result<()> {
 
 /// Starts `lanyard serve` on a free port with `data` as its data directory; waits until `/healthz` answers 200.
 fn start_server(binary: &Path, data: &Path, log: &Path) -> Result<(Process, u16)> {
-    for _ in 0..5 {
+    on_a_free_port(|| {
         let port = free_port()?;
         let out = fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let err = out.try_clone()?;
@@ -147,12 +148,9 @@ fn start_server(binary: &Path, data: &Path, log: &Path) -> Result<(Process, u16)
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let mut process = Process(child);
-        match wait_until_answering(&mut process, "lanyard serve", port, "/healthz", |s| s == 200, log)? {
-            Ok(()) => return Ok((process, port)),
-            Err(_) => continue,
-        }
-    }
-    bail!("lanyard serve did not start on any of 5 free ports; its last log:\n{}", read_log(log))
+        Ok(wait_until_answering(&mut process, "lanyard serve", port, "/healthz", |s| s == 200, log)?
+            .map(|()| (process, port)))
+    })
 }
 
 /// Prints the settings that depart from schemathesis's defaults (the config file, comments included).

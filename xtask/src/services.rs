@@ -477,7 +477,7 @@ impl Moto {
 /// Starts a server with `try_start` until it stays up: a port taken between our probe and the server's bind makes
 /// it exit at once (`Ok(Err(…))`), so up to five ports are tried. Any other failure (no program, no answer in time)
 /// is final.
-fn on_a_free_port<T>(mut try_start: impl FnMut() -> Result<Result<T>>) -> Result<T> {
+pub(crate) fn on_a_free_port<T>(mut try_start: impl FnMut() -> Result<Result<T>>) -> Result<T> {
     let mut attempt = 1;
     loop {
         match try_start()? {

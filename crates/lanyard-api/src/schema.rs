@@ -235,7 +235,7 @@ fn config_key() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(1))
-        .max_length(Some(128))
+        .max_length(Some(lanyard_core::MAX_OPTION_KEY_CHARS))
         .pattern(Some(format!("^[^{CONTROL}]+$")))
         .build()
 }
@@ -245,7 +245,7 @@ fn option_key() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(1))
-        .max_length(Some(128))
+        .max_length(Some(lanyard_core::MAX_OPTION_KEY_CHARS))
         .pattern(Some(option_key_pattern()))
         .build()
 }

@@ -65,7 +65,7 @@ pub(crate) struct LimitArgs {
     /// from accepting a connection to its first request head (TLS handshake included).
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     header_timeout_ms: u64,
-    /// Milliseconds to read a whole request body, from the end of its head (then 408 request_timeout).
+    /// Milliseconds to read a whole request body, from the moment the request is authenticated (then 408 request_timeout).
     #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     body_timeout_ms: u64,
     /// Milliseconds a request may take in total, TEST routes excepted (then 503 backend_unavailable).
@@ -285,4 +285,21 @@ async fn serve(args: ServeArgs, mut options: ServeOptions, env_token: Option<Sec
 /// A [`ServeError`] as one message: its `Display` already includes the underlying cause.
 fn serve_error(error: ServeError) -> anyhow::Error {
     anyhow::anyhow!("{error}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags' defaults are the server's own (`Limits::default()`), which docs/operations.md's table states.
+    #[test]
+    fn the_limit_flags_default_to_the_servers_limits() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            limits: LimitArgs,
+        }
+        let flags = <Flags as clap::Parser>::try_parse_from(["lanyard"]).unwrap();
+        assert_eq!(flags.limits.limits(), lanyard_server::Limits::default());
+    }
 }

@@ -227,7 +227,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CleartextGuard<S> {
     }
 }
 
-/// Runs the session's connection task until the client goes away.
 /// What tokio-postgres does to the sockets it opens itself, done to the one opened here (to watch the cleartext
 /// password request): `TCP_NODELAY`, since the protocol's small messages must not wait for Nagle's algorithm, and
 /// TCP keepalive after the config's idle time (2 hours by default, as libpq), so a long pipeline session notices a
@@ -247,6 +246,7 @@ fn tune_socket(tcp: &tokio::net::TcpStream, config: &Config) -> std::io::Result<
     Ok(())
 }
 
+/// Runs the session's connection task until the client goes away.
 fn drive<S, T>(connection: Connection<S, T>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

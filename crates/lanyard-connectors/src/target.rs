@@ -602,7 +602,6 @@ pub(crate) fn utf8(value: &SecretValue) -> Result<&str> {
     std::str::from_utf8(value.expose_bytes()).map_err(|_| invalid("the credential is not UTF-8 text"))
 }
 
-/// A [`ConnectError::Invalid`].
 /// How a database session uses TLS: libpq's `sslmode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SslMode {
@@ -620,6 +619,7 @@ pub(crate) enum SslMode {
     VerifyFull,
 }
 
+/// A [`ConnectError::Invalid`].
 pub(crate) fn invalid(message: impl Into<String>) -> ConnectError {
     ConnectError::Invalid(message.into())
 }

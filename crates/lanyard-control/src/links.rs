@@ -18,9 +18,9 @@ use lanyard_catalog::{
     CatalogError, Database, JsonObject, Link, Meta, Pipeline, Record as _, Timestamp, Tx, VaultEntry, transaction,
 };
 use lanyard_core::{
-    AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, MAX_OPTION_VALUE_BYTES,
-    MAX_OPTIONS, Name, ObjectKind, PipelineState, SecretString, TestStatus, VaultEntryId, is_secret_config_key,
-    printable, secret_in_value, url_has_password,
+    AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, MAX_OPTION_KEY_CHARS,
+    MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, Name, ObjectKind, PipelineState, SecretString, TestStatus, VaultEntryId,
+    is_secret_config_key, printable, secret_in_value, url_has_password,
 };
 use lanyard_vault::{Profile, SecretRef, SecretValue, VaultBackend};
 use serde_json::Value;
@@ -194,9 +194,9 @@ fn check_config(link: &str, config: &JsonObject) -> Result<()> {
 
 /// A top-level key of CONFIG or CREDENTIALS: 1..=128 characters, no control characters.
 fn check_key(side: &str, key: &str) -> Result<()> {
-    if key.is_empty() || key.chars().count() > 128 || key.chars().any(char::is_control) {
+    if key.is_empty() || key.chars().count() > MAX_OPTION_KEY_CHARS || key.chars().any(char::is_control) {
         return Err(ControlError::invalid(format!(
-            "a {side} key is 1 to 128 characters without control characters, not {:?}",
+            "a {side} key is 1 to {MAX_OPTION_KEY_CHARS} characters without control characters, not {:?}",
             printable(key, 64)
         )));
     }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lanyard_control::{Caller, ControlPlane};
@@ -63,8 +63,7 @@ fn http_metrics() -> Arc<metrics::HttpMetrics> {
 
 /// [`router`] with these limits and metrics, also exporting a pipeline runner's metrics on `/metrics`.
 ///
-/// Layers, outermost first: `observe` (request id, log line, metrics), `problems_only` (a bodiless error of the
-/// stack as a problem), `head_limits` (414/431), routing; then per route: the request timeout (not on the TEST
+/// Layers, outermost first: `observe` (request id, log line, metrics), `head_limits` (414/431), routing; then per route: the request timeout (not on the TEST
 /// routes), authentication, `read_body` (body timeout and size), the handler.
 fn router_with(
     control: ControlPlane,
@@ -82,13 +81,10 @@ fn router_with(
             Access::Requires(permission, action) => method_router
                 .route_layer(middleware::from_fn_with_state((state.clone(), permission, action), authenticate)),
         };
-        let method_router = if paths.paths.keys().any(|path| limits::is_probe(path)) {
+        let method_router = if limits::is_probe(access) {
             method_router
         } else {
-            method_router.route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                limits.request_timeout,
-            ))
+            method_router.route_layer(middleware::from_fn_with_state(*limits, limits::request_timeout))
         };
         api = api.routes((schemas, paths, method_router));
     }
@@ -100,7 +96,6 @@ fn router_with(
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(*limits, limits::head_limits))
-        .layer(middleware::from_fn(limits::problems_only))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

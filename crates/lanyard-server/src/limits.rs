@@ -1,5 +1,5 @@
 //! What a client may cost: the timeouts and limits of every layer of the transport, and the pieces that enforce
-//! those hyper, axum-server and tower-http do not.
+//! those hyper and axum-server do not.
 //!
 //! | layer | bound | enforced by |
 //! |---|---|---|
@@ -10,7 +10,7 @@
 //! | HTTP/2 | concurrent streams, keep-alive pings | hyper's HTTP/2 settings |
 //! | head size | request target and header bytes | [`head_limits`] (below hyper's own, larger, limits) |
 //! | body | whole-body read time and size | [`read_body`] |
-//! | request | total time of a handler (the TEST routes excepted: their probe deadline bounds them) | tower-http's `TimeoutLayer` |
+//! | request | total time of a handler (the TEST routes excepted: their probe deadline bounds them) | [`request_timeout`] |
 
 use std::collections::HashMap;
 use std::future::Ready;
@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
@@ -43,7 +42,7 @@ pub struct Limits {
     /// Time to read a request head (HTTP/1), from the first read of it; also how long an idle keep-alive connection
     /// stays open, and the time from accept to the first request's head (TLS handshake included).
     pub header_timeout: Duration,
-    /// Time to read a whole request body, from the end of its head.
+    /// Time to read a whole request body, from the moment the request is authenticated.
     pub body_timeout: Duration,
     /// Total time of a request (body read, authentication and handler), except the TEST routes.
     pub request_timeout: Duration,
@@ -326,41 +325,22 @@ pub(crate) async fn read_body(State(limits): State<Limits>, request: Request, ne
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
-/// A bodiless error answer of the stack (tower-http's request timeout) as a problem of its status.
-pub(crate) async fn problems_only(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return response;
-    }
-    let problem = match status {
-        StatusCode::SERVICE_UNAVAILABLE => ApiError::new(
+/// Bounds a whole request (authentication, body, handler) by the request timeout: past it, `503
+/// backend_unavailable` (the client may retry; the request may have been applied).
+pub(crate) async fn request_timeout(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
             ErrorKind::BackendUnavailable,
             "the request did not complete within the server's request timeout (it may have been applied)",
-        ),
-        StatusCode::REQUEST_TIMEOUT => ApiError::new(ErrorKind::RequestTimeout, "the request took too long"),
-        StatusCode::NOT_FOUND => ApiError::new(ErrorKind::NotFound, "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(ErrorKind::MethodNotAllowed, "method not allowed on this path"),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(ErrorKind::PayloadTooLarge, "the request body is larger than 1 MiB")
-        }
-        StatusCode::URI_TOO_LONG => ApiError::new(ErrorKind::UriTooLong, "the request target is too long"),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
-            ApiError::new(ErrorKind::HeadersTooLarge, "the header fields are too large")
-        }
-        StatusCode::BAD_REQUEST => ApiError::invalid("malformed request"),
-        _ => ApiError::new(ErrorKind::Internal, format!("bodiless {status} from the web server stack")),
-    };
-    let mut replaced = problem.into_response();
-    if let Some(value) = response.headers().get(header::RETRY_AFTER) {
-        replaced.headers_mut().insert(header::RETRY_AFTER, value.clone());
+        )
+        .into_response(),
     }
-    replaced
 }
 
-/// `true` for a route bounded by its own probe deadline rather than the request timeout (the TEST routes, whose
-/// deadline is the object's `TIMEOUT`, up to a day).
-pub(crate) fn is_probe(path: &str) -> bool {
-    path.ends_with("/test")
+/// `true` for a TEST route (TEST CONNECTION, TEST LINK, TEST CREDENTIAL STORAGE), which the request timeout does not
+/// bound: a probe's own deadline does (the object's `TIMEOUT`, up to a day).
+pub(crate) fn is_probe(access: crate::Access) -> bool {
+    use lanyard_core::AuditAction as A;
+    matches!(access, crate::Access::Requires(_, A::ConnectionTest | A::LinkTest | A::CredentialStorageTest))
 }

@@ -40,7 +40,7 @@ struct CapLabels {
 pub(crate) struct HttpMetrics {
     registry: Registry,
     /// The `method` label values (besides [`OTHER`]).
-    methods: Vec<Method>,
+    methods: Vec<&'static str>,
     requests: Family<Labels, Counter>,
     duration: Family<RouteLabels, Histogram>,
     open: Gauge,
@@ -65,19 +65,17 @@ impl HttpMetrics {
             "Connections closed at once because a connection cap (total or per client IP) was reached",
             refused.clone(),
         );
-        let mut closed: Vec<Method> = methods.into_iter().chain([Method::HEAD, Method::OPTIONS]).collect();
-        closed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        // Every method of the closed set is a standard one, whose name is static; looked up once, here.
+        let mut closed: Vec<&'static str> =
+            methods.into_iter().chain([Method::HEAD, Method::OPTIONS]).map(|m| standard_name(&m)).collect();
+        closed.sort_unstable();
         closed.dedup();
         Self { registry, methods: closed, requests, duration, open, refused }
     }
 
     /// The `method` label of `method`: its name when in the closed set, else [`OTHER`].
     pub(crate) fn method_label(&self, method: &Method) -> &'static str {
-        match self.methods.iter().find(|m| *m == method) {
-            // Every method of the closed set is a standard one, whose name is static.
-            Some(m) => standard_name(m),
-            None => OTHER,
-        }
+        self.methods.iter().copied().find(|name| *name == method.as_str()).unwrap_or(OTHER)
     }
 
     pub(crate) fn observe(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {

@@ -122,7 +122,7 @@ pub(crate) fn errors(shape: &Shape) -> Vec<(u16, &'static str)> {
     if shape.templated || shape.body {
         out.push((404, "not_found: the object the path names, or one the body names, does not exist"));
     }
-    out.push((408, "request_timeout: the request was not received, or not answered, in time"));
+    out.push((408, "request_timeout: the request body did not arrive within the body timeout"));
     if matches!(shape.verb(), Some("create" | "alter" | "drop" | "start" | "stop")) {
         out.push((
             409,
@@ -143,8 +143,6 @@ pub(crate) fn errors(shape: &Shape) -> Vec<(u16, &'static str)> {
     if secured {
         out.push((503, "backend_unavailable: the catalog or a vault backend is unreachable (Retry-After when known)"));
     }
-    out.sort_unstable();
-    out.dedup_by_key(|(status, _)| *status);
     out
 }
 

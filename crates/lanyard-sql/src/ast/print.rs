@@ -226,9 +226,9 @@ impl Printer {
     /// The value of `SET CONFIG ::key = value`: a string literal, or a bare number, boolean or NULL; redacted as
     /// [`Printer::config`] redacts.
     pub(crate) fn config_value(&mut self, key: &str, value: &serde_json::Value) {
-        let secret = is_secret_config_key(key) || matches!(value, serde_json::Value::String(s) if is_secret_text(s));
+        let secret = || is_secret_config_key(key) || matches!(value, serde_json::Value::String(s) if is_secret_text(s));
         match value {
-            _ if self.redact && secret => self.string(REDACTED),
+            _ if self.redact && secret() => self.string(REDACTED),
             serde_json::Value::String(s) => self.string(s),
             other => self.bare(other),
         }
