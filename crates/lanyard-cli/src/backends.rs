@@ -35,10 +35,7 @@ pub(crate) fn listing(registry: &Registry) -> String {
     let missing: Vec<String> = KNOWN_KINDS
         .iter()
         .filter(|known| !registry.kinds().contains(&known.kind))
-        .map(|known| match known.feature {
-            Some(feature) => format!("{} (--features {feature})", known.kind.to_ascii_uppercase()),
-            None => format!("{} (no plugin yet)", known.kind.to_ascii_uppercase()),
-        })
+        .map(|known| format!("{} (--features {})", known.kind.to_ascii_uppercase(), known.feature))
         .collect();
     if !missing.is_empty() {
         let _ = writeln!(out, "not in this build: {}", missing.join(", "));

@@ -36,6 +36,8 @@ mod tokens;
 use lanyard_vault_aws as _;
 #[cfg(feature = "vault-azure")]
 use lanyard_vault_azure as _;
+#[cfg(feature = "vault-gcp")]
+use lanyard_vault_gcp as _;
 #[cfg(feature = "vault-hashicorp")]
 use lanyard_vault_hashicorp as _;
 #[cfg(feature = "vault-local")]
@@ -246,6 +248,9 @@ mod tests {
         }
         if cfg!(feature = "vault-azure") {
             expected.push("azure");
+        }
+        if cfg!(feature = "vault-gcp") {
+            expected.push("gcp");
         }
         if cfg!(feature = "vault-hashicorp") {
             expected.push("hashicorp");

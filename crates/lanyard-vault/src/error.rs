@@ -308,10 +308,10 @@ mod tests {
         );
         assert!(!text.contains("lanyard/vault/0193") && !text.contains(" write "), "{text}");
         let missing = VaultError::new(ErrorKind::Unsupported, "vault", Operation::Build)
-            .with_detail(r#"backend kind "gcp" is not available yet: no plugin for it exists yet"#);
+            .with_detail(r#"backend kind "gcp" is not enabled in this build; rebuild lanyard with `--features vault-gcp`"#);
         assert_eq!(
             missing.explain(r#"credential storage "cloud" (gcp)"#),
-            r#"credential storage "cloud" (gcp) cannot be set up: backend kind "gcp" is not available yet: no plugin for it exists yet"#
+            r#"credential storage "cloud" (gcp) cannot be set up: backend kind "gcp" is not enabled in this build; rebuild lanyard with `--features vault-gcp`"#
         );
         let timeout = VaultError::new(ErrorKind::Timeout, "hashicorp", Operation::Get)
             .explain("credential storage \"v\" (hashicorp)");

@@ -265,20 +265,19 @@ pub struct KnownKind {
     pub kind: &'static str,
     /// Other names SQL accepts for it.
     pub aliases: &'static [&'static str],
-    /// The cargo feature of the `lanyard` binary that compiles it in; `None` while no plugin for it exists (a
-    /// feature is named here only once `crates/lanyard-cli/Cargo.toml` has it, which the CLI's tests check).
-    pub feature: Option<&'static str>,
+    /// The cargo feature of the `lanyard` binary that compiles it in (`crates/lanyard-cli/Cargo.toml` has it,
+    /// which the CLI's tests check).
+    pub feature: &'static str,
 }
 
-/// Every kind of vault.md, with the feature that enables it. `gcp` has no plugin yet: it gets its `vault-gcp`
-/// feature when its plugin lands.
+/// Every kind of vault.md, with the feature that enables it.
 pub const KNOWN_KINDS: &[KnownKind] = &[
-    KnownKind { kind: "aws", aliases: &[], feature: Some("vault-aws") },
-    KnownKind { kind: "azure", aliases: &[], feature: Some("vault-azure") },
-    KnownKind { kind: "gcp", aliases: &[], feature: None },
-    KnownKind { kind: "hashicorp", aliases: &[], feature: Some("vault-hashicorp") },
-    KnownKind { kind: "local", aliases: &["os_keychain"], feature: Some("vault-local") },
-    KnownKind { kind: "memory", aliases: &[], feature: Some("vault-memory") },
+    KnownKind { kind: "aws", aliases: &[], feature: "vault-aws" },
+    KnownKind { kind: "azure", aliases: &[], feature: "vault-azure" },
+    KnownKind { kind: "gcp", aliases: &[], feature: "vault-gcp" },
+    KnownKind { kind: "hashicorp", aliases: &[], feature: "vault-hashicorp" },
+    KnownKind { kind: "local", aliases: &["os_keychain"], feature: "vault-local" },
+    KnownKind { kind: "memory", aliases: &[], feature: "vault-memory" },
 ];
 
 /// A defect of the set of registered plugins.
@@ -360,8 +359,7 @@ impl Registry {
     }
 
     /// The factory of `kind` (as written in SQL). An unknown kind lists the available ones; a known kind that is
-    /// not compiled in names the cargo feature that enables it, or says that it is not available yet when no plugin
-    /// for it exists.
+    /// not compiled in names the cargo feature that enables it.
     pub fn factory(&self, kind: &str) -> Result<&'static BackendFactory> {
         let canonical = Self::canonical_kind(kind);
         if let Some(factory) = self.factories.iter().find(|f| f.kind == canonical) {
@@ -370,11 +368,8 @@ impl Registry {
         let shown = printable(kind, 64);
         let available = self.kinds().iter().map(|k| k.to_ascii_uppercase()).collect::<Vec<_>>().join(", ");
         let detail = match KNOWN_KINDS.iter().find(|known| known.kind == canonical) {
-            Some(KnownKind { feature: Some(feature), .. }) => format!(
+            Some(KnownKind { feature, .. }) => format!(
                 "backend kind {shown:?} is not enabled in this build; rebuild lanyard with `--features {feature}`"
-            ),
-            Some(KnownKind { feature: None, .. }) => format!(
-                "backend kind {shown:?} is not available yet: no plugin for it exists yet; available kinds: {available}"
             ),
             None => format!("unknown backend kind {shown:?}; available kinds: {available}"),
         };
@@ -452,16 +447,14 @@ mod tests {
         let registry = Registry::from_factories([&MEMORY, &AWS_A]).unwrap();
         assert_eq!(registry.kinds(), ["aws", "memory"]);
         assert_eq!(registry.factory("AWS").unwrap().crate_name, "crate-a");
-        // A kind without a plugin names no cargo feature: there is none to turn on.
         let missing = registry.factory("GCP").unwrap_err();
         assert_eq!(missing.kind(), ErrorKind::Unsupported);
         assert!(
             missing.to_string().contains(
-                r#"backend kind "GCP" is not available yet: no plugin for it exists yet; available kinds: AWS, MEMORY"#
+                r#"backend kind "GCP" is not enabled in this build; rebuild lanyard with `--features vault-gcp`"#
             ),
             "{missing}"
         );
-        assert!(!missing.to_string().contains("--features"), "{missing}");
         let keychain = registry.factory("OS_KEYCHAIN").unwrap_err();
         assert!(keychain.to_string().contains("--features vault-local"), "{keychain}");
         let hashicorp = registry.factory("hashicorp").unwrap_err();
@@ -473,8 +466,6 @@ mod tests {
             ),
             "{without_aws}"
         );
-        let gcp = registry.factory("gcp").unwrap_err();
-        assert!(gcp.to_string().contains("no plugin for it exists yet"), "{gcp}");
         let unknown = registry.factory("foo").unwrap_err();
         assert!(
             unknown.to_string().contains(r#"unknown backend kind "foo"; available kinds: AWS, MEMORY"#),

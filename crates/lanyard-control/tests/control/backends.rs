@@ -276,24 +276,16 @@ async fn kinds_and_options_are_checked(env: &Env) {
         active: true,
         if_not_exists: false,
     };
-    // Kinds with no plugin yet say so, and name no cargo feature: there is none to turn on.
-    for kind in ["gcp", "Gcp"] {
-        let message = assert_error_contains(
-            plane.create_backend(&admin(), request(kind, &[("region", "eu-west-1")])).await,
-            ErrorKind::Invalid,
-            &[&format!(
-                "credential storage \"s\" (gcp) cannot be set up: backend kind {:?} is not available yet: \
-                 no plugin for it exists yet; available kinds: ",
-                kind.to_ascii_lowercase()
-            )],
-        );
-        assert!(!message.contains("--features"), "{message}");
-        // Before, the internal wording reached the user: "configure in vault backend: not supported: …".
-        assert!(!message.contains("configure in") && !message.contains("not supported"), "{message}");
-    }
+    // Before, the internal wording reached the user: "configure in vault backend: not supported: …".
+    let message = assert_error_contains(
+        plane.create_backend(&admin(), request("Gcp", &[("region", "eu-west-1")])).await,
+        ErrorKind::Invalid,
+        &["credential storage \"s\" (gcp) cannot be set up: backend kind \"gcp\" is not enabled in this build"],
+    );
+    assert!(!message.contains("configure in") && !message.contains("not supported"), "{message}");
     // A kind whose plugin is not linked into this test names the feature that compiles it in.
     for (kind, feature) in
-        [("aws", "vault-aws"), ("AWS", "vault-aws"), ("AZURE", "vault-azure"), ("HashiCorp", "vault-hashicorp")]
+        [("aws", "vault-aws"), ("AWS", "vault-aws"), ("AZURE", "vault-azure"), ("gcp", "vault-gcp"), ("HashiCorp", "vault-hashicorp")]
     {
         assert_error_contains(
             plane.create_backend(&admin(), request(kind, &[("region", "eu-west-1")])).await,
@@ -304,11 +296,6 @@ async fn kinds_and_options_are_checked(env: &Env) {
             )],
         );
     }
-    assert_error_contains(
-        plane.create_backend(&admin(), request("gcp", &[])).await,
-        ErrorKind::Invalid,
-        &[r#"backend kind "gcp" is not available yet: no plugin for it exists yet"#],
-    );
     let kinds: Vec<String> = registry().kinds().iter().map(|k| k.to_ascii_uppercase()).collect();
     assert_error_contains(
         plane.create_backend(&admin(), request("nosuch", &[])).await,

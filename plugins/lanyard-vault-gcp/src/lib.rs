@@ -1,0 +1,729 @@
+//! `lanyard-vault-gcp` is the `gcp` vault backend: material kept as GCP Secret Manager secrets, read and written
+//! through Secret Manager's v1 REST API on the workspace's reqwest (rustls), with Google OAuth2 access tokens from a
+//! service account key or from application default credentials (see `auth`); and the identity lent to `gcs`
+//! connections that name the storage.
+//!
+//! What it is not: a Secret Manager administrator. It creates no project, grants no access and sets no
+//! replication policy beyond `automatic`: it adds versions to the secrets under its prefix (creating a secret on
+//! its first write), disables or destroys the versions a write replaced (option `previous_versions`), deletes its
+//! secrets, reads linked secrets, and lists. It does not retry: the resolver retries by error kind, honouring the
+//! `RetryInfo` delay of a 429.
+//!
+//! Why no Google SDK: Google's Rust client for Secret Manager brings a large generated stack (gax, its own auth
+//! crate, protobuf well-known types) for the five REST calls used here, and the general OAuth crates for Google
+//! (`gcp_auth`) hide the token endpoint's answer ("token request failed") behind silent retries. The REST calls
+//! and the JWT exchange are short and fully tested against the double of `lanyard-testsupport`; the RS256
+//! signature is ring's.
+//!
+//! Options (besides the common ones `lanyard-vault` adds, such as `timeout_ms`; `docs/backends.md` (section `gcp`)
+//! has the whole story):
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `project_id` | the key's `project_id` | the project holding the secrets (id or number) |
+//! | `auth_method` | `service_account` when `service_account_json` is set | `service_account` or `adc` |
+//! | `service_account_json` | — | the service account key file's JSON (**secret**: kept in the local vault) |
+//! | `endpoint` | `https://secretmanager.googleapis.com` | the API's base URL; `http://` only to this host (emulators, doubles) |
+//! | `prefix` | empty | prefix of secret ids, `[A-Za-z0-9_-]` only |
+//! | `previous_versions` | `disable` | what a write does to the versions it replaced: `disable`, `destroy` or `keep` |
+//!
+//! Secret ids: `<prefix>vault--<entry uuid>` and `<prefix>backend--<backend uuid>`. Linked names: `name`,
+//! `name/versions/<n|latest>`, `projects/<project>/secrets/<name>[/versions/<n|latest>]`; the resolver applies
+//! `#field`. Material: the payload's bytes as they are (Secret Manager stores bytes, up to 64 KiB, which is also
+//! the Control Plane's limit), sent with their CRC32C and checked against the one Secret Manager returns.
+
+mod auth;
+mod errors;
+mod names;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use lanyard_core::{OptionKey, OptionMap, SecretBytes, SecretString, printable};
+use lanyard_vault::{
+    AmbientIdentity, BackendConfig, Capabilities, ErrorKind, Operation, OptionSpec, ProbeReport, Profile, Result,
+    SecretRef, SecretValue, VaultBackend, VaultError, async_trait,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::auth::{CredentialFile, Source, Tokens};
+use crate::errors::{Failure, api_error};
+
+/// The kind this crate registers.
+pub const KIND: &str = "gcp";
+
+/// The default per-call timeout when `timeout_ms` is not given (the resolver's default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
+
+/// Secret Manager's API endpoint.
+pub const GOOGLE_ENDPOINT: &str = "https://secretmanager.googleapis.com";
+
+/// The largest payload Secret Manager stores.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// How many secrets one page of a listing asks for.
+const PAGE_SIZE: &str = "250";
+
+/// The CRC32C (Castagnoli) of Secret Manager's `dataCrc32c`.
+const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
+const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "project_id",
+        required: false,
+        secret: false,
+        help: "the project holding the secrets, its id or number (default: the service account key's project_id)",
+    },
+    OptionSpec {
+        name: "auth_method",
+        required: false,
+        secret: false,
+        help: "service_account or adc (application default credentials; default: service_account when \
+               service_account_json is given)",
+    },
+    OptionSpec {
+        name: "service_account_json",
+        required: false,
+        secret: true,
+        help: "the service account key file's JSON (service_account)",
+    },
+    OptionSpec {
+        name: "endpoint",
+        required: false,
+        secret: false,
+        help: "the API's base URL (default: https://secretmanager.googleapis.com); http:// only to 127.0.0.1, ::1 \
+               or localhost, for emulators and test doubles",
+    },
+    OptionSpec {
+        name: "prefix",
+        required: false,
+        secret: false,
+        help: "prefix of secret ids, A-Z, a-z, 0-9, '_' and '-' only (default: none)",
+    },
+    OptionSpec {
+        name: "previous_versions",
+        required: false,
+        secret: false,
+        help: "what a write does to the versions it replaced: disable (default), destroy or keep",
+    },
+];
+
+lanyard_vault::inventory::submit! {
+    lanyard_vault::BackendFactory::new(
+        env!("CARGO_PKG_NAME"),
+        KIND,
+        "GCP Secret Manager secrets, with a service account key or application default credentials",
+        OPTIONS,
+        build,
+    )
+}
+
+fn build(config: BackendConfig) -> Result<Arc<dyn VaultBackend>> {
+    let env = |key: &str| std::env::var(key).ok();
+    Ok(Arc::new(GcpBackend::new(Config::parse(&config, &env)?)?))
+}
+
+/// How the backend gets its access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// The service account key in `service_account_json`.
+    ServiceAccount,
+    /// Application default credentials: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the metadata server.
+    Adc,
+}
+
+impl AuthMethod {
+    /// The option value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ServiceAccount => "service_account",
+            Self::Adc => "adc",
+        }
+    }
+}
+
+/// What a write does to the versions it replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviousVersions {
+    /// Disabled: unreadable, and an operator can enable one again (a rollback); the default.
+    Disable,
+    /// Destroyed: the payload is gone for good.
+    Destroy,
+    /// Left enabled (readable as `name/versions/<n>`).
+    Keep,
+}
+
+impl PreviousVersions {
+    const ALL: [(&'static str, PreviousVersions); 3] =
+        [("disable", Self::Disable), ("destroy", Self::Destroy), ("keep", Self::Keep)];
+}
+
+/// The validated options. `Debug` leaves the key out.
+pub struct Config {
+    project: String,
+    auth_method: AuthMethod,
+    /// The key's JSON, lent to `gcs` connections as their ambient identity (`service_account` only).
+    key_json: Option<SecretString>,
+    source: Source,
+    endpoint: url::Url,
+    prefix: String,
+    previous: PreviousVersions,
+    timeout: Duration,
+}
+
+impl Config {
+    /// Validates the options of `config`; `env` reads the server's environment (application default credentials).
+    pub fn parse(config: &BackendConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let options = &config.options;
+        let invalid =
+            |detail: String| VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Build).with_detail(detail);
+        let text = |key: &str| options.get(key).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+
+        let key_json = options.secret("service_account_json").filter(|s| !s.expose_secret().trim().is_empty()).cloned();
+        let auth_method = match text("auth_method").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("service_account") => AuthMethod::ServiceAccount,
+            Some("adc") => AuthMethod::Adc,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "option \"auth_method\" must be service_account or adc, not {:?}",
+                    printable(other, 64)
+                )));
+            }
+            None if key_json.is_some() => AuthMethod::ServiceAccount,
+            None => {
+                return Err(invalid(
+                    "missing option \"auth_method\" (service_account with service_account_json, or adc)".into(),
+                ));
+            }
+        };
+        let source = match (auth_method, &key_json) {
+            (AuthMethod::ServiceAccount, Some(json)) => {
+                let file =
+                    CredentialFile::parse(json.expose_secret(), "option \"service_account_json\"").map_err(invalid)?;
+                if !matches!(file, CredentialFile::ServiceAccount(_)) {
+                    return Err(invalid(
+                        "option \"service_account_json\" must be a service account key (\"type\": \
+                         \"service_account\")"
+                            .into(),
+                    ));
+                }
+                Source::File(file)
+            }
+            (AuthMethod::ServiceAccount, None) => {
+                return Err(invalid("auth_method service_account needs option \"service_account_json\"".into()));
+            }
+            (AuthMethod::Adc, Some(_)) => {
+                return Err(invalid(
+                    "option \"service_account_json\" is only used with auth_method service_account, not adc".into(),
+                ));
+            }
+            (AuthMethod::Adc, None) => Source::application_default(env).map_err(invalid)?,
+        };
+
+        let project = match text("project_id").or_else(|| source.project_id().map(str::to_owned)) {
+            Some(project) if names::is_project(&project) => project,
+            Some(project) => {
+                return Err(invalid(format!(
+                    "option \"project_id\" must be a project id (6 to 30 of a-z, 0-9 and '-', starting with a \
+                     letter) or a project number, not {:?}",
+                    printable(&project, 64)
+                )));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "missing option \"project_id\" (the {} names none)",
+                    match auth_method {
+                        AuthMethod::ServiceAccount => "service account key",
+                        AuthMethod::Adc => "application default credentials' identity",
+                    }
+                )));
+            }
+        };
+
+        let endpoint = text("endpoint").unwrap_or_else(|| GOOGLE_ENDPOINT.to_owned());
+        let endpoint = auth::check_endpoint(&endpoint)
+            .map_err(|problem| invalid(format!("option \"endpoint\" {problem}")))
+            .and_then(|url| {
+                if url.cannot_be_a_base() || url.query().is_some() {
+                    Err(invalid(format!("option \"endpoint\" must be a base URL, not {:?}", printable(&endpoint, 200))))
+                } else {
+                    Ok(url)
+                }
+            })?;
+
+        let prefix = options.get("prefix").unwrap_or_default().trim().to_owned();
+        if !names::is_legal_text(&prefix) || prefix.len() > names::MAX_PREFIX {
+            return Err(invalid(format!(
+                "option \"prefix\" may hold only A-Z, a-z, 0-9, '_' and '-', at most {} characters (Secret \
+                 Manager's secret ids allow nothing else), not {:?}",
+                names::MAX_PREFIX,
+                printable(&prefix, 80)
+            )));
+        }
+        let previous = match text("previous_versions") {
+            None => PreviousVersions::Disable,
+            Some(value) => PreviousVersions::ALL
+                .iter()
+                .find(|(label, _)| label.eq_ignore_ascii_case(&value))
+                .map(|(_, p)| *p)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "option \"previous_versions\" must be disable, destroy or keep, not {:?}",
+                        printable(&value, 64)
+                    ))
+                })?,
+        };
+        let timeout = options.parse::<u64>("timeout_ms")?.map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+        let key_json = if auth_method == AuthMethod::ServiceAccount { key_json } else { None };
+        Ok(Self { project, auth_method, key_json, source, endpoint, prefix, previous, timeout })
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("project", &self.project)
+            .field("auth_method", &self.auth_method)
+            .field("identity", &self.source.describe())
+            .field("endpoint", &self.endpoint.as_str())
+            .field("prefix", &self.prefix)
+            .field("previous_versions", &self.previous)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The GCP Secret Manager backend.
+///
+/// Capabilities: store, link and ambient identity. `Debug` shows the project, identity, endpoint and prefix.
+pub struct GcpBackend {
+    project: String,
+    auth_method: AuthMethod,
+    key_json: Option<SecretString>,
+    endpoint: String,
+    prefix: String,
+    previous: PreviousVersions,
+    tokens: Tokens,
+    http: reqwest::Client,
+}
+
+/// A request: method, path under `/v1/`, query, JSON body.
+struct Call<'a> {
+    method: Method,
+    path: String,
+    query: &'a [(&'a str, &'a str)],
+    body: Option<Value>,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: Method, path: String) -> Self {
+        Self { method, path, query: &[], body: None }
+    }
+}
+
+impl GcpBackend {
+    /// A backend for validated options: builds the HTTP client (no request is sent yet).
+    pub fn new(config: Config) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            // A bearer token never follows a redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Build)
+                    .with_detail(format!("cannot build the HTTP client: {}", printable(&e.to_string(), 300)))
+            })?;
+        Ok(Self {
+            project: config.project,
+            auth_method: config.auth_method,
+            key_json: config.key_json,
+            endpoint: config.endpoint.as_str().trim_end_matches('/').to_owned(),
+            prefix: config.prefix,
+            previous: config.previous,
+            tokens: Tokens::new(config.source, http.clone()),
+            http,
+        })
+    }
+
+    /// The project the secrets live in.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// `projects/<project>/secrets/<id>`.
+    fn secret_path(&self, project: Option<&str>, id: &str) -> String {
+        format!("projects/{}/secrets/{id}", project.unwrap_or(&self.project))
+    }
+
+    /// One API call with a bearer token; a refused token (401) is replaced once. The answer's JSON, or the
+    /// classified error of `operation` on `target`.
+    async fn call(&self, call: Call<'_>, operation: Operation, target: Option<&str>) -> Result<Value> {
+        let url = format!("{}/v1/{}", self.endpoint, call.path);
+        let mut again = true;
+        loop {
+            let token = self.tokens.token(operation).await.map_err(|e| match target {
+                Some(target) => e.with_target(target),
+                None => e,
+            })?;
+            let mut request =
+                self.http.request(call.method.clone(), &url).bearer_auth(token.expose_secret()).query(call.query);
+            if let Some(body) = &call.body {
+                request = request.json(body);
+            } else if call.method == Method::POST {
+                request = request.json(&json!({}));
+            }
+            let response = request.send().await.map_err(|e| api_error(errors::transport(&e), operation, target))?;
+            let status = response.status();
+            let body = response.bytes().await.map_err(|e| api_error(errors::transport(&e), operation, target))?;
+            if status == reqwest::StatusCode::UNAUTHORIZED && again {
+                again = false;
+                self.tokens.forget(&token).await;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(api_error(
+                    Failure::Status { status: status.as_u16(), body: body.to_vec() },
+                    operation,
+                    target,
+                ));
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&body)
+                .map_err(|_| api_error(Failure::Malformed("the answer is not JSON".into()), operation, target));
+        }
+    }
+
+    /// Reads a version (`latest` or a number) of a secret; `target` names it in errors.
+    async fn access(&self, project: Option<&str>, id: &str, version: &str, target: &str) -> Result<SecretValue> {
+        let path = format!("{}/versions/{version}:access", self.secret_path(project, id));
+        let answer = self.call(Call::new(Method::GET, path), Operation::Get, Some(target)).await?;
+        let unusable = |problem: &str| {
+            VaultError::new(ErrorKind::Unexpected, KIND, Operation::Get)
+                .with_target(target)
+                .with_detail(format!("Secret Manager's answer is unusable: {problem}"))
+        };
+        let payload = answer.get("payload").ok_or_else(|| unusable("it holds no payload"))?;
+        let data = payload.get("data").and_then(Value::as_str).unwrap_or_default();
+        let bytes = SecretBytes::new(STANDARD.decode(data).map_err(|_| unusable("its payload is not base64"))?);
+        if let Some(expected) = payload.get("dataCrc32c").and_then(crc_of)
+            && CRC32C.checksum(bytes.expose_secret()) != expected
+        {
+            return Err(unusable("its payload does not match its CRC32C checksum"));
+        }
+        let value = SecretValue::new(bytes);
+        Ok(match answer.get("name").and_then(Value::as_str).and_then(names::version_of) {
+            Some(version) => value.with_version(version),
+            None => value,
+        })
+    }
+
+    /// Adds a version holding `bytes` to secret `id`; returns its number.
+    async fn add_version(&self, id: &str, bytes: &[u8], target: &str) -> Result<u64> {
+        let body = json!({
+            "payload": { "data": STANDARD.encode(bytes), "dataCrc32c": CRC32C.checksum(bytes).to_string() }
+        });
+        let path = format!("{}:addVersion", self.secret_path(None, id));
+        let call = Call { method: Method::POST, path, query: &[], body: Some(body) };
+        let answer = self.call(call, Operation::Put, Some(target)).await?;
+        answer.get("name").and_then(Value::as_str).and_then(names::version_of).and_then(|v| v.parse().ok()).ok_or_else(
+            || {
+                VaultError::new(ErrorKind::Unexpected, KIND, Operation::Put)
+                    .with_target(target)
+                    .with_detail("Secret Manager's answer to addVersion names no version")
+            },
+        )
+    }
+
+    /// Creates the secret `id` (automatic replication, labelled as Lanyard's); one that exists already is fine (a
+    /// concurrent first write).
+    async fn create(&self, id: &str, target: &str) -> Result<()> {
+        let body = json!({ "replication": { "automatic": {} }, "labels": { "managed-by": "lanyard" } });
+        let path = format!("projects/{}/secrets", self.project);
+        let call = Call { method: Method::POST, path, query: &[("secretId", id)], body: Some(body) };
+        match self.call(call, Operation::Put, Some(target)).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.detail().is_some_and(|d| d.contains("ALREADY_EXISTS")) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The numbers of the versions of `id` in `state` (`ENABLED`, `DISABLED`), every page.
+    async fn versions_in(&self, id: &str, state: &str, target: &str) -> Result<Vec<u64>> {
+        let filter = format!("state:{state}");
+        let mut numbers = Vec::new();
+        let mut page = String::new();
+        loop {
+            let mut query = vec![("pageSize", PAGE_SIZE), ("filter", filter.as_str())];
+            if !page.is_empty() {
+                query.push(("pageToken", page.as_str()));
+            }
+            let path = format!("{}/versions", self.secret_path(None, id));
+            let call = Call { method: Method::GET, path, query: &query, body: None };
+            let answer = self.call(call, Operation::Put, Some(target)).await?;
+            let listed = answer.get("versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            numbers.extend(
+                listed
+                    .iter()
+                    .filter(|v| v.get("state").and_then(Value::as_str) == Some(state))
+                    .filter_map(|v| v.get("name").and_then(Value::as_str).and_then(names::version_of))
+                    .filter_map(|v| v.parse::<u64>().ok()),
+            );
+            match answer.get("nextPageToken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                Some(next) => page = next.to_owned(),
+                None => return Ok(numbers),
+            }
+        }
+    }
+
+    /// Applies `previous_versions` to the versions of `id` older than `newest`.
+    async fn retire(&self, id: &str, newest: u64, target: &str) -> Result<()> {
+        let (states, action): (&[&str], &str) = match self.previous {
+            PreviousVersions::Keep => return Ok(()),
+            PreviousVersions::Disable => (&["ENABLED"], "disable"),
+            PreviousVersions::Destroy => (&["ENABLED", "DISABLED"], "destroy"),
+        };
+        for state in states {
+            for version in self.versions_in(id, state, target).await? {
+                if version >= newest {
+                    continue;
+                }
+                let path = format!("{}/versions/{version}:{action}", self.secret_path(None, id));
+                match self.call(Call::new(Method::POST, path), Operation::Put, Some(target)).await {
+                    // Retired by a concurrent write already.
+                    Err(error) if matches!(error.kind(), ErrorKind::NotFound) => {}
+                    other => drop(other?),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Secret ids of the project, every page (`limit`: stop after that many), optionally filtered by Google's
+    /// `filter`.
+    async fn secret_ids(
+        &self,
+        limit: Option<usize>,
+        filter: Option<&str>,
+        operation: Operation,
+    ) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut page = String::new();
+        let size = limit.map_or_else(|| PAGE_SIZE.to_owned(), |l| l.to_string());
+        loop {
+            let mut query = vec![("pageSize", size.as_str())];
+            if let Some(filter) = filter {
+                query.push(("filter", filter));
+            }
+            if !page.is_empty() {
+                query.push(("pageToken", page.as_str()));
+            }
+            let call = Call {
+                method: Method::GET,
+                path: format!("projects/{}/secrets", self.project),
+                query: &query,
+                body: None,
+            };
+            let answer = self.call(call, operation, None).await?;
+            let listed = answer.get("secrets").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            ids.extend(
+                listed
+                    .iter()
+                    .filter_map(|s| s.get("name").and_then(Value::as_str))
+                    .filter_map(names::id_of)
+                    .map(str::to_owned),
+            );
+            if limit.is_some_and(|l| ids.len() >= l) {
+                return Ok(ids);
+            }
+            match answer.get("nextPageToken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                Some(next) => page = next.to_owned(),
+                None => return Ok(ids),
+            }
+        }
+    }
+}
+
+/// A `dataCrc32c`: an int64 in JSON, which Google writes as a string.
+fn crc_of(value: &Value) -> Option<u32> {
+    let number = match value {
+        Value::String(text) => text.parse::<u64>().ok()?,
+        Value::Number(number) => number.as_u64()?,
+        _ => return None,
+    };
+    u32::try_from(number).ok()
+}
+
+impl fmt::Debug for GcpBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GcpBackend")
+            .field("project", &self.project)
+            .field("auth_method", &self.auth_method)
+            .field("identity", &self.tokens.source().describe())
+            .field("endpoint", &self.endpoint)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl VaultBackend for GcpBackend {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { store: true, link: true, ambient_identity: true }
+    }
+
+    fn physical_name(&self, profile: &Profile) -> String {
+        names::physical(&self.prefix, profile)
+    }
+
+    async fn get(&self, secret: &SecretRef) -> Result<SecretValue> {
+        match secret {
+            SecretRef::Profile(profile) => {
+                let id = self.physical_name(profile);
+                self.access(None, &id, "latest", &profile.to_string()).await
+            }
+            SecretRef::External(locator) => {
+                let linked = names::linked(locator)?;
+                self.access(linked.project, linked.secret, linked.version, locator).await
+            }
+        }
+    }
+
+    /// Adds a version (creating the secret on its first write), then disables or destroys the versions before it
+    /// (`previous_versions`). The new version is the `latest` every reader gets from the moment it is added.
+    async fn put(&self, profile: &Profile, value: &SecretValue) -> Result<()> {
+        let id = self.physical_name(profile);
+        let target = profile.to_string();
+        let bytes = value.expose_bytes();
+        if bytes.len() > MAX_PAYLOAD_BYTES {
+            return Err(VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Put)
+                .with_target(target)
+                .with_detail(format!(
+                    "Secret Manager stores at most {MAX_PAYLOAD_BYTES} bytes per version, not {}",
+                    bytes.len()
+                )));
+        }
+        let version = match self.add_version(&id, bytes, &target).await {
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                self.create(&id, &target).await?;
+                self.add_version(&id, bytes, &target).await?
+            }
+            added => added?,
+        };
+        self.retire(&id, version, &target).await
+    }
+
+    /// Deletes the secret with all its versions. Deleting what is not there succeeds.
+    async fn delete(&self, profile: &Profile) -> Result<()> {
+        let target = profile.to_string();
+        let path = self.secret_path(None, &self.physical_name(profile));
+        match self.call(Call::new(Method::DELETE, path), Operation::Delete, Some(&target)).await {
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<Profile>> {
+        let mut profiles: Vec<Profile> = self
+            .secret_ids(None, None, Operation::List)
+            .await?
+            .iter()
+            .filter_map(|id| names::profile(&self.prefix, id))
+            .collect();
+        profiles.sort_unstable();
+        profiles.dedup();
+        Ok(profiles)
+    }
+
+    /// Two steps: an access token for the configured identity, then a listing of one secret of the project (under
+    /// the prefix, when there is one).
+    async fn probe(&self) -> Result<ProbeReport> {
+        let mut report = ProbeReport::default();
+        let identity = self.tokens.source().describe();
+        let token = report
+            .run(format!("get an access token for {identity} ({})", self.auth_method.label()), async {
+                self.tokens.token(Operation::Probe).await.map(drop)
+            })
+            .await;
+        if token.is_none() {
+            return Ok(report);
+        }
+        let filter = (!self.prefix.is_empty()).then(|| format!("name:{}", self.prefix));
+        let under = if self.prefix.is_empty() { String::new() } else { format!(" under prefix {}", self.prefix) };
+        report
+            .run(format!("list one secret of projects/{}{under} at {}", self.project, self.endpoint), async {
+                self.secret_ids(Some(1), filter.as_deref(), Operation::Probe).await.map(drop)
+            })
+            .await;
+        Ok(report)
+    }
+
+    /// What the `gcs` connector signs with to act as this storage's identity: the service account key
+    /// (`service_account_key`), or nothing for application default credentials (the connector then finds the
+    /// same credentials the backend found: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the metadata server).
+    async fn ambient_identity(&self) -> Result<AmbientIdentity> {
+        let mut options = OptionMap::new();
+        if let (Some(json), Ok(key)) = (&self.key_json, OptionKey::new("service_account_key")) {
+            options.insert(key, json.expose_secret());
+        }
+        let description = match self.auth_method {
+            AuthMethod::ServiceAccount => self.tokens.source().describe(),
+            AuthMethod::Adc => format!("application default credentials: {}", self.tokens.source().describe()),
+        };
+        Ok(AmbientIdentity { backend_kind: KIND, description, options })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lanyard_core::BackendId;
+    use lanyard_vault::{BackendEnv, Registry};
+
+    use super::*;
+
+    fn build(options: &[(&str, &str)]) -> Result<Arc<dyn VaultBackend>> {
+        let registry = Registry::global().expect("registry");
+        registry.build("GCP", BackendId::new_random(), "test", options.iter().copied(), BackendEnv::default())
+    }
+
+    fn config_error(options: &[(&str, &str)]) -> String {
+        let error = build(options).expect_err("invalid options");
+        assert_eq!(error.kind(), ErrorKind::ConfigInvalid, "{error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn options_are_validated_and_errors_hold_no_key() {
+        let broken_key = r#"{"type":"service_account","client_email":"a@b","token_uri":"https://x/t","private_key":"canary-secret-value"}"#;
+        let error = config_error(&[("project_id", "lanyard-test"), ("service_account_json", broken_key)]);
+        assert!(error.contains("\"private_key\" is not a PKCS#8 PEM private key"), "{error}");
+        assert!(!error.contains("canary"), "{error}");
+        assert!(config_error(&[("project_id", "lanyard-test")]).contains("missing option \"auth_method\""));
+        let stray = config_error(&[("auth_method", "adc"), ("service_account_json", "{\"canary\":1}")]);
+        assert!(stray.contains("only used with auth_method service_account") && !stray.contains("canary"), "{stray}");
+        assert!(config_error(&[("auth_method", "service_account")]).contains("needs option \"service_account_json\""));
+        assert!(config_error(&[("auth_method", "kerberos")]).contains("service_account or adc"));
+        let unknown = config_error(&[("auth_method", "adc"), ("region", "x")]);
+        assert!(unknown.contains("unknown option \"region\""), "{unknown}");
+    }
+
+    #[test]
+    fn retired_versions_policy_labels() {
+        assert_eq!(PreviousVersions::ALL.map(|(l, _)| l), ["disable", "destroy", "keep"]);
+        assert_eq!(crc_of(&json!("4294967295")), Some(u32::MAX));
+        assert_eq!(crc_of(&json!(17)), Some(17));
+        assert_eq!(crc_of(&json!("4294967296")), None);
+        // The CRC32C check value of "123456789" (RFC 3720).
+        assert_eq!(CRC32C.checksum(b"123456789"), 0xE306_9283);
+    }
+}
