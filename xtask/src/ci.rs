@@ -198,7 +198,7 @@ fn no_failpoints(root: &Path) -> Result<()> {
 }
 
 /// Name prefixes of the cloud SDKs' crates, which only the cloud plugins may pull in.
-pub const CLOUD_SDK_PREFIXES: &[&str] = &["aws-", "azure_", "vaultrs", "google-cloud"];
+pub const CLOUD_SDK_PREFIXES: &[&str] = &["aws-", "azure_", "vaultrs", "google-", "gcp_auth", "yup-oauth2"];
 
 /// The distinct crates of a `cargo tree --prefix none --format {p}` listing whose names start with a cloud SDK prefix.
 pub fn cloud_sdk_crates(tree: &str) -> Vec<String> {

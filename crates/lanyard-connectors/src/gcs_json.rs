@@ -20,7 +20,8 @@ use url::Url;
 
 use crate::Result;
 use crate::source::SourceFile;
-use crate::target::{Credential, Target, chain, invalid, utf8};
+use crate::target::{Credential, Fields, Target, chain, invalid, utf8};
+use lanyard_core::SecretString;
 
 /// GCS's API endpoint.
 pub(crate) const GCS_API: &str = "https://storage.googleapis.com";
@@ -48,16 +49,31 @@ pub(crate) struct GcsJson {
     credentials: Option<GcpCredentialProvider>,
 }
 
+/// The service account key a `GCS` target signs with, if it has one: a JSON object as the target's credential
+/// (a link's CREDENTIALS, a connection's secret), or the `service_account_key` a credential storage lends.
+pub(crate) fn service_account_key(target: &Target<'_>) -> Result<Option<SecretString>> {
+    Ok(match target.credential()? {
+        Credential::Fields(_) => match target.auth {
+            lanyard_resolve::Auth::Secret(value) => Some(SecretString::new(utf8(value)?.trim())),
+            _ => None,
+        },
+        Credential::Ambient(Some(fields)) => fields.get(&["service_account_key"]).cloned(),
+        _ => None,
+    })
+}
+
 impl GcsJson {
-    /// The client of a `GCS` link's target (a service account key as CREDENTIALS) for `bucket`. No I/O.
+    /// The client of a `GCS` target for `bucket`, when it signs with a service account key: a link's CREDENTIALS
+    /// or a connection's secret (the key's JSON), or the key a `gcp` credential storage lends as its ambient
+    /// identity (`service_account_key`). No I/O.
     pub(crate) fn new(target: &Target<'_>, bucket: &str) -> Result<Self> {
-        let fields = match target.credential()? {
-            Credential::Fields(fields) => fields,
-            _ => return Err(invalid("a GCS link's service account key must be a JSON object")),
-        };
+        let key = service_account_key(target)?
+            .ok_or_else(|| invalid("a GCS service account key must be a JSON object"))?;
+        let fields = Fields::parse(key.expose_secret())
+            .ok_or_else(|| invalid("a GCS service account key must be a JSON object"))?;
         let (base, named) = match (target.get("endpoint"), fields.get(&["gcs_base_url"])) {
             (Some(endpoint), _) => (endpoint.to_owned(), target.describe("endpoint")),
-            (None, Some(base)) => (base.expose_secret().to_owned(), r#"CREDENTIALS key "gcs_base_url""#.to_owned()),
+            (None, Some(base)) => (base.expose_secret().to_owned(), r#"the key's "gcs_base_url""#.to_owned()),
             (None, None) => (GCS_API.to_owned(), String::new()),
         };
         let base = Url::parse(base.trim())
@@ -69,10 +85,7 @@ impl GcsJson {
         let credentials = match disabled {
             true => None,
             false => {
-                let key = match target.auth {
-                    lanyard_resolve::Auth::Secret(value) => utf8(value)?.trim(),
-                    _ => return Err(invalid("a GCS link's service account key is missing")),
-                };
+                let key = key.expose_secret();
                 let store = GoogleCloudStorageBuilder::new()
                     .with_service_account_key(key)
                     .with_bucket_name(bucket)

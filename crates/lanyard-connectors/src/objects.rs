@@ -48,7 +48,11 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
     if target.is_link() && target.kind == Some(ConnectionType::S3) && target.get("bucket").is_none() {
         return list_buckets(target).await;
     }
-    if target.is_link() && target.kind == Some(ConnectionType::Gcs) {
+    // GCS with a service account key (a link's CREDENTIALS, a connection's secret or a `gcp` storage's lent key)
+    // lists through the JSON API, which the real service and its emulators share.
+    if target.kind == Some(ConnectionType::Gcs)
+        && (target.is_link() || crate::gcs_json::service_account_key(target)?.is_some())
+    {
         return probe_gcs_json(target).await;
     }
     let store = build(target).await?;
@@ -59,8 +63,8 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
     }
 }
 
-/// A `GCS` link with a service account key: lists at most one object of its CONFIG `bucket` through the JSON API
-/// ([`GcsJson`]); a link without a bucket names one to probe, since a pipeline's path names it otherwise.
+/// A `GCS` link or connection with a service account key: lists at most one object of its `bucket` through the
+/// JSON API ([`GcsJson`]); a link without a bucket names one to probe, since a pipeline's path names it otherwise.
 async fn probe_gcs_json(target: &Target<'_>) -> Result<Option<String>> {
     let bucket = target.required("bucket")?;
     let client = GcsJson::new(target, bucket)?;

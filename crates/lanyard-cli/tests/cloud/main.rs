@@ -4,6 +4,7 @@
 
 mod aws;
 mod azure;
+mod gcp;
 mod hashicorp;
 
 /// The `lanyard` binary under test.
