@@ -29,6 +29,11 @@
 //! - [`AzureKeyVault`]: a faithful double of Azure Key Vault's secrets API and its Entra ID token endpoint over
 //!   HTTPS on 127.0.0.1 (challenge flow, versions, soft delete, 404 `SecretNotFound`, 429 with `Retry-After` on
 //!   demand, request counters); `lanyard-doubles azure` starts one from the command line;
+//! - [`GcpSecretManager`]: a faithful double of Google Cloud Secret Manager's v1 REST API and Google's OAuth 2.0
+//!   token endpoint over HTTP on 127.0.0.1 (service-account JWTs checked with the key's RSA signature, secrets and
+//!   numbered versions, `:access` with CRC-32C, disable/enable/destroy, pages and filters, Google's JSON errors, 429
+//!   `RESOURCE_EXHAUSTED` with `RetryInfo` on demand, request counters); `lanyard-doubles gcp` starts one from the
+//!   command line;
 //! - [`SftpServer`]: an SFTP server double on 127.0.0.1 (russh's SSH server, russh-sftp's subsystem) that lists a
 //!   temporary directory to one user with a password or a public key ([`SshKeyPair`]), and records every
 //!   authentication attempt;
@@ -51,6 +56,7 @@ mod cli;
 mod client;
 mod database;
 mod dirs;
+mod gcp_sm;
 mod gcs;
 mod http;
 mod mariadb;
@@ -73,6 +79,10 @@ pub use cli::{Run, SqlCli, transcript};
 pub use client::run_client;
 pub use database::{DatabaseKind, PG_URL_DEFAULT, PG_URL_ENV, TempDatabase, pg_admin_url, pg_database_url};
 pub use dirs::{TempDir, free_port, unique_name};
+pub use gcp_sm::{
+    CLOUD_PLATFORM_SCOPE, GCP_PROJECT_ID, GCP_PROJECT_NUMBER, GcpCounters, GcpSecretManager, MAX_PAYLOAD_BYTES,
+    VersionState, crc32c,
+};
 pub use gcs::{GCS_URL_ENV, GcsObject, gcs_create_bucket, gcs_put_object, gcs_url};
 pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbDatabase, MariaDbUser};
 pub use markdown::{FencedBlock, fenced_blocks};
