@@ -67,8 +67,8 @@ impl GcsJson {
     /// or a connection's secret (the key's JSON), or the key a `gcp` credential storage lends as its ambient
     /// identity (`service_account_key`). No I/O.
     pub(crate) fn new(target: &Target<'_>, bucket: &str) -> Result<Self> {
-        let key = service_account_key(target)?
-            .ok_or_else(|| invalid("a GCS service account key must be a JSON object"))?;
+        let key =
+            service_account_key(target)?.ok_or_else(|| invalid("a GCS service account key must be a JSON object"))?;
         let fields = Fields::parse(key.expose_secret())
             .ok_or_else(|| invalid("a GCS service account key must be a JSON object"))?;
         let (base, named) = match (target.get("endpoint"), fields.get(&["gcs_base_url"])) {

@@ -307,8 +307,9 @@ mod tests {
              OPTIONS to change them)"
         );
         assert!(!text.contains("lanyard/vault/0193") && !text.contains(" write "), "{text}");
-        let missing = VaultError::new(ErrorKind::Unsupported, "vault", Operation::Build)
-            .with_detail(r#"backend kind "gcp" is not enabled in this build; rebuild lanyard with `--features vault-gcp`"#);
+        let missing = VaultError::new(ErrorKind::Unsupported, "vault", Operation::Build).with_detail(
+            r#"backend kind "gcp" is not enabled in this build; rebuild lanyard with `--features vault-gcp`"#,
+        );
         assert_eq!(
             missing.explain(r#"credential storage "cloud" (gcp)"#),
             r#"credential storage "cloud" (gcp) cannot be set up: backend kind "gcp" is not enabled in this build; rebuild lanyard with `--features vault-gcp`"#

@@ -68,6 +68,14 @@ pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 /// How many secrets one page of a listing asks for.
 const PAGE_SIZE: &str = "250";
 
+/// The annotation of a secret whose version it names holds empty material. Secret Manager keeps no empty payload,
+/// so an empty value is written as the one-byte payload `[0]` and this annotation set to its version number; a
+/// read of `[0]` checks it (one more call, for that payload only) and answers empty.
+pub const EMPTY_ANNOTATION: &str = "lanyard-empty-version";
+
+/// The payload standing for empty material (see [`EMPTY_ANNOTATION`]).
+const EMPTY_PAYLOAD: &[u8] = &[0];
+
 /// The CRC32C (Castagnoli) of Secret Manager's `dataCrc32c`.
 const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
 
@@ -417,11 +425,42 @@ impl GcpBackend {
         {
             return Err(unusable("its payload does not match its CRC32C checksum"));
         }
+        let version = answer.get("name").and_then(Value::as_str).and_then(names::version_of).map(str::to_owned);
+        let bytes = match (bytes.expose_secret() == EMPTY_PAYLOAD, &version) {
+            (true, Some(version)) if self.marked_empty(project, id, version, target).await? => {
+                SecretBytes::new(Vec::new())
+            }
+            _ => bytes,
+        };
         let value = SecretValue::new(bytes);
-        Ok(match answer.get("name").and_then(Value::as_str).and_then(names::version_of) {
+        Ok(match version {
             Some(version) => value.with_version(version),
             None => value,
         })
+    }
+
+    /// Whether the secret's [`EMPTY_ANNOTATION`] names `version`.
+    async fn marked_empty(&self, project: Option<&str>, id: &str, version: &str, target: &str) -> Result<bool> {
+        let secret =
+            self.call(Call::new(Method::GET, self.secret_path(project, id)), Operation::Get, Some(target)).await?;
+        Ok(secret.pointer(&format!("/annotations/{EMPTY_ANNOTATION}")).and_then(Value::as_str) == Some(version))
+    }
+
+    /// Sets the secret's [`EMPTY_ANNOTATION`] to `version`, keeping its other annotations.
+    async fn mark_empty(&self, id: &str, version: u64, target: &str) -> Result<()> {
+        let path = self.secret_path(None, id);
+        let secret = self.call(Call::new(Method::GET, path.clone()), Operation::Put, Some(target)).await?;
+        let mut annotations = secret.get("annotations").cloned().unwrap_or_else(|| json!({}));
+        if let Some(map) = annotations.as_object_mut() {
+            map.insert(EMPTY_ANNOTATION.to_owned(), Value::String(version.to_string()));
+        }
+        let call = Call {
+            method: Method::PATCH,
+            path,
+            query: &[("updateMask", "annotations")],
+            body: Some(json!({ "annotations": annotations })),
+        };
+        self.call(call, Operation::Put, Some(target)).await.map(drop)
     }
 
     /// Adds a version holding `bytes` to secret `id`; returns its number.
@@ -600,7 +639,9 @@ impl VaultBackend for GcpBackend {
     }
 
     /// Adds a version (creating the secret on its first write), then disables or destroys the versions before it
-    /// (`previous_versions`). The new version is the `latest` every reader gets from the moment it is added.
+    /// (`previous_versions`). The new version is the `latest` every reader gets from the moment it is added. Empty
+    /// material is the payload `[0]` with the secret's [`EMPTY_ANNOTATION`] naming its version, set before `put`
+    /// returns.
     async fn put(&self, profile: &Profile, value: &SecretValue) -> Result<()> {
         let id = self.physical_name(profile);
         let target = profile.to_string();
@@ -613,13 +654,17 @@ impl VaultBackend for GcpBackend {
                     bytes.len()
                 )));
         }
-        let version = match self.add_version(&id, bytes, &target).await {
+        let stored = if bytes.is_empty() { EMPTY_PAYLOAD } else { bytes };
+        let version = match self.add_version(&id, stored, &target).await {
             Err(error) if error.kind() == ErrorKind::NotFound => {
                 self.create(&id, &target).await?;
-                self.add_version(&id, bytes, &target).await?
+                self.add_version(&id, stored, &target).await?
             }
             added => added?,
         };
+        if bytes.is_empty() {
+            self.mark_empty(&id, version, &target).await?;
+        }
         self.retire(&id, version, &target).await
     }
 

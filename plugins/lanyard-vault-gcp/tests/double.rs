@@ -31,7 +31,13 @@ fn options(double: &GcpSecretManager, extra: &[(&str, &str)]) -> Vec<(String, St
 }
 
 fn build(options: Vec<(String, String)>) -> lanyard_vault::Result<Arc<dyn VaultBackend>> {
-    Registry::global().expect("registry").build(KIND, BackendId::new_random(), "gcp-test", options, BackendEnv::default())
+    Registry::global().expect("registry").build(
+        KIND,
+        BackendId::new_random(),
+        "gcp-test",
+        options,
+        BackendEnv::default(),
+    )
 }
 
 /// A backend on `double` through the registry, as the Control Plane builds it.
@@ -118,6 +124,26 @@ async fn profiles_become_secret_ids_under_the_prefix_and_writes_retire_older_ver
     on.backend.delete(&profile).await.unwrap();
     assert!(!on.double.names().contains(&id), "delete removes the secret with its versions");
     on.backend.delete(&profile).await.expect("deleting what is not there succeeds");
+}
+
+/// Secret Manager keeps no empty payload: empty material is `[0]` plus an annotation naming its version, while a
+/// real one-byte `[0]` (an operator's, or a later write) stays `[0]`.
+#[tokio::test]
+async fn empty_material_is_marked_and_a_real_zero_byte_is_not_mistaken_for_it() {
+    let double = GcpSecretManager::start();
+    let backend = backend_on(&double, &[]);
+    let profile = Profile::Entry(VaultEntryId::new_random());
+    let id = backend.physical_name(&profile);
+    backend.put(&profile, &SecretValue::new(lanyard_core::SecretBytes::new(Vec::new()))).await.unwrap();
+    assert_eq!(double.access(&id, None).as_deref(), Some(&[0u8][..]));
+    let read = backend.get(&SecretRef::Profile(profile)).await.unwrap();
+    assert_eq!((read.expose_bytes(), read.version()), (&b""[..], Some("1")));
+    backend.put(&profile, &SecretValue::new(lanyard_core::SecretBytes::new(vec![0]))).await.unwrap();
+    let read = backend.get(&SecretRef::Profile(profile)).await.unwrap();
+    assert_eq!((read.expose_bytes(), read.version()), (&[0u8][..], Some("2")), "version 2 is a real zero byte");
+    double.add_version("operator-zero", &[0]);
+    assert_eq!(backend.get(&external("operator-zero")).await.unwrap().expose_bytes(), [0]);
+    backend.delete(&profile).await.unwrap();
 }
 
 #[tokio::test]
@@ -223,7 +249,8 @@ async fn one_token_serves_many_calls_and_a_revoked_one_is_replaced_once() {
 async fn a_key_the_token_endpoint_refuses_is_permission_denied_and_never_shown() {
     let double = GcpSecretManager::start();
     // The key under another account's name: its signature does not verify for that account.
-    let json = double.service_account_json().replace(double.client_email(), "intruder@lanyard-test.iam.gserviceaccount.com");
+    let json =
+        double.service_account_json().replace(double.client_email(), "intruder@lanyard-test.iam.gserviceaccount.com");
     let backend = backend_on(&double, &[("service_account_json", &json)]);
     double.add_version("db", b"x");
     let error = backend.get(&external("db")).await.unwrap_err();
@@ -325,18 +352,30 @@ async fn application_default_credentials_read_the_key_file_the_environment_names
     let env = |key: &str| (key == "GOOGLE_APPLICATION_CREDENTIALS").then(|| path.clone());
     let pairs = [("project_id", double.project_id()), ("endpoint", double.url()), ("auth_method", "adc")];
     let validated = Registry::global().unwrap().factory("gcp").unwrap().validate(pairs).unwrap();
-    let config = BackendConfig { backend_id: BackendId::new_random(), name: "adc".into(), options: validated, env: BackendEnv::default() };
+    let config = BackendConfig {
+        backend_id: BackendId::new_random(),
+        name: "adc".into(),
+        options: validated,
+        env: BackendEnv::default(),
+    };
     let backend = GcpBackend::new(Config::parse(&config, &env).unwrap()).unwrap();
     double.add_version("adc-secret", b"through adc");
     assert_eq!(utf8(&backend.get(&external("adc-secret")).await.unwrap()), "through adc");
     let identity = backend.ambient_identity().await.unwrap();
     assert!(identity.options.is_empty(), "adc lends nothing: the connector finds the same credentials");
-    assert!(identity.description.starts_with("application default credentials: service account"), "{}", identity.description);
+    assert!(
+        identity.description.starts_with("application default credentials: service account"),
+        "{}",
+        identity.description
+    );
 
     let nowhere = |key: &str| (key == "GOOGLE_APPLICATION_CREDENTIALS").then(|| "/nonexistent/key.json".to_owned());
     let error = Config::parse(&config, &nowhere).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::ConfigInvalid);
-    assert!(error.to_string().contains("cannot read GOOGLE_APPLICATION_CREDENTIALS file /nonexistent/key.json"), "{error}");
+    assert!(
+        error.to_string().contains("cannot read GOOGLE_APPLICATION_CREDENTIALS file /nonexistent/key.json"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

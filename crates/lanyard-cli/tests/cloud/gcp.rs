@@ -46,7 +46,8 @@ fn login(password: &str) -> String {
 fn key_lines(double: &GcpSecretManager) -> Vec<String> {
     let key: Value = serde_json::from_str(double.service_account_json()).expect("the key file is JSON");
     let pem = key["private_key"].as_str().expect("the key file has a private key");
-    let lines: Vec<String> = pem.lines().filter(|l| l.len() >= 60 && !l.starts_with("-----")).map(str::to_owned).collect();
+    let lines: Vec<String> =
+        pem.lines().filter(|l| l.len() >= 60 && !l.starts_with("-----")).map(str::to_owned).collect();
     assert!(lines.len() > 10, "a 2048-bit key has more lines than {lines:?}");
     lines
 }
@@ -220,7 +221,8 @@ fn a_key_the_token_endpoint_refuses_fails_the_probe_without_showing_the_key() {
     let world = World::start();
     // The same key under another service account's name: its signature does not verify for that account.
     let intruder = unique_name("intruder-");
-    let options = world.double.storage_options_sql().replace(world.double.client_email(), &format!("{intruder}@x.test"));
+    let options =
+        world.double.storage_options_sql().replace(world.double.client_email(), &format!("{intruder}@x.test"));
     world.ok(&format!("ALTER CREDENTIAL STORAGE gcp_sm SET OPTIONS ({options})"));
     let run = world.cli.sql(&["--format", "json", "TEST CREDENTIAL STORAGE gcp_sm"], None);
     let result = run.json().pop().expect("one JSON line");

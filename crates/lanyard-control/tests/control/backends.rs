@@ -284,9 +284,13 @@ async fn kinds_and_options_are_checked(env: &Env) {
     );
     assert!(!message.contains("configure in") && !message.contains("not supported"), "{message}");
     // A kind whose plugin is not linked into this test names the feature that compiles it in.
-    for (kind, feature) in
-        [("aws", "vault-aws"), ("AWS", "vault-aws"), ("AZURE", "vault-azure"), ("gcp", "vault-gcp"), ("HashiCorp", "vault-hashicorp")]
-    {
+    for (kind, feature) in [
+        ("aws", "vault-aws"),
+        ("AWS", "vault-aws"),
+        ("AZURE", "vault-azure"),
+        ("gcp", "vault-gcp"),
+        ("HashiCorp", "vault-hashicorp"),
+    ] {
         assert_error_contains(
             plane.create_backend(&admin(), request(kind, &[("region", "eu-west-1")])).await,
             ErrorKind::Invalid,
