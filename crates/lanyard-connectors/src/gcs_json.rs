@@ -57,7 +57,9 @@ pub(crate) fn service_account_key(target: &Target<'_>) -> Result<Option<SecretSt
             lanyard_resolve::Auth::Secret(value) => Some(SecretString::new(utf8(value)?.trim())),
             _ => None,
         },
-        Credential::Ambient(Some(fields)) => fields.get(&["service_account_key"]).cloned(),
+        Credential::Ambient(Some(fields)) => {
+            fields.get(&["service_account_key", "google_service_account_key"]).cloned()
+        }
         _ => None,
     })
 }
@@ -71,7 +73,11 @@ impl GcsJson {
             service_account_key(target)?.ok_or_else(|| invalid("a GCS service account key must be a JSON object"))?;
         let fields = Fields::parse(key.expose_secret())
             .ok_or_else(|| invalid("a GCS service account key must be a JSON object"))?;
-        let (base, named) = match (target.get("endpoint"), fields.get(&["gcs_base_url"])) {
+        // A link's CONFIG may name the API's base URL. A connection's may not: its store (`object_store`) reads only
+        // the key's `gcs_base_url`, and a connection that names a storage must not send that storage's token to a
+        // host of its own choosing.
+        let endpoint = if target.is_link() { target.get("endpoint") } else { None };
+        let (base, named) = match (endpoint, fields.get(&["gcs_base_url"])) {
             (Some(endpoint), _) => (endpoint.to_owned(), target.describe("endpoint")),
             (None, Some(base)) => (base.expose_secret().to_owned(), r#"the key's "gcs_base_url""#.to_owned()),
             (None, None) => (GCS_API.to_owned(), String::new()),
@@ -165,9 +171,13 @@ impl GcsJson {
     }
 
     /// Lists at most one object of the bucket: passes when the bucket exists and the key may list it.
-    pub(crate) async fn probe(&self, timeout: Duration) -> Result<(), Failure> {
+    /// Lists at most one object (under `prefix`, when given).
+    pub(crate) async fn probe(&self, prefix: Option<&str>, timeout: Duration) -> Result<(), Failure> {
         let mut url = self.url(None);
         url.query_pairs_mut().append_pair("maxResults", "1");
+        if let Some(prefix) = prefix.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+            url.query_pairs_mut().append_pair("prefix", &format!("{prefix}/"));
+        }
         self.json(url, timeout).await.map(|_| ())
     }
 

@@ -68,7 +68,12 @@ pub(crate) async fn probe(target: &Target<'_>) -> Result<Option<String>> {
 async fn probe_gcs_json(target: &Target<'_>) -> Result<Option<String>> {
     let bucket = target.required("bucket")?;
     let client = GcsJson::new(target, bucket)?;
-    match client.probe(target.timeout).await {
+    // A connection's `path` is under the bucket; a link's probe lists the bucket.
+    let prefix = if target.is_link() { None } else { target.get("path") };
+    if let Some(path) = prefix.map(|path| path.trim_matches('/')).filter(|path| !path.is_empty()) {
+        Path::parse(path).map_err(|_| invalid(format!("{} is not a valid object path", target.describe("path"))))?;
+    }
+    match client.probe(prefix, target.timeout).await {
         Ok(()) => Ok(None),
         Err(Failure::Timeout) => Err(ConnectError::Timeout(target.timeout)),
         Err(Failure::Changed) => Err(target.remote("listing failed: the bucket is gone")),

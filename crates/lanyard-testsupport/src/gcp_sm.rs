@@ -3,12 +3,12 @@
 //!
 //! No Secret Manager emulator that stores and returns payloads exists in the registries we can reach (`gcplocal`
 //! routes the API but keeps no data), so this double plays the parts of the service that Lanyard's `gcp` backend
-//! (`gcp_auth`'s service-account flow and a REST client) relies on, with the service's own wire format:
+//! (its service-account JWT exchange and its REST client) relies on, with the service's own wire format:
 //!
 //! - **The token endpoint** `POST /token` ([`token_uri`](GcpSecretManager::token_uri), which the key file names):
 //!   form-encoded `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>`. The JWT must be RS256,
-//!   signed with the private key of a service account the double knows (base64url with or without padding: `gcp_auth`
-//!   pads), `iss` its `client_email`, `aud` the token URI, `exp - iat` at most 3600 s, not expired and not issued in
+//!   signed with the private key of a service account the double knows (base64url with or without padding: Lanyard
+//!   does not pad, the `gcp_auth` crate does), `iss` its `client_email`, `aud` the token URI, `exp - iat` at most 3600 s, not expired and not issued in
 //!   the future (60 s of clock skew either way), and carry a `scope`. The answer is
 //!   `{"access_token":"ya29.…","expires_in":3599,"token_type":"Bearer"}`; failures are Google's OAuth errors with 400:
 //!   `unsupported_grant_type`, `invalid_request` (no or malformed assertion), `invalid_grant` (`Invalid grant: account

@@ -52,6 +52,8 @@ pub(crate) struct ServiceAccountKey {
     pub client_email: String,
     pub token_uri: String,
     pub project_id: Option<String>,
+    /// The key file's JSON, which a `gcs` connection signs with when the storage lends its identity.
+    pub json: SecretString,
     signer: RsaKeyPair,
 }
 
@@ -121,7 +123,13 @@ impl CredentialFile {
                 let signer = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
                     .map_err(|_| format!("{what}: \"private_key\" is not an RSA key Google could have issued"))?;
                 let project_id = raw.project_id.filter(|p| !p.trim().is_empty());
-                Ok(Self::ServiceAccount(Box::new(ServiceAccountKey { client_email, token_uri, project_id, signer })))
+                Ok(Self::ServiceAccount(Box::new(ServiceAccountKey {
+                    client_email,
+                    token_uri,
+                    project_id,
+                    json: SecretString::new(json),
+                    signer,
+                })))
             }
             Some("authorized_user") => {
                 let token_uri = raw.token_uri.unwrap_or_else(|| GOOGLE_TOKEN_URI.to_owned());
@@ -153,6 +161,9 @@ impl CredentialFile {
 /// assertion never travels in clear over a network.
 pub(crate) fn check_endpoint(url: &str) -> std::result::Result<url::Url, String> {
     let parsed = url::Url::parse(url.trim()).map_err(|_| format!("must be a URL, not {:?}", printable(url, 200)))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not hold a user or password".to_owned());
+    }
     let loopback = match parsed.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -214,6 +225,14 @@ impl Source {
         }
     }
 
+    /// The service account key file's JSON, when the credentials are one.
+    pub(crate) fn key_json(&self) -> Option<&SecretString> {
+        match self {
+            Self::File(CredentialFile::ServiceAccount(key)) => Some(&key.json),
+            _ => None,
+        }
+    }
+
     /// The project the credentials name, if any.
     pub(crate) fn project_id(&self) -> Option<&str> {
         match self {
@@ -233,6 +252,8 @@ struct Cached {
 pub(crate) struct Tokens {
     source: Source,
     http: reqwest::Client,
+    /// For the metadata server: link-local, never through `HTTP_PROXY`.
+    metadata_http: reqwest::Client,
     cached: Mutex<Option<Cached>>,
 }
 
@@ -250,8 +271,8 @@ struct TokenAnswer {
 }
 
 impl Tokens {
-    pub(crate) fn new(source: Source, http: reqwest::Client) -> Self {
-        Self { source, http, cached: Mutex::new(None) }
+    pub(crate) fn new(source: Source, http: reqwest::Client, metadata_http: reqwest::Client) -> Self {
+        Self { source, http, metadata_http, cached: Mutex::new(None) }
     }
 
     pub(crate) fn source(&self) -> &Source {
@@ -311,7 +332,7 @@ impl Tokens {
                 let url = base
                     .join("computeMetadata/v1/instance/service-accounts/default/token")
                     .map_err(|e| failed(Failure::Transport(e.to_string())))?;
-                self.http.get(url).header("Metadata-Flavor", "Google")
+                self.metadata_http.get(url).header("Metadata-Flavor", "Google")
             }
         };
         let response = request.send().await.map_err(|e| failed(errors::transport(&e)))?;
@@ -365,6 +386,7 @@ mod tests {
         assert!(check_endpoint("http://oauth2.googleapis.com/token").unwrap_err().contains("must be https://"));
         assert!(check_endpoint("ftp://x").unwrap_err().contains("https://"));
         assert!(check_endpoint("nope").unwrap_err().contains("must be a URL"));
+        assert!(check_endpoint("https://u:p@x.test/token").unwrap_err().contains("user or password"));
     }
 
     #[test]

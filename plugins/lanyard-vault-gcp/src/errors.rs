@@ -80,7 +80,7 @@ pub(crate) fn api_error(failure: Failure, operation: Operation, target: Option<&
             let message = google.as_ref().and_then(|g| g.message.as_deref()).map(|m| printable(m, MESSAGE_CHARS));
             let retry = google.as_ref().and_then(|g| retry_delay(&g.details));
             let code = google.as_ref().and_then(|g| g.code).unwrap_or(status);
-            let kind = kind_of(status, &name, retry);
+            let kind = kind_of(status, &name, retry, operation);
             let named = if name.is_empty() { String::new() } else { format!(" {}", printable(&name, 40)) };
             let detail = match message {
                 Some(message) => format!("Secret Manager answered {code}{named}: {message}"),
@@ -123,13 +123,15 @@ pub(crate) fn token_error(failure: Failure, operation: Operation, identity: &str
         .with_detail(format!("cannot get an access token for {identity}: the token endpoint {endpoint} {why}"))
 }
 
-/// The kind of an HTTP status and Google status name.
-fn kind_of(status: u16, name: &str, retry_after: Option<Duration>) -> ErrorKind {
+/// The kind of an HTTP status and Google status name, for `operation`.
+fn kind_of(status: u16, name: &str, retry_after: Option<Duration>, operation: Operation) -> ErrorKind {
     match (status, name) {
         (429, _) | (_, "RESOURCE_EXHAUSTED") => ErrorKind::RateLimited { retry_after },
         (404, _) | (_, "NOT_FOUND") => ErrorKind::NotFound,
-        // A disabled or destroyed version: nothing readable there.
-        (_, "FAILED_PRECONDITION") => ErrorKind::NotFound,
+        // Reading a disabled or destroyed version: nothing readable there. Elsewhere (an organisation policy, a
+        // disabled encryption key) it is a configuration to fix.
+        (_, "FAILED_PRECONDITION") if operation == Operation::Get => ErrorKind::NotFound,
+        (_, "FAILED_PRECONDITION") => ErrorKind::ConfigInvalid,
         (401 | 403, _) | (_, "PERMISSION_DENIED" | "UNAUTHENTICATED") => ErrorKind::PermissionDenied,
         (504, _) | (_, "DEADLINE_EXCEEDED") => ErrorKind::Timeout,
         (500..=599, _) | (_, "UNAVAILABLE" | "INTERNAL") => ErrorKind::Unavailable,
@@ -170,6 +172,7 @@ mod tests {
         assert_eq!(error.kind(), ErrorKind::RateLimited { retry_after: Some(Duration::from_millis(1500)) });
         let disabled = r#"{"error":{"code":400,"message":"is in DISABLED state.","status":"FAILED_PRECONDITION"}}"#;
         assert_eq!(api_error(status(400, disabled), Operation::Get, None).kind(), ErrorKind::NotFound);
+        assert_eq!(api_error(status(400, disabled), Operation::Put, None).kind(), ErrorKind::ConfigInvalid);
         let denied = r#"{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}"#;
         assert_eq!(api_error(status(403, denied), Operation::Get, None).kind(), ErrorKind::PermissionDenied);
         assert_eq!(api_error(status(503, "<html>"), Operation::Get, None).kind(), ErrorKind::Unavailable);

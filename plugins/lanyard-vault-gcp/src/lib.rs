@@ -286,7 +286,12 @@ impl Config {
                 })?,
         };
         let timeout = options.parse::<u64>("timeout_ms")?.map_or(DEFAULT_TIMEOUT, Duration::from_millis);
-        let key_json = if auth_method == AuthMethod::ServiceAccount { key_json } else { None };
+        // What a `gcs` connection signs with: the option's key, or the key file application default credentials
+        // found (so the connector signs as the identity the storage found, not as whatever it would look up itself).
+        let key_json = match auth_method {
+            AuthMethod::ServiceAccount => key_json,
+            AuthMethod::Adc => source.key_json().cloned(),
+        };
         Ok(Self { project, auth_method, key_json, source, endpoint, prefix, previous, timeout })
     }
 }
@@ -336,16 +341,21 @@ impl<'a> Call<'a> {
 impl GcpBackend {
     /// A backend for validated options: builds the HTTP client (no request is sent yet).
     pub fn new(config: Config) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            // A bearer token never follows a redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
+        let client = || {
+            reqwest::Client::builder()
+                .timeout(config.timeout)
+                .connect_timeout(config.timeout)
+                // A bearer token never follows a redirect.
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let built = |built: reqwest::Result<reqwest::Client>| {
+            built.map_err(|e| {
                 VaultError::new(ErrorKind::ConfigInvalid, KIND, Operation::Build)
                     .with_detail(format!("cannot build the HTTP client: {}", printable(&e.to_string(), 300)))
-            })?;
+            })
+        };
+        let http = built(client().build())?;
+        let metadata_http = built(client().no_proxy().build())?;
         Ok(Self {
             project: config.project,
             auth_method: config.auth_method,
@@ -353,7 +363,7 @@ impl GcpBackend {
             endpoint: config.endpoint.as_str().trim_end_matches('/').to_owned(),
             prefix: config.prefix,
             previous: config.previous,
-            tokens: Tokens::new(config.source, http.clone()),
+            tokens: Tokens::new(config.source, http.clone(), metadata_http),
             http,
         })
     }
@@ -408,8 +418,16 @@ impl GcpBackend {
         }
     }
 
-    /// Reads a version (`latest` or a number) of a secret; `target` names it in errors.
-    async fn access(&self, project: Option<&str>, id: &str, version: &str, target: &str) -> Result<SecretValue> {
+    /// Reads a version (`latest` or a number) of a secret; `target` names it in errors. `profile`: the secret is one
+    /// Lanyard writes, where `[0]` may stand for empty material.
+    async fn access(
+        &self,
+        project: Option<&str>,
+        id: &str,
+        version: &str,
+        target: &str,
+        profile: bool,
+    ) -> Result<SecretValue> {
         let path = format!("{}/versions/{version}:access", self.secret_path(project, id));
         let answer = self.call(Call::new(Method::GET, path), Operation::Get, Some(target)).await?;
         let unusable = |problem: &str| {
@@ -426,7 +444,7 @@ impl GcpBackend {
             return Err(unusable("its payload does not match its CRC32C checksum"));
         }
         let version = answer.get("name").and_then(Value::as_str).and_then(names::version_of).map(str::to_owned);
-        let bytes = match (bytes.expose_secret() == EMPTY_PAYLOAD, &version) {
+        let bytes = match (profile && bytes.expose_secret() == EMPTY_PAYLOAD, &version) {
             (true, Some(version)) if self.marked_empty(project, id, version, target).await? => {
                 SecretBytes::new(Vec::new())
             }
@@ -446,10 +464,10 @@ impl GcpBackend {
         Ok(secret.pointer(&format!("/annotations/{EMPTY_ANNOTATION}")).and_then(Value::as_str) == Some(version))
     }
 
-    /// Sets the secret's [`EMPTY_ANNOTATION`] to `version`, keeping its other annotations.
-    async fn mark_empty(&self, id: &str, version: u64, target: &str) -> Result<()> {
+    /// Sets the secret's [`EMPTY_ANNOTATION`] to `version`, keeping its other annotations; `secret` is the
+    /// secret as just read.
+    async fn mark_empty(&self, id: &str, secret: &Value, version: u64, target: &str) -> Result<()> {
         let path = self.secret_path(None, id);
-        let secret = self.call(Call::new(Method::GET, path.clone()), Operation::Put, Some(target)).await?;
         let mut annotations = secret.get("annotations").cloned().unwrap_or_else(|| json!({}));
         if let Some(map) = annotations.as_object_mut() {
             map.insert(EMPTY_ANNOTATION.to_owned(), Value::String(version.to_string()));
@@ -461,6 +479,29 @@ impl GcpBackend {
             body: Some(json!({ "annotations": annotations })),
         };
         self.call(call, Operation::Put, Some(target)).await.map(drop)
+    }
+
+    /// Writes empty material to secret `id` (which exists): the annotation is set to the number the new version will
+    /// most likely get *before* the `[0]` version is added, so that no reader ever sees `[0]` unmarked and a failed
+    /// write leaves the current value readable; should another write take that number meanwhile, the annotation is
+    /// set again to the number the version got.
+    async fn put_empty(&self, id: &str, target: &str) -> Result<u64> {
+        let path = self.secret_path(None, id);
+        let secret = self.call(Call::new(Method::GET, path.clone()), Operation::Put, Some(target)).await?;
+        let latest = format!("{path}/versions/latest");
+        let newest = match self.call(Call::new(Method::GET, latest), Operation::Put, Some(target)).await {
+            Ok(version) => version.get("name").and_then(Value::as_str).and_then(names::version_of).map(str::to_owned),
+            Err(error) if error.kind() == ErrorKind::NotFound => None,
+            Err(error) => return Err(error),
+        };
+        let predicted = newest.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) + 1;
+        self.mark_empty(id, &secret, predicted, target).await?;
+        let version = self.add_version(id, EMPTY_PAYLOAD, target).await?;
+        if version != predicted {
+            let secret = self.call(Call::new(Method::GET, path), Operation::Put, Some(target)).await?;
+            self.mark_empty(id, &secret, version, target).await?;
+        }
+        Ok(version)
     }
 
     /// Adds a version holding `bytes` to secret `id`; returns its number.
@@ -578,7 +619,8 @@ impl GcpBackend {
                     .filter_map(names::id_of)
                     .map(str::to_owned),
             );
-            if limit.is_some_and(|l| ids.len() >= l) {
+            // A limited listing (the probe) reads one page, whatever it holds.
+            if limit.is_some() {
                 return Ok(ids);
             }
             match answer.get("nextPageToken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
@@ -629,19 +671,19 @@ impl VaultBackend for GcpBackend {
         match secret {
             SecretRef::Profile(profile) => {
                 let id = self.physical_name(profile);
-                self.access(None, &id, "latest", &profile.to_string()).await
+                self.access(None, &id, "latest", &profile.to_string(), true).await
             }
             SecretRef::External(locator) => {
                 let linked = names::linked(locator)?;
-                self.access(linked.project, linked.secret, linked.version, locator).await
+                self.access(linked.project, linked.secret, linked.version, locator, false).await
             }
         }
     }
 
     /// Adds a version (creating the secret on its first write), then disables or destroys the versions before it
-    /// (`previous_versions`). The new version is the `latest` every reader gets from the moment it is added. Empty
-    /// material is the payload `[0]` with the secret's [`EMPTY_ANNOTATION`] naming its version, set before `put`
-    /// returns.
+    /// (`previous_versions`; a failure there is logged, not returned: the write itself succeeded). The new version is
+    /// the `latest` every reader gets from the moment it is added. Empty material is the payload `[0]` with the
+    /// secret's [`EMPTY_ANNOTATION`] naming its version (see [`GcpBackend::put_empty`]).
     async fn put(&self, profile: &Profile, value: &SecretValue) -> Result<()> {
         let id = self.physical_name(profile);
         let target = profile.to_string();
@@ -654,18 +696,27 @@ impl VaultBackend for GcpBackend {
                     bytes.len()
                 )));
         }
-        let stored = if bytes.is_empty() { EMPTY_PAYLOAD } else { bytes };
-        let version = match self.add_version(&id, stored, &target).await {
+        let add = || async {
+            if bytes.is_empty() {
+                self.put_empty(&id, &target).await
+            } else {
+                self.add_version(&id, bytes, &target).await
+            }
+        };
+        // A NotFound here is the secret's 404 (FAILED_PRECONDITION is no `NotFound` outside reads).
+        let version = match add().await {
             Err(error) if error.kind() == ErrorKind::NotFound => {
                 self.create(&id, &target).await?;
-                self.add_version(&id, stored, &target).await?
+                add().await?
             }
             added => added?,
         };
-        if bytes.is_empty() {
-            self.mark_empty(&id, version, &target).await?;
+        // The new version is live: retiring the older ones is housekeeping, and its failure (a 429, a missing
+        // `versions.disable` permission) must not report the write as failed.
+        if let Err(error) = self.retire(&id, version, &target).await {
+            tracing::warn!(secret = %id, %error, "the write succeeded, but its older versions could not be retired");
         }
-        self.retire(&id, version, &target).await
+        Ok(())
     }
 
     /// Deletes the secret with all its versions. Deleting what is not there succeeds.
@@ -703,7 +754,7 @@ impl VaultBackend for GcpBackend {
         if token.is_none() {
             return Ok(report);
         }
-        let filter = (!self.prefix.is_empty()).then(|| format!("name:{}", self.prefix));
+        let filter = (!self.prefix.is_empty()).then(|| format!("name:\"{}\"", self.prefix));
         let under = if self.prefix.is_empty() { String::new() } else { format!(" under prefix {}", self.prefix) };
         report
             .run(format!("list one secret of projects/{}{under} at {}", self.project, self.endpoint), async {
@@ -714,8 +765,9 @@ impl VaultBackend for GcpBackend {
     }
 
     /// What the `gcs` connector signs with to act as this storage's identity: the service account key
-    /// (`service_account_key`), or nothing for application default credentials (the connector then finds the
-    /// same credentials the backend found: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the metadata server).
+    /// (`service_account_key`: the option's, or the key file application default credentials found), or nothing
+    /// when application default credentials are a user's or the metadata server's (the connector then looks them
+    /// up itself, with `object_store`'s own order).
     async fn ambient_identity(&self) -> Result<AmbientIdentity> {
         let mut options = OptionMap::new();
         if let (Some(json), Ok(key)) = (&self.key_json, OptionKey::new("service_account_key")) {

@@ -259,7 +259,21 @@ async fn a_key_the_token_endpoint_refuses_is_permission_denied_and_never_shown()
     assert!(error.to_string().contains("invalid_grant"), "the token endpoint's error is quoted: {error}");
     assert!(error.to_string().contains("intruder@lanyard-test.iam.gserviceaccount.com"), "{error}");
     assert_clean(&error, &double, &[]);
-    assert_eq!(double.counters().accesses, 0, "no API call without a token");
+    let counters = double.counters();
+    assert_eq!(
+        (counters.accesses, counters.unauthenticated, counters.lists, counters.others),
+        (0, 0, 0, 0),
+        "no API call without a token: {counters:?}"
+    );
+
+    // The right account signed with another key: the signature does not verify.
+    let mut forged: serde_json::Value = serde_json::from_str(double.service_account_json()).unwrap();
+    let other: serde_json::Value = serde_json::from_str(&double.unauthorized_service_account_json()).unwrap();
+    forged["private_key"] = other["private_key"].clone();
+    let forged = backend_on(&double, &[("service_account_json", &forged.to_string())]);
+    let error = forged.get(&external("db")).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
+    assert!(error.to_string().contains("Invalid JWT Signature."), "{error}");
 
     let report = backend.probe().await.unwrap();
     assert!(!report.passed());
@@ -362,7 +376,8 @@ async fn application_default_credentials_read_the_key_file_the_environment_names
     double.add_version("adc-secret", b"through adc");
     assert_eq!(utf8(&backend.get(&external("adc-secret")).await.unwrap()), "through adc");
     let identity = backend.ambient_identity().await.unwrap();
-    assert!(identity.options.is_empty(), "adc lends nothing: the connector finds the same credentials");
+    let lent: Vec<(&str, &str)> = identity.options.iter_exposed().collect();
+    assert_eq!(lent, [("service_account_key", double.service_account_json())], "adc lends the key file it found");
     assert!(
         identity.description.starts_with("application default credentials: service account"),
         "{}",

@@ -236,32 +236,43 @@ fn a_key_the_token_endpoint_refuses_fails_the_probe_without_showing_the_key() {
     world.assert_no_secret_anywhere(&[]);
 }
 
-/// A `gcs` connection that names the storage as its CREDENTIAL STORAGE signs with the storage's service account key
-/// (lent as its ambient identity) and lists gcp-storage-emulator's bucket through the JSON API.
+/// A `gcs` connection that names a GCP storage as its CREDENTIAL STORAGE signs with the storage's service account key
+/// (lent as its ambient identity) and lists gcp-storage-emulator's bucket through the JSON API, at the key's
+/// `gcs_base_url`. The connection cannot send the storage's token elsewhere: its own `endpoint` option is not used.
 #[test]
 fn a_gcs_connection_lists_its_bucket_with_the_storages_identity() {
     let world = World::start();
     let gcs = lanyard_testsupport::gcs_url();
     let bucket = unique_name("lanyard-gcp-ambient-");
     lanyard_testsupport::gcs_create_bucket(&gcs, &bucket);
+    lanyard_testsupport::gcs_put_object(&gcs, &bucket, "landing/one.csv", b"a,b\n");
+    // A storage whose key names the emulator as its GCS base URL (object_store's convention).
+    let mut key: Value = serde_json::from_str(world.double.service_account_json()).unwrap();
+    key["gcs_base_url"] = Value::String(gcs.clone());
     world.ok(&format!(
-        "CREATE CONNECTION lake TYPE = gcs OPTIONS (bucket = '{bucket}', endpoint = '{gcs}') CREDENTIAL STORAGE = gcp_sm"
+        "CREATE CREDENTIAL STORAGE lake_sm TYPE = GCP OPTIONS (project_id = '{}', endpoint = '{}', \
+         service_account_json = '{}')",
+        world.double.project_id(),
+        world.double.url(),
+        key.to_string().replace('\'', "''")
+    ));
+    world.ok(&format!(
+        "CREATE CONNECTION lake TYPE = gcs OPTIONS (bucket = '{bucket}', path = 'landing') CREDENTIAL STORAGE = lake_sm"
     ));
     world.passes("lake", "with the storage's identity");
-    let described = world.ok("DESCRIBE CONNECTION lake");
-    assert!(described.to_string().contains("gcp_sm"), "{described}");
-
-    // Without the storage, the same connection has no key, and the XML API it would use is not the emulator's.
-    world.ok(&format!("CREATE CONNECTION bare TYPE = gcs OPTIONS (bucket = '{bucket}', endpoint = '{gcs}')"));
-    let (code, outcome, _) = world.test("bare");
-    assert_eq!((code, outcome.as_str()), (4, "FAILED"), "a connection without the storage's key is not signed");
 
     world.ok(&format!(
-        "CREATE CONNECTION nowhere TYPE = gcs OPTIONS (bucket = '{bucket}-missing', endpoint = '{gcs}') \
-         CREDENTIAL STORAGE = gcp_sm"
+        "CREATE CONNECTION nowhere TYPE = gcs OPTIONS (bucket = '{bucket}-missing') CREDENTIAL STORAGE = lake_sm"
     ));
     let (code, outcome, error) = world.test("nowhere");
     assert_eq!((code, outcome.as_str()), (4, "FAILED"), "{error:?}");
     assert!(error.unwrap_or_default().contains("listing failed"));
+
+    // The connection's own `endpoint` does not redirect the storage's token: the key's base URL is used.
+    world.ok(&format!(
+        "CREATE CONNECTION elsewhere TYPE = gcs OPTIONS (bucket = '{bucket}', endpoint = 'http://127.0.0.1:9') \
+         CREDENTIAL STORAGE = lake_sm"
+    ));
+    world.passes("elsewhere", "with the key's base URL, not the connection's endpoint");
     world.assert_no_secret_anywhere(&[]);
 }
