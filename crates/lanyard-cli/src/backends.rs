@@ -15,7 +15,11 @@ pub(crate) fn run() -> Result<std::process::ExitCode> {
 /// The listing as text.
 pub(crate) fn listing(registry: &Registry) -> String {
     let mut out = String::new();
-    for factory in registry.factories() {
+    for (i, factory) in registry.factories().iter().enumerate() {
+        // One blank line between kinds, and before the list of missing ones.
+        if i > 0 {
+            out.push('\n');
+        }
         let _ = writeln!(out, "{} ({})", factory.kind.to_ascii_uppercase(), factory.crate_name);
         let _ = writeln!(out, "  {}", factory.description);
         let width = factory.all_options().map(|spec| spec.name.len()).max().unwrap_or(0);
@@ -30,7 +34,6 @@ pub(crate) fn listing(registry: &Registry) -> String {
             let flags = if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(", ")) };
             let _ = writeln!(out, "    {:width$}  {}{flags}", spec.name, spec.help);
         }
-        out.push('\n');
     }
     let missing: Vec<String> = KNOWN_KINDS
         .iter()
@@ -38,6 +41,9 @@ pub(crate) fn listing(registry: &Registry) -> String {
         .map(|known| format!("{} (--features {})", known.kind.to_ascii_uppercase(), known.feature))
         .collect();
     if !missing.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
         let _ = writeln!(out, "not in this build: {}", missing.join(", "));
     }
     out

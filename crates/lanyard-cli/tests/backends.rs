@@ -30,8 +30,8 @@ fn backends_lists_the_compiled_in_kinds_with_their_options_and_the_missing_ones(
     assert_eq!(stdout.contains("AWS (lanyard-vault-aws)"), cfg!(feature = "vault-aws"), "{stdout}");
     // A kind whose plugin is not compiled in names the feature that compiles it in.
     assert_eq!(stdout.contains("AWS (--features vault-aws)"), !cfg!(feature = "vault-aws"), "{stdout}");
-    // Kinds without a plugin name no cargo feature: there is none to turn on.
-    assert!(stdout.contains("GCP (no plugin yet)"), "{stdout}");
+    assert_eq!(stdout.contains("GCP (lanyard-vault-gcp)"), cfg!(feature = "vault-gcp"), "{stdout}");
+    assert_eq!(stdout.contains("GCP (--features vault-gcp)"), !cfg!(feature = "vault-gcp"), "{stdout}");
     if cfg!(all(feature = "vault-local", feature = "vault-memory")) {
         insta::assert_snapshot!(stdout);
         // docs/backends.md shows this output: it must be what the binary prints.
