@@ -64,6 +64,27 @@ impl Profile {
     pub const ENTRY_PREFIX: &'static str = "vault::";
     /// The prefix of backend profiles.
     pub const BACKEND_PREFIX: &'static str = "backend::";
+
+    /// The profile's name for stores whose names allow no `:` (Key Vault, Secret Manager): `::` becomes `--`, after
+    /// `prefix`: `<prefix>vault--<uuid>`, `<prefix>backend--<uuid>`. Reversible by [`Profile::from_dashed_name`], since
+    /// a UUID holds no `--`.
+    pub fn dashed_name(&self, prefix: &str) -> String {
+        match self {
+            Self::Entry(id) => format!("{prefix}vault--{id}"),
+            Self::Backend(id) => format!("{prefix}backend--{id}"),
+        }
+    }
+
+    /// The profile a [`Profile::dashed_name`] under `prefix` stands for; `None` for any other name.
+    pub fn from_dashed_name(prefix: &str, name: &str) -> Option<Self> {
+        let (kind, id) = name.strip_prefix(prefix)?.split_once("--")?;
+        let logical = match kind {
+            "vault" => format!("{}{id}", Self::ENTRY_PREFIX),
+            "backend" => format!("{}{id}", Self::BACKEND_PREFIX),
+            _ => return None,
+        };
+        logical.parse().ok()
+    }
 }
 
 impl fmt::Display for Profile {

@@ -23,11 +23,7 @@ pub(crate) fn is_legal_text(text: &str) -> bool {
 
 /// `<prefix>vault--<uuid>` or `<prefix>backend--<uuid>`.
 pub(crate) fn physical(prefix: &str, profile: &Profile) -> String {
-    let (kind, id) = match profile {
-        Profile::Entry(id) => ("vault", id.to_string()),
-        Profile::Backend(id) => ("backend", id.to_string()),
-    };
-    format!("{prefix}{kind}{SEPARATOR}{id}")
+    profile.dashed_name(prefix)
 }
 
 /// The name of part `n` (1-based) of a large value stored under `physical`.
@@ -38,14 +34,7 @@ pub(crate) fn part(physical: &str, n: usize) -> String {
 /// The profile a physical name under `prefix` stands for; `None` for other secrets (other prefixes, parts, names
 /// that are not Lanyard's).
 pub(crate) fn profile(prefix: &str, name: &str) -> Option<Profile> {
-    let rest = name.strip_prefix(prefix)?;
-    let (kind, id) = rest.split_once(SEPARATOR)?;
-    let logical = match kind {
-        "vault" => format!("{}{id}", Profile::ENTRY_PREFIX),
-        "backend" => format!("{}{id}", Profile::BACKEND_PREFIX),
-        _ => return None,
-    };
-    logical.parse().ok()
+    Profile::from_dashed_name(prefix, name)
 }
 
 #[cfg(test)]

@@ -14,9 +14,6 @@ pub(crate) const MAX_ID: usize = 255;
 /// The longest prefix: the rest of the longest id (`backend--<uuid>`, 45 characters) must fit in [`MAX_ID`].
 pub(crate) const MAX_PREFIX: usize = MAX_ID - 45;
 
-/// The separator standing for a profile's `::`.
-const SEPARATOR: &str = "--";
-
 /// Whether `id` is a legal secret id.
 pub(crate) fn is_legal(id: &str) -> bool {
     (1..=MAX_ID).contains(&id.len()) && is_legal_text(id)
@@ -39,23 +36,12 @@ pub(crate) fn is_project(project: &str) -> bool {
 
 /// `<prefix>vault--<uuid>` or `<prefix>backend--<uuid>`.
 pub(crate) fn physical(prefix: &str, profile: &Profile) -> String {
-    let (kind, id) = match profile {
-        Profile::Entry(id) => ("vault", id.to_string()),
-        Profile::Backend(id) => ("backend", id.to_string()),
-    };
-    format!("{prefix}{kind}{SEPARATOR}{id}")
+    profile.dashed_name(prefix)
 }
 
 /// The profile a secret id under `prefix` stands for; `None` for other secrets.
 pub(crate) fn profile(prefix: &str, id: &str) -> Option<Profile> {
-    let rest = id.strip_prefix(prefix)?;
-    let (kind, id) = rest.split_once(SEPARATOR)?;
-    let logical = match kind {
-        "vault" => format!("{}{id}", Profile::ENTRY_PREFIX),
-        "backend" => format!("{}{id}", Profile::BACKEND_PREFIX),
-        _ => return None,
-    };
-    logical.parse().ok()
+    Profile::from_dashed_name(prefix, id)
 }
 
 /// The short id at the end of a secret's resource name (`projects/<p>/secrets/<id>`).
