@@ -537,27 +537,47 @@ impl GcpBackend {
     /// The numbers of the versions of `id` in `state` (`ENABLED`, `DISABLED`), every page.
     async fn versions_in(&self, id: &str, state: &str, target: &str) -> Result<Vec<u64>> {
         let filter = format!("state:{state}");
-        let mut numbers = Vec::new();
+        let path = format!("{}/versions", self.secret_path(None, id));
+        let listed =
+            self.list_pages(path, "versions", PAGE_SIZE, Some(&filter), false, Operation::Put, Some(target)).await?;
+        Ok(listed
+            .iter()
+            .filter(|v| v.get("state").and_then(Value::as_str) == Some(state))
+            .filter_map(|v| v.get("name").and_then(Value::as_str).and_then(names::version_of))
+            .filter_map(|v| v.parse::<u64>().ok())
+            .collect())
+    }
+
+    /// The `items` of a list call on `path` (`filter` as Google's), every page, or the first page only.
+    #[allow(clippy::too_many_arguments)]
+    async fn list_pages(
+        &self,
+        path: String,
+        items: &str,
+        page_size: &str,
+        filter: Option<&str>,
+        first_page_only: bool,
+        operation: Operation,
+        target: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let mut listed = Vec::new();
         let mut page = String::new();
         loop {
-            let mut query = vec![("pageSize", PAGE_SIZE), ("filter", filter.as_str())];
+            let mut query = vec![("pageSize", page_size)];
+            if let Some(filter) = filter {
+                query.push(("filter", filter));
+            }
             if !page.is_empty() {
                 query.push(("pageToken", page.as_str()));
             }
-            let path = format!("{}/versions", self.secret_path(None, id));
-            let call = Call { method: Method::GET, path, query: &query, body: None };
-            let answer = self.call(call, Operation::Put, Some(target)).await?;
-            let listed = answer.get("versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-            numbers.extend(
-                listed
-                    .iter()
-                    .filter(|v| v.get("state").and_then(Value::as_str) == Some(state))
-                    .filter_map(|v| v.get("name").and_then(Value::as_str).and_then(names::version_of))
-                    .filter_map(|v| v.parse::<u64>().ok()),
-            );
+            let call = Call { method: Method::GET, path: path.clone(), query: &query, body: None };
+            let mut answer = self.call(call, operation, target).await?;
+            if let Some(Value::Array(values)) = answer.get_mut(items).map(Value::take) {
+                listed.extend(values);
+            }
             match answer.get("nextPageToken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                Some(next) => page = next.to_owned(),
-                None => return Ok(numbers),
+                Some(next) if !first_page_only => page = next.to_owned(),
+                _ => return Ok(listed),
             }
         }
     }
@@ -593,41 +613,16 @@ impl GcpBackend {
         filter: Option<&str>,
         operation: Operation,
     ) -> Result<Vec<String>> {
-        let mut ids = Vec::new();
-        let mut page = String::new();
         let size = limit.map_or_else(|| PAGE_SIZE.to_owned(), |l| l.to_string());
-        loop {
-            let mut query = vec![("pageSize", size.as_str())];
-            if let Some(filter) = filter {
-                query.push(("filter", filter));
-            }
-            if !page.is_empty() {
-                query.push(("pageToken", page.as_str()));
-            }
-            let call = Call {
-                method: Method::GET,
-                path: format!("projects/{}/secrets", self.project),
-                query: &query,
-                body: None,
-            };
-            let answer = self.call(call, operation, None).await?;
-            let listed = answer.get("secrets").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-            ids.extend(
-                listed
-                    .iter()
-                    .filter_map(|s| s.get("name").and_then(Value::as_str))
-                    .filter_map(names::id_of)
-                    .map(str::to_owned),
-            );
-            // A limited listing (the probe) reads one page, whatever it holds.
-            if limit.is_some() {
-                return Ok(ids);
-            }
-            match answer.get("nextPageToken").and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                Some(next) => page = next.to_owned(),
-                None => return Ok(ids),
-            }
-        }
+        let path = format!("projects/{}/secrets", self.project);
+        // A limited listing (the probe) reads one page, whatever it holds.
+        let listed = self.list_pages(path, "secrets", &size, filter, limit.is_some(), operation, None).await?;
+        Ok(listed
+            .iter()
+            .filter_map(|s| s.get("name").and_then(Value::as_str))
+            .filter_map(names::id_of)
+            .map(str::to_owned)
+            .collect())
     }
 }
 
