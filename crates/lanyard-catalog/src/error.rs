@@ -108,6 +108,9 @@ pub enum CatalogError {
     /// A database error (connection lost, I/O, constraint the catalog did not anticipate).
     #[error("catalog database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The watcher connection that tells whether anything was committed (SQLite) could not be opened or read.
+    #[error("catalog change watcher: {0}")]
+    Watch(String),
 }
 
 impl CatalogError {
@@ -119,7 +122,7 @@ impl CatalogError {
             Self::VersionConflict { .. } | Self::StillReferenced { .. } => ErrorKind::Conflict,
             Self::MissingReference { .. } | Self::InvalidUrl(_) | Self::NotACatalog { .. } => ErrorKind::Invalid,
             Self::Corrupt { .. } | Self::UnknownValue { .. } | Self::Migration { .. } => ErrorKind::Internal,
-            Self::Database(_) => ErrorKind::BackendUnavailable,
+            Self::Database(_) | Self::Watch(_) => ErrorKind::BackendUnavailable,
         }
     }
 

@@ -34,6 +34,7 @@ compile_error!(
 mod db;
 mod error;
 mod file;
+mod fresh;
 mod migrate;
 mod model;
 mod retry;
@@ -50,6 +51,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use db::{Param, Row};
 pub use error::{CatalogError, Result};
+pub use fresh::{FRESH_CAPACITY, Fresh, Stamp};
 pub use migrate::{MIGRATIONS, Migration, checksum};
 pub use model::{
     ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,
@@ -120,6 +122,20 @@ pub struct Catalog {
     pool: Pool,
     /// SQLite allows one writer at a time: writers of this process queue here instead of on the file lock.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// The change watcher of a SQLite file (see `fresh.rs`); `None` on PostgreSQL and in memory.
+    watch: Option<Arc<fresh::Watch>>,
+    /// The rows of the hot paths, served while nothing was committed.
+    hot: Arc<Hot>,
+}
+
+/// The connection row `GET /connections/{name}` answers with: the row, its entry's and storage's current names and
+/// the entry's expiry.
+pub type ConnectionView = (Connection, Option<String>, Option<String>, Option<Timestamp>);
+
+#[derive(Default)]
+struct Hot {
+    tokens: Fresh<String, (ApiToken, Principal)>,
+    connections: Fresh<String, ConnectionView>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -152,11 +168,13 @@ impl Catalog {
 
     /// [`Catalog::open`] with an explicit migration list (for tests of the migration machinery).
     pub async fn open_with(url: &str, migrations: &[Migration]) -> Result<Self> {
+        let mut file_path = None;
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url).map_err(|e| CatalogError::InvalidUrl(e.to_string()))?;
             // Refuse a file that is not a catalog; create a missing one (and its directory) private to its owner.
-            if let Some(path) = file::sqlite_path(&options) {
-                file::prepare(&path).await?;
+            file_path = file::sqlite_path(&options);
+            if let Some(path) = &file_path {
+                file::prepare(path).await?;
             }
             let options = options
                 .create_if_missing(true)
@@ -189,7 +207,11 @@ impl Catalog {
             )));
         };
         migrate::apply(&pool, migrations).await?;
-        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())) })
+        let watch = match file_path {
+            Some(path) => Some(Arc::new(fresh::Watch::open(&path)?)),
+            None => None,
+        };
+        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())), watch, hot: Arc::default() })
     }
 
     /// Which database this catalog lives in.
@@ -270,9 +292,52 @@ impl Catalog {
         result
     }
 
-    /// The API token whose hash is `token_hash` and its principal, in one statement (the hot path of every
-    /// authenticated request).
+    /// The catalog's current [`Stamp`], read on this thread without a round trip: `None` where there is none
+    /// (PostgreSQL, an in-memory SQLite), or when the watcher fails (then callers read the database).
+    pub fn stamp(&self) -> Option<Stamp> {
+        let watch = self.watch.as_ref()?;
+        match watch.stamp() {
+            Ok(stamp) => Some(stamp),
+            Err(error) => {
+                tracing::debug!(%error, "no catalog stamp; reading the database");
+                None
+            }
+        }
+    }
+
+    /// The row for `key`: from `cache` when nothing was committed since it was read, else from `load` (which reads
+    /// the catalog; `None`, a missing row, is not cached). See [`Fresh`] for why this never serves a stale row.
+    pub async fn fresh<K, V>(
+        &self,
+        cache: &Fresh<K, V>,
+        key: &K,
+        load: impl Future<Output = Result<Option<V>>>,
+    ) -> Result<Option<V>>
+    where
+        K: Eq + std::hash::Hash + Clone,
+        V: Clone,
+    {
+        let stamp = self.stamp();
+        if let Some(stamp) = stamp
+            && let Some(row) = cache.get(stamp, key)
+        {
+            return Ok(Some(row));
+        }
+        let row = load.await?;
+        if let (Some(stamp), Some(row)) = (stamp, &row) {
+            cache.put(stamp, key.clone(), row.clone());
+        }
+        Ok(row)
+    }
+
+    /// The API token whose hash is `token_hash` and its principal: from memory while nothing was committed, else in
+    /// one statement (the hot path of every authenticated request).
     pub async fn find_token(&self, token_hash: &str) -> Result<Option<(ApiToken, Principal)>> {
+        let key = token_hash.to_owned();
+        self.fresh(&self.hot.tokens, &key, self.read_token(token_hash)).await
+    }
+
+    async fn read_token(&self, token_hash: &str) -> Result<Option<(ApiToken, Principal)>> {
         let sql = "SELECT t.id, t.created_at, t.updated_at, t.version, t.display_name, t.principal_id, t.token_hash, \
                    t.last_used_at, t.expires_at, t.revoked_at, p.created_at AS p_created_at, \
                    p.updated_at AS p_updated_at, p.version AS p_version, p.display_name AS p_name, p.role AS p_role \
@@ -295,12 +360,14 @@ impl Catalog {
     }
 
     /// The connection named `name` with the current names of its credential entry and credential storage, and the
-    /// entry's expiry, in one statement (the hot path of `GET /connections/{name}`).
-    #[allow(clippy::type_complexity)]
-    pub async fn find_connection(
-        &self,
-        name: &str,
-    ) -> Result<Option<(Connection, Option<String>, Option<String>, Option<Timestamp>)>> {
+    /// entry's expiry: from memory while nothing was committed, else in one statement (the hot path of
+    /// `GET /connections/{name}`).
+    pub async fn find_connection(&self, name: &str) -> Result<Option<ConnectionView>> {
+        let key = name.to_owned();
+        self.fresh(&self.hot.connections, &key, self.read_connection(name)).await
+    }
+
+    async fn read_connection(&self, name: &str) -> Result<Option<ConnectionView>> {
         let sql = "SELECT c.*, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
                    t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
                    FROM external_connections c \
@@ -319,8 +386,11 @@ impl Catalog {
         Ok(Some((store::read(&row)?, row.opt_text("e_name")?, row.opt_text("b_name")?, expires_at)))
     }
 
-    /// Closes every connection.
+    /// Closes every connection (reads after it fail; nothing is served from memory).
     pub async fn close(&self) {
+        if let Some(watch) = &self.watch {
+            watch.close();
+        }
         match &self.pool {
             Pool::Sqlite(pool) => pool.close().await,
             Pool::Postgres(pool) => pool.close().await,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lanyard_catalog::{
-    Backend, Catalog, CatalogError, Connection, JsonObject, LastTest, Link, MIGRATIONS, Meta, Migration,
-    NewAuditRecord, Pipeline, PipelineFile, Timestamp, VaultEntry,
+    ApiToken, Backend, Catalog, CatalogError, Connection, JsonObject, LastTest, Link, MIGRATIONS, Meta, Migration,
+    NewAuditRecord, Pipeline, PipelineFile, Principal, Timestamp, VaultEntry,
 };
 use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LOCAL_BACKEND_ID, LinkType, LoadFormat, Name,
@@ -53,6 +53,7 @@ lanyard_testsupport::database_tests!(
     a_connection_test_is_bookkeeping_beside_the_row,
     migration_4_moves_the_last_test_beside_the_row,
     names_stored_before_normalisation_stay_listable_findable_and_droppable,
+    a_change_committed_elsewhere_is_seen_by_the_next_hot_read,
 );
 
 fn name(n: &str) -> Name {
@@ -697,4 +698,85 @@ async fn names_stored_before_normalisation_stay_listable_findable_and_droppable(
     }
     assert!(catalog.list::<Connection>(None, None).await.unwrap().is_empty());
     catalog.close().await;
+}
+
+/// Rounds of change-then-read in the freshness test.
+const FRESH_ROUNDS: usize = 50;
+
+/// The hot reads ([`Catalog::find_connection`], [`Catalog::find_token`]) may come from memory, but a change
+/// committed before a read starts is seen by it: through another handle on the same database (as another process
+/// or node would commit it), round after round; through the same handle; and behind the catalog's back. On SQLite
+/// the catalog has a stamp that stays put while nothing is committed and moves on every commit; PostgreSQL has none
+/// (every read goes to the database).
+async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) {
+    let (here, there) = (db.open().await, db.open().await);
+    let c = here.insert(connection("c")).await.unwrap();
+    let principal = here
+        .insert(Principal { meta: Meta::new(), name: name("ops"), role: lanyard_core::Role::Viewer })
+        .await
+        .unwrap();
+    let token = ApiToken {
+        meta: Meta::new(),
+        name: name("ops/1"),
+        principal_id: principal.meta.id,
+        token_hash: "h1".into(),
+        last_used_at: None,
+        expires_at: None,
+        revoked_at: None,
+    };
+    let token = here.insert(token).await.unwrap();
+
+    match db.kind {
+        DatabaseKind::Sqlite => {
+            let stamp = here.stamp().expect("a SQLite file has a stamp");
+            here.find_connection("c").await.unwrap();
+            assert_eq!(here.stamp(), Some(stamp), "a read moved the stamp");
+            let mut changed: Connection = here.get(c.meta.id).await.unwrap();
+            changed.description = Some("by this handle".into());
+            here.update(changed).await.unwrap();
+            assert!(here.stamp().unwrap() > stamp, "a commit through this handle left the stamp");
+            let stamp = here.stamp().unwrap();
+            let mut changed: Connection = there.get(c.meta.id).await.unwrap();
+            changed.description = Some("by another handle".into());
+            there.update(changed).await.unwrap();
+            assert!(here.stamp().unwrap() > stamp, "a commit through another handle left the stamp");
+        }
+        DatabaseKind::Postgres => assert_eq!(here.stamp(), None),
+    }
+
+    for round in 0..FRESH_ROUNDS {
+        // Twice: the second read may come from memory.
+        for _ in 0..2 {
+            here.find_connection("c").await.unwrap().expect("found");
+            here.find_token("h1").await.unwrap().expect("found");
+        }
+        let mut changed: Connection = there.get(c.meta.id).await.unwrap();
+        changed.description = Some(format!("round {round}"));
+        changed.options.insert("round".into(), round.to_string().into());
+        there.update(changed).await.unwrap();
+        let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+        assert_eq!(seen.description, Some(format!("round {round}")), "round {round}: a stale row");
+        assert_eq!(seen.options["round"], round.to_string(), "round {round}: a stale row");
+        let (seen, _) = here.find_token("h1").await.unwrap().expect("found");
+        assert_eq!(seen.revoked_at, None);
+    }
+
+    let mut revoked: ApiToken = there.get(token.meta.id).await.unwrap();
+    revoked.revoked_at = Some(Timestamp::now());
+    there.update(revoked).await.unwrap();
+    let (seen, _) = here.find_token("h1").await.unwrap().expect("found");
+    assert!(seen.revoked_at.is_some(), "a revocation committed elsewhere was not seen");
+    let mut renamed: Principal = there.get(principal.meta.id).await.unwrap();
+    renamed.role = lanyard_core::Role::Admin;
+    there.update(renamed).await.unwrap();
+    let (_, seen) = here.find_token("h1").await.unwrap().expect("found");
+    assert_eq!(seen.role, lanyard_core::Role::Admin, "a role change committed elsewhere was not seen");
+
+    raw_sql(db, &["UPDATE external_connections SET description = 'raw'"]).await;
+    let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+    assert_eq!(seen.description.as_deref(), Some("raw"), "a write behind the catalog's back was not seen");
+    there.delete::<Connection>(c.meta.id, None).await.unwrap();
+    assert!(here.find_connection("c").await.unwrap().is_none(), "a dropped connection is still found");
+    here.close().await;
+    there.close().await;
 }

@@ -191,11 +191,17 @@ impl Node {
 
 /// Runs the `lanyard` binary (not `serve`) to completion.
 fn lanyard(args: &[&str]) -> Output {
+    lanyard_with(args, &[])
+}
+
+/// Runs the `lanyard` binary (not `serve`) to completion with these environment variables.
+fn lanyard_with(args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BIN);
     command.args(args);
     for key in SCRUBBED_ENV {
         command.env_remove(key);
     }
+    command.envs(vars.iter().copied());
     tokio::task::block_in_place(|| command.output().expect("run lanyard"))
 }
 
@@ -984,4 +990,128 @@ mod canary {
         }
         assert_no_canary_in_files(&data, &canaries, "after shutdown");
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// j. freshness: what another process or node committed is seen by the very next request and resolve
+
+/// Change-then-read rounds per freshness test.
+const FRESH_ROUNDS: usize = 20;
+
+/// A postgresql connection to the machine's PostgreSQL service (trust auth) through the credential entry `pw`:
+/// port 5432 answers, port 1 refuses, so a TEST CONNECTION shows which port the resolver read.
+fn probed_connection() -> Value {
+    json!({
+        "name": "c",
+        "type": "postgresql",
+        "options": {"host": "127.0.0.1", "port": "5432", "database": "postgres", "username": "postgres"},
+        "credential": "pw",
+    })
+}
+
+async fn create_probed_connection(node: &Node) {
+    let entry = json!({"name": "pw", "type": "CREDENTIAL", "secret": "unused-by-trust-auth"});
+    let stored = node.send(Method::POST, "/vault/entries", Some(ADMIN), Some(&entry)).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+    let created = node.send(Method::POST, "/connections", Some(ADMIN), Some(&probed_connection())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+}
+
+/// Reads connection `c` on `node` twice (the second read may come from memory), then checks it against what the
+/// round wrote: its description and port, and, through TEST CONNECTION (a resolve), that the probe went to that
+/// port.
+async fn assert_round_seen(node: &Node, round: usize, port: &str) {
+    let reply = node.get("/connections/c", Some(ADMIN)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let got = reply.json();
+    assert_eq!(got["description"], format!("round {round}"), "round {round}: a stale row: {got}");
+    assert_eq!(got["options"]["port"], port, "round {round}: a stale row: {got}");
+    let tested = node.send(Method::POST, "/connections/c/test", Some(ADMIN), None).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+    let expected = if port == "5432" { "PASSED" } else { "FAILED" };
+    assert_eq!(tested.json()["result"], expected, "round {round}: the resolve read a stale port: {}", tested.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn j_a_change_committed_beside_a_server_on_its_sqlite_catalog_is_seen_by_its_next_request_and_resolve() {
+    let dir = TempDir::new("fresh");
+    let data = dir.join("data");
+    let data_arg = data.to_str().unwrap();
+    let mut node = Launch::admin(&data).start();
+    create_probed_connection(&node).await;
+
+    for round in 0..FRESH_ROUNDS {
+        // Read the row and resolve it first, so that both are in the server's memory when the change lands.
+        let warm = node.get("/connections/c", Some(ADMIN)).await;
+        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
+        let tested = node.send(Method::POST, "/connections/c/test", Some(ADMIN), None).await;
+        assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+        let warm = node.get("/connections/c", Some(ADMIN)).await;
+        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
+
+        let port = if round % 2 == 0 { "1" } else { "5432" };
+        let statement = format!("ALTER CONNECTION c SET OPTION port = '{port}' SET DESCRIPTION 'round {round}'");
+        let altered =
+            lanyard_with(&["sql", "--embedded", "--data-dir", data_arg, &statement], &[("LANYARD_TOKEN", ADMIN)]);
+        assert!(altered.status.success(), "{}", text(&altered.stderr));
+        assert_round_seen(&node, round, port).await;
+    }
+
+    // A token revoked by another process is refused by the very next request.
+    let created = lanyard(&["token", "create", "--data-dir", data_arg, "--name", "ops", "--role", "viewer"]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = text(&created.stdout).lines().find(|l| l.starts_with("lyd_")).expect("the token").trim().to_owned();
+    for _ in 0..3 {
+        assert_eq!(node.get("/connections/c", Some(&token)).await.status, StatusCode::OK);
+    }
+    let revoked = lanyard(&["token", "revoke", "--data-dir", data_arg, "ops"]);
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    node.get("/connections/c", Some(&token)).await.assert_problem(401, "unauthenticated");
+    node.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k_a_change_committed_on_one_postgres_node_is_seen_by_the_next_request_and_resolve_on_the_other() {
+    let db = TempDatabase::postgres("fresh");
+    let dir = TempDir::new("fresh-pg");
+    let master_key = lanyard_vault_local::MasterKey::generate().unwrap().expose_base64();
+    let launch = |name: &str| {
+        Launch::admin(&dir.join(name))
+            .args(&["--catalog", db.url()])
+            .env("LANYARD_MASTER_KEY", master_key.expose_secret())
+    };
+    let mut a = launch("a").start();
+    let mut b = launch("b").start();
+    create_probed_connection(&a).await;
+
+    for round in 0..FRESH_ROUNDS {
+        let warm = b.get("/connections/c", Some(ADMIN)).await;
+        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
+        let tested = b.send(Method::POST, "/connections/c/test", Some(ADMIN), None).await;
+        assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+
+        let port = if round % 2 == 0 { "1" } else { "5432" };
+        let body = json!({"actions": [
+            {"set_option": {"key": "port", "value": port}},
+            {"set_description": format!("round {round}")},
+        ]});
+        let altered = a.send(Method::PUT, "/connections/c", Some(ADMIN), Some(&body)).await;
+        assert_eq!(altered.status, StatusCode::OK, "{}", altered.body);
+        assert_round_seen(&b, round, port).await;
+    }
+
+    let key = [("LANYARD_MASTER_KEY", master_key.expose_secret())];
+    let created = lanyard_with(&["token", "create", "--catalog", db.url(), "--name", "ops", "--role", "viewer"], &key);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = text(&created.stdout).lines().find(|l| l.starts_with("lyd_")).expect("the token").trim().to_owned();
+    for node in [&a, &b] {
+        assert_eq!(node.get("/connections/c", Some(&token)).await.status, StatusCode::OK);
+    }
+    let revoked = lanyard_with(&["token", "revoke", "--catalog", db.url(), "ops"], &key);
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    for node in [&a, &b] {
+        node.get("/connections/c", Some(&token)).await.assert_problem(401, "unauthenticated");
+    }
+    a.stop();
+    b.stop();
 }

@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use lanyard_catalog::{Catalog, JsonObject};
 use lanyard_core::{AuditAction, AuditOutcome, ErrorKind, ObjectKind};
-use lanyard_resolve::Resolver;
+use lanyard_resolve::{CachedCatalog, Resolver};
 use lanyard_vault::{BackendEnv, Registry};
 
 pub use auth::{Caller, Permission, Role, TOKEN_PREFIX, generate_token, hash_token};
@@ -116,7 +116,7 @@ impl ControlPlane {
     /// The Control Plane over an open catalog.
     pub fn new(catalog: Catalog, registry: &'static Registry, env: BackendEnv) -> Self {
         let data_dir = env.data_dir.clone();
-        let resolver = Resolver::new(Arc::new(catalog.clone()), registry, env.clone());
+        let resolver = Resolver::new(Arc::new(CachedCatalog::new(catalog.clone())), registry, env.clone());
         Self {
             inner: Arc::new(Inner {
                 catalog,

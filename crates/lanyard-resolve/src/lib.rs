@@ -14,8 +14,9 @@
 //! 4. **Explained.** A [`ResolveError`] names the connection, the entry, the backend and the kind — never material.
 //! 5. **Measured.** [`Metrics`] counts resolves, backend calls, coalesced waiters, errors by kind and retries, and
 //!    records call latency, per backend, ready for `/metrics`.
-//! 6. **Embeddable.** [`Resolver`] works over any [`CatalogSource`]: the [`lanyard_catalog::Catalog`], or a
-//!    [`StaticCatalog`] filled by the embedding program.
+//! 6. **Embeddable.** [`Resolver`] works over any [`CatalogSource`]: the [`lanyard_catalog::Catalog`] through
+//!    [`CachedCatalog`] (no database work while nothing was committed), or a [`StaticCatalog`] filled by the
+//!    embedding program.
 //!
 //! Two auth paths: CREDENTIAL (entry → its backend → material, with linked external names and `#field` JSON
 //! selection) and CREDENTIAL STORAGE (the backend lends its ambient identity). When a connection has both, object
@@ -57,7 +58,7 @@ pub use error::{Cause, ResolveError, Result};
 pub use lanyard_vault::{AmbientIdentity, SecretValue};
 pub use metrics::{BackendStats, Metrics};
 pub use slot::{DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, RetryPolicy};
-pub use source::{CatalogSource, ConnectionRef, Lookup, StaticCatalog, Subject};
+pub use source::{CachedCatalog, CatalogSource, ConnectionRef, Lookup, StaticCatalog, Subject};
 
 use flight::Flights;
 use slot::{Deadline, Limits, Slot};

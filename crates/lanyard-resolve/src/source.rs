@@ -1,12 +1,13 @@
-//! Where the resolver reads connections, entries and backends: the [`CatalogSource`] trait, implemented for
-//! [`Catalog`] (one read transaction per resolve) and by [`StaticCatalog`] (in memory, for embedding and tests).
+//! Where the resolver reads connections, entries and backends: the [`CatalogSource`] trait, implemented by
+//! [`CachedCatalog`] over the real [`Catalog`] (from memory while nothing was committed, else one read transaction
+//! per resolve) and by [`StaticCatalog`] (in memory, for embedding and tests).
 
 use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use lanyard_catalog::{Backend, Catalog, CatalogError, Connection, Link, Tx, VaultEntry};
+use lanyard_catalog::{Backend, Catalog, CatalogError, Connection, Fresh, Link, Tx, VaultEntry};
 use lanyard_core::{BackendId, ConnectionId, LinkId, Name, VaultEntryId};
 
 /// Which connection (or link) to resolve.
@@ -144,20 +145,48 @@ async fn lookup_in(tx: &mut Tx, target: &ConnectionRef) -> Result<Option<Lookup>
     Ok(Some(Lookup { subject, entry, entry_backend, storage }))
 }
 
+/// The resolver's source over the real [`Catalog`]: each lookup is one read transaction, or no database work at
+/// all while nothing was committed since the same lookup last read it (the catalog's [`lanyard_catalog::Stamp`];
+/// on PostgreSQL every lookup reads the database). A change committed before a resolve starts is always seen.
+pub struct CachedCatalog {
+    catalog: Catalog,
+    lookups: Fresh<ConnectionRef, Lookup>,
+    backends: Fresh<BackendId, Arc<Backend>>,
+}
+
+impl CachedCatalog {
+    /// A source over `catalog`.
+    pub fn new(catalog: Catalog) -> Self {
+        Self { catalog, lookups: Fresh::new(), backends: Fresh::new() }
+    }
+}
+
+impl fmt::Debug for CachedCatalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedCatalog").field("catalog", &self.catalog).field("lookups", &self.lookups).finish()
+    }
+}
+
 #[async_trait]
-impl CatalogSource for Catalog {
+impl CatalogSource for CachedCatalog {
     async fn lookup(&self, target: &ConnectionRef) -> Result<Option<Lookup>, CatalogError> {
-        let mut tx = self.begin_read().await?;
-        let result = lookup_in(&mut tx, target).await;
-        tx.rollback().await?;
-        result
+        let load = async {
+            let mut tx = self.catalog.begin_read().await?;
+            let result = lookup_in(&mut tx, target).await;
+            tx.rollback().await?;
+            result
+        };
+        self.catalog.fresh(&self.lookups, target, load).await
     }
 
     async fn backend(&self, id: BackendId) -> Result<Option<Arc<Backend>>, CatalogError> {
-        let mut tx = self.begin_read().await?;
-        let result = tx.find::<Backend>(id).await;
-        tx.rollback().await?;
-        result.map(|row| row.map(Arc::new))
+        let load = async {
+            let mut tx = self.catalog.begin_read().await?;
+            let result = tx.find::<Backend>(id).await;
+            tx.rollback().await?;
+            result.map(|row| row.map(Arc::new))
+        };
+        self.catalog.fresh(&self.backends, &id, load).await
     }
 }
 

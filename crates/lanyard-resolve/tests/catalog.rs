@@ -1,5 +1,6 @@
-//! The resolver over the real catalog (SQLite and PostgreSQL) with the encrypted local backend: rotation without
-//! ALTER, and a backend whose secret auth options are kept in the local backend under `backend::<id>` and reach
+//! The resolver over the real catalog (SQLite and PostgreSQL, through `CachedCatalog`) with the encrypted local
+//! backend: rotation without ALTER, changes committed through another catalog handle seen by the next resolve, and a
+//! backend whose secret auth options are kept in the local backend under `backend::<id>` and reach
 //! the plugin when it is built. PostgreSQL comes from `LANYARD_TEST_PG` (default the machine's service); a missing
 //! server fails the test loudly.
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use lanyard_catalog::{Backend, Catalog, Connection, JsonObject, Meta, VaultEntry};
 use lanyard_core::{LOCAL_BACKEND_ID, Name, SecretString};
-use lanyard_resolve::{Auth, ResolvedConnection, Resolver};
+use lanyard_resolve::{Auth, CachedCatalog, ResolvedConnection, Resolver};
 use lanyard_testsupport::{TempDatabase, TempDir};
 use lanyard_vault::{
     BackendConfig, BackendEnv, BackendFactory, Capabilities, ErrorKind, Operation, OptionSpec, ProbeReport, Profile,
@@ -102,9 +103,9 @@ fn text(resolved: &ResolvedConnection) -> String {
 }
 
 async fn rotation_and_backend_secrets(url: &str, data_dir: &std::path::Path) {
-    let catalog = Arc::new(Catalog::open(url).await.expect("open catalog"));
+    let catalog = Catalog::open(url).await.expect("open catalog");
     let env = BackendEnv { catalog_url: Some(url.to_owned()), data_dir: Some(data_dir.to_owned()) };
-    let resolver = Resolver::new(catalog.clone(), Registry::global().unwrap(), env);
+    let resolver = Resolver::new(Arc::new(CachedCatalog::new(catalog.clone())), Registry::global().unwrap(), env);
     let local_row: Backend = catalog.get(LOCAL_BACKEND_ID).await.unwrap();
     let local = resolver.backend(&local_row).await.unwrap();
 
@@ -139,6 +140,21 @@ async fn rotation_and_backend_secrets(url: &str, data_dir: &std::path::Path) {
     altered.description = Some("rotated token".into());
     catalog.update(altered).await.unwrap();
     assert_eq!(text(&resolver.resolve(via_echo.meta.id).await.unwrap()), "tok-2@eu-1");
+
+    // Lookups come from memory while nothing was committed (`CachedCatalog`), yet a change committed through another
+    // handle on the same catalog, as another process or node would commit it, is seen by the very next resolve.
+    let elsewhere = Catalog::open(url).await.expect("open catalog again");
+    for round in 0..20 {
+        let region = format!("r{round}");
+        for _ in 0..2 {
+            assert!(text(&resolver.resolve(via_echo.meta.id).await.unwrap()).starts_with("tok-2@"));
+        }
+        let mut altered: Backend = elsewhere.get(echo.meta.id).await.unwrap();
+        altered.config = object(&[("region", &region)]);
+        elsewhere.update(altered).await.unwrap();
+        assert_eq!(text(&resolver.resolve(via_echo.meta.id).await.unwrap()), format!("tok-2@{region}"), "stale");
+    }
+    elsewhere.close().await;
 
     // Without its stored secret option the backend does not build, and the error says which option is missing.
     local.delete(&echo_profile).await.unwrap();
