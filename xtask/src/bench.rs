@@ -360,6 +360,21 @@ pub struct ResolveMeta {
     pub answers: u64,
     /// Rotations during the run.
     pub rotations: u64,
+    /// Resolves over a PostgreSQL catalog against bare `SELECT 1`s.
+    pub catalog_pg: CatalogPg,
+}
+
+/// Resolve latency over a PostgreSQL catalog and its round-trip anchor, in nanoseconds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogPg {
+    /// Resolve p50.
+    pub p50_ns: f64,
+    /// Resolve p99.
+    pub p99_ns: f64,
+    /// `SELECT 1` p50.
+    pub select_p50_ns: f64,
+    /// `SELECT 1` p99.
+    pub select_p99_ns: f64,
 }
 
 /// One burst.
@@ -376,7 +391,44 @@ fn resolve_figures(target_dir: &Path) -> Result<Vec<Figure>> {
     let meta: ResolveMeta = read_json(&meta_path)?;
     let direct = criterion_median_ns(target_dir, "resolve", "backend_direct")?;
     let resolve = criterion_median_ns(target_dir, "resolve", "resolve_static")?;
-    resolve_figures_from(resolve, direct, &meta)
+    let catalog = criterion_median_ns(target_dir, "resolve", "resolve_catalog")?;
+    let mut figures = resolve_figures_from(resolve, direct, &meta)?;
+    figures.extend(resolve_catalog_figures(catalog, resolve, &meta.catalog_pg));
+    Ok(figures)
+}
+
+/// `resolve_catalog_ns` (over a SQLite catalog, against the in-memory catalog's resolve), its ratio, and
+/// `resolve_catalog_pg_ns` (p50 over PostgreSQL against a bare `SELECT 1`; the p99s in the unit).
+pub fn resolve_catalog_figures(catalog_ns: f64, static_ns: f64, pg: &CatalogPg) -> Vec<Figure> {
+    vec![
+        Figure {
+            name: "resolve_catalog_ns".to_owned(),
+            value: catalog_ns,
+            unit: "ns (median, SQLite catalog)".to_owned(),
+            anchor: Some(static_ns),
+            ratio: Some(catalog_ns / static_ns),
+            target: "<= 5000".to_owned(),
+        },
+        Figure {
+            name: "resolve_catalog_vs_memory".to_owned(),
+            value: catalog_ns,
+            unit: "ns (median, SQLite catalog, against the in-memory catalog)".to_owned(),
+            anchor: Some(static_ns),
+            ratio: Some(catalog_ns / static_ns),
+            target: "ratio <= 2.0".to_owned(),
+        },
+        Figure {
+            name: "resolve_catalog_pg_ns".to_owned(),
+            value: pg.p50_ns,
+            unit: format!(
+                "ns p50 (p99 {:.0}; SELECT 1 p99 {:.0}), PostgreSQL catalog against a bare SELECT 1",
+                pg.p99_ns, pg.select_p99_ns
+            ),
+            anchor: Some(pg.select_p50_ns),
+            ratio: Some(pg.p50_ns / pg.select_p50_ns),
+            target: "ratio <= 1.5 (one round trip at most)".to_owned(),
+        },
+    ]
 }
 
 /// The resolver's figures: `resolve_overhead_ns`, `burst_backend_calls` (the worst N, and one per N),
@@ -643,6 +695,7 @@ mod tests {
             fresh_answers: 99,
             answers: 100,
             rotations: 7,
+            catalog_pg: CatalogPg { p50_ns: 90_000.0, p99_ns: 200_000.0, select_p50_ns: 60_000.0, select_p99_ns: 1.0 },
         };
         let figures = resolve_figures_from(1400.0, 400.0, &meta).unwrap();
         let by_name = |name: &str| figures.iter().find(|f| f.name == name).unwrap().clone();
@@ -653,6 +706,11 @@ mod tests {
         assert_eq!(by_name("steady_calls_per_key").anchor, Some(51.0));
         assert_eq!(verdict(&by_name("steady_calls_per_key")), Some(true));
         assert_eq!(verdict(&by_name("fresh_ratio")), Some(false));
+
+        let catalog = resolve_catalog_figures(3000.0, 1000.0, &meta.catalog_pg);
+        assert_eq!(catalog.iter().map(verdict).collect::<Vec<_>>(), [Some(true), Some(false), Some(true)]);
+        assert_eq!(catalog[2].ratio, Some(1.5));
+        assert!(catalog[2].unit.contains("p99 200000"), "{}", catalog[2].unit);
     }
 
     #[test]

@@ -10,21 +10,90 @@
 //! thread). A row is cached with the stamp read *before* it was loaded; a later read whose stamp is the same has
 //! seen no commit since that load started, so the row is current for it. Any other stamp empties the cache first.
 //!
-//! PostgreSQL and in-memory SQLite catalogs have no such stamp ([`crate::Catalog::stamp`] is `None`): there every
-//! read goes to the database, one statement, as before.
+//! On PostgreSQL the stamp is the text of `pg_current_snapshot()`: the next transaction id to be assigned and the
+//! ids still in progress, server-wide. Equal snapshots mean no transaction committed in between (a commit removes an
+//! id from the in-progress list; a new writer moves the next id), so the same rule holds; a busy server (any writer in
+//! any database) only makes the cache miss more often. Reading it is a round trip, so a request reads it once
+//! ([`request_scope`]: the first hot read of the request reads the stamp in the same statement as its row, later
+//! ones reuse it) and forgets it when the request commits a change of its own.
+//!
+//! An in-memory SQLite catalog has no stamp ([`crate::Catalog::stamp`] is `None`): every read goes to the database.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::Result;
 
 /// A catalog-wide stamp: two equal stamps of the same catalog mean nothing was committed between their reads.
-/// Stamps only grow (SQLite's `data_version` counts the changes the watcher has seen).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Stamp(i64);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp(StampKind);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StampKind {
+    /// SQLite's `PRAGMA data_version` of the watcher: it only grows.
+    DataVersion(i64),
+    /// PostgreSQL's `pg_current_snapshot()` as text: not ordered here.
+    Snapshot(Arc<str>),
+}
+
+impl Stamp {
+    pub(crate) fn snapshot(text: String) -> Self {
+        Self(StampKind::Snapshot(text.into()))
+    }
+
+    /// Whether this stamp was surely taken before `other` (only SQLite's counter can tell).
+    fn older_than(&self, other: &Stamp) -> bool {
+        matches!((&self.0, &other.0), (StampKind::DataVersion(a), StampKind::DataVersion(b)) if a < b)
+    }
+}
+
+tokio::task_local! {
+    static SCOPE: RequestScope;
+}
+
+/// The stamp a request read first, per catalog (the address of its shared state), kept for its later reads.
+#[derive(Default)]
+struct RequestScope {
+    stamp: Mutex<Option<(usize, Stamp)>>,
+}
+
+/// Runs `request` with a scope in which the first catalog stamp read is reused by the later reads (on PostgreSQL,
+/// where reading it is a round trip), until the request commits a change. Every read of the request starts after
+/// the request did, so one stamp read at its first read proves freshness for all of them.
+pub async fn request_scope<F: Future>(request: F) -> F::Output {
+    SCOPE.scope(RequestScope::default(), request).await
+}
+
+/// The stamp this request already read for the catalog `owner`, if any.
+pub(crate) fn scoped_stamp(owner: usize) -> Option<Stamp> {
+    SCOPE
+        .try_with(|scope| {
+            let stamp = scope.stamp.lock().unwrap_or_else(|e| e.into_inner());
+            stamp.as_ref().filter(|(o, _)| *o == owner).map(|(_, s)| s.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps `stamp` for this request's later reads of the catalog `owner`.
+pub(crate) fn keep_stamp(owner: usize, stamp: &Stamp) {
+    let _ =
+        SCOPE.try_with(|scope| *scope.stamp.lock().unwrap_or_else(|e| e.into_inner()) = Some((owner, stamp.clone())));
+}
+
+/// Whether this request's task is inside a [`request_scope`].
+#[cfg(test)]
+fn in_scope() -> bool {
+    SCOPE.try_with(|_| ()).is_ok()
+}
+
+/// Forgets the stamp: this request committed a change, and its later reads must see it.
+pub(crate) fn forget_stamp() {
+    let _ = SCOPE.try_with(|scope| *scope.stamp.lock().unwrap_or_else(|e| e.into_inner()) = None);
+}
 
 /// The watcher connection of a SQLite catalog file.
 pub(crate) struct Watch {
@@ -52,7 +121,10 @@ impl Watch {
         let connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
         let connection = connection.as_ref().ok_or_else(|| crate::CatalogError::Watch("closed".into()))?;
         let mut statement = connection.prepare_cached("PRAGMA data_version").map_err(watch_error)?;
-        statement.query_row([], |row| row.get::<_, i64>(0)).map(Stamp).map_err(watch_error)
+        statement
+            .query_row([], |row| row.get::<_, i64>(0))
+            .map(|v| Stamp(StampKind::DataVersion(v)))
+            .map_err(watch_error)
     }
 
     /// Closes the watcher connection, before the pool closes its own: the last connection to close checkpoints
@@ -82,6 +154,28 @@ struct State<K, V> {
     rows: HashMap<K, V>,
 }
 
+impl<K: Eq + Hash, V> State<K, V> {
+    /// Moves to `stamp` (emptied) unless it is the current one or surely older; whether the cache is at `stamp`.
+    fn move_to(&mut self, stamp: &Stamp) -> bool {
+        match &self.stamp {
+            Some(current) if current == stamp => true,
+            Some(current) if stamp.older_than(current) => false,
+            _ => {
+                self.rows.clear();
+                self.stamp = Some(stamp.clone());
+                true
+            }
+        }
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        if self.rows.len() >= FRESH_CAPACITY {
+            self.rows.clear();
+        }
+        self.rows.insert(key, value);
+    }
+}
+
 impl<K, V> Default for Fresh<K, V> {
     fn default() -> Self {
         Self { state: Mutex::new(State { stamp: None, rows: HashMap::new() }) }
@@ -101,31 +195,28 @@ impl<K: Eq + Hash, V: Clone> Fresh<K, V> {
         Self::default()
     }
 
-    /// The row cached for `key` at `stamp`. A cache at an older stamp is emptied and moves to `stamp`; a read
-    /// holding an older stamp than the cache's (it was overtaken) finds nothing and changes nothing.
-    pub(crate) fn get(&self, stamp: Stamp, key: &K) -> Option<V> {
+    /// The row cached for `key` at `stamp`. A cache at another stamp is emptied and moves to `stamp`, unless
+    /// `stamp` is surely older (a read that was overtaken): that one finds nothing and changes nothing.
+    pub(crate) fn get(&self, stamp: &Stamp, key: &K) -> Option<V> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        match state.stamp {
-            Some(current) if current == stamp => state.rows.get(key).cloned(),
-            Some(current) if current > stamp => None,
-            _ => {
-                state.rows.clear();
-                state.stamp = Some(stamp);
-                None
-            }
-        }
+        if state.move_to(stamp) { state.rows.get(key).cloned() } else { None }
     }
 
     /// Caches `value`, read after `stamp` was taken, unless the cache has moved to another stamp meanwhile.
-    pub(crate) fn put(&self, stamp: Stamp, key: K, value: V) {
+    pub(crate) fn put(&self, stamp: &Stamp, key: K, value: V) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.stamp != Some(stamp) {
-            return;
+        if state.stamp.as_ref() == Some(stamp) {
+            state.insert(key, value);
         }
-        if state.rows.len() >= FRESH_CAPACITY {
-            state.rows.clear();
+    }
+
+    /// Caches `value`, read at exactly `stamp` (in the same statement), moving the cache to `stamp` if it is not
+    /// surely older.
+    pub(crate) fn put_at(&self, stamp: &Stamp, key: K, value: V) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.move_to(stamp) {
+            state.insert(key, value);
         }
-        state.rows.insert(key, value);
     }
 
     /// How many rows it holds (for tests).
@@ -143,34 +234,73 @@ impl<K: Eq + Hash, V: Clone> Fresh<K, V> {
 mod tests {
     use super::*;
 
+    fn counter(v: i64) -> Stamp {
+        Stamp(StampKind::DataVersion(v))
+    }
+
     #[test]
     fn a_row_is_served_only_at_the_stamp_it_was_read_at() {
         let cache: Fresh<&str, i32> = Fresh::new();
-        assert_eq!(cache.get(Stamp(1), &"a"), None);
-        cache.put(Stamp(1), "a", 1);
-        assert_eq!(cache.get(Stamp(1), &"a"), Some(1));
+        assert_eq!(cache.get(&counter(1), &"a"), None);
+        cache.put(&counter(1), "a", 1);
+        assert_eq!(cache.get(&counter(1), &"a"), Some(1));
         // A commit: the stamp moves, the row is gone.
-        assert_eq!(cache.get(Stamp(2), &"a"), None);
+        assert_eq!(cache.get(&counter(2), &"a"), None);
         assert!(cache.is_empty());
         // A load that started before the move may not fill the cache at the new stamp.
-        cache.put(Stamp(1), "a", 1);
-        assert_eq!(cache.get(Stamp(2), &"a"), None);
-        cache.put(Stamp(2), "a", 2);
-        assert_eq!(cache.get(Stamp(2), &"a"), Some(2));
+        cache.put(&counter(1), "a", 1);
+        assert_eq!(cache.get(&counter(2), &"a"), None);
+        cache.put(&counter(2), "a", 2);
+        assert_eq!(cache.get(&counter(2), &"a"), Some(2));
         // A read that was overtaken neither finds the newer row nor takes the cache back.
-        assert_eq!(cache.get(Stamp(1), &"a"), None);
-        assert_eq!(cache.get(Stamp(2), &"a"), Some(2));
+        assert_eq!(cache.get(&counter(1), &"a"), None);
+        assert_eq!(cache.get(&counter(2), &"a"), Some(2));
     }
 
     #[test]
     fn a_full_cache_is_emptied_before_the_next_row() {
         let cache: Fresh<usize, usize> = Fresh::new();
-        assert_eq!(cache.get(Stamp(7), &0), None);
+        assert_eq!(cache.get(&counter(7), &0), None);
         for i in 0..FRESH_CAPACITY {
-            cache.put(Stamp(7), i, i);
+            cache.put(&counter(7), i, i);
         }
         assert_eq!(cache.len(), FRESH_CAPACITY);
-        cache.put(Stamp(7), FRESH_CAPACITY, 0);
+        cache.put(&counter(7), FRESH_CAPACITY, 0);
         assert_eq!(cache.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_compared_for_equality_only_and_put_at_moves_the_cache() {
+        let cache: Fresh<&str, i32> = Fresh::new();
+        let (a, b) = (Stamp::snapshot("10:12:11".into()), Stamp::snapshot("10:13:".into()));
+        cache.put_at(&a, "k", 1);
+        assert_eq!(cache.get(&a, &"k"), Some(1));
+        cache.put(&b, "k", 2);
+        assert_eq!(cache.get(&a, &"k"), Some(1), "put at another stamp changed nothing");
+        cache.put_at(&b, "k", 2);
+        assert_eq!(cache.get(&b, &"k"), Some(2));
+        assert_eq!(cache.get(&a, &"k"), None, "any other snapshot empties the cache");
+    }
+
+    #[tokio::test]
+    async fn a_request_scope_keeps_one_stamp_per_catalog_until_forgotten() {
+        assert!(!in_scope());
+        keep_stamp(1, &Stamp::snapshot("1:2:".into()));
+        assert_eq!(scoped_stamp(1), None, "outside a scope nothing is kept");
+        request_scope(async {
+            assert!(in_scope());
+            assert_eq!(scoped_stamp(1), None);
+            keep_stamp(1, &Stamp::snapshot("1:2:".into()));
+            assert_eq!(scoped_stamp(1), Some(Stamp::snapshot("1:2:".into())));
+            assert_eq!(scoped_stamp(2), None, "another catalog's stamp");
+            forget_stamp();
+            assert_eq!(scoped_stamp(1), None);
+        })
+        .await;
     }
 }

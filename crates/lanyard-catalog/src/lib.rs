@@ -51,7 +51,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use db::{Param, Row};
 pub use error::{CatalogError, Result};
-pub use fresh::{FRESH_CAPACITY, Fresh, Stamp};
+pub use fresh::{FRESH_CAPACITY, Fresh, Stamp, request_scope};
 pub use migrate::{MIGRATIONS, Migration, checksum};
 pub use model::{
     ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,
@@ -84,7 +84,10 @@ impl WriteTx {
             fail::fail_point!("catalog::commit::announce");
             fail::fail_point!("catalog::commit");
         }
-        self.tx.conn.commit().await
+        let committed = self.tx.conn.commit().await;
+        // This request's later reads must see its own change: the stamp it kept is from before it.
+        fresh::forget_stamp();
+        committed
     }
 
     /// Rolls every change back.
@@ -292,17 +295,39 @@ impl Catalog {
         result
     }
 
-    /// The catalog's current [`Stamp`], read on this thread without a round trip: `None` where there is none
-    /// (PostgreSQL, an in-memory SQLite), or when the watcher fails (then callers read the database).
-    pub fn stamp(&self) -> Option<Stamp> {
-        let watch = self.watch.as_ref()?;
-        match watch.stamp() {
+    /// The catalog's current [`Stamp`]: on a SQLite file read on this thread without a round trip; on PostgreSQL
+    /// the stamp this request already read (inside [`request_scope`]), else one round trip. `None` for an in-memory
+    /// SQLite, or when it cannot be read (then callers read the database).
+    pub async fn stamp(&self) -> Option<Stamp> {
+        let result = match (&self.watch, &self.pool) {
+            (Some(watch), _) => watch.stamp(),
+            (None, Pool::Postgres(pool)) => {
+                if let Some(stamp) = fresh::scoped_stamp(self.owner()) {
+                    return Some(stamp);
+                }
+                match sqlx::query_scalar::<_, String>("SELECT pg_current_snapshot()::text").fetch_one(pool).await {
+                    Ok(text) => {
+                        let stamp = Stamp::snapshot(text);
+                        fresh::keep_stamp(self.owner(), &stamp);
+                        Ok(stamp)
+                    }
+                    Err(error) => Err(error.into()),
+                }
+            }
+            (None, Pool::Sqlite(_)) => return None,
+        };
+        match result {
             Ok(stamp) => Some(stamp),
             Err(error) => {
                 tracing::debug!(%error, "no catalog stamp; reading the database");
                 None
             }
         }
+    }
+
+    /// Which catalog a request's kept stamp belongs to: the address of the state every clone shares.
+    fn owner(&self) -> usize {
+        Arc::as_ptr(&self.hot) as usize
     }
 
     /// The row for `key`: from `cache` when nothing was committed since it was read, else from `load` (which reads
@@ -317,57 +342,86 @@ impl Catalog {
         K: Eq + std::hash::Hash + Clone,
         V: Clone,
     {
-        let stamp = self.stamp();
-        if let Some(stamp) = stamp
+        let stamp = self.stamp().await;
+        if let Some(stamp) = &stamp
             && let Some(row) = cache.get(stamp, key)
         {
             return Ok(Some(row));
         }
         let row = load.await?;
-        if let (Some(stamp), Some(row)) = (stamp, &row) {
+        if let (Some(stamp), Some(row)) = (&stamp, &row) {
             cache.put(stamp, key.clone(), row.clone());
         }
         Ok(row)
     }
 
+    /// A hot single-statement read through `cache`. On PostgreSQL, when this request has read no stamp yet, the
+    /// statement reads the snapshot too (`pg_current_snapshot()` of a statement is the snapshot its rows were read
+    /// at), so the first read of a request costs one round trip, hit or miss, and the later ones none on a hit.
+    async fn hot_read<V: Clone>(
+        &self,
+        cache: &Fresh<String, V>,
+        key: &str,
+        sql: &str,
+        params: Vec<Param>,
+        parse: impl Fn(&Row) -> Result<V>,
+    ) -> Result<Option<V>> {
+        if matches!(self.pool, Pool::Postgres(_)) && fresh::scoped_stamp(self.owner()).is_none() {
+            let sql = format!(
+                "SELECT s.lanyard_stamp, q.* FROM (SELECT pg_current_snapshot()::text AS lanyard_stamp) s \
+                 LEFT JOIN ({sql}) q ON true"
+            );
+            let row = self.pool.fetch_optional(&sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
+                table: "pg_current_snapshot",
+                problem: "the snapshot query returned no row".to_owned(),
+            })?;
+            let stamp = Stamp::snapshot(row.text("lanyard_stamp")?);
+            fresh::keep_stamp(self.owner(), &stamp);
+            if row.opt_text("id")?.is_none() {
+                return Ok(None);
+            }
+            let value = parse(&row)?;
+            cache.put_at(&stamp, key.to_owned(), value.clone());
+            return Ok(Some(value));
+        }
+        let load = async {
+            match self.pool.fetch_optional(sql, params).await? {
+                Some(row) => parse(&row).map(Some),
+                None => Ok(None),
+            }
+        };
+        self.fresh(cache, &key.to_owned(), load).await
+    }
+
     /// The API token whose hash is `token_hash` and its principal: from memory while nothing was committed, else in
     /// one statement (the hot path of every authenticated request).
     pub async fn find_token(&self, token_hash: &str) -> Result<Option<(ApiToken, Principal)>> {
-        let key = token_hash.to_owned();
-        self.fresh(&self.hot.tokens, &key, self.read_token(token_hash)).await
-    }
-
-    async fn read_token(&self, token_hash: &str) -> Result<Option<(ApiToken, Principal)>> {
         let sql = "SELECT t.id, t.created_at, t.updated_at, t.version, t.display_name, t.principal_id, t.token_hash, \
                    t.last_used_at, t.expires_at, t.revoked_at, p.created_at AS p_created_at, \
                    p.updated_at AS p_updated_at, p.version AS p_version, p.display_name AS p_name, p.role AS p_role \
                    FROM api_tokens t JOIN principals p ON p.id = t.principal_id WHERE t.token_hash = $1";
-        let Some(row) = self.pool.fetch_optional(sql, vec![Param::Text(token_hash.to_owned())]).await? else {
-            return Ok(None);
-        };
-        let token: ApiToken = store::read(&row)?;
-        let principal = Principal {
-            meta: Meta {
-                id: token.principal_id,
-                created_at: Timestamp::from_micros(row.int("p_created_at")?),
-                updated_at: Timestamp::from_micros(row.int("p_updated_at")?),
-                version: row.int("p_version")?,
-            },
-            name: model::parse_name("principals", row.text("p_name")?)?,
-            role: model::parse_vocab("principals", "role", &row.text("p_role")?)?,
-        };
-        Ok(Some((token, principal)))
+        let params = vec![Param::Text(token_hash.to_owned())];
+        self.hot_read(&self.hot.tokens, token_hash, sql, params, |row| {
+            let token: ApiToken = store::read(row)?;
+            let principal = Principal {
+                meta: Meta {
+                    id: token.principal_id,
+                    created_at: Timestamp::from_micros(row.int("p_created_at")?),
+                    updated_at: Timestamp::from_micros(row.int("p_updated_at")?),
+                    version: row.int("p_version")?,
+                },
+                name: model::parse_name("principals", row.text("p_name")?)?,
+                role: model::parse_vocab("principals", "role", &row.text("p_role")?)?,
+            };
+            Ok((token, principal))
+        })
+        .await
     }
 
     /// The connection named `name` with the current names of its credential entry and credential storage, and the
     /// entry's expiry: from memory while nothing was committed, else in one statement (the hot path of
     /// `GET /connections/{name}`).
     pub async fn find_connection(&self, name: &str) -> Result<Option<ConnectionView>> {
-        let key = name.to_owned();
-        self.fresh(&self.hot.connections, &key, self.read_connection(name)).await
-    }
-
-    async fn read_connection(&self, name: &str) -> Result<Option<ConnectionView>> {
         let sql = "SELECT c.*, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
                    t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
                    FROM external_connections c \
@@ -379,11 +433,11 @@ impl Catalog {
         // stored it).
         let nfc = lanyard_core::nfc_str(name).into_owned();
         let params = vec![Param::Text(nfc), Param::Text(name.to_owned())];
-        let Some(row) = self.pool.fetch_optional(sql, params).await? else {
-            return Ok(None);
-        };
-        let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);
-        Ok(Some((store::read(&row)?, row.opt_text("e_name")?, row.opt_text("b_name")?, expires_at)))
+        self.hot_read(&self.hot.connections, name, sql, params, |row| {
+            let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);
+            Ok((store::read(row)?, row.opt_text("e_name")?, row.opt_text("b_name")?, expires_at))
+        })
+        .await
     }
 
     /// Closes every connection (reads after it fail; nothing is served from memory).

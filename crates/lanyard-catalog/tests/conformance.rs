@@ -705,9 +705,9 @@ const FRESH_ROUNDS: usize = 50;
 
 /// The hot reads ([`Catalog::find_connection`], [`Catalog::find_token`]) may come from memory, but a change
 /// committed before a read starts is seen by it: through another handle on the same database (as another process
-/// or node would commit it), round after round; through the same handle; and behind the catalog's back. On SQLite
-/// the catalog has a stamp that stays put while nothing is committed and moves on every commit; PostgreSQL has none
-/// (every read goes to the database).
+/// or node would commit it), round after round; through the same handle; and behind the catalog's back. The
+/// catalog's stamp moves on every commit. The rounds run outside and inside a request scope (where PostgreSQL reads
+/// its stamp once, with the first row).
 async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) {
     let (here, there) = (db.open().await, db.open().await);
     let c = here.insert(connection("c")).await.unwrap();
@@ -726,51 +726,62 @@ async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) 
     };
     let token = here.insert(token).await.unwrap();
 
-    match db.kind {
-        DatabaseKind::Sqlite => {
-            let stamp = here.stamp().expect("a SQLite file has a stamp");
-            here.find_connection("c").await.unwrap();
-            assert_eq!(here.stamp(), Some(stamp), "a read moved the stamp");
-            let mut changed: Connection = here.get(c.meta.id).await.unwrap();
-            changed.description = Some("by this handle".into());
-            here.update(changed).await.unwrap();
-            assert!(here.stamp().unwrap() > stamp, "a commit through this handle left the stamp");
-            let stamp = here.stamp().unwrap();
-            let mut changed: Connection = there.get(c.meta.id).await.unwrap();
-            changed.description = Some("by another handle".into());
-            there.update(changed).await.unwrap();
-            assert!(here.stamp().unwrap() > stamp, "a commit through another handle left the stamp");
-        }
-        DatabaseKind::Postgres => assert_eq!(here.stamp(), None),
+    // The stamp moves on every commit, through this handle or another; on SQLite (a file only this test uses) it
+    // stays put while nothing is committed. (A PostgreSQL snapshot moves whenever any database of the server is
+    // written, as other tests do meanwhile.)
+    let stamp = here.stamp().await.expect("a catalog file or a PostgreSQL database has a stamp");
+    here.find_connection("c").await.unwrap();
+    if db.kind == DatabaseKind::Sqlite {
+        assert_eq!(here.stamp().await.as_ref(), Some(&stamp), "a read moved the stamp");
     }
+    let mut changed: Connection = here.get(c.meta.id).await.unwrap();
+    changed.description = Some("by this handle".into());
+    here.update(changed).await.unwrap();
+    let moved = here.stamp().await.unwrap();
+    assert_ne!(moved, stamp, "a commit through this handle left the stamp");
+    let mut changed: Connection = there.get(c.meta.id).await.unwrap();
+    changed.description = Some("by another handle".into());
+    there.update(changed).await.unwrap();
+    assert_ne!(here.stamp().await.unwrap(), moved, "a commit through another handle left the stamp");
 
     for round in 0..FRESH_ROUNDS {
+        // Odd rounds read as requests do (a scope each: one stamp per request), even rounds without.
+        let scoped = round % 2 == 1;
         // Twice: the second read may come from memory.
         for _ in 0..2 {
-            here.find_connection("c").await.unwrap().expect("found");
-            here.find_token("h1").await.unwrap().expect("found");
+            hot_reads(&here, scoped).await;
         }
         let mut changed: Connection = there.get(c.meta.id).await.unwrap();
         changed.description = Some(format!("round {round}"));
         changed.options.insert("round".into(), round.to_string().into());
         there.update(changed).await.unwrap();
-        let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+        let (seen, token, _) = hot_reads(&here, scoped).await;
         assert_eq!(seen.description, Some(format!("round {round}")), "round {round}: a stale row");
         assert_eq!(seen.options["round"], round.to_string(), "round {round}: a stale row");
-        let (seen, _) = here.find_token("h1").await.unwrap().expect("found");
-        assert_eq!(seen.revoked_at, None);
+        assert_eq!(token.revoked_at, None);
     }
 
     let mut revoked: ApiToken = there.get(token.meta.id).await.unwrap();
     revoked.revoked_at = Some(Timestamp::now());
     there.update(revoked).await.unwrap();
-    let (seen, _) = here.find_token("h1").await.unwrap().expect("found");
+    let (_, seen, _) = hot_reads(&here, true).await;
     assert!(seen.revoked_at.is_some(), "a revocation committed elsewhere was not seen");
     let mut renamed: Principal = there.get(principal.meta.id).await.unwrap();
     renamed.role = lanyard_core::Role::Admin;
     there.update(renamed).await.unwrap();
-    let (_, seen) = here.find_token("h1").await.unwrap().expect("found");
+    let (_, _, seen) = hot_reads(&here, false).await;
     assert_eq!(seen.role, lanyard_core::Role::Admin, "a role change committed elsewhere was not seen");
+
+    // Inside one request, a change the request commits itself is seen by its later reads.
+    lanyard_catalog::request_scope(async {
+        hot_reads(&here, false).await;
+        let mut changed: Connection = here.get(c.meta.id).await.unwrap();
+        changed.description = Some("own write".into());
+        here.update(changed).await.unwrap();
+        let (seen, ..) = hot_reads(&here, false).await;
+        assert_eq!(seen.description.as_deref(), Some("own write"), "a request missed its own change");
+    })
+    .await;
 
     raw_sql(db, &["UPDATE external_connections SET description = 'raw'"]).await;
     let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
@@ -779,4 +790,14 @@ async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) 
     assert!(here.find_connection("c").await.unwrap().is_none(), "a dropped connection is still found");
     here.close().await;
     there.close().await;
+}
+
+/// Connection `c` and token `h1` with its principal, read through the hot paths; `scoped`: as one request.
+async fn hot_reads(catalog: &Catalog, scoped: bool) -> (Connection, ApiToken, Principal) {
+    let reads = async {
+        let (connection, ..) = catalog.find_connection("c").await.unwrap().expect("connection c");
+        let (token, principal) = catalog.find_token("h1").await.unwrap().expect("token h1");
+        (connection, token, principal)
+    };
+    if scoped { lanyard_catalog::request_scope(reads).await } else { reads.await }
 }

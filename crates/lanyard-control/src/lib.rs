@@ -51,6 +51,9 @@ pub use error::{ControlError, Result};
 pub use gc::{GcOutcome, Orphan, ScannedStorage, StorageScan};
 /// The catalog's own error, for [`prepare_catalog`].
 pub use lanyard_catalog::CatalogError;
+/// Wrap each request in it: on a PostgreSQL catalog the request then reads the catalog's stamp once (see
+/// `lanyard_catalog::Stamp`).
+pub use lanyard_catalog::request_scope;
 /// Catalog and vault types that appear in this crate's views.
 pub use lanyard_catalog::{AuditRecord, LastTest, NewAuditRecord, Timestamp};
 

@@ -140,7 +140,9 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let route = request.extensions().get::<MatchedPath>().map_or(metrics::UNMATCHED, MatchedPath::as_str).to_owned();
     let span =
         tracing::info_span!("request", request_id = %id, %method, route = %route, principal = tracing::field::Empty);
-    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    // One catalog stamp per request (a round trip on PostgreSQL), forgotten when the request commits a change.
+    let handled = lanyard_control::request_scope(next.run(request));
+    let mut response = tracing::Instrument::instrument(handled, span.clone()).await;
     let status = response.status();
     let elapsed = started.elapsed();
     state.metrics.observe(&method, &route, status.as_u16(), elapsed);
