@@ -1017,9 +1017,19 @@ async fn create_probed_connection(node: &Node) {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
 }
 
-/// Reads connection `c` on `node` twice (the second read may come from memory), then checks it against what the
-/// round wrote: its description and port, and, through TEST CONNECTION (a resolve), that the probe went to that
-/// port.
+/// Reads connection `c` on `node`, resolves it (TEST), and reads it again, so that the row and the resolver's lookup
+/// are in the server's memory when the next change lands.
+async fn warm_up(node: &Node) {
+    for (method, path) in
+        [(Method::GET, "/connections/c"), (Method::POST, "/connections/c/test"), (Method::GET, "/connections/c")]
+    {
+        let reply = node.send(method, path, Some(ADMIN), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+    }
+}
+
+/// Reads connection `c` on `node` and checks it against what the round wrote: its description and port, and,
+/// through TEST CONNECTION (a resolve), that the probe went to that port.
 async fn assert_round_seen(node: &Node, round: usize, port: &str) {
     let reply = node.get("/connections/c", Some(ADMIN)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
@@ -1041,13 +1051,7 @@ async fn j_a_change_committed_beside_a_server_on_its_sqlite_catalog_is_seen_by_i
     create_probed_connection(&node).await;
 
     for round in 0..FRESH_ROUNDS {
-        // Read the row and resolve it first, so that both are in the server's memory when the change lands.
-        let warm = node.get("/connections/c", Some(ADMIN)).await;
-        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
-        let tested = node.send(Method::POST, "/connections/c/test", Some(ADMIN), None).await;
-        assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
-        let warm = node.get("/connections/c", Some(ADMIN)).await;
-        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
+        warm_up(&node).await;
 
         let port = if round % 2 == 0 { "1" } else { "5432" };
         let statement = format!("ALTER CONNECTION c SET OPTION port = '{port}' SET DESCRIPTION 'round {round}'");
@@ -1085,10 +1089,7 @@ async fn k_a_change_committed_on_one_postgres_node_is_seen_by_the_next_request_a
     create_probed_connection(&a).await;
 
     for round in 0..FRESH_ROUNDS {
-        let warm = b.get("/connections/c", Some(ADMIN)).await;
-        assert_eq!(warm.status, StatusCode::OK, "{}", warm.body);
-        let tested = b.send(Method::POST, "/connections/c/test", Some(ADMIN), None).await;
-        assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+        warm_up(&b).await;
 
         let port = if round % 2 == 0 { "1" } else { "5432" };
         let body = json!({"actions": [
