@@ -105,7 +105,7 @@ fn overhead(c: &mut Criterion) {
             black_box(resolved)
         })
     });
-    let db = TempDatabase::sqlite("bench-resolve");
+    let db = TempDatabase::sqlite("bench_resolve");
     let (catalog_world, catalog) = rt.block_on(catalog_world(db.url(), "bench-catalog"));
     rt.block_on(put(&catalog_world, r#"{"username":"app","password":"bench-password"}"#));
     group.bench_function("resolve_catalog", |b| {
@@ -129,7 +129,7 @@ fn percentiles(mut samples: Vec<u64>) -> (f64, f64) {
 /// Resolves over a PostgreSQL catalog and bare `SELECT 1`s, interleaved: ((p50, p99) resolve, (p50, p99) select).
 fn resolve_over_postgres(rt: &tokio::runtime::Runtime) -> ((f64, f64), (f64, f64)) {
     const N: usize = 2_000;
-    let db = TempDatabase::postgres("bench-resolve");
+    let db = TempDatabase::postgres("bench_resolve");
     rt.block_on(async {
         let (world, catalog) = catalog_world(db.url(), "bench-catalog-pg").await;
         put(&world, r#"{"username":"app","password":"bench-password"}"#).await;
