@@ -6,16 +6,17 @@
 //!
 //! On a SQLite file the proof is `PRAGMA data_version` of a watcher connection that never writes: SQLite changes
 //! it whenever any other connection, of this process or another, commits to the file. It is read synchronously on
-//! the calling thread (a mutex and one step of a prepared statement, about a microsecond: no hand-off to a driver
-//! thread). A row is cached with the stamp read *before* it was loaded; a later read whose stamp is the same has
+//! the calling thread (a mutex and one step of a prepared statement: a read transaction of a few microseconds, no
+//! hand-off to a driver thread, and no wait: a busy file means no stamp). A row is cached with the stamp read *before* it was loaded; a later read whose stamp is the same has
 //! seen no commit since that load started, so the row is current for it. Any other stamp empties the cache first.
 //!
-//! On PostgreSQL the stamp is the text of `pg_current_snapshot()`: the next transaction id to be assigned and the
-//! ids still in progress, server-wide. Equal snapshots mean no transaction committed in between (a commit removes an
-//! id from the in-progress list; a new writer moves the next id), so the same rule holds; a busy server (any writer in
-//! any database) only makes the cache miss more often. Reading it is a round trip, so a request reads it once
-//! ([`request_scope`]: the first hot read of the request reads the stamp in the same statement as its row, later
-//! ones reuse it) and forgets it when the request commits a change of its own.
+//! On PostgreSQL the stamp is the text of `pg_current_snapshot()` (which transaction ids have completed: xmin, xmax
+//! and the ids still in progress, server-wide) and the server's start time. Equal snapshots mean no transaction
+//! committed in between, so the same rule holds; a busy server (any writer in any database) only makes the cache miss
+//! more often; the start time keeps a promoted replica or a restored cluster, which may hand out the same ids again,
+//! from repeating a stamp. Reading it is a round trip, so a request's hot reads (its token, then a connection) share
+//! one ([`request_scope`]: the first reads the stamp in the same statement as its row; a commit by the request
+//! forgets it); a resolve reads a current stamp.
 //!
 //! An in-memory SQLite catalog has no stamp ([`crate::Catalog::stamp`] is `None`): every read goes to the database.
 
@@ -109,7 +110,9 @@ impl Watch {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = rusqlite::Connection::open_with_flags(path, flags).map_err(watch_error)?;
-        connection.busy_timeout(Duration::from_secs(1)).map_err(watch_error)?;
+        // Never wait for a lock on the runtime's thread: a busy file (another process's VACUUM, say) is no stamp,
+        // and the read goes to the database.
+        connection.busy_timeout(Duration::ZERO).map_err(watch_error)?;
         connection.pragma_update(None, "query_only", true).map_err(watch_error)?;
         let watch = Self { connection: Mutex::new(Some(connection)) };
         watch.stamp()?;

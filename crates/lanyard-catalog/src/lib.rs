@@ -129,7 +129,15 @@ pub struct Catalog {
     watch: Option<Arc<fresh::Watch>>,
     /// The rows of the hot paths, served while nothing was committed.
     hot: Arc<Hot>,
+    /// Whether a PostgreSQL catalog's server has `pg_current_snapshot()` (PostgreSQL 13 and later; some
+    /// PostgreSQL-compatible databases have not): without it there is no stamp and every read goes to the database.
+    snapshots: bool,
 }
+
+/// The stamp of a PostgreSQL catalog: the server's current snapshot (which transactions have completed), and when
+/// the server started, so that a promoted replica or a restored cluster that hands out the same transaction ids
+/// again never repeats a stamp.
+const PG_STAMP: &str = "pg_current_snapshot()::text || '@' || pg_postmaster_start_time()::text";
 
 /// The connection row `GET /connections/{name}` answers with: the row, its entry's and storage's current names and
 /// the entry's expiry.
@@ -214,7 +222,17 @@ impl Catalog {
             Some(path) => Some(Arc::new(fresh::Watch::open(&path)?)),
             None => None,
         };
-        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())), watch, hot: Arc::default() })
+        let snapshots = match &pool {
+            Pool::Postgres(pg) => {
+                let probe = sqlx::query_scalar::<_, String>(&format!("SELECT {PG_STAMP}")).fetch_one(pg).await;
+                if let Err(error) = &probe {
+                    tracing::info!(%error, "no pg_current_snapshot(): every catalog read goes to the database");
+                }
+                probe.is_ok()
+            }
+            Pool::Sqlite(_) => false,
+        };
+        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())), watch, hot: Arc::default(), snapshots })
     }
 
     /// Which database this catalog lives in.
@@ -296,25 +314,18 @@ impl Catalog {
     }
 
     /// The catalog's current [`Stamp`]: on a SQLite file read on this thread without a round trip; on PostgreSQL
-    /// the stamp this request already read (inside [`request_scope`]), else one round trip. `None` for an in-memory
-    /// SQLite, or when it cannot be read (then callers read the database).
+    /// one round trip. `None` for an in-memory SQLite, a PostgreSQL-compatible database without
+    /// `pg_current_snapshot()`, or when it cannot be read (then callers read the database).
     pub async fn stamp(&self) -> Option<Stamp> {
         let result = match (&self.watch, &self.pool) {
             (Some(watch), _) => watch.stamp(),
-            (None, Pool::Postgres(pool)) => {
-                if let Some(stamp) = fresh::scoped_stamp(self.owner()) {
-                    return Some(stamp);
-                }
-                match sqlx::query_scalar::<_, String>("SELECT pg_current_snapshot()::text").fetch_one(pool).await {
-                    Ok(text) => {
-                        let stamp = Stamp::snapshot(text);
-                        fresh::keep_stamp(self.owner(), &stamp);
-                        Ok(stamp)
-                    }
+            (None, Pool::Postgres(pool)) if self.snapshots => {
+                match sqlx::query_scalar::<_, String>(&format!("SELECT {PG_STAMP}")).fetch_one(pool).await {
+                    Ok(text) => Ok(Stamp::snapshot(text)),
                     Err(error) => Err(error.into()),
                 }
             }
-            (None, Pool::Sqlite(_)) => return None,
+            _ => return None,
         };
         match result {
             Ok(stamp) => Some(stamp),
@@ -355,9 +366,13 @@ impl Catalog {
         Ok(row)
     }
 
-    /// A hot single-statement read through `cache`. On PostgreSQL, when this request has read no stamp yet, the
-    /// statement reads the snapshot too (`pg_current_snapshot()` of a statement is the snapshot its rows were read
-    /// at), so the first read of a request costs one round trip, hit or miss, and the later ones none on a hit.
+    /// A hot single-statement read through `cache`: [`Catalog::fresh`] on SQLite. On PostgreSQL a request reads the
+    /// stamp once: its first hot read reads the snapshot in the same statement as its row (`pg_current_snapshot()`
+    /// of a statement is the snapshot its rows were read at) and keeps it in the [`request_scope`]; the request's
+    /// later hot reads are served from memory at that stamp, or read their row and a newer stamp in one statement.
+    /// So every hot read of a request is consistent with one moment after the request started, the first costs one
+    /// round trip, hit or miss, and the later ones none on a hit. Only these reads of a request (a token, then a
+    /// connection) share a stamp; a resolve reads a current one.
     async fn hot_read<V: Clone>(
         &self,
         cache: &Fresh<String, V>,
@@ -366,31 +381,41 @@ impl Catalog {
         params: Vec<Param>,
         parse: impl Fn(&Row) -> Result<V>,
     ) -> Result<Option<V>> {
-        if matches!(self.pool, Pool::Postgres(_)) && fresh::scoped_stamp(self.owner()).is_none() {
-            let sql = format!(
-                "SELECT s.lanyard_stamp, q.* FROM (SELECT pg_current_snapshot()::text AS lanyard_stamp) s \
-                 LEFT JOIN ({sql}) q ON true"
-            );
-            let row = self.pool.fetch_optional(&sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
-                table: "pg_current_snapshot",
-                problem: "the snapshot query returned no row".to_owned(),
-            })?;
-            let stamp = Stamp::snapshot(row.text("lanyard_stamp")?);
-            fresh::keep_stamp(self.owner(), &stamp);
-            if row.opt_text("id")?.is_none() {
-                return Ok(None);
-            }
-            let value = parse(&row)?;
-            cache.put_at(&stamp, key.to_owned(), value.clone());
-            return Ok(Some(value));
+        if !matches!(self.pool, Pool::Postgres(_)) {
+            let load = async {
+                match self.pool.fetch_optional(sql, params).await? {
+                    Some(row) => parse(&row).map(Some),
+                    None => Ok(None),
+                }
+            };
+            return self.fresh(cache, &key.to_owned(), load).await;
         }
-        let load = async {
-            match self.pool.fetch_optional(sql, params).await? {
+        if !self.snapshots {
+            return match self.pool.fetch_optional(sql, params).await? {
                 Some(row) => parse(&row).map(Some),
                 None => Ok(None),
-            }
-        };
-        self.fresh(cache, &key.to_owned(), load).await
+            };
+        }
+        if let Some(stamp) = fresh::scoped_stamp(self.owner())
+            && let Some(row) = cache.get(&stamp, &key.to_owned())
+        {
+            return Ok(Some(row));
+        }
+        let sql = format!(
+            "SELECT s.lanyard_stamp, q.* FROM (SELECT {PG_STAMP} AS lanyard_stamp) s LEFT JOIN ({sql}) q ON true"
+        );
+        let row = self.pool.fetch_optional(&sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
+            table: "pg_current_snapshot",
+            problem: "the snapshot query returned no row".to_owned(),
+        })?;
+        let stamp = Stamp::snapshot(row.text("lanyard_stamp")?);
+        fresh::keep_stamp(self.owner(), &stamp);
+        if row.opt_text("id")?.is_none() {
+            return Ok(None);
+        }
+        let value = parse(&row)?;
+        cache.put_at(&stamp, key.to_owned(), value.clone());
+        Ok(Some(value))
     }
 
     /// The API token whose hash is `token_hash` and its principal: from memory while nothing was committed, else in

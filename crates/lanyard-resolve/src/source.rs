@@ -145,9 +145,10 @@ async fn lookup_in(tx: &mut Tx, target: &ConnectionRef) -> Result<Option<Lookup>
     Ok(Some(Lookup { subject, entry, entry_backend, storage }))
 }
 
-/// The resolver's source over the real [`Catalog`]: each lookup is one read transaction, or no database work at
-/// all while nothing was committed since the same lookup last read it (the catalog's [`lanyard_catalog::Stamp`];
-/// on PostgreSQL every lookup reads the database). A change committed before a resolve starts is always seen.
+/// The resolver's source over the real [`Catalog`]: each lookup reads the catalog's current
+/// [`lanyard_catalog::Stamp`] (on SQLite no round trip, on PostgreSQL one) and then its rows from memory while
+/// nothing was committed since the same lookup last read them, else in one read transaction. A change committed
+/// before a resolve starts is always seen.
 pub struct CachedCatalog {
     catalog: Catalog,
     lookups: Fresh<ConnectionRef, Lookup>,

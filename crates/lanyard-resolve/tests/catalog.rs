@@ -144,15 +144,26 @@ async fn rotation_and_backend_secrets(url: &str, data_dir: &std::path::Path) {
     // Lookups come from memory while nothing was committed (`CachedCatalog`), yet a change committed through another
     // handle on the same catalog, as another process or node would commit it, is seen by the very next resolve.
     let elsewhere = Catalog::open(url).await.expect("open catalog again");
+    // Each round runs as one request would: its hot read keeps a stamp (PostgreSQL), and the change lands from
+    // another task (outside the request) after that; the resolve starts later and must see it.
     for round in 0..20 {
         let region = format!("r{round}");
-        for _ in 0..2 {
-            assert!(text(&resolver.resolve(via_echo.meta.id).await.unwrap()).starts_with("tok-2@"));
-        }
-        let mut altered: Backend = elsewhere.get(echo.meta.id).await.unwrap();
-        altered.config = object(&[("region", &region)]);
-        elsewhere.update(altered).await.unwrap();
-        assert_eq!(text(&resolver.resolve(via_echo.meta.id).await.unwrap()), format!("tok-2@{region}"), "stale");
+        lanyard_catalog::request_scope(async {
+            for _ in 0..2 {
+                assert!(text(&resolver.resolve(via_echo.meta.id).await.unwrap()).starts_with("tok-2@"));
+            }
+            catalog.find_connection("via_echo").await.unwrap().expect("via_echo");
+            let (elsewhere, written, id) = (elsewhere.clone(), region.clone(), echo.meta.id);
+            tokio::spawn(async move {
+                let mut altered: Backend = elsewhere.get(id).await.unwrap();
+                altered.config = object(&[("region", &written)]);
+                elsewhere.update(altered).await.unwrap();
+            })
+            .await
+            .unwrap();
+            assert_eq!(text(&resolver.resolve(via_echo.meta.id).await.unwrap()), format!("tok-2@{region}"), "stale");
+        })
+        .await;
     }
     elsewhere.close().await;
 
