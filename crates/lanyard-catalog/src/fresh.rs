@@ -7,8 +7,9 @@
 //! On a SQLite file the proof is `PRAGMA data_version` of a watcher connection that never writes: SQLite changes
 //! it whenever any other connection, of this process or another, commits to the file. It is read synchronously on
 //! the calling thread (a mutex and one step of a prepared statement: a read transaction of a few microseconds, no
-//! hand-off to a driver thread, and no wait: a busy file means no stamp). A row is cached with the stamp read *before* it was loaded; a later read whose stamp is the same has
-//! seen no commit since that load started, so the row is current for it. Any other stamp empties the cache first.
+//! hand-off to a driver thread, and no wait: a busy file means no stamp). A row is cached with the stamp read
+//! *before* it was loaded; a later read whose stamp is the same has seen no commit since that load started, so the
+//! row is current for it. Any other stamp empties the cache first.
 //!
 //! On PostgreSQL the stamp is the text of `pg_current_snapshot()` (which transaction ids have completed: xmin, xmax
 //! and the ids still in progress, server-wide) and the server's start time. Equal snapshots mean no transaction
@@ -61,9 +62,9 @@ struct RequestScope {
     stamp: Mutex<Option<(usize, Stamp)>>,
 }
 
-/// Runs `request` with a scope in which the first catalog stamp read is reused by the later reads (on PostgreSQL,
-/// where reading it is a round trip), until the request commits a change. Every read of the request starts after
-/// the request did, so one stamp read at its first read proves freshness for all of them.
+/// Runs `request` with a scope in which the stamp its first hot read took (on PostgreSQL, where reading one is a
+/// round trip) serves its later hot reads, until the request commits a change. Those reads (a token, then a
+/// connection) are then all consistent with one moment after the request started. A resolve does not use it.
 pub async fn request_scope<F: Future>(request: F) -> F::Output {
     SCOPE.scope(RequestScope::default(), request).await
 }

@@ -134,10 +134,20 @@ pub struct Catalog {
     snapshots: bool,
 }
 
-/// The stamp of a PostgreSQL catalog: the server's current snapshot (which transactions have completed), and when
-/// the server started, so that a promoted replica or a restored cluster that hands out the same transaction ids
-/// again never repeats a stamp.
-const PG_STAMP: &str = "pg_current_snapshot()::text || '@' || pg_postmaster_start_time()::text";
+/// The stamp of a PostgreSQL catalog, as an SQL expression: the server's current snapshot (which transactions have
+/// completed), and when the server started, so that a promoted replica or a restored cluster that hands out the same
+/// transaction ids again never repeats a stamp.
+macro_rules! pg_stamp {
+    () => {
+        "pg_current_snapshot()::text || '@' || pg_postmaster_start_time()::text"
+    };
+}
+
+/// Reads the stamp of the PostgreSQL catalog behind `pool`: one round trip.
+async fn pg_stamp(pool: &sqlx::PgPool) -> Result<Stamp> {
+    let text: String = sqlx::query_scalar(concat!("SELECT ", pg_stamp!())).fetch_one(pool).await?;
+    Ok(Stamp::snapshot(text))
+}
 
 /// The connection row `GET /connections/{name}` answers with: the row, its entry's and storage's current names and
 /// the entry's expiry.
@@ -224,7 +234,7 @@ impl Catalog {
         };
         let snapshots = match &pool {
             Pool::Postgres(pg) => {
-                let probe = sqlx::query_scalar::<_, String>(&format!("SELECT {PG_STAMP}")).fetch_one(pg).await;
+                let probe = pg_stamp(pg).await;
                 if let Err(error) = &probe {
                     tracing::info!(%error, "no pg_current_snapshot(): every catalog read goes to the database");
                 }
@@ -319,12 +329,7 @@ impl Catalog {
     pub async fn stamp(&self) -> Option<Stamp> {
         let result = match (&self.watch, &self.pool) {
             (Some(watch), _) => watch.stamp(),
-            (None, Pool::Postgres(pool)) if self.snapshots => {
-                match sqlx::query_scalar::<_, String>(&format!("SELECT {PG_STAMP}")).fetch_one(pool).await {
-                    Ok(text) => Ok(Stamp::snapshot(text)),
-                    Err(error) => Err(error.into()),
-                }
-            }
+            (None, Pool::Postgres(pool)) if self.snapshots => pg_stamp(pool).await,
             _ => return None,
         };
         match result {
@@ -381,7 +386,8 @@ impl Catalog {
         params: Vec<Param>,
         parse: impl Fn(&Row) -> Result<V>,
     ) -> Result<Option<V>> {
-        if !matches!(self.pool, Pool::Postgres(_)) {
+        if !matches!(self.pool, Pool::Postgres(_)) || !self.snapshots {
+            // SQLite reads its stamp without a round trip; a PostgreSQL without snapshots has none and just reads.
             let load = async {
                 match self.pool.fetch_optional(sql, params).await? {
                     Some(row) => parse(&row).map(Some),
@@ -390,19 +396,18 @@ impl Catalog {
             };
             return self.fresh(cache, &key.to_owned(), load).await;
         }
-        if !self.snapshots {
-            return match self.pool.fetch_optional(sql, params).await? {
-                Some(row) => parse(&row).map(Some),
-                None => Ok(None),
-            };
-        }
         if let Some(stamp) = fresh::scoped_stamp(self.owner())
             && let Some(row) = cache.get(&stamp, &key.to_owned())
         {
             return Ok(Some(row));
         }
         let sql = format!(
-            "SELECT s.lanyard_stamp, q.* FROM (SELECT {PG_STAMP} AS lanyard_stamp) s LEFT JOIN ({sql}) q ON true"
+            concat!(
+                "SELECT s.lanyard_stamp, q.* FROM (SELECT ",
+                pg_stamp!(),
+                " AS lanyard_stamp) s LEFT JOIN ({}) q ON true"
+            ),
+            sql
         );
         let row = self.pool.fetch_optional(&sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
             table: "pg_current_snapshot",

@@ -29,9 +29,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::Criterion;
-use lanyard_catalog::Catalog;
+use lanyard_catalog::{Backend, Catalog, Connection, VaultEntry};
 use lanyard_core::{BackendId, SecretString};
-use lanyard_resolve::{Auth, CachedCatalog, Resolver, StaticCatalog};
+use lanyard_resolve::{Auth, CachedCatalog, CatalogSource, Resolver, StaticCatalog};
 use lanyard_testsupport::TempDatabase;
 use lanyard_vault::{Profile, Registry, SecretRef, SecretValue, VaultBackend};
 use lanyard_vault_memory::{Faults, MemoryStore};
@@ -50,36 +50,42 @@ struct World {
     connection: lanyard_core::ConnectionId,
 }
 
-fn world(store_name: &str, latency: Duration) -> World {
+/// The bench's rows in a new in-memory catalog: a memory backend over the store `store_name`, a credential in it and
+/// a postgresql connection using it.
+fn rows(store_name: &str) -> (Arc<StaticCatalog>, Backend, Connection, VaultEntry) {
     let catalog = Arc::new(StaticCatalog::new());
     let backend = catalog.add_backend(BackendId::new_random(), "bench_memory", "memory", &[("store", store_name)]);
     let (connection, entry) = catalog.add_postgresql_with_credential("bench_pg", "bench_login", backend.meta.id, None);
-    let resolver = Resolver::builder(catalog, Registry::global().unwrap()).build();
-    let store = lanyard_vault_memory::store(store_name);
-    store.set_faults(Faults { latency, ..Faults::default() });
-    let backend = lanyard_vault_memory::new_backend(store_name);
-    World { resolver, backend, store, entry: Profile::Entry(entry.meta.id), connection: connection.meta.id }
+    (catalog, backend, connection, entry)
+}
+
+/// A resolver over `source`, which holds `connection` and its credential `entry` in the memory store `store_name`.
+fn world_over(source: Arc<dyn CatalogSource>, store_name: &str, connection: &Connection, entry: &VaultEntry) -> World {
+    World {
+        resolver: Resolver::builder(source, Registry::global().unwrap()).build(),
+        backend: lanyard_vault_memory::new_backend(store_name),
+        store: lanyard_vault_memory::store(store_name),
+        entry: Profile::Entry(entry.meta.id),
+        connection: connection.meta.id,
+    }
+}
+
+fn world(store_name: &str, latency: Duration) -> World {
+    let (catalog, _, connection, entry) = rows(store_name);
+    let world = world_over(catalog, store_name, &connection, &entry);
+    world.store.set_faults(Faults { latency, ..Faults::default() });
+    world
 }
 
 /// The rows of a [`world`] copied into the real catalog at `url`, and a resolver over it.
 async fn catalog_world(url: &str, store_name: &str) -> (World, Catalog) {
-    let rows = StaticCatalog::new();
-    let backend = rows.add_backend(BackendId::new_random(), "bench_memory", "memory", &[("store", store_name)]);
-    let (connection, entry) = rows.add_postgresql_with_credential("bench_pg", "bench_login", backend.meta.id, None);
+    let (_, backend, connection, entry) = rows(store_name);
     let catalog = Catalog::open(url).await.unwrap();
     catalog.insert(backend).await.unwrap();
     catalog.insert(entry.clone()).await.unwrap();
     catalog.insert(connection.clone()).await.unwrap();
     let source = Arc::new(CachedCatalog::new(catalog.clone()));
-    let resolver = Resolver::builder(source, Registry::global().unwrap()).build();
-    let world = World {
-        resolver,
-        backend: lanyard_vault_memory::new_backend(store_name),
-        store: lanyard_vault_memory::store(store_name),
-        entry: Profile::Entry(entry.meta.id),
-        connection: connection.meta.id,
-    };
-    (world, catalog)
+    (world_over(source, store_name, &connection, &entry), catalog)
 }
 
 async fn put(world: &World, value: &str) {
