@@ -102,6 +102,11 @@ macro_rules! bind_params {
 }
 
 impl Conn {
+    /// Whether this is a PostgreSQL transaction (which takes a data-modifying `WITH` where SQLite takes a batch).
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.tx, ConnTx::Postgres(_))
+    }
+
     /// Runs a statement; returns the number of rows it changed.
     pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
         self.trips.count();
@@ -111,7 +116,8 @@ impl Conn {
         })
     }
 
-    /// Runs a query; returns every row.
+    /// Runs a query; returns every row. On SQLite `sql` may be a batch of statements separated by `;`, sent in one
+    /// hand-off (a `$N` is the N-th of `params` in every statement of it); the rows are those of all of them.
     pub(crate) async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<Row>> {
         self.trips.count();
         Ok(match &mut self.tx {
@@ -189,12 +195,7 @@ impl Pool {
     /// Begins a transaction that will write: SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so a
     /// transaction never fails half-way on lock upgrade; PostgreSQL runs SERIALIZABLE.
     pub(crate) async fn begin_write(&self, trips: &RoundTrips) -> Result<Conn> {
-        trips.count();
-        let tx = match self {
-            Pool::Sqlite(pool) => ConnTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => ConnTx::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE").await?),
-        };
-        Ok(Conn { tx, trips: trips.clone() })
+        self.begin(trips, "BEGIN IMMEDIATE", "BEGIN ISOLATION LEVEL SERIALIZABLE").await
     }
 
     /// Begins the transaction that applies the migrations. On PostgreSQL it runs READ COMMITTED, so that each
@@ -202,10 +203,15 @@ impl Pool {
     /// table after it sees the work of a node that held the lock before (a SERIALIZABLE or REPEATABLE READ
     /// transaction would keep the snapshot taken by the lock statement itself, before that node committed).
     pub(crate) async fn begin_migration(&self, trips: &RoundTrips) -> Result<Conn> {
+        self.begin(trips, "BEGIN IMMEDIATE", "BEGIN ISOLATION LEVEL READ COMMITTED").await
+    }
+
+    /// Begins a transaction with the BEGIN statement of its driver: one round trip.
+    async fn begin(&self, trips: &RoundTrips, sqlite: &'static str, postgres: &'static str) -> Result<Conn> {
         trips.count();
         let tx = match self {
-            Pool::Sqlite(pool) => ConnTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => ConnTx::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?),
+            Pool::Sqlite(pool) => ConnTx::Sqlite(pool.begin_with(sqlite).await?),
+            Pool::Postgres(pool) => ConnTx::Postgres(pool.begin_with(postgres).await?),
         };
         Ok(Conn { tx, trips: trips.clone() })
     }
@@ -231,13 +237,6 @@ impl Pool {
 
     /// Begins a read-only transaction with a consistent snapshot.
     pub(crate) async fn begin_read(&self, trips: &RoundTrips) -> Result<Conn> {
-        trips.count();
-        let tx = match self {
-            Pool::Sqlite(pool) => ConnTx::Sqlite(pool.begin().await?),
-            Pool::Postgres(pool) => {
-                ConnTx::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
-            }
-        };
-        Ok(Conn { tx, trips: trips.clone() })
+        self.begin(trips, "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
     }
 }

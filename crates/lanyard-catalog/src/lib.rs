@@ -12,7 +12,9 @@
 //!   its record cannot exist.
 //! - Rows carry an immutable UUID id, `created_at`, `updated_at` and a `version` that increases on every change;
 //!   [`Tx::update`] writes only over the version it read, so concurrent writers never lose an update — the loser
-//!   gets [`CatalogError::VersionConflict`]. Bookkeeping is not a change and leaves `version` alone: a token's
+//!   gets [`CatalogError::VersionConflict`]. [`Tx::update_audited`] writes the row and its audit record in one round
+//!   trip (a data-modifying `WITH` on PostgreSQL, a two-statement batch on SQLite); both check in the same statement
+//!   that every row the record refers to exists, and read anything more only when nothing changed, to say why. Bookkeeping is not a change and leaves `version` alone: a token's
 //!   `last_used_at` ([`Tx::touch_token`]), a connection's last test ([`Tx::record_connection_test`], in
 //!   `connection_tests` beside the row) and a pipeline's progress (`runs.rs`).
 //!
@@ -63,6 +65,7 @@ pub use store::{AuditFilter, Tx};
 pub use time::{Timestamp, TimestampError};
 
 use db::{Pool, RoundTrips};
+use store::connection_view;
 
 /// A write transaction from [`Catalog::begin_write`]: use it as a [`Tx`], then [`WriteTx::commit`]. Dropping it
 /// rolls back.
@@ -465,22 +468,12 @@ impl Catalog {
     /// entry's expiry: from memory while nothing was committed, else in one statement (the hot path of
     /// `GET /connections/{name}`).
     pub async fn find_connection(&self, name: &str) -> Result<Option<ConnectionView>> {
-        let sql = "SELECT c.*, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
-                   t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
-                   FROM external_connections c \
-                   LEFT JOIN connection_tests t ON t.connection_id = c.id \
-                   LEFT JOIN vault_entries e ON e.id = c.credential_id \
-                   LEFT JOIN vault_backends b ON b.id = c.credential_storage_id \
-                   WHERE c.display_name = $1 OR c.display_name = $2";
+        const SQL: &str = concat!(connection_view!(), " WHERE c.display_name = $1 OR c.display_name = $2");
         // The NFC form (how names are stored now), or the name exactly as given (as an earlier version may have
         // stored it).
         let nfc = lanyard_core::nfc_str(name).into_owned();
         let params = vec![Param::Text(nfc), Param::Text(name.to_owned())];
-        self.hot_read(&self.hot.connections, name, sql, params, |row| {
-            let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);
-            Ok((store::read(row)?, row.opt_text("e_name")?, row.opt_text("b_name")?, expires_at))
-        })
-        .await
+        self.hot_read(&self.hot.connections, name, SQL, params, store::read_connection_view).await
     }
 
     /// Closes every connection (reads after it fail; nothing is served from memory).

@@ -54,6 +54,8 @@ lanyard_testsupport::database_tests!(
     migration_4_moves_the_last_test_beside_the_row,
     names_stored_before_normalisation_stay_listable_findable_and_droppable,
     a_change_committed_elsewhere_is_seen_by_the_next_hot_read,
+    an_audited_update_is_one_round_trip_and_tells_its_misses_apart,
+    a_writer_between_read_and_update_is_a_conflict_or_a_rerun,
 );
 
 fn name(n: &str) -> Name {
@@ -689,6 +691,11 @@ async fn names_stored_before_normalisation_stay_listable_findable_and_droppable(
     }
     let composed = catalog.read(async |tx| tx.find_by_name::<Connection>(&["Caf\u{e9}"]).await).await.unwrap();
     assert_eq!(composed.map(|c| c.name.into_string()).as_deref(), Some("Cafe\u{301}"));
+    // The write path's read of a connection with its names finds them the same way.
+    for (asked, stored) in stored.iter().map(|s| (*s, *s)).chain([("Caf\u{e9}", "Cafe\u{301}")]) {
+        let found = catalog.read(async |tx| tx.find_connection(asked).await).await.unwrap();
+        assert_eq!(found.map(|(c, ..)| c.name.into_string()).as_deref(), Some(stored), "{asked:?}");
+    }
     let missing = catalog.read(async |tx| tx.find_by_name::<Connection>(&["Cafe"]).await).await.unwrap();
     assert!(missing.is_none());
     // And dropped.
@@ -800,4 +807,147 @@ async fn hot_reads(catalog: &Catalog, scoped: bool) -> (Connection, ApiToken, Pr
         (connection, token, principal)
     };
     if scoped { lanyard_catalog::request_scope(reads).await } else { reads.await }
+}
+
+/// A record of an ALTER of `row`, for the audited-update tests.
+fn alter_record(row: &Connection) -> NewAuditRecord {
+    let mut detail = JsonObject::new();
+    detail.insert("to_version".into(), row.meta.version.into());
+    NewAuditRecord {
+        principal: "admin".into(),
+        action: AuditAction::ConnectionAlter,
+        object_kind: ObjectKind::Connection,
+        object_id: Some(row.meta.id.to_string()),
+        object_name: Some(row.name.to_string()),
+        outcome: AuditOutcome::Allowed,
+        detail,
+    }
+}
+
+async fn audit_len(catalog: &Catalog) -> usize {
+    catalog.read(async |tx| tx.list_audit(None, None, 1000).await).await.unwrap().len()
+}
+
+/// `Tx::update_audited` writes the row and its audit record in one round trip (with the references checked in the
+/// same statement), and `Tx::update` the row in one; when nothing changed, the error is the one the separate checks
+/// gave before (a missing reference first, then a missing row, then a version conflict), and no audit record is
+/// appended. Also through `Tx::find_connection`, the write path's read of a connection with its names.
+async fn an_audited_update_is_one_round_trip_and_tells_its_misses_apart(db: &TestDb) {
+    let catalog = db.open().await;
+    let login = catalog.insert(entry("login")).await.unwrap();
+    let mut c = connection("c");
+    c.credential_id = Some(login.meta.id);
+    c.credential_storage_id = Some(LOCAL_BACKEND_ID);
+    let c = catalog.insert(c).await.unwrap();
+    catalog.insert(connection("other")).await.unwrap();
+
+    let read = catalog.read(async |tx| tx.find_connection("c").await).await.unwrap().expect("the row and its names");
+    assert_eq!(read, (c.clone(), Some("login".to_owned()), Some("local".to_owned()), None));
+    assert_eq!(catalog.read(async |tx| tx.find_connection("nope").await).await.unwrap(), None);
+
+    // One round trip between BEGIN and COMMIT, the audit record appended with it.
+    let mut next = c.clone();
+    next.options.insert("k".into(), "v".into());
+    let trips = catalog.round_trips();
+    let (stored, seq) = catalog.write(async |tx| tx.update_audited(next.clone(), alter_record).await).await.unwrap();
+    assert_eq!(catalog.round_trips() - trips, 3, "BEGIN, the UPDATE with its audit row, COMMIT");
+    assert_eq!((stored.meta.version, stored.options.get("k")), (2, Some(&"v".into())));
+    assert_eq!(catalog.get::<Connection>(c.meta.id).await.unwrap(), stored);
+    let audit = catalog.read(async |tx| tx.list_audit(None, None, 1000).await).await.unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!((last.seq, last.at, &last.record), (seq, stored.meta.updated_at, &alter_record(&stored)));
+    let trips = catalog.round_trips();
+    let stored = catalog.write(async |tx| tx.update(stored.clone()).await).await.unwrap();
+    assert_eq!((catalog.round_trips() - trips, stored.meta.version), (3, 3), "BEGIN, the UPDATE, COMMIT");
+
+    // The misses, each told apart, with nothing appended.
+    let appended = audit_len(&catalog).await;
+    let audited =
+        async |row: Connection| catalog.write(async |tx| tx.update_audited(row.clone(), alter_record).await).await;
+    let plain = async |row: Connection| catalog.write(async |tx| tx.update(row.clone()).await).await;
+    let stale = c.clone();
+    for error in [audited(stale.clone()).await.unwrap_err(), plain(stale).await.unwrap_err()] {
+        assert!(matches!(error, CatalogError::VersionConflict { expected: 1, actual: 3, .. }), "{error}");
+    }
+    let ghost = Connection { meta: Meta { version: 1, ..Meta::new() }, ..connection("ghost") };
+    for error in [audited(ghost.clone()).await.unwrap_err(), plain(ghost).await.unwrap_err()] {
+        assert!(matches!(&error, CatalogError::NotFound { kind: ObjectKind::Connection, name } if name == "ghost"));
+    }
+    let missing_entry = lanyard_core::VaultEntryId::new_random();
+    let missing_storage = lanyard_core::BackendId::new_random();
+    for (version, credential, storage) in [
+        (3, Some(missing_entry), Some(LOCAL_BACKEND_ID)),
+        (1, Some(missing_entry), None),
+        (3, Some(login.meta.id), Some(missing_storage)),
+    ] {
+        // The same error as the check before the write gave, also over a stale version (references come first).
+        let dangling = Connection {
+            meta: Meta { version, ..stored.meta.clone() },
+            credential_id: credential,
+            credential_storage_id: storage,
+            ..stored.clone()
+        };
+        let (kind, id) = match credential {
+            Some(id) if id == missing_entry => (ObjectKind::VaultEntry, id.to_string()),
+            _ => (ObjectKind::CredentialStorage, missing_storage.to_string()),
+        };
+        let expected = format!("{kind} {id} referenced by connection \"c\" does not exist");
+        for error in [audited(dangling.clone()).await.unwrap_err(), plain(dangling.clone()).await.unwrap_err()] {
+            assert!(
+                matches!(&error, CatalogError::MissingReference { kind: k, referrer: ObjectKind::Connection, .. } if *k == kind)
+            );
+            assert_eq!(error.to_string(), expected);
+        }
+    }
+    let taken = Connection { name: name("other"), ..stored.clone() };
+    for error in [audited(taken.clone()).await.unwrap_err(), plain(taken).await.unwrap_err()] {
+        assert!(
+            matches!(&error, CatalogError::AlreadyExists { kind: ObjectKind::Connection, name } if name == "other")
+        );
+    }
+    assert_eq!(audit_len(&catalog).await, appended, "no miss appends an audit record");
+    assert_eq!(catalog.get::<Connection>(c.meta.id).await.unwrap(), stored, "no miss changes the row");
+    catalog.close().await;
+}
+
+/// Another writer commits between a write's read of a row and its update. When the read was in an earlier
+/// transaction, the update is a version conflict (and appends nothing); on PostgreSQL, when the read was in the same
+/// transaction, it is a serialization failure that `transaction!` reruns, and the rerun, reading again, commits.
+/// (On SQLite a write transaction holds the write lock from its BEGIN: no writer gets in between.)
+async fn a_writer_between_read_and_update_is_a_conflict_or_a_rerun(db: &TestDb) {
+    let (here, there) = (db.open().await, db.open().await);
+    let c = here.insert(connection("c")).await.unwrap();
+    let appended = audit_len(&here).await;
+    let read: Connection = here.get(c.meta.id).await.unwrap();
+    let mut elsewhere = read.clone();
+    elsewhere.description = Some("elsewhere".into());
+    there.update(elsewhere).await.unwrap();
+    let mut mine = read.clone();
+    mine.description = Some("mine".into());
+    let error = here.write(async |tx| tx.update_audited(mine.clone(), alter_record).await).await.unwrap_err();
+    assert!(matches!(error, CatalogError::VersionConflict { expected: 1, actual: 2, .. }), "{error}");
+    assert_eq!(audit_len(&here).await, appended);
+
+    if db.kind == DatabaseKind::Postgres {
+        let mut runs = 0;
+        let (stored, _) = lanyard_catalog::transaction!(&here, |tx| -> lanyard_catalog::Result<_> {
+            runs += 1;
+            let mut row: Connection = tx.get(c.meta.id).await?;
+            if runs == 1 {
+                // Committed after this transaction's snapshot, before its update.
+                let mut elsewhere = row.clone();
+                elsewhere.description = Some("in between".into());
+                there.update(elsewhere).await.unwrap();
+            }
+            row.options.insert(format!("run{runs}"), "x".into());
+            tx.update_audited(row, alter_record).await
+        })
+        .unwrap();
+        assert_eq!(runs, 2, "the first run failed to serialize and was rerun");
+        assert_eq!((stored.meta.version, stored.description.as_deref()), (4, Some("in between")));
+        assert!(stored.options.contains_key("run2") && !stored.options.contains_key("run1"));
+        assert_eq!(audit_len(&here).await, appended + 1, "one record, of the run that committed");
+    }
+    here.close().await;
+    there.close().await;
 }

@@ -344,22 +344,24 @@ impl ControlPlane {
                 )
                 .await?;
             }
-            let stored = tx.update(row.clone()).await?;
-            let record = audit(
-                caller,
-                AuditAction::CredentialStorageAlter,
-                ObjectKind::CredentialStorage,
-                stored.meta.id,
-                stored.name.as_str(),
-                detail([
-                    ("actions", labels.clone()),
-                    ("options", Value::Object(stored.config.clone())),
-                    ("secret_options", new_secrets.as_ref().map(Split::secret_names).into()),
-                    ("from_version", before.meta.version.into()),
-                    ("to_version", stored.meta.version.into()),
-                ]),
-            );
-            tx.append_audit(&record).await?;
+            let (stored, _) = tx
+                .update_audited(row.clone(), |stored| {
+                    audit(
+                        caller,
+                        AuditAction::CredentialStorageAlter,
+                        ObjectKind::CredentialStorage,
+                        stored.meta.id,
+                        stored.name.as_str(),
+                        detail([
+                            ("actions", labels.clone()),
+                            ("options", Value::Object(stored.config.clone())),
+                            ("secret_options", new_secrets.as_ref().map(Split::secret_names).into()),
+                            ("from_version", before.meta.version.into()),
+                            ("to_version", stored.meta.version.into()),
+                        ]),
+                    )
+                })
+                .await?;
             Ok(stored)
         });
         match outcome {

@@ -461,21 +461,23 @@ impl ControlPlane {
                     )
                     .await?;
                 }
-                let stored = tx.update(row.clone()).await?;
-                let record = audit(
-                    caller,
-                    AuditAction::VaultEntryAlter,
-                    ObjectKind::VaultEntry,
-                    stored.meta.id,
-                    stored.name.as_str(),
-                    detail([
-                        ("actions", labels.clone()),
-                        ("from_version", before.meta.version.into()),
-                        ("to_version", stored.meta.version.into()),
-                        ("current_version", stored.current_version.into()),
-                    ]),
-                );
-                tx.append_audit(&record).await?;
+                let (stored, _) = tx
+                    .update_audited(row.clone(), |stored| {
+                        audit(
+                            caller,
+                            AuditAction::VaultEntryAlter,
+                            ObjectKind::VaultEntry,
+                            stored.meta.id,
+                            stored.name.as_str(),
+                            detail([
+                                ("actions", labels.clone()),
+                                ("from_version", before.meta.version.into()),
+                                ("to_version", stored.meta.version.into()),
+                                ("current_version", stored.current_version.into()),
+                            ]),
+                        )
+                    })
+                    .await?;
                 Ok(Some(entry_view(stored, backend_row.name.to_string())?))
             });
             match outcome {
