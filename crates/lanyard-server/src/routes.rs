@@ -377,7 +377,7 @@ async fn test_link(
 }
 
 /// SHOW PIPELINES [ON db]: 404 when the database does not exist.
-#[utoipa::path(get, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), responses((status = 200, body = [Pipeline], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
+#[utoipa::path(get, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path), PageQuery), responses((status = 200, body = [Pipeline], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_pipelines(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -448,7 +448,7 @@ async fn stop_pipeline(
 }
 
 /// SHOW FILES FOR PIPELINE: every file seen under the pipeline's path, in key order, with its state.
-#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}/files", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = [PipelineFile], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
+#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}/files", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path), PageQuery), responses((status = 200, body = [PipelineFile], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_pipeline_files(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
