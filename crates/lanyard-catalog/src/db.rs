@@ -107,6 +107,16 @@ impl Conn {
         matches!(self.tx, ConnTx::Postgres(_))
     }
 
+    /// How a name column is written where it orders or pages a list: code-point order on both databases (SQLite's
+    /// BINARY is that already; on PostgreSQL `COLLATE "C"`, indexed by migration 0005), so a page ends and the next
+    /// starts at the same place whatever the database's collation.
+    pub(crate) fn in_name_order(&self, column: &str) -> String {
+        match self.tx {
+            ConnTx::Sqlite(_) => column.to_owned(),
+            ConnTx::Postgres(_) => format!("{column} COLLATE \"C\""),
+        }
+    }
+
     /// Runs a statement; returns the number of rows it changed.
     pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
         self.trips.count();

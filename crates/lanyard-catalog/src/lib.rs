@@ -61,7 +61,7 @@ pub use model::{
 };
 pub use retry::{Attempts, MAX_ATTEMPTS, MAX_SIDE_EFFECT_RUNS, RETRY_DEADLINE, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
-pub use store::{AuditFilter, Tx};
+pub use store::{AuditFilter, Listed, Page, Tx, sqlite_list_select};
 pub use time::{Timestamp, TimestampError};
 
 use db::{Pool, RoundTrips};

@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_connection_tests.sql"),
         postgres: include_str!("../migrations/postgres/0004_connection_tests.sql"),
     },
+    Migration {
+        version: 5,
+        name: "name_grams",
+        sqlite: include_str!("../migrations/sqlite/0005_name_grams.sql"),
+        postgres: include_str!("../migrations/postgres/0005_name_grams.sql"),
+    },
 ];
 
 /// SHA-256 of a migration's text, hex.

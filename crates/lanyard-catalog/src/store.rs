@@ -10,6 +10,25 @@ use crate::model::{
 };
 use crate::time::Timestamp;
 
+/// Where a page of a list starts and how many rows it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The name of the last row already seen (the values of [`Record::NAME_COLUMNS`]): the page starts after it in
+    /// name order. `None` starts at the first row.
+    pub after: Option<Vec<String>>,
+    /// At most this many rows; `None`: every row from `after` on.
+    pub limit: Option<u32>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<R> {
+    /// The rows, in name order.
+    pub rows: Vec<R>,
+    /// The name of the last row when more rows follow it: the `after` of the next page. `None` on the last page.
+    pub next: Option<Vec<String>>,
+}
+
 /// An open catalog transaction. Everything done through one `Tx` commits or rolls back together; the Control Plane
 /// changes several tables and appends the audit record through the same `Tx`.
 pub struct Tx {
@@ -299,20 +318,33 @@ impl Tx {
     /// Every row, ordered by name, optionally only those whose name contains `like` (case-insensitive, no
     /// wildcards) and, for database-scoped tables, only those of `database`.
     pub async fn list<R: Record>(&mut self, like: Option<&str>, database: Option<&str>) -> Result<Vec<R>> {
-        let name_column = R::NAME_COLUMNS.last().copied().unwrap_or("display_name");
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
-        if let Some(like) = like {
-            params.push(Param::Text(format!("%{}%", escape_like(&lanyard_core::nfc_str(like).to_lowercase()))));
-            conditions.push(format!("LOWER({name_column}) LIKE ${} ESCAPE '\\'", params.len()));
-        }
-        if let (Some(database), true) = (database, R::NAME_COLUMNS.len() == 2) {
-            params.push(Param::Text(database.to_owned()));
-            conditions.push(format!("database_name = ${}", params.len()));
-        }
-        let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
-        let sql = format!("SELECT * FROM {}{filter} ORDER BY {}", R::SELECT_FROM, R::NAME_COLUMNS.join(", "));
-        self.conn.fetch_all(&sql, params).await?.iter().map(read).collect()
+        Ok(self.list_page(like, database, &Page::default()).await?.rows)
+    }
+
+    /// One [`Page`] of [`Tx::list`]: the rows after `page.after` in name order, at most `page.limit` of them, and
+    /// the key to continue from when more follow.
+    ///
+    /// A `like` search narrows the table with the name-gram index (migration 0005: every three-character window of
+    /// each name, kept by triggers) and then keeps the rows whose `LOWER(name)` contains the pattern, so its cost
+    /// follows the matches, not the table; a list without `like` walks the name index from `after`. Paging by key
+    /// (not by offset) is stable under concurrent writes: a row inserted or dropped elsewhere never shifts the rows of
+    /// the next page, and each row that exists throughout the walk is returned exactly once.
+    pub async fn list_page<R: Record>(
+        &mut self,
+        like: Option<&str>,
+        database: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<R>> {
+        let (sql, params) = list_select::<R>(&|column| self.conn.in_name_order(column), like, database, page)?;
+        let mut rows: Vec<R> = self.conn.fetch_all(&sql, params).await?.iter().map(read).collect::<Result<_>>()?;
+        let next = match page.limit {
+            Some(limit) if rows.len() > limit as usize => {
+                rows.truncate(limit as usize);
+                rows.last().map(list_key).transpose()?
+            }
+            _ => None,
+        };
+        Ok(Listed { rows, next })
     }
 
     /// Writes `record` over the stored row if the stored version is still `record.meta.version`; returns the row as
@@ -520,6 +552,117 @@ impl Tx {
 }
 
 /// Escapes `%`, `_` and `\` so a LIKE pattern matches them literally.
+/// The SELECT of [`Tx::list_page`] and its parameters; `in_name_order` writes a name column as it orders and pages
+/// (see [`crate::db::Conn::in_name_order`]).
+pub(crate) fn list_select<R: Record>(
+    in_name_order: &dyn Fn(&str) -> String,
+    like: Option<&str>,
+    database: Option<&str>,
+    page: &Page,
+) -> Result<(String, Vec<Param>)> {
+    let name_column = R::NAME_COLUMNS.last().copied().unwrap_or("display_name");
+    let order: Vec<String> = R::NAME_COLUMNS.iter().map(|column| in_name_order(column)).collect();
+    let mut conditions = Vec::new();
+    let mut params = Vec::new();
+    if let Some(like) = like {
+        let pattern = lanyard_core::nfc_str(like).to_lowercase();
+        if let Some(narrowing) = gram_condition(R::TABLE, &pattern, &mut params) {
+            conditions.push(narrowing);
+        }
+        params.push(Param::Text(format!("%{}%", escape_like(&pattern))));
+        conditions.push(format!("LOWER({name_column}) LIKE ${} ESCAPE '\\'", params.len()));
+    }
+    if let (Some(database), true) = (database, R::NAME_COLUMNS.len() == 2) {
+        params.push(Param::Text(database.to_owned()));
+        conditions.push(format!("database_name = ${}", params.len()));
+    }
+    if let Some(after) = &page.after {
+        if after.len() != R::NAME_COLUMNS.len() {
+            return Err(CatalogError::InvalidCursor {
+                kind: R::KIND,
+                problem: format!("it holds {} name parts, a {} has {}", after.len(), R::KIND, R::NAME_COLUMNS.len()),
+            });
+        }
+        let first = params.len() + 1;
+        params.extend(after.iter().map(|part| Param::Text(part.clone())));
+        let marks: Vec<String> = (first..first + after.len()).map(|i| format!("${i}")).collect();
+        conditions.push(format!("({}) > ({})", order.join(", "), marks.join(", ")));
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    // One more row than asked tells whether another page follows.
+    let limit = page.limit.map_or(String::new(), |limit| format!(" LIMIT {}", u64::from(limit) + 1));
+    let sql = format!("SELECT * FROM {}{filter} ORDER BY {}{limit}", R::SELECT_FROM, order.join(", "));
+    Ok((sql, params))
+}
+
+/// The SELECT of a SQLite `LIKE` search of `R`'s list and its (text) parameters, for tests that read its query plan.
+#[doc(hidden)]
+pub fn sqlite_list_select<R: Record>(like: &str) -> (String, Vec<String>) {
+    let (sql, params) = list_select::<R>(&str::to_owned, Some(like), None, &Page::default()).unwrap_or_default();
+    let params = params.into_iter().filter_map(|param| if let Param::Text(text) = param { Some(text) } else { None });
+    (sql, params.collect())
+}
+
+/// The condition that narrows a `like` search of `table` to the rows whose name holds every gram of `pattern` (see
+/// migration 0005), binding what it needs into `params`; `None` for an empty pattern (every row matches).
+///
+/// A pattern of one or two characters is the prefix of a gram (names are indexed with two U+0001 characters after
+/// them, which no name holds), so a range of the index finds it; a longer one takes the rows holding each of its
+/// first [`MAX_SEARCH_GRAMS`] distinct three-character windows.
+fn gram_condition(table: &'static str, pattern: &str, params: &mut Vec<Param>) -> Option<String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    if chars.is_empty() {
+        return None;
+    }
+    params.push(Param::Text(table.to_owned()));
+    let table_mark = params.len();
+    let grams = if chars.len() < 3 {
+        // Every gram starting with the pattern: from the pattern itself to the pattern followed by the greatest
+        // characters (a gram has three).
+        let top: String = chars.iter().copied().chain(std::iter::repeat_n(char::MAX, 3 - chars.len())).collect();
+        params.push(Param::Text(pattern.to_owned()));
+        params.push(Param::Text(top));
+        return Some(format!(
+            "{table}.id IN (SELECT id FROM name_grams WHERE tbl = ${table_mark} AND gram >= ${} AND gram <= ${})",
+            table_mark + 1,
+            table_mark + 2
+        ));
+    } else {
+        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+        grams.sort_unstable();
+        grams.dedup();
+        grams.truncate(MAX_SEARCH_GRAMS);
+        grams
+    };
+    let count = grams.len();
+    let marks: Vec<String> = grams
+        .into_iter()
+        .map(|gram| {
+            params.push(Param::Text(gram));
+            format!("${}", params.len())
+        })
+        .collect();
+    Some(format!(
+        "{table}.id IN (SELECT id FROM name_grams WHERE tbl = ${table_mark} AND gram IN ({}) GROUP BY id \
+         HAVING COUNT(*) = {count})",
+        marks.join(", ")
+    ))
+}
+
+/// The most grams of a pattern a search looks up (a longer pattern is narrowed by these and then checked whole).
+const MAX_SEARCH_GRAMS: usize = 8;
+
+/// The name of `row` as a list key: the values of [`Record::NAME_COLUMNS`], which are text.
+fn list_key<R: Record>(row: &R) -> Result<Vec<String>> {
+    row.name_values()
+        .into_iter()
+        .map(|value| match value {
+            Param::Text(text) => Ok(text),
+            _ => Err(CatalogError::Corrupt { table: R::TABLE, problem: "a name column is not text".to_owned() }),
+        })
+        .collect()
+}
+
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -1,6 +1,8 @@
 //! CREATE / ALTER / DROP / SHOW / DESCRIBE / TEST CONNECTION.
 
-use lanyard_catalog::{Backend, Connection, JsonObject, LastTest, Meta, Timestamp, Tx, VaultEntry, transaction};
+use lanyard_catalog::{
+    Backend, Connection, JsonObject, LastTest, Listed, Meta, Page, Timestamp, Tx, VaultEntry, transaction,
+};
 use lanyard_core::{
     AuditAction, AuditOutcome, BackendId, ConnectionType, ErrorKind, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, ObjectKind,
     OptionKey, OptionMap, TestStatus, VaultEntryId, is_secret_key, printable, secret_in_value, url_has_password,
@@ -231,12 +233,22 @@ pub(crate) fn check_version(kind: ObjectKind, name: &str, actual: i64, expected:
 impl ControlPlane {
     /// SHOW CONNECTIONS [LIKE]: every connection whose name contains `like` (case-insensitive).
     pub async fn list_connections(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<ConnectionView>> {
+        Ok(self.list_connections_page(caller, like, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_connections`].
+    pub async fn list_connections_page(
+        &self,
+        caller: &Caller,
+        like: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<ConnectionView>> {
         self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionList, None).await?;
         snapshot!(self, |tx| {
-            let rows: Vec<Connection> = tx.list(like, None).await?;
+            let Listed { rows, next } = tx.list_page::<Connection>(like, None, page).await?;
             let entries: Vec<VaultEntry> = tx.list(None, None).await?;
             let backends: Vec<Backend> = tx.list(None, None).await?;
-            Ok(rows
+            let rows = rows
                 .into_iter()
                 .map(|row| {
                     let entry = row.credential_id.and_then(|id| entries.iter().find(|e| e.meta.id == id));
@@ -249,7 +261,8 @@ impl ControlPlane {
                     );
                     to_view(row, refs)
                 })
-                .collect())
+                .collect();
+            Ok(Listed { rows, next })
         })
     }
 
