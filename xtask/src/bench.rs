@@ -579,7 +579,7 @@ pub struct HttpRss {
     pub idle_max_mib: f64,
     /// The largest reading under load.
     pub max_mib: f64,
-    /// Mean of the last 10 s of the load minus mean of the first 10 s.
+    /// Mean of the last 10 s of the load minus mean of the 10 s after its first 10 s (the caches' warm-up).
     pub growth_mib: f64,
     /// The load's 200 answers per second.
     pub rps: f64,
@@ -710,7 +710,9 @@ pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
         Figure {
             name: "serve_rss_growth_mb".to_owned(),
             value: rss.growth_mib,
-            unit: format!("MiB, mean of the last 10 s minus mean of the first 10 s ({load}); anchor: the most"),
+            unit: format!(
+                "MiB, mean of the last 10 s minus mean of the 10 s after a 10 s warm-up ({load}); anchor: the most"
+            ),
             anchor: Some(rss.max_mib),
             ratio: Some(rss.growth_mib / rss.max_mib),
             target: "ratio <= 0.05 (no growth over the run)".to_owned(),

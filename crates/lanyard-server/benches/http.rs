@@ -30,8 +30,8 @@
 //!   storage (`storage "raft"`, one node), initialised (`bao operator init`, one key share), unsealed, active, KV v2
 //!   enabled at `secret/`, pinned to core 0. Raft storage syncs to disk by default: its raft log and its data are
 //!   bbolt files, which fdatasync every committed transaction (nothing in the config above turns that off). Checked
-//!   by hand on OpenBao 2.7.2 with `strace -f -e trace=fsync,fdatasync` on such a server: 100 KV writes cost 405
-//!   syncs, about four per write.
+//!   by hand on OpenBao 2.7.2 with `strace -f -e trace=fsync,fdatasync` on such a server: 100 KV writes cost 400
+//!   to 405 syncs, about four per write.
 //! - `scale`: two servers pinned to core 0, over SQLite catalogs of 100 and of 100,000 connections, seeded in bulk (one
 //!   transaction through the catalog's own insert, once per size and copied before a server starts; names from
 //!   [`seeded_name`]), one client on core 1 sending one request at a time, so the figures are latencies, not
@@ -43,7 +43,8 @@
 //! - `rss`: resident memory (`VmRSS` of `/proc/<pid>/status`) of a server over a SQLite catalog of 100,000 seeded
 //!   connections: idle after it started, then sampled every second during 60 s of the GET load (32 connections,
 //!   names drawn uniformly from all 100,000, so any cache fills). Reported: idle, the maximum under load, and the
-//!   growth (mean of the last 10 s minus mean of the first 10 s). It takes about 70 s; run it alone with
+//!   growth (mean of the last 10 s minus mean of the 10 s after the first 10 s, which fill SQLite's page cache and
+//!   the allocator's arenas: about 50 MiB in 4 s, then flat). It takes about 70 s; run it alone with
 //!   `cargo bench -p lanyard-server --bench http -- rss`.
 //!
 //! The OpenBao parts need the `bao` binary: `$LANYARD_TEST_BAO_BIN`, else `<target>/moto-venv/bin/bao`, where
@@ -114,7 +115,8 @@ const LIKE_LATENCY: (usize, usize) = (5, 100);
 /// The GET load of `rss`, and how often the server's resident memory is read during it.
 const RSS_LOAD: Duration = Duration::from_secs(60);
 const RSS_EVERY: Duration = Duration::from_secs(1);
-/// The stretch at each end of the `rss` load whose mean memory is compared.
+/// The stretch at each end of the `rss` load whose mean memory is compared; the first such stretch of the load is
+/// its warm-up (caches filling), and growth is measured from the second.
 const RSS_EDGE: Duration = Duration::from_secs(10);
 /// Idle readings of the `rss` server before the load, one every [`RSS_EVERY`].
 const RSS_IDLE_READINGS: usize = 3;
@@ -1495,7 +1497,8 @@ struct Rss {
     idle_max_mib: f64,
     /// The largest reading under load.
     max_mib: f64,
-    /// Means of the readings in the first and in the last [`RSS_EDGE`] of the counting window.
+    /// Means of the readings in the second and in the last [`RSS_EDGE`] of the counting window (the first is the
+    /// caches filling).
     first_mean_mib: f64,
     last_mean_mib: f64,
     /// `last_mean_mib - first_mean_mib`.
@@ -1565,7 +1568,7 @@ fn measure_rss(run_dir: &Path) -> Result<Rss> {
         ensure!(!inside.is_empty(), "no memory reading between {a:.0} s and {b:.0} s of the load");
         Ok(inside.iter().sum::<f64>() / inside.len() as f64)
     };
-    let first_mean_mib = mean_between(from, from + edge)?;
+    let first_mean_mib = mean_between(from + edge, from + 2.0 * edge)?;
     let last_mean_mib = mean_between(to - edge, to)?;
     let max_mib = load_mib.iter().map(|(_, mib)| *mib).fold(f64::NAN, f64::max);
     Ok(Rss {
