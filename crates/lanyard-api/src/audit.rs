@@ -30,15 +30,6 @@ pub struct AuditRecord {
     pub detail: serde_json::Value,
 }
 
-/// `?like=` of the list routes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
-pub struct LikeQuery {
-    /// Case-insensitive substring of the name.
-    pub like: Option<String>,
-}
-
 /// `?since=&from=&object=&kind=&limit=&newest=` of `GET /audit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]

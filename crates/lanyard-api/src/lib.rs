@@ -19,6 +19,7 @@ mod entry;
 pub mod headers;
 pub mod json;
 mod link;
+pub mod paging;
 mod pipeline;
 mod problem;
 #[cfg(feature = "openapi")]
@@ -26,7 +27,7 @@ pub mod schema;
 mod secret;
 mod warning;
 
-pub use audit::{AuditQuery, AuditRecord, Health, LikeQuery};
+pub use audit::{AuditQuery, AuditRecord, Health};
 pub use backend::{AlterBackend, Backend, BackendAction, CreateBackend, ProbeStep, StorageTest};
 pub use connection::{
     AlterConnection, Connection, ConnectionAction, CreateConnection, KeyValue, LastTest, Ref, TestResult,
@@ -37,6 +38,7 @@ pub use link::{
     AlterLink, ConfigKeyValue, CreateLink, Link, LinkAction, LinkCredentials, LinkDefinition, LinkTestResult,
     SecretKeyValue,
 };
+pub use paging::{ListQuery, PageQuery};
 pub use pipeline::{CreatePipeline, FileCounts, Pipeline, PipelineFile};
 pub use problem::{PROBLEM_BASE, Problem};
 pub use secret::{Secret, SecretJson, SecretOptions};

@@ -1,5 +1,9 @@
 //! The thin portable layer over the two drivers: one SQL text (with `$N` placeholders, which both SQLite and
-//! PostgreSQL accept), parameters as [`Param`], rows read through [`Row`]'s typed accessors.
+//! PostgreSQL accept), parameters as [`Param`], rows read through [`Row`]'s typed accessors. Every call that sends
+//! statements to the database counts one round trip in [`RoundTrips`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
@@ -51,8 +55,32 @@ impl Row {
     accessor!(boolean, bool);
 }
 
-/// An open transaction on either driver.
-pub(crate) enum Conn {
+/// How many round trips a catalog handle (and its clones) made to its database: each call that sends statements
+/// and waits for their answer — a query, BEGIN, COMMIT, ROLLBACK — counts one, whatever the number of statements it
+/// sends (a SQLite batch is one hand-off to the connection's worker thread). A relaxed atomic add per call; read by
+/// tests that hold a path to its number of round trips ([`crate::Catalog::round_trips`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RoundTrips(Arc<AtomicU64>);
+
+impl RoundTrips {
+    /// Counts one round trip.
+    pub(crate) fn count(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The round trips so far.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// An open transaction on either driver, and the counter of its round trips.
+pub(crate) struct Conn {
+    tx: ConnTx,
+    trips: RoundTrips,
+}
+
+enum ConnTx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -74,24 +102,42 @@ macro_rules! bind_params {
 }
 
 impl Conn {
+    /// Whether this is a PostgreSQL transaction (which takes a data-modifying `WITH` where SQLite takes a batch).
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.tx, ConnTx::Postgres(_))
+    }
+
+    /// How a name column is written where it orders or pages a list: code-point order on both databases (SQLite's
+    /// BINARY is that already; on PostgreSQL `COLLATE "C"`, indexed by migration 0005), so a page ends and the next
+    /// starts at the same place whatever the database's collation.
+    pub(crate) fn in_name_order(&self, column: &str) -> String {
+        match self.tx {
+            ConnTx::Sqlite(_) => column.to_owned(),
+            ConnTx::Postgres(_) => format!("{column} COLLATE \"C\""),
+        }
+    }
+
     /// Runs a statement; returns the number of rows it changed.
     pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
-        Ok(match self {
-            Conn::Sqlite(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
-            Conn::Postgres(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+        self.trips.count();
+        Ok(match &mut self.tx {
+            ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            ConnTx::Postgres(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
         })
     }
 
-    /// Runs a query; returns every row.
+    /// Runs a query; returns every row. On SQLite `sql` may be a batch of statements separated by `;`, sent in one
+    /// hand-off (a `$N` is the N-th of `params` in every statement of it); the rows are those of all of them.
     pub(crate) async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<Row>> {
-        Ok(match self {
-            Conn::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
+        self.trips.count();
+        Ok(match &mut self.tx {
+            ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
                 .fetch_all(&mut **tx)
                 .await?
                 .into_iter()
                 .map(|r| Row(RowInner::Sqlite(r)))
                 .collect(),
-            Conn::Postgres(tx) => bind_params!(sqlx::query(sql), params)
+            ConnTx::Postgres(tx) => bind_params!(sqlx::query(sql), params)
                 .fetch_all(&mut **tx)
                 .await?
                 .into_iter()
@@ -102,12 +148,13 @@ impl Conn {
 
     /// Runs a query; returns its first row, if any.
     pub(crate) async fn fetch_optional(&mut self, sql: &str, params: Vec<Param>) -> Result<Option<Row>> {
-        Ok(match self {
-            Conn::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
+        self.trips.count();
+        Ok(match &mut self.tx {
+            ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(|r| Row(RowInner::Sqlite(r))),
-            Conn::Postgres(tx) => bind_params!(sqlx::query(sql), params)
+            ConnTx::Postgres(tx) => bind_params!(sqlx::query(sql), params)
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(|r| Row(RowInner::Postgres(r))),
@@ -116,11 +163,12 @@ impl Conn {
 
     /// Runs several statements separated by `;` (migrations).
     pub(crate) async fn execute_script(&mut self, sql: &str) -> Result<()> {
-        match self {
-            Conn::Sqlite(tx) => {
+        self.trips.count();
+        match &mut self.tx {
+            ConnTx::Sqlite(tx) => {
                 sqlx::raw_sql(sql).execute(&mut **tx).await?;
             }
-            Conn::Postgres(tx) => {
+            ConnTx::Postgres(tx) => {
                 sqlx::raw_sql(sql).execute(&mut **tx).await?;
             }
         }
@@ -128,17 +176,19 @@ impl Conn {
     }
 
     pub(crate) async fn commit(self) -> Result<()> {
-        match self {
-            Conn::Sqlite(tx) => tx.commit().await?,
-            Conn::Postgres(tx) => tx.commit().await?,
+        self.trips.count();
+        match self.tx {
+            ConnTx::Sqlite(tx) => tx.commit().await?,
+            ConnTx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
     }
 
     pub(crate) async fn rollback(self) -> Result<()> {
-        match self {
-            Conn::Sqlite(tx) => tx.rollback().await?,
-            Conn::Postgres(tx) => tx.rollback().await?,
+        self.trips.count();
+        match self.tx {
+            ConnTx::Sqlite(tx) => tx.rollback().await?,
+            ConnTx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
     }
@@ -154,27 +204,37 @@ pub(crate) enum Pool {
 impl Pool {
     /// Begins a transaction that will write: SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so a
     /// transaction never fails half-way on lock upgrade; PostgreSQL runs SERIALIZABLE.
-    pub(crate) async fn begin_write(&self) -> Result<Conn> {
-        Ok(match self {
-            Pool::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Conn::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE").await?),
-        })
+    pub(crate) async fn begin_write(&self, trips: &RoundTrips) -> Result<Conn> {
+        self.begin(trips, "BEGIN IMMEDIATE", "BEGIN ISOLATION LEVEL SERIALIZABLE").await
     }
 
     /// Begins the transaction that applies the migrations. On PostgreSQL it runs READ COMMITTED, so that each
     /// statement sees what committed before it: the caller takes the migration lock first, and every look at a
     /// table after it sees the work of a node that held the lock before (a SERIALIZABLE or REPEATABLE READ
     /// transaction would keep the snapshot taken by the lock statement itself, before that node committed).
-    pub(crate) async fn begin_migration(&self) -> Result<Conn> {
-        Ok(match self {
-            Pool::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Conn::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?),
-        })
+    pub(crate) async fn begin_migration(&self, trips: &RoundTrips) -> Result<Conn> {
+        self.begin(trips, "BEGIN IMMEDIATE", "BEGIN ISOLATION LEVEL READ COMMITTED").await
+    }
+
+    /// Begins a transaction with the BEGIN statement of its driver: one round trip.
+    async fn begin(&self, trips: &RoundTrips, sqlite: &'static str, postgres: &'static str) -> Result<Conn> {
+        trips.count();
+        let tx = match self {
+            Pool::Sqlite(pool) => ConnTx::Sqlite(pool.begin_with(sqlite).await?),
+            Pool::Postgres(pool) => ConnTx::Postgres(pool.begin_with(postgres).await?),
+        };
+        Ok(Conn { tx, trips: trips.clone() })
     }
 
     /// Runs one query outside any explicit transaction (a single statement is its own consistent snapshot) and
     /// returns its first row: one round trip instead of BEGIN, SELECT, ROLLBACK.
-    pub(crate) async fn fetch_optional(&self, sql: &str, params: Vec<Param>) -> Result<Option<Row>> {
+    pub(crate) async fn fetch_optional(
+        &self,
+        trips: &RoundTrips,
+        sql: &str,
+        params: Vec<Param>,
+    ) -> Result<Option<Row>> {
+        trips.count();
         Ok(match self {
             Pool::Sqlite(pool) => {
                 bind_params!(sqlx::query(sql), params).fetch_optional(pool).await?.map(|r| Row(RowInner::Sqlite(r)))
@@ -186,12 +246,7 @@ impl Pool {
     }
 
     /// Begins a read-only transaction with a consistent snapshot.
-    pub(crate) async fn begin_read(&self) -> Result<Conn> {
-        Ok(match self {
-            Pool::Sqlite(pool) => Conn::Sqlite(pool.begin().await?),
-            Pool::Postgres(pool) => {
-                Conn::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
-            }
-        })
+    pub(crate) async fn begin_read(&self, trips: &RoundTrips) -> Result<Conn> {
+        self.begin(trips, "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
     }
 }

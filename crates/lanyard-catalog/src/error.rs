@@ -59,6 +59,15 @@ pub enum CatalogError {
         /// The dependents, by kind and name.
         dependents: Vec<(ObjectKind, String)>,
     },
+    /// A list was asked to start after a key that no list of this kind has (a continuation token of another list,
+    /// or made up).
+    #[error("the continuation token is not one of a {kind} list: {problem}")]
+    InvalidCursor {
+        /// The kind of object listed.
+        kind: ObjectKind,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A stored value could not be read back (corrupt row, unknown enum value).
     #[error("catalog row in {table} is invalid: {problem}")]
     Corrupt {
@@ -120,7 +129,10 @@ impl CatalogError {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Self::VersionConflict { .. } | Self::StillReferenced { .. } => ErrorKind::Conflict,
-            Self::MissingReference { .. } | Self::InvalidUrl(_) | Self::NotACatalog { .. } => ErrorKind::Invalid,
+            Self::MissingReference { .. }
+            | Self::InvalidCursor { .. }
+            | Self::InvalidUrl(_)
+            | Self::NotACatalog { .. } => ErrorKind::Invalid,
             Self::Corrupt { .. } | Self::UnknownValue { .. } | Self::Migration { .. } => ErrorKind::Internal,
             Self::Database(_) | Self::Watch(_) => ErrorKind::BackendUnavailable,
         }

@@ -12,7 +12,9 @@
 //!   its record cannot exist.
 //! - Rows carry an immutable UUID id, `created_at`, `updated_at` and a `version` that increases on every change;
 //!   [`Tx::update`] writes only over the version it read, so concurrent writers never lose an update — the loser
-//!   gets [`CatalogError::VersionConflict`]. Bookkeeping is not a change and leaves `version` alone: a token's
+//!   gets [`CatalogError::VersionConflict`]. [`Tx::update_audited`] writes the row and its audit record in one round
+//!   trip (a data-modifying `WITH` on PostgreSQL, a two-statement batch on SQLite); both check in the same statement
+//!   that every row the record refers to exists, and read anything more only when nothing changed, to say why. Bookkeeping is not a change and leaves `version` alone: a token's
 //!   `last_used_at` ([`Tx::touch_token`]), a connection's last test ([`Tx::record_connection_test`], in
 //!   `connection_tests` beside the row) and a pipeline's progress (`runs.rs`).
 //!
@@ -59,10 +61,11 @@ pub use model::{
 };
 pub use retry::{Attempts, MAX_ATTEMPTS, MAX_SIDE_EFFECT_RUNS, RETRY_DEADLINE, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
-pub use store::{AuditFilter, Tx};
+pub use store::{AuditFilter, Listed, Page, Tx, sqlite_list_select};
 pub use time::{Timestamp, TimestampError};
 
-use db::Pool;
+use db::{Pool, RoundTrips};
+use store::connection_view;
 
 /// A write transaction from [`Catalog::begin_write`]: use it as a [`Tx`], then [`WriteTx::commit`]. Dropping it
 /// rolls back.
@@ -132,6 +135,8 @@ pub struct Catalog {
     /// Whether a PostgreSQL catalog's server has `pg_current_snapshot()` (PostgreSQL 13 and later; some
     /// PostgreSQL-compatible databases have not): without it there is no stamp and every read goes to the database.
     snapshots: bool,
+    /// The round trips to the database of this handle and its clones ([`Catalog::round_trips`]).
+    trips: RoundTrips,
 }
 
 /// The stamp of a PostgreSQL catalog, as an SQL expression: the server's current snapshot (which transactions have
@@ -144,7 +149,8 @@ macro_rules! pg_stamp {
 }
 
 /// Reads the stamp of the PostgreSQL catalog behind `pool`: one round trip.
-async fn pg_stamp(pool: &sqlx::PgPool) -> Result<Stamp> {
+async fn pg_stamp(pool: &sqlx::PgPool, trips: &RoundTrips) -> Result<Stamp> {
+    trips.count();
     let text: String = sqlx::query_scalar(concat!("SELECT ", pg_stamp!())).fetch_one(pool).await?;
     Ok(Stamp::snapshot(text))
 }
@@ -227,14 +233,15 @@ impl Catalog {
                 "unsupported scheme {scheme:?}: use sqlite://path or postgres://user@host/database"
             )));
         };
-        migrate::apply(&pool, migrations).await?;
+        let trips = RoundTrips::default();
+        migrate::apply(&pool, &trips, migrations).await?;
         let watch = match file_path {
             Some(path) => Some(Arc::new(fresh::Watch::open(&path)?)),
             None => None,
         };
         let snapshots = match &pool {
             Pool::Postgres(pg) => {
-                let probe = pg_stamp(pg).await;
+                let probe = pg_stamp(pg, &trips).await;
                 if let Err(error) = &probe {
                     tracing::info!(%error, "no pg_current_snapshot(): every catalog read goes to the database");
                 }
@@ -242,7 +249,16 @@ impl Catalog {
             }
             Pool::Sqlite(_) => false,
         };
-        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())), watch, hot: Arc::default(), snapshots })
+        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())), watch, hot: Arc::default(), snapshots, trips })
+    }
+
+    /// How many round trips to its database this catalog (and every clone of it) has made so far: one per call that
+    /// sends statements and waits for their answer — each query, BEGIN, COMMIT and ROLLBACK, a PostgreSQL stamp
+    /// read; a SQLite batch sent in one hand-off counts one. Not counted: the SQLite change watcher's
+    /// `PRAGMA data_version` (read on the calling thread, no hand-off) and the ping the PostgreSQL pool sends before
+    /// it hands out a connection. For tests that hold a path to its cost, and for diagnostics.
+    pub fn round_trips(&self) -> u64 {
+        self.trips.get()
     }
 
     /// Which database this catalog lives in.
@@ -260,7 +276,7 @@ impl Catalog {
             Pool::Sqlite(_) => Some(self.writer.clone().lock_owned().await),
             Pool::Postgres(_) => None,
         };
-        Ok(WriteTx { tx: Tx { conn: self.pool.begin_write().await? }, _guard: guard })
+        Ok(WriteTx { tx: Tx { conn: self.pool.begin_write(&self.trips).await? }, _guard: guard })
     }
 
     /// Runs `f` in a write transaction and commits. On a retryable failure (serialization failure, busy database)
@@ -288,7 +304,7 @@ impl Catalog {
 
     /// Runs `f` in a read-only transaction (a consistent snapshot).
     pub async fn read<T>(&self, f: impl AsyncFnOnce(&mut Tx) -> Result<T>) -> Result<T> {
-        let mut tx = Tx { conn: self.pool.begin_read().await? };
+        let mut tx = Tx { conn: self.pool.begin_read(&self.trips).await? };
         let result = f(&mut tx).await;
         let _ = tx.conn.rollback().await;
         result
@@ -296,7 +312,7 @@ impl Catalog {
 
     /// Begins a read-only transaction; dropping it (or [`Tx::rollback`]) ends it.
     pub async fn begin_read(&self) -> Result<Tx> {
-        Ok(Tx { conn: self.pool.begin_read().await? })
+        Ok(Tx { conn: self.pool.begin_read(&self.trips).await? })
     }
 
     /// The row with `id`.
@@ -329,7 +345,7 @@ impl Catalog {
     pub async fn stamp(&self) -> Option<Stamp> {
         let result = match (&self.watch, &self.pool) {
             (Some(watch), _) => watch.stamp(),
-            (None, Pool::Postgres(pool)) if self.snapshots => pg_stamp(pool).await,
+            (None, Pool::Postgres(pool)) if self.snapshots => pg_stamp(pool, &self.trips).await,
             _ => return None,
         };
         match result {
@@ -389,7 +405,7 @@ impl Catalog {
         if !matches!(self.pool, Pool::Postgres(_)) || !self.snapshots {
             // SQLite reads its stamp without a round trip; a PostgreSQL without snapshots has none and just reads.
             let load = async {
-                match self.pool.fetch_optional(sql, params).await? {
+                match self.pool.fetch_optional(&self.trips, sql, params).await? {
                     Some(row) => parse(&row).map(Some),
                     None => Ok(None),
                 }
@@ -409,7 +425,7 @@ impl Catalog {
             ),
             sql
         );
-        let row = self.pool.fetch_optional(&sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
+        let row = self.pool.fetch_optional(&self.trips, &sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
             table: "pg_current_snapshot",
             problem: "the snapshot query returned no row".to_owned(),
         })?;
@@ -452,22 +468,12 @@ impl Catalog {
     /// entry's expiry: from memory while nothing was committed, else in one statement (the hot path of
     /// `GET /connections/{name}`).
     pub async fn find_connection(&self, name: &str) -> Result<Option<ConnectionView>> {
-        let sql = "SELECT c.*, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
-                   t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
-                   FROM external_connections c \
-                   LEFT JOIN connection_tests t ON t.connection_id = c.id \
-                   LEFT JOIN vault_entries e ON e.id = c.credential_id \
-                   LEFT JOIN vault_backends b ON b.id = c.credential_storage_id \
-                   WHERE c.display_name = $1 OR c.display_name = $2";
+        const SQL: &str = concat!(connection_view!(), " WHERE c.display_name = $1 OR c.display_name = $2");
         // The NFC form (how names are stored now), or the name exactly as given (as an earlier version may have
         // stored it).
         let nfc = lanyard_core::nfc_str(name).into_owned();
         let params = vec![Param::Text(nfc), Param::Text(name.to_owned())];
-        self.hot_read(&self.hot.connections, name, sql, params, |row| {
-            let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);
-            Ok((store::read(row)?, row.opt_text("e_name")?, row.opt_text("b_name")?, expires_at))
-        })
-        .await
+        self.hot_read(&self.hot.connections, name, SQL, params, store::read_connection_view).await
     }
 
     /// Closes every connection (reads after it fail; nothing is served from memory).

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{Conn, Param, Pool};
+use crate::db::{Conn, Param, Pool, RoundTrips};
 use crate::error::{CatalogError, Result};
 use crate::time::Timestamp;
 
@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_connection_tests.sql"),
         postgres: include_str!("../migrations/postgres/0004_connection_tests.sql"),
     },
+    Migration {
+        version: 5,
+        name: "name_grams",
+        sqlite: include_str!("../migrations/sqlite/0005_name_grams.sql"),
+        postgres: include_str!("../migrations/postgres/0005_name_grams.sql"),
+    },
 ];
 
 /// SHA-256 of a migration's text, hex.
@@ -61,8 +67,8 @@ const MIGRATION_LOCK_KEY: i64 = 7_468_376_167;
 /// advisory lock, before anything looks at a table (the migrations table included); the transaction runs READ
 /// COMMITTED, so what follows the lock sees whatever the node that held it before committed, and re-checks which
 /// migrations are applied after acquiring it: one node applies them, the others wait and then find them done.
-pub(crate) async fn apply(pool: &Pool, migrations: &[Migration]) -> Result<()> {
-    let mut conn = pool.begin_migration().await?;
+pub(crate) async fn apply(pool: &Pool, trips: &RoundTrips, migrations: &[Migration]) -> Result<()> {
+    let mut conn = pool.begin_migration(trips).await?;
     let result = apply_in(&mut conn, pool, migrations).await;
     match result {
         Ok(()) => conn.commit().await,

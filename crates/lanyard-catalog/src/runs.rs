@@ -4,12 +4,12 @@
 //! carry no version of their own and go with their pipeline (`ON DELETE CASCADE`). Their truth for "was this file
 //! loaded" is the target database's ledger; these rows are what the runner reconciles from it and what users see.
 
-use lanyard_core::{FileState, PipelineId, PipelineState};
+use lanyard_core::{FileState, ObjectKind, PipelineId, PipelineState};
 
 use crate::db::Param;
-use crate::error::Result;
+use crate::error::{CatalogError, Result};
 use crate::model::parse_vocab;
-use crate::store::Tx;
+use crate::store::{Listed, Page, Tx};
 use crate::time::Timestamp;
 
 /// A row of `pipeline_files`.
@@ -49,10 +49,33 @@ fn pid(id: PipelineId) -> Param {
 impl Tx {
     /// The files of `pipeline`, in key order.
     pub async fn pipeline_files(&mut self, pipeline: PipelineId) -> Result<Vec<PipelineFile>> {
-        let sql = "SELECT object_key, etag, size, state, row_count, error, updated_at FROM pipeline_files \
-                   WHERE pipeline_id = $1 ORDER BY object_key";
-        let rows = self.conn.fetch_all(sql, vec![pid(pipeline)]).await?;
-        rows.iter()
+        Ok(self.pipeline_files_page(pipeline, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`Tx::pipeline_files`]: the files after the key `page.after` (one part: the object key), in
+    /// code-point order of their keys.
+    pub async fn pipeline_files_page(&mut self, pipeline: PipelineId, page: &Page) -> Result<Listed<PipelineFile>> {
+        let key = self.conn.in_name_order("object_key");
+        let mut params = vec![pid(pipeline)];
+        let mut after = String::new();
+        if let Some(start) = &page.after {
+            let [start] = start.as_slice() else {
+                return Err(CatalogError::InvalidCursor {
+                    kind: ObjectKind::Pipeline,
+                    problem: format!("it holds {} parts, a file's key is one", start.len()),
+                });
+            };
+            params.push(Param::Text(start.clone()));
+            after = format!(" AND {key} > $2");
+        }
+        let limit = page.limit.map_or(String::new(), |limit| format!(" LIMIT {}", u64::from(limit) + 1));
+        let sql = format!(
+            "SELECT object_key, etag, size, state, row_count, error, updated_at FROM pipeline_files \
+             WHERE pipeline_id = $1{after} ORDER BY {key}{limit}"
+        );
+        let rows = self.conn.fetch_all(&sql, params).await?;
+        let mut files = rows
+            .iter()
             .map(|row| {
                 Ok(PipelineFile {
                     pipeline_id: pipeline,
@@ -65,7 +88,15 @@ impl Tx {
                     updated_at: Timestamp::from_micros(row.int("updated_at")?),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        let next = match page.limit {
+            Some(limit) if files.len() > limit as usize => {
+                files.truncate(limit as usize);
+                files.last().map(|file| vec![file.key.clone()])
+            }
+            _ => None,
+        };
+        Ok(Listed { rows: files, next })
     }
 
     /// Writes `file` (inserted, or replacing the row of the same pipeline and key).

@@ -2,10 +2,32 @@
 
 use lanyard_core::ObjectKind;
 
+use crate::ConnectionView;
 use crate::db::{Conn, Param, Row};
 use crate::error::{CatalogError, Result};
-use crate::model::{AuditRecord, LastTest, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json, parse_vocab};
+use crate::model::{
+    AuditRecord, Connection, LastTest, Meta, NewAuditRecord, Record, RecordId, parse_id, parse_json, parse_vocab,
+};
 use crate::time::Timestamp;
+
+/// Where a page of a list starts and how many rows it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The name of the last row already seen (the values of [`Record::NAME_COLUMNS`]): the page starts after it in
+    /// name order. `None` starts at the first row.
+    pub after: Option<Vec<String>>,
+    /// At most this many rows; `None`: every row from `after` on.
+    pub limit: Option<u32>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<R> {
+    /// The rows, in name order.
+    pub rows: Vec<R>,
+    /// The name of the last row when more rows follow it: the `after` of the next page. `None` on the last page.
+    pub next: Option<Vec<String>>,
+}
 
 /// An open catalog transaction. Everything done through one `Tx` commits or rolls back together; the Control Plane
 /// changes several tables and appends the audit record through the same `Tx`.
@@ -25,6 +47,103 @@ pub(crate) fn read<R: Record>(row: &Row) -> Result<R> {
         version: row.int("version")?,
     };
     R::from_row(meta, row)
+}
+
+/// The read of a connection's view without its condition: the row, its last test (`connection_tests`), the names of
+/// its credential entry and credential storage and the entry's expiry, in one statement. Read by
+/// [`crate::Catalog::find_connection`] (the hot path of `GET /connections/{name}`) and [`Tx::find_connection`] (the
+/// write path of `PUT`); [`read_connection_view`] reads its rows.
+macro_rules! connection_view {
+    () => {
+        "SELECT c.*, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
+         t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
+         FROM external_connections c \
+         LEFT JOIN connection_tests t ON t.connection_id = c.id \
+         LEFT JOIN vault_entries e ON e.id = c.credential_id \
+         LEFT JOIN vault_backends b ON b.id = c.credential_storage_id"
+    };
+}
+pub(crate) use connection_view;
+
+/// A row of [`connection_view!`].
+pub(crate) fn read_connection_view(row: &Row) -> Result<ConnectionView> {
+    let expires_at = row.opt_int("e_expires_at")?.map(Timestamp::from_micros);
+    Ok((read(row)?, row.opt_text("e_name")?, row.opt_text("b_name")?, expires_at))
+}
+
+/// The columns of `audit_log` an append writes, in the order of [`audit_values`].
+const AUDIT_COLUMNS: &str = "at, principal, action, object_kind, object_id, object_name, outcome, detail";
+
+/// The placeholders (`$start, …`) and the values of [`AUDIT_COLUMNS`] for `record`, appended at `at`.
+fn audit_values(record: &NewAuditRecord, at: Timestamp, start: usize) -> (String, Vec<Param>) {
+    let params = vec![
+        Param::Int(at.as_micros()),
+        Param::Text(record.principal.clone()),
+        Param::Text(record.action.as_str().to_owned()),
+        Param::Text(record.object_kind.noun().to_owned()),
+        Param::OptText(record.object_id.clone()),
+        Param::OptText(record.object_name.clone()),
+        Param::Text(record.outcome.as_str().to_owned()),
+        Param::Text(serde_json::Value::Object(record.detail.clone()).to_string()),
+    ];
+    let placeholders: Vec<String> = (start..start + params.len()).map(|i| format!("${i}")).collect();
+    (placeholders.join(", "), params)
+}
+
+/// The id a reference column holds, if any.
+fn reference_id(value: &Param) -> Option<&String> {
+    match value {
+        Param::Text(id) | Param::OptText(Some(id)) => Some(id),
+        _ => None,
+    }
+}
+
+/// The versioned UPDATE of `record` at `now`: `$1` its id, `$2` the version it was read at, `$3` the new
+/// `updated_at`, then its columns. It changes the row only if the row is still at that version and every row the
+/// record refers to exists (an `EXISTS` per reference in its `WHERE`), so checking the references costs no round
+/// trip of its own; when it changes nothing, [`Tx::not_updated`] tells why.
+fn update_statement<R: Record>(record: &R, now: Timestamp) -> (String, Vec<Param>) {
+    const FIRST_COLUMN: usize = 4;
+    let columns = record.columns();
+    let assignments: Vec<String> =
+        columns.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + FIRST_COLUMN)).collect();
+    let mut conditions = vec!["id = $1 AND version = $2".to_owned()];
+    for reference in R::REFERENCES {
+        let index = columns
+            .iter()
+            .position(|(column, _)| *column == reference.column)
+            .expect("a reference column is one of the record's columns");
+        if reference_id(&columns[index].1).is_some() {
+            conditions.push(format!("EXISTS (SELECT 1 FROM {} WHERE id = ${})", reference.table, index + FIRST_COLUMN));
+        }
+    }
+    let sql = format!(
+        "UPDATE {} SET updated_at = $3, version = version + 1, {} WHERE {}",
+        R::TABLE,
+        assignments.join(", "),
+        conditions.join(" AND ")
+    );
+    let mut params = vec![id_text(record.meta().id), Param::Int(record.meta().version), Param::Int(now.as_micros())];
+    params.extend(columns.into_iter().map(|(_, value)| value));
+    (sql, params)
+}
+
+/// `record` as [`update_statement`] stores it: the next version, updated at `now`.
+fn as_updated<R: Record>(mut record: R, now: Timestamp) -> R {
+    let meta = record.meta_mut();
+    meta.version += 1;
+    meta.updated_at = now;
+    record
+}
+
+/// A write's error, with a unique violation told as [`CatalogError::AlreadyExists`] of `record`.
+fn name_taken<R: Record>(error: CatalogError, record: &R) -> CatalogError {
+    match error {
+        CatalogError::Database(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            CatalogError::AlreadyExists { kind: R::KIND, name: record.display() }
+        }
+        other => other,
+    }
 }
 
 /// `name_columns = $start, …` joined with AND.
@@ -63,10 +182,7 @@ impl Tx {
         let params = bound.into_iter().map(|(_, value)| value).collect();
         match self.conn.execute(&sql, params).await {
             Ok(_) => Ok(record),
-            Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                Err(CatalogError::AlreadyExists { kind: R::KIND, name: record.display() })
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(name_taken(e, &record)),
         }
     }
 
@@ -91,9 +207,15 @@ impl Tx {
         if let Some(row) = self.conn.fetch_optional(&sql, params).await? {
             return read(&row).map(Some);
         }
-        // A row written before names were normalised may hold another form of the name (decomposed `e` + U+0301):
-        // on a miss, find the stored spelling whose NFC is the one asked for (a scan of the names of the table, or
-        // of the database for links and pipelines) and fetch that row.
+        let Some(stored) = self.stored_spelling::<R>(&nfc).await? else { return Ok(None) };
+        let params = nfc[..nfc.len() - 1].iter().cloned().chain([stored]).map(Param::Text).collect();
+        self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose()
+    }
+
+    /// After a miss on the NFC name `nfc` (for links and pipelines `[database, name]`): the stored spelling of a
+    /// row written before names were normalised, which may hold another form of the name (decomposed `e` + U+0301),
+    /// whose NFC is the one asked for. A scan of the names of the table (of the database for links and pipelines).
+    async fn stored_spelling<R: Record>(&mut self, nfc: &[String]) -> Result<Option<String>> {
         let (scope, last) = nfc.split_at(nfc.len() - 1);
         let (scope_columns, name_column) = R::NAME_COLUMNS.split_at(R::NAME_COLUMNS.len() - 1);
         let filter =
@@ -103,11 +225,27 @@ impl Tx {
         for stored in self.conn.fetch_all(&names, scope_params).await? {
             let stored = stored.text("name")?;
             if stored != last[0] && lanyard_core::nfc_str(&stored) == last[0].as_str() {
-                let params = scope.iter().cloned().chain([stored]).map(Param::Text).collect();
-                return self.conn.fetch_optional(&sql, params).await?.map(|row| read(&row)).transpose();
+                return Ok(Some(stored));
             }
         }
         Ok(None)
+    }
+
+    /// The connection named `name` with the current names of its credential entry and credential storage and the
+    /// entry's expiry (what its view shows), as of this transaction, in one statement: the read of a write that
+    /// answers with the view, so that the view needs no read after the write. Names as [`Tx::find_by_name`].
+    pub async fn find_connection(&mut self, name: &str) -> Result<Option<ConnectionView>> {
+        const BY_NAME: &str = concat!(connection_view!(), " WHERE c.display_name = $1");
+        let nfc = lanyard_core::nfc_str(name).into_owned();
+        if let Some(row) = self.conn.fetch_optional(BY_NAME, vec![Param::Text(nfc.clone())]).await? {
+            return read_connection_view(&row).map(Some);
+        }
+        let Some(stored) = self.stored_spelling::<Connection>(&[nfc]).await? else { return Ok(None) };
+        self.conn
+            .fetch_optional(BY_NAME, vec![Param::Text(stored)])
+            .await?
+            .map(|row| read_connection_view(&row))
+            .transpose()
     }
 
     /// The name of a row other than `except` whose name looks like `name` without being it
@@ -180,52 +318,85 @@ impl Tx {
     /// Every row, ordered by name, optionally only those whose name contains `like` (case-insensitive, no
     /// wildcards) and, for database-scoped tables, only those of `database`.
     pub async fn list<R: Record>(&mut self, like: Option<&str>, database: Option<&str>) -> Result<Vec<R>> {
-        let name_column = R::NAME_COLUMNS.last().copied().unwrap_or("display_name");
-        let mut conditions = Vec::new();
-        let mut params = Vec::new();
-        if let Some(like) = like {
-            params.push(Param::Text(format!("%{}%", escape_like(&lanyard_core::nfc_str(like).to_lowercase()))));
-            conditions.push(format!("LOWER({name_column}) LIKE ${} ESCAPE '\\'", params.len()));
-        }
-        if let (Some(database), true) = (database, R::NAME_COLUMNS.len() == 2) {
-            params.push(Param::Text(database.to_owned()));
-            conditions.push(format!("database_name = ${}", params.len()));
-        }
-        let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
-        let sql = format!("SELECT * FROM {}{filter} ORDER BY {}", R::SELECT_FROM, R::NAME_COLUMNS.join(", "));
-        self.conn.fetch_all(&sql, params).await?.iter().map(read).collect()
+        Ok(self.list_page(like, database, &Page::default()).await?.rows)
+    }
+
+    /// One [`Page`] of [`Tx::list`]: the rows after `page.after` in name order, at most `page.limit` of them, and
+    /// the key to continue from when more follow.
+    ///
+    /// A `like` search narrows the table with the name-gram index (migration 0005: every three-character window of
+    /// each name, kept by triggers) and then keeps the rows whose `LOWER(name)` contains the pattern, so its cost
+    /// follows the matches, not the table; a list without `like` walks the name index from `after`. Paging by key
+    /// (not by offset) is stable under concurrent writes: a row inserted or dropped elsewhere never shifts the rows of
+    /// the next page, and each row that exists throughout the walk is returned exactly once.
+    pub async fn list_page<R: Record>(
+        &mut self,
+        like: Option<&str>,
+        database: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<R>> {
+        let (sql, params) = list_select::<R>(&|column| self.conn.in_name_order(column), like, database, page)?;
+        let mut rows: Vec<R> = self.conn.fetch_all(&sql, params).await?.iter().map(read).collect::<Result<_>>()?;
+        let next = match page.limit {
+            Some(limit) if rows.len() > limit as usize => {
+                rows.truncate(limit as usize);
+                rows.last().map(list_key).transpose()?
+            }
+            _ => None,
+        };
+        Ok(Listed { rows, next })
     }
 
     /// Writes `record` over the stored row if the stored version is still `record.meta.version`; returns the row as
-    /// stored, with `version + 1` and a new `updated_at`. A changed row is a [`CatalogError::VersionConflict`].
-    pub async fn update<R: Record>(&mut self, mut record: R) -> Result<R> {
-        let columns = record.columns();
-        self.check_references(&record, &columns).await?;
-        let expected = record.meta().version;
+    /// stored, with `version + 1` and a new `updated_at`. A changed row is a [`CatalogError::VersionConflict`], a
+    /// missing one [`CatalogError::NotFound`], a reference to a row that does not exist
+    /// [`CatalogError::MissingReference`] (checked in the same statement). One round trip when it succeeds.
+    pub async fn update<R: Record>(&mut self, record: R) -> Result<R> {
         let now = Timestamp::now();
-        let assignments: Vec<String> =
-            columns.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + 4)).collect();
-        let sql = format!(
-            "UPDATE {} SET updated_at = $3, version = version + 1, {} WHERE id = $1 AND version = $2",
-            R::TABLE,
-            assignments.join(", ")
-        );
-        let mut params = vec![id_text(record.meta().id), Param::Int(expected), Param::Int(now.as_micros())];
-        params.extend(columns.into_iter().map(|(_, value)| value));
-        let changed = match self.conn.execute(&sql, params).await {
-            Ok(changed) => changed,
-            Err(CatalogError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                return Err(CatalogError::AlreadyExists { kind: R::KIND, name: record.display() });
-            }
-            Err(e) => return Err(e),
-        };
+        let (sql, params) = update_statement(&record, now);
+        let changed = self.conn.execute(&sql, params).await.map_err(|e| name_taken(e, &record))?;
         if changed == 0 {
-            return Err(self.missing_or_conflict::<R>(record.meta().id, &record.display(), expected).await);
+            return Err(self.not_updated(&record).await);
         }
-        let meta = record.meta_mut();
-        meta.version = expected + 1;
-        meta.updated_at = now;
-        Ok(record)
+        Ok(as_updated(record, now))
+    }
+
+    /// [`Tx::update`], and the audit record `audit` makes of the row as it will be stored, appended in the same
+    /// round trip; returns the row as stored and the record's sequence number. On PostgreSQL it is one statement
+    /// (the UPDATE in a data-modifying `WITH`; the INSERT of the audit row selects from its `RETURNING`, so it
+    /// inserts nothing when no row changed); on SQLite one batch of two statements, sent in one hand-off (the INSERT
+    /// guarded by `changes() = 1`). When the row did not change nothing is appended and the error is
+    /// [`Tx::update`]'s; either way the record commits or rolls back with the update, as part of this transaction.
+    pub async fn update_audited<R: Record>(
+        &mut self,
+        record: R,
+        audit: impl FnOnce(&R) -> NewAuditRecord,
+    ) -> Result<(R, i64)> {
+        let now = Timestamp::now();
+        let (update, mut params) = update_statement(&record, now);
+        let read_at = record.meta().version;
+        let stored = as_updated(record, now);
+        let (values, audit_params) = audit_values(&audit(&stored), now, params.len() + 1);
+        params.extend(audit_params);
+        let sql = if self.conn.is_postgres() {
+            format!(
+                "WITH changed AS ({update} RETURNING 1) \
+                 INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} FROM changed RETURNING seq"
+            )
+        } else {
+            format!(
+                "{update}; INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} WHERE changes() = 1 RETURNING seq"
+            )
+        };
+        let rows = self.conn.fetch_all(&sql, params).await.map_err(|e| name_taken(e, &stored))?;
+        match rows.first() {
+            Some(row) => Ok((stored, row.int("seq")?)),
+            None => {
+                let mut read = stored;
+                read.meta_mut().version = read_at;
+                Err(self.not_updated(&read).await)
+            }
+        }
     }
 
     /// Deletes the row with `id` (if `expected_version` is given, only at that version). Refused with
@@ -260,19 +431,9 @@ impl Tx {
 
     /// Appends an audit record; returns its sequence number.
     pub async fn append_audit(&mut self, record: &NewAuditRecord) -> Result<i64> {
-        let sql = "INSERT INTO audit_log (at, principal, action, object_kind, object_id, object_name, outcome, detail) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq";
-        let params = vec![
-            Param::Int(Timestamp::now().as_micros()),
-            Param::Text(record.principal.clone()),
-            Param::Text(record.action.as_str().to_owned()),
-            Param::Text(record.object_kind.noun().to_owned()),
-            Param::OptText(record.object_id.clone()),
-            Param::OptText(record.object_name.clone()),
-            Param::Text(record.outcome.as_str().to_owned()),
-            Param::Text(serde_json::Value::Object(record.detail.clone()).to_string()),
-        ];
-        let row = self.conn.fetch_optional(sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
+        let (values, params) = audit_values(record, Timestamp::now(), 1);
+        let sql = format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({values}) RETURNING seq");
+        let row = self.conn.fetch_optional(&sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
             table: "audit_log",
             problem: "INSERT … RETURNING returned no row".to_owned(),
         })?;
@@ -348,10 +509,9 @@ impl Tx {
     async fn check_references<R: Record>(&mut self, record: &R, columns: &[(&'static str, Param)]) -> Result<()> {
         for reference in R::REFERENCES {
             let value = columns.iter().find(|(column, _)| *column == reference.column).map(|(_, value)| value);
-            let id = match value.expect("a reference column is one of the record's columns") {
-                Param::Text(id) => id.clone(),
-                Param::OptText(Some(id)) => id.clone(),
-                _ => continue,
+            let Some(id) = reference_id(value.expect("a reference column is one of the record's columns")).cloned()
+            else {
+                continue;
             };
             let sql = format!("SELECT 1 AS present FROM {} WHERE id = $1", reference.table);
             if self.conn.fetch_optional(&sql, vec![Param::Text(id.clone())]).await?.is_none() {
@@ -364,6 +524,18 @@ impl Tx {
             }
         }
         Ok(())
+    }
+
+    /// Why a versioned write of `record` (at the version it was read at) changed no row: a reference it holds is
+    /// missing ([`CatalogError::MissingReference`], told first, as when references were checked before the write),
+    /// the row is gone ([`CatalogError::NotFound`]) or at another version ([`CatalogError::VersionConflict`]). Only
+    /// this miss path reads these; a write that succeeds never does.
+    async fn not_updated<R: Record>(&mut self, record: &R) -> CatalogError {
+        let columns = record.columns();
+        if let Err(error) = self.check_references(record, &columns).await {
+            return error;
+        }
+        self.missing_or_conflict::<R>(record.meta().id, &record.display(), record.meta().version).await
     }
 
     async fn missing_or_conflict<R: Record>(&mut self, id: R::Id, name: &str, expected: i64) -> CatalogError {
@@ -380,6 +552,117 @@ impl Tx {
 }
 
 /// Escapes `%`, `_` and `\` so a LIKE pattern matches them literally.
+/// The SELECT of [`Tx::list_page`] and its parameters; `in_name_order` writes a name column as it orders and pages
+/// (see [`crate::db::Conn::in_name_order`]).
+pub(crate) fn list_select<R: Record>(
+    in_name_order: &dyn Fn(&str) -> String,
+    like: Option<&str>,
+    database: Option<&str>,
+    page: &Page,
+) -> Result<(String, Vec<Param>)> {
+    let name_column = R::NAME_COLUMNS.last().copied().unwrap_or("display_name");
+    let order: Vec<String> = R::NAME_COLUMNS.iter().map(|column| in_name_order(column)).collect();
+    let mut conditions = Vec::new();
+    let mut params = Vec::new();
+    if let Some(like) = like {
+        let pattern = lanyard_core::nfc_str(like).to_lowercase();
+        if let Some(narrowing) = gram_condition(R::TABLE, &pattern, &mut params) {
+            conditions.push(narrowing);
+        }
+        params.push(Param::Text(format!("%{}%", escape_like(&pattern))));
+        conditions.push(format!("LOWER({name_column}) LIKE ${} ESCAPE '\\'", params.len()));
+    }
+    if let (Some(database), true) = (database, R::NAME_COLUMNS.len() == 2) {
+        params.push(Param::Text(database.to_owned()));
+        conditions.push(format!("database_name = ${}", params.len()));
+    }
+    if let Some(after) = &page.after {
+        if after.len() != R::NAME_COLUMNS.len() {
+            return Err(CatalogError::InvalidCursor {
+                kind: R::KIND,
+                problem: format!("it holds {} name parts, a {} has {}", after.len(), R::KIND, R::NAME_COLUMNS.len()),
+            });
+        }
+        let first = params.len() + 1;
+        params.extend(after.iter().map(|part| Param::Text(part.clone())));
+        let marks: Vec<String> = (first..first + after.len()).map(|i| format!("${i}")).collect();
+        conditions.push(format!("({}) > ({})", order.join(", "), marks.join(", ")));
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    // One more row than asked tells whether another page follows.
+    let limit = page.limit.map_or(String::new(), |limit| format!(" LIMIT {}", u64::from(limit) + 1));
+    let sql = format!("SELECT * FROM {}{filter} ORDER BY {}{limit}", R::SELECT_FROM, order.join(", "));
+    Ok((sql, params))
+}
+
+/// The SELECT of a SQLite `LIKE` search of `R`'s list and its (text) parameters, for tests that read its query plan.
+#[doc(hidden)]
+pub fn sqlite_list_select<R: Record>(like: &str) -> (String, Vec<String>) {
+    let (sql, params) = list_select::<R>(&str::to_owned, Some(like), None, &Page::default()).unwrap_or_default();
+    let params = params.into_iter().filter_map(|param| if let Param::Text(text) = param { Some(text) } else { None });
+    (sql, params.collect())
+}
+
+/// The condition that narrows a `like` search of `table` to the rows whose name holds every gram of `pattern` (see
+/// migration 0005), binding what it needs into `params`; `None` for an empty pattern (every row matches).
+///
+/// A pattern of one or two characters is the prefix of a gram (names are indexed with two U+0001 characters after
+/// them, which no name holds), so a range of the index finds it; a longer one takes the rows holding each of its
+/// first [`MAX_SEARCH_GRAMS`] distinct three-character windows.
+fn gram_condition(table: &'static str, pattern: &str, params: &mut Vec<Param>) -> Option<String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    if chars.is_empty() {
+        return None;
+    }
+    params.push(Param::Text(table.to_owned()));
+    let table_mark = params.len();
+    let grams = if chars.len() < 3 {
+        // Every gram starting with the pattern: from the pattern itself to the pattern followed by the greatest
+        // characters (a gram has three).
+        let top: String = chars.iter().copied().chain(std::iter::repeat_n(char::MAX, 3 - chars.len())).collect();
+        params.push(Param::Text(pattern.to_owned()));
+        params.push(Param::Text(top));
+        return Some(format!(
+            "{table}.id IN (SELECT id FROM name_grams WHERE tbl = ${table_mark} AND gram >= ${} AND gram <= ${})",
+            table_mark + 1,
+            table_mark + 2
+        ));
+    } else {
+        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+        grams.sort_unstable();
+        grams.dedup();
+        grams.truncate(MAX_SEARCH_GRAMS);
+        grams
+    };
+    let count = grams.len();
+    let marks: Vec<String> = grams
+        .into_iter()
+        .map(|gram| {
+            params.push(Param::Text(gram));
+            format!("${}", params.len())
+        })
+        .collect();
+    Some(format!(
+        "{table}.id IN (SELECT id FROM name_grams WHERE tbl = ${table_mark} AND gram IN ({}) GROUP BY id \
+         HAVING COUNT(*) = {count})",
+        marks.join(", ")
+    ))
+}
+
+/// The most grams of a pattern a search looks up (a longer pattern is narrowed by these and then checked whole).
+const MAX_SEARCH_GRAMS: usize = 8;
+
+/// The name of `row` as a list key: the values of [`Record::NAME_COLUMNS`], which are text.
+fn list_key<R: Record>(row: &R) -> Result<Vec<String>> {
+    row.name_values()
+        .into_iter()
+        .map(|value| match value {
+            Param::Text(text) => Ok(text),
+            _ => Err(CatalogError::Corrupt { table: R::TABLE, problem: "a name column is not text".to_owned() }),
+        })
+        .collect()
+}
+
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

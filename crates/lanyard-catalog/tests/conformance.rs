@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lanyard_catalog::{
-    ApiToken, Backend, Catalog, CatalogError, Connection, JsonObject, LastTest, Link, MIGRATIONS, Meta, Migration,
-    NewAuditRecord, Pipeline, PipelineFile, Principal, Timestamp, VaultEntry,
+    ApiToken, Backend, Catalog, CatalogError, Connection, JsonObject, LastTest, Link, Listed, MIGRATIONS, Meta,
+    Migration, NewAuditRecord, Page, Pipeline, PipelineFile, Principal, Record, Timestamp, VaultEntry,
 };
 use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LOCAL_BACKEND_ID, LinkType, LoadFormat, Name,
@@ -54,6 +54,11 @@ lanyard_testsupport::database_tests!(
     migration_4_moves_the_last_test_beside_the_row,
     names_stored_before_normalisation_stay_listable_findable_and_droppable,
     a_change_committed_elsewhere_is_seen_by_the_next_hot_read,
+    an_audited_update_is_one_round_trip_and_tells_its_misses_apart,
+    a_writer_between_read_and_update_is_a_conflict_or_a_rerun,
+    pages_walk_every_row_once_while_rows_come_and_go,
+    like_narrows_by_name_grams_that_follow_every_write,
+    migration_5_indexes_the_names_already_there,
 );
 
 fn name(n: &str) -> Name {
@@ -157,7 +162,7 @@ async fn a_tampered_migration_is_detected(db: &TestDb) {
     let error = Catalog::open_with(&db.url, &[]).await.unwrap_err();
     assert!(error.to_string().contains("unknown to this build"), "{error}");
     let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-    assert_eq!(versions, (1..=4).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
+    assert_eq!(versions, (1..=5).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
 }
 
 async fn connections_round_trip_with_typed_errors(db: &TestDb) {
@@ -689,6 +694,11 @@ async fn names_stored_before_normalisation_stay_listable_findable_and_droppable(
     }
     let composed = catalog.read(async |tx| tx.find_by_name::<Connection>(&["Caf\u{e9}"]).await).await.unwrap();
     assert_eq!(composed.map(|c| c.name.into_string()).as_deref(), Some("Cafe\u{301}"));
+    // The write path's read of a connection with its names finds them the same way.
+    for (asked, stored) in stored.iter().map(|s| (*s, *s)).chain([("Caf\u{e9}", "Cafe\u{301}")]) {
+        let found = catalog.read(async |tx| tx.find_connection(asked).await).await.unwrap();
+        assert_eq!(found.map(|(c, ..)| c.name.into_string()).as_deref(), Some(stored), "{asked:?}");
+    }
     let missing = catalog.read(async |tx| tx.find_by_name::<Connection>(&["Cafe"]).await).await.unwrap();
     assert!(missing.is_none());
     // And dropped.
@@ -800,4 +810,372 @@ async fn hot_reads(catalog: &Catalog, scoped: bool) -> (Connection, ApiToken, Pr
         (connection, token, principal)
     };
     if scoped { lanyard_catalog::request_scope(reads).await } else { reads.await }
+}
+
+/// A record of an ALTER of `row`, for the audited-update tests.
+fn alter_record(row: &Connection) -> NewAuditRecord {
+    let mut detail = JsonObject::new();
+    detail.insert("to_version".into(), row.meta.version.into());
+    NewAuditRecord {
+        principal: "admin".into(),
+        action: AuditAction::ConnectionAlter,
+        object_kind: ObjectKind::Connection,
+        object_id: Some(row.meta.id.to_string()),
+        object_name: Some(row.name.to_string()),
+        outcome: AuditOutcome::Allowed,
+        detail,
+    }
+}
+
+async fn audit_len(catalog: &Catalog) -> usize {
+    catalog.read(async |tx| tx.list_audit(None, None, 1000).await).await.unwrap().len()
+}
+
+/// `Tx::update_audited` writes the row and its audit record in one round trip (with the references checked in the
+/// same statement), and `Tx::update` the row in one; when nothing changed, the error is the one the separate checks
+/// gave before (a missing reference first, then a missing row, then a version conflict), and no audit record is
+/// appended. Also through `Tx::find_connection`, the write path's read of a connection with its names.
+async fn an_audited_update_is_one_round_trip_and_tells_its_misses_apart(db: &TestDb) {
+    let catalog = db.open().await;
+    let login = catalog.insert(entry("login")).await.unwrap();
+    let mut c = connection("c");
+    c.credential_id = Some(login.meta.id);
+    c.credential_storage_id = Some(LOCAL_BACKEND_ID);
+    let c = catalog.insert(c).await.unwrap();
+    catalog.insert(connection("other")).await.unwrap();
+
+    let read = catalog.read(async |tx| tx.find_connection("c").await).await.unwrap().expect("the row and its names");
+    assert_eq!(read, (c.clone(), Some("login".to_owned()), Some("local".to_owned()), None));
+    assert_eq!(catalog.read(async |tx| tx.find_connection("nope").await).await.unwrap(), None);
+
+    // One round trip between BEGIN and COMMIT, the audit record appended with it.
+    let mut next = c.clone();
+    next.options.insert("k".into(), "v".into());
+    let trips = catalog.round_trips();
+    let (stored, seq) = catalog.write(async |tx| tx.update_audited(next.clone(), alter_record).await).await.unwrap();
+    assert_eq!(catalog.round_trips() - trips, 3, "BEGIN, the UPDATE with its audit row, COMMIT");
+    assert_eq!((stored.meta.version, stored.options.get("k")), (2, Some(&"v".into())));
+    assert_eq!(catalog.get::<Connection>(c.meta.id).await.unwrap(), stored);
+    let audit = catalog.read(async |tx| tx.list_audit(None, None, 1000).await).await.unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!((last.seq, last.at, &last.record), (seq, stored.meta.updated_at, &alter_record(&stored)));
+    let trips = catalog.round_trips();
+    let stored = catalog.write(async |tx| tx.update(stored.clone()).await).await.unwrap();
+    assert_eq!((catalog.round_trips() - trips, stored.meta.version), (3, 3), "BEGIN, the UPDATE, COMMIT");
+
+    // The misses, each told apart, with nothing appended.
+    let appended = audit_len(&catalog).await;
+    let audited =
+        async |row: Connection| catalog.write(async |tx| tx.update_audited(row.clone(), alter_record).await).await;
+    let plain = async |row: Connection| catalog.write(async |tx| tx.update(row.clone()).await).await;
+    let stale = c.clone();
+    for error in [audited(stale.clone()).await.unwrap_err(), plain(stale).await.unwrap_err()] {
+        assert!(matches!(error, CatalogError::VersionConflict { expected: 1, actual: 3, .. }), "{error}");
+    }
+    let ghost = Connection { meta: Meta { version: 1, ..Meta::new() }, ..connection("ghost") };
+    for error in [audited(ghost.clone()).await.unwrap_err(), plain(ghost).await.unwrap_err()] {
+        assert!(matches!(&error, CatalogError::NotFound { kind: ObjectKind::Connection, name } if name == "ghost"));
+    }
+    let missing_entry = lanyard_core::VaultEntryId::new_random();
+    let missing_storage = lanyard_core::BackendId::new_random();
+    for (version, credential, storage) in [
+        (3, Some(missing_entry), Some(LOCAL_BACKEND_ID)),
+        (1, Some(missing_entry), None),
+        (3, Some(login.meta.id), Some(missing_storage)),
+    ] {
+        // The same error as the check before the write gave, also over a stale version (references come first).
+        let dangling = Connection {
+            meta: Meta { version, ..stored.meta.clone() },
+            credential_id: credential,
+            credential_storage_id: storage,
+            ..stored.clone()
+        };
+        let (kind, id) = match credential {
+            Some(id) if id == missing_entry => (ObjectKind::VaultEntry, id.to_string()),
+            _ => (ObjectKind::CredentialStorage, missing_storage.to_string()),
+        };
+        let expected = format!("{kind} {id} referenced by connection \"c\" does not exist");
+        for error in [audited(dangling.clone()).await.unwrap_err(), plain(dangling.clone()).await.unwrap_err()] {
+            assert!(
+                matches!(&error, CatalogError::MissingReference { kind: k, referrer: ObjectKind::Connection, .. } if *k == kind)
+            );
+            assert_eq!(error.to_string(), expected);
+        }
+    }
+    let taken = Connection { name: name("other"), ..stored.clone() };
+    for error in [audited(taken.clone()).await.unwrap_err(), plain(taken).await.unwrap_err()] {
+        assert!(
+            matches!(&error, CatalogError::AlreadyExists { kind: ObjectKind::Connection, name } if name == "other")
+        );
+    }
+    assert_eq!(audit_len(&catalog).await, appended, "no miss appends an audit record");
+    assert_eq!(catalog.get::<Connection>(c.meta.id).await.unwrap(), stored, "no miss changes the row");
+    catalog.close().await;
+}
+
+/// Another writer commits between a write's read of a row and its update. When the read was in an earlier
+/// transaction, the update is a version conflict (and appends nothing); on PostgreSQL, when the read was in the same
+/// transaction, it is a serialization failure that `transaction!` reruns, and the rerun, reading again, commits.
+/// (On SQLite a write transaction holds the write lock from its BEGIN: no writer gets in between.)
+async fn a_writer_between_read_and_update_is_a_conflict_or_a_rerun(db: &TestDb) {
+    let (here, there) = (db.open().await, db.open().await);
+    let c = here.insert(connection("c")).await.unwrap();
+    let appended = audit_len(&here).await;
+    let read: Connection = here.get(c.meta.id).await.unwrap();
+    let mut elsewhere = read.clone();
+    elsewhere.description = Some("elsewhere".into());
+    there.update(elsewhere).await.unwrap();
+    let mut mine = read.clone();
+    mine.description = Some("mine".into());
+    let error = here.write(async |tx| tx.update_audited(mine.clone(), alter_record).await).await.unwrap_err();
+    assert!(matches!(error, CatalogError::VersionConflict { expected: 1, actual: 2, .. }), "{error}");
+    assert_eq!(audit_len(&here).await, appended);
+
+    if db.kind == DatabaseKind::Postgres {
+        let mut runs = 0;
+        let (stored, _) = lanyard_catalog::transaction!(&here, |tx| -> lanyard_catalog::Result<_> {
+            runs += 1;
+            let mut row: Connection = tx.get(c.meta.id).await?;
+            if runs == 1 {
+                // Committed after this transaction's snapshot, before its update.
+                let mut elsewhere = row.clone();
+                elsewhere.description = Some("in between".into());
+                there.update(elsewhere).await.unwrap();
+            }
+            row.options.insert(format!("run{runs}"), "x".into());
+            tx.update_audited(row, alter_record).await
+        })
+        .unwrap();
+        assert_eq!(runs, 2, "the first run failed to serialize and was rerun");
+        assert_eq!((stored.meta.version, stored.description.as_deref()), (4, Some("in between")));
+        assert!(stored.options.contains_key("run2") && !stored.options.contains_key("run1"));
+        assert_eq!(audit_len(&here).await, appended + 1, "one record, of the run that committed");
+    }
+    here.close().await;
+    there.close().await;
+}
+
+/// One page of connections (`like`, after `after`, at most `limit`).
+async fn connection_page(
+    catalog: &Catalog,
+    like: Option<&str>,
+    after: Option<Vec<String>>,
+    limit: u32,
+) -> Listed<Connection> {
+    let page = Page { after, limit: Some(limit) };
+    catalog.read(async |tx| tx.list_page(like, None, &page).await).await.unwrap()
+}
+
+/// Every name of a walk through the pages of `like` (`limit` rows a page), calling `between` after each page.
+async fn walk(catalog: &Catalog, like: Option<&str>, limit: u32, mut between: impl AsyncFnMut(usize)) -> Vec<String> {
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let listed = connection_page(catalog, like, after, limit).await;
+        assert!(listed.rows.len() <= limit as usize, "a page holds at most its limit");
+        seen.extend(listed.rows.iter().map(|c| c.name.to_string()));
+        pages += 1;
+        between(pages).await;
+        match listed.next {
+            Some(next) => {
+                assert_eq!(Some(&next[0]), seen.last(), "the next page starts after the last row shown");
+                after = Some(next);
+            }
+            None => return seen,
+        }
+    }
+}
+
+/// Paging: a walk of any page size lists every row once, in code-point order of the names (the same on both
+/// databases, whatever PostgreSQL's collation: `B` before `a`, `Z` before `é`); the last page has no `next`, even
+/// when it is exactly full. Rows created and dropped while a walk is under way shift nothing: each row that exists
+/// throughout is listed exactly once, one created after the walk's position is listed, one created before it or
+/// dropped before the walk reaches it is not.
+async fn pages_walk_every_row_once_while_rows_come_and_go(db: &TestDb) {
+    let catalog = db.open().await;
+    let mut names: Vec<String> = (0..20).map(|i| format!("c{:02}", i * 2)).collect();
+    names.extend(["B", "a", "Z", "é", "ab"].map(String::from));
+    for n in &names {
+        catalog.insert(connection(n)).await.unwrap();
+    }
+    names.sort();
+    assert_eq!(&names[..5], ["B", "Z", "a", "ab", "c00"], "code-point order");
+    assert_eq!(names.last().map(String::as_str), Some("é"));
+    for limit in [1, 4, 5, 25, 26, 1000] {
+        assert_eq!(walk(&catalog, None, limit, async |_| {}).await, names, "limit {limit}");
+    }
+    let all = connection_page(&catalog, None, None, 25).await;
+    assert_eq!((all.rows.len(), all.next), (25, None), "a full last page has no next");
+
+    // Rows come and go between pages of a walk of 5: after page 2 (which ends at "c04"), c01 is created behind the
+    // walk, c39 ahead of it, and c20, not reached yet, is dropped.
+    let walked = walk(&catalog, None, 5, async |pages| {
+        if pages == 2 {
+            catalog.insert(connection("c01")).await.unwrap();
+            catalog.insert(connection("c39")).await.unwrap();
+            let c20: Connection = catalog.get_by_name(&["c20"]).await.unwrap();
+            catalog.write(async |tx| tx.delete::<Connection>(c20.meta.id, None).await).await.unwrap();
+        }
+    })
+    .await;
+    let mut expected: Vec<String> = names.iter().filter(|n| *n != "c20").cloned().collect();
+    expected.push("c39".to_owned());
+    expected.sort();
+    assert_eq!(walked, expected);
+
+    // A key of another list's shape is refused, not misread.
+    let page = Page { after: Some(vec!["default".to_owned(), "x".to_owned()]), limit: Some(2) };
+    let error = catalog.read(async |tx| tx.list_page::<Connection>(None, None, &page).await).await.unwrap_err();
+    assert!(matches!(error, CatalogError::InvalidCursor { kind: ObjectKind::Connection, .. }), "{error}");
+    // Links page within their database by [database, name].
+    for (d, n) in [("d1", "x1"), ("d1", "x2"), ("d1", "x3"), ("d2", "x0")] {
+        catalog.insert(link(d, n)).await.unwrap();
+    }
+    let first = Page { after: None, limit: Some(2) };
+    let listed: Listed<Link> = catalog.read(async |tx| tx.list_page(None, Some("d1"), &first).await).await.unwrap();
+    assert_eq!(listed.next, Some(vec!["d1".to_owned(), "x2".to_owned()]));
+    let second = Page { after: listed.next, limit: Some(2) };
+    let listed: Listed<Link> = catalog.read(async |tx| tx.list_page(None, Some("d1"), &second).await).await.unwrap();
+    assert_eq!(
+        (listed.rows.iter().map(|l| l.name.to_string()).collect::<Vec<_>>(), listed.next),
+        (vec!["x3".to_owned()], None)
+    );
+    catalog.close().await;
+}
+
+/// What a case-insensitive substring search must answer, computed here from the names themselves.
+fn containing(names: &[&str], like: &str) -> Vec<String> {
+    let mut found: Vec<String> =
+        names.iter().filter(|n| n.to_lowercase().contains(&like.to_lowercase())).map(|n| (*n).to_owned()).collect();
+    found.sort();
+    found
+}
+
+/// The gram rows of one object.
+async fn grams_of(db: &TestDb, id: impl std::fmt::Display) -> i64 {
+    raw_count(db, &format!("SELECT COUNT(*) FROM name_grams WHERE id = '{id}'")).await
+}
+
+/// LIKE over the name grams answers what a scan of every name would, for patterns of every length (one and two
+/// characters find the grams they begin, longer ones all their grams), at the start, middle and end of names, with
+/// `%` and `_` literal, and after renames and drops (the triggers keep the grams in step; a drop leaves none).
+async fn like_narrows_by_name_grams_that_follow_every_write(db: &TestDb) {
+    let catalog = db.open().await;
+    let mut names = vec!["Prod_PG", "prod_mysql", "staging", "100%_real", "a_b", "xy", "mixedCASE_name", "ïcône_db"];
+    for n in &names {
+        catalog.insert(connection(n)).await.unwrap();
+    }
+    let search = async |like: &str| -> Vec<String> {
+        let listed = connection_page(&catalog, Some(like), None, 1000).await;
+        listed.rows.into_iter().map(|c| c.name.to_string()).collect()
+    };
+    let patterns = [
+        "p",
+        "P",
+        "g",
+        "pg",
+        "PG",
+        "y",
+        "xy",
+        "rod",
+        "ROD_M",
+        "od_p",
+        "stag",
+        "ging",
+        "%",
+        "_",
+        "%_",
+        "0%_r",
+        "case_n",
+        "ïc",
+        "cône",
+        "db",
+        "a_b",
+        "nothing",
+        "xyz",
+        "mixedcase_name",
+    ];
+    for like in patterns {
+        assert_eq!(search(like).await, containing(&names, like), "LIKE {like:?}");
+    }
+
+    let staging: Connection = catalog.get_by_name(&["staging"]).await.unwrap();
+    let grams_before = grams_of(db, staging.meta.id).await;
+    assert_eq!(grams_before, 7, "one gram per character of \"staging\"");
+    let mut renamed = staging.clone();
+    renamed.name = name("Stage_Two");
+    catalog.write(async |tx| tx.update(renamed.clone()).await).await.unwrap();
+    names.retain(|n| *n != "staging");
+    names.push("Stage_Two");
+    for like in ["ging", "stag", "two", "e_t", "o"] {
+        assert_eq!(search(like).await, containing(&names, like), "after the rename, LIKE {like:?}");
+    }
+    // An update that keeps the name keeps its grams.
+    let mut described: Connection = catalog.get_by_name(&["Stage_Two"]).await.unwrap();
+    described.description = Some("changed".to_owned());
+    catalog.write(async |tx| tx.update(described.clone()).await).await.unwrap();
+    assert_eq!(grams_of(db, described.meta.id).await, 9);
+
+    let xy: Connection = catalog.get_by_name(&["xy"]).await.unwrap();
+    catalog.write(async |tx| tx.delete::<Connection>(xy.meta.id, None).await).await.unwrap();
+    names.retain(|n| *n != "xy");
+    assert_eq!(search("xy").await, Vec::<String>::new());
+    assert_eq!(grams_of(db, xy.meta.id).await, 0, "a dropped row leaves no grams");
+
+    // A search pages like a list: one match at a time.
+    let prod = walk(&catalog, Some("prod"), 1, async |_| {}).await;
+    assert_eq!(prod, containing(&names, "prod"));
+
+    // Vault entries, credential storages, databases and links are indexed the same way; links per database.
+    catalog.insert(entry("prod_secret")).await.unwrap();
+    let entries: Vec<VaultEntry> = catalog.list(Some("D_SEC"), None).await.unwrap();
+    assert_eq!(entries.iter().map(|e| e.name.to_string()).collect::<Vec<_>>(), ["prod_secret"]);
+    for (d, n) in [("d1", "orders"), ("d2", "orders_2"), ("d1", "users")] {
+        catalog.insert(link(d, n)).await.unwrap();
+    }
+    let links: Vec<Link> = catalog.list(Some("order"), Some("d1")).await.unwrap();
+    assert_eq!(links.iter().map(|l| l.name.to_string()).collect::<Vec<_>>(), ["orders"]);
+    let databases: Vec<lanyard_catalog::Database> = catalog.list(Some("FAUL"), None).await.unwrap();
+    assert_eq!(databases.iter().map(|d| d.name.to_string()).collect::<Vec<_>>(), ["default"]);
+    catalog.close().await;
+}
+
+/// Migration 5 indexes the names of rows written before it, so a catalog upgraded in place searches them at once.
+async fn migration_5_indexes_the_names_already_there(db: &TestDb) {
+    let old = Catalog::open_with(&db.url, &MIGRATIONS[..4]).await.unwrap();
+    old.insert(connection("legacy_orders")).await.unwrap();
+    old.insert(connection("legacy_users")).await.unwrap();
+    old.insert(entry("legacy_key")).await.unwrap();
+    old.close().await;
+    let catalog = db.open().await;
+    let found: Vec<Connection> = catalog.list(Some("ORDERS"), None).await.unwrap();
+    assert_eq!(found.iter().map(|c| c.name.to_string()).collect::<Vec<_>>(), ["legacy_orders"]);
+    let found: Vec<VaultEntry> = catalog.list(Some("y_k"), None).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let table = <Connection as Record>::TABLE;
+    let indexed = raw_count(db, &format!("SELECT COUNT(DISTINCT id) FROM name_grams WHERE tbl = '{table}'")).await;
+    assert_eq!(indexed, 2);
+    catalog.close().await;
+}
+
+/// On SQLite, a LIKE search reads the gram index and the rows it names, never the whole table (the query plan says
+/// how SQLite runs it: a `SCAN` of the table would be the full scan this index exists to avoid).
+#[tokio::test]
+async fn sqlite_like_reads_the_gram_index_not_the_table() {
+    let db = fresh(DatabaseKind::Sqlite);
+    let catalog = db.open().await;
+    catalog.close().await;
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+    for like in ["x", "xy", "xyz", "wxyz"] {
+        let (sql, params) = lanyard_catalog::sqlite_list_select::<Connection>(like);
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for param in params {
+            query = query.bind(param);
+        }
+        let plan: Vec<String> = query.fetch_all(&pool).await.unwrap().into_iter().map(|row| row.3).collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("name_grams"), "LIKE {like:?} does not use the grams:\n{plan}");
+        assert!(!plan.contains("SCAN external_connections"), "LIKE {like:?} scans the table:\n{plan}");
+    }
+    pool.close().await;
 }

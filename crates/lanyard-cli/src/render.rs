@@ -17,6 +17,13 @@ pub(crate) fn table(result: &StatementResult) -> String {
     format!("{table}\n")
 }
 
+/// A later page of a long result: [`table`]'s rows without its header (the first page printed it).
+pub(crate) fn table_rows(result: &StatementResult) -> String {
+    let text = table(result);
+    // The header line and the line under it.
+    text.splitn(3, '\n').nth(2).unwrap_or_default().to_owned()
+}
+
 /// Newlines and tabs inside a cell would break the table's layout: shown as `\n` and `\t`.
 fn one_line(text: &str) -> String {
     text.replace('\n', "\\n").replace('\t', "\\t")
@@ -27,11 +34,16 @@ fn one_line(text: &str) -> String {
 /// right-aligned to the longest one, `: `, and the value as it is (a multi-line value keeps its line breaks and
 /// indents; NULL prints as `NULL`, as the MySQL client prints it).
 pub(crate) fn vertical(result: &StatementResult) -> String {
+    vertical_from(result, 0)
+}
+
+/// [`vertical`] for a page of a longer result, its rows numbered after the `offset` rows before it.
+pub(crate) fn vertical_from(result: &StatementResult, offset: usize) -> String {
     const STARS: &str = "***************************";
     let width = result.columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for (index, row) in result.rows.iter().enumerate() {
-        out.push_str(&format!("{STARS} {}. row {STARS}\n", index + 1));
+        out.push_str(&format!("{STARS} {}. row {STARS}\n", offset + index + 1));
         for (column, cell) in result.columns.iter().zip(row) {
             let value = match cell {
                 Cell::Null => "NULL".to_owned(),
@@ -75,8 +87,19 @@ pub(crate) fn json(result: &StatementResult) -> String {
 
 /// The header row and the rows (RFC 4180 quoting; NULL is an empty field).
 pub(crate) fn csv(result: &StatementResult) -> String {
+    csv_with(result, true)
+}
+
+/// A later page of a long result: [`csv`]'s rows without the header row.
+pub(crate) fn csv_rows(result: &StatementResult) -> String {
+    csv_with(result, false)
+}
+
+fn csv_with(result: &StatementResult, header: bool) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record(&result.columns);
+    if header {
+        let _ = writer.write_record(&result.columns);
+    }
     for row in &result.rows {
         let _ = writer.write_record(row.iter().map(|cell| match cell {
             Cell::Null => String::new(),

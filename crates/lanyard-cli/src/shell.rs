@@ -221,6 +221,11 @@ impl Display {
         }
     }
 
+    /// Whether the pager is on (`\pager`): results are then shown whole, not a page of a long list at a time.
+    pub(crate) fn pages(&self) -> bool {
+        self.pager.is_some()
+    }
+
     /// Shows `text` through the pager if it is on and `text` is taller than the terminal stdout is; whether it did.
     pub(crate) fn page(&self, text: &str) -> bool {
         self.pager.as_ref().is_some_and(|pager| pager.page(text))

@@ -194,9 +194,11 @@ pub(crate) async fn run_script(
     let summary = session
         .run_script(text, continue_on_error, |event| match event {
             ScriptEvent::ParseError(error) => printer.parse_error(error, origin),
-            ScriptEvent::Executed { index, span, statement, vertical, result } => {
+            ScriptEvent::Page { offset, page, vertical, .. } => printer.page(page, offset, vertical),
+            ScriptEvent::Executed { index, span, statement, vertical, result, streamed } => {
                 let elapsed = printer.display.elapsed();
                 match result {
+                    Ok(result) if streamed => printer.streamed(result, vertical),
                     Ok(result) => printer.result(result, vertical),
                     Err(error) => printer.error(origin, index, span, &statement.to_string(), span.slice(text), error),
                 }
@@ -227,12 +229,73 @@ pub(crate) struct Printer {
     pub(crate) quiet: bool,
     /// The shell's `\x`, `\timing` and pager (all off outside the shell).
     pub(crate) display: crate::shell::Display,
+    /// The pages of a long SHOW result so far, where they are not printed as they arrive ([`Printer::streams`]).
+    held: std::cell::RefCell<Option<StatementResult>>,
 }
 
 impl Printer {
     /// A printer outside the shell: no `\x`, `\timing` or pager.
     pub(crate) fn plain(format: Format, quiet: bool) -> Self {
-        Self { format, quiet, display: crate::shell::Display::default() }
+        Self::new(format, quiet, crate::shell::Display::default())
+    }
+
+    /// A printer with the shell's display settings.
+    pub(crate) fn new(format: Format, quiet: bool, display: crate::shell::Display) -> Self {
+        Self { format, quiet, display, held: std::cell::RefCell::default() }
+    }
+
+    /// Whether the pages of a long SHOW result are printed as they arrive: in the table and CSV formats, unless the
+    /// shell's pager is on (it shows a result whole). JSON prints one object per statement, so it waits for the
+    /// last page.
+    fn streams(&self) -> bool {
+        self.format != Format::Json && !self.display.pages()
+    }
+
+    /// A page of a long SHOW result (`offset` rows came before it): printed at once where the printer
+    /// [streams](Printer::streams), else held until the statement's end. A table's header is printed with the first
+    /// page only; each page is aligned on its own, as psql's `FETCH_COUNT` does.
+    pub(crate) fn page(&self, page: &StatementResult, offset: usize, vertical: bool) {
+        if !self.streams() {
+            let mut held = self.held.borrow_mut();
+            match held.as_mut() {
+                Some(held) => held.rows.extend(page.rows.iter().cloned()),
+                None => *held = Some(page.clone()),
+            }
+            return;
+        }
+        let text = match self.format {
+            Format::Table if vertical || self.display.expanded => crate::render::vertical_from(page, offset),
+            Format::Table if offset == 0 => crate::render::table(page),
+            Format::Table => crate::render::table_rows(page),
+            Format::Csv if offset == 0 => crate::render::csv(page),
+            Format::Csv => crate::render::csv_rows(page),
+            Format::Json => return,
+        };
+        self.out(&text);
+    }
+
+    /// The end of a SHOW whose rows came in pages: the status line after the rows printed already, or the whole
+    /// result where the pages were held.
+    pub(crate) fn streamed(&self, result: &StatementResult, vertical: bool) {
+        if let Some(mut whole) = self.held.borrow_mut().take() {
+            whole.outcome = result.outcome;
+            whole.message.clone_from(&result.message);
+            whole.warnings.clone_from(&result.warnings);
+            return self.result(&whole, vertical);
+        }
+        match self.format {
+            Format::Table => {
+                if !self.quiet {
+                    self.out(&format!("{}\n\n", result.message));
+                }
+                self.warnings(result);
+            }
+            Format::Csv => {
+                self.status(&result.message);
+                self.warnings(result);
+            }
+            Format::Json => self.result(result, vertical),
+        }
     }
 
     fn out(&self, text: &str) {

@@ -714,3 +714,70 @@ fn look_alike_names_invisible_characters_and_secrets_in_values_are_refused() {
     );
     env.assert_no_canary("canary-input-link");
 }
+
+/// A SHOW longer than a page (the client reads 1000 rows per request) prints as it arrives: in the table and CSV
+/// formats the header once and then every row once, in the server's name order; `\G` numbers its rows on across
+/// pages; JSON is one object with every row; the status line counts them all. The server's log proves the rows came
+/// in three requests, not one.
+#[test]
+fn a_long_show_streams_page_by_page_with_one_header() {
+    const N: usize = 2_345;
+    let env = start();
+    let names: Vec<String> = (0..N).map(|i| format!("c{i:05}")).collect();
+    let script: String =
+        names.iter().map(|name| format!("CREATE CONNECTION {name} TYPE = local OPTIONS (path = '/');\n")).collect();
+    let created = env.sql(&["--quiet", "-f", "-"], Some(&script));
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let lists = || -> u64 {
+        let metrics = env.server.metrics();
+        let line = metrics.lines().find(|line| {
+            line.starts_with("lanyard_http_requests_total{")
+                && ["method=\"GET\"", "route=\"/connections\"", "status=\"200\""]
+                    .iter()
+                    .all(|label| line.contains(label))
+        });
+        line.map_or(0, |line| line.rsplit(' ').next().unwrap().parse().unwrap())
+    };
+    let lists_before = lists();
+
+    let table = env.sql(&["SHOW CONNECTIONS"], None);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    let header_lines = table.stdout.lines().filter(|line| line.contains("credential_storage")).count();
+    assert_eq!(header_lines, 1, "one header over every page:\n{}", &table.stdout[..2000]);
+    let listed: Vec<&str> = table
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_whitespace().find(|word| word.starts_with('c') && word.len() == 6))
+        .collect();
+    assert_eq!(listed, names, "every row once, in name order");
+    assert!(
+        table.stdout.trim_end().ends_with(&format!("{N} connections")),
+        "{}",
+        &table.stdout[table.stdout.len() - 300..]
+    );
+
+    let csv = env.sql(&["--format", "csv", "SHOW CONNECTIONS"], None);
+    assert_eq!(csv.code, 0, "{}", csv.stderr);
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(lines[0], "name,type,status,credential,credential_storage,credential_expires_at");
+    let rows: Vec<&str> = lines[1..].iter().map(|line| line.split(',').next().unwrap()).collect();
+    assert_eq!(rows, names, "the CSV header once, then every row once");
+
+    let vertical = env.sql(&["-f", "-"], Some("SHOW CONNECTIONS \\G\n"));
+    assert_eq!(vertical.code, 0, "{}", vertical.stderr);
+    let numbered: Vec<usize> = vertical
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("*************************** "))
+        .map(|rest| rest.split('.').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbered, (1..=N).collect::<Vec<_>>(), "\\G numbers rows on across pages");
+
+    let (_, json) = env.json("SHOW CONNECTIONS");
+    assert_eq!(json.len(), 1, "one JSON object per statement");
+    let rows: Vec<&str> = json[0]["rows"].as_array().unwrap().iter().map(|row| row["name"].as_str().unwrap()).collect();
+    assert_eq!(rows, names);
+
+    // Four SHOWs of three pages each (1000, 1000, 345 rows).
+    assert_eq!(lists() - lists_before, 4 * 3, "each SHOW read three pages");
+}

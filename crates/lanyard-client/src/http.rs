@@ -1,6 +1,7 @@
 //! [`Client`]: one method per route of the API, typed requests in, typed objects out.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use lanyard_api::{
@@ -147,6 +148,11 @@ impl Client {
         self.get_list(&["connections"], like).await
     }
 
+    /// [`Client::list_connections`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
+    pub fn list_connections_pages(&self, like: Option<&str>) -> Pages<Connection> {
+        self.pages(&["connections"], like)
+    }
+
     /// `GET /connections/{name}` (DESCRIBE CONNECTION, the adapter's name lookup).
     pub async fn get_connection(&self, name: &str) -> Result<Connection> {
         self.get_json(&["connections", name]).await
@@ -185,6 +191,11 @@ impl Client {
         self.get_list(&["vault", "entries"], like).await
     }
 
+    /// [`Client::list_entries`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
+    pub fn list_entries_pages(&self, like: Option<&str>) -> Pages<Entry> {
+        self.pages(&["vault", "entries"], like)
+    }
+
     /// `GET /vault/entries/{id-or-name}` (DESCRIBE VAULT).
     pub async fn get_entry(&self, key: &str) -> Result<Entry> {
         self.get_json(&["vault", "entries", key]).await
@@ -210,6 +221,11 @@ impl Client {
     /// `GET /vault/backends[?like=]` (SHOW CREDENTIAL STORAGES).
     pub async fn list_backends(&self, like: Option<&str>) -> Result<Vec<Backend>> {
         self.get_list(&["vault", "backends"], like).await
+    }
+
+    /// [`Client::list_backends`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
+    pub fn list_backends_pages(&self, like: Option<&str>) -> Pages<Backend> {
+        self.pages(&["vault", "backends"], like)
     }
 
     /// `GET /vault/backends/{id-or-name}` (DESCRIBE CREDENTIAL STORAGE).
@@ -244,6 +260,11 @@ impl Client {
         self.get_list(&["databases"], like).await
     }
 
+    /// [`Client::list_databases`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
+    pub fn list_databases_pages(&self, like: Option<&str>) -> Pages<Database> {
+        self.pages(&["databases"], like)
+    }
+
     /// `POST /databases` (CREATE DATABASE [IF NOT EXISTS]). [`Created::Existing`] when `if_not_exists` found it.
     pub async fn create_database(&self, request: &CreateDatabase) -> Result<Created<Database>> {
         self.create(&["databases"], request).await
@@ -259,6 +280,11 @@ impl Client {
     /// `GET /databases/{db}/links[?like=]` (SHOW LINKS; USE checks with it that the database exists).
     pub async fn list_links(&self, database: &str, like: Option<&str>) -> Result<Vec<Link>> {
         self.get_list(&["databases", database, "links"], like).await
+    }
+
+    /// [`Client::list_links`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
+    pub fn list_links_pages(&self, database: &str, like: Option<&str>) -> Pages<Link> {
+        self.pages(&["databases", database, "links"], like)
     }
 
     /// `GET /databases/{db}/links/{name}` (the adapter's lookup before ALTER LINK; `version` is the ETag).
@@ -303,7 +329,12 @@ impl Client {
 
     /// `GET /databases/{db}/pipelines` (SHOW PIPELINES).
     pub async fn list_pipelines(&self, database: &str) -> Result<Vec<Pipeline>> {
-        self.get_json(&["databases", database, "pipelines"]).await
+        self.get_list(&["databases", database, "pipelines"], None).await
+    }
+
+    /// [`Client::list_pipelines`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
+    pub fn list_pipelines_pages(&self, database: &str) -> Pages<Pipeline> {
+        self.pages(&["databases", database, "pipelines"], None)
     }
 
     /// `GET /databases/{db}/pipelines/{name}`.
@@ -336,7 +367,12 @@ impl Client {
 
     /// `GET /databases/{db}/pipelines/{name}/files` (SHOW FILES FOR PIPELINE).
     pub async fn list_pipeline_files(&self, database: &str, name: &str) -> Result<Vec<PipelineFile>> {
-        self.get_json(&["databases", database, "pipelines", name, "files"]).await
+        self.get_list(&["databases", database, "pipelines", name, "files"], None).await
+    }
+
+    /// [`Client::list_pipeline_files`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
+    pub fn list_pipeline_files_pages(&self, database: &str, name: &str) -> Pages<PipelineFile> {
+        self.pages(&["databases", database, "pipelines", name, "files"], None)
     }
 
     // Audit
@@ -406,10 +442,21 @@ impl Client {
 
     /// Sends, turning a problem into [`Error::Api`] and a transport failure into [`Error::Transport`].
     async fn send(&self, request: RequestBuilder, what: &str) -> Result<(StatusCode, Value)> {
+        self.send_paged(request, what).await.map(|(status, value, _)| (status, value))
+    }
+
+    /// [`Client::send`], also returning the target of the answer's `Link: <…>; rel="next"` header, if any.
+    async fn send_paged(&self, request: RequestBuilder, what: &str) -> Result<(StatusCode, Value, Option<String>)> {
         let response = request.send().await.map_err(|e| Error::Transport {
             url: self.base.as_str().trim_end_matches('/').to_owned(),
             reason: transport_reason(&e),
         })?;
+        let next = response
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(|value| lanyard_api::paging::parse_next_link(value).map(str::to_owned));
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| Error::Transport {
             url: self.base.as_str().trim_end_matches('/').to_owned(),
@@ -417,11 +464,11 @@ impl Client {
         })?;
         if status.is_success() {
             if bytes.is_empty() {
-                return Ok((status, Value::Null));
+                return Ok((status, Value::Null, next));
             }
             let value = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::Protocol { what: what.to_owned(), reason: format!("the body is not JSON: {e}") })?;
-            return Ok((status, value));
+            return Ok((status, value, next));
         }
         match serde_json::from_slice::<Problem>(&bytes) {
             Ok(problem) => Err(Error::Api(problem)),
@@ -463,14 +510,27 @@ impl Client {
         self.typed(Method::GET, segments, NO_BODY, None).await
     }
 
+    /// Every row of a list route, fetched [`PAGE_SIZE`] rows at a time.
     async fn get_list<T: DeserializeOwned>(&self, segments: &[&str], like: Option<&str>) -> Result<Vec<T>> {
-        let mut url = self.url(segments);
-        if let Some(like) = like {
-            url.query_pairs_mut().append_pair("like", like);
+        let mut pages = self.pages(segments, like);
+        let mut rows = Vec::new();
+        while let Some(page) = pages.next_page().await? {
+            rows.extend(page);
         }
-        let what = format!("GET /{}", segments.join("/"));
-        let request = self.request(Method::GET, url, NO_BODY, None);
-        decode(self.send(request, &what).await?.1, &what)
+        Ok(rows)
+    }
+
+    /// The pages of a list route, [`PAGE_SIZE`] rows each, fetched as they are asked for.
+    fn pages<T: DeserializeOwned>(&self, segments: &[&str], like: Option<&str>) -> Pages<T> {
+        let mut url = self.url(segments);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(like) = like {
+                query.append_pair("like", like);
+            }
+            query.append_pair("limit", &PAGE_SIZE.to_string());
+        }
+        Pages { client: self.clone(), next: Some(url), what: format!("GET /{}", segments.join("/")), rows: PhantomData }
     }
 
     async fn create<T: DeserializeOwned, B: Serialize + ?Sized>(
@@ -482,6 +542,36 @@ impl Client {
         let (status, value) = self.call(Method::POST, segments, Some(body), None, &what).await?;
         let object = decode(value, &what)?;
         Ok(if status == StatusCode::CREATED { Created::New(object) } else { Created::Existing(object) })
+    }
+}
+
+/// How many rows the client asks for per page of a list.
+pub const PAGE_SIZE: u32 = 1000;
+
+/// The pages of one list, in order: each [`Pages::next_page`] fetches the page the previous answer's `Link` header
+/// pointed at, so a long list is read (and can be shown) a page at a time.
+#[derive(Debug)]
+pub struct Pages<T> {
+    client: Client,
+    next: Option<Url>,
+    what: String,
+    rows: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Pages<T> {
+    /// The next page's rows; `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<T>>> {
+        let Some(url) = self.next.take() else { return Ok(None) };
+        let request = self.client.request(Method::GET, url, NO_BODY, None);
+        let (_, value, next) = self.client.send_paged(request, &self.what).await?;
+        if let Some(target) = next {
+            let url = self.client.base.join(&target).map_err(|e| Error::Protocol {
+                what: self.what.clone(),
+                reason: format!("the next page's address is not a URL: {e}"),
+            })?;
+            self.next = Some(url);
+        }
+        decode(value, &self.what).map(Some)
     }
 }
 

@@ -41,7 +41,7 @@ mod result;
 
 pub use adapter::{DEFAULT_DATABASE, ScriptEvent, ScriptSummary, Session};
 pub use error::{Error, Result};
-pub use http::{Client, ClientBuilder, Created};
+pub use http::{Client, ClientBuilder, Created, PAGE_SIZE, Pages};
 /// The kinds of the API stable problem codes (`not_found`, ...), shared with the server.
 pub use lanyard_core::ErrorKind;
 pub use result::{Cell, Outcome, StatementResult, Warning};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use lanyard_catalog::{Backend, JsonObject, Meta, Tx, transaction};
+use lanyard_catalog::{Backend, JsonObject, Listed, Meta, Page, Tx, transaction};
 use lanyard_core::{
     AuditAction, BackendId, ErrorKind, LOCAL_BACKEND_ID, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, ObjectKind, SecretString,
     printable,
@@ -172,14 +172,24 @@ impl ControlPlane {
 
     /// SHOW CREDENTIAL STORAGES [LIKE].
     pub async fn list_backends(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<BackendView>> {
+        Ok(self.list_backends_page(caller, like, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_backends`].
+    pub async fn list_backends_page(
+        &self,
+        caller: &Caller,
+        like: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<BackendView>> {
         self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageList, None).await?;
-        let rows: Vec<Backend> = snapshot!(self, |tx| { Ok(tx.list(like, None).await?) })?;
+        let Listed { rows, next } = snapshot!(self, |tx| { Ok(tx.list_page::<Backend>(like, None, page).await?) })?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let secrets = self.secret_option_names(&row).await;
             out.push(backend_view(row, secrets));
         }
-        Ok(out)
+        Ok(Listed { rows: out, next })
     }
 
     /// DESCRIBE CREDENTIAL STORAGE.
@@ -344,22 +354,24 @@ impl ControlPlane {
                 )
                 .await?;
             }
-            let stored = tx.update(row.clone()).await?;
-            let record = audit(
-                caller,
-                AuditAction::CredentialStorageAlter,
-                ObjectKind::CredentialStorage,
-                stored.meta.id,
-                stored.name.as_str(),
-                detail([
-                    ("actions", labels.clone()),
-                    ("options", Value::Object(stored.config.clone())),
-                    ("secret_options", new_secrets.as_ref().map(Split::secret_names).into()),
-                    ("from_version", before.meta.version.into()),
-                    ("to_version", stored.meta.version.into()),
-                ]),
-            );
-            tx.append_audit(&record).await?;
+            let (stored, _) = tx
+                .update_audited(row.clone(), |stored| {
+                    audit(
+                        caller,
+                        AuditAction::CredentialStorageAlter,
+                        ObjectKind::CredentialStorage,
+                        stored.meta.id,
+                        stored.name.as_str(),
+                        detail([
+                            ("actions", labels.clone()),
+                            ("options", Value::Object(stored.config.clone())),
+                            ("secret_options", new_secrets.as_ref().map(Split::secret_names).into()),
+                            ("from_version", before.meta.version.into()),
+                            ("to_version", stored.meta.version.into()),
+                        ]),
+                    )
+                })
+                .await?;
             Ok(stored)
         });
         match outcome {

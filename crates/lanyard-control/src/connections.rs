@@ -1,9 +1,11 @@
 //! CREATE / ALTER / DROP / SHOW / DESCRIBE / TEST CONNECTION.
 
-use lanyard_catalog::{Backend, Connection, JsonObject, LastTest, Meta, Timestamp, Tx, VaultEntry, transaction};
+use lanyard_catalog::{
+    Backend, Connection, JsonObject, LastTest, Listed, Meta, Page, Timestamp, Tx, VaultEntry, transaction,
+};
 use lanyard_core::{
-    AuditAction, AuditOutcome, ConnectionType, ErrorKind, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, ObjectKind, OptionKey,
-    OptionMap, TestStatus, is_secret_key, printable, secret_in_value, url_has_password,
+    AuditAction, AuditOutcome, BackendId, ConnectionType, ErrorKind, MAX_OPTION_VALUE_BYTES, MAX_OPTIONS, ObjectKind,
+    OptionKey, OptionMap, TestStatus, VaultEntryId, is_secret_key, printable, secret_in_value, url_has_password,
 };
 use serde_json::Value;
 
@@ -134,32 +136,59 @@ async fn backend_by_name(tx: &mut Tx, name: &str) -> Result<Backend> {
     })
 }
 
-/// The view of a row, with the names of what it refers to.
-pub(crate) async fn view(tx: &mut Tx, row: Connection) -> Result<ConnectionView> {
-    let (credential, credential_expires_at) = match row.credential_id {
-        Some(id) => {
-            let entry = tx.find::<VaultEntry>(id).await?;
-            let expires_at = entry.as_ref().and_then(|e| e.expires_at);
-            (Some(NamedRef { id, name: entry.map_or_else(|| id.to_string(), |e| e.name.to_string()) }), expires_at)
-        }
-        None => (None, None),
-    };
-    let credential_storage = match row.credential_storage_id {
-        Some(id) => Some(NamedRef {
-            id,
-            name: tx.find::<Backend>(id).await?.map_or_else(|| id.to_string(), |b| b.name.to_string()),
-        }),
-        None => None,
-    };
-    Ok(to_view(row, credential, credential_expires_at, credential_storage))
+/// What a connection's view shows of the rows it refers to: the current names of its credential entry and
+/// credential storage, and the entry's expiry.
+#[derive(Debug, Default)]
+struct Refs {
+    credential: Option<NamedRef<VaultEntryId>>,
+    credential_expires_at: Option<Timestamp>,
+    credential_storage: Option<NamedRef<BackendId>>,
 }
 
-fn to_view(
-    row: Connection,
-    credential: Option<NamedRef<lanyard_core::VaultEntryId>>,
-    credential_expires_at: Option<Timestamp>,
-    credential_storage: Option<NamedRef<lanyard_core::BackendId>>,
-) -> ConnectionView {
+impl Refs {
+    /// The references of `row`, with the names read together with it (the catalog's connection view); a name that
+    /// is missing shows as the id.
+    fn read_with(
+        row: &Connection,
+        entry: Option<String>,
+        storage: Option<String>,
+        expires_at: Option<Timestamp>,
+    ) -> Self {
+        Self {
+            credential: row.credential_id.map(|id| NamedRef { id, name: entry.unwrap_or_else(|| id.to_string()) }),
+            credential_expires_at: row.credential_id.and(expires_at),
+            credential_storage: row
+                .credential_storage_id
+                .map(|id| NamedRef { id, name: storage.unwrap_or_else(|| id.to_string()) }),
+        }
+    }
+
+    fn set_credential(&mut self, entry: Option<&VaultEntry>) {
+        self.credential = entry.map(|e| NamedRef { id: e.meta.id, name: e.name.to_string() });
+        self.credential_expires_at = entry.and_then(|e| e.expires_at);
+    }
+
+    fn set_storage(&mut self, backend: Option<&Backend>) {
+        self.credential_storage = backend.map(|b| NamedRef { id: b.meta.id, name: b.name.to_string() });
+    }
+}
+
+/// The view of a row, with the names of what it refers to (read by id).
+pub(crate) async fn view(tx: &mut Tx, row: Connection) -> Result<ConnectionView> {
+    let entry = match row.credential_id {
+        Some(id) => tx.find::<VaultEntry>(id).await?,
+        None => None,
+    };
+    let backend = match row.credential_storage_id {
+        Some(id) => tx.find::<Backend>(id).await?,
+        None => None,
+    };
+    let (name, expires_at) = (entry.as_ref().map(|e| e.name.to_string()), entry.and_then(|e| e.expires_at));
+    let refs = Refs::read_with(&row, name, backend.map(|b| b.name.to_string()), expires_at);
+    Ok(to_view(row, refs))
+}
+
+fn to_view(row: Connection, refs: Refs) -> ConnectionView {
     let mut options = OptionMap::new();
     for (key, value) in &row.options {
         if let Ok(key) = OptionKey::new(key.clone()) {
@@ -177,9 +206,9 @@ fn to_view(
         connection_type: row.connection_type,
         description: row.description,
         options,
-        credential,
-        credential_expires_at,
-        credential_storage,
+        credential: refs.credential,
+        credential_expires_at: refs.credential_expires_at,
+        credential_storage: refs.credential_storage,
         max_connections: row.max_connections,
         timeout_seconds: row.timeout_seconds,
         last_test: row.last_test,
@@ -204,25 +233,36 @@ pub(crate) fn check_version(kind: ObjectKind, name: &str, actual: i64, expected:
 impl ControlPlane {
     /// SHOW CONNECTIONS [LIKE]: every connection whose name contains `like` (case-insensitive).
     pub async fn list_connections(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<ConnectionView>> {
+        Ok(self.list_connections_page(caller, like, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_connections`].
+    pub async fn list_connections_page(
+        &self,
+        caller: &Caller,
+        like: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<ConnectionView>> {
         self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionList, None).await?;
         snapshot!(self, |tx| {
-            let rows: Vec<Connection> = tx.list(like, None).await?;
+            let Listed { rows, next } = tx.list_page::<Connection>(like, None, page).await?;
             let entries: Vec<VaultEntry> = tx.list(None, None).await?;
             let backends: Vec<Backend> = tx.list(None, None).await?;
-            Ok(rows
+            let rows = rows
                 .into_iter()
                 .map(|row| {
-                    let entry = row.credential_id.map(|id| (id, entries.iter().find(|e| e.meta.id == id)));
-                    let credential =
-                        entry.map(|(id, e)| NamedRef { id, name: e.map_or(id.to_string(), |e| e.name.to_string()) });
-                    let expires_at = entry.and_then(|(_, e)| e?.expires_at);
-                    let storage = row.credential_storage_id.map(|id| NamedRef {
-                        id,
-                        name: backends.iter().find(|b| b.meta.id == id).map_or(id.to_string(), |b| b.name.to_string()),
-                    });
-                    to_view(row, credential, expires_at, storage)
+                    let entry = row.credential_id.and_then(|id| entries.iter().find(|e| e.meta.id == id));
+                    let storage = row.credential_storage_id.and_then(|id| backends.iter().find(|b| b.meta.id == id));
+                    let refs = Refs::read_with(
+                        &row,
+                        entry.map(|e| e.name.to_string()),
+                        storage.map(|b| b.name.to_string()),
+                        entry.and_then(|e| e.expires_at),
+                    );
+                    to_view(row, refs)
                 })
-                .collect())
+                .collect();
+            Ok(Listed { rows, next })
         })
     }
 
@@ -232,10 +272,8 @@ impl ControlPlane {
         // One statement: the row and the names it refers to, as of one snapshot.
         let (row, entry, storage, expires_at) =
             self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?;
-        let credential = row.credential_id.map(|id| NamedRef { id, name: entry.unwrap_or_else(|| id.to_string()) });
-        let storage =
-            row.credential_storage_id.map(|id| NamedRef { id, name: storage.unwrap_or_else(|| id.to_string()) });
-        Ok(to_view(row, credential, expires_at, storage))
+        let refs = Refs::read_with(&row, entry, storage, expires_at);
+        Ok(to_view(row, refs))
     }
 
     /// CREATE CONNECTION. Never contacts the remote system.
@@ -249,9 +287,10 @@ impl ControlPlane {
         let timeout_seconds = check_timeout(request.timeout_seconds)?;
         let description = check_description(request.description.clone())?;
         let mut created = transaction!(self.catalog(), |tx| -> Result<_> {
-            if let Some(existing) = tx.find_by_name::<Connection>(&[name.as_str()]).await? {
+            if let Some((existing, entry, storage, expires_at)) = tx.find_connection(name.as_str()).await? {
                 if request.if_not_exists {
-                    return Ok(Created { value: view(tx, existing).await?, created: false });
+                    let refs = Refs::read_with(&existing, entry, storage, expires_at);
+                    return Ok(Created { value: to_view(existing, refs), created: false });
                 }
                 return Err(ControlError::new(
                     ErrorKind::AlreadyExists,
@@ -259,14 +298,16 @@ impl ControlPlane {
                 ));
             }
             refuse_lookalike::<Connection>(tx, ObjectKind::Connection, &[], &name, None).await?;
-            let credential_id = match &request.credential {
-                Some(entry) => Some(credential_by_name(tx, entry).await?.meta.id),
-                None => None,
-            };
-            let credential_storage_id = match &request.credential_storage {
-                Some(backend) => Some(backend_by_name(tx, backend).await?.meta.id),
-                None => None,
-            };
+            // The view is made of what is read here: no read after the write.
+            let mut refs = Refs::default();
+            if let Some(entry) = &request.credential {
+                refs.set_credential(Some(&credential_by_name(tx, entry).await?));
+            }
+            if let Some(backend) = &request.credential_storage {
+                refs.set_storage(Some(&backend_by_name(tx, backend).await?));
+            }
+            let credential_id = refs.credential.as_ref().map(|e| e.id);
+            let credential_storage_id = refs.credential_storage.as_ref().map(|b| b.id);
             let row = Connection {
                 meta: Meta::new(),
                 name: name.clone(),
@@ -294,7 +335,7 @@ impl ControlPlane {
                 ]),
             );
             tx.append_audit(&record).await?;
-            Ok(Created { value: view(tx, row).await?, created: true })
+            Ok(Created { value: to_view(row, refs), created: true })
         })?;
         if created.created {
             created.value.warnings = crate::warnings::connection(&created.value, Timestamp::now());
@@ -315,29 +356,39 @@ impl ControlPlane {
         if actions.is_empty() {
             return Err(ControlError::invalid("ALTER CONNECTION needs at least one action"));
         }
+        // Round trips: BEGIN; the row with the names of what it refers to (one read); the versioned UPDATE with the
+        // audit append, which also checks the references (one round trip, `Tx::update_audited`); COMMIT. The view is
+        // made of what was read: names an action changed come from that action's own lookup.
         let mut altered = transaction!(self.catalog(), |tx| -> Result<_> {
-            let before = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
+            let (before, entry, storage, expires_at) =
+                tx.find_connection(name).await?.ok_or_else(|| not_found(name))?;
             check_version(ObjectKind::Connection, name, before.meta.version, if_match)?;
+            let mut refs = Refs::read_with(&before, entry, storage, expires_at);
             let mut row = before.clone();
             for (index, action) in actions.iter().enumerate() {
-                apply(tx, &mut row, action).await.map_err(|e| e.context(format!("action {}", index + 1)))?;
+                apply(tx, &mut row, &mut refs, action).await.map_err(|e| e.context(format!("action {}", index + 1)))?;
             }
-            let row = tx.update(row).await?;
-            let record = audit(
-                caller,
-                AuditAction::ConnectionAlter,
-                ObjectKind::Connection,
-                row.meta.id,
-                row.name.as_str(),
-                detail([
-                    ("actions", audit_form(actions)),
-                    ("from_version", before.meta.version.into()),
-                    ("to_version", row.meta.version.into()),
-                    ("renamed_from", if before.name == row.name { Value::Null } else { before.name.as_str().into() }),
-                ]),
-            );
-            tx.append_audit(&record).await?;
-            view(tx, row).await
+            let (row, _) = tx
+                .update_audited(row, |row| {
+                    audit(
+                        caller,
+                        AuditAction::ConnectionAlter,
+                        ObjectKind::Connection,
+                        row.meta.id,
+                        row.name.as_str(),
+                        detail([
+                            ("actions", audit_form(actions)),
+                            ("from_version", before.meta.version.into()),
+                            ("to_version", row.meta.version.into()),
+                            (
+                                "renamed_from",
+                                if before.name == row.name { Value::Null } else { before.name.as_str().into() },
+                            ),
+                        ]),
+                    )
+                })
+                .await?;
+            Ok(to_view(row, refs))
         })?;
         altered.warnings = crate::warnings::connection(&altered, Timestamp::now());
         Ok(altered)
@@ -419,8 +470,9 @@ impl ControlPlane {
     }
 }
 
-/// Applies one action to `row` in memory; names are resolved through `tx`.
-async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> Result<()> {
+/// Applies one action to `row` in memory; names are resolved through `tx`, and what the view shows of them is
+/// kept in `refs`.
+async fn apply(tx: &mut Tx, row: &mut Connection, refs: &mut Refs, action: &ConnectionAction) -> Result<()> {
     match action {
         ConnectionAction::SetOptions(pairs) => row.options = options_object(row.name.as_str(), pairs)?,
         ConnectionAction::SetOption { key, value } => {
@@ -438,13 +490,23 @@ async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> 
             }
         }
         ConnectionAction::SetCredential(entry) => {
-            row.credential_id = Some(credential_by_name(tx, entry).await?.meta.id)
+            let entry = credential_by_name(tx, entry).await?;
+            row.credential_id = Some(entry.meta.id);
+            refs.set_credential(Some(&entry));
         }
-        ConnectionAction::UnsetCredential => row.credential_id = None,
+        ConnectionAction::UnsetCredential => {
+            row.credential_id = None;
+            refs.set_credential(None);
+        }
         ConnectionAction::SetCredentialStorage(backend) => {
-            row.credential_storage_id = Some(backend_by_name(tx, backend).await?.meta.id);
+            let backend = backend_by_name(tx, backend).await?;
+            row.credential_storage_id = Some(backend.meta.id);
+            refs.set_storage(Some(&backend));
         }
-        ConnectionAction::UnsetCredentialStorage => row.credential_storage_id = None,
+        ConnectionAction::UnsetCredentialStorage => {
+            row.credential_storage_id = None;
+            refs.set_storage(None);
+        }
         ConnectionAction::RenameTo(new_name) => {
             let new_name = valid_name(ObjectKind::Connection, new_name)?;
             // The stored row still has its old name: renaming back to it (RENAME TO x RENAME TO <old>) is no clash.

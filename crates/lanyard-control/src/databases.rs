@@ -10,7 +10,7 @@
 //! `links:write`, the permissions of the statements that already create databases implicitly (CREATE LINK) and
 //! check that they exist (USE, SHOW LINKS ON).
 
-use lanyard_catalog::{CatalogError, Database, Link, Meta, Pipeline, Record as _, transaction};
+use lanyard_catalog::{CatalogError, Database, Link, Listed, Meta, Page, Pipeline, Record as _, transaction};
 use lanyard_core::{AuditAction, ErrorKind, ObjectKind, printable};
 
 use crate::error::{ControlError, Result};
@@ -43,14 +43,22 @@ fn listed(noun: &str, names: &[String]) -> String {
 impl ControlPlane {
     /// SHOW DATABASES [LIKE]: every database whose name contains `like` (case-insensitive), by name.
     pub async fn list_databases(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<DatabaseView>> {
+        Ok(self.list_databases_page(caller, like, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_databases`] (by name in code-point order on every catalog database,
+    /// whatever its collation: see [`lanyard_catalog::Tx::list_page`]).
+    pub async fn list_databases_page(
+        &self,
+        caller: &Caller,
+        like: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<DatabaseView>> {
         self.authorize(caller, Permission::LinksRead, AuditAction::DatabaseList, None).await?;
-        let mut views: Vec<DatabaseView> = snapshot!(self, |tx| {
-            let rows: Vec<Database> = tx.list(like, None).await?;
-            Ok(rows.into_iter().map(to_view).collect())
-        })?;
-        // By name, the same on every catalog database whatever its collation.
-        views.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(views)
+        snapshot!(self, |tx| {
+            let Listed { rows, next } = tx.list_page::<Database>(like, None, page).await?;
+            Ok(Listed { rows: rows.into_iter().map(to_view).collect(), next })
+        })
     }
 
     /// CREATE DATABASE [IF NOT EXISTS]. `created` is false when IF NOT EXISTS found the database (unchanged, and

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use lanyard_catalog::{Backend, Meta, Timestamp, Tx, VaultEntry, transaction};
+use lanyard_catalog::{Backend, Listed, Meta, Page, Timestamp, Tx, VaultEntry, transaction};
 use lanyard_core::{AuditAction, ErrorKind, LOCAL_BACKEND_ID, ObjectKind, SecretString, VaultEntryId, printable};
 use lanyard_vault::{ExternalName, Profile, SecretRef, SecretValue, VaultBackend};
 use rand::TryRngCore as _;
@@ -209,11 +209,23 @@ impl ControlPlane {
 
     /// SHOW VAULTS [LIKE]: link-owned entries are hidden.
     pub async fn list_entries(&self, caller: &Caller, like: Option<&str>) -> Result<Vec<EntryView>> {
+        Ok(self.list_entries_page(caller, like, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_entries`]. The page is cut before the link-owned entries are left out, so
+    /// it may hold fewer than `page.limit` entries (even none) and still have a `next`.
+    pub async fn list_entries_page(
+        &self,
+        caller: &Caller,
+        like: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<EntryView>> {
         self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryList, None).await?;
         snapshot!(self, |tx| {
-            let rows: Vec<VaultEntry> = tx.list(like, None).await?;
+            let Listed { rows, next } = tx.list_page::<VaultEntry>(like, None, page).await?;
             let backends: Vec<Backend> = tx.list(None, None).await?;
-            rows.into_iter()
+            let rows = rows
+                .into_iter()
                 .filter(|r| r.owner_link_id.is_none())
                 .map(|row| {
                     let name = backends
@@ -222,7 +234,8 @@ impl ControlPlane {
                         .map_or_else(|| row.storage_backend_id.to_string(), |b| b.name.to_string());
                     entry_view(row, name)
                 })
-                .collect()
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Listed { rows, next })
         })
     }
 
@@ -461,21 +474,23 @@ impl ControlPlane {
                     )
                     .await?;
                 }
-                let stored = tx.update(row.clone()).await?;
-                let record = audit(
-                    caller,
-                    AuditAction::VaultEntryAlter,
-                    ObjectKind::VaultEntry,
-                    stored.meta.id,
-                    stored.name.as_str(),
-                    detail([
-                        ("actions", labels.clone()),
-                        ("from_version", before.meta.version.into()),
-                        ("to_version", stored.meta.version.into()),
-                        ("current_version", stored.current_version.into()),
-                    ]),
-                );
-                tx.append_audit(&record).await?;
+                let (stored, _) = tx
+                    .update_audited(row.clone(), |stored| {
+                        audit(
+                            caller,
+                            AuditAction::VaultEntryAlter,
+                            ObjectKind::VaultEntry,
+                            stored.meta.id,
+                            stored.name.as_str(),
+                            detail([
+                                ("actions", labels.clone()),
+                                ("from_version", before.meta.version.into()),
+                                ("to_version", stored.meta.version.into()),
+                                ("current_version", stored.current_version.into()),
+                            ]),
+                        )
+                    })
+                    .await?;
                 Ok(Some(entry_view(stored, backend_row.name.to_string())?))
             });
             match outcome {

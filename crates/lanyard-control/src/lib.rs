@@ -55,7 +55,7 @@ pub use lanyard_catalog::CatalogError;
 /// `lanyard_catalog::Stamp`).
 pub use lanyard_catalog::request_scope;
 /// Catalog and vault types that appear in this crate's views.
-pub use lanyard_catalog::{AuditRecord, LastTest, NewAuditRecord, Timestamp};
+pub use lanyard_catalog::{AuditRecord, LastTest, Listed, NewAuditRecord, Page, Timestamp};
 
 /// Before anything opens a SQLite catalog file: refuses an existing file that is not a Lanyard catalog
 /// ([`CatalogError::NotACatalog`]) and creates a missing one with mode 0600 ([`Catalog::prepare`]). Nothing to do
@@ -223,10 +223,10 @@ impl ControlPlane {
         Err(ControlError::new(ErrorKind::Forbidden, message))
     }
 
-    /// Audit records, oldest first.
+    /// Audit records, oldest first: at most `query.limit` ([`AUDIT_PAGE`] without one).
     pub async fn list_audit(&self, caller: &Caller, query: &AuditQuery) -> Result<Vec<lanyard_catalog::AuditRecord>> {
         self.authorize(caller, Permission::AuditRead, AuditAction::AuditList, None).await?;
-        let limit = query.limit.unwrap_or(100);
+        let limit = query.limit.unwrap_or(AUDIT_PAGE);
         if !(1..=1000).contains(&limit) {
             return Err(ControlError::invalid(format!("limit must be between 1 and 1000, not {limit}")));
         }
@@ -320,6 +320,9 @@ macro_rules! snapshot {
     }};
 }
 pub(crate) use snapshot;
+
+/// How many audit records [`ControlPlane::list_audit`] returns when the query gives no limit.
+pub const AUDIT_PAGE: i64 = 100;
 
 /// Refuses `name` for a new or renamed object of `kind` when another one of the same table (and `scope`: the
 /// database of a link or pipeline) has a name that looks like it ([`lanyard_core::Name::looks_like`]): `pаyroll`

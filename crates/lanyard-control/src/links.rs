@@ -15,7 +15,8 @@
 use std::sync::Arc;
 
 use lanyard_catalog::{
-    CatalogError, Database, JsonObject, Link, Meta, Pipeline, Record as _, Timestamp, Tx, VaultEntry, transaction,
+    CatalogError, Database, JsonObject, Link, Listed, Meta, Page, Pipeline, Record as _, Timestamp, Tx, VaultEntry,
+    transaction,
 };
 use lanyard_core::{
     AuditAction, AuditOutcome, EntryType, ErrorKind, LOCAL_BACKEND_ID, LinkId, LinkType, MAX_OPTION_KEY_CHARS,
@@ -529,16 +530,27 @@ impl ControlPlane {
 
     /// SHOW LINKS [ON db] [LIKE]: the links of one database, by name.
     pub async fn list_links(&self, caller: &Caller, database: &str, like: Option<&str>) -> Result<Vec<LinkView>> {
+        Ok(self.list_links_page(caller, database, like, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_links`].
+    pub async fn list_links_page(
+        &self,
+        caller: &Caller,
+        database: &str,
+        like: Option<&str>,
+        page: &Page,
+    ) -> Result<Listed<LinkView>> {
         self.authorize(caller, Permission::LinksRead, AuditAction::LinkList, Some(database)).await?;
         let database = valid_name(ObjectKind::Database, database)?;
         snapshot!(self, |tx| {
             check_database(tx, &database).await?;
-            let rows: Vec<Link> = tx.list(like, Some(database.as_str())).await?;
+            let Listed { rows, next } = tx.list_page::<Link>(like, Some(database.as_str()), page).await?;
             let mut views = Vec::with_capacity(rows.len());
             for row in rows {
                 views.push(view(tx, row).await?);
             }
-            Ok(views)
+            Ok(Listed { rows: views, next })
         })
     }
 

@@ -13,7 +13,7 @@
 //! LINK leave it, its cursor and its files untouched; DROP LINK and DROP CONNECTION are refused while a pipeline
 //! uses them. ALTER LINK is refused while a pipeline using the link is Running (`links.rs`).
 
-use lanyard_catalog::{Connection, Link, Meta, Pipeline, Record as _, Timestamp, Tx, transaction};
+use lanyard_catalog::{Connection, Link, Listed, Meta, Page, Pipeline, Record as _, Timestamp, Tx, transaction};
 use lanyard_core::{AuditAction, ConnectionType, ErrorKind, Name, ObjectKind, PipelineState, TableRef, printable};
 
 use crate::error::{ControlError, Result};
@@ -96,16 +96,26 @@ fn check_target(connection: &Connection) -> Result<()> {
 impl ControlPlane {
     /// SHOW PIPELINES [ON db]: the pipelines of one database, by name.
     pub async fn list_pipelines(&self, caller: &Caller, database: &str) -> Result<Vec<PipelineView>> {
+        Ok(self.list_pipelines_page(caller, database, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_pipelines`].
+    pub async fn list_pipelines_page(
+        &self,
+        caller: &Caller,
+        database: &str,
+        page: &Page,
+    ) -> Result<Listed<PipelineView>> {
         self.authorize(caller, Permission::PipelinesRead, AuditAction::PipelineList, Some(database)).await?;
         let database = valid_name(ObjectKind::Database, database)?;
         snapshot!(self, |tx| {
             crate::links::check_database(tx, &database).await?;
-            let rows: Vec<Pipeline> = tx.list(None, Some(database.as_str())).await?;
+            let Listed { rows, next } = tx.list_page::<Pipeline>(None, Some(database.as_str()), page).await?;
             let mut views = Vec::with_capacity(rows.len());
             for row in rows {
                 views.push(view(tx, row).await?);
             }
-            Ok(views)
+            Ok(Listed { rows: views, next })
         })
     }
 
@@ -127,12 +137,23 @@ impl ControlPlane {
         database: &str,
         name: &str,
     ) -> Result<Vec<PipelineFileView>> {
+        Ok(self.list_pipeline_files_page(caller, database, name, &Page::default()).await?.rows)
+    }
+
+    /// One page of [`ControlPlane::list_pipeline_files`].
+    pub async fn list_pipeline_files_page(
+        &self,
+        caller: &Caller,
+        database: &str,
+        name: &str,
+        page: &Page,
+    ) -> Result<Listed<PipelineFileView>> {
         let object = qualified(database, name);
         self.authorize(caller, Permission::PipelinesRead, AuditAction::PipelineGet, Some(&object)).await?;
         let database = valid_name(ObjectKind::Database, database)?;
         snapshot!(self, |tx| {
             let row = find_pipeline(tx, &database, name).await?;
-            Ok(tx.pipeline_files(row.meta.id).await?)
+            Ok(tx.pipeline_files_page(row.meta.id, page).await?)
         })
     }
 

@@ -318,16 +318,18 @@ impl ControlPlane {
             let mut out = Vec::new();
             for mut token in chosen {
                 token.revoked_at = Some(now);
-                let token = tx.update(token).await?;
-                let record = audit(
-                    caller,
-                    AuditAction::TokenRevoke,
-                    ObjectKind::Token,
-                    token.meta.id,
-                    token.name.as_str(),
-                    detail([]),
-                );
-                tx.append_audit(&record).await?;
+                let (token, _) = tx
+                    .update_audited(token, |token| {
+                        audit(
+                            caller,
+                            AuditAction::TokenRevoke,
+                            ObjectKind::Token,
+                            token.meta.id,
+                            token.name.as_str(),
+                            detail([]),
+                        )
+                    })
+                    .await?;
                 let principal = principals.iter().find(|p| p.meta.id == token.principal_id);
                 if let Some(principal) = principal {
                     out.push(token_view(&token, principal)?);

@@ -4,16 +4,16 @@
 //! being described.
 
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use lanyard_api::headers::{IfMatch, etag, parse_if_match};
 use lanyard_api::{
     AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery as AuditQueryParams, AuditRecord, Backend,
     Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database,
-    Entry, Health, LikeQuery, Link, LinkDefinition, LinkTestResult, Pipeline, PipelineFile, Problem, StorageTest,
-    TestResult,
+    Entry, Health, Link, LinkDefinition, LinkTestResult, ListQuery, PageQuery, Pipeline, PipelineFile, Problem,
+    StorageTest, TestResult,
 };
-use lanyard_control::{AuditQuery, Caller, ObjectKey, Permission, Timestamp};
+use lanyard_control::{AuditQuery, Caller, Listed, ObjectKey, Page, Permission, Timestamp};
 use lanyard_core::{AuditAction, ErrorKind};
 use serde::Serialize;
 use utoipa::openapi::path::PathItem;
@@ -180,14 +180,15 @@ async fn openapi(State(state): State<AppState>) -> Response {
 }
 
 /// SHOW CONNECTIONS.
-#[utoipa::path(get, path = "/connections", tag = "connections", params(LikeQuery), responses((status = 200, body = [Connection])))]
+#[utoipa::path(get, path = "/connections", tag = "connections", params(ListQuery), responses((status = 200, body = [Connection], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_connections(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<LikeQuery>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult {
-    let views = state.control.list_connections(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(convert::connection).collect::<Vec<_>>()).into_response())
+    let listed = state.control.list_connections_page(&caller, query.like.as_deref(), &page(&query.page())?).await?;
+    listed_answer(&uri, &query, listed, convert::connection)
 }
 
 /// CREATE CONNECTION: 201, or 200 with `if_not_exists` when it already exists (unchanged).
@@ -252,14 +253,15 @@ async fn test_connection(
 }
 
 /// SHOW DATABASES [LIKE]: by name.
-#[utoipa::path(get, path = "/databases", tag = "databases", params(LikeQuery), responses((status = 200, body = [Database])))]
+#[utoipa::path(get, path = "/databases", tag = "databases", params(ListQuery), responses((status = 200, body = [Database], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_databases(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<LikeQuery>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult {
-    let views = state.control.list_databases(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(convert::database).collect::<Vec<_>>()).into_response())
+    let listed = state.control.list_databases_page(&caller, query.like.as_deref(), &page(&query.page())?).await?;
+    listed_answer(&uri, &query, listed, convert::database)
 }
 
 /// CREATE DATABASE: 201, or 200 with `if_not_exists` when it already exists (unchanged).
@@ -287,15 +289,17 @@ async fn drop_database(
 }
 
 /// SHOW LINKS [ON db] [LIKE]: 404 when the database does not exist.
-#[utoipa::path(get, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path), LikeQuery), responses((status = 200, body = [Link])))]
+#[utoipa::path(get, path = "/databases/{db}/links", tag = "links", params(("db" = String, Path), ListQuery), responses((status = 200, body = [Link], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_links(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(database): ApiPath<String>,
-    ApiQuery(query): ApiQuery<LikeQuery>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult {
-    let views = state.control.list_links(&caller, &database, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(convert::link).collect::<Vec<_>>()).into_response())
+    let page = page(&query.page())?;
+    let listed = state.control.list_links_page(&caller, &database, query.like.as_deref(), &page).await?;
+    listed_answer(&uri, &query, listed, convert::link)
 }
 
 /// CREATE [OR REPLACE] LINK [IF NOT EXISTS]: 201 when created; 200 when `or_replace` replaced it in place, or when
@@ -373,14 +377,16 @@ async fn test_link(
 }
 
 /// SHOW PIPELINES [ON db]: 404 when the database does not exist.
-#[utoipa::path(get, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path)), responses((status = 200, body = [Pipeline])))]
+#[utoipa::path(get, path = "/databases/{db}/pipelines", tag = "pipelines", params(("db" = String, Path), PageQuery), responses((status = 200, body = [Pipeline], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_pipelines(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(database): ApiPath<String>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult {
-    let views = state.control.list_pipelines(&caller, &database).await?;
-    Ok(axum::Json(views.into_iter().map(convert::pipeline).collect::<Vec<_>>()).into_response())
+    let listed = state.control.list_pipelines_page(&caller, &database, &page(&query)?).await?;
+    listed_answer(&uri, &query, listed, convert::pipeline)
 }
 
 /// CREATE PIPELINE [IF NOT EXISTS]: 201 when created (Stopped); 200 when `if_not_exists` found it (unchanged).
@@ -442,25 +448,28 @@ async fn stop_pipeline(
 }
 
 /// SHOW FILES FOR PIPELINE: every file seen under the pipeline's path, in key order, with its state.
-#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}/files", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path)), responses((status = 200, body = [PipelineFile])))]
+#[utoipa::path(get, path = "/databases/{db}/pipelines/{name}/files", tag = "pipelines", params(("db" = String, Path), ("name" = String, Path), PageQuery), responses((status = 200, body = [PipelineFile], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_pipeline_files(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath((database, name)): ApiPath<(String, String)>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult {
-    let files = state.control.list_pipeline_files(&caller, &database, &name).await?;
-    Ok(axum::Json(files.into_iter().map(convert::pipeline_file).collect::<Vec<_>>()).into_response())
+    let listed = state.control.list_pipeline_files_page(&caller, &database, &name, &page(&query)?).await?;
+    listed_answer(&uri, &query, listed, convert::pipeline_file)
 }
 
 /// SHOW VAULTS.
-#[utoipa::path(get, path = "/vault/entries", tag = "vault", params(LikeQuery), responses((status = 200, body = [Entry])))]
+#[utoipa::path(get, path = "/vault/entries", tag = "vault", params(ListQuery), responses((status = 200, body = [Entry], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_entries(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<LikeQuery>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult {
-    let views = state.control.list_entries(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(convert::entry).collect::<Vec<_>>()).into_response())
+    let listed = state.control.list_entries_page(&caller, query.like.as_deref(), &page(&query.page())?).await?;
+    listed_answer(&uri, &query, listed, convert::entry)
 }
 
 /// CREATE VAULT / CREDENTIAL.
@@ -514,14 +523,15 @@ async fn drop_entry(
 }
 
 /// SHOW CREDENTIAL STORAGES.
-#[utoipa::path(get, path = "/vault/backends", tag = "vault", params(LikeQuery), responses((status = 200, body = [Backend])))]
+#[utoipa::path(get, path = "/vault/backends", tag = "vault", params(ListQuery), responses((status = 200, body = [Backend], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_backends(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    ApiQuery(query): ApiQuery<LikeQuery>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult {
-    let views = state.control.list_backends(&caller, query.like.as_deref()).await?;
-    Ok(axum::Json(views.into_iter().map(convert::backend).collect::<Vec<_>>()).into_response())
+    let listed = state.control.list_backends_page(&caller, query.like.as_deref(), &page(&query.page())?).await?;
+    listed_answer(&uri, &query, listed, convert::backend)
 }
 
 /// CREATE CREDENTIAL STORAGE.
@@ -586,10 +596,11 @@ async fn test_backend(
 }
 
 /// The audit log, oldest first.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQueryParams), responses((status = 200, body = [AuditRecord])))]
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQueryParams), responses((status = 200, body = [AuditRecord], headers(("link" = String, description = "With `limit`, when more rows follow: `<the next page>; rel=\"next\"`")))))]
 async fn list_audit(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    uri: Uri,
     ApiQuery(query): ApiQuery<AuditQueryParams>,
 ) -> ApiResult {
     let from = match query.from.as_deref() {
@@ -606,16 +617,69 @@ async fn list_audit(
         })?),
         None => None,
     };
-    let query = AuditQuery {
-        since: query.since,
-        object: query.object,
-        limit: query.limit,
-        from,
-        kind,
-        newest: query.newest.unwrap_or(false),
-    };
-    let records = state.control.list_audit(&caller, &query).await?;
-    Ok(axum::Json(records.into_iter().map(convert::audit_record).collect::<Vec<_>>()).into_response())
+    let newest = query.newest.unwrap_or(false);
+    let audit_query =
+        AuditQuery { since: query.since, object: query.object.clone(), limit: query.limit, from, kind, newest };
+    let records = state.control.list_audit(&caller, &audit_query).await?;
+    // A full page of the oldest-first walk may have more after it: the next page starts after its last record.
+    let full = i64::try_from(records.len()).ok() == Some(query.limit.unwrap_or(lanyard_control::AUDIT_PAGE));
+    let next =
+        records.last().filter(|_| full && !newest).map(|last| AuditQueryParams { since: Some(last.seq), ..query });
+    let records: Vec<_> = records.into_iter().map(convert::audit_record).collect();
+    with_next(&uri, axum::Json(records).into_response(), next.as_ref())
+}
+
+/// The [`Page`] a list request asks for: `limit` within 1..=[`MAX_LIMIT`](lanyard_api::paging::MAX_LIMIT), `cursor`
+/// a token this server issued.
+fn page(query: &PageQuery) -> Result<Page, ApiError> {
+    use lanyard_api::paging::{MAX_LIMIT, decode_cursor};
+    if let Some(limit) = query.limit.filter(|limit| !(1..=MAX_LIMIT).contains(limit)) {
+        return Err(ApiError::invalid(format!("limit: {limit} is out of range; give 1 to {MAX_LIMIT}")));
+    }
+    let after = query.cursor.as_deref().map(decode_cursor).transpose().map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(Page { after, limit: query.limit })
+}
+
+/// A query of a list route that can point at the page after another.
+trait Continued: Serialize + Clone {
+    /// This query, continuing after the row named `key`.
+    fn continued(&self, key: &[String]) -> Self;
+}
+
+impl Continued for ListQuery {
+    fn continued(&self, key: &[String]) -> Self {
+        Self { cursor: Some(lanyard_api::paging::encode_cursor(key)), ..self.clone() }
+    }
+}
+
+impl Continued for PageQuery {
+    fn continued(&self, key: &[String]) -> Self {
+        Self { cursor: Some(lanyard_api::paging::encode_cursor(key)), ..self.clone() }
+    }
+}
+
+/// The answer of a list route: the page's rows as a JSON array and, when more follow, a `Link` header whose `next`
+/// target is this request (its path and `query`) continuing after the page's last row.
+fn listed_answer<V, T: Serialize, Q: Continued>(
+    uri: &Uri,
+    query: &Q,
+    listed: Listed<V>,
+    convert: impl Fn(V) -> T,
+) -> ApiResult {
+    let rows: Vec<T> = listed.rows.into_iter().map(convert).collect();
+    let next = listed.next.map(|key| query.continued(&key));
+    with_next(uri, axum::Json(rows).into_response(), next.as_ref())
+}
+
+/// `response` with a `Link: <path?query>; rel="next"` header when `next` is given.
+fn with_next<Q: Serialize>(uri: &Uri, mut response: Response, next: Option<&Q>) -> ApiResult {
+    if let Some(next) = next {
+        let query = serde_urlencoded::to_string(next).map_err(|e| ApiError::new(ErrorKind::Internal, e.to_string()))?;
+        let target = lanyard_api::paging::next_link(&format!("{}?{query}", uri.path()));
+        let value = HeaderValue::from_str(&target).map_err(|e| ApiError::new(ErrorKind::Internal, e.to_string()))?;
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
 }
 
 /// 404 for paths the table does not have.

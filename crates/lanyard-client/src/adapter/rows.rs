@@ -87,11 +87,14 @@ pub(super) fn described<T>(
 }
 
 /// `1 connection`, `2 connections`.
+///
+/// The `show_*` functions below render `rows` (the whole list, or one page of it) and count `total` rows in the
+/// status line: the whole list's length, known once its last page has arrived.
 pub(super) fn count(n: usize, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
 }
 
-pub(super) fn show_connections(sql: String, connections: &[Connection]) -> StatementResult {
+pub(super) fn show_connections(sql: String, connections: &[Connection], total: usize) -> StatementResult {
     let rows = connections
         .iter()
         .map(|c| {
@@ -105,7 +108,7 @@ pub(super) fn show_connections(sql: String, connections: &[Connection]) -> State
             ]
         })
         .collect();
-    StatementResult::message(sql, Outcome::Ok, count(connections.len(), "connection", "connections"))
+    StatementResult::message(sql, Outcome::Ok, count(total, "connection", "connections"))
         .with_rows(&["name", "type", "status", "credential", "credential_storage", "credential_expires_at"], rows)
 }
 
@@ -155,7 +158,7 @@ pub(super) fn describe_connection(c: &Connection) -> Vec<(&'static str, Cell)> {
     ]
 }
 
-pub(super) fn show_entries(sql: String, entries: &[Entry]) -> StatementResult {
+pub(super) fn show_entries(sql: String, entries: &[Entry], total: usize) -> StatementResult {
     let rows = entries
         .iter()
         .map(|e| {
@@ -170,7 +173,7 @@ pub(super) fn show_entries(sql: String, entries: &[Entry]) -> StatementResult {
             ]
         })
         .collect();
-    StatementResult::message(sql, Outcome::Ok, count(entries.len(), "vault entry", "vault entries"))
+    StatementResult::message(sql, Outcome::Ok, count(total, "vault entry", "vault entries"))
         .with_rows(&["name", "type", "algorithm", "storage", "current_version", "expires_at", "rotated_at"], rows)
 }
 
@@ -193,7 +196,7 @@ pub(super) fn describe_entry(e: &Entry) -> Vec<(&'static str, Cell)> {
     ]
 }
 
-pub(super) fn show_backends(sql: String, backends: &[Backend]) -> StatementResult {
+pub(super) fn show_backends(sql: String, backends: &[Backend], total: usize) -> StatementResult {
     let rows = backends
         .iter()
         .map(|b| {
@@ -206,7 +209,7 @@ pub(super) fn show_backends(sql: String, backends: &[Backend]) -> StatementResul
             ]
         })
         .collect();
-    StatementResult::message(sql, Outcome::Ok, count(backends.len(), "credential storage", "credential storages"))
+    StatementResult::message(sql, Outcome::Ok, count(total, "credential storage", "credential storages"))
         .with_rows(&["name", "type", "state", "builtin", "description"], rows)
 }
 
@@ -225,17 +228,17 @@ pub(super) fn describe_backend(b: &Backend) -> Vec<(&'static str, Cell)> {
     ]
 }
 
-/// SHOW DATABASES, in the one column MySQL and SingleStore print, `Database`, sorted by name.
-pub(super) fn show_databases(sql: String, mut databases: Vec<Database>) -> StatementResult {
-    databases.sort_by(|a, b| a.name.cmp(&b.name));
-    let message = count(databases.len(), "database", "databases");
-    let rows = databases.into_iter().map(|d| vec![Cell::Text(d.name)]).collect();
+/// SHOW DATABASES, in the one column MySQL and SingleStore print, `Database` (by name: the server lists in code-point
+/// order).
+pub(super) fn show_databases(sql: String, databases: &[Database], total: usize) -> StatementResult {
+    let message = count(total, "database", "databases");
+    let rows = databases.iter().map(|d| vec![Cell::Text(d.name.clone())]).collect();
     StatementResult::message(sql, Outcome::Ok, message).with_rows(&["Database"], rows)
 }
 
 /// SHOW LINKS, in SingleStore's columns: `Link`, `Type`, `Description`, `Config` (the compact JSON text, in stored
 /// key order).
-pub(super) fn show_links(sql: String, database: &str, links: &[Link]) -> StatementResult {
+pub(super) fn show_links(sql: String, database: &str, links: &[Link], total: usize) -> StatementResult {
     let rows = links
         .iter()
         .map(|l| {
@@ -247,13 +250,13 @@ pub(super) fn show_links(sql: String, database: &str, links: &[Link]) -> Stateme
             ]
         })
         .collect();
-    let message = format!("{} in database {database:?}", count(links.len(), "link", "links"));
+    let message = format!("{} in database {database:?}", count(total, "link", "links"));
     StatementResult::message(sql, Outcome::Ok, message).with_rows(&["Link", "Type", "Description", "Config"], rows)
 }
 
 /// SHOW PIPELINES: SingleStore's `Pipelines_in_<db>` and `State`, then the node running it (its lease holder, while
 /// Running), where it reads, where it loads, its cursor, its files and its last error.
-pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline]) -> StatementResult {
+pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline], total: usize) -> StatementResult {
     let rows = pipelines
         .iter()
         .map(|p| {
@@ -273,7 +276,7 @@ pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline]
             ]
         })
         .collect();
-    let message = format!("{} in database {database:?}", count(pipelines.len(), "pipeline", "pipelines"));
+    let message = format!("{} in database {database:?}", count(total, "pipeline", "pipelines"));
     StatementResult::message(sql, Outcome::Ok, message).with_rows(
         &[
             &format!("Pipelines_in_{database}"),
@@ -294,7 +297,7 @@ pub(super) fn show_pipelines(sql: String, database: &str, pipelines: &[Pipeline]
 }
 
 /// SHOW FILES FOR PIPELINE: SingleStore's `PIPELINES_FILES` columns that apply, plus the rows and the reason.
-pub(super) fn show_pipeline_files(sql: String, shown: &str, files: &[PipelineFile]) -> StatementResult {
+pub(super) fn show_pipeline_files(sql: String, shown: &str, files: &[PipelineFile], total: usize) -> StatementResult {
     let rows = files
         .iter()
         .map(|f| {
@@ -308,7 +311,7 @@ pub(super) fn show_pipeline_files(sql: String, shown: &str, files: &[PipelineFil
             ]
         })
         .collect();
-    let message = format!("{} of pipeline {shown:?}", count(files.len(), "file", "files"));
+    let message = format!("{} of pipeline {shown:?}", count(total, "file", "files"));
     StatementResult::message(sql, Outcome::Ok, message)
         .with_rows(&["File_name", "File_size", "File_state", "Rows", "Error", "Updated_at"], rows)
 }

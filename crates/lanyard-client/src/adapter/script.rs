@@ -12,6 +12,18 @@ use crate::result::{Outcome, StatementResult};
 pub enum ScriptEvent<'a> {
     /// A statement that could not be parsed (nothing was sent for it).
     ParseError(&'a ParseError),
+    /// A page of a long SHOW result, as it arrived; the statement's [`ScriptEvent::Executed`] follows the last page
+    /// with `streamed` set and the status line of the whole list.
+    Page {
+        /// The statement's 1-based position among the script's statements.
+        index: usize,
+        /// Whether it ended with `\G` (see [`ScriptEvent::Executed`]).
+        vertical: bool,
+        /// How many rows of the result came before this page's.
+        offset: usize,
+        /// The page: the result's columns and this page's rows.
+        page: &'a StatementResult,
+    },
     /// A statement was sent; here is how it went.
     Executed {
         /// Its 1-based position among the script's statements.
@@ -24,8 +36,11 @@ pub enum ScriptEvent<'a> {
         /// client does. How a statement was written, not what it returned, so it travels here and not in the
         /// result.
         vertical: bool,
-        /// Its result.
+        /// Its result. When `streamed`, its rows came before in [`ScriptEvent::Page`]s and it holds the columns
+        /// and the status line only.
         result: &'a Result<StatementResult>,
+        /// Whether the rows were handed out in [`ScriptEvent::Page`]s.
+        streamed: bool,
     },
 }
 
@@ -86,7 +101,15 @@ impl Session {
             while let Some(error) = errors.next_if(|e| e.location().offset < spanned.span.start.offset) {
                 on_event(ScriptEvent::ParseError(error));
             }
-            let result = self.execute(&spanned.statement).await;
+            let (mut offset, mut streamed) = (0, false);
+            let vertical = spanned.vertical;
+            let result = self
+                .execute_streaming(&spanned.statement, &mut |page: &StatementResult| {
+                    on_event(ScriptEvent::Page { index: i + 1, vertical, offset, page });
+                    offset += page.rows.len();
+                    streamed = true;
+                })
+                .await;
             match &result {
                 Ok(r) => {
                     summary.succeeded += 1;
@@ -106,6 +129,7 @@ impl Session {
                 statement: &spanned.statement,
                 vertical: spanned.vertical,
                 result: &result,
+                streamed,
             });
             if stop {
                 summary.not_run = total - i - 1;

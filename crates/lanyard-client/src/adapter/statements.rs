@@ -14,12 +14,54 @@ use super::retry::Attempts;
 use super::rows::*;
 use super::{DEFAULT_DATABASE, Session};
 use crate::error::{Error, Result};
-use crate::http::Created;
+use crate::http::{Created, Pages};
 use crate::result::{Cell, Outcome, StatementResult, Warning};
+
+/// Hands each page of `pages` to `sink` as it arrives, rendered by `render` (the page's rows, the count so far), and
+/// returns the whole list's result without rows: its columns and the status line counting every row. The first
+/// page always goes to `sink`, even empty (so an empty list still shows its header); later empty pages do not.
+async fn stream<T: serde::de::DeserializeOwned>(
+    mut pages: Pages<T>,
+    sink: &mut impl FnMut(&StatementResult),
+    render: impl Fn(&[T], usize) -> StatementResult,
+) -> Result<StatementResult> {
+    let mut total = 0;
+    let mut first = true;
+    while let Some(rows) = pages.next_page().await? {
+        total += rows.len();
+        if first || !rows.is_empty() {
+            sink(&render(&rows, total));
+        }
+        first = false;
+    }
+    Ok(render(&[], total))
+}
 
 impl Session {
     /// Runs one statement.
     pub async fn execute(&mut self, statement: &Statement) -> Result<StatementResult> {
+        let mut rows = Vec::new();
+        let mut streamed = false;
+        let mut result = self
+            .execute_streaming(statement, &mut |page: &StatementResult| {
+                streamed = true;
+                rows.extend(page.rows.iter().cloned());
+            })
+            .await?;
+        if streamed {
+            result.rows = rows;
+        }
+        Ok(result)
+    }
+
+    /// Runs one statement; a SHOW of a list reads it a page at a time and hands each page to `sink` as it arrives,
+    /// then returns the whole list's status line with its columns and no rows. Any other statement returns its
+    /// result whole and `sink` is not called. (`Session::execute` collects the pages into one result.)
+    pub async fn execute_streaming(
+        &mut self,
+        statement: &Statement,
+        sink: &mut impl FnMut(&StatementResult),
+    ) -> Result<StatementResult> {
         refuse_redacted_secrets(statement)?;
         let sql = statement.to_string();
         match statement {
@@ -30,8 +72,8 @@ impl Session {
                 dropped(sql, "connection", s.name.as_str(), s.if_exists, done)
             }
             Statement::ShowConnections(s) => {
-                let connections = self.client.list_connections(s.like.as_deref()).await?;
-                Ok(show_connections(sql, &connections))
+                let pages = self.client.list_connections_pages(s.like.as_deref());
+                stream(pages, sink, |rows, total| show_connections(sql.clone(), rows, total)).await
             }
             Statement::DescribeConnection(s) => {
                 let found = self.client.get_connection(s.name.as_str()).await;
@@ -53,8 +95,8 @@ impl Session {
                 described(sql, "vault entry", s.name.as_str(), s.if_exists, found, describe_entry)
             }
             Statement::ShowVaults(s) => {
-                let entries = self.client.list_entries(s.like.as_deref()).await?;
-                Ok(show_entries(sql, &entries))
+                let pages = self.client.list_entries_pages(s.like.as_deref());
+                stream(pages, sink, |rows, total| show_entries(sql.clone(), rows, total)).await
             }
             Statement::CreateCredentialStorage(s) => self.create_backend(sql, s).await,
             Statement::AlterCredentialStorage(s) => self.alter_backend(sql, s).await,
@@ -63,8 +105,8 @@ impl Session {
                 dropped(sql, "credential storage", s.name.as_str(), s.if_exists, done)
             }
             Statement::ShowCredentialStorages(s) => {
-                let backends = self.client.list_backends(s.like.as_deref()).await?;
-                Ok(show_backends(sql, &backends))
+                let pages = self.client.list_backends_pages(s.like.as_deref());
+                stream(pages, sink, |rows, total| show_backends(sql.clone(), rows, total)).await
             }
             Statement::DescribeCredentialStorage(s) => {
                 let found = self.client.get_backend(s.name.as_str()).await;
@@ -101,13 +143,13 @@ impl Session {
             }
             Statement::DropDatabase(s) => self.drop_database(sql, s).await,
             Statement::ShowDatabases(s) => {
-                let databases = self.client.list_databases(s.like.as_deref()).await?;
-                Ok(show_databases(sql, databases))
+                let pages = self.client.list_databases_pages(s.like.as_deref());
+                stream(pages, sink, |rows, total| show_databases(sql.clone(), rows, total)).await
             }
             Statement::Use(s) => {
                 // The database must exist (`default`, or one made by CREATE DATABASE or a CREATE LINK into it): the
                 // server's answer says why not, and the session stays where it was.
-                self.client.list_links(s.database.as_str(), None).await?;
+                self.client.list_links_pages(s.database.as_str(), None).next_page().await?;
                 self.database = s.database.clone();
                 Ok(StatementResult::message(sql, Outcome::Ok, format!("database is now {:?}", s.database.as_str())))
             }
@@ -120,8 +162,8 @@ impl Session {
             }
             Statement::ShowLinks(s) => {
                 let database = s.database.as_ref().unwrap_or(&self.database).as_str();
-                let links = self.client.list_links(database, s.like.as_deref()).await?;
-                Ok(show_links(sql, database, &links))
+                let pages = self.client.list_links_pages(database, s.like.as_deref());
+                stream(pages, sink, |rows, total| show_links(sql.clone(), database, rows, total)).await
             }
             Statement::ShowCreateLink(s) => {
                 let (database, name) = self.link_path(&s.name);
@@ -177,13 +219,14 @@ impl Session {
             }
             Statement::ShowPipelines(s) => {
                 let database = s.database.as_ref().unwrap_or(&self.database).as_str();
-                let pipelines = self.client.list_pipelines(database).await?;
-                Ok(show_pipelines(sql, database, &pipelines))
+                let pages = self.client.list_pipelines_pages(database);
+                stream(pages, sink, |rows, total| show_pipelines(sql.clone(), database, rows, total)).await
             }
             Statement::ShowPipelineFiles(s) => {
                 let (database, name) = self.link_path(&s.name);
-                let files = self.client.list_pipeline_files(database, name).await?;
-                Ok(show_pipeline_files(sql, &shown(database, name), &files))
+                let pages = self.client.list_pipeline_files_pages(database, name);
+                let shown = shown(database, name);
+                stream(pages, sink, |rows, total| show_pipeline_files(sql.clone(), &shown, rows, total)).await
             }
         }
     }

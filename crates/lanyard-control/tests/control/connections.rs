@@ -2,7 +2,7 @@
 //! (`seeds/deltaforge-alter-connection.txt`) plus Lanyard's extra actions.
 
 use lanyard_catalog::Connection;
-use lanyard_control::{ConnectionAction, NamedRef, NewConnection};
+use lanyard_control::{ConnectionAction, ConnectionView, EntryAction, NamedRef, NewConnection, ObjectKey};
 use lanyard_core::{ConnectionType, ErrorKind};
 
 use crate::common::{
@@ -17,6 +17,7 @@ both!(
     alter_extensions,
     alter_refusals,
     test_connection_records_results,
+    a_write_answers_what_a_read_then_shows,
 );
 
 async fn create_get_list_drop(env: &Env) {
@@ -657,4 +658,65 @@ async fn test_connection_records_results(env: &Env) {
         ErrorKind::NotFound,
         r#"connection "nope" does not exist"#,
     );
+}
+
+/// Every CREATE and ALTER CONNECTION answers with what a read afterwards shows, names and the entry's expiry included:
+/// the answer is made of what the write read (the row with the names of what it refers to, in one statement) and of
+/// its actions' own lookups, not read again after the write.
+async fn a_write_answers_what_a_read_then_shows(env: &Env) {
+    let plane = &env.plane;
+    let shown = async |written: ConnectionView| {
+        let read = plane.get_connection(&admin(), &written.name).await.unwrap();
+        let written = ConnectionView { warnings: Vec::new(), ..written };
+        assert_eq!(format!("{written:?}"), format!("{read:?}"));
+        written
+    };
+    let a = create_credential(env, "a", "s").await;
+    let b = create_credential(env, "b", "s").await;
+    let m1 = create_memory_backend(env, "m1", &unique_store()).await;
+    let m2 = create_memory_backend(env, "m2", &unique_store()).await;
+    let request = NewConnection {
+        credential: Some("a".into()),
+        credential_storage: Some("m1".into()),
+        ..new_connection("c", "postgresql", &[("host", "h")])
+    };
+    let created = shown(create_connection(env, request.clone()).await).await;
+    assert_eq!(created.credential, Some(NamedRef { id: a.id, name: "a".into() }));
+    assert_eq!(created.credential_storage, Some(NamedRef { id: m1.id, name: "m1".into() }));
+
+    // The entry changes name and expiry behind the connection's back: the next ALTER shows them as they are now.
+    let actions = [EntryAction::RenameTo("a2".into()), EntryAction::SetExpires(Some("2020-01-01".into()))];
+    plane.alter_entry(&admin(), &ObjectKey::Name("a".into()), &actions, None).await.unwrap();
+    let alter = async |name: &str, actions: &[ConnectionAction]| {
+        shown(plane.alter_connection(&admin(), name, actions, None).await.unwrap()).await
+    };
+    let altered = alter("c", &[ConnectionAction::SetOption { key: "port".into(), value: "1".into() }]).await;
+    assert_eq!(altered.credential.as_ref().map(|c| c.name.as_str()), Some("a2"));
+    assert!(altered.credential_expires_at.is_some());
+
+    // Actions that change references: the answer shows the names their lookups found.
+    let altered = alter("c", &[ConnectionAction::SetCredential("b".into())]).await;
+    assert_eq!((altered.credential.map(|c| c.id), altered.credential_expires_at), (Some(b.id), None));
+    let altered =
+        alter("c", &[ConnectionAction::SetCredentialStorage("m2".into()), ConnectionAction::UnsetCredential]).await;
+    assert_eq!((altered.credential, altered.credential_storage.map(|s| s.id)), (None, Some(m2.id)));
+    let altered = alter(
+        "c",
+        &[
+            ConnectionAction::SetCredential("a2".into()),
+            ConnectionAction::UnsetCredentialStorage,
+            ConnectionAction::RenameTo("c2".into()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (altered.name.as_str(), altered.credential.map(|c| c.id), altered.credential_storage),
+        ("c2", Some(a.id), None)
+    );
+
+    // CREATE … IF NOT EXISTS of an existing one answers with it as it is.
+    let request = NewConnection { if_not_exists: true, ..NewConnection { name: "c2".into(), ..request } };
+    let existing = plane.create_connection(&admin(), request).await.unwrap();
+    assert!(!existing.created);
+    shown(existing.value).await;
 }
