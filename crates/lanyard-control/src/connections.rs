@@ -1,5 +1,7 @@
 //! CREATE / ALTER / DROP / SHOW / DESCRIBE / TEST CONNECTION.
 
+use std::collections::HashMap;
+
 use lanyard_catalog::{
     Backend, Connection, JsonObject, LastTest, Listed, Meta, Page, Timestamp, Tx, VaultEntry, transaction,
 };
@@ -246,13 +248,24 @@ impl ControlPlane {
         self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionList, None).await?;
         snapshot!(self, |tx| {
             let Listed { rows, next } = tx.list_page::<Connection>(like, None, page).await?;
-            let entries: Vec<VaultEntry> = tx.list(None, None).await?;
-            let backends: Vec<Backend> = tx.list(None, None).await?;
+            // Only the entries and storages this page refers to, each read once.
+            let entries: HashMap<_, VaultEntry> = tx
+                .find_many::<VaultEntry>(rows.iter().filter_map(|row| row.credential_id))
+                .await?
+                .into_iter()
+                .map(|entry| (entry.meta.id, entry))
+                .collect();
+            let backends: HashMap<_, Backend> = tx
+                .find_many::<Backend>(rows.iter().filter_map(|row| row.credential_storage_id))
+                .await?
+                .into_iter()
+                .map(|backend| (backend.meta.id, backend))
+                .collect();
             let rows = rows
                 .into_iter()
                 .map(|row| {
-                    let entry = row.credential_id.and_then(|id| entries.iter().find(|e| e.meta.id == id));
-                    let storage = row.credential_storage_id.and_then(|id| backends.iter().find(|b| b.meta.id == id));
+                    let entry = row.credential_id.and_then(|id| entries.get(&id));
+                    let storage = row.credential_storage_id.and_then(|id| backends.get(&id));
                     let refs = Refs::read_with(
                         &row,
                         entry.map(|e| e.name.to_string()),

@@ -223,7 +223,8 @@ impl ControlPlane {
         self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryList, None).await?;
         snapshot!(self, |tx| {
             let Listed { rows, next } = tx.list_page::<VaultEntry>(like, None, page).await?;
-            let backends: Vec<Backend> = tx.list(None, None).await?;
+            // Only the storages this page refers to.
+            let backends: Vec<Backend> = tx.find_many(rows.iter().map(|row| row.storage_backend_id)).await?;
             let rows = rows
                 .into_iter()
                 .filter(|r| r.owner_link_id.is_none())
