@@ -14,7 +14,8 @@
 //!   [`Tx::update`] writes only over the version it read, so concurrent writers never lose an update — the loser
 //!   gets [`CatalogError::VersionConflict`]. [`Tx::update_audited`] writes the row and its audit record in one round
 //!   trip (a data-modifying `WITH` on PostgreSQL, a two-statement batch on SQLite); both check in the same statement
-//!   that every row the record refers to exists, and read anything more only when nothing changed, to say why. Bookkeeping is not a change and leaves `version` alone: a token's
+//!   that every row the record refers to exists, and read anything more only when nothing changed, to say why.
+//!   Bookkeeping is not a change and leaves `version` alone: a token's
 //!   `last_used_at` ([`Tx::touch_token`]), a connection's last test ([`Tx::record_connection_test`], in
 //!   `connection_tests` beside the row) and a pipeline's progress (`runs.rs`).
 //!

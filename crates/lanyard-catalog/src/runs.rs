@@ -68,13 +68,13 @@ impl Tx {
             params.push(Param::Text(start.clone()));
             after = format!(" AND {key} > $2");
         }
-        let limit = page.limit.map_or(String::new(), |limit| format!(" LIMIT {}", u64::from(limit) + 1));
         let sql = format!(
             "SELECT object_key, etag, size, state, row_count, error, updated_at FROM pipeline_files \
-             WHERE pipeline_id = $1{after} ORDER BY {key}{limit}"
+             WHERE pipeline_id = $1{after} ORDER BY {key}{}",
+            page.sql_limit()
         );
         let rows = self.conn.fetch_all(&sql, params).await?;
-        let mut files = rows
+        let files = rows
             .iter()
             .map(|row| {
                 Ok(PipelineFile {
@@ -89,14 +89,7 @@ impl Tx {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let next = match page.limit {
-            Some(limit) if files.len() > limit as usize => {
-                files.truncate(limit as usize);
-                files.last().map(|file| vec![file.key.clone()])
-            }
-            _ => None,
-        };
-        Ok(Listed { rows: files, next })
+        page.cut(files, |file| Ok(vec![file.key.clone()]))
     }
 
     /// Writes `file` (inserted, or replacing the row of the same pipeline and key).

@@ -20,6 +20,27 @@ pub struct Page {
     pub limit: Option<u32>,
 }
 
+impl Page {
+    /// The `LIMIT` clause of the page's SELECT (with a leading space; empty without a limit): one row more than
+    /// asked, which tells whether another page follows.
+    pub(crate) fn sql_limit(&self) -> String {
+        self.limit.map_or(String::new(), |limit| format!(" LIMIT {}", u64::from(limit) + 1))
+    }
+
+    /// The page of `rows` (read with [`Page::sql_limit`]): at most `limit` of them, and the key (`key` of the last
+    /// one) to continue from when the extra row says more follow.
+    pub(crate) fn cut<R>(&self, mut rows: Vec<R>, key: impl Fn(&R) -> Result<Vec<String>>) -> Result<Listed<R>> {
+        let next = match self.limit.map(|limit| limit as usize) {
+            Some(limit) if rows.len() > limit => {
+                rows.truncate(limit);
+                rows.last().map(key).transpose()?
+            }
+            _ => None,
+        };
+        Ok(Listed { rows, next })
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed<R> {
@@ -354,15 +375,8 @@ impl Tx {
         page: &Page,
     ) -> Result<Listed<R>> {
         let (sql, params) = list_select::<R>(&|column| self.conn.in_name_order(column), like, database, page)?;
-        let mut rows: Vec<R> = self.conn.fetch_all(&sql, params).await?.iter().map(read).collect::<Result<_>>()?;
-        let next = match page.limit {
-            Some(limit) if rows.len() > limit as usize => {
-                rows.truncate(limit as usize);
-                rows.last().map(list_key).transpose()?
-            }
-            _ => None,
-        };
-        Ok(Listed { rows, next })
+        let rows: Vec<R> = self.conn.fetch_all(&sql, params).await?.iter().map(read).collect::<Result<_>>()?;
+        page.cut(rows, list_key)
     }
 
     /// Writes `record` over the stored row if the stored version is still `record.meta.version`; returns the row as
@@ -569,7 +583,6 @@ impl Tx {
     }
 }
 
-/// Escapes `%`, `_` and `\` so a LIKE pattern matches them literally.
 /// The SELECT of [`Tx::list_page`] and its parameters; `in_name_order` writes a name column as it orders and pages
 /// (see [`crate::db::Conn::in_name_order`]).
 pub(crate) fn list_select<R: Record>(
@@ -608,8 +621,7 @@ pub(crate) fn list_select<R: Record>(
     }
     let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
     // One more row than asked tells whether another page follows.
-    let limit = page.limit.map_or(String::new(), |limit| format!(" LIMIT {}", u64::from(limit) + 1));
-    let sql = format!("SELECT * FROM {}{filter} ORDER BY {}{limit}", R::SELECT_FROM, order.join(", "));
+    let sql = format!("SELECT * FROM {}{filter} ORDER BY {}{}", R::SELECT_FROM, order.join(", "), page.sql_limit());
     Ok((sql, params))
 }
 
@@ -634,7 +646,7 @@ fn gram_condition(table: &'static str, pattern: &str, params: &mut Vec<Param>) -
     }
     params.push(Param::Text(table.to_owned()));
     let table_mark = params.len();
-    let grams = if chars.len() < 3 {
+    if chars.len() < 3 {
         // Every gram starting with the pattern: from the pattern itself to the pattern followed by the greatest
         // characters (a gram has three).
         let top: String = chars.iter().copied().chain(std::iter::repeat_n(char::MAX, 3 - chars.len())).collect();
@@ -645,13 +657,11 @@ fn gram_condition(table: &'static str, pattern: &str, params: &mut Vec<Param>) -
             table_mark + 1,
             table_mark + 2
         ));
-    } else {
-        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
-        grams.sort_unstable();
-        grams.dedup();
-        grams.truncate(MAX_SEARCH_GRAMS);
-        grams
-    };
+    }
+    let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams.truncate(MAX_SEARCH_GRAMS);
     let count = grams.len();
     let marks: Vec<String> = grams
         .into_iter()
@@ -681,6 +691,7 @@ fn list_key<R: Record>(row: &R) -> Result<Vec<String>> {
         .collect()
 }
 
+/// Escapes `%`, `_` and `\` so a LIKE pattern matches them literally.
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -562,13 +562,20 @@ impl<T: DeserializeOwned> Pages<T> {
     /// The next page's rows; `None` after the last page.
     pub async fn next_page(&mut self) -> Result<Option<Vec<T>>> {
         let Some(url) = self.next.take() else { return Ok(None) };
-        let request = self.client.request(Method::GET, url, NO_BODY, None);
+        let request = self.client.request(Method::GET, url.clone(), NO_BODY, None);
         let (_, value, next) = self.client.send_paged(request, &self.what).await?;
         if let Some(target) = next {
-            let url = self.client.base.join(&target).map_err(|e| Error::Protocol {
-                what: self.what.clone(),
-                reason: format!("the next page's address is not a URL: {e}"),
-            })?;
+            // The next page is this route with the link's query. Only the query is taken from the server's answer:
+            // the token is never sent to another host a header names, and a server behind a proxy that adds a path
+            // prefix (which the server does not see) is still reached through that prefix.
+            let Some((_, query)) = target.split_once('?') else {
+                return Err(Error::Protocol {
+                    what: self.what.clone(),
+                    reason: "the next page's link has no query".to_owned(),
+                });
+            };
+            let mut url = url;
+            url.set_query(Some(query));
             self.next = Some(url);
         }
         decode(value, &self.what).map(Some)
