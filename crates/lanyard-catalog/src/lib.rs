@@ -262,6 +262,13 @@ impl Catalog {
         self.trips.get()
     }
 
+    /// How many stamps of a SQLite catalog file so far needed `PRAGMA data_version`; the others were proven by the
+    /// file's WAL-index header alone (see `fresh.rs`). `None` without a watcher (PostgreSQL, in memory). For tests
+    /// and diagnostics.
+    pub fn stamp_pragma_reads(&self) -> Option<u64> {
+        self.watch.as_ref().map(|watch| watch.pragma_reads())
+    }
+
     /// Which database this catalog lives in.
     pub fn kind(&self) -> DatabaseKind {
         match self.pool {

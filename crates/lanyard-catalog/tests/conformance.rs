@@ -743,6 +743,12 @@ async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) 
     here.find_connection("c").await.unwrap();
     if db.kind == DatabaseKind::Sqlite {
         assert_eq!(here.stamp().await.as_ref(), Some(&stamp), "a read moved the stamp");
+        // While nothing is committed, the WAL-index header alone proves the stamp: no pragma, no file lock.
+        let pragmas = here.stamp_pragma_reads().expect("a SQLite file has a watcher");
+        for _ in 0..100 {
+            assert_eq!(here.stamp().await.as_ref(), Some(&stamp));
+        }
+        assert_eq!(here.stamp_pragma_reads(), Some(pragmas), "an unchanged header still read the pragma");
     }
     let mut changed: Connection = here.get(c.meta.id).await.unwrap();
     changed.description = Some("by this handle".into());
@@ -792,6 +798,21 @@ async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) 
         assert_eq!(seen.description.as_deref(), Some("own write"), "a request missed its own change");
     })
     .await;
+
+    // Commits interleaved with checkpoints that restart the WAL (the header's frame count falls back to zero):
+    // every one is seen by the next read.
+    if db.kind == DatabaseKind::Sqlite {
+        for round in 0..20 {
+            let mut changed: Connection = there.get(c.meta.id).await.unwrap();
+            changed.description = Some(format!("checkpointed {round}"));
+            there.update(changed).await.unwrap();
+            let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+            assert_eq!(seen.description, Some(format!("checkpointed {round}")), "round {round}: a stale row");
+            let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+            assert_eq!(seen.description, Some(format!("checkpointed {round}")));
+            raw_sql(db, &["PRAGMA wal_checkpoint(TRUNCATE)"]).await;
+        }
+    }
 
     raw_sql(db, &["UPDATE external_connections SET description = 'raw'"]).await;
     let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
