@@ -60,6 +60,7 @@ pub use model::{
     ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,
     Principal, Record, RecordId, Reference, VaultEntry,
 };
+
 pub use retry::{Attempts, MAX_ATTEMPTS, MAX_SIDE_EFFECT_RUNS, RETRY_DEADLINE, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
 pub use store::{AuditFilter, Listed, Page, Tx, sqlite_list_select};
@@ -67,6 +68,9 @@ pub use time::{Timestamp, TimestampError};
 
 use db::{Pool, RoundTrips};
 use store::connection_view;
+
+/// A PostgreSQL catalog connection idle for this long is pinged before the pool hands it out again.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// A write transaction from [`Catalog::begin_write`]: use it as a [`Tx`], then [`WriteTx::commit`]. Dropping it
 /// rolls back.
@@ -216,8 +220,28 @@ impl Catalog {
                 SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(options).await?,
             )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            // Pooled connections are pinged before use: after a failover a stale one is replaced, not failed.
-            let options = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10));
+            // A pooled connection that sat idle for [`PING_AFTER_IDLE`] is pinged before use, so that after a
+            // failover or a server restart a stale one is replaced, not failed. One that was in use a moment ago is
+            // not: a ping before every acquire was a second round trip for each hot read and each transaction.
+            let options = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|connection, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for < PING_AFTER_IDLE {
+                            return Ok(true);
+                        }
+                        use sqlx::Connection as _;
+                        match connection.ping().await {
+                            Ok(()) => Ok(true),
+                            Err(error) => {
+                                tracing::info!(%error, "an idle catalog connection is gone; replacing it");
+                                Ok(false)
+                            }
+                        }
+                    })
+                });
             match options.connect(url).await {
                 Ok(pool) => Pool::Postgres(pool),
                 // The pool hides why it could not connect; one direct attempt shows the cause (refused, auth, …).
@@ -257,7 +281,7 @@ impl Catalog {
     /// sends statements and waits for their answer — each query, BEGIN, COMMIT and ROLLBACK, a PostgreSQL stamp
     /// read; a SQLite batch sent in one hand-off counts one. Not counted: the SQLite change watcher's
     /// `PRAGMA data_version` (read on the calling thread, no hand-off) and the ping the PostgreSQL pool sends before
-    /// it hands out a connection. For tests that hold a path to its cost, and for diagnostics.
+    /// it hands out a connection idle for [`PING_AFTER_IDLE`]. For tests that hold a path to its cost, and for diagnostics.
     pub fn round_trips(&self) -> u64 {
         self.trips.get()
     }

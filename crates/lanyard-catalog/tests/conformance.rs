@@ -1200,3 +1200,37 @@ async fn sqlite_like_reads_the_gram_index_not_the_table() {
     }
     pool.close().await;
 }
+
+/// PostgreSQL: pooled connections are pinged only after sitting idle for [`lanyard_catalog::PING_AFTER_IDLE`]; the
+/// server ending every one of them (a restart, a failover, an administrator's `pg_terminate_backend`) costs no
+/// request after that: each idle one fails its ping and is replaced.
+#[tokio::test]
+async fn postgres_connections_ended_by_the_server_are_replaced_after_idling() {
+    let db = fresh(DatabaseKind::Postgres);
+    let catalog = db.open().await;
+    let c = catalog.insert(connection("c")).await.unwrap();
+    // Several pooled connections, all in use a moment ago.
+    futures::future::join_all((0..4).map(|_| catalog.get::<Connection>(c.meta.id))).await;
+    let database = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    for round in 0..3 {
+        let ended: Vec<(bool,)> = {
+            use sqlx::Connection as _;
+            let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_as(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(&database)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap()
+        };
+        assert!(!ended.is_empty(), "round {round}: the catalog held no connection to end");
+        tokio::time::sleep(lanyard_catalog::PING_AFTER_IDLE + std::time::Duration::from_millis(200)).await;
+        let mut changed: Connection = catalog.get(c.meta.id).await.expect("a read after the server ended the pool");
+        changed.description = Some(format!("round {round}"));
+        catalog.update(changed).await.expect("a write after the server ended the pool");
+        let seen = catalog.find_connection("c").await.unwrap().expect("found").0;
+        assert_eq!(seen.description, Some(format!("round {round}")));
+    }
+    catalog.close().await;
+}
