@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Postgres, Row as _, Sqlite, Transaction};
@@ -83,6 +84,9 @@ pub(crate) struct Conn {
 enum ConnTx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
+    /// A PostgreSQL connection outside any transaction: each statement commits on its own (see
+    /// [`crate::Catalog::begin_autocommit`]).
+    PostgresAuto(PoolConnection<Postgres>),
 }
 
 macro_rules! bind_params {
@@ -104,7 +108,20 @@ macro_rules! bind_params {
 impl Conn {
     /// Whether this is a PostgreSQL transaction (which takes a data-modifying `WITH` where SQLite takes a batch).
     pub(crate) fn is_postgres(&self) -> bool {
-        matches!(self.tx, ConnTx::Postgres(_))
+        matches!(self.tx, ConnTx::Postgres(_) | ConnTx::PostgresAuto(_))
+    }
+
+    /// Without a transaction a statement may commit a change as it returns: the request's kept stamp (see
+    /// `fresh.rs`) is from before it, and its later reads must see the change.
+    fn forget_if_autocommit(&self) {
+        if self.is_autocommit() {
+            crate::fresh::forget_stamp();
+        }
+    }
+
+    /// Whether each statement commits on its own (no transaction around them).
+    pub(crate) fn is_autocommit(&self) -> bool {
+        matches!(self.tx, ConnTx::PostgresAuto(_))
     }
 
     /// How a name column is written where it orders or pages a list: code-point order on both databases (SQLite's
@@ -113,16 +130,18 @@ impl Conn {
     pub(crate) fn in_name_order(&self, column: &str) -> String {
         match self.tx {
             ConnTx::Sqlite(_) => column.to_owned(),
-            ConnTx::Postgres(_) => format!("{column} COLLATE \"C\""),
+            ConnTx::Postgres(_) | ConnTx::PostgresAuto(_) => format!("{column} COLLATE \"C\""),
         }
     }
 
     /// Runs a statement; returns the number of rows it changed.
     pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
         self.trips.count();
+        self.forget_if_autocommit();
         Ok(match &mut self.tx {
             ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
             ConnTx::Postgres(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            ConnTx::PostgresAuto(c) => bind_params!(sqlx::query(sql), params).execute(&mut **c).await?.rows_affected(),
         })
     }
 
@@ -130,6 +149,7 @@ impl Conn {
     /// hand-off (a `$N` is the N-th of `params` in every statement of it); the rows are those of all of them.
     pub(crate) async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<Row>> {
         self.trips.count();
+        self.forget_if_autocommit();
         Ok(match &mut self.tx {
             ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
                 .fetch_all(&mut **tx)
@@ -143,12 +163,19 @@ impl Conn {
                 .into_iter()
                 .map(|r| Row(RowInner::Postgres(r)))
                 .collect(),
+            ConnTx::PostgresAuto(c) => bind_params!(sqlx::query(sql), params)
+                .fetch_all(&mut **c)
+                .await?
+                .into_iter()
+                .map(|r| Row(RowInner::Postgres(r)))
+                .collect(),
         })
     }
 
     /// Runs a query; returns its first row, if any.
     pub(crate) async fn fetch_optional(&mut self, sql: &str, params: Vec<Param>) -> Result<Option<Row>> {
         self.trips.count();
+        self.forget_if_autocommit();
         Ok(match &mut self.tx {
             ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
                 .fetch_optional(&mut **tx)
@@ -158,12 +185,17 @@ impl Conn {
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(|r| Row(RowInner::Postgres(r))),
+            ConnTx::PostgresAuto(c) => bind_params!(sqlx::query(sql), params)
+                .fetch_optional(&mut **c)
+                .await?
+                .map(|r| Row(RowInner::Postgres(r))),
         })
     }
 
     /// Runs several statements separated by `;` (migrations).
     pub(crate) async fn execute_script(&mut self, sql: &str) -> Result<()> {
         self.trips.count();
+        self.forget_if_autocommit();
         match &mut self.tx {
             ConnTx::Sqlite(tx) => {
                 sqlx::raw_sql(sql).execute(&mut **tx).await?;
@@ -171,24 +203,41 @@ impl Conn {
             ConnTx::Postgres(tx) => {
                 sqlx::raw_sql(sql).execute(&mut **tx).await?;
             }
+            ConnTx::PostgresAuto(c) => {
+                sqlx::raw_sql(sql).execute(&mut **c).await?;
+            }
         }
         Ok(())
     }
 
+    /// Commits; without a transaction (autocommit) every statement committed already: no round trip.
     pub(crate) async fn commit(self) -> Result<()> {
-        self.trips.count();
         match self.tx {
-            ConnTx::Sqlite(tx) => tx.commit().await?,
-            ConnTx::Postgres(tx) => tx.commit().await?,
+            ConnTx::Sqlite(tx) => {
+                self.trips.count();
+                tx.commit().await?;
+            }
+            ConnTx::Postgres(tx) => {
+                self.trips.count();
+                tx.commit().await?;
+            }
+            ConnTx::PostgresAuto(_) => {}
         }
         Ok(())
     }
 
+    /// Rolls back; without a transaction (autocommit) there is nothing to roll back: no round trip.
     pub(crate) async fn rollback(self) -> Result<()> {
-        self.trips.count();
         match self.tx {
-            ConnTx::Sqlite(tx) => tx.rollback().await?,
-            ConnTx::Postgres(tx) => tx.rollback().await?,
+            ConnTx::Sqlite(tx) => {
+                self.trips.count();
+                tx.rollback().await?;
+            }
+            ConnTx::Postgres(tx) => {
+                self.trips.count();
+                tx.rollback().await?;
+            }
+            ConnTx::PostgresAuto(_) => {}
         }
         Ok(())
     }
@@ -246,6 +295,17 @@ impl Pool {
     }
 
     /// Begins a read-only transaction with a consistent snapshot.
+    /// A PostgreSQL connection outside any transaction (`None` on SQLite): no BEGIN, no COMMIT, each statement
+    /// its own transaction (READ COMMITTED, the server's default).
+    pub(crate) async fn autocommit(&self, trips: &RoundTrips) -> Result<Option<Conn>> {
+        match self {
+            Pool::Sqlite(_) => Ok(None),
+            Pool::Postgres(pool) => {
+                Ok(Some(Conn { tx: ConnTx::PostgresAuto(pool.acquire().await?), trips: trips.clone() }))
+            }
+        }
+    }
+
     pub(crate) async fn begin_read(&self, trips: &RoundTrips) -> Result<Conn> {
         self.begin(trips, "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
     }

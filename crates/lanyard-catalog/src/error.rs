@@ -49,6 +49,15 @@ pub enum CatalogError {
         /// The referring object's name.
         name: String,
     },
+    /// A change that read its row outside a transaction ([`crate::optimistic!`]) found, at its write, that another
+    /// change had committed to the row since: it is run again on the new row.
+    #[error("{kind} {name:?} was changed by another writer at the same moment; try again")]
+    Overtaken {
+        /// The kind of object.
+        kind: ObjectKind,
+        /// Its name.
+        name: String,
+    },
     /// The object is still referenced and cannot be deleted.
     #[error("{kind} {name:?} is still referenced by {}", dependents.iter().map(|(k, n)| format!("{k} {n:?}")).collect::<Vec<_>>().join(", "))]
     StillReferenced {
@@ -128,7 +137,7 @@ impl CatalogError {
         match self {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::AlreadyExists { .. } => ErrorKind::AlreadyExists,
-            Self::VersionConflict { .. } | Self::StillReferenced { .. } => ErrorKind::Conflict,
+            Self::VersionConflict { .. } | Self::Overtaken { .. } | Self::StillReferenced { .. } => ErrorKind::Conflict,
             Self::MissingReference { .. }
             | Self::InvalidCursor { .. }
             | Self::InvalidUrl(_)
@@ -139,8 +148,11 @@ impl CatalogError {
     }
 
     /// Whether retrying the whole transaction may succeed: a serialization failure or deadlock on PostgreSQL, a
-    /// busy or locked database on SQLite.
+    /// busy or locked database on SQLite, an optimistic change overtaken by another ([`CatalogError::Overtaken`]).
     pub fn is_retryable(&self) -> bool {
+        if matches!(self, Self::Overtaken { .. }) {
+            return true;
+        }
         let Self::Database(sqlx::Error::Database(db)) = self else { return false };
         matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517"))
     }

@@ -334,6 +334,14 @@ impl Catalog {
         transaction!(self, |tx| { tx.delete::<R>(id, expected_version).await })
     }
 
+    /// A handle on which each statement commits on its own, for a change whose one writing statement checks
+    /// everything it relies on ([`Tx::update_audited`]: the version it read, the rows it refers to, and its audit
+    /// record in the same statement): on PostgreSQL that saves BEGIN and COMMIT, two round trips. `None` on SQLite,
+    /// where a change takes the writer slot in a transaction anyway. Use it through [`optimistic!`].
+    pub async fn begin_autocommit(&self) -> Result<Option<Tx>> {
+        Ok(self.pool.autocommit(&self.trips).await?.map(|conn| Tx { conn }))
+    }
+
     /// Runs `f` in a read-only transaction (a consistent snapshot).
     pub async fn read<T>(&self, f: impl AsyncFnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let mut tx = Tx { conn: self.pool.begin_read(&self.trips).await? };

@@ -172,6 +172,42 @@ macro_rules! transaction {
     };
 }
 
+/// Runs `$body` (which uses `$tx: &mut Tx`) as one change that reads what it needs and then makes exactly one
+/// write, a statement that itself checks everything the change relies on — [`crate::Tx::update_audited`]: the row
+/// at the version the body read, the rows it refers to (and their foreign keys), its audit record in the same
+/// statement. On PostgreSQL it runs without a transaction ([`crate::Catalog::begin_autocommit`]: no BEGIN, no
+/// COMMIT, two round trips fewer); when the write finds that another change committed to the row since the body
+/// read it ([`crate::CatalogError::Overtaken`]), or on any other retryable failure, the whole body runs again,
+/// paced by [`Attempts`]. On SQLite it is [`transaction!`]. The body must make no other write (nothing would roll
+/// it back) and must not rely on a check that its write does not repeat (a look-alike name, say): such changes
+/// use [`transaction!`].
+#[macro_export]
+macro_rules! optimistic {
+    ($catalog:expr, |$tx:ident| -> $ret:ty $body:block) => {{
+        let catalog: &$crate::Catalog = $catalog;
+        if catalog.kind() == $crate::DatabaseKind::Postgres {
+            let mut attempts = $crate::Attempts::new();
+            loop {
+                let outcome: $ret = async {
+                    let ::core::option::Option::Some(mut auto) = catalog.begin_autocommit().await? else {
+                        ::core::unreachable!("a PostgreSQL catalog runs statements without a transaction")
+                    };
+                    let $tx: &mut $crate::Tx = &mut auto;
+                    async { $body }.await
+                }
+                .await;
+                match outcome {
+                    ::core::result::Result::Err(error)
+                        if attempts.retry($crate::Retryable::is_retryable(&error)).await => {}
+                    other => break other,
+                }
+            }
+        } else {
+            $crate::transaction!(catalog, |$tx| -> $ret $body)
+        }
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -567,7 +567,14 @@ impl Tx {
         if let Err(error) = self.check_references(record, &columns).await {
             return error;
         }
-        self.missing_or_conflict::<R>(record.meta().id, &record.display(), record.meta().version).await
+        match self.missing_or_conflict::<R>(record.meta().id, &record.display(), record.meta().version).await {
+            // Without a transaction the row was read by an earlier statement, not under this write's lock: another
+            // change committed in between, and the whole change runs again on the new row.
+            CatalogError::VersionConflict { kind, name, .. } if self.conn.is_autocommit() => {
+                CatalogError::Overtaken { kind, name }
+            }
+            other => other,
+        }
     }
 
     async fn missing_or_conflict<R: Record>(&mut self, id: R::Id, name: &str, expected: i64) -> CatalogError {

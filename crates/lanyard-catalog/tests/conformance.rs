@@ -59,6 +59,7 @@ lanyard_testsupport::database_tests!(
     pages_walk_every_row_once_while_rows_come_and_go,
     like_narrows_by_name_grams_that_follow_every_write,
     migration_5_indexes_the_names_already_there,
+    optimistic_changes_overtaken_by_others_rerun_and_lose_nothing,
 );
 
 fn name(n: &str) -> Name {
@@ -1233,4 +1234,71 @@ async fn postgres_connections_ended_by_the_server_are_replaced_after_idling() {
         assert_eq!(seen.description, Some(format!("round {round}")));
     }
     catalog.close().await;
+}
+
+/// Writes of one `optimistic!` writer in the concurrent test.
+const OPTIMISTIC_WRITES: i64 = 40;
+
+/// `optimistic!`: on PostgreSQL a change runs without a transaction (no BEGIN, no COMMIT), so another change may
+/// commit between its read and its write; the write then changes nothing and the whole change reruns on the new row.
+/// Forced once (another handle commits inside the first run: two runs, both changes kept), then two handles altering
+/// one row at once, each its own option, lose nothing: every write has its own version and its audit record. On
+/// SQLite it is a write transaction (one run).
+async fn optimistic_changes_overtaken_by_others_rerun_and_lose_nothing(db: &TestDb) {
+    let (here, there) = (db.open().await, db.open().await);
+    let c = here.insert(connection("c")).await.unwrap();
+    let audited = audit_len(&here).await;
+
+    if db.kind == DatabaseKind::Postgres {
+        let trips = here.round_trips();
+        let mut runs = 0;
+        let (stored, _) = lanyard_catalog::optimistic!(&here, |tx| -> lanyard_catalog::Result<_> {
+            runs += 1;
+            let mut row = tx.find_by_name::<Connection>(&["c"]).await?.expect("c");
+            if runs == 1 {
+                let mut other: Connection = there.get(c.meta.id).await?;
+                other.description = Some("by the other handle".into());
+                there.update(other).await?;
+            }
+            row.options.insert("mine".into(), "yes".into());
+            tx.update_audited(row, alter_record).await
+        })
+        .unwrap();
+        assert_eq!(runs, 2, "the overtaken change ran again");
+        // First run: the read, the write that changed nothing and the read that tells why; second: read and write.
+        assert_eq!(here.round_trips() - trips, 5, "no BEGIN, no COMMIT");
+        assert_eq!(stored.meta.version, 3);
+        let seen: Connection = here.get(c.meta.id).await.unwrap();
+        assert_eq!(seen.description.as_deref(), Some("by the other handle"), "the other change was lost");
+        assert_eq!(seen.options["mine"], "yes");
+        assert_eq!(audit_len(&here).await, audited + 1, "an overtaken write appended no audit record");
+    }
+
+    let before: Connection = here.get(c.meta.id).await.unwrap();
+    let audited = audit_len(&here).await;
+    let writer = |catalog: Catalog, key: &'static str| async move {
+        let mut versions = Vec::new();
+        for n in 0..OPTIMISTIC_WRITES {
+            let (row, _) = lanyard_catalog::optimistic!(&catalog, |tx| -> lanyard_catalog::Result<_> {
+                let mut row = tx.find_by_name::<Connection>(&["c"]).await?.expect("c");
+                row.options.insert(key.into(), n.to_string().into());
+                tx.update_audited(row, alter_record).await
+            })
+            .unwrap();
+            versions.push(row.meta.version);
+        }
+        versions
+    };
+    let (mine, theirs) = tokio::join!(writer(here.clone(), "here"), writer(there.clone(), "there"));
+    let mut versions: Vec<i64> = mine.into_iter().chain(theirs).collect();
+    versions.sort_unstable();
+    let expected: Vec<i64> = (before.meta.version + 1..=before.meta.version + 2 * OPTIMISTIC_WRITES).collect();
+    assert_eq!(versions, expected, "two acknowledged writes share a version, or one is missing");
+    let after: Connection = here.get(c.meta.id).await.unwrap();
+    let last = (OPTIMISTIC_WRITES - 1).to_string();
+    assert_eq!((&after.options["here"], &after.options["there"]), (&last.clone().into(), &last.into()));
+    let writes = usize::try_from(2 * OPTIMISTIC_WRITES).unwrap();
+    assert_eq!(audit_len(&here).await, audited + writes, "one audit record per write");
+    here.close().await;
+    there.close().await;
 }

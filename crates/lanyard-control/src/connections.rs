@@ -369,40 +369,20 @@ impl ControlPlane {
         if actions.is_empty() {
             return Err(ControlError::invalid("ALTER CONNECTION needs at least one action"));
         }
-        // Round trips: BEGIN; the row with the names of what it refers to (one read); the versioned UPDATE with the
-        // audit append, which also checks the references (one round trip, `Tx::update_audited`); COMMIT. The view is
-        // made of what was read: names an action changed come from that action's own lookup.
-        let mut altered = transaction!(self.catalog(), |tx| -> Result<_> {
-            let (before, entry, storage, expires_at) =
-                tx.find_connection(name).await?.ok_or_else(|| not_found(name))?;
-            check_version(ObjectKind::Connection, name, before.meta.version, if_match)?;
-            let mut refs = Refs::read_with(&before, entry, storage, expires_at);
-            let mut row = before.clone();
-            for (index, action) in actions.iter().enumerate() {
-                apply(tx, &mut row, &mut refs, action).await.map_err(|e| e.context(format!("action {}", index + 1)))?;
-            }
-            let (row, _) = tx
-                .update_audited(row, |row| {
-                    audit(
-                        caller,
-                        AuditAction::ConnectionAlter,
-                        ObjectKind::Connection,
-                        row.meta.id,
-                        row.name.as_str(),
-                        detail([
-                            ("actions", audit_form(actions)),
-                            ("from_version", before.meta.version.into()),
-                            ("to_version", row.meta.version.into()),
-                            (
-                                "renamed_from",
-                                if before.name == row.name { Value::Null } else { before.name.as_str().into() },
-                            ),
-                        ]),
-                    )
-                })
-                .await?;
-            Ok(to_view(row, refs))
-        })?;
+        // Round trips: the row with the names of what it refers to (one read); the versioned UPDATE with the audit
+        // append, which also checks the references (one round trip, `Tx::update_audited`). On PostgreSQL that is
+        // all (`optimistic!`: no transaction, since the UPDATE checks the version read and the references itself,
+        // and the whole change reruns when another overtook it), except for a rename, whose look-alike check reads
+        // other rows that the UPDATE cannot re-check: it runs SERIALIZABLE, with BEGIN and COMMIT, like every change
+        // on SQLite. The view is made of what was read: names an action changed come from that action's own lookup.
+        let renames = actions.iter().any(|action| matches!(action, ConnectionAction::RenameTo(_)));
+        let mut altered = if renames {
+            transaction!(self.catalog(), |tx| -> Result<_> { alter_in(tx, caller, name, actions, if_match).await })?
+        } else {
+            lanyard_catalog::optimistic!(self.catalog(), |tx| -> Result<_> {
+                alter_in(tx, caller, name, actions, if_match).await
+            })?
+        };
         altered.warnings = crate::warnings::connection(&altered, Timestamp::now());
         Ok(altered)
     }
@@ -485,6 +465,42 @@ impl ControlPlane {
 
 /// Applies one action to `row` in memory; names are resolved through `tx`, and what the view shows of them is
 /// kept in `refs`.
+/// The body of ALTER CONNECTION: reads the row, applies `actions` in order and writes it with its audit record in
+/// one statement (the only write: see `lanyard_catalog::optimistic!`).
+async fn alter_in(
+    tx: &mut Tx,
+    caller: &Caller,
+    name: &str,
+    actions: &[ConnectionAction],
+    if_match: Option<i64>,
+) -> Result<ConnectionView> {
+    let (before, entry, storage, expires_at) = tx.find_connection(name).await?.ok_or_else(|| not_found(name))?;
+    check_version(ObjectKind::Connection, name, before.meta.version, if_match)?;
+    let mut refs = Refs::read_with(&before, entry, storage, expires_at);
+    let mut row = before.clone();
+    for (index, action) in actions.iter().enumerate() {
+        apply(tx, &mut row, &mut refs, action).await.map_err(|e| e.context(format!("action {}", index + 1)))?;
+    }
+    let (row, _) = tx
+        .update_audited(row, |row| {
+            audit(
+                caller,
+                AuditAction::ConnectionAlter,
+                ObjectKind::Connection,
+                row.meta.id,
+                row.name.as_str(),
+                detail([
+                    ("actions", audit_form(actions)),
+                    ("from_version", before.meta.version.into()),
+                    ("to_version", row.meta.version.into()),
+                    ("renamed_from", if before.name == row.name { Value::Null } else { before.name.as_str().into() }),
+                ]),
+            )
+        })
+        .await?;
+    Ok(to_view(row, refs))
+}
+
 async fn apply(tx: &mut Tx, row: &mut Connection, refs: &mut Refs, action: &ConnectionAction) -> Result<()> {
     match action {
         ConnectionAction::SetOptions(pairs) => row.options = options_object(row.name.as_str(), pairs)?,
