@@ -163,9 +163,10 @@ async fn create_ledger(client: &Client, schema: &str) -> Result<(), LoadError> {
     );
     match client.batch_execute(&ddl).await {
         Ok(()) => Ok(()),
-        // Two sessions creating the table at once: the loser fails on the catalog's unique index (pg_type's name)
-        // or finds the table, once the winner committed. Either way it is there now.
-        Err(e) if matches!(e.as_db_error().map(|db| db.code().code()), Some("23505" | "42P07")) => Ok(()),
+        // Two sessions creating the table at once: the loser fails on the catalog's unique index (pg_type's name,
+        // 23505), on the table's row type that the winner just created ("type … already exists", 42710), or finds
+        // the table once the winner committed (42P07). Either way it is there now.
+        Err(e) if matches!(e.as_db_error().map(|db| db.code().code()), Some("23505" | "42710" | "42P07")) => Ok(()),
         Err(e) => Err(target_error(&format!("create the ledger table {}", ledger_name(schema)), &e)),
     }
 }
