@@ -147,6 +147,12 @@ impl CatalogError {
         }
     }
 
+    /// The SQLSTATE (PostgreSQL) or extended result code (SQLite) of a database error, if this is one.
+    pub(crate) fn sqlstate(&self) -> Option<String> {
+        let Self::Database(sqlx::Error::Database(db)) = self else { return None };
+        db.code().map(|code| code.into_owned())
+    }
+
     /// Whether retrying the whole transaction may succeed: a serialization failure or deadlock on PostgreSQL, a
     /// busy or locked database on SQLite, an optimistic change overtaken by another ([`CatalogError::Overtaken`]).
     pub fn is_retryable(&self) -> bool {

@@ -9,7 +9,7 @@
 //! the calling thread (a mutex and one step of a prepared statement: a read transaction of a few microseconds, no
 //! hand-off to a driver thread, and no wait: a busy file means no stamp). Most stamps do not even need that: every
 //! commit publishes a new WAL-index header in the `-shm` file before it returns, so while the header (read lock-free
-//! from a read-only mapping, `lanyard-walindex`) is the one seen unchanged before and after the last pragma, that
+//! in the watcher's own shared memory, `lanyard-walindex`) is the one seen unchanged before and after the last pragma, that
 //! pragma's answer is still the stamp — tens of nanoseconds instead of two file locks. A row is cached with the
 //! stamp read *before* it was loaded; a later read whose stamp is the same has seen no commit since that load
 //! started, so the row is current for it. Any other stamp empties the cache first.
@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lanyard_walindex::{Header, WalIndex};
+use lanyard_walindex::{Header, IndexedConnection, WalIndex};
 
 use crate::error::Result;
 
@@ -112,9 +112,8 @@ pub(crate) struct Watch {
 }
 
 struct Watcher {
-    connection: rusqlite::Connection,
-    /// The mapped header of the file's WAL-index (`-shm`); `None` if SQLite keeps none in a file.
-    index: Option<WalIndex>,
+    /// The connection, with the header of the file's WAL-index in its own shared memory.
+    connection: IndexedConnection,
     /// A stable header read before and after a `PRAGMA data_version` that answered this version: while the
     /// header is still this one, nothing was committed since, and the version is still current.
     known: Option<(Header, i64)>,
@@ -132,19 +131,13 @@ impl Watch {
         // and the read goes to the database.
         connection.busy_timeout(Duration::ZERO).map_err(watch_error)?;
         connection.pragma_update(None, "query_only", true).map_err(watch_error)?;
-        // The first read opens the WAL-index, which this connection then keeps open (and so in place) until closed.
-        data_version(&connection)?;
-        let index = match connection.path().map(Path::new) {
-            Some(file) => WalIndex::open(file).map_err(|e| crate::CatalogError::Watch(e.to_string()))?,
-            None => None,
-        };
-        if index.is_none() {
-            tracing::info!(path = %path.display(), "no WAL-index file: every catalog stamp reads PRAGMA data_version");
+        // Its first read opens the WAL-index, which the connection then keeps open (and in place) until it closes.
+        let connection = IndexedConnection::new(connection).map_err(watch_error)?;
+        if connection.index().is_none() {
+            tracing::info!(path = %path.display(), "no WAL-index in shared memory: every catalog stamp reads PRAGMA data_version");
         }
-        let watch = Self {
-            inner: Mutex::new(Some(Watcher { connection, index, known: None })),
-            pragma_reads: AtomicU64::new(0),
-        };
+        let watch =
+            Self { inner: Mutex::new(Some(Watcher { connection, known: None })), pragma_reads: AtomicU64::new(0) };
         watch.stamp()?;
         Ok(watch)
     }
@@ -154,15 +147,16 @@ impl Watch {
     pub(crate) fn stamp(&self) -> Result<Stamp> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let watcher = inner.as_mut().ok_or_else(|| crate::CatalogError::Watch("closed".into()))?;
-        if let (Some(index), Some((header, version))) = (&watcher.index, &watcher.known)
+        let index = watcher.connection.index();
+        if let (Some(index), Some((header, version))) = (index, &watcher.known)
             && index.current() == *header
         {
             return Ok(Stamp(StampKind::DataVersion(*version)));
         }
         self.pragma_reads.fetch_add(1, Ordering::Relaxed);
-        let before = watcher.index.as_ref().and_then(WalIndex::stable);
-        let version = data_version(&watcher.connection)?;
-        let after = watcher.index.as_ref().and_then(WalIndex::stable);
+        let before = index.and_then(WalIndex::stable);
+        let version = watcher.connection.data_version().map_err(watch_error)?;
+        let after = index.and_then(WalIndex::stable);
         // The pragma's read transaction began between the two reads of the header; the same stable header
         // before and after means it read the database as of that header.
         watcher.known = before.filter(|b| after.as_ref() == Some(b)).map(|h| (h, version));
@@ -175,19 +169,10 @@ impl Watch {
     }
 
     /// Closes the watcher connection, before the pool closes its own: the last connection to close checkpoints
-    /// the WAL into the file and removes it. The mapping of the WAL-index goes first.
+    /// the WAL into the file and removes it.
     pub(crate) fn close(&self) {
-        if let Some(mut watcher) = self.inner.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            drop(watcher.index.take());
-            drop(watcher);
-        }
+        drop(self.inner.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
-}
-
-/// `PRAGMA data_version` of `connection`: a read transaction of a few microseconds.
-fn data_version(connection: &rusqlite::Connection) -> Result<i64> {
-    let mut statement = connection.prepare_cached("PRAGMA data_version").map_err(watch_error)?;
-    statement.query_row([], |row| row.get::<_, i64>(0)).map_err(watch_error)
 }
 
 fn watch_error(error: rusqlite::Error) -> crate::CatalogError {

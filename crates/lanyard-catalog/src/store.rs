@@ -420,7 +420,15 @@ impl Tx {
                 "{update}; INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} WHERE changes() = 1 RETURNING seq"
             )
         };
-        let rows = self.conn.fetch_all(&sql, params).await.map_err(|e| name_taken(e, &stored))?;
+        let rows = match self.conn.fetch_all(&sql, params).await {
+            Ok(rows) => rows,
+            // Without a transaction, a row this one refers to was deleted between the statement's snapshot (its
+            // EXISTS) and its foreign-key check: run the change again, which finds it gone.
+            Err(error) if self.conn.is_autocommit() && error.sqlstate().as_deref() == Some("23503") => {
+                return Err(CatalogError::Overtaken { kind: R::KIND, name: stored.display() });
+            }
+            Err(error) => return Err(name_taken(error, &stored)),
+        };
         match rows.first() {
             Some(row) => Ok((stored, row.int("seq")?)),
             None => {
@@ -562,19 +570,26 @@ impl Tx {
     /// missing ([`CatalogError::MissingReference`], told first, as when references were checked before the write),
     /// the row is gone ([`CatalogError::NotFound`]) or at another version ([`CatalogError::VersionConflict`]). Only
     /// this miss path reads these; a write that succeeds never does.
+    ///
+    /// Without a transaction ([`crate::optimistic!`]) the row was read by an earlier statement, so the version is
+    /// told first: a row that moved since is [`CatalogError::Overtaken`] (the whole change runs again on the new
+    /// row), whatever its references are now — they may be ones the change never named.
     async fn not_updated<R: Record>(&mut self, record: &R) -> CatalogError {
+        let (id, name, read_at) = (record.meta().id, record.display(), record.meta().version);
+        if self.conn.is_autocommit() {
+            match self.missing_or_conflict::<R>(id, &name, read_at).await {
+                CatalogError::VersionConflict { kind, name, actual, .. } if actual != read_at => {
+                    return CatalogError::Overtaken { kind, name };
+                }
+                CatalogError::VersionConflict { .. } => {}
+                other => return other,
+            }
+        }
         let columns = record.columns();
         if let Err(error) = self.check_references(record, &columns).await {
             return error;
         }
-        match self.missing_or_conflict::<R>(record.meta().id, &record.display(), record.meta().version).await {
-            // Without a transaction the row was read by an earlier statement, not under this write's lock: another
-            // change committed in between, and the whole change runs again on the new row.
-            CatalogError::VersionConflict { kind, name, .. } if self.conn.is_autocommit() => {
-                CatalogError::Overtaken { kind, name }
-            }
-            other => other,
-        }
+        self.missing_or_conflict::<R>(id, &name, read_at).await
     }
 
     async fn missing_or_conflict<R: Record>(&mut self, id: R::Id, name: &str, expected: i64) -> CatalogError {

@@ -1272,6 +1272,28 @@ async fn optimistic_changes_overtaken_by_others_rerun_and_lose_nothing(db: &Test
         assert_eq!(seen.description.as_deref(), Some("by the other handle"), "the other change was lost");
         assert_eq!(seen.options["mine"], "yes");
         assert_eq!(audit_len(&here).await, audited + 1, "an overtaken write appended no audit record");
+
+        // Overtaken by a change that drops the reference the first run read, and the entry it named: the rerun
+        // succeeds on the new row; the entry the change never named is no "missing reference".
+        let e = here.insert(entry("e")).await.unwrap();
+        let mut with_entry: Connection = here.get(c.meta.id).await.unwrap();
+        with_entry.credential_id = Some(e.meta.id);
+        here.update(with_entry).await.unwrap();
+        let mut runs = 0;
+        let (stored, _) = lanyard_catalog::optimistic!(&here, |tx| -> lanyard_catalog::Result<_> {
+            runs += 1;
+            let mut row = tx.find_by_name::<Connection>(&["c"]).await?.expect("c");
+            if runs == 1 {
+                let mut other: Connection = there.get(c.meta.id).await?;
+                other.credential_id = None;
+                there.update(other).await?;
+                there.delete::<VaultEntry>(e.meta.id, None).await?;
+            }
+            row.options.insert("second".into(), "yes".into());
+            tx.update_audited(row, alter_record).await
+        })
+        .unwrap();
+        assert_eq!((runs, stored.credential_id), (2, None));
     }
 
     let before: Connection = here.get(c.meta.id).await.unwrap();

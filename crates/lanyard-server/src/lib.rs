@@ -135,7 +135,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        // A v4 id from the thread's CSPRNG (rand's `ThreadRng`, seeded once from the OS): `Uuid::new_v4` asks the
+        // A v4 id from the thread's CSPRNG (rand's `ThreadRng`, seeded from the OS): `Uuid::new_v4` asks the
         // kernel (`getrandom`) on every call, a syscall per request.
         .map_or_else(|| uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(), str::to_owned);
     let method = request.method().clone();
