@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgPool, PgRow};
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Postgres, Row as _, Sqlite, Transaction};
 
 use crate::error::{CatalogError, Result};
@@ -134,37 +134,39 @@ impl Conn {
         }
     }
 
-    /// Runs a statement; returns the number of rows it changed.
-    pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
+    /// The connection the next statement runs on: the transaction's, or the bare one of an autocommit handle. Its
+    /// round trip is counted here, and without a transaction the request's kept stamp is forgotten first (see
+    /// [`Conn::forget_if_autocommit`]).
+    fn statement(&mut self) -> Driver<'_> {
         self.trips.count();
         self.forget_if_autocommit();
-        Ok(match &mut self.tx {
-            ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
-            ConnTx::Postgres(tx) => bind_params!(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
-            ConnTx::PostgresAuto(c) => bind_params!(sqlx::query(sql), params).execute(&mut **c).await?.rows_affected(),
+        match &mut self.tx {
+            ConnTx::Sqlite(tx) => Driver::Sqlite(tx),
+            ConnTx::Postgres(tx) => Driver::Postgres(tx),
+            ConnTx::PostgresAuto(connection) => Driver::Postgres(connection),
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
+        Ok(match self.statement() {
+            Driver::Sqlite(c) => bind_params!(sqlx::query(sql), params).execute(c).await?.rows_affected(),
+            Driver::Postgres(c) => bind_params!(sqlx::query(sql), params).execute(c).await?.rows_affected(),
         })
     }
 
     /// Runs a query; returns every row. On SQLite `sql` may be a batch of statements separated by `;`, sent in one
     /// hand-off (a `$N` is the N-th of `params` in every statement of it); the rows are those of all of them.
     pub(crate) async fn fetch_all(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<Row>> {
-        self.trips.count();
-        self.forget_if_autocommit();
-        Ok(match &mut self.tx {
-            ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
-                .fetch_all(&mut **tx)
+        Ok(match self.statement() {
+            Driver::Sqlite(c) => bind_params!(sqlx::query(sql), params)
+                .fetch_all(c)
                 .await?
                 .into_iter()
                 .map(|r| Row(RowInner::Sqlite(r)))
                 .collect(),
-            ConnTx::Postgres(tx) => bind_params!(sqlx::query(sql), params)
-                .fetch_all(&mut **tx)
-                .await?
-                .into_iter()
-                .map(|r| Row(RowInner::Postgres(r)))
-                .collect(),
-            ConnTx::PostgresAuto(c) => bind_params!(sqlx::query(sql), params)
-                .fetch_all(&mut **c)
+            Driver::Postgres(c) => bind_params!(sqlx::query(sql), params)
+                .fetch_all(c)
                 .await?
                 .into_iter()
                 .map(|r| Row(RowInner::Postgres(r)))
@@ -174,53 +176,33 @@ impl Conn {
 
     /// Runs a query; returns its first row, if any.
     pub(crate) async fn fetch_optional(&mut self, sql: &str, params: Vec<Param>) -> Result<Option<Row>> {
-        self.trips.count();
-        self.forget_if_autocommit();
-        Ok(match &mut self.tx {
-            ConnTx::Sqlite(tx) => bind_params!(sqlx::query(sql), params)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| Row(RowInner::Sqlite(r))),
-            ConnTx::Postgres(tx) => bind_params!(sqlx::query(sql), params)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| Row(RowInner::Postgres(r))),
-            ConnTx::PostgresAuto(c) => bind_params!(sqlx::query(sql), params)
-                .fetch_optional(&mut **c)
-                .await?
-                .map(|r| Row(RowInner::Postgres(r))),
+        Ok(match self.statement() {
+            Driver::Sqlite(c) => {
+                bind_params!(sqlx::query(sql), params).fetch_optional(c).await?.map(|r| Row(RowInner::Sqlite(r)))
+            }
+            Driver::Postgres(c) => {
+                bind_params!(sqlx::query(sql), params).fetch_optional(c).await?.map(|r| Row(RowInner::Postgres(r)))
+            }
         })
     }
 
     /// Runs several statements separated by `;` (migrations).
     pub(crate) async fn execute_script(&mut self, sql: &str) -> Result<()> {
-        self.trips.count();
-        self.forget_if_autocommit();
-        match &mut self.tx {
-            ConnTx::Sqlite(tx) => {
-                sqlx::raw_sql(sql).execute(&mut **tx).await?;
-            }
-            ConnTx::Postgres(tx) => {
-                sqlx::raw_sql(sql).execute(&mut **tx).await?;
-            }
-            ConnTx::PostgresAuto(c) => {
-                sqlx::raw_sql(sql).execute(&mut **c).await?;
-            }
+        match self.statement() {
+            Driver::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(drop)?,
+            Driver::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(drop)?,
         }
         Ok(())
     }
 
     /// Commits; without a transaction (autocommit) every statement committed already: no round trip.
     pub(crate) async fn commit(self) -> Result<()> {
+        if !matches!(self.tx, ConnTx::PostgresAuto(_)) {
+            self.trips.count();
+        }
         match self.tx {
-            ConnTx::Sqlite(tx) => {
-                self.trips.count();
-                tx.commit().await?;
-            }
-            ConnTx::Postgres(tx) => {
-                self.trips.count();
-                tx.commit().await?;
-            }
+            ConnTx::Sqlite(tx) => tx.commit().await?,
+            ConnTx::Postgres(tx) => tx.commit().await?,
             ConnTx::PostgresAuto(_) => {}
         }
         Ok(())
@@ -228,19 +210,22 @@ impl Conn {
 
     /// Rolls back; without a transaction (autocommit) there is nothing to roll back: no round trip.
     pub(crate) async fn rollback(self) -> Result<()> {
+        if !matches!(self.tx, ConnTx::PostgresAuto(_)) {
+            self.trips.count();
+        }
         match self.tx {
-            ConnTx::Sqlite(tx) => {
-                self.trips.count();
-                tx.rollback().await?;
-            }
-            ConnTx::Postgres(tx) => {
-                self.trips.count();
-                tx.rollback().await?;
-            }
+            ConnTx::Sqlite(tx) => tx.rollback().await?,
+            ConnTx::Postgres(tx) => tx.rollback().await?,
             ConnTx::PostgresAuto(_) => {}
         }
         Ok(())
     }
+}
+
+/// The driver connection one statement runs on.
+enum Driver<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
 }
 
 /// The connection pool of either driver.
@@ -294,7 +279,6 @@ impl Pool {
         })
     }
 
-    /// Begins a read-only transaction with a consistent snapshot.
     /// A PostgreSQL connection outside any transaction (`None` on SQLite): no BEGIN, no COMMIT, each statement
     /// its own transaction (READ COMMITTED, the server's default).
     pub(crate) async fn autocommit(&self, trips: &RoundTrips) -> Result<Option<Conn>> {
@@ -306,6 +290,7 @@ impl Pool {
         }
     }
 
+    /// Begins a read-only transaction with a consistent snapshot.
     pub(crate) async fn begin_read(&self, trips: &RoundTrips) -> Result<Conn> {
         self.begin(trips, "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await
     }

@@ -156,11 +156,8 @@ impl CatalogError {
     /// Whether retrying the whole transaction may succeed: a serialization failure or deadlock on PostgreSQL, a
     /// busy or locked database on SQLite, an optimistic change overtaken by another ([`CatalogError::Overtaken`]).
     pub fn is_retryable(&self) -> bool {
-        if matches!(self, Self::Overtaken { .. }) {
-            return true;
-        }
-        let Self::Database(sqlx::Error::Database(db)) = self else { return false };
-        matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517"))
+        matches!(self, Self::Overtaken { .. })
+            || matches!(self.sqlstate().as_deref(), Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517"))
     }
 }
 

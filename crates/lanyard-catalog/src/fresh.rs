@@ -4,15 +4,15 @@
 //! this process and in any other sharing the catalog. A cache may serve a row only when it can prove that nothing
 //! was committed since the row was read.
 //!
-//! On a SQLite file the proof is `PRAGMA data_version` of a watcher connection that never writes: SQLite changes
-//! it whenever any other connection, of this process or another, commits to the file. It is read synchronously on
-//! the calling thread (a mutex and one step of a prepared statement: a read transaction of a few microseconds, no
-//! hand-off to a driver thread, and no wait: a busy file means no stamp). Most stamps do not even need that: every
-//! commit publishes a new WAL-index header in the `-shm` file before it returns, so while the header (read lock-free
-//! in the watcher's own shared memory, `lanyard-walindex`) is the one seen unchanged before and after the last pragma, that
-//! pragma's answer is still the stamp — tens of nanoseconds instead of two file locks. A row is cached with the
-//! stamp read *before* it was loaded; a later read whose stamp is the same has seen no commit since that load
-//! started, so the row is current for it. Any other stamp empties the cache first.
+//! On a SQLite file the proof is `PRAGMA data_version` of a watcher connection that never writes: SQLite changes it
+//! whenever any other connection, of this process or another, commits to the file. It is read synchronously on the
+//! calling thread (a mutex and one step of a prepared statement: a read transaction of a few microseconds, no hand-off
+//! to a driver thread, and no wait: a busy file means no stamp). Most stamps do not even need that: every commit
+//! publishes a new WAL-index header in the `-shm` file before it returns, so while the header (read lock-free in the
+//! watcher's own shared memory, `walindex.rs`) is the one seen unchanged before and after the last pragma, that
+//! pragma's answer is still the stamp — tens of nanoseconds instead of two file locks. A row is cached with the stamp
+//! read *before* it was loaded; a later read whose stamp is the same has seen no commit since that load started, so the
+//! row is current for it. Any other stamp empties the cache first.
 //!
 //! On PostgreSQL the stamp is the text of `pg_current_snapshot()` (which transaction ids have completed: xmin, xmax
 //! and the ids still in progress, server-wide) and the server's start time. Equal snapshots mean no transaction
@@ -31,9 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lanyard_walindex::{Header, IndexedConnection, WalIndex};
-
 use crate::error::Result;
+use crate::walindex::{Header, IndexedConnection, WalIndex};
 
 /// A catalog-wide stamp: two equal stamps of the same catalog mean nothing was committed between their reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,12 +133,13 @@ impl Watch {
         // Its first read opens the WAL-index, which the connection then keeps open (and in place) until it closes.
         let connection = IndexedConnection::new(connection).map_err(watch_error)?;
         if connection.index().is_none() {
-            tracing::info!(path = %path.display(), "no WAL-index in shared memory: every catalog stamp reads PRAGMA data_version");
+            tracing::info!(
+                path = %path.display(),
+                "no WAL-index in shared memory: every catalog stamp reads PRAGMA data_version"
+            );
         }
-        let watch =
-            Self { inner: Mutex::new(Some(Watcher { connection, known: None })), pragma_reads: AtomicU64::new(0) };
-        watch.stamp()?;
-        Ok(watch)
+        // `IndexedConnection::new` read `data_version` once already: the watcher works.
+        Ok(Self { inner: Mutex::new(Some(Watcher { connection, known: None })), pragma_reads: AtomicU64::new(0) })
     }
 
     /// The current stamp: without SQLite while the WAL-index header is the one last seen around a

@@ -15,9 +15,9 @@
 //!   gets [`CatalogError::VersionConflict`]. [`Tx::update_audited`] writes the row and its audit record in one round
 //!   trip (a data-modifying `WITH` on PostgreSQL, a two-statement batch on SQLite); both check in the same statement
 //!   that every row the record refers to exists, and read anything more only when nothing changed, to say why.
-//!   Bookkeeping is not a change and leaves `version` alone: a token's
-//!   `last_used_at` ([`Tx::touch_token`]), a connection's last test ([`Tx::record_connection_test`], in
-//!   `connection_tests` beside the row) and a pipeline's progress (`runs.rs`).
+//!   Bookkeeping is not a change and leaves `version` alone: a token's `last_used_at` ([`Tx::touch_token`]), a
+//!   connection's last test ([`Tx::record_connection_test`], in `connection_tests` beside the row) and a pipeline's
+//!   progress (`runs.rs`).
 //!
 //! What it is not: it holds no secret material (the local vault plugin owns its own `local_secrets` table), knows
 //! nothing of SQL statements, HTTP or permissions, and does not decide what a change means — the Control Plane does.
@@ -44,6 +44,7 @@ mod retry;
 mod runs;
 mod store;
 mod time;
+mod walindex;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -60,7 +61,6 @@ pub use model::{
     ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,
     Principal, Record, RecordId, Reference, VaultEntry,
 };
-
 pub use retry::{Attempts, MAX_ATTEMPTS, MAX_SIDE_EFFECT_RUNS, RETRY_DEADLINE, Retryable};
 pub use runs::{FileCounts, Lease, PipelineFile};
 pub use store::{AuditFilter, Listed, Page, Tx, sqlite_list_select};
@@ -281,7 +281,8 @@ impl Catalog {
     /// sends statements and waits for their answer — each query, BEGIN, COMMIT and ROLLBACK, a PostgreSQL stamp
     /// read; a SQLite batch sent in one hand-off counts one. Not counted: the SQLite change watcher's
     /// `PRAGMA data_version` (read on the calling thread, no hand-off) and the ping the PostgreSQL pool sends before
-    /// it hands out a connection idle for [`PING_AFTER_IDLE`]. For tests that hold a path to its cost, and for diagnostics.
+    /// it hands out a connection idle for [`PING_AFTER_IDLE`]. For tests that hold a path to its cost, and for
+    /// diagnostics.
     pub fn round_trips(&self) -> u64 {
         self.trips.get()
     }

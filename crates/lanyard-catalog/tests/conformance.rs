@@ -1251,19 +1251,12 @@ async fn optimistic_changes_overtaken_by_others_rerun_and_lose_nothing(db: &Test
 
     if db.kind == DatabaseKind::Postgres {
         let trips = here.round_trips();
-        let mut runs = 0;
-        let (stored, _) = lanyard_catalog::optimistic!(&here, |tx| -> lanyard_catalog::Result<_> {
-            runs += 1;
-            let mut row = tx.find_by_name::<Connection>(&["c"]).await?.expect("c");
-            if runs == 1 {
-                let mut other: Connection = there.get(c.meta.id).await?;
-                other.description = Some("by the other handle".into());
-                there.update(other).await?;
-            }
-            row.options.insert("mine".into(), "yes".into());
-            tx.update_audited(row, alter_record).await
+        let (runs, stored) = overtaken_once(&here, "mine", async || {
+            let mut other: Connection = there.get(c.meta.id).await?;
+            other.description = Some("by the other handle".into());
+            there.update(other).await.map(drop)
         })
-        .unwrap();
+        .await;
         assert_eq!(runs, 2, "the overtaken change ran again");
         // First run: the read, the write that changed nothing and the read that tells why; second: read and write.
         assert_eq!(here.round_trips() - trips, 5, "no BEGIN, no COMMIT");
@@ -1279,20 +1272,13 @@ async fn optimistic_changes_overtaken_by_others_rerun_and_lose_nothing(db: &Test
         let mut with_entry: Connection = here.get(c.meta.id).await.unwrap();
         with_entry.credential_id = Some(e.meta.id);
         here.update(with_entry).await.unwrap();
-        let mut runs = 0;
-        let (stored, _) = lanyard_catalog::optimistic!(&here, |tx| -> lanyard_catalog::Result<_> {
-            runs += 1;
-            let mut row = tx.find_by_name::<Connection>(&["c"]).await?.expect("c");
-            if runs == 1 {
-                let mut other: Connection = there.get(c.meta.id).await?;
-                other.credential_id = None;
-                there.update(other).await?;
-                there.delete::<VaultEntry>(e.meta.id, None).await?;
-            }
-            row.options.insert("second".into(), "yes".into());
-            tx.update_audited(row, alter_record).await
+        let (runs, stored) = overtaken_once(&here, "second", async || {
+            let mut other: Connection = there.get(c.meta.id).await?;
+            other.credential_id = None;
+            there.update(other).await?;
+            there.delete::<VaultEntry>(e.meta.id, None).await
         })
-        .unwrap();
+        .await;
         assert_eq!((runs, stored.credential_id), (2, None));
     }
 
@@ -1323,4 +1309,26 @@ async fn optimistic_changes_overtaken_by_others_rerun_and_lose_nothing(db: &Test
     assert_eq!(audit_len(&here).await, audited + writes, "one audit record per write");
     here.close().await;
     there.close().await;
+}
+
+/// An `optimistic!` change of connection `c` that sets option `key` to "yes", overtaken in its first run, between its
+/// read and its write, by `interloper` (a commit through another handle): how many runs it took, and the row stored.
+async fn overtaken_once(
+    catalog: &Catalog,
+    key: &str,
+    interloper: impl AsyncFnOnce() -> lanyard_catalog::Result<()>,
+) -> (u32, Connection) {
+    let mut interloper = Some(interloper);
+    let mut runs = 0;
+    let (stored, _) = lanyard_catalog::optimistic!(catalog, |tx| -> lanyard_catalog::Result<_> {
+        runs += 1;
+        let mut row = tx.find_by_name::<Connection>(&["c"]).await?.expect("c");
+        if let Some(interloper) = interloper.take() {
+            interloper().await?;
+        }
+        row.options.insert(key.into(), "yes".into());
+        tx.update_audited(row, alter_record).await
+    })
+    .unwrap();
+    (runs, stored)
 }

@@ -463,8 +463,6 @@ impl ControlPlane {
     }
 }
 
-/// Applies one action to `row` in memory; names are resolved through `tx`, and what the view shows of them is
-/// kept in `refs`.
 /// The body of ALTER CONNECTION: reads the row, applies `actions` in order and writes it with its audit record in
 /// one statement (the only write: see `lanyard_catalog::optimistic!`).
 async fn alter_in(
@@ -501,6 +499,8 @@ async fn alter_in(
     Ok(to_view(row, refs))
 }
 
+/// Applies one action to `row` in memory; names are resolved through `tx`, and what the view shows of them is
+/// kept in `refs`.
 async fn apply(tx: &mut Tx, row: &mut Connection, refs: &mut Refs, action: &ConnectionAction) -> Result<()> {
     match action {
         ConnectionAction::SetOptions(pairs) => row.options = options_object(row.name.as_str(), pairs)?,

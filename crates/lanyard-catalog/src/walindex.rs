@@ -35,31 +35,31 @@ use rusqlite::ffi;
 const HEADER_BYTES: usize = 48;
 /// The header's words (native byte order, as SQLite writes them).
 const WORDS: usize = HEADER_BYTES / 4;
-/// `iVersion` of the WAL-index format this crate reads (`WALINDEX_MAX_VERSION`).
+/// `iVersion` of the WAL-index format this module reads (`WALINDEX_MAX_VERSION`).
 const WALINDEX_VERSION: u32 = 3_007_000;
 
 /// One copy of a WAL-index header, as raw words. Two equal headers of one database mean no commit in between.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Header([u32; WORDS]);
+pub(crate) struct Header([u32; WORDS]);
 
 impl Header {
     /// `iVersion`: the WAL-index format.
-    pub fn version(&self) -> u32 {
+    pub(crate) fn version(&self) -> u32 {
         self.0[0]
     }
 
     /// `iChange`: grows by one with every committed transaction.
-    pub fn change_counter(&self) -> u32 {
+    pub(crate) fn change_counter(&self) -> u32 {
         self.0[2]
     }
 
     /// `isInit`: whether a connection has built the index.
-    pub fn is_init(&self) -> bool {
+    pub(crate) fn is_init(&self) -> bool {
         self.0[3].to_ne_bytes()[0] == 1
     }
 
     /// `mxFrame`: the last valid frame of the WAL (0 after a restart).
-    pub fn max_frame(&self) -> u32 {
+    pub(crate) fn max_frame(&self) -> u32 {
         self.0[4]
     }
 }
@@ -76,8 +76,9 @@ impl std::fmt::Debug for Header {
 }
 
 /// The WAL-index header of a database, in the shared memory of one of its SQLite connections.
-pub struct WalIndex {
-    /// The first of the two copies of the header: 24 words, 4-byte aligned, in SQLite's mapping of region 0.
+pub(crate) struct WalIndex {
+    /// The two copies of the header (24 words, the first copy first), 4-byte aligned, in SQLite's mapping of
+    /// region 0.
     header: *const AtomicU32,
 }
 
@@ -96,7 +97,7 @@ impl std::fmt::Debug for WalIndex {
 }
 
 /// A SQLite connection that only reads `PRAGMA data_version`, with the WAL-index header of its database.
-pub struct IndexedConnection {
+pub(crate) struct IndexedConnection {
     /// Declared before `connection`, so that it is dropped first.
     index: Option<WalIndex>,
     connection: rusqlite::Connection,
@@ -111,7 +112,7 @@ impl std::fmt::Debug for IndexedConnection {
 impl IndexedConnection {
     /// Takes `connection` (set up as the caller wants: its busy timeout, `query_only`) and finds its WAL-index,
     /// after one `PRAGMA data_version` that makes it open the WAL and map the index.
-    pub fn new(connection: rusqlite::Connection) -> rusqlite::Result<Self> {
+    pub(crate) fn new(connection: rusqlite::Connection) -> rusqlite::Result<Self> {
         let mut indexed = Self { index: None, connection };
         indexed.data_version()?;
         // SAFETY: the index is kept in `indexed` beside the connection, dropped before it, and the connection runs
@@ -123,12 +124,12 @@ impl IndexedConnection {
     }
 
     /// `PRAGMA data_version` of the connection: a read transaction.
-    pub fn data_version(&self) -> rusqlite::Result<i64> {
+    pub(crate) fn data_version(&self) -> rusqlite::Result<i64> {
         self.connection.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))
     }
 
     /// The WAL-index header of the database, if SQLite keeps it in shared memory.
-    pub fn index(&self) -> Option<&WalIndex> {
+    pub(crate) fn index(&self) -> Option<&WalIndex> {
         self.index.as_ref()
     }
 }
@@ -199,13 +200,13 @@ impl WalIndex {
 
     /// The first copy of the header, as it is now: the copy a writer publishes last. Equal to a [`WalIndex::stable`]
     /// header read earlier, it proves that no commit was published in between.
-    pub fn current(&self) -> Header {
+    pub(crate) fn current(&self) -> Header {
         self.copy(0)
     }
 
     /// The header, when both copies agree and it is initialised: one that no writer was in the middle of
     /// publishing. `None` while a writer publishes, or before any connection built the index.
-    pub fn stable(&self) -> Option<Header> {
+    pub(crate) fn stable(&self) -> Option<Header> {
         let first = self.copy(0);
         let second = self.copy(1);
         (first == second && first.is_init()).then_some(first)
