@@ -2,13 +2,15 @@
 //! PostgreSQL accept), parameters as [`Param`], rows read through [`Row`]'s typed accessors. Every call that sends
 //! statements to the database counts one round trip in [`RoundTrips`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use deadpool::managed::{Metrics, Object, RecycleError, RecycleResult};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow, PgTransactionManager};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Postgres, Row as _, Sqlite, Transaction};
+use sqlx::{Connection as _, Row as _, Sqlite, Transaction, TransactionManager as _};
 
 use crate::error::{CatalogError, Result};
 
@@ -83,10 +85,11 @@ pub(crate) struct Conn {
 
 enum ConnTx {
     Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    /// A PostgreSQL connection in a transaction its BEGIN opened.
+    Postgres(PgHandle),
     /// A PostgreSQL connection outside any transaction: each statement commits on its own (see
     /// [`crate::Catalog::begin_autocommit`]).
-    PostgresAuto(PoolConnection<Postgres>),
+    PostgresAuto(PgHandle),
 }
 
 macro_rules! bind_params {
@@ -142,8 +145,7 @@ impl Conn {
         self.forget_if_autocommit();
         match &mut self.tx {
             ConnTx::Sqlite(tx) => Driver::Sqlite(tx),
-            ConnTx::Postgres(tx) => Driver::Postgres(tx),
-            ConnTx::PostgresAuto(connection) => Driver::Postgres(connection),
+            ConnTx::Postgres(handle) | ConnTx::PostgresAuto(handle) => Driver::Postgres(handle),
         }
     }
 
@@ -151,7 +153,7 @@ impl Conn {
     pub(crate) async fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<u64> {
         Ok(match self.statement() {
             Driver::Sqlite(c) => bind_params!(sqlx::query(sql), params).execute(c).await?.rows_affected(),
-            Driver::Postgres(c) => bind_params!(sqlx::query(sql), params).execute(c).await?.rows_affected(),
+            Driver::Postgres(h) => h.run(|c| bind_params!(sqlx::query(sql), params).execute(c)).await?.rows_affected(),
         })
     }
 
@@ -165,8 +167,8 @@ impl Conn {
                 .into_iter()
                 .map(|r| Row(RowInner::Sqlite(r)))
                 .collect(),
-            Driver::Postgres(c) => bind_params!(sqlx::query(sql), params)
-                .fetch_all(c)
+            Driver::Postgres(h) => h
+                .run(|c| bind_params!(sqlx::query(sql), params).fetch_all(c))
                 .await?
                 .into_iter()
                 .map(|r| Row(RowInner::Postgres(r)))
@@ -180,9 +182,10 @@ impl Conn {
             Driver::Sqlite(c) => {
                 bind_params!(sqlx::query(sql), params).fetch_optional(c).await?.map(|r| Row(RowInner::Sqlite(r)))
             }
-            Driver::Postgres(c) => {
-                bind_params!(sqlx::query(sql), params).fetch_optional(c).await?.map(|r| Row(RowInner::Postgres(r)))
-            }
+            Driver::Postgres(h) => h
+                .run(|c| bind_params!(sqlx::query(sql), params).fetch_optional(c))
+                .await?
+                .map(|r| Row(RowInner::Postgres(r))),
         })
     }
 
@@ -190,7 +193,7 @@ impl Conn {
     pub(crate) async fn execute_script(&mut self, sql: &str) -> Result<()> {
         match self.statement() {
             Driver::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(drop)?,
-            Driver::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(drop)?,
+            Driver::Postgres(h) => h.run(|c| sqlx::raw_sql(sql).execute(c)).await.map(drop)?,
         }
         Ok(())
     }
@@ -202,7 +205,7 @@ impl Conn {
         }
         match self.tx {
             ConnTx::Sqlite(tx) => tx.commit().await?,
-            ConnTx::Postgres(tx) => tx.commit().await?,
+            ConnTx::Postgres(mut h) => h.run(PgTransactionManager::commit).await?,
             ConnTx::PostgresAuto(_) => {}
         }
         Ok(())
@@ -215,7 +218,7 @@ impl Conn {
         }
         match self.tx {
             ConnTx::Sqlite(tx) => tx.rollback().await?,
-            ConnTx::Postgres(tx) => tx.rollback().await?,
+            ConnTx::Postgres(mut h) => h.run(PgTransactionManager::rollback).await?,
             ConnTx::PostgresAuto(_) => {}
         }
         Ok(())
@@ -225,7 +228,7 @@ impl Conn {
 /// The driver connection one statement runs on.
 enum Driver<'c> {
     Sqlite(&'c mut SqliteConnection),
-    Postgres(&'c mut PgConnection),
+    Postgres(&'c mut PgHandle),
 }
 
 /// The connection pool of either driver.
@@ -233,6 +236,130 @@ enum Driver<'c> {
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// The pool of PostgreSQL catalog connections. Not sqlx's own pool: that one pings every connection as it comes
+/// back (a hard-coded round trip per use, an eighth of a PUT's server time); this one hands a connection back as it
+/// was left, and [`PgHandle`] sees to it that only a clean one is left: no transaction open, no answer unread.
+pub(crate) type PgPool = deadpool::managed::Pool<PgManager>;
+
+/// Opens the PostgreSQL catalog connections of a [`PgPool`], and pings one that idled for [`crate::PING_AFTER_IDLE`]
+/// before it is handed out again, so that after a failover or a server restart a stale one is replaced, not failed.
+/// One in use a moment ago is not pinged: a ping per use would be a second round trip for each hot read.
+pub(crate) struct PgManager {
+    pub(crate) options: PgConnectOptions,
+}
+
+impl deadpool::managed::Manager for PgManager {
+    type Type = PgConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<PgConnection, sqlx::Error> {
+        PgConnection::connect_with(&self.options).await
+    }
+
+    async fn recycle(&self, connection: &mut PgConnection, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
+        if PgTransactionManager::get_transaction_depth(connection) != 0 {
+            return Err(RecycleError::message("left inside a transaction"));
+        }
+        if metrics.last_used() < crate::PING_AFTER_IDLE {
+            return Ok(());
+        }
+        connection.ping().await.map_err(|error| {
+            tracing::info!(%error, "an idle catalog connection is gone; replacing it");
+            RecycleError::Backend(error)
+        })
+    }
+}
+
+/// Builds the pool of a PostgreSQL catalog: at most 16 connections, opened on first use; waiting for one and opening
+/// one each give up after `timeout`.
+pub(crate) fn pg_pool(options: PgConnectOptions, timeout: Duration) -> PgPool {
+    deadpool::managed::Pool::builder(PgManager { options })
+        .max_size(16)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .expect("a runtime and timeouts are given")
+}
+
+/// Takes a connection from `pool`.
+async fn pg_get(pool: &PgPool) -> Result<PgHandle> {
+    use deadpool::managed::PoolError;
+    match pool.get().await {
+        Ok(object) => Ok(PgHandle { object: Some(object), sending: false }),
+        Err(PoolError::Backend(error)) => Err(error.into()),
+        Err(PoolError::Closed) => Err(sqlx::Error::PoolClosed.into()),
+        Err(PoolError::Timeout(_) | PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_)) => {
+            Err(sqlx::Error::PoolTimedOut.into())
+        }
+    }
+}
+
+/// Runs one query on `pool` outside any transaction and returns its one text value: one round trip.
+pub(crate) async fn pg_scalar(pool: &PgPool, trips: &RoundTrips, sql: &'static str) -> Result<String> {
+    trips.count();
+    let mut handle = pg_get(pool).await?;
+    Ok(handle.run(|c| sqlx::query_scalar(sql).fetch_one(c)).await?)
+}
+
+/// Closes every idle connection of `pool` politely (the server sees a Terminate, not a dropped socket), then the
+/// pool: connections in use are closed as they come back.
+pub(crate) async fn pg_close(pool: &PgPool) {
+    let idle = pool.retain(|_, _| false).removed;
+    pool.close();
+    for connection in idle {
+        let _ = connection.close().await;
+    }
+}
+
+/// A connection taken from a [`PgPool`]. Dropped, it goes back to the pool only as it was found there: one dropped
+/// while a statement's answer was still coming (its future was cancelled) is closed, and one dropped inside a
+/// transaction is rolled back first, on a task of its own, and closed if that fails.
+pub(crate) struct PgHandle {
+    object: Option<Object<PgManager>>,
+    /// A statement was sent and its whole answer not yet read.
+    sending: bool,
+}
+
+impl PgHandle {
+    /// Runs `statement` on the connection. Until its answer is read through (an error too), the connection is
+    /// marked as sending: if this future is dropped before, so is the connection.
+    async fn run<'c, T, F>(&'c mut self, statement: impl FnOnce(&'c mut PgConnection) -> F) -> sqlx::Result<T>
+    where
+        F: Future<Output = sqlx::Result<T>>,
+    {
+        let PgHandle { object, sending } = self;
+        *sending = true;
+        let answer = statement(object.as_mut().expect("taken only on drop")).await;
+        *sending = false;
+        answer
+    }
+}
+
+impl Drop for PgHandle {
+    fn drop(&mut self) {
+        let Some(mut object) = self.object.take() else { return };
+        if self.sending {
+            drop(Object::take(object));
+            return;
+        }
+        if PgTransactionManager::get_transaction_depth(&object) == 0 {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if PgTransactionManager::rollback(&mut object).await.is_err() {
+                        drop(Object::take(object));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(object)),
+        }
+    }
 }
 
 impl Pool {
@@ -255,7 +382,11 @@ impl Pool {
         trips.count();
         let tx = match self {
             Pool::Sqlite(pool) => ConnTx::Sqlite(pool.begin_with(sqlite).await?),
-            Pool::Postgres(pool) => ConnTx::Postgres(pool.begin_with(postgres).await?),
+            Pool::Postgres(pool) => {
+                let mut handle = pg_get(pool).await?;
+                handle.run(|c| PgTransactionManager::begin(c, Some(Cow::Borrowed(postgres)))).await?;
+                ConnTx::Postgres(handle)
+            }
         };
         Ok(Conn { tx, trips: trips.clone() })
     }
@@ -274,7 +405,11 @@ impl Pool {
                 bind_params!(sqlx::query(sql), params).fetch_optional(pool).await?.map(|r| Row(RowInner::Sqlite(r)))
             }
             Pool::Postgres(pool) => {
-                bind_params!(sqlx::query(sql), params).fetch_optional(pool).await?.map(|r| Row(RowInner::Postgres(r)))
+                let mut handle = pg_get(pool).await?;
+                handle
+                    .run(|c| bind_params!(sqlx::query(sql), params).fetch_optional(c))
+                    .await?
+                    .map(|r| Row(RowInner::Postgres(r)))
             }
         })
     }
@@ -285,7 +420,7 @@ impl Pool {
         match self {
             Pool::Sqlite(_) => Ok(None),
             Pool::Postgres(pool) => {
-                Ok(Some(Conn { tx: ConnTx::PostgresAuto(pool.acquire().await?), trips: trips.clone() }))
+                Ok(Some(Conn { tx: ConnTx::PostgresAuto(pg_get(pool).await?), trips: trips.clone() }))
             }
         }
     }

@@ -50,7 +50,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use db::{Param, Row};
@@ -154,10 +153,8 @@ macro_rules! pg_stamp {
 }
 
 /// Reads the stamp of the PostgreSQL catalog behind `pool`: one round trip.
-async fn pg_stamp(pool: &sqlx::PgPool, trips: &RoundTrips) -> Result<Stamp> {
-    trips.count();
-    let text: String = sqlx::query_scalar(concat!("SELECT ", pg_stamp!())).fetch_one(pool).await?;
-    Ok(Stamp::snapshot(text))
+async fn pg_stamp(pool: &db::PgPool, trips: &RoundTrips) -> Result<Stamp> {
+    Ok(Stamp::snapshot(db::pg_scalar(pool, trips, concat!("SELECT ", pg_stamp!())).await?))
 }
 
 /// The connection row `GET /connections/{name}` answers with: the row, its entry's and storage's current names and
@@ -220,38 +217,10 @@ impl Catalog {
                 SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(options).await?,
             )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            // A pooled connection that sat idle for [`PING_AFTER_IDLE`] is pinged before use, so that after a
-            // failover or a server restart a stale one is replaced, not failed. One that was in use a moment ago is
-            // not: a ping before every acquire was a second round trip for each hot read and each transaction.
-            let options = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .test_before_acquire(false)
-                .before_acquire(|connection, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for < PING_AFTER_IDLE {
-                            return Ok(true);
-                        }
-                        use sqlx::Connection as _;
-                        match connection.ping().await {
-                            Ok(()) => Ok(true),
-                            Err(error) => {
-                                tracing::info!(%error, "an idle catalog connection is gone; replacing it");
-                                Ok(false)
-                            }
-                        }
-                    })
-                });
-            match options.connect(url).await {
-                Ok(pool) => Pool::Postgres(pool),
-                // The pool hides why it could not connect; one direct attempt shows the cause (refused, auth, …).
-                Err(sqlx::Error::PoolTimedOut) => {
-                    use sqlx::Connection as _;
-                    sqlx::PgConnection::connect(url).await?;
-                    return Err(CatalogError::Database(sqlx::Error::PoolTimedOut));
-                }
-                Err(error) => return Err(error.into()),
-            }
+            // Our own pool of sqlx connections (`db::PgPool`): sqlx's pings every connection as it comes back.
+            let options =
+                sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| CatalogError::InvalidUrl(e.to_string()))?;
+            Pool::Postgres(db::pg_pool(options, Duration::from_secs(10)))
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             return Err(CatalogError::InvalidUrl(format!(
@@ -524,7 +493,7 @@ impl Catalog {
         }
         match &self.pool {
             Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
+            Pool::Postgres(pool) => db::pg_close(pool).await,
         }
     }
 }

@@ -1236,6 +1236,71 @@ async fn postgres_connections_ended_by_the_server_are_replaced_after_idling() {
     catalog.close().await;
 }
 
+/// Sessions of the database at `url` that sit inside a transaction (`idle in transaction`), other than the asker's.
+async fn idle_in_transaction(url: &str) -> i64 {
+    use sqlx::Connection as _;
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() \
+         AND state LIKE 'idle in transaction%'",
+    )
+    .bind(&database)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    n
+}
+
+/// PostgreSQL: the catalog's own pool hands a connection back only as it found it. A write transaction dropped
+/// without COMMIT (a request cancelled between two statements) is rolled back at once, not left open holding its row
+/// lock until the connection's next use; one cancelled while its statement waits (here on a lock held by another
+/// session) is closed, so its late answer can never be read as another statement's. Either way nothing of it
+/// commits, the next write of the same row goes through, and no session stays inside a transaction.
+#[tokio::test]
+async fn postgres_connections_come_back_clean_from_cancelled_transactions() {
+    use sqlx::Connection as _;
+    let db = fresh(DatabaseKind::Postgres);
+    let catalog = db.open().await;
+    let c = catalog.insert(connection("c")).await.unwrap();
+
+    // Dropped between statements: the UPDATE's row lock must not outlive the transaction.
+    let mut tx = catalog.begin_write().await.unwrap();
+    let mut changed: Connection = tx.get(c.meta.id).await.unwrap();
+    changed.description = Some("dropped".to_owned());
+    tx.update(changed).await.unwrap();
+    drop(tx);
+    let other = db.open().await;
+    let mut row: Connection = other.get(c.meta.id).await.unwrap();
+    assert_eq!(row.description, c.description, "a dropped transaction committed");
+    row.description = Some("after the drop".to_owned());
+    let row = tokio::time::timeout(std::time::Duration::from_secs(5), other.update(row))
+        .await
+        .expect("the dropped transaction still holds its row lock")
+        .unwrap();
+
+    // Cancelled while its statement waits on another session's lock.
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut admin).await.unwrap();
+    sqlx::query("LOCK TABLE external_connections IN ACCESS EXCLUSIVE MODE").execute(&mut admin).await.unwrap();
+    let mut changed = row.clone();
+    changed.description = Some("cancelled".to_owned());
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), catalog.update(changed)).await;
+    assert!(waited.is_err(), "the write did not wait for the lock");
+    sqlx::query("COMMIT").execute(&mut admin).await.unwrap();
+    // Every pooled connection is used at once: a reused one would answer with the cancelled statement's result.
+    let reads = futures::future::join_all((0..16).map(|_| catalog.get::<Connection>(c.meta.id))).await;
+    for read in reads {
+        assert_eq!(read.unwrap().description.as_deref(), Some("after the drop"));
+    }
+    let mut last: Connection = catalog.get(c.meta.id).await.unwrap();
+    last.description = Some("last".to_owned());
+    catalog.update(last).await.expect("a write after the cancelled one");
+    assert_eq!(idle_in_transaction(&db.url).await, 0, "a session was left inside a transaction");
+    catalog.close().await;
+    other.close().await;
+}
+
 /// Writes of one `optimistic!` writer in the concurrent test.
 const OPTIMISTIC_WRITES: i64 = 40;
 
