@@ -44,7 +44,11 @@ pub const STEPS: &[Step] = &[
 /// Runs every step of [`STEPS`], stopping at the first failure, and prints the total time taken.
 pub fn ci(root: &Path) -> Result<()> {
     let started = Instant::now();
+    // The space left where the builds go: a step that fills the disk dies in the linker or writing metadata, far
+    // from the cause; this line tells it at once.
+    let _ = std::process::Command::new("df").arg("-h").arg(root).status();
     let result = run_steps(root, STEPS);
+    let _ = std::process::Command::new("df").arg("-h").arg(root).status();
     let elapsed = started.elapsed().as_secs_f64();
     match &result {
         Ok(()) => println!("\nci passed in {elapsed:.1}s"),
