@@ -254,8 +254,30 @@ impl deadpool::managed::Manager for PgManager {
     type Type = PgConnection;
     type Error = sqlx::Error;
 
+    /// Connects, trying again with a growing pause for [`PG_CONNECT_TIMEOUT`] while the server refuses connections,
+    /// has too many (`53300`, also while it notices connections just dropped) or is starting up (`57P03`), as
+    /// sqlx's own pool does: a restarting PostgreSQL costs a wait, not a failed request. Past that, the last error
+    /// (the cause, not a timeout); any other error at once.
     async fn create(&self) -> Result<PgConnection, sqlx::Error> {
-        PgConnection::connect_with(&self.options).await
+        let deadline = tokio::time::Instant::now() + PG_CONNECT_TIMEOUT;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let error = match tokio::time::timeout_at(deadline, PgConnection::connect_with(&self.options)).await {
+                Ok(Ok(connection)) => return Ok(connection),
+                Ok(Err(error)) => error,
+                Err(_) => return Err(sqlx::Error::PoolTimedOut),
+            };
+            let transient = match &error {
+                sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+                sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("53300" | "57P03")),
+                _ => false,
+            };
+            if !transient || tokio::time::Instant::now() + pause >= deadline {
+                return Err(error);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
     }
 
     async fn recycle(&self, connection: &mut PgConnection, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
@@ -272,23 +294,34 @@ impl deadpool::managed::Manager for PgManager {
     }
 }
 
-/// Builds the pool of a PostgreSQL catalog: at most 16 connections, opened on first use; waiting for one and opening
-/// one each give up after `timeout`.
-pub(crate) fn pg_pool(options: PgConnectOptions, timeout: Duration) -> PgPool {
+/// How long [`PgManager::create`] keeps trying to connect.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long taking a connection from the pool may take in all: waiting for a free one, pinging idle ones (each ping
+/// that fails moves on to the next) and connecting. A little more than [`PG_CONNECT_TIMEOUT`], so that a connection
+/// that cannot be made fails with its cause.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// How long a rollback of a transaction dropped open may take before its connection is closed instead.
+const PG_ROLLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds the pool of a PostgreSQL catalog: at most 16 connections, opened on first use.
+pub(crate) fn pg_pool(options: PgConnectOptions) -> PgPool {
     deadpool::managed::Pool::builder(PgManager { options })
         .max_size(16)
         .runtime(deadpool::Runtime::Tokio1)
-        .wait_timeout(Some(timeout))
-        .create_timeout(Some(timeout))
-        .recycle_timeout(Some(timeout))
         .build()
-        .expect("a runtime and timeouts are given")
+        .expect("a runtime is given")
 }
 
-/// Takes a connection from `pool`.
+/// Takes a connection from `pool`, within [`PG_ACQUIRE_TIMEOUT`]. Dropping deadpool's `get` half-way is safe: a
+/// connection it was checking is detached.
 async fn pg_get(pool: &PgPool) -> Result<PgHandle> {
     use deadpool::managed::PoolError;
-    match pool.get().await {
+    let Ok(got) = tokio::time::timeout(PG_ACQUIRE_TIMEOUT, pool.get()).await else {
+        return Err(sqlx::Error::PoolTimedOut.into());
+    };
+    match got {
         Ok(object) => Ok(PgHandle { object: Some(object), sending: false }),
         Err(PoolError::Backend(error)) => Err(error.into()),
         Err(PoolError::Closed) => Err(sqlx::Error::PoolClosed.into()),
@@ -325,8 +358,11 @@ pub(crate) struct PgHandle {
 }
 
 impl PgHandle {
-    /// Runs `statement` on the connection. Until its answer is read through (an error too), the connection is
-    /// marked as sending: if this future is dropped before, so is the connection.
+    /// Runs `statement` on the connection. Until it answered, the connection is marked as sending: if this future is
+    /// dropped before, so is the connection. It stays marked after an error other than the server's answer to the
+    /// statement (a `Database` error that does not end the session, or no row where one was wanted): an I/O or
+    /// protocol error leaves the connection broken or out of step, and sqlx never marks it so itself, so only
+    /// dropping it keeps the pool from lending it again.
     async fn run<'c, T, F>(&'c mut self, statement: impl FnOnce(&'c mut PgConnection) -> F) -> sqlx::Result<T>
     where
         F: Future<Output = sqlx::Result<T>>,
@@ -334,7 +370,18 @@ impl PgHandle {
         let PgHandle { object, sending } = self;
         *sending = true;
         let answer = statement(object.as_mut().expect("taken only on drop")).await;
-        *sending = false;
+        let in_step = match &answer {
+            Ok(_) | Err(sqlx::Error::RowNotFound) => true,
+            // Class 08 (connection exception) and 57P (the server ending the session: shutdown, terminated by an
+            // administrator) come with the connection's end.
+            Err(sqlx::Error::Database(error)) => {
+                !error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+            }
+            Err(_) => false,
+        };
+        if in_step {
+            *sending = false;
+        }
         answer
     }
 }
@@ -352,7 +399,8 @@ impl Drop for PgHandle {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if PgTransactionManager::rollback(&mut object).await.is_err() {
+                    let rollback = PgTransactionManager::rollback(&mut object);
+                    if !matches!(tokio::time::timeout(PG_ROLLBACK_TIMEOUT, rollback).await, Ok(Ok(()))) {
                         drop(Object::take(object));
                     }
                 });

@@ -220,7 +220,7 @@ impl Catalog {
             // Our own pool of sqlx connections (`db::PgPool`): sqlx's pings every connection as it comes back.
             let options =
                 sqlx::postgres::PgConnectOptions::from_str(url).map_err(|e| CatalogError::InvalidUrl(e.to_string()))?;
-            Pool::Postgres(db::pg_pool(options, Duration::from_secs(10)))
+            Pool::Postgres(db::pg_pool(options))
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             return Err(CatalogError::InvalidUrl(format!(

@@ -1236,6 +1236,68 @@ async fn postgres_connections_ended_by_the_server_are_replaced_after_idling() {
     catalog.close().await;
 }
 
+/// PostgreSQL: connections the server ends while they are in steady use (no idle second, so no ping before they are
+/// lent) fail at most the one statement each that finds them ended, and are never lent again: within as many reads
+/// as the pool held connections, every read succeeds.
+#[tokio::test]
+async fn postgres_connections_ended_by_the_server_while_in_use_fail_once_each() {
+    use sqlx::Connection as _;
+    let db = fresh(DatabaseKind::Postgres);
+    let catalog = db.open().await;
+    let c = catalog.insert(connection("c")).await.unwrap();
+    futures::future::join_all((0..4).map(|_| catalog.get::<Connection>(c.meta.id))).await;
+    let database = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let ended: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&database)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty(), "the catalog held no connection to end");
+    let mut failed = 0;
+    for _ in 0..ended.len() {
+        failed += usize::from(catalog.get::<Connection>(c.meta.id).await.is_err());
+    }
+    assert!(failed <= ended.len(), "{failed} reads failed over {} ended connections", ended.len());
+    for read in 0..20 {
+        catalog.get::<Connection>(c.meta.id).await.unwrap_or_else(|e| panic!("read {read} after the ended ones: {e}"));
+    }
+    catalog.close().await;
+}
+
+/// PostgreSQL: a catalog opened while its server still refuses connections (starting up, restarting) waits for it, as
+/// sqlx's pool did, rather than failing at once. The server here is a proxy to the real one that starts listening a
+/// second late.
+#[tokio::test]
+async fn postgres_catalog_opened_before_its_server_listens_waits_for_it() {
+    let db = fresh(DatabaseKind::Postgres);
+    let real: std::net::SocketAddr = {
+        let authority = db.url.split('@').nth(1).unwrap().split('/').next().unwrap();
+        tokio::net::lookup_host(authority).await.unwrap().next().unwrap()
+    };
+    let late = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let listener = tokio::net::TcpListener::bind(late).await.unwrap();
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(real).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    let url = db.url.replacen(&real.to_string(), &late.to_string(), 1);
+    assert_ne!(url, db.url, "the test database's URL names {real}");
+    let started = std::time::Instant::now();
+    let catalog = lanyard_catalog::Catalog::open(&url).await.expect("the catalog opens once its server listens");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "connected before the server listened");
+    catalog.insert(connection("c")).await.unwrap();
+    catalog.close().await;
+}
+
 /// Sessions of the database at `url` that sit inside a transaction (`idle in transaction`), other than the asker's.
 async fn idle_in_transaction(url: &str) -> i64 {
     use sqlx::Connection as _;
