@@ -188,8 +188,9 @@ fn node_id(data_dir: &std::path::Path) -> Result<String> {
     Ok(id)
 }
 
-/// Installs the stderr logger. `RUST_LOG`, when set and not empty, overrides `--log-level`.
-fn init_logging(format: LogFormat, level: &str) -> Result<()> {
+/// Installs the stderr logger, writing through [`lanyard_server::log_writer`]; what the returned guard holds is
+/// written out when it is dropped. `RUST_LOG`, when set and not empty, overrides `--log-level`.
+fn init_logging(format: LogFormat, level: &str) -> Result<lanyard_server::LogGuard> {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
         // The parse error repeats its cause in its own message: show it once.
@@ -199,12 +200,14 @@ fn init_logging(format: LogFormat, level: &str) -> Result<()> {
         _ => EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("invalid --log-level {level:?}: {e}"))?,
     };
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
+    let (writer, guard) = lanyard_server::log_writer(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(colour);
     let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
     };
-    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+    installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    Ok(guard)
 }
 
 /// The admin token from the environment, when set and not empty.
@@ -219,7 +222,8 @@ pub(crate) fn admin_token_from_env() -> Result<Option<SecretString>> {
 
 /// `lanyard serve`.
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
-    init_logging(args.log_format, &args.log_level)?;
+    // Held to the end: dropping it writes out the lines still queued.
+    let _log = init_logging(args.log_format, &args.log_level)?;
     let options = ServeOptions {
         listen: args.listen,
         tls: match (args.tls_cert.clone(), args.tls_key.clone()) {

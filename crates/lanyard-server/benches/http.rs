@@ -383,12 +383,14 @@ async fn stdin_closed() {
 
 async fn lanyard_server(catalog_url: String, data_dir: PathBuf, connections: usize, log: PathBuf) -> Result<()> {
     let log = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    // Through the same writer as `lanyard serve`'s log.
+    let (log, _flush) = lanyard_server::log_writer(log);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::sync::Mutex::new(log))
+        .with_writer(log)
         .with_ansi(false)
         .init();
     let registry = lanyard_vault::Registry::global().map_err(|e| anyhow!("{e}"))?;
