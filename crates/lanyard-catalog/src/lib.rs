@@ -164,7 +164,7 @@ pub type ConnectionView = (Connection, Option<String>, Option<String>, Option<Ti
 #[derive(Default)]
 struct Hot {
     tokens: Fresh<String, (ApiToken, Principal)>,
-    connections: Fresh<String, ConnectionView>,
+    connections: Fresh<String, Arc<ConnectionView>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -476,14 +476,16 @@ impl Catalog {
 
     /// The connection named `name` with the current names of its credential entry and credential storage, and the
     /// entry's expiry: from memory while nothing was committed, else in one statement (the hot path of
-    /// `GET /connections/{name}`).
-    pub async fn find_connection(&self, name: &str) -> Result<Option<ConnectionView>> {
+    /// `GET /connections/{name}`). Shared: the same `Arc` for as long as the row is served from memory, so a caller
+    /// may keep what it made of it beside it and know it still holds while `Arc::ptr_eq`.
+    pub async fn find_connection(&self, name: &str) -> Result<Option<Arc<ConnectionView>>> {
         const SQL: &str = concat!(connection_view!(), " WHERE c.display_name = $1 OR c.display_name = $2");
         // The NFC form (how names are stored now), or the name exactly as given (as an earlier version may have
         // stored it).
         let nfc = lanyard_core::nfc_str(name).into_owned();
         let params = vec![Param::Text(nfc), Param::Text(name.to_owned())];
-        self.hot_read(&self.hot.connections, name, SQL, params, store::read_connection_view).await
+        self.hot_read(&self.hot.connections, name, SQL, params, |row| store::read_connection_view(row).map(Arc::new))
+            .await
     }
 
     /// Closes every connection (reads after it fail; nothing is served from memory).

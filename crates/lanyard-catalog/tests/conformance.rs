@@ -600,7 +600,7 @@ async fn a_connection_test_is_bookkeeping_beside_the_row(db: &TestDb) {
     assert_eq!((read.meta.version, read.meta.updated_at), (1, c.meta.updated_at), "bookkeeping bumps nothing");
     let by_name: Connection = catalog.get_by_name(&["c"]).await.unwrap();
     assert_eq!(by_name, read);
-    let (found, _, _, _) = catalog.find_connection("c").await.unwrap().expect("found");
+    let (found, _, _, _) = catalog.find_connection("c").await.unwrap().expect("found").as_ref().clone();
     assert_eq!(found, read);
     let listed: Vec<Connection> = catalog.list(None, None).await.unwrap();
     assert_eq!(listed.iter().map(|c| c.last_test.is_some()).collect::<Vec<_>>(), [true, false], "{listed:?}");
@@ -807,16 +807,16 @@ async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) 
             let mut changed: Connection = there.get(c.meta.id).await.unwrap();
             changed.description = Some(format!("checkpointed {round}"));
             there.update(changed).await.unwrap();
-            let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+            let (seen, ..) = here.find_connection("c").await.unwrap().expect("found").as_ref().clone();
             assert_eq!(seen.description, Some(format!("checkpointed {round}")), "round {round}: a stale row");
-            let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+            let (seen, ..) = here.find_connection("c").await.unwrap().expect("found").as_ref().clone();
             assert_eq!(seen.description, Some(format!("checkpointed {round}")));
             raw_sql(db, &["PRAGMA wal_checkpoint(TRUNCATE)"]).await;
         }
     }
 
     raw_sql(db, &["UPDATE external_connections SET description = 'raw'"]).await;
-    let (seen, ..) = here.find_connection("c").await.unwrap().expect("found");
+    let (seen, ..) = here.find_connection("c").await.unwrap().expect("found").as_ref().clone();
     assert_eq!(seen.description.as_deref(), Some("raw"), "a write behind the catalog's back was not seen");
     there.delete::<Connection>(c.meta.id, None).await.unwrap();
     assert!(here.find_connection("c").await.unwrap().is_none(), "a dropped connection is still found");
@@ -827,7 +827,7 @@ async fn a_change_committed_elsewhere_is_seen_by_the_next_hot_read(db: &TestDb) 
 /// Connection `c` and token `h1` with its principal, read through the hot paths; `scoped`: as one request.
 async fn hot_reads(catalog: &Catalog, scoped: bool) -> (Connection, ApiToken, Principal) {
     let reads = async {
-        let (connection, ..) = catalog.find_connection("c").await.unwrap().expect("connection c");
+        let (connection, ..) = catalog.find_connection("c").await.unwrap().expect("connection c").as_ref().clone();
         let (token, principal) = catalog.find_token("h1").await.unwrap().expect("token h1");
         (connection, token, principal)
     };
@@ -1230,7 +1230,7 @@ async fn postgres_connections_ended_by_the_server_are_replaced_after_idling() {
         let mut changed: Connection = catalog.get(c.meta.id).await.expect("a read after the server ended the pool");
         changed.description = Some(format!("round {round}"));
         catalog.update(changed).await.expect("a write after the server ended the pool");
-        let seen = catalog.find_connection("c").await.unwrap().expect("found").0;
+        let seen = catalog.find_connection("c").await.unwrap().expect("found").0.clone();
         assert_eq!(seen.description, Some(format!("round {round}")));
     }
     catalog.close().await;

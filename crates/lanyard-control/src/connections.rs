@@ -1,6 +1,7 @@
 //! CREATE / ALTER / DROP / SHOW / DESCRIBE / TEST CONNECTION.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use lanyard_catalog::{
     Backend, Connection, JsonObject, LastTest, Listed, Meta, Page, Timestamp, Tx, VaultEntry, transaction,
@@ -221,6 +222,39 @@ fn to_view(row: Connection, refs: Refs) -> ConnectionView {
     }
 }
 
+/// A connection read for `GET /connections/{name}`: the catalog's row with the names it refers to, shared with the
+/// catalog's memory of it. Its view ([`ConnectionRead::view`]) depends on nothing else, so whoever derives something
+/// from it (the server, the bytes of its answer) may keep that beside it and reuse it for a later read that is
+/// [`ConnectionRead::same_row`]: the catalog hands out the same row only while nothing was committed since.
+#[derive(Clone)]
+pub struct ConnectionRead(Arc<lanyard_catalog::ConnectionView>);
+
+impl ConnectionRead {
+    /// What `GET /connections/{name}` shows.
+    pub fn view(&self) -> ConnectionView {
+        let (row, entry, storage, expires_at) = (*self.0).clone();
+        let refs = Refs::read_with(&row, entry, storage, expires_at);
+        to_view(row, refs)
+    }
+
+    /// Whether `other` is this very row (so anything derived from one holds for the other). Holding a read keeps its
+    /// row alive, so a row read later never takes its place in memory.
+    pub fn same_row(&self, other: &ConnectionRead) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The row's version (its `ETag`).
+    pub fn version(&self) -> i64 {
+        self.0.0.meta.version
+    }
+}
+
+impl std::fmt::Debug for ConnectionRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionRead").field("name", &self.0.0.name).field("version", &self.version()).finish()
+    }
+}
+
 /// Checks `If-Match` against the row's version.
 pub(crate) fn check_version(kind: ObjectKind, name: &str, actual: i64, expected: Option<i64>) -> Result<()> {
     match expected {
@@ -281,12 +315,14 @@ impl ControlPlane {
 
     /// DESCRIBE CONNECTION; the adapter's name lookup.
     pub async fn get_connection(&self, caller: &Caller, name: &str) -> Result<ConnectionView> {
+        Ok(self.read_connection(caller, name).await?.view())
+    }
+
+    /// [`ControlPlane::get_connection`], as the catalog row its view is made from (see [`ConnectionRead`]).
+    pub async fn read_connection(&self, caller: &Caller, name: &str) -> Result<ConnectionRead> {
         self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some(name)).await?;
         // One statement: the row and the names it refers to, as of one snapshot.
-        let (row, entry, storage, expires_at) =
-            self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?;
-        let refs = Refs::read_with(&row, entry, storage, expires_at);
-        Ok(to_view(row, refs))
+        Ok(ConnectionRead(self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?))
     }
 
     /// CREATE CONNECTION. Never contacts the remote system.

@@ -47,6 +47,7 @@ use lanyard_resolve::{CachedCatalog, Resolver};
 use lanyard_vault::{BackendEnv, Registry};
 
 pub use auth::{Caller, Permission, Role, TOKEN_PREFIX, generate_token, hash_token};
+pub use connections::ConnectionRead;
 pub use error::{ControlError, Result};
 pub use gc::{GcOutcome, Orphan, ScannedStorage, StorageScan};
 /// The catalog's own error, for [`prepare_catalog`].

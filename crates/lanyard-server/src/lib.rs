@@ -7,6 +7,7 @@
 //! which checks, applies and audits it. It defines no wire type (`lanyard-api` does) and re-exports no crate. It is
 //! the only crate (with `lanyard-client`) that knows HTTP.
 
+mod bodies;
 mod convert;
 mod error;
 mod limits;
@@ -48,6 +49,8 @@ pub struct AppState {
     pipelines: Option<Arc<lanyard_pipelines::RunnerMetrics>>,
     /// The OpenAPI document, built with the router from the same table.
     openapi: Arc<utoipa::openapi::OpenApi>,
+    /// The answers of `GET /connections/{name}`, kept beside the rows they were made from.
+    bodies: Arc<bodies::ConnectionBodies>,
 }
 
 /// The router over `control`: every route of [`routes`], each behind its access rule, and the OpenAPI document of
@@ -71,7 +74,7 @@ fn router_with(
     limits: &Limits,
     metrics: Arc<metrics::HttpMetrics>,
 ) -> Router {
-    let mut state = AppState { control, metrics, pipelines, openapi: Arc::default() };
+    let mut state = AppState { control, metrics, pipelines, openapi: Arc::default(), bodies: Arc::default() };
     let mut api = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base());
     for (access, handler) in routes::table() {
         let (schemas, paths, method_router) = openapi::secure(access, handler);

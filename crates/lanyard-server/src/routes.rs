@@ -210,8 +210,22 @@ async fn get_connection(
     Extension(caller): Extension<Caller>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult {
-    let view = state.control.get_connection(&caller, &name).await?;
-    Ok(tagged(StatusCode::OK, view.version, convert::connection(view)))
+    let read = state.control.read_connection(&caller, &name).await?;
+    let body = match state.bodies.get(&name, &read) {
+        Some(body) => body,
+        None => {
+            let body = serde_json::to_vec(&convert::connection(read.view()))
+                .map_err(|e| ApiError::new(ErrorKind::Internal, format!("cannot write the answer: {e}")))?;
+            let body = axum::body::Bytes::from(body);
+            state.bodies.put(&name, read.clone(), body.clone());
+            body
+        }
+    };
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag(read.version())) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
 }
 
 /// ALTER CONNECTION: the actions in order, atomically.

@@ -26,6 +26,8 @@ struct World {
     _dir: Dir,
     /// The PostgreSQL database of [`world_on`] (dropped with the world).
     _database: Option<lanyard_testsupport::TempDatabase>,
+    /// Where the catalog is.
+    catalog_url: String,
 }
 
 struct Dir(std::path::PathBuf);
@@ -52,7 +54,7 @@ async fn world_on(kind: lanyard_testsupport::DatabaseKind) -> World {
         Some(database) => database.url().to_owned(),
         None => format!("sqlite://{}/catalog.db", dir.display()),
     };
-    let config = lanyard_control::ControlConfig { catalog_url, data_dir: dir.clone() };
+    let config = lanyard_control::ControlConfig { catalog_url: catalog_url.clone(), data_dir: dir.clone() };
     let registry = lanyard_vault::Registry::global().unwrap();
     let control = ControlPlane::open(&config, registry).await.unwrap();
     control.bootstrap_admin(Some(&ADMIN_TOKEN.into())).await.unwrap();
@@ -76,6 +78,7 @@ async fn world_on(kind: lanyard_testsupport::DatabaseKind) -> World {
         revoked,
         _dir: Dir(dir),
         _database: database,
+        catalog_url,
     }
 }
 
@@ -1163,6 +1166,55 @@ async fn a_put_costs_few_round_trips(kind: lanyard_testsupport::DatabaseKind) {
         (Some("connection.alter"), Some(3)),
         "{last}"
     );
+}
+
+/// `GET /connections/{name}` answers bytes kept beside the catalog row they were made from, and only while the catalog
+/// hands out that row: a change to the connection, to the name of the entry it refers to (another table; the
+/// connection's own row is unchanged), and a change made by another handle on the catalog (another node) all show in
+/// the next GET, and an unchanged connection answers the same bytes as before.
+async fn get_answers_change_with_everything_they_show(kind: lanyard_testsupport::DatabaseKind) {
+    let w = world_on(kind).await;
+    let r = w
+        .admin(Method::POST, "/vault/entries", Some(json!({"name": "login", "type": "CREDENTIAL", "secret": "s"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let body = json!({"name": "api", "type": "rest", "options": {"endpoint": "http://127.0.0.1:9/"},
+        "credential": "login", "credential_storage": "local"});
+    assert_eq!(w.admin(Method::POST, "/connections", Some(body)).await.status, StatusCode::CREATED);
+    let first = w.admin(Method::GET, "/connections/api", None).await;
+    let again = w.admin(Method::GET, "/connections/api", None).await;
+    assert_eq!((first.status, &first.body), (again.status, &again.body), "an unchanged connection changed its answer");
+    assert_eq!(again.etag(), "\"1\"");
+
+    let put = json!({"actions": [{"set_option": {"key": "k", "value": "v"}}]});
+    assert_eq!(w.admin(Method::PUT, "/connections/api", Some(put)).await.status, StatusCode::OK);
+    let got = w.admin(Method::GET, "/connections/api", None).await;
+    assert_eq!((got.json()["options"]["k"].clone(), got.etag()), (json!("v"), "\"2\"".to_owned()));
+
+    let rename = json!({"actions": [{"rename_to": "login_v2"}]});
+    let r = w.admin(Method::PUT, "/vault/entries/login", Some(rename)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let got = w.admin(Method::GET, "/connections/api", None).await.json();
+    assert_eq!((got["credential"]["name"].clone(), got["version"].clone()), (json!("login_v2"), json!(2)), "{got}");
+
+    // Another handle on the same catalog, as another node (or `lanyard sql --embedded`) would be.
+    let other = lanyard_catalog::Catalog::open(&w.catalog_url).await.unwrap();
+    let (mut row, ..) = (*other.find_connection("api").await.unwrap().unwrap()).clone();
+    row.description = Some("changed elsewhere".to_owned());
+    other.update(row).await.unwrap();
+    let got = w.admin(Method::GET, "/connections/api", None).await.json();
+    assert_eq!((got["description"].clone(), got["version"].clone()), (json!("changed elsewhere"), json!(3)), "{got}");
+    other.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_answers_change_with_everything_they_show_on_sqlite() {
+    get_answers_change_with_everything_they_show(lanyard_testsupport::DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_answers_change_with_everything_they_show_on_postgres() {
+    get_answers_change_with_everything_they_show(lanyard_testsupport::DatabaseKind::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
