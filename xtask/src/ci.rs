@@ -44,17 +44,21 @@ pub const STEPS: &[Step] = &[
 /// Runs every step of [`STEPS`], stopping at the first failure, and prints the total time taken.
 pub fn ci(root: &Path) -> Result<()> {
     let started = Instant::now();
-    // The space left where the builds go: a step that fills the disk dies in the linker or writing metadata, far
-    // from the cause; this line tells it at once.
-    let _ = std::process::Command::new("df").arg("-h").arg(root).status();
+    print_disk_space(root);
     let result = run_steps(root, STEPS);
-    let _ = std::process::Command::new("df").arg("-h").arg(root).status();
+    print_disk_space(root);
     let elapsed = started.elapsed().as_secs_f64();
     match &result {
         Ok(()) => println!("\nci passed in {elapsed:.1}s"),
         Err(_) => println!("\nci failed after {elapsed:.1}s"),
     }
     result
+}
+
+/// Prints the space left where the builds go (`df -h`): a step that fills the disk dies in the linker or writing
+/// metadata, far from the cause; this line tells it at once.
+fn print_disk_space(root: &Path) {
+    let _ = std::process::Command::new("df").arg("-h").arg(root).status();
 }
 
 /// Runs `steps` in order, printing a `==> name` header before each; the error names the failed step.

@@ -198,28 +198,30 @@ impl Conn {
         Ok(())
     }
 
-    /// Commits; without a transaction (autocommit) every statement committed already: no round trip.
+    /// Commits.
     pub(crate) async fn commit(self) -> Result<()> {
-        if !matches!(self.tx, ConnTx::PostgresAuto(_)) {
-            self.trips.count();
-        }
-        match self.tx {
-            ConnTx::Sqlite(tx) => tx.commit().await?,
-            ConnTx::Postgres(mut h) => h.run(PgTransactionManager::commit).await?,
-            ConnTx::PostgresAuto(_) => {}
-        }
-        Ok(())
+        self.end(true).await
     }
 
-    /// Rolls back; without a transaction (autocommit) there is nothing to roll back: no round trip.
+    /// Rolls back.
     pub(crate) async fn rollback(self) -> Result<()> {
-        if !matches!(self.tx, ConnTx::PostgresAuto(_)) {
-            self.trips.count();
-        }
-        match self.tx {
-            ConnTx::Sqlite(tx) => tx.rollback().await?,
-            ConnTx::Postgres(mut h) => h.run(PgTransactionManager::rollback).await?,
-            ConnTx::PostgresAuto(_) => {}
+        self.end(false).await
+    }
+
+    /// Ends the transaction with COMMIT or ROLLBACK: one round trip. Without a transaction (autocommit) every
+    /// statement committed already and there is nothing to end: none.
+    async fn end(self, commit: bool) -> Result<()> {
+        let Conn { tx, trips } = self;
+        match tx {
+            ConnTx::PostgresAuto(_) => return Ok(()),
+            ConnTx::Sqlite(tx) => {
+                trips.count();
+                if commit { tx.commit().await? } else { tx.rollback().await? }
+            }
+            ConnTx::Postgres(mut h) => {
+                trips.count();
+                h.run(if commit { PgTransactionManager::commit } else { PgTransactionManager::rollback }).await?;
+            }
         }
         Ok(())
     }
@@ -243,9 +245,10 @@ pub(crate) enum Pool {
 /// was left, and [`PgHandle`] sees to it that only a clean one is left: no transaction open, no answer unread.
 pub(crate) type PgPool = deadpool::managed::Pool<PgManager>;
 
-/// Opens the PostgreSQL catalog connections of a [`PgPool`], and pings one that idled for [`crate::PING_AFTER_IDLE`]
-/// before it is handed out again, so that after a failover or a server restart a stale one is replaced, not failed.
-/// One in use a moment ago is not pinged: a ping per use would be a second round trip for each hot read.
+/// Opens the PostgreSQL catalog connections of a [`PgPool`], and pings one last lent [`crate::PING_AFTER_IDLE`] ago
+/// or more (deadpool tells when a connection was last handed out, not when it came back, so one held that long is
+/// pinged too) before it is lent again, so that after a failover or a server restart a stale one is replaced, not
+/// failed. One lent a moment ago is not pinged: a ping per use would be a second round trip for each hot read.
 pub(crate) struct PgManager {
     pub(crate) options: PgConnectOptions,
 }

@@ -68,7 +68,7 @@ pub use time::{Timestamp, TimestampError};
 use db::{Pool, RoundTrips};
 use store::connection_view;
 
-/// A PostgreSQL catalog connection idle for this long is pinged before the pool hands it out again.
+/// A PostgreSQL catalog connection last lent this long ago or more is pinged before the pool lends it again.
 pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// A write transaction from [`Catalog::begin_write`]: use it as a [`Tx`], then [`WriteTx::commit`]. Dropping it
@@ -250,7 +250,7 @@ impl Catalog {
     /// sends statements and waits for their answer — each query, BEGIN, COMMIT and ROLLBACK, a PostgreSQL stamp
     /// read; a SQLite batch sent in one hand-off counts one. Not counted: the SQLite change watcher's
     /// `PRAGMA data_version` (read on the calling thread, no hand-off) and the ping the PostgreSQL pool sends before
-    /// it hands out a connection idle for [`PING_AFTER_IDLE`]. For tests that hold a path to its cost, and for
+    /// it lends a connection last lent [`PING_AFTER_IDLE`] ago or more. For tests that hold a path to its cost, and for
     /// diagnostics.
     pub fn round_trips(&self) -> u64 {
         self.trips.get()

@@ -1212,20 +1212,9 @@ async fn postgres_connections_ended_by_the_server_are_replaced_after_idling() {
     let c = catalog.insert(connection("c")).await.unwrap();
     // Several pooled connections, all in use a moment ago.
     futures::future::join_all((0..4).map(|_| catalog.get::<Connection>(c.meta.id))).await;
-    let database = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
     for round in 0..3 {
-        let ended: Vec<(bool,)> = {
-            use sqlx::Connection as _;
-            let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
-            sqlx::query_as(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            )
-            .bind(&database)
-            .fetch_all(&mut admin)
-            .await
-            .unwrap()
-        };
-        assert!(!ended.is_empty(), "round {round}: the catalog held no connection to end");
+        let ended = end_sessions(&db.url).await;
+        assert!(ended > 0, "round {round}: the catalog held no connection to end");
         tokio::time::sleep(lanyard_catalog::PING_AFTER_IDLE + std::time::Duration::from_millis(200)).await;
         let mut changed: Connection = catalog.get(c.meta.id).await.expect("a read after the server ended the pool");
         changed.description = Some(format!("round {round}"));
@@ -1241,26 +1230,17 @@ async fn postgres_connections_ended_by_the_server_are_replaced_after_idling() {
 /// as the pool held connections, every read succeeds.
 #[tokio::test]
 async fn postgres_connections_ended_by_the_server_while_in_use_fail_once_each() {
-    use sqlx::Connection as _;
     let db = fresh(DatabaseKind::Postgres);
     let catalog = db.open().await;
     let c = catalog.insert(connection("c")).await.unwrap();
     futures::future::join_all((0..4).map(|_| catalog.get::<Connection>(c.meta.id))).await;
-    let database = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
-    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let ended: Vec<(bool,)> = sqlx::query_as(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-    )
-    .bind(&database)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
-    assert!(!ended.is_empty(), "the catalog held no connection to end");
+    let ended = end_sessions(&db.url).await;
+    assert!(ended > 0, "the catalog held no connection to end");
     let mut failed = 0;
-    for _ in 0..ended.len() {
+    for _ in 0..ended {
         failed += usize::from(catalog.get::<Connection>(c.meta.id).await.is_err());
     }
-    assert!(failed <= ended.len(), "{failed} reads failed over {} ended connections", ended.len());
+    assert!(failed <= ended, "{failed} reads failed over {ended} ended connections");
     for read in 0..20 {
         catalog.get::<Connection>(c.meta.id).await.unwrap_or_else(|e| panic!("read {read} after the ended ones: {e}"));
     }
@@ -1298,20 +1278,28 @@ async fn postgres_catalog_opened_before_its_server_listens_waits_for_it() {
     catalog.close().await;
 }
 
+/// Runs `query` on a session of its own on the database at `url`, with that database's name as `$1`, and returns the
+/// number its one row holds.
+async fn count_sessions(url: &str, query: &str) -> i64 {
+    use sqlx::Connection as _;
+    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(query).bind(database).fetch_one(&mut admin).await.unwrap();
+    n
+}
+
+/// Ends every session of the database at `url` but the asker's (as a restart or an administrator would); how many.
+async fn end_sessions(url: &str) -> usize {
+    let query = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()";
+    usize::try_from(count_sessions(url, query).await).unwrap()
+}
+
 /// Sessions of the database at `url` that sit inside a transaction (`idle in transaction`), other than the asker's.
 async fn idle_in_transaction(url: &str) -> i64 {
-    use sqlx::Connection as _;
-    let database = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
-    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() \
-         AND state LIKE 'idle in transaction%'",
-    )
-    .bind(&database)
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
-    n
+    let query = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() \
+                 AND state LIKE 'idle in transaction%'";
+    count_sessions(url, query).await
 }
 
 /// PostgreSQL: the catalog's own pool hands a connection back only as it found it. A write transaction dropped

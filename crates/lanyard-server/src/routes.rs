@@ -128,7 +128,11 @@ pub fn routes() -> Vec<Route> {
 
 /// A JSON body with `ETag: "<version>"`.
 fn tagged<T: Serialize>(status: StatusCode, version: i64, body: T) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
+    with_etag((status, axum::Json(body)).into_response(), version)
+}
+
+/// `response` with the `ETag` of `version`.
+fn with_etag(mut response: Response, version: i64) -> Response {
     if let Ok(value) = HeaderValue::from_str(&etag(version)) {
         response.headers_mut().insert(header::ETAG, value);
     }
@@ -221,11 +225,8 @@ async fn get_connection(
             body
         }
     };
-    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(read.version())) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    Ok(response)
+    let response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+    Ok(with_etag(response, read.version()))
 }
 
 /// ALTER CONNECTION: the actions in order, atomically.
