@@ -24,7 +24,6 @@
 //!
 //! An in-memory SQLite catalog has no stamp ([`crate::Catalog::stamp`] is `None`): every read goes to the database.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -192,7 +191,8 @@ pub struct Fresh<K, V> {
 
 struct State<K, V> {
     stamp: Option<Stamp>,
-    rows: HashMap<K, V>,
+    /// Hashed with FxHash, not SipHash: only rows that exist are cached, so a client cannot choose the keys.
+    rows: rustc_hash::FxHashMap<K, V>,
 }
 
 impl<K: Eq + Hash, V> State<K, V> {
@@ -219,7 +219,7 @@ impl<K: Eq + Hash, V> State<K, V> {
 
 impl<K, V> Default for Fresh<K, V> {
     fn default() -> Self {
-        Self { state: Mutex::new(State { stamp: None, rows: HashMap::new() }) }
+        Self { state: Mutex::new(State { stamp: None, rows: rustc_hash::FxHashMap::default() }) }
     }
 }
 

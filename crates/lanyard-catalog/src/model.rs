@@ -286,16 +286,7 @@ impl Record for Connection {
     }
     fn from_row(meta: Meta<ConnectionId>, row: &Row) -> Result<Self> {
         let t = Self::TABLE;
-        let last_test = match (row.opt_int("last_tested_at")?, row.opt_text("last_test_status")?) {
-            (Some(at), Some(status)) => Some(LastTest {
-                at: Timestamp::from_micros(at),
-                status: parse_vocab("connection_tests", "last_test_status", &status)?,
-                latency_ms: row.opt_int("last_test_latency_ms")?,
-                error: row.opt_text("last_test_error")?,
-                server_version: row.opt_text("server_version")?,
-            }),
-            _ => None,
-        };
+        let last_test = read_last_test(row)?;
         Ok(Self {
             meta,
             name: parse_name(t, row.text("display_name")?)?,
@@ -309,6 +300,20 @@ impl Record for Connection {
             last_test,
         })
     }
+}
+
+/// The last test of a connection, from the columns of `connection_tests` in `row` (none when they are null).
+pub(crate) fn read_last_test(row: &Row) -> Result<Option<LastTest>> {
+    Ok(match (row.opt_int("last_tested_at")?, row.opt_text("last_test_status")?) {
+        (Some(at), Some(status)) => Some(LastTest {
+            at: Timestamp::from_micros(at),
+            status: parse_vocab("connection_tests", "last_test_status", &status)?,
+            latency_ms: row.opt_int("last_test_latency_ms")?,
+            error: row.opt_text("last_test_error")?,
+            server_version: row.opt_text("server_version")?,
+        }),
+        _ => None,
+    })
 }
 
 /// A row of `vault_entries`.

@@ -123,8 +123,18 @@ fn reference_id(value: &Param) -> Option<&String> {
 /// `updated_at`, then its columns. It changes the row only if the row is still at that version and every row the
 /// record refers to exists (an `EXISTS` per reference in its `WHERE`), so checking the references costs no round
 /// trip of its own; when it changes nothing, [`Tx::not_updated`] tells why.
+/// The placeholder number of the first column's value in [`update_statement`] (after the id, the version read and
+/// the time of the update).
+const FIRST_COLUMN: usize = 4;
+
+/// The placeholder number of `column`'s value in the [`update_statement`] of `record`.
+fn column_placeholder<R: Record>(record: &R, column: &str) -> usize {
+    let columns = record.columns();
+    let index = columns.iter().position(|(name, _)| *name == column).expect("a column of the record");
+    index + FIRST_COLUMN
+}
+
 fn update_statement<R: Record>(record: &R, now: Timestamp) -> (String, Vec<Param>) {
-    const FIRST_COLUMN: usize = 4;
     let columns = record.columns();
     let assignments: Vec<String> =
         columns.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + FIRST_COLUMN)).collect();
@@ -404,21 +414,82 @@ impl Tx {
         record: R,
         audit: impl FnOnce(&R) -> NewAuditRecord,
     ) -> Result<(R, i64)> {
+        let (stored, rows) = self.update_audited_answering(record, audit, None).await?;
+        Ok((stored, rows[0].int("seq")?))
+    }
+
+    /// [`Tx::update_audited`] of a connection, answering with its view as stored: the row (with its last test) and
+    /// the current names of the entry and storage it refers to, and the entry's expiry, read by the write itself. So
+    /// the answer holds even when the caller changed the row from a copy read earlier, checked only by its version:
+    /// an entry renamed since, or a test recorded since (which leaves the version as it is), shows as it is now. In
+    /// the same round trip: on PostgreSQL the main query of the statement's `WITH` reads them beside the audit row it
+    /// inserted; on SQLite a third statement of the batch reads them (only when the audit row was inserted).
+    pub async fn update_connection_audited(
+        &mut self,
+        row: Connection,
+        audit: impl FnOnce(&Connection) -> NewAuditRecord,
+    ) -> Result<(ConnectionView, i64)> {
+        let postgres = self.conn.is_postgres();
+        let answer = if postgres {
+            format!(
+                "SELECT l.seq, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
+                 t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
+                 FROM logged l \
+                 LEFT JOIN connection_tests t ON t.connection_id = $1 \
+                 LEFT JOIN vault_entries e ON e.id = ${} \
+                 LEFT JOIN vault_backends b ON b.id = ${}",
+                column_placeholder(&row, "credential_id"),
+                column_placeholder(&row, "credential_storage_id"),
+            )
+        } else {
+            concat!(connection_view!(), " WHERE c.id = $1 AND changes() = 1").to_owned()
+        };
+        let (mut stored, rows) = self.update_audited_answering(row, audit, Some(answer)).await?;
+        let (logged, view) = match (postgres, rows.as_slice()) {
+            (true, [row, ..]) => (row, row),
+            (false, [logged, view, ..]) => (logged, view),
+            _ => {
+                return Err(CatalogError::Corrupt {
+                    table: "external_connections",
+                    problem: "the connection just updated was not read back with its audit row".to_owned(),
+                });
+            }
+        };
+        stored.last_test = crate::model::read_last_test(view)?;
+        let expires_at = view.opt_int("e_expires_at")?.map(Timestamp::from_micros);
+        let seq = logged.int("seq")?;
+        Ok(((stored, view.opt_text("e_name")?, view.opt_text("b_name")?, expires_at), seq))
+    }
+
+    /// [`Tx::update_audited`], answering with the rows of the statement: the audit row's `seq`, then what `answer`
+    /// reads (on PostgreSQL the main query of the statement, over `logged`, the audit row inserted, with its `seq`;
+    /// on SQLite a statement after the INSERT in the same batch). Never empty.
+    async fn update_audited_answering<R: Record>(
+        &mut self,
+        record: R,
+        audit: impl FnOnce(&R) -> NewAuditRecord,
+        answer: Option<String>,
+    ) -> Result<(R, Vec<Row>)> {
         let now = Timestamp::now();
         let (update, mut params) = update_statement(&record, now);
         let read_at = record.meta().version;
         let stored = as_updated(record, now);
         let (values, audit_params) = audit_values(&audit(&stored), now, params.len() + 1);
         params.extend(audit_params);
-        let sql = if self.conn.is_postgres() {
-            format!(
+        let sql = match (self.conn.is_postgres(), answer) {
+            (true, Some(answer)) => format!(
+                "WITH changed AS ({update} RETURNING 1), \
+                 logged AS (INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} FROM changed RETURNING seq) \
+                 {answer}"
+            ),
+            (true, None) => format!(
                 "WITH changed AS ({update} RETURNING 1) \
                  INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} FROM changed RETURNING seq"
-            )
-        } else {
-            format!(
-                "{update}; INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} WHERE changes() = 1 RETURNING seq"
-            )
+            ),
+            (false, answer) => format!(
+                "{update}; INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} WHERE changes() = 1 RETURNING seq{}",
+                answer.map(|a| format!("; {a}")).unwrap_or_default()
+            ),
         };
         let rows = match self.conn.fetch_all(&sql, params).await {
             Ok(rows) => rows,
@@ -429,14 +500,12 @@ impl Tx {
             }
             Err(error) => return Err(name_taken(error, &stored)),
         };
-        match rows.first() {
-            Some(row) => Ok((stored, row.int("seq")?)),
-            None => {
-                let mut read = stored;
-                read.meta_mut().version = read_at;
-                Err(self.not_updated(&read).await)
-            }
+        if rows.is_empty() {
+            let mut read = stored;
+            read.meta_mut().version = read_at;
+            return Err(self.not_updated(&read).await);
         }
+        Ok((stored, rows))
     }
 
     /// Deletes the row with `id` (if `expected_version` is given, only at that version). Refused with

@@ -405,27 +405,77 @@ impl ControlPlane {
         if actions.is_empty() {
             return Err(ControlError::invalid("ALTER CONNECTION needs at least one action"));
         }
-        // Round trips: the row with the names of what it refers to (one read); the versioned UPDATE with the audit
-        // append, which also checks the references (one round trip, `Tx::update_audited`). On PostgreSQL that is
-        // all (`optimistic!`: no transaction, since the UPDATE checks the version read and the references itself,
-        // and the whole change reruns when another overtook it), except for a rename, whose look-alike check reads
-        // other rows that the UPDATE cannot re-check: it runs SERIALIZABLE, with BEGIN and COMMIT, like every change
-        // on SQLite. The view is made of what was read: names an action changed come from that action's own lookup.
+        // Round trips: the row (one read), then the versioned UPDATE with the audit append, which also checks the
+        // references and reads back what the view shows of them (one round trip, `Tx::update_connection_audited`).
+        // On PostgreSQL that is all (`optimistic!`: no transaction, since the UPDATE checks the version read and the
+        // references itself, and the whole change reruns when another overtook it), and the read is skipped when this
+        // node wrote the row last: the change is first tried on that copy ([`ControlPlane::alter_remembered`]). A
+        // rename, whose look-alike check reads other rows that the UPDATE cannot re-check, runs SERIALIZABLE, with
+        // BEGIN and COMMIT, like every change on SQLite.
         let renames = actions.iter().any(|action| matches!(action, ConnectionAction::RenameTo(_)));
-        let mut altered = if renames {
-            transaction!(self.catalog(), |tx| -> Result<_> { alter_in(tx, caller, name, actions, if_match).await })?
-        } else {
-            lanyard_catalog::optimistic!(self.catalog(), |tx| -> Result<_> {
-                alter_in(tx, caller, name, actions, if_match).await
-            })?
+        let remembered = if renames { None } else { self.alter_remembered(caller, name, actions, if_match).await };
+        let (mut altered, row) = match remembered {
+            Some(altered) => altered,
+            None if renames => {
+                transaction!(self.catalog(), |tx| -> Result<_> { alter_in(tx, caller, name, actions, if_match, None).await })?
+            }
+            None => lanyard_catalog::optimistic!(self.catalog(), |tx| -> Result<_> {
+                alter_in(tx, caller, name, actions, if_match, None).await
+            })?,
         };
+        self.remember_connection(Some(name), row);
         altered.warnings = crate::warnings::connection(&altered, Timestamp::now());
         Ok(altered)
+    }
+
+    /// ALTER CONNECTION on PostgreSQL, tried once without a transaction on the copy of the row this node wrote
+    /// last, if it has one: the UPDATE checks that the row is still at that copy's version (and the If-Match check
+    /// and every action ran on that copy), and the view's names and last test are read by the UPDATE itself, so a
+    /// change made on a current copy is exactly the change made on a row read now. `None` when there is no copy or
+    /// the attempt failed for any reason (a copy overtaken by another node's change, say, or an error that a stale
+    /// copy may have caused): the caller then makes the change as usual, from a row it reads, which tells the real
+    /// outcome. A failed attempt wrote nothing: its one write is the statement that checks the version.
+    async fn alter_remembered(
+        &self,
+        caller: &Caller,
+        name: &str,
+        actions: &[ConnectionAction],
+        if_match: Option<i64>,
+    ) -> Option<(ConnectionView, Connection)> {
+        if self.catalog().kind() != lanyard_catalog::DatabaseKind::Postgres {
+            return None;
+        }
+        let copy = self.inner.written.lock().unwrap_or_else(|e| e.into_inner()).remove(name)?;
+        let mut tx = self.catalog().begin_autocommit().await.ok()??;
+        match alter_in(&mut tx, caller, name, actions, if_match, Some(copy)).await {
+            Ok(altered) => Some(altered),
+            Err(error) => {
+                tracing::debug!(connection = %printable(name, 128), %error, "the copy this node wrote last did not do");
+                None
+            }
+        }
+    }
+
+    /// Keeps `row`, as this node just wrote it, for the next [`ControlPlane::alter_remembered`] (PostgreSQL only),
+    /// forgetting the copy under `former` (a name it was altered by: the old name of a rename).
+    fn remember_connection(&self, former: Option<&str>, row: Connection) {
+        if self.catalog().kind() != lanyard_catalog::DatabaseKind::Postgres {
+            return;
+        }
+        let mut written = self.inner.written.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(former) = former {
+            written.remove(former);
+        }
+        if written.len() >= crate::WRITTEN_CAPACITY {
+            written.clear();
+        }
+        written.insert(row.name.to_string(), row);
     }
 
     /// DROP CONNECTION.
     pub async fn drop_connection(&self, caller: &Caller, name: &str, if_match: Option<i64>) -> Result<()> {
         self.authorize(caller, Permission::ConnectionsWrite, AuditAction::ConnectionDrop, Some(name)).await?;
+        self.inner.written.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
         transaction!(self.catalog(), |tx| -> Result<_> {
             let row = tx.find_by_name::<Connection>(&[name]).await?.ok_or_else(|| not_found(name))?;
             check_version(ObjectKind::Connection, name, row.meta.version, if_match)?;
@@ -499,24 +549,28 @@ impl ControlPlane {
     }
 }
 
-/// The body of ALTER CONNECTION: reads the row, applies `actions` in order and writes it with its audit record in
-/// one statement (the only write: see `lanyard_catalog::optimistic!`).
+/// The body of ALTER CONNECTION: reads the row (unless given `copy`, one read earlier), applies `actions` in order
+/// and writes it with its audit record in one statement (the only write: see `lanyard_catalog::optimistic!`), which
+/// answers with what the view shows of the rows it refers to. Returns the view and the row as stored.
 async fn alter_in(
     tx: &mut Tx,
     caller: &Caller,
     name: &str,
     actions: &[ConnectionAction],
     if_match: Option<i64>,
-) -> Result<ConnectionView> {
-    let (before, entry, storage, expires_at) = tx.find_connection(name).await?.ok_or_else(|| not_found(name))?;
+    copy: Option<Connection>,
+) -> Result<(ConnectionView, Connection)> {
+    let before = match copy {
+        Some(row) => row,
+        None => tx.find_connection(name).await?.ok_or_else(|| not_found(name))?.0,
+    };
     check_version(ObjectKind::Connection, name, before.meta.version, if_match)?;
-    let mut refs = Refs::read_with(&before, entry, storage, expires_at);
     let mut row = before.clone();
     for (index, action) in actions.iter().enumerate() {
-        apply(tx, &mut row, &mut refs, action).await.map_err(|e| e.context(format!("action {}", index + 1)))?;
+        apply(tx, &mut row, action).await.map_err(|e| e.context(format!("action {}", index + 1)))?;
     }
-    let (row, _) = tx
-        .update_audited(row, |row| {
+    let ((row, entry, storage, expires_at), _) = tx
+        .update_connection_audited(row, |row| {
             audit(
                 caller,
                 AuditAction::ConnectionAlter,
@@ -532,12 +586,12 @@ async fn alter_in(
             )
         })
         .await?;
-    Ok(to_view(row, refs))
+    let refs = Refs::read_with(&row, entry, storage, expires_at);
+    Ok((to_view(row.clone(), refs), row))
 }
 
-/// Applies one action to `row` in memory; names are resolved through `tx`, and what the view shows of them is
-/// kept in `refs`.
-async fn apply(tx: &mut Tx, row: &mut Connection, refs: &mut Refs, action: &ConnectionAction) -> Result<()> {
+/// Applies one action to `row` in memory; names are resolved through `tx`.
+async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> Result<()> {
     match action {
         ConnectionAction::SetOptions(pairs) => row.options = options_object(row.name.as_str(), pairs)?,
         ConnectionAction::SetOption { key, value } => {
@@ -555,23 +609,13 @@ async fn apply(tx: &mut Tx, row: &mut Connection, refs: &mut Refs, action: &Conn
             }
         }
         ConnectionAction::SetCredential(entry) => {
-            let entry = credential_by_name(tx, entry).await?;
-            row.credential_id = Some(entry.meta.id);
-            refs.set_credential(Some(&entry));
+            row.credential_id = Some(credential_by_name(tx, entry).await?.meta.id);
         }
-        ConnectionAction::UnsetCredential => {
-            row.credential_id = None;
-            refs.set_credential(None);
-        }
+        ConnectionAction::UnsetCredential => row.credential_id = None,
         ConnectionAction::SetCredentialStorage(backend) => {
-            let backend = backend_by_name(tx, backend).await?;
-            row.credential_storage_id = Some(backend.meta.id);
-            refs.set_storage(Some(&backend));
+            row.credential_storage_id = Some(backend_by_name(tx, backend).await?.meta.id);
         }
-        ConnectionAction::UnsetCredentialStorage => {
-            row.credential_storage_id = None;
-            refs.set_storage(None);
-        }
+        ConnectionAction::UnsetCredentialStorage => row.credential_storage_id = None,
         ConnectionAction::RenameTo(new_name) => {
             let new_name = valid_name(ObjectKind::Connection, new_name)?;
             // The stored row still has its old name: renaming back to it (RENAME TO x RENAME TO <old>) is no clash.

@@ -101,7 +101,14 @@ struct Inner {
     touched: std::sync::Mutex<rustc_hash::FxHashMap<lanyard_core::TokenId, std::time::Instant>>,
     /// Notified when START or STOP PIPELINE committed here ([`ControlPlane::pipeline_changes`]).
     pipeline_changes: Arc<tokio::sync::Notify>,
+    /// On PostgreSQL, the connection rows as this node last wrote them, by name: the copy an ALTER CONNECTION tries
+    /// first, without reading the row (its UPDATE checks the version). Never served to a reader.
+    written: std::sync::Mutex<rustc_hash::FxHashMap<String, lanyard_catalog::Connection>>,
 }
+
+/// How many connection rows [`Inner::written`] holds; a full map is emptied before the next (it saves a round
+/// trip; it is not needed for anything to be right).
+const WRITTEN_CAPACITY: usize = 4096;
 
 impl std::fmt::Debug for ControlPlane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,6 +138,7 @@ impl ControlPlane {
                 prober: Arc::new(Connectors),
                 touched: std::sync::Mutex::default(),
                 pipeline_changes: Arc::default(),
+                written: std::sync::Mutex::default(),
             }),
         }
     }
@@ -147,6 +155,7 @@ impl ControlPlane {
             prober,
             touched: std::sync::Mutex::default(),
             pipeline_changes: Arc::clone(&self.inner.pipeline_changes),
+            written: std::sync::Mutex::default(),
         };
         Self { inner: Arc::new(inner) }
     }

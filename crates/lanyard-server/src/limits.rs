@@ -23,8 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use lanyard_core::ErrorKind;
@@ -274,61 +273,62 @@ impl<S: tower::Service<R>, R> tower::Service<R> for Started<S> {
 // Middleware
 
 /// `414 uri_too_long` and `431 headers_too_large` as problems, for heads under hyper's own (bodiless) limits.
-pub(crate) async fn head_limits(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+pub(crate) fn head_limits(limits: &Limits, request: &Request) -> Result<(), ApiError> {
     let uri = request.uri();
     let target = uri.path_and_query().map_or(0, |p| p.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len())
         + uri.scheme_str().map_or(0, |s| s.len() + 3);
     if target > limits.max_uri_bytes {
-        return ApiError::new(
+        return Err(ApiError::new(
             ErrorKind::UriTooLong,
             format!("the request target is {target} bytes long; the limit is {} bytes", limits.max_uri_bytes),
-        )
-        .into_response();
+        ));
     }
     let headers: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
     if headers > limits.max_header_bytes {
-        return ApiError::new(
+        return Err(ApiError::new(
             ErrorKind::HeadersTooLarge,
             format!("the header fields are {headers} bytes; the limit is {} bytes", limits.max_header_bytes),
-        )
-        .into_response();
+        ));
     }
-    next.run(request).await
+    Ok(())
 }
 
 /// Reads the whole request body within the body timeout (`408 request_timeout`) and the size limit
 /// (`413 payload_too_large`) before the handler runs; the handler then reads it from memory.
-pub(crate) async fn read_body(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+pub(crate) async fn read_body(limits: &Limits, request: Request) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     if axum::body::HttpBody::is_end_stream(&body) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
     let limited = http_body_util::Limited::new(body, crate::MAX_BODY);
     let bytes = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            return ApiError::new(ErrorKind::PayloadTooLarge, "the request body is larger than 1 MiB").into_response();
+            return Err(
+                ApiError::new(ErrorKind::PayloadTooLarge, "the request body is larger than 1 MiB").into_response()
+            );
         }
         Ok(Err(_)) => {
-            return ApiError::invalid("the request body could not be read (the client ended it early?)")
-                .into_response();
+            return Err(
+                ApiError::invalid("the request body could not be read (the client ended it early?)").into_response()
+            );
         }
         Err(_) => {
-            return ApiError::new(
+            return Err(ApiError::new(
                 ErrorKind::RequestTimeout,
                 format!("the request body did not arrive within {} ms", limits.body_timeout.as_millis()),
             )
-            .into_response();
+            .into_response());
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// Bounds a whole request (authentication, body, handler) by the request timeout: past it, `503
 /// backend_unavailable` (the client may retry; the request may have been applied).
-pub(crate) async fn request_timeout(State(limits): State<Limits>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+pub(crate) async fn within_request_timeout(limits: &Limits, request: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout(limits.request_timeout, request).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             ErrorKind::BackendUnavailable,

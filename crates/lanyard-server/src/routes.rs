@@ -180,7 +180,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// This API's OpenAPI description, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json")))]
 async fn openapi(State(state): State<AppState>) -> Response {
-    axum::Json(state.openapi.as_ref()).into_response()
+    axum::Json(state.openapi.get()).into_response()
 }
 
 /// SHOW CONNECTIONS.

@@ -18,6 +18,7 @@ both!(
     alter_refusals,
     test_connection_records_results,
     a_write_answers_what_a_read_then_shows,
+    an_alter_from_this_nodes_copy_sees_what_another_node_did,
 );
 
 async fn create_get_list_drop(env: &Env) {
@@ -719,4 +720,63 @@ async fn a_write_answers_what_a_read_then_shows(env: &Env) {
     let existing = plane.create_connection(&admin(), request).await.unwrap();
     assert!(!existing.created);
     shown(existing.value).await;
+}
+
+/// On PostgreSQL an ALTER first tries the copy of the row its node wrote last, without reading it. Whatever another
+/// node did since (an ALTER, a TEST, a renamed entry, a DROP and a new row of the same name), the answer and the
+/// stored row are those of a change made on the row as it is now, and nothing is lost; when nothing happened, the
+/// ALTER is one round trip. (On SQLite every ALTER reads its row in its transaction: the same answers.)
+async fn an_alter_from_this_nodes_copy_sees_what_another_node_did(env: &Env) {
+    let here = &env.plane;
+    let catalog = lanyard_catalog::Catalog::open(&env.url).await.unwrap();
+    let other = lanyard_control::ControlPlane::new(catalog, crate::common::registry(), Default::default())
+        .with_prober(std::sync::Arc::new(lanyard_control::NoProber));
+    let set = |key: &str, value: &str| [ConnectionAction::SetOption { key: key.into(), value: value.into() }];
+    let answered_as_read = async |written: ConnectionView| {
+        let read = other.get_connection(&admin(), &written.name).await.unwrap();
+        assert_eq!(format!("{:?}", ConnectionView { warnings: Vec::new(), ..written.clone() }), format!("{read:?}"));
+        written
+    };
+    create_credential(env, "e", "s").await;
+    let request = NewConnection { credential: Some("e".into()), ..new_connection("c", "postgresql", &[]) };
+    create_connection(env, request.clone()).await;
+    here.alter_connection(&admin(), "c", &set("a", "1"), None).await.unwrap();
+
+    // Nothing happened elsewhere: on PostgreSQL, one round trip (the UPDATE), and the same answer as a read.
+    let trips = here.catalog().round_trips();
+    let altered = answered_as_read(here.alter_connection(&admin(), "c", &set("a", "2"), Some(2)).await.unwrap()).await;
+    if env.db == crate::common::Db::Postgres {
+        assert_eq!(here.catalog().round_trips() - trips, 1, "an ALTER on this node's copy reads nothing");
+    }
+    assert_eq!((altered.version, altered.options.get("a").map(|v| v.expose())), (3, Some("2")));
+
+    // The other node alters the row, tests it (which keeps its version) and renames its entry.
+    other.alter_connection(&admin(), "c", &set("b", "1"), None).await.unwrap();
+    other.test_connection(&admin(), "c").await.unwrap();
+    let rename = [EntryAction::RenameTo("e2".into())];
+    other.alter_entry(&admin(), &ObjectKey::Name("e".into()), &rename, None).await.unwrap();
+    // If-Match holds the version the other node made: this node's copy is behind, and the ALTER still succeeds.
+    let altered = answered_as_read(here.alter_connection(&admin(), "c", &set("x", "1"), Some(4)).await.unwrap()).await;
+    assert_eq!(altered.version, 5);
+    assert_eq!(options_of(&row::<Connection>(env, "c").await), map(&[("a", "2"), ("b", "1"), ("x", "1")]));
+    assert_eq!(altered.credential.as_ref().map(|e| e.name.as_str()), Some("e2"));
+    assert!(altered.last_test.is_some(), "the other node's test shows");
+    let audit = last_audit(env).await;
+    assert_eq!((audit.record.detail["from_version"].as_i64(), audit.record.detail["to_version"].as_i64()), (Some(4), Some(5)));
+
+    // A stale copy never makes a refusal: UNSET of an option only the other node set.
+    other.alter_connection(&admin(), "c", &set("y", "1"), None).await.unwrap();
+    let unset = [ConnectionAction::UnsetOption("y".into())];
+    answered_as_read(here.alter_connection(&admin(), "c", &unset, None).await.unwrap()).await;
+    // Nor hides one: If-Match of a version the row has left.
+    other.alter_connection(&admin(), "c", &set("z", "1"), None).await.unwrap();
+    let stale = here.alter_connection(&admin(), "c", &set("z", "2"), Some(7)).await;
+    crate::common::assert_error_contains(stale, ErrorKind::PreconditionFailed, &["at version 8, not 7"]);
+
+    // The other node drops the row and creates a new one of the same name: this node alters the new one.
+    other.drop_connection(&admin(), "c", None).await.unwrap();
+    other.create_connection(&admin(), NewConnection { credential: Some("e2".into()), ..request }).await.unwrap();
+    let altered = answered_as_read(here.alter_connection(&admin(), "c", &set("n", "1"), None).await.unwrap()).await;
+    assert_eq!((altered.version, altered.options.len()), (2, 1));
+    other.close().await;
 }
