@@ -355,7 +355,10 @@ impl Catalog {
     pub async fn stamp(&self) -> Option<Stamp> {
         let result = match (&self.watch, &self.pool) {
             (Some(watch), _) => watch.stamp(),
-            (None, Pool::Postgres(pool)) if self.snapshots => pg_stamp(pool, &self.trips).await,
+            // Boxed, here and at every other database access of a hot read: a future is as large as its largest
+            // state and is moved whole (into every future awaiting it, into the server's boxed handler futures), so
+            // a driver's future inline costs every read that never reaches the driver kilobytes of copying.
+            (None, Pool::Postgres(pool)) if self.snapshots => Box::pin(pg_stamp(pool, &self.trips)).await,
             _ => return None,
         };
         match result {
@@ -415,7 +418,7 @@ impl Catalog {
         if !matches!(self.pool, Pool::Postgres(_)) || !self.snapshots {
             // SQLite reads its stamp without a round trip; a PostgreSQL without snapshots has none and just reads.
             let load = async {
-                match self.pool.fetch_optional(&self.trips, sql, params).await? {
+                match Box::pin(self.pool.fetch_optional(&self.trips, sql, params)).await? {
                     Some(row) => parse(&row).map(Some),
                     None => Ok(None),
                 }
@@ -435,9 +438,11 @@ impl Catalog {
             ),
             sql
         );
-        let row = self.pool.fetch_optional(&self.trips, &sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
-            table: "pg_current_snapshot",
-            problem: "the snapshot query returned no row".to_owned(),
+        let row = Box::pin(self.pool.fetch_optional(&self.trips, &sql, params)).await?.ok_or_else(|| {
+            CatalogError::Corrupt {
+                table: "pg_current_snapshot",
+                problem: "the snapshot query returned no row".to_owned(),
+            }
         })?;
         let stamp = Stamp::snapshot(row.text("lanyard_stamp")?);
         fresh::keep_stamp(self.owner(), &stamp);

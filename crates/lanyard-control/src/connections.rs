@@ -416,9 +416,9 @@ impl ControlPlane {
         let remembered = if renames { None } else { self.alter_remembered(caller, name, actions, if_match).await };
         let (mut altered, row) = match remembered {
             Some(altered) => altered,
-            None if renames => {
-                transaction!(self.catalog(), |tx| -> Result<_> { alter_in(tx, caller, name, actions, if_match, None).await })?
-            }
+            None if renames => transaction!(self.catalog(), |tx| -> Result<_> {
+                alter_in(tx, caller, name, actions, if_match, None).await
+            })?,
             None => lanyard_catalog::optimistic!(self.catalog(), |tx| -> Result<_> {
                 alter_in(tx, caller, name, actions, if_match, None).await
             })?,

@@ -126,10 +126,15 @@ impl ControlPlane {
             }
             touched.insert(id, Instant::now());
         }
-        let outcome: Result<()> = transaction!(self.catalog(), |tx| -> Result<_> {
-            tx.touch_token(id, now).await?;
-            Ok(())
-        });
+        // Boxed: once a minute at most, and its transaction's future inline would make every authentication's
+        // future kilobytes larger (futures are moved whole).
+        let outcome: Result<()> = Box::pin(async {
+            transaction!(self.catalog(), |tx| -> Result<_> {
+                tx.touch_token(id, now).await?;
+                Ok(())
+            })
+        })
+        .await;
         if let Err(error) = outcome {
             tracing::warn!(token = %id, %error, "could not record the token's last use");
         }

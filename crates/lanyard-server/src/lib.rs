@@ -130,8 +130,9 @@ async fn guard_route(State(guard): State<Guard>, request: Request, next: Next) -
     let admitted = async {
         let request = match guard.access {
             Access::Public => request,
+            // Boxed: the future of every route's layer is moved whole, and this one is the largest part of it.
             Access::Requires(permission, action) => {
-                match authenticate(&guard.state, permission, action, request).await {
+                match Box::pin(authenticate(&guard.state, permission, action, request)).await {
                     Ok(request) => request,
                     Err(refused) => return refused,
                 }
@@ -142,7 +143,11 @@ async fn guard_route(State(guard): State<Guard>, request: Request, next: Next) -
             Err(refused) => refused,
         }
     };
-    if limits::is_probe(guard.access) { admitted.await } else { limits::within_request_timeout(&guard.limits, admitted).await }
+    if limits::is_probe(guard.access) {
+        admitted.await
+    } else {
+        limits::within_request_timeout(&guard.limits, admitted).await
+    }
 }
 
 /// Bearer token → [`Caller`] → the route's permission (a denial is audited by the Control Plane); the request with
@@ -183,8 +188,14 @@ async fn observe(State((state, limits)): State<(AppState, Limits)>, request: Req
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         // A v4 id from the thread's CSPRNG (rand's `ThreadRng`, seeded from the OS): `Uuid::new_v4` asks the
-        // kernel (`getrandom`) on every call, a syscall per request.
-        .map_or_else(|| uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(), str::to_owned);
+        // kernel (`getrandom`) on every call, a syscall per request. Encoded into a buffer, not through `Display`.
+        .map_or_else(
+            || {
+                let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+                id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_owned()
+            },
+            str::to_owned,
+        );
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map_or(metrics::UNMATCHED, MatchedPath::as_str).to_owned();
     let span =

@@ -762,7 +762,10 @@ async fn an_alter_from_this_nodes_copy_sees_what_another_node_did(env: &Env) {
     assert_eq!(altered.credential.as_ref().map(|e| e.name.as_str()), Some("e2"));
     assert!(altered.last_test.is_some(), "the other node's test shows");
     let audit = last_audit(env).await;
-    assert_eq!((audit.record.detail["from_version"].as_i64(), audit.record.detail["to_version"].as_i64()), (Some(4), Some(5)));
+    assert_eq!(
+        (audit.record.detail["from_version"].as_i64(), audit.record.detail["to_version"].as_i64()),
+        (Some(4), Some(5))
+    );
 
     // A stale copy never makes a refusal: UNSET of an option only the other node set.
     other.alter_connection(&admin(), "c", &set("y", "1"), None).await.unwrap();
