@@ -123,18 +123,8 @@ fn reference_id(value: &Param) -> Option<&String> {
 /// `updated_at`, then its columns. It changes the row only if the row is still at that version and every row the
 /// record refers to exists (an `EXISTS` per reference in its `WHERE`), so checking the references costs no round
 /// trip of its own; when it changes nothing, [`Tx::not_updated`] tells why.
-/// The placeholder number of the first column's value in [`update_statement`] (after the id, the version read and
-/// the time of the update).
-const FIRST_COLUMN: usize = 4;
-
-/// The placeholder number of `column`'s value in the [`update_statement`] of `record`.
-fn column_placeholder<R: Record>(record: &R, column: &str) -> usize {
-    let columns = record.columns();
-    let index = columns.iter().position(|(name, _)| *name == column).expect("a column of the record");
-    index + FIRST_COLUMN
-}
-
 fn update_statement<R: Record>(record: &R, now: Timestamp) -> (String, Vec<Param>) {
+    const FIRST_COLUMN: usize = 4;
     let columns = record.columns();
     let assignments: Vec<String> =
         columns.iter().enumerate().map(|(i, (column, _))| format!("{column} = ${}", i + FIRST_COLUMN)).collect();
@@ -429,21 +419,17 @@ impl Tx {
         row: Connection,
         audit: impl FnOnce(&Connection) -> NewAuditRecord,
     ) -> Result<(ConnectionView, i64)> {
+        /// The names and the last test of the row as `changed` (the UPDATE's `RETURNING *`) holds it.
+        const POSTGRES: &str = "SELECT l.seq, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, \
+            t.last_test_error, t.server_version, e.display_name AS e_name, b.display_name AS b_name, \
+            e.expires_at AS e_expires_at \
+            FROM logged l CROSS JOIN changed c \
+            LEFT JOIN connection_tests t ON t.connection_id = c.id \
+            LEFT JOIN vault_entries e ON e.id = c.credential_id \
+            LEFT JOIN vault_backends b ON b.id = c.credential_storage_id";
+        const SQLITE: &str = concat!(connection_view!(), " WHERE c.id = $1 AND changes() = 1");
         let postgres = self.conn.is_postgres();
-        let answer = if postgres {
-            format!(
-                "SELECT l.seq, t.last_tested_at, t.last_test_status, t.last_test_latency_ms, t.last_test_error, \
-                 t.server_version, e.display_name AS e_name, b.display_name AS b_name, e.expires_at AS e_expires_at \
-                 FROM logged l \
-                 LEFT JOIN connection_tests t ON t.connection_id = $1 \
-                 LEFT JOIN vault_entries e ON e.id = ${} \
-                 LEFT JOIN vault_backends b ON b.id = ${}",
-                column_placeholder(&row, "credential_id"),
-                column_placeholder(&row, "credential_storage_id"),
-            )
-        } else {
-            concat!(connection_view!(), " WHERE c.id = $1 AND changes() = 1").to_owned()
-        };
+        let answer = if postgres { POSTGRES } else { SQLITE };
         let (mut stored, rows) = self.update_audited_answering(row, audit, Some(answer)).await?;
         let (logged, view) = match (postgres, rows.as_slice()) {
             (true, [row, ..]) => (row, row),
@@ -462,13 +448,13 @@ impl Tx {
     }
 
     /// [`Tx::update_audited`], answering with the rows of the statement: the audit row's `seq`, then what `answer`
-    /// reads (on PostgreSQL the main query of the statement, over `logged`, the audit row inserted, with its `seq`;
-    /// on SQLite a statement after the INSERT in the same batch). Never empty.
+    /// reads (on PostgreSQL the main query of the statement, over `changed`, the row as updated, and `logged`, the
+    /// audit row inserted, with its `seq`; on SQLite a statement after the INSERT in the same batch). Never empty.
     async fn update_audited_answering<R: Record>(
         &mut self,
         record: R,
         audit: impl FnOnce(&R) -> NewAuditRecord,
-        answer: Option<String>,
+        answer: Option<&str>,
     ) -> Result<(R, Vec<Row>)> {
         let now = Timestamp::now();
         let (update, mut params) = update_statement(&record, now);
@@ -478,7 +464,7 @@ impl Tx {
         params.extend(audit_params);
         let sql = match (self.conn.is_postgres(), answer) {
             (true, Some(answer)) => format!(
-                "WITH changed AS ({update} RETURNING 1), \
+                "WITH changed AS ({update} RETURNING *), \
                  logged AS (INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} FROM changed RETURNING seq) \
                  {answer}"
             ),

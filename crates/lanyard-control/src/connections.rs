@@ -423,7 +423,7 @@ impl ControlPlane {
                 alter_in(tx, caller, name, actions, if_match, None).await
             })?,
         };
-        self.remember_connection(Some(name), row);
+        self.remember_connection(name, row);
         altered.warnings = crate::warnings::connection(&altered, Timestamp::now());
         Ok(altered)
     }
@@ -457,15 +457,13 @@ impl ControlPlane {
     }
 
     /// Keeps `row`, as this node just wrote it, for the next [`ControlPlane::alter_remembered`] (PostgreSQL only),
-    /// forgetting the copy under `former` (a name it was altered by: the old name of a rename).
-    fn remember_connection(&self, former: Option<&str>, row: Connection) {
+    /// forgetting the copy under `former`, the name it was altered by (the old name of a rename).
+    fn remember_connection(&self, former: &str, row: Connection) {
         if self.catalog().kind() != lanyard_catalog::DatabaseKind::Postgres {
             return;
         }
         let mut written = self.inner.written.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(former) = former {
-            written.remove(former);
-        }
+        written.remove(former);
         if written.len() >= crate::WRITTEN_CAPACITY {
             written.clear();
         }

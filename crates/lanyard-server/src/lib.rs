@@ -79,7 +79,7 @@ fn http_metrics() -> Arc<metrics::HttpMetrics> {
 /// [`router`] with these limits and metrics, also exporting a pipeline runner's metrics on `/metrics`.
 ///
 /// Layers, outermost first: `observe` (request id, log line, metrics, then the 414/431 limits of the request head),
-/// routing; then per route one `guard`: the request timeout (not on the TEST routes) around authentication,
+/// routing; then per route one `guard_route`: the request timeout (not on the TEST routes) around authentication,
 /// `read_body` (body timeout and size) and the handler. One layer per route rather than one per concern: every
 /// layer boxes and moves the future of all it wraps, which cost a GET about a tenth of its throughput.
 fn router_with(
