@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use lanyard_control::AdminBootstrap;
 use lanyard_core::SecretString;
-use lanyard_server::{ServeError, ServeOptions, Server, TlsFiles};
+use lanyard_server::{LineFormat, ServeError, ServeOptions, Server, TlsFiles};
 
 use crate::place::{Place, explain, redact_url};
 
@@ -201,10 +201,14 @@ fn init_logging(format: LogFormat, level: &str) -> Result<lanyard_server::LogGua
     };
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     let (writer, guard) = lanyard_server::log_writer(std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(colour);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let installed = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+        LogFormat::Text => builder.with_ansi(colour).event_format(LineFormat::Text).try_init(),
+        LogFormat::Json => builder
+            .with_ansi(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(LineFormat::Json)
+            .try_init(),
     };
     installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
     Ok(guard)

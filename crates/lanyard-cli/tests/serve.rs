@@ -358,14 +358,33 @@ async fn d_sigterm_and_sigint_shut_down_gracefully() {
         let stderr = node.stderr();
         assert!(stderr.contains(&format!("SIG{signal}")), "{stderr}");
         assert!(stderr.contains("stopped"), "{stderr}");
+        // The access line of the create names the request, its route and who made it.
+        let request_id = created.header("x-request-id").to_owned();
+        assert!(!request_id.is_empty(), "{:?}", created.headers);
         if format == "json" {
             // Every log line is one JSON object; the two announcements are plain lines.
+            let mut access = Vec::new();
             for line in
                 stderr.lines().filter(|l| !l.starts_with("lanyard listening on ") && !l.starts_with("admin token"))
             {
                 let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
                 assert!(record["level"].is_string() && record["message"].is_string(), "{line}");
+                if record["request"]["request_id"] == request_id.as_str() {
+                    access.push(record);
+                }
             }
+            assert_eq!(access.len(), 1, "{stderr}");
+            assert_eq!(access[0]["message"], "handled");
+            assert_eq!(access[0]["status"], 201);
+            let expected =
+                json!({"request_id": request_id, "method": "POST", "route": "/connections", "principal": "admin"});
+            assert_eq!(access[0]["request"], expected, "{stderr}");
+        } else {
+            let access = format!(
+                "INFO request{{request_id={request_id} method=POST route=/connections principal=admin}}: lanyard_server: \
+                 handled status=201 micros="
+            );
+            assert_eq!(stderr.lines().filter(|line| line.contains(&access)).count(), 1, "{access}\n{stderr}");
         }
     }
 }

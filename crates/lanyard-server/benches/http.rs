@@ -392,6 +392,7 @@ async fn lanyard_server(catalog_url: String, data_dir: PathBuf, connections: usi
         )
         .with_writer(log)
         .with_ansi(false)
+        .event_format(lanyard_server::LineFormat::Text)
         .init();
     let registry = lanyard_vault::Registry::global().map_err(|e| anyhow!("{e}"))?;
     let control = ControlPlane::open(&ControlConfig { catalog_url, data_dir }, registry).await?;

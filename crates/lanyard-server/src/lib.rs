@@ -11,6 +11,7 @@ mod bodies;
 mod convert;
 mod error;
 mod limits;
+mod logging;
 mod metrics;
 mod openapi;
 mod routes;
@@ -32,6 +33,7 @@ use lanyard_core::ErrorKind;
 pub use error::{ApiError, status_of};
 pub use lanyard_pipelines::RunnerConfig;
 pub use limits::Limits;
+pub use logging::LineFormat;
 pub use routes::{Access, Route, routes};
 
 /// The largest request body accepted.
@@ -173,7 +175,7 @@ async fn authenticate(
     if let Err(error) = state.control.authorize(&caller, permission, action, Some(request.uri().path())).await {
         return Err(ApiError::from(error).into_response());
     }
-    tracing::Span::current().record("principal", caller.principal.as_str());
+    logging::record_principal(caller.principal.as_str());
     request.extensions_mut().insert(caller);
     Ok(request)
 }
@@ -198,27 +200,28 @@ async fn observe(State((state, limits)): State<(AppState, Limits)>, request: Req
         );
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map_or(metrics::UNMATCHED, MatchedPath::as_str).to_owned();
-    let span =
-        tracing::info_span!("request", request_id = %id, %method, route = %route, principal = tracing::field::Empty);
+    let context = logging::RequestContext::new(id, method, route);
     // One catalog stamp per request (a round trip on PostgreSQL), forgotten when the request commits a change.
     let handled = lanyard_control::request_scope(async {
-        match limits::head_limits(&limits, &request) {
+        let response = match limits::head_limits(&limits, &request) {
             Ok(()) => next.run(request).await,
             Err(refused) => refused.into_response(),
-        }
-    });
-    let mut response = tracing::Instrument::instrument(handled, span.clone()).await;
-    let status = response.status();
-    let elapsed = started.elapsed();
-    state.metrics.observe(&method, &route, status.as_u16(), elapsed);
-    span.in_scope(|| {
+        };
+        let status = response.status();
+        let elapsed = started.elapsed();
+        // Inside the request's context, so that the line carries it.
         tracing::info!(
             status = status.as_u16(),
             micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             "handled"
         );
+        (response, elapsed)
     });
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    let mut scoped = std::pin::pin!(context.scope(handled));
+    let (mut response, elapsed) = scoped.as_mut().await;
+    let Some(context) = scoped.take_value() else { unreachable!("the scope's value is taken once, here") };
+    state.metrics.observe(&context.method, &context.route, response.status().as_u16(), elapsed);
+    if let Ok(value) = HeaderValue::from_str(&context.id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
