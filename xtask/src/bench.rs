@@ -524,6 +524,8 @@ pub struct HttpMeta {
     pub put: HttpThroughput,
     /// The same on PostgreSQL.
     pub put_pg: HttpThroughput,
+    /// The catalog work of that PUT alone (no HTTP, no Control Plane) against the same anchor.
+    pub put_pg_sql: HttpThroughput,
     /// `lanyard serve` from exec to the first 200 on /healthz, against `lanyard --version`.
     pub startup: HttpStartup,
     /// `GET /connections/{name}` against OpenBao's GET of a KV v2 secret (dev server, in memory).
@@ -665,6 +667,12 @@ pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
         throughput("http_get_rps", "connections", &meta.get, "ratio >= 0.5")?,
         throughput("http_put_rps", "clients", &meta.put, "ratio >= 0.3")?,
         throughput("http_put_rps_pg", "clients", &meta.put_pg, "ratio >= 0.5")?,
+        throughput(
+            "http_put_rps_pg_sql",
+            "clients (the catalog work of the PUT alone, through lanyard-catalog)",
+            &meta.put_pg_sql,
+            "report: the most http_put_rps_pg can reach",
+        )?,
         Figure {
             name: "startup_ms".to_owned(),
             value: meta.startup.median_ms,
@@ -882,6 +890,7 @@ mod tests {
             "get": {"concurrency": 32, "rps": 6000.0, "anchor_rps": 30000.0, "errors": 0, "rounds": []},
             "put": {"concurrency": 16, "rps": 1500.0, "anchor_rps": 3000.0, "errors": 2},
             "put_pg": {"concurrency": 16, "rps": 1000.0, "anchor_rps": 1800.0, "errors": 0},
+            "put_pg_sql": {"concurrency": 16, "rps": 900.0, "anchor_rps": 2000.0, "errors": 0},
             "startup": {"runs": 7, "median_ms": 120.0, "anchor_median_ms": 2.0, "serve_ms": []},
             "get_openbao": {"concurrency": 32, "rps": 12000.0, "anchor_rps": 4000.0, "errors": 0, "anchor_errors": 3},
             "put_openbao": {"concurrency": 16, "rps": 1500.0, "anchor_rps": 2000.0, "errors": 0, "anchor_errors": 0},
@@ -906,6 +915,7 @@ mod tests {
                 "http_get_rps",
                 "http_put_rps",
                 "http_put_rps_pg",
+                "http_put_rps_pg_sql",
                 "startup_ms",
                 "http_get_rps_vs_openbao",
                 "http_put_rps_vs_openbao",
@@ -928,8 +938,11 @@ mod tests {
         assert_eq!(verdict(put), Some(true));
 
         assert_eq!(verdict(&figures[2]), Some(true));
+        let sql = by_name("http_put_rps_pg_sql");
+        assert_eq!((sql.value, sql.anchor, sql.ratio), (900.0, Some(2000.0), Some(0.45)));
+        assert_eq!(verdict(sql), None, "a report, not a target");
 
-        let startup = &figures[3];
+        let startup = by_name("startup_ms");
         assert_eq!((startup.value, startup.anchor, startup.ratio), (120.0, Some(2.0), Some(60.0)));
         assert_eq!(verdict(startup), Some(true));
 

@@ -16,7 +16,10 @@
 //! - `put_pg`: the same on a PostgreSQL catalog (`LANYARD_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/
 //!   postgres`; a database is created for the run and dropped after). Anchor: 16 tasks doing autocommit single-row
 //!   `UPDATE`s of their own row of a one-table schema over a pool of 16 connections (pgbench-like), pinned to core 0.
-//!   PostgreSQL itself cannot be pinned and floats over both cores in both measurements.
+//!   PostgreSQL itself cannot be pinned and floats over both cores in both measurements. Then, against the same
+//!   anchor, the same rows written by 16 tasks through `lanyard-catalog` alone, pinned like the anchor, with no HTTP
+//!   and no Control Plane: the token check and the audited write a PUT makes ([`catalog_puts`]), so the meta file
+//!   also says how much of the gap is the SQL a PUT must run (`put_pg_sql`).
 //! - `startup`: exec of the release `lanyard serve --data-dir <fresh empty dir> --listen 127.0.0.1:0` to the first
 //!   200 on `/healthz` (median of 7, after one unmeasured run); anchor: exec of `lanyard --version` to its exit.
 //!   The binary is `$LANYARD_BIN`, else `<target>/release/lanyard` (xtask builds it first).
@@ -148,6 +151,9 @@ enum Part {
     },
     /// Autocommit single-row UPDATEs through sqlx; prints one [`Tally`] as JSON.
     RawUpdates { url: String, concurrency: usize },
+    /// The catalog work of `PUT /connections/bench_<task>` alone, through `lanyard-catalog` on a Lanyard catalog at
+    /// `url` (one the `put_pg` server made): the token check, then the audited write; prints one [`Tally`] as JSON.
+    CatalogPuts { url: String, token: String, concurrency: usize },
 }
 
 /// The requests a load generator sends.
@@ -365,6 +371,11 @@ fn run_part(part: Part) -> Result<()> {
         }
         Part::RawUpdates { url, concurrency } => {
             let tally = server_runtime()?.block_on(raw_updates(&url, concurrency))?;
+            println!("{}", serde_json::to_string(&tally)?);
+            Ok(())
+        }
+        Part::CatalogPuts { url, token, concurrency } => {
+            let tally = server_runtime()?.block_on(catalog_puts(&url, &token, concurrency))?;
             println!("{}", serde_json::to_string(&tally)?);
             Ok(())
         }
@@ -591,6 +602,70 @@ async fn raw_updates(url: &str, concurrency: usize) -> Result<Tally> {
         task.await?;
     }
     Ok(counter.tally(window))
+}
+
+/// `concurrency` tasks, each doing over and over what `PUT /connections/bench_<task>` with one `set_option` asks of a
+/// PostgreSQL catalog on the node that wrote the row last, through `lanyard-catalog` itself with no HTTP and no
+/// Control Plane: find the token (its one round trip, the catalog's stamp), then the audited write from the row as
+/// this task last wrote it (the versioned UPDATE, the audit row and the read-back: one statement, autocommit).
+async fn catalog_puts(url: &str, token: &str, concurrency: usize) -> Result<Tally> {
+    let catalog = Catalog::open(url).await?;
+    let hash = lanyard_control::hash_token(token);
+    let counter = Arc::new(Counter::default());
+    let mut rows = Vec::with_capacity(concurrency);
+    for task in 0..concurrency {
+        rows.push(catalog.get_by_name::<Connection>(&[format!("bench_{task}").as_str()]).await?);
+    }
+    let window = Window::starting_now(MEASURE);
+    let mut tasks = Vec::with_capacity(concurrency);
+    for mut row in rows {
+        let (catalog, counter, hash) = (catalog.clone(), counter.clone(), hash.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0_u64;
+            while !window.over() {
+                n += 1;
+                let outcome = lanyard_catalog::request_scope(catalog_put(&catalog, &hash, &mut row, n)).await;
+                if window.counts() {
+                    counter.record(outcome.map_err(|e| format!("{e:#}")));
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    catalog.close().await;
+    Ok(counter.tally(window))
+}
+
+/// One round of [`catalog_puts`]: `row` becomes the row as stored.
+async fn catalog_put(catalog: &Catalog, hash: &str, row: &mut Connection, n: u64) -> Result<()> {
+    let (_, principal) = catalog.find_token(hash).await?.context("the bench token is not in the catalog")?;
+    let mut tx = catalog.begin_autocommit().await?.context("not a PostgreSQL catalog")?;
+    let mut changed = row.clone();
+    changed.options.insert("k".to_owned(), n.to_string().into());
+    let from_version = row.meta.version;
+    let ((stored, ..), _) = tx
+        .update_connection_audited(changed, |stored| lanyard_catalog::NewAuditRecord {
+            principal: principal.name.to_string(),
+            action: lanyard_core::AuditAction::ConnectionAlter,
+            object_kind: lanyard_core::ObjectKind::Connection,
+            object_id: Some(stored.meta.id.to_string()),
+            object_name: Some(stored.name.to_string()),
+            outcome: lanyard_core::AuditOutcome::Allowed,
+            detail: serde_json::json!({
+                "actions": [{"set_option": {"key": "k"}}],
+                "from_version": from_version,
+                "to_version": stored.meta.version,
+                "renamed_from": null,
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        })
+        .await?;
+    *row = stored;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -983,11 +1058,33 @@ fn measure_put(run_dir: &Path, label: &str, lanyard_catalog: String, anchor_url:
     )
 }
 
-fn measure_put_pg(run_dir: &Path) -> Result<Throughput> {
+/// `put_pg`, then the same catalog work without HTTP ([`catalog_puts`]) against the same anchor: what the PUT's
+/// SQL alone costs, the most `put_pg` could reach.
+fn measure_put_pg(run_dir: &Path) -> Result<(Throughput, Throughput)> {
     // A database of the run's own on LANYARD_TEST_PG, dropped after it; the catalog and the anchor's one table
     // share it.
     let database = lanyard_testsupport::TempDatabase::postgres("http_bench");
-    measure_put(run_dir, "PUT (PostgreSQL)", database.url().to_owned(), database.url().to_owned())
+    let url = database.url().to_owned();
+    let lanyard = Spawned::start(
+        &lanyard_part(run_dir, "put_pg", url.clone(), PUT_CONCURRENCY)?,
+        &run_dir.join("put_pg.stderr"),
+    )?;
+    let anchor = Part::RawUpdates { url: url.clone(), concurrency: PUT_CONCURRENCY };
+    let http = rounds(
+        "PUT (PostgreSQL)",
+        PUT_CONCURRENCY,
+        || run_load(&lanyard, Requests::Put, PUT_CONCURRENCY),
+        || collect(pinned(SERVER_CORE, &anchor)?, "SQL anchor"),
+    )?;
+    // The server is idle from here on; its rows are the ones the catalog writes take over.
+    let sql = Part::CatalogPuts { url, token: lanyard.token().to_owned(), concurrency: PUT_CONCURRENCY };
+    let floor = rounds(
+        "PUT's catalog work alone (PostgreSQL)",
+        PUT_CONCURRENCY,
+        || collect(pinned(SERVER_CORE, &sql)?, "catalog writes"),
+        || collect(pinned(SERVER_CORE, &anchor)?, "SQL anchor"),
+    )?;
+    Ok((http, floor))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1731,7 +1828,9 @@ fn orchestrate(selected: &[String]) -> Result<()> {
             meta.insert("put".into(), serde_json::to_value(measure_put(&run_dir, "PUT", String::new(), anchor_url)?)?);
         }
         if wants("put_pg") {
-            meta.insert("put_pg".into(), serde_json::to_value(measure_put_pg(&run_dir)?)?);
+            let (put_pg, put_pg_sql) = measure_put_pg(&run_dir)?;
+            meta.insert("put_pg".into(), serde_json::to_value(put_pg)?);
+            meta.insert("put_pg_sql".into(), serde_json::to_value(put_pg_sql)?);
         }
         if wants("startup") {
             meta.insert("startup".into(), serde_json::to_value(measure_startup(&run_dir)?)?);
