@@ -149,19 +149,52 @@ impl TextFields<'_, '_> {
         if self.first.replace(false) { Ok(()) } else { self.out.write_char(' ') }
     }
 
+    /// The message, escaped.
+    fn message(&mut self, value: fmt::Arguments<'_>) {
+        if self.result.is_ok() {
+            self.result = self.separate().and_then(|()| Escaped(&mut *self.out).write_fmt(value));
+        }
+    }
+
+    /// ` name=value`, the value escaped.
     fn field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
         if self.result.is_ok() {
-            self.result = self.separate().and_then(|()| write!(self.out, "{}={value}", field.name()));
+            self.result = self
+                .separate()
+                .and_then(|()| write!(self.out, "{}=", field.name()))
+                .and_then(|()| Escaped(&mut *self.out).write_fmt(value));
         }
+    }
+}
+
+/// Writes through to the line, escaping what could drive a terminal or forge a line: ESC, BEL, BS, FF, DEL and
+/// the C1 controls (as `tracing-subscriber`'s text format does), and CR and LF, so that a record is one line.
+struct Escaped<'a, W: fmt::Write + ?Sized>(&'a mut W);
+
+impl<W: fmt::Write + ?Sized> fmt::Write for Escaped<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let escaped =
+            |c: char| matches!(c, '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\r' | '\n' | '\u{80}'..='\u{9f}');
+        let mut rest = text;
+        while let Some(at) = rest.find(escaped) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            match c {
+                '\r' => self.0.write_str("\\r")?,
+                '\n' => self.0.write_str("\\n")?,
+                c if u32::from(c) < 0x80 => write!(self.0, "\\x{:02x}", u32::from(c))?,
+                c => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
     }
 }
 
 impl Visit for TextFields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
-            if self.result.is_ok() {
-                self.result = self.separate().and_then(|()| self.out.write_str(value));
-            }
+            self.message(format_args!("{value}"));
         } else {
             self.field(field, format_args!("{value:?}"));
         }
@@ -185,9 +218,7 @@ impl Visit for TextFields<'_, '_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
-            if self.result.is_ok() {
-                self.result = self.separate().and_then(|()| write!(self.out, "{value:?}"));
-            }
+            self.message(format_args!("{value:?}"));
         } else {
             self.field(field, format_args!("{value:?}"));
         }
@@ -442,6 +473,22 @@ mod tests {
         assert!(lines[2].get("request").is_none() && lines[2].get("span").is_none(), "{}", lines[2]);
         assert_eq!(lines[3]["span"], serde_json::json!({"node": "n1", "name": "runner"}));
         assert_eq!(lines[3]["batch"], 3);
+    }
+
+    #[test]
+    fn text_lines_escape_what_could_drive_a_terminal_or_forge_a_line() {
+        let lines = logged(LineFormat::Text, || {
+            let error = std::io::Error::other("refused\n2026-01-01T00:00:00.000000Z  INFO forged");
+            tracing::warn!(%error, "\x1b[31mred\x1b[0m\u{9b}2J and\r\na second line");
+        });
+        assert_eq!(
+            lines,
+            [format!(
+                " WARN {}: \\x1b[31mred\\x1b[0m\\u{{9b}}2J and\\r\\na second line error=refused\\n\
+                 2026-01-01T00:00:00.000000Z  INFO forged",
+                module_path!()
+            )]
+        );
     }
 
     #[test]
