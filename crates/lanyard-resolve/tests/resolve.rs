@@ -2,7 +2,7 @@
 //! coalesced bursts, bounded retries and deadlines under injected faults, explained errors, and no material in any
 //! error, log line or Debug output.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lanyard_catalog::{Backend, Connection, JsonObject, Link, Meta, VaultEntry};
@@ -424,24 +424,11 @@ async fn an_altered_backend_row_builds_a_new_instance() {
     assert_eq!(error.vault_kind(), Some(ErrorKind::NotFound), "the new options are in effect: {error}");
 }
 
-/// Captures every log line at trace level, for the canary test.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_canary_secret_appears_in_no_error_log_line_or_debug_output() {
     const CANARY: &str = "canary-5d41402a-resolve";
-    let capture = Capture::default();
+    // Every log line at trace level.
+    let capture = lanyard_testsupport::LogCapture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -485,7 +472,7 @@ fn a_canary_secret_appears_in_no_error_log_line_or_debug_output() {
             outputs.push(metrics);
         });
     });
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("retrying a temporary backend failure"), "the log capture works: {logs}");
     assert!(logs.contains("resolved"), "{logs}");
     outputs.push(logs);

@@ -13,7 +13,7 @@
 //! timestamp, the level, the spans with their fields, the target, the message and the fields), by hand: the
 //! generic formatter cost a GET about a fifth of its throughput for its one access line.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::OnceCell;
 use std::fmt::{self, Write as _};
 
 use serde::ser::{SerializeMap as _, Serializer as _};
@@ -95,9 +95,10 @@ where
         },
     )?;
     let level = meta.level();
-    match (ansi, level_colour(level)) {
-        (true, colour) => write!(out, "\x1b[{colour}m{:>5}\x1b[0m ", level.as_str())?,
-        (false, _) => write!(out, "{:>5} ", level.as_str())?,
+    if ansi {
+        write!(out, "\x1b[{}m{:>5}\x1b[0m ", level_colour(level), level.as_str())?;
+    } else {
+        write!(out, "{:>5} ", level.as_str())?;
     }
     REQUEST
         .try_with(|request| -> fmt::Result {
@@ -119,7 +120,7 @@ where
         }
     }
     write!(out, "{}: ", meta.target())?;
-    let mut fields = TextFields { out: &mut out, first: Cell::new(true), result: Ok(()) };
+    let mut fields = TextFields { out: &mut out, first: true, result: Ok(()) };
     event.record(&mut fields);
     fields.result?;
     writeln!(out)
@@ -140,13 +141,13 @@ fn level_colour(level: &Level) -> &'static str {
 /// them), so that a value cannot pass for another field.
 struct TextFields<'a, 'w> {
     out: &'a mut Writer<'w>,
-    first: Cell<bool>,
+    first: bool,
     result: fmt::Result,
 }
 
 impl TextFields<'_, '_> {
     fn separate(&mut self) -> fmt::Result {
-        if self.first.replace(false) { Ok(()) } else { self.out.write_char(' ') }
+        if std::mem::replace(&mut self.first, false) { Ok(()) } else { self.out.write_char(' ') }
     }
 
     /// The message, escaped.
@@ -372,28 +373,13 @@ fn with_timestamp<R>(write: impl FnOnce(&str) -> R) -> R {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use lanyard_testsupport::LogCapture;
 
     use super::*;
 
-    /// What a subscriber with this format wrote.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// The lines `log` writes through a subscriber with `format`, each without its timestamp.
     fn logged(format: LineFormat, log: impl FnOnce()) -> Vec<String> {
-        let lines = Lines::default();
+        let lines = LogCapture::default();
         let writer = lines.clone();
         let builder = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false);
         let subscriber: Box<dyn Subscriber + Send + Sync> = match format {
@@ -403,8 +389,9 @@ mod tests {
             ),
         };
         tracing::subscriber::with_default(subscriber, log);
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        text.lines()
+        lines
+            .text()
+            .lines()
             .map(|line| match format {
                 LineFormat::Text => {
                     let (stamp, rest) = line.split_once(' ').unwrap();

@@ -37,6 +37,7 @@
 //! - [`SftpServer`]: an SFTP server double on 127.0.0.1 (russh's SSH server, russh-sftp's subsystem) that lists a
 //!   temporary directory to one user with a password or a public key ([`SshKeyPair`]), and records every
 //!   authentication attempt;
+//! - [`LogCapture`]: a log destination a test reads back, for the tests that check log lines;
 //! - [`fenced_blocks`]: the fenced code blocks of a Markdown document, for the tests that hold the README and
 //!   `docs/` to what the binary prints.
 //!
@@ -59,6 +60,7 @@ mod dirs;
 mod gcp_sm;
 mod gcs;
 mod http;
+mod logs;
 mod mariadb;
 mod markdown;
 mod moto;
@@ -84,6 +86,7 @@ pub use gcp_sm::{
     VersionState, crc32c,
 };
 pub use gcs::{GCS_URL_ENV, GcsObject, gcs_create_bucket, gcs_put_object, gcs_url};
+pub use logs::LogCapture;
 pub use mariadb::{MARIADB_DEFAULT, MARIADB_ENV, MariaDbDatabase, MariaDbUser};
 pub use markdown::{FencedBlock, fenced_blocks};
 pub use moto::{
