@@ -35,27 +35,69 @@ pub struct Row(RowInner);
 enum RowInner {
     Sqlite(SqliteRow),
     Postgres(PgRow),
+    /// A row as a JSON object of its columns: a version kept in `object_history` (see `history.rs`).
+    Json(serde_json::Map<String, serde_json::Value>),
 }
 
 macro_rules! accessor {
-    ($name:ident, $ty:ty) => {
+    ($name:ident, $ty:ty, $json:path) => {
         #[doc = concat!("The column `column` as `", stringify!($ty), "`.")]
         pub fn $name(&self, column: &str) -> Result<$ty> {
             match &self.0 {
-                RowInner::Sqlite(row) => row.try_get::<$ty, _>(column),
-                RowInner::Postgres(row) => row.try_get::<$ty, _>(column),
+                RowInner::Sqlite(row) => row.try_get::<$ty, _>(column).map_err(CatalogError::from),
+                RowInner::Postgres(row) => row.try_get::<$ty, _>(column).map_err(CatalogError::from),
+                RowInner::Json(object) => $json(object.get(column)).ok_or_else(|| CatalogError::Corrupt {
+                    table: "object_history",
+                    problem: format!("the state's {column:?} is missing or not a {}", stringify!($ty)),
+                }),
             }
-            .map_err(CatalogError::from)
         }
     };
 }
 
+/// The JSON forms of a column's value: both databases write TEXT as a string and BIGINT as a number; a boolean is
+/// `true`/`false` from PostgreSQL and `1`/`0` from SQLite; an absent key reads as NULL only for nullable columns.
+mod json {
+    use serde_json::Value;
+
+    pub(super) fn text(value: Option<&Value>) -> Option<String> {
+        value?.as_str().map(str::to_owned)
+    }
+    pub(super) fn opt_text(value: Option<&Value>) -> Option<Option<String>> {
+        match value {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => text(Some(value)).map(Some),
+        }
+    }
+    pub(super) fn int(value: Option<&Value>) -> Option<i64> {
+        value?.as_i64()
+    }
+    pub(super) fn opt_int(value: Option<&Value>) -> Option<Option<i64>> {
+        match value {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => int(Some(value)).map(Some),
+        }
+    }
+    pub(super) fn boolean(value: Option<&Value>) -> Option<bool> {
+        match value? {
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => n.as_i64().map(|n| n != 0),
+            _ => None,
+        }
+    }
+}
+
 impl Row {
-    accessor!(text, String);
-    accessor!(opt_text, Option<String>);
-    accessor!(int, i64);
-    accessor!(opt_int, Option<i64>);
-    accessor!(boolean, bool);
+    accessor!(text, String, json::text);
+    accessor!(opt_text, Option<String>, json::opt_text);
+    accessor!(int, i64, json::int);
+    accessor!(opt_int, Option<i64>, json::opt_int);
+    accessor!(boolean, bool, json::boolean);
+
+    /// A row read from a JSON object of its columns (a version kept in `object_history`).
+    pub(crate) fn from_json(object: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(RowInner::Json(object))
+    }
 }
 
 /// How many round trips a catalog handle (and its clones) made to its database: each call that sends statements

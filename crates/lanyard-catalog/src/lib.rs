@@ -38,6 +38,7 @@ mod db;
 mod error;
 mod file;
 mod fresh;
+mod history;
 mod migrate;
 mod model;
 mod retry;
@@ -55,6 +56,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use db::{Param, Row};
 pub use error::{CatalogError, Result};
 pub use fresh::{FRESH_CAPACITY, Fresh, Stamp, request_scope};
+pub use history::{Change, HISTORY_KINDS, HistoryEntry, Retention};
 pub use migrate::{MIGRATIONS, Migration, checksum};
 pub use model::{
     ApiToken, AuditRecord, Backend, Connection, Database, JsonObject, LastTest, Link, Meta, NewAuditRecord, Pipeline,

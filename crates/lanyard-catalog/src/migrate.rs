@@ -50,6 +50,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_name_grams.sql"),
         postgres: include_str!("../migrations/postgres/0005_name_grams.sql"),
     },
+    Migration {
+        version: 6,
+        name: "object_history",
+        sqlite: include_str!("../migrations/sqlite/0006_object_history.sql"),
+        postgres: include_str!("../migrations/postgres/0006_object_history.sql"),
+    },
 ];
 
 /// SHA-256 of a migration's text, hex.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lanyard_catalog::{
-    ApiToken, Backend, Catalog, CatalogError, Connection, JsonObject, LastTest, Link, Listed, MIGRATIONS, Meta,
-    Migration, NewAuditRecord, Page, Pipeline, PipelineFile, Principal, Record, Timestamp, VaultEntry,
+    ApiToken, Backend, Catalog, CatalogError, Connection, HistoryEntry, JsonObject, LastTest, Link, Listed, MIGRATIONS, Meta,
+    Migration, NewAuditRecord, Page, Pipeline, PipelineFile, Principal, Record, Retention, Timestamp, VaultEntry,
 };
 use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LOCAL_BACKEND_ID, LinkType, LoadFormat, Name,
@@ -60,6 +60,9 @@ lanyard_testsupport::database_tests!(
     like_narrows_by_name_grams_that_follow_every_write,
     migration_5_indexes_the_names_already_there,
     optimistic_changes_overtaken_by_others_rerun_and_lose_nothing,
+    history_keeps_every_version_as_written,
+    history_is_pruned_by_count_and_by_age,
+    migration_6_keeps_a_baseline_of_what_is_there,
 );
 
 fn name(n: &str) -> Name {
@@ -163,7 +166,7 @@ async fn a_tampered_migration_is_detected(db: &TestDb) {
     let error = Catalog::open_with(&db.url, &[]).await.unwrap_err();
     assert!(error.to_string().contains("unknown to this build"), "{error}");
     let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-    assert_eq!(versions, (1..=5).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
+    assert_eq!(versions, (1..=6).collect::<Vec<_>>(), "migrations are numbered from 1, in order");
 }
 
 async fn connections_round_trip_with_typed_errors(db: &TestDb) {
@@ -1446,4 +1449,207 @@ async fn overtaken_once(
     })
     .unwrap();
     (runs, stored)
+}
+
+/// An allowed change record about `row`.
+fn change_record<R: Record>(action: AuditAction, row: &R) -> NewAuditRecord {
+    NewAuditRecord {
+        principal: "alice".into(),
+        action,
+        object_kind: R::KIND,
+        object_id: Some(row.meta().id.to_string()),
+        object_name: Some(row.display()),
+        outcome: AuditOutcome::Allowed,
+        detail: JsonObject::new(),
+    }
+}
+
+/// Inserts `row` with its create record, as the Control Plane does.
+async fn create_audited<R: Record + Clone + 'static>(catalog: &Catalog, row: R, action: AuditAction) -> R {
+    catalog
+        .write(async |tx| {
+            let row = tx.insert(row.clone()).await?;
+            tx.append_audit(&change_record(action, &row)).await?;
+            Ok(row)
+        })
+        .await
+        .unwrap()
+}
+
+async fn history_of(catalog: &Catalog, kind: ObjectKind, id: impl std::fmt::Display) -> Vec<HistoryEntry> {
+    let id = id.to_string();
+    catalog.read(async |tx| tx.history(kind, &id, 100).await).await.unwrap()
+}
+
+/// The trigger on `audit_log` keeps each version of the four kinds as the change wrote it, through every write path
+/// (an audited update in a transaction, the single statement without one on PostgreSQL, a create, a drop), and
+/// reads it back field for field as the typed row; reads, TESTs and denied records keep nothing; a dropped object's
+/// history is found by its name.
+async fn history_keeps_every_version_as_written(db: &TestDb) {
+    let catalog = db.open().await;
+    let login = create_audited(&catalog, entry("login"), AuditAction::VaultEntryCreate).await;
+    let mut c = connection("c");
+    c.credential_id = Some(login.meta.id);
+    c.credential_storage_id = Some(LOCAL_BACKEND_ID);
+    let v1 = create_audited(&catalog, c, AuditAction::ConnectionCreate).await;
+    let mut next = v1.clone();
+    next.options.insert("sslmode".into(), "require".into());
+    next.credential_storage_id = None;
+    let (v2, _) = catalog.write(async |tx| tx.update_audited(next.clone(), alter_record).await).await.unwrap();
+    // The path of ALTER CONNECTION on PostgreSQL: one statement, no transaction.
+    let mut next = v2.clone();
+    next.description = None;
+    next.max_connections = None;
+    next.timeout_seconds = Some(30);
+    let v3 = match catalog.begin_autocommit().await.unwrap() {
+        Some(mut tx) => tx.update_connection_audited(next, alter_record).await.unwrap().0.0,
+        None => catalog.write(async |tx| tx.update_audited(next.clone(), alter_record).await).await.unwrap().0,
+    };
+    // Neither a read, a TEST nor a denied change is a version.
+    let mut denied = alter_record(&v3);
+    denied.outcome = AuditOutcome::Denied;
+    let tested = NewAuditRecord { action: AuditAction::ConnectionTest, ..alter_record(&v3) };
+    let got = NewAuditRecord { action: AuditAction::ConnectionGet, ..alter_record(&v3) };
+    for record in [denied, tested, got] {
+        catalog.write(async |tx| tx.append_audit(&record).await).await.unwrap();
+    }
+
+    let history = history_of(&catalog, ObjectKind::Connection, v1.meta.id).await;
+    assert_eq!(history.iter().map(|h| h.version).collect::<Vec<_>>(), [Some(3), Some(2), Some(1)]);
+    for (entry, row) in history.iter().zip([&v3, &v2, &v1]) {
+        assert_eq!(entry.record::<Connection>().unwrap().as_ref(), Some(row), "version {}", row.meta.version);
+        assert!(entry.at >= row.meta.updated_at, "the change is recorded as it commits");
+        assert_eq!(entry.object_name, "c");
+    }
+    let change = history[2].change.as_ref().expect("the create's record");
+    assert_eq!((change.principal.as_str(), change.action), ("alice", AuditAction::ConnectionCreate));
+    assert_eq!(history[1].change.as_ref().unwrap().detail.get("to_version"), Some(&2.into()));
+    assert_eq!(history[2].referred_name("credential_name"), Some("login"));
+    assert_eq!(history[2].referred_name("credential_storage_name"), Some("local"));
+    assert_eq!(history[1].referred_name("credential_storage_name"), None);
+
+    // The other kinds, created and changed.
+    let backend = create_audited(
+        &catalog,
+        Backend {
+            meta: Meta::new(),
+            name: name("vaulty"),
+            backend_type: "hashicorp".into(),
+            description: None,
+            config: [("address".to_owned(), "http://127.0.0.1:8200".into())].into_iter().collect(),
+            active: false,
+        },
+        AuditAction::CredentialStorageCreate,
+    )
+    .await;
+    let mut rotated = login.clone();
+    rotated.current_version = 2;
+    rotated.rotated_at = Some(v3.meta.updated_at);
+    let rotated = catalog
+        .write(async |tx| {
+            let row = tx.update(rotated.clone()).await?;
+            tx.append_audit(&change_record(AuditAction::VaultEntryAlter, &row)).await?;
+            Ok(row)
+        })
+        .await
+        .unwrap();
+    let l = create_audited(&catalog, link("db", "l"), AuditAction::LinkCreate).await;
+    let kept = history_of(&catalog, ObjectKind::CredentialStorage, backend.meta.id).await;
+    assert_eq!(kept[0].record::<Backend>().unwrap(), Some(backend.clone()));
+    let kept = history_of(&catalog, ObjectKind::VaultEntry, login.meta.id).await;
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[0].record::<VaultEntry>().unwrap(), Some(rotated));
+    assert_eq!(kept[1].record::<VaultEntry>().unwrap(), Some(login.clone()));
+    assert_eq!(kept[0].referred_name("storage_backend_name"), Some("local"));
+    let kept = history_of(&catalog, ObjectKind::Link, l.meta.id).await;
+    assert_eq!((kept[0].record::<Link>().unwrap(), kept[0].object_name.as_str()), (Some(l.clone()), "db.l"));
+
+    // Point in time, one version, the span.
+    let id = v1.meta.id.to_string();
+    let at = catalog.read(async |tx| tx.history_at(ObjectKind::Connection, &id, v2.meta.updated_at).await).await;
+    assert_eq!(at.unwrap().map(|h| h.version), Some(Some(2)));
+    let before = Timestamp::from_micros(v1.meta.updated_at.as_micros() - 1);
+    let at = catalog.read(async |tx| tx.history_at(ObjectKind::Connection, &id, before).await).await;
+    assert_eq!(at.unwrap(), None, "nothing before the create");
+    let one = catalog.read(async |tx| tx.history_version(ObjectKind::Connection, &id, 2).await).await.unwrap();
+    assert_eq!(one.unwrap().record::<Connection>().unwrap(), Some(v2.clone()));
+    let span = catalog.read(async |tx| tx.history_span(ObjectKind::Connection, &id).await).await.unwrap();
+    assert_eq!(span, Some((1, 3)));
+
+    // A drop keeps the history, found by name afterwards.
+    catalog
+        .write(async |tx| {
+            tx.delete::<Connection>(v3.meta.id, Some(3)).await?;
+            tx.append_audit(&change_record(AuditAction::ConnectionDrop, &v3)).await
+        })
+        .await
+        .unwrap();
+    let found = catalog.read(async |tx| tx.history_object::<Connection>(&["c"], "c").await).await.unwrap();
+    assert_eq!(found, Some(id.clone()));
+    let history = history_of(&catalog, ObjectKind::Connection, &id).await;
+    assert_eq!(history.iter().map(|h| h.version).collect::<Vec<_>>(), [None, Some(3), Some(2), Some(1)]);
+    assert_eq!((history[0].state.as_ref(), history[0].record::<Connection>().unwrap()), (None, None));
+    let none = catalog.read(async |tx| tx.history_object::<Connection>(&["never"], "never").await).await;
+    assert_eq!(none.unwrap(), None);
+    catalog.close().await;
+}
+
+/// Retention: by count, the newest versions of each object stay; by age, old versions go but an existing object
+/// keeps its newest, and a dropped object's whole history goes once its drop is old.
+async fn history_is_pruned_by_count_and_by_age(db: &TestDb) {
+    let catalog = db.open().await;
+    let mut c = create_audited(&catalog, connection("c"), AuditAction::ConnectionCreate).await;
+    for n in 0..5 {
+        c.description = Some(format!("change {n}"));
+        c = catalog.write(async |tx| tx.update_audited(c.clone(), alter_record).await).await.unwrap().0;
+    }
+    let gone = create_audited(&catalog, connection("gone"), AuditAction::ConnectionCreate).await;
+    catalog
+        .write(async |tx| {
+            tx.delete::<Connection>(gone.meta.id, None).await?;
+            tx.append_audit(&change_record(AuditAction::ConnectionDrop, &gone)).await
+        })
+        .await
+        .unwrap();
+    let versions = async |id: lanyard_core::ConnectionId| {
+        history_of(&catalog, ObjectKind::Connection, id).await.iter().map(|h| h.version).collect::<Vec<_>>()
+    };
+    let retention = Retention { max_age: None, max_versions: Some(3) };
+    let now = Timestamp::now();
+    let pruned = catalog.write(async |tx| tx.prune_history(retention, now).await).await.unwrap();
+    assert_eq!(pruned, 3);
+    assert_eq!(versions(c.meta.id).await, [Some(6), Some(5), Some(4)]);
+    assert_eq!(versions(gone.meta.id).await, [None, Some(1)]);
+
+    let retention = Retention { max_age: Some(std::time::Duration::from_secs(3600)), max_versions: None };
+    let pruned = catalog.write(async |tx| tx.prune_history(retention, now).await).await.unwrap();
+    assert_eq!(pruned, 0, "nothing is an hour old");
+    let later = Timestamp::from_micros(now.as_micros() + 7_200_000_000);
+    let pruned = catalog.write(async |tx| tx.prune_history(retention, later).await).await.unwrap();
+    assert_eq!(pruned, 4, "two old versions of c, and the whole history of the dropped one");
+    assert_eq!(versions(c.meta.id).await, [Some(6)]);
+    assert_eq!(versions(gone.meta.id).await, Vec::<Option<i64>>::new());
+    catalog.close().await;
+}
+
+/// Objects that existed before migration 6 get one baseline version each (no change record), read back as the row;
+/// a link's owned entry is not one of them.
+async fn migration_6_keeps_a_baseline_of_what_is_there(db: &TestDb) {
+    let old = Catalog::open_with(&db.url, &MIGRATIONS[..5]).await.unwrap();
+    let mut c = old.insert(connection("legacy")).await.unwrap();
+    c.description = Some("changed".into());
+    let c = old.update(c).await.unwrap();
+    let l = old.insert(link("db", "l")).await.unwrap();
+    let owned = old.insert(VaultEntry { owner_link_id: Some(l.meta.id), ..entry("owned") }).await.unwrap();
+    old.close().await;
+    let catalog = db.open().await;
+    let history = history_of(&catalog, ObjectKind::Connection, c.meta.id).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].version, history[0].change.as_ref()), (Some(2), None));
+    assert_eq!(history[0].record::<Connection>().unwrap(), Some(c));
+    let local = history_of(&catalog, ObjectKind::CredentialStorage, LOCAL_BACKEND_ID).await;
+    assert_eq!(local.len(), 1);
+    assert_eq!(history_of(&catalog, ObjectKind::Link, l.meta.id).await.len(), 1);
+    assert_eq!(history_of(&catalog, ObjectKind::VaultEntry, owned.meta.id).await.len(), 0);
+    catalog.close().await;
 }
