@@ -163,6 +163,10 @@ pub enum ConnectionAction {
     #[serde(deserialize_with = "crate::whole")]
     #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::TimeoutSeconds))]
     SetTimeout(Option<i64>),
+    /// Restore the definition of an earlier version the history keeps (its options, credential, credential storage,
+    /// description, MAX_CONNECTIONS and TIMEOUT; not its name), as a new version.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::Version))]
+    RollbackToVersion(i64),
 }
 
 /// `PUT /connections/{name}` (ALTER CONNECTION).

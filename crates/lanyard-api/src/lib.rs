@@ -16,6 +16,7 @@ mod backend;
 mod connection;
 mod database;
 mod entry;
+mod history;
 pub mod headers;
 pub mod json;
 mod link;
@@ -34,6 +35,7 @@ pub use connection::{
 };
 pub use database::{CreateDatabase, Database};
 pub use entry::{AlterEntry, CreateEntry, Entry, EntryAction};
+pub use history::{AsOfQuery, FieldChange, HistoryEntry, HistoryQuery};
 pub use link::{
     AlterLink, ConfigKeyValue, CreateLink, Link, LinkAction, LinkCredentials, LinkDefinition, LinkTestResult,
     SecretKeyValue,

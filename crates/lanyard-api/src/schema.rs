@@ -221,6 +221,15 @@ component!(
 );
 
 component!(
+    /// A version of an object: 1 or more.
+    Version => ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::Type(Type::Integer))
+        .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+        .minimum(Some(1))
+        .build()
+);
+
+component!(
     /// A link's CREDENTIALS: a JSON object whose keys are 1 to 128 characters without control characters.
     Credentials => credentials()
 );

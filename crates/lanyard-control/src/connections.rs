@@ -325,6 +325,33 @@ impl ControlPlane {
         Ok(ConnectionRead(self.catalog().find_connection(name).await?.ok_or_else(|| not_found(name))?))
     }
 
+    /// SHOW HISTORY FOR CONNECTION: its versions, newest first (also of a dropped connection, by its last name).
+    pub async fn connection_history(
+        &self,
+        caller: &Caller,
+        name: &str,
+        limit: Option<i64>,
+    ) -> Result<Vec<crate::VersionView>> {
+        self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some(name)).await?;
+        snapshot!(self, |tx| { crate::history::history::<Connection>(tx, &[name], name, limit).await })
+    }
+
+    /// DESCRIBE CONNECTION … AT: the connection as it was at `point`, its references by the names they had then.
+    /// It shows no last test (a test is not part of a version).
+    pub async fn connection_as_of(
+        &self,
+        caller: &Caller,
+        name: &str,
+        point: crate::PointInTime,
+    ) -> Result<ConnectionView> {
+        self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some(name)).await?;
+        let (entry, row) =
+            snapshot!(self, |tx| { crate::history::as_of::<Connection>(tx, &[name], name, point).await })?;
+        let names = |key| entry.referred_name(key).map(str::to_owned);
+        let refs = Refs::read_with(&row, names("credential_name"), names("credential_storage_name"), None);
+        Ok(to_view(row, refs))
+    }
+
     /// CREATE CONNECTION. Never contacts the remote system.
     pub async fn create_connection(&self, caller: &Caller, request: NewConnection) -> Result<Created<ConnectionView>> {
         self.authorize(caller, Permission::ConnectionsWrite, AuditAction::ConnectionCreate, Some(&request.name))
@@ -630,6 +657,38 @@ async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> 
         ConnectionAction::SetDescription(text) => row.description = check_description(text.clone())?,
         ConnectionAction::SetMaxConnections(n) => row.max_connections = check_max_connections(*n)?,
         ConnectionAction::SetTimeout(n) => row.timeout_seconds = check_timeout(*n)?,
+        ConnectionAction::RollbackToVersion(version) => {
+            let id = row.meta.id.to_string();
+            let (kept, old) = crate::history::version_of::<Connection>(tx, &id, row.name.as_str(), *version).await?;
+            // The references are restored by id, and only while what they referred to exists: an entry of the same
+            // name created since is another secret.
+            let refused = |what: &str, key: &str| {
+                ControlError::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "cannot roll connection {:?} back to version {version}: its {what} {:?} no longer exists",
+                        row.name.as_str(),
+                        kept.referred_name(key).unwrap_or("?")
+                    ),
+                )
+            };
+            if let Some(id) = old.credential_id
+                && tx.find::<VaultEntry>(id).await?.is_none()
+            {
+                return Err(refused("credential", "credential_name"));
+            }
+            if let Some(id) = old.credential_storage_id
+                && tx.find::<Backend>(id).await?.is_none()
+            {
+                return Err(refused("credential storage", "credential_storage_name"));
+            }
+            row.options = old.options;
+            row.credential_id = old.credential_id;
+            row.credential_storage_id = old.credential_storage_id;
+            row.description = old.description;
+            row.max_connections = old.max_connections;
+            row.timeout_seconds = old.timeout_seconds;
+        }
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ mod databases;
 mod entries;
 mod error;
 mod gc;
+mod history;
 mod links;
 mod model;
 mod pipelines;
@@ -50,6 +51,7 @@ pub use auth::{Caller, Permission, Role, TOKEN_PREFIX, generate_token, hash_toke
 pub use connections::ConnectionRead;
 pub use error::{ControlError, Result};
 pub use gc::{GcOutcome, Orphan, ScannedStorage, StorageScan};
+pub use history::{FieldChange, HISTORY_MAX, HISTORY_PAGE, PointInTime, VersionView, parse_instant};
 /// The catalog's own error, for [`prepare_catalog`].
 pub use lanyard_catalog::CatalogError;
 /// Wrap each request in it: on a PostgreSQL catalog the request then reads the catalog's stamp once (see

@@ -124,6 +124,9 @@ pub enum ConnectionAction {
     SetMaxConnections(Option<i64>),
     /// SET TIMEOUT = s (`None` clears it).
     SetTimeout(Option<i64>),
+    /// ROLLBACK TO VERSION n: restores that version's options, credential, credential storage, description,
+    /// MAX_CONNECTIONS and TIMEOUT (not its name).
+    RollbackToVersion(i64),
 }
 
 /// A connection as the API shows it.

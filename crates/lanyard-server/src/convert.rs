@@ -114,6 +114,7 @@ pub(crate) fn connection_actions(body: api::AlterConnection) -> Result<Vec<Conne
                 A::SetDescription(text) => ConnectionAction::SetDescription(text),
                 A::SetMaxConnections(n) => ConnectionAction::SetMaxConnections(n),
                 A::SetTimeout(n) => ConnectionAction::SetTimeout(n),
+                A::RollbackToVersion(version) => ConnectionAction::RollbackToVersion(version),
             })
         })
         .collect()
@@ -259,6 +260,35 @@ pub(crate) fn storage_test(t: StorageTestOutcome) -> api::StorageTest {
 }
 
 /// An audit record.
+/// One version of SHOW HISTORY.
+pub(crate) fn version(v: lanyard_control::VersionView) -> api::HistoryEntry {
+    api::HistoryEntry {
+        version: v.version,
+        name: v.name,
+        at: v.at.to_string(),
+        principal: v.principal,
+        action: v.action.map(|a| a.as_str().to_owned()),
+        actions: v.actions,
+        changes: v
+            .changes
+            .into_iter()
+            .map(|c| api::FieldChange { field: c.field, before: c.before, after: c.after })
+            .collect(),
+    }
+}
+
+/// The point in time of `?version=` / `?at=`: exactly one.
+pub(crate) fn point_in_time(query: &api::AsOfQuery) -> Result<lanyard_control::PointInTime> {
+    match (query.version, query.at.as_deref()) {
+        (Some(version), None) if version >= 1 => Ok(lanyard_control::PointInTime::Version(version)),
+        (Some(version), None) => Err(ApiError::invalid(format!("version: {version} is not a version; give 1 or more"))),
+        (None, Some(at)) => Ok(lanyard_control::PointInTime::At(
+            lanyard_control::parse_instant(at).map_err(|e| ApiError::invalid(format!("at: {}", e.message())))?,
+        )),
+        _ => Err(ApiError::invalid("give exactly one of version (a version number) and at (an RFC 3339 instant)")),
+    }
+}
+
 pub(crate) fn audit_record(r: AuditRecord) -> api::AuditRecord {
     api::AuditRecord {
         seq: r.seq,

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use lanyard_api::headers::{IfMatch, etag, parse_if_match};
 use lanyard_api::{
-    AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery as AuditQueryParams, AuditRecord, Backend,
+    AlterBackend, AlterConnection, AlterEntry, AlterLink, AsOfQuery, AuditQuery as AuditQueryParams, AuditRecord, Backend,
     Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database,
-    Entry, Health, Link, LinkDefinition, LinkTestResult, ListQuery, PageQuery, Pipeline, PipelineFile, Problem,
+    Entry, Health, HistoryEntry, HistoryQuery, Link, LinkDefinition, LinkTestResult, ListQuery, PageQuery, Pipeline, PipelineFile, Problem,
     StorageTest, TestResult,
 };
 use lanyard_control::{AuditQuery, Caller, Listed, ObjectKey, Page, Permission, Timestamp};
@@ -63,6 +63,8 @@ pub(crate) fn table() -> Vec<(Access, Handler)> {
         (Requires(P::ConnectionsWrite, A::ConnectionAlter), routes!(alter_connection)),
         (Requires(P::ConnectionsWrite, A::ConnectionDrop), routes!(drop_connection)),
         (Requires(P::ConnectionsTest, A::ConnectionTest), routes!(test_connection)),
+        (Requires(P::ConnectionsRead, A::ConnectionGet), routes!(connection_history)),
+        (Requires(P::ConnectionsRead, A::ConnectionGet), routes!(connection_as_of)),
         (Requires(P::VaultRead, A::VaultEntryList), routes!(list_entries)),
         (Requires(P::VaultWrite, A::VaultEntryCreate), routes!(create_entry)),
         (Requires(P::VaultRead, A::VaultEntryGet), routes!(get_entry)),
@@ -227,6 +229,32 @@ async fn get_connection(
     };
     let response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
     Ok(with_etag(response, read.version()))
+}
+
+/// SHOW HISTORY FOR CONNECTION: its versions, newest first, each with what changed; also of a dropped connection,
+/// by the name it last had.
+#[utoipa::path(get, path = "/connections/{name}/history", tag = "connections", params(("name" = String, Path), HistoryQuery), responses((status = 200, body = [HistoryEntry])))]
+async fn connection_history(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult {
+    let versions = state.control.connection_history(&caller, &name, query.limit).await?;
+    Ok(axum::Json(versions.into_iter().map(convert::version).collect::<Vec<_>>()).into_response())
+}
+
+/// DESCRIBE CONNECTION … AT: the connection as it was at a version (`?version=`) or an instant (`?at=`).
+#[utoipa::path(get, path = "/connections/{name}/as-of", tag = "connections", params(("name" = String, Path), AsOfQuery), responses((status = 200, body = Connection)))]
+async fn connection_as_of(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
+) -> ApiResult {
+    let point = convert::point_in_time(&query)?;
+    let view = state.control.connection_as_of(&caller, &name, point).await?;
+    Ok(axum::Json(convert::connection(view)).into_response())
 }
 
 /// ALTER CONNECTION: the actions in order, atomically.

@@ -523,7 +523,9 @@ fn concrete(path: &str) -> String {
     } else {
         "prod_pg"
     };
-    path.replace("{db}", "analytics").replace("{name}", name).replace("{id}", id)
+    let path = path.replace("{db}", "analytics").replace("{name}", name).replace("{id}", id);
+    // A point-in-time read needs its point: version 1 is kept for every object the world seeds.
+    if path.ends_with("/as-of") { format!("{path}?version=1") } else { path }
 }
 
 /// CREATE PIPELINE `name` in `analytics`, reading through `pipeline_link` (not `analytics_link`, which the matrix
