@@ -224,7 +224,7 @@ pub(crate) async fn as_of<R: Record>(
         };
         let what = match point {
             PointInTime::Version(version) => format!("version {version}"),
-            PointInTime::At(at) => format!("a version at {at}"),
+            PointInTime::At(at) => format!("version at {at}"),
         };
         return Err(ControlError::new(ErrorKind::NotFound, format!("{kind} {shown:?} has no {what}: {kept}")));
     };

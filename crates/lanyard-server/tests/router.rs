@@ -1707,3 +1707,101 @@ async fn every_list_route_pages_with_limit_and_a_continuation_link() {
     assert_eq!((reply.status, reply.code().as_str()), (StatusCode::BAD_REQUEST, "invalid"));
     assert!(reply.json()["detail"].as_str().unwrap().contains("continuation token"), "{}", reply.json());
 }
+
+/// The history of a connection over HTTP: each ALTER is a version with its diff; a point-in-time read by version and
+/// by instant; ROLLBACK TO VERSION as an ALTER action (a new version, history kept), refused while the credential
+/// it would restore is dropped; a viewer reads the history but cannot roll back; a dropped connection's history is
+/// still found by its name.
+#[tokio::test]
+async fn connection_history_as_of_and_rollback() {
+    let w = world().await;
+    w.seed().await;
+    let alter = |actions: Value| w.admin(Method::PUT, "/connections/hist", Some(json!({ "actions": actions })));
+    let r = w
+        .admin(
+            Method::POST,
+            "/connections",
+            Some(json!({"name": "hist", "type": "postgresql", "options": {"host": "a"}, "credential": "pg_login"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let created_at = r.json()["updated_at"].as_str().unwrap().to_owned();
+    assert_eq!(alter(json!([{"set_option": {"key": "host", "value": "b"}}])).await.status, StatusCode::OK);
+    let r = alter(json!([{"set_credential": "prod_pg_password_v2"}, {"set_description": "moved"}])).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let history = w.admin(Method::GET, "/connections/hist/history", None).await;
+    assert_eq!(history.status, StatusCode::OK, "{}", String::from_utf8_lossy(&history.body));
+    let history = history.json();
+    let versions: Vec<i64> = history.as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [3, 2, 1]);
+    assert_eq!(history[0]["action"], "connection.alter");
+    assert_eq!(history[0]["principal"], "admin");
+    assert_eq!(history[0]["actions"], json!([{"set_credential": "prod_pg_password_v2"}, {"set_description": "moved"}]));
+    assert_eq!(
+        history[0]["changes"],
+        json!([
+            {"field": "description", "after": "moved"},
+            {"field": "credential", "before": "pg_login", "after": "prod_pg_password_v2"},
+        ])
+    );
+    assert_eq!(history[1]["changes"], json!([{"field": "options.host", "before": "a", "after": "b"}]));
+    assert_eq!(history[2]["action"], "connection.create");
+    let limited = w.admin(Method::GET, "/connections/hist/history?limit=1", None).await.json();
+    assert_eq!(limited, json!([history[0].clone()]), "the version before the page is still diffed against");
+
+    let v1 = w.admin(Method::GET, "/connections/hist/as-of?version=1", None).await.json();
+    assert_eq!((v1["version"].as_i64(), v1["options"]["host"].as_str()), (Some(1), Some("a")));
+    assert_eq!(v1["credential"]["name"], "pg_login");
+    let then = w.admin(Method::GET, &format!("/connections/hist/as-of?at={created_at}"), None).await.json();
+    assert_eq!(then["version"], 1, "{then}");
+    for (query, code, status) in [
+        ("version=9", "not_found", StatusCode::NOT_FOUND),
+        ("at=1999-01-01T00:00:00Z", "not_found", StatusCode::NOT_FOUND),
+        ("version=1&at=2026-01-01T00:00:00Z", "invalid", StatusCode::BAD_REQUEST),
+        ("", "invalid", StatusCode::BAD_REQUEST),
+        ("at=yesterday", "invalid", StatusCode::BAD_REQUEST),
+    ] {
+        let r = w.admin(Method::GET, &format!("/connections/hist/as-of?{query}"), None).await;
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{query}: {}", r.json());
+    }
+    let r = w.admin(Method::GET, "/connections/hist/as-of?version=9", None).await;
+    assert_eq!(r.json()["detail"], "connection \"hist\" has no version 9: its history keeps versions 1 to 3");
+
+    // A viewer reads the history; rolling back needs connections:write.
+    let r = w.send(Method::GET, "/connections/hist/history", Some(&w.viewer), None, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = json!({"actions": [{"rollback_to_version": 1}]});
+    let r = w.send(Method::PUT, "/connections/hist", Some(&w.viewer), Some(body.clone()), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Rollback: a new version with version 1's definition, If-Match honoured.
+    let stale = w.send(Method::PUT, "/connections/hist", Some(&w.admin), Some(body.clone()), &[("if-match", "\"2\"")]);
+    assert_eq!(stale.await.status, StatusCode::PRECONDITION_FAILED);
+    let r = w.send(Method::PUT, "/connections/hist", Some(&w.admin), Some(body.clone()), &[("if-match", "\"3\"")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let rolled = r.json();
+    assert_eq!((rolled["version"].as_i64(), rolled["options"]["host"].as_str()), (Some(4), Some("a")));
+    assert_eq!((rolled["credential"]["name"].as_str(), rolled["description"].as_str()), (Some("pg_login"), None));
+    let history = w.admin(Method::GET, "/connections/hist/history", None).await.json();
+    assert_eq!(history.as_array().unwrap().len(), 4, "history is never rewritten");
+    assert_eq!(history[0]["actions"], json!([{"rollback_to_version": 1}]));
+    let r = alter(json!([{"rollback_to_version": 7}])).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "invalid"));
+
+    // Refused while the credential version 3 used is dropped; nothing changes.
+    let r = w.admin(Method::DELETE, "/vault/entries/prod_pg_password_v2", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", String::from_utf8_lossy(&r.body));
+    let r = alter(json!([{"rollback_to_version": 3}])).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "conflict"));
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("credential \"prod_pg_password_v2\" no longer exists"), "{detail}");
+    assert_eq!(w.admin(Method::GET, "/connections/hist", None).await.json()["version"], 4);
+
+    // A dropped connection's history, by its name.
+    assert_eq!(w.admin(Method::DELETE, "/connections/hist", None).await.status, StatusCode::NO_CONTENT);
+    let history = w.admin(Method::GET, "/connections/hist/history", None).await.json();
+    assert_eq!((history[0]["version"].clone(), history[0]["action"].clone()), (Value::Null, json!("connection.drop")));
+    let r = w.admin(Method::GET, "/connections/never/history", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -1,8 +1,9 @@
 -- Object history: every version of every connection, vault entry, credential storage and link, as it was written.
 --
 -- object_history holds one row per version: the row as its change wrote it (`state`, a JSON object of its columns,
--- plus the names of the rows it referred to at that moment), the audit record of the change (`audit_seq`: who,
--- when, the statement's actions), and, for a DROP, a row without state or version. It is written by one trigger on
+-- plus the names of the rows it referred to at that moment), when (`at`: the row's updated_at; for a drop, the time
+-- of its record), the audit record of the change (`audit_seq`: who, the statement's actions), and, for a DROP, a
+-- row without state or version. It is written by one trigger on
 -- audit_log: every change to these objects appends its audit record in its own transaction, after (or, on
 -- PostgreSQL, in the same statement as) its write, so the trigger reads the row as the change left it, whoever
 -- wrote it and by whichever path (a single-statement ALTER, `lanyard sql --embedded`, an older node). A read or a
@@ -65,7 +66,7 @@ BEGIN
     IF state IS NOT NULL THEN
         INSERT INTO object_history (audit_seq, object_kind, object_id, object_name, version, at, state)
         VALUES (NEW.seq, NEW.object_kind, NEW.object_id, COALESCE(NEW.object_name, ''), (state ->> 'version')::BIGINT,
-                NEW.at, state::TEXT)
+                (state ->> 'updated_at')::BIGINT, state::TEXT)
         ON CONFLICT DO NOTHING;
     ELSIF NEW.action LIKE '%.drop' THEN
         INSERT INTO object_history (audit_seq, object_kind, object_id, object_name, version, at, state)
