@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::entries::{Undo, delete_material, not_found};
 use crate::error::{ControlError, Result, storage_subject};
+use crate::history::Target;
 use crate::model::{BackendAction, BackendView, Created, NewBackend, ObjectKey, StorageTestOutcome};
 use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
@@ -190,6 +191,39 @@ impl ControlPlane {
             out.push(backend_view(row, secrets));
         }
         Ok(Listed { rows: out, next })
+    }
+
+    /// SHOW HISTORY FOR CREDENTIAL STORAGE: its versions, newest first (its plain options; the secret ones are kept
+    /// in the local vault, not in history).
+    pub async fn backend_history(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+        limit: Option<i64>,
+    ) -> Result<Vec<crate::VersionView>> {
+        self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageGet, Some(&key.to_string()))
+            .await?;
+        let name = key.to_string();
+        let columns = [name.as_str()];
+        let target = Target::key(key, &columns);
+        snapshot!(self, |tx| { crate::history::history::<Backend>(tx, target, limit).await })
+    }
+
+    /// DESCRIBE CREDENTIAL STORAGE … AT: the storage as it was at `point`. Its secret options are not versioned, so
+    /// the view lists none.
+    pub async fn backend_as_of(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+        point: crate::PointInTime,
+    ) -> Result<BackendView> {
+        self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageGet, Some(&key.to_string()))
+            .await?;
+        let name = key.to_string();
+        let columns = [name.as_str()];
+        let target = Target::key(key, &columns);
+        let (_, row) = snapshot!(self, |tx| { crate::history::as_of::<Backend>(tx, target, point).await })?;
+        Ok(backend_view(row, Vec::new()))
     }
 
     /// DESCRIBE CREDENTIAL STORAGE.

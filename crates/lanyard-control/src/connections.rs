@@ -13,6 +13,7 @@ use lanyard_core::{
 use serde_json::Value;
 
 use crate::error::{ControlError, Result};
+use crate::history::Target;
 use crate::model::{ConnectionAction, ConnectionView, Created, NamedRef, NewConnection, TestOutcome};
 use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, refuse_lookalike, snapshot, valid_name};
 
@@ -333,7 +334,7 @@ impl ControlPlane {
         limit: Option<i64>,
     ) -> Result<Vec<crate::VersionView>> {
         self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some(name)).await?;
-        snapshot!(self, |tx| { crate::history::history::<Connection>(tx, &[name], name, limit).await })
+        snapshot!(self, |tx| { crate::history::history::<Connection>(tx, Target::Name(&[name], name), limit).await })
     }
 
     /// DESCRIBE CONNECTION … AT: the connection as it was at `point`, its references by the names they had then.
@@ -345,8 +346,9 @@ impl ControlPlane {
         point: crate::PointInTime,
     ) -> Result<ConnectionView> {
         self.authorize(caller, Permission::ConnectionsRead, AuditAction::ConnectionGet, Some(name)).await?;
-        let (entry, row) =
-            snapshot!(self, |tx| { crate::history::as_of::<Connection>(tx, &[name], name, point).await })?;
+        let (entry, row) = snapshot!(self, |tx| {
+            crate::history::as_of::<Connection>(tx, Target::Name(&[name], name), point).await
+        })?;
         let names = |key| entry.referred_name(key).map(str::to_owned);
         let refs = Refs::read_with(&row, names("credential_name"), names("credential_storage_name"), None);
         Ok(to_view(row, refs))

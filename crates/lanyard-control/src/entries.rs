@@ -12,6 +12,7 @@ use lanyard_vault::{ExternalName, Profile, SecretRef, SecretValue, VaultBackend}
 use rand::TryRngCore as _;
 
 use crate::error::{ControlError, Result, storage_subject};
+use crate::history::Target;
 use crate::model::{Created, EntryAction, EntryType, EntryView, Material, NamedRef, NewEntry, ObjectKey};
 use crate::{Caller, ControlPlane, Permission, audit, audit_form, detail, snapshot, valid_name};
 
@@ -238,6 +239,34 @@ impl ControlPlane {
                 .collect::<Result<Vec<_>>>()?;
             Ok(Listed { rows, next })
         })
+    }
+
+    /// SHOW HISTORY FOR { VAULT | CREDENTIAL }: its versions, newest first (each rotation is one, with its material
+    /// version; never the material).
+    pub async fn entry_history(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+        limit: Option<i64>,
+    ) -> Result<Vec<crate::VersionView>> {
+        self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryGet, Some(&key.to_string())).await?;
+        let name = key.to_string();
+        let columns = [name.as_str()];
+        let target = Target::key(key, &columns);
+        snapshot!(self, |tx| { crate::history::history::<VaultEntry>(tx, target, limit).await })
+    }
+
+    /// DESCRIBE { VAULT | CREDENTIAL } … AT: the entry as it was at `point`, its storage by the name it had then.
+    pub async fn entry_as_of(&self, caller: &Caller, key: &ObjectKey, point: crate::PointInTime) -> Result<EntryView> {
+        self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryGet, Some(&key.to_string())).await?;
+        let name = key.to_string();
+        let columns = [name.as_str()];
+        let target = Target::key(key, &columns);
+        let (entry, row) = snapshot!(self, |tx| { crate::history::as_of::<VaultEntry>(tx, target, point).await })?;
+        let storage = entry
+            .referred_name("storage_backend_name")
+            .map_or_else(|| row.storage_backend_id.to_string(), str::to_owned);
+        entry_view(row, storage)
     }
 
     /// DESCRIBE VAULT.

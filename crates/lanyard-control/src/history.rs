@@ -91,8 +91,14 @@ const TIME_FIELDS: &[&str] = &["expires_at", "rotated_at"];
 /// column; a key that looks secret shows `***`, though none is ever stored).
 fn fields(state: Option<&lanyard_catalog::JsonObject>) -> Vec<(String, Value)> {
     let Some(state) = state else { return Vec::new() };
+    // A link's own CREDENTIALS live in an entry of its own, whose internal name says nothing: its material version
+    // (`credentials_version`) is what changes.
+    let owned = state.get("credential_owned").is_some_and(|v| v == &Value::Bool(true) || v == &Value::from(1));
     let mut out = Vec::new();
     for (column, field) in FIELDS {
+        if owned && *column == "credential_name" {
+            continue;
+        }
         let Some(value) = state.get(*column) else { continue };
         if value.is_null() {
             continue;
@@ -109,7 +115,8 @@ fn fields(state: Option<&lanyard_catalog::JsonObject>) -> Vec<(String, Value)> {
                 }
             }
         } else if TIME_FIELDS.contains(column) {
-            let shown = value.as_i64().map_or(value.clone(), |micros| Timestamp::from_micros(micros).to_string().into());
+            let shown =
+                value.as_i64().map_or(value.clone(), |micros| Timestamp::from_micros(micros).to_string().into());
             out.push(((*field).to_owned(), shown));
         } else if *column == "active" {
             // SQLite keeps a boolean as 0/1.
@@ -173,12 +180,37 @@ pub(crate) fn view(entry: &HistoryEntry, before: Option<&lanyard_catalog::JsonOb
     }
 }
 
-/// The history of the object of kind `R` named `name` (`display` as history keeps it), newest first, at most
-/// `limit` versions: found by its current name or, once dropped, by the name it last had.
+/// Which object a history request is about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// By its id (a vault entry or storage given by UUID).
+    Id(uuid::Uuid),
+    /// By its name columns' values (`[name]`, or `[database, name]` for a link) and its name as history keeps it
+    /// (`db.name` for a link): the object that has it now or, once dropped, the last one that had it.
+    Name(&'a [&'a str], &'a str),
+}
+
+impl<'a> Target<'a> {
+    /// The object an entry's or storage's key names.
+    pub(crate) fn key(key: &'a crate::ObjectKey, name: &'a [&'a str]) -> Self {
+        match key {
+            crate::ObjectKey::Id(id) => Target::Id(*id),
+            crate::ObjectKey::Name(display) => Target::Name(name, display),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Target::Id(id) => id.to_string(),
+            Target::Name(_, display) => printable(display, 128),
+        }
+    }
+}
+
+/// The history of the object of kind `R` that `target` names, newest first, at most `limit` versions.
 pub(crate) async fn history<R: Record>(
     tx: &mut Tx,
-    name: &[&str],
-    display: &str,
+    target: Target<'_>,
     limit: Option<i64>,
 ) -> Result<Vec<VersionView>> {
     let limit = match limit {
@@ -186,33 +218,35 @@ pub(crate) async fn history<R: Record>(
         Some(n) if (1..=HISTORY_MAX).contains(&n) => n,
         Some(n) => return Err(ControlError::invalid(format!("a history limit is 1 to {HISTORY_MAX}, not {n}"))),
     };
-    let id = object_id::<R>(tx, name, display).await?;
+    let id = object_id::<R>(tx, target).await?;
     let mut entries = tx.history(R::KIND, &id, limit + 1).await?;
     let base = if entries.len() as i64 > limit { entries.pop() } else { None };
     Ok(views(&entries, base.as_ref()))
 }
 
-/// The id of the object `history` reads.
-async fn object_id<R: Record>(tx: &mut Tx, name: &[&str], display: &str) -> Result<String> {
-    tx.history_object::<R>(name, display).await?.ok_or_else(|| {
+/// The id of the object `target` names: an error when no object of kind `R` has (or had) it.
+async fn object_id<R: Record>(tx: &mut Tx, target: Target<'_>) -> Result<String> {
+    let found = match target {
+        Target::Id(id) => {
+            let id = id.hyphenated().to_string();
+            tx.history_span(R::KIND, &id).await?.map(|_| id)
+        }
+        Target::Name(name, display) => tx.history_object::<R>(name, display).await?,
+    };
+    found.ok_or_else(|| {
         ControlError::new(
             ErrorKind::NotFound,
-            format!("{} {:?} does not exist and has no history", R::KIND, printable(display, 128)),
+            format!("{} {:?} does not exist and has no history", R::KIND, target.shown()),
         )
     })
 }
 
-/// The object of kind `R` named `name` as it was at `point`, with the entry that holds it: an error naming what
-/// the history keeps when it has no such version, or when the object had been dropped by then.
-pub(crate) async fn as_of<R: Record>(
-    tx: &mut Tx,
-    name: &[&str],
-    display: &str,
-    point: PointInTime,
-) -> Result<(HistoryEntry, R)> {
-    let id = object_id::<R>(tx, name, display).await?;
+/// The object of kind `R` that `target` names as it was at `point`, with the entry that holds it: an error naming
+/// what the history keeps when it has no such version, or when the object had been dropped by then.
+pub(crate) async fn as_of<R: Record>(tx: &mut Tx, target: Target<'_>, point: PointInTime) -> Result<(HistoryEntry, R)> {
+    let id = object_id::<R>(tx, target).await?;
     let kind = R::KIND;
-    let shown = printable(display, 128);
+    let shown = target.shown();
     let entry = match point {
         PointInTime::Version(version) => tx.history_version(kind, &id, version).await?,
         PointInTime::At(at) => tx.history_at(kind, &id, at).await?,
@@ -239,7 +273,12 @@ pub(crate) async fn as_of<R: Record>(
 
 /// Version `version` of object `id` of kind `R`, for ROLLBACK TO VERSION: an error naming what the history keeps when
 /// it no longer has it.
-pub(crate) async fn version_of<R: Record>(tx: &mut Tx, id: &str, display: &str, version: i64) -> Result<(HistoryEntry, R)> {
+pub(crate) async fn version_of<R: Record>(
+    tx: &mut Tx,
+    id: &str,
+    display: &str,
+    version: i64,
+) -> Result<(HistoryEntry, R)> {
     let kind: ObjectKind = R::KIND;
     let shown = printable(display, 128);
     let found = match tx.history_version(kind, id, version).await? {
@@ -247,7 +286,9 @@ pub(crate) async fn version_of<R: Record>(tx: &mut Tx, id: &str, display: &str, 
         None => None,
     };
     found.ok_or_else(|| {
-        ControlError::invalid(format!("cannot roll {kind} {shown:?} back to version {version}: the history does not keep it"))
+        ControlError::invalid(format!(
+            "cannot roll {kind} {shown:?} back to version {version}: the history does not keep it"
+        ))
     })
 }
 

@@ -565,6 +565,53 @@ impl ControlPlane {
         })
     }
 
+    /// SHOW HISTORY FOR LINK: its versions, newest first (a change of its own CREDENTIALS shows as a new material
+    /// version, never the material).
+    pub async fn link_history(
+        &self,
+        caller: &Caller,
+        database: &str,
+        name: &str,
+        limit: Option<i64>,
+    ) -> Result<Vec<crate::VersionView>> {
+        let object = qualified(database, name);
+        self.authorize(caller, Permission::LinksRead, AuditAction::LinkGet, Some(&object)).await?;
+        let database = valid_name(ObjectKind::Database, database)?;
+        let columns = [database.as_str(), name];
+        let target = crate::history::Target::Name(&columns, &object);
+        snapshot!(self, |tx| { crate::history::history::<Link>(tx, target, limit).await })
+    }
+
+    /// DESCRIBE LINK … AT: the link as it was at `point`.
+    pub async fn link_as_of(
+        &self,
+        caller: &Caller,
+        database: &str,
+        name: &str,
+        point: crate::PointInTime,
+    ) -> Result<LinkView> {
+        let object = qualified(database, name);
+        self.authorize(caller, Permission::LinksRead, AuditAction::LinkGet, Some(&object)).await?;
+        let database = valid_name(ObjectKind::Database, database)?;
+        let columns = [database.as_str(), name];
+        let target = crate::history::Target::Name(&columns, &object);
+        let (entry, row) = snapshot!(self, |tx| { crate::history::as_of::<Link>(tx, target, point).await })?;
+        let owned = entry
+            .state
+            .as_ref()
+            .and_then(|s| s.get("credential_owned"))
+            .is_some_and(|v| v == &Value::Bool(true) || v == &Value::from(1));
+        let credentials = row.credential_id.map(|id| {
+            if owned {
+                LinkCredentialsView::Owned
+            } else {
+                let name = entry.referred_name("credential_name").map_or_else(|| id.to_string(), str::to_owned);
+                LinkCredentialsView::Entry(NamedRef { id, name })
+            }
+        });
+        Ok(to_view(row, credentials))
+    }
+
     /// SHOW CREATE LINK: the definition in SingleStore's shape (see [`create_statement`]).
     pub async fn show_create_link(&self, caller: &Caller, database: &str, name: &str) -> Result<LinkDefinition> {
         let view = self.get_link(caller, database, name).await?;

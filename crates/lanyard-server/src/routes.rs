@@ -8,10 +8,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use lanyard_api::headers::{IfMatch, etag, parse_if_match};
 use lanyard_api::{
-    AlterBackend, AlterConnection, AlterEntry, AlterLink, AsOfQuery, AuditQuery as AuditQueryParams, AuditRecord, Backend,
-    Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database,
-    Entry, Health, HistoryEntry, HistoryQuery, Link, LinkDefinition, LinkTestResult, ListQuery, PageQuery, Pipeline, PipelineFile, Problem,
-    StorageTest, TestResult,
+    AlterBackend, AlterConnection, AlterEntry, AlterLink, AsOfQuery, AuditQuery as AuditQueryParams, AuditRecord,
+    Backend, Connection, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline,
+    Database, Entry, Health, HistoryEntry, HistoryQuery, Link, LinkDefinition, LinkTestResult, ListQuery, PageQuery,
+    Pipeline, PipelineFile, Problem, StorageTest, TestResult,
 };
 use lanyard_control::{AuditQuery, Caller, Listed, ObjectKey, Page, Permission, Timestamp};
 use lanyard_core::{AuditAction, ErrorKind};
@@ -69,11 +69,15 @@ pub(crate) fn table() -> Vec<(Access, Handler)> {
         (Requires(P::VaultWrite, A::VaultEntryCreate), routes!(create_entry)),
         (Requires(P::VaultRead, A::VaultEntryGet), routes!(get_entry)),
         (Requires(P::VaultWrite, A::VaultEntryAlter), routes!(alter_entry)),
+        (Requires(P::VaultRead, A::VaultEntryGet), routes!(entry_history)),
+        (Requires(P::VaultRead, A::VaultEntryGet), routes!(entry_as_of)),
         (Requires(P::VaultWrite, A::VaultEntryDrop), routes!(drop_entry)),
         (Requires(P::VaultRead, A::CredentialStorageList), routes!(list_backends)),
         (Requires(P::VaultWrite, A::CredentialStorageCreate), routes!(create_backend)),
         (Requires(P::VaultRead, A::CredentialStorageGet), routes!(get_backend)),
         (Requires(P::VaultWrite, A::CredentialStorageAlter), routes!(alter_backend)),
+        (Requires(P::VaultRead, A::CredentialStorageGet), routes!(backend_history)),
+        (Requires(P::VaultRead, A::CredentialStorageGet), routes!(backend_as_of)),
         (Requires(P::VaultWrite, A::CredentialStorageDrop), routes!(drop_backend)),
         (Requires(P::VaultRead, A::CredentialStorageTest), routes!(test_backend)),
         // Databases are the namespaces of links: their routes need the links permissions (the spec has none of
@@ -85,6 +89,8 @@ pub(crate) fn table() -> Vec<(Access, Handler)> {
         (Requires(P::LinksWrite, A::LinkCreate), routes!(create_link)),
         (Requires(P::LinksRead, A::LinkGet), routes!(get_link)),
         (Requires(P::LinksWrite, A::LinkAlter), routes!(alter_link)),
+        (Requires(P::LinksRead, A::LinkGet), routes!(link_history)),
+        (Requires(P::LinksRead, A::LinkGet), routes!(link_as_of)),
         (Requires(P::LinksWrite, A::LinkDrop), routes!(drop_link)),
         (Requires(P::LinksRead, A::LinkGet), routes!(show_create_link)),
         (Requires(P::LinksRead, A::LinkTest), routes!(test_link)),
@@ -370,6 +376,31 @@ async fn get_link(
     Ok(tagged(StatusCode::OK, view.version, convert::link(view)))
 }
 
+/// SHOW HISTORY FOR LINK: its versions, newest first; also of a dropped link, by the name it last had.
+#[utoipa::path(get, path = "/databases/{db}/links/{name}/history", tag = "links", params(("db" = String, Path), ("name" = String, Path), HistoryQuery), responses((status = 200, body = [HistoryEntry])))]
+async fn link_history(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult {
+    let versions = state.control.link_history(&caller, &database, &name, query.limit).await?;
+    Ok(axum::Json(versions.into_iter().map(convert::version).collect::<Vec<_>>()).into_response())
+}
+
+/// DESCRIBE LINK … AT: the link as it was at a version (`?version=`) or an instant (`?at=`).
+#[utoipa::path(get, path = "/databases/{db}/links/{name}/as-of", tag = "links", params(("db" = String, Path), ("name" = String, Path), AsOfQuery), responses((status = 200, body = Link)))]
+async fn link_as_of(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((database, name)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
+) -> ApiResult {
+    let point = convert::point_in_time(&query)?;
+    let view = state.control.link_as_of(&caller, &database, &name, point).await?;
+    Ok(axum::Json(convert::link(view)).into_response())
+}
+
 /// ALTER LINK: one CONFIG and/or one CREDENTIALS action, together, atomically.
 #[utoipa::path(put, path = "/databases/{db}/links/{name}", tag = "links", params(("db" = String, Path), ("name" = String, Path)), request_body = AlterLink, responses((status = 200, body = Link)))]
 async fn alter_link(
@@ -538,6 +569,31 @@ async fn get_entry(
     Ok(tagged(StatusCode::OK, view.version, convert::entry(view)))
 }
 
+/// SHOW HISTORY FOR { VAULT | CREDENTIAL } (by id or name): its versions, newest first.
+#[utoipa::path(get, path = "/vault/entries/{id}/history", tag = "vault", params(("id" = String, Path, description = "id or name"), HistoryQuery), responses((status = 200, body = [HistoryEntry])))]
+async fn entry_history(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult {
+    let versions = state.control.entry_history(&caller, &ObjectKey::parse(&id), query.limit).await?;
+    Ok(axum::Json(versions.into_iter().map(convert::version).collect::<Vec<_>>()).into_response())
+}
+
+/// DESCRIBE { VAULT | CREDENTIAL } … AT (by id or name).
+#[utoipa::path(get, path = "/vault/entries/{id}/as-of", tag = "vault", params(("id" = String, Path, description = "id or name"), AsOfQuery), responses((status = 200, body = Entry)))]
+async fn entry_as_of(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
+) -> ApiResult {
+    let point = convert::point_in_time(&query)?;
+    let view = state.control.entry_as_of(&caller, &ObjectKey::parse(&id), point).await?;
+    Ok(axum::Json(convert::entry(view)).into_response())
+}
+
 /// ALTER VAULT / CREDENTIAL.
 #[utoipa::path(put, path = "/vault/entries/{id}", tag = "vault", params(("id" = String, Path, description = "id or name")), request_body = AlterEntry, responses((status = 200, body = Entry)))]
 async fn alter_entry(
@@ -598,6 +654,31 @@ async fn get_backend(
 ) -> ApiResult {
     let view = state.control.get_backend(&caller, &ObjectKey::parse(&id)).await?;
     Ok(tagged(StatusCode::OK, view.version, convert::backend(view)))
+}
+
+/// SHOW HISTORY FOR CREDENTIAL STORAGE (by id or name): its versions, newest first.
+#[utoipa::path(get, path = "/vault/backends/{id}/history", tag = "vault", params(("id" = String, Path, description = "id or name"), HistoryQuery), responses((status = 200, body = [HistoryEntry])))]
+async fn backend_history(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult {
+    let versions = state.control.backend_history(&caller, &ObjectKey::parse(&id), query.limit).await?;
+    Ok(axum::Json(versions.into_iter().map(convert::version).collect::<Vec<_>>()).into_response())
+}
+
+/// DESCRIBE CREDENTIAL STORAGE … AT (by id or name); its secret options are not versioned and not listed.
+#[utoipa::path(get, path = "/vault/backends/{id}/as-of", tag = "vault", params(("id" = String, Path, description = "id or name"), AsOfQuery), responses((status = 200, body = Backend)))]
+async fn backend_as_of(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
+) -> ApiResult {
+    let point = convert::point_in_time(&query)?;
+    let view = state.control.backend_as_of(&caller, &ObjectKey::parse(&id), point).await?;
+    Ok(axum::Json(convert::backend(view)).into_response())
 }
 
 /// ALTER CREDENTIAL STORAGE.

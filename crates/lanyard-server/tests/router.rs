@@ -1778,7 +1778,8 @@ async fn connection_history_as_of_and_rollback() {
     // Rollback: a new version with version 1's definition, If-Match honoured.
     let stale = w.send(Method::PUT, "/connections/hist", Some(&w.admin), Some(body.clone()), &[("if-match", "\"2\"")]);
     assert_eq!(stale.await.status, StatusCode::PRECONDITION_FAILED);
-    let r = w.send(Method::PUT, "/connections/hist", Some(&w.admin), Some(body.clone()), &[("if-match", "\"3\"")]).await;
+    let r =
+        w.send(Method::PUT, "/connections/hist", Some(&w.admin), Some(body.clone()), &[("if-match", "\"3\"")]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     let rolled = r.json();
     assert_eq!((rolled["version"].as_i64(), rolled["options"]["host"].as_str()), (Some(4), Some("a")));

@@ -49,6 +49,9 @@ BEGIN
         SELECT to_jsonb(r) INTO state FROM vault_backends AS r WHERE r.id = object;
     WHEN 'link' THEN
         SELECT to_jsonb(r) || jsonb_build_object(
+                   'credential_name', (SELECT e.display_name FROM vault_entries AS e WHERE e.id = r.credential_id),
+                   'credential_owned',
+                   (SELECT e.owner_link_id IS NOT NULL FROM vault_entries AS e WHERE e.id = r.credential_id),
                    'credential_version', (SELECT e.current_version FROM vault_entries AS e WHERE e.id = r.credential_id))
         INTO state FROM links AS r WHERE r.id = object;
     ELSE
