@@ -55,6 +55,40 @@ pub(crate) struct ServeArgs {
     pipelines: PipelineArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    history: HistoryArgs,
+}
+
+/// How long the object history keeps versions (docs/history.md, "Retention").
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "History")]
+pub(crate) struct HistoryArgs {
+    /// Days a version is kept (the newest version of an object that exists is always kept; a dropped object's
+    /// history goes this long after its drop); 0 keeps versions whatever their age.
+    #[arg(long, value_name = "DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    history_keep_days: u32,
+    /// Versions kept per object, the newest; 0 keeps any number.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    history_keep_versions: u32,
+    /// Seconds between two prunings of the history (the first runs at start).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    history_prune_interval_s: u64,
+}
+
+impl HistoryArgs {
+    /// The pruning, or `None` when both limits are off.
+    fn pruning(&self) -> Option<lanyard_server::HistoryPruning> {
+        use std::time::Duration;
+        let retention = lanyard_control::Retention {
+            max_age: (self.history_keep_days > 0)
+                .then(|| Duration::from_secs(u64::from(self.history_keep_days) * 86_400)),
+            max_versions: (self.history_keep_versions > 0).then_some(self.history_keep_versions),
+        };
+        (retention.max_age.is_some() || retention.max_versions.is_some()).then(|| lanyard_server::HistoryPruning {
+            retention,
+            interval: Duration::from_secs(self.history_prune_interval_s),
+        })
+    }
 }
 
 /// What one client may cost (docs/operations.md, "Timeouts and limits").
@@ -236,6 +270,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         },
         insecure_no_tls: args.insecure_no_tls,
         limits: args.limits.limits(),
+        history: args.history.pruning(),
         ..ServeOptions::default()
     };
     // Refuse plain HTTP on a public address before anything is created or opened.

@@ -292,6 +292,17 @@ pub(crate) async fn version_of<R: Record>(
     })
 }
 
+impl crate::ControlPlane {
+    /// Prunes the history as `retention` says (the server's periodic task; every node may run it: a DELETE that finds
+    /// nothing is harmless). Returns how many versions were deleted.
+    pub async fn prune_history(&self, retention: lanyard_catalog::Retention) -> Result<u64> {
+        let now = Timestamp::now();
+        Ok(lanyard_catalog::transaction!(self.catalog(), |tx| -> lanyard_catalog::Result<_> {
+            tx.prune_history(retention, now).await
+        })?)
+    }
+}
+
 /// Parses the instant of `AT '…'` / `?at=`.
 pub fn parse_instant(text: &str) -> Result<Timestamp> {
     Timestamp::parse(text).map_err(|e| {

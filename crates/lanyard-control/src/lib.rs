@@ -58,7 +58,7 @@ pub use lanyard_catalog::CatalogError;
 /// `lanyard_catalog::Stamp`).
 pub use lanyard_catalog::request_scope;
 /// Catalog and vault types that appear in this crate's views.
-pub use lanyard_catalog::{AuditRecord, LastTest, Listed, NewAuditRecord, Page, Timestamp};
+pub use lanyard_catalog::{AuditRecord, LastTest, Listed, NewAuditRecord, Page, Retention, Timestamp};
 
 /// Before anything opens a SQLite catalog file: refuses an existing file that is not a Lanyard catalog
 /// ([`CatalogError::NotACatalog`]) and creates a missing one with mode 0600 ([`Catalog::prepare`]). Nothing to do

@@ -273,6 +273,17 @@ pub struct ServeOptions {
     pub pipelines: Option<lanyard_pipelines::RunnerConfig>,
     /// Timeouts and connection caps.
     pub limits: Limits,
+    /// Prune the object history (`lanyard serve`); `None` keeps every version.
+    pub history: Option<HistoryPruning>,
+}
+
+/// How `lanyard serve` prunes the object history: once at start, then every `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPruning {
+    /// What is kept.
+    pub retention: lanyard_control::Retention,
+    /// Between two prunings.
+    pub interval: Duration,
 }
 
 impl Default for ServeOptions {
@@ -284,6 +295,7 @@ impl Default for ServeOptions {
             grace: Duration::from_secs(30),
             pipelines: None,
             limits: Limits::default(),
+            history: None,
         }
     }
 }
@@ -330,6 +342,7 @@ pub struct Server {
     grace: Duration,
     pipelines: Option<lanyard_pipelines::RunnerConfig>,
     limits: Limits,
+    history: Option<HistoryPruning>,
 }
 
 impl Server {
@@ -359,6 +372,7 @@ impl Server {
             grace: options.grace,
             pipelines: options.pipelines.clone(),
             limits: options.limits,
+            history: options.history,
         })
     }
 
@@ -390,6 +404,7 @@ impl Server {
             Arc::clone(&metrics),
         );
         let runner = runner.map(lanyard_pipelines::Runner::spawn);
+        let pruner = self.history.map(|pruning| tokio::spawn(prune_history(self.control.clone(), pruning)));
         let handle = axum_server::Handle::new();
         let grace = self.grace;
         let signal_handle = handle.clone();
@@ -418,9 +433,28 @@ impl Server {
         if let Some(runner) = runner {
             runner.shutdown().await;
         }
+        if let Some(pruner) = pruner {
+            pruner.abort();
+            let _ = pruner.await;
+        }
         self.control.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Prunes the object history now and then every `pruning.interval`, until aborted. A failure is logged and tried
+/// again at the next turn.
+async fn prune_history(control: ControlPlane, pruning: HistoryPruning) {
+    let mut ticks = tokio::time::interval(pruning.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match control.prune_history(pruning.retention).await {
+            Ok(0) => tracing::debug!("history pruned: nothing to prune"),
+            Ok(deleted) => tracing::info!(deleted, "history pruned"),
+            Err(error) => tracing::warn!(%error, "cannot prune the history; trying again later"),
+        }
     }
 }
 
