@@ -119,20 +119,14 @@ impl Tx {
 
     /// The history of object `id` of kind `kind`, newest first, at most `limit` entries.
     pub async fn history(&mut self, kind: ObjectKind, id: &str, limit: i64) -> Result<Vec<HistoryEntry>> {
-        let sql = format!(
-            "{HISTORY_SELECT} WHERE h.object_kind = $1 AND h.object_id = $2 ORDER BY h.seq DESC LIMIT $3"
-        );
+        let sql =
+            format!("{HISTORY_SELECT} WHERE h.object_kind = $1 AND h.object_id = $2 ORDER BY h.seq DESC LIMIT $3");
         let params = vec![kind_param(kind), Param::Text(id.to_owned()), Param::Int(limit)];
         self.conn.fetch_all(&sql, params).await?.iter().map(read_entry).collect()
     }
 
     /// Version `version` of object `id`, if the history still keeps it.
-    pub async fn history_version(
-        &mut self,
-        kind: ObjectKind,
-        id: &str,
-        version: i64,
-    ) -> Result<Option<HistoryEntry>> {
+    pub async fn history_version(&mut self, kind: ObjectKind, id: &str, version: i64) -> Result<Option<HistoryEntry>> {
         let sql = format!("{HISTORY_SELECT} WHERE h.object_kind = $1 AND h.object_id = $2 AND h.version = $3");
         let params = vec![kind_param(kind), Param::Text(id.to_owned()), Param::Int(version)];
         self.conn.fetch_optional(&sql, params).await?.as_ref().map(read_entry).transpose()

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lanyard_catalog::{
-    ApiToken, Backend, Catalog, CatalogError, Connection, HistoryEntry, JsonObject, LastTest, Link, Listed, MIGRATIONS, Meta,
-    Migration, NewAuditRecord, Page, Pipeline, PipelineFile, Principal, Record, Retention, Timestamp, VaultEntry,
+    ApiToken, Backend, Catalog, CatalogError, Connection, HistoryEntry, JsonObject, LastTest, Link, Listed, MIGRATIONS,
+    Meta, Migration, NewAuditRecord, Page, Pipeline, PipelineFile, Principal, Record, Retention, Timestamp, VaultEntry,
 };
 use lanyard_core::{
     AuditAction, AuditOutcome, ConnectionType, EntryType, FileState, LOCAL_BACKEND_ID, LinkType, LoadFormat, Name,

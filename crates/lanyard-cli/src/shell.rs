@@ -61,6 +61,8 @@ Links         CREATE [OR REPLACE] LINK [IF NOT EXISTS] [db.]name AS S3 CONFIG '{
 Pipelines     CREATE PIPELINE [IF NOT EXISTS] [db.]name AS LOAD DATA LINK [db.]link 'path'
                 INTO TABLE [schema.]table ON CONNECTION c [FORMAT { CSV | JSON }] [...]
               START | STOP | DROP PIPELINE [db.]name; SHOW PIPELINES [ON db]; SHOW FILES FOR PIPELINE [db.]name
+History       SHOW HISTORY FOR { CONNECTION | VAULT | CREDENTIAL | CREDENTIAL STORAGE | LINK } name [LIMIT n]
+              DESCRIBE ... name AT { VERSION n | '2026-12-01T10:00:00Z' }; ALTER ... name ROLLBACK TO VERSION n
 Session       USE db;   help;   quit
 
 ";

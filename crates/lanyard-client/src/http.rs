@@ -5,9 +5,9 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use lanyard_api::{
-    AlterBackend, AlterConnection, AlterEntry, AlterLink, AuditQuery, AuditRecord, Backend, Connection, CreateBackend,
-    CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database, Entry, Link, LinkDefinition,
-    LinkTestResult, Pipeline, PipelineFile, Problem, StorageTest, TestResult,
+    AlterBackend, AlterConnection, AlterEntry, AlterLink, AsOfQuery, AuditQuery, AuditRecord, Backend, Connection,
+    CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Database, Entry,
+    HistoryEntry, Link, LinkDefinition, LinkTestResult, Pipeline, PipelineFile, Problem, StorageTest, TestResult,
 };
 use lanyard_core::SecretString;
 use reqwest::header::{HeaderValue, IF_MATCH};
@@ -373,6 +373,39 @@ impl Client {
     /// [`Client::list_pipeline_files`] a page ([`PAGE_SIZE`] rows) at a time, to show a long list as it arrives.
     pub fn list_pipeline_files_pages(&self, database: &str, name: &str) -> Pages<PipelineFile> {
         self.pages(&["databases", database, "pipelines", name, "files"], None)
+    }
+
+    // History
+
+    /// `GET <object>/history[?limit=]` (SHOW HISTORY): `object` is the object's path (`["connections", name]`,
+    /// `["vault", "entries", key]`, `["vault", "backends", key]`, `["databases", db, "links", name]`).
+    pub async fn history(&self, object: &[&str], limit: Option<u32>) -> Result<Vec<HistoryEntry>> {
+        let segments: Vec<&str> = object.iter().copied().chain(["history"]).collect();
+        let mut url = self.url(&segments);
+        if let Some(limit) = limit {
+            url.query_pairs_mut().append_pair("limit", &limit.to_string());
+        }
+        let what = format!("GET /{}", segments.join("/"));
+        let request = self.request(Method::GET, url, NO_BODY, None);
+        decode(self.send(request, &what).await?.1, &what)
+    }
+
+    /// `GET <object>/as-of?version=` or `?at=` (DESCRIBE … AT): the object as it was, in the shape of its view.
+    pub async fn as_of<T: DeserializeOwned>(&self, object: &[&str], point: &AsOfQuery) -> Result<T> {
+        let segments: Vec<&str> = object.iter().copied().chain(["as-of"]).collect();
+        let mut url = self.url(&segments);
+        {
+            let mut pairs = url.query_pairs_mut();
+            if let Some(version) = point.version {
+                pairs.append_pair("version", &version.to_string());
+            }
+            if let Some(at) = &point.at {
+                pairs.append_pair("at", at);
+            }
+        }
+        let what = format!("GET /{}", segments.join("/"));
+        let request = self.request(Method::GET, url, NO_BODY, None);
+        decode(self.send(request, &what).await?.1, &what)
     }
 
     // Audit

@@ -257,23 +257,32 @@ enum List {
 ///   a secret, and every quoted
 ///   literal whose role cannot be read from the tokens around it (`pass(word = '…'`, plain SQL, a stray literal);
 /// - shown as typed: LIKE patterns, DESCRIPTION, EXPIRES, ALGORITHM and TYPE values, `LINKED EXTERNAL SECRET` names,
-///   object names (quoted or not), option and `::` keys, other option values, pipeline paths and `BY` characters.
+///   object names (quoted or not), option and `::` keys, other option values, pipeline paths, `BY` characters and the
+///   timestamp of `DESCRIBE … AT '…'`.
 struct Context<'t> {
     tokens: Vec<&'t Token>,
     /// Whether each token is a key or a value of an `OPTIONS (…)` list that is well formed up to it.
     in_options: Vec<bool>,
     /// Whether each token is where a statement's head puts the object's name (`DROP CONNECTION <name>`).
     name_slot: Vec<bool>,
+    /// Whether each token is in a statement that starts with `DESCRIBE` or `DESC`.
+    in_describe: Vec<bool>,
 }
 
 impl<'t> Context<'t> {
     fn new(tokens: Vec<&'t Token>) -> Self {
         let mut in_options = vec![false; tokens.len()];
         let mut name_slot = vec![false; tokens.len()];
+        let mut in_describe = vec![false; tokens.len()];
         let mut list = List::Outside;
         let mut statement_start = true;
+        let mut describing = false;
         for i in 0..tokens.len() {
             let token = tokens[i];
+            if statement_start {
+                describing = is_word(token, "DESCRIBE") || is_word(token, "DESC");
+            }
+            in_describe[i] = describing;
             list = match (list, token) {
                 (_, Token::SemiColon) => List::Outside,
                 (List::Outside | List::Broken, Token::LParen)
@@ -312,7 +321,7 @@ impl<'t> Context<'t> {
             }
             statement_start = token == &Token::SemiColon;
         }
-        Self { tokens, in_options, name_slot }
+        Self { tokens, in_options, name_slot, in_describe }
     }
 
     /// Whether a secret marker comes between the last value before `i` (a literal, a number, or the start of the
@@ -464,6 +473,8 @@ impl<'t> Context<'t> {
                 "CONNECTION" => self.word_before(j, 2, "ON"),
                 "BY" => ["TERMINATED", "ENCLOSED", "ESCAPED"].iter().any(|k| self.word_before(j, 2, k)),
                 "CONFIG" => config_holds_no_secret(value),
+                // The timestamp of `DESCRIBE … AT '…'`.
+                "AT" => self.in_describe[j] && !crate::ast::is_secret_text(value),
                 _ => false,
             };
             if shown {
@@ -709,6 +720,8 @@ mod tests {
             "ALTER LINK l SET CREDENTIALS ::\"aws key\" = '***' oops",
             "CREATE PIPELINE p AS LOAD DATA LINK db.l 'bucket/in/' INTO TABLE t ON CONNECTION 'c' FIELDS TERMINATED BY ';' x",
             "USE 'analytics' oops",
+            "DESCRIBE CONNECTION c AT '2026-12-01T10:00:00Z' oops",
+            "DESC LINK db.l AT '2026-13-01' oops",
         ] {
             assert_eq!(redact_source(shown), shown);
         }
@@ -756,6 +769,11 @@ mod tests {
             "DROP CONNECTION c 'CANARYsecret42'",
             "CREATE PIPELINE p AS LOAD DATA LINK l 'x' INTO TABLE t ON CONNECTION c password = 'CANARYsecret42'",
             "ALTER CREDENTIAL c SET SECRET 'CANARYsecret42",
+            // `AT '…'` shows a timestamp only in a DESCRIBE statement, and never secret-looking text.
+            "CREATE CREDENTIAL c TYPE = CREDENTIAL SECRET AT 'CANARYsecret42' oops",
+            "SHOW HISTORY FOR CONNECTION c AT 'CANARYsecret42'",
+            "DESCRIBE CONNECTION c; SHOW HISTORY FOR CONNECTION c AT 'CANARYsecret42'",
+            "DESCRIBE CONNECTION c AT 'postgres://u:CANARYsecret42@h' oops",
             long.as_str(),
         ];
         for sql in statements {

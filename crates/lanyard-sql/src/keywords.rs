@@ -123,7 +123,7 @@ define_keywords!(
     Fields = "FIELDS",
     /// `FILES`, only in `SHOW FILES FOR PIPELINE`.
     Files = "FILES",
-    /// `FOR`, only in `SHOW FILES FOR PIPELINE`.
+    /// `FOR`, only in `SHOW FILES FOR PIPELINE` and `SHOW HISTORY FOR`.
     For = "FOR",
     /// `FORMAT`, only as a CREATE PIPELINE clause.
     Format = "FORMAT",
@@ -137,6 +137,16 @@ define_keywords!(
     Optionally = "OPTIONALLY",
     /// `TERMINATED`, only in CREATE PIPELINE's `FIELDS TERMINATED BY` and `LINES TERMINATED BY`.
     Terminated = "TERMINATED",
+    /// `AT`, only after the name of a DESCRIBE statement (`DESCRIBE CONNECTION c AT VERSION 3`).
+    At = "AT",
+    /// `HISTORY`, only in `SHOW HISTORY FOR`.
+    History = "HISTORY",
+    /// `LIMIT`, only at the end of `SHOW HISTORY FOR …`.
+    Limit = "LIMIT",
+    /// `ROLLBACK`, only as the ALTER action `ROLLBACK TO VERSION n`.
+    Rollback = "ROLLBACK",
+    /// `VERSION`, only in `AT VERSION n` and `ROLLBACK TO VERSION n`.
+    Version = "VERSION",
 );
 
 impl Keyword {
@@ -184,5 +194,9 @@ mod tests {
         assert_eq!(Keyword::lookup("CONNECTIONZ"), None);
         assert!(!is_keyword("NULL") && !is_keyword("g"), "contextual words print bare");
         assert!(!is_keyword("format") && !is_keyword("lines"), "pipeline clause words stay ordinary names");
+        assert!(
+            ["at", "history", "limit", "rollback", "version"].iter().all(|w| !is_keyword(w)),
+            "history words stay ordinary names"
+        );
     }
 }

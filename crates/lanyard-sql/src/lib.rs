@@ -1,5 +1,6 @@
 //! `lanyard-sql` is Lanyard's grammar: the DeltaForge-style `CONNECTION`, `VAULT` / `CREDENTIAL` and
-//! `CREDENTIAL STORAGE` statements and the SingleStore-style `DATABASE`, `LINK`, `USE` and `PIPELINE` statements.
+//! `CREDENTIAL STORAGE` statements, the SingleStore-style `DATABASE`, `LINK`, `USE` and `PIPELINE` statements, and
+//! Lanyard's object history (`SHOW HISTORY FOR …`, `DESCRIBE … AT …`, `ALTER … ROLLBACK TO VERSION n`).
 //!
 //! It parses text into an AST with one struct per statement ([`ast`]), prints canonical SQL with secrets redacted
 //! (`Display`) or not ([`ast::ToSql::to_sql_unredacted`]), and reports errors with line, column, what was expected and

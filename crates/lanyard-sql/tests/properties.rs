@@ -27,10 +27,10 @@ use lanyard_sql::ast::{
     AlterVault, AlterVaultAction, BackendKind, ConnectionType, CreateConnection, CreateCredentialStorage,
     CreateDatabase, CreateLink, CreatePipeline, CreateVault, CredentialsSource, DescribeConnection,
     DescribeCredentialStorage, DescribeLink, DescribeVault, DropConnection, DropCredentialStorage, DropDatabase,
-    DropLink, DropPipeline, DropVault, EntryType, JsonObject, KEYWORDS, LinkSet, LinkType, Material, QualifiedName,
-    ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowDatabases, ShowLinks, ShowPipelineFiles,
-    ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection, TestCredentialStorage, TestLink, Use,
-    VaultNoun,
+    DropLink, DropPipeline, DropVault, EntryType, HistoryObject, JsonObject, KEYWORDS, LinkSet, LinkType, Material,
+    PointInTime, QualifiedName, ShowConnections, ShowCreateLink, ShowCredentialStorages, ShowDatabases, ShowHistory,
+    ShowLinks, ShowPipelineFiles, ShowPipelines, ShowVaults, StartPipeline, StopPipeline, TestConnection,
+    TestCredentialStorage, TestLink, Use, VaultNoun,
 };
 use lanyard_sql::{ParseError, Statement, ToSql, parse, parse_one, parse_script};
 use proptest::prelude::*;
@@ -194,6 +194,13 @@ fn awkward_names() -> Vec<String> {
         "a$b",
         "\\G",
         "Prod_PG",
+        // The words of the history grammar, which stay ordinary names.
+        "at",
+        "AT",
+        "version",
+        "History",
+        "rollback",
+        "limit",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -369,6 +376,46 @@ fn type_word(examples: &'static [&'static str]) -> BoxedStrategy<String> {
         .boxed()
 }
 
+/// A version number (`AT VERSION n`, `ROLLBACK TO VERSION n`): at least 1, often small, sometimes the largest.
+fn version() -> BoxedStrategy<i64> {
+    prop_oneof![3 => 1..100i64, 2 => 1..=i64::MAX, 1 => Just(i64::MAX)].boxed()
+}
+
+/// An RFC 3339 timestamp as `AT '…'` takes it: UTC or an offset, with or without fractional seconds, `T`/`Z` in
+/// either case.
+fn timestamp() -> BoxedStrategy<String> {
+    let date = (1..=9999u32, 1..=12u32, 1..=28u32);
+    let time = (0..24u32, 0..60u32, 0..60u32, opt("[0-9]{1,9}"));
+    let offset = prop_oneof![
+        Just("Z".to_owned()),
+        Just("z".to_owned()),
+        (select(&["+", "-"][..]), 0..24u32, 0..60u32).prop_map(|(sign, h, m)| format!("{sign}{h:02}:{m:02}")),
+    ];
+    (date, time, select(&["T", "t"][..]), offset)
+        .prop_map(|((y, mo, d), (h, mi, s, fraction), t, offset)| {
+            let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+            format!("{y:04}-{mo:02}-{d:02}{t}{h:02}:{mi:02}:{s:02}{fraction}{offset}")
+        })
+        .prop_filter("a timestamp jiff reads", |t| t.parse::<jiff::Timestamp>().is_ok())
+        .boxed()
+}
+
+/// The `AT <point>` of a DESCRIBE statement.
+fn point_in_time() -> BoxedStrategy<PointInTime> {
+    prop_oneof![version().prop_map(PointInTime::Version), timestamp().prop_map(PointInTime::Time)].boxed()
+}
+
+/// The object of `SHOW HISTORY FOR`.
+fn history_object() -> BoxedStrategy<HistoryObject> {
+    prop_oneof![
+        name().prop_map(HistoryObject::Connection),
+        (vault_noun(), name()).prop_map(|(noun, name)| HistoryObject::Vault { noun, name }),
+        name().prop_map(HistoryObject::CredentialStorage),
+        qualified_name().prop_map(HistoryObject::Link),
+    ]
+    .boxed()
+}
+
 fn vault_noun() -> impl Strategy<Value = VaultNoun> {
     prop_oneof![Just(VaultNoun::Vault), Just(VaultNoun::Credential)]
 }
@@ -508,6 +555,7 @@ fn alter_connection_action() -> BoxedStrategy<AlterConnectionAction> {
         text().prop_map(A::SetDescription),
         any::<u32>().prop_map(A::SetMaxConnections),
         any::<u32>().prop_map(A::SetTimeout),
+        version().prop_map(A::RollbackToVersion),
     ]
     .boxed()
 }
@@ -520,6 +568,7 @@ fn alter_vault_action() -> BoxedStrategy<AlterVaultAction> {
         text().prop_map(A::SetDescription),
         text().prop_map(A::SetExpires),
         name().prop_map(A::RenameTo),
+        version().prop_map(A::RollbackToVersion),
     ]
     .boxed()
 }
@@ -531,6 +580,7 @@ fn alter_storage_action() -> BoxedStrategy<AlterCredentialStorageAction> {
         text().prop_map(A::SetDescription),
         any::<bool>().prop_map(A::SetActive),
         name().prop_map(A::RenameTo),
+        version().prop_map(A::RollbackToVersion),
     ]
     .boxed()
 }
@@ -549,15 +599,14 @@ fn link_create_flags() -> impl Strategy<Value = (bool, bool)> {
     select(&[(false, false), (true, false), (false, true)][..])
 }
 
-/// ALTER LINK clauses: one or two, at most one per side, in either order (the parser enforces exactly this).
+/// ALTER LINK clauses: one to three, at most one SET CONFIG, one SET CREDENTIALS and one ROLLBACK TO VERSION, in any
+/// order (the parser enforces exactly this).
 fn link_clauses() -> BoxedStrategy<Vec<LinkSet>> {
-    prop_oneof![
-        config_clause().prop_map(|c| vec![c]),
-        credentials_clause().prop_map(|c| vec![c]),
-        (config_clause(), credentials_clause(), any::<bool>())
-            .prop_map(|(a, b, swap)| { if swap { vec![b, a] } else { vec![a, b] } }),
-    ]
-    .boxed()
+    (opt(config_clause()), opt(credentials_clause()), opt(version().prop_map(LinkSet::RollbackToVersion)))
+        .prop_map(|(config, credentials, rollback)| [config, credentials, rollback].into_iter().flatten().collect())
+        .prop_filter("at least one clause", |clauses: &Vec<LinkSet>| !clauses.is_empty())
+        .prop_shuffle()
+        .boxed()
 }
 
 fn create_connection() -> BoxedStrategy<CreateConnection> {
@@ -703,7 +752,12 @@ fn statement() -> BoxedStrategy<Statement> {
             .prop_map(|(if_exists, name, actions)| AlterConnection { if_exists, name, actions }.into()),
         (any::<bool>(), name()).prop_map(|(if_exists, name)| DropConnection { if_exists, name }.into()),
         opt(text()).prop_map(|like| ShowConnections { like }.into()),
-        (any::<bool>(), name()).prop_map(|(if_exists, name)| DescribeConnection { if_exists, name }.into()),
+        (any::<bool>(), name(), opt(point_in_time())).prop_map(|(if_exists, name, at)| DescribeConnection {
+            if_exists,
+            name,
+            at
+        }
+        .into()),
         (any::<bool>(), name()).prop_map(|(if_exists, name)| TestConnection { if_exists, name }.into()),
         // DeltaForge: vault entries
         create_vault().prop_map(Statement::from),
@@ -711,8 +765,8 @@ fn statement() -> BoxedStrategy<Statement> {
             .prop_map(|(noun, if_exists, name, actions)| AlterVault { noun, if_exists, name, actions }.into()),
         (vault_noun(), any::<bool>(), name())
             .prop_map(|(noun, if_exists, name)| DropVault { noun, if_exists, name }.into()),
-        (vault_noun(), any::<bool>(), name())
-            .prop_map(|(noun, if_exists, name)| { DescribeVault { noun, if_exists, name }.into() }),
+        (vault_noun(), any::<bool>(), name(), opt(point_in_time()))
+            .prop_map(|(noun, if_exists, name, at)| DescribeVault { noun, if_exists, name, at }.into()),
         (vault_noun(), opt(text())).prop_map(|(noun, like)| ShowVaults { noun, like }.into()),
         // DeltaForge: credential storages
         create_storage().prop_map(Statement::from),
@@ -720,7 +774,12 @@ fn statement() -> BoxedStrategy<Statement> {
             .prop_map(|(if_exists, name, actions)| AlterCredentialStorage { if_exists, name, actions }.into()),
         (any::<bool>(), name()).prop_map(|(if_exists, name)| DropCredentialStorage { if_exists, name }.into()),
         opt(text()).prop_map(|like| ShowCredentialStorages { like }.into()),
-        (any::<bool>(), name()).prop_map(|(if_exists, name)| DescribeCredentialStorage { if_exists, name }.into()),
+        (any::<bool>(), name(), opt(point_in_time())).prop_map(|(if_exists, name, at)| DescribeCredentialStorage {
+            if_exists,
+            name,
+            at
+        }
+        .into()),
         (any::<bool>(), name()).prop_map(|(if_exists, name)| TestCredentialStorage { if_exists, name }.into()),
         // SingleStore: databases
         (any::<bool>(), name()).prop_map(|(if_not_exists, name)| CreateDatabase { if_not_exists, name }.into()),
@@ -733,7 +792,12 @@ fn statement() -> BoxedStrategy<Statement> {
         (opt(name()), opt(text())).prop_map(|(database, like)| ShowLinks { database, like }.into()),
         qualified_name().prop_map(|name| ShowCreateLink { name }.into()),
         (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| TestLink { if_exists, name }.into()),
-        (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| DescribeLink { if_exists, name }.into()),
+        (any::<bool>(), qualified_name(), opt(point_in_time())).prop_map(|(if_exists, name, at)| DescribeLink {
+            if_exists,
+            name,
+            at
+        }
+        .into()),
         name().prop_map(|database| Use { database }.into()),
         // SingleStore: pipelines
         create_pipeline().prop_map(Statement::from),
@@ -742,6 +806,8 @@ fn statement() -> BoxedStrategy<Statement> {
         (any::<bool>(), qualified_name()).prop_map(|(if_exists, name)| DropPipeline { if_exists, name }.into()),
         opt(name()).prop_map(|database| ShowPipelines { database }.into()),
         qualified_name().prop_map(|name| ShowPipelineFiles { name }.into()),
+        // Lanyard: history
+        (history_object(), opt(1..=u32::MAX)).prop_map(|(object, limit)| ShowHistory { object, limit }.into()),
     ]
     .boxed()
 }
@@ -765,6 +831,8 @@ fn generators_cover_every_variant() {
     let mut credentials_sources = HashSet::new();
     let mut qualified = HashSet::new();
     let mut load_formats = HashSet::new();
+    let mut points = HashSet::new();
+    let mut history_objects = HashSet::new();
     for _ in 0..3000 {
         let statement = strategy.new_tree(&mut runner).expect("generates").current();
         statements.insert(discriminant(&statement));
@@ -780,6 +848,7 @@ fn generators_cover_every_variant() {
                     AlterCredentialStorageAction::SetActive(true) => "ACTIVE",
                     AlterCredentialStorageAction::SetActive(false) => "INACTIVE",
                     AlterCredentialStorageAction::RenameTo(_) => "RENAME TO",
+                    AlterCredentialStorageAction::RollbackToVersion(_) => "ROLLBACK TO VERSION",
                 }));
             }
             Statement::AlterLink(s) => {
@@ -793,14 +862,31 @@ fn generators_cover_every_variant() {
                 credentials_sources.insert(s.credentials.as_ref().map(discriminant));
             }
             Statement::CreatePipeline(s) => load_formats.extend(load_format_features(&s.format)),
+            Statement::DescribeConnection(s) => {
+                points.insert(s.at.as_ref().map(discriminant));
+            }
+            Statement::DescribeVault(s) => {
+                points.insert(s.at.as_ref().map(discriminant));
+            }
+            Statement::DescribeCredentialStorage(s) => {
+                points.insert(s.at.as_ref().map(discriminant));
+            }
+            Statement::DescribeLink(s) => {
+                points.insert(s.at.as_ref().map(discriminant));
+            }
+            Statement::ShowHistory(s) => {
+                history_objects.insert(discriminant(&s.object));
+            }
             _ => {}
         }
     }
     assert_eq!(statements.len(), Statement::KINDS.len(), "every Statement variant is generated");
-    assert_eq!(connection_actions.len(), 11, "every AlterConnectionAction");
-    assert_eq!(vault_actions.len(), 5, "every AlterVaultAction");
-    assert_eq!(storage_actions.len(), 5, "every AlterCredentialStorageAction, ACTIVE and INACTIVE");
-    assert_eq!(link_sets.len(), 5, "every LinkSet");
+    assert_eq!(connection_actions.len(), 12, "every AlterConnectionAction");
+    assert_eq!(vault_actions.len(), 6, "every AlterVaultAction");
+    assert_eq!(storage_actions.len(), 6, "every AlterCredentialStorageAction, ACTIVE and INACTIVE");
+    assert_eq!(link_sets.len(), 6, "every LinkSet");
+    assert_eq!(points.len(), 3, "every PointInTime and none");
+    assert_eq!(history_objects.len(), 4, "every HistoryObject");
     assert_eq!(credentials_sources.len(), 3, "every CredentialsSource and none");
     assert_eq!(materials.len(), 3, "every Material");
     assert_eq!(qualified.len(), 2, "names with and without a database");
@@ -929,6 +1015,11 @@ const EXTRA_WORDS: &[&str] = &[
     "FOR",
     "'\\t'",
     "'\\'",
+    "AT",
+    "VERSION",
+    "HISTORY",
+    "ROLLBACK",
+    "LIMIT",
     "g",
 ];
 
@@ -946,6 +1037,8 @@ const QUOTED: &[&str] = &[
     "'''",
     "'{\"k\": \"v\"}'",
     "'{}'",
+    "'2026-12-01T10:00:00Z'",
+    "'2026-13-01'",
     "'[]'",
     "'{\"k\":'",
     "'multi\nline'",
@@ -1038,6 +1131,12 @@ const STATEMENT_HEADS: &[&str] = &[
     "TEST",
     "USE",
     "START PIPELINE",
+    "SHOW HISTORY FOR",
+    "SHOW HISTORY FOR CREDENTIAL",
+    "DESCRIBE CONNECTION c AT",
+    "DESCRIBE LINK db.l AT VERSION",
+    "ALTER CONNECTION c ROLLBACK TO",
+    "ALTER LINK l ROLLBACK TO VERSION",
 ];
 
 /// Random sequences of soup tokens with random separators, often after a statement's beginning.

@@ -103,6 +103,7 @@ pub(crate) const SKELETONS: &[(&str, &str)] = &[
     ("DROP PIPELINE", "DROP PIPELINE [IF EXISTS] [db.]name"),
     ("SHOW PIPELINES", "SHOW PIPELINES [ON db]"),
     ("SHOW FILES FOR PIPELINE", "SHOW FILES FOR PIPELINE [db.]name"),
+    ("SHOW HISTORY", "SHOW HISTORY FOR CONNECTION name [LIMIT n]"),
 ];
 
 /// Words the grammar reads in one clause only (CREATE PIPELINE's), which `KEYWORDS` leaves out; completed as
@@ -561,7 +562,8 @@ mod tests {
                 .replace(" [IF EXISTS]", "")
                 .replace(" [IF NOT EXISTS]", "")
                 .replace(" [LIKE 'pattern']", "")
-                .replace(" [ON db]", "");
+                .replace(" [ON db]", "")
+                .replace(" [LIMIT n]", "");
             let parsed = lanyard_sql::parse_one(&statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
             let kind = parsed.kind();
             let canonical = opening.replace("CREDENTIALS", "VAULTS").replace(" OR REPLACE", "");

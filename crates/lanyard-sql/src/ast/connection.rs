@@ -4,7 +4,7 @@ use std::fmt;
 
 use lanyard_core::{Name, OptionKey, OptionMap, OptionValue};
 
-use super::{Printer, ToSql};
+use super::{PointInTime, Printer, ToSql};
 
 /// A connection type such as `postgresql` or `s3`, lower-cased. Which types exist is the Control Plane's business:
 /// the grammar accepts any identifier.
@@ -111,6 +111,9 @@ pub enum AlterConnectionAction {
     SetMaxConnections(u32),
     /// `SET TIMEOUT = seconds` (Lanyard extension).
     SetTimeout(u32),
+    /// `ROLLBACK TO VERSION n` (Lanyard extension), n ≥ 1: restores version n's definition (options, references,
+    /// description) as a new version; history is never rewritten.
+    RollbackToVersion(i64),
 }
 
 impl ToSql for AlterConnectionAction {
@@ -135,6 +138,7 @@ impl ToSql for AlterConnectionAction {
             Self::SetDescription(description) => p.clause("SET DESCRIPTION", description.as_str(), Printer::string),
             Self::SetMaxConnections(n) => p.clause("SET MAX_CONNECTIONS =", n, Printer::number),
             Self::SetTimeout(n) => p.clause("SET TIMEOUT =", n, Printer::number),
+            Self::RollbackToVersion(n) => p.clause("ROLLBACK TO VERSION", n, Printer::version),
         }
     }
 }
@@ -168,9 +172,10 @@ name_only_statement!(
     "connection to drop"
 );
 name_only_statement!(
-    /// `DESCRIBE CONNECTION [IF EXISTS] name`
+    /// `DESCRIBE CONNECTION [IF EXISTS] name [AT <point>]`
     DescribeConnection,
-    "connection to describe"
+    "connection to describe",
+    at
 );
 name_only_statement!(
     /// `TEST CONNECTION [IF EXISTS] name`: resolves the credential fresh and runs the type's probe.

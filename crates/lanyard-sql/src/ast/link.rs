@@ -2,7 +2,7 @@
 
 use lanyard_core::{Name, SecretString};
 
-use super::{JsonObject, Printer, QualifiedName, ToSql};
+use super::{JsonObject, PointInTime, Printer, QualifiedName, ToSql};
 
 /// `AS <link_type>`: the closed list of link types, shared with the catalog and the wire.
 pub use lanyard_core::LinkType;
@@ -66,7 +66,9 @@ impl ToSql for CredentialsSource {
     }
 }
 
-/// One `SET` clause of `ALTER LINK`.
+/// One clause of `ALTER LINK`: a `SET CONFIG` or `SET CREDENTIALS` clause (SingleStore's), or `ROLLBACK TO VERSION`
+/// (a Lanyard addition). ALTER LINK is built from clauses, at most one of each kind ([`LinkSet::kind`]) rather than
+/// a free list of actions, so the rollback is one more kind of clause, not another enum.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkSet {
     /// `SET CONFIG '{…}'`: replaces the whole config (`'{}'` clears it).
@@ -89,12 +91,25 @@ pub enum LinkSet {
     },
     /// `SET CREDENTIALS FROM VAULT entry` (a Lanyard extension): takes the credentials from an existing vault entry.
     CredentialsEntry(Name),
+    /// `ROLLBACK TO VERSION n` (a Lanyard extension), n ≥ 1: restores version n's definition as a new version;
+    /// history is never rewritten.
+    RollbackToVersion(i64),
 }
 
 impl LinkSet {
-    /// Whether the clause changes CONFIG (otherwise CREDENTIALS).
+    /// Whether the clause changes CONFIG alone (a `SET CONFIG` clause).
     pub fn is_config(&self) -> bool {
         matches!(self, Self::ConfigJson(_) | Self::ConfigKey { .. })
+    }
+
+    /// The kind of the clause, as errors name it: `SET CONFIG`, `SET CREDENTIALS` or `ROLLBACK TO VERSION`. An ALTER
+    /// LINK has at most one clause of each kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ConfigJson(_) | Self::ConfigKey { .. } => "SET CONFIG",
+            Self::CredentialsJson(_) | Self::CredentialsKey { .. } | Self::CredentialsEntry(_) => "SET CREDENTIALS",
+            Self::RollbackToVersion(_) => "ROLLBACK TO VERSION",
+        }
     }
 }
 
@@ -116,6 +131,7 @@ impl ToSql for LinkSet {
                 p.secret(value);
             }
             Self::CredentialsEntry(entry) => p.clause("SET CREDENTIALS FROM VAULT", entry, Printer::backquoted_name),
+            Self::RollbackToVersion(n) => p.clause("ROLLBACK TO VERSION", n, Printer::version),
         }
     }
 }
@@ -127,12 +143,13 @@ fn key_text(key: &str) -> String {
     p.finish()
 }
 
-/// `ALTER LINK [db.]name set_clause [set_clause]`: at most one CONFIG and one CREDENTIALS clause.
+/// `ALTER LINK [db.]name clause [clause …]`: at most one SET CONFIG, one SET CREDENTIALS and one ROLLBACK TO VERSION
+/// clause, applied in written order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterLink {
     /// The link to change.
     pub name: QualifiedName,
-    /// One or two clauses, in written order, never two of the same side.
+    /// One to three clauses, in written order, never two of the same [kind](LinkSet::kind).
     pub clauses: Vec<LinkSet>,
 }
 
@@ -196,14 +213,16 @@ impl ToSql for TestLink {
     }
 }
 
-/// `DESCRIBE LINK [IF EXISTS] [db.]name` (a Lanyard addition): the link's properties, as DESCRIBE CONNECTION shows a
-/// connection's (never its credentials, only where they live).
+/// `DESCRIBE LINK [IF EXISTS] [db.]name [AT <point>]` (a Lanyard addition): the link's properties, as DESCRIBE
+/// CONNECTION shows a connection's (never its credentials, only where they live).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescribeLink {
     /// `IF EXISTS`: a missing link is a clean no-op.
     pub if_exists: bool,
     /// The link to describe.
     pub name: QualifiedName,
+    /// `AT <point>`: the link as it was then; as it is now when absent.
+    pub at: Option<PointInTime>,
 }
 
 impl ToSql for DescribeLink {
@@ -211,6 +230,7 @@ impl ToSql for DescribeLink {
         p.kw("DESCRIBE LINK");
         p.kw_if(self.if_exists, "IF EXISTS");
         p.qualified_name(&self.name);
+        p.at(self.at.as_ref());
     }
 }
 

@@ -5,21 +5,31 @@
 
 /// Declares a statement made of a keyword phrase, `[IF EXISTS]` and a name, e.g. `DROP CONNECTION [IF EXISTS] c`.
 /// The keyword phrase is the statement's tag, `KIND`, given in the statement list below; with `noun`, it is the verb
-/// followed by the vault noun as written (`DROP CREDENTIAL c`).
+/// followed by the vault noun as written (`DROP CREDENTIAL c`). With a trailing `at`, the statement also takes a
+/// point in time after the name, `[AT <point>]` (the DESCRIBE statements), in a field `at`.
 macro_rules! name_only_statement {
-    ($(#[$doc:meta])* $ty:ident, $what:literal) => {
-        name_only_statement!(@ $(#[$doc])* $ty, $what, [], |_, p| p.kw($ty::KIND));
+    ($(#[$doc:meta])* $ty:ident, $what:literal $(, $at:ident)?) => {
+        name_only_statement!(@ $(#[$doc])* $ty, $what, [], |_, p| p.kw($ty::KIND), [$($at)?]);
     };
-    ($(#[$doc:meta])* $ty:ident, $verb:literal noun, $what:literal) => {
+    ($(#[$doc:meta])* $ty:ident, $verb:literal noun, $what:literal $(, $at:ident)?) => {
         name_only_statement!(@ $(#[$doc])* $ty, $what, [
             /// The keyword used.
             pub noun: VaultNoun,
         ], |s: &$ty, p: &mut Printer| {
             p.kw($verb);
             p.kw(s.noun.singular());
-        });
+        }, [$($at)?]);
     };
-    (@ $(#[$doc:meta])* $ty:ident, $what:literal, [$($noun:tt)*], $tag:expr) => {
+    (@ $(#[$doc:meta])* $ty:ident, $what:literal, [$($noun:tt)*], $tag:expr, []) => {
+        name_only_statement!(@@ $(#[$doc])* $ty, $what, [$($noun)*], $tag, [], |_, _| {});
+    };
+    (@ $(#[$doc:meta])* $ty:ident, $what:literal, [$($noun:tt)*], $tag:expr, [at]) => {
+        name_only_statement!(@@ $(#[$doc])* $ty, $what, [$($noun)*], $tag, [
+            /// `AT <point>`: the object as it was then; as it is now when absent.
+            pub at: Option<PointInTime>,
+        ], |s: &$ty, p: &mut Printer| p.at(s.at.as_ref()));
+    };
+    (@@ $(#[$doc:meta])* $ty:ident, $what:literal, [$($noun:tt)*], $tag:expr, [$($at:tt)*], $trailer:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $ty {
@@ -28,6 +38,7 @@ macro_rules! name_only_statement {
             pub if_exists: bool,
             #[doc = concat!("The ", $what, ".")]
             pub name: Name,
+            $($at)*
         }
 
         impl ToSql for $ty {
@@ -36,6 +47,8 @@ macro_rules! name_only_statement {
                 tag(self, p);
                 p.kw_if(self.if_exists, "IF EXISTS");
                 p.name(&self.name);
+                let trailer: fn(&Self, &mut Printer) = $trailer;
+                trailer(self, p);
             }
         }
     };
@@ -62,6 +75,7 @@ macro_rules! qualified_name_statement {
 
 mod connection;
 mod database;
+mod history;
 mod link;
 mod pipeline;
 mod print;
@@ -72,6 +86,7 @@ use std::fmt;
 
 pub use crate::keywords::KEYWORDS;
 pub use connection::{AlterConnectionAction, ConnectionType};
+pub use history::{HistoryObject, PointInTime};
 pub use link::{CredentialsSource, LinkSet, LinkType};
 pub(crate) use pipeline::unescape_clause_value;
 pub use print::{Printer, ToSql};
@@ -243,6 +258,10 @@ statements! {
         /// `SHOW FILES FOR PIPELINE`
         ShowPipelineFiles = "SHOW FILES FOR PIPELINE",
     }
+    history {
+        /// `SHOW HISTORY FOR` (a Lanyard addition)
+        ShowHistory = "SHOW HISTORY",
+    }
 }
 
 display_via_to_sql!(
@@ -252,7 +271,9 @@ display_via_to_sql!(
     AlterCredentialStorageAction,
     LinkSet,
     CredentialsSource,
-    QualifiedName
+    QualifiedName,
+    HistoryObject,
+    PointInTime
 );
 
 impl ToSql for QualifiedName {

@@ -181,6 +181,16 @@ impl Printer {
         self.bare(value);
     }
 
+    /// A version number (`AT VERSION n`, `ROLLBACK TO VERSION n`).
+    pub(crate) fn version(&mut self, value: &i64) {
+        self.bare(value);
+    }
+
+    /// `AT <point>`, when there is a point in time (the DESCRIBE statements).
+    pub(crate) fn at(&mut self, at: Option<&super::PointInTime>) {
+        self.optional("AT", at, |p, at| at.print(p));
+    }
+
     /// A value written as it displays, e.g. a bare JSON number or boolean.
     pub(crate) fn bare(&mut self, value: impl std::fmt::Display) {
         self.space();

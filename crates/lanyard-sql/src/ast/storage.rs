@@ -4,7 +4,7 @@ use std::fmt;
 
 use lanyard_core::{Name, OptionMap};
 
-use super::{Printer, ToSql};
+use super::{PointInTime, Printer, ToSql};
 
 /// A backend kind (`TYPE = AWS`), stored as the plugin's snake_case kind (`aws`). `OS_KEYCHAIN` is read as `local`.
 /// Which kinds exist is the Control Plane's business: the grammar accepts any identifier.
@@ -89,6 +89,9 @@ pub enum AlterCredentialStorageAction {
     SetActive(bool),
     /// `RENAME TO new_name`
     RenameTo(Name),
+    /// `ROLLBACK TO VERSION n` (Lanyard extension), n ≥ 1: restores version n's definition (options, description)
+    /// as a new version; history is never rewritten.
+    RollbackToVersion(i64),
 }
 
 impl ToSql for AlterCredentialStorageAction {
@@ -99,6 +102,7 @@ impl ToSql for AlterCredentialStorageAction {
             Self::SetActive(true) => p.kw("ACTIVE"),
             Self::SetActive(false) => p.kw("INACTIVE"),
             Self::RenameTo(name) => p.clause("RENAME TO", name, Printer::name),
+            Self::RollbackToVersion(n) => p.clause("ROLLBACK TO VERSION", n, Printer::version),
         }
     }
 }
@@ -118,9 +122,10 @@ name_only_statement!(
     "backend to drop"
 );
 name_only_statement!(
-    /// `DESCRIBE CREDENTIAL STORAGE [IF EXISTS] name`
+    /// `DESCRIBE CREDENTIAL STORAGE [IF EXISTS] name [AT <point>]`
     DescribeCredentialStorage,
-    "backend to describe"
+    "backend to describe",
+    at
 );
 name_only_statement!(
     /// `TEST CREDENTIAL STORAGE [IF EXISTS] name`: a non-destructive probe with a trace of steps.

@@ -2,7 +2,7 @@
 
 use lanyard_core::{Name, SecretString};
 
-use super::{Printer, ToSql};
+use super::{PointInTime, Printer, ToSql};
 
 /// Which of the two interchangeable keywords the statement was written with; kept so printing is faithful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,7 +14,7 @@ pub enum VaultNoun {
 }
 
 impl VaultNoun {
-    fn singular(self) -> &'static str {
+    pub(super) fn singular(self) -> &'static str {
         match self {
             Self::Vault => "VAULT",
             Self::Credential => "CREDENTIAL",
@@ -123,6 +123,9 @@ pub enum AlterVaultAction {
     SetExpires(String),
     /// `RENAME TO new_name`
     RenameTo(Name),
+    /// `ROLLBACK TO VERSION n` (Lanyard extension), n ≥ 1: restores version n's definition as a new version; for a
+    /// credential also its material, on the local vault only and while that version is kept.
+    RollbackToVersion(i64),
 }
 
 impl ToSql for AlterVaultAction {
@@ -133,6 +136,7 @@ impl ToSql for AlterVaultAction {
             Self::SetDescription(description) => p.clause("SET DESCRIPTION", description.as_str(), Printer::string),
             Self::SetExpires(expires) => p.clause("SET EXPIRES", expires.as_str(), Printer::string),
             Self::RenameTo(name) => p.clause("RENAME TO", name, Printer::name),
+            Self::RollbackToVersion(n) => p.clause("ROLLBACK TO VERSION", n, Printer::version),
         }
     }
 }
@@ -154,10 +158,11 @@ name_only_statement!(
     "entry to drop"
 );
 name_only_statement!(
-    /// `DESCRIBE { VAULT | CREDENTIAL } [IF EXISTS] name`
+    /// `DESCRIBE { VAULT | CREDENTIAL } [IF EXISTS] name [AT <point>]`
     DescribeVault,
     "DESCRIBE" noun,
-    "entry to describe"
+    "entry to describe",
+    at
 );
 
 /// `SHOW { VAULTS | CREDENTIALS } [LIKE 'pattern']`

@@ -24,9 +24,11 @@ impl Parser<'_> {
         Some(match verb {
             Keyword::Create => self.parse_create_connection().map(Into::into),
             Keyword::Alter => self.parse_alter_connection().map(Into::into),
+            Keyword::Describe => self.parse_if_exists_name(ObjectKind::Connection).and_then(|(if_exists, name)| {
+                Ok(DescribeConnection { if_exists, name, at: self.parse_point_in_time()? }.into())
+            }),
             _ => self.parse_if_exists_name(ObjectKind::Connection).map(|(if_exists, name)| match verb {
                 Keyword::Drop => DropConnection { if_exists, name }.into(),
-                Keyword::Describe => DescribeConnection { if_exists, name }.into(),
                 _ => TestConnection { if_exists, name }.into(),
             }),
         })
@@ -109,7 +111,7 @@ impl Parser<'_> {
         let actions = self.parse_alter_actions(
             "ALTER CONNECTION",
             "Add SET OPTIONS (...), SET CREDENTIAL = <entry>, SET CREDENTIAL STORAGE = <backend> or RENAME TO <name>.",
-            "an ALTER CONNECTION action (SET, UNSET or RENAME TO)",
+            "an ALTER CONNECTION action (SET, UNSET, RENAME TO or ROLLBACK TO VERSION)",
             |p| {
                 Ok(Some(if p.eat_kw(Keyword::Set) {
                     p.parse_connection_set()?
@@ -128,6 +130,8 @@ impl Parser<'_> {
                 } else if p.eat_kw(Keyword::Rename) {
                     p.expect_kw(Keyword::To, "after RENAME")?;
                     AlterConnectionAction::RenameTo(p.parse_name(ObjectKind::Connection)?)
+                } else if p.eat_kw(Keyword::Rollback) {
+                    AlterConnectionAction::RollbackToVersion(p.parse_rollback_to_version()?)
                 } else {
                     return Ok(None);
                 }))

@@ -26,7 +26,8 @@ impl Parser<'_> {
                 self.parse_qualified_name(ObjectKind::Link).map(|name| TestLink { if_exists, name }.into())
             }),
             Keyword::Describe if self.eat_kw(Keyword::Link) => self.parse_if_exists().and_then(|if_exists| {
-                self.parse_qualified_name(ObjectKind::Link).map(|name| DescribeLink { if_exists, name }.into())
+                let name = self.parse_qualified_name(ObjectKind::Link)?;
+                Ok(DescribeLink { if_exists, name, at: self.parse_point_in_time()? }.into())
             }),
             Keyword::Show if self.eat_kw(Keyword::Links) => self
                 .parse_on_database()
@@ -96,10 +97,12 @@ impl Parser<'_> {
     fn parse_alter_link(&mut self) -> PResult<AlterLink> {
         let name = self.parse_qualified_name(ObjectKind::Link)?;
         let mut clauses: Vec<LinkSet> = Vec::new();
-        while self.peek_kw(Keyword::Set) {
+        while let Some(keyword) = self.peek_keyword_of(&[Keyword::Set, Keyword::Rollback]) {
             let clause_start = self.peek_ref().span;
             self.advance();
-            let clause = if self.eat_kw(Keyword::Config) {
+            let clause = if keyword == Keyword::Rollback {
+                LinkSet::RollbackToVersion(self.parse_rollback_to_version()?)
+            } else if self.eat_kw(Keyword::Config) {
                 if self.eat_token(&Token::DoubleColon) {
                     let key = self.parse_link_key()?;
                     self.expect_token(&Token::Eq, "after the config key")?;
@@ -121,14 +124,21 @@ impl Parser<'_> {
             } else {
                 return Err(self.expected("CONFIG or CREDENTIALS after SET"));
             };
-            if clauses.iter().any(|c| c.is_config() == clause.is_config()) {
-                let side = if clause.is_config() { "SET CONFIG" } else { "SET CREDENTIALS" };
+            if clauses.iter().any(|c| c.kind() == clause.kind()) {
+                let kind = clause.kind();
                 let location = self.location_of_span(clause_start);
+                let hint = if keyword == Keyword::Rollback {
+                    "An ALTER LINK can roll back to one version, with at most one SET CONFIG and one SET CREDENTIALS."
+                } else {
+                    "Each ALTER LINK can contain at most two SET clauses: one SET CONFIG and one SET CREDENTIALS."
+                };
                 return Err(self
-                    .error_at(location, 3, format!("ALTER LINK accepts at most one {side} clause"))
-                    .with_hint(
-                        "Each ALTER LINK can contain at most two SET clauses: one SET CONFIG and one SET CREDENTIALS.",
-                    ));
+                    .error_at(
+                        location,
+                        Self::caret_width(clause_start),
+                        format!("ALTER LINK accepts at most one {kind} clause"),
+                    )
+                    .with_hint(hint));
             }
             clauses.push(clause);
             let start = self.location_of_span(clause_start);
@@ -136,9 +146,11 @@ impl Parser<'_> {
         }
         if clauses.is_empty() {
             if self.at_end_of_statement() {
-                return Err(self.error_after("ALTER LINK needs at least one SET CONFIG or SET CREDENTIALS clause"));
+                return Err(self.error_after(
+                    "ALTER LINK needs at least one SET CONFIG, SET CREDENTIALS or ROLLBACK TO VERSION clause",
+                ));
             }
-            return Err(self.expected("SET CONFIG or SET CREDENTIALS"));
+            return Err(self.expected("SET CONFIG, SET CREDENTIALS or ROLLBACK TO VERSION"));
         }
         Ok(AlterLink { name, clauses })
     }

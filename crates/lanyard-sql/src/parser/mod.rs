@@ -2,11 +2,13 @@
 //! `DFParser` extends `sqlparser`).
 //!
 //! Each family of statements is parsed in its own child module, all its verbs together (`connection`, `vault`,
-//! `storage`, `database`, `link`, `pipeline`); this module holds what they share: the token cursor, the dispatch on
-//! the verb, the common productions (names, strings, option lists, clause and action loops) and the errors.
+//! `storage`, `database`, `link`, `pipeline`, `history`); this module holds what they share: the token cursor, the
+//! dispatch on the verb, the common productions (names, strings, option lists, clause and action loops) and the
+//! errors.
 
 mod connection;
 mod database;
+mod history;
 mod link;
 mod pipeline;
 mod storage;
@@ -28,7 +30,7 @@ pub struct SpannedStatement {
     pub statement: Statement,
     /// From its first token to its last (the terminating `;` excluded).
     pub span: Span,
-    /// The spans of an ALTER statement's actions (or ALTER LINK's SET clauses), in written order: the Control Plane
+    /// The spans of an ALTER statement's actions (or ALTER LINK's clauses), in written order: the Control Plane
     /// reports a failing action as `action N: …`, and the CLI underlines the N-th. Empty for other statements.
     pub actions: Vec<Span>,
     /// Whether it ended with the MySQL client's `\G`, which asks for its result to be printed vertically (one line
@@ -692,13 +694,14 @@ impl<'a> Parser<'a> {
         };
         self.advance();
         let verb = if verb == Keyword::Desc { Keyword::Describe } else { verb };
-        let families: [Family<'a>; 6] = [
+        let families: [Family<'a>; 7] = [
             Self::parse_connection_statement,
             Self::parse_storage_statement,
             Self::parse_vault_statement,
             Self::parse_database_statement,
             Self::parse_link_statement,
             Self::parse_pipeline_statement,
+            Self::parse_history_statement,
         ];
         for family in families {
             if let Some(statement) = family(self, verb) {
@@ -716,8 +719,8 @@ impl<'a> Parser<'a> {
                 "CONNECTION, VAULT, CREDENTIAL, CREDENTIAL STORAGE, DATABASE, LINK or PIPELINE after DROP".to_owned(),
             ),
             Keyword::Show => self.not_ours(
-                "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, DATABASES, LINKS, PIPELINES, CREATE LINK or \
-                 FILES FOR PIPELINE after SHOW"
+                "CONNECTIONS, VAULTS, CREDENTIALS, CREDENTIAL STORAGES, DATABASES, LINKS, PIPELINES, CREATE LINK, \
+                 FILES FOR PIPELINE or HISTORY FOR after SHOW"
                     .to_owned(),
             ),
             Keyword::Describe => {
@@ -912,6 +915,23 @@ mod tests {
         assert_eq!(actions(1), ["SET DESCRIPTION 'd'", "SET OPTION host = 'h'", "RENAME TO c2"]);
         assert_eq!(script.statements[1].actions[1].start, Location { line: 3, column: 3, offset: 53 });
         assert_eq!(actions(2), ["SET CONFIG '{}'", "SET CREDENTIALS FROM VAULT e"]);
+    }
+
+    #[test]
+    fn rollback_to_version_is_an_action_with_its_own_span() {
+        let sql = "ALTER CONNECTION c SET DESCRIPTION 'd' ROLLBACK TO VERSION 3;\n\
+                   ALTER VAULT v ROLLBACK TO VERSION 2 RENAME TO w;\n\
+                   ALTER CREDENTIAL STORAGE s INACTIVE ROLLBACK TO VERSION 1;\n\
+                   ALTER LINK db.l SET CONFIG '{}' ROLLBACK\n  TO VERSION 4 SET CREDENTIALS FROM VAULT e;\n\
+                   DESCRIBE CONNECTION c AT VERSION 3";
+        let script = parse_script(sql);
+        assert!(script.errors.is_empty(), "{:?}", script.errors);
+        let actions = |n: usize| script.statements[n].actions.iter().map(|a| a.slice(sql)).collect::<Vec<_>>();
+        assert_eq!(actions(0), ["SET DESCRIPTION 'd'", "ROLLBACK TO VERSION 3"]);
+        assert_eq!(actions(1), ["ROLLBACK TO VERSION 2", "RENAME TO w"]);
+        assert_eq!(actions(2), ["INACTIVE", "ROLLBACK TO VERSION 1"]);
+        assert_eq!(actions(3), ["SET CONFIG '{}'", "ROLLBACK\n  TO VERSION 4", "SET CREDENTIALS FROM VAULT e"]);
+        assert!(actions(4).is_empty(), "AT is not an action");
     }
 
     #[test]

@@ -25,9 +25,13 @@ impl Parser<'_> {
         Some(match verb {
             Keyword::Create => self.parse_create_storage().map(Into::into),
             Keyword::Alter => self.parse_alter_storage().map(Into::into),
+            Keyword::Describe => {
+                self.parse_if_exists_name(ObjectKind::CredentialStorage).and_then(|(if_exists, name)| {
+                    Ok(DescribeCredentialStorage { if_exists, name, at: self.parse_point_in_time()? }.into())
+                })
+            }
             _ => self.parse_if_exists_name(ObjectKind::CredentialStorage).map(|(if_exists, name)| match verb {
                 Keyword::Drop => DropCredentialStorage { if_exists, name }.into(),
-                Keyword::Describe => DescribeCredentialStorage { if_exists, name }.into(),
                 _ => TestCredentialStorage { if_exists, name }.into(),
             }),
         })
@@ -82,7 +86,7 @@ impl Parser<'_> {
         let actions = self.parse_alter_actions(
             "ALTER CREDENTIAL STORAGE",
             "Add SET OPTIONS (...), SET DESCRIPTION '...', ACTIVE, INACTIVE or RENAME TO <name>.",
-            "an ALTER CREDENTIAL STORAGE action (SET, ACTIVE, INACTIVE or RENAME TO)",
+            "an ALTER CREDENTIAL STORAGE action (SET, ACTIVE, INACTIVE, RENAME TO or ROLLBACK TO VERSION)",
             |p| {
                 Ok(Some(if p.eat_kw(Keyword::Set) {
                     if p.eat_kw(Keyword::Options) {
@@ -101,6 +105,8 @@ impl Parser<'_> {
                 } else if p.eat_kw(Keyword::Rename) {
                     p.expect_kw(Keyword::To, "after RENAME")?;
                     AlterCredentialStorageAction::RenameTo(p.parse_name(ObjectKind::CredentialStorage)?)
+                } else if p.eat_kw(Keyword::Rollback) {
+                    AlterCredentialStorageAction::RollbackToVersion(p.parse_rollback_to_version()?)
                 } else {
                     return Ok(None);
                 }))

@@ -26,9 +26,11 @@ impl Parser<'_> {
         Some(match verb {
             Keyword::Create => self.parse_create_vault(noun).map(Into::into),
             Keyword::Alter => self.parse_alter_vault(noun).map(Into::into),
-            _ => self.parse_if_exists_name(ObjectKind::VaultEntry).map(|(if_exists, name)| match verb {
-                Keyword::Drop => DropVault { noun, if_exists, name }.into(),
-                _ => DescribeVault { noun, if_exists, name }.into(),
+            Keyword::Drop => self
+                .parse_if_exists_name(ObjectKind::VaultEntry)
+                .map(|(if_exists, name)| DropVault { noun, if_exists, name }.into()),
+            _ => self.parse_if_exists_name(ObjectKind::VaultEntry).and_then(|(if_exists, name)| {
+                Ok(DescribeVault { noun, if_exists, name, at: self.parse_point_in_time()? }.into())
             }),
         })
     }
@@ -186,7 +188,7 @@ impl Parser<'_> {
         let actions = self.parse_alter_actions(
             statement,
             "Add ROTATE, SET SECRET '...', SET DESCRIPTION '...', SET EXPIRES '...' or RENAME TO <name>.",
-            &format!("a {statement} action (ROTATE, SET or RENAME TO)"),
+            &format!("a {statement} action (ROTATE, SET, RENAME TO or ROLLBACK TO VERSION)"),
             |p| {
                 Ok(Some(if p.eat_kw(Keyword::Rotate) {
                     AlterVaultAction::Rotate
@@ -206,6 +208,8 @@ impl Parser<'_> {
                 } else if p.eat_kw(Keyword::Rename) {
                     p.expect_kw(Keyword::To, "after RENAME")?;
                     AlterVaultAction::RenameTo(p.parse_name(ObjectKind::VaultEntry)?)
+                } else if p.eat_kw(Keyword::Rollback) {
+                    AlterVaultAction::RollbackToVersion(p.parse_rollback_to_version()?)
                 } else {
                     return Ok(None);
                 }))
