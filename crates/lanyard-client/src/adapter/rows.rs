@@ -1,8 +1,8 @@
 //! The rendering of answers: messages for changes, columns and rows for SHOW and DESCRIBE.
 
 use lanyard_api::{
-    Backend, Connection, Database, Entry, Link, LinkCredentials, LinkDefinition, LinkTestResult, Pipeline,
-    PipelineFile, TestResult,
+    Backend, Connection, Database, Entry, HistoryEntry, Link, LinkCredentials, LinkDefinition, LinkTestResult,
+    Pipeline, PipelineFile, TestResult,
 };
 use lanyard_core::ErrorKind;
 
@@ -314,6 +314,30 @@ pub(super) fn show_pipeline_files(sql: String, shown: &str, files: &[PipelineFil
     let message = format!("{} of pipeline {shown:?}", count(total, "file", "files"));
     StatementResult::message(sql, Outcome::Ok, message)
         .with_rows(&["File_name", "File_size", "File_state", "Rows", "Error", "Updated_at"], rows)
+}
+
+/// SHOW HISTORY: one row per version, newest first: the version (empty for the drop), when, who, the change, the
+/// statement's actions as audited, and what changed (`field: before -> after`, `(none)` for no value).
+pub(super) fn show_history(sql: String, noun: &str, shown: &str, versions: &[HistoryEntry]) -> StatementResult {
+    let value = |v: &Option<serde_json::Value>| v.as_ref().map_or_else(|| "(none)".to_owned(), |v| v.to_string());
+    let rows = versions
+        .iter()
+        .map(|v| {
+            let changes: Vec<String> =
+                v.changes.iter().map(|c| format!("{}: {} -> {}", c.field, value(&c.before), value(&c.after))).collect();
+            vec![
+                v.version.map_or(Cell::Null, Cell::Int),
+                Cell::from(v.at.as_str()),
+                Cell::text(v.principal.as_deref()),
+                Cell::from(v.action.as_deref().unwrap_or("(before history)")),
+                Cell::text(v.actions.as_ref().map(|a| a.to_string()).as_deref()),
+                Cell::from(changes.join("; ").as_str()),
+            ]
+        })
+        .collect();
+    let message = format!("{} of {noun} {shown:?}", count(versions.len(), "version", "versions"));
+    StatementResult::message(sql, Outcome::Ok, message)
+        .with_rows(&["Version", "At", "By", "Change", "Actions", "Changes"], rows)
 }
 
 /// SHOW CREATE LINK, in SingleStore's columns: `Link Name` and `Create Link` (the server's multi-line statement).

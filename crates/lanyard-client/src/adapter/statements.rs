@@ -3,9 +3,10 @@
 use std::borrow::Cow;
 
 use lanyard_api::{
-    AlterBackend, AlterConnection, AlterEntry, AlterLink, Backend, BackendAction, ConfigKeyValue, Connection,
-    ConnectionAction, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink, CreatePipeline, Entry,
-    EntryAction, KeyValue, Link, LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue, SecretOptions,
+    AlterBackend, AlterConnection, AlterEntry, AlterLink, AsOfQuery, Backend, BackendAction, ConfigKeyValue,
+    Connection, ConnectionAction, CreateBackend, CreateConnection, CreateDatabase, CreateEntry, CreateLink,
+    CreatePipeline, Entry, EntryAction, KeyValue, Link, LinkAction, OrderedMap, Secret, SecretJson, SecretKeyValue,
+    SecretOptions,
 };
 use lanyard_core::{ErrorKind, OptionMap, SecretString};
 use lanyard_sql::ast::{self, QualifiedName, Statement};
@@ -75,10 +76,11 @@ impl Session {
                 let pages = self.client.list_connections_pages(s.like.as_deref());
                 stream(pages, sink, |rows, total| show_connections(sql.clone(), rows, total)).await
             }
-            // HISTORY-TODO: DESCRIBE CONNECTION … AT <point>.
-            Statement::DescribeConnection(s) if s.at.is_some() => Err(not_implemented()),
             Statement::DescribeConnection(s) => {
-                let found = self.client.get_connection(s.name.as_str()).await;
+                let found = match &s.at {
+                    Some(point) => self.client.as_of(&["connections", s.name.as_str()], &as_of(point)).await,
+                    None => self.client.get_connection(s.name.as_str()).await,
+                };
                 described(sql, "connection", s.name.as_str(), s.if_exists, found, describe_connection)
             }
             Statement::TestConnection(s) => {
@@ -92,10 +94,11 @@ impl Session {
                 let done = self.client.drop_entry(s.name.as_str(), None).await;
                 dropped(sql, "vault entry", s.name.as_str(), s.if_exists, done)
             }
-            // HISTORY-TODO: DESCRIBE { VAULT | CREDENTIAL } … AT <point>.
-            Statement::DescribeVault(s) if s.at.is_some() => Err(not_implemented()),
             Statement::DescribeVault(s) => {
-                let found = self.client.get_entry(s.name.as_str()).await;
+                let found = match &s.at {
+                    Some(point) => self.client.as_of(&["vault", "entries", s.name.as_str()], &as_of(point)).await,
+                    None => self.client.get_entry(s.name.as_str()).await,
+                };
                 described(sql, "vault entry", s.name.as_str(), s.if_exists, found, describe_entry)
             }
             Statement::ShowVaults(s) => {
@@ -112,10 +115,11 @@ impl Session {
                 let pages = self.client.list_backends_pages(s.like.as_deref());
                 stream(pages, sink, |rows, total| show_backends(sql.clone(), rows, total)).await
             }
-            // HISTORY-TODO: DESCRIBE CREDENTIAL STORAGE … AT <point>.
-            Statement::DescribeCredentialStorage(s) if s.at.is_some() => Err(not_implemented()),
             Statement::DescribeCredentialStorage(s) => {
-                let found = self.client.get_backend(s.name.as_str()).await;
+                let found = match &s.at {
+                    Some(point) => self.client.as_of(&["vault", "backends", s.name.as_str()], &as_of(point)).await,
+                    None => self.client.get_backend(s.name.as_str()).await,
+                };
                 described(sql, "credential storage", s.name.as_str(), s.if_exists, found, describe_backend)
             }
             Statement::TestCredentialStorage(s) => match self.client.test_backend(s.name.as_str()).await {
@@ -176,11 +180,12 @@ impl Session {
                 let definition = self.client.show_create_link(database, name).await?;
                 Ok(show_create_link(sql, &shown(database, name), definition))
             }
-            // HISTORY-TODO: DESCRIBE LINK … AT <point>.
-            Statement::DescribeLink(s) if s.at.is_some() => Err(not_implemented()),
             Statement::DescribeLink(s) => {
                 let (database, name) = self.link_path(&s.name);
-                let found = self.client.get_link(database, name).await;
+                let found = match &s.at {
+                    Some(point) => self.client.as_of(&["databases", database, "links", name], &as_of(point)).await,
+                    None => self.client.get_link(database, name).await,
+                };
                 described(sql, "link", &shown(database, name), s.if_exists, found, describe_link)
             }
             Statement::TestLink(s) => {
@@ -236,8 +241,25 @@ impl Session {
                 let shown = shown(database, name);
                 stream(pages, sink, |rows, total| show_pipeline_files(sql.clone(), &shown, rows, total)).await
             }
-            // HISTORY-TODO: SHOW HISTORY FOR <object> [LIMIT n].
-            Statement::ShowHistory(_) => Err(not_implemented()),
+            Statement::ShowHistory(s) => {
+                let (noun, shown, path): (&str, String, Vec<&str>) = match &s.object {
+                    ast::HistoryObject::Connection(name) => {
+                        ("connection", name.to_string(), vec!["connections", name.as_str()])
+                    }
+                    ast::HistoryObject::Vault { name, .. } => {
+                        ("vault entry", name.to_string(), vec!["vault", "entries", name.as_str()])
+                    }
+                    ast::HistoryObject::CredentialStorage(name) => {
+                        ("credential storage", name.to_string(), vec!["vault", "backends", name.as_str()])
+                    }
+                    ast::HistoryObject::Link(name) => {
+                        let (database, name) = self.link_path(name);
+                        ("link", shown(database, name), vec!["databases", database, "links", name])
+                    }
+                };
+                let versions = self.client.history(&path, s.limit).await?;
+                Ok(show_history(sql, noun, &shown, &versions))
+            }
         }
     }
 
@@ -443,6 +465,14 @@ fn link_action(clause: &ast::LinkSet) -> Result<LinkAction> {
     })
 }
 
+/// The point of DESCRIBE … AT, as the `as-of` route takes it.
+fn as_of(point: &ast::PointInTime) -> AsOfQuery {
+    match point {
+        ast::PointInTime::Version(version) => AsOfQuery { version: Some(*version), at: None },
+        ast::PointInTime::Time(at) => AsOfQuery { version: None, at: Some(at.clone()) },
+    }
+}
+
 /// The error for a statement or action of the object-history grammar that the client does not run yet.
 // HISTORY-TODO: remove once SHOW HISTORY, DESCRIBE … AT and ROLLBACK TO VERSION are implemented.
 fn not_implemented() -> Error {
@@ -589,8 +619,7 @@ fn connection_action(action: &ast::AlterConnectionAction) -> Result<ConnectionAc
         A::SetDescription(text) => ConnectionAction::SetDescription(Some(text.clone())),
         A::SetMaxConnections(n) => ConnectionAction::SetMaxConnections(Some(i64::from(*n))),
         A::SetTimeout(n) => ConnectionAction::SetTimeout(Some(i64::from(*n))),
-        // HISTORY-TODO: ALTER CONNECTION … ROLLBACK TO VERSION n.
-        A::RollbackToVersion(_) => return Err(not_implemented()),
+        A::RollbackToVersion(version) => ConnectionAction::RollbackToVersion(*version),
     })
 }
 
