@@ -1120,6 +1120,20 @@ async fn k_a_change_committed_on_one_postgres_node_is_seen_by_the_next_request_a
         assert_round_seen(&b, round, port).await;
     }
 
+    // Every version is kept whichever node wrote it (most of them by a's single-statement ALTER), and read on
+    // either: a rollback made on b is seen on a.
+    let history = b.get("/connections/c/history", Some(ADMIN)).await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+    let versions: Vec<i64> =
+        history.json().as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    let last = i64::try_from(FRESH_ROUNDS).unwrap() + 1;
+    assert_eq!(versions, (1..=last).rev().collect::<Vec<_>>());
+    let body = json!({"actions": [{"rollback_to_version": 1}]});
+    let rolled = b.send(Method::PUT, "/connections/c", Some(ADMIN), Some(&body)).await;
+    assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.body);
+    let seen = a.get("/connections/c", Some(ADMIN)).await.json();
+    assert_eq!((seen["version"].as_i64(), seen["description"].as_str()), (Some(last + 1), None), "{seen}");
+
     let key = [("LANYARD_MASTER_KEY", master_key.expose_secret())];
     let created = lanyard_with(&["token", "create", "--catalog", db.url(), "--name", "ops", "--role", "viewer"], &key);
     assert!(created.status.success(), "{}", text(&created.stderr));
