@@ -526,6 +526,10 @@ pub struct HttpMeta {
     pub put_pg: HttpThroughput,
     /// The catalog work of that PUT alone (no HTTP, no Control Plane) against the same anchor.
     pub put_pg_sql: HttpThroughput,
+    /// `PUT` on SQLite with the object history kept, against the same server with history off.
+    pub put_history: HttpThroughput,
+    /// The same on PostgreSQL.
+    pub put_pg_history: HttpThroughput,
     /// `lanyard serve` from exec to the first 200 on /healthz, against `lanyard --version`.
     pub startup: HttpStartup,
     /// `GET /connections/{name}` against OpenBao's GET of a KV v2 secret (dev server, in memory).
@@ -672,6 +676,18 @@ pub fn http_figures_from(meta: &HttpMeta) -> Result<Vec<Figure>> {
             "clients (the catalog work of the PUT alone, through lanyard-catalog)",
             &meta.put_pg_sql,
             "report: the most http_put_rps_pg can reach",
+        )?,
+        throughput(
+            "http_put_rps_history",
+            "clients (anchor: the same server with history off)",
+            &meta.put_history,
+            "ratio >= 0.9",
+        )?,
+        throughput(
+            "http_put_rps_pg_history",
+            "clients (anchor: the same server with history off)",
+            &meta.put_pg_history,
+            "ratio >= 0.9",
         )?,
         Figure {
             name: "startup_ms".to_owned(),
@@ -891,6 +907,8 @@ mod tests {
             "put": {"concurrency": 16, "rps": 1500.0, "anchor_rps": 3000.0, "errors": 2},
             "put_pg": {"concurrency": 16, "rps": 1000.0, "anchor_rps": 1800.0, "errors": 0},
             "put_pg_sql": {"concurrency": 16, "rps": 900.0, "anchor_rps": 2000.0, "errors": 0},
+            "put_history": {"concurrency": 16, "rps": 1400.0, "anchor_rps": 1500.0, "errors": 0},
+            "put_pg_history": {"concurrency": 16, "rps": 950.0, "anchor_rps": 1000.0, "errors": 0},
             "startup": {"runs": 7, "median_ms": 120.0, "anchor_median_ms": 2.0, "serve_ms": []},
             "get_openbao": {"concurrency": 32, "rps": 12000.0, "anchor_rps": 4000.0, "errors": 0, "anchor_errors": 3},
             "put_openbao": {"concurrency": 16, "rps": 1500.0, "anchor_rps": 2000.0, "errors": 0, "anchor_errors": 0},
@@ -916,6 +934,8 @@ mod tests {
                 "http_put_rps",
                 "http_put_rps_pg",
                 "http_put_rps_pg_sql",
+                "http_put_rps_history",
+                "http_put_rps_pg_history",
                 "startup_ms",
                 "http_get_rps_vs_openbao",
                 "http_put_rps_vs_openbao",
@@ -941,6 +961,10 @@ mod tests {
         let sql = by_name("http_put_rps_pg_sql");
         assert_eq!((sql.value, sql.anchor, sql.ratio), (900.0, Some(2000.0), Some(0.45)));
         assert_eq!(verdict(sql), None, "a report, not a target");
+        let history = by_name("http_put_rps_history");
+        assert_eq!((history.value, history.anchor), (1400.0, Some(1500.0)));
+        assert_eq!(verdict(history), Some(true), "0.93 >= 0.9");
+        assert_eq!(verdict(by_name("http_put_rps_pg_history")), Some(true), "0.95 >= 0.9");
 
         let startup = by_name("startup_ms");
         assert_eq!((startup.value, startup.anchor, startup.ratio), (120.0, Some(2.0), Some(60.0)));

@@ -37,15 +37,15 @@ pub struct HistoryEntry {
     pub name: String,
     /// When (RFC 3339).
     pub at: String,
-    /// Who; `null` for the baseline of an object that existed before its catalog kept history.
-    pub principal: Option<String>,
-    /// The change (`connection.create`, `connection.alter`, `connection.drop`, …); `null` for a baseline.
-    pub action: Option<String>,
+    /// Who.
+    pub principal: String,
+    /// The change (`connection.create`, `connection.alter`, `connection.drop`, …).
+    pub action: String,
     /// The statement's actions, as the audit log keeps them (redacted), when the change was an ALTER.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub actions: Option<serde_json::Value>,
     /// What changed from the version before (the one before it in this history), field by field; every field for
-    /// the first version the history keeps; empty for a drop. References are shown by name; no secret material.
+    /// the oldest version the history keeps; empty for a drop. References are shown by name; no secret material.
     pub changes: Vec<FieldChange>,
 }
 

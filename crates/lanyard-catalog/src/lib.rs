@@ -143,6 +143,9 @@ pub struct Catalog {
     snapshots: bool,
     /// The round trips to the database of this handle and its clones ([`Catalog::round_trips`]).
     trips: RoundTrips,
+    /// Whether changes keep their versions in `object_history` (always, but in the benchmark's anchor that measures
+    /// what keeping them costs: [`Catalog::keep_history`]).
+    history: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The stamp of a PostgreSQL catalog, as an SQL expression: the server's current snapshot (which transactions have
@@ -245,7 +248,15 @@ impl Catalog {
             }
             Pool::Sqlite(_) => false,
         };
-        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())), watch, hot: Arc::default(), snapshots, trips })
+        Ok(Self {
+            pool,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            watch,
+            hot: Arc::default(),
+            snapshots,
+            trips,
+            history: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        })
     }
 
     /// How many round trips to its database this catalog (and every clone of it) has made so far: one per call that
@@ -280,7 +291,10 @@ impl Catalog {
             Pool::Sqlite(_) => Some(self.writer.clone().lock_owned().await),
             Pool::Postgres(_) => None,
         };
-        Ok(WriteTx { tx: Tx { conn: self.pool.begin_write(&self.trips).await? }, _guard: guard })
+        Ok(WriteTx {
+            tx: Tx { conn: self.pool.begin_write(&self.trips).await?, history: self.history() },
+            _guard: guard,
+        })
     }
 
     /// Runs `f` in a write transaction and commits. On a retryable failure (serialization failure, busy database)
@@ -311,20 +325,32 @@ impl Catalog {
     /// record in the same statement): on PostgreSQL that saves BEGIN and COMMIT, two round trips. `None` on SQLite,
     /// where a change takes the writer slot in a transaction anyway. Use it through [`optimistic!`].
     pub async fn begin_autocommit(&self) -> Result<Option<Tx>> {
-        Ok(self.pool.autocommit(&self.trips).await?.map(|conn| Tx { conn }))
+        Ok(self.pool.autocommit(&self.trips).await?.map(|conn| Tx { conn, history: self.history() }))
     }
 
     /// Runs `f` in a read-only transaction (a consistent snapshot).
     pub async fn read<T>(&self, f: impl AsyncFnOnce(&mut Tx) -> Result<T>) -> Result<T> {
-        let mut tx = Tx { conn: self.pool.begin_read(&self.trips).await? };
+        let mut tx = Tx { conn: self.pool.begin_read(&self.trips).await?, history: self.history() };
         let result = f(&mut tx).await;
         let _ = tx.conn.rollback().await;
         result
     }
 
+    /// Whether changes keep their versions (see [`Catalog::keep_history`]).
+    fn history(&self) -> bool {
+        self.history.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops (or resumes) keeping versions in `object_history`, for this handle and its clones. Lanyard never turns
+    /// it off: the benchmark does, for the anchor of `http_put_rps_history` (the same server without history).
+    #[doc(hidden)]
+    pub fn keep_history(&self, keep: bool) {
+        self.history.store(keep, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Begins a read-only transaction; dropping it (or [`Tx::rollback`]) ends it.
     pub async fn begin_read(&self) -> Result<Tx> {
-        Ok(Tx { conn: self.pool.begin_read(&self.trips).await? })
+        Ok(Tx { conn: self.pool.begin_read(&self.trips).await?, history: self.history() })
     }
 
     /// The row with `id`.

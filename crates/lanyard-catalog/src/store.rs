@@ -54,6 +54,8 @@ pub struct Listed<R> {
 /// changes several tables and appends the audit record through the same `Tx`.
 pub struct Tx {
     pub(crate) conn: Conn,
+    /// Whether changes keep their versions ([`crate::Catalog::keep_history`]).
+    pub(crate) history: bool,
 }
 
 fn id_text<Id: RecordId>(id: Id) -> Param {
@@ -460,20 +462,22 @@ impl Tx {
         let (update, mut params) = update_statement(&record, now);
         let read_at = record.meta().version;
         let stored = as_updated(record, now);
-        let (values, audit_params) = audit_values(&audit(&stored), now, params.len() + 1);
+        let record = audit(&stored);
+        let (values, audit_params) = audit_values(&record, now, params.len() + 1);
         params.extend(audit_params);
-        let sql = match (self.conn.is_postgres(), answer) {
-            (true, Some(answer)) => format!(
+        let postgres = self.conn.is_postgres();
+        // The version the record keeps: on PostgreSQL the row the UPDATE returned, on SQLite the row read by id.
+        let state = self.history_state(&record, postgres, &mut params);
+        let sql = match (postgres, answer) {
+            (true, answer) => format!(
                 "WITH changed AS ({update} RETURNING *), \
-                 logged AS (INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} FROM changed RETURNING seq) \
-                 {answer}"
-            ),
-            (true, None) => format!(
-                "WITH changed AS ({update} RETURNING 1) \
-                 INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} FROM changed RETURNING seq"
+                 logged AS (INSERT INTO audit_log ({AUDIT_COLUMNS}, state) SELECT {values}, {state} FROM changed r \
+                 RETURNING seq) {}",
+                answer.unwrap_or("SELECT seq FROM logged")
             ),
             (false, answer) => format!(
-                "{update}; INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT {values} WHERE changes() = 1 RETURNING seq{}",
+                "{update}; INSERT INTO audit_log ({AUDIT_COLUMNS}, state) SELECT {values}, {state} WHERE changes() = 1 \
+                 RETURNING seq{}",
                 answer.map(|a| format!("; {a}")).unwrap_or_default()
             ),
         };
@@ -524,10 +528,26 @@ impl Tx {
         Ok(())
     }
 
-    /// Appends an audit record; returns its sequence number.
+    /// The `state` an audit record is appended with (`history.rs`), adding the object's id to `params` when the
+    /// expression reads the row by it; NULL when this catalog keeps no history ([`crate::Catalog::keep_history`]).
+    fn history_state(&self, record: &NewAuditRecord, changed: bool, params: &mut Vec<Param>) -> String {
+        if !self.history {
+            return "NULL".to_owned();
+        }
+        let id = params.len() + 1;
+        let state = crate::history::state_expression(record, self.conn.is_postgres(), changed, id);
+        if state.contains(&format!("${id}")) {
+            params.push(Param::OptText(record.object_id.clone()));
+        }
+        state
+    }
+
+    /// Appends an audit record; returns its sequence number. When the record is a change of an object whose versions
+    /// are kept (`history.rs`), it is appended with the row as this transaction has it now (or the mark of a drop).
     pub async fn append_audit(&mut self, record: &NewAuditRecord) -> Result<i64> {
-        let (values, params) = audit_values(record, Timestamp::now(), 1);
-        let sql = format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({values}) RETURNING seq");
+        let (values, mut params) = audit_values(record, Timestamp::now(), 1);
+        let state = self.history_state(record, false, &mut params);
+        let sql = format!("INSERT INTO audit_log ({AUDIT_COLUMNS}, state) VALUES ({values}, {state}) RETURNING seq");
         let row = self.conn.fetch_optional(&sql, params).await?.ok_or_else(|| CatalogError::Corrupt {
             table: "audit_log",
             problem: "INSERT … RETURNING returned no row".to_owned(),

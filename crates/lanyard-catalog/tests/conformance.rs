@@ -62,7 +62,7 @@ lanyard_testsupport::database_tests!(
     optimistic_changes_overtaken_by_others_rerun_and_lose_nothing,
     history_keeps_every_version_as_written,
     history_is_pruned_by_count_and_by_age,
-    migration_6_keeps_a_baseline_of_what_is_there,
+    migration_6_starts_each_history_at_the_next_change,
 );
 
 fn name(n: &str) -> Name {
@@ -1521,9 +1521,9 @@ async fn history_keeps_every_version_as_written(db: &TestDb) {
         assert_eq!(entry.at, row.meta.updated_at);
         assert_eq!(entry.object_name, "c");
     }
-    let change = history[2].change.as_ref().expect("the create's record");
+    let change = &history[2].change;
     assert_eq!((change.principal.as_str(), change.action), ("alice", AuditAction::ConnectionCreate));
-    assert_eq!(history[1].change.as_ref().unwrap().detail.get("to_version"), Some(&2.into()));
+    assert_eq!(history[1].change.detail.get("to_version"), Some(&2.into()));
     assert_eq!(history[2].referred_name("credential_name"), Some("login"));
     assert_eq!(history[2].referred_name("credential_storage_name"), Some("local"));
     assert_eq!(history[1].referred_name("credential_storage_name"), None);
@@ -1632,24 +1632,18 @@ async fn history_is_pruned_by_count_and_by_age(db: &TestDb) {
     catalog.close().await;
 }
 
-/// Objects that existed before migration 6 get one baseline version each (no change record), read back as the row;
-/// a link's owned entry is not one of them.
-async fn migration_6_keeps_a_baseline_of_what_is_there(db: &TestDb) {
+/// Objects that existed before migration 6 have no version until their next change, which is their first.
+async fn migration_6_starts_each_history_at_the_next_change(db: &TestDb) {
     let old = Catalog::open_with(&db.url, &MIGRATIONS[..5]).await.unwrap();
     let mut c = old.insert(connection("legacy")).await.unwrap();
     c.description = Some("changed".into());
     let c = old.update(c).await.unwrap();
-    let l = old.insert(link("db", "l")).await.unwrap();
-    let owned = old.insert(VaultEntry { owner_link_id: Some(l.meta.id), ..entry("owned") }).await.unwrap();
     old.close().await;
     let catalog = db.open().await;
+    assert_eq!(history_of(&catalog, ObjectKind::Connection, c.meta.id).await, Vec::new());
+    let next = catalog.write(async |tx| tx.update_audited(c.clone(), alter_record).await).await.unwrap().0;
     let history = history_of(&catalog, ObjectKind::Connection, c.meta.id).await;
-    assert_eq!(history.len(), 1);
-    assert_eq!((history[0].version, history[0].change.as_ref()), (Some(2), None));
-    assert_eq!(history[0].record::<Connection>().unwrap(), Some(c));
-    let local = history_of(&catalog, ObjectKind::CredentialStorage, LOCAL_BACKEND_ID).await;
-    assert_eq!(local.len(), 1);
-    assert_eq!(history_of(&catalog, ObjectKind::Link, l.meta.id).await.len(), 1);
-    assert_eq!(history_of(&catalog, ObjectKind::VaultEntry, owned.meta.id).await.len(), 0);
+    assert_eq!(history.iter().map(|h| h.version).collect::<Vec<_>>(), [Some(3)]);
+    assert_eq!(history[0].record::<Connection>().unwrap(), Some(next));
     catalog.close().await;
 }

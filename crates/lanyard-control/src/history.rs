@@ -34,10 +34,10 @@ pub struct VersionView {
     pub name: String,
     /// When.
     pub at: Timestamp,
-    /// Who; `None` for a baseline (an object older than its catalog's history).
-    pub principal: Option<String>,
-    /// The change; `None` for a baseline.
-    pub action: Option<AuditAction>,
+    /// Who.
+    pub principal: String,
+    /// The change.
+    pub action: AuditAction,
     /// The statement's actions, as audited (redacted), for an ALTER.
     pub actions: Option<Value>,
     /// The fields that changed from the version before.
@@ -168,14 +168,14 @@ pub(crate) fn views(entries: &[HistoryEntry], base: Option<&HistoryEntry>) -> Ve
 
 /// One version as SHOW HISTORY shows it, diffed against `before`.
 pub(crate) fn view(entry: &HistoryEntry, before: Option<&lanyard_catalog::JsonObject>) -> VersionView {
-    let change = entry.change.as_ref();
+    let change = &entry.change;
     VersionView {
         version: entry.version,
         name: entry.object_name.clone(),
         at: entry.at,
-        principal: change.map(|c| c.principal.clone()),
-        action: change.map(|c| c.action),
-        actions: change.and_then(|c| c.detail.get("actions").cloned()),
+        principal: change.principal.clone(),
+        action: change.action,
+        actions: change.detail.get("actions").cloned(),
         changes: if entry.state.is_some() { diff(before, entry.state.as_ref()) } else { Vec::new() },
     }
 }

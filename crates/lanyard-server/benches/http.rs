@@ -134,7 +134,9 @@ const BAO_START_LIMIT: Duration = Duration::from_secs(60);
 enum Part {
     /// A Lanyard server over `catalog_url` with `connections` connections `bench_0…`; prints `READY <addr> <token>`
     /// and serves until its stdin closes.
-    Lanyard { catalog_url: String, data_dir: PathBuf, connections: usize, log: PathBuf },
+    /// With `history` false, its catalog keeps no versions (`Catalog::keep_history`): the same server with history
+    /// off, the anchor of the `put_history` parts.
+    Lanyard { catalog_url: String, data_dir: PathBuf, connections: usize, log: PathBuf, history: bool },
     /// A bare axum server answering `GET /connections/{name}` with the bytes of `body_file`; prints `READY <addr>`.
     Bare { body_file: PathBuf, content_type: String },
     /// The load generator, counting for `measure_ms` after the warm-up; prints one [`Tally`] as JSON.
@@ -352,8 +354,8 @@ fn server_runtime() -> Result<tokio::runtime::Runtime> {
 
 fn run_part(part: Part) -> Result<()> {
     match part {
-        Part::Lanyard { catalog_url, data_dir, connections, log } => {
-            server_runtime()?.block_on(lanyard_server(catalog_url, data_dir, connections, log))
+        Part::Lanyard { catalog_url, data_dir, connections, log, history } => {
+            server_runtime()?.block_on(lanyard_server(catalog_url, data_dir, connections, log, history))
         }
         Part::Bare { body_file, content_type } => server_runtime()?.block_on(bare_server(body_file, content_type)),
         Part::Load { addr, token, requests, concurrency, measure_ms } => {
@@ -392,7 +394,13 @@ async fn stdin_closed() {
     let _ = rx.await;
 }
 
-async fn lanyard_server(catalog_url: String, data_dir: PathBuf, connections: usize, log: PathBuf) -> Result<()> {
+async fn lanyard_server(
+    catalog_url: String,
+    data_dir: PathBuf,
+    connections: usize,
+    log: PathBuf,
+    history: bool,
+) -> Result<()> {
     let log = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     // Through the same writer as `lanyard serve`'s log.
     let (log, _flush) = lanyard_server::log_writer(log);
@@ -407,6 +415,7 @@ async fn lanyard_server(catalog_url: String, data_dir: PathBuf, connections: usi
         .init();
     let registry = lanyard_vault::Registry::global().map_err(|e| anyhow!("{e}"))?;
     let control = ControlPlane::open(&ControlConfig { catalog_url, data_dir }, registry).await?;
+    control.catalog().keep_history(history);
     let admin = Caller::local("bench", Role::Admin);
     let (_, token) = control.create_token(&admin, "bench", Role::Admin, None).await?;
     for index in 0..connections {
@@ -1014,7 +1023,7 @@ fn lanyard_part(run_dir: &Path, name: &str, catalog_url: String, connections: us
     let data_dir = run_dir.join(name);
     std::fs::create_dir_all(&data_dir)?;
     let catalog_url = if catalog_url.is_empty() { sqlite_url(&data_dir.join("catalog.db")) } else { catalog_url };
-    Ok(Part::Lanyard { catalog_url, log: data_dir.join("server.log"), data_dir, connections })
+    Ok(Part::Lanyard { catalog_url, log: data_dir.join("server.log"), data_dir, connections, history: true })
 }
 
 /// The `GET /connections/bench_0` of the `get` and `get_openbao` parts.
@@ -1085,6 +1094,38 @@ fn measure_put_pg(run_dir: &Path) -> Result<(Throughput, Throughput)> {
         || collect(pinned(SERVER_CORE, &anchor)?, "SQL anchor"),
     )?;
     Ok((http, floor))
+}
+
+/// `PUT` with the object history kept, against the same server with its trigger dropped (`put_history` on SQLite,
+/// `put_pg_history` on PostgreSQL): what keeping every version costs a change.
+fn measure_put_history(run_dir: &Path, postgres: bool) -> Result<Throughput> {
+    let databases = postgres.then(|| {
+        [
+            lanyard_testsupport::TempDatabase::postgres("http_bench"),
+            lanyard_testsupport::TempDatabase::postgres("http_bench"),
+        ]
+    });
+    let url = |i: usize| databases.as_ref().map_or_else(String::new, |d| d[i].url().to_owned());
+    let (with, without, label) = if postgres {
+        ("put_pg_history", "put_pg_no_history", "PUT with history (PostgreSQL)")
+    } else {
+        ("put_history", "put_no_history", "PUT with history (SQLite)")
+    };
+    let on = lanyard_part(run_dir, with, url(0), PUT_CONCURRENCY)?;
+    let Part::Lanyard { catalog_url, data_dir, connections, log, .. } =
+        lanyard_part(run_dir, without, url(1), PUT_CONCURRENCY)?
+    else {
+        unreachable!("lanyard_part makes a Lanyard part")
+    };
+    let off = Part::Lanyard { catalog_url, data_dir, connections, log, history: false };
+    let on = Spawned::start(&on, &run_dir.join(format!("{with}.stderr")))?;
+    let off = Spawned::start(&off, &run_dir.join(format!("{without}.stderr")))?;
+    rounds(
+        label,
+        PUT_CONCURRENCY,
+        || run_load(&on, Requests::Put, PUT_CONCURRENCY),
+        || run_load(&off, Requests::Put, PUT_CONCURRENCY),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1806,7 +1847,8 @@ fn measure_startup(run_dir: &Path) -> Result<Startup> {
 }
 
 /// The parts, in the order they run.
-const PARTS: [&str; 8] = ["get", "put", "put_pg", "startup", "get_openbao", "put_openbao", "scale", "rss"];
+const PARTS: [&str; 10] =
+    ["get", "put", "put_pg", "put_history", "put_pg_history", "startup", "get_openbao", "put_openbao", "scale", "rss"];
 
 fn orchestrate(selected: &[String]) -> Result<()> {
     if let Some(unknown) = selected.iter().find(|part| !PARTS.contains(&part.as_str())) {
@@ -1831,6 +1873,12 @@ fn orchestrate(selected: &[String]) -> Result<()> {
             let (put_pg, put_pg_sql) = measure_put_pg(&run_dir)?;
             meta.insert("put_pg".into(), serde_json::to_value(put_pg)?);
             meta.insert("put_pg_sql".into(), serde_json::to_value(put_pg_sql)?);
+        }
+        if wants("put_history") {
+            meta.insert("put_history".into(), serde_json::to_value(measure_put_history(&run_dir, false)?)?);
+        }
+        if wants("put_pg_history") {
+            meta.insert("put_pg_history".into(), serde_json::to_value(measure_put_history(&run_dir, true)?)?);
         }
         if wants("startup") {
             meta.insert("startup".into(), serde_json::to_value(measure_startup(&run_dir)?)?);

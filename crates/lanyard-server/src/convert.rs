@@ -267,7 +267,7 @@ pub(crate) fn version(v: lanyard_control::VersionView) -> api::HistoryEntry {
         name: v.name,
         at: v.at.to_string(),
         principal: v.principal,
-        action: v.action.map(|a| a.as_str().to_owned()),
+        action: v.action.as_str().to_owned(),
         actions: v.actions,
         changes: v
             .changes

@@ -328,8 +328,8 @@ pub(super) fn show_history(sql: String, noun: &str, shown: &str, versions: &[His
             vec![
                 v.version.map_or(Cell::Null, Cell::Int),
                 Cell::from(v.at.as_str()),
-                Cell::text(v.principal.as_deref()),
-                Cell::from(v.action.as_deref().unwrap_or("(before history)")),
+                Cell::from(v.principal.as_str()),
+                Cell::from(v.action.as_str()),
                 Cell::text(v.actions.as_ref().map(|a| a.to_string()).as_deref()),
                 Cell::from(changes.join("; ").as_str()),
             ]
