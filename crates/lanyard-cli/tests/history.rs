@@ -151,6 +151,9 @@ fn the_seed_alters_are_versions_that_describe_at_shows_and_rollback_restores() {
     let link = rows(&env.ok("SHOW HISTORY FOR LINK default.s3_link"));
     assert_eq!(link.len(), 2, "{link:?}");
     assert_eq!(link[0]["Changes"], "credentials_version: 1 -> 2");
+    // Only connections roll back in this release; the others say so before anything is sent.
+    let refused = env.fails("ALTER LINK s3_link ROLLBACK TO VERSION 1");
+    assert!(refused.contains("ROLLBACK TO VERSION is not available for a link in this release"), "{refused}");
 
     // A dropped connection's history, by its name.
     env.ok("DROP CONNECTION prod_pg_v2");

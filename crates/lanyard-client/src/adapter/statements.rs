@@ -389,8 +389,7 @@ impl Session {
                     ast::AlterVaultAction::SetDescription(text) => EntryAction::SetDescription(Some(text.clone())),
                     ast::AlterVaultAction::SetExpires(text) => EntryAction::SetExpires(Some(text.clone())),
                     ast::AlterVaultAction::RenameTo(name) => EntryAction::RenameTo(name.as_str().to_owned()),
-                    // HISTORY-TODO: ALTER { VAULT | CREDENTIAL } … ROLLBACK TO VERSION n.
-                    ast::AlterVaultAction::RollbackToVersion(_) => return Err(not_implemented()),
+                    ast::AlterVaultAction::RollbackToVersion(_) => return Err(no_rollback("a vault entry")),
                 })
             })
             .collect::<Result<_>>()?;
@@ -433,8 +432,9 @@ impl Session {
                     ast::AlterCredentialStorageAction::RenameTo(name) => {
                         BackendAction::RenameTo(name.as_str().to_owned())
                     }
-                    // HISTORY-TODO: ALTER CREDENTIAL STORAGE … ROLLBACK TO VERSION n.
-                    ast::AlterCredentialStorageAction::RollbackToVersion(_) => return Err(not_implemented()),
+                    ast::AlterCredentialStorageAction::RollbackToVersion(_) => {
+                        return Err(no_rollback("a credential storage"));
+                    }
                 })
             })
             .collect::<Result<_>>()?;
@@ -460,8 +460,7 @@ fn link_action(clause: &ast::LinkSet) -> Result<LinkAction> {
             LinkAction::SetCredentialsKey(SecretKeyValue { key: key.clone(), value: Secret(value.clone()) })
         }
         S::CredentialsEntry(entry) => LinkAction::SetCredentialsEntry(entry.as_str().to_owned()),
-        // HISTORY-TODO: ALTER LINK … ROLLBACK TO VERSION n.
-        S::RollbackToVersion(_) => return Err(not_implemented()),
+        S::RollbackToVersion(_) => return Err(no_rollback("a link")),
     })
 }
 
@@ -473,10 +472,12 @@ fn as_of(point: &ast::PointInTime) -> AsOfQuery {
     }
 }
 
-/// The error for a statement or action of the object-history grammar that the client does not run yet.
-// HISTORY-TODO: remove once SHOW HISTORY, DESCRIBE … AT and ROLLBACK TO VERSION are implemented.
-fn not_implemented() -> Error {
-    Error::Refused("not implemented yet".to_owned())
+/// ROLLBACK TO VERSION of an object other than a connection: the grammar has it, this release does not carry it out.
+fn no_rollback(what: &str) -> Error {
+    Error::Refused(format!(
+        "ROLLBACK TO VERSION is not available for {what} in this release (connections only); DESCRIBE … AT VERSION n \
+         shows that version, to restore with ALTER"
+    ))
 }
 
 /// A secret literal that reads `***` is a redaction copied from history, a log or `lanyard fmt`, not a value:
