@@ -86,6 +86,11 @@ ALTER CONNECTION prod_pg_v2 SET OPTION port = '6432' UNSET OPTION ssl_enabled SE
 SHOW CONNECTIONS;
 SHOW CONNECTIONS LIKE 'prod';
 DESCRIBE CONNECTION prod_pg_v2;
+-- History (a Lanyard extension): every change is a version, read back and restored as a new one.
+SHOW HISTORY FOR CONNECTION prod_pg_v2 LIMIT 3;
+DESCRIBE CONNECTION prod_pg_v2 AT VERSION 1;
+ALTER CONNECTION prod_pg_v2 ROLLBACK TO VERSION 4;
+SHOW HISTORY FOR CREDENTIAL prod_pg_password_v2;
 -- A probe: the REST connection asks the Lanyard server itself whether it is healthy.
 TEST CONNECTION new_name;
 
@@ -105,6 +110,8 @@ SHOW CREATE LINK analytics_link \G
 ALTER LINK analytics_link
 SET CONFIG '{"region":"eu-central-1","disable_gunzip":true,"endpoint_url":"http://127.0.0.1:5000"}'
 SET CREDENTIALS ::aws_access_key_id = 'rotated_key_id';
+SHOW HISTORY FOR LINK analytics_link;
+DESCRIBE LINK analytics_link AT VERSION 1;
 SHOW LINKS;
 SHOW LINKS ON analytics;
 
@@ -135,6 +142,7 @@ DROP DATABASE analytics;
 DROP CONNECTION IF EXISTS prod_pg_v2;
 DROP CONNECTION raw_data_s3;
 DROP CONNECTION new_name;
+SHOW HISTORY FOR CONNECTION new_name;
 DROP CREDENTIAL prod_pg_password;
 DROP CREDENTIAL prod_pg_password_v2;
 DROP VAULT IF EXISTS lake_key;
