@@ -6,7 +6,8 @@
 //! with `file:line:col` and a caret, `lanyard fmt [FILE]` prints canonical SQL with secrets redacted unless
 //! `--keep-secrets`, `lanyard backends` lists the vault backends compiled in, `lanyard admin rotate-master-key`
 //! re-encrypts the local vault, and `lanyard admin gc` lists (and with `--delete` removes) material no catalog row
-//! points at. `lanyard audit` prints the audit log through the HTTP API. `lanyard sql` runs SQL through the HTTP adapter of `lanyard-client` (inline, `-f`, standard input or an
+//! points at. `lanyard audit` prints the audit log through the HTTP API; `lanyard apply` makes the connections
+//! what a script of CREATE CONNECTION statements says, after printing the plan. `lanyard sql` runs SQL through the HTTP adapter of `lanyard-client` (inline, `-f`, standard input or an
 //! interactive shell; `--embedded` serves the data directory in process).
 //!
 //! It is the only crate that links vault plugins, one cargo feature per plugin (`vault-local`, `vault-memory`, …),
@@ -16,6 +17,7 @@
 
 #[cfg(feature = "vault-local")]
 mod admin;
+mod apply;
 mod audit;
 mod backends;
 #[cfg(feature = "vault-local")]
@@ -93,6 +95,12 @@ enum Command {
     /// the audit:read permission. Shows the newest --limit records (default 100), oldest first. Exit codes: 0 printed,
     /// 1 the server refused the request, 2 bad command line, 3 server unreachable or token refused.
     Audit(audit::AuditArgs),
+    /// Make the catalog's connections what a script of CREATE CONNECTION statements says, after printing the plan.
+    ///
+    /// Each step is applied with If-Match on the version it was planned from, so a change made since the plan stops
+    /// the apply. Connects like `lanyard sql`. Exit codes: 0 nothing to change or everything applied, 1 the file is
+    /// wrong or the apply stopped, 2 bad command line, 3 server unreachable or token refused, 5 --plan found changes.
+    Apply(apply::ApplyArgs),
     /// Manage API tokens directly on the catalog (the server need not run).
     ///
     /// These commands open the catalog themselves and act as the local administrator (recorded as `local-admin`
@@ -149,6 +157,7 @@ fn main() -> ExitCode {
         Command::Sql(args) => sql::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Token { command } => tokens::run(command),
         #[cfg(feature = "vault-local")]
         Command::Admin {

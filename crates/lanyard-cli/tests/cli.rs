@@ -153,7 +153,7 @@ fn the_shipped_tour_script_checks_clean_and_formats_stably() {
     let tour = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/examples/tour.sql");
     let out = lanyard(&["check", tour], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "56 statements OK\n");
+    assert_eq!(text(&out.stdout), "63 statements OK\n");
     // fmt is idempotent: formatting the formatted (unredacted) script changes nothing.
     let once = lanyard(&["fmt", "--keep-secrets", tour], None);
     assert_eq!(once.status.code(), Some(0), "{}", text(&once.stderr));
@@ -175,6 +175,7 @@ fn unknown_flags_are_errors_with_a_suggestion_on_every_subcommand() {
         (&["sql", "--formt", "json", "SHOW VAULTS"], "--formt", Some("--format")),
         (&["sql", "--bogus", "SHOW VAULTS"], "--bogus", None),
         (&["serve", "--listn", "127.0.0.1:0"], "--listn", Some("--listen")),
+        (&["apply", "-f", "x.sql", "--plna"], "--plna", Some("--plan")),
         (&["token", "create", "--nam", "x", "--role", "viewer"], "--nam", Some("--name")),
         (&["token", "list", "--data-di", "x"], "--data-di", Some("--data-dir")),
         (&["token", "revoke", "--bogus", "x"], "--bogus", None),
