@@ -35,7 +35,7 @@ pub struct Row(RowInner);
 enum RowInner {
     Sqlite(SqliteRow),
     Postgres(PgRow),
-    /// A row as a JSON object of its columns: a version kept in `object_history` (see `history.rs`).
+    /// A row as a JSON object of its columns: a version the history keeps (`audit_log.state`, see `history.rs`).
     Json(serde_json::Map<String, serde_json::Value>),
 }
 
@@ -47,7 +47,7 @@ macro_rules! accessor {
                 RowInner::Sqlite(row) => row.try_get::<$ty, _>(column).map_err(CatalogError::from),
                 RowInner::Postgres(row) => row.try_get::<$ty, _>(column).map_err(CatalogError::from),
                 RowInner::Json(object) => $json(object.get(column)).ok_or_else(|| CatalogError::Corrupt {
-                    table: "object_history",
+                    table: "audit_log",
                     problem: format!("the state's {column:?} is missing or not a {}", stringify!($ty)),
                 }),
             }
@@ -94,7 +94,7 @@ impl Row {
     accessor!(opt_int, Option<i64>, json::opt_int);
     accessor!(boolean, bool, json::boolean);
 
-    /// A row read from a JSON object of its columns (a version kept in `object_history`).
+    /// A row read from a JSON object of its columns (a version the history keeps).
     pub(crate) fn from_json(object: serde_json::Map<String, serde_json::Value>) -> Self {
         Self(RowInner::Json(object))
     }

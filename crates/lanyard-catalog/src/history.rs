@@ -9,6 +9,7 @@
 //! The catalog only keeps and reads versions; what a version means (a diff, a rollback) is the Control Plane's.
 
 use lanyard_core::{AuditAction, AuditOutcome, ObjectKind};
+use serde_json::Value;
 
 use crate::db::{Param, Row};
 use crate::error::{CatalogError, Result};
@@ -118,7 +119,7 @@ fn state(kind: ObjectKind, postgres: bool) -> &'static str {
             ObjectKind::VaultEntry => "row_to_json(r)::TEXT",
             ObjectKind::CredentialStorage => "row_to_json(r)::TEXT",
             ObjectKind::Link => {
-                "(row_to_json(r)::JSONB || jsonb_build_object('credential_version', (SELECT e.current_version FROM vault_entries AS e WHERE e.id = r.credential_id)))::TEXT"
+                "(row_to_json(r)::JSONB || jsonb_build_object('credential_version', (SELECT e.current_version FROM vault_entries AS e WHERE e.id = r.credential_id), 'credential_owned', (SELECT e.owner_link_id IS NOT NULL FROM vault_entries AS e WHERE e.id = r.credential_id)))::TEXT"
             }
             _ => "NULL",
         }
@@ -134,7 +135,7 @@ fn state(kind: ObjectKind, postgres: bool) -> &'static str {
                 "json_object('id', r.id, 'display_name', r.display_name, 'backend_type', r.backend_type, 'description', r.description, 'config', r.config, 'active', r.active, 'created_at', r.created_at, 'updated_at', r.updated_at, 'version', r.version)"
             }
             ObjectKind::Link => {
-                "json_object('id', r.id, 'database_name', r.database_name, 'name', r.name, 'link_type', r.link_type, 'description', r.description, 'config', r.config, 'credential_id', r.credential_id, 'created_at', r.created_at, 'updated_at', r.updated_at, 'version', r.version, 'credential_version', (SELECT e.current_version FROM vault_entries AS e WHERE e.id = r.credential_id))"
+                "json_object('id', r.id, 'database_name', r.database_name, 'name', r.name, 'link_type', r.link_type, 'description', r.description, 'config', r.config, 'credential_id', r.credential_id, 'created_at', r.created_at, 'updated_at', r.updated_at, 'version', r.version, 'credential_version', (SELECT e.current_version FROM vault_entries AS e WHERE e.id = r.credential_id), 'credential_owned', (SELECT json(CASE WHEN e.owner_link_id IS NOT NULL THEN 'true' ELSE 'false' END) FROM vault_entries AS e WHERE e.id = r.credential_id))"
             }
             _ => "NULL",
         }
@@ -175,7 +176,7 @@ fn read_entry(row: &Row) -> Result<HistoryEntry> {
     let (version, at, state) = if state.is_empty() {
         (None, Timestamp::from_micros(row.int("at")?), None)
     } else {
-        let number = |key: &str| state.get(key).and_then(serde_json::Value::as_i64);
+        let number = |key: &str| state.get(key).and_then(Value::as_i64);
         let corrupt = || CatalogError::Corrupt { table: T, problem: "a kept version has no version or time".into() };
         let version = number("version").ok_or_else(corrupt)?;
         let at = Timestamp::from_micros(number("updated_at").ok_or_else(corrupt)?);
@@ -288,7 +289,7 @@ impl Tx {
         for entry in entries.iter_mut() {
             let Some(state) = entry.state.as_mut() else { continue };
             for (column, target, key) in references {
-                let Some(id) = state.get(*column).and_then(|v| v.as_str()).map(str::to_owned) else { continue };
+                let Some(id) = state.get(*column).and_then(Value::as_str).map(str::to_owned) else { continue };
                 if !known.contains_key(&id) {
                     let found = self.name_of(*target, &id).await?;
                     known.insert(id.clone(), found);
@@ -297,7 +298,9 @@ impl Tx {
                 if let Some(name) = name {
                     state.insert((*key).to_owned(), name.into());
                 }
-                if kind == ObjectKind::Link {
+                // A link's version says whether its credentials were its own when it was written; the catalog as it
+                // is now answers only for a version written without it.
+                if kind == ObjectKind::Link && state.get("credential_owned").is_none_or(Value::is_null) {
                     state.insert("credential_owned".to_owned(), owned.into());
                 }
             }

@@ -143,7 +143,7 @@ pub struct Catalog {
     snapshots: bool,
     /// The round trips to the database of this handle and its clones ([`Catalog::round_trips`]).
     trips: RoundTrips,
-    /// Whether changes keep their versions in `object_history` (always, but in the benchmark's anchor that measures
+    /// Whether changes keep their versions in the history (always, but in the benchmark's anchor that measures
     /// what keeping them costs: [`Catalog::keep_history`]).
     history: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -341,7 +341,7 @@ impl Catalog {
         self.history.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Stops (or resumes) keeping versions in `object_history`, for this handle and its clones. Lanyard never turns
+    /// Stops (or resumes) keeping versions in the history, for this handle and its clones. Lanyard never turns
     /// it off: the benchmark does, for the anchor of `http_put_rps_history` (the same server without history).
     #[doc(hidden)]
     pub fn keep_history(&self, keep: bool) {

@@ -86,18 +86,24 @@ pub(crate) fn run(args: ApplyArgs) -> Result<ExitCode> {
 
 async fn run_async(args: ApplyArgs) -> Result<ExitCode> {
     let text = if args.file == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")
     } else {
-        std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file))?
+        std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file))
     };
-    let desired = match desired(&text, &args.file) {
+    let desired = match text.and_then(|text| desired(&text, &args.file)) {
         Ok(desired) => desired,
         Err(error) => {
             eprintln!("error: {error:#}");
             return Ok(ExitCode::from(EXIT_FAILED));
         }
     };
-    let client = args.remote.client(&args.place.data_dir)?;
+    let client = match args.remote.client(&args.place.data_dir) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::from(EXIT_ENVIRONMENT));
+        }
+    };
     let steps = match plan(&client, &desired, args.prune).await {
         Ok(steps) => steps,
         Err(error) => return Ok(failed(&error)),

@@ -59,7 +59,7 @@ pub(crate) struct ServeArgs {
     history: HistoryArgs,
 }
 
-/// How long the object history keeps versions (docs/history.md, "Retention").
+/// How long the object history keeps versions (docs/operations.md, "Object history and its retention").
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "History")]
 pub(crate) struct HistoryArgs {

@@ -88,7 +88,7 @@ fn apply_plans_creates_alters_prunes_and_stops_on_a_concurrent_change() {
     assert_eq!((pruning.code, pruning.stdout.lines().nth(2)), (5, Some("- drop connection \"stray\" (version 1)")));
     assert_eq!(apply(&env, &file, &["--plan"]).code, 0, "without --prune the stray one is left alone");
     assert_eq!(apply(&env, &file, &["--prune"]).code, 0);
-    assert_eq!(env.fails("DESCRIBE CONNECTION stray").contains("does not exist"), true);
+    assert!(env.fails("DESCRIBE CONNECTION stray").contains("does not exist"));
 
     // A change between the plan and the apply stops it: nothing is overwritten.
     env.ok("ALTER CONNECTION events_api SET DESCRIPTION 'drifted'");

@@ -684,12 +684,18 @@ async fn apply(tx: &mut Tx, row: &mut Connection, action: &ConnectionAction) -> 
             {
                 return Err(refused("credential storage", "credential_storage_name"));
             }
-            row.options = old.options;
+            // Checked as an ALTER checks them today: a rule made stricter since that version holds for it too.
+            let pairs: Vec<(String, String)> = old
+                .options
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect();
+            row.options = options_object(row.name.as_str(), &pairs)?;
             row.credential_id = old.credential_id;
             row.credential_storage_id = old.credential_storage_id;
-            row.description = old.description;
-            row.max_connections = old.max_connections;
-            row.timeout_seconds = old.timeout_seconds;
+            row.description = check_description(old.description)?;
+            row.max_connections = check_max_connections(old.max_connections)?;
+            row.timeout_seconds = check_timeout(old.timeout_seconds)?;
         }
     }
     Ok(())

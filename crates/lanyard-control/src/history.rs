@@ -227,9 +227,11 @@ pub(crate) async fn history<R: Record>(
 /// The id of the object `target` names: an error when no object of kind `R` has (or had) it.
 async fn object_id<R: Record>(tx: &mut Tx, target: Target<'_>) -> Result<String> {
     let found = match target {
-        Target::Id(id) => {
-            let id = id.hyphenated().to_string();
-            tx.history_span(R::KIND, &id).await?.map(|_| id)
+        // By id: the object that exists, or one the history still holds something of (a version or its drop).
+        Target::Id(uuid) => {
+            let id = uuid.hyphenated().to_string();
+            let exists = tx.find::<R>(<R::Id as lanyard_catalog::RecordId>::from_uuid(uuid)).await?.is_some();
+            (exists || !tx.history(R::KIND, &id, 1).await?.is_empty()).then_some(id)
         }
         Target::Name(name, display) => tx.history_object::<R>(name, display).await?,
     };
@@ -260,14 +262,13 @@ pub(crate) async fn as_of<R: Record>(tx: &mut Tx, target: Target<'_>, point: Poi
             PointInTime::Version(version) => format!("version {version}"),
             PointInTime::At(at) => format!("version at {at}"),
         };
-        return Err(ControlError::new(ErrorKind::NotFound, format!("{kind} {shown:?} has no {what}: {kept}")));
+        // Invalid, not NotFound: the object exists (or did), the point does not (and `DESCRIBE IF EXISTS … AT` must
+        // not read this as a missing object).
+        return Err(ControlError::invalid(format!("{kind} {shown:?} has no {what}: {kept}")));
     };
     match entry.record::<R>()? {
         Some(row) => Ok((entry, row)),
-        None => Err(ControlError::new(
-            ErrorKind::NotFound,
-            format!("{kind} {shown:?} had been dropped by then (at {})", entry.at),
-        )),
+        None => Err(ControlError::invalid(format!("{kind} {shown:?} had been dropped by then (at {})", entry.at))),
     }
 }
 
@@ -293,8 +294,8 @@ pub(crate) async fn version_of<R: Record>(
 }
 
 impl crate::ControlPlane {
-    /// Prunes the history as `retention` says (the server's periodic task; every node may run it: a DELETE that finds
-    /// nothing is harmless). Returns how many versions were deleted.
+    /// Prunes the history as `retention` says (the server's periodic task; every node may run it: pruning what is
+    /// already pruned changes nothing). Returns how many versions were deleted.
     pub async fn prune_history(&self, retention: lanyard_catalog::Retention) -> Result<u64> {
         let now = Timestamp::now();
         Ok(lanyard_catalog::transaction!(self.catalog(), |tx| -> lanyard_catalog::Result<_> {

@@ -259,7 +259,6 @@ pub(crate) fn storage_test(t: StorageTestOutcome) -> api::StorageTest {
     }
 }
 
-/// An audit record.
 /// One version of SHOW HISTORY.
 pub(crate) fn version(v: lanyard_control::VersionView) -> api::HistoryEntry {
     api::HistoryEntry {
@@ -289,6 +288,7 @@ pub(crate) fn point_in_time(query: &api::AsOfQuery) -> Result<lanyard_control::P
     }
 }
 
+/// An audit record.
 pub(crate) fn audit_record(r: AuditRecord) -> api::AuditRecord {
     api::AuditRecord {
         seq: r.seq,

@@ -1756,8 +1756,8 @@ async fn connection_history_as_of_and_rollback() {
     let then = w.admin(Method::GET, &format!("/connections/hist/as-of?at={created_at}"), None).await.json();
     assert_eq!(then["version"], 1, "{then}");
     for (query, code, status) in [
-        ("version=9", "not_found", StatusCode::NOT_FOUND),
-        ("at=1999-01-01T00:00:00Z", "not_found", StatusCode::NOT_FOUND),
+        ("version=9", "invalid", StatusCode::BAD_REQUEST),
+        ("at=1999-01-01T00:00:00Z", "invalid", StatusCode::BAD_REQUEST),
         ("version=1&at=2026-01-01T00:00:00Z", "invalid", StatusCode::BAD_REQUEST),
         ("", "invalid", StatusCode::BAD_REQUEST),
         ("at=yesterday", "invalid", StatusCode::BAD_REQUEST),
