@@ -42,7 +42,7 @@ pub struct HistoryEntry {
     /// The change (`connection.create`, `connection.alter`, `connection.drop`, …).
     pub action: String,
     /// The statement's actions, as the audit log keeps them (redacted), when the change was an ALTER.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     pub actions: Option<serde_json::Value>,
     /// What changed from the version before (the one before it in this history), field by field; every field for
     /// the oldest version the history keeps; empty for a drop. References are shown by name; no secret material.
@@ -56,11 +56,11 @@ pub struct FieldChange {
     /// The field (`description`, `credential`, `options.host`, …).
     pub field: String,
     /// Its value before; absent when it had none.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<serde_json::Value>,
     /// Its value after; absent when it has none.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Value>))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<serde_json::Value>,
 }

@@ -203,8 +203,12 @@ impl ControlPlane {
     ) -> Result<Vec<crate::VersionView>> {
         self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageGet, Some(&key.to_string()))
             .await?;
-        let name = key.to_string();
-        let columns = [name.as_str()];
+        // The name as given (the key's `Display` shortens a long one for messages).
+        let name = match key {
+            ObjectKey::Name(name) => name.as_str(),
+            ObjectKey::Id(_) => "",
+        };
+        let columns = [name];
         let target = Target::key(key, &columns);
         snapshot!(self, |tx| { crate::history::history::<Backend>(tx, target, limit).await })
     }
@@ -219,8 +223,12 @@ impl ControlPlane {
     ) -> Result<BackendView> {
         self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageGet, Some(&key.to_string()))
             .await?;
-        let name = key.to_string();
-        let columns = [name.as_str()];
+        // The name as given (the key's `Display` shortens a long one for messages).
+        let name = match key {
+            ObjectKey::Name(name) => name.as_str(),
+            ObjectKey::Id(_) => "",
+        };
+        let columns = [name];
         let target = Target::key(key, &columns);
         let (_, row) = snapshot!(self, |tx| { crate::history::as_of::<Backend>(tx, target, point).await })?;
         Ok(backend_view(row, Vec::new()))

@@ -1806,3 +1806,19 @@ async fn connection_history_as_of_and_rollback() {
     let r = w.admin(Method::GET, "/connections/never/history", None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// A history is read by the name as given: a name one character longer than an existing one is not that one (the
+/// key's display form, shortened for messages, once stood in for it).
+#[tokio::test]
+async fn a_history_is_read_by_the_whole_name() {
+    let w = world().await;
+    let name = "0".repeat(128);
+    let r = w.admin(Method::POST, "/vault/backends", Some(json!({"name": name, "type": "memory"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(w.admin(Method::GET, &format!("/vault/backends/{name}/history"), None).await.status, StatusCode::OK);
+    let longer = format!("{name}0");
+    for path in [format!("/vault/backends/{longer}/history"), format!("/vault/entries/{longer}/history")] {
+        let r = w.admin(Method::GET, &path, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", String::from_utf8_lossy(&r.body));
+    }
+}
