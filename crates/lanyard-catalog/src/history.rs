@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::db::{Param, Row};
 use crate::error::{CatalogError, Result};
-use crate::model::{JsonObject, NewAuditRecord, Record, parse_json, parse_vocab};
+use crate::model::{JsonObject, NewAuditRecord, Record, RecordId, parse_json, parse_vocab};
 use crate::store::{Tx, read};
 use crate::time::Timestamp;
 
@@ -140,6 +140,28 @@ fn state(kind: ObjectKind, postgres: bool) -> &'static str {
             _ => "NULL",
         }
     }
+}
+
+/// `row` as `state` holds it, made from its columns: the JSON object the statements' own forms make (text as a
+/// string, integers as numbers, NULL as null, a boolean as `true`/`false`), with its id, timestamps and version.
+pub(crate) fn row_json<R: Record>(row: &R) -> String {
+    let meta = row.meta();
+    let mut object = JsonObject::new();
+    object.insert("id".to_owned(), meta.id.uuid().hyphenated().to_string().into());
+    for (column, value) in row.columns() {
+        let value = match value {
+            Param::Text(text) => Value::String(text),
+            Param::OptText(text) => text.map_or(Value::Null, Value::String),
+            Param::Int(n) => n.into(),
+            Param::OptInt(n) => n.map_or(Value::Null, Value::from),
+            Param::Bool(b) => b.into(),
+        };
+        object.insert(column.to_owned(), value);
+    }
+    object.insert("created_at".to_owned(), meta.created_at.as_micros().into());
+    object.insert("updated_at".to_owned(), meta.updated_at.as_micros().into());
+    object.insert("version".to_owned(), meta.version.into());
+    Value::Object(object).to_string()
 }
 
 /// The SQL expression of the `state` an audit record is appended with: for a version, the row read by id (`$id`,

@@ -467,7 +467,15 @@ impl Tx {
         params.extend(audit_params);
         let postgres = self.conn.is_postgres();
         // The version the record keeps: on PostgreSQL the row the UPDATE returned, on SQLite the row read by id.
-        let state = self.history_state(&record, postgres, &mut params);
+        // A connection's version is the row this ALTER writes, as JSON made here: no read-back or JSON building in
+        // the statement on the hot path of PUT /connections/{name} (`http_put_rps_history`).
+        let state = if self.history && R::KIND == ObjectKind::Connection && crate::history::kept(&record) == Some(false)
+        {
+            params.push(Param::Text(crate::history::row_json(&stored)));
+            format!("${}", params.len())
+        } else {
+            self.history_state(&record, postgres, &mut params)
+        };
         let sql = match (postgres, answer) {
             (true, answer) => format!(
                 "WITH changed AS ({update} RETURNING *), \
