@@ -203,13 +203,7 @@ impl ControlPlane {
     ) -> Result<Vec<crate::VersionView>> {
         self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageGet, Some(&key.to_string()))
             .await?;
-        // The name as given (the key's `Display` shortens a long one for messages).
-        let name = match key {
-            ObjectKey::Name(name) => name.as_str(),
-            ObjectKey::Id(_) => "",
-        };
-        let columns = [name];
-        let target = Target::key(key, &columns);
+        let target = Target::Key(key);
         snapshot!(self, |tx| { crate::history::history::<Backend>(tx, target, limit).await })
     }
 
@@ -223,13 +217,7 @@ impl ControlPlane {
     ) -> Result<BackendView> {
         self.authorize(caller, Permission::VaultRead, AuditAction::CredentialStorageGet, Some(&key.to_string()))
             .await?;
-        // The name as given (the key's `Display` shortens a long one for messages).
-        let name = match key {
-            ObjectKey::Name(name) => name.as_str(),
-            ObjectKey::Id(_) => "",
-        };
-        let columns = [name];
-        let target = Target::key(key, &columns);
+        let target = Target::Key(key);
         let (_, row) = snapshot!(self, |tx| { crate::history::as_of::<Backend>(tx, target, point).await })?;
         Ok(backend_view(row, Vec::new()))
     }

@@ -250,26 +250,14 @@ impl ControlPlane {
         limit: Option<i64>,
     ) -> Result<Vec<crate::VersionView>> {
         self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryGet, Some(&key.to_string())).await?;
-        // The name as given (the key's `Display` shortens a long one for messages).
-        let name = match key {
-            ObjectKey::Name(name) => name.as_str(),
-            ObjectKey::Id(_) => "",
-        };
-        let columns = [name];
-        let target = Target::key(key, &columns);
+        let target = Target::Key(key);
         snapshot!(self, |tx| { crate::history::history::<VaultEntry>(tx, target, limit).await })
     }
 
     /// DESCRIBE { VAULT | CREDENTIAL } … AT: the entry as it was at `point`, its storage by the name it had then.
     pub async fn entry_as_of(&self, caller: &Caller, key: &ObjectKey, point: crate::PointInTime) -> Result<EntryView> {
         self.authorize(caller, Permission::VaultRead, AuditAction::VaultEntryGet, Some(&key.to_string())).await?;
-        // The name as given (the key's `Display` shortens a long one for messages).
-        let name = match key {
-            ObjectKey::Name(name) => name.as_str(),
-            ObjectKey::Id(_) => "",
-        };
-        let columns = [name];
-        let target = Target::key(key, &columns);
+        let target = Target::Key(key);
         let (entry, row) = snapshot!(self, |tx| { crate::history::as_of::<VaultEntry>(tx, target, point).await })?;
         let storage = entry
             .referred_name("storage_backend_name")

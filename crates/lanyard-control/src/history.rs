@@ -183,25 +183,18 @@ pub(crate) fn view(entry: &HistoryEntry, before: Option<&lanyard_catalog::JsonOb
 /// Which object a history request is about.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Target<'a> {
-    /// By its id (a vault entry or storage given by UUID).
-    Id(uuid::Uuid),
+    /// A vault entry or storage by the key of its route: a UUID, or its whole name as given (the key's `Display`
+    /// shortens a long one for messages).
+    Key(&'a crate::ObjectKey),
     /// By its name columns' values (`[name]`, or `[database, name]` for a link) and its name as history keeps it
     /// (`db.name` for a link): the object that has it now or, once dropped, the last one that had it.
     Name(&'a [&'a str], &'a str),
 }
 
-impl<'a> Target<'a> {
-    /// The object an entry's or storage's key names.
-    pub(crate) fn key(key: &'a crate::ObjectKey, name: &'a [&'a str]) -> Self {
-        match key {
-            crate::ObjectKey::Id(id) => Target::Id(*id),
-            crate::ObjectKey::Name(display) => Target::Name(name, display),
-        }
-    }
-
+impl Target<'_> {
     fn shown(&self) -> String {
         match self {
-            Target::Id(id) => id.to_string(),
+            Target::Key(key) => key.to_string(),
             Target::Name(_, display) => printable(display, 128),
         }
     }
@@ -228,11 +221,12 @@ pub(crate) async fn history<R: Record>(
 async fn object_id<R: Record>(tx: &mut Tx, target: Target<'_>) -> Result<String> {
     let found = match target {
         // By id: the object that exists, or one the history still holds something of (a version or its drop).
-        Target::Id(uuid) => {
+        Target::Key(crate::ObjectKey::Id(uuid)) => {
             let id = uuid.hyphenated().to_string();
-            let exists = tx.find::<R>(<R::Id as lanyard_catalog::RecordId>::from_uuid(uuid)).await?.is_some();
+            let exists = tx.find::<R>(<R::Id as lanyard_catalog::RecordId>::from_uuid(*uuid)).await?.is_some();
             (exists || !tx.history(R::KIND, &id, 1).await?.is_empty()).then_some(id)
         }
+        Target::Key(crate::ObjectKey::Name(name)) => tx.history_object::<R>(&[name], name).await?,
         Target::Name(name, display) => tx.history_object::<R>(name, display).await?,
     };
     found.ok_or_else(|| {
